@@ -1,0 +1,139 @@
+/// Every message sharesc prints, in one place: wording stays consistent, and tests can name the case.
+public enum Message: Error, Hashable, Sendable {
+    // Files and YAML
+    case cannotRead(path: String, reason: String)
+    case emptySpec
+    case fileTooLarge(bytes: Int, limit: Int)
+    case nestingTooDeep(limit: Int)
+    case tooManyNodes(limit: Int)
+    case yamlSyntax(String)
+    case duplicateKey(String)
+    case mergeKeyUnsupported
+    // Shape of the document
+    case expected(String, found: String)
+    case unknownKey(String, context: String, allowed: [String])
+    case missingKey(String, context: String)
+    case notAllowedInInclude(String)
+    case includeCycle(chain: [String])
+    case duplicateBlock(String)
+    case duplicateName(String, context: String)
+    case duplicateStage(String)
+    case noLayers
+    // Expressions and variables
+    case expressionExpected(String, text: String)
+    case expressionUnexpected(String, text: String)
+    case expressionTooDeep(limit: Int)
+    case unknownVariable(String, known: [String])
+    case variableCycle(chain: [String])
+    case divisionByZero
+    case inexactDivision(Int, Int)
+    case arithmeticOverflow
+    case wholeNumberExpected(String, found: String)
+    case outOfRange(String, value: Int, range: String)
+    case probabilityExpected(found: String)
+    case badOverride(String)
+    case unknownOverride(String, known: [String])
+    // Blocks and stages
+    case unknownBlock(String, known: [String])
+    case unknownLayerList(String, known: [String])
+    case unknownBlockArgument(String, block: String, known: [String])
+    case missingBlockArgument(String, block: String)
+    case reservedArgument(String)
+    case strideWithoutParameter(block: String)
+    case unknownStage(String, known: [String])
+    case unknownConv(String, block: String, known: [String])
+    case blockIndexOutOfRange(Int, repeatCount: Int)
+    case duplicateShare(String)
+    case shareSelectsOneBlock(conv: String, stage: String)
+    case tooManyBlocks(limit: Int)
+    // Shapes and ties
+    case shapeNotImage(layer: String, shape: String)
+    case shapeVanishes(layer: String, input: String)
+    case channelsNotDivisible(channels: Int, groups: Int, what: String)
+    case subsampleShrinks(from: Int, to: Int)
+    case identityShapeMismatch(body: String, input: String)
+    case mergeShapeMismatch(body: String, shortcut: String)
+    case tensorTooLarge(String)
+    case tieShapeMismatch(group: String, use: String, shape: String, firstUse: String, firstShape: String)
+    case tieFirstUse(group: String, use: String)
+    case tieUse(String)
+    case tieBiasMismatch(group: String)
+    case expandedFrom(stage: String, block: Int, template: String)
+    case declaredHere(String)
+    case previousDefinition
+    case internalError(String)
+
+    public var text: String {
+        switch self {
+        case .cannotRead(let path, let reason): return "cannot read '\(path)': \(reason)"
+        case .emptySpec: return "the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
+        case .fileTooLarge(let bytes, let limit): return "file is \(bytes) bytes; specs are limited to \(limit) bytes"
+        case .nestingTooDeep(let limit): return "YAML nested more than \(limit) levels deep"
+        case .tooManyNodes(let limit): return "YAML expands to more than \(limit) values (aliases are expanded); simplify the spec"
+        case .yamlSyntax(let detail): return "YAML syntax error: \(detail)"
+        case .duplicateKey(let key): return "duplicate key '\(key)' in a mapping; each key may appear once"
+        case .mergeKeyUnsupported: return "YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
+        case .expected(let what, let found): return "expected \(what), found \(found)"
+        case .unknownKey(let key, let context, let allowed):
+            return "unknown key '\(key)' in \(context); allowed keys are: \(allowed.joined(separator: ", "))"
+        case .missingKey(let key, let context): return "\(context) needs the key '\(key)'"
+        case .notAllowedInInclude(let key):
+            return "an included file may only hold 'blocks', 'vars' and 'include', not '\(key)'; use 'extends' to build on a whole network"
+        case .includeCycle(let chain): return "include cycle: \(chain.joined(separator: " -> "))"
+        case .duplicateBlock(let name): return "'\(name)' is defined more than once"
+        case .duplicateName(let name, let context): return "the name '\(name)' is used twice in \(context)"
+        case .duplicateStage(let name): return "stage name '\(name)' is used twice"
+        case .noLayers: return "the network has no layers: give it 'stem', 'stages' or 'head'"
+        case .expressionExpected(let what, let text): return "expected \(what) in '\(text)'"
+        case .expressionUnexpected(let found, let text): return "unexpected '\(found)' in '\(text)'; expected an operator (+ - * / // %) or the end"
+        case .expressionTooDeep(let limit): return "expression nested more than \(limit) levels deep"
+        case .unknownVariable(let name, let known):
+            let list = known.isEmpty ? "none are defined here" : "known here: " + known.map { "$" + $0 }.joined(separator: ", ")
+            return "unknown variable '$\(name)'; \(list)"
+        case .variableCycle(let chain): return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
+        case .divisionByZero: return "division by zero"
+        case .inexactDivision(let a, let b):
+            return "\(a) / \(b) is not a whole number; use '//' to round down, or choose values that divide exactly"
+        case .arithmeticOverflow: return "arithmetic overflow: the value does not fit in 64 bits"
+        case .wholeNumberExpected(let what, let found): return "\(what) must be a whole number, found \(found)"
+        case .outOfRange(let what, let value, let range): return "\(what) is \(value); expected \(range)"
+        case .probabilityExpected(let found): return "dropout 'p' must be in [0, 1), found \(found)"
+        case .badOverride(let text): return "--set expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
+        case .unknownOverride(let name, let known):
+            return "--set names unknown variable '\(name)'; the spec's variables are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+        case .unknownBlock(let name, let known):
+            return "unknown block '\(name)'; known blocks: \(known.isEmpty ? "(none; did you forget 'include'?)" : known.joined(separator: ", "))"
+        case .unknownLayerList(let name, let known):
+            return "unknown layer list '\(name)'; expected a list of layers or one of: \(known.isEmpty ? "(none defined under 'layers')" : known.joined(separator: ", "))"
+        case .unknownBlockArgument(let name, let block, let known):
+            return "block '\(block)' has no argument '\(name)'; its arguments are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+        case .missingBlockArgument(let name, let block): return "block '\(block)' needs the argument '\(name)'"
+        case .reservedArgument(let name): return "'\(name)' is a stage key and cannot be a block argument"
+        case .strideWithoutParameter(let block): return "the stage sets 'stride' but block '\(block)' has no 'stride' argument"
+        case .unknownStage(let name, let known): return "unknown stage '\(name)'; stages are: \(known.joined(separator: ", "))"
+        case .unknownConv(let name, let block, let known):
+            return "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(known.joined(separator: ", "))"
+        case .blockIndexOutOfRange(let index, let count): return "block \(index) is out of range; the stage has blocks 1...\(count)"
+        case .duplicateShare(let conv): return "'\(conv)' is shared twice in this stage"
+        case .shareSelectsOneBlock(let conv, let stage): return "sharing '\(conv)' in stage '\(stage)' selects fewer than two blocks, so nothing is shared"
+        case .tooManyBlocks(let limit): return "the network has more than \(limit) blocks"
+        case .shapeNotImage(let layer, let shape): return "\(layer) needs an image input (channels x height x width), found \(shape)"
+        case .shapeVanishes(let layer, let input): return "\(layer) turns the \(input) input into an empty output; the input is too small for its kernel, stride and padding"
+        case .channelsNotDivisible(let channels, let groups, let what): return "\(what) \(channels) is not divisible by groups \(groups)"
+        case .subsampleShrinks(let from, let to): return "subsample_pad can only add channels, but goes from \(from) to \(to)"
+        case .identityShapeMismatch(let body, let input):
+            return "the block's body gives \(body) but its identity shortcut gives \(input); use a projection shortcut"
+        case .mergeShapeMismatch(let body, let shortcut): return "cannot add the body's \(body) output to the shortcut's \(shortcut) output"
+        case .tensorTooLarge(let what): return "\(what) is too large to count"
+        case .tieShapeMismatch(let group, let use, let shape, let firstUse, let firstShape):
+            return "tied convolutions must have identical weight shapes: tie '\(group)' has weight \(firstShape) from \(firstUse), but \(use) needs \(shape)"
+        case .tieFirstUse(let group, let use): return "tie '\(group)' takes its weight shape from \(use), shared here"
+        case .tieUse(let use): return "\(use) is this convolution"
+        case .tieBiasMismatch(let group): return "tied convolutions of '\(group)' disagree on 'bias'"
+        case .expandedFrom(let stage, let block, let template): return "in block \(block) of stage '\(stage)' (block '\(template)')"
+        case .declaredHere(let what): return "\(what) declared here"
+        case .previousDefinition: return "previous definition is here"
+        case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
+        }
+    }
+}

@@ -1,0 +1,326 @@
+/// Lowers a validated spec to a graph: evaluates every size, expands stages into blocks and blocks
+/// into layers, infers shapes as it goes, and resolves each tie to one parameter identity.
+struct Lowering {
+    /// Bounds that keep hostile specs from exhausting memory; real networks are far below them.
+    static let maximumRepeat = 10_000
+    static let maximumBlocks = 20_000
+    static let maximumChannels = 1 << 20
+    static let maximumSpatial = 1 << 16
+    static let maximumWindow = 1 << 10
+
+    private let spec: Spec
+    private let globals: Scope
+    private var graph: Graph
+    private var tieIndex: [String: TieState] = [:]
+    private var warnings: [Diagnostic] = []
+
+    /// The first use of a tie fixes its shape; later uses are checked against it.
+    private struct TieState {
+        var index: Int
+        var firstUse: String
+        var firstDeclaration: Location
+        var weightShape: [Int]
+        var hasBias: Bool
+        var uses = 0
+    }
+
+    /// A request to tie one convolution of a block: the group it joins and the declaration that asked.
+    private struct TieRequest {
+        var group: String
+        var parameterPrefix: String
+        var declaration: Location
+    }
+
+    static func lower(_ spec: Spec) throws(CompileFailure) -> (Graph, warnings: [Diagnostic]) {
+        var lowering = Lowering(spec: spec, globals: try spec.globalScope())
+        try lowering.lowerNetwork()
+        for tie in lowering.graph.ties {
+            if let state = lowering.tieIndex[tie.name], state.uses < 2, let declaration = tie.declarations.first {
+                lowering.warnings.append(Diagnostic(.warning, at: declaration, .shareSelectsOneBlock(conv: tie.name, stage: state.firstUse)))
+            }
+        }
+        lowering.graph.ties.removeAll { lowering.tieIndex[$0.name].map { $0.uses < 2 } ?? true }
+        for index in lowering.graph.parameters.indices where lowering.graph.parameters[index].tie != nil {
+            if let tie = lowering.graph.parameters[index].tie, !lowering.graph.ties.contains(where: { $0.name == tie }) {
+                lowering.graph.parameters[index].tie = nil
+            }
+        }
+        return (lowering.graph, lowering.warnings)
+    }
+
+    private init(spec: Spec, globals: Scope) {
+        self.spec = spec
+        self.globals = globals
+        self.graph = Graph(network: spec.network.value, source: spec.path, variant: .shared, inputShape: Shape([]))
+    }
+
+    // MARK: Network, stages, blocks
+
+    private mutating func lowerNetwork() throws(CompileFailure) {
+        let dims = spec.input.value
+        let channels = try globals.integer(dims[0], "input channels", in: 1...Self.maximumChannels)
+        let height = try globals.integer(dims[1], "input height", in: 1...Self.maximumSpatial)
+        let width = try globals.integer(dims[2], "input width", in: 1...Self.maximumSpatial)
+        graph.inputShape = .image(channels: channels, height: height, width: width)
+        var current = try append(.input, inputs: [], name: "input", section: .stem, location: spec.input.location,
+                                 inputShapes: [graph.inputShape])
+        current = try lowerLayers(spec.stem.namedLayers(prefix: "stem."), from: current, scope: globals, section: .stem, ties: [:])
+
+        let counts = try spec.stages.map { stage throws(CompileFailure) in
+            try globals.integer(stage.repeatCount, "'repeat'", in: 0...Self.maximumRepeat)
+        }
+        if counts.reduce(0, +) > Self.maximumBlocks, let first = spec.stages.first {
+            throw CompileFailure(Diagnostic(at: first.location, .tooManyBlocks(limit: Self.maximumBlocks)))
+        }
+        for (index, stage) in spec.stages.enumerated() {
+            current = try lowerStage(stage, index: index, blocks: counts[index], from: current)
+        }
+        _ = try lowerLayers(spec.head.namedLayers(prefix: "head."), from: current, scope: globals, section: .head, ties: [:])
+    }
+
+    private mutating func lowerStage(_ stage: StageSpec, index: Int, blocks count: Int, from input: ValueID) throws(CompileFailure) -> ValueID {
+        guard let template = spec.blocks[stage.block.value] else {
+            throw CompileFailure(Diagnostic(at: stage.block.location, .unknownBlock(stage.block.value, known: spec.blocks.keys.sorted())))
+        }
+        graph.stages.append(StageInfo(name: stage.name.value, template: template.name, blocks: count, location: stage.location))
+        let stride = try stage.stride.map { stride throws(CompileFailure) in
+            try globals.integer(stride, "'stride'", in: 1...Self.maximumWindow)
+        } ?? 1
+        var arguments = globals
+        for argument in stage.arguments {
+            arguments = arguments.adding(argument.name.value, try globals.evaluate(argument.value))
+        }
+        let requests = try tieRequests(of: stage, blocks: count)
+        var current = input
+        for block in 1...max(count, 1) where count > 0 {
+            do {
+                var scope = arguments
+                if template.parameters.contains(where: { $0.name == "stride" }) {
+                    scope = scope.adding("stride", .int(block == 1 ? stride : 1))
+                }
+                for parameter in template.parameters where scope.values[parameter.name] == nil || isGlobalOnly(parameter.name, stage) {
+                    if let value = parameter.defaultValue { scope = scope.adding(parameter.name, try scope.evaluate(value)) }
+                }
+                current = try lowerBlock(template, from: current, scope: scope,
+                                         section: .block(stage: index, block: block),
+                                         path: "\(stage.name.value).block\(block).", ties: requests[block] ?? [:])
+            } catch {
+                let note = Diagnostic.note(at: stage.location, .expandedFrom(stage: stage.name.value, block: block, template: template.name))
+                throw CompileFailure(error.diagnostics.map { var diagnostic = $0; diagnostic.notes.append(note); return diagnostic })
+            }
+        }
+        return current
+    }
+
+    /// True when `name` is a global variable that the stage did not set as a block argument:
+    /// the block's own default then takes precedence over a global of the same name.
+    private func isGlobalOnly(_ name: String, _ stage: StageSpec) -> Bool {
+        name != "stride" && !stage.arguments.contains { $0.name.value == name }
+    }
+
+    /// For each block of the stage, the convolutions to tie and the tie group each joins.
+    private func tieRequests(of stage: StageSpec, blocks count: Int) throws(CompileFailure) -> [Int: [String: TieRequest]] {
+        var requests: [Int: [String: TieRequest]] = [:]
+        for entry in stage.share {
+            let selected: [Int]
+            switch entry.selector.value {
+            case .all: selected = Array(1...max(count, 1)).filter { $0 <= count }
+            case .afterFirst: selected = count >= 2 ? Array(2...count) : []
+            case .none: selected = []
+            case .blocks(let list):
+                for index in list where !(1...max(count, 1)).contains(index.value) || count == 0 {
+                    throw CompileFailure(Diagnostic(at: index.location, .blockIndexOutOfRange(index.value, repeatCount: count)))
+                }
+                selected = Array(Set(list.map(\.value))).sorted()
+            }
+            let group = entry.group?.value ?? "\(stage.name.value).\(entry.conv.value)"
+            let prefix = entry.group.map { "shared.\($0.value)." } ?? "\(stage.name.value).shared.\(entry.conv.value)."
+            let declaration = entry.group?.location ?? entry.selector.location
+            for block in selected {
+                requests[block, default: [:]][entry.conv.value] = TieRequest(group: group, parameterPrefix: prefix, declaration: declaration)
+            }
+        }
+        return requests
+    }
+
+    private mutating func lowerBlock(_ template: BlockTemplate, from input: ValueID, scope: Scope, section: Section,
+                                     path: String, ties: [String: TieRequest]) throws(CompileFailure) -> ValueID {
+        let preActivated = try lowerLayers(template.pre.namedLayers(prefix: path + "pre."), from: input, scope: scope,
+                                           section: section, ties: ties, stripping: path)
+        let body = try lowerLayers(template.body.namedLayers(prefix: path), from: preActivated, scope: scope,
+                                   section: section, ties: ties, stripping: path)
+        if template.merge == .none {
+            return try lowerLayers(template.post.namedLayers(prefix: path + "post."), from: body, scope: scope,
+                                   section: section, ties: ties, stripping: path)
+        }
+        let bodyShape = graph[body].shape, inputShape = graph[input].shape
+        var shortcut = input
+        switch template.shortcut {
+        case .identity:
+            guard bodyShape == inputShape else {
+                throw CompileFailure(Diagnostic(at: template.location, .identityShapeMismatch(body: bodyShape.description,
+                                                                                              input: inputShape.description)))
+            }
+        case .projection(let layers, let when):
+            if when == .always || bodyShape != inputShape {
+                shortcut = try lowerLayers(layers.namedLayers(prefix: path + "shortcut."), from: preActivated, scope: scope,
+                                           section: section, ties: ties, stripping: path)
+            }
+        }
+        let merged = try append(.add, inputs: [body, shortcut], name: path + "add", section: section, location: template.location)
+        return try lowerLayers(template.post.namedLayers(prefix: path + "post."), from: merged, scope: scope,
+                               section: section, ties: ties, stripping: path)
+    }
+
+    // MARK: Layers
+
+    private mutating func lowerLayers(_ layers: [NamedLayer], from input: ValueID, scope: Scope, section: Section,
+                                      ties: [String: TieRequest], stripping blockPath: String = "") throws(CompileFailure) -> ValueID {
+        var current = input
+        for layer in layers {
+            let tie = layer.spec.kind == .conv ? ties[String(layer.name.dropFirst(blockPath.count))] : nil
+            current = try lowerLayer(layer, from: current, scope: scope, section: section, tie: tie)
+        }
+        return current
+    }
+
+    private mutating func lowerLayer(_ layer: NamedLayer, from input: ValueID, scope: Scope, section: Section,
+                                     tie: TieRequest?) throws(CompileFailure) -> ValueID {
+        let spec = layer.spec
+        let inputShape = graph[input].shape
+        func integer(_ key: String, default fallback: Int? = nil, in range: ClosedRange<Int>) throws(CompileFailure) -> Int {
+            guard let argument = spec.arguments[key] else { return fallback ?? range.lowerBound }
+            guard case .expression(let expression) = argument.value else {
+                throw CompileFailure(Diagnostic(at: argument.location, .expected("'\(key)' as a number", found: "a flag")))
+            }
+            return try scope.integer(Located(expression, at: argument.location), "'\(key)' of \(spec.kind.rawValue)", in: range)
+        }
+        func flag(_ key: String, default fallback: Bool) -> Bool {
+            if case .flag(let value)? = spec.arguments[key]?.value { return value }
+            return fallback
+        }
+        func real(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
+            guard let argument = spec.arguments[key], case .expression(let expression) = argument.value else { return fallback }
+            return try scope.evaluate(Located(expression, at: argument.location)).asDouble
+        }
+
+        let op: Op
+        switch spec.kind {
+        case .conv:
+            let out = try integer("out", in: 1...Self.maximumChannels)
+            var conv = Op.Convolution(outChannels: out, kernel: try integer("kernel", in: 1...Self.maximumWindow),
+                                      stride: try integer("stride", default: 1, in: 1...Self.maximumWindow),
+                                      padding: try integer("pad", default: 0, in: 0...Self.maximumWindow),
+                                      groups: try integer("groups", default: 1, in: 1...Self.maximumChannels),
+                                      weight: ParameterID(-1), bias: nil)
+            let hasBias = flag("bias", default: false)
+            if hasBias { conv.bias = ParameterID(-1) }
+            let shapes = ShapeRules.parameterShapes(of: .conv(conv), input: inputShape)
+            if let tie {
+                (conv.weight, conv.bias) = try tiedParameters(tie, use: layer.name, weightShape: shapes[0], hasBias: hasBias,
+                                                              location: spec.location)
+            } else {
+                conv.weight = try newParameter(layer.name + ".weight", shapes[0], .convWeight, at: spec.location)
+                if hasBias { conv.bias = try newParameter(layer.name + ".bias", shapes[1], .convBias, at: spec.location) }
+            }
+            op = .conv(conv)
+        case .batchnorm:
+            let epsilon = try real("eps", default: 1e-5)
+            guard epsilon > 0 else {
+                throw CompileFailure(Diagnostic(at: spec.arguments["eps"]!.location, .expected("'eps' greater than 0", found: String(epsilon))))
+            }
+            let shape = [inputShape.channels]
+            op = .batchNorm(Op.BatchNorm(epsilon: epsilon,
+                                         scale: try newParameter(layer.name + ".weight", shape, .bnScale, at: spec.location),
+                                         shift: try newParameter(layer.name + ".bias", shape, .bnShift, at: spec.location),
+                                         mean: try newParameter(layer.name + ".running_mean", shape, .bnMean, at: spec.location),
+                                         variance: try newParameter(layer.name + ".running_var", shape, .bnVariance, at: spec.location)))
+        case .relu: op = .relu
+        case .maxpool, .avgpool:
+            let kernel = try integer("kernel", in: 1...Self.maximumWindow)
+            let pool = Op.Pooling(kernel: kernel, stride: try integer("stride", default: kernel, in: 1...Self.maximumWindow),
+                                  padding: try integer("pad", default: 0, in: 0...kernel / 2))
+            op = spec.kind == .maxpool ? .maxPool(pool) : .avgPool(pool)
+        case .globalAvgpool: op = .globalAvgPool
+        case .flatten: op = .flatten
+        case .linear:
+            let out = try integer("out", in: 1...Self.maximumChannels)
+            let hasBias = flag("bias", default: true)
+            var linear = Op.Linear(outFeatures: out, weight: ParameterID(-1), bias: nil)
+            linear.weight = try newParameter(layer.name + ".weight", [out, inputShape.elementCount], .linearWeight, at: spec.location)
+            if hasBias { linear.bias = try newParameter(layer.name + ".bias", [out], .linearBias, at: spec.location) }
+            op = .linear(linear)
+        case .dropout:
+            let rate = try real("p", default: 0.5)
+            guard (0..<1).contains(rate) else {
+                throw CompileFailure(Diagnostic(at: spec.arguments["p"]?.location ?? spec.location, .probabilityExpected(found: String(rate))))
+            }
+            op = .dropout(rate: rate)
+        case .subsamplePad:
+            op = .subsamplePad(Op.SubsamplePad(outChannels: try integer("out", in: 1...Self.maximumChannels),
+                                               stride: try integer("stride", default: 1, in: 1...Self.maximumWindow)))
+        }
+        return try append(op, inputs: [input], name: layer.name, section: section, location: spec.location)
+    }
+
+    // MARK: Graph building
+
+    private mutating func append(_ op: Op, inputs: [ValueID], name: String, section: Section, location: Location,
+                                 inputShapes: [Shape]? = nil) throws(CompileFailure) -> ValueID {
+        let shapes = inputShapes ?? inputs.map { graph[$0].shape }
+        switch ShapeRules.output(of: op, inputs: shapes, name: name) {
+        case .failure(let message):
+            throw CompileFailure(Diagnostic(at: location, message))
+        case .success(let shape):
+            let id = ValueID(graph.nodes.count)
+            graph.nodes.append(GraphNode(id: id, op: op, inputs: inputs, shape: shape, name: name, section: section, location: location))
+            return id
+        }
+    }
+
+    private mutating func newParameter(_ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil,
+                                       at location: Location) throws(CompileFailure) -> ParameterID {
+        var count = 1
+        for dim in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow, product <= ShapeRules.maximumElements else {
+                throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
+            }
+            count = product
+        }
+        let id = ParameterID(graph.parameters.count)
+        graph.parameters.append(Parameter(id: id, name: name, shape: shape, role: role, tie: tie))
+        return id
+    }
+
+    private mutating func tiedParameters(_ request: TieRequest, use: String, weightShape: [Int], hasBias: Bool,
+                                         location: Location) throws(CompileFailure) -> (ParameterID, ParameterID?) {
+        let describe = { (shape: [Int]) in shape.map(String.init).joined(separator: "x") }
+        if var state = tieIndex[request.group] {
+            guard state.weightShape == weightShape else {
+                throw CompileFailure(Diagnostic(
+                    at: request.declaration,
+                    .tieShapeMismatch(group: request.group, use: use, shape: describe(weightShape),
+                                      firstUse: state.firstUse, firstShape: describe(state.weightShape)),
+                    notes: [Diagnostic.note(at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse)),
+                            Diagnostic.note(at: location, .tieUse(use))]))
+            }
+            guard state.hasBias == hasBias else {
+                throw CompileFailure(Diagnostic(at: location, .tieBiasMismatch(group: request.group),
+                                                notes: [Diagnostic.note(at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))]))
+            }
+            state.uses += 1
+            tieIndex[request.group] = state
+            if !graph.ties[state.index].declarations.contains(request.declaration) {
+                graph.ties[state.index].declarations.append(request.declaration)
+            }
+            return (graph.ties[state.index].weight, graph.ties[state.index].bias)
+        }
+        let weight = try newParameter(request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group, at: location)
+        let bias = hasBias ? try newParameter(request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group, at: location) : nil
+        tieIndex[request.group] = TieState(index: graph.ties.count, firstUse: use, firstDeclaration: request.declaration,
+                                           weightShape: weightShape, hasBias: hasBias, uses: 1)
+        graph.ties.append(Tie(name: request.group, weight: weight, bias: bias, declarations: [request.declaration]))
+        return (weight, bias)
+    }
+}

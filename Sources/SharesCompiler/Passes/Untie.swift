@@ -1,0 +1,48 @@
+/// The sequential variant: every use of a tied parameter gets its own copy, named after the layer
+/// that uses it (`stage3.block2.conv2.weight`), exactly as if the spec had declared no sharing.
+public enum Untie {
+    public static func run(_ graph: Graph) -> Graph {
+        var result = graph
+        result.variant = .sequential
+        result.ties = []
+        result.parameters = []
+        var renumbered: [ParameterID: ParameterID] = [:]
+
+        func add(_ parameter: Parameter, name: String) -> ParameterID {
+            let id = ParameterID(result.parameters.count)
+            result.parameters.append(Parameter(id: id, name: name, shape: parameter.shape, role: parameter.role, tie: nil))
+            return id
+        }
+        func remap(_ id: ParameterID, node: GraphNode, suffix: String) -> ParameterID {
+            let parameter = graph[id]
+            if parameter.tie != nil { return add(parameter, name: node.name + suffix) }
+            if let existing = renumbered[id] { return existing }
+            let new = add(parameter, name: parameter.name)
+            renumbered[id] = new
+            return new
+        }
+
+        for index in result.nodes.indices {
+            let node = result.nodes[index]
+            switch node.op {
+            case .conv(var conv):
+                conv.weight = remap(conv.weight, node: node, suffix: ".weight")
+                conv.bias = conv.bias.map { remap($0, node: node, suffix: ".bias") }
+                result.nodes[index].op = .conv(conv)
+            case .batchNorm(var bn):
+                bn.scale = remap(bn.scale, node: node, suffix: ".weight")
+                bn.shift = remap(bn.shift, node: node, suffix: ".bias")
+                bn.mean = remap(bn.mean, node: node, suffix: ".running_mean")
+                bn.variance = remap(bn.variance, node: node, suffix: ".running_var")
+                result.nodes[index].op = .batchNorm(bn)
+            case .linear(var linear):
+                linear.weight = remap(linear.weight, node: node, suffix: ".weight")
+                linear.bias = linear.bias.map { remap($0, node: node, suffix: ".bias") }
+                result.nodes[index].op = .linear(linear)
+            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
+                break
+            }
+        }
+        return result
+    }
+}

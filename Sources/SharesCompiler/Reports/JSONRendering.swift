@@ -1,0 +1,16 @@
+import Foundation
+
+/// Stable JSON: sorted keys, two-space indentation, a trailing newline.
+enum JSONRendering {
+    static func render<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Encoding our own plain value types cannot fail.
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+extension Report {
+    public var json: String { JSONRendering.render(self) }
+}

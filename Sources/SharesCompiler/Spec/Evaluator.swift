@@ -1,0 +1,136 @@
+/// Evaluates expressions against variables, with overflow and exact-division checks.
+public struct Scope: Sendable {
+    public private(set) var values: [String: Number]
+
+    public init(_ values: [String: Number] = [:]) { self.values = values }
+
+    public func adding(_ name: String, _ value: Number) -> Scope {
+        var copy = self
+        copy.values[name] = value
+        return copy
+    }
+
+    public func evaluate(_ expression: LocatedExpression) throws(CompileFailure) -> Number {
+        try evaluate(expression.value, at: expression.location)
+    }
+
+    /// A size, count or stride: whole and within `range`.
+    public func integer(_ expression: LocatedExpression, _ what: String, in range: ClosedRange<Int>) throws(CompileFailure) -> Int {
+        let number = try evaluate(expression)
+        guard case .int(let value) = number else {
+            throw CompileFailure(Diagnostic(at: expression.location, .wholeNumberExpected(what, found: number.description)))
+        }
+        guard range.contains(value) else {
+            let bound = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound)...\(range.upperBound)"
+            throw CompileFailure(Diagnostic(at: expression.location, .outOfRange(what, value: value, range: bound)))
+        }
+        return value
+    }
+
+    private func evaluate(_ expression: Expression, at location: Location) throws(CompileFailure) -> Number {
+        switch expression {
+        case .number(let number):
+            return number
+        case .variable(let name, let variableLocation):
+            guard let value = values[name] else {
+                throw CompileFailure(Diagnostic(at: variableLocation, .unknownVariable(name, known: values.keys.sorted())))
+            }
+            return value
+        case .negate(let operand):
+            switch try evaluate(operand, at: location) {
+            case .int(let value):
+                let (result, overflow) = Int(0).subtractingReportingOverflow(value)
+                if overflow { throw CompileFailure(Diagnostic(at: location, .arithmeticOverflow)) }
+                return .int(result)
+            case .real(let value): return .real(-value)
+            }
+        case .binary(let op, let lhs, let rhs):
+            let a = try evaluate(lhs, at: location), b = try evaluate(rhs, at: location)
+            if case .int(let x) = a, case .int(let y) = b { return .int(try integerOperation(op, x, y, at: location)) }
+            return .real(try realOperation(op, a.asDouble, b.asDouble, at: location))
+        }
+    }
+
+    private func integerOperation(_ op: Expression.Operator, _ x: Int, _ y: Int, at location: Location) throws(CompileFailure) -> Int {
+        func fail(_ message: Message) -> CompileFailure { CompileFailure(Diagnostic(at: location, message)) }
+        let result: (partialValue: Int, overflow: Bool)
+        switch op {
+        case .add: result = x.addingReportingOverflow(y)
+        case .subtract: result = x.subtractingReportingOverflow(y)
+        case .multiply: result = x.multipliedReportingOverflow(by: y)
+        case .divide, .floorDivide, .remainder:
+            guard y != 0 else { throw fail(.divisionByZero) }
+            let (quotient, overflow) = x.dividedReportingOverflow(by: y)
+            if overflow { throw fail(.arithmeticOverflow) }
+            let remainder = x - quotient * y
+            switch op {
+            case .divide:
+                guard remainder == 0 else { throw fail(.inexactDivision(x, y)) }
+                result = (quotient, false)
+            case .floorDivide:
+                result = ((remainder != 0 && (remainder < 0) != (y < 0)) ? quotient - 1 : quotient, false)
+            default:
+                result = (remainder, false)
+            }
+        }
+        if result.overflow { throw fail(.arithmeticOverflow) }
+        return result.partialValue
+    }
+
+    private func realOperation(_ op: Expression.Operator, _ x: Double, _ y: Double, at location: Location) throws(CompileFailure) -> Double {
+        let value: Double
+        switch op {
+        case .add: value = x + y
+        case .subtract: value = x - y
+        case .multiply: value = x * y
+        case .divide, .floorDivide, .remainder:
+            guard y != 0 else { throw CompileFailure(Diagnostic(at: location, .divisionByZero)) }
+            value = op == .divide ? x / y : (op == .floorDivide ? (x / y).rounded(.down) : x.truncatingRemainder(dividingBy: y))
+        }
+        guard value.isFinite else { throw CompileFailure(Diagnostic(at: location, .arithmeticOverflow)) }
+        return value
+    }
+}
+
+extension Spec {
+    /// Evaluates every variable, each once, in dependency order; a variable may use others (`n: ($depth - 2) / 9`).
+    func globalScope() throws(CompileFailure) -> Scope {
+        var sink = DiagnosticSink()
+        var values: [String: Number] = [:]
+        var failed: Set<String> = []
+        var inProgress: [String] = []
+
+        func resolve(_ name: String) -> Number? {
+            if let value = values[name] { return value }
+            if failed.contains(name) { return nil }
+            guard let declaration = variables[name] else { return nil }
+            if let start = inProgress.firstIndex(of: name) {
+                sink.error(at: declaration.location, .variableCycle(chain: Array(inProgress[start...]) + [name]))
+                failed.insert(name)
+                return nil
+            }
+            inProgress.append(name)
+            defer { inProgress.removeLast() }
+            var local: [String: Number] = [:]
+            for (dependency, location) in declaration.value.value.variables {
+                guard variables[dependency] != nil else {
+                    sink.error(at: location, .unknownVariable(dependency, known: variables.keys.sorted()))
+                    failed.insert(name)
+                    return nil
+                }
+                guard let value = resolve(dependency) else { failed.insert(name); return nil }
+                local[dependency] = value
+            }
+            guard let value = sink.recover({ () throws(CompileFailure) in try Scope(local).evaluate(declaration.value) }) else {
+                failed.insert(name)
+                return nil
+            }
+            values[name] = value
+            return value
+        }
+
+        for name in variables.keys.sorted() { _ = resolve(name) }
+        try sink.check()
+        return Scope(values)
+    }
+}

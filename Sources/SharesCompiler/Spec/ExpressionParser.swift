@@ -1,0 +1,117 @@
+/// Parses the text of a YAML scalar as an `Expression`. Numbers are read from the text itself,
+/// never through YAML's resolver (which reads `010` as 8 and `1:30` as 90).
+struct ExpressionParser {
+    static let maximumDepth = 64
+
+    private let scalars: [Unicode.Scalar]
+    private let start: Location
+    private var position = 0
+    private var depth = 0
+
+    /// `start` is where the scalar's first character is; column offsets are added to it.
+    static func parse(_ text: String, at start: Location) throws(CompileFailure) -> Expression {
+        var parser = ExpressionParser(scalars: Array(text.unicodeScalars), start: start)
+        parser.skipSpaces()
+        let expression = try parser.parseSum()
+        parser.skipSpaces()
+        if parser.position < parser.scalars.count {
+            throw parser.failure(.expressionUnexpected(String(parser.scalars[parser.position]), text: text))
+        }
+        return expression
+    }
+
+    private init(scalars: [Unicode.Scalar], start: Location) {
+        self.scalars = scalars
+        self.start = start
+    }
+
+    private var here: Location {
+        Location(file: start.file, line: start.line, column: start.column + position)
+    }
+
+    private func failure(_ message: Message) -> CompileFailure {
+        CompileFailure(Diagnostic(at: here, message))
+    }
+
+    private var text: String { String(String.UnicodeScalarView(scalars)) }
+
+    private mutating func skipSpaces() {
+        while position < scalars.count, scalars[position] == " " || scalars[position] == "\t" { position += 1 }
+    }
+
+    private func peek(_ symbol: String) -> Bool {
+        let wanted = Array(symbol.unicodeScalars)
+        guard position + wanted.count <= scalars.count else { return false }
+        return Array(scalars[position..<position + wanted.count]) == wanted
+    }
+
+    private mutating func parseSum() throws(CompileFailure) -> Expression {
+        var result = try parseProduct()
+        while true {
+            skipSpaces()
+            let op: Expression.Operator
+            if peek("+") { op = .add } else if peek("-") { op = .subtract } else { return result }
+            position += 1
+            result = .binary(op, result, try parseProduct())
+        }
+    }
+
+    private mutating func parseProduct() throws(CompileFailure) -> Expression {
+        var result = try parseUnary()
+        while true {
+            skipSpaces()
+            let op: Expression.Operator
+            if peek("//") { op = .floorDivide } else if peek("*") { op = .multiply }
+            else if peek("/") { op = .divide } else if peek("%") { op = .remainder } else { return result }
+            position += op.rawValue.unicodeScalars.count
+            result = .binary(op, result, try parseUnary())
+        }
+    }
+
+    private mutating func parseUnary() throws(CompileFailure) -> Expression {
+        skipSpaces()
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Self.maximumDepth { throw failure(.expressionTooDeep(limit: Self.maximumDepth)) }
+        if peek("-") {
+            position += 1
+            return .negate(try parseUnary())
+        }
+        if peek("(") {
+            position += 1
+            let inner = try parseSum()
+            skipSpaces()
+            guard peek(")") else { throw failure(.expressionExpected("')'", text: text)) }
+            position += 1
+            return inner
+        }
+        if peek("$") {
+            let location = here
+            position += 1
+            let name = takeWhile { $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0) }
+            guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else {
+                throw failure(.expressionExpected("a variable name after '$'", text: text))
+            }
+            return .variable(name, location)
+        }
+        let numberStart = position
+        let digits = takeWhile { ("0"..."9").contains($0) || $0 == "." || $0 == "e" || $0 == "E" }
+        guard !digits.isEmpty else {
+            let found = position < scalars.count ? "'\(scalars[position])'" : "the end"
+            throw failure(.expressionExpected("a number, a $variable or '(' but found \(found)", text: text))
+        }
+        if let value = Int(digits) { return .number(.int(value)) }
+        if let value = Double(digits), value.isFinite, digits.first != "." { return .number(.real(value)) }
+        position = numberStart
+        throw failure(.expressionExpected("a number but found '\(digits)'", text: text))
+    }
+
+    private mutating func takeWhile(_ accept: (Unicode.Scalar) -> Bool) -> String {
+        var result = String.UnicodeScalarView()
+        while position < scalars.count, accept(scalars[position]) {
+            result.append(scalars[position])
+            position += 1
+        }
+        return String(result)
+    }
+}

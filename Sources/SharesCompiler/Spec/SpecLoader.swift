@@ -1,0 +1,189 @@
+import Foundation
+
+/// Reads a network spec with everything it extends and includes, and merges them into one `Spec`.
+///
+/// - `extends: parent.yaml` builds on a whole network: this file's `network`, `input`, `stem`, `stages`
+///   and `head` replace the parent's when given, its `vars` override the parent's one by one, and its
+///   top-level `share` adds ties to the parent's stages.
+/// - `include: blocks.yaml` brings in a library of block templates (and default `vars`). A file reached
+///   twice is read once; a file that includes itself, directly or not, is an error.
+struct SpecLoader {
+    private let source: SpecSource
+    private var sink = DiagnosticSink()
+    /// Files being read, outermost first: a path that reappears here is a cycle.
+    private var stack: [String] = []
+    private var libraries: Set<String> = []
+    private var libraryFiles: [SpecFile] = []
+
+    static let libraryKeys: Set<String> = ["include", "blocks", "layers", "vars", "description"]
+
+    init(source: SpecSource) { self.source = source }
+
+    static func load(path: String, source: SpecSource, overrides: [VariableOverride]) throws(CompileFailure) -> Spec {
+        var loader = SpecLoader(source: source)
+        let chain = loader.loadChain(path: Paths.normalize(path), requestedAt: nil)
+        try loader.sink.check()
+        let spec = loader.merge(chain, overrides: overrides)
+        try loader.sink.check()
+        guard let spec else { throw CompileFailure(loader.sink.diagnostics) }
+        return spec
+    }
+
+    // MARK: Reading
+
+    private mutating func parse(path: String, requestedAt: Location?) -> (SpecFile, [Located<String>])? {
+        let text: String
+        do { text = try source.read(path) } catch {
+            sink.error(at: requestedAt ?? Location(file: path, line: 1, column: 1),
+                       .cannotRead(path: path, reason: Paths.reason(error)))
+            return nil
+        }
+        let root: YAMLNode?
+        do { root = try YAMLReader.read(text, file: path) } catch {
+            error.diagnostics.forEach { sink.emit($0) }
+            return nil
+        }
+        guard let root else {
+            sink.error(at: Location(file: path, line: 1, column: 1), .emptySpec)
+            return nil
+        }
+        var parser = SpecParser()
+        let file = parser.parse(root, path: path)
+        parser.diagnostics.forEach { sink.emit($0) }
+        return (file, parser.keysPresent)
+    }
+
+    /// The file at `path` and the files it extends, root-most first; libraries collected on the way.
+    private mutating func loadChain(path: String, requestedAt: Location?) -> [SpecFile] {
+        if let cycle = cycle(reaching: path, at: requestedAt) { sink.emit(cycle); return [] }
+        guard let (file, _) = parse(path: path, requestedAt: requestedAt) else { return [] }
+        stack.append(path)
+        defer { stack.removeLast() }
+        loadLibraries(of: file)
+        guard let parent = file.extends else { return [file] }
+        return loadChain(path: Paths.resolve(parent.value, relativeTo: path), requestedAt: parent.location) + [file]
+    }
+
+    private mutating func loadLibraries(of file: SpecFile) {
+        for include in file.includes {
+            let path = Paths.resolve(include.value, relativeTo: file.path)
+            if let cycle = cycle(reaching: path, at: include.location) { sink.emit(cycle); continue }
+            guard !libraries.contains(path) else { continue }
+            libraries.insert(path)
+            guard let (library, keys) = parse(path: path, requestedAt: include.location) else { continue }
+            for key in keys where !Self.libraryKeys.contains(key.value) {
+                sink.error(at: key.location, .notAllowedInInclude(key.value))
+            }
+            stack.append(path)
+            loadLibraries(of: library)
+            stack.removeLast()
+            libraryFiles.append(library)
+        }
+    }
+
+    private func cycle(reaching path: String, at location: Location?) -> Diagnostic? {
+        guard let start = stack.firstIndex(of: path) else { return nil }
+        return Diagnostic(at: location ?? Location(file: path, line: 1, column: 1),
+                          .includeCycle(chain: Array(stack[start...]) + [path]))
+    }
+
+    // MARK: Merging
+
+    private mutating func merge(_ chain: [SpecFile], overrides: [VariableOverride]) -> Spec? {
+        guard let main = chain.last else { return nil }
+        var variables: [String: VariableDeclaration] = [:]
+        for declaration in (libraryFiles + chain).flatMap(\.variables) { variables[declaration.name] = declaration }
+        for override in overrides {
+            guard var declaration = variables[override.name] else {
+                sink.error(at: .commandLine("--set \(override.name)=\(override.text)"),
+                           .unknownOverride(override.name, known: variables.keys.sorted()))
+                continue
+            }
+            declaration.value = override.value
+            variables[override.name] = declaration
+        }
+
+        var blocks: [String: BlockTemplate] = [:]
+        for block in (libraryFiles + chain).flatMap(\.blocks) {
+            if let previous = blocks[block.name], previous.location != block.location {
+                sink.error(at: block.location, .duplicateBlock(block.name),
+                           notes: [Diagnostic.note(at: previous.location, .previousDefinition)])
+                continue
+            }
+            blocks[block.name] = block
+        }
+
+        let input = chain.last { $0.input != nil }?.input
+        guard let input else {
+            sink.error(at: Location(file: main.path, line: 1, column: 1), .missingKey("input", context: "the network"))
+            return nil
+        }
+        var stages = chain.last { $0.stages != nil }?.stages ?? []
+        for file in chain { applyShareOverlay(file.shareByStage, to: &stages) }
+        var lists: [String: (Location, [LayerSpec])] = [:]
+        for (name, layers) in (libraryFiles + chain).flatMap(\.layerLists) {
+            if let (previous, _) = lists[name.value], previous != name.location {
+                sink.error(at: name.location, .duplicateBlock(name.value), notes: [Diagnostic.note(at: previous, .previousDefinition)])
+            }
+            lists[name.value] = (name.location, layers)
+        }
+        func resolve(_ list: LayerList?) -> [LayerSpec] {
+            switch list {
+            case nil: return []
+            case .inline(let layers): return layers
+            case .named(let name):
+                guard let (_, layers) = lists[name.value] else {
+                    sink.error(at: name.location, .unknownLayerList(name.value, known: lists.keys.sorted()))
+                    return []
+                }
+                return layers
+            }
+        }
+        let stem = resolve(chain.last { $0.stem != nil }?.stem)
+        let head = resolve(chain.last { $0.head != nil }?.head)
+        if stem.isEmpty && stages.isEmpty && head.isEmpty {
+            sink.error(at: Location(file: main.path, line: 1, column: 1), .noLayers)
+        }
+        let fileName = main.path.split(separator: "/").last.map { String($0.split(separator: ".").first ?? $0) } ?? main.path
+        let network = chain.last { $0.network != nil }?.network ?? Located(fileName, at: Location(file: main.path, line: 1, column: 1))
+        return Spec(path: main.path, network: network, variables: variables, input: input,
+                    stem: stem, stages: stages, head: head, blocks: blocks)
+    }
+
+    /// Adds top-level `share: {stage: {conv: blocks}}` entries to the named stages; a later file's
+    /// entry for the same convolution replaces an earlier one.
+    private mutating func applyShareOverlay(_ overlay: [(stage: Located<String>, entries: [ShareEntry])], to stages: inout [StageSpec]) {
+        for (stageName, entries) in overlay {
+            guard let index = stages.firstIndex(where: { $0.name.value == stageName.value }) else {
+                sink.error(at: stageName.location, .unknownStage(stageName.value, known: stages.map(\.name.value)))
+                continue
+            }
+            for entry in entries {
+                stages[index].share.removeAll { $0.conv.value == entry.conv.value }
+                stages[index].share.append(entry)
+            }
+        }
+    }
+}
+
+/// `--set name=value` from the command line.
+public struct VariableOverride: Hashable, Sendable {
+    public var name: String
+    public var text: String
+    public var value: LocatedExpression
+
+    /// Parses `name=value`; the value is a number or expression.
+    public init(parsing argument: String) throws(CompileFailure) {
+        let location = Location.commandLine("--set \(argument)")
+        guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {
+            throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
+        }
+        name = String(argument[..<equals]).trimmingCharacters(in: .whitespaces)
+        text = String(argument[argument.index(after: equals)...])
+        do {
+            value = Located(try ExpressionParser.parse(text, at: location), at: location)
+        } catch {
+            throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
+        }
+    }
+}

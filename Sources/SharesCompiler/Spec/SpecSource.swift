@@ -1,0 +1,62 @@
+import Foundation
+
+/// Where spec files come from: the disk, or a dictionary in tests.
+public struct SpecSource: Sendable {
+    public var read: @Sendable (_ path: String) throws -> String
+
+    public init(read: @escaping @Sendable (_ path: String) throws -> String) { self.read = read }
+
+    public static let disk = SpecSource { path in
+        let url = URL(fileURLWithPath: path)
+        let values = try? url.resourceValues(forKeys: [.isDirectoryKey])
+        if values?.isDirectory == true { throw SpecSourceError("is a directory") }
+        let data = try Data(contentsOf: url)
+        guard let text = String(data: data, encoding: .utf8) else { throw SpecSourceError("not UTF-8 text") }
+        return text
+    }
+
+    public static func memory(_ files: [String: String]) -> SpecSource {
+        SpecSource { path in
+            guard let text = files[Paths.normalize(path)] else { throw SpecSourceError("no such file") }
+            return text
+        }
+    }
+}
+
+struct SpecSourceError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Lexical path handling: `a/b/../c` -> `a/c`, relative paths resolved against the including file.
+enum Paths {
+    static func normalize(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == "..", let last = parts.last, last != ".." { parts.removeLast() }
+            else if part == "..", absolute { continue }
+            else { parts.append(part) }
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    static func resolve(_ path: String, relativeTo file: String) -> String {
+        if path.hasPrefix("/") { return normalize(path) }
+        let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return normalize(directory.isEmpty ? path : (file.hasPrefix("/") && directory.isEmpty ? "/" : directory) + "/" + path)
+    }
+
+    /// Error-free description of why a file could not be read.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? SpecSourceError { return error.description }
+        let nsError = error as NSError
+        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError { return "no such file" }
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+           let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+            return String(cString: strerror(code.rawValue))
+        }
+        return nsError.localizedDescription
+    }
+}

@@ -1,0 +1,113 @@
+/// Checks that need no arithmetic: names resolve, each name is defined once, stage arguments match
+/// their block. Reports everything it finds; lowering then evaluates sizes and shapes.
+enum SpecValidator {
+    static func validate(_ spec: Spec) throws(CompileFailure) {
+        var sink = DiagnosticSink()
+        checkUniqueNames(spec.stem.namedLayers(prefix: ""), context: "'stem'", sink: &sink)
+        checkUniqueNames(spec.head.namedLayers(prefix: ""), context: "'head'", sink: &sink)
+        for template in spec.blocks.values.sorted(by: { $0.location < $1.location }) {
+            checkUniqueNames(template.allNamedLayers, context: "block '\(template.name)'", sink: &sink)
+            var seen: [String: Location] = [:]
+            for parameter in template.parameters {
+                if let previous = seen[parameter.name] {
+                    sink.error(at: parameter.location, .duplicateName(parameter.name, context: "the arguments of block '\(template.name)'"),
+                               notes: [Diagnostic.note(at: previous, .previousDefinition)])
+                }
+                seen[parameter.name] = parameter.location
+            }
+        }
+        var stageNames: [String: Location] = [:]
+        for stage in spec.stages {
+            if let previous = stageNames[stage.name.value] {
+                sink.error(at: stage.name.location, .duplicateStage(stage.name.value),
+                           notes: [Diagnostic.note(at: previous, .previousDefinition)])
+            }
+            stageNames[stage.name.value] = stage.name.location
+            guard let template = spec.blocks[stage.block.value] else {
+                sink.error(at: stage.block.location, .unknownBlock(stage.block.value, known: spec.blocks.keys.sorted()))
+                continue
+            }
+            checkArguments(of: stage, against: template, sink: &sink)
+            checkShares(of: stage, against: template, sink: &sink)
+        }
+        try sink.check()
+    }
+
+    private static func checkUniqueNames(_ layers: [NamedLayer], context: String, sink: inout DiagnosticSink) {
+        var seen: [String: Location] = [:]
+        for layer in layers {
+            if let previous = seen[layer.name] {
+                sink.error(at: layer.spec.name?.location ?? layer.spec.location, .duplicateName(layer.name, context: context),
+                           notes: [Diagnostic.note(at: previous, .previousDefinition)])
+            }
+            seen[layer.name] = layer.spec.name?.location ?? layer.spec.location
+        }
+    }
+
+    private static func checkArguments(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink) {
+        let known = template.parameters.map(\.name)
+        var given: Set<String> = []
+        for argument in stage.arguments {
+            given.insert(argument.name.value)
+            if !known.contains(argument.name.value) || argument.name.value == "stride" {
+                sink.error(at: argument.name.location, .unknownBlockArgument(argument.name.value, block: template.name,
+                                                                             known: known.filter { $0 != "stride" }),
+                           notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+            }
+        }
+        if let stride = stage.stride, !known.contains("stride") {
+            sink.error(at: stride.location, .strideWithoutParameter(block: template.name),
+                       notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+        }
+        for parameter in template.parameters where parameter.defaultValue == nil && parameter.name != "stride" {
+            if !given.contains(parameter.name) {
+                sink.error(at: stage.block.location, .missingBlockArgument(parameter.name, block: template.name),
+                           notes: [Diagnostic.note(at: parameter.location, .declaredHere("argument '\(parameter.name)'"))])
+            }
+        }
+    }
+
+    private static func checkShares(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink) {
+        let convs = template.allNamedLayers.filter { $0.spec.kind == .conv }.map(\.name)
+        var seen: Set<String> = []
+        for entry in stage.share {
+            if !convs.contains(entry.conv.value) {
+                sink.error(at: entry.conv.location, .unknownConv(entry.conv.value, block: template.name, known: convs),
+                           notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+            }
+            if !seen.insert(entry.conv.value).inserted {
+                sink.error(at: entry.conv.location, .duplicateShare(entry.conv.value))
+            }
+        }
+    }
+}
+
+/// A layer with the name it is known by: given with `name:`, or made from its kind and position.
+struct NamedLayer {
+    var name: String
+    var spec: LayerSpec
+}
+
+extension Array where Element == LayerSpec {
+    /// Names layers `prefix + (name ?? kind + n)`, n counting the layers of that kind in this list.
+    func namedLayers(prefix: String) -> [NamedLayer] {
+        var counts: [LayerKind: Int] = [:]
+        return map { layer in
+            counts[layer.kind, default: 0] += 1
+            let name = layer.name?.value ?? layer.kind.autoNamePrefix + String(counts[layer.kind]!)
+            return NamedLayer(name: prefix + name, spec: layer)
+        }
+    }
+}
+
+extension BlockTemplate {
+    var shortcutLayers: [LayerSpec] {
+        if case .projection(let layers, _) = shortcut { return layers }
+        return []
+    }
+
+    var allNamedLayers: [NamedLayer] {
+        pre.namedLayers(prefix: "pre.") + body.namedLayers(prefix: "") +
+            shortcutLayers.namedLayers(prefix: "shortcut.") + post.namedLayers(prefix: "post.")
+    }
+}

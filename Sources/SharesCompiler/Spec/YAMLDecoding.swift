@@ -1,0 +1,82 @@
+/// Small typed readers over `YAMLNode` that report "expected X, found Y" at the node's location.
+/// Each returns nil after emitting its diagnostic, so a parser can go on and find further errors.
+struct YAMLDecoding {
+    var sink = DiagnosticSink()
+
+    typealias Entry = (key: Located<String>, value: YAMLNode)
+
+    /// The pairs of a mapping with string keys, checked against `allowed` (nil: any key).
+    mutating func mapping(_ node: YAMLNode, _ what: String, allowed: [String]? = nil) -> [Entry]? {
+        guard case .mapping(let pairs) = node.value else {
+            sink.error(at: node.location, .expected(what + " (a mapping)", found: node.kindDescription))
+            return nil
+        }
+        var entries: [Entry] = []
+        for pair in pairs {
+            guard let key = pair.key.scalar, !pair.key.isNull else {
+                sink.error(at: pair.key.location, .expected("a name as key in \(what)", found: pair.key.kindDescription))
+                continue
+            }
+            if let allowed, !allowed.contains(key) {
+                sink.error(at: pair.key.location, .unknownKey(key, context: what, allowed: allowed))
+                continue
+            }
+            entries.append((Located(key, at: pair.key.location), pair.value))
+        }
+        return entries
+    }
+
+    mutating func sequence(_ node: YAMLNode, _ what: String) -> [YAMLNode]? {
+        guard case .sequence(let items) = node.value else {
+            sink.error(at: node.location, .expected(what + " (a list)", found: node.kindDescription))
+            return nil
+        }
+        return items
+    }
+
+    mutating func string(_ node: YAMLNode, _ what: String) -> Located<String>? {
+        guard let text = node.scalar, !node.isNull else {
+            sink.error(at: node.location, .expected(what, found: node.kindDescription))
+            return nil
+        }
+        return Located(text, at: node.location)
+    }
+
+    /// A scalar read as a number or an arithmetic expression (`64`, `$width * 4`).
+    mutating func expression(_ node: YAMLNode, _ what: String) -> LocatedExpression? {
+        guard let text = node.scalar, !node.isNull else {
+            sink.error(at: node.location, .expected(what + " (a number or expression)", found: node.kindDescription))
+            return nil
+        }
+        let start = node.location
+        // Quoted scalars start one column after their mark.
+        let textStart: Location
+        if case .scalar(_, plain: false) = node.value {
+            textStart = Location(file: start.file, line: start.line, column: start.column + 1)
+        } else {
+            textStart = start
+        }
+        guard let parsed = sink.recover({ () throws(CompileFailure) in try ExpressionParser.parse(text, at: textStart) }) else {
+            return nil
+        }
+        return Located(parsed, at: start)
+    }
+
+    mutating func flag(_ node: YAMLNode, _ what: String) -> Bool? {
+        switch node.scalar {
+        case "true": return true
+        case "false": return false
+        default:
+            sink.error(at: node.location, .expected(what + " (true or false)", found: node.kindDescription))
+            return nil
+        }
+    }
+
+    /// A value that may be one string or a list of strings (`include: a.yaml` or `include: [a.yaml, b.yaml]`).
+    mutating func strings(_ node: YAMLNode, _ what: String) -> [Located<String>] {
+        if case .sequence(let items) = node.value {
+            return items.compactMap { string($0, what) }
+        }
+        return string(node, what).map { [$0] } ?? []
+    }
+}
