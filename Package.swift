@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(
             name: "SharesCompilerTests",
             dependencies: ["SharesCompiler"],
-            resources: [.copy("Golden")]
+            exclude: ["Golden"]
         ),
     ]
 )

@@ -27,3 +27,37 @@ func diagnostics(_ files: [String: String], main: String = "spec.yaml", sequenti
         return error.description
     }
 }
+
+/// Reads specs under the repository root while keeping the paths in reports relative, so golden
+/// files do not depend on where the repository is checked out.
+let repositorySource = SpecSource { path in
+    try SpecSource.disk.read(path.hasPrefix("/") ? path : repositoryRoot + "/" + path)
+}
+
+func compileShipped(_ relative: String, sequential: Bool = false, overrides: [String] = []) throws -> Compilation {
+    try Compiler.compile("Architectures/" + relative,
+                         options: CompileOptions(sequential: sequential, overrides: overrides, source: repositorySource))
+}
+
+/// Compares `actual` with `Golden/<name>`; with SHARESC_RECORD_GOLDEN=1 in the environment, rewrites it instead.
+func expectGolden(_ actual: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    let path = repositoryRoot + "/Tests/SharesCompilerTests/Golden/" + name
+    if ProcessInfo.processInfo.environment["SHARESC_RECORD_GOLDEN"] == "1" {
+        try actual.write(toFile: path, atomically: true, encoding: .utf8)
+        return
+    }
+    guard let expected = try? String(contentsOfFile: path, encoding: .utf8) else {
+        Issue.record("missing golden file \(name); run with SHARESC_RECORD_GOLDEN=1 to record it", sourceLocation: sourceLocation)
+        return
+    }
+    if actual != expected {
+        let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false)
+        let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
+        let first = zip(actualLines, expectedLines).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            ?? min(actualLines.count, expectedLines.count)
+        let got = first < actualLines.count ? String(actualLines[first]) : "(end)"
+        let want = first < expectedLines.count ? String(expectedLines[first]) : "(end)"
+        Issue.record("\(name) differs at line \(first + 1):\n  expected: \(want)\n  actual:   \(got)\n(SHARESC_RECORD_GOLDEN=1 re-records)",
+                     sourceLocation: sourceLocation)
+    }
+}

@@ -302,8 +302,9 @@ struct Lowering {
                     at: request.declaration,
                     .tieShapeMismatch(group: request.group, use: use, shape: describe(weightShape),
                                       firstUse: state.firstUse, firstShape: describe(state.weightShape)),
-                    notes: [Diagnostic.note(at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse)),
-                            Diagnostic.note(at: location, .tieUse(use))]))
+                    notes: (state.firstDeclaration == request.declaration ? [] :
+                                [Diagnostic.note(at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))])
+                        + [Diagnostic.note(at: location, .tieUse(use))]))
             }
             guard state.hasBias == hasBias else {
                 throw CompileFailure(Diagnostic(at: location, .tieBiasMismatch(group: request.group),

@@ -1,0 +1,43 @@
+/// The stable text form of a graph (`sharesc compile --emit graph`): parameters, then nodes in order.
+/// Golden tests read it, so it must never depend on dictionary order or the machine.
+public enum GraphPrinter {
+    public static func print(_ graph: Graph) -> String {
+        var lines = ["graph \"\(graph.network)\" \(graph.variant.rawValue) input \(graph.inputShape)"]
+        let uses = graph.parameterUseCounts()
+        lines.append("parameters \(graph.parameters.count):")
+        for parameter in graph.parameters {
+            var line = "  \(parameter.id) \(parameter.name) \(parameter.shape.map(String.init).joined(separator: "x"))"
+            if let tie = parameter.tie { line += " tie=\(tie) uses=\(uses[parameter.id.index])" }
+            lines.append(line)
+        }
+        lines.append("nodes \(graph.nodes.count):")
+        for node in graph.nodes {
+            let inputs = node.inputs.map(\.description).joined(separator: ", ")
+            let call = ([node.op.mnemonic + (inputs.isEmpty ? "" : " " + inputs)] + attributes(node.op)).joined(separator: " ")
+            lines.append("  \(node.id) = \(call) : \(node.shape)  # \(node.name)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func attributes(_ op: Op) -> [String] {
+        switch op {
+        case .conv(let conv):
+            var result = ["w=\(conv.weight)", "k=\(conv.kernel)", "s=\(conv.stride)", "p=\(conv.padding)"]
+            if conv.groups != 1 { result.append("g=\(conv.groups)") }
+            if let bias = conv.bias { result.append("b=\(bias)") }
+            return result
+        case .batchNorm(let bn):
+            return ["scale=\(bn.scale)", "shift=\(bn.shift)", "mean=\(bn.mean)", "var=\(bn.variance)", "eps=\(bn.epsilon)"]
+        case .maxPool(let pool), .avgPool(let pool):
+            return ["k=\(pool.kernel)", "s=\(pool.stride)", "p=\(pool.padding)"]
+        case .linear(let linear):
+            return ["w=\(linear.weight)"] + (linear.bias.map { ["b=\($0)"] } ?? [])
+        case .dropout(let rate):
+            return ["p=\(rate)"]
+        case .subsamplePad(let pad):
+            return ["out=\(pad.outChannels)", "s=\(pad.stride)"]
+        case .input, .relu, .globalAvgPool, .flatten, .add:
+            return []
+        }
+    }
+}

@@ -1,0 +1,121 @@
+/// Two reports side by side: a spec against its sequential variant, or any two specs.
+/// Differences are B - A, and percentages are relative to A.
+public struct Comparison: Codable, Hashable, Sendable {
+    public struct Side: Codable, Hashable, Sendable {
+        public var network: String
+        public var variant: Graph.Variant
+        public var source: String
+    }
+
+    public struct Metric: Codable, Hashable, Sendable {
+        public var metric: String
+        public var a: Int
+        public var b: Int
+        public var delta: Int
+        /// Nil when A is zero.
+        public var deltaPercent: Double?
+
+        init(_ metric: String, _ a: Int, _ b: Int) {
+            self.metric = metric
+            self.a = a
+            self.b = b
+            delta = b - a
+            deltaPercent = a == 0 ? (b == 0 ? 0 : nil) : percent(b - a, of: a)
+        }
+
+        enum CodingKeys: String, CodingKey { case metric, a, b, delta, deltaPercent = "delta_percent" }
+    }
+
+    public struct StageDelta: Codable, Hashable, Sendable {
+        public var name: String
+        /// Nil when the stage exists on one side only.
+        public var a: Report.StageRow?
+        public var b: Report.StageRow?
+        public var parameters: Metric
+        public var macs: Metric
+    }
+
+    public var a: Side
+    public var b: Side
+    public var totals: [Metric]
+    public var stages: [StageDelta]
+
+    public init(_ a: Report, _ b: Report) {
+        self.a = Side(network: a.network, variant: a.variant, source: a.source)
+        self.b = Side(network: b.network, variant: b.variant, source: b.source)
+        totals = [
+            Metric("parameters", a.parameters.total, b.parameters.total),
+            Metric("parameters per use", a.parameters.perUse, b.parameters.perUse),
+            Metric("saved by sharing", a.parameters.saved, b.parameters.saved),
+            Metric("buffers", a.parameters.buffers, b.parameters.buffers),
+            Metric("weight bytes", a.weightBytes, b.weightBytes),
+            Metric("MACs", a.macs, b.macs),
+            Metric("weighted layers", a.layers.total, b.layers.total),
+            Metric("distinct weighted layers", a.layers.distinct, b.layers.distinct),
+            Metric("tied weights", a.ties.count, b.ties.count),
+        ]
+        // Stages are matched by name, in A's order, then B's extra stages.
+        let names = a.stages.map(\.name) + b.stages.map(\.name).filter { name in !a.stages.contains { $0.name == name } }
+        stages = names.map { name in
+            let left = a.stages.first { $0.name == name }, right = b.stages.first { $0.name == name }
+            return StageDelta(name: name, a: left, b: right,
+                              parameters: Metric("parameters", left?.parameters ?? 0, right?.parameters ?? 0),
+                              macs: Metric("MACs", left?.macs ?? 0, right?.macs ?? 0))
+        }
+    }
+
+    public func rendered(as format: ReportFormat) -> String {
+        switch format {
+        case .json: return JSONRendering.render(self)
+        case .text: return ComparisonText.render(self, markdown: false)
+        case .markdown: return ComparisonText.render(self, markdown: true)
+        }
+    }
+}
+
+enum ComparisonText {
+    static func render(_ comparison: Comparison, markdown: Bool) -> String {
+        var out = ""
+        func heading(_ title: String) { out += markdown ? "\n## \(title)\n\n" : "\n\(title)\n" }
+        func table(_ table: Table) { out += markdown ? table.markdown() : table.text() }
+        func label(_ side: Comparison.Side) -> String { "\(side.network) (\(side.variant.rawValue))" }
+
+        out += markdown ? "# \(label(comparison.a)) vs \(label(comparison.b))\n\n" : "\(label(comparison.a)) vs \(label(comparison.b))\n"
+        out += markdown ? "A is `\(comparison.a.source)`, B is `\(comparison.b.source)`. Differences are B - A, relative to A.\n"
+                        : "  A  \(comparison.a.source)\n  B  \(comparison.b.source)\n  differences are B - A, relative to A\n"
+        out += (markdown ? "\n" : "\n  ") + summary(comparison) + "\n"
+
+        heading("Totals")
+        var totals = Table([("", .left), ("A", .right), ("B", .right), ("B - A", .right), ("change", .right)])
+        for metric in comparison.totals {
+            totals.add([metric.metric, Format.grouped(metric.a), Format.grouped(metric.b), Format.signed(metric.delta),
+                        Format.signedPercent(metric.deltaPercent)])
+        }
+        table(totals)
+
+        heading("Stages")
+        var stages = Table([("stage", .left), ("blocks A", .right), ("blocks B", .right), ("parameters A", .right),
+                            ("parameters B", .right), ("B - A", .right), ("change", .right), ("MACs A", .right),
+                            ("MACs B", .right), ("change", .right)])
+        for stage in comparison.stages {
+            stages.add([stage.name, stage.a.map { String($0.blocks) } ?? "-", stage.b.map { String($0.blocks) } ?? "-",
+                        Format.grouped(stage.parameters.a), Format.grouped(stage.parameters.b), Format.signed(stage.parameters.delta),
+                        Format.signedPercent(stage.parameters.deltaPercent), Format.grouped(stage.macs.a),
+                        Format.grouped(stage.macs.b), Format.signedPercent(stage.macs.deltaPercent)])
+        }
+        table(stages)
+        return out
+    }
+
+    /// One sentence with the trade-off: how many parameters one side needs for how much compute.
+    static func summary(_ comparison: Comparison) -> String {
+        let parameters = comparison.totals[0], macs = comparison.totals[5]
+        let fewer = parameters.delta >= 0 ? "A" : "B", more = parameters.delta >= 0 ? "B" : "A"
+        let larger = max(parameters.a, parameters.b), smaller = min(parameters.a, parameters.b)
+        let share = percent(larger - smaller, of: larger)
+        let compute = macs.delta == 0 ? "at the same compute (\(Format.metric(macs.a, unit: "MACs")) per image)"
+            : "with \(Format.signedPercent(macs.deltaPercent)) MACs in B (\(Format.metric(macs.a, unit: "MACs")) -> \(Format.metric(macs.b, unit: "MACs")))"
+        if larger == smaller { return "Both have \(Format.grouped(larger)) parameters, " + compute + "." }
+        return "\(fewer) has \(Format.grouped(larger - smaller)) fewer parameters than \(more) (\(Format.percent(share)) of \(more)'s), " + compute + "."
+    }
+}

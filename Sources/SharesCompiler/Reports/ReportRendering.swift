@@ -1,0 +1,102 @@
+/// Output formats shared by `compile` and `compare`.
+public enum ReportFormat: String, CaseIterable, Sendable {
+    case text, json, markdown
+}
+
+extension Report {
+    public func rendered(as format: ReportFormat) -> String {
+        switch format {
+        case .text: return ReportText.render(self, markdown: false)
+        case .markdown: return ReportText.render(self, markdown: true)
+        case .json: return json
+        }
+    }
+}
+
+/// The human-readable report: totals, then one row per stage, then one row per tie.
+/// Text and Markdown share the layout; only headings and table syntax differ.
+enum ReportText {
+    static func render(_ report: Report, markdown: Bool) -> String {
+        var out = ""
+        func heading(_ title: String) { out += markdown ? "\n## \(title)\n\n" : "\n\(title)\n" }
+        func table(_ table: Table) { out += markdown ? table.markdown() : table.text() }
+
+        let variant = report.variant == .shared ? "shared" : "sequential"
+        out += markdown ? "# \(report.network) (\(variant))\n\n" : "\(report.network) (\(variant))\n"
+        out += (markdown ? "Spec `\(report.source)`, input \(report.input), output \(report.output).\n"
+                         : "  spec    \(report.source)\n  input   \(report.input)\n  output  \(report.output)\n")
+
+        heading("Totals")
+        var totals = Table([("", .left), ("count", .right), ("", .left)])
+        let p = report.parameters
+        totals.add(["parameters (distinct, trainable)", Format.grouped(p.total), Format.metric(p.total)])
+        totals.add(["parameters per use (unshared)", Format.grouped(p.perUse), Format.metric(p.perUse)])
+        totals.add(["saved by sharing", Format.grouped(p.saved), Format.percent(p.savedPercent)])
+        totals.add(["buffers (batchnorm statistics)", Format.grouped(p.buffers), ""])
+        totals.add(["weight bytes (float32)", Format.grouped(report.weightBytes), Format.bytes(report.weightBytes)])
+        totals.add(["MACs per image", Format.grouped(report.macs), Format.metric(report.macs)])
+        totals.add(["FLOPs per image (2 x MACs)", Format.grouped(report.flops), Format.metric(report.flops)])
+        totals.add(["weighted layers per use (conv + linear)", Format.grouped(report.layers.total), ""])
+        totals.add(["weighted layers, distinct weights", Format.grouped(report.layers.distinct), ""])
+        table(totals)
+
+        heading("Stages")
+        var stages = Table([("stage", .left), ("block", .left), ("blocks", .right), ("output", .left), ("parameters", .right),
+                            ("per use", .right), ("saved", .right), ("MACs", .right)])
+        for row in report.stages {
+            stages.add([row.name, row.block ?? "-", String(row.blocks), row.output.description, Format.grouped(row.parameters),
+                        Format.grouped(row.perUse), Format.grouped(row.saved), Format.grouped(row.macs)])
+        }
+        stages.add(["total", "", String(report.stages.reduce(0) { $0 + $1.blocks }), "", Format.grouped(p.total),
+                    Format.grouped(p.perUse), Format.grouped(p.saved), Format.grouped(report.macs)])
+        table(stages)
+
+        heading("Ties")
+        if report.ties.isEmpty {
+            out += markdown ? "No tied weights.\n" : "  no tied weights\n"
+        } else {
+            var ties = Table([("tie", .left), ("weight", .left), ("shape", .left), ("uses", .right), ("used by", .left), ("saved", .right)])
+            for tie in report.ties {
+                ties.add([tie.name, tie.weight, tie.shape.map(String.init).joined(separator: "x"), String(tie.uses),
+                          UseList.compact(tie.usedBy), Format.grouped(tie.saved)])
+            }
+            table(ties)
+        }
+        return out
+    }
+}
+
+/// Shortens lists of layer paths for tables: `stage1.block1.conv2, stage1.block2.conv2, stage1.block3.conv2`
+/// becomes `stage1.block1-3.conv2`.
+enum UseList {
+    static func compact(_ names: [String]) -> String {
+        var groups: [(prefix: String, suffix: String, blocks: [Int])] = []
+        var loose: [String] = []
+        for name in names {
+            guard let range = name.range(of: ".block"),
+                  let dot = name[range.upperBound...].firstIndex(of: "."),
+                  let block = Int(name[range.upperBound..<dot]) else { loose.append(name); continue }
+            let prefix = String(name[..<range.upperBound]), suffix = String(name[dot...])
+            if let last = groups.indices.last, groups[last].prefix == prefix, groups[last].suffix == suffix {
+                groups[last].blocks.append(block)
+            } else {
+                groups.append((prefix, suffix, [block]))
+            }
+        }
+        let compacted = groups.map { group in group.prefix + ranges(group.blocks) + group.suffix }
+        return (compacted + loose).joined(separator: ", ")
+    }
+
+    /// `[1, 2, 3, 5]` -> `1-3,5`.
+    static func ranges(_ values: [Int]) -> String {
+        var parts: [String] = []
+        var start = values.first ?? 0, previous = start
+        for value in values.dropFirst() + [Int.min] {
+            if value == previous + 1 { previous = value; continue }
+            parts.append(start == previous ? String(start) : "\(start)-\(previous)")
+            start = value
+            previous = value
+        }
+        return values.isEmpty ? "" : parts.joined(separator: ",")
+    }
+}

@@ -1,0 +1,92 @@
+/// A table rendered either as aligned text for a terminal or as a Markdown pipe table.
+struct Table {
+    enum Alignment { case left, right }
+
+    var columns: [(title: String, alignment: Alignment)]
+    var rows: [[String]] = []
+
+    init(_ columns: [(String, Alignment)]) { self.columns = columns.map { (title: $0.0, alignment: $0.1) } }
+
+    mutating func add(_ row: [String]) { rows.append(row) }
+
+    func text(indent: String = "  ") -> String {
+        let widths = columns.indices.map { column in
+            ([columns[column].title] + rows.map { $0[column] }).map(\.count).max() ?? 0
+        }
+        func line(_ cells: [String]) -> String {
+            let padded = cells.enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return columns[column].alignment == .left ? cell + padding : padding + cell
+            }
+            return indent + padded.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+        return ([line(columns.map(\.title))] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    func markdown() -> String {
+        let header = "| " + columns.map(\.title).joined(separator: " | ") + " |"
+        let rule = "|" + columns.map { $0.alignment == .left ? "---|" : "---:|" }.joined()
+        let body = rows.map { "| " + $0.map { $0.replacing("|", with: "\\|") }.joined(separator: " | ") + " |" }
+        return ([header, rule] + body).joined(separator: "\n") + "\n"
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var result = self
+        while result.last == " " { result.removeLast() }
+        return result
+    }
+}
+
+/// Number formats shared by the renderers.
+enum Format {
+    /// `20469800` -> `20,469,800`.
+    static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var result = ""
+        for (index, character) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+            result.append(character)
+        }
+        return (value < 0 ? "-" : "") + result
+    }
+
+    /// Signed, for differences: `+1,234`, `-56`, `0`.
+    static func signed(_ value: Int) -> String { value > 0 ? "+" + grouped(value) : grouped(value) }
+
+    /// A percentage with one decimal: `19.9%`.
+    static func percent(_ value: Double) -> String { fixed(value, decimals: 1) + "%" }
+
+    static func signedPercent(_ value: Double?) -> String {
+        guard let value else { return "n/a" }
+        return (value > 0 ? "+" : "") + percent(value)
+    }
+
+    /// Fixed decimals without Foundation's locale-dependent formatting.
+    static func fixed(_ value: Double, decimals: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        let whole = Int(scaled / scale), fraction = Int(scaled) - whole * Int(scale)
+        var fractionText = String(fraction)
+        while fractionText.count < decimals { fractionText = "0" + fractionText }
+        return (value < 0 && scaled != 0 ? "-" : "") + String(whole) + (decimals > 0 ? "." + fractionText : "")
+    }
+
+    /// `4089184256` -> `4.089 G` (SI prefixes, three decimals); with a unit, `4.089 GMACs` or `512 MACs`.
+    static func metric(_ value: Int, unit: String = "") -> String {
+        let prefixes: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        for (scale, prefix) in prefixes where Double(value.magnitude) >= scale {
+            return fixed(Double(value) / scale, decimals: 3) + " " + prefix + unit
+        }
+        return unit.isEmpty ? String(value) : "\(value) \(unit)"
+    }
+
+    /// `81879200` -> `78.09 MiB`.
+    static func bytes(_ value: Int) -> String {
+        let units: [(Double, String)] = [(1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB")]
+        for (scale, unit) in units where Double(value) >= scale { return fixed(Double(value) / scale, decimals: 2) + " " + unit }
+        return "\(value) B"
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import SharesCompiler
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare a spec with its sequential variant, or two specs side by side.",
+        discussion: """
+        With one spec, A is the spec as written and B its sequential (unshared) variant.
+        With two, A and B are the two specs (--set and --sequential apply to both).
+        Differences are B - A, percentages relative to A.
+        Examples:
+          sharesc compare Architectures/imagenet/sharesnet-50.yaml
+          sharesc compare Architectures/imagenet/sharesnet-152.yaml Architectures/imagenet/sharesnet-152-all.yaml
+          sharesc compare Architectures/cifar/sharewrn-40-4.yaml --format markdown
+        """
+    )
+
+    @Argument(help: "Spec A.") var a: String
+    @Argument(help: "Spec B (default: A's sequential variant).") var b: String?
+    @OptionGroup var options: SpecOptions
+    @Option(help: "Output format: text, json or markdown.") var format: ReportFormat = .text
+
+    func validate() throws {
+        if b == nil && options.sequential {
+            throw ValidationError("--sequential needs two specs; with one spec, compare already sets it against its sequential variant")
+        }
+    }
+
+    func run() throws {
+        let (left, right) = try reportingDiagnostics { () throws(CompileFailure) in
+            let left = try Compiler.compile(a, options: options.compileOptions)
+            var rightOptions = options.compileOptions
+            if b == nil { rightOptions.sequential = true }
+            let right = try Compiler.compile(b ?? a, options: rightOptions)
+            return (left, right)
+        }
+        printWarnings(left)
+        if b != nil { printWarnings(right) }
+        emit(Comparison(left.report, right.report).rendered(as: format))
+    }
+}

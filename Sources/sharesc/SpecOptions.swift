@@ -1,0 +1,35 @@
+import ArgumentParser
+import SharesCompiler
+
+/// Options every command that reads a spec takes.
+struct SpecOptions: ParsableArguments {
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a spec variable, e.g. --set classes=100 (repeatable).", valueName: "name=value"))
+    var overrides: [String] = []
+
+    @Flag(help: "Turn every tie off: the unshared (sequential) variant of the spec.")
+    var sequential = false
+
+    func validate() throws {
+        for override in overrides where !override.contains("=") || override.hasPrefix("=") {
+            throw ValidationError("--set expects name=value, for example --set classes=100; got '\(override)'")
+        }
+    }
+
+    var compileOptions: CompileOptions { CompileOptions(sequential: sequential, overrides: overrides) }
+}
+
+extension ReportFormat: ExpressibleByArgument {}
+
+/// Runs `body`; prints diagnostics to standard error (and nothing to standard output) on failure.
+func reportingDiagnostics<T>(_ body: () throws(CompileFailure) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        printError(error.description)
+        throw ExitCode(1)
+    }
+}
+
+func printWarnings(_ compilation: Compilation) {
+    for warning in compilation.warnings { printError(warning.rendered) }
+}
