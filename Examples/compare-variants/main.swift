@@ -6,14 +6,14 @@ import SharesCompiler
 let architectures = CommandLine.arguments.dropFirst().first ?? "Architectures"
 
 func run() throws(CompileFailure) {
-    print("network         shared  sequential  saved")
+    print("network".padding(14), "shared".leftPadding(10), "sequential".leftPadding(11), "saved".leftPadding(6))
     for depth in ["50", "101", "152"] {
         let path = "\(architectures)/imagenet/sharesnet-\(depth).yaml"
         let shared = try Compiler.compile(path).report
         let sequential = try Compiler.compile(path, options: CompileOptions(sequential: true)).report
         let saved = 100 * Double(shared.parameters.saved) / Double(sequential.parameters.total)
         print("sharesnet-\(depth)".padding(14), String(shared.parameters.total).leftPadding(10),
-              String(sequential.parameters.total).leftPadding(11), String(Int(saved.rounded())).leftPadding(5) + "%")
+              String(sequential.parameters.total).leftPadding(11), (String(Int(saved.rounded())) + "%").leftPadding(6))
     }
     // Any two specs compare the same way: here, also sharing the stride-2 transition 3x3s.
     let a = try Compiler.compile("\(architectures)/imagenet/sharesnet-152.yaml").report

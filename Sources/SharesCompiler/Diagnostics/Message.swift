@@ -3,10 +3,12 @@ public enum Message: Error, Hashable, Sendable {
     // Files and YAML
     case cannotRead(path: String, reason: String)
     case emptySpec
+    case emptyLibrary
     case fileTooLarge(bytes: Int, limit: Int)
     case nestingTooDeep(limit: Int)
     case tooManyNodes(limit: Int)
     case yamlSyntax(String)
+    case yamlContext(String)
     case duplicateKey(String)
     case mergeKeyUnsupported
     // Shape of the document
@@ -15,6 +17,7 @@ public enum Message: Error, Hashable, Sendable {
     case missingKey(String, context: String)
     case notAllowedInInclude(String)
     case includeCycle(chain: [String])
+    case extendsCycle(chain: [String])
     case duplicateBlock(String)
     case duplicateName(String, context: String)
     case duplicateStage(String)
@@ -61,16 +64,19 @@ public enum Message: Error, Hashable, Sendable {
     case expandedFrom(stage: String, block: Int, template: String)
     case declaredHere(String)
     case previousDefinition
+    case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
 
     public var text: String {
         switch self {
         case .cannotRead(let path, let reason): return "cannot read '\(path)': \(reason)"
         case .emptySpec: return "the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
+        case .emptyLibrary: return "the included file is empty; expected a mapping with 'blocks', 'layers' or 'vars'"
         case .fileTooLarge(let bytes, let limit): return "file is \(bytes) bytes; specs are limited to \(limit) bytes"
         case .nestingTooDeep(let limit): return "YAML nested more than \(limit) levels deep"
         case .tooManyNodes(let limit): return "YAML expands to more than \(limit) values (aliases are expanded); simplify the spec"
         case .yamlSyntax(let detail): return "YAML syntax error: \(detail)"
+        case .yamlContext(let what): return "\(what) starts here"
         case .duplicateKey(let key): return "duplicate key '\(key)' in a mapping; each key may appear once"
         case .mergeKeyUnsupported: return "YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
         case .expected(let what, let found): return "expected \(what), found \(found)"
@@ -80,6 +86,7 @@ public enum Message: Error, Hashable, Sendable {
         case .notAllowedInInclude(let key):
             return "an included file may only hold 'blocks', 'vars' and 'include', not '\(key)'; use 'extends' to build on a whole network"
         case .includeCycle(let chain): return "include cycle: \(chain.joined(separator: " -> "))"
+        case .extendsCycle(let chain): return "extends cycle: \(chain.joined(separator: " -> ")); a spec cannot extend itself, directly or through other specs"
         case .duplicateBlock(let name): return "'\(name)' is defined more than once"
         case .duplicateName(let name, let context): return "the name '\(name)' is used twice in \(context)"
         case .duplicateStage(let name): return "stage name '\(name)' is used twice"
@@ -113,7 +120,9 @@ public enum Message: Error, Hashable, Sendable {
         case .unknownStage(let name, let known): return "unknown stage '\(name)'; stages are: \(known.joined(separator: ", "))"
         case .unknownConv(let name, let block, let known):
             return "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(known.joined(separator: ", "))"
-        case .blockIndexOutOfRange(let index, let count): return "block \(index) is out of range; the stage has blocks 1...\(count)"
+        case .blockIndexOutOfRange(let index, let count):
+            return count == 0 ? "block \(index) is out of range; the stage has no blocks ('repeat' is 0)"
+                : "block \(index) is out of range; the stage has blocks 1...\(count)"
         case .duplicateShare(let conv): return "'\(conv)' is shared twice in this stage"
         case .shareSelectsOneBlock(let conv, let stage): return "sharing '\(conv)' in stage '\(stage)' selects fewer than two blocks, so nothing is shared"
         case .tooManyBlocks(let limit): return "the network has more than \(limit) blocks"
@@ -133,6 +142,8 @@ public enum Message: Error, Hashable, Sendable {
         case .expandedFrom(let stage, let block, let template): return "in block \(block) of stage '\(stage)' (block '\(template)')"
         case .declaredHere(let what): return "\(what) declared here"
         case .previousDefinition: return "previous definition is here"
+        case .automaticName(let name, let kind, let previous):
+            return (previous ? "previous definition is here: " : "") + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
         }
     }

@@ -19,6 +19,9 @@ struct Lowering {
         var index: Int
         var firstUse: String
         var firstDeclaration: Location
+        /// The convolution and stage of the first use, as the spec names them (`conv2`, `stage1`).
+        var firstConv: String
+        var firstStage: String
         var weightShape: [Int]
         var hasBias: Bool
         var uses = 0
@@ -29,6 +32,8 @@ struct Lowering {
         var group: String
         var parameterPrefix: String
         var declaration: Location
+        var conv: String
+        var stage: String
     }
 
     static func lower(_ spec: Spec) throws(CompileFailure) -> (Graph, warnings: [Diagnostic]) {
@@ -36,7 +41,7 @@ struct Lowering {
         try lowering.lowerNetwork()
         for tie in lowering.graph.ties {
             if let state = lowering.tieIndex[tie.name], state.uses < 2, let declaration = tie.declarations.first {
-                lowering.warnings.append(Diagnostic(.warning, at: declaration, .shareSelectsOneBlock(conv: tie.name, stage: state.firstUse)))
+                lowering.warnings.append(Diagnostic(.warning, at: declaration, .shareSelectsOneBlock(conv: state.firstConv, stage: state.firstStage)))
             }
         }
         lowering.graph.ties.removeAll { lowering.tieIndex[$0.name].map { $0.uses < 2 } ?? true }
@@ -45,6 +50,7 @@ struct Lowering {
                 lowering.graph.parameters[index].tie = nil
             }
         }
+        lowering.graph.variant = lowering.graph.ties.isEmpty ? .sequential : .shared
         return (lowering.graph, lowering.warnings)
     }
 
@@ -61,6 +67,10 @@ struct Lowering {
         let channels = try globals.integer(dims[0], "input channels", in: 1...Self.maximumChannels)
         let height = try globals.integer(dims[1], "input height", in: 1...Self.maximumSpatial)
         let width = try globals.integer(dims[2], "input width", in: 1...Self.maximumSpatial)
+        // At most 2^20 * 2^16 * 2^16: the product cannot overflow.
+        guard channels * height * width <= ShapeRules.maximumElements else {
+            throw CompileFailure(Diagnostic(at: spec.input.location, .tensorTooLarge("the input \(channels)x\(height)x\(width)")))
+        }
         graph.inputShape = .image(channels: channels, height: height, width: width)
         var current = try append(.input, inputs: [], name: "input", section: .stem, location: spec.input.location,
                                  inputShapes: [graph.inputShape])
@@ -137,7 +147,8 @@ struct Lowering {
             let prefix = entry.group.map { "shared.\($0.value)." } ?? "\(stage.name.value).shared.\(entry.conv.value)."
             let declaration = entry.group?.location ?? entry.selector.location
             for block in selected {
-                requests[block, default: [:]][entry.conv.value] = TieRequest(group: group, parameterPrefix: prefix, declaration: declaration)
+                requests[block, default: [:]][entry.conv.value] = TieRequest(group: group, parameterPrefix: prefix, declaration: declaration,
+                                                                             conv: entry.conv.value, stage: stage.name.value)
             }
         }
         return requests
@@ -320,6 +331,7 @@ struct Lowering {
         let weight = try newParameter(request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group, at: location)
         let bias = hasBias ? try newParameter(request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group, at: location) : nil
         tieIndex[request.group] = TieState(index: graph.ties.count, firstUse: use, firstDeclaration: request.declaration,
+                                           firstConv: request.conv, firstStage: request.stage,
                                            weightShape: weightShape, hasBias: hasBias, uses: 1)
         graph.ties.append(Tie(name: request.group, weight: weight, bias: bias, declarations: [request.declaration]))
         return (weight, bias)

@@ -13,7 +13,7 @@ public enum ReportBuilder {
 
         return Report(
             network: graph.network, source: graph.source,
-            variant: graph.ties.isEmpty ? .sequential : graph.variant,
+            variant: graph.variant,
             input: graph.inputShape, output: graph.nodes.last?.shape ?? graph.inputShape,
             parameters: .init(total: total, perUse: perUse, saved: perUse - total,
                               savedPercent: percent(perUse - total, of: perUse), buffers: buffers),

@@ -101,6 +101,11 @@ struct ExpressionParser {
             throw failure(.expressionExpected("a number, a $variable or '(' but found \(found)", text: text))
         }
         if let value = Int(digits) { return .number(.int(value)) }
+        if digits.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) {
+            // A whole number past Int.max would otherwise become an inexact real.
+            position = numberStart
+            throw failure(.arithmeticOverflow)
+        }
         if let value = Double(digits), value.isFinite, digits.first != "." { return .number(.real(value)) }
         position = numberStart
         throw failure(.expressionExpected("a number but found '\(digits)'", text: text))

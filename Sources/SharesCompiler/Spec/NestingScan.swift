@@ -5,9 +5,10 @@ enum NestingScan {
     static func firstTooDeep(_ text: String, limit: Int) -> (line: Int, column: Int)? {
         var flowDepth = 0
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split scalars, not characters: "\r\n" is one Character, so CRLF text would be a single line.
+        for line in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
-            let scalars = Array(line.unicodeScalars)
+            let scalars = Array(line)
             var index = 0
             while index < scalars.count, scalars[index] == " " { index += 1 }
             var depth = index + flowDepth
@@ -29,7 +30,7 @@ enum NestingScan {
                     continue
                 }
                 switch character {
-                case "\"", "'" where startsToken: quote = character
+                case "\"" where startsToken, "'" where startsToken: quote = character
                 case "#" where startsToken: column = scalars.count
                 case "[", "{":
                     flowDepth += 1

@@ -31,7 +31,7 @@ struct SpecLoader {
 
     // MARK: Reading
 
-    private mutating func parse(path: String, requestedAt: Location?) -> (SpecFile, [Located<String>])? {
+    private mutating func parse(path: String, requestedAt: Location?, library: Bool = false) -> (SpecFile, [Located<String>])? {
         let text: String
         do { text = try source.read(path) } catch {
             sink.error(at: requestedAt ?? Location(file: path, line: 1, column: 1),
@@ -44,7 +44,7 @@ struct SpecLoader {
             return nil
         }
         guard let root else {
-            sink.error(at: Location(file: path, line: 1, column: 1), .emptySpec)
+            sink.error(at: Location(file: path, line: 1, column: 1), library ? .emptyLibrary : .emptySpec)
             return nil
         }
         var parser = SpecParser()
@@ -55,7 +55,7 @@ struct SpecLoader {
 
     /// The file at `path` and the files it extends, root-most first; libraries collected on the way.
     private mutating func loadChain(path: String, requestedAt: Location?) -> [SpecFile] {
-        if let cycle = cycle(reaching: path, at: requestedAt) { sink.emit(cycle); return [] }
+        if let cycle = cycle(reaching: path, at: requestedAt, extending: true) { sink.emit(cycle); return [] }
         guard let (file, _) = parse(path: path, requestedAt: requestedAt) else { return [] }
         stack.append(path)
         defer { stack.removeLast() }
@@ -67,10 +67,10 @@ struct SpecLoader {
     private mutating func loadLibraries(of file: SpecFile) {
         for include in file.includes {
             let path = Paths.resolve(include.value, relativeTo: file.path)
-            if let cycle = cycle(reaching: path, at: include.location) { sink.emit(cycle); continue }
+            if let cycle = cycle(reaching: path, at: include.location, extending: false) { sink.emit(cycle); continue }
             guard !libraries.contains(path) else { continue }
             libraries.insert(path)
-            guard let (library, keys) = parse(path: path, requestedAt: include.location) else { continue }
+            guard let (library, keys) = parse(path: path, requestedAt: include.location, library: true) else { continue }
             for key in keys where !Self.libraryKeys.contains(key.value) {
                 sink.error(at: key.location, .notAllowedInInclude(key.value))
             }
@@ -81,10 +81,12 @@ struct SpecLoader {
         }
     }
 
-    private func cycle(reaching path: String, at location: Location?) -> Diagnostic? {
+    /// `extending`: the edge that closes the cycle is an `extends` (else an `include`).
+    private func cycle(reaching path: String, at location: Location?, extending: Bool) -> Diagnostic? {
         guard let start = stack.firstIndex(of: path) else { return nil }
+        let chain = Array(stack[start...]) + [path]
         return Diagnostic(at: location ?? Location(file: path, line: 1, column: 1),
-                          .includeCycle(chain: Array(stack[start...]) + [path]))
+                          extending ? .extendsCycle(chain: chain) : .includeCycle(chain: chain))
     }
 
     // MARK: Merging
@@ -100,6 +102,7 @@ struct SpecLoader {
                 continue
             }
             declaration.value = override.value
+            declaration.location = override.value.location
             variables[override.name] = declaration
         }
 

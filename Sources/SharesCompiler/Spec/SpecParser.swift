@@ -82,9 +82,15 @@ struct SpecParser {
             kindNode = pairs[0].key
             argumentsNode = pairs[0].value.isNull ? nil : pairs[0].value
         default:
+            var found = node.kindDescription
+            if case .mapping(let pairs) = node.value {
+                // Usually arguments indented as siblings of the kind (`- conv:` then `out: 64` on the next line).
+                found = pairs.isEmpty ? "an empty mapping"
+                    : "a mapping with \(pairs.count) keys (" + pairs.map { $0.key.kindDescription }.joined(separator: ", ") + ")"
+            }
             decode.sink.error(at: node.location, .expected(
                 "a layer: a kind such as 'relu', or a one-key mapping such as '{conv: {out: 64, kernel: 3}}'",
-                found: node.kindDescription))
+                found: found))
             return nil
         }
         guard let kindName = decode.string(kindNode, "a layer kind") else { return nil }
@@ -95,8 +101,12 @@ struct SpecParser {
         }
         var layer = LayerSpec(kind: kind, name: nil, arguments: [:], location: kindNode.location)
         let allowed = ["name"] + kind.keys.map(\.key)
-        if let argumentsNode, let entries = decode.mapping(argumentsNode, "the arguments of '\(kind.rawValue)'", allowed: allowed) {
+        var given: Set<String> = []
+        if let argumentsNode {
+            // Arguments that are not a mapping were reported already; do not also call every key missing.
+            guard let entries = decode.mapping(argumentsNode, "the arguments of '\(kind.rawValue)'", allowed: allowed) else { return layer }
             for (key, value) in entries {
+                given.insert(key.value)
                 switch key.value {
                 case "name": layer.name = decode.string(value, "a layer name")
                 case "bias":
@@ -108,7 +118,8 @@ struct SpecParser {
                 }
             }
         }
-        for (key, required) in kind.keys where required && layer.arguments[key] == nil {
+        // A key given with a bad value was reported already; do not also call it missing.
+        for (key, required) in kind.keys where required && !given.contains(key) {
             decode.sink.error(at: kindNode.location, .missingKey(key, context: "'\(kind.rawValue)'"))
         }
         return layer

@@ -34,13 +34,18 @@ enum SpecValidator {
     }
 
     private static func checkUniqueNames(_ layers: [NamedLayer], context: String, sink: inout DiagnosticSink) {
-        var seen: [String: Location] = [:]
+        var seen: [String: NamedLayer] = [:]
         for layer in layers {
             if let previous = seen[layer.name] {
-                sink.error(at: layer.spec.name?.location ?? layer.spec.location, .duplicateName(layer.name, context: context),
-                           notes: [Diagnostic.note(at: previous, .previousDefinition)])
+                // A name made from the kind and position (`conv1`) was never written: say where it comes from.
+                var notes = [Diagnostic.note(at: previous.spec.name?.location ?? previous.spec.location, previous.spec.name == nil
+                    ? .automaticName(previous.name, kind: previous.spec.kind.rawValue, previous: true) : .previousDefinition)]
+                if layer.spec.name == nil {
+                    notes.append(Diagnostic.note(at: layer.spec.location, .automaticName(layer.name, kind: layer.spec.kind.rawValue, previous: false)))
+                }
+                sink.error(at: layer.spec.name?.location ?? layer.spec.location, .duplicateName(layer.name, context: context), notes: notes)
             }
-            seen[layer.name] = layer.spec.name?.location ?? layer.spec.location
+            seen[layer.name] = layer
         }
     }
 

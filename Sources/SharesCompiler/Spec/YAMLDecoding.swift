@@ -56,10 +56,17 @@ struct YAMLDecoding {
         } else {
             textStart = start
         }
-        guard let parsed = sink.recover({ () throws(CompileFailure) in try ExpressionParser.parse(text, at: textStart) }) else {
+        do {
+            return Located(try ExpressionParser.parse(text, at: textStart), at: start)
+        } catch {
+            // Not an attempt at a number at all (`out: four`): say what the key wants, not which character failed.
+            if !text.unicodeScalars.contains(where: { ("0"..."9").contains($0) || $0 == "$" || $0 == "(" }) {
+                sink.error(at: node.location, .expected(what + " (a number or expression)", found: node.kindDescription))
+            } else {
+                error.diagnostics.forEach { sink.emit($0) }
+            }
             return nil
         }
-        return Located(parsed, at: start)
     }
 
     mutating func flag(_ node: YAMLNode, _ what: String) -> Bool? {

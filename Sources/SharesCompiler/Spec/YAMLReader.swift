@@ -10,6 +10,9 @@ enum YAMLReader {
 
     static func read(_ text: String, file: String) throws(CompileFailure) -> YAMLNode? {
         let start = Location(file: file, line: 1, column: 1)
+        // A UTF-8 byte order mark (some editors write one) reaches libyaml as content; drop it.
+        var text = text
+        if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
         if text.utf8.count > maximumBytes {
             throw CompileFailure(Diagnostic(at: start, .fileTooLarge(bytes: text.utf8.count, limit: maximumBytes)))
         }
@@ -21,27 +24,36 @@ enum YAMLReader {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw CompileFailure(diagnostic(for: error, file: file))
+            throw CompileFailure(diagnostic(for: error, file: file, text: text))
         } catch {
             throw CompileFailure(Diagnostic(at: start, .yamlSyntax(String(describing: error))))
         }
         guard let root else { return nil }
-        var budget = maximumNodes
+        var budget = Budget(remaining: maximumNodes, furthest: start)
         return try convert(root, file: file, budget: &budget)
     }
 
-    private static func convert(_ node: Yams.Node, file: String, budget: inout Int) throws(CompileFailure) -> YAMLNode {
+    /// Nodes left to convert, and the furthest position reached: an expanded alias revisits its anchor's
+    /// earlier positions, so the furthest one is where the expansion was asked for.
+    private struct Budget {
+        var remaining: Int
+        var furthest: Location
+    }
+
+    private static func convert(_ node: Yams.Node, file: String, budget: inout Budget) throws(CompileFailure) -> YAMLNode {
         let location = Location(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
-        budget -= 1
-        if budget < 0 { throw CompileFailure(Diagnostic(at: location, .tooManyNodes(limit: maximumNodes))) }
+        budget.remaining -= 1
+        budget.furthest = max(budget.furthest, location)
+        if budget.remaining < 0 { throw CompileFailure(Diagnostic(at: budget.furthest, .tooManyNodes(limit: maximumNodes))) }
         switch node {
         case .scalar(let scalar):
             return YAMLNode(value: .scalar(scalar.string, plain: scalar.style == .plain || scalar.style == .any),
                             location: location)
         case .mapping(let mapping):
-            if mapping.keys.contains(where: { $0.scalar?.string == "<<" && $0.scalar?.style == .plain }) {
+            if let merge = mapping.keys.first(where: { $0.scalar?.string == "<<" && $0.scalar?.style == .plain }) {
                 // `compose` does not apply `<<` merges; refuse them rather than silently ignore them.
-                throw CompileFailure(Diagnostic(at: location, .mergeKeyUnsupported))
+                throw CompileFailure(Diagnostic(at: Location(file: file, line: merge.mark?.line ?? location.line,
+                                                             column: merge.mark?.column ?? location.column), .mergeKeyUnsupported))
             }
             var pairs: [YAMLNode.Pair] = []
             for (key, value) in mapping {
@@ -59,20 +71,87 @@ enum YAMLReader {
         }
     }
 
-    private static func diagnostic(for error: YamlError, file: String) -> Diagnostic {
+    private static func diagnostic(for error: YamlError, file: String, text: String) -> Diagnostic {
         func at(_ mark: Mark) -> Location { Location(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
         switch error {
         case .scanner(let context, let problem, let mark, _),
              .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            let detail = [problem, context.map { "(\($0.text))" }].compactMap { $0 }.joined(separator: " ")
-            return Diagnostic(at: at(mark), .yamlSyntax(detail))
+            if problem.hasPrefix("Maximum nesting level") {
+                // libyaml's own bound (1000), reached when `NestingScan` underestimates.
+                return Diagnostic(at: at(mark), .nestingTooDeep(limit: maximumDepth))
+            }
+            if problem.hasPrefix("found character that cannot start any token"), character(at: mark, in: text) == "\t" {
+                return Diagnostic(at: at(mark), .yamlSyntax("found a tab; YAML indentation must use spaces"))
+            }
+            guard let context else { return Diagnostic(at: at(mark), .yamlSyntax(problem)) }
+            // "while parsing a flow sequence": the construct starts at the context mark, often lines above the problem.
+            var notes: [Diagnostic.Note] = []
+            for prefix in ["while parsing ", "while scanning "] where context.text.hasPrefix(prefix) {
+                let construct = context.text.dropFirst(prefix.count)
+                guard !construct.isEmpty, (context.mark.line, context.mark.column) != (mark.line, mark.column) else { break }
+                let article = construct.hasPrefix("an ") ? 3 : (construct.hasPrefix("a ") ? 2 : 0)
+                guard article > 0 else { break }
+                notes.append(Diagnostic.note(at: at(context.mark), .yamlContext("the " + construct.dropFirst(article))))
+            }
+            // libyaml's contexts read "while parsing ..."; Yams' own read "expected ..." and come before the problem.
+            let detail = context.text.hasPrefix("while ") ? "\(problem) \(context.text)" : "\(context.text), \(problem)"
+            return Diagnostic(at: at(mark), .yamlSyntax(detail), notes: notes)
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return Diagnostic(at: at(context.mark), .duplicateKey(duplicates.joined(separator: ", ")))
+            // Yams marks the first occurrence; point at the repeated one, with a note at the first.
+            let key = duplicates.first ?? ""
+            let first = at(context.mark)
+            guard let second = repeatedKey(key, firstAt: context.mark, in: text) else {
+                return Diagnostic(at: first, .duplicateKey(key))
+            }
+            return Diagnostic(at: at(second), .duplicateKey(key), notes: [Diagnostic.note(at: first, .previousDefinition)])
         case .reader(let problem, _, _, _):
             return Diagnostic(at: Location(file: file, line: 1, column: 1), .yamlSyntax(problem))
         default:
             return Diagnostic(at: Location(file: file, line: 1, column: 1), .yamlSyntax(error.description))
         }
+    }
+
+    private static func character(at mark: Mark, in text: String) -> Unicode.Scalar? {
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+        guard mark.line >= 1, mark.line <= lines.count else { return nil }
+        let line = Array(lines[mark.line - 1])
+        return mark.column >= 1 && mark.column <= line.count ? line[mark.column - 1] : nil
+    }
+
+    /// Where `key` appears again in the mapping whose key at `first` it duplicates: the first
+    /// occurrence is renamed (one letter changed) and the text composed again, which then succeeds
+    /// when the key appears exactly twice. Nil when that cannot be done.
+    private static func repeatedKey(_ key: String, firstAt first: Mark, in text: String) -> Mark? {
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0) }
+        guard first.line >= 1, first.line <= lines.count, first.column >= 1 else { return nil }
+        var column = first.column - 1
+        let line = lines[first.line - 1]
+        if column < line.count, line[column] == "\"" || line[column] == "'" { column += 1 }
+        guard column < line.count, line[column].properties.isAlphabetic || ("0"..."9").contains(line[column]) else { return nil }
+        lines[first.line - 1][column] = line[column] == "Z" ? "Y" : "Z"
+        let renamed = lines.map { String(String.UnicodeScalarView($0)) }.joined(separator: "\n")
+        guard let root = try? Yams.compose(yaml: renamed) else { return nil }
+        var budget = maximumNodes
+        func search(_ node: Node) -> Mark? {
+            budget -= 1
+            guard budget >= 0 else { return nil }
+            switch node {
+            case .mapping(let mapping):
+                if mapping.keys.contains(where: { $0.mark?.line == first.line && $0.mark?.column == first.column }),
+                   let repeated = mapping.keys.first(where: { $0.scalar?.string == key }) {
+                    return repeated.mark
+                }
+                for (child, value) in mapping {
+                    if let found = search(child) ?? search(value) { return found }
+                }
+            case .sequence(let sequence):
+                for item in sequence { if let found = search(item) { return found } }
+            case .scalar, .alias:
+                break
+            }
+            return nil
+        }
+        return search(root)
     }
 }

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import SharesCompiler
+
+/// The built `sharesc` binary, end to end: exit codes, what goes to stdout and what to stderr.
+struct CLITests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Executables are built next to the test bundle (`swift build --build-tests` builds every product).
+    static func executable(_ name: String) -> URL {
+        (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent().appendingPathComponent(name)
+    }
+
+    static func run(_ arguments: [String], executable name: String = "sharesc") throws -> Run {
+        let process = Process()
+        process.executableURL = executable(name)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes before waiting, so a large report cannot fill a pipe and block the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func compilePrintsTheReport() throws {
+        let result = try Self.run(["compile", "Architectures/imagenet/sharesnet-50.yaml"])
+        #expect(result.status == 0)
+        #expect(result.stderr == "")
+        #expect(result.stdout.contains("parameters (distinct, trainable)            20,469,800"))
+        #expect(result.stdout.contains("saved by sharing                             5,087,232  19.9%"))
+    }
+
+    @Test func jsonHasTheDocumentedKeys() throws {
+        let result = try Self.run(["compile", "Architectures/cifar/sharewrn-28-10.yaml", "--set", "classes=100", "--format", "json"])
+        #expect(result.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let parameters = try #require(json["parameters"] as? [String: Any])
+        let layers = try #require(json["layers"] as? [String: Any])
+        #expect(json["network"] as? String == "sharewrn-28-10")
+        #expect(json["variant"] as? String == "shared")
+        #expect(parameters["total"] as? Int == 26_860_084)
+        #expect(parameters["per_use"] as? Int == 36_536_884)
+        #expect(parameters["saved"] as? Int == 36_536_884 - 26_860_084)
+        #expect(parameters["buffers"] as? Int != nil)
+        #expect(json["macs"] as? Int != nil)
+        // Stem conv, 3 x 4 blocks x 2 convs, 3 projections, the classifier; 3 ties of 3 uses each.
+        #expect(layers["total"] as? Int == 29)
+        #expect(layers["distinct"] as? Int == 29 - 3 * 3 + 3)
+        #expect((json["stages"] as? [Any])?.count == 5)
+        #expect((json["ties"] as? [Any])?.count == 3)
+    }
+
+    @Test func sequentialFlag() throws {
+        let result = try Self.run(["compile", "Architectures/cifar/sharesnet-164.yaml", "--sequential", "--format", "json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(json["variant"] as? String == "sequential")
+        #expect((json["parameters"] as? [String: Any])?["total"] as? Int == 1_703_258)
+    }
+
+    @Test func outputIsDeterministic() throws {
+        let first = try Self.run(["compile", "Architectures/imagenet/sharesnet-152.yaml", "--format", "json"])
+        let second = try Self.run(["compile", "Architectures/imagenet/sharesnet-152.yaml", "--format", "json"])
+        #expect(first.stdout == second.stdout && !first.stdout.isEmpty)
+    }
+
+    @Test func compareWithOneAndTwoSpecs() throws {
+        let one = try Self.run(["compare", "Architectures/imagenet/sharesnet-50.yaml"])
+        #expect(one.status == 0)
+        #expect(one.stdout.contains("A has 5,087,232 fewer parameters than B (19.9% of B's), at the same compute (4.089 GMACs per image)."))
+        let two = try Self.run(["compare", "Architectures/imagenet/resnet-50.yaml", "Architectures/imagenet/wide-resnet-50-2.yaml",
+                                "--format", "markdown"])
+        #expect(two.status == 0)
+        #expect(two.stdout.hasPrefix("# resnet-50 (sequential) vs wide-resnet-50-2 (sequential)"))
+        #expect(two.stdout.contains("| MACs | 4,089,184,256 | 11,398,021,120 | +7,308,836,864 | +178.7% |"))
+    }
+
+    @Test func graphIsDOT() throws {
+        let result = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("digraph \"sharesnet-34\" {"))
+        // One weight node per tie, one dashed edge per use: 3 + 4 + 6 + 3 blocks.
+        #expect(result.stdout.components(separatedBy: "shape=cylinder").count - 1 == 4)
+        #expect(result.stdout.components(separatedBy: "style=dashed").count - 1 == 16)
+    }
+
+    @Test func emitGraph() throws {
+        let result = try Self.run(["compile", "Architectures/cifar/resnet-56.yaml", "--emit", "graph"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("graph \"resnet-56\" sequential input 3x32x32\n"))
+        #expect(result.stdout.contains("subsample_pad %"))
+    }
+
+    @Test func checkSaysOk() throws {
+        let result = try Self.run(["check", "Architectures/cifar/wrn-40-4.yaml", "--set", "depth=28", "--set", "k=10"])
+        #expect(result.status == 0)
+        #expect(result.stdout == "Architectures/cifar/wrn-40-4.yaml: ok: wrn-40-4, 36479194 parameters, 0 tied weights\n")
+    }
+
+    @Test func invalidSpecPrintsLocatedErrorsOnlyToStderr() throws {
+        let result = try Self.run(["compile", "Examples/3-deliberate-error.yaml"])
+        #expect(result.status == 1)
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix("Examples/3-deliberate-error.yaml:12:69: error: tied convolutions must have identical weight shapes"))
+    }
+
+    @Test func missingFileAndUnknownVariable() throws {
+        let missing = try Self.run(["compile", "no/such/spec.yaml"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "no/such/spec.yaml:1:1: error: cannot read 'no/such/spec.yaml': no such file\n")
+        let unknown = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "clases=100"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.hasPrefix("<command line: --set clases=100>:1:1: error: --set names unknown variable 'clases'"))
+    }
+
+    @Test func badUsageExitsLikeArgumentParser() throws {
+        let malformed = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "classes"])
+        #expect(malformed.status == 64)
+        #expect(malformed.stderr.contains("--set expects name=value"))
+        let format = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--format", "yaml"])
+        #expect(format.status == 64)
+        let noSpec = try Self.run(["compile"])
+        #expect(noSpec.status == 64)
+        let help = try Self.run(["compare", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("Examples:"))
+    }
+
+    @Test func compareVariantsExampleRuns() throws {
+        let result = try Self.run(["Architectures"], executable: "compare-variants")
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("sharesnet-152    36821032    60192808    39%"))
+        #expect(result.stdout.contains("B has 3,096,576 fewer parameters than A"))
+    }
+}

@@ -1,0 +1,39 @@
+import Testing
+@testable import SharesCompiler
+
+struct ExpressionTests {
+    let here = Location(file: "t.yaml", line: 3, column: 10)
+
+    func value(_ text: String, _ variables: [String: Number] = [:]) throws -> Number {
+        try Scope(variables).evaluate(Located(try ExpressionParser.parse(text, at: here), at: here))
+    }
+
+    @Test func arithmetic() throws {
+        #expect(try value("64") == .int(64))
+        #expect(try value("010") == .int(10))  // decimal, not YAML's octal
+        #expect(try value("$width * 4", ["width": .int(64)]) == .int(256))
+        #expect(try value("($depth - 2) / 9", ["depth": .int(164)]) == .int(18))
+        #expect(try value("7 // 2") == .int(3))
+        #expect(try value("-7 // 2") == .int(-4))
+        #expect(try value("7 % 3") == .int(1))
+        #expect(try value("2 + 3 * 4") == .int(14))
+        #expect(try value("-(2 + 3)") == .int(-5))
+        #expect(try value("0.3") == .real(0.3))
+        #expect(try value("$k * 0.5", ["k": .int(3)]) == .real(1.5))
+    }
+
+    func failure(_ text: String, _ variables: [String: Number] = [:]) -> String {
+        do { _ = try value(text, variables); return "no error" } catch { return (error as? CompileFailure)?.description ?? "\(error)" }
+    }
+
+    @Test func errorsSayWhatWasExpected() {
+        #expect(failure("(165 - 2) / 9") == "t.yaml:3:10: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly")
+        #expect(failure("1 / 0") == "t.yaml:3:10: error: division by zero")
+        #expect(failure("9223372036854775807 + 1") == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
+        #expect(failure("$widht * 2", ["width": .int(1)]) == "t.yaml:3:10: error: unknown variable '$widht'; known here: $width")
+        #expect(failure("4 *") == "t.yaml:3:13: error: expected a number, a $variable or '(' but found the end in '4 *'")
+        #expect(failure("1:30") == "t.yaml:3:11: error: unexpected ':' in '1:30'; expected an operator (+ - * / // %) or the end")
+        #expect(failure(String(repeating: "(", count: 100) + "1" + String(repeating: ")", count: 100))
+                    == "t.yaml:3:74: error: expression nested more than 64 levels deep")
+    }
+}

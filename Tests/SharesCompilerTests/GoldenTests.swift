@@ -1,0 +1,38 @@
+import Testing
+@testable import SharesCompiler
+
+/// Printed stages and reports against files in Golden/. Re-record with SHARESC_RECORD_GOLDEN=1 swift test.
+struct GoldenTests {
+    @Test(arguments: ReportFormat.allCases)
+    func sharesnet50Report(_ format: ReportFormat) throws {
+        let report = try compileShipped("imagenet/sharesnet-50.yaml").report
+        let suffix = ["text": "txt", "json": "json", "markdown": "md"][format.rawValue]!
+        try expectGolden(report.rendered(as: format), "sharesnet-50.report.\(suffix)")
+    }
+
+    @Test(arguments: ReportFormat.allCases)
+    func sharesnet164Comparison(_ format: ReportFormat) throws {
+        let shared = try compileShipped("cifar/sharesnet-164.yaml").report
+        let sequential = try compileShipped("cifar/sharesnet-164.yaml", sequential: true).report
+        let suffix = ["text": "txt", "json": "json", "markdown": "md"][format.rawValue]!
+        try expectGolden(Comparison(shared, sequential).rendered(as: format), "sharesnet-164.compare.\(suffix)")
+    }
+
+    @Test func tieGroupGraph() throws {
+        let compilation = try Compiler.compile("Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
+        try expectGolden(GraphPrinter.print(compilation.graph), "2-tie-group.graph.txt")
+        try expectGolden(DOTRendering.render(compilation.graph), "2-tie-group.dot")
+    }
+
+    @Test func tieGroupGraphSequential() throws {
+        let compilation = try Compiler.compile("Examples/2-tie-group.yaml", options: CompileOptions(sequential: true, source: repositorySource))
+        try expectGolden(GraphPrinter.print(compilation.graph), "2-tie-group.sequential.graph.txt")
+    }
+
+    @Test func deliberateErrorMessage() throws {
+        var message = ""
+        do { _ = try Compiler.compile("Examples/3-deliberate-error.yaml", options: CompileOptions(source: repositorySource)) }
+        catch { message = error.description + "\n" }
+        try expectGolden(message, "3-deliberate-error.txt")
+    }
+}
