@@ -497,7 +497,7 @@ struct DiagnosticsTests {
 
             """))
         #expect(compilation.warnings.map(\.rendered) == [
-            "spec.yaml:4:56: warning: sharing 'conv2' in stage 'stage1' selects fewer than two blocks, so nothing is shared",
+            "spec.yaml:4:56: warning: sharing 'conv2' in stage 'stage1' reaches fewer than two convolutions, so nothing is shared",
         ])
         #expect(compilation.graph.ties.isEmpty)
     }

@@ -47,6 +47,9 @@ public enum Message: Error, Hashable, Sendable {
     case unknownConv(String, block: String, known: [String])
     case blockIndexOutOfRange(Int, repeatCount: Int)
     case duplicateShare(String)
+    case badGroupName(String)
+    case reservedLayerName(String)
+    case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
     case tooManyBlocks(limit: Int)
     // Shapes and ties
@@ -84,7 +87,7 @@ public enum Message: Error, Hashable, Sendable {
             return "unknown key '\(key)' in \(context); allowed keys are: \(allowed.joined(separator: ", "))"
         case .missingKey(let key, let context): return "\(context) needs the key '\(key)'"
         case .notAllowedInInclude(let key):
-            return "an included file may only hold 'blocks', 'vars' and 'include', not '\(key)'; use 'extends' to build on a whole network"
+            return "an included file may only hold 'blocks', 'layers', 'vars', 'include' and 'description', not '\(key)'; use 'extends' to build on a whole network"
         case .includeCycle(let chain): return "include cycle: \(chain.joined(separator: " -> "))"
         case .extendsCycle(let chain): return "extends cycle: \(chain.joined(separator: " -> ")); a spec cannot extend itself, directly or through other specs"
         case .duplicateBlock(let name): return "'\(name)' is defined more than once"
@@ -124,7 +127,10 @@ public enum Message: Error, Hashable, Sendable {
             return count == 0 ? "block \(index) is out of range; the stage has no blocks ('repeat' is 0)"
                 : "block \(index) is out of range; the stage has blocks 1...\(count)"
         case .duplicateShare(let conv): return "'\(conv)' is shared twice in this stage"
-        case .shareSelectsOneBlock(let conv, let stage): return "sharing '\(conv)' in stage '\(stage)' selects fewer than two blocks, so nothing is shared"
+        case .badGroupName(let name): return "tie group name '\(name)' must be a non-empty name without '.'"
+        case .reservedLayerName(let name): return "'\(name)' names the block's residual merge; choose another layer name"
+        case .badVariableName(let name): return "variable name '\(name)' must be letters, digits and '_', not starting with a digit"
+        case .shareSelectsOneBlock(let conv, let stage): return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
         case .tooManyBlocks(let limit): return "the network has more than \(limit) blocks"
         case .shapeNotImage(let layer, let shape): return "\(layer) needs an image input (channels x height x width), found \(shape)"
         case .shapeVanishes(let layer, let input): return "\(layer) turns the \(input) input into an empty output; the input is too small for its kernel, stride and padding"

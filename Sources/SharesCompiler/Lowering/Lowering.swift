@@ -12,6 +12,9 @@ struct Lowering {
     private let globals: Scope
     private var graph: Graph
     private var tieIndex: [String: TieState] = [:]
+    /// Every tie group a share declared, in source order, with its first declaration: a group that
+    /// ends up with fewer than two uses shares nothing and is reported.
+    private var declaredTies: [(group: String, conv: String, stage: String, declaration: Location)] = []
     private var warnings: [Diagnostic] = []
 
     /// The first use of a tie fixes its shape; later uses are checked against it.
@@ -19,9 +22,6 @@ struct Lowering {
         var index: Int
         var firstUse: String
         var firstDeclaration: Location
-        /// The convolution and stage of the first use, as the spec names them (`conv2`, `stage1`).
-        var firstConv: String
-        var firstStage: String
         var weightShape: [Int]
         var hasBias: Bool
         var uses = 0
@@ -32,26 +32,32 @@ struct Lowering {
         var group: String
         var parameterPrefix: String
         var declaration: Location
-        var conv: String
-        var stage: String
     }
 
     static func lower(_ spec: Spec) throws(CompileFailure) -> (Graph, warnings: [Diagnostic]) {
         var lowering = Lowering(spec: spec, globals: try spec.globalScope())
         try lowering.lowerNetwork()
-        for tie in lowering.graph.ties {
-            if let state = lowering.tieIndex[tie.name], state.uses < 2, let declaration = tie.declarations.first {
-                lowering.warnings.append(Diagnostic(.warning, at: declaration, .shareSelectsOneBlock(conv: state.firstConv, stage: state.firstStage)))
-            }
-        }
-        lowering.graph.ties.removeAll { lowering.tieIndex[$0.name].map { $0.uses < 2 } ?? true }
-        for index in lowering.graph.parameters.indices where lowering.graph.parameters[index].tie != nil {
-            if let tie = lowering.graph.parameters[index].tie, !lowering.graph.ties.contains(where: { $0.name == tie }) {
-                lowering.graph.parameters[index].tie = nil
-            }
-        }
+        lowering.dropTiesWithOneUse()
         lowering.graph.variant = lowering.graph.ties.isEmpty ? .sequential : .shared
         return (lowering.graph, lowering.warnings)
+    }
+
+    /// A tie used once shares nothing: warn, and give its weight the name of the layer that uses it.
+    private mutating func dropTiesWithOneUse() {
+        for declared in declaredTies where (tieIndex[declared.group]?.uses ?? 0) < 2 {
+            warnings.append(Diagnostic(.warning, at: declared.declaration, .shareSelectsOneBlock(conv: declared.conv, stage: declared.stage)))
+        }
+        var kept: [Tie] = []
+        for tie in graph.ties {
+            guard let state = tieIndex[tie.name], state.uses < 2 else { kept.append(tie); continue }
+            graph.parameters[tie.weight.index].tie = nil
+            graph.parameters[tie.weight.index].name = state.firstUse + ".weight"
+            if let bias = tie.bias {
+                graph.parameters[bias.index].tie = nil
+                graph.parameters[bias.index].name = state.firstUse + ".bias"
+            }
+        }
+        graph.ties = kept
     }
 
     private init(spec: Spec, globals: Scope) {
@@ -95,7 +101,7 @@ struct Lowering {
         graph.stages.append(StageInfo(name: stage.name.value, template: template.name, blocks: count, location: stage.location))
         let stride = try stage.stride.map { stride throws(CompileFailure) in
             try globals.integer(stride, "'stride'", in: 1...Self.maximumWindow)
-        } ?? 1
+        }
         var arguments = globals
         for argument in stage.arguments {
             arguments = arguments.adding(argument.name.value, try globals.evaluate(argument.value))
@@ -104,11 +110,11 @@ struct Lowering {
         var current = input
         for block in 1...max(count, 1) where count > 0 {
             do {
+                // The stage's arguments, its stride on the first block only (1 after), then the
+                // block's defaults for whatever the stage left out (a default beats a global).
                 var scope = arguments
-                if template.parameters.contains(where: { $0.name == "stride" }) {
-                    scope = scope.adding("stride", .int(block == 1 ? stride : 1))
-                }
-                for parameter in template.parameters where scope.values[parameter.name] == nil || isGlobalOnly(parameter.name, stage) {
+                if let stride { scope = scope.adding("stride", .int(block == 1 ? stride : 1)) }
+                for parameter in template.parameters where !stage.sets(parameter.name) {
                     if let value = parameter.defaultValue { scope = scope.adding(parameter.name, try scope.evaluate(value)) }
                 }
                 current = try lowerBlock(template, from: current, scope: scope,
@@ -122,14 +128,8 @@ struct Lowering {
         return current
     }
 
-    /// True when `name` is a global variable that the stage did not set as a block argument:
-    /// the block's own default then takes precedence over a global of the same name.
-    private func isGlobalOnly(_ name: String, _ stage: StageSpec) -> Bool {
-        name != "stride" && !stage.arguments.contains { $0.name.value == name }
-    }
-
     /// For each block of the stage, the convolutions to tie and the tie group each joins.
-    private func tieRequests(of stage: StageSpec, blocks count: Int) throws(CompileFailure) -> [Int: [String: TieRequest]] {
+    private mutating func tieRequests(of stage: StageSpec, blocks count: Int) throws(CompileFailure) -> [Int: [String: TieRequest]] {
         var requests: [Int: [String: TieRequest]] = [:]
         for entry in stage.share {
             let selected: [Int]
@@ -146,9 +146,11 @@ struct Lowering {
             let group = entry.group?.value ?? "\(stage.name.value).\(entry.conv.value)"
             let prefix = entry.group.map { "shared.\($0.value)." } ?? "\(stage.name.value).shared.\(entry.conv.value)."
             let declaration = entry.group?.location ?? entry.selector.location
+            if case .none = entry.selector.value {} else if !declaredTies.contains(where: { $0.group == group }) {
+                declaredTies.append((group, entry.conv.value, stage.name.value, declaration))
+            }
             for block in selected {
-                requests[block, default: [:]][entry.conv.value] = TieRequest(group: group, parameterPrefix: prefix, declaration: declaration,
-                                                                             conv: entry.conv.value, stage: stage.name.value)
+                requests[block, default: [:]][entry.conv.value] = TieRequest(group: group, parameterPrefix: prefix, declaration: declaration)
             }
         }
         return requests
@@ -331,7 +333,6 @@ struct Lowering {
         let weight = try newParameter(request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group, at: location)
         let bias = hasBias ? try newParameter(request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group, at: location) : nil
         tieIndex[request.group] = TieState(index: graph.ties.count, firstUse: use, firstDeclaration: request.declaration,
-                                           firstConv: request.conv, firstStage: request.stage,
                                            weightShape: weightShape, hasBias: hasBias, uses: 1)
         graph.ties.append(Tie(name: request.group, weight: weight, bias: bias, declarations: [request.declaration]))
         return (weight, bias)

@@ -63,14 +63,16 @@ public struct Scope: Sendable {
             let (quotient, overflow) = x.dividedReportingOverflow(by: y)
             if overflow { throw fail(.arithmeticOverflow) }
             let remainder = x - quotient * y
+            // `//` and `%` round toward minus infinity together (as in Python): x == (x // y) * y + x % y.
+            let floors = remainder != 0 && (remainder < 0) != (y < 0)
             switch op {
             case .divide:
                 guard remainder == 0 else { throw fail(.inexactDivision(x, y)) }
                 result = (quotient, false)
             case .floorDivide:
-                result = ((remainder != 0 && (remainder < 0) != (y < 0)) ? quotient - 1 : quotient, false)
+                result = (floors ? quotient - 1 : quotient, false)
             default:
-                result = (remainder, false)
+                result = (floors ? remainder + y : remainder, false)
             }
         }
         if result.overflow { throw fail(.arithmeticOverflow) }
@@ -85,7 +87,8 @@ public struct Scope: Sendable {
         case .multiply: value = x * y
         case .divide, .floorDivide, .remainder:
             guard y != 0 else { throw CompileFailure(Diagnostic(at: location, .divisionByZero)) }
-            value = op == .divide ? x / y : (op == .floorDivide ? (x / y).rounded(.down) : x.truncatingRemainder(dividingBy: y))
+            let floored = (x / y).rounded(.down)
+            value = op == .divide ? x / y : (op == .floorDivide ? floored : x - floored * y)
         }
         guard value.isFinite else { throw CompileFailure(Diagnostic(at: location, .arithmeticOverflow)) }
         return value

@@ -95,7 +95,8 @@ struct ExpressionParser {
             return .variable(name, location)
         }
         let numberStart = position
-        let digits = takeWhile { ("0"..."9").contains($0) || $0 == "." || $0 == "e" || $0 == "E" }
+        var digits = takeWhile { ("0"..."9").contains($0) || $0 == "." }
+        digits += takeExponent()
         guard !digits.isEmpty else {
             let found = position < scalars.count ? "'\(scalars[position])'" : "the end"
             throw failure(.expressionExpected("a number, a $variable or '(' but found \(found)", text: text))
@@ -109,6 +110,18 @@ struct ExpressionParser {
         if let value = Double(digits), value.isFinite, digits.first != "." { return .number(.real(value)) }
         position = numberStart
         throw failure(.expressionExpected("a number but found '\(digits)'", text: text))
+    }
+
+    /// `e5`, `e-5`, `E+3` after a number's digits; nothing (and nothing consumed) if no digit follows.
+    private mutating func takeExponent() -> String {
+        guard position < scalars.count, scalars[position] == "e" || scalars[position] == "E" else { return "" }
+        var end = position + 1
+        if end < scalars.count, scalars[end] == "+" || scalars[end] == "-" { end += 1 }
+        let digitsStart = end
+        while end < scalars.count, ("0"..."9").contains(scalars[end]) { end += 1 }
+        guard end > digitsStart else { return "" }
+        defer { position = end }
+        return String(String.UnicodeScalarView(scalars[position..<end]))
     }
 
     private mutating func takeWhile(_ accept: (Unicode.Scalar) -> Bool) -> String {

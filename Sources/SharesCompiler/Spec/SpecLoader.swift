@@ -59,9 +59,12 @@ struct SpecLoader {
         guard let (file, _) = parse(path: path, requestedAt: requestedAt) else { return [] }
         stack.append(path)
         defer { stack.removeLast() }
+        // The parent's libraries load first, so that this file's libraries override their variables.
+        let ancestors = file.extends.map { parent in
+            loadChain(path: Paths.resolve(parent.value, relativeTo: path), requestedAt: parent.location)
+        } ?? []
         loadLibraries(of: file)
-        guard let parent = file.extends else { return [file] }
-        return loadChain(path: Paths.resolve(parent.value, relativeTo: path), requestedAt: parent.location) + [file]
+        return ancestors + [file]
     }
 
     private mutating func loadLibraries(of file: SpecFile) {
@@ -121,8 +124,11 @@ struct SpecLoader {
             sink.error(at: Location(file: main.path, line: 1, column: 1), .missingKey("input", context: "the network"))
             return nil
         }
-        var stages = chain.last { $0.stages != nil }?.stages ?? []
-        for file in chain { applyShareOverlay(file.shareByStage, to: &stages) }
+        // Top-level `share:` entries apply to the stages as declared at that point of the chain: a
+        // file that replaces `stages` starts afresh, without the shares its parents declared.
+        let stagesFrom = chain.lastIndex { $0.stages != nil } ?? 0
+        var stages = chain[stagesFrom].stages ?? []
+        for file in chain[stagesFrom...] { applyShareOverlay(file.shareByStage, to: &stages) }
         var lists: [String: (Location, [LayerSpec])] = [:]
         for (name, layers) in (libraryFiles + chain).flatMap(\.layerLists) {
             if let (previous, _) = lists[name.value], previous != name.location {
@@ -147,8 +153,10 @@ struct SpecLoader {
         if stem.isEmpty && stages.isEmpty && head.isEmpty {
             sink.error(at: Location(file: main.path, line: 1, column: 1), .noLayers)
         }
-        let fileName = main.path.split(separator: "/").last.map { String($0.split(separator: ".").first ?? $0) } ?? main.path
-        let network = chain.last { $0.network != nil }?.network ?? Located(fileName, at: Location(file: main.path, line: 1, column: 1))
+        // Unnamed, a network is called after its file: a child of resnet-50 is not "resnet-50".
+        var fileName = String(main.path.split(separator: "/").last ?? Substring(main.path))
+        for suffix in [".yaml", ".yml"] where fileName.hasSuffix(suffix) { fileName.removeLast(suffix.count) }
+        let network = main.network ?? Located(fileName, at: Location(file: main.path, line: 1, column: 1))
         return Spec(path: main.path, network: network, variables: variables, input: input,
                     stem: stem, stages: stages, head: head, blocks: blocks)
     }

@@ -121,6 +121,13 @@ public struct StageSpec: Hashable, Sendable {
     public var location: Location
 }
 
+extension StageSpec {
+    /// Whether the stage itself gives the block argument `name` (`stride` is a stage key of its own).
+    func sets(_ name: String) -> Bool {
+        name == "stride" ? stride != nil : arguments.contains { $0.name.value == name }
+    }
+}
+
 public struct BlockArgument: Hashable, Sendable {
     public var name: Located<String>
     public var value: LocatedExpression

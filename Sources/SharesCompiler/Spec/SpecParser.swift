@@ -51,7 +51,13 @@ struct SpecParser {
     private mutating func parseVariables(_ node: YAMLNode) -> [VariableDeclaration] {
         guard let entries = decode.mapping(node, "'vars'") else { return [] }
         return entries.compactMap { key, value in
-            decode.expression(value, "the value of variable '\(key.value)'").map {
+            // Only identifiers can be written as `$name` in an expression.
+            guard let first = key.value.unicodeScalars.first, !("0"..."9").contains(first),
+                  key.value.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0) }) else {
+                decode.sink.error(at: key.location, .badVariableName(key.value))
+                return nil
+            }
+            return decode.expression(value, "the value of variable '\(key.value)'").map {
                 VariableDeclaration(name: key.value, value: $0, location: key.location)
             }
         }

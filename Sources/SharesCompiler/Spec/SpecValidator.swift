@@ -36,6 +36,10 @@ enum SpecValidator {
     private static func checkUniqueNames(_ layers: [NamedLayer], context: String, sink: inout DiagnosticSink) {
         var seen: [String: NamedLayer] = [:]
         for layer in layers {
+            // Lowering names each block's residual merge `add`.
+            if let name = layer.spec.name, name.value == "add" {
+                sink.error(at: name.location, .reservedLayerName(name.value))
+            }
             if let previous = seen[layer.name] {
                 // A name made from the kind and position (`conv1`) was never written: say where it comes from.
                 var notes = [Diagnostic.note(at: previous.spec.name?.location ?? previous.spec.location, previous.spec.name == nil
@@ -51,10 +55,8 @@ enum SpecValidator {
 
     private static func checkArguments(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink) {
         let known = template.parameters.map(\.name)
-        var given: Set<String> = []
         for argument in stage.arguments {
-            given.insert(argument.name.value)
-            if !known.contains(argument.name.value) || argument.name.value == "stride" {
+            if !known.contains(argument.name.value) {
                 sink.error(at: argument.name.location, .unknownBlockArgument(argument.name.value, block: template.name,
                                                                              known: known.filter { $0 != "stride" }),
                            notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
@@ -64,8 +66,8 @@ enum SpecValidator {
             sink.error(at: stride.location, .strideWithoutParameter(block: template.name),
                        notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
         }
-        for parameter in template.parameters where parameter.defaultValue == nil && parameter.name != "stride" {
-            if !given.contains(parameter.name) {
+        for parameter in template.parameters where parameter.defaultValue == nil {
+            if !stage.sets(parameter.name) {
                 sink.error(at: stage.block.location, .missingBlockArgument(parameter.name, block: template.name),
                            notes: [Diagnostic.note(at: parameter.location, .declaredHere("argument '\(parameter.name)'"))])
             }
@@ -82,6 +84,10 @@ enum SpecValidator {
             }
             if !seen.insert(entry.conv.value).inserted {
                 sink.error(at: entry.conv.location, .duplicateShare(entry.conv.value))
+            }
+            // Stage ties are named `stage.conv`; a dot-free group name can never join one by accident.
+            if let group = entry.group, group.value.contains(".") || group.value.isEmpty {
+                sink.error(at: group.location, .badGroupName(group.value))
             }
         }
     }
