@@ -67,6 +67,13 @@ public enum Message: Error, Hashable, Sendable {
     case expandedFrom(stage: String, block: Int, template: String)
     case declaredHere(String)
     case previousDefinition
+    // Weight files
+    case weightsCorrupt(String)
+    case weightsDtype(name: String, dtype: String)
+    case weightMissing(name: String, shape: [Int])
+    case weightUnexpected(name: String)
+    case weightShape(name: String, expected: [Int], found: [Int])
+    case cannotWrite(path: String, reason: String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
 
@@ -148,9 +155,21 @@ public enum Message: Error, Hashable, Sendable {
         case .expandedFrom(let stage, let block, let template): return "in block \(block) of stage '\(stage)' (block '\(template)')"
         case .declaredHere(let what): return "\(what) declared here"
         case .previousDefinition: return "previous definition is here"
+        case .weightsCorrupt(let detail): return "not a valid safetensors file: \(detail)"
+        case .weightsDtype(let name, let dtype): return "tensor '\(name)' is \(dtype); expected F32 (float32)"
+        case .weightMissing(let name, let shape): return "missing tensor '\(name)' of shape \(Message.shape(shape))"
+        case .weightUnexpected(let name): return "tensor '\(name)' is not a parameter of this network"
+        case .weightShape(let name, let expected, let found):
+            return "tensor '\(name)' has shape \(Message.shape(found)); the network expects \(Message.shape(expected))"
+        case .cannotWrite(let path, let reason): return "cannot write '\(path)': \(reason)"
         case .automaticName(let name, let kind, let previous):
             return (previous ? "previous definition is here: " : "") + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
         }
     }
+}
+
+extension Message {
+    /// `[64, 3, 7, 7]`, as in PyTorch and the safetensors header.
+    static func shape(_ dims: [Int]) -> String { "[" + dims.map(String.init).joined(separator: ", ") + "]" }
 }

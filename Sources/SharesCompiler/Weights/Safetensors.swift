@@ -1,0 +1,133 @@
+import Foundation
+
+/// The safetensors format: an 8-byte little-endian header length, a JSON header naming each tensor's
+/// dtype, shape and byte range, then the raw little-endian data. Only float32 tensors are written or read.
+public enum Safetensors {
+    public struct Tensor: Equatable, Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var values: [Float]
+    }
+
+    /// A header larger than this is refused before it is parsed (real headers are kilobytes).
+    static let maximumHeaderBytes = 100 << 20
+
+    public static func encode(_ tensors: [Tensor], metadata: [(key: String, value: String)]) -> [UInt8] {
+        var entries = ["\"__metadata__\":{" + metadata.map { "\(json($0.key)):\(json($0.value))" }.joined(separator: ",") + "}"]
+        var offset = 0
+        for tensor in tensors {
+            let end = offset + 4 * tensor.values.count
+            entries.append("\(json(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
+                + "\"data_offsets\":[\(offset),\(end)]}")
+            offset = end
+        }
+        var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        // Pad with spaces so that the data starts 8-byte aligned, as the reference implementation does.
+        while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + header.count + offset)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: header)
+        for tensor in tensors {
+            // x86-64 and arm64 are little-endian, the byte order safetensors stores.
+            tensor.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        }
+        return bytes
+    }
+
+    /// Parses and bounds-checks a whole file; never reads outside `bytes`.
+    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (tensors: [Tensor], metadata: [String: String]) {
+        let start = Location(file: path, line: 1, column: 1)
+        func fail(_ message: Message) -> CompileFailure { CompileFailure(Diagnostic(at: start, message)) }
+        guard bytes.count >= 8 else { throw fail(.weightsCorrupt("the file is \(bytes.count) bytes, shorter than the 8-byte header length")) }
+        let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(min(bytes.count - 8, maximumHeaderBytes)) else {
+            throw fail(.weightsCorrupt("the header claims \(headerLength) bytes but the file has \(bytes.count - 8) after the length"))
+        }
+        let dataStart = 8 + Int(headerLength)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])),
+              let header = object as? [String: Any] else {
+            throw fail(.weightsCorrupt("the header is not a JSON object"))
+        }
+        let dataLength = bytes.count - dataStart
+        var metadata: [String: String] = [:]
+        var tensors: [Tensor] = []
+        var ranges: [(Int, Int, String)] = []
+        for name in header.keys.sorted() {
+            if name == "__metadata__" {
+                guard let entries = header[name] as? [String: Any] else { throw fail(.weightsCorrupt("'__metadata__' is not an object")) }
+                for (key, value) in entries {
+                    guard let text = value as? String else { throw fail(.weightsCorrupt("metadata '\(key)' is not a string")) }
+                    metadata[key] = text
+                }
+                continue
+            }
+            guard let entry = header[name] as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = integers(entry["shape"]), let offsets = integers(entry["data_offsets"]), offsets.count == 2 else {
+                throw fail(.weightsCorrupt("tensor '\(name)' lacks a valid dtype, shape or data_offsets"))
+            }
+            guard dtype == "F32" else { throw fail(.weightsDtype(name: name, dtype: dtype)) }
+            guard shape.allSatisfy({ $0 >= 0 && $0 <= ShapeRules.maximumElements }),
+                  let count = checkedProduct(shape), count <= dataLength / 4 else {
+                throw fail(.weightsCorrupt("tensor '\(name)' has an impossible shape \(shape)"))
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, begin <= end, end <= dataLength, end - begin == 4 * count else {
+                throw fail(.weightsCorrupt("tensor '\(name)' has data_offsets [\(begin), \(end)], which do not hold \(count) float32 values within the \(dataLength) data bytes"))
+            }
+            var values = [Float](repeating: 0, count: count)
+            values.withUnsafeMutableBytes { target in
+                bytes.withUnsafeBytes { source in
+                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[(dataStart + begin)..<(dataStart + end)]))
+                }
+            }
+            tensors.append(Tensor(name: name, shape: shape, values: values))
+            ranges.append((begin, end, name))
+        }
+        ranges.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.0 < previous.1 {
+            throw fail(.weightsCorrupt("tensors '\(previous.2)' and '\(next.2)' overlap"))
+        }
+        return (tensors, metadata)
+    }
+
+    private static func integers(_ value: Any?) -> [Int]? {
+        guard let array = value as? [Any] else { return nil }
+        var result: [Int] = []
+        for item in array {
+            // JSONSerialization gives NSNumber; refuse fractions and values beyond Int.
+            guard let number = item as? NSNumber, let integer = Int(exactly: number.doubleValue), Double(integer) == number.doubleValue else { return nil }
+            result.append(number.intValue)
+        }
+        return result
+    }
+
+    private static func checkedProduct(_ values: [Int]) -> Int? {
+        var product = 1
+        for value in values {
+            let (result, overflow) = product.multipliedReportingOverflow(by: value)
+            if overflow { return nil }
+            product = result
+        }
+        return product
+    }
+
+    /// A JSON string literal.
+    static func json(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,103 @@
+"""ONNX Runtime as the outside check of `sharesc export`: the exported models are valid ONNX, run in
+ONNX Runtime, store every tied weight once, carry exactly the weights of the safetensors file, and
+agree with an independent NumPy forward pass."""
+import collections
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import numpy_helper
+from safetensors.numpy import load_file
+
+import reference
+
+# (spec, input size, classes)
+NETWORKS = [
+    ("Architectures/imagenet/resnet-18.yaml", 224, 1000),
+    ("Architectures/imagenet/sharesnet-50.yaml", 224, 1000),
+    ("Architectures/cifar/sharesnet-164.yaml", 32, 10),
+    ("Architectures/cifar/sharewrn-40-4.yaml", 32, 10),
+]
+VARIANTS = [(), ("--sequential",)]
+
+
+def session(model_path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module", params=[(n, v) for n in NETWORKS for v in VARIANTS],
+                ids=lambda p: p[0][0].split("/")[-1].removesuffix(".yaml") + ("-sequential" if p[1] else ""))
+def exported(request, sharesc):
+    (spec, size, classes), variant = request.param
+    name = spec.split("/")[-1].removesuffix(".yaml") + ("-sequential" if variant else "")
+    weights, model_path = sharesc.export(spec, name, *variant)
+    return dict(spec=spec, size=size, classes=classes, variant=variant, weights=weights, model_path=model_path,
+                model=onnx.load(str(model_path)), report=sharesc.report(spec, *variant))
+
+
+def test_checker_accepts_the_model(exported):
+    onnx.checker.check_model(exported["model"], full_check=True)
+    assert exported["model"].opset_import[0].version >= 17
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_runs_in_onnx_runtime(exported, batch):
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 3, exported["size"], exported["size"])).astype(np.float32)
+    (logits,) = session(exported["model_path"]).run(["logits"], {"input": x})
+    assert logits.shape == (batch, exported["classes"])
+    assert np.isfinite(logits).all()
+
+
+def test_initializers_hold_exactly_the_trainable_parameters(exported):
+    sizes = {t.name: int(np.prod(t.dims)) for t in exported["model"].graph.initializer}
+    trainable = sum(n for name, n in sizes.items() if not name.endswith(("running_mean", "running_var")))
+    assert trainable == exported["report"]["parameters"]["total"]
+    assert len(sizes) == len(exported["model"].graph.initializer), "initializer names must be unique"
+
+
+def test_every_tied_weight_is_one_initializer_with_several_conv_consumers(exported):
+    consumers = collections.Counter(name for node in exported["model"].graph.node if node.op_type == "Conv" for name in node.input[1:])
+    names = [t.name for t in exported["model"].graph.initializer]
+    ties = exported["report"]["ties"]
+    if exported["report"]["variant"] == "sequential":
+        assert ties == [] and max(consumers.values()) == 1
+    else:
+        assert ties, "the shared variant must have ties"
+    # Only the ShaResNet specs tie weights as written; --sequential unties them.
+    assert exported["report"]["variant"] == ("shared" if "/share" in exported["spec"] and not exported["variant"] else "sequential")
+    for tie in ties:
+        assert names.count(tie["weight"]) == 1
+        assert consumers[tie["weight"]] == tie["uses"] >= 2
+
+
+def test_safetensors_and_onnx_hold_the_same_values(exported):
+    stored = load_file(str(exported["weights"]))
+    initializers = {t.name: numpy_helper.to_array(t) for t in exported["model"].graph.initializer}
+    assert stored.keys() == initializers.keys()
+    for name, values in stored.items():
+        assert values.dtype == np.float32
+        assert np.array_equal(values, initializers[name]), name  # bit for bit
+
+
+SMALL = [
+    ("Architectures/cifar/sharesnet-164.yaml", ("--set", "depth=29")),       # 3 blocks a stage, tied 3x3s
+    ("Architectures/cifar/sharewrn-40-4.yaml", ("--set", "depth=22", "--set", "k=1")),
+    ("Architectures/cifar/resnet-56.yaml", ("--set", "depth=14")),           # subsample-and-pad shortcuts
+    ("Examples/1-custom-block.yaml", ()),                                    # grouped convolutions
+]
+
+
+@pytest.mark.parametrize("spec,options", SMALL, ids=lambda v: v.split("/")[-1] if isinstance(v, str) else "")
+@pytest.mark.parametrize("variant", VARIANTS, ids=["shared", "sequential"])
+def test_onnx_runtime_agrees_with_numpy_reference(sharesc, spec, options, variant):
+    name = "small-" + spec.split("/")[-1].removesuffix(".yaml") + "-".join(options + variant)
+    _, model_path = sharesc.export(spec, name, *options, *variant, seed=5)
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    (actual,) = session(model_path).run(["logits"], {"input": x})
+    expected = reference.run(onnx.load(str(model_path)), x)
+    error = np.abs(actual - expected).max() / np.abs(expected).max()
+    assert error < 1e-4, f"relative error {error:.2e}"
