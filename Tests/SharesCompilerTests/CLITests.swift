@@ -141,3 +141,41 @@ struct CLITests {
         #expect(result.stdout.contains("B has 3,096,576 fewer parameters than A"))
     }
 }
+
+/// `init` and `export` through the binary.
+struct WeightCLITests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-cli-\(getpid())-\(UUID().uuidString)")
+
+    @Test func initThenExportFromTheFile() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let weights = directory.appendingPathComponent("w.safetensors").path
+        let model = directory.appendingPathComponent("m.onnx").path
+        let initialized = try CLITests.run(["init", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", weights, "--seed", "4"])
+        #expect(initialized.status == 0)
+        // 312,218 sequential (worked out by hand) less 9 x (16² + 32² + 64²) for the three two-use ties.
+        #expect(initialized.stdout == "\(weights): 142 tensors, 263834 parameters + 4064 buffers, 3 tied\n")
+        let exported = try CLITests.run(["export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", model, "--weights", weights])
+        #expect(exported.status == 0)
+        #expect(exported.stdout == "\(model): 142 initializers (3 tied), 263834 parameters, opset 17\n")
+        // The shared weights do not fit the sequential variant: every missing per-use tensor is named.
+        let mismatch = try CLITests.run(["export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "--sequential",
+                                         "-o", model, "--weights", weights])
+        #expect(mismatch.status == 1)
+        #expect(mismatch.stderr.contains("\(weights):1:1: error: missing tensor 'stage1.block2.conv2.weight' of shape [16, 16, 3, 3]"))
+        #expect(mismatch.stderr.contains("\(weights):1:1: error: tensor 'stage1.shared.conv2.weight' is not a parameter of this network"))
+    }
+
+    @Test func weightErrorsAndUsage() throws {
+        let missing = try CLITests.run(["export", "Architectures/cifar/resnet-56.yaml", "-o", "/tmp/never.onnx", "--weights", "/no/such.safetensors"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "/no/such.safetensors:1:1: error: cannot read '/no/such.safetensors': no such file\n")
+        let both = try CLITests.run(["export", "Architectures/cifar/resnet-56.yaml", "-o", "/tmp/never.onnx", "--weights", "w", "--seed", "1"])
+        #expect(both.status == 64)
+        let noOutput = try CLITests.run(["init", "Architectures/cifar/resnet-56.yaml"])
+        #expect(noOutput.status == 64)
+        let unwritable = try CLITests.run(["init", "Architectures/cifar/resnet-56.yaml", "-o", "/no/such/dir/w.safetensors"])
+        #expect(unwritable.status == 1)
+        #expect(unwritable.stderr.hasPrefix("/no/such/dir/w.safetensors:1:1: error: cannot write '/no/such/dir/w.safetensors'"))
+    }
+}
