@@ -15,7 +15,13 @@ let package = Package(
     targets: [
         .target(
             name: "SharesCompiler",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CKernels", .product(name: "Yams", package: "Yams")]
+        ),
+        // Hot loops with intrinsics and run-time CPU dispatch. Always optimised: debug builds of the
+        // tests would otherwise run the kernels at -O0.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
         .executableTarget(
             name: "sharesc",

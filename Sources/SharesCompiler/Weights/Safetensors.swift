@@ -35,28 +35,48 @@ public enum Safetensors {
         return bytes
     }
 
-    /// Parses and bounds-checks a whole file; never reads outside `bytes`.
-    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (tensors: [Tensor], metadata: [String: String]) {
-        let start = Location(file: path, line: 1, column: 1)
-        func fail(_ message: Message) -> CompileFailure { CompileFailure(Diagnostic(at: start, message)) }
-        guard bytes.count >= 8 else { throw fail(.weightsCorrupt("the file is \(bytes.count) bytes, shorter than the 8-byte header length")) }
-        let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(min(bytes.count - 8, maximumHeaderBytes)) else {
-            throw fail(.weightsCorrupt("the header claims \(headerLength) bytes but the file has \(bytes.count - 8) after the length"))
+    /// A tensor's entry in the header: where its float32 data lies, relative to the data section.
+    public struct Entry: Equatable, Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var begin: Int
+        public var end: Int
+        public var count: Int { (end - begin) / 4 }
+    }
+
+    public struct Header: Sendable {
+        public var entries: [Entry]
+        public var metadata: [String: String]
+        /// File offset of the data section (8 + the JSON header's length).
+        public var dataStart: Int
+    }
+
+    /// The header's length, from the file's first 8 bytes, checked against the file's size.
+    static func headerLength(_ prefix: [UInt8], fileSize: Int, path: String) throws(CompileFailure) -> Int {
+        guard prefix.count >= 8, fileSize >= 8 else {
+            throw failure(path, .weightsCorrupt("the file is \(fileSize) bytes, shorter than the 8-byte header length"))
         }
-        let dataStart = 8 + Int(headerLength)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])),
-              let header = object as? [String: Any] else {
+        let length = prefix[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard length <= UInt64(min(fileSize - 8, maximumHeaderBytes)) else {
+            throw failure(path, .weightsCorrupt("the header claims \(length) bytes but the file has \(fileSize - 8) after the length"))
+        }
+        return Int(length)
+    }
+
+    /// Parses and bounds-checks the JSON header against a file of `fileSize` bytes.
+    static func parseHeader(_ json: ArraySlice<UInt8>, fileSize: Int, path: String) throws(CompileFailure) -> Header {
+        func fail(_ message: Message) -> CompileFailure { failure(path, message) }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json)), let header = object as? [String: Any] else {
             throw fail(.weightsCorrupt("the header is not a JSON object"))
         }
-        let dataLength = bytes.count - dataStart
+        let dataStart = 8 + json.count
+        let dataLength = fileSize - dataStart
         var metadata: [String: String] = [:]
-        var tensors: [Tensor] = []
-        var ranges: [(Int, Int, String)] = []
+        var entries: [Entry] = []
         for name in header.keys.sorted() {
             if name == "__metadata__" {
-                guard let entries = header[name] as? [String: Any] else { throw fail(.weightsCorrupt("'__metadata__' is not an object")) }
-                for (key, value) in entries {
+                guard let fields = header[name] as? [String: Any] else { throw fail(.weightsCorrupt("'__metadata__' is not an object")) }
+                for (key, value) in fields {
                     guard let text = value as? String else { throw fail(.weightsCorrupt("metadata '\(key)' is not a string")) }
                     metadata[key] = text
                 }
@@ -75,20 +95,35 @@ public enum Safetensors {
             guard begin >= 0, begin <= end, end <= dataLength, end - begin == 4 * count else {
                 throw fail(.weightsCorrupt("tensor '\(name)' has data_offsets [\(begin), \(end)], which do not hold \(count) float32 values within the \(dataLength) data bytes"))
             }
-            var values = [Float](repeating: 0, count: count)
-            values.withUnsafeMutableBytes { target in
-                bytes.withUnsafeBytes { source in
-                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[(dataStart + begin)..<(dataStart + end)]))
-                }
-            }
-            tensors.append(Tensor(name: name, shape: shape, values: values))
-            ranges.append((begin, end, name))
+            entries.append(Entry(name: name, shape: shape, begin: begin, end: end))
         }
-        ranges.sort { ($0.0, $0.1) < ($1.0, $1.1) }
-        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.0 < previous.1 {
-            throw fail(.weightsCorrupt("tensors '\(previous.2)' and '\(next.2)' overlap"))
+        let ranges = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.begin < previous.end {
+            throw fail(.weightsCorrupt("tensors '\(previous.name)' and '\(next.name)' overlap"))
         }
-        return (tensors, metadata)
+        return Header(entries: entries, metadata: metadata, dataStart: dataStart)
+    }
+
+    /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`.
+    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (tensors: [Tensor], metadata: [String: String]) {
+        let length = try headerLength(Array(bytes.prefix(8)), fileSize: bytes.count, path: path)
+        let header = try parseHeader(bytes[8..<(8 + length)], fileSize: bytes.count, path: path)
+        let tensors = header.entries.map { entry in
+            Tensor(name: entry.name, shape: entry.shape,
+                   values: floats(bytes[(header.dataStart + entry.begin)..<(header.dataStart + entry.end)]))
+        }
+        return (tensors, header.metadata)
+    }
+
+    /// Little-endian float32 values from bytes (x86-64 and arm64 are little-endian).
+    static func floats(_ bytes: ArraySlice<UInt8>) -> [Float] {
+        var values = [Float](repeating: 0, count: bytes.count / 4)
+        values.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
+        return values
+    }
+
+    static func failure(_ path: String, _ message: Message) -> CompileFailure {
+        CompileFailure(Diagnostic(at: Location(file: path, line: 1, column: 1), message))
     }
 
     private static func integers(_ value: Any?) -> [Int]? {

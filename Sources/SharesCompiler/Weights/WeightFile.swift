@@ -31,35 +31,89 @@ public enum WeightFile {
     }
 
     public static func read(_ path: String, for graph: Graph) throws(CompileFailure) -> WeightStore {
-        let bytes: [UInt8]
-        do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw CompileFailure(Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotRead(path: path, reason: Paths.reason(error))))
-        }
-        return try bind(Safetensors.decode(bytes, path: path).tensors, to: graph, path: path)
+        let reader = try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
+        var values: [[Float]] = []
+        for index in graph.parameters.indices { values.append(try reader.values(of: index)) }
+        return WeightStore(values: values)
     }
 
     /// Checks every tensor against the graph: each parameter present once with its shape, nothing extra.
     public static func bind(_ tensors: [Safetensors.Tensor], to graph: Graph, path: String) throws(CompileFailure) -> WeightStore {
+        let order = try match(tensors.map { ($0.name, $0.shape) }, to: graph.parameters.map { ($0.name, $0.shape) }, path: path)
+        return WeightStore(values: order.map { tensors[$0].values })
+    }
+
+    /// For each expected (name, shape), the index of the tensor that provides it. Every missing,
+    /// misshapen or unexpected tensor is reported, not just the first.
+    static func match(_ found: [(name: String, shape: [Int])], to expected: [(name: String, shape: [Int])],
+                      path: String) throws(CompileFailure) -> [Int] {
         var sink = DiagnosticSink()
         let at = Location(file: path, line: 1, column: 1)
-        let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var values = [[Float]](repeating: [], count: graph.parameters.count)
-        for parameter in graph.parameters {
-            guard let tensor = byName[parameter.name] else {
-                sink.error(at: at, .weightMissing(name: parameter.name, shape: parameter.shape))
+        var indexOfName: [String: Int] = [:]
+        for (index, tensor) in found.enumerated() where indexOfName[tensor.name] == nil { indexOfName[tensor.name] = index }
+        var order: [Int] = []
+        for (name, shape) in expected {
+            guard let index = indexOfName[name] else {
+                sink.error(at: at, .weightMissing(name: name, shape: shape))
                 continue
             }
-            guard tensor.shape == parameter.shape else {
-                sink.error(at: at, .weightShape(name: parameter.name, expected: parameter.shape, found: tensor.shape))
-                continue
+            if found[index].shape != shape {
+                sink.error(at: at, .weightShape(name: name, expected: shape, found: found[index].shape))
             }
-            values[parameter.id.index] = tensor.values
+            order.append(index)
         }
-        let known = Set(graph.parameters.map(\.name))
-        for tensor in tensors where !known.contains(tensor.name) {
-            sink.error(at: at, .weightUnexpected(name: tensor.name))
-        }
+        let known = Set(expected.map(\.name))
+        for tensor in found where !known.contains(tensor.name) { sink.error(at: at, .weightUnexpected(name: tensor.name)) }
         try sink.check()
-        return WeightStore(values: values)
+        return order
+    }
+}
+
+/// Reads a safetensors file one tensor at a time (the header first, each tensor's bytes when asked),
+/// so that loading a large network never holds the whole file in memory.
+public final class WeightFileReader: WeightProvider {
+    public let path: String
+    public let header: Safetensors.Header
+    private let handle: FileHandle
+    /// Header entry of each expected parameter, in the order given.
+    private let entries: [Safetensors.Entry]
+
+    public init(path: String, expecting expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
+        self.path = path
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        } catch {
+            throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
+        }
+        self.handle = handle
+        let fileSize: Int
+        do { fileSize = Int(try handle.seekToEnd()); try handle.seek(toOffset: 0) } catch {
+            throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
+        }
+        let prefix = (try? handle.read(upToCount: 8)).map { [UInt8]($0 ?? Data()) } ?? []
+        let length = try Safetensors.headerLength(prefix, fileSize: fileSize, path: path)
+        let json = (try? handle.read(upToCount: length)).map { [UInt8]($0 ?? Data()) } ?? []
+        guard json.count == length else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside its header")) }
+        let header = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path)
+        let order = try WeightFile.match(header.entries.map { ($0.name, $0.shape) }, to: expected, path: path)
+        self.header = header
+        entries = order.map { header.entries[$0] }
+    }
+
+    deinit { try? handle.close() }
+
+    public func values(of parameter: Int) throws(CompileFailure) -> [Float] {
+        let entry = entries[parameter]
+        do {
+            try handle.seek(toOffset: UInt64(header.dataStart + entry.begin))
+            let data = try handle.read(upToCount: entry.end - entry.begin) ?? Data()
+            guard data.count == entry.end - entry.begin else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside tensor '\(entry.name)'")) }
+            return Safetensors.floats([UInt8](data)[...])
+        } catch let failure as CompileFailure {
+            throw failure
+        } catch {
+            throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
+        }
     }
 }

@@ -30,43 +30,68 @@ public struct InitOptions: Sendable {
 /// from its own stream derived from the seed, so one tensor's values do not depend on the others.
 public enum WeightInitializer {
     public static func initialize(_ graph: Graph, options: InitOptions = .init()) -> WeightStore {
-        var values = [[Float]](repeating: [], count: graph.parameters.count)
-        // A bias is bounded by its layer's fan-in, which only its weight's shape tells.
-        var biasFanIn: [ParameterID: Int] = [:]
+        let generator = WeightGenerator(graph, options: options)
+        return WeightStore(values: graph.parameters.map { generator.generate($0.id.index) })
+    }
+}
+
+/// Something that hands out each distinct parameter's values once, so that a runner can pack one
+/// tensor at a time without holding every raw weight in memory.
+public protocol WeightProvider {
+    func values(of parameter: Int) throws(CompileFailure) -> [Float]
+}
+
+extension WeightStore: WeightProvider {
+    public func values(of parameter: Int) -> [Float] { values[parameter] }
+}
+
+/// Generates one parameter's initial values on demand; `WeightInitializer` uses it for all of them.
+public struct WeightGenerator: WeightProvider, Sendable {
+    private let parameters: [Parameter]
+    private let options: InitOptions
+    /// A bias is bounded by its layer's fan-in, which only its weight's shape tells.
+    private let biasFanIn: [ParameterID: Int]
+
+    public init(_ graph: Graph, options: InitOptions) {
+        parameters = graph.parameters
+        self.options = options
+        var fanIn: [ParameterID: Int] = [:]
         for node in graph.nodes {
             switch node.op {
-            case .conv(let conv): conv.bias.map { biasFanIn[$0] = graph[conv.weight].elementCount / conv.outChannels }
-            case .linear(let linear): linear.bias.map { biasFanIn[$0] = graph[linear.weight].shape[1] }
+            case .conv(let conv): conv.bias.map { fanIn[$0] = graph[conv.weight].elementCount / conv.outChannels }
+            case .linear(let linear): linear.bias.map { fanIn[$0] = graph[linear.weight].shape[1] }
             case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad: break
             }
         }
-        for parameter in graph.parameters {
-            var random = SeededRandom(seed: options.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(parameter.id.index))
-            let count = parameter.elementCount
-            let shape = parameter.shape
-            func fill(_ draw: (inout SeededRandom) -> Double) -> [Float] {
-                (0..<count).map { _ in Float(draw(&random)) }
-            }
-            switch parameter.role {
-            case .convWeight:
-                let std = (2.0 / Double(shape[0] * shape[2] * shape[3])).squareRoot()
-                values[parameter.id.index] = fill { std * $0.normal() }
-            case .linearWeight:
-                let bound = 1 / Double(shape[1]).squareRoot()
-                values[parameter.id.index] = fill { $0.uniform(-bound, bound) }
-            case .convBias, .linearBias:
-                let bound = 1 / Double(biasFanIn[parameter.id] ?? 1).squareRoot()
-                values[parameter.id.index] = fill { $0.uniform(-bound, bound) }
-            case .bnScale:
-                values[parameter.id.index] = options.randomizeBatchNorm ? fill { $0.uniform(0.5, 1.5) } : Array(repeating: 1, count: count)
-            case .bnShift:
-                values[parameter.id.index] = options.randomizeBatchNorm ? fill { $0.uniform(-0.5, 0.5) } : Array(repeating: 0, count: count)
-            case .bnMean:
-                values[parameter.id.index] = options.randomizeBatchNorm ? fill { 0.5 * $0.normal() } : Array(repeating: 0, count: count)
-            case .bnVariance:
-                values[parameter.id.index] = options.randomizeBatchNorm ? fill { $0.uniform(0.5, 2.0) } : Array(repeating: 1, count: count)
-            }
+        biasFanIn = fanIn
+    }
+
+    public func values(of parameter: Int) -> [Float] { generate(parameter) }
+
+    func generate(_ index: Int) -> [Float] {
+        let parameter = parameters[index]
+        var random = SeededRandom(seed: options.seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(index))
+        let count = parameter.elementCount
+        let shape = parameter.shape
+        func fill(_ draw: (inout SeededRandom) -> Double) -> [Float] {
+            (0..<count).map { _ in Float(draw(&random)) }
         }
-        return WeightStore(values: values)
+        func constant(_ value: Float) -> [Float] { Array(repeating: value, count: count) }
+        let randomBN = options.randomizeBatchNorm
+        switch parameter.role {
+        case .convWeight:
+            let std = (2.0 / Double(shape[0] * shape[2] * shape[3])).squareRoot()
+            return fill { std * $0.normal() }
+        case .linearWeight:
+            let bound = 1 / Double(shape[1]).squareRoot()
+            return fill { $0.uniform(-bound, bound) }
+        case .convBias, .linearBias:
+            let bound = 1 / Double(biasFanIn[parameter.id] ?? 1).squareRoot()
+            return fill { $0.uniform(-bound, bound) }
+        case .bnScale: return randomBN ? fill { $0.uniform(0.5, 1.5) } : constant(1)
+        case .bnShift: return randomBN ? fill { $0.uniform(-0.5, 0.5) } : constant(0)
+        case .bnMean: return randomBN ? fill { 0.5 * $0.normal() } : constant(0)
+        case .bnVariance: return randomBN ? fill { $0.uniform(0.5, 2.0) } : constant(1)
+        }
     }
 }

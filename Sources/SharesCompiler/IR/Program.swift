@@ -1,0 +1,78 @@
+/// The executable form of a graph: a list of kernel steps in execution order over activation values,
+/// after fusion. Batchnorm, the residual add and ReLU travel inside a convolution's `Epilogue`, applied
+/// per use as the output is stored, so a tied weight stays one buffer (folding a batchnorm into a
+/// shared weight would need one weight copy per block).
+public struct Program: Codable, Hashable, Sendable {
+    /// An activation: one step's output (or the network input), `elements` floats per image.
+    public struct Value: Codable, Hashable, Sendable {
+        public var name: String
+        public var shape: Shape
+        public var elements: Int { shape.elementCount }
+    }
+
+    /// Batchnorm at inference, as parameter references: y = (x - mean) / sqrt(var + eps) * scale + shift.
+    public struct BatchNormRef: Codable, Hashable, Sendable {
+        public var scale: Int
+        public var shift: Int
+        public var mean: Int
+        public var variance: Int
+        public var epsilon: Double
+    }
+
+    /// What happens to each output value as it is stored.
+    public struct Epilogue: Codable, Hashable, Sendable {
+        public var batchNorm: BatchNormRef?
+        /// Index into the step's inputs of a value added elementwise (the residual).
+        public var residual: Int?
+        public var relu: Bool
+
+        public static let none = Epilogue(batchNorm: nil, residual: nil, relu: false)
+    }
+
+    public enum Kernel: Codable, Hashable, Sendable {
+        case conv(weight: Int, bias: Int?, kernel: Int, stride: Int, padding: Int, groups: Int, epilogue: Epilogue)
+        /// A batchnorm that no convolution could take, with an optional ReLU.
+        case scaleShift(BatchNormRef, relu: Bool)
+        case add(relu: Bool)
+        case relu
+        case maxPool(kernel: Int, stride: Int, padding: Int)
+        case avgPool(kernel: Int, stride: Int, padding: Int)
+        case globalAvgPool
+        case linear(weight: Int, bias: Int?, relu: Bool)
+        case subsamplePad(stride: Int, padBefore: Int)
+
+        /// Elementwise kernels may write over an input that dies at this step.
+        public var isElementwise: Bool {
+            switch self {
+            case .scaleShift, .add, .relu: return true
+            case .conv, .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad: return false
+            }
+        }
+    }
+
+    public struct Step: Codable, Hashable, Sendable {
+        /// The graph layers this step computes, first to last (`stage1.block1.conv3+bn3+add+relu`).
+        public var name: String
+        public var kernel: Kernel
+        public var inputs: [Int]
+        public var output: Int
+    }
+
+    /// A distinct parameter: stored once, however many steps read it.
+    public struct ParameterInfo: Codable, Hashable, Sendable {
+        public var name: String
+        public var shape: [Int]
+        public var role: String
+        public var uses: Int
+    }
+
+    public var network: String
+    public var variant: Graph.Variant
+    public var values: [Value]
+    public var steps: [Step]
+    public var parameters: [ParameterInfo]
+    public var input: Int
+    public var output: Int
+    /// Multiply-accumulates per image, for GFLOP/s figures.
+    public var macs: Int
+}

@@ -1,0 +1,113 @@
+/// Turns the graph into a `Program`: each convolution absorbs the batchnorm, residual add and ReLU
+/// that follow it (when each is the only consumer of what came before), leftover batchnorms and adds
+/// absorb a following ReLU, and flatten and dropout become aliases of their input.
+///
+/// A residual add is absorbed by the operand computed LAST, so that the other operand already
+/// exists when the fused step runs: in a projection block that is the shortcut's conv, which then
+/// reads the body's output as its residual.
+public enum Fusion {
+    /// A step in the making: the graph nodes it covers and what its epilogue does.
+    private struct Group {
+        var members: [Int]
+        var epilogue = Program.Epilogue.none
+        var residual: ValueID?
+        var last: Int { members[members.count - 1] }
+    }
+
+    public static func run(_ graph: Graph, macs: Int) -> Program {
+        var consumers = [[Int]](repeating: [], count: graph.nodes.count)
+        for node in graph.nodes { for input in node.inputs { consumers[input.index].append(node.id.index) } }
+        func onlyConsumer(of index: Int) -> GraphNode? {
+            consumers[index].count == 1 && index != graph.output.index ? graph.nodes[consumers[index][0]] : nil
+        }
+
+        var absorbed = Set<Int>()
+        var groups: [Group] = []
+        for node in graph.nodes where !absorbed.contains(node.id.index) {
+            var group = Group(members: [node.id.index])
+            if case .conv = node.op {
+                if let next = onlyConsumer(of: group.last), case .batchNorm(let bn) = next.op {
+                    group.epilogue.batchNorm = reference(bn)
+                    group.members.append(next.id.index)
+                }
+                if let next = onlyConsumer(of: group.last), case .add = next.op {
+                    let other = next.inputs[0].index == group.last ? next.inputs[1] : next.inputs[0]
+                    if other.index < group.last {
+                        group.epilogue.residual = 1
+                        group.residual = other
+                        group.members.append(next.id.index)
+                    }
+                }
+            }
+            switch node.op {
+            case .conv, .batchNorm, .add:
+                if let next = onlyConsumer(of: group.last), case .relu = next.op {
+                    group.epilogue.relu = true
+                    group.members.append(next.id.index)
+                }
+            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad:
+                break
+            }
+            absorbed.formUnion(group.members.dropFirst())
+            groups.append(group)
+        }
+
+        var program = Program(network: graph.network, variant: graph.variant, values: [], steps: [],
+                              parameters: parameterTable(graph), input: 0, output: 0, macs: macs)
+        var valueOf = [Int](repeating: -1, count: graph.nodes.count)
+        // A group runs where its last node stood, so every input of every member exists by then.
+        for group in groups.sorted(by: { $0.last < $1.last }) {
+            let first = graph.nodes[group.members[0]], last = graph.nodes[group.last]
+            var inputs = first.inputs.map { valueOf[$0.index] }
+            let kernel: Program.Kernel
+            switch first.op {
+            case .input:
+                program.values.append(Program.Value(name: "input", shape: graph.inputShape))
+                valueOf[first.id.index] = program.values.count - 1
+                program.input = valueOf[first.id.index]
+                continue
+            case .flatten, .dropout:
+                // No data moves: the same buffer, read under another shape.
+                valueOf[first.id.index] = valueOf[first.inputs[0].index]
+                continue
+            case .conv(let conv):
+                if let residual = group.residual { inputs.append(valueOf[residual.index]) }
+                kernel = .conv(weight: conv.weight.index, bias: conv.bias?.index, kernel: conv.kernel, stride: conv.stride,
+                               padding: conv.padding, groups: conv.groups, epilogue: group.epilogue)
+            case .batchNorm(let bn):
+                kernel = .scaleShift(reference(bn), relu: group.epilogue.relu)
+            case .add:
+                kernel = .add(relu: group.epilogue.relu)
+            case .relu:
+                kernel = .relu
+            case .maxPool(let pool):
+                kernel = .maxPool(kernel: pool.kernel, stride: pool.stride, padding: pool.padding)
+            case .avgPool(let pool):
+                kernel = .avgPool(kernel: pool.kernel, stride: pool.stride, padding: pool.padding)
+            case .globalAvgPool:
+                kernel = .globalAvgPool
+            case .linear(let linear):
+                kernel = .linear(weight: linear.weight.index, bias: linear.bias?.index, relu: false)
+            case .subsamplePad(let pad):
+                let inputChannels = graph[first.inputs[0]].shape.channels
+                kernel = .subsamplePad(stride: pad.stride, padBefore: (pad.outChannels - inputChannels) / 2)
+            }
+            program.values.append(Program.Value(name: last.id == graph.output ? "logits" : last.name, shape: last.shape))
+            valueOf[last.id.index] = program.values.count - 1
+            let name = group.members.map { graph.nodes[$0].name }.enumerated()
+                .map { $0.offset == 0 ? $0.element : String($0.element.split(separator: ".").last ?? "") }.joined(separator: "+")
+            program.steps.append(Program.Step(name: name, kernel: kernel, inputs: inputs, output: valueOf[last.id.index]))
+        }
+        program.output = valueOf[graph.output.index]
+        return program
+    }
+
+    private static func reference(_ bn: Op.BatchNorm) -> Program.BatchNormRef {
+        Program.BatchNormRef(scale: bn.scale.index, shift: bn.shift.index, mean: bn.mean.index, variance: bn.variance.index, epsilon: bn.epsilon)
+    }
+
+    private static func parameterTable(_ graph: Graph) -> [Program.ParameterInfo] {
+        let uses = graph.parameterUseCounts()
+        return graph.parameters.map { Program.ParameterInfo(name: $0.name, shape: $0.shape, role: $0.role.rawValue, uses: uses[$0.id.index]) }
+    }
+}
