@@ -12,6 +12,6 @@ struct SharesC: ParsableCommand {
           sharesc graph Architectures/cifar/sharesnet-164.yaml | dot -Tsvg > sharesnet-164.svg
         """,
         version: "0.1.0",
-        subcommands: [Check.self, Compile.self, Compare.self, Graph.self, Init.self, Export.self]
+        subcommands: [Check.self, Compile.self, Compare.self, Graph.self, Init.self, Export.self, Run.self, Bench.self]
     )
 }

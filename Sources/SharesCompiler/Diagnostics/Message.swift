@@ -74,8 +74,15 @@ public enum Message: Error, Hashable, Sendable {
     case weightUnexpected(name: String)
     case weightShape(name: String, expected: [Int], found: [Int])
     case cannotWrite(path: String, reason: String)
+    case planNotAPlan
+    case inputShape(found: [Int], expected: [Int])
+    case planVersion(found: String, supported: Int)
+    case planDamaged(String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
+    // NumPy .npy files
+    case npyCorrupt(String)
+    case npyDtype(found: String)
 
     public var text: String {
         switch self {
@@ -162,9 +169,17 @@ public enum Message: Error, Hashable, Sendable {
         case .weightShape(let name, let expected, let found):
             return "tensor '\(name)' has shape \(Message.shape(found)); the network expects \(Message.shape(expected))"
         case .cannotWrite(let path, let reason): return "cannot write '\(path)': \(reason)"
+        case .planNotAPlan: return "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
+        case .planVersion(let found, let supported):
+            return "plan written in format version \(found); this sharesc reads version \(supported); compile the spec again with 'sharesc compile -o'"
+        case .planDamaged(let detail): return "damaged plan: \(detail)"
+        case .inputShape(let found, let expected):
+            return "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"
         case .automaticName(let name, let kind, let previous):
             return (previous ? "previous definition is here: " : "") + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
+        case .npyCorrupt(let detail): return "not a valid .npy file: \(detail)"
+        case .npyDtype(let found): return "the array is stored as \(found); expected float32 ('<f4'), C order"
         }
     }
 }

@@ -40,7 +40,7 @@ extension String {
 }
 
 /// Number formats shared by the renderers.
-enum Format {
+public enum Format {
     /// `20469800` -> `20,469,800`.
     static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)
@@ -64,7 +64,7 @@ enum Format {
     }
 
     /// Fixed decimals without Foundation's locale-dependent formatting.
-    static func fixed(_ value: Double, decimals: Int) -> String {
+    public static func fixed(_ value: Double, decimals: Int) -> String {
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
         let scaled = (abs(value) * scale).rounded()
@@ -75,7 +75,7 @@ enum Format {
     }
 
     /// `4089184256` -> `4.089 G` (SI prefixes, three decimals); with a unit, `4.089 GMACs` or `512 MACs`.
-    static func metric(_ value: Int, unit: String = "") -> String {
+    public static func metric(_ value: Int, unit: String = "") -> String {
         let prefixes: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
         for (scale, prefix) in prefixes where Double(value.magnitude) >= scale {
             return fixed(Double(value) / scale, decimals: 3) + " " + prefix + unit
@@ -84,7 +84,7 @@ enum Format {
     }
 
     /// `81879200` -> `78.09 MiB`.
-    static func bytes(_ value: Int) -> String {
+    public static func bytes(_ value: Int) -> String {
         let units: [(Double, String)] = [(1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB")]
         for (scale, unit) in units where Double(value) >= scale { return fixed(Double(value) / scale, decimals: 2) + " " + unit }
         return "\(value) B"

@@ -76,9 +76,10 @@ public final class WeightFileReader: WeightProvider {
     public let header: Safetensors.Header
     private let handle: FileHandle
     /// Header entry of each expected parameter, in the order given.
-    private let entries: [Safetensors.Entry]
+    private var entries: [Safetensors.Entry] = []
 
-    public init(path: String, expecting expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
+    /// Opens the file and checks its header; `expect` then binds tensors to parameters.
+    public init(path: String) throws(CompileFailure) {
         self.path = path
         let handle: FileHandle
         do {
@@ -95,9 +96,18 @@ public final class WeightFileReader: WeightProvider {
         let length = try Safetensors.headerLength(prefix, fileSize: fileSize, path: path)
         let json = (try? handle.read(upToCount: length)).map { [UInt8]($0 ?? Data()) } ?? []
         guard json.count == length else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside its header")) }
-        let header = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path)
+        header = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path)
+    }
+
+    public convenience init(path: String, expecting expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
+        try self.init(path: path)
+        try expect(expected)
+    }
+
+    /// Binds the expected parameters, in order, to the file's tensors: every missing, extra or
+    /// misshapen tensor is an error.
+    public func expect(_ expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
         let order = try WeightFile.match(header.entries.map { ($0.name, $0.shape) }, to: expected, path: path)
-        self.header = header
         entries = order.map { header.entries[$0] }
     }
 

@@ -1,0 +1,98 @@
+/// Checks a `Program`'s invariants: every index in range, steps in an order where inputs exist, and
+/// shapes that fit each kernel and its parameters. The executor relies on them for memory safety, so
+/// a plan read from disk is verified before it runs.
+public enum ProgramVerifier {
+    public static func problems(in program: Program) -> [String] {
+        var problems: [String] = []
+        let values = program.values.indices, parameters = program.parameters
+        guard values.contains(program.input), values.contains(program.output) else { return ["input or output value out of range"] }
+        for value in program.values where value.shape.dims.isEmpty || value.shape.dims.count > 3
+            || value.shape.dims.contains(where: { $0 < 1 || $0 > ShapeRules.maximumElements }) || value.shape.elementCount > ShapeRules.maximumElements {
+            problems.append("value '\(value.name)' has an impossible shape \(value.shape)")
+        }
+        guard problems.isEmpty else { return problems }
+        var defined = Set([program.input])
+        for step in program.steps {
+            let name = "step '\(step.name)'"
+            guard !step.inputs.isEmpty, step.inputs.allSatisfy(values.contains), values.contains(step.output) else {
+                problems.append("\(name) refers to a value that does not exist")
+                continue
+            }
+            if let missing = step.inputs.first(where: { !defined.contains($0) }) {
+                problems.append("\(name) reads '\(program.values[missing].name)' before any step writes it")
+            }
+            defined.insert(step.output)
+            guard step.kernel.parameterIndices.allSatisfy(parameters.indices.contains) else {
+                problems.append("\(name) refers to a parameter that does not exist")
+                continue
+            }
+            let inputs = step.inputs.map { program.values[$0].shape }
+            let output = program.values[step.output].shape
+            if let problem = check(step.kernel, inputs: inputs, output: output, parameters: parameters) {
+                problems.append("\(name): \(problem)")
+            }
+        }
+        return problems
+    }
+
+    private static func check(_ kernel: Program.Kernel, inputs: [Shape], output: Shape, parameters: [Program.ParameterInfo]) -> String? {
+        let input = inputs[0]
+        func shape(_ index: Int) -> [Int] { parameters[index].shape }
+        func expect(_ op: Op, extraInputs: Int = 0) -> String? {
+            guard inputs.count == ShapeRules.arity(of: op) + extraInputs else { return "wrong number of inputs" }
+            switch ShapeRules.output(of: op, inputs: Array(inputs.prefix(ShapeRules.arity(of: op))), name: "") {
+            case .success(let expected): return expected.dims == output.dims ? nil : "output \(output) should be \(expected)"
+            case .failure(let message): return message.text
+            }
+        }
+        func batchNorm(_ bn: Program.BatchNormRef, channels: Int) -> String? {
+            [bn.scale, bn.shift, bn.mean, bn.variance].allSatisfy { shape($0) == [channels] } && bn.epsilon > 0
+                ? nil : "batchnorm parameters do not match \(channels) channels"
+        }
+        let none = ParameterID(0)
+        switch kernel {
+        case .conv(let weight, let bias, let size, let stride, let padding, let groups, let epilogue):
+            guard (1...ShapeRules.maximumElements).contains(size), stride >= 1, padding >= 0, groups >= 1, output.isImage, input.isImage else {
+                return "impossible convolution geometry"
+            }
+            let op = Op.conv(.init(outChannels: output.channels, kernel: size, stride: stride, padding: padding, groups: groups, weight: none, bias: nil))
+            if let problem = expect(op, extraInputs: epilogue.residual == nil ? 0 : 1) { return problem }
+            guard shape(weight) == [output.channels, input.channels / groups, size, size] else { return "weight shape \(shape(weight))" }
+            if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
+            if let residual = epilogue.residual, residual != 1 || inputs[1] != output { return "residual does not match the output" }
+            return epilogue.batchNorm.flatMap { batchNorm($0, channels: output.channels) }
+        case .scaleShift(let bn, _):
+            return expect(.relu) ?? batchNorm(bn, channels: input.channels)
+        case .add:
+            return expect(.add)
+        case .relu:
+            return expect(.relu)
+        case .maxPool(let size, let stride, let padding), .avgPool(let size, let stride, let padding):
+            guard size >= 1, size <= 1 << 10, stride >= 1, padding >= 0, padding <= size / 2 else { return "impossible pooling geometry" }
+            return expect(.maxPool(.init(kernel: size, stride: stride, padding: padding)))
+        case .globalAvgPool:
+            return expect(.globalAvgPool)
+        case .linear(let weight, let bias, _):
+            guard inputs.count == 1, output.dims.count == 1 else { return "wrong shapes" }
+            guard shape(weight) == [output.channels, input.elementCount] else { return "weight shape \(shape(weight))" }
+            if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
+            return nil
+        case .subsamplePad(let stride, let padBefore):
+            guard stride >= 1, padBefore >= 0, padBefore <= output.channels - input.channels else { return "impossible padding" }
+            return expect(.subsamplePad(.init(outChannels: output.channels, stride: stride)))
+        }
+    }
+}
+
+extension Program.Kernel {
+    /// The parameters the step reads.
+    public var parameterIndices: [Int] {
+        func bn(_ ref: Program.BatchNormRef?) -> [Int] { ref.map { [$0.scale, $0.shift, $0.mean, $0.variance] } ?? [] }
+        switch self {
+        case .conv(let weight, let bias, _, _, _, _, let epilogue): return [weight] + (bias.map { [$0] } ?? []) + bn(epilogue.batchNorm)
+        case .scaleShift(let ref, _): return bn(ref)
+        case .linear(let weight, let bias, _): return [weight] + (bias.map { [$0] } ?? [])
+        case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad: return []
+        }
+    }
+}

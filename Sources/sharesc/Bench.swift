@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import SharesCompiler
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time a network on the CPU: median, min and max ms per batch, GFLOP/s, memory.",
+        discussion: """
+        Runs --warmup untimed batches, then --runs timed ones. GFLOP/s = 2 x MACs x batch / time.
+        Peak resident memory is the whole process's (weights, arena, workspace, code).
+        Examples:
+          sharesc bench Architectures/imagenet/resnet-50.yaml --threads 1
+          sharesc bench Architectures/cifar/sharesnet-164.yaml --batch 8 --threads 2 --format json
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Images per batch.") var batch: Int = 1
+    @Option(help: "Timed runs.") var runs: Int = 20
+    @Option(help: "Untimed warm-up runs.") var warmup: Int = 3
+    @Option(help: "Output format: text or json.") var format: ReportFormat = .text
+
+    struct Result: Encodable {
+        var network: String
+        var batch: Int
+        var threads: Int
+        var runs: Int
+        var medianMs: Double
+        var minMs: Double
+        var maxMs: Double
+        var imagesPerSecond: Double
+        var gflops: Double
+        var macs: Int
+        var arenaBytes: Int
+        var arenaLowerBoundBytes: Int
+        var weightBytes: Int
+        var workspaceBytes: Int
+        var peakRssBytes: Int
+        var kernelLevel: String
+
+        enum CodingKeys: String, CodingKey {
+            case network, batch, threads, runs, macs
+            case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", imagesPerSecond = "images_per_second", gflops
+            case arenaBytes = "arena_bytes", arenaLowerBoundBytes = "arena_lower_bound_bytes", weightBytes = "weight_bytes"
+            case workspaceBytes = "workspace_bytes", peakRssBytes = "peak_rss_bytes", kernelLevel = "kernel_level"
+        }
+    }
+
+    func validate() throws {
+        guard batch >= 1 && batch <= 4096, runs >= 1, warmup >= 0 else { throw ValidationError("--batch, --runs and --warmup must be positive") }
+        guard format != .markdown else { throw ValidationError("bench prints text or json") }
+    }
+
+    func run() throws {
+        let loaded = try reportingDiagnostics { () throws(CompileFailure) in try model.load() }
+        let input = RandomInput.images(batch * loaded.inputShape.elementCount, seed: 0)
+        let memory = loaded.executor.prepare(batch: batch)
+        for _ in 0..<warmup { _ = loaded.executor.run(input, batch: batch) }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = monotonicSeconds()
+            _ = loaded.executor.run(input, batch: batch)
+            times.append((monotonicSeconds() - start) * 1000)
+        }
+        times.sort()
+        let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        let result = Result(network: loaded.network, batch: batch, threads: model.threads, runs: runs, medianMs: median,
+                            minMs: times.first!, maxMs: times.last!, imagesPerSecond: Double(batch) * 1000 / median,
+                            gflops: 2 * Double(loaded.macs) * Double(batch) / (median * 1e6), macs: loaded.macs,
+                            arenaBytes: memory.arenaBytes, arenaLowerBoundBytes: memory.lowerBoundBytes,
+                            weightBytes: loaded.executor.weightBytes, workspaceBytes: loaded.executor.workspaceBytes,
+                            peakRssBytes: peakResidentBytes() ?? 0, kernelLevel: Executor.kernelLevel)
+        if format == .json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            emit(String(decoding: try encoder.encode(result), as: UTF8.self))
+            return
+        }
+        emit("""
+            \(result.network): batch \(batch), \(model.threads) thread\(model.threads == 1 ? "" : "s"), \(runs) runs, \(result.kernelLevel) kernels
+              median \(Format.fixed(median, decimals: 2)) ms  (min \(Format.fixed(result.minMs, decimals: 2)), max \(Format.fixed(result.maxMs, decimals: 2)))
+              \(Format.fixed(result.imagesPerSecond, decimals: 1)) images/s, \(Format.fixed(result.gflops, decimals: 1)) GFLOP/s (2 x \(Format.metric(loaded.macs, unit: "MACs")) per image)
+              arena \(Format.bytes(result.arenaBytes)) (lower bound \(Format.bytes(result.arenaLowerBoundBytes))), weights \(Format.bytes(result.weightBytes)), workspace \(Format.bytes(result.workspaceBytes))
+              peak resident memory \(Format.bytes(result.peakRssBytes))
+            """)
+    }
+}

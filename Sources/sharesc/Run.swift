@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import SharesCompiler
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a network on the CPU and print its top-5 classes, or write its outputs.",
+        discussion: """
+        Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output
+        N x classes. Without --input, a deterministic random input of --batch images is used.
+        Examples:
+          sharesc run Architectures/cifar/sharesnet-164.yaml --seed 1
+          sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan
+          sharesc run sharesnet-50.plan --input images.npy --output logits.npy --threads 2
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "A .npy file of float32 images.") var input: String?
+    @Option(help: "Write the outputs to this .npy file instead of printing the top 5.") var output: String?
+    @Option(help: "Images in the generated input (ignored with --input).") var batch: Int = 1
+
+    func validate() throws {
+        guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+    }
+
+    func run() throws {
+        let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
+            let loaded = try model.load()
+            let (images, batch) = try readInput(for: loaded)
+            let logits = loaded.executor.run(images, batch: batch)
+            let classes = loaded.outputShape.elementCount
+            if let output {
+                try NumPyFile.write(logits, shape: [batch] + loaded.outputShape.dims, to: output)
+                return "\(output): \(batch) x \(classes) float32"
+            }
+            return (0..<batch).map { image in
+                let row = Array(logits[(image * classes)..<((image + 1) * classes)])
+                let top = row.indices.sorted { (row[$0], -$0) > (row[$1], -$1) }.prefix(5)
+                return "image \(image): " + top.map { "\($0) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }.joined(separator: ", ")
+            }.joined(separator: "\n")
+        }
+        emit(text)
+    }
+
+    private func readInput(for loaded: LoadedModel) throws(CompileFailure) -> ([Float], Int) {
+        let imageShape = loaded.inputShape.dims
+        guard let input else { return (RandomInput.images(batch * loaded.inputShape.elementCount, seed: 0), batch) }
+        let (shape, values) = try NumPyFile.read(input)
+        if shape == imageShape { return (values, 1) }
+        guard shape.count == imageShape.count + 1, Array(shape.dropFirst()) == imageShape, shape[0] >= 1 else {
+            throw CompileFailure(Diagnostic(at: Location(file: input, line: 1, column: 1),
+                                            .inputShape(found: shape, expected: imageShape)))
+        }
+        return (values, shape[0])
+    }
+}

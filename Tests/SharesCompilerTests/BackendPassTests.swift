@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import SharesCompiler
+
+/// Fusion and memory planning on their own, and the plan file: no kernels run here.
+struct BackendPassTests {
+    func program(_ file: String, sequential: Bool = false, overrides: [String] = []) throws -> Program {
+        let compilation = try compileShipped(file, sequential: sequential, overrides: overrides)
+        return Fusion.run(compilation.graph, macs: compilation.report.macs)
+    }
+
+    @Test(arguments: ArchitectureTests.table)
+    func everyShippedProgramVerifiesAndItsArenaHasNoOverlap(_ expected: ArchitectureTests.Expected) throws {
+        for sequential in [false, true] {
+            let program = try program(expected.file, sequential: sequential, overrides: expected.overrides)
+            #expect(ProgramVerifier.problems(in: program) == [])
+            for batch in [1, 3] {
+                let plan = MemoryPlanner.plan(program, batch: batch)
+                #expect(plan.conflicts().isEmpty)
+                #expect(plan.arenaBytes >= plan.lowerBoundBytes)
+                // Every value has a buffer big enough for the batch.
+                for (value, buffer) in plan.bufferOfValue.enumerated() {
+                    #expect(plan.buffers[buffer].bytes >= program.values[value].elements * batch * 4)
+                }
+            }
+        }
+    }
+
+    @Test func bottleneckFusesBatchnormResidualAndReLUIntoConvolutions() throws {
+        let program = try program("imagenet/sharesnet-50.yaml")
+        let convs = program.steps.filter { if case .conv = $0.kernel { return true } else { return false } }
+        // 53 convs, one maxpool, global pool, linear: nothing else survives fusion.
+        #expect(convs.count == 53)
+        #expect(program.steps.count == 53 + 3)
+        let names = program.steps.map(\.name)
+        // Identity blocks: conv3 takes bn3, the add and the ReLU. Projection blocks: the shortcut conv does.
+        #expect(names.contains("stage1.block2.conv3+bn3+add+relu1"))
+        #expect(names.contains("stage1.block1.shortcut.conv1+bn1+add+relu1"))
+        #expect(names.contains("stage1.block1.conv3+bn3"))
+        // The tied 3x3 is one parameter read by every use's step, each with its own batchnorm.
+        let tied = program.parameters.firstIndex { $0.name == "stage3.shared.conv2.weight" }!
+        let uses = program.steps.compactMap { step -> Program.BatchNormRef? in
+            guard case .conv(let weight, _, _, _, _, _, let epilogue) = step.kernel, weight == tied else { return nil }
+            return epilogue.batchNorm
+        }
+        #expect(uses.count == 5 && Set(uses.map(\.scale)).count == 5)
+    }
+
+    @Test func inPlaceElementwiseSteps() throws {
+        // Pre-activation: each block's leading batchnorm-ReLU writes over the previous block's sum.
+        let program = try program("cifar/resnet-164.yaml", overrides: ["depth=20"])
+        let plan = MemoryPlanner.plan(program, batch: 2)
+        let shared = plan.buffers.filter { $0.values.count > 1 }
+        #expect(!shared.isEmpty)
+        for buffer in shared {
+            for value in buffer.values.dropFirst() {
+                let step = program.steps.first { $0.output == value }!
+                #expect(step.kernel.isElementwise)
+            }
+        }
+    }
+
+    @Test func goldenStages() throws {
+        let compilation = try Compiler.compile("Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
+        let program = Fusion.run(compilation.graph, macs: compilation.report.macs)
+        let memory = MemoryPlanner.plan(program, batch: 2)
+        try expectGolden(ProgramPrinter.fused(program), "2-tie-group.fused.txt")
+        try expectGolden(ProgramPrinter.memory(program, memory), "2-tie-group.memory.txt")
+        try expectGolden(ProgramPrinter.plan(program, memory), "2-tie-group.plan.txt")
+    }
+
+    // MARK: Plan files
+
+    func temporary(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-\(getpid())-\(UUID().uuidString)-\(name)").path
+    }
+
+    func document(_ graph: Graph) -> PlanDocument {
+        let program = Fusion.run(graph, macs: 0)
+        return PlanDocument(program: program, memory: MemoryPlanner.plan(program, batch: 1), inputShape: graph.inputShape,
+                            outputShape: graph[graph.output].shape)
+    }
+
+    func readError(_ path: String) -> String {
+        do { _ = try PlanFile.read(path); return "(read)" } catch { return error.description }
+    }
+
+    @Test func planRoundTripStoresTiedWeightsOnce() throws {
+        let graph = try compileInMemory(PassTests.tiny).graph
+        let path = temporary("tiny.plan")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let weights = WeightInitializer.initialize(graph, options: InitOptions(seed: 9))
+        try PlanFile.write(document(graph), weights: weights, to: path)
+        let (read, reader) = try PlanFile.read(path)
+        #expect(read.program == document(graph).program)
+        #expect(reader.header.entries.filter { $0.name.contains("shared") }.count == 1)
+        for index in graph.parameters.indices { #expect(try reader.values(of: index) == weights.values[index]) }
+    }
+
+    @Test func refusedPlans() throws {
+        let graph = try compileInMemory(PassTests.tiny).graph
+        let weights = WeightInitializer.initialize(graph)
+        let path = temporary("bad.plan")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        try WeightFile.write(graph, weights, to: path)
+        #expect(readError(path).hasPrefix("\(path):1:1: error: not a sharesc plan: its metadata has no 'sharesc.plan'"))
+
+        var newer = document(graph)
+        newer.formatVersion = 2
+        let json = String(decoding: try JSONEncoder().encode(newer), as: UTF8.self)
+        let tensors = graph.parameters.map { Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id]) }
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "2"), ("sharesc.plan", json)])).write(to: URL(fileURLWithPath: path))
+        #expect(readError(path) == "\(path):1:1: error: plan written in format version 2; this sharesc reads version 1; compile the spec again with 'sharesc compile -o'")
+
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "1"), ("sharesc.plan", "{\"program\": 3}")])).write(to: URL(fileURLWithPath: path))
+        #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))
+
+        // A well-formed document whose step reads a value that does not exist.
+        var broken = document(graph)
+        broken.program.steps[1].inputs = [999]
+        let brokenJSON = String(decoding: try JSONEncoder().encode(broken), as: UTF8.self)
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "1"), ("sharesc.plan", brokenJSON)])).write(to: URL(fileURLWithPath: path))
+        #expect(readError(path).contains("damaged plan: step '"))
+
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
+        #expect(readError(path).contains("not a valid safetensors file"))
+    }
+}
