@@ -161,7 +161,7 @@ public enum NumPyFile {
     /// `'<f8' (float64)`, `'>f4' (big-endian float32)`, `'<f4' in Fortran order`.
     static func describe(_ descr: Literal, fortranOrder: Bool) -> String {
         var text = descr.rendered
-        if case .string(let dtype) = descr, let name = dtypeName(dtype) { text += " (\(name))" }
+        if case .string(let dtype) = descr, dtype != "<f4", let name = dtypeName(dtype) { text += " (\(name))" }
         return fortranOrder ? text + " in Fortran order" : text
     }
 
@@ -210,7 +210,7 @@ public enum NumPyFile {
         mutating func parseWhole() throws(LiteralError) -> Literal {
             let value = try parseValue()
             skipSpace()
-            guard index == scalars.count else { throw LiteralError(detail: "unexpected '\(Character(scalars[index]))' after the dict") }
+            guard index == scalars.count else { throw LiteralError(detail: "unexpected \(found()) after the dict") }
             return value
         }
 
@@ -226,7 +226,9 @@ public enum NumPyFile {
             index += 1
         }
 
-        func found() -> String { peek().map { "'\(Character($0))'" } ?? "the end of the header" }
+        func found() -> String { peek().map(quoted) ?? "the end of the header" }
+
+        func quoted(_ scalar: Unicode.Scalar) -> String { scalar == "'" ? "\"'\"" : "'\(Character(scalar))'" }
 
         mutating func parseValue() throws(LiteralError) -> Literal {
             skipSpace()
@@ -291,12 +293,15 @@ public enum NumPyFile {
                 return .int(value)
             default:
                 var word = ""
-                while let scalar = peek(), scalar.properties.isAlphabetic || scalar == "_" { word.unicodeScalars.append(scalar); index += 1 }
+                while let scalar = peek(), scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_" {
+                    word.unicodeScalars.append(scalar)
+                    index += 1
+                }
                 switch word {
                 case "True": return .bool(true)
                 case "False": return .bool(false)
                 case "None": return .none
-                default: throw LiteralError(detail: word.isEmpty ? "unexpected '\(Character(first))'" : "unexpected '\(word)'")
+                default: throw LiteralError(detail: word.isEmpty ? "unexpected \(quoted(first))" : "unexpected '\(word)'")
                 }
             }
         }

@@ -1,0 +1,112 @@
+import CKernels
+import Foundation
+import Testing
+@testable import SharesCompiler
+
+/// The optimized CPU plan (fusion, memory planning, packed kernels, threads) against the reference
+/// interpreter over the unfused IR: shared and sequential, non-trivial batchnorm statistics, batch 1
+/// and 3, one and two threads, every kernel level. Tiny tensors keep the debug build quick.
+@Suite(.serialized)
+struct ExecutorTests {
+    /// Small networks over the shipped block library, covering every kernel and fusion pattern.
+    static let specs: [String: String] = [
+        // Bottlenecks with tied 3x3s, a maxpool stem with padding, projection shortcuts, odd channels.
+        "bottleneck.yaml": """
+            include: Architectures/blocks.yaml
+            input: [3, 13, 13]
+            vars: {classes: 7}
+            stem: [conv: {out: 5, kernel: 3, stride: 2, pad: 1}, batchnorm, relu, maxpool: {kernel: 3, stride: 2, pad: 1}]
+            stages:
+              - {block: bottleneck, planes: 4, repeat: 3, share: {conv2: all}}
+              - {block: bottleneck, planes: 6, repeat: 3, stride: 2, share: {conv2: after-first}}
+            head: imagenet_head
+            """,
+        // Pre-activation blocks: standalone batchnorm-ReLU, in-place steps, projection without batchnorm.
+        "preact.yaml": """
+            include: Architectures/blocks.yaml
+            input: [3, 16, 16]
+            vars: {classes: 10}
+            stem: [conv: {out: 16, kernel: 3, pad: 1}]
+            stages:
+              - {block: preact_bottleneck, planes: 4, repeat: 3, share: {conv2: after-first}}
+              - {block: preact_bottleneck, planes: 8, repeat: 3, stride: 2, share: {conv2: after-first}}
+            head: [batchnorm, relu, avgpool: {kernel: 3, stride: 2, pad: 1}, linear: {out: $classes}]
+            """,
+        // Wide blocks with dropout, basic blocks with subsample-and-pad shortcuts, a grouped conv with bias.
+        "mixed.yaml": """
+            include: Architectures/blocks.yaml
+            input: [3, 9, 9]
+            vars: {classes: 3}
+            stem: [conv: {out: 8, kernel: 3, pad: 1, groups: 1, bias: true}, conv: {out: 8, kernel: 3, pad: 1, groups: 4, bias: true}]
+            stages:
+              - {block: wide_basic, width: 17, repeat: 2, dropout: 0.3, share: {conv2: all}}
+              - {block: cifar_basic, width: 24, repeat: 2, stride: 2, share: {conv2: after-first}}
+            head: [global_avgpool, flatten, linear: {out: $classes}]
+            """,
+    ]
+
+    static let source = SpecSource { path in
+        if let text = specs[path] { return text }
+        return try repositorySource.read(path)
+    }
+
+    static func compile(_ name: String, sequential: Bool) throws -> Compilation {
+        try Compiler.compile(name, options: CompileOptions(sequential: sequential, source: source))
+    }
+
+    func relativeError(_ actual: [Float], _ expected: [Float]) -> Double {
+        let scale = expected.map { abs(Double($0)) }.max() ?? 1
+        return zip(actual, expected).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
+    }
+
+    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml"])
+    func planMatchesReferenceInterpreter(_ name: String) throws {
+        let savedLevel = sc_level()
+        defer { sc_force_level(savedLevel) }
+        for sequential in [false, true] {
+            let compilation = try Self.compile(name, sequential: sequential)
+            #expect(sequential == compilation.graph.ties.isEmpty)
+            let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 21, randomizeBatchNorm: true))
+            let program = ModelLoader.program(for: compilation)
+            for batch in [1, 3] {
+                let input = RandomInput.images(batch * compilation.graph.inputShape.elementCount, seed: UInt64(batch))
+                let expected = ReferenceInterpreter.run(compilation.graph, weights: weights, input: input, batch: batch)
+                for level in [SC_LEVEL_PORTABLE, SC_LEVEL_AVX2, SC_LEVEL_AVX512] where level <= Int(savedLevel) {
+                    sc_force_level(Int32(level))
+                    for threads in [1, 2] {
+                        let executor = try Executor(program: program, weights: weights, threads: threads)
+                        let actual = executor.run(input, batch: batch)
+                        #expect(actual.count == expected.count)
+                        let error = relativeError(actual, expected)
+                        #expect(error < 1e-4, "\(name) sequential=\(sequential) batch=\(batch) level=\(level) threads=\(threads): \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func tiedWeightIsPackedOnce() throws {
+        let shared = try Self.compile("bottleneck.yaml", sequential: false)
+        let sequential = try Self.compile("bottleneck.yaml", sequential: true)
+        func packedBytes(_ compilation: Compilation) throws -> Int {
+            let weights = WeightInitializer.initialize(compilation.graph)
+            return try Executor(program: ModelLoader.program(for: compilation), weights: weights, threads: 1).weightBytes
+        }
+        // Sequential stores 3 + 2 more 3x3 weights: planes 4 (4x4x3x3) twice, planes 6 (6x6x3x3) once... as packed panels.
+        #expect(try packedBytes(shared) < packedBytes(sequential))
+    }
+
+    @Test func streamingWeightsFromAFileMatchInMemoryWeights() throws {
+        let compilation = try Self.compile("preact.yaml", sequential: false)
+        let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 4, randomizeBatchNorm: true))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-exec-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try WeightFile.write(compilation.graph, weights, to: path)
+        let program = ModelLoader.program(for: compilation)
+        let reader = try WeightFileReader(path: path, expecting: compilation.graph.parameters.map { ($0.name, $0.shape) })
+        let input = RandomInput.images(2 * compilation.graph.inputShape.elementCount, seed: 1)
+        let fromFile = try Executor(program: program, weights: reader, threads: 2).run(input, batch: 2)
+        let fromMemory = try Executor(program: program, weights: weights, threads: 2).run(input, batch: 2)
+        #expect(fromFile == fromMemory)
+    }
+}
