@@ -122,7 +122,7 @@ static void tile_avx2(const float *a, const float *b, int kc, int mr, int nr, fl
 
 // Pieces are stored whole (16 lanes from d): the lanes past the piece belong to later pieces of the
 // same packed row or to the next row, which are written afterwards, or to the panel's padding.
-static inline void zero_piece_avx2(float *d, int span) {
+static inline __attribute__((always_inline)) void zero_piece_avx2(float *d, int span) {
     (void)span;
     _mm256_storeu_ps(d, _mm256_setzero_ps());
     _mm256_storeu_ps(d + 8, _mm256_setzero_ps());
@@ -134,7 +134,7 @@ static inline __attribute__((always_inline)) __m256i range8_avx2(int base, int l
     return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), idx), _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
 }
 
-static inline void copy_piece_avx2(float *restrict d, const float *restrict src, int span, int lo, int hi, int s) {
+static inline __attribute__((always_inline)) void copy_piece_avx2(float *restrict d, const float *restrict src, int span, int lo, int hi, int s, int avail) {
     __m256 v0, v1;
     if (s == 1) {
         if (lo == 0 && hi == 16) {
@@ -144,6 +144,11 @@ static inline void copy_piece_avx2(float *restrict d, const float *restrict src,
             v0 = _mm256_maskload_ps(src, range8_avx2(0, lo, hi));
             v1 = _mm256_maskload_ps(src + 8, range8_avx2(8, lo, hi));
         }
+    } else if (s == 2 && lo == 0 && hi == 16 && avail >= 32) {
+        const __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 8);
+        const __m256 a2 = _mm256_loadu_ps(src + 16), b2 = _mm256_loadu_ps(src + 24);
+        v0 = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+        v1 = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a2, b2, 0x88)), 0xD8));
     } else if (s == 2) {
         // Output lane i is source element 2i; the source elements wanted are 2lo .. 2hi - 2.
         const int slo = 2 * lo, shi = 2 * hi - 1;

@@ -81,7 +81,7 @@ static void tile_avx512(const float *a, const float *b, int kc, int mr, int nr, 
     }
 }
 
-static inline void zero_piece_avx512(float *d, int span) {
+static inline __attribute__((always_inline)) void zero_piece_avx512(float *d, int span) {
     const uint32_t st = span >= 32 ? 0xFFFFFFFFu : (1u << span) - 1u;
     _mm512_mask_storeu_ps(d, (__mmask16)st, _mm512_setzero_ps());
     _mm512_mask_storeu_ps(d + 16, (__mmask16)(st >> 16), _mm512_setzero_ps());
@@ -93,7 +93,8 @@ static inline uint64_t bits_avx512(int lo, int hi) {
     return below_hi & ~((1ull << lo) - 1ull);
 }
 
-static inline void copy_piece_avx512(float *restrict d, const float *restrict src, int span, int lo, int hi, int s) {
+static inline __attribute__((always_inline)) void copy_piece_avx512(float *restrict d, const float *restrict src, int span, int lo, int hi, int s, int avail) {
+    (void)avail;
     const uint32_t st = span >= 32 ? 0xFFFFFFFFu : (1u << span) - 1u;
     __m512 v0, v1;
     if (s == 1) {

@@ -9,15 +9,20 @@
 //     per k; mr <= SC_MR rows and nr <= SC_NR columns are stored at c (row stride e->ldc).
 //   SC_PANEL_PAD floats of padding after each packed panel (a multiple of 16)
 //   SC_FN(zero_piece)(float *d, int span): d[0..span) = 0 (span <= SC_NR)
-//   SC_FN(copy_piece)(float *d, const float *src, int span, int lo, int hi, int s):
+//   SC_FN(copy_piece)(float *d, const float *src, int span, int lo, int hi, int s, int avail):
 //     d[i] = src[i * s] for lo <= i < hi, 0 for the other i < span (0 <= lo < hi <= span <= SC_NR);
-//     src[i * s] may be outside the input for i outside [lo, hi) and must not be read there.
+//     src[i * s] may be outside the input for i outside [lo, hi) and must not be read there; when
+//     lo == 0, src[0 .. avail) may all be read (the rest of the input row).
 //   Both may also write up to SC_PANEL_PAD floats past d + span (pieces of a packed row are written in
 //   order, rows in order, so whatever they overwrite is written again later, or is padding).
 // and, when it wants the code compiled for a target, wraps the #include in a target pragma.
 
 #if SC_KC > SC_KC_MAX || SC_PANEL_PAD > SC_PANEL_PAD_MAX || SC_NC > SC_NC_MAX || SC_NR > SC_NR_MAX || (SC_NC % SC_NR) != 0 || (SC_MC % SC_MR) != 0
 #error "blocking exceeds the workspace bounds"
+#endif
+
+#ifndef SC_KMAX
+#define SC_KMAX 16  // kernels up to this size get their column ranges precomputed
 #endif
 
 // A piece of a pixel block: the pixels of one output row that fall in one panel. `span` lanes are
@@ -51,23 +56,42 @@ static void SC_FN(pack_input)(float *restrict dst, const sc_conv_geometry *g, co
     const int H = direct ? 1 : g->in_height;
     const int W = direct ? g->in_height * g->in_width : g->in_width;
     const size_t HW = (size_t)g->in_height * g->in_width, panel_stride = (size_t)kc * SC_NR + SC_PANEL_PAD;
-    for (int kr = 0; kr < kc; kr++) {
-        const int k = k0 + kr, c = k / kk, r = k - c * kk, ky = r / ks, kx = r - ky * ks;
-        const float *chan = in + (size_t)c * HW;
-        // Output columns ox whose input column ox * s - pad + kx lies inside [0, W).
+    // Output columns ox whose input column ox * s - pad + kx lies inside [0, W), per kx.
+    int ox_lo[SC_KMAX], ox_hi[SC_KMAX];
+    for (int kx = 0; kx < ks && kx < SC_KMAX; kx++) {
         const int t = pad - kx;
-        const int ox_lo = t > 0 ? (t + s - 1) / s : 0;
-        const int ox_hi = W - 1 + t >= 0 ? (W - 1 + t) / s + 1 : 0;
+        ox_lo[kx] = t > 0 ? (t + s - 1) / s : 0;
+        ox_hi[kx] = W - 1 + t >= 0 ? (W - 1 + t) / s + 1 : 0;
+    }
+    int c = k0 / kk, ky = (k0 - c * kk) / ks, kx = k0 - c * kk - ky * ks;
+    for (int kr = 0; kr < kc; kr++) {
+        const float *chan = in + (size_t)c * HW;
+        const int t = pad - kx;
+        int lo_x, hi_x;
+        if (kx < SC_KMAX) {
+            lo_x = ox_lo[kx];
+            hi_x = ox_hi[kx];
+        } else {
+            lo_x = t > 0 ? (t + s - 1) / s : 0;
+            hi_x = W - 1 + t >= 0 ? (W - 1 + t) / s + 1 : 0;
+        }
         for (int q = 0; q < npieces; q++) {
             const SC_FN(piece) pc = pieces[q];
             float *d = dst + (size_t)pc.panel * panel_stride + (size_t)kr * SC_NR + pc.lane0;
             const int iy = pc.oy * s - pad + ky, ix0 = pc.ox0 * s - t;
-            const int lo = ox_lo > pc.ox0 ? ox_lo - pc.ox0 : 0;
-            const int hi = ox_hi - pc.ox0 < pc.len ? ox_hi - pc.ox0 : pc.len;
+            const int lo = lo_x > pc.ox0 ? lo_x - pc.ox0 : 0;
+            const int hi = hi_x - pc.ox0 < pc.len ? hi_x - pc.ox0 : pc.len;
             if (iy < 0 || iy >= H || lo >= hi)
                 SC_FN(zero_piece)(d, pc.span);
             else
-                SC_FN(copy_piece)(d, chan + (ptrdiff_t)iy * W + ix0, pc.span, lo, hi, s);
+                SC_FN(copy_piece)(d, chan + (ptrdiff_t)iy * W + ix0, pc.span, lo, hi, s, W - ix0);
+        }
+        if (++kx == ks) {
+            kx = 0;
+            if (++ky == ks) {
+                ky = 0;
+                c++;
+            }
         }
     }
 }

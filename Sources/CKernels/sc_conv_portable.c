@@ -116,11 +116,12 @@ static void tile_portable(const float *a, const float *b, int kc, int mr, int nr
     }
 }
 
-static inline void zero_piece_portable(float *d, int span) {
+static inline __attribute__((always_inline)) void zero_piece_portable(float *d, int span) {
     for (int i = 0; i < span; i++) d[i] = 0.0f;
 }
 
-static inline void copy_piece_portable(float *restrict d, const float *restrict src, int span, int lo, int hi, int s) {
+static inline __attribute__((always_inline)) void copy_piece_portable(float *restrict d, const float *restrict src, int span, int lo, int hi, int s, int avail) {
+    (void)avail;
     for (int i = 0; i < lo; i++) d[i] = 0.0f;
     if (s == 1)
         for (int i = lo; i < hi; i++) d[i] = src[i];

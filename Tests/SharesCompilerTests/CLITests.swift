@@ -179,3 +179,64 @@ struct WeightCLITests {
         #expect(unwritable.stderr.hasPrefix("/no/such/dir/w.safetensors:1:1: error: cannot write '/no/such/dir/w.safetensors'"))
     }
 }
+
+/// `compile -o`, `run` and `bench` through the binary, on a small network.
+struct RunCLITests {
+    let spec = "Architectures/cifar/resnet-56.yaml"
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-run-\(getpid())-\(UUID().uuidString)")
+
+    @Test func runPrintsTopFiveAndWritesNumPy() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let printed = try CLITests.run(["run", spec, "--set", "depth=8", "--batch", "2", "--threads", "2"])
+        #expect(printed.status == 0)
+        let lines = printed.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("image 0: ") && lines[0].split(separator: ",").count == 5)
+
+        // The same input through a plan file, written for another batch size, gives the same outputs.
+        let plan = directory.appendingPathComponent("r8.plan").path
+        let compiled = try CLITests.run(["compile", spec, "--set", "depth=8", "-o", plan, "--batch", "4"])
+        #expect(compiled.status == 0 && compiled.stdout.hasPrefix("\(plan): 13 steps, "))
+        let fromPlan = try CLITests.run(["run", plan, "--batch", "2", "--threads", "1"])
+        #expect(fromPlan.stdout == printed.stdout)
+
+        let output = directory.appendingPathComponent("y.npy").path
+        let written = try CLITests.run(["run", plan, "--batch", "3", "--output", output])
+        #expect(written.stdout == "\(output): 3 x 10 float32\n")
+        let (shape, values) = try NumPyFile.read(output)
+        #expect(shape == [3, 10] && values.allSatisfy(\.isFinite))
+    }
+
+    @Test func runErrors() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("x.npy").path
+        try NumPyFile.write([Float](repeating: 0, count: 2 * 3 * 16 * 16), shape: [2, 3, 16, 16], to: input)
+        let wrongShape = try CLITests.run(["run", spec, "--set", "depth=8", "--input", input])
+        #expect(wrongShape.status == 1)
+        #expect(wrongShape.stderr == "\(input):1:1: error: input has shape [2, 3, 16, 16]; the network expects [N, 3, 32, 32] or [3, 32, 32]\n")
+        let notAPlan = try CLITests.run(["run", "README.md"])
+        #expect(notAPlan.status == 1 && notAPlan.stderr.hasPrefix("README.md:1:1: error: not a valid safetensors file"))
+        let planWithSeed = try CLITests.run(["run", "some.plan", "--seed", "3"])
+        #expect(planWithSeed.status == 64)
+        let zeroThreads = try CLITests.run(["bench", spec, "--threads", "0"])
+        #expect(zeroThreads.status == 64)
+    }
+
+    @Test func benchReportsTheDocumentedKeys() throws {
+        let result = try CLITests.run(["bench", spec, "--set", "depth=8", "--runs", "2", "--warmup", "1", "--format", "json"])
+        #expect(result.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for key in ["median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "weight_bytes", "peak_rss_bytes", "images_per_second"] {
+            #expect(json[key] != nil, "\(key)")
+        }
+        #expect((json["arena_bytes"] as? Int ?? 0) >= (json["arena_lower_bound_bytes"] as? Int ?? .max))
+    }
+
+    @Test func emitStages() throws {
+        for (stage, prefix) in [("fused", "program \"resnet-56\""), ("memory", "memory for batch 2"), ("plan", "plan \"resnet-56\"")] {
+            let result = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--batch", "2"])
+            #expect(result.status == 0 && result.stdout.hasPrefix(prefix), "\(stage)")
+        }
+    }
+}
