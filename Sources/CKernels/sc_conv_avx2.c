@@ -1,4 +1,5 @@
-// AVX2+FMA level of the convolution: 6 x 16 micro-tiles (12 ymm accumulators), two per 12-row panel.
+// AVX2+FMA level of the convolution: 6 x 16 micro-tiles (12 ymm accumulators), two per 12-row panel;
+// a last panel of at most 8 pixels gets 12 x 8 tiles instead.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "sc_internal.h"
@@ -17,91 +18,66 @@ static inline __attribute__((always_inline)) __m256i mask8_avx2(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
 }
 
+// rows x (8 * nv) tile: rows <= 6 with nv == 2, rows <= 12 with nv == 1 (for panels of at most 8 columns).
 static inline __attribute__((always_inline)) void
-tile6_avx2(const float *restrict a, const float *restrict b, int kc, const int rows, int nr, float *c,
-           const sc_tile_epi *e) {
-    __m256 c0[6], c1[6];
-    for (int i = 0; i < rows; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+tile_k_avx2(const float *restrict a, const float *restrict b, int kc, const int rows, const int nv, int nr,
+            float *c, const sc_tile_epi *e) {
+    __m256 acc[12][2];
+    for (int i = 0; i < rows; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm256_setzero_ps();
     for (int k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        __m256 bv[2];
+        for (int v = 0; v < nv; v++) bv[v] = _mm256_load_ps(b + 8 * v);
         for (int i = 0; i < rows; i++) {
             const __m256 av = _mm256_broadcast_ss(a + i);
-            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
-            c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+            for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
         }
         a += SC_MR;
         b += SC_NR;
     }
     const size_t ldc = e->ldc;
-    if (nr == SC_NR) {
-        for (int i = 0; i < rows; i++) {
-            float *cr = c + i * ldc;
-            __m256 v0 = c0[i], v1 = c1[i];
-            if (!e->first) {
-                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));
-                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));
-            }
+    const int full = nr >= 8 * nv;
+    __m256i mk[2];
+    for (int v = 0; v < nv; v++) mk[v] = mask8_avx2(nr - 8 * v);
+    for (int i = 0; i < rows; i++) {
+        for (int v = 0; v < nv; v++) {
+            float *p = c + i * ldc + 8 * v;
+            __m256 x = acc[i][v];
+            if (!e->first) x = _mm256_add_ps(x, full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk[v]));
             if (e->last) {
-                if (e->scale) {
-                    const __m256 s = _mm256_broadcast_ss(e->scale + i);
-                    v0 = _mm256_mul_ps(v0, s);
-                    v1 = _mm256_mul_ps(v1, s);
-                }
-                if (e->shift) {
-                    const __m256 t = _mm256_broadcast_ss(e->shift + i);
-                    v0 = _mm256_add_ps(v0, t);
-                    v1 = _mm256_add_ps(v1, t);
-                }
+                if (e->scale) x = _mm256_mul_ps(x, _mm256_broadcast_ss(e->scale + i));
+                if (e->shift) x = _mm256_add_ps(x, _mm256_broadcast_ss(e->shift + i));
                 if (e->residual) {
-                    const float *rr = e->residual + i * ldc;
-                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(rr));
-                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(rr + 8));
+                    const float *r = e->residual + i * ldc + 8 * v;
+                    x = _mm256_add_ps(x, full ? _mm256_loadu_ps(r) : _mm256_maskload_ps(r, mk[v]));
                 }
-                if (e->relu) {
-                    v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
-                    v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
-                }
+                if (e->relu) x = _mm256_max_ps(x, _mm256_setzero_ps());
             }
-            _mm256_storeu_ps(cr, v0);
-            _mm256_storeu_ps(cr + 8, v1);
-        }
-    } else {
-        const __m256i m0 = mask8_avx2(nr), m1 = mask8_avx2(nr - 8);
-        for (int i = 0; i < rows; i++) {
-            float *cr = c + i * ldc;
-            __m256 v0 = c0[i], v1 = c1[i];
-            if (!e->first) {
-                v0 = _mm256_add_ps(v0, _mm256_maskload_ps(cr, m0));
-                v1 = _mm256_add_ps(v1, _mm256_maskload_ps(cr + 8, m1));
-            }
-            if (e->last) {
-                if (e->scale) {
-                    const __m256 s = _mm256_broadcast_ss(e->scale + i);
-                    v0 = _mm256_mul_ps(v0, s);
-                    v1 = _mm256_mul_ps(v1, s);
-                }
-                if (e->shift) {
-                    const __m256 t = _mm256_broadcast_ss(e->shift + i);
-                    v0 = _mm256_add_ps(v0, t);
-                    v1 = _mm256_add_ps(v1, t);
-                }
-                if (e->residual) {
-                    const float *rr = e->residual + i * ldc;
-                    v0 = _mm256_add_ps(v0, _mm256_maskload_ps(rr, m0));
-                    v1 = _mm256_add_ps(v1, _mm256_maskload_ps(rr + 8, m1));
-                }
-                if (e->relu) {
-                    v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
-                    v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
-                }
-            }
-            _mm256_maskstore_ps(cr, m0, v0);
-            _mm256_maskstore_ps(cr + 8, m1, v1);
+            if (full)
+                _mm256_storeu_ps(p, x);
+            else
+                _mm256_maskstore_ps(p, mk[v], x);
         }
     }
 }
 
 static void tile_avx2(const float *a, const float *b, int kc, int mr, int nr, float *c, const sc_tile_epi *e) {
+    if (nr <= 8) {  // a narrow last panel: one ymm per row, all rows at once
+        switch (mr) {
+        case 12: tile_k_avx2(a, b, kc, 12, 1, nr, c, e); return;
+        case 11: tile_k_avx2(a, b, kc, 11, 1, nr, c, e); return;
+        case 10: tile_k_avx2(a, b, kc, 10, 1, nr, c, e); return;
+        case 9: tile_k_avx2(a, b, kc, 9, 1, nr, c, e); return;
+        case 8: tile_k_avx2(a, b, kc, 8, 1, nr, c, e); return;
+        case 7: tile_k_avx2(a, b, kc, 7, 1, nr, c, e); return;
+        case 6: tile_k_avx2(a, b, kc, 6, 1, nr, c, e); return;
+        case 5: tile_k_avx2(a, b, kc, 5, 1, nr, c, e); return;
+        case 4: tile_k_avx2(a, b, kc, 4, 1, nr, c, e); return;
+        case 3: tile_k_avx2(a, b, kc, 3, 1, nr, c, e); return;
+        case 2: tile_k_avx2(a, b, kc, 2, 1, nr, c, e); return;
+        default: tile_k_avx2(a, b, kc, 1, 1, nr, c, e); return;
+        }
+    }
     sc_tile_epi sub = *e;
     for (int i0 = 0; i0 < mr; i0 += 6) {
         const int rows = mr - i0 < 6 ? mr - i0 : 6;
@@ -110,12 +86,12 @@ static void tile_avx2(const float *a, const float *b, int kc, int mr, int nr, fl
         sub.residual = e->residual ? e->residual + (size_t)i0 * e->ldc : NULL;
         float *ci = c + (size_t)i0 * e->ldc;
         switch (rows) {
-        case 6: tile6_avx2(a + i0, b, kc, 6, nr, ci, &sub); break;
-        case 5: tile6_avx2(a + i0, b, kc, 5, nr, ci, &sub); break;
-        case 4: tile6_avx2(a + i0, b, kc, 4, nr, ci, &sub); break;
-        case 3: tile6_avx2(a + i0, b, kc, 3, nr, ci, &sub); break;
-        case 2: tile6_avx2(a + i0, b, kc, 2, nr, ci, &sub); break;
-        default: tile6_avx2(a + i0, b, kc, 1, nr, ci, &sub); break;
+        case 6: tile_k_avx2(a + i0, b, kc, 6, 2, nr, ci, &sub); break;
+        case 5: tile_k_avx2(a + i0, b, kc, 5, 2, nr, ci, &sub); break;
+        case 4: tile_k_avx2(a + i0, b, kc, 4, 2, nr, ci, &sub); break;
+        case 3: tile_k_avx2(a + i0, b, kc, 3, 2, nr, ci, &sub); break;
+        case 2: tile_k_avx2(a + i0, b, kc, 2, 2, nr, ci, &sub); break;
+        default: tile_k_avx2(a + i0, b, kc, 1, 2, nr, ci, &sub); break;
         }
     }
 }

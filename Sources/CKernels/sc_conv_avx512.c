@@ -1,5 +1,6 @@
 // AVX-512 level of the convolution: 12 x 32 micro-tiles (24 zmm accumulators, two zmm of input
-// pixels per k, the weights broadcast from the packed panel), masked stores for partial tiles.
+// pixels per k, the weights broadcast from the packed panel), 12 x 16 for a last panel of at most 16
+// pixels, masked loads and stores for partial tiles.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "sc_internal.h"
@@ -13,72 +14,61 @@
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,fma"))), apply_to = function)
 
+// rows x (16 * nv) tile, rows <= 12, nv = 1 (panels of at most 16 columns) or 2.
 static inline __attribute__((always_inline)) void
-tile12_avx512(const float *restrict a, const float *restrict b, int kc, const int rows, int nr, float *c,
-              const sc_tile_epi *e) {
-    __m512 c0[SC_MR], c1[SC_MR];
-    for (int i = 0; i < rows; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+tile_k_avx512(const float *restrict a, const float *restrict b, int kc, const int rows, const int nv, int nr,
+              float *c, const sc_tile_epi *e) {
+    __m512 acc[SC_MR][2];
+    for (int i = 0; i < rows; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
-        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        __m512 bv[2];
+        for (int v = 0; v < nv; v++) bv[v] = _mm512_load_ps(b + 16 * v);
         for (int i = 0; i < rows; i++) {
             const __m512 av = _mm512_set1_ps(a[i]);
-            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+            for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
         }
         a += SC_MR;
         b += SC_NR;
     }
     const size_t ldc = e->ldc;
-    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
-    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1u);
+    const uint32_t bits = nr >= 32 ? 0xFFFFFFFFu : (1u << nr) - 1u;
+    const __mmask16 mk[2] = {(__mmask16)bits, (__mmask16)(bits >> 16)};
     for (int i = 0; i < rows; i++) {
-        float *cr = c + i * ldc;
-        __m512 v0 = c0[i], v1 = c1[i];
-        if (!e->first) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        for (int v = 0; v < nv; v++) {
+            float *p = c + i * ldc + 16 * v;
+            __m512 x = acc[i][v];
+            if (!e->first) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], p));
+            if (e->last) {
+                if (e->scale) x = _mm512_mul_ps(x, _mm512_set1_ps(e->scale[i]));
+                if (e->shift) x = _mm512_add_ps(x, _mm512_set1_ps(e->shift[i]));
+                if (e->residual) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[v], e->residual + i * ldc + 16 * v));
+                if (e->relu) x = _mm512_max_ps(x, _mm512_setzero_ps());
+            }
+            _mm512_mask_storeu_ps(p, mk[v], x);
         }
-        if (e->last) {
-            if (e->scale) {
-                const __m512 s = _mm512_set1_ps(e->scale[i]);
-                v0 = _mm512_mul_ps(v0, s);
-                v1 = _mm512_mul_ps(v1, s);
-            }
-            if (e->shift) {
-                const __m512 t = _mm512_set1_ps(e->shift[i]);
-                v0 = _mm512_add_ps(v0, t);
-                v1 = _mm512_add_ps(v1, t);
-            }
-            if (e->residual) {
-                const float *rr = e->residual + i * ldc;
-                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, rr));
-                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, rr + 16));
-            }
-            if (e->relu) {
-                v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
-                v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
-            }
-        }
-        _mm512_mask_storeu_ps(cr, m0, v0);
-        _mm512_mask_storeu_ps(cr + 16, m1, v1);
     }
 }
 
-static void tile_avx512(const float *a, const float *b, int kc, int mr, int nr, float *c, const sc_tile_epi *e) {
-    switch (mr) {
-    case 12: tile12_avx512(a, b, kc, 12, nr, c, e); break;
-    case 11: tile12_avx512(a, b, kc, 11, nr, c, e); break;
-    case 10: tile12_avx512(a, b, kc, 10, nr, c, e); break;
-    case 9: tile12_avx512(a, b, kc, 9, nr, c, e); break;
-    case 8: tile12_avx512(a, b, kc, 8, nr, c, e); break;
-    case 7: tile12_avx512(a, b, kc, 7, nr, c, e); break;
-    case 6: tile12_avx512(a, b, kc, 6, nr, c, e); break;
-    case 5: tile12_avx512(a, b, kc, 5, nr, c, e); break;
-    case 4: tile12_avx512(a, b, kc, 4, nr, c, e); break;
-    case 3: tile12_avx512(a, b, kc, 3, nr, c, e); break;
-    case 2: tile12_avx512(a, b, kc, 2, nr, c, e); break;
-    default: tile12_avx512(a, b, kc, 1, nr, c, e); break;
+#define SC_TILE_CASES(nv)                                         \
+    switch (mr) {                                                 \
+    case 12: tile_k_avx512(a, b, kc, 12, nv, nr, c, e); return;  \
+    case 11: tile_k_avx512(a, b, kc, 11, nv, nr, c, e); return;  \
+    case 10: tile_k_avx512(a, b, kc, 10, nv, nr, c, e); return;  \
+    case 9: tile_k_avx512(a, b, kc, 9, nv, nr, c, e); return;    \
+    case 8: tile_k_avx512(a, b, kc, 8, nv, nr, c, e); return;    \
+    case 7: tile_k_avx512(a, b, kc, 7, nv, nr, c, e); return;    \
+    case 6: tile_k_avx512(a, b, kc, 6, nv, nr, c, e); return;    \
+    case 5: tile_k_avx512(a, b, kc, 5, nv, nr, c, e); return;    \
+    case 4: tile_k_avx512(a, b, kc, 4, nv, nr, c, e); return;    \
+    case 3: tile_k_avx512(a, b, kc, 3, nv, nr, c, e); return;    \
+    case 2: tile_k_avx512(a, b, kc, 2, nv, nr, c, e); return;    \
+    default: tile_k_avx512(a, b, kc, 1, nv, nr, c, e); return;   \
     }
+
+static void tile_avx512(const float *a, const float *b, int kc, int mr, int nr, float *c, const sc_tile_epi *e) {
+    if (nr <= 16) SC_TILE_CASES(1)
+    SC_TILE_CASES(2)
 }
 
 static inline __attribute__((always_inline)) void zero_piece_avx512(float *d, int span) {

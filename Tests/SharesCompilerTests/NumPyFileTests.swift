@@ -180,18 +180,7 @@ struct NumPyFileTests {
 
     // MARK: - With NumPy
 
-    static let pythonHasNumPy: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import numpy"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
-
-    @Test(.enabled(if: pythonHasNumPy, "needs python3 with numpy (.ci/run installs it)"))
+    @Test(.enabled(if: Python.hasNumPy, "needs python3 with numpy (.ci/run installs it)"))
     func interoperatesWithNumPy() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-npy-interop-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -220,15 +209,8 @@ struct NumPyFileTests {
             np.save(d + 'float64.npy', expected.astype(np.float64))
             np.save(d + 'fortran.npy', np.asfortranarray(expected))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "\(message)")
+        let (status, message) = try Python.run(script)
+        try #require(status == 0, "\(message)")
 
         let transposed = try NumPyFile.read(path("numpy.npy"))
         #expect(transposed.shape == [4, 3])

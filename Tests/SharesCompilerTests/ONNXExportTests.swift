@@ -75,18 +75,7 @@ struct ONNXExportTests {
         #expect(outputName.map { String(decoding: $0, as: UTF8.self) } == "logits")
     }
 
-    static let pythonHasONNXRuntime: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import onnx, onnxruntime, numpy"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
-
-    @Test(.enabled(if: pythonHasONNXRuntime, "needs python3 with onnx, onnxruntime and numpy (.ci/run installs them)"))
+    @Test(.enabled(if: Python.hasONNXRuntime, "needs python3 with onnx, onnxruntime and numpy (.ci/run installs them)"))
     func onnxRuntimeRunsTheExportedModel() throws {
         let graph = try compileInMemory(PassTests.tiny).graph
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-tiny-\(getpid()).onnx").path
@@ -98,14 +87,7 @@ struct ONNXExportTests {
             y = ort.InferenceSession('\(path)').run(None, {'input': np.ones((3, 3, 8, 8), np.float32)})[0]
             assert y.shape == (3, 2) and np.isfinite(y).all(), y
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(message)")
+        let (status, message) = try Python.run(script)
+        #expect(status == 0, "\(message)")
     }
 }

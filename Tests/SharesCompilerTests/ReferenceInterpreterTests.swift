@@ -215,15 +215,8 @@ struct ReferenceInterpreterTests {
             session = ort.InferenceSession('\(model)', options, providers=['CPUExecutionProvider'])
             np.save('\(outputPath)', session.run(None, {'input': np.load('\(inputPath)')})[0].astype(np.float32))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, message) = try Python.run(script)
+        guard status == 0 else {
             Issue.record("onnxruntime failed: \(message)")
             return []
         }
@@ -232,7 +225,7 @@ struct ReferenceInterpreterTests {
         return values
     }
 
-    @Test(.enabled(if: ONNXExportTests.pythonHasONNXRuntime, "needs python3 with onnx, onnxruntime and numpy (.ci/run installs them)"),
+    @Test(.enabled(if: Python.hasONNXRuntime, "needs python3 with onnx, onnxruntime and numpy (.ci/run installs them)"),
           arguments: ["mixed", "flattening"])
     func agreesWithONNXRuntime(network: String) throws {
         let graph = try compileInMemory(["spec.yaml": network == "mixed" ? Self.mixed : Self.flattening]).graph

@@ -61,3 +61,27 @@ func expectGolden(_ actual: String, _ name: String, sourceLocation: Testing.Sour
                      sourceLocation: sourceLocation)
     }
 }
+
+/// The machine's python3, for the tests that check against NumPy and ONNX Runtime (CI installs them;
+/// without them those tests are skipped with the reason).
+enum Python {
+    /// Whether `python3 -c "import <modules>"` succeeds.
+    static func has(_ modules: String) -> Bool { (try? run("import \(modules)").status) == 0 }
+
+    /// Runs a script; returns its exit status and standard error.
+    static func run(_ script: String) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        process.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, message)
+    }
+
+    static let hasNumPy = has("numpy")
+    static let hasONNXRuntime = has("onnx, onnxruntime, numpy")
+}
