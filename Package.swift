@@ -37,7 +37,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SharesCompilerTests",
-            dependencies: ["SharesCompiler"],
+            dependencies: ["SharesCompiler", "CKernels"],
             exclude: ["Golden"]
         ),
     ]

@@ -110,7 +110,8 @@ static inline __attribute__((always_inline)) __m256i range8_avx2(int base, int l
     return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), idx), _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
 }
 
-static inline __attribute__((always_inline)) void copy_piece_avx2(float *restrict d, const float *restrict src, int span, int lo, int hi, int s, int avail) {
+static inline __attribute__((always_inline)) void
+copy_piece_avx2(float *restrict d, const float *restrict src, int span, int lo, int hi, int s, int avail) {
     __m256 v0, v1;
     if (s == 1) {
         if (lo == 0 && hi == 16) {

@@ -83,7 +83,8 @@ static inline uint64_t bits_avx512(int lo, int hi) {
     return below_hi & ~((1ull << lo) - 1ull);
 }
 
-static inline __attribute__((always_inline)) void copy_piece_avx512(float *restrict d, const float *restrict src, int span, int lo, int hi, int s, int avail) {
+static inline __attribute__((always_inline)) void
+copy_piece_avx512(float *restrict d, const float *restrict src, int span, int lo, int hi, int s, int avail) {
     (void)avail;
     const uint32_t st = span >= 32 ? 0xFFFFFFFFu : (1u << span) - 1u;
     __m512 v0, v1;

@@ -17,7 +17,8 @@
 //   order, rows in order, so whatever they overwrite is written again later, or is padding).
 // and, when it wants the code compiled for a target, wraps the #include in a target pragma.
 
-#if SC_KC > SC_KC_MAX || SC_PANEL_PAD > SC_PANEL_PAD_MAX || SC_NC > SC_NC_MAX || SC_NR > SC_NR_MAX || (SC_NC % SC_NR) != 0 || (SC_MC % SC_MR) != 0
+#if SC_KC > SC_KC_MAX || SC_PANEL_PAD > SC_PANEL_PAD_MAX || SC_NC > SC_NC_MAX || SC_NR > SC_NR_MAX || \
+    (SC_NC % SC_NR) != 0 || (SC_MC % SC_MR) != 0
 #error "blocking exceeds the workspace bounds"
 #endif
 
@@ -142,6 +143,94 @@ static void SC_FN(gemm)(const sc_conv_geometry *g, const float *A, const float *
     }
 }
 
+// Grouped convolutions with one input channel per group (depthwise, possibly with a channel
+// multiplier): direct loops. Each run of an output row is done in chunks of up to `chunk` pixels: the
+// input rows under the chunk are copied, zero-padded, into `buf`, then 16 outputs at a time are
+// accumulated over the taps in registers.
+#define SC_DW_BUF 4096
+#define SC_DW_LANES 16
+static void SC_FN(depthwise)(const sc_conv_geometry *g, const float *packed, const float *in, float *out,
+                             const float *scale, const float *shift, const float *res, int relu,
+                             int cb, int ce, int pb, int pe) {
+    const int ks = g->kernel, kk = ks * ks, s = g->stride, pad = g->pad;
+    const int H = g->in_height, W = g->in_width, ow = g->out_width;
+    const int Mg = g->out_channels / g->groups;
+    const size_t N = (size_t)g->out_height * ow, HW = (size_t)H * W;
+    const size_t group_floats = (size_t)((Mg + SC_MR - 1) / SC_MR) * SC_MR * kk;
+    // Largest chunk whose padded input rows fit: ks rows of (chunk + SC_DW_LANES) * s + ks floats.
+    int chunk = (SC_DW_BUF / ks - ks) / s - SC_DW_LANES;
+    if (chunk > 256) chunk = 256;
+    chunk = chunk / SC_DW_LANES * SC_DW_LANES;
+    float buf[SC_DW_BUF];
+    for (int oc = cb; oc < ce; oc++) {
+        const int gi = oc / Mg, m = oc - gi * Mg;
+        const float *wp = packed + gi * group_floats + (size_t)(m / SC_MR) * SC_MR * kk + m % SC_MR;
+        const float *chan = in + (size_t)gi * HW;
+        const float sc = scale ? scale[oc] : 1.0f, sh = shift ? shift[oc] : 0.0f;
+        for (int n = pb; n < pe;) {
+            const int oy = n / ow, ox0 = n - oy * ow;
+            int len = ow - ox0 < pe - n ? ow - ox0 : pe - n;
+            if (chunk > 0 && len > chunk) len = chunk;
+            float *restrict o = out + (size_t)oc * N + n;
+            const float *restrict r = res ? res + (size_t)oc * N + n : NULL;
+            if (chunk <= 0) {  // huge kernel or stride: one output at a time
+                for (int i = 0; i < len; i++) {
+                    float acc = 0.0f;
+                    for (int ky = 0; ky < ks; ky++) {
+                        const int iy = oy * s - pad + ky;
+                        if (iy < 0 || iy >= H) continue;
+                        for (int kx = 0; kx < ks; kx++) {
+                            const int ix = (ox0 + i) * s - pad + kx;
+                            if (ix >= 0 && ix < W) acc += wp[(size_t)(ky * ks + kx) * SC_MR] * chan[(size_t)iy * W + ix];
+                        }
+                    }
+                    float v = acc * sc + sh;
+                    if (r) v += r[i];
+                    o[i] = relu && v < 0.0f ? 0.0f : v;
+                }
+                n += len;
+                continue;
+            }
+            // buf[ky * bw + j] = input(oy * s - pad + ky, ox0 * s - pad + j), zero outside the image.
+            const int bw = (len + SC_DW_LANES) * s + ks, x0 = ox0 * s - pad;
+            for (int ky = 0; ky < ks; ky++) {
+                float *restrict b = buf + ky * bw;
+                const int iy = oy * s - pad + ky;
+                if (iy < 0 || iy >= H) {
+                    for (int j = 0; j < bw; j++) b[j] = 0.0f;
+                    continue;
+                }
+                const float *row = chan + (size_t)iy * W;
+                const int ja = x0 < 0 ? -x0 : 0, jb = W - x0 < bw ? W - x0 : bw;
+                int j = 0;
+                for (; j < ja && j < bw; j++) b[j] = 0.0f;
+                for (; j < jb; j++) b[j] = row[x0 + j];
+                for (; j < bw; j++) b[j] = 0.0f;
+            }
+            for (int i0 = 0; i0 < len; i0 += SC_DW_LANES) {
+                float acc[SC_DW_LANES];
+                for (int l = 0; l < SC_DW_LANES; l++) acc[l] = 0.0f;
+                for (int ky = 0; ky < ks; ky++)
+                    for (int kx = 0; kx < ks; kx++) {
+                        const float w = wp[(size_t)(ky * ks + kx) * SC_MR];
+                        const float *b = buf + ky * bw + i0 * s + kx;
+                        if (s == 1)
+                            for (int l = 0; l < SC_DW_LANES; l++) acc[l] += w * b[l];
+                        else
+                            for (int l = 0; l < SC_DW_LANES; l++) acc[l] += w * b[l * s];
+                    }
+                const int cnt = len - i0 < SC_DW_LANES ? len - i0 : SC_DW_LANES;
+                for (int l = 0; l < cnt; l++) {
+                    float v = acc[l] * sc + sh;
+                    if (r) v += r[i0 + l];
+                    o[i0 + l] = relu && v < 0.0f ? 0.0f : v;
+                }
+            }
+            n += len;
+        }
+    }
+}
+
 void SC_FN(sc_conv)(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                     const sc_epilogue *epilogue, float *workspace,
                     int channel_begin, int channel_end, int pixel_begin, int pixel_end) {
@@ -160,6 +249,10 @@ void SC_FN(sc_conv)(const sc_conv_geometry *g, const float *packed, const float 
     const float *shift = epilogue ? epilogue->shift : NULL;
     const float *res = epilogue ? epilogue->residual : NULL;
     const int relu = epilogue ? epilogue->relu : 0;
+    if (Cg == 1 && groups > 1) {
+        SC_FN(depthwise)(g, packed, input, output, scale, shift, res, relu, channel_begin, channel_end, pixel_begin, pixel_end);
+        return;
+    }
     for (int gi = channel_begin / Mg; gi < groups && gi * Mg < channel_end; gi++) {
         const int base = gi * Mg;
         const int m_lo = (channel_begin > base ? channel_begin : base) - base;

@@ -12,7 +12,7 @@
 #define SC_MR 12
 // Upper bounds of the cache blocking over all levels (the workspace is sized with them).
 #define SC_KC_MAX 256
-#define SC_NC_MAX 512
+#define SC_NC_MAX 256
 #define SC_NR_MAX 32
 #define SC_NR_MIN 16
 #define SC_PANEL_PAD_MAX 16

@@ -1,6 +1,5 @@
 // The memory-bound kernels: plain C loops the compiler vectorizes (reductions keep several partial
 // sums so that they vectorize without reassociation flags).
-#include <math.h>
 #include "sc_internal.h"
 
 void sc_scale_shift(const float *x, float *y, int channels, int spatial, const float *scale, const float *shift, int relu) {
@@ -34,51 +33,87 @@ void sc_relu(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void sc_max_pool(const float *x, float *y, int channels, int height, int width,
-                 int kernel, int stride, int pad, int out_height, int out_width) {
+// Both pools work a row at a time: the output row accumulates, for each tap (ky, kx), the input row
+// iy = oy * stride - pad + ky read at columns ox * stride - pad + kx over the output columns where that
+// column lies inside the image. The column ranges depend only on kx.
+static void sc_pool(const float *x, float *y, int channels, int height, int width, int kernel, int stride, int pad,
+                    int out_height, int out_width, int is_max) {
+    enum { KMAX = 16 };
+    int lo_k[KMAX], hi_k[KMAX];
+    for (int kx = 0; kx < kernel && kx < KMAX; kx++) {
+        const int t = pad - kx;
+        int lo = t > 0 ? (t + stride - 1) / stride : 0, hi = width - 1 + t >= 0 ? (width - 1 + t) / stride + 1 : 0;
+        if (hi > out_width) hi = out_width;
+        lo_k[kx] = lo;
+        hi_k[kx] = hi;
+    }
     for (int c = 0; c < channels; c++) {
         const float *xc = x + (size_t)c * height * width;
-        float *yc = y + (size_t)c * out_height * out_width;
         for (int oy = 0; oy < out_height; oy++) {
-            const int y0 = oy * stride - pad;
-            const int ya = y0 < 0 ? 0 : y0, yb = y0 + kernel > height ? height : y0 + kernel;
-            for (int ox = 0; ox < out_width; ox++) {
-                const int x0 = ox * stride - pad;
-                const int xa = x0 < 0 ? 0 : x0, xb = x0 + kernel > width ? width : x0 + kernel;
-                float m = -INFINITY;
-                for (int iy = ya; iy < yb; iy++)
-                    for (int ix = xa; ix < xb; ix++) {
-                        const float v = xc[(size_t)iy * width + ix];
-                        m = v > m ? v : m;
+            float *restrict yr = y + ((size_t)c * out_height + oy) * out_width;
+            const float init = is_max ? -__builtin_inff() : 0.0f;
+            for (int ox = 0; ox < out_width; ox++) yr[ox] = init;
+            for (int ky = 0; ky < kernel; ky++) {
+                const int iy = oy * stride - pad + ky;
+                if (iy < 0 || iy >= height) continue;
+                const float *xr = xc + (size_t)iy * width;
+                for (int kx = 0; kx < kernel; kx++) {
+                    const int t = pad - kx;
+                    int lo, hi;
+                    if (kx < KMAX) {
+                        lo = lo_k[kx];
+                        hi = hi_k[kx];
+                    } else {
+                        lo = t > 0 ? (t + stride - 1) / stride : 0;
+                        hi = width - 1 + t >= 0 ? (width - 1 + t) / stride + 1 : 0;
+                        if (hi > out_width) hi = out_width;
                     }
-                yc[(size_t)oy * out_width + ox] = m;
+                    if (lo >= hi) continue;
+                    const float *restrict src = xr + ((ptrdiff_t)lo * stride - t);
+                    float *restrict dst = yr + lo;
+                    const int n = hi - lo;
+                    if (is_max) {
+                        if (stride == 1)
+                            for (int i = 0; i < n; i++) dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+                        else if (stride == 2)
+                            for (int i = 0; i < n; i++) dst[i] = src[2 * i] > dst[i] ? src[2 * i] : dst[i];
+                        else
+                            for (int i = 0; i < n; i++) {
+                                const float v = src[(size_t)i * stride];
+                                dst[i] = v > dst[i] ? v : dst[i];
+                            }
+                    } else {
+                        if (stride == 1)
+                            for (int i = 0; i < n; i++) dst[i] += src[i];
+                        else if (stride == 2)
+                            for (int i = 0; i < n; i++) dst[i] += src[2 * i];
+                        else
+                            for (int i = 0; i < n; i++) dst[i] += src[(size_t)i * stride];
+                    }
+                }
+            }
+            if (!is_max) {
+                // PyTorch (count_include_pad): the divisor is the window clipped to the padded input.
+                const int y0 = oy * stride - pad;
+                const int rows = (y0 + kernel > height + pad ? height + pad : y0 + kernel) - y0;
+                for (int ox = 0; ox < out_width; ox++) {
+                    const int x0 = ox * stride - pad;
+                    const int count = rows * ((x0 + kernel > width + pad ? width + pad : x0 + kernel) - x0);
+                    yr[ox] = count > 0 ? yr[ox] / (float)count : 0.0f;
+                }
             }
         }
     }
 }
 
+void sc_max_pool(const float *x, float *y, int channels, int height, int width,
+                 int kernel, int stride, int pad, int out_height, int out_width) {
+    sc_pool(x, y, channels, height, width, kernel, stride, pad, out_height, out_width, 1);
+}
+
 void sc_avg_pool(const float *x, float *y, int channels, int height, int width,
                  int kernel, int stride, int pad, int out_height, int out_width) {
-    for (int c = 0; c < channels; c++) {
-        const float *xc = x + (size_t)c * height * width;
-        float *yc = y + (size_t)c * out_height * out_width;
-        for (int oy = 0; oy < out_height; oy++) {
-            const int y0 = oy * stride - pad;
-            // PyTorch (count_include_pad): the divisor is the window clipped to the padded input.
-            const int yend = y0 + kernel > height + pad ? height + pad : y0 + kernel;
-            const int ya = y0 < 0 ? 0 : y0, yb = y0 + kernel > height ? height : y0 + kernel;
-            for (int ox = 0; ox < out_width; ox++) {
-                const int x0 = ox * stride - pad;
-                const int xend = x0 + kernel > width + pad ? width + pad : x0 + kernel;
-                const int xa = x0 < 0 ? 0 : x0, xb = x0 + kernel > width ? width : x0 + kernel;
-                float s = 0.0f;
-                for (int iy = ya; iy < yb; iy++)
-                    for (int ix = xa; ix < xb; ix++) s += xc[(size_t)iy * width + ix];
-                const int count = (yend - y0) * (xend - x0);
-                yc[(size_t)oy * out_width + ox] = count > 0 ? s / (float)count : 0.0f;
-            }
-        }
-    }
+    sc_pool(x, y, channels, height, width, kernel, stride, pad, out_height, out_width, 0);
 }
 
 #define SC_LANES 16

@@ -61,8 +61,6 @@ struct ExecutorTests {
 
     @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml"])
     func planMatchesReferenceInterpreter(_ name: String) throws {
-        let savedLevel = sc_level()
-        defer { sc_force_level(savedLevel) }
         for sequential in [false, true] {
             let compilation = try Self.compile(name, sequential: sequential)
             #expect(sequential == compilation.graph.ties.isEmpty)
@@ -71,8 +69,7 @@ struct ExecutorTests {
             for batch in [1, 3] {
                 let input = RandomInput.images(batch * compilation.graph.inputShape.elementCount, seed: UInt64(batch))
                 let expected = ReferenceInterpreter.run(compilation.graph, weights: weights, input: input, batch: batch)
-                for level in [SC_LEVEL_PORTABLE, SC_LEVEL_AVX2, SC_LEVEL_AVX512] where level <= Int(savedLevel) {
-                    sc_force_level(Int32(level))
+                try atEveryKernelLevel { level in
                     for threads in [1, 2] {
                         let executor = try Executor(program: program, weights: weights, threads: threads)
                         let actual = executor.run(input, batch: batch)

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 @testable import SharesCompiler
@@ -84,4 +85,20 @@ enum Python {
 
     static let hasNumPy = has("numpy")
     static let hasONNXRuntime = has("onnx, onnxruntime, numpy")
+}
+
+/// The kernels' instruction-set level is process-wide: tests that force it take this lock, so that
+/// each really exercises the level it asked for while other suites run in parallel.
+let kernelLevelLock = NSLock()
+
+/// Runs `body` at every level the CPU supports (portable, AVX2, AVX-512), then restores the level.
+func atEveryKernelLevel(_ body: (Int32) throws -> Void) rethrows {
+    kernelLevelLock.lock()
+    defer { kernelLevelLock.unlock() }
+    let saved = sc_level()
+    defer { sc_force_level(saved) }
+    for level in [SC_LEVEL_PORTABLE, SC_LEVEL_AVX2, SC_LEVEL_AVX512].map(Int32.init) {
+        guard sc_force_level(level) == level else { continue }  // the CPU lacks it
+        try body(level)
+    }
 }
