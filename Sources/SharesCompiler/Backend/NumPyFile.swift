@@ -26,7 +26,7 @@ public enum NumPyFile {
 
     public static func write(_ values: [Float], shape: [Int], to path: String) throws(CompileFailure) {
         let at = Location(file: path, line: 1, column: 1)
-        guard shape.allSatisfy({ $0 >= 0 }), elementCount(shape) == values.count else {
+        guard shape.allSatisfy({ $0 >= 0 }), Shape.checkedProduct(shape) == values.count else {
             throw CompileFailure(Diagnostic(at: at, .internalError("cannot write \(values.count) values as an array of shape \(Message.shape(shape))")))
         }
         do {
@@ -38,7 +38,7 @@ public enum NumPyFile {
 
     /// The bytes of a `.npy` file holding `values` with `shape`; the shape must hold exactly `values.count` elements.
     public static func encode(_ values: [Float], shape: [Int]) -> [UInt8] {
-        precondition(shape.allSatisfy { $0 >= 0 } && elementCount(shape) == values.count,
+        precondition(shape.allSatisfy { $0 >= 0 } && Shape.checkedProduct(shape) == values.count,
                      "shape \(shape) does not hold \(values.count) values")
         let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': \(dims), }".utf8)
@@ -129,7 +129,7 @@ public enum NumPyFile {
             }
             shape.append(value)
         }
-        guard let count = elementCount(shape), count <= ShapeRules.maximumElements else {
+        guard let count = Shape.checkedProduct(shape), count <= ShapeRules.maximumElements else {
             throw corrupt("the shape \(shapeField.rendered) has more than \(ShapeRules.maximumElements) elements")
         }
         let dataLength = bytes.count - dataStart
@@ -145,17 +145,6 @@ public enum NumPyFile {
             values[index] = Float(bitPattern: bits)
         }
         return (shape, values)
-    }
-
-    /// Product of the dimensions, or nil if it overflows.
-    static func elementCount(_ shape: [Int]) -> Int? {
-        var product = 1
-        for dim in shape {
-            let (result, overflow) = product.multipliedReportingOverflow(by: dim)
-            if overflow { return nil }
-            product = result
-        }
-        return product
     }
 
     /// `'<f8' (float64)`, `'>f4' (big-endian float32)`, `'<f4' in Fortran order`.

@@ -11,6 +11,18 @@ public struct Shape: Hashable, Sendable, Codable, CustomStringConvertible {
     public var height: Int { dims.count == 3 ? dims[1] : 1 }
     public var width: Int { dims.count == 3 ? dims[2] : 1 }
 
+    /// The product of `factors`, or nil when it does not fit in an Int: every size, weight count and
+    /// MAC count of a hostile spec or file goes through here rather than trapping on overflow.
+    public static func checkedProduct(_ factors: [Int]) -> Int? {
+        var product = 1
+        for factor in factors {
+            let (result, overflow) = product.multipliedReportingOverflow(by: factor)
+            if overflow { return nil }
+            product = result
+        }
+        return product
+    }
+
     /// Number of elements; the verifier bounds shapes so this cannot overflow.
     public var elementCount: Int { dims.reduce(1, *) }
 

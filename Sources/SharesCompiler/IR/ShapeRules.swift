@@ -20,11 +20,8 @@ public enum ShapeRules {
             return bounded(.image(channels: channels, height: height, width: width))
         }
         func bounded(_ shape: Shape) -> Result<Shape, Message> {
-            var count = 1
-            for dim in shape.dims {
-                let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-                if overflow || product > maximumElements { return .failure(.tensorTooLarge("the output of \(name)")) }
-                count = product
+            guard let count = Shape.checkedProduct(shape.dims), count <= maximumElements else {
+                return .failure(.tensorTooLarge("the output of \(name)"))
             }
             return .success(shape)
         }

@@ -293,13 +293,8 @@ struct Lowering {
 
     private mutating func newParameter(_ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil,
                                        at location: Location) throws(CompileFailure) -> ParameterID {
-        var count = 1
-        for dim in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-            guard !overflow, product <= ShapeRules.maximumElements else {
-                throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
-            }
-            count = product
+        guard let count = Shape.checkedProduct(shape), count <= ShapeRules.maximumElements else {
+            throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
         }
         let id = ParameterID(graph.parameters.count)
         graph.parameters.append(Parameter(id: id, name: name, shape: shape, role: role, tie: tie))

@@ -25,11 +25,8 @@ public enum CostAnalysis {
     }
 
     private static func multiply(_ factors: [Int], _ node: GraphNode) throws(CompileFailure) -> Int {
-        var product = 1
-        for factor in factors {
-            let (result, overflow) = product.multipliedReportingOverflow(by: factor)
-            if overflow { throw CompileFailure(Diagnostic(at: node.location, .tensorTooLarge("the compute of \(node.name)"))) }
-            product = result
+        guard let product = Shape.checkedProduct(factors) else {
+            throw CompileFailure(Diagnostic(at: node.location, .tensorTooLarge("the compute of \(node.name)")))
         }
         return product
     }

@@ -88,7 +88,7 @@ public enum Safetensors {
             }
             guard dtype == "F32" else { throw fail(.weightsDtype(name: name, dtype: dtype)) }
             guard shape.allSatisfy({ $0 >= 0 && $0 <= ShapeRules.maximumElements }),
-                  let count = checkedProduct(shape), count <= dataLength / 4 else {
+                  let count = Shape.checkedProduct(shape), count <= dataLength / 4 else {
                 throw fail(.weightsCorrupt("tensor '\(name)' has an impossible shape \(shape)"))
             }
             let (begin, end) = (offsets[0], offsets[1])
@@ -135,16 +135,6 @@ public enum Safetensors {
             result.append(number.intValue)
         }
         return result
-    }
-
-    private static func checkedProduct(_ values: [Int]) -> Int? {
-        var product = 1
-        for value in values {
-            let (result, overflow) = product.multipliedReportingOverflow(by: value)
-            if overflow { return nil }
-            product = result
-        }
-        return product
     }
 
     /// A JSON string literal.
