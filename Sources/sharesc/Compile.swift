@@ -46,14 +46,7 @@ struct Compile: ParsableCommand {
                 let document = PlanDocument(formatVersion: PlanDocument.formatVersion, program: program, memory: memory,
                                             inputShape: compilation.graph.inputShape,
                                             outputShape: compilation.graph[compilation.graph.output].shape)
-                let source = weights.source
-                switch source {
-                case .file(let path):
-                    let reader = try WeightFileReader(path: path, expecting: compilation.graph.parameters.map { ($0.name, $0.shape) })
-                    try PlanFile.write(document, weights: reader, to: output)
-                case .initialized(let generated):
-                    try PlanFile.write(document, weights: WeightGenerator(compilation.graph, options: generated), to: output)
-                }
+                try PlanFile.write(document, weights: try weights.source.provider(for: compilation.graph), to: output)
                 return "\(output): \(program.steps.count) steps, \(program.parameters.count) distinct parameters, "
                     + "arena \(memory.arenaBytes) bytes for batch \(batch) (lower bound \(memory.lowerBoundBytes))"
             }

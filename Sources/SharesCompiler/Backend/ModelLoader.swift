@@ -21,14 +21,7 @@ public enum ModelLoader {
     public static func load(spec path: String, options: CompileOptions, weights: WeightSource, threads: Int) throws(CompileFailure) -> LoadedModel {
         let compilation = try Compiler.compile(path, options: options)
         let program = program(for: compilation)
-        let executor: Executor
-        switch weights {
-        case .file(let file):
-            let reader = try WeightFileReader(path: file, expecting: compilation.graph.parameters.map { ($0.name, $0.shape) })
-            executor = try Executor(program: program, weights: reader, threads: threads)
-        case .initialized(let generated):
-            executor = try Executor(program: program, weights: WeightGenerator(compilation.graph, options: generated), threads: threads)
-        }
+        let executor = try Executor(program: program, weights: try weights.provider(for: compilation.graph), threads: threads)
         return LoadedModel(network: compilation.graph.network, executor: executor, inputShape: compilation.graph.inputShape,
                            outputShape: compilation.graph[compilation.graph.output].shape, macs: compilation.report.macs, plannedBatch: 1)
     }

@@ -11,6 +11,15 @@ public enum WeightSource: Sendable {
         }
     }
 
+    /// Hands out the graph's weights one tensor at a time: streamed from the file (checked against the
+    /// graph first) or generated on demand, so that no caller holds every raw weight at once.
+    public func provider(for graph: Graph) throws(CompileFailure) -> any WeightProvider {
+        switch self {
+        case .file(let path): return try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
+        case .initialized(let options): return WeightGenerator(graph, options: options)
+        }
+    }
+
     /// The seed to record in a written weights file, if the weights were generated.
     public var seed: UInt64? {
         if case .initialized(let options) = self { return options.seed }
