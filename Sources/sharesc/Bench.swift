@@ -19,6 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs.") var runs: Int = 20
     @Option(help: "Untimed warm-up runs.") var warmup: Int = 3
     @Option(help: "Output format: text or json.") var format: ReportFormat = .text
+    @Flag(help: "Also time every step and list the slowest (text format only).") var profile = false
 
     struct Result: Encodable {
         var network: String
@@ -62,6 +63,11 @@ struct Bench: ParsableCommand {
             _ = loaded.executor.run(input, batch: batch)
             times.append((monotonicSeconds() - start) * 1000)
         }
+        // Profiling runs separately, so that its clock reads do not touch the figures above.
+        var stepSeconds = [Double](repeating: 0, count: loaded.executor.program.steps.count)
+        if profile {
+            for _ in 0..<runs { stepSeconds.withUnsafeMutableBufferPointer { _ = loaded.executor.run(input, batch: batch, stepSeconds: $0) } }
+        }
         times.sort()
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let result = Result(network: loaded.network, batch: batch, threads: model.threads, runs: runs, medianMs: median,
@@ -83,5 +89,21 @@ struct Bench: ParsableCommand {
               arena \(Format.bytes(result.arenaBytes)) (lower bound \(Format.bytes(result.arenaLowerBoundBytes))), weights \(Format.bytes(result.weightBytes)), workspace \(Format.bytes(result.workspaceBytes))
               peak resident memory \(Format.bytes(result.peakRssBytes))
             """)
+        if profile { emit(Self.profileTable(loaded.executor.program, stepSeconds: stepSeconds, runs: runs, batch: batch)) }
+    }
+
+    /// The slowest steps first, with their share of the time and GFLOP/s.
+    static func profileTable(_ program: Program, stepSeconds: [Double], runs: Int, batch: Int) -> String {
+        let total = stepSeconds.reduce(0, +)
+        var lines = ["steps by time (mean of \(runs) profiled runs; total \(Format.fixed(total * 1000 / Double(runs), decimals: 2)) ms):"]
+        for index in stepSeconds.indices.sorted(by: { stepSeconds[$0] > stepSeconds[$1] }).prefix(25) {
+            let step = program.steps[index]
+            let seconds = stepSeconds[index] / Double(runs)
+            let macs = program.macs(of: step) * batch
+            let rate = macs == 0 ? "" : Format.fixed(2 * Double(macs) / seconds / 1e9, decimals: 1) + " GFLOP/s"
+            lines.append("  " + [Format.fixed(seconds * 1000, decimals: 3) + " ms", Format.fixed(100 * stepSeconds[index] / total, decimals: 1) + "%",
+                                 rate, "\(program.values[step.output].shape)", step.name].joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
     }
 }

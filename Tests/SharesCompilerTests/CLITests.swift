@@ -233,6 +233,16 @@ struct RunCLITests {
         #expect((json["arena_bytes"] as? Int ?? 0) >= (json["arena_lower_bound_bytes"] as? Int ?? .max))
     }
 
+    @Test func benchProfileListsSteps() throws {
+        let result = try CLITests.run(["bench", spec, "--set", "depth=8", "--runs", "2", "--profile"])
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n")
+        let header = try #require(lines.firstIndex { $0.hasPrefix("steps by time") })
+        // All 13 steps of resnet-56 at depth 8, the slowest first; convolutions carry their GFLOP/s.
+        #expect(lines.count - header - 1 == 13)
+        #expect(lines[(header + 1)...].contains { $0.contains("GFLOP/s") && $0.contains("stage1.block1.conv1+bn1+relu1") })
+    }
+
     @Test func emitStages() throws {
         for (stage, prefix) in [("fused", "program \"resnet-56\""), ("memory", "memory for batch 2"), ("plan", "plan \"resnet-56\"")] {
             let result = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--batch", "2"])

@@ -100,13 +100,16 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// `input` holds `batch` images (C x H x W each); returns `batch` outputs.
-    public func run(_ input: [Float], batch: Int) -> [Float] {
+    /// With `stepSeconds`, also adds each step's wall time to it (one entry per step), for `bench --profile`.
+    public func run(_ input: [Float], batch: Int, stepSeconds: UnsafeMutableBufferPointer<Double>? = nil) -> [Float] {
         let plan = prepare(batch: batch)
         let base = arena!.pointer
         func pointer(_ value: Int) -> UnsafeMutablePointer<Float> { base + plan.offset(ofValue: value) / 4 }
         input.withUnsafeBufferPointer { pointer(program.input).update(from: $0.baseAddress!, count: input.count) }
         for (index, step) in program.steps.enumerated() {
+            let start = stepSeconds == nil ? 0 : monotonicSeconds()
             execute(step, index: index, batch: batch, pointer: pointer)
+            if let stepSeconds { stepSeconds[index] += monotonicSeconds() - start }
         }
         let outputCount = program.values[program.output].elements * batch
         return Array(UnsafeBufferPointer(start: pointer(program.output), count: outputCount))

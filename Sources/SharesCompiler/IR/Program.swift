@@ -66,6 +66,16 @@ public struct Program: Codable, Hashable, Sendable {
         public var uses: Int
     }
 
+    /// Multiply-accumulates of one step per image (convolutions and linear layers; 0 for the rest).
+    public func macs(of step: Step) -> Int {
+        let input = values[step.inputs[0]].shape, output = values[step.output].shape
+        switch step.kernel {
+        case .conv(_, _, let kernel, _, _, let groups, _): return output.elementCount * input.channels / groups * kernel * kernel
+        case .linear: return output.elementCount * input.elementCount
+        case .scaleShift, .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad: return 0
+        }
+    }
+
     public var network: String
     public var variant: Graph.Variant
     public var values: [Value]
