@@ -59,11 +59,7 @@ static void SC_FN(pack_input)(float *restrict dst, const sc_conv_geometry *g, co
     const size_t HW = (size_t)g->in_height * g->in_width, panel_stride = (size_t)kc * SC_NR + SC_PANEL_PAD;
     // Output columns ox whose input column ox * s - pad + kx lies inside [0, W), per kx.
     int ox_lo[SC_KMAX], ox_hi[SC_KMAX];
-    for (int kx = 0; kx < ks && kx < SC_KMAX; kx++) {
-        const int t = pad - kx;
-        ox_lo[kx] = t > 0 ? (t + s - 1) / s : 0;
-        ox_hi[kx] = W - 1 + t >= 0 ? (W - 1 + t) / s + 1 : 0;
-    }
+    for (int kx = 0; kx < ks && kx < SC_KMAX; kx++) sc_tap_columns(kx, s, pad, W, &ox_lo[kx], &ox_hi[kx]);
     int c = k0 / kk, ky = (k0 - c * kk) / ks, kx = k0 - c * kk - ky * ks;
     for (int kr = 0; kr < kc; kr++) {
         const float *chan = in + (size_t)c * HW;
@@ -73,8 +69,7 @@ static void SC_FN(pack_input)(float *restrict dst, const sc_conv_geometry *g, co
             lo_x = ox_lo[kx];
             hi_x = ox_hi[kx];
         } else {
-            lo_x = t > 0 ? (t + s - 1) / s : 0;
-            hi_x = W - 1 + t >= 0 ? (W - 1 + t) / s + 1 : 0;
+            sc_tap_columns(kx, s, pad, W, &lo_x, &hi_x);
         }
         for (int q = 0; q < npieces; q++) {
             const SC_FN(piece) pc = pieces[q];

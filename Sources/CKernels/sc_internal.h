@@ -30,6 +30,14 @@ typedef struct {
 
 int sc_level_internal(void);
 
+// The output columns [*lo, *hi) at which kernel tap kx reads inside the input row: input column
+// ox * stride - pad + kx must lie in [0, width). Convolution packing and pooling both need it per kx.
+static inline void sc_tap_columns(int kx, int stride, int pad, int width, int *lo, int *hi) {
+    const int t = pad - kx;
+    *lo = t > 0 ? (t + stride - 1) / stride : 0;
+    *hi = width - 1 + t >= 0 ? (width - 1 + t) / stride + 1 : 0;
+}
+
 void sc_conv_portable(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                       const sc_epilogue *epilogue, float *workspace,
                       int channel_begin, int channel_end, int pixel_begin, int pixel_end);

@@ -41,11 +41,8 @@ static void sc_pool(const float *x, float *y, int channels, int height, int widt
     enum { KMAX = 16 };
     int lo_k[KMAX], hi_k[KMAX];
     for (int kx = 0; kx < kernel && kx < KMAX; kx++) {
-        const int t = pad - kx;
-        int lo = t > 0 ? (t + stride - 1) / stride : 0, hi = width - 1 + t >= 0 ? (width - 1 + t) / stride + 1 : 0;
-        if (hi > out_width) hi = out_width;
-        lo_k[kx] = lo;
-        hi_k[kx] = hi;
+        sc_tap_columns(kx, stride, pad, width, &lo_k[kx], &hi_k[kx]);
+        if (hi_k[kx] > out_width) hi_k[kx] = out_width;
     }
     for (int c = 0; c < channels; c++) {
         const float *xc = x + (size_t)c * height * width;
@@ -64,8 +61,7 @@ static void sc_pool(const float *x, float *y, int channels, int height, int widt
                         lo = lo_k[kx];
                         hi = hi_k[kx];
                     } else {
-                        lo = t > 0 ? (t + stride - 1) / stride : 0;
-                        hi = width - 1 + t >= 0 ? (width - 1 + t) / stride + 1 : 0;
+                        sc_tap_columns(kx, stride, pad, width, &lo, &hi);
                         if (hi > out_width) hi = out_width;
                     }
                     if (lo >= hi) continue;
