@@ -29,11 +29,8 @@ public enum Compiler {
         let overrides = try parseOverrides(options.overrides)
         let spec = try SpecLoader.load(path: path, source: options.source, overrides: overrides)
         try SpecValidator.validate(spec)
-        var (graph, warnings) = try Lowering.lower(spec)
-        if options.sequential {
-            graph = Untie.run(graph)
-            warnings = []
-        }
+        var (graph, warnings) = try Lowering.lower(spec, warnAboutTies: !options.sequential)
+        if options.sequential { graph = Untie.run(graph) }
         let problems = Verifier.problems(in: graph)
         guard problems.isEmpty else {
             throw CompileFailure(Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))

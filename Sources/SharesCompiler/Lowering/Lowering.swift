@@ -34,17 +34,18 @@ struct Lowering {
         var declaration: Location
     }
 
-    static func lower(_ spec: Spec) throws(CompileFailure) -> (Graph, warnings: [Diagnostic]) {
+    /// `warnAboutTies` is off for the sequential variant, where no tie survives to share anything.
+    static func lower(_ spec: Spec, warnAboutTies: Bool = true) throws(CompileFailure) -> (Graph, warnings: [Diagnostic]) {
         var lowering = Lowering(spec: spec, globals: try spec.globalScope())
         try lowering.lowerNetwork()
-        lowering.dropTiesWithOneUse()
+        lowering.dropTiesWithOneUse(warn: warnAboutTies)
         lowering.graph.variant = lowering.graph.ties.isEmpty ? .sequential : .shared
         return (lowering.graph, lowering.warnings)
     }
 
     /// A tie used once shares nothing: warn, and give its weight the name of the layer that uses it.
-    private mutating func dropTiesWithOneUse() {
-        for declared in declaredTies where (tieIndex[declared.group]?.uses ?? 0) < 2 {
+    private mutating func dropTiesWithOneUse(warn: Bool) {
+        for declared in declaredTies where warn && (tieIndex[declared.group]?.uses ?? 0) < 2 {
             warnings.append(Diagnostic(.warning, at: declared.declaration, .shareSelectsOneBlock(conv: declared.conv, stage: declared.stage)))
         }
         var kept: [Tie] = []
