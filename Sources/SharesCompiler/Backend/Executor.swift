@@ -1,7 +1,9 @@
 import CKernels
 
 /// Runs a `Program` on the CPU: weights packed once at load (a tied weight once, shared by every use),
-/// activations in one memory-planned arena, every step's work split over `threads`.
+/// activations in one memory-planned arena in NHWC layout (channels contiguous, so a convolution is
+/// an indirect GEMM over output pixels x output channels), every step's work split over `threads`.
+/// The plan's input and output keep the ONNX layout (NCHW): `run` converts them at the edges.
 public final class Executor: @unchecked Sendable {
     public let program: Program
     public let threads: Int
@@ -12,6 +14,7 @@ public final class Executor: @unchecked Sendable {
         var packed: AlignedBuffer
         var scale: AlignedBuffer?
         var shift: AlignedBuffer?
+        var panels: Int
     }
     private var convs: [Int: ConvStep] = [:]
     /// Per scale-and-shift step: batchnorm turned into one multiply-add.
@@ -63,23 +66,28 @@ public final class Executor: @unchecked Sendable {
                     packed = existing
                 } else {
                     let values = try weights.values(of: weight)
-                    packed = AlignedBuffer(count: sc_conv_packed_size(&geometry))
-                    values.withUnsafeBufferPointer { sc_conv_pack(&geometry, $0.baseAddress, packed.pointer) }
+                    packed = AlignedBuffer(count: sc_conv_nhwc_packed_size(&geometry))
+                    values.withUnsafeBufferPointer { sc_conv_nhwc_pack(&geometry, $0.baseAddress, packed.pointer) }
                     packedByParameter[weight] = packed
                     weightBytes += packed.count * 4
                 }
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
                 weightBytes += ((scale?.count ?? 0) + (shift?.count ?? 0)) * 4
-                convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift)
-                workspaceFloats = max(workspaceFloats, sc_conv_workspace_size(&geometry))
+                convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
+                                        panels: Int(sc_conv_nhwc_panels(&geometry)))
+                workspaceFloats = max(workspaceFloats, sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
                 let (scale, shift) = try folded(bn, bias: nil)
                 scaleShifts[index] = (scale!, shift!)
                 weightBytes += (scale!.count + shift!.count) * 4
             case .linear(let weight, let bias, _):
-                for parameter in [weight] + (bias.map { [$0] } ?? []) where raw[parameter] == nil {
-                    raw[parameter] = AlignedBuffer(try fetch(parameter))
-                    weightBytes += raw[parameter]!.count * 4
+                if raw[weight] == nil {
+                    raw[weight] = AlignedBuffer(Self.nhwcColumns(try fetch(weight), input: input))
+                    weightBytes += raw[weight]!.count * 4
+                }
+                if let bias, raw[bias] == nil {
+                    raw[bias] = AlignedBuffer(try fetch(bias))
+                    weightBytes += raw[bias]!.count * 4
                 }
             case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad:
                 break
@@ -99,20 +107,53 @@ public final class Executor: @unchecked Sendable {
         return plan
     }
 
-    /// `input` holds `batch` images (C x H x W each); returns `batch` outputs.
+    /// A linear layer's weight with its columns in the order NHWC flattens its input (h, w, c) rather
+    /// than ONNX's (c, h, w); the same matrix when the input is a vector (after global pooling).
+    static func nhwcColumns(_ weight: [Float], input: Shape) -> [Float] {
+        let channels = input.channels, spatial = input.height * input.width, features = channels * spatial
+        guard spatial > 1, features > 0 else { return weight }
+        var reordered = weight
+        for row in stride(from: 0, to: weight.count, by: features) {
+            for c in 0..<channels {
+                for p in 0..<spatial { reordered[row + p * channels + c] = weight[row + c * spatial + p] }
+            }
+        }
+        return reordered
+    }
+
+    /// `input` holds `batch` images (C x H x W each); returns `batch` outputs (C x H x W each).
     /// With `stepSeconds`, also adds each step's wall time to it (one entry per step), for `bench --profile`.
     public func run(_ input: [Float], batch: Int, stepSeconds: UnsafeMutableBufferPointer<Double>? = nil) -> [Float] {
         let plan = prepare(batch: batch)
         let base = arena!.pointer
         func pointer(_ value: Int) -> UnsafeMutablePointer<Float> { base + plan.offset(ofValue: value) / 4 }
-        input.withUnsafeBufferPointer { pointer(program.input).update(from: $0.baseAddress!, count: input.count) }
+        let inputShape = program.values[program.input].shape
+        input.withUnsafeBufferPointer { source in
+            convertLayout(source.baseAddress!, pointer(program.input), shape: inputShape, batch: batch, sc_nchw_to_nhwc)
+        }
         for (index, step) in program.steps.enumerated() {
             let start = stepSeconds == nil ? 0 : monotonicSeconds()
             execute(step, index: index, batch: batch, pointer: pointer)
             if let stepSeconds { stepSeconds[index] += monotonicSeconds() - start }
         }
-        let outputCount = program.values[program.output].elements * batch
-        return Array(UnsafeBufferPointer(start: pointer(program.output), count: outputCount))
+        let outputShape = program.values[program.output].shape
+        return [Float](unsafeUninitializedCapacity: outputShape.elementCount * batch) { buffer, count in
+            convertLayout(pointer(program.output), buffer.baseAddress!, shape: outputShape, batch: batch, sc_nhwc_to_nchw)
+            count = outputShape.elementCount * batch
+        }
+    }
+
+    /// Converts `batch` images between NCHW and NHWC (a copy when either side has one channel or one pixel).
+    private func convertLayout(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, shape: Shape, batch: Int,
+                               _ convert: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32) -> Void) {
+        let elements = shape.elementCount, spatial = shape.height * shape.width
+        if spatial == 1 || shape.channels == 1 {
+            target.update(from: source, count: elements * batch)
+            return
+        }
+        for image in 0..<batch {
+            convert(source + image * elements, target + image * elements, Int32(shape.channels), Int32(spatial))
+        }
     }
 
     private func execute(_ step: Program.Step, index: Int, batch: Int, pointer: (Int) -> UnsafeMutablePointer<Float>) {
@@ -128,11 +169,11 @@ public final class Executor: @unchecked Sendable {
                     inputElements: inputElements, outputElements: outputElements)
         case .scaleShift(_, let relu):
             let (scale, shift) = scaleShifts[index]!
-            // Split images, and within an image the channels, over the threads.
-            forEachChannelRange(batch: batch, channels: inputShape.channels) { image, range in
-                let offset = image * inputElements + range.lowerBound * spatial
-                sc_scale_shift(x + offset, y + offset, Int32(range.count), Int32(spatial),
-                               scale.pointer + range.lowerBound, shift.pointer + range.lowerBound, relu ? 1 : 0)
+            let pixels = batch * spatial
+            parallel(threads) { t in
+                let rows = share(of: pixels, worker: t, of: threads, granule: 16)
+                let offset = rows.lowerBound * inputShape.channels
+                if !rows.isEmpty { sc_scale_shift_nhwc(x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0) }
             }
         case .add(let relu):
             let other = pointer(step.inputs[1])
@@ -148,19 +189,20 @@ public final class Executor: @unchecked Sendable {
                 if !range.isEmpty { sc_relu(x + range.lowerBound, y + range.lowerBound, range.count) }
             }
         case .maxPool(let kernel, let stride, let padding), .avgPool(let kernel, let stride, let padding):
-            let isMax: Bool
-            if case .maxPool = step.kernel { isMax = true } else { isMax = false }
-            forEachChannelRange(batch: batch, channels: inputShape.channels) { image, range in
-                let source = x + image * inputElements + range.lowerBound * spatial
-                let target = y + image * outputElements + range.lowerBound * outputShape.height * outputShape.width
-                let pool = isMax ? sc_max_pool : sc_avg_pool
-                pool(source, target, Int32(range.count), Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride),
-                     Int32(padding), Int32(outputShape.height), Int32(outputShape.width))
+            let pool: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int, Int) -> Void
+            if case .maxPool = step.kernel { pool = sc_max_pool_nhwc } else { pool = sc_avg_pool_nhwc }
+            let rows = batch * outputShape.height
+            parallel(min(threads, rows)) { t in
+                let range = share(of: rows, worker: t, of: min(threads, rows))
+                if range.isEmpty { return }
+                pool(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride), Int32(padding),
+                     Int32(outputShape.height), Int32(outputShape.width), range.lowerBound, range.upperBound)
             }
         case .globalAvgPool:
-            forEachChannelRange(batch: batch, channels: inputShape.channels) { image, range in
-                sc_global_avg_pool(x + image * inputElements + range.lowerBound * spatial, y + image * outputElements + range.lowerBound,
-                                   Int32(range.count), Int32(spatial))
+            parallel(min(threads, batch)) { t in
+                for image in share(of: batch, worker: t, of: min(threads, batch)) {
+                    sc_global_avg_pool_nhwc(x + image * inputElements, y + image * outputElements, channels, Int32(spatial))
+                }
             }
         case .linear(let weight, let bias, let relu):
             let w = raw[weight]!.pointer, b = bias.map { raw[$0]!.pointer }
@@ -172,7 +214,7 @@ public final class Executor: @unchecked Sendable {
         case .subsamplePad(let stride, let padBefore):
             parallel(min(threads, batch)) { t in
                 for image in share(of: batch, worker: t, of: min(threads, batch)) {
-                    sc_subsample_pad(x + image * inputElements, y + image * outputElements, channels, Int32(inputShape.height),
+                    sc_subsample_pad_nhwc(x + image * inputElements, y + image * outputElements, channels, Int32(inputShape.height),
                                      Int32(inputShape.width), Int32(stride), Int32(outputShape.channels), Int32(padBefore),
                                      Int32(outputShape.height), Int32(outputShape.width))
                 }
@@ -180,50 +222,32 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Images split over the threads; when there are fewer images than threads, each image's channels too.
-    private func forEachChannelRange(batch: Int, channels: Int, _ body: (Int, Range<Int>) -> Void) {
-        let parts = batch >= threads ? 1 : threads
-        parallel(threads) { t in
-            for task in share(of: batch * parts, worker: t, of: threads) {
-                let range = share(of: channels, worker: task % parts, of: parts)
-                if !range.isEmpty { body(task / parts, range) }
-            }
-        }
-    }
-
-    /// One conv step. With at least as many images as threads, each thread takes whole images; otherwise
-    /// every image is split by output pixels (or, for small images, by output channels).
+    /// One conv step over the whole batch: rows are the batch's output pixels, columns panels of 16 output
+    /// channels. Threads split whichever dimension leaves the least work on the busiest thread; on a tie,
+    /// the panels when the weights outweigh the input (each thread then streams only its share of them).
     private func runConv(_ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
                          residual: UnsafeMutablePointer<Float>?, relu: Bool, batch: Int, inputElements: Int, outputElements: Int) {
-        let channels = Int(conv.geometry.out_channels), pixels = Int(conv.geometry.out_height * conv.geometry.out_width)
-        let parts = batch >= threads ? 1 : threads
-        let splitPixels = pixels >= 64 * parts
-        let block = Int(sc_conv_channel_block())
+        let pixels = batch * Int(conv.geometry.out_height * conv.geometry.out_width), panels = conv.panels
+        let tiles = (pixels + 5) / 6
+        let pixelSplitLoad = (tiles + threads - 1) / threads * panels, panelSplitLoad = tiles * ((panels + threads - 1) / threads)
+        let splitPanels = panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > batch * inputElements)
+        let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
+                                   residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0)
         parallel(threads) { t in
-            let workspace = workspaces[t].pointer
-            for task in share(of: batch * parts, worker: t, of: threads) {
-                let image = task / parts, part = task % parts
-                let pixelRange = splitPixels ? share(of: pixels, worker: part, of: parts, granule: 16) : 0..<pixels
-                let channelRange = splitPixels ? 0..<channels : share(of: channels, worker: part, of: parts, granule: block)
-                if pixelRange.isEmpty || channelRange.isEmpty { continue }
-                var epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
-                                           residual: residual.map { UnsafePointer($0 + image * outputElements) }, relu: relu ? 1 : 0)
-                var geometry = conv.geometry
-                withUnsafePointer(to: &epilogue) { epiloguePointer in
-                    sc_conv(&geometry, conv.packed.pointer, input + image * inputElements, output + image * outputElements, epiloguePointer,
-                            workspace, Int32(channelRange.lowerBound), Int32(channelRange.upperBound),
-                            Int32(pixelRange.lowerBound), Int32(pixelRange.upperBound))
-                }
-            }
+            let pixelRange = splitPanels ? 0..<pixels : share(of: pixels, worker: t, of: threads, granule: 12)
+            let panelRange = splitPanels ? share(of: panels, worker: t, of: threads) : 0..<panels
+            if pixelRange.isEmpty || panelRange.isEmpty { return }
+            var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
+            sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
+                         pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
         }
     }
 }
 
 extension Executor {
-    /// The instruction set the kernels use on this CPU: avx512, avx2 or portable.
+    /// The instruction set the kernels use on this CPU: avx2 or portable.
     public static var kernelLevel: String {
         switch sc_level() {
-        case Int32(SC_LEVEL_AVX512): return "avx512"
         case Int32(SC_LEVEL_AVX2): return "avx2"
         default: return "portable"
         }

@@ -1,0 +1,253 @@
+// The NHWC convolution's level-free parts: weight packing, blocking, the driver that walks tiles and
+// builds their input pointers, the depthwise special case, and the dispatch to a micro-kernel.
+#include <string.h>
+#include "sc_igemm.h"
+
+// Reduction length (taps x channels) per block: one panel's weights for a block, 16 floats per k,
+// stay in L1 (512 x 64 B = 32 KiB) while the tiles of a chunk pass under them.
+#define SC_KC 512
+// Bytes of input a chunk of output pixels may touch: about half of this machine's 512 KiB L2.
+#define SC_CHUNK_BYTES (192 * 1024)
+// Convolutions with fewer input channels than this and a reduction of at most SC_EXPLICIT_K
+// (the 7x7 stem over 3 channels: 147) copy each pixel's taps into one contiguous row, so the
+// micro-kernel runs one long reduction instead of 49 reductions of 3.
+#define SC_EXPLICIT_CHANNELS 16
+#define SC_EXPLICIT_K 256
+// Chunks are a multiple of every level's tile height.
+#define SC_CHUNK_ROUND 12
+
+static int sc_groups(const sc_conv_geometry *g) { return g->groups > 0 ? g->groups : 1; }
+static int sc_depthwise(const sc_conv_geometry *g) { return sc_groups(g) > 1 && g->in_channels == sc_groups(g); }
+static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_channels / sc_groups(g) + SC_PANEL - 1) / SC_PANEL; }
+
+sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
+    const int groups = sc_groups(g), cg = g->in_channels / groups, taps = g->kernel * g->kernel;
+    sc_igemm_plan p;
+    long bytes_per_pixel;
+    p.explicit_rows = groups == 1 && taps > 1 && cg < SC_EXPLICIT_CHANNELS && taps * cg <= SC_EXPLICIT_K;
+    if (p.explicit_rows) {
+        p.taps = 1;
+        p.channel_block = taps * cg;
+        p.blocks = 1;
+        bytes_per_pixel = (long)taps * cg * 4;
+    } else {
+        p.taps = taps;
+        const int blocks = (taps * cg + SC_KC - 1) / SC_KC;
+        p.channel_block = (cg + blocks - 1) / blocks;
+        p.blocks = (cg + p.channel_block - 1) / p.channel_block;
+        // A pixel's share of the input: its channels, times the stride squared for strided convolutions.
+        bytes_per_pixel = (long)p.channel_block * 4 * g->stride * g->stride;
+    }
+    long chunk = SC_CHUNK_BYTES / (bytes_per_pixel > 0 ? bytes_per_pixel : 1);
+    chunk = chunk / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
+    p.chunk = chunk < SC_CHUNK_ROUND ? SC_CHUNK_ROUND : chunk;
+    return p;
+}
+
+int sc_conv_nhwc_panels(const sc_conv_geometry *g) {
+    if (sc_depthwise(g)) return (g->out_channels + SC_PANEL - 1) / SC_PANEL;
+    return sc_groups(g) * sc_panels_per_group(g);
+}
+
+size_t sc_conv_nhwc_packed_size(const sc_conv_geometry *g) {
+    const size_t taps = (size_t)g->kernel * g->kernel;
+    if (sc_depthwise(g)) return taps * g->out_channels;
+    return (size_t)sc_conv_nhwc_panels(g) * SC_PANEL * taps * (g->in_channels / sc_groups(g));
+}
+
+// Depthwise: [tap][out channel]. Otherwise per group and panel: [ky][kx][in channel][16 lanes].
+void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *packed) {
+    const int groups = sc_groups(g), cg = g->in_channels / groups, mg = g->out_channels / groups;
+    const int ks = g->kernel, taps = ks * ks;
+    if (sc_depthwise(g)) {
+        for (int t = 0; t < taps; t++)
+            for (int oc = 0; oc < g->out_channels; oc++) packed[(size_t)t * g->out_channels + oc] = weights[(size_t)oc * taps + t];
+        return;
+    }
+    const int ppg = sc_panels_per_group(g);
+    for (int gi = 0; gi < groups; gi++)
+        for (int j = 0; j < ppg; j++) {
+            float *panel = packed + (size_t)(gi * ppg + j) * taps * cg * SC_PANEL;
+            for (int t = 0; t < taps; t++)
+                for (int c = 0; c < cg; c++)
+                    for (int lane = 0; lane < SC_PANEL; lane++) {
+                        const int m = j * SC_PANEL + lane, oc = gi * mg + m;
+                        panel[((size_t)t * cg + c) * SC_PANEL + lane] = m < mg ? weights[((size_t)oc * cg + c) * taps + t] : 0.0f;
+                    }
+        }
+}
+
+static size_t sc_zero_row_floats(const sc_conv_geometry *g) { return ((size_t)g->in_channels + 15) / 16 * 16; }
+
+size_t sc_conv_nhwc_workspace_size(const sc_conv_geometry *g) {
+    const sc_igemm_plan p = sc_igemm_make_plan(g);
+    const size_t rows = p.explicit_rows ? (size_t)p.chunk * p.channel_block : 0;
+    const size_t pointers = (size_t)p.chunk * p.taps * (sizeof(float *) / sizeof(float));
+    return 16 + sc_zero_row_floats(g) + (rows > pointers ? rows : pointers);  // 16: alignment slack
+}
+
+// An output pixel's place: its image's input and the input coordinates of its kernel's top-left tap.
+typedef struct { const float *image; int y0, x0; } sc_pixel;
+
+static inline sc_pixel sc_locate(const sc_conv_geometry *g, const float *input, long pixel) {
+    const long plane = (long)g->out_height * g->out_width;
+    const long n = pixel / plane, rest = pixel - n * plane;
+    const int oy = (int)(rest / g->out_width), ox = (int)(rest - (long)oy * g->out_width);
+    return (sc_pixel){input + (size_t)n * g->in_height * g->in_width * g->in_channels,
+                      oy * g->stride - g->pad, ox * g->stride - g->pad};
+}
+
+// Where the pixel's input row for tap (ky, kx) starts, or the zero row in the padding.
+static inline const float *sc_tap_row(const sc_conv_geometry *g, sc_pixel px, const float *zero, int ky, int kx) {
+    const int iy = px.y0 + ky, ix = px.x0 + kx;
+    if (iy < 0 || iy >= g->in_height || ix < 0 || ix >= g->in_width) return zero;
+    return px.image + ((size_t)iy * g->in_width + ix) * g->in_channels;
+}
+
+// Lists, for each tile of the chunk [c0, c0 + count), each tap's row pointer for each of the tile's
+// SC_TILE_ROWS pixels (past the chunk's end, its last pixel again).
+static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, const float *zero, long c0, long count,
+                             const float **pointers) {
+    const int ks = g->kernel, taps = ks * ks;
+    const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
+    for (long tile = 0; tile < tiles; tile++)
+        for (int r = 0; r < SC_TILE_ROWS; r++) {
+            long i = tile * SC_TILE_ROWS + r;
+            if (i >= count) i = count - 1;
+            const sc_pixel px = sc_locate(g, input, c0 + i);
+            const float **dst = pointers + tile * taps * SC_TILE_ROWS + r;
+            for (int ky = 0; ky < ks; ky++)
+                for (int kx = 0; kx < ks; kx++, dst += SC_TILE_ROWS) *dst = sc_tap_row(g, px, zero, ky, kx);
+        }
+}
+
+// Copies each pixel's taps x channels, zero in the padding, into one row of `rows`. In NHWC a kernel
+// row's taps are adjacent pixels, so each kernel row is one contiguous copy clipped to the image.
+static void sc_fill_rows(const sc_conv_geometry *g, const float *input, long c0, long count, float *rows) {
+    const int ks = g->kernel, c = g->in_channels, w = g->in_width;
+    const size_t k = (size_t)ks * ks * c;
+    for (long i = 0; i < count; i++) {
+        const sc_pixel px = sc_locate(g, input, c0 + i);
+        const int lo = px.x0 < 0 ? -px.x0 : 0, hi = w - px.x0 < ks ? w - px.x0 : ks;  // taps inside: [lo, hi)
+        float *dst = rows + (size_t)i * k;
+        for (int ky = 0; ky < ks; ky++, dst += (size_t)ks * c) {
+            const int iy = px.y0 + ky;
+            if (iy < 0 || iy >= g->in_height || lo >= hi) {
+                memset(dst, 0, (size_t)ks * c * sizeof(float));
+                continue;
+            }
+            memset(dst, 0, (size_t)lo * c * sizeof(float));
+            memcpy(dst + (size_t)lo * c, px.image + ((size_t)iy * w + px.x0 + lo) * c, (size_t)(hi - lo) * c * sizeof(float));
+            memset(dst + (size_t)hi * c, 0, (size_t)(ks - hi) * c * sizeof(float));
+        }
+    }
+}
+
+void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                  const sc_epilogue *epilogue, float *workspace, long pixel_begin, long pixel_end,
+                  int panel_begin, int panel_end, sc_igemm_tile_fn tile) {
+    const sc_igemm_plan p = sc_igemm_make_plan(g);
+    const int groups = sc_groups(g), cg = g->in_channels / groups, mg = g->out_channels / groups;
+    const int ppg = sc_panels_per_group(g), taps = g->kernel * g->kernel;
+    const size_t ldc = (size_t)g->out_channels, panel_floats = (size_t)taps * cg * SC_PANEL;
+    float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    const size_t zero_floats = sc_zero_row_floats(g);
+    memset(zero, 0, zero_floats * sizeof(float));
+    float *rows = zero + zero_floats;
+    const float **pointers = (const float **)(void *)rows;
+    const float *row_pointers[SC_TILE_ROWS];
+    sc_igemm_epi e;
+    e.ldc = ldc;
+    e.relu = epilogue ? epilogue->relu : 0;
+    for (long c0 = pixel_begin; c0 < pixel_end; c0 += p.chunk) {
+        const long count = pixel_end - c0 < p.chunk ? pixel_end - c0 : p.chunk;
+        const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
+        if (p.explicit_rows)
+            sc_fill_rows(g, input, c0, count, rows);
+        else
+            sc_fill_pointers(g, input, zero, c0, count, pointers);
+        for (int kb = 0; kb < p.blocks; kb++) {
+            const int cbeg = kb * p.channel_block;
+            // Explicit rows: one block, the whole row (taps x channels).
+            const int cc = p.explicit_rows || cg - cbeg >= p.channel_block ? p.channel_block : cg - cbeg;
+            e.first = kb == 0;
+            e.last = kb == p.blocks - 1;
+            for (int q = panel_begin; q < panel_end; q++) {
+                const int gi = q / ppg, j = q - gi * ppg, oc0 = gi * mg + j * SC_PANEL;
+                const int nr = mg - j * SC_PANEL < SC_PANEL ? mg - j * SC_PANEL : SC_PANEL;
+                const float *w = packed + (size_t)q * panel_floats + (size_t)cbeg * SC_PANEL;
+                e.scale = epilogue && epilogue->scale ? epilogue->scale + oc0 : NULL;
+                e.shift = epilogue && epilogue->shift ? epilogue->shift + oc0 : NULL;
+                for (long t = 0; t < tiles; t++) {
+                    const long first_row = c0 + t * SC_TILE_ROWS;
+                    const int mr = count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
+                    const float *const *a;
+                    if (p.explicit_rows) {
+                        for (int r = 0; r < SC_TILE_ROWS; r++)
+                            row_pointers[r] = rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * p.channel_block;
+                        a = row_pointers;
+                    } else {
+                        a = pointers + t * taps * SC_TILE_ROWS;
+                    }
+                    e.residual = epilogue && epilogue->residual ? epilogue->residual + (size_t)first_row * ldc + oc0 : NULL;
+                    tile(p.taps, cc, a, p.explicit_rows ? 0 : (size_t)gi * cg + cbeg, w, (size_t)cg * SC_PANEL,
+                         output + (size_t)first_row * ldc + oc0, mr, nr, &e);
+                }
+            }
+        }
+    }
+}
+
+// Depthwise (one input channel per group): out[p][oc] = sum over taps of in[tap row][oc / multiplier]
+// * w[tap][oc], vectorized over output channels. Not in the shipped networks; kept simple.
+static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                              const sc_epilogue *e, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
+    enum { LANES = 64 };
+    const int m = g->out_channels, mult = m / g->in_channels, ks = g->kernel;
+    for (long p = pixel_begin; p < pixel_end; p++)
+        for (int c0 = cb; c0 < ce; c0 += LANES) {
+            const sc_pixel px = sc_locate(g, input, p);
+            const int n = ce - c0 < LANES ? ce - c0 : LANES;
+            float acc[LANES] = {0};
+            for (int ky = 0; ky < ks; ky++)
+                for (int kx = 0; kx < ks; kx++) {
+                    const float *src = sc_tap_row(g, px, zero, ky, kx);
+                    const float *w = packed + (size_t)(ky * ks + kx) * m + c0;
+                    if (mult == 1)
+                        for (int i = 0; i < n; i++) acc[i] += src[c0 + i] * w[i];
+                    else
+                        for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) / mult] * w[i];
+                }
+            float *out = output + (size_t)p * m + c0;
+            const float *res = e && e->residual ? e->residual + (size_t)p * m + c0 : NULL;
+            for (int i = 0; i < n; i++) {
+                float v = acc[i] * (e && e->scale ? e->scale[c0 + i] : 1.0f) + (e && e->shift ? e->shift[c0 + i] : 0.0f);
+                if (res) v += res[i];
+                out[i] = e && e->relu && v < 0.0f ? 0.0f : v;
+            }
+        }
+}
+
+void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                  const sc_epilogue *epilogue, float *workspace,
+                  long pixel_begin, long pixel_end, int panel_begin, int panel_end) {
+    if (pixel_begin < 0) pixel_begin = 0;
+    if (panel_begin < 0) panel_begin = 0;
+    const int panels = sc_conv_nhwc_panels(g);
+    if (panel_end > panels) panel_end = panels;
+    if (pixel_begin >= pixel_end || panel_begin >= panel_end || g->out_channels / sc_groups(g) <= 0 ||
+        g->in_channels / sc_groups(g) <= 0)
+        return;
+    if (sc_depthwise(g)) {
+        float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+        memset(zero, 0, sc_zero_row_floats(g) * sizeof(float));
+        const int ce = panel_end * SC_PANEL < g->out_channels ? panel_end * SC_PANEL : g->out_channels;
+        sc_depthwise_nhwc(g, packed, input, output, epilogue, zero, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
+        return;
+    }
+    sc_igemm_tile_fn tile = sc_igemm_tile_portable;
+#if defined(__x86_64__)
+    if (sc_level_internal() >= SC_LEVEL_AVX2) tile = sc_igemm_tile_avx2;
+#endif
+    sc_igemm_run(g, packed, input, output, epilogue, workspace, pixel_begin, pixel_end, panel_begin, panel_end, tile);
+}

@@ -1,0 +1,56 @@
+// Private declarations of the NHWC convolution (an indirect GEMM, after XNNPACK's IGEMM): rows of the
+// GEMM are output pixels, columns output channels, and the reduction runs over kernel taps and input
+// channels. For each tile of output pixels the driver lists, per tap, where each pixel's input
+// channels start (a pointer into the input, or into a zero row for padding), so the micro-kernels read
+// the input in place: no im2col buffer, any stride and padding.
+#ifndef SC_IGEMM_H
+#define SC_IGEMM_H
+
+#include "sc_internal.h"
+
+// Output channels per packed panel (two ymm or one zmm).
+#define SC_PANEL 16
+// Pixel rows of a micro-tile, at every level (the micro-kernels handle fewer).
+#define SC_TILE_ROWS 6
+
+// How one convolution is blocked; the same at every level, so the workspace size is level-free.
+typedef struct {
+    int taps;          // kernel * kernel, or 1 when the input rows are copied out (explicit_rows)
+    int explicit_rows; // small-channel convolutions (the stem): each pixel's taps x channels copied into one row
+    int channel_block; // input channels per reduction block (the whole reduction when explicit_rows)
+    int blocks;        // reduction blocks
+    long chunk;        // output pixels whose input stays in L2 while every panel passes over them
+} sc_igemm_plan;
+
+sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g);
+
+// What a micro-kernel does with its tile when it stores it.
+typedef struct {
+    const float *scale;    // at the tile's first channel, or NULL (1)
+    const float *shift;    // likewise (0)
+    const float *residual; // at the tile's first element, row stride ldc, or NULL
+    size_t ldc;            // row stride of the output and the residual (out_channels)
+    int relu;
+    int first;             // first reduction block: overwrite instead of accumulating
+    int last;              // last reduction block: apply the epilogue
+} sc_igemm_epi;
+
+// The micro-kernel contract, at every level:
+//   for each of `taps` taps t, rows r < SC_TILE_ROWS read a[t][r] + offset .. + kc (a holds
+//   taps x SC_TILE_ROWS pointers; rows >= mr repeat a valid row), weights w + t * w_tap_stride hold
+//   kc x SC_PANEL floats (k-major); rows r < mr and columns j < nr are stored at c[r * ldc + j].
+typedef void (*sc_igemm_tile_fn)(int taps, int kc, const float *const *a, size_t offset, const float *w,
+                                 size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
+
+void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                  const sc_epilogue *epilogue, float *workspace, long pixel_begin, long pixel_end,
+                  int panel_begin, int panel_end, sc_igemm_tile_fn tile);
+
+void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offset, const float *w,
+                            size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
+#if defined(__x86_64__)
+void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const float *w,
+                        size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
+#endif
+
+#endif

@@ -1,0 +1,148 @@
+// The memory-bound kernels in NHWC: every pixel is a contiguous row of `channels` floats, so the
+// loops keep the channel index innermost and the compiler vectorizes them across channels.
+#include "sc_internal.h"
+
+// Each call of these two with constant arguments must become its own loop, free of tests.
+#define SC_SPECIALIZED static inline __attribute__((always_inline))
+
+// In place (x == y) the rows are read through y: with x and y distinct restrict pointers, the
+// compiler needs no run-time overlap check, which x == y would fail, sending it to a scalar loop.
+// Scale and shift never overlap y.
+SC_SPECIALIZED void sc_scale_shift_rows(const float *restrict x, float *restrict y, size_t pixels, int channels,
+                                        const float *restrict scale, const float *restrict shift, int relu, int in_place) {
+    for (size_t p = 0; p < pixels; p++) {
+        const float *xr = (in_place ? y : x) + p * channels;
+        float *yr = y + p * channels;
+        for (int c = 0; c < channels; c++) {
+            float v = xr[c];
+            if (scale) v *= scale[c];
+            if (shift) v += shift[c];
+            yr[c] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+SC_SPECIALIZED void sc_scale_shift_any(const float *x, float *y, size_t pixels, int channels,
+                                       const float *scale, const float *shift, int relu, int in_place) {
+    switch ((scale != NULL) | (shift != NULL) << 1 | (relu != 0) << 2) {
+    case 0: sc_scale_shift_rows(x, y, pixels, channels, NULL, NULL, 0, in_place); break;
+    case 1: sc_scale_shift_rows(x, y, pixels, channels, scale, NULL, 0, in_place); break;
+    case 2: sc_scale_shift_rows(x, y, pixels, channels, NULL, shift, 0, in_place); break;
+    case 3: sc_scale_shift_rows(x, y, pixels, channels, scale, shift, 0, in_place); break;
+    case 4: sc_scale_shift_rows(x, y, pixels, channels, NULL, NULL, 1, in_place); break;
+    case 5: sc_scale_shift_rows(x, y, pixels, channels, scale, NULL, 1, in_place); break;
+    case 6: sc_scale_shift_rows(x, y, pixels, channels, NULL, shift, 1, in_place); break;
+    default: sc_scale_shift_rows(x, y, pixels, channels, scale, shift, 1, in_place); break;
+    }
+}
+
+void sc_scale_shift_nhwc(const float *x, float *y, size_t pixels, int channels, const float *scale, const float *shift, int relu) {
+    if (x == y)
+        sc_scale_shift_any(NULL, y, pixels, channels, scale, shift, relu, 1);
+    else
+        sc_scale_shift_any(x, y, pixels, channels, scale, shift, relu, 0);
+}
+
+// Both pools combine, for each output pixel, the input rows of the taps inside the image, in the
+// same order as sc_pool (ky, then kx), so the results equal the NCHW kernels' bit for bit.
+static void sc_pool_nhwc(const float *restrict x, float *restrict y, int channels, int height, int width, int kernel,
+                         int stride, int pad, int out_height, int out_width, long row_begin, long row_end, int is_max) {
+    const size_t image = (size_t)height * width * channels;
+    for (long row = row_begin; row < row_end; row++) {
+        const int oy = (int)(row % out_height);
+        const float *xi = x + (size_t)(row / out_height) * image;
+        const int y0 = oy * stride - pad;
+        // The taps inside the image: ky in [ky0, ky1).
+        const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + kernel > height ? height - y0 : kernel;
+        for (int ox = 0; ox < out_width; ox++) {
+            float *restrict yp = y + ((size_t)row * out_width + ox) * channels;
+            const int x0 = ox * stride - pad;
+            const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + kernel > width ? width - x0 : kernel;
+            const float init = is_max ? -__builtin_inff() : 0.0f;
+            for (int c = 0; c < channels; c++) yp[c] = init;
+            for (int ky = ky0; ky < ky1; ky++) {
+                for (int kx = kx0; kx < kx1; kx++) {
+                    const float *restrict xp = xi + ((size_t)(y0 + ky) * width + (x0 + kx)) * channels;
+                    if (is_max)
+                        for (int c = 0; c < channels; c++) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
+                    else
+                        for (int c = 0; c < channels; c++) yp[c] += xp[c];
+                }
+            }
+            if (!is_max) {
+                // PyTorch (count_include_pad): the divisor is the window clipped to the padded input.
+                const int rows = (y0 + kernel > height + pad ? height + pad : y0 + kernel) - y0;
+                const int count = rows * ((x0 + kernel > width + pad ? width + pad : x0 + kernel) - x0);
+                if (count > 0)
+                    for (int c = 0; c < channels; c++) yp[c] /= (float)count;
+                else
+                    for (int c = 0; c < channels; c++) yp[c] = 0.0f;
+            }
+        }
+    }
+}
+
+void sc_max_pool_nhwc(const float *x, float *y, int channels, int height, int width, int kernel, int stride, int pad,
+                      int out_height, int out_width, long row_begin, long row_end) {
+    sc_pool_nhwc(x, y, channels, height, width, kernel, stride, pad, out_height, out_width, row_begin, row_end, 1);
+}
+
+void sc_avg_pool_nhwc(const float *x, float *y, int channels, int height, int width, int kernel, int stride, int pad,
+                      int out_height, int out_width, long row_begin, long row_end) {
+    sc_pool_nhwc(x, y, channels, height, width, kernel, stride, pad, out_height, out_width, row_begin, row_end, 0);
+}
+
+// Sums the pixel rows into y, one partial sum per channel: the adds run across channels, so they
+// vectorize without reassociation.
+void sc_global_avg_pool_nhwc(const float *restrict x, float *restrict y, int channels, int spatial) {
+    for (int c = 0; c < channels; c++) y[c] = 0.0f;
+    for (int p = 0; p < spatial; p++) {
+        const float *restrict xp = x + (size_t)p * channels;
+        for (int c = 0; c < channels; c++) y[c] += xp[c];
+    }
+    if (spatial > 0)
+        for (int c = 0; c < channels; c++) y[c] /= (float)spatial;
+}
+
+void sc_subsample_pad_nhwc(const float *restrict x, float *restrict y, int channels, int height, int width, int stride,
+                           int out_channels, int pad_before, int out_height, int out_width) {
+    // Output channels [lo, hi) come from input channel oc - pad_before; the others are zero.
+    const int lo = pad_before < 0 ? 0 : pad_before > out_channels ? out_channels : pad_before;
+    const int end = pad_before + channels, hi = end < lo ? lo : end > out_channels ? out_channels : end;
+    for (int oy = 0; oy < out_height; oy++) {
+        for (int ox = 0; ox < out_width; ox++) {
+            float *restrict yp = y + ((size_t)oy * out_width + ox) * out_channels;
+            const int iy = oy * stride, ix = ox * stride;
+            if (iy >= height || ix >= width) {
+                for (int oc = 0; oc < out_channels; oc++) yp[oc] = 0.0f;
+                continue;
+            }
+            const float *restrict xp = x + ((size_t)iy * width + ix) * channels + (lo - pad_before);
+            for (int oc = 0; oc < lo; oc++) yp[oc] = 0.0f;
+            for (int oc = lo; oc < hi; oc++) yp[oc] = xp[oc - lo];
+            for (int oc = hi; oc < out_channels; oc++) yp[oc] = 0.0f;
+        }
+    }
+}
+
+// Transposes a rows x cols matrix (row stride `cols`) into cols x rows, in square tiles so that
+// both the strided reads and the strided writes stay within a few cache lines per tile.
+static void sc_transpose(const float *restrict x, float *restrict y, int rows, int cols) {
+    enum { TILE = 16 };
+    if (rows == 1 || cols == 1) {  // a copy (1 x 1 images, single channels), which tiles would slow down
+        for (size_t i = 0; i < (size_t)rows * cols; i++) y[i] = x[i];
+        return;
+    }
+    for (int r0 = 0; r0 < rows; r0 += TILE) {
+        const int r1 = r0 + TILE < rows ? r0 + TILE : rows;
+        for (int c0 = 0; c0 < cols; c0 += TILE) {
+            const int c1 = c0 + TILE < cols ? c0 + TILE : cols;
+            for (int c = c0; c < c1; c++)
+                for (int r = r0; r < r1; r++) y[(size_t)c * rows + r] = x[(size_t)r * cols + c];
+        }
+    }
+}
+
+void sc_nchw_to_nhwc(const float *x, float *y, int channels, int spatial) { sc_transpose(x, y, channels, spatial); }
+
+void sc_nhwc_to_nchw(const float *x, float *y, int channels, int spatial) { sc_transpose(x, y, spatial, channels); }
