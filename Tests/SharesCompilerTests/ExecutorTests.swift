@@ -106,4 +106,22 @@ struct ExecutorTests {
         let fromMemory = try Executor(program: program, weights: weights, threads: 2).run(input, batch: 2)
         #expect(fromFile == fromMemory)
     }
+
+    /// Every job runs each of its workers exactly once, whether the pool's threads are spinning or have
+    /// gone to sleep (the pauses), and jobs with fewer tasks than threads leave the others idle.
+    @Test func workerPoolRunsEachWorkerOncePerJob() {
+        let pool = WorkerPool(threads: 3)
+        #expect(pool.threads == 3)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: 3)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0)
+        var expected = [0, 0, 0]
+        for job in 0..<3000 {
+            if job % 1000 == 999 { usleep(20_000) }  // longer than the workers spin
+            let tasks = job % 5
+            pool.run(tasks) { counts[$0] += 1 }
+            for t in 0..<min(tasks, 3) { expected[t] += 1 }
+        }
+        #expect(Array(counts) == expected)
+    }
 }

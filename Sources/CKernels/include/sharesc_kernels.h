@@ -76,6 +76,16 @@ void sc_subsample_pad_nhwc(const float *x, float *y, int channels, int height, i
 void sc_nchw_to_nhwc(const float *x, float *y, int channels, int spatial);
 void sc_nhwc_to_nchw(const float *x, float *y, int channels, int spatial);
 
+// A persistent pool: `threads` - 1 worker threads that spin briefly between jobs, then sleep.
+// sc_pool_run calls fn(context, i) for every i < threads at once (i = 0 on the calling thread) and
+// returns when all have returned. One job at a time: call it from one thread.
+typedef struct sc_pool sc_pool;
+typedef void (*sc_task_fn)(void *context, int worker);
+sc_pool *sc_pool_create(int threads);
+int sc_pool_threads(const sc_pool *pool);
+void sc_pool_run(sc_pool *pool, sc_task_fn fn, void *context);
+void sc_pool_destroy(sc_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif

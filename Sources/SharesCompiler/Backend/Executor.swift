@@ -7,6 +7,7 @@ import CKernels
 public final class Executor: @unchecked Sendable {
     public let program: Program
     public let threads: Int
+    private let pool: WorkerPool
 
     /// Per conv step: its geometry, packed weight (shared between uses of one parameter) and epilogue vectors.
     private struct ConvStep {
@@ -30,7 +31,8 @@ public final class Executor: @unchecked Sendable {
 
     public init(program: Program, weights: some WeightProvider, threads: Int) throws(CompileFailure) {
         self.program = program
-        self.threads = max(1, threads)
+        pool = WorkerPool(threads: max(1, threads))
+        self.threads = pool.threads
         var packedByParameter: [Int: AlignedBuffer] = [:]
         var cache: [Int: [Float]] = [:]
         // Batchnorm vectors are small and read by one step each; conv and linear weights are fetched once.
@@ -170,7 +172,7 @@ public final class Executor: @unchecked Sendable {
         case .scaleShift(_, let relu):
             let (scale, shift) = scaleShifts[index]!
             let pixels = batch * spatial
-            parallel(threads) { t in
+            pool.run(threads) { t in
                 let rows = share(of: pixels, worker: t, of: threads, granule: 16)
                 let offset = rows.lowerBound * inputShape.channels
                 if !rows.isEmpty { sc_scale_shift_nhwc(x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0) }
@@ -178,41 +180,41 @@ public final class Executor: @unchecked Sendable {
         case .add(let relu):
             let other = pointer(step.inputs[1])
             let total = batch * outputElements
-            parallel(threads) { t in
+            pool.run(threads) { t in
                 let range = share(of: total, worker: t, of: threads, granule: 64)
                 if !range.isEmpty { sc_add(x + range.lowerBound, other + range.lowerBound, y + range.lowerBound, range.count, relu ? 1 : 0) }
             }
         case .relu:
             let total = batch * outputElements
-            parallel(threads) { t in
+            pool.run(threads) { t in
                 let range = share(of: total, worker: t, of: threads, granule: 64)
                 if !range.isEmpty { sc_relu(x + range.lowerBound, y + range.lowerBound, range.count) }
             }
         case .maxPool(let kernel, let stride, let padding), .avgPool(let kernel, let stride, let padding):
-            let pool: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int, Int) -> Void
-            if case .maxPool = step.kernel { pool = sc_max_pool_nhwc } else { pool = sc_avg_pool_nhwc }
+            let pooling: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int, Int) -> Void
+            if case .maxPool = step.kernel { pooling = sc_max_pool_nhwc } else { pooling = sc_avg_pool_nhwc }
             let rows = batch * outputShape.height
-            parallel(min(threads, rows)) { t in
+            pool.run(min(threads, rows)) { t in
                 let range = share(of: rows, worker: t, of: min(threads, rows))
                 if range.isEmpty { return }
-                pool(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride), Int32(padding),
-                     Int32(outputShape.height), Int32(outputShape.width), range.lowerBound, range.upperBound)
+                pooling(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride), Int32(padding),
+                        Int32(outputShape.height), Int32(outputShape.width), range.lowerBound, range.upperBound)
             }
         case .globalAvgPool:
-            parallel(min(threads, batch)) { t in
+            pool.run(min(threads, batch)) { t in
                 for image in share(of: batch, worker: t, of: min(threads, batch)) {
                     sc_global_avg_pool_nhwc(x + image * inputElements, y + image * outputElements, channels, Int32(spatial))
                 }
             }
         case .linear(let weight, let bias, let relu):
             let w = raw[weight]!.pointer, b = bias.map { raw[$0]!.pointer }
-            parallel(min(threads, batch)) { t in
+            pool.run(min(threads, batch)) { t in
                 for image in share(of: batch, worker: t, of: min(threads, batch)) {
                     sc_linear(x + image * inputElements, w, b, y + image * outputElements, Int32(inputElements), Int32(outputElements), relu ? 1 : 0)
                 }
             }
         case .subsamplePad(let stride, let padBefore):
-            parallel(min(threads, batch)) { t in
+            pool.run(min(threads, batch)) { t in
                 for image in share(of: batch, worker: t, of: min(threads, batch)) {
                     sc_subsample_pad_nhwc(x + image * inputElements, y + image * outputElements, channels, Int32(inputShape.height),
                                      Int32(inputShape.width), Int32(stride), Int32(outputShape.channels), Int32(padBefore),
@@ -233,7 +235,7 @@ public final class Executor: @unchecked Sendable {
         let splitPanels = panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > batch * inputElements)
         let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
                                    residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0)
-        parallel(threads) { t in
+        pool.run(threads) { t in
             let pixelRange = splitPanels ? 0..<pixels : share(of: pixels, worker: t, of: threads, granule: 12)
             let panelRange = splitPanels ? share(of: panels, worker: t, of: threads) : 0..<panels
             if pixelRange.isEmpty || panelRange.isEmpty { return }

@@ -1,20 +1,41 @@
-import Dispatch
+import CKernels
 
-/// Runs `body(t)` for t in 0..<threads at once on the system's worker threads (GCD keeps them
-/// alive between calls, so no thread is created per operation).
-func parallel(_ threads: Int, _ body: (Int) -> Void) {
-    if threads <= 1 { body(0); return }
-    // The workers only read shared state and write disjoint ranges of the arena, which the kernels'
-    // range arguments guarantee; concurrentPerform returns after every one of them has finished.
-    withoutActuallyEscaping(body) { body in
-        let task = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: threads) { task.value($0) }
+/// The executor's threads: a persistent pool (sc_pool, in C) whose workers spin between the steps of
+/// an inference instead of sleeping, so a step's fork and join cost well under a microsecond.
+final class WorkerPool: @unchecked Sendable {
+    let threads: Int
+    private let pool: OpaquePointer?
+
+    init(threads: Int) {
+        pool = threads > 1 ? sc_pool_create(Int32(threads)) : nil
+        self.threads = pool.map { Int(sc_pool_threads($0)) } ?? 1
     }
-}
 
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+    deinit { if let pool { sc_pool_destroy(pool) } }
+
+    /// Runs `body(t)` for t in 0..<min(count, threads) at once (t = 0 on the calling thread) and returns
+    /// when every one has finished. The bodies only read shared state and write disjoint ranges.
+    func run(_ count: Int, _ body: (Int) -> Void) {
+        let workers = min(count, threads)
+        guard workers > 1, let pool else {
+            if workers == 1 { body(0) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            var job = Job(body: body, workers: workers)
+            withUnsafeMutablePointer(to: &job) { job in
+                sc_pool_run(pool, { context, worker in
+                    let job = context!.assumingMemoryBound(to: Job.self)
+                    if Int(worker) < job.pointee.workers { job.pointee.body(Int(worker)) }
+                }, job)
+            }
+        }
+    }
+
+    private struct Job {
+        let body: (Int) -> Void
+        let workers: Int
+    }
 }
 
 /// The part of `0..<count` that worker `index` of `workers` takes, in multiples of `granule`.

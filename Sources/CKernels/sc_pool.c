@@ -1,0 +1,117 @@
+// A persistent pool of worker threads that spin between jobs. An inference runs a few hundred short
+// parallel steps back to back; waking a sleeping thread for each costs tens of microseconds in a VM
+// (GCD's workers sleep), so workers spin on a generation counter for a while after each job and only
+// then block on a condition variable.
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include "sharesc_kernels.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SC_PAUSE() _mm_pause()
+#else
+#define SC_PAUSE() ((void)0)
+#endif
+
+// Spins before a worker sleeps: about a millisecond, far longer than the gap between two steps.
+#define SC_SPINS 20000
+
+struct sc_pool {
+    int threads;
+    pthread_t *workers;
+    sc_task_fn fn;  // the current job, written before `generation` is bumped
+    void *context;
+    _Atomic unsigned long generation;
+    _Atomic int pending;  // workers still running the current job
+    _Atomic int sleepers;
+    _Atomic int stop;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+};
+
+typedef struct {
+    sc_pool *pool;
+    int index;
+} sc_worker_start;
+
+static void *sc_worker(void *argument) {
+    sc_worker_start start = *(sc_worker_start *)argument;
+    free(argument);
+    sc_pool *p = start.pool;
+    unsigned long seen = 0;
+    for (;;) {
+        unsigned long now;
+        int spins = 0;
+        while ((now = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen) {
+            if (++spins < SC_SPINS) {
+                SC_PAUSE();
+                continue;
+            }
+            // Sleep. The runner bumps `generation` before reading `sleepers` and this thread counts
+            // itself before reading `generation` (both sequentially consistent), so a job is never missed.
+            pthread_mutex_lock(&p->mutex);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (atomic_load(&p->generation) == seen) pthread_cond_wait(&p->wake, &p->mutex);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mutex);
+            spins = 0;
+        }
+        seen = now;
+        if (atomic_load(&p->stop)) return NULL;
+        p->fn(p->context, start.index);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
+}
+
+sc_pool *sc_pool_create(int threads) {
+    sc_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->threads = threads > 1 ? threads : 1;
+    pthread_mutex_init(&p->mutex, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    p->workers = calloc((size_t)p->threads, sizeof(pthread_t));
+    for (int i = 1; i < p->threads; i++) {
+        sc_worker_start *start = malloc(sizeof *start);
+        if (start) *start = (sc_worker_start){p, i};
+        if (!p->workers || !start || pthread_create(&p->workers[i], NULL, sc_worker, start) != 0) {
+            free(start);
+            p->threads = i;  // run with the workers that started
+            break;
+        }
+    }
+    return p;
+}
+
+int sc_pool_threads(const sc_pool *p) { return p->threads; }
+
+void sc_pool_run(sc_pool *p, sc_task_fn fn, void *context) {
+    if (p->threads <= 1) {
+        fn(context, 0);
+        return;
+    }
+    p->fn = fn;
+    p->context = context;
+    atomic_store(&p->pending, p->threads - 1);
+    atomic_fetch_add(&p->generation, 1);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mutex);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mutex);
+    }
+    fn(context, 0);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) SC_PAUSE();
+}
+
+void sc_pool_destroy(sc_pool *p) {
+    if (!p) return;
+    atomic_store(&p->stop, 1);
+    atomic_fetch_add(&p->generation, 1);
+    pthread_mutex_lock(&p->mutex);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mutex);
+    for (int i = 1; i < p->threads; i++) pthread_join(p->workers[i], NULL);
+    pthread_mutex_destroy(&p->mutex);
+    pthread_cond_destroy(&p->wake);
+    free(p->workers);
+    free(p);
+}
