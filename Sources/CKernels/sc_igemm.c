@@ -4,13 +4,13 @@
 #include "sc_igemm.h"
 
 // Reduction length (taps x channels) per block: one panel's weights for a block, 16 floats per k,
-// stay in L1 (512 x 64 B = 32 KiB) while the tiles of a chunk pass under them.
-#define SC_KC 512
-// Bytes of input a chunk of output pixels may touch: about half of this machine's 512 KiB L2.
+// stay in L1 (256 x 64 B = 16 KiB, half of it) while the tiles of a chunk pass under them.
+#define SC_KC 256
+// Bytes of input a chunk of output pixels may touch: about a third of this machine's 512 KiB L2.
 #define SC_CHUNK_BYTES (192 * 1024)
-// Convolutions with fewer input channels than this and a reduction of at most SC_EXPLICIT_K
-// (the 7x7 stem over 3 channels: 147) copy each pixel's taps into one contiguous row, so the
-// micro-kernel runs one long reduction instead of 49 reductions of 3.
+// Convolutions with fewer input channels than this and a reduction of at most SC_EXPLICIT_K (the 7x7
+// stem over 3 channels: 147) reduce over all taps in one block of copied rows, so the micro-kernel
+// runs one long reduction instead of 49 reductions of 3.
 #define SC_EXPLICIT_CHANNELS 16
 #define SC_EXPLICIT_K 256
 // Chunks are a multiple of every level's tile height.
@@ -20,24 +20,26 @@ static int sc_groups(const sc_conv_geometry *g) { return g->groups > 0 ? g->grou
 static int sc_depthwise(const sc_conv_geometry *g) { return sc_groups(g) > 1 && g->in_channels == sc_groups(g); }
 static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_channels / sc_groups(g) + SC_PANEL - 1) / SC_PANEL; }
 
+// Only the stem-like convolutions copy their input rows: reading rows in place measured faster
+// everywhere else, including 256 to 2048 channels, whose rows fall in few L1 sets.
+static int sc_copies_rows(const sc_conv_geometry *g, int explicit_rows) {
+    (void)g;
+    return explicit_rows;
+}
+
 sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     const int groups = sc_groups(g), cg = g->in_channels / groups, taps = g->kernel * g->kernel;
+    const int explicit_rows = groups == 1 && taps > 1 && cg < SC_EXPLICIT_CHANNELS && taps * cg <= SC_EXPLICIT_K;
     sc_igemm_plan p;
-    long bytes_per_pixel;
-    p.explicit_rows = groups == 1 && taps > 1 && cg < SC_EXPLICIT_CHANNELS && taps * cg <= SC_EXPLICIT_K;
-    if (p.explicit_rows) {
-        p.taps = 1;
-        p.channel_block = taps * cg;
-        p.blocks = 1;
-        bytes_per_pixel = (long)taps * cg * 4;
-    } else {
-        p.taps = taps;
-        const int blocks = (taps * cg + SC_KC - 1) / SC_KC;
-        p.channel_block = (cg + blocks - 1) / blocks;
-        p.blocks = (cg + p.channel_block - 1) / p.channel_block;
-        // A pixel's share of the input: its channels, times the stride squared for strided convolutions.
-        bytes_per_pixel = (long)p.channel_block * 4 * g->stride * g->stride;
-    }
+    // The channel block depends only on the kernel size and channels, as the packed weights do.
+    const int blocks = explicit_rows ? 1 : (taps * cg + SC_KC - 1) / SC_KC;
+    p.channel_block = (cg + blocks - 1) / blocks;
+    p.blocks = (cg + p.channel_block - 1) / p.channel_block;
+    p.copy_rows = sc_copies_rows(g, explicit_rows);
+    p.row_pitch = (taps * p.channel_block + 15) / 16 * 16 + 16;
+    // A pixel's share of the input: its copied row, or in place its channels (times the stride squared
+    // for strided convolutions, whose pixels sit further apart).
+    const long bytes_per_pixel = p.copy_rows ? (long)p.row_pitch * 4 : (long)p.channel_block * 4 * g->stride * g->stride;
     long chunk = SC_CHUNK_BYTES / (bytes_per_pixel > 0 ? bytes_per_pixel : 1);
     chunk = chunk / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
     p.chunk = chunk < SC_CHUNK_ROUND ? SC_CHUNK_ROUND : chunk;
@@ -55,7 +57,12 @@ size_t sc_conv_nhwc_packed_size(const sc_conv_geometry *g) {
     return (size_t)sc_conv_nhwc_panels(g) * SC_PANEL * taps * (g->in_channels / sc_groups(g));
 }
 
-// Depthwise: [tap][out channel]. Otherwise per group and panel: [ky][kx][in channel][16 lanes].
+// Depthwise: [tap][out channel]. Otherwise, per group, per reduction block of input channels (the
+// plan's channel_block, which depends only on the kernel size and channels, never on stride or image
+// size), per panel: [ky][kx][channel in block][16 lanes]. Each (block, panel) piece is contiguous, so
+// its taps never collide in L1 sets (with [tap][all channels], a power-of-two channel count put every
+// tap at the same sets, and they evicted each other between tiles); and a block's panels follow each
+// other, so the panels of a block stream from memory in one sequential pass the prefetcher follows.
 void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *packed) {
     const int groups = sc_groups(g), cg = g->in_channels / groups, mg = g->out_channels / groups;
     const int ks = g->kernel, taps = ks * ks;
@@ -64,16 +71,19 @@ void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *p
             for (int oc = 0; oc < g->out_channels; oc++) packed[(size_t)t * g->out_channels + oc] = weights[(size_t)oc * taps + t];
         return;
     }
+    const int block = sc_igemm_make_plan(g).channel_block;
     const int ppg = sc_panels_per_group(g);
+    float *out = packed;
     for (int gi = 0; gi < groups; gi++)
-        for (int j = 0; j < ppg; j++) {
-            float *panel = packed + (size_t)(gi * ppg + j) * taps * cg * SC_PANEL;
-            for (int t = 0; t < taps; t++)
-                for (int c = 0; c < cg; c++)
-                    for (int lane = 0; lane < SC_PANEL; lane++) {
-                        const int m = j * SC_PANEL + lane, oc = gi * mg + m;
-                        panel[((size_t)t * cg + c) * SC_PANEL + lane] = m < mg ? weights[((size_t)oc * cg + c) * taps + t] : 0.0f;
-                    }
+        for (int c0 = 0; c0 < cg; c0 += block) {
+            const int cc = cg - c0 < block ? cg - c0 : block;
+            for (int j = 0; j < ppg; j++)
+                for (int t = 0; t < taps; t++)
+                    for (int c = c0; c < c0 + cc; c++, out += SC_PANEL)
+                        for (int lane = 0; lane < SC_PANEL; lane++) {
+                            const int m = j * SC_PANEL + lane, oc = gi * mg + m;
+                            out[lane] = m < mg ? weights[((size_t)oc * cg + c) * taps + t] : 0.0f;
+                        }
         }
 }
 
@@ -81,9 +91,10 @@ static size_t sc_zero_row_floats(const sc_conv_geometry *g) { return ((size_t)g-
 
 size_t sc_conv_nhwc_workspace_size(const sc_conv_geometry *g) {
     const sc_igemm_plan p = sc_igemm_make_plan(g);
-    const size_t rows = p.explicit_rows ? (size_t)p.chunk * p.channel_block : 0;
-    const size_t pointers = (size_t)p.chunk * p.taps * (sizeof(float *) / sizeof(float));
-    return 16 + sc_zero_row_floats(g) + (rows > pointers ? rows : pointers);  // 16: alignment slack
+    const size_t taps = (size_t)g->kernel * g->kernel;
+    const size_t inputs = p.copy_rows ? (size_t)p.chunk * p.row_pitch
+                                      : (size_t)p.chunk * taps * (sizeof(float *) / sizeof(float));
+    return 16 + sc_zero_row_floats(g) + inputs;  // 16: alignment slack
 }
 
 // An output pixel's place: its image's input and the input coordinates of its kernel's top-left tap.
@@ -121,15 +132,21 @@ static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, cons
         }
 }
 
-// Copies each pixel's taps x channels, zero in the padding, into one row of `rows`. In NHWC a kernel
-// row's taps are adjacent pixels, so each kernel row is one contiguous copy clipped to the image.
-static void sc_fill_rows(const sc_conv_geometry *g, const float *input, long c0, long count, float *rows) {
+// Copies, for each pixel of the chunk [c0, c0 + count), channels [cbeg, cbeg + cc) of each tap (zero in
+// the padding) into its row of `rows`, tap after tap. With all the channels, a kernel row's taps are
+// adjacent pixels in NHWC: one contiguous copy clipped to the image.
+static void sc_fill_rows(const sc_conv_geometry *g, const float *input, const float *zero, long c0, long count,
+                         int cbeg, int cc, float *rows, int pitch) {
     const int ks = g->kernel, c = g->in_channels, w = g->in_width;
-    const size_t k = (size_t)ks * ks * c;
     for (long i = 0; i < count; i++) {
         const sc_pixel px = sc_locate(g, input, c0 + i);
+        float *dst = rows + (size_t)i * pitch;
+        if (cc < c) {
+            for (int ky = 0; ky < ks; ky++)
+                for (int kx = 0; kx < ks; kx++, dst += cc) memcpy(dst, sc_tap_row(g, px, zero, ky, kx) + cbeg, (size_t)cc * sizeof(float));
+            continue;
+        }
         const int lo = px.x0 < 0 ? -px.x0 : 0, hi = w - px.x0 < ks ? w - px.x0 : ks;  // taps inside: [lo, hi)
-        float *dst = rows + (size_t)i * k;
         for (int ky = 0; ky < ks; ky++, dst += (size_t)ks * c) {
             const int iy = px.y0 + ky;
             if (iy < 0 || iy >= g->in_height || lo >= hi) {
@@ -149,7 +166,7 @@ void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *i
     const sc_igemm_plan p = sc_igemm_make_plan(g);
     const int groups = sc_groups(g), cg = g->in_channels / groups, mg = g->out_channels / groups;
     const int ppg = sc_panels_per_group(g), taps = g->kernel * g->kernel;
-    const size_t ldc = (size_t)g->out_channels, panel_floats = (size_t)taps * cg * SC_PANEL;
+    const size_t ldc = (size_t)g->out_channels, group_floats = (size_t)ppg * taps * cg * SC_PANEL;
     float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     const size_t zero_floats = sc_zero_row_floats(g);
     memset(zero, 0, zero_floats * sizeof(float));
@@ -162,36 +179,32 @@ void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *i
     for (long c0 = pixel_begin; c0 < pixel_end; c0 += p.chunk) {
         const long count = pixel_end - c0 < p.chunk ? pixel_end - c0 : p.chunk;
         const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
-        if (p.explicit_rows)
-            sc_fill_rows(g, input, c0, count, rows);
-        else
-            sc_fill_pointers(g, input, zero, c0, count, pointers);
+        if (!p.copy_rows) sc_fill_pointers(g, input, zero, c0, count, pointers);
         for (int kb = 0; kb < p.blocks; kb++) {
             const int cbeg = kb * p.channel_block;
-            // Explicit rows: one block, the whole row (taps x channels).
-            const int cc = p.explicit_rows || cg - cbeg >= p.channel_block ? p.channel_block : cg - cbeg;
+            const int cc = cg - cbeg < p.channel_block ? cg - cbeg : p.channel_block;
+            if (p.copy_rows) sc_fill_rows(g, input, zero, c0, count, cbeg, cc, rows, p.row_pitch);
             e.first = kb == 0;
             e.last = kb == p.blocks - 1;
             for (int q = panel_begin; q < panel_end; q++) {
                 const int gi = q / ppg, j = q - gi * ppg, oc0 = gi * mg + j * SC_PANEL;
                 const int nr = mg - j * SC_PANEL < SC_PANEL ? mg - j * SC_PANEL : SC_PANEL;
-                const float *w = packed + (size_t)q * panel_floats + (size_t)cbeg * SC_PANEL;
+                // Group gi, then blocks before this one (ppg panels of taps x channel_block each), then panel j.
+                const float *w = packed + (size_t)gi * group_floats + ((size_t)cbeg * ppg + (size_t)j * cc) * taps * SC_PANEL;
                 e.scale = epilogue && epilogue->scale ? epilogue->scale + oc0 : NULL;
                 e.shift = epilogue && epilogue->shift ? epilogue->shift + oc0 : NULL;
                 for (long t = 0; t < tiles; t++) {
                     const long first_row = c0 + t * SC_TILE_ROWS;
                     const int mr = count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
-                    const float *const *a;
-                    if (p.explicit_rows) {
-                        for (int r = 0; r < SC_TILE_ROWS; r++)
-                            row_pointers[r] = rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * p.channel_block;
-                        a = row_pointers;
-                    } else {
-                        a = pointers + t * taps * SC_TILE_ROWS;
-                    }
                     e.residual = epilogue && epilogue->residual ? epilogue->residual + (size_t)first_row * ldc + oc0 : NULL;
-                    tile(p.taps, cc, a, p.explicit_rows ? 0 : (size_t)gi * cg + cbeg, w, (size_t)cg * SC_PANEL,
-                         output + (size_t)first_row * ldc + oc0, mr, nr, &e);
+                    float *c = output + (size_t)first_row * ldc + oc0;
+                    if (p.copy_rows) {  // one reduction over the block's taps x channels, row by row
+                        for (int r = 0; r < SC_TILE_ROWS; r++)
+                            row_pointers[r] = rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * p.row_pitch;
+                        tile(1, taps * cc, row_pointers, 0, w, 0, c, mr, nr, &e);
+                    } else {
+                        tile(taps, cc, pointers + t * taps * SC_TILE_ROWS, (size_t)gi * cg + cbeg, w, (size_t)cc * SC_PANEL, c, mr, nr, &e);
+                    }
                 }
             }
         }

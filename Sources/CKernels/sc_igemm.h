@@ -15,10 +15,10 @@
 
 // How one convolution is blocked; the same at every level, so the workspace size is level-free.
 typedef struct {
-    int taps;          // kernel * kernel, or 1 when the input rows are copied out (explicit_rows)
-    int explicit_rows; // small-channel convolutions (the stem): each pixel's taps x channels copied into one row
-    int channel_block; // input channels per reduction block (the whole reduction when explicit_rows)
+    int copy_rows;     // copy each pixel's taps x block channels into a row of its own (see sc_igemm.c)
+    int channel_block; // input channels per reduction block
     int blocks;        // reduction blocks
+    int row_pitch;     // floats from one copied row to the next
     long chunk;        // output pixels whose input stays in L2 while every panel passes over them
 } sc_igemm_plan;
 

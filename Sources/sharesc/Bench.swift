@@ -104,6 +104,16 @@ struct Bench: ParsableCommand {
             lines.append("  " + [Format.fixed(seconds * 1000, decimals: 3) + " ms", Format.fixed(100 * stepSeconds[index] / total, decimals: 1) + "%",
                                  rate, "\(program.values[step.output].shape)", step.name].joined(separator: "  "))
         }
+        var byKind: [String: (seconds: Double, steps: Int)] = [:]
+        for (index, step) in program.steps.enumerated() {
+            byKind[step.kernel.kind, default: (0, 0)].seconds += stepSeconds[index]
+            byKind[step.kernel.kind, default: (0, 0)].steps += 1
+        }
+        lines.append("by kernel:")
+        for (kind, entry) in byKind.sorted(by: { ($0.value.seconds, $1.key) > ($1.value.seconds, $0.key) }) {
+            lines.append("  " + [Format.fixed(entry.seconds * 1000 / Double(runs), decimals: 3) + " ms",
+                                 Format.fixed(100 * entry.seconds / total, decimals: 1) + "%", "\(entry.steps) x \(kind)"].joined(separator: "  "))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -41,10 +41,10 @@ void sc_relu(const float *x, float *y, size_t n);
 // y[o] = sum_i w[o][i] x[i] + (bias ? bias[o] : 0), then ReLU if asked.
 void sc_linear(const float *x, const float *w, const float *bias, float *y, int in_features, int out_features, int relu);
 // Convolution as an indirect GEMM over the whole batch: rows are output pixels (n, oy, ox), columns
-// are output channels in panels of 16. Weights are packed once (per group, per panel of 16 output
-// channels: [ky][kx][in channel][16 lanes], lanes past the group's channels zero); the layout depends
-// only on out_channels, in_channels, kernel and groups, so one packed copy of a tied weight serves
-// every use. The epilogue's residual has the output's NHWC layout (the whole batch).
+// are output channels in panels of 16. Weights are packed once (per group, per block of input
+// channels, per panel of 16 output channels: [ky][kx][in channel][16 lanes], lanes past the group's
+// channels zero); the layout depends only on out_channels, in_channels, kernel and groups, so one
+// packed copy of a tied weight serves every use. The epilogue's residual has the output's NHWC layout (the whole batch).
 size_t sc_conv_nhwc_packed_size(const sc_conv_geometry *g);
 void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *packed);
 // Floats of scratch one thread needs for sc_conv_nhwc.
@@ -75,6 +75,11 @@ void sc_subsample_pad_nhwc(const float *x, float *y, int channels, int height, i
 // One image: layout conversions at a plan's input and output.
 void sc_nchw_to_nhwc(const float *x, float *y, int channels, int spatial);
 void sc_nhwc_to_nchw(const float *x, float *y, int channels, int spatial);
+
+// Memory for kernels' buffers: 64-byte aligned; from 2 MiB up, 2 MiB aligned and advised to use
+// transparent huge pages. NULL when out of memory. Free with sc_free.
+void *sc_alloc(size_t bytes);
+void sc_free(void *pointer);
 
 // A persistent pool: `threads` - 1 worker threads that spin briefly between jobs, then sleep.
 // sc_pool_run calls fn(context, i) for every i < threads at once (i = 0 on the calling thread) and

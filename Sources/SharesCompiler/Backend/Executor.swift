@@ -34,6 +34,7 @@ public final class Executor: @unchecked Sendable {
         pool = WorkerPool(threads: max(1, threads))
         self.threads = pool.threads
         var packedByParameter: [Int: AlignedBuffer] = [:]
+        let weightArena = BufferArena()
         var cache: [Int: [Float]] = [:]
         // Batchnorm vectors are small and read by one step each; conv and linear weights are fetched once.
         func fetch(_ parameter: Int) throws(CompileFailure) -> [Float] {
@@ -68,7 +69,7 @@ public final class Executor: @unchecked Sendable {
                     packed = existing
                 } else {
                     let values = try weights.values(of: weight)
-                    packed = AlignedBuffer(count: sc_conv_nhwc_packed_size(&geometry))
+                    packed = AlignedBuffer(count: sc_conv_nhwc_packed_size(&geometry), in: weightArena)
                     values.withUnsafeBufferPointer { sc_conv_nhwc_pack(&geometry, $0.baseAddress, packed.pointer) }
                     packedByParameter[weight] = packed
                     weightBytes += packed.count * 4

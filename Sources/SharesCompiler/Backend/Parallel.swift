@@ -45,15 +45,24 @@ func share(of count: Int, worker index: Int, of workers: Int, granule: Int = 1) 
     return min(begin, count)..<min(end, count)
 }
 
-/// An aligned float buffer that is freed with its owner.
+/// An aligned float buffer: its own memory (sc_alloc: huge pages when large), freed with it, or a
+/// piece of a `BufferArena`, which it keeps alive.
 final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
+    private let arena: BufferArena?
 
     init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.size, alignment: 64)
+        guard let raw = sc_alloc(max(count, 1) * MemoryLayout<Float>.size) else { fatalError("out of memory allocating \(count) floats") }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        arena = nil
+    }
+
+    init(count: Int, in arena: BufferArena) {
+        self.count = count
+        pointer = arena.allocate(count)
+        self.arena = arena
     }
 
     convenience init(_ values: [Float]) {
@@ -61,5 +70,28 @@ final class AlignedBuffer: @unchecked Sendable {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { if arena == nil { sc_free(pointer) } }
+}
+
+/// Many small buffers (packed weights) carved out of large huge-page chunks, so that streaming them
+/// costs few TLB misses. Pieces are 64-byte aligned and freed together with the arena.
+final class BufferArena: @unchecked Sendable {
+    private static let chunkBytes = 32 << 20
+    private var chunks: [UnsafeMutableRawPointer] = []
+    private var used = 0, capacity = 0
+
+    func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let bytes = (max(count, 1) * MemoryLayout<Float>.size + 63) / 64 * 64
+        if used + bytes > capacity {
+            let size = max(bytes, Self.chunkBytes)
+            guard let chunk = sc_alloc(size) else { fatalError("out of memory allocating \(bytes) bytes") }
+            chunks.append(chunk)
+            used = 0
+            capacity = size
+        }
+        defer { used += bytes }
+        return (chunks.last! + used).bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    deinit { chunks.forEach { sc_free($0) } }
 }

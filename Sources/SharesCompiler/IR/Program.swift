@@ -41,6 +41,21 @@ public struct Program: Codable, Hashable, Sendable {
         case linear(weight: Int, bias: Int?, relu: Bool)
         case subsamplePad(stride: Int, padBefore: Int)
 
+        /// The kernel's name as printed: conv, scale_shift, add, ...
+        public var kind: String {
+            switch self {
+            case .conv: return "conv"
+            case .scaleShift: return "scale_shift"
+            case .add: return "add"
+            case .relu: return "relu"
+            case .maxPool: return "max_pool"
+            case .avgPool: return "avg_pool"
+            case .globalAvgPool: return "global_avg_pool"
+            case .linear: return "linear"
+            case .subsamplePad: return "subsample_pad"
+            }
+        }
+
         /// Elementwise kernels may write over an input that dies at this step.
         public var isElementwise: Bool {
             switch self {

@@ -44,11 +44,11 @@ public enum ProgramPrinter {
             let form = size == 1 && stride == 1 ? "gemm-1x1" : "implicit-gemm-\(size)x\(size)/\(stride)"
             return "conv.\(form)\(groups > 1 ? ".g\(groups)" : "")\(epilogueSuffix(epilogue))"
         case .scaleShift(_, let relu): return "scale_shift" + (relu ? "+relu" : "")
-        case .add(let relu): return "add" + (relu ? "+relu" : "")
-        case .relu: return "relu"
+        case .add(let relu): return kernel.kind + (relu ? "+relu" : "")
+        case .relu: return kernel.kind
         case .maxPool: return "max_pool"
         case .avgPool: return "avg_pool"
-        case .globalAvgPool: return "global_avg_pool"
+        case .globalAvgPool: return kernel.kind
         case .linear: return "linear"
         case .subsamplePad: return "subsample_pad"
         }
@@ -62,7 +62,7 @@ public enum ProgramPrinter {
         func name(_ index: Int) -> String { program.parameters[index].name }
         switch kernel {
         case .conv(let weight, let bias, let size, let stride, let padding, let groups, let epilogue):
-            var parts = ["conv w=\(name(weight))\(program.parameters[weight].uses > 1 ? " (tied x\(program.parameters[weight].uses))" : "")",
+            var parts = ["\(kernel.kind) w=\(name(weight))\(program.parameters[weight].uses > 1 ? " (tied x\(program.parameters[weight].uses))" : "")",
                          "k=\(size) s=\(stride) p=\(padding)"]
             if groups > 1 { parts.append("g=\(groups)") }
             if let bias { parts.append("b=\(name(bias))") }
@@ -70,14 +70,14 @@ public enum ProgramPrinter {
             if epilogue.residual != nil { parts.append("+residual") }
             if epilogue.relu { parts.append("+relu") }
             return parts.joined(separator: " ")
-        case .scaleShift(let bn, let relu): return "scale_shift bn=\(name(bn.scale).dropLast(".weight".count))" + (relu ? " +relu" : "")
-        case .add(let relu): return "add" + (relu ? " +relu" : "")
-        case .relu: return "relu"
-        case .maxPool(let size, let stride, let padding): return "max_pool k=\(size) s=\(stride) p=\(padding)"
-        case .avgPool(let size, let stride, let padding): return "avg_pool k=\(size) s=\(stride) p=\(padding)"
-        case .globalAvgPool: return "global_avg_pool"
-        case .linear(let weight, let bias, _): return "linear w=\(name(weight))" + (bias.map { " b=\(name($0))" } ?? "")
-        case .subsamplePad(let stride, let padBefore): return "subsample_pad s=\(stride) pad_before=\(padBefore)"
+        case .scaleShift(let bn, let relu): return "\(kernel.kind) bn=\(name(bn.scale).dropLast(".weight".count))" + (relu ? " +relu" : "")
+        case .add(let relu): return kernel.kind + (relu ? " +relu" : "")
+        case .relu: return kernel.kind
+        case .maxPool(let size, let stride, let padding): return "\(kernel.kind) k=\(size) s=\(stride) p=\(padding)"
+        case .avgPool(let size, let stride, let padding): return "\(kernel.kind) k=\(size) s=\(stride) p=\(padding)"
+        case .globalAvgPool: return kernel.kind
+        case .linear(let weight, let bias, _): return "\(kernel.kind) w=\(name(weight))" + (bias.map { " b=\(name($0))" } ?? "")
+        case .subsamplePad(let stride, let padBefore): return "\(kernel.kind) s=\(stride) pad_before=\(padBefore)"
         }
     }
 }
