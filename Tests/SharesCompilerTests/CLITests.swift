@@ -238,9 +238,17 @@ struct RunCLITests {
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n")
         let header = try #require(lines.firstIndex { $0.hasPrefix("steps by time") })
+        let kinds = try #require(lines.firstIndex { $0 == "by kernel:" })
         // All 13 steps of resnet-56 at depth 8, the slowest first; convolutions carry their GFLOP/s.
-        #expect(lines.count - header - 1 == 13)
-        #expect(lines[(header + 1)...].contains { $0.contains("GFLOP/s") && $0.contains("stage1.block1.conv1+bn1+relu1") })
+        #expect(kinds - header - 1 == 13)
+        #expect(lines[(header + 1)..<kinds].contains { $0.contains("GFLOP/s") && $0.contains("stage1.block1.conv1+bn1+relu1") })
+        // Then the time per kind of kernel, every step counted once: "  1.234 ms  56.7%  9 x conv".
+        let counts = lines[(kinds + 1)...].map { line -> (Int, String) in
+            let fields = line.split(separator: " ")
+            return (Int(fields[fields.count - 3]) ?? 0, String(fields[fields.count - 1]))
+        }
+        #expect(counts.map(\.0).reduce(0, +) == 13)
+        #expect(counts.contains { $0.1 == "conv" && $0.0 == 7 })
     }
 
     @Test func emitStages() throws {
