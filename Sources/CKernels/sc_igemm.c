@@ -38,8 +38,10 @@ sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     p.copy_rows = sc_copies_rows(g, explicit_rows);
     p.row_pitch = (taps * p.channel_block + 15) / 16 * 16 + 16;
     // A pixel's share of the input: its copied row, or in place its channels (times the stride squared
-    // for strided convolutions, whose pixels sit further apart).
-    const long bytes_per_pixel = p.copy_rows ? (long)p.row_pitch * 4 : (long)p.channel_block * 4 * g->stride * g->stride;
+    // for strided convolutions, whose pixels sit further apart); with several reduction blocks, also
+    // its output row, which each block reads and writes again and which must not fall out of L2.
+    long bytes_per_pixel = p.copy_rows ? (long)p.row_pitch * 4 : (long)p.channel_block * 4 * g->stride * g->stride;
+    if (p.blocks > 1) bytes_per_pixel += (long)g->out_channels * 4;
     long chunk = SC_CHUNK_BYTES / (bytes_per_pixel > 0 ? bytes_per_pixel : 1);
     chunk = chunk / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
     p.chunk = chunk < SC_CHUNK_ROUND ? SC_CHUNK_ROUND : chunk;
@@ -132,6 +134,15 @@ static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, cons
         }
 }
 
+// Short copies and fills as plain loops: rows are built from runs of a few dozen floats, where a
+// call to memcpy or memset costs more than the copy.
+static inline void sc_copy(float *restrict dst, const float *restrict src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i];
+}
+static inline void sc_zero(float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = 0.0f;
+}
+
 // Copies, for each pixel of the chunk [c0, c0 + count), channels [cbeg, cbeg + cc) of each tap (zero in
 // the padding) into its row of `rows`, tap after tap. With all the channels, a kernel row's taps are
 // adjacent pixels in NHWC: one contiguous copy clipped to the image.
@@ -143,19 +154,19 @@ static void sc_fill_rows(const sc_conv_geometry *g, const float *input, const fl
         float *dst = rows + (size_t)i * pitch;
         if (cc < c) {
             for (int ky = 0; ky < ks; ky++)
-                for (int kx = 0; kx < ks; kx++, dst += cc) memcpy(dst, sc_tap_row(g, px, zero, ky, kx) + cbeg, (size_t)cc * sizeof(float));
+                for (int kx = 0; kx < ks; kx++, dst += cc) sc_copy(dst, sc_tap_row(g, px, zero, ky, kx) + cbeg, (size_t)cc);
             continue;
         }
         const int lo = px.x0 < 0 ? -px.x0 : 0, hi = w - px.x0 < ks ? w - px.x0 : ks;  // taps inside: [lo, hi)
         for (int ky = 0; ky < ks; ky++, dst += (size_t)ks * c) {
             const int iy = px.y0 + ky;
             if (iy < 0 || iy >= g->in_height || lo >= hi) {
-                memset(dst, 0, (size_t)ks * c * sizeof(float));
+                sc_zero(dst, (size_t)ks * c);
                 continue;
             }
-            memset(dst, 0, (size_t)lo * c * sizeof(float));
-            memcpy(dst + (size_t)lo * c, px.image + ((size_t)iy * w + px.x0 + lo) * c, (size_t)(hi - lo) * c * sizeof(float));
-            memset(dst + (size_t)hi * c, 0, (size_t)(ks - hi) * c * sizeof(float));
+            sc_zero(dst, (size_t)lo * c);
+            sc_copy(dst + (size_t)lo * c, px.image + ((size_t)iy * w + px.x0 + lo) * c, (size_t)(hi - lo) * c);
+            sc_zero(dst + (size_t)hi * c, (size_t)(ks - hi) * c);
         }
     }
 }

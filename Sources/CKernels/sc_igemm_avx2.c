@@ -1,5 +1,5 @@
 // The AVX2+FMA micro-kernel of the NHWC convolution: a 6 x 16 tile (6 output pixels x 16 output
-// channels) in 12 ymm accumulators. Each reduction step loads the panel's 16 weights (two vector
+// channels) in 12 ymm accumulators, and its variants for 1 to 5 pixels. Each reduction step loads the panel's 16 weights (two vector
 // loads) and broadcasts one input value per pixel: 8 loads feed 12 FMAs, so the two FMA pipes stay
 // busy while the loads hit L1 (unaligned loads: as fast on aligned data, and callers need not align).
 // Compiled for AVX2+FMA by a target attribute (no global -mavx flags).
@@ -59,34 +59,31 @@ sc_store_row(float *c, const float *res, __m256 lo, __m256 hi, const sc_igemm_ep
     _mm256_maskstore_ps(c + 8, m1, hi);
 }
 
-void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const float *w,
-                        size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e) {
-    __m256 c0l = _mm256_setzero_ps(), c0h = c0l, c1l = c0l, c1h = c0l, c2l = c0l, c2h = c0l;
-    __m256 c3l = c0l, c3h = c0l, c4l = c0l, c4h = c0l, c5l = c0l, c5h = c0l;
+// The tile for exactly `rows` pixels (a constant in each instantiation below): a tile of fewer rows
+// does proportionally fewer broadcasts and FMAs, so a 7x7 map's 49 pixels cost 8 1/6 tiles, not 9.
+static inline __attribute__((always_inline)) void
+sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t offset, const float *w,
+             size_t w_tap_stride, float *c, int nr, const sc_igemm_epi *e) {
+    // The tile's output and residual lines are needed only at the end: ask for them now, so that they
+    // arrive during the reduction instead of stalling the stores (1x1 convolutions over large maps
+    // stream their output and residual from beyond L2).
+    for (int r = 0; r < rows; r++) {
+        _mm_prefetch((const char *)(c + r * e->ldc), _MM_HINT_T0);
+        if (e->last && e->residual) _mm_prefetch((const char *)(e->residual + r * e->ldc), _MM_HINT_T0);
+    }
+    __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
+    for (int r = 0; r < rows; r++) lo[r] = hi[r] = _mm256_setzero_ps();
     for (int t = 0; t < taps; t++, a += SC_TILE_ROWS) {
-        const float *restrict a0 = a[0] + offset, *restrict a1 = a[1] + offset, *restrict a2 = a[2] + offset;
-        const float *restrict a3 = a[3] + offset, *restrict a4 = a[4] + offset, *restrict a5 = a[5] + offset;
+        const float *row[SC_TILE_ROWS];
+        for (int r = 0; r < rows; r++) row[r] = a[r] + offset;
         const float *restrict b = w + (size_t)t * w_tap_stride;
         for (int k = 0; k < kc; k++, b += SC_PANEL) {
             const __m256 bl = _mm256_loadu_ps(b), bh = _mm256_loadu_ps(b + 8);
-            __m256 x = _mm256_broadcast_ss(a0 + k);
-            c0l = _mm256_fmadd_ps(x, bl, c0l);
-            c0h = _mm256_fmadd_ps(x, bh, c0h);
-            x = _mm256_broadcast_ss(a1 + k);
-            c1l = _mm256_fmadd_ps(x, bl, c1l);
-            c1h = _mm256_fmadd_ps(x, bh, c1h);
-            x = _mm256_broadcast_ss(a2 + k);
-            c2l = _mm256_fmadd_ps(x, bl, c2l);
-            c2h = _mm256_fmadd_ps(x, bh, c2h);
-            x = _mm256_broadcast_ss(a3 + k);
-            c3l = _mm256_fmadd_ps(x, bl, c3l);
-            c3h = _mm256_fmadd_ps(x, bh, c3h);
-            x = _mm256_broadcast_ss(a4 + k);
-            c4l = _mm256_fmadd_ps(x, bl, c4l);
-            c4h = _mm256_fmadd_ps(x, bh, c4h);
-            x = _mm256_broadcast_ss(a5 + k);
-            c5l = _mm256_fmadd_ps(x, bl, c5l);
-            c5h = _mm256_fmadd_ps(x, bh, c5h);
+            for (int r = 0; r < rows; r++) {
+                const __m256 x = _mm256_broadcast_ss(row[r] + k);
+                lo[r] = _mm256_fmadd_ps(x, bl, lo[r]);
+                hi[r] = _mm256_fmadd_ps(x, bh, hi[r]);
+            }
         }
     }
     const int full = nr >= SC_PANEL;
@@ -102,15 +99,20 @@ void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, 
     }
     const size_t ldc = e->ldc;
     const float *res = e->last ? e->residual : NULL;
-#define SC_ROW(r, lo, hi)                                                                                      \
-    if (mr > r) sc_store_row(c + r * ldc, res ? res + r * ldc : NULL, lo, hi, e, s0, s1, h0, h1, full, m0, m1)
-    SC_ROW(0, c0l, c0h);
-    SC_ROW(1, c1l, c1h);
-    SC_ROW(2, c2l, c2h);
-    SC_ROW(3, c3l, c3h);
-    SC_ROW(4, c4l, c4h);
-    SC_ROW(5, c5l, c5h);
-#undef SC_ROW
+    for (int r = 0; r < rows; r++)
+        sc_store_row(c + r * ldc, res ? res + r * ldc : NULL, lo[r], hi[r], e, s0, s1, h0, h1, full, m0, m1);
+}
+
+void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const float *w,
+                        size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e) {
+    switch (mr) {
+    case 1: sc_tile_rows(1, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
+    case 2: sc_tile_rows(2, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
+    case 3: sc_tile_rows(3, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
+    case 4: sc_tile_rows(4, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
+    case 5: sc_tile_rows(5, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
+    default: sc_tile_rows(SC_TILE_ROWS, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
+    }
 }
 
 #pragma clang attribute pop
