@@ -204,7 +204,15 @@ void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *i
                 const float *w = packed + (size_t)gi * group_floats + ((size_t)cbeg * ppg + (size_t)j * cc) * taps * SC_PANEL;
                 e.scale = epilogue && epilogue->scale ? epilogue->scale + oc0 : NULL;
                 e.shift = epilogue && epilogue->shift ? epilogue->shift + oc0 : NULL;
+                // The next panel's weights (the block's panels are contiguous: they follow this one) are
+                // fetched into L2 a share per tile, so that no panel starts by waiting for memory: an
+                // untied weight is read once per inference, from DRAM.
+                const char *next = (const char *)(w + (size_t)taps * cc * SC_PANEL);
+                const long next_lines = q + 1 < panel_end ? (long)taps * cc * SC_PANEL * 4 / 64 : 0;
+                const long lines_per_tile = (next_lines + tiles - 1) / tiles;
                 for (long t = 0; t < tiles; t++) {
+                    for (long l = t * lines_per_tile; l < (t + 1) * lines_per_tile && l < next_lines; l++)
+                        __builtin_prefetch(next + l * 64, 0, 2);
                     const long first_row = c0 + t * SC_TILE_ROWS;
                     const int mr = count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
                     e.residual = epilogue && epilogue->residual ? epilogue->residual + (size_t)first_row * ldc + oc0 : NULL;
