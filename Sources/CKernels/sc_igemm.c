@@ -110,6 +110,19 @@ static inline sc_pixel sc_locate(const sc_conv_geometry *g, const float *input, 
                       oy * g->stride - g->pad, ox * g->stride - g->pad};
 }
 
+// The pixel after `px` in raster order, without the divisions of sc_locate (which cost more than
+// the rest of a pointer table's entries for a small-channel convolution).
+static inline sc_pixel sc_next(const sc_conv_geometry *g, sc_pixel px) {
+    px.x0 += g->stride;
+    if (px.x0 + g->pad < g->out_width * g->stride) return px;
+    px.x0 = -g->pad;
+    px.y0 += g->stride;
+    if (px.y0 + g->pad < g->out_height * g->stride) return px;
+    px.y0 = -g->pad;
+    px.image += (size_t)g->in_height * g->in_width * g->in_channels;
+    return px;
+}
+
 // Where the pixel's input row for tap (ky, kx) starts, or the zero row in the padding.
 static inline const float *sc_tap_row(const sc_conv_geometry *g, sc_pixel px, const float *zero, int ky, int kx) {
     const int iy = px.y0 + ky, ix = px.x0 + kx;
@@ -123,15 +136,19 @@ static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, cons
                              const float **pointers) {
     const int ks = g->kernel, taps = ks * ks;
     const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
-    for (long tile = 0; tile < tiles; tile++)
-        for (int r = 0; r < SC_TILE_ROWS; r++) {
-            long i = tile * SC_TILE_ROWS + r;
-            if (i >= count) i = count - 1;
-            const sc_pixel px = sc_locate(g, input, c0 + i);
-            const float **dst = pointers + tile * taps * SC_TILE_ROWS + r;
-            for (int ky = 0; ky < ks; ky++)
-                for (int kx = 0; kx < ks; kx++, dst += SC_TILE_ROWS) *dst = sc_tap_row(g, px, zero, ky, kx);
+    sc_pixel px = sc_locate(g, input, c0);
+    for (long i = 0; i < tiles * SC_TILE_ROWS; i++) {
+        const long tile = i / SC_TILE_ROWS, r = i - tile * SC_TILE_ROWS;
+        const float **dst = pointers + tile * taps * SC_TILE_ROWS + r;
+        if (i >= count) {  // repeat the chunk's last pixel
+            const float **last = pointers + ((count - 1) / SC_TILE_ROWS * taps) * SC_TILE_ROWS + (count - 1) % SC_TILE_ROWS;
+            for (int t = 0; t < taps; t++) dst[t * SC_TILE_ROWS] = last[t * SC_TILE_ROWS];
+            continue;
         }
+        for (int ky = 0; ky < ks; ky++)
+            for (int kx = 0; kx < ks; kx++, dst += SC_TILE_ROWS) *dst = sc_tap_row(g, px, zero, ky, kx);
+        px = sc_next(g, px);
+    }
 }
 
 // Short copies and fills as plain loops: rows are built from runs of a few dozen floats, where a
@@ -149,8 +166,8 @@ static inline void sc_zero(float *dst, size_t n) {
 static void sc_fill_rows(const sc_conv_geometry *g, const float *input, const float *zero, long c0, long count,
                          int cbeg, int cc, float *rows, int pitch) {
     const int ks = g->kernel, c = g->in_channels, w = g->in_width;
-    for (long i = 0; i < count; i++) {
-        const sc_pixel px = sc_locate(g, input, c0 + i);
+    sc_pixel px = sc_locate(g, input, c0);
+    for (long i = 0; i < count; i++, px = sc_next(g, px)) {
         float *dst = rows + (size_t)i * pitch;
         if (cc < c) {
             for (int ky = 0; ky < ks; ky++)
@@ -184,13 +201,15 @@ void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *i
     float *rows = zero + zero_floats;
     const float **pointers = (const float **)(void *)rows;
     const float *row_pointers[SC_TILE_ROWS];
+    // Output pixel p reads input pixel p: no pointer table.
+    const int direct = taps == 1 && g->stride == 1 && g->pad == 0 && g->in_height == g->out_height && g->in_width == g->out_width;
     sc_igemm_epi e;
     e.ldc = ldc;
     e.relu = epilogue ? epilogue->relu : 0;
     for (long c0 = pixel_begin; c0 < pixel_end; c0 += p.chunk) {
         const long count = pixel_end - c0 < p.chunk ? pixel_end - c0 : p.chunk;
         const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
-        if (!p.copy_rows) sc_fill_pointers(g, input, zero, c0, count, pointers);
+        if (!p.copy_rows && !direct) sc_fill_pointers(g, input, zero, c0, count, pointers);
         for (int kb = 0; kb < p.blocks; kb++) {
             const int cbeg = kb * p.channel_block;
             const int cc = cg - cbeg < p.channel_block ? cg - cbeg : p.channel_block;
@@ -221,6 +240,10 @@ void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *i
                         for (int r = 0; r < SC_TILE_ROWS; r++)
                             row_pointers[r] = rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * p.row_pitch;
                         tile(1, taps * cc, row_pointers, 0, w, 0, c, mr, nr, &e);
+                    } else if (direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
+                        for (int r = 0; r < SC_TILE_ROWS; r++)
+                            row_pointers[r] = input + (size_t)(first_row + (r < mr ? r : mr - 1)) * g->in_channels;
+                        tile(1, cc, row_pointers, (size_t)gi * cg + cbeg, w, 0, c, mr, nr, &e);
                     } else {
                         tile(taps, cc, pointers + t * taps * SC_TILE_ROWS, (size_t)gi * cg + cbeg, w, (size_t)cc * SC_PANEL, c, mr, nr, &e);
                     }
