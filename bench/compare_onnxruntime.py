@@ -9,7 +9,8 @@ times between
   (b) `sharesc bench SPEC --batch BATCH --threads THREADS --runs RUNS --format json` in a fresh
       process, which prints JSON with median_ms, min_ms, max_ms, gflops, arena_bytes, weight_bytes
       and peak_rss_bytes.
-Alternating spreads drift of the machine (frequency, other load) over both. Prints each repeat's
+Alternating spreads drift of the machine (frequency, other load) over both, and both run on the
+same CPUs (the first THREADS usable ones, or --cpus). Prints each repeat's
 two medians, then the median over repeats, the ratio sharesc / ONNX Runtime, GFLOP/s of both
 (2 x MACs x batch / time, MACs from `sharesc compile SPEC --format json`), and the machine.
 
@@ -150,6 +151,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="spec variable override, passed to every sharesc command (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.add_argument("--cpus", metavar="LIST",
+                        help="run both engines on these CPUs only, e.g. 0 or 0,1 (default: the first THREADS usable CPUs)")
     args = parser.parse_args()
     for name in ("batch", "threads", "runs", "repeats"):
         if getattr(args, name) < 1:
@@ -161,6 +164,17 @@ def main() -> None:
         import onnxruntime  # noqa: F401
     except ImportError as error:
         fail(f"needs numpy and onnxruntime in this Python ({error}); e.g. pip install numpy onnxruntime")
+
+    # Both engines on the same CPUs: sharesc runs as a child process and inherits this process's
+    # affinity. Without it the scheduler may put the two on different virtual CPUs, which on a shared
+    # host are not equally fast (here the second one has a noisy neighbour).
+    if hasattr(os, "sched_setaffinity"):
+        usable = sorted(os.sched_getaffinity(0))
+        try:
+            cpus = [int(cpu) for cpu in args.cpus.split(",")] if args.cpus else usable[:args.threads]
+            os.sched_setaffinity(0, cpus)
+        except (ValueError, OSError) as error:
+            fail(f"--cpus {args.cpus}: {error} (usable CPUs: {usable})")
 
     binary = sharesc_binary()
     spec = args.spec

@@ -13,6 +13,9 @@
 // runs one long reduction instead of 49 reductions of 3.
 #define SC_EXPLICIT_CHANNELS 16
 #define SC_EXPLICIT_K 256
+// Weights this small are cheap to read again: from L2 when tiles visit all the panels in turn, or for
+// every chunk.
+#define SC_SMALL_WEIGHTS (256 * 1024)
 // Chunks are a multiple of every level's tile height.
 #define SC_CHUNK_ROUND 12
 
@@ -41,7 +44,10 @@ sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     // for strided convolutions, whose pixels sit further apart); with several reduction blocks, also
     // its output row, which each block reads and writes again and which must not fall out of L2.
     long bytes_per_pixel = p.copy_rows ? (long)p.row_pitch * 4 : (long)p.channel_block * 4 * g->stride * g->stride;
-    if (p.blocks > 1) bytes_per_pixel += (long)g->out_channels * 4;
+    // (Not when the weights are large: a chunk re-reads them all, and four re-reads of the 4 MiB of a
+    // 512 -> 2048 1x1 over a 7x7 map cost more than partial sums in L3.)
+    const long weight_bytes = (long)taps * cg * g->out_channels * 4;
+    if (p.blocks > 1 && weight_bytes <= SC_SMALL_WEIGHTS) bytes_per_pixel += (long)g->out_channels * 4;
     long chunk = SC_CHUNK_BYTES / (bytes_per_pixel > 0 ? bytes_per_pixel : 1);
     chunk = chunk / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
     p.chunk = chunk < SC_CHUNK_ROUND ? SC_CHUNK_ROUND : chunk;
@@ -188,65 +194,106 @@ static void sc_fill_rows(const sc_conv_geometry *g, const float *input, const fl
     }
 }
 
+// Everything one tile needs besides its panel and position: the convolution, the chunk being
+// worked on and the reduction block.
+typedef struct {
+    const sc_conv_geometry *g;
+    const float *packed, *input;
+    float *output;
+    const sc_epilogue *epilogue;
+    sc_igemm_tile_fn tile;
+    sc_igemm_plan p;
+    int cg, mg, ppg, taps, direct;
+    size_t group_floats;
+    const float *rows;            // copied rows (copy_rows)
+    const float *const *pointers; // the chunk's pointer table (neither copy_rows nor direct)
+    long c0, count;               // the chunk
+    int cbeg, cc, first, last;    // the reduction block
+} sc_tile_job;
+
+// Group gi's weights, then the blocks before this one (ppg panels of taps x channel_block each), then panel j.
+static inline const float *sc_panel_weights(const sc_tile_job *x, int q) {
+    const int gi = q / x->ppg, j = q - gi * x->ppg;
+    return x->packed + (size_t)gi * x->group_floats + ((size_t)x->cbeg * x->ppg + (size_t)j * x->cc) * x->taps * SC_PANEL;
+}
+
+// Tile t of the chunk against panel q.
+static inline void sc_tile_at(const sc_tile_job *x, int q, long t) {
+    const int gi = q / x->ppg, j = q - gi * x->ppg, oc0 = gi * x->mg + j * SC_PANEL;
+    const int nr = x->mg - j * SC_PANEL < SC_PANEL ? x->mg - j * SC_PANEL : SC_PANEL;
+    const long first_row = x->c0 + t * SC_TILE_ROWS;
+    const int mr = x->count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(x->count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
+    const size_t ldc = (size_t)x->g->out_channels;
+    const sc_epilogue *ep = x->epilogue;
+    const sc_igemm_epi e = {ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
+                            ep && ep->residual ? ep->residual + (size_t)first_row * ldc + oc0 : NULL,
+                            ldc, ep ? ep->relu : 0, x->first, x->last};
+    const float *w = sc_panel_weights(x, q);
+    float *c = x->output + (size_t)first_row * ldc + oc0;
+    const float *a[SC_TILE_ROWS];
+    if (x->p.copy_rows) {  // one reduction over the block's taps x channels, row by row
+        for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * x->p.row_pitch;
+        x->tile(1, x->taps * x->cc, a, 0, w, 0, c, mr, nr, &e);
+    } else if (x->direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
+        for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->input + (size_t)(first_row + (r < mr ? r : mr - 1)) * x->g->in_channels;
+        x->tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, w, 0, c, mr, nr, &e);
+    } else {
+        x->tile(x->taps, x->cc, x->pointers + t * x->taps * SC_TILE_ROWS, (size_t)gi * x->cg + x->cbeg, w,
+                (size_t)x->cc * SC_PANEL, c, mr, nr, &e);
+    }
+}
+
 void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                   const sc_epilogue *epilogue, float *workspace, long pixel_begin, long pixel_end,
                   int panel_begin, int panel_end, sc_igemm_tile_fn tile) {
-    const sc_igemm_plan p = sc_igemm_make_plan(g);
-    const int groups = sc_groups(g), cg = g->in_channels / groups, mg = g->out_channels / groups;
-    const int ppg = sc_panels_per_group(g), taps = g->kernel * g->kernel;
-    const size_t ldc = (size_t)g->out_channels, group_floats = (size_t)ppg * taps * cg * SC_PANEL;
+    sc_tile_job x = {0};
+    x.g = g, x.packed = packed, x.input = input, x.output = output, x.epilogue = epilogue, x.tile = tile;
+    x.p = sc_igemm_make_plan(g);
+    const int groups = sc_groups(g);
+    x.cg = g->in_channels / groups, x.mg = g->out_channels / groups;
+    x.ppg = sc_panels_per_group(g), x.taps = g->kernel * g->kernel;
+    x.group_floats = (size_t)x.ppg * x.taps * x.cg * SC_PANEL;
+    // Output pixel p reads input pixel p: no pointer table.
+    x.direct = x.taps == 1 && g->stride == 1 && g->pad == 0 && g->in_height == g->out_height && g->in_width == g->out_width;
     float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     const size_t zero_floats = sc_zero_row_floats(g);
     memset(zero, 0, zero_floats * sizeof(float));
     float *rows = zero + zero_floats;
     const float **pointers = (const float **)(void *)rows;
-    const float *row_pointers[SC_TILE_ROWS];
-    // Output pixel p reads input pixel p: no pointer table.
-    const int direct = taps == 1 && g->stride == 1 && g->pad == 0 && g->in_height == g->out_height && g->in_width == g->out_width;
-    sc_igemm_epi e;
-    e.ldc = ldc;
-    e.relu = epilogue ? epilogue->relu : 0;
-    for (long c0 = pixel_begin; c0 < pixel_end; c0 += p.chunk) {
-        const long count = pixel_end - c0 < p.chunk ? pixel_end - c0 : p.chunk;
-        const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
-        if (!p.copy_rows && !direct) sc_fill_pointers(g, input, zero, c0, count, pointers);
-        for (int kb = 0; kb < p.blocks; kb++) {
-            const int cbeg = kb * p.channel_block;
-            const int cc = cg - cbeg < p.channel_block ? cg - cbeg : p.channel_block;
-            if (p.copy_rows) sc_fill_rows(g, input, zero, c0, count, cbeg, cc, rows, p.row_pitch);
-            e.first = kb == 0;
-            e.last = kb == p.blocks - 1;
+    x.rows = rows, x.pointers = pointers;
+    // With one reduction block and small weights, each tile visits every panel before the next tile:
+    // the tile's inputs stay in L1 and its output and residual rows are written and read in order (a
+    // 1x1 expansion writes four times what it reads). Otherwise each panel's weight block stays in L1
+    // while every tile of the chunk passes under it.
+    const long panel_bytes = (long)x.taps * x.p.channel_block * SC_PANEL * 4;
+    const int tiles_outer = x.p.blocks == 1 && panel_bytes * (panel_end - panel_begin) <= SC_SMALL_WEIGHTS;
+    for (long c0 = pixel_begin; c0 < pixel_end; c0 += x.p.chunk) {
+        x.c0 = c0;
+        x.count = pixel_end - c0 < x.p.chunk ? pixel_end - c0 : x.p.chunk;
+        const long tiles = (x.count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
+        if (!x.p.copy_rows && !x.direct) sc_fill_pointers(g, input, zero, c0, x.count, pointers);
+        for (int kb = 0; kb < x.p.blocks; kb++) {
+            x.cbeg = kb * x.p.channel_block;
+            x.cc = x.cg - x.cbeg < x.p.channel_block ? x.cg - x.cbeg : x.p.channel_block;
+            if (x.p.copy_rows) sc_fill_rows(g, input, zero, c0, x.count, x.cbeg, x.cc, rows, x.p.row_pitch);
+            x.first = kb == 0;
+            x.last = kb == x.p.blocks - 1;
+            if (tiles_outer) {
+                for (long t = 0; t < tiles; t++)
+                    for (int q = panel_begin; q < panel_end; q++) sc_tile_at(&x, q, t);
+                continue;
+            }
             for (int q = panel_begin; q < panel_end; q++) {
-                const int gi = q / ppg, j = q - gi * ppg, oc0 = gi * mg + j * SC_PANEL;
-                const int nr = mg - j * SC_PANEL < SC_PANEL ? mg - j * SC_PANEL : SC_PANEL;
-                // Group gi, then blocks before this one (ppg panels of taps x channel_block each), then panel j.
-                const float *w = packed + (size_t)gi * group_floats + ((size_t)cbeg * ppg + (size_t)j * cc) * taps * SC_PANEL;
-                e.scale = epilogue && epilogue->scale ? epilogue->scale + oc0 : NULL;
-                e.shift = epilogue && epilogue->shift ? epilogue->shift + oc0 : NULL;
-                // The next panel's weights (the block's panels are contiguous: they follow this one) are
+                // The next panel's weights (a block's panels are contiguous: they follow this one) are
                 // fetched into L2 a share per tile, so that no panel starts by waiting for memory: an
                 // untied weight is read once per inference, from DRAM.
-                const char *next = (const char *)(w + (size_t)taps * cc * SC_PANEL);
-                const long next_lines = q + 1 < panel_end ? (long)taps * cc * SC_PANEL * 4 / 64 : 0;
+                const char *next = (const char *)(sc_panel_weights(&x, q) + (size_t)x.taps * x.cc * SC_PANEL);
+                const long next_lines = q + 1 < panel_end ? (long)x.taps * x.cc * SC_PANEL * 4 / 64 : 0;
                 const long lines_per_tile = (next_lines + tiles - 1) / tiles;
                 for (long t = 0; t < tiles; t++) {
                     for (long l = t * lines_per_tile; l < (t + 1) * lines_per_tile && l < next_lines; l++)
                         __builtin_prefetch(next + l * 64, 0, 2);
-                    const long first_row = c0 + t * SC_TILE_ROWS;
-                    const int mr = count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
-                    e.residual = epilogue && epilogue->residual ? epilogue->residual + (size_t)first_row * ldc + oc0 : NULL;
-                    float *c = output + (size_t)first_row * ldc + oc0;
-                    if (p.copy_rows) {  // one reduction over the block's taps x channels, row by row
-                        for (int r = 0; r < SC_TILE_ROWS; r++)
-                            row_pointers[r] = rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * p.row_pitch;
-                        tile(1, taps * cc, row_pointers, 0, w, 0, c, mr, nr, &e);
-                    } else if (direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
-                        for (int r = 0; r < SC_TILE_ROWS; r++)
-                            row_pointers[r] = input + (size_t)(first_row + (r < mr ? r : mr - 1)) * g->in_channels;
-                        tile(1, cc, row_pointers, (size_t)gi * cg + cbeg, w, 0, c, mr, nr, &e);
-                    } else {
-                        tile(taps, cc, pointers + t * taps * SC_TILE_ROWS, (size_t)gi * cg + cbeg, w, (size_t)cc * SC_PANEL, c, mr, nr, &e);
-                    }
+                    sc_tile_at(&x, q, t);
                 }
             }
         }
