@@ -8,11 +8,13 @@
 #define SC_KC 256
 // Bytes of input a chunk of output pixels may touch: about a third of this machine's 512 KiB L2.
 #define SC_CHUNK_BYTES (192 * 1024)
-// Convolutions with fewer input channels than this and a reduction of at most SC_EXPLICIT_K (the 7x7
-// stem over 3 channels: 147) reduce over all taps in one block of copied rows, so the micro-kernel
-// runs one long reduction instead of 49 reductions of 3.
-#define SC_EXPLICIT_CHANNELS 16
-#define SC_EXPLICIT_K 256
+// Convolutions with fewer input channels than this and a reduction of at most SC_COPY_K (the 7x7 stem
+// over 3 channels: 147) copy each pixel's taps x channels into a row of its own and reduce over it in
+// one block, so the micro-kernel runs one long reduction instead of 49 reductions of 3. Everything
+// else reads its input in place: copying measured slower for every other shape, including 256 to 2048
+// channels, whose rows fall in few L1 sets.
+#define SC_COPY_CHANNELS 16
+#define SC_COPY_K 256
 // Weights this small are cheap to read again: from L2 when tiles visit all the panels in turn, or for
 // every chunk.
 #define SC_SMALL_WEIGHTS (256 * 1024)
@@ -23,22 +25,14 @@ static int sc_groups(const sc_conv_geometry *g) { return g->groups > 0 ? g->grou
 static int sc_depthwise(const sc_conv_geometry *g) { return sc_groups(g) > 1 && g->in_channels == sc_groups(g); }
 static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_channels / sc_groups(g) + SC_PANEL - 1) / SC_PANEL; }
 
-// Only the stem-like convolutions copy their input rows: reading rows in place measured faster
-// everywhere else, including 256 to 2048 channels, whose rows fall in few L1 sets.
-static int sc_copies_rows(const sc_conv_geometry *g, int explicit_rows) {
-    (void)g;
-    return explicit_rows;
-}
-
 sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     const int groups = sc_groups(g), cg = g->in_channels / groups, taps = g->kernel * g->kernel;
-    const int explicit_rows = groups == 1 && taps > 1 && cg < SC_EXPLICIT_CHANNELS && taps * cg <= SC_EXPLICIT_K;
     sc_igemm_plan p;
+    p.copy_rows = groups == 1 && taps > 1 && cg < SC_COPY_CHANNELS && taps * cg <= SC_COPY_K;
     // The channel block depends only on the kernel size and channels, as the packed weights do.
-    const int blocks = explicit_rows ? 1 : (taps * cg + SC_KC - 1) / SC_KC;
+    const int blocks = p.copy_rows ? 1 : (taps * cg + SC_KC - 1) / SC_KC;
     p.channel_block = (cg + blocks - 1) / blocks;
     p.blocks = (cg + p.channel_block - 1) / p.channel_block;
-    p.copy_rows = sc_copies_rows(g, explicit_rows);
     p.row_pitch = (taps * p.channel_block + 15) / 16 * 16 + 16;
     // A pixel's share of the input: its copied row, or in place its channels (times the stride squared
     // for strided convolutions, whose pixels sit further apart); with several reduction blocks, also
@@ -166,20 +160,13 @@ static inline void sc_zero(float *dst, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = 0.0f;
 }
 
-// Copies, for each pixel of the chunk [c0, c0 + count), channels [cbeg, cbeg + cc) of each tap (zero in
-// the padding) into its row of `rows`, tap after tap. With all the channels, a kernel row's taps are
-// adjacent pixels in NHWC: one contiguous copy clipped to the image.
-static void sc_fill_rows(const sc_conv_geometry *g, const float *input, const float *zero, long c0, long count,
-                         int cbeg, int cc, float *rows, int pitch) {
+// Copies each pixel's taps x channels of the chunk [c0, c0 + count), zero in the padding, into its row
+// of `rows`. In NHWC a kernel row's taps are adjacent pixels: one contiguous copy clipped to the image.
+static void sc_fill_rows(const sc_conv_geometry *g, const float *input, long c0, long count, float *rows, int pitch) {
     const int ks = g->kernel, c = g->in_channels, w = g->in_width;
     sc_pixel px = sc_locate(g, input, c0);
     for (long i = 0; i < count; i++, px = sc_next(g, px)) {
         float *dst = rows + (size_t)i * pitch;
-        if (cc < c) {
-            for (int ky = 0; ky < ks; ky++)
-                for (int kx = 0; kx < ks; kx++, dst += cc) sc_copy(dst, sc_tap_row(g, px, zero, ky, kx) + cbeg, (size_t)cc);
-            continue;
-        }
         const int lo = px.x0 < 0 ? -px.x0 : 0, hi = w - px.x0 < ks ? w - px.x0 : ks;  // taps inside: [lo, hi)
         for (int ky = 0; ky < ks; ky++, dst += (size_t)ks * c) {
             const int iy = px.y0 + ky;
@@ -275,7 +262,7 @@ void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *i
         for (int kb = 0; kb < x.p.blocks; kb++) {
             x.cbeg = kb * x.p.channel_block;
             x.cc = x.cg - x.cbeg < x.p.channel_block ? x.cg - x.cbeg : x.p.channel_block;
-            if (x.p.copy_rows) sc_fill_rows(g, input, zero, c0, x.count, x.cbeg, x.cc, rows, x.p.row_pitch);
+            if (x.p.copy_rows) sc_fill_rows(g, input, c0, x.count, rows, x.p.row_pitch);  // one block: all channels
             x.first = kb == 0;
             x.last = kb == x.p.blocks - 1;
             if (tiles_outer) {

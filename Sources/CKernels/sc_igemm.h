@@ -15,7 +15,7 @@
 
 // How one convolution is blocked; the same at every level, so the workspace size is level-free.
 typedef struct {
-    int copy_rows;     // copy each pixel's taps x block channels into a row of its own (see sc_igemm.c)
+    int copy_rows;     // the stem: each pixel's taps x channels copied into a row of its own, one block
     int channel_block; // input channels per reduction block
     int blocks;        // reduction blocks
     int row_pitch;     // floats from one copied row to the next
