@@ -13,7 +13,7 @@ public enum ProgramPrinter {
     }
 
     public static func memory(_ program: Program, _ plan: MemoryPlan) -> String {
-        var lines = ["memory for batch \(plan.batch): arena \(plan.arenaBytes) bytes, lower bound \(plan.lowerBoundBytes) bytes"
+        let lines = ["memory for batch \(plan.batch): arena \(plan.arenaBytes) bytes, lower bound \(plan.lowerBoundBytes) bytes"
             + " (\(Format.fixed(Double(plan.arenaBytes) / Double(max(plan.lowerBoundBytes, 1)), decimals: 3))x), \(plan.buffers.count) buffers"]
         var table = Table([("buffer", .left), ("offset", .right), ("bytes", .right), ("live", .left), ("values", .left)])
         for (index, buffer) in plan.buffers.enumerated() {

@@ -92,9 +92,9 @@ public final class WeightFileReader: WeightProvider {
         do { fileSize = Int(try handle.seekToEnd()); try handle.seek(toOffset: 0) } catch {
             throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
         }
-        let prefix = (try? handle.read(upToCount: 8)).map { [UInt8]($0 ?? Data()) } ?? []
+        let prefix = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
         let length = try Safetensors.headerLength(prefix, fileSize: fileSize, path: path)
-        let json = (try? handle.read(upToCount: length)).map { [UInt8]($0 ?? Data()) } ?? []
+        let json = [UInt8]((try? handle.read(upToCount: length)) ?? Data())
         guard json.count == length else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside its header")) }
         header = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path)
     }
