@@ -212,9 +212,12 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, long t) {
     const int mr = x->count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(x->count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
     const size_t ldc = (size_t)x->g->out_channels;
     const sc_epilogue *ep = x->epilogue;
+    const int act = ep && ep->act_output;
     const sc_igemm_epi e = {ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
                             ep && ep->residual ? ep->residual + (size_t)first_row * ldc + oc0 : NULL,
-                            ldc, ep ? ep->relu : 0, x->first, x->last};
+                            ldc, ep ? ep->relu : 0, x->first, x->last,
+                            act ? ep->act_output + (size_t)first_row * ldc + oc0 : NULL,
+                            act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
     const float *w = sc_panel_weights(x, q);
     float *c = x->output + (size_t)first_row * ldc + oc0;
     const float *a[SC_TILE_ROWS];
@@ -313,6 +316,10 @@ static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, co
                 float v = acc[i] * (e && e->scale ? e->scale[c0 + i] : 1.0f) + (e && e->shift ? e->shift[c0 + i] : 0.0f);
                 if (res) v += res[i];
                 out[i] = e && e->relu && v < 0.0f ? 0.0f : v;
+                if (e && e->act_output) {
+                    const float a = out[i] * e->act_scale[c0 + i] + e->act_shift[c0 + i];
+                    e->act_output[(size_t)p * m + c0 + i] = e->act_relu && a < 0.0f ? 0.0f : a;
+                }
             }
         }
 }

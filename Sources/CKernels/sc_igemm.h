@@ -33,6 +33,9 @@ typedef struct {
     int relu;
     int first;             // first reduction block: overwrite instead of accumulating
     int last;              // last reduction block: apply the epilogue
+    float *act;            // at the tile's first element, row stride ldc, or NULL: the second output
+    const float *act_scale, *act_shift; // at the tile's first channel (never NULL with act)
+    int act_relu;
 } sc_igemm_epi;
 
 // The micro-kernel contract, at every level:

@@ -15,9 +15,31 @@ static inline __attribute__((always_inline)) __m256i sc_lanes_below(int n) {
 
 // Stores one pixel's 16 channels: accumulate onto a previous reduction block, then (last block) the
 // epilogue. Partial panels (nr < 16) use masked loads and stores, which never touch masked lanes.
+// With a second output (act), the stored values also go through its scale, shift and ReLU (a0, a1: scale,
+// b0, b1: shift).
+typedef struct { __m256 s0, s1, h0, h1, a0, a1, b0, b1; } sc_epi_vectors;
+
 static inline __attribute__((always_inline)) void
-sc_store_row(float *c, const float *res, __m256 lo, __m256 hi, const sc_igemm_epi *e, __m256 s0, __m256 s1,
-             __m256 h0, __m256 h1, int full, __m256i m0, __m256i m1) {
+sc_store_act(float *act, __m256 lo, __m256 hi, const sc_igemm_epi *e, const sc_epi_vectors *v, int full, __m256i m0, __m256i m1) {
+    lo = _mm256_fmadd_ps(lo, v->a0, v->b0);
+    hi = _mm256_fmadd_ps(hi, v->a1, v->b1);
+    if (e->act_relu) {
+        lo = _mm256_max_ps(lo, _mm256_setzero_ps());
+        hi = _mm256_max_ps(hi, _mm256_setzero_ps());
+    }
+    if (full) {
+        _mm256_storeu_ps(act, lo);
+        _mm256_storeu_ps(act + 8, hi);
+    } else {
+        _mm256_maskstore_ps(act, m0, lo);
+        _mm256_maskstore_ps(act + 8, m1, hi);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+sc_store_row(float *c, const float *res, float *act, __m256 lo, __m256 hi, const sc_igemm_epi *e, const sc_epi_vectors *v,
+             int full, __m256i m0, __m256i m1) {
+    const __m256 s0 = v->s0, s1 = v->s1, h0 = v->h0, h1 = v->h1;
     if (full) {
         if (!e->first) {
             lo = _mm256_add_ps(lo, _mm256_loadu_ps(c));
@@ -37,6 +59,7 @@ sc_store_row(float *c, const float *res, __m256 lo, __m256 hi, const sc_igemm_ep
         }
         _mm256_storeu_ps(c, lo);
         _mm256_storeu_ps(c + 8, hi);
+        if (act) sc_store_act(act, lo, hi, e, v, full, m0, m1);
         return;
     }
     if (!e->first) {
@@ -57,6 +80,7 @@ sc_store_row(float *c, const float *res, __m256 lo, __m256 hi, const sc_igemm_ep
     }
     _mm256_maskstore_ps(c, m0, lo);
     _mm256_maskstore_ps(c + 8, m1, hi);
+    if (act) sc_store_act(act, lo, hi, e, v, full, m0, m1);
 }
 
 // The tile for exactly `rows` pixels (a constant in each instantiation below): a tile of fewer rows
@@ -70,6 +94,7 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
     for (int r = 0; r < rows; r++) {
         _mm_prefetch((const char *)(c + r * e->ldc), _MM_HINT_T0);
         if (e->last && e->residual) _mm_prefetch((const char *)(e->residual + r * e->ldc), _MM_HINT_T0);
+        if (e->last && e->act) _mm_prefetch((const char *)(e->act + r * e->ldc), _MM_HINT_T0);
     }
     __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
     for (int r = 0; r < rows; r++) lo[r] = hi[r] = _mm256_setzero_ps();
@@ -88,19 +113,24 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
     }
     const int full = nr >= SC_PANEL;
     const __m256i m0 = sc_lanes_below(nr), m1 = sc_lanes_below(nr - 8);
-    __m256 s0 = _mm256_set1_ps(1.0f), s1 = s0, h0 = _mm256_setzero_ps(), h1 = h0;
-    if (e->last && e->scale) {
-        s0 = full ? _mm256_loadu_ps(e->scale) : _mm256_maskload_ps(e->scale, m0);
-        s1 = full ? _mm256_loadu_ps(e->scale + 8) : _mm256_maskload_ps(e->scale + 8, m1);
+    sc_epi_vectors v;
+    v.s0 = v.s1 = v.a0 = v.a1 = _mm256_set1_ps(1.0f);
+    v.h0 = v.h1 = v.b0 = v.b1 = _mm256_setzero_ps();
+#define SC_LOAD16(p, x0, x1)                                                        \
+    x0 = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m0);                  \
+    x1 = full ? _mm256_loadu_ps((p) + 8) : _mm256_maskload_ps((p) + 8, m1)
+    if (e->last && e->scale) { SC_LOAD16(e->scale, v.s0, v.s1); }
+    if (e->last && e->shift) { SC_LOAD16(e->shift, v.h0, v.h1); }
+    float *act = e->last ? e->act : NULL;
+    if (act) {
+        SC_LOAD16(e->act_scale, v.a0, v.a1);
+        SC_LOAD16(e->act_shift, v.b0, v.b1);
     }
-    if (e->last && e->shift) {
-        h0 = full ? _mm256_loadu_ps(e->shift) : _mm256_maskload_ps(e->shift, m0);
-        h1 = full ? _mm256_loadu_ps(e->shift + 8) : _mm256_maskload_ps(e->shift + 8, m1);
-    }
+#undef SC_LOAD16
     const size_t ldc = e->ldc;
     const float *res = e->last ? e->residual : NULL;
     for (int r = 0; r < rows; r++)
-        sc_store_row(c + r * ldc, res ? res + r * ldc : NULL, lo[r], hi[r], e, s0, s1, h0, h1, full, m0, m1);
+        sc_store_row(c + r * ldc, res ? res + r * ldc : NULL, act ? act + r * ldc : NULL, lo[r], hi[r], e, &v, full, m0, m1);
 }
 
 void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const float *w,

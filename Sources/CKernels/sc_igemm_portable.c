@@ -16,6 +16,7 @@ void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offs
     for (int r = 0; r < mr; r++) {
         float *row = c + (size_t)r * e->ldc;
         const float *res = e->last && e->residual ? e->residual + (size_t)r * e->ldc : NULL;
+        float *act = e->last && e->act ? e->act + (size_t)r * e->ldc : NULL;
         for (int j = 0; j < nr; j++) {
             float v = acc[r][j];
             if (!e->first) v += row[j];
@@ -23,6 +24,10 @@ void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offs
                 v = v * (e->scale ? e->scale[j] : 1.0f) + (e->shift ? e->shift[j] : 0.0f);
                 if (res) v += res[j];
                 if (e->relu && v < 0.0f) v = 0.0f;
+                if (act) {
+                    const float a = v * e->act_scale[j] + e->act_shift[j];
+                    act[j] = e->act_relu && a < 0.0f ? 0.0f : a;
+                }
             }
             row[j] = v;
         }

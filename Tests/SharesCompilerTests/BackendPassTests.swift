@@ -46,9 +46,42 @@ struct BackendPassTests {
         #expect(uses.count == 5 && Set(uses.map(\.scale)).count == 5)
     }
 
+    @Test func preActivationBatchnormsBecomeSecondOutputs() throws {
+        // A pre-activation block's sum is read by the next block's batchnorm-ReLU (and kept for its
+        // residual): the convolution writing the sum writes the normalized copy too, so no
+        // scale-and-shift step is left, the head's included.
+        let program = try program("cifar/sharesnet-164.yaml")
+        #expect(!program.steps.contains { $0.kernel.kind == "scale_shift" })
+        let seconds = program.steps.filter { $0.preActivationOutput != nil }
+        #expect(seconds.count == 54)
+        #expect(program.steps.count == 166 + 2)  // 166 convolutions, the pool and the linear layer
+        #expect(seconds.contains { $0.name == "stage1.block1.shortcut.conv1+add+stage1.block2.pre.bn1+relu1" })
+        #expect(seconds.contains { $0.name == "stage3.block18.conv3+add+head.bn1+relu1" })
+        #expect(ProgramVerifier.problems(in: program).isEmpty)
+        // The next block's first convolution reads the second output; its residual add reads the first.
+        let second = try #require(seconds.first).preActivationOutput!
+        #expect(program.steps.contains { $0.inputs == [second] })
+        // Post-activation networks have nothing to take in.
+        #expect(try self.program("imagenet/sharesnet-50.yaml").steps.allSatisfy { $0.preActivationOutput == nil })
+    }
+
+    @Test func verifierRefusesAHalfDeclaredSecondOutput() throws {
+        let program = try program("cifar/sharesnet-164.yaml", overrides: ["depth=20"])
+        let index = try #require(program.steps.firstIndex { $0.preActivationOutput != nil })
+        var missing = program
+        missing.steps[index].preActivationOutput = nil
+        #expect(ProgramVerifier.problems(in: missing).contains { $0.hasSuffix("a pre-activation needs exactly one second output") })
+        var twice = program
+        twice.steps[index].preActivationOutput = twice.steps[index].output
+        #expect(ProgramVerifier.problems(in: twice).contains { $0.contains("twice") })
+        var misshapen = program
+        misshapen.steps[index].preActivationOutput = program.steps[index].inputs[0]
+        #expect(!ProgramVerifier.problems(in: misshapen).isEmpty)
+    }
+
     @Test func inPlaceElementwiseSteps() throws {
-        // Pre-activation: each block's leading batchnorm-ReLU writes over the previous block's sum.
-        let program = try program("cifar/resnet-164.yaml", overrides: ["depth=20"])
+        // The plain ResNet-56's identity blocks leave a separate add-ReLU, which writes over its input.
+        let program = try program("cifar/resnet-56.yaml", overrides: ["depth=20"])
         let plan = MemoryPlanner.plan(program, batch: 2)
         let shared = plan.buffers.filter { $0.values.count > 1 }
         #expect(!shared.isEmpty)

@@ -198,12 +198,16 @@ struct KernelTests {
             ("both", [(0..<n / 2, 0..<(panels + 1) / 2), (n / 2..<n, 0..<(panels + 1) / 2),
                       (0..<(n + 1) / 2, (panels + 1) / 2..<panels), ((n + 1) / 2..<n, (panels + 1) / 2..<panels)]),
         ]
-        let combinations = c.allEpilogues ? Array(0..<16) : [0, 15, 6]
+        // Bits: scale, shift, residual, ReLU, and the second (pre-activation) output with its own
+        // scale, shift and ReLU.
+        let combinations = c.allEpilogues ? Array(0..<32) : [0, 31, 6, 20]
+        let actScale = Self.random(m, seed: 6), actShift = Self.random(m, seed: 7)
         let scaleBuffer = Guarded(scale), shiftBuffer = Guarded(shift), residualBuffer = Guarded(residual)
+        let actScaleBuffer = Guarded(actScale), actShiftBuffer = Guarded(actShift)
         Self.atEveryLevel { level in
             for combination in combinations {
                 let useScale = combination & 1 != 0, useShift = combination & 2 != 0
-                let useResidual = combination & 4 != 0, relu = combination & 8 != 0
+                let useResidual = combination & 4 != 0, relu = combination & 8 != 0, useAct = combination & 16 != 0
                 var expected = raw
                 for p in 0..<n {
                     for o in 0..<m {
@@ -215,15 +219,24 @@ struct KernelTests {
                         expected[p * m + o] = v
                     }
                 }
-                let epilogue = sc_epilogue(scale: useScale ? UnsafePointer(scaleBuffer.pointer) : nil,
-                                           shift: useShift ? UnsafePointer(shiftBuffer.pointer) : nil,
-                                           residual: useResidual ? UnsafePointer(residualBuffer.pointer) : nil, relu: relu ? 1 : 0)
+                let expectedAct = (0..<n * m).map { max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0) }
                 // Every split for the no-epilogue and full-epilogue cases, the whole range otherwise.
-                for (name, ranges) in splits where name == "whole" || combination == 0 || combination == 15 {
+                for (name, ranges) in splits where name == "whole" || combination == 0 || combination == 31 {
+                    let act = Guarded(count: m * n)
+                    let epilogue = sc_epilogue(scale: useScale ? UnsafePointer(scaleBuffer.pointer) : nil,
+                                               shift: useShift ? UnsafePointer(shiftBuffer.pointer) : nil,
+                                               residual: useResidual ? UnsafePointer(residualBuffer.pointer) : nil, relu: relu ? 1 : 0,
+                                               act_output: useAct ? act.pointer : nil, act_scale: useAct ? UnsafePointer(actScaleBuffer.pointer) : nil,
+                                               act_shift: useAct ? UnsafePointer(actShiftBuffer.pointer) : nil, act_relu: 1)
                     let (output, intact) = Self.runConv(c, packed: packed, input: input, epilogue: epilogue, ranges: ranges)
                     let error = Self.relativeError(output, expected)
                     #expect(error <= Self.tolerance, "level \(level), epilogue \(combination), \(name): relative error \(error)")
                     #expect(intact, "level \(level), epilogue \(combination), \(name): wrote outside its buffers")
+                    if useAct {
+                        let actError = Self.relativeError(act.values, expectedAct)
+                        #expect(actError <= Self.tolerance, "level \(level), epilogue \(combination), \(name): second output, relative error \(actError)")
+                        #expect(act.guardsIntact, "level \(level), epilogue \(combination), \(name): wrote outside the second output")
+                    }
                 }
             }
         }

@@ -20,11 +20,18 @@ typedef struct {
 
 // Applied to each output value as it is stored: v = v * scale[c] + shift[c]; v += residual; if relu, v = max(v, 0).
 // Any pointer may be NULL (scale 1, shift 0, no residual). `residual` has the output's layout.
+// With `act_output`, the stored value also goes on through a second scale and shift (and ReLU) into
+// act_output, with the output's layout: the next pre-activation block's batchnorm and ReLU, computed
+// while the value is still in registers instead of in a pass of its own.
 typedef struct {
     const float *scale;
     const float *shift;
     const float *residual;
     int relu;
+    float *act_output;
+    const float *act_scale;
+    const float *act_shift;
+    int act_relu;
 } sc_epilogue;
 
 // Instruction-set levels.

@@ -16,6 +16,8 @@ public final class Executor: @unchecked Sendable {
         var scale: AlignedBuffer?
         var shift: AlignedBuffer?
         var panels: Int
+        /// The next pre-activation block's batchnorm, for the second output.
+        var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
     }
     private var convs: [Int: ConvStep] = [:]
     /// Per scale-and-shift step: batchnorm turned into one multiply-add.
@@ -76,8 +78,14 @@ public final class Executor: @unchecked Sendable {
                 }
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
                 weightBytes += ((scale?.count ?? 0) + (shift?.count ?? 0)) * 4
+                var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
+                if let pre = epilogue.preActivation {
+                    let (scale, shift) = try folded(pre.batchNorm, bias: nil)
+                    preActivation = (scale!, shift!, pre.relu)
+                    weightBytes += (scale!.count + shift!.count) * 4
+                }
                 convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
-                                        panels: Int(sc_conv_nhwc_panels(&geometry)))
+                                        panels: Int(sc_conv_nhwc_panels(&geometry)), preActivation: preActivation)
                 workspaceFloats = max(workspaceFloats, sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
                 let (scale, shift) = try folded(bn, bias: nil)
@@ -168,8 +176,8 @@ public final class Executor: @unchecked Sendable {
         case .conv(_, _, _, _, _, _, let epilogue):
             let conv = convs[index]!
             let residual = epilogue.residual.map { pointer(step.inputs[$0]) }
-            runConv(conv, input: x, output: y, residual: residual, relu: epilogue.relu, batch: batch,
-                    inputElements: inputElements, outputElements: outputElements)
+            runConv(conv, input: x, output: y, residual: residual, relu: epilogue.relu, preActivation: step.preActivationOutput.map(pointer),
+                    batch: batch, inputElements: inputElements)
         case .scaleShift(_, let relu):
             let (scale, shift) = scaleShifts[index]!
             let pixels = batch * spatial
@@ -229,13 +237,17 @@ public final class Executor: @unchecked Sendable {
     /// channels. Threads split whichever dimension leaves the least work on the busiest thread; on a tie,
     /// the panels when the weights outweigh the input (each thread then streams only its share of them).
     private func runConv(_ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
-                         residual: UnsafeMutablePointer<Float>?, relu: Bool, batch: Int, inputElements: Int, outputElements: Int) {
+                         residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
+                         batch: Int, inputElements: Int) {
         let pixels = batch * Int(conv.geometry.out_height * conv.geometry.out_width), panels = conv.panels
         let tiles = (pixels + 5) / 6
         let pixelSplitLoad = (tiles + threads - 1) / threads * panels, panelSplitLoad = tiles * ((panels + threads - 1) / threads)
         let splitPanels = panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > batch * inputElements)
         let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
-                                   residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0)
+                                   residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0,
+                                   act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
+                                   act_shift: conv.preActivation.map { UnsafePointer($0.shift.pointer) },
+                                   act_relu: conv.preActivation?.relu == true ? 1 : 0)
         pool.run(threads) { t in
             let pixelRange = splitPanels ? 0..<pixels : share(of: pixels, worker: t, of: threads, granule: 12)
             let panelRange = splitPanels ? share(of: panels, worker: t, of: threads) : 0..<panels

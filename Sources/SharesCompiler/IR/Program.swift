@@ -25,8 +25,16 @@ public struct Program: Codable, Hashable, Sendable {
         /// Index into the step's inputs of a value added elementwise (the residual).
         public var residual: Int?
         public var relu: Bool
+        /// The next pre-activation block's batchnorm (and ReLU) on the stored value, written to the
+        /// step's `preActivationOutput`: its block input is both kept (for the residual) and normalized.
+        public var preActivation: PreActivation? = nil
 
         public static let none = Epilogue(batchNorm: nil, residual: nil, relu: false)
+    }
+
+    public struct PreActivation: Codable, Hashable, Sendable {
+        public var batchNorm: BatchNormRef
+        public var relu: Bool
     }
 
     public enum Kernel: Codable, Hashable, Sendable {
@@ -71,6 +79,11 @@ public struct Program: Codable, Hashable, Sendable {
         public var kernel: Kernel
         public var inputs: [Int]
         public var output: Int
+        /// The second output of a convolution whose epilogue has a `preActivation`.
+        public var preActivationOutput: Int? = nil
+
+        /// The values the step writes.
+        public var outputs: [Int] { [output] + (preActivationOutput.map { [$0] } ?? []) }
     }
 
     /// A distinct parameter: stored once, however many steps read it.

@@ -6,7 +6,8 @@ public enum ProgramPrinter {
         lines.append("  %\(program.input) = input : \(program.values[program.input].shape)")
         for step in program.steps {
             let inputs = step.inputs.map { "%\($0)" }.joined(separator: ", ")
-            lines.append("  %\(step.output) = \(describe(step.kernel, program)) \(inputs) : \(program.values[step.output].shape)  # \(step.name)")
+            let outputs = step.outputs.map { "%\($0)" }.joined(separator: ", ")
+            lines.append("  \(outputs) = \(describe(step.kernel, program)) \(inputs) : \(program.values[step.output].shape)  # \(step.name)")
         }
         lines.append("  return %\(program.output)")
         return lines.joined(separator: "\n") + "\n"
@@ -32,7 +33,8 @@ public enum ProgramPrinter {
         }
         for (index, step) in program.steps.enumerated() {
             let inputs = step.inputs.map { "@\(plan.offset(ofValue: $0))" }.joined(separator: ", ")
-            lines.append("  \(index): \(kernelChoice(step.kernel, program, step)) \(inputs) -> @\(plan.offset(ofValue: step.output))  # \(step.name)")
+            let outputs = step.outputs.map { "@\(plan.offset(ofValue: $0))" }.joined(separator: ", ")
+            lines.append("  \(index): \(kernelChoice(step.kernel, program, step)) \(inputs) -> \(outputs)  # \(step.name)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -41,7 +43,7 @@ public enum ProgramPrinter {
     static func kernelChoice(_ kernel: Program.Kernel, _ program: Program, _ step: Program.Step) -> String {
         switch kernel {
         case .conv(_, _, let size, let stride, _, let groups, let epilogue):
-            let form = size == 1 && stride == 1 ? "gemm-1x1" : "implicit-gemm-\(size)x\(size)/\(stride)"
+            let form = size == 1 && stride == 1 ? "gemm-1x1" : "igemm-\(size)x\(size)/\(stride)"
             return "conv.\(form)\(groups > 1 ? ".g\(groups)" : "")\(epilogueSuffix(epilogue))"
         case .scaleShift(_, let relu): return "scale_shift" + (relu ? "+relu" : "")
         case .add(let relu): return kernel.kind + (relu ? "+relu" : "")
@@ -56,6 +58,7 @@ public enum ProgramPrinter {
 
     static func epilogueSuffix(_ epilogue: Program.Epilogue) -> String {
         (epilogue.batchNorm == nil ? "" : "+bn") + (epilogue.residual == nil ? "" : "+add") + (epilogue.relu ? "+relu" : "")
+            + (epilogue.preActivation.map { "+then-bn" + ($0.relu ? "+relu" : "") } ?? "")
     }
 
     static func describe(_ kernel: Program.Kernel, _ program: Program) -> String {
@@ -69,6 +72,9 @@ public enum ProgramPrinter {
             if let bn = epilogue.batchNorm { parts.append("bn=\(name(bn.scale).dropLast(".weight".count))") }
             if epilogue.residual != nil { parts.append("+residual") }
             if epilogue.relu { parts.append("+relu") }
+            if let pre = epilogue.preActivation {
+                parts.append("then bn=\(name(pre.batchNorm.scale).dropLast(".weight".count))" + (pre.relu ? " +relu" : ""))
+            }
             return parts.joined(separator: " ")
         case .scaleShift(let bn, let relu): return "\(kernel.kind) bn=\(name(bn.scale).dropLast(".weight".count))" + (relu ? " +relu" : "")
         case .add(let relu): return kernel.kind + (relu ? " +relu" : "")

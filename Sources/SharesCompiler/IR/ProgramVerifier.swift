@@ -14,25 +14,45 @@ public enum ProgramVerifier {
         var defined = Set([program.input])
         for step in program.steps {
             let name = "step '\(step.name)'"
-            guard !step.inputs.isEmpty, step.inputs.allSatisfy(values.contains), values.contains(step.output) else {
+            guard !step.inputs.isEmpty, step.inputs.allSatisfy(values.contains), step.outputs.allSatisfy(values.contains) else {
                 problems.append("\(name) refers to a value that does not exist")
                 continue
             }
             if let missing = step.inputs.first(where: { !defined.contains($0) }) {
                 problems.append("\(name) reads '\(program.values[missing].name)' before any step writes it")
             }
-            defined.insert(step.output)
+            if let written = step.outputs.first(where: defined.contains) ?? (Set(step.outputs).count < step.outputs.count ? step.output : nil) {
+                problems.append("\(name) writes '\(program.values[written].name)' twice")
+            }
+            defined.formUnion(step.outputs)
             guard step.kernel.parameterIndices.allSatisfy(parameters.indices.contains) else {
                 problems.append("\(name) refers to a parameter that does not exist")
                 continue
             }
             let inputs = step.inputs.map { program.values[$0].shape }
             let output = program.values[step.output].shape
-            if let problem = check(step.kernel, inputs: inputs, output: output, parameters: parameters) {
+            if let problem = check(step.kernel, inputs: inputs, output: output, parameters: parameters)
+                ?? checkPreActivation(step, program) {
                 problems.append("\(name): \(problem)")
             }
         }
         return problems
+    }
+
+    /// A second output exactly when a convolution's epilogue has a pre-activation, shaped as the output.
+    private static func checkPreActivation(_ step: Program.Step, _ program: Program) -> String? {
+        var preActivation: Program.PreActivation?
+        if case .conv(_, _, _, _, _, _, let epilogue) = step.kernel { preActivation = epilogue.preActivation }
+        switch (preActivation, step.preActivationOutput) {
+        case (nil, nil): return nil
+        case (let pre?, let second?):
+            let shape = program.values[step.output].shape
+            guard program.values[second].shape == shape else { return "its second output does not match its output" }
+            return [pre.batchNorm.scale, pre.batchNorm.shift, pre.batchNorm.mean, pre.batchNorm.variance]
+                .allSatisfy { program.parameters[$0].shape == [shape.channels] } && pre.batchNorm.epsilon > 0
+                ? nil : "pre-activation batchnorm parameters do not match \(shape.channels) channels"
+        case (nil, _?), (_?, nil): return "a pre-activation needs exactly one second output"
+        }
     }
 
     private static func check(_ kernel: Program.Kernel, inputs: [Shape], output: Shape, parameters: [Program.ParameterInfo]) -> String? {
@@ -89,7 +109,8 @@ extension Program.Kernel {
     public var parameterIndices: [Int] {
         func bn(_ ref: Program.BatchNormRef?) -> [Int] { ref.map { [$0.scale, $0.shift, $0.mean, $0.variance] } ?? [] }
         switch self {
-        case .conv(let weight, let bias, _, _, _, _, let epilogue): return [weight] + (bias.map { [$0] } ?? []) + bn(epilogue.batchNorm)
+        case .conv(let weight, let bias, _, _, _, _, let epilogue):
+            return [weight] + (bias.map { [$0] } ?? []) + bn(epilogue.batchNorm) + bn(epilogue.preActivation?.batchNorm)
         case .scaleShift(let ref, _): return bn(ref)
         case .linear(let weight, let bias, _): return [weight] + (bias.map { [$0] } ?? [])
         case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad: return []

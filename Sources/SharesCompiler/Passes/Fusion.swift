@@ -5,6 +5,10 @@
 /// A residual add is absorbed by the operand computed LAST, so that the other operand already
 /// exists when the fused step runs: in a projection block that is the shortcut's conv, which then
 /// reads the body's output as its residual.
+///
+/// In a pre-activation network a block's output x feeds the next block twice: its batchnorm and ReLU,
+/// and (kept as it is) its residual add. The convolution that writes x then also writes bn(x)+ReLU as
+/// a second output, from the same registers, instead of a scale-and-shift step reading x again.
 public enum Fusion {
     /// A step in the making: the graph nodes it covers and what its epilogue does.
     private struct Group {
@@ -52,11 +56,31 @@ public enum Fusion {
             groups.append(group)
         }
 
+        // Pre-activation: a conv group whose output is read by exactly one batchnorm that forms a step of
+        // its own takes that step in as its second output. (When the batchnorm is the only reader, as
+        // before a stage's first block and the head, the first output is written and never read: one
+        // wasted write, against a whole read-and-write pass saved.)
+        var mergedInto: [Int: Int] = [:]  // batchnorm group -> conv group
+        let groupStarting = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($1.members[0], $0) })
+        for (index, group) in groups.enumerated() {
+            guard case .conv = graph.nodes[group.members[0]].op, group.last != graph.output.index else { continue }
+            let norms = consumers[group.last].filter { if case .batchNorm = graph.nodes[$0].op { return true } else { return false } }
+            guard norms.count == 1, let normGroup = groupStarting[norms[0]], case .batchNorm(let bn) = graph.nodes[norms[0]].op else { continue }
+            groups[index].epilogue.preActivation = Program.PreActivation(batchNorm: reference(bn), relu: groups[normGroup].epilogue.relu)
+            mergedInto[normGroup] = index
+        }
+
         var program = Program(network: graph.network, variant: graph.variant, values: [], steps: [],
                               parameters: parameterTable(graph), input: 0, output: 0, macs: macs)
         var valueOf = [Int](repeating: -1, count: graph.nodes.count)
         // A group runs where its last node stood, so every input of every member exists by then.
-        for group in groups.sorted(by: { $0.last < $1.last }) {
+        func stepName(_ group: Group) -> String {
+            group.members.map { graph.nodes[$0].name }.enumerated()
+                .map { $0.offset == 0 ? $0.element : String($0.element.split(separator: ".").last ?? "") }.joined(separator: "+")
+        }
+        let pending = groups.enumerated().filter { mergedInto[$0.offset] == nil }
+        let normOf = Dictionary(uniqueKeysWithValues: mergedInto.map { ($1, groups[$0]) })
+        for (index, group) in pending.sorted(by: { $0.element.last < $1.element.last }) {
             let first = graph.nodes[group.members[0]], last = graph.nodes[group.last]
             var inputs = first.inputs.map { valueOf[$0.index] }
             let kernel: Program.Kernel
@@ -94,9 +118,15 @@ public enum Fusion {
             }
             program.values.append(Program.Value(name: last.id == graph.output ? "logits" : last.name, shape: last.shape))
             valueOf[last.id.index] = program.values.count - 1
-            let name = group.members.map { graph.nodes[$0].name }.enumerated()
-                .map { $0.offset == 0 ? $0.element : String($0.element.split(separator: ".").last ?? "") }.joined(separator: "+")
-            program.steps.append(Program.Step(name: name, kernel: kernel, inputs: inputs, output: valueOf[last.id.index]))
+            var step = Program.Step(name: stepName(group), kernel: kernel, inputs: inputs, output: valueOf[last.id.index])
+            if let norm = normOf[index] {
+                let normLast = graph.nodes[norm.last]
+                program.values.append(Program.Value(name: normLast.name, shape: normLast.shape))
+                valueOf[norm.last] = program.values.count - 1
+                step.preActivationOutput = valueOf[norm.last]
+                step.name += "+" + stepName(norm)
+            }
+            program.steps.append(step)
         }
         program.output = valueOf[graph.output.index]
         return program

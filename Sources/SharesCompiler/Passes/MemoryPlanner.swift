@@ -49,10 +49,12 @@ public enum MemoryPlanner {
         var defined = [Int](repeating: -1, count: count)
         var lastUse = [Int](repeating: -1, count: count)
         for (index, step) in program.steps.enumerated() {
-            defined[step.output] = index
+            for output in step.outputs { defined[output] = index }
             for input in step.inputs { lastUse[input] = max(lastUse[input], index) }
         }
         lastUse[program.output] = program.steps.count
+        // A value nobody reads still occupies its buffer while its step writes it.
+        for value in 0..<count where defined[value] >= 0 { lastUse[value] = max(lastUse[value], defined[value]) }
 
         // In-place: the output of an elementwise step takes over an input that dies at that step.
         var bufferOfValue = [Int](repeating: -1, count: count)
@@ -77,6 +79,7 @@ public enum MemoryPlanner {
             } else if bufferOfValue[step.output] < 0 {
                 newBuffer(step.output)
             }
+            if let second = step.preActivationOutput, bufferOfValue[second] < 0 { newBuffer(second) }
         }
 
         // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
