@@ -5,7 +5,10 @@ import Foundation
 /// `sharesc.plan.version` and `sharesc.plan`, the JSON of a `PlanDocument`. Any safetensors reader
 /// can open it; sharesc refuses one written by another format version. See docs/plan-format.md.
 public struct PlanDocument: Codable, Sendable {
-    public static let formatVersion = 1
+    /// Version 2 added convolutions with a second (pre-activation) output; version 1 plans are version
+    /// 2 plans without them, so both are read.
+    public static let formatVersion = 2
+    public static let readableVersions = 1...2
 
     public var formatVersion: Int
     public var program: Program
@@ -52,8 +55,8 @@ public enum PlanFile {
         guard let versionText = metadata[versionKey], let json = metadata[documentKey] else {
             throw Safetensors.failure(path, .planNotAPlan)
         }
-        guard let version = Int(versionText), version == PlanDocument.formatVersion else {
-            throw Safetensors.failure(path, .planVersion(found: versionText, supported: PlanDocument.formatVersion))
+        guard let version = Int(versionText), PlanDocument.readableVersions.contains(version) else {
+            throw Safetensors.failure(path, .planVersion(found: versionText, supported: PlanDocument.readableVersions))
         }
         let document: PlanDocument
         do { document = try JSONDecoder().decode(PlanDocument.self, from: Data(json.utf8)) } catch {
@@ -69,7 +72,7 @@ public enum PlanFile {
     /// Index and shape checks, so that a damaged but well-formed document cannot make the executor
     /// read or write out of bounds.
     static func validate(_ document: PlanDocument) -> String? {
-        guard document.formatVersion == PlanDocument.formatVersion else { return "format version \(document.formatVersion) inside the document" }
+        guard PlanDocument.readableVersions.contains(document.formatVersion) else { return "format version \(document.formatVersion) inside the document" }
         guard document.memory.batch >= 1 else { return "batch \(document.memory.batch)" }
         return ProgramVerifier.problems(in: document.program).first
     }

@@ -76,7 +76,7 @@ public enum Message: Error, Hashable, Sendable {
     case cannotWrite(path: String, reason: String)
     case planNotAPlan
     case inputShape(found: [Int], expected: [Int])
-    case planVersion(found: String, supported: Int)
+    case planVersion(found: String, supported: ClosedRange<Int>)
     case planDamaged(String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
@@ -171,7 +171,7 @@ public enum Message: Error, Hashable, Sendable {
         case .cannotWrite(let path, let reason): return "cannot write '\(path)': \(reason)"
         case .planNotAPlan: return "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
         case .planVersion(let found, let supported):
-            return "plan written in format version \(found); this sharesc reads version \(supported); compile the spec again with 'sharesc compile -o'"
+            return "plan written in format version \(found); this sharesc reads versions \(supported.lowerBound) to \(supported.upperBound); compile the spec again with 'sharesc compile -o'"
         case .planDamaged(let detail): return "damaged plan: \(detail)"
         case .inputShape(let found, let expected):
             return "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"
