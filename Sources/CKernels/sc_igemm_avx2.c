@@ -1,86 +1,50 @@
 // The AVX2+FMA micro-kernel of the NHWC convolution: a 6 x 16 tile (6 output pixels x 16 output
-// channels) in 12 ymm accumulators, and its variants for 1 to 5 pixels. Each reduction step loads the panel's 16 weights (two vector
-// loads) and broadcasts one input value per pixel: 8 loads feed 12 FMAs, so the two FMA pipes stay
-// busy while the loads hit L1 (unaligned loads: as fast on aligned data, and callers need not align).
-// Compiled for AVX2+FMA by a target attribute (no global -mavx flags).
+// channels) in 12 ymm accumulators, and its variants for 1 to 5 pixels. Each reduction step loads the
+// panel's 16 weights (two vector loads) and broadcasts one input value per pixel: 8 loads feed 12
+// FMAs, so the two FMA pipes stay busy while the loads hit L1 (unaligned loads: as fast on aligned
+// data, and callers need not align). Compiled for AVX2+FMA by a target attribute (no global -mavx).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "sc_igemm.h"
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
-static inline __attribute__((always_inline)) __m256i sc_lanes_below(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// 16 channels as two vectors. A partial panel (fewer than 16 channels) uses masked loads and stores,
+// which never touch the masked lanes.
+typedef struct {
+    int full;
+    __m256i m0, m1;
+} sc_lanes;
+
+static inline __attribute__((always_inline)) sc_lanes sc_lanes_for(int nr) {
+    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return (sc_lanes){nr >= SC_PANEL, _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), index),
+                      _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), index)};
 }
 
-// Stores one pixel's 16 channels: accumulate onto a previous reduction block, then (last block) the
-// epilogue. Partial panels (nr < 16) use masked loads and stores, which never touch masked lanes.
-// With a second output (act), the stored values also go through its scale, shift and ReLU (a0, a1: scale,
-// b0, b1: shift).
-typedef struct { __m256 s0, s1, h0, h1, a0, a1, b0, b1; } sc_epi_vectors;
+static inline __attribute__((always_inline)) void sc_load16(const float *p, sc_lanes l, __m256 *lo, __m256 *hi) {
+    *lo = l.full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, l.m0);
+    *hi = l.full ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, l.m1);
+}
 
-static inline __attribute__((always_inline)) void
-sc_store_act(float *act, __m256 lo, __m256 hi, const sc_igemm_epi *e, const sc_epi_vectors *v, int full, __m256i m0, __m256i m1) {
-    lo = _mm256_fmadd_ps(lo, v->a0, v->b0);
-    hi = _mm256_fmadd_ps(hi, v->a1, v->b1);
-    if (e->act_relu) {
-        lo = _mm256_max_ps(lo, _mm256_setzero_ps());
-        hi = _mm256_max_ps(hi, _mm256_setzero_ps());
-    }
-    if (full) {
-        _mm256_storeu_ps(act, lo);
-        _mm256_storeu_ps(act + 8, hi);
+static inline __attribute__((always_inline)) void sc_store16(float *p, sc_lanes l, __m256 lo, __m256 hi) {
+    if (l.full) {
+        _mm256_storeu_ps(p, lo);
+        _mm256_storeu_ps(p + 8, hi);
     } else {
-        _mm256_maskstore_ps(act, m0, lo);
-        _mm256_maskstore_ps(act + 8, m1, hi);
+        _mm256_maskstore_ps(p, l.m0, lo);
+        _mm256_maskstore_ps(p + 8, l.m1, hi);
     }
 }
 
-static inline __attribute__((always_inline)) void
-sc_store_row(float *c, const float *res, float *act, __m256 lo, __m256 hi, const sc_igemm_epi *e, const sc_epi_vectors *v,
-             int full, __m256i m0, __m256i m1) {
-    const __m256 s0 = v->s0, s1 = v->s1, h0 = v->h0, h1 = v->h1;
-    if (full) {
-        if (!e->first) {
-            lo = _mm256_add_ps(lo, _mm256_loadu_ps(c));
-            hi = _mm256_add_ps(hi, _mm256_loadu_ps(c + 8));
-        }
-        if (e->last) {
-            lo = _mm256_fmadd_ps(lo, s0, h0);
-            hi = _mm256_fmadd_ps(hi, s1, h1);
-            if (res) {
-                lo = _mm256_add_ps(lo, _mm256_loadu_ps(res));
-                hi = _mm256_add_ps(hi, _mm256_loadu_ps(res + 8));
-            }
-            if (e->relu) {
-                lo = _mm256_max_ps(lo, _mm256_setzero_ps());
-                hi = _mm256_max_ps(hi, _mm256_setzero_ps());
-            }
-        }
-        _mm256_storeu_ps(c, lo);
-        _mm256_storeu_ps(c + 8, hi);
-        if (act) sc_store_act(act, lo, hi, e, v, full, m0, m1);
-        return;
-    }
-    if (!e->first) {
-        lo = _mm256_add_ps(lo, _mm256_maskload_ps(c, m0));
-        hi = _mm256_add_ps(hi, _mm256_maskload_ps(c + 8, m1));
-    }
-    if (e->last) {
-        lo = _mm256_fmadd_ps(lo, s0, h0);
-        hi = _mm256_fmadd_ps(hi, s1, h1);
-        if (res) {
-            lo = _mm256_add_ps(lo, _mm256_maskload_ps(res, m0));
-            hi = _mm256_add_ps(hi, _mm256_maskload_ps(res + 8, m1));
-        }
-        if (e->relu) {
-            lo = _mm256_max_ps(lo, _mm256_setzero_ps());
-            hi = _mm256_max_ps(hi, _mm256_setzero_ps());
-        }
-    }
-    _mm256_maskstore_ps(c, m0, lo);
-    _mm256_maskstore_ps(c + 8, m1, hi);
-    if (act) sc_store_act(act, lo, hi, e, v, full, m0, m1);
+// v = v * scale + shift, and v = max(v, 0), on two vectors.
+static inline __attribute__((always_inline)) void sc_affine(__m256 *lo, __m256 *hi, __m256 s0, __m256 s1, __m256 h0, __m256 h1) {
+    *lo = _mm256_fmadd_ps(*lo, s0, h0);
+    *hi = _mm256_fmadd_ps(*hi, s1, h1);
+}
+static inline __attribute__((always_inline)) void sc_relu2(__m256 *lo, __m256 *hi) {
+    *lo = _mm256_max_ps(*lo, _mm256_setzero_ps());
+    *hi = _mm256_max_ps(*hi, _mm256_setzero_ps());
 }
 
 // Stores a finished tile (the epilogue). Kept out of line, and handed copies of the accumulators:
@@ -89,28 +53,42 @@ sc_store_row(float *c, const float *res, float *act, __m256 lo, __m256 hi, const
 // as 24 instructions with no stack access when all is well).
 static __attribute__((noinline)) void sc_store_tile(const __m256 *lo, const __m256 *hi, int rows, float *c, int nr,
                                                     const sc_igemm_epi *e) {
-    const int full = nr >= SC_PANEL;
-    const __m256i m0 = sc_lanes_below(nr), m1 = sc_lanes_below(nr - 8);
-    sc_epi_vectors v;
-    v.s0 = v.s1 = v.a0 = v.a1 = _mm256_set1_ps(1.0f);
-    v.h0 = v.h1 = v.b0 = v.b1 = _mm256_setzero_ps();
-#define SC_LOAD16(p, x0, x1)                                                        \
-    x0 = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m0);                  \
-    x1 = full ? _mm256_loadu_ps((p) + 8) : _mm256_maskload_ps((p) + 8, m1)
-    if (e->last && e->scale) { SC_LOAD16(e->scale, v.s0, v.s1); }
-    if (e->last && e->shift) { SC_LOAD16(e->shift, v.h0, v.h1); }
+    const sc_lanes l = sc_lanes_for(nr);
+    // Scale and shift of the epilogue (1 and 0 when absent), then of the second output.
+    __m256 s0 = _mm256_set1_ps(1.0f), s1 = s0, h0 = _mm256_setzero_ps(), h1 = h0, a0 = s0, a1 = s0, b0 = h0, b1 = h0;
+    if (e->last && e->scale) sc_load16(e->scale, l, &s0, &s1);
+    if (e->last && e->shift) sc_load16(e->shift, l, &h0, &h1);
     float *act = e->last ? e->act : NULL;
     if (act) {
-        SC_LOAD16(e->act_scale, v.a0, v.a1);
-        SC_LOAD16(e->act_shift, v.b0, v.b1);
+        sc_load16(e->act_scale, l, &a0, &a1);
+        sc_load16(e->act_shift, l, &b0, &b1);
     }
-#undef SC_LOAD16
     const size_t ldc = e->ldc;
-    const float *res = e->last ? e->residual : NULL;
-    for (int r = 0; r < rows; r++)
-        sc_store_row(c + r * ldc, res ? res + r * ldc : NULL, act ? act + r * ldc : NULL, lo[r], hi[r], e, &v, full, m0, m1);
+    for (int r = 0; r < rows; r++) {
+        __m256 vlo = lo[r], vhi = hi[r], x0, x1;
+        float *row = c + r * ldc;
+        if (!e->first) {  // accumulate onto the previous reduction blocks
+            sc_load16(row, l, &x0, &x1);
+            vlo = _mm256_add_ps(vlo, x0);
+            vhi = _mm256_add_ps(vhi, x1);
+        }
+        if (e->last) {
+            sc_affine(&vlo, &vhi, s0, s1, h0, h1);
+            if (e->residual) {
+                sc_load16(e->residual + r * ldc, l, &x0, &x1);
+                vlo = _mm256_add_ps(vlo, x0);
+                vhi = _mm256_add_ps(vhi, x1);
+            }
+            if (e->relu) sc_relu2(&vlo, &vhi);
+        }
+        sc_store16(row, l, vlo, vhi);
+        if (act) {
+            sc_affine(&vlo, &vhi, a0, a1, b0, b1);
+            if (e->act_relu) sc_relu2(&vlo, &vhi);
+            sc_store16(act + r * ldc, l, vlo, vhi);
+        }
+    }
 }
-
 
 // The tile for exactly `rows` pixels (a constant in each instantiation below): a tile of fewer rows
 // does proportionally fewer broadcasts and FMAs, so a 7x7 map's 49 pixels cost 8 1/6 tiles, not 9.
