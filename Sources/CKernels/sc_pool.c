@@ -115,3 +115,5 @@ void sc_pool_destroy(sc_pool *p) {
     free(p->workers);
     free(p);
 }
+
+int sc_claim(int *counter) { return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED); }

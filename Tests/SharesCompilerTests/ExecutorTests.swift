@@ -127,4 +127,16 @@ struct ExecutorTests {
         }
         #expect(Array(counts) == expected)
     }
+
+    /// Pieces handed out to whichever thread is free: each runs exactly once, whatever the count.
+    @Test func workerPoolRunsEveryPieceOnce() {
+        let pool = WorkerPool(threads: 2)
+        for pieces in [0, 1, 2, 7, 64] {
+            let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(pieces, 1))
+            defer { runs.deallocate() }
+            runs.initialize(repeating: 0)
+            for _ in 0..<50 { pool.runPieces(pieces) { _, piece in runs[piece] += 1 } }
+            #expect(Array(runs.prefix(pieces)) == [Int](repeating: 50, count: pieces), "\(pieces) pieces")
+        }
+    }
 }

@@ -97,6 +97,8 @@ sc_pool *sc_pool_create(int threads);
 int sc_pool_threads(const sc_pool *pool);
 void sc_pool_run(sc_pool *pool, sc_task_fn fn, void *context);
 void sc_pool_destroy(sc_pool *pool);
+// Returns *counter and adds one, atomically: threads claim pieces of work with it.
+int sc_claim(int *counter);
 
 #ifdef __cplusplus
 }

@@ -234,8 +234,9 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// One conv step over the whole batch: rows are the batch's output pixels, columns panels of 16 output
-    /// channels. Threads split whichever dimension leaves the least work on the busiest thread; on a tie,
-    /// the panels when the weights outweigh the input (each thread then streams only its share of them).
+    /// channels. Threads split whichever dimension leaves the least work on the busiest thread (on a tie,
+    /// the panels when the weights outweigh the input: each thread then streams only its share of them),
+    /// in a few pieces per thread that go to whichever thread is free.
     private func runConv(_ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
                          residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
                          batch: Int, inputElements: Int) {
@@ -248,9 +249,13 @@ public final class Executor: @unchecked Sendable {
                                    act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
                                    act_shift: conv.preActivation.map { UnsafePointer($0.shift.pointer) },
                                    act_relu: conv.preActivation?.relu == true ? 1 : 0)
-        pool.run(threads) { t in
-            let pixelRange = splitPanels ? 0..<pixels : share(of: pixels, worker: t, of: threads, granule: 12)
-            let panelRange = splitPanels ? share(of: panels, worker: t, of: threads) : 0..<panels
+        // Up to four pieces per thread, of at least 64 tiles or 2 panels: a piece reads all of its
+        // panels' weights, so smaller ones would read the weights more often than they balance load.
+        let units = splitPanels ? panels / 2 : tiles / 64
+        let pieces = threads == 1 ? 1 : min(max(units, threads), 4 * threads)
+        pool.runPieces(pieces) { t, piece in
+            let pixelRange = splitPanels ? 0..<pixels : share(of: pixels, worker: piece, of: pieces, granule: 12)
+            let panelRange = splitPanels ? share(of: panels, worker: piece, of: pieces) : 0..<panels
             if pixelRange.isEmpty || panelRange.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
             sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,

@@ -5,13 +5,18 @@ import CKernels
 final class WorkerPool: @unchecked Sendable {
     let threads: Int
     private let pool: OpaquePointer?
+    /// The next piece of `runPieces`' current job.
+    private let next = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     init(threads: Int) {
         pool = threads > 1 ? sc_pool_create(Int32(threads)) : nil
         self.threads = pool.map { Int(sc_pool_threads($0)) } ?? 1
     }
 
-    deinit { if let pool { sc_pool_destroy(pool) } }
+    deinit {
+        if let pool { sc_pool_destroy(pool) }
+        next.deallocate()
+    }
 
     /// Runs `body(t)` for t in 0..<min(count, threads) at once (t = 0 on the calling thread) and returns
     /// when every one has finished. The bodies only read shared state and write disjoint ranges.
@@ -28,6 +33,24 @@ final class WorkerPool: @unchecked Sendable {
                     let job = context!.assumingMemoryBound(to: Job.self)
                     if Int(worker) < job.pointee.workers { job.pointee.body(Int(worker)) }
                 }, job)
+            }
+        }
+    }
+
+    /// Runs `body(worker, piece)` for every piece in 0..<pieces, handing the pieces out one at a time to
+    /// whichever thread is free. On a shared host one core can run slower than the other for seconds at
+    /// a time; with a fixed half each, every step would wait for it.
+    func runPieces(_ pieces: Int, _ body: (_ worker: Int, _ piece: Int) -> Void) {
+        guard threads > 1, pieces > 1 else {
+            for piece in 0..<pieces { body(0, piece) }
+            return
+        }
+        next.pointee = 0
+        run(threads) { worker in
+            while true {
+                let piece = Int(sc_claim(next))
+                if piece >= pieces { return }
+                body(worker, piece)
             }
         }
     }
