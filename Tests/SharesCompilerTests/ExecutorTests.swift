@@ -45,8 +45,22 @@ struct ExecutorTests {
             """,
     ]
 
+    /// Layout edges: a linear layer over a flattened 4x2x2 map (its columns in NHWC order inside the
+    /// plan), and a network whose output is a feature map (converted back to NCHW).
+    static let edges: [String: String] = [
+        "flattening.yaml": ReferenceInterpreterTests.flattening,
+        "feature-map.yaml": """
+            network: feature-map
+            input: [3, 9, 7]
+            stem:
+              - conv: {out: 5, kernel: 3, stride: 2, pad: 1}
+              - batchnorm
+              - relu
+            """,
+    ]
+
     static let source = SpecSource { path in
-        if let text = specs[path] { return text }
+        if let text = specs[path] ?? edges[path] { return text }
         return try repositorySource.read(path)
     }
 
@@ -59,11 +73,12 @@ struct ExecutorTests {
         return zip(actual, expected).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
     }
 
-    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml"])
+    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "flattening.yaml", "feature-map.yaml"])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         for sequential in [false, true] {
             let compilation = try Self.compile(name, sequential: sequential)
-            #expect(sequential == compilation.graph.ties.isEmpty)
+            // The block-library networks tie weights; the layout-edge ones have nothing to tie.
+            #expect(sequential == compilation.graph.ties.isEmpty || Self.edges[name] != nil)
             let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 21, randomizeBatchNorm: true))
             let program = ModelLoader.program(for: compilation)
             for batch in [1, 3] {
