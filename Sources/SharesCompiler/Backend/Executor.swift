@@ -45,9 +45,13 @@ public final class Executor: @unchecked Sendable {
             if program.parameters[parameter].uses > 1 { cache[parameter] = values }
             return values
         }
+        var vectorBytes = 0  // of the folded epilogue vectors
         func folded(_ bn: Program.BatchNormRef?, bias: Int?) throws(CompileFailure) -> (AlignedBuffer?, AlignedBuffer?) {
             let biasValues = try bias.map { b throws(CompileFailure) in try fetch(b) }
-            guard let bn else { return (nil, biasValues.map(AlignedBuffer.init)) }
+            guard let bn else {
+                vectorBytes += (biasValues?.count ?? 0) * 4
+                return (nil, biasValues.map(AlignedBuffer.init))
+            }
             let gamma = try fetch(bn.scale), beta = try fetch(bn.shift), mean = try fetch(bn.mean), variance = try fetch(bn.variance)
             var scale = [Float](repeating: 0, count: gamma.count), shift = scale
             for c in gamma.indices {
@@ -55,7 +59,13 @@ public final class Executor: @unchecked Sendable {
                 scale[c] = Float(s)
                 shift[c] = Float(Double(beta[c]) + (Double(biasValues?[c] ?? 0) - Double(mean[c])) * s)
             }
+            vectorBytes += 2 * gamma.count * 4
             return (AlignedBuffer(scale), AlignedBuffer(shift))
+        }
+        /// A batchnorm alone (a scale-and-shift step, or a pre-activation) as a multiply-add per channel.
+        func normalization(_ bn: Program.BatchNormRef) throws(CompileFailure) -> (scale: AlignedBuffer, shift: AlignedBuffer) {
+            let (scale, shift) = try folded(bn, bias: nil)
+            return (scale!, shift!)
         }
 
         var workspaceFloats = 0
@@ -77,20 +87,15 @@ public final class Executor: @unchecked Sendable {
                     weightBytes += packed.count * 4
                 }
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
-                weightBytes += ((scale?.count ?? 0) + (shift?.count ?? 0)) * 4
-                var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
-                if let pre = epilogue.preActivation {
-                    let (scale, shift) = try folded(pre.batchNorm, bias: nil)
-                    preActivation = (scale!, shift!, pre.relu)
-                    weightBytes += (scale!.count + shift!.count) * 4
+                let preActivation = try epilogue.preActivation.map { pre throws(CompileFailure) in
+                    let (scale, shift) = try normalization(pre.batchNorm)
+                    return (scale: scale, shift: shift, relu: pre.relu)
                 }
                 convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
                                         panels: Int(sc_conv_nhwc_panels(&geometry)), preActivation: preActivation)
                 workspaceFloats = max(workspaceFloats, sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
-                let (scale, shift) = try folded(bn, bias: nil)
-                scaleShifts[index] = (scale!, shift!)
-                weightBytes += (scale!.count + shift!.count) * 4
+                scaleShifts[index] = try normalization(bn)
             case .linear(let weight, let bias, _):
                 if raw[weight] == nil {
                     raw[weight] = AlignedBuffer(Self.nhwcColumns(try fetch(weight), input: input))
@@ -104,6 +109,7 @@ public final class Executor: @unchecked Sendable {
                 break
             }
         }
+        weightBytes += vectorBytes
         workspaces = (0..<self.threads).map { _ in AlignedBuffer(count: workspaceFloats) }
     }
 
