@@ -39,18 +39,15 @@ public enum ProgramVerifier {
         return problems
     }
 
-    /// A second output exactly when a convolution's epilogue has a pre-activation, shaped as the output.
+    /// A second output exactly when a convolution's epilogue has a pre-activation, shaped as the output
+    /// (`check` verifies the pre-activation's batchnorm with the rest of the kernel).
     private static func checkPreActivation(_ step: Program.Step, _ program: Program) -> String? {
         var preActivation: Program.PreActivation?
         if case .conv(_, _, _, _, _, _, let epilogue) = step.kernel { preActivation = epilogue.preActivation }
         switch (preActivation, step.preActivationOutput) {
         case (nil, nil): return nil
-        case (let pre?, let second?):
-            let shape = program.values[step.output].shape
-            guard program.values[second].shape == shape else { return "its second output does not match its output" }
-            return [pre.batchNorm.scale, pre.batchNorm.shift, pre.batchNorm.mean, pre.batchNorm.variance]
-                .allSatisfy { program.parameters[$0].shape == [shape.channels] } && pre.batchNorm.epsilon > 0
-                ? nil : "pre-activation batchnorm parameters do not match \(shape.channels) channels"
+        case (_?, let second?):
+            return program.values[second].shape == program.values[step.output].shape ? nil : "its second output does not match its output"
         case (nil, _?), (_?, nil): return "a pre-activation needs exactly one second output"
         }
     }
@@ -81,6 +78,7 @@ public enum ProgramVerifier {
             if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
             if let residual = epilogue.residual, residual != 1 || inputs[1] != output { return "residual does not match the output" }
             return epilogue.batchNorm.flatMap { batchNorm($0, channels: output.channels) }
+                ?? epilogue.preActivation.flatMap { batchNorm($0.batchNorm, channels: output.channels) }
         case .scaleShift(let bn, _):
             return expect(.relu) ?? batchNorm(bn, channels: input.channels)
         case .add:
