@@ -21,11 +21,20 @@
 // Chunks are a multiple of every level's tile height.
 #define SC_CHUNK_ROUND 12
 
+// How one convolution is blocked; the same at every level, so the workspace size is level-free.
+typedef struct {
+    int copy_rows;     // the stem: each pixel's taps x channels copied into a row of its own, one block
+    int channel_block; // input channels per reduction block
+    int blocks;        // reduction blocks
+    int row_pitch;     // floats from one copied row to the next
+    long chunk;        // output pixels whose input stays in L2 while every panel passes over them
+} sc_igemm_plan;
+
 static int sc_groups(const sc_conv_geometry *g) { return g->groups > 0 ? g->groups : 1; }
 static int sc_depthwise(const sc_conv_geometry *g) { return sc_groups(g) > 1 && g->in_channels == sc_groups(g); }
 static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_channels / sc_groups(g) + SC_PANEL - 1) / SC_PANEL; }
 
-sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
+static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     const int groups = sc_groups(g), cg = g->in_channels / groups, taps = g->kernel * g->kernel;
     sc_igemm_plan p;
     p.copy_rows = groups == 1 && taps > 1 && cg < SC_COPY_CHANNELS && taps * cg <= SC_COPY_K;
@@ -233,7 +242,7 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, long t) {
     }
 }
 
-void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                   const sc_epilogue *epilogue, float *workspace, long pixel_begin, long pixel_end,
                   int panel_begin, int panel_end, sc_igemm_tile_fn tile) {
     sc_tile_job x = {0};

@@ -8,21 +8,10 @@
 
 #include "sc_internal.h"
 
-// Output channels per packed panel (two ymm or one zmm).
+// Output channels per packed panel (two ymm registers).
 #define SC_PANEL 16
 // Pixel rows of a micro-tile, at every level (the micro-kernels handle fewer).
 #define SC_TILE_ROWS 6
-
-// How one convolution is blocked; the same at every level, so the workspace size is level-free.
-typedef struct {
-    int copy_rows;     // the stem: each pixel's taps x channels copied into a row of its own, one block
-    int channel_block; // input channels per reduction block
-    int blocks;        // reduction blocks
-    int row_pitch;     // floats from one copied row to the next
-    long chunk;        // output pixels whose input stays in L2 while every panel passes over them
-} sc_igemm_plan;
-
-sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g);
 
 // What a micro-kernel does with its tile when it stores it.
 typedef struct {
@@ -44,10 +33,6 @@ typedef struct {
 //   kc x SC_PANEL floats (k-major); rows r < mr and columns j < nr are stored at c[r * ldc + j].
 typedef void (*sc_igemm_tile_fn)(int taps, int kc, const float *const *a, size_t offset, const float *w,
                                  size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
-
-void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
-                  const sc_epilogue *epilogue, float *workspace, long pixel_begin, long pixel_end,
-                  int panel_begin, int panel_end, sc_igemm_tile_fn tile);
 
 void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offset, const float *w,
                             size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
