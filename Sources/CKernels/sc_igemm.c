@@ -3,8 +3,16 @@
 #include <string.h>
 #include "sc_igemm.h"
 
-// Reduction length (taps x channels) per block: one panel's weights for a block, 16 floats per k,
-// stay in L1 (256 x 64 B = 16 KiB, half of it) while the tiles of a chunk pass under them.
+// A convolution reduces in one block when its reduction (taps x channels) is at most SC_ONE_BLOCK_K
+// and its weights are smaller than SC_STREAMED_WEIGHTS: a panel's weights, 64 B per step (at most
+// 160 KiB; a 3x3 over 256 channels takes 147), stream from L2 while the tiles pass under them, and
+// each output tile is stored once, with no partial sums (which cost 10-25% on 3x3 convolutions in
+// blocks of 256, most at stride 2 and at batch 8, where a chunk's partial sums leave L2).
+// Larger weights (stage 4 of a resnet-50: 4 to 9 MiB) come from memory at every use and are reused
+// by few pixels: they go in blocks of SC_KC, whose 16 KiB of panel weights stay in L1 while the
+// next piece is fetched into L2 (measured 5-15% faster than one block for those).
+#define SC_ONE_BLOCK_K 2560
+#define SC_STREAMED_WEIGHTS (4L << 20)
 #define SC_KC 256
 // Bytes of input a chunk of output pixels may touch: about a third of this machine's 512 KiB L2.
 #define SC_CHUNK_BYTES (192 * 1024)
@@ -39,7 +47,9 @@ static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     sc_igemm_plan p;
     p.copy_rows = groups == 1 && taps > 1 && cg < SC_COPY_CHANNELS && taps * cg <= SC_COPY_K;
     // The channel block depends only on the kernel size and channels, as the packed weights do.
-    const int blocks = p.copy_rows ? 1 : (taps * cg + SC_KC - 1) / SC_KC;
+    const long weight_bytes = (long)taps * cg * g->out_channels * 4;
+    const int one_block = p.copy_rows || (taps * cg <= SC_ONE_BLOCK_K && weight_bytes < SC_STREAMED_WEIGHTS);
+    const int blocks = one_block ? 1 : (taps * cg + SC_KC - 1) / SC_KC;
     p.channel_block = (cg + blocks - 1) / blocks;
     p.blocks = (cg + p.channel_block - 1) / p.channel_block;
     p.row_pitch = (taps * p.channel_block + 15) / 16 * 16 + 16;
@@ -49,13 +59,22 @@ static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     long bytes_per_pixel = p.copy_rows ? (long)p.row_pitch * 4 : (long)p.channel_block * 4 * g->stride * g->stride;
     // (Not when the weights are large: a chunk re-reads them all, and four re-reads of the 4 MiB of a
     // 512 -> 2048 1x1 over a 7x7 map cost more than partial sums in L3.)
-    const long weight_bytes = (long)taps * cg * g->out_channels * 4;
     if (p.blocks > 1 && weight_bytes <= SC_SMALL_WEIGHTS) bytes_per_pixel += (long)g->out_channels * 4;
     long chunk = SC_CHUNK_BYTES / (bytes_per_pixel > 0 ? bytes_per_pixel : 1);
     chunk = chunk / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
     p.chunk = chunk < SC_CHUNK_ROUND ? SC_CHUNK_ROUND : chunk;
     return p;
 }
+
+// Pixels are cut into chunks of equal size near the plan's: a small last chunk would pass over every
+// weight again for a few pixels (a 7x7 map's 49 pixels in chunks of 48 read the 8 MiB of a 1024 ->
+// 2048 1x1 twice). Rounding to the nearest count of chunks makes them at most half as large again.
+static long sc_balanced_chunk(const sc_igemm_plan *p, long pixels) {
+    long chunks = (pixels + p->chunk / 2) / p->chunk;
+    if (chunks < 1) chunks = 1;
+    return ((pixels + chunks - 1) / chunks + SC_CHUNK_ROUND - 1) / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
+}
+static long sc_max_chunk(const sc_igemm_plan *p) { return p->chunk + p->chunk / 2 + SC_CHUNK_ROUND; }
 
 int sc_conv_nhwc_panels(const sc_conv_geometry *g) {
     if (sc_depthwise(g)) return (g->out_channels + SC_PANEL - 1) / SC_PANEL;
@@ -103,8 +122,8 @@ static size_t sc_zero_row_floats(const sc_conv_geometry *g) { return ((size_t)g-
 size_t sc_conv_nhwc_workspace_size(const sc_conv_geometry *g) {
     const sc_igemm_plan p = sc_igemm_make_plan(g);
     const size_t taps = (size_t)g->kernel * g->kernel;
-    const size_t inputs = p.copy_rows ? (size_t)p.chunk * p.row_pitch
-                                      : (size_t)p.chunk * taps * (sizeof(float *) / sizeof(float));
+    const size_t chunk = (size_t)sc_max_chunk(&p);
+    const size_t inputs = p.copy_rows ? chunk * p.row_pitch : chunk * taps * (sizeof(float *) / sizeof(float));
     return 16 + sc_zero_row_floats(g) + inputs;  // 16: alignment slack
 }
 
@@ -213,10 +232,11 @@ static inline const float *sc_panel_weights(const sc_tile_job *x, int q) {
     return x->packed + (size_t)gi * x->group_floats + ((size_t)x->cbeg * x->ppg + (size_t)j * x->cc) * x->taps * SC_PANEL;
 }
 
-// Tile t of the chunk against panel q.
-static inline void sc_tile_at(const sc_tile_job *x, int q, long t) {
+// Tile t of the chunk against panels [q, q_end) of one group.
+static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
     const int gi = q / x->ppg, j = q - gi * x->ppg, oc0 = gi * x->mg + j * SC_PANEL;
-    const int nr = x->mg - j * SC_PANEL < SC_PANEL ? x->mg - j * SC_PANEL : SC_PANEL;
+    const int j_last = j + (q_end - q) - 1;
+    const int last_width = x->mg - j_last * SC_PANEL < SC_PANEL ? x->mg - j_last * SC_PANEL : SC_PANEL;
     const long first_row = x->c0 + t * SC_TILE_ROWS;
     const int mr = x->count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(x->count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
     const size_t ldc = (size_t)x->g->out_channels;
@@ -227,18 +247,18 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, long t) {
                             ldc, ep ? ep->relu : 0, x->first, x->last,
                             act ? ep->act_output + (size_t)first_row * ldc + oc0 : NULL,
                             act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
-    const float *w = sc_panel_weights(x, q);
+    sc_igemm_panels b = {sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};
     float *c = x->output + (size_t)first_row * ldc + oc0;
     const float *a[SC_TILE_ROWS];
     if (x->p.copy_rows) {  // one reduction over the block's taps x channels, row by row
         for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * x->p.row_pitch;
-        x->tile(1, x->taps * x->cc, a, 0, w, 0, c, mr, nr, &e);
+        x->tile(1, x->taps * x->cc, a, 0, &b, c, mr, &e);
     } else if (x->direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
         for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->input + (size_t)(first_row + (r < mr ? r : mr - 1)) * x->g->in_channels;
-        x->tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, w, 0, c, mr, nr, &e);
+        x->tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
     } else {
-        x->tile(x->taps, x->cc, x->pointers + t * x->taps * SC_TILE_ROWS, (size_t)gi * x->cg + x->cbeg, w,
-                (size_t)x->cc * SC_PANEL, c, mr, nr, &e);
+        b.tap_stride = (size_t)x->cc * SC_PANEL;
+        x->tile(x->taps, x->cc, x->pointers + t * x->taps * SC_TILE_ROWS, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
     }
 }
 
@@ -266,9 +286,10 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     // while every tile of the chunk passes under it.
     const long panel_bytes = (long)x.taps * x.p.channel_block * SC_PANEL * 4;
     const int tiles_outer = x.p.blocks == 1 && panel_bytes * (panel_end - panel_begin) <= SC_SMALL_WEIGHTS;
-    for (long c0 = pixel_begin; c0 < pixel_end; c0 += x.p.chunk) {
+    const long chunk = sc_balanced_chunk(&x.p, pixel_end - pixel_begin);
+    for (long c0 = pixel_begin; c0 < pixel_end; c0 += chunk) {
         x.c0 = c0;
-        x.count = pixel_end - c0 < x.p.chunk ? pixel_end - c0 : x.p.chunk;
+        x.count = pixel_end - c0 < chunk ? pixel_end - c0 : chunk;
         const long tiles = (x.count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
         if (!x.p.copy_rows && !x.direct) sc_fill_pointers(g, input, zero, c0, x.count, pointers);
         for (int kb = 0; kb < x.p.blocks; kb++) {
@@ -279,7 +300,11 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
             x.last = kb == x.p.blocks - 1;
             if (tiles_outer) {
                 for (long t = 0; t < tiles; t++)
-                    for (int q = panel_begin; q < panel_end; q++) sc_tile_at(&x, q, t);
+                    for (int q = panel_begin; q < panel_end;) {  // the panels of each group in one call
+                        const int group_end = (q / x.ppg + 1) * x.ppg, q_end = group_end < panel_end ? group_end : panel_end;
+                        sc_tile_at(&x, q, q_end, t);
+                        q = q_end;
+                    }
                 continue;
             }
             for (int q = panel_begin; q < panel_end; q++) {
@@ -292,7 +317,7 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
                 for (long t = 0; t < tiles; t++) {
                     for (long l = t * lines_per_tile; l < (t + 1) * lines_per_tile && l < next_lines; l++)
                         __builtin_prefetch(next + l * 64, 0, 2);
-                    sc_tile_at(&x, q, t);
+                    sc_tile_at(&x, q, q + 1, t);
                 }
             }
         }

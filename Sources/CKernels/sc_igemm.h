@@ -27,18 +27,29 @@ typedef struct {
     int act_relu;
 } sc_igemm_epi;
 
+// The weights a tile row is multiplied with: `panels` consecutive panels of the packed weights, panel
+// p at w + p * panel_stride, tap t of a panel at + t * tap_stride (kc x SC_PANEL floats, k-major).
+// Every panel is full but the last, which has `last_width` columns.
+typedef struct {
+    const float *w;
+    size_t tap_stride, panel_stride;
+    int panels, last_width;
+} sc_igemm_panels;
+
 // The micro-kernel contract, at every level:
 //   for each of `taps` taps t, rows r < SC_TILE_ROWS read a[t][r] + offset .. + kc (a holds
-//   taps x SC_TILE_ROWS pointers; rows >= mr repeat a valid row), weights w + t * w_tap_stride hold
-//   kc x SC_PANEL floats (k-major); rows r < mr and columns j < nr are stored at c[r * ldc + j].
-typedef void (*sc_igemm_tile_fn)(int taps, int kc, const float *const *a, size_t offset, const float *w,
-                                 size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
+//   taps x SC_TILE_ROWS pointers; rows >= mr repeat a valid row); for each panel p, rows r < mr and
+//   its columns j are stored at c[r * ldc + p * SC_PANEL + j], the epilogue's pointers likewise
+//   advancing by SC_PANEL per panel. One call covers a row of panels so that short reductions (a 1x1
+//   over 64 channels is 64 steps) pay the call, the row pointers and the epilogue's set-up once.
+typedef void (*sc_igemm_tile_fn)(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
+                                 float *c, int mr, const sc_igemm_epi *e);
 
-void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offset, const float *w,
-                            size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
+void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
+                            float *c, int mr, const sc_igemm_epi *e);
 #if defined(__x86_64__)
-void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const float *w,
-                        size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e);
+void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
+                        float *c, int mr, const sc_igemm_epi *e);
 #endif
 
 #endif

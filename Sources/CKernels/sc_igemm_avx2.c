@@ -52,17 +52,19 @@ static inline __attribute__((always_inline)) void sc_relu2(__m256 *lo, __m256 *h
 // accumulators on the stack during the reduction loop, at half speed (objdump shows the 6-row loop
 // as 24 instructions with no stack access when all is well).
 static __attribute__((noinline)) void sc_store_tile(const __m256 *lo, const __m256 *hi, int rows, float *c, int nr,
-                                                    const sc_igemm_epi *e) {
+                                                    size_t col, const sc_igemm_epi *e) {
     const sc_lanes l = sc_lanes_for(nr);
     // Scale and shift of the epilogue (1 and 0 when absent), then of the second output.
     __m256 s0 = _mm256_set1_ps(1.0f), s1 = s0, h0 = _mm256_setzero_ps(), h1 = h0, a0 = s0, a1 = s0, b0 = h0, b1 = h0;
-    if (e->last && e->scale) sc_load16(e->scale, l, &s0, &s1);
-    if (e->last && e->shift) sc_load16(e->shift, l, &h0, &h1);
-    float *act = e->last ? e->act : NULL;
+    if (e->last && e->scale) sc_load16(e->scale + col, l, &s0, &s1);
+    if (e->last && e->shift) sc_load16(e->shift + col, l, &h0, &h1);
+    float *act = e->last && e->act ? e->act + col : NULL;
+    const float *residual = e->last && e->residual ? e->residual + col : NULL;
     if (act) {
-        sc_load16(e->act_scale, l, &a0, &a1);
-        sc_load16(e->act_shift, l, &b0, &b1);
+        sc_load16(e->act_scale + col, l, &a0, &a1);
+        sc_load16(e->act_shift + col, l, &b0, &b1);
     }
+    c += col;
     const size_t ldc = e->ldc;
     for (int r = 0; r < rows; r++) {
         __m256 vlo = lo[r], vhi = hi[r], x0, x1;
@@ -74,8 +76,8 @@ static __attribute__((noinline)) void sc_store_tile(const __m256 *lo, const __m2
         }
         if (e->last) {
             sc_affine(&vlo, &vhi, s0, s1, h0, h1);
-            if (e->residual) {
-                sc_load16(e->residual + r * ldc, l, &x0, &x1);
+            if (residual) {
+                sc_load16(residual + r * ldc, l, &x0, &x1);
                 vlo = _mm256_add_ps(vlo, x0);
                 vhi = _mm256_add_ps(vhi, x1);
             }
@@ -93,50 +95,55 @@ static __attribute__((noinline)) void sc_store_tile(const __m256 *lo, const __m2
 // The tile for exactly `rows` pixels (a constant in each instantiation below): a tile of fewer rows
 // does proportionally fewer broadcasts and FMAs, so a 7x7 map's 49 pixels cost 8 1/6 tiles, not 9.
 static inline __attribute__((always_inline)) void
-sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t offset, const float *w,
-             size_t w_tap_stride, float *c, int nr, const sc_igemm_epi *e) {
-    // The tile's output and residual lines are needed only at the end: ask for them now, so that they
-    // arrive during the reduction instead of stalling the stores (1x1 convolutions over large maps
-    // stream their output and residual from beyond L2).
-    for (int r = 0; r < rows; r++) {
-        _mm_prefetch((const char *)(c + r * e->ldc), _MM_HINT_T0);
-        if (e->last && e->residual) _mm_prefetch((const char *)(e->residual + r * e->ldc), _MM_HINT_T0);
-        if (e->last && e->act) _mm_prefetch((const char *)(e->act + r * e->ldc), _MM_HINT_T0);
-    }
-    __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
-    for (int r = 0; r < rows; r++) lo[r] = hi[r] = _mm256_setzero_ps();
-    for (int t = 0; t < taps; t++, a += SC_TILE_ROWS) {
-        const float *row[SC_TILE_ROWS];
-        for (int r = 0; r < rows; r++) row[r] = a[r] + offset;
-        const float *restrict b = w + (size_t)t * w_tap_stride;
-        for (int k = 0; k < kc; k++, b += SC_PANEL) {
-            const __m256 bl = _mm256_loadu_ps(b), bh = _mm256_loadu_ps(b + 8);
-            for (int r = 0; r < rows; r++) {
-                const __m256 x = _mm256_broadcast_ss(row[r] + k);
-                lo[r] = _mm256_fmadd_ps(x, bl, lo[r]);
-                hi[r] = _mm256_fmadd_ps(x, bh, hi[r]);
+sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
+             float *c, const sc_igemm_epi *e) {
+    for (int p = 0; p < b->panels; p++) {
+        const size_t col = (size_t)p * SC_PANEL;
+        // The tile's output and residual lines are needed only at the end: ask for them now, so that
+        // they arrive during the reduction instead of stalling the stores (1x1 convolutions over large
+        // maps stream their output and residual from beyond L2).
+        for (int r = 0; r < rows; r++) {
+            _mm_prefetch((const char *)(c + r * e->ldc + col), _MM_HINT_T0);
+            if (e->last && e->residual) _mm_prefetch((const char *)(e->residual + r * e->ldc + col), _MM_HINT_T0);
+            if (e->last && e->act) _mm_prefetch((const char *)(e->act + r * e->ldc + col), _MM_HINT_T0);
+        }
+        __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
+        for (int r = 0; r < rows; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+        const float *const *ta = a;
+        const float *w = b->w + p * b->panel_stride;
+        for (int t = 0; t < taps; t++, ta += SC_TILE_ROWS) {
+            const float *row[SC_TILE_ROWS];
+            for (int r = 0; r < rows; r++) row[r] = ta[r] + offset;
+            const float *restrict wk = w + (size_t)t * b->tap_stride;
+            for (int k = 0; k < kc; k++, wk += SC_PANEL) {
+                const __m256 bl = _mm256_loadu_ps(wk), bh = _mm256_loadu_ps(wk + 8);
+                for (int r = 0; r < rows; r++) {
+                    const __m256 x = _mm256_broadcast_ss(row[r] + k);
+                    lo[r] = _mm256_fmadd_ps(x, bl, lo[r]);
+                    hi[r] = _mm256_fmadd_ps(x, bh, hi[r]);
+                }
             }
         }
+        // Copies, so that the accumulators themselves never have their address taken (which would keep
+        // them in memory during the reduction).
+        __m256 done_lo[SC_TILE_ROWS], done_hi[SC_TILE_ROWS];
+        for (int r = 0; r < rows; r++) {
+            done_lo[r] = lo[r];
+            done_hi[r] = hi[r];
+        }
+        sc_store_tile(done_lo, done_hi, rows, c, p + 1 < b->panels ? SC_PANEL : b->last_width, col, e);
     }
-    // Copies, so that the accumulators themselves never have their address taken (which would keep
-    // them in memory during the reduction).
-    __m256 done_lo[SC_TILE_ROWS], done_hi[SC_TILE_ROWS];
-    for (int r = 0; r < rows; r++) {
-        done_lo[r] = lo[r];
-        done_hi[r] = hi[r];
-    }
-    sc_store_tile(done_lo, done_hi, rows, c, nr, e);
 }
 
-void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const float *w,
-                        size_t w_tap_stride, float *c, int mr, int nr, const sc_igemm_epi *e) {
+void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
+                        float *c, int mr, const sc_igemm_epi *e) {
     switch (mr) {
-    case 1: sc_tile_rows(1, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
-    case 2: sc_tile_rows(2, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
-    case 3: sc_tile_rows(3, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
-    case 4: sc_tile_rows(4, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
-    case 5: sc_tile_rows(5, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
-    default: sc_tile_rows(SC_TILE_ROWS, taps, kc, a, offset, w, w_tap_stride, c, nr, e); break;
+    case 1: sc_tile_rows(1, taps, kc, a, offset, b, c, e); break;
+    case 2: sc_tile_rows(2, taps, kc, a, offset, b, c, e); break;
+    case 3: sc_tile_rows(3, taps, kc, a, offset, b, c, e); break;
+    case 4: sc_tile_rows(4, taps, kc, a, offset, b, c, e); break;
+    case 5: sc_tile_rows(5, taps, kc, a, offset, b, c, e); break;
+    default: sc_tile_rows(SC_TILE_ROWS, taps, kc, a, offset, b, c, e); break;
     }
 }
 

@@ -110,8 +110,12 @@ struct KernelTests {
         ConvCase(inChannels: 16, height: 9, width: 10, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1, allEpilogues: true),
         // 520 x 9 taps: several reduction blocks that accumulate onto the output before the epilogue.
         ConvCase(inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1, allEpilogues: true),
-        // A 1x1 over 600 channels (two reduction blocks); 512 channels at stride 2 (chunks of 24 pixels).
+        // A 1x1 over 600 channels (one reduction block of 600 steps); 512 channels at stride 2 (chunks of 24 pixels).
         ConvCase(inChannels: 600, height: 3, width: 4, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 1),
+        // 4 MiB of weights: reduction blocks of 256 channels even though the reduction is short.
+        ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
+        // Two groups of three panels (the last of 8 channels): a tile's call covers one group's panels.
+        ConvCase(inChannels: 16, height: 5, width: 5, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 2, allEpilogues: true),
         ConvCase(inChannels: 512, height: 14, width: 13, outChannels: 20, kernel: 1, stride: 2, pad: 0, groups: 1),
         ConvCase(inChannels: 4, height: 30, width: 31, outChannels: 14, kernel: 5, stride: 3, pad: 2, groups: 1),
         ConvCase(inChannels: 8, height: 10, width: 10, outChannels: 8, kernel: 2, stride: 2, pad: 0, groups: 1),
