@@ -249,6 +249,14 @@ struct RunCLITests {
         }
         #expect(counts.map(\.0).reduce(0, +) == 13)
         #expect(counts.contains { $0.1 == "conv" && $0.0 == 7 })
+
+        // --profile-steps limits the listing to the slowest few; a negative count is refused.
+        let three = try CLITests.run(["bench", spec, "--set", "depth=8", "--runs", "1", "--profile", "--profile-steps", "3"])
+        let threeLines = three.stdout.split(separator: "\n")
+        let threeHeader = try #require(threeLines.firstIndex { $0.hasPrefix("steps by time") })
+        #expect(threeLines.firstIndex { $0 == "by kernel:" } == threeHeader + 4)
+        let negative = try CLITests.run(["bench", spec, "--profile", "--profile-steps", "-1"])
+        #expect(negative.status != 0 && negative.stderr.contains("--profile-steps"))
     }
 
     @Test func emitStages() throws {
