@@ -46,7 +46,7 @@ static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     const int groups = sc_groups(g), cg = g->in_channels / groups, taps = g->kernel * g->kernel;
     sc_igemm_plan p;
     p.copy_rows = groups == 1 && taps > 1 && cg < SC_COPY_CHANNELS && taps * cg <= SC_COPY_K;
-    // The channel block depends only on the kernel size and channels, as the packed weights do.
+    // The channel block depends only on the kernel size and channel counts, as the packed weights do.
     const long weight_bytes = (long)taps * cg * g->out_channels * 4;
     const int one_block = p.copy_rows || (taps * cg <= SC_ONE_BLOCK_K && weight_bytes < SC_STREAMED_WEIGHTS);
     const int blocks = one_block ? 1 : (taps * cg + SC_KC - 1) / SC_KC;
