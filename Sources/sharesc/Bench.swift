@@ -80,7 +80,8 @@ struct Bench: ParsableCommand {
         let result = Result(network: loaded.network, batch: batch, threads: model.threads, runs: runs, medianMs: median,
                             minMs: times.first!, maxMs: times.last!, imagesPerSecond: Double(batch) * 1000 / median,
                             gflops: 2 * Double(loaded.macs) * Double(batch) / (median * 1e6), macs: loaded.macs,
-                            arenaBytes: memory.arenaBytes, arenaLowerBoundBytes: memory.lowerBoundBytes,
+                            arenaBytes: memory.arenaBytes * loaded.executor.arenaCount,
+                            arenaLowerBoundBytes: memory.lowerBoundBytes * loaded.executor.arenaCount,
                             weightBytes: loaded.executor.weightBytes, workspaceBytes: loaded.executor.workspaceBytes,
                             peakRssBytes: peakResidentBytes() ?? 0, kernelLevel: Executor.kernelLevel)
         if format == .json {
@@ -89,11 +90,13 @@ struct Bench: ParsableCommand {
             emit(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
+        // One arena per thread that runs images side by side, each planned for one image.
+        let arenas = loaded.executor.arenaCount > 1 ? "\(loaded.executor.arenaCount) x " : ""
         emit("""
             \(result.network): batch \(batch), \(model.threads) thread\(model.threads == 1 ? "" : "s"), \(runs) runs, \(result.kernelLevel) kernels
               median \(Format.fixed(median, decimals: 2)) ms  (min \(Format.fixed(result.minMs, decimals: 2)), max \(Format.fixed(result.maxMs, decimals: 2)))
               \(Format.fixed(result.imagesPerSecond, decimals: 1)) images/s, \(Format.fixed(result.gflops, decimals: 1)) GFLOP/s (2 x \(Format.metric(loaded.macs, unit: "MACs")) per image)
-              arena \(Format.bytes(result.arenaBytes)) (lower bound \(Format.bytes(result.arenaLowerBoundBytes))), weights \(Format.bytes(result.weightBytes)), workspace \(Format.bytes(result.workspaceBytes))
+              arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))), weights \(Format.bytes(result.weightBytes)), workspace \(Format.bytes(result.workspaceBytes))
               peak resident memory \(Format.bytes(result.peakRssBytes))
             """)
         if profile { emit(Self.profileTable(loaded.executor.program, stepSeconds: stepSeconds, runs: runs, batch: batch, listed: profileSteps)) }

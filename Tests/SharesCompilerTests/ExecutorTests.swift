@@ -97,6 +97,27 @@ struct ExecutorTests {
         }
     }
 
+    /// Images run side by side (one arena per thread) and the rest one at a time over all threads: one
+    /// executor, reused across batch sizes, gives every image the same result as a batch of one.
+    @Test func imagesSideBySideMatchOneAtATime() throws {
+        let compilation = try Self.compile("bottleneck.yaml", sequential: false)
+        let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 9, randomizeBatchNorm: true))
+        let program = ModelLoader.program(for: compilation)
+        let inputSize = compilation.graph.inputShape.elementCount, outputSize = program.values[program.output].shape.elementCount
+        let input = RandomInput.images(5 * inputSize, seed: 5)
+        kernelLevelLock.lock()
+        defer { kernelLevelLock.unlock() }
+        let single = try Executor(program: program, weights: weights, threads: 1)
+        let alone = (0..<5).flatMap { single.run(Array(input[($0 * inputSize)..<(($0 + 1) * inputSize)]), batch: 1) }
+        let executor = try Executor(program: program, weights: weights, threads: 2)
+        for batch in [1, 5, 2, 3] {
+            let expected = Array(alone[0..<(batch * outputSize)])
+            let actual = executor.run(Array(input[0..<(batch * inputSize)]), batch: batch)
+            #expect(relativeError(actual, expected) < 1e-5, "batch \(batch)")
+        }
+        #expect(executor.arenaCount == 2)
+    }
+
     @Test func tiedWeightIsPackedOnce() throws {
         let shared = try Self.compile("bottleneck.yaml", sequential: false)
         let sequential = try Self.compile("bottleneck.yaml", sequential: true)

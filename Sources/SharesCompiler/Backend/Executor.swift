@@ -1,9 +1,16 @@
 import CKernels
 
 /// Runs a `Program` on the CPU: weights packed once at load (a tied weight once, shared by every use),
-/// activations in one memory-planned arena in NHWC layout (channels contiguous, so a convolution is
-/// an indirect GEMM over output pixels x output channels), every step's work split over `threads`.
-/// The plan's input and output keep the ONNX layout (NCHW): `run` converts them at the edges.
+/// activations in a memory-planned arena in NHWC layout (channels contiguous, so a convolution is an
+/// indirect GEMM over output pixels x output channels). The plan's input and output keep the ONNX
+/// layout (NCHW): `run` converts them at the edges.
+///
+/// A batch runs image by image: each thread takes the next image and runs the whole network on it in
+/// an arena of its own, planned for one image, with no synchronization between steps; only images left
+/// over when fewer remain than threads run one at a time with every step split over all threads.
+/// One image's activations mostly stay in L2 from one step to the next, where a whole batch's would
+/// not (sharewrn-40-4's batch of 8: 283-312 ms layer by layer against 8 x 33 ms image by image), and
+/// the threads never wait for each other on the small steps of a CIFAR network.
 public final class Executor: @unchecked Sendable {
     public let program: Program
     public let threads: Int
@@ -25,8 +32,12 @@ public final class Executor: @unchecked Sendable {
     /// Linear weights and biases, by parameter.
     private var raw: [Int: AlignedBuffer] = [:]
     private var workspaces: [AlignedBuffer] = []
-    private var arena: AlignedBuffer?
+    /// One arena per thread that runs images side by side, each planned for one image.
+    private var arenas: [AlignedBuffer] = []
+    /// The plan of one image's arena.
     public private(set) var memory: MemoryPlan?
+    /// Arenas for the batch last prepared: one per thread that runs images side by side.
+    public var arenaCount: Int { arenas.count }
 
     /// Bytes of every weight as stored for the kernels (packed convolutions, linear layers, epilogue vectors).
     public private(set) var weightBytes = 0
@@ -115,12 +126,14 @@ public final class Executor: @unchecked Sendable {
 
     public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.count * 4 } }
 
-    /// Plans the arena for `batch` (once per batch size) and allocates it.
+    /// Plans one image's arena (once) and allocates one per thread that will run images of a batch of
+    /// `batch` side by side. Returns the plan of one arena.
+    @discardableResult
     public func prepare(batch: Int) -> MemoryPlan {
-        if let memory, memory.batch == batch { return memory }
-        let plan = MemoryPlanner.plan(program, batch: batch)
+        let plan = memory ?? MemoryPlanner.plan(program, batch: 1)
         memory = plan
-        arena = AlignedBuffer(count: plan.arenaBytes / 4)
+        let lanes = max(1, min(threads, batch))
+        while arenas.count < lanes { arenas.append(AlignedBuffer(count: plan.arenaBytes / 4)) }
         return plan
     }
 
@@ -139,117 +152,123 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// `input` holds `batch` images (C x H x W each); returns `batch` outputs (C x H x W each).
-    /// With `stepSeconds`, also adds each step's wall time to it (one entry per step), for `bench --profile`.
+    /// With `stepSeconds`, also adds each step's wall time to it (one entry per step), for `bench --profile`
+    /// (while threads run images side by side, their total divided by their number).
     public func run(_ input: [Float], batch: Int, stepSeconds: UnsafeMutableBufferPointer<Double>? = nil) -> [Float] {
         let plan = prepare(batch: batch)
-        let base = arena!.pointer
-        func pointer(_ value: Int) -> UnsafeMutablePointer<Float> { base + plan.offset(ofValue: value) / 4 }
-        let inputShape = program.values[program.input].shape
-        input.withUnsafeBufferPointer { source in
-            convertLayout(source.baseAddress!, pointer(program.input), shape: inputShape, batch: batch, sc_nchw_to_nhwc)
-        }
-        for (index, step) in program.steps.enumerated() {
-            let start = stepSeconds == nil ? 0 : monotonicSeconds()
-            execute(step, index: index, batch: batch, pointer: pointer)
-            if let stepSeconds { stepSeconds[index] += monotonicSeconds() - start }
-        }
-        let outputShape = program.values[program.output].shape
-        return [Float](unsafeUninitializedCapacity: outputShape.elementCount * batch) { buffer, count in
-            convertLayout(pointer(program.output), buffer.baseAddress!, shape: outputShape, batch: batch, sc_nhwc_to_nchw)
-            count = outputShape.elementCount * batch
+        let inputShape = program.values[program.input].shape, outputShape = program.values[program.output].shape
+        let inputElements = inputShape.elementCount, outputElements = outputShape.elementCount
+        let sideBySide = threads > 1 ? batch / threads * threads : batch
+        // Step times of the threads running images side by side, [thread][step].
+        let steps = program.steps.count
+        let sideBySideSeconds = UnsafeMutableBufferPointer<Double>.allocate(capacity: stepSeconds == nil ? 0 : threads * steps)
+        sideBySideSeconds.initialize(repeating: 0)
+        defer { sideBySideSeconds.deallocate() }
+        return [Float](unsafeUninitializedCapacity: outputElements * batch) { result, count in
+            input.withUnsafeBufferPointer { source in
+                func runImage(_ image: Int, arena: Int, workers: Workers, seconds: UnsafeMutablePointer<Double>?) {
+                    let base = arenas[arena].pointer
+                    func pointer(_ value: Int) -> UnsafeMutablePointer<Float> { base + plan.offset(ofValue: value) / 4 }
+                    convertLayout(source.baseAddress! + image * inputElements, pointer(program.input), shape: inputShape, sc_nchw_to_nhwc)
+                    for (index, step) in program.steps.enumerated() {
+                        let start = seconds == nil ? 0 : monotonicSeconds()
+                        execute(step, index: index, pointer: pointer, workers: workers)
+                        if let seconds { seconds[index] += monotonicSeconds() - start }
+                    }
+                    convertLayout(pointer(program.output), result.baseAddress! + image * outputElements, shape: outputShape, sc_nhwc_to_nchw)
+                }
+                // Images side by side, each claimed by whichever thread is free.
+                pool.runPieces(sideBySide) { worker, image in
+                    runImage(image, arena: worker, workers: Workers(pool: nil, worker: worker),
+                             seconds: stepSeconds == nil ? nil : sideBySideSeconds.baseAddress! + worker * steps)
+                }
+                if let stepSeconds, sideBySide > 0 {
+                    let sharing = Double(min(threads, sideBySide))
+                    for (offset, seconds) in sideBySideSeconds.enumerated() { stepSeconds[offset % steps] += seconds / sharing }
+                }
+                // The rest (fewer images than threads): one at a time, every step split over the threads.
+                for image in sideBySide..<batch {
+                    runImage(image, arena: 0, workers: Workers(pool: pool, worker: 0), seconds: stepSeconds?.baseAddress)
+                }
+            }
+            count = outputElements * batch
         }
     }
 
-    /// Converts `batch` images between NCHW and NHWC (a copy when either side has one channel or one pixel).
-    private func convertLayout(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, shape: Shape, batch: Int,
+    /// Converts one image between NCHW and NHWC (a copy when either side has one channel or one pixel).
+    private func convertLayout(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, shape: Shape,
                                _ convert: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32) -> Void) {
-        let elements = shape.elementCount, spatial = shape.height * shape.width
+        let spatial = shape.height * shape.width
         if spatial == 1 || shape.channels == 1 {
-            target.update(from: source, count: elements * batch)
+            target.update(from: source, count: shape.elementCount)
             return
         }
-        for image in 0..<batch {
-            convert(source + image * elements, target + image * elements, Int32(shape.channels), Int32(spatial))
-        }
+        convert(source, target, Int32(shape.channels), Int32(spatial))
     }
 
-    private func execute(_ step: Program.Step, index: Int, batch: Int, pointer: (Int) -> UnsafeMutablePointer<Float>) {
+    /// One step on one image.
+    private func execute(_ step: Program.Step, index: Int, pointer: (Int) -> UnsafeMutablePointer<Float>, workers: Workers) {
         let inputShape = program.values[step.inputs[0]].shape, outputShape = program.values[step.output].shape
-        let inputElements = inputShape.elementCount, outputElements = outputShape.elementCount
+        let outputElements = outputShape.elementCount
         let x = pointer(step.inputs[0]), y = pointer(step.output)
         let channels = Int32(inputShape.channels), spatial = inputShape.height * inputShape.width
+        let threads = workers.count
         switch step.kernel {
         case .conv(_, _, _, _, _, _, let epilogue):
             let conv = convs[index]!
             let residual = epilogue.residual.map { pointer(step.inputs[$0]) }
             runConv(conv, input: x, output: y, residual: residual, relu: epilogue.relu, preActivation: step.preActivationOutput.map(pointer),
-                    batch: batch, inputElements: inputElements)
+                    inputElements: inputShape.elementCount, workers: workers)
         case .scaleShift(_, let relu):
             let (scale, shift) = scaleShifts[index]!
-            let pixels = batch * spatial
-            pool.run(threads) { t in
-                let rows = share(of: pixels, worker: t, of: threads, granule: 16)
+            workers.run(threads) { t in
+                let rows = share(of: spatial, worker: t, of: threads, granule: 16)
                 let offset = rows.lowerBound * inputShape.channels
                 if !rows.isEmpty { sc_scale_shift_nhwc(x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0) }
             }
         case .add(let relu):
             let other = pointer(step.inputs[1])
-            let total = batch * outputElements
-            pool.run(threads) { t in
-                let range = share(of: total, worker: t, of: threads, granule: 64)
+            workers.run(threads) { t in
+                let range = share(of: outputElements, worker: t, of: threads, granule: 64)
                 if !range.isEmpty { sc_add(x + range.lowerBound, other + range.lowerBound, y + range.lowerBound, range.count, relu ? 1 : 0) }
             }
         case .relu:
-            let total = batch * outputElements
-            pool.run(threads) { t in
-                let range = share(of: total, worker: t, of: threads, granule: 64)
+            workers.run(threads) { t in
+                let range = share(of: outputElements, worker: t, of: threads, granule: 64)
                 if !range.isEmpty { sc_relu(x + range.lowerBound, y + range.lowerBound, range.count) }
             }
         case .maxPool(let kernel, let stride, let padding), .avgPool(let kernel, let stride, let padding):
             let pooling: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int, Int) -> Void
             if case .maxPool = step.kernel { pooling = sc_max_pool_nhwc } else { pooling = sc_avg_pool_nhwc }
-            let rows = batch * outputShape.height
-            pool.run(min(threads, rows)) { t in
-                let range = share(of: rows, worker: t, of: min(threads, rows))
+            let rows = outputShape.height, parts = min(threads, rows)
+            workers.run(parts) { t in
+                let range = share(of: rows, worker: t, of: parts)
                 if range.isEmpty { return }
                 pooling(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride), Int32(padding),
                         Int32(outputShape.height), Int32(outputShape.width), range.lowerBound, range.upperBound)
             }
         case .globalAvgPool:
-            pool.run(min(threads, batch)) { t in
-                for image in share(of: batch, worker: t, of: min(threads, batch)) {
-                    sc_global_avg_pool_nhwc(x + image * inputElements, y + image * outputElements, channels, Int32(spatial))
-                }
-            }
+            sc_global_avg_pool_nhwc(x, y, channels, Int32(spatial))
         case .linear(let weight, let bias, let relu):
-            let w = raw[weight]!.pointer, b = bias.map { raw[$0]!.pointer }
-            pool.run(min(threads, batch)) { t in
-                for image in share(of: batch, worker: t, of: min(threads, batch)) {
-                    sc_linear(x + image * inputElements, w, b, y + image * outputElements, Int32(inputElements), Int32(outputElements), relu ? 1 : 0)
-                }
-            }
+            sc_linear(x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount), Int32(outputElements), relu ? 1 : 0)
         case .subsamplePad(let stride, let padBefore):
-            pool.run(min(threads, batch)) { t in
-                for image in share(of: batch, worker: t, of: min(threads, batch)) {
-                    sc_subsample_pad_nhwc(x + image * inputElements, y + image * outputElements, channels, Int32(inputShape.height),
-                                     Int32(inputShape.width), Int32(stride), Int32(outputShape.channels), Int32(padBefore),
-                                     Int32(outputShape.height), Int32(outputShape.width))
-                }
-            }
+            sc_subsample_pad_nhwc(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(stride),
+                                  Int32(outputShape.channels), Int32(padBefore), Int32(outputShape.height), Int32(outputShape.width))
         }
     }
 
-    /// One conv step over the whole batch: rows are the batch's output pixels, columns panels of 16 output
-    /// channels. Threads split whichever dimension leaves the least work on the busiest thread (on a tie,
-    /// the panels when the weights outweigh the input: each thread then streams only its share of them),
-    /// in a few pieces per thread that go to whichever thread is free.
+    /// One conv step on one image: rows are the output pixels, columns panels of 16 output channels.
+    /// Threads split whichever dimension leaves the least work on the busiest thread (on a tie, the
+    /// panels when the weights outweigh the input: each thread then streams only its share of them), in
+    /// a few pieces per thread that go to whichever thread is free.
     private func runConv(_ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
                          residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
-                         batch: Int, inputElements: Int) {
-        let pixels = batch * Int(conv.geometry.out_height * conv.geometry.out_width), panels = conv.panels
+                         inputElements: Int, workers: Workers) {
+        let threads = workers.count
+        let pixels = Int(conv.geometry.out_height * conv.geometry.out_width), panels = conv.panels
         let tiles = (pixels + 5) / 6
         let pixelSplitLoad = (tiles + threads - 1) / threads * panels, panelSplitLoad = tiles * ((panels + threads - 1) / threads)
-        let splitPanels = panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > batch * inputElements)
+        let splitPanels = panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > inputElements)
         let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
                                    residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0,
                                    act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
@@ -259,7 +278,7 @@ public final class Executor: @unchecked Sendable {
         // panels' weights, so smaller ones would read the weights more often than they balance load.
         let units = splitPanels ? panels / 2 : tiles / 64
         let pieces = threads == 1 ? 1 : min(max(units, threads), 4 * threads)
-        pool.runPieces(pieces) { t, piece in
+        workers.runPieces(pieces) { t, piece in
             let pixelRange = splitPanels ? 0..<pixels : share(of: pixels, worker: piece, of: pieces, granule: 12)
             let panelRange = splitPanels ? share(of: panels, worker: piece, of: pieces) : 0..<panels
             if pixelRange.isEmpty || panelRange.isEmpty { return }
@@ -267,6 +286,23 @@ public final class Executor: @unchecked Sendable {
             sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
                          pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
         }
+    }
+}
+
+/// Who runs a step: every thread of the pool, or one worker alone (while threads run images side by
+/// side), which then does all of the step with its own workspace.
+private struct Workers {
+    let pool: WorkerPool?
+    let worker: Int
+
+    var count: Int { pool?.threads ?? 1 }
+
+    func run(_ count: Int, _ body: (Int) -> Void) {
+        if let pool { pool.run(count, body) } else { body(0) }
+    }
+
+    func runPieces(_ pieces: Int, _ body: (_ worker: Int, _ piece: Int) -> Void) {
+        if let pool { pool.runPieces(pieces, body) } else { for piece in 0..<pieces { body(worker, piece) } }
     }
 }
 
