@@ -43,6 +43,18 @@ struct ExecutorTests {
               - {block: cifar_basic, width: 24, repeat: 2, stride: 2, share: {conv2: after-first}}
             head: [global_avgpool, flatten, linear: {out: $classes}]
             """,
+        // 3x3 convolutions over 128 channels run by Winograd's F(2x2, 3x3): a tied one over an odd 5x5 map
+        // (half tiles at the edges), pre-activation ones whose batchnorm-ReLU rides in their epilogue.
+        "winograd.yaml": """
+            include: Architectures/blocks.yaml
+            input: [3, 10, 10]
+            vars: {classes: 5}
+            stem: [conv: {out: 32, kernel: 3, stride: 2, pad: 1}, batchnorm, relu]
+            stages:
+              - {block: bottleneck, planes: 128, repeat: 2, share: {conv2: all}}
+              - {block: preact_bottleneck, planes: 128, repeat: 2, stride: 2, share: {conv2: after-first}}
+            head: [global_avgpool, flatten, linear: {out: $classes}]
+            """,
     ]
 
     /// Layout edges: a linear layer over a flattened 4x2x2 map (its columns in NHWC order inside the
@@ -73,7 +85,7 @@ struct ExecutorTests {
         return zip(actual, expected).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
     }
 
-    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "flattening.yaml", "feature-map.yaml"])
+    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "winograd.yaml", "flattening.yaml", "feature-map.yaml"])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         for sequential in [false, true] {
             let compilation = try Self.compile(name, sequential: sequential)
@@ -87,6 +99,7 @@ struct ExecutorTests {
                 try atEveryKernelLevel { level in
                     for threads in [1, 2] {
                         let executor = try Executor(program: program, weights: weights, threads: threads)
+                        #expect((executor.winogradSteps > 0) == (name == "winograd.yaml"))
                         let actual = executor.run(input, batch: batch)
                         #expect(actual.count == expected.count)
                         let error = relativeError(actual, expected)

@@ -246,6 +246,86 @@ struct KernelTests {
         }
     }
 
+    /// Winograd's F(2x2, 3x3) on one image: maps of odd and tiny sizes (half tiles at the edges, a 1x1
+    /// map), channels that are not a multiple of the vector width, partial panels, split tile and panel
+    /// ranges, and every epilogue combination on one shape.
+    static let winogradCases: [ConvCase] = [
+        ConvCase(inChannels: 128, height: 7, width: 7, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1, allEpilogues: true),
+        ConvCase(inChannels: 131, height: 5, width: 3, outChannels: 16, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(inChannels: 128, height: 1, width: 1, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(inChannels: 136, height: 6, width: 9, outChannels: 33, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(inChannels: 128, height: 2, width: 2, outChannels: 128, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+    ]
+
+    @Test(arguments: winogradCases)
+    func winogradMatchesReference(_ c: ConvCase) {
+        var geometry = c.geometry
+        #expect(sc_winograd_applies(&geometry) != 0)
+        let weights = Self.random(c.outChannels * c.inChannels * 9, seed: 11)
+        let input = Self.random(c.height * c.width * c.inChannels, seed: 12)
+        let scale = Self.random(c.outChannels, seed: 13), shift = Self.random(c.outChannels, seed: 14)
+        let residual = Self.random(c.outChannels * c.pixels, seed: 15)
+        let actScale = Self.random(c.outChannels, seed: 16), actShift = Self.random(c.outChannels, seed: 17)
+        let raw = Self.referenceConv(c, weights: weights, input: input)
+        let packed = Guarded(count: sc_winograd_packed_size(&geometry))
+        sc_winograd_pack(&geometry, weights, packed.pointer)
+        let tiles = sc_winograd_tiles(&geometry), panels = Int(sc_conv_nhwc_panels(&geometry)), m = c.outChannels, n = c.pixels
+        #expect(tiles == ((c.height + 1) / 2) * ((c.width + 1) / 2))
+        let splits: [(String, [(Range<Int>, Range<Int>)])] = [
+            ("whole", [(0..<tiles, 0..<panels)]),
+            ("tiles", [(0..<tiles / 2, 0..<panels), (tiles / 2..<tiles, 0..<panels)]),
+            ("panels", [(0..<tiles, 0..<panels / 2), (0..<tiles, panels / 2..<panels)]),
+        ]
+        let buffers = (scale: Guarded(scale), shift: Guarded(shift), residual: Guarded(residual), actScale: Guarded(actScale), actShift: Guarded(actShift))
+        Self.atEveryLevel { level in
+            for combination in c.allEpilogues ? Array(0..<32) : [0, 31, 13] {
+                let useScale = combination & 1 != 0, useShift = combination & 2 != 0
+                let useResidual = combination & 4 != 0, relu = combination & 8 != 0, useAct = combination & 16 != 0
+                let expected = (0..<n * m).map { i -> Double in
+                    var v = raw[i]
+                    if useScale { v *= Double(scale[i % m]) }
+                    if useShift { v += Double(shift[i % m]) }
+                    if useResidual { v += Double(residual[i]) }
+                    return relu ? max(v, 0) : v
+                }
+                let expectedAct = (0..<n * m).map { max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0) }
+                for (name, ranges) in splits {
+                    let output = Guarded(count: m * n), act = Guarded(count: m * n)
+                    let workspace = Guarded(count: sc_winograd_workspace_size(&geometry))
+                    var epilogue = sc_epilogue(scale: useScale ? UnsafePointer(buffers.scale.pointer) : nil,
+                                               shift: useShift ? UnsafePointer(buffers.shift.pointer) : nil,
+                                               residual: useResidual ? UnsafePointer(buffers.residual.pointer) : nil, relu: relu ? 1 : 0,
+                                               act_output: useAct ? act.pointer : nil, act_scale: useAct ? UnsafePointer(buffers.actScale.pointer) : nil,
+                                               act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil, act_relu: 1)
+                    for (tileRange, panelRange) in ranges {
+                        sc_winograd_conv(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
+                                         tileRange.lowerBound, tileRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+                    }
+                    let error = Self.relativeError(output.values, expected)
+                    #expect(error <= Self.tolerance, "level \(level), epilogue \(combination), \(name): relative error \(error)")
+                    #expect(output.guardsIntact && workspace.guardsIntact, "level \(level), epilogue \(combination), \(name): wrote outside its buffers")
+                    if useAct {
+                        #expect(Self.relativeError(act.values, expectedAct) <= Self.tolerance, "level \(level), epilogue \(combination), \(name): second output")
+                        #expect(act.guardsIntact)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func winogradAppliesOnlyWhereItPays() {
+        func applies(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Bool {
+            let out = (size + 2 - kernel) / stride + 1
+            var g = sc_conv_geometry(in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(m), out_height: out,
+                                     out_width: out, kernel: kernel, stride: stride, pad: 1, groups: 1)
+            return sc_winograd_applies(&g) != 0
+        }
+        #expect(applies(128, 128) && applies(256, 256) && applies(128, 512))
+        #expect(!applies(64, 64))         // reductions too short
+        #expect(!applies(512, 512))       // 16 MiB of transformed weights
+        #expect(!applies(128, 128, stride: 2) && !applies(128, 128, kernel: 1))
+    }
+
     @Test func packingIgnoresStridePaddingAndImageSize() {
         var a = sc_conv_geometry(in_channels: 6, in_height: 9, in_width: 9, out_channels: 10, out_height: 9, out_width: 9,
                                  kernel: 3, stride: 1, pad: 1, groups: 2)

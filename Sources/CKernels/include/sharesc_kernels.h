@@ -64,6 +64,19 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
                   const sc_epilogue *epilogue, float *workspace,
                   long pixel_begin, long pixel_end, int panel_begin, int panel_end);
 
+// A 3x3 stride-1 convolution with padding 1 (and enough input channels) may run by Winograd's
+// F(2x2, 3x3) instead: 2.25x fewer multiply-adds. Its weights are packed on their own (transformed,
+// then as 16 GEMMs' panels); its work is numbered by 2x2 output tiles (row-major over one image) and
+// panels. `input` and `output` are one image; the epilogue is the convolution's.
+int sc_winograd_applies(const sc_conv_geometry *g);
+long sc_winograd_tiles(const sc_conv_geometry *g);
+size_t sc_winograd_packed_size(const sc_conv_geometry *g);
+void sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *packed);
+size_t sc_winograd_workspace_size(const sc_conv_geometry *g);
+void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                      const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
+                      int panel_begin, int panel_end);
+
 // y[p][c] = x[p][c] * scale[c] + shift[c] (NULL: 1 and 0), then ReLU if asked, for `pixels` rows of
 // `channels`. y equals x or does not overlap it.
 void sc_scale_shift_nhwc(const float *x, float *y, size_t pixels, int channels, const float *scale, const float *shift, int relu);

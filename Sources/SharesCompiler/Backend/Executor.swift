@@ -23,10 +23,16 @@ public final class Executor: @unchecked Sendable {
         var scale: AlignedBuffer?
         var shift: AlignedBuffer?
         var panels: Int
+        /// Runs by Winograd's F(2x2, 3x3) (its weights packed for it): work is counted in 2x2 output tiles.
+        var winograd: Bool
         /// The next pre-activation block's batchnorm, for the second output.
         var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
     }
     private var convs: [Int: ConvStep] = [:]
+    private struct PackingKey: Hashable {
+        var parameter: Int
+        var winograd: Bool
+    }
     /// Per scale-and-shift step: batchnorm turned into one multiply-add.
     private var scaleShifts: [Int: (scale: AlignedBuffer, shift: AlignedBuffer)] = [:]
     /// Linear weights and biases, by parameter.
@@ -46,7 +52,8 @@ public final class Executor: @unchecked Sendable {
         self.program = program
         pool = WorkerPool(threads: max(1, threads))
         self.threads = pool.threads
-        var packedByParameter: [Int: AlignedBuffer] = [:]
+        // Per parameter and form (direct or Winograd): a tied weight is packed once for all its uses.
+        var packedByParameter: [PackingKey: AlignedBuffer] = [:]
         let weightArena = BufferArena()
         var cache: [Int: [Float]] = [:]
         // Batchnorm vectors are small and read by one step each; conv and linear weights are fetched once.
@@ -87,14 +94,18 @@ public final class Executor: @unchecked Sendable {
                 var geometry = sc_conv_geometry(in_channels: Int32(input.channels), in_height: Int32(input.height), in_width: Int32(input.width),
                                                 out_channels: Int32(output.channels), out_height: Int32(output.height), out_width: Int32(output.width),
                                                 kernel: Int32(kernel), stride: Int32(stride), pad: Int32(padding), groups: Int32(groups))
+                let winograd = sc_winograd_applies(&geometry) != 0
                 let packed: AlignedBuffer
-                if let existing = packedByParameter[weight] {
+                if let existing = packedByParameter[PackingKey(parameter: weight, winograd: winograd)] {
                     packed = existing
                 } else {
                     let values = try weights.values(of: weight)
-                    packed = AlignedBuffer(count: sc_conv_nhwc_packed_size(&geometry), in: weightArena)
-                    values.withUnsafeBufferPointer { sc_conv_nhwc_pack(&geometry, $0.baseAddress, packed.pointer) }
-                    packedByParameter[weight] = packed
+                    let size = winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry)
+                    packed = AlignedBuffer(count: size, in: weightArena)
+                    values.withUnsafeBufferPointer {
+                        if winograd { sc_winograd_pack(&geometry, $0.baseAddress, packed.pointer) } else { sc_conv_nhwc_pack(&geometry, $0.baseAddress, packed.pointer) }
+                    }
+                    packedByParameter[PackingKey(parameter: weight, winograd: winograd)] = packed
                     weightBytes += packed.count * 4
                 }
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
@@ -103,8 +114,8 @@ public final class Executor: @unchecked Sendable {
                     return (scale: scale, shift: shift, relu: pre.relu)
                 }
                 convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
-                                        panels: Int(sc_conv_nhwc_panels(&geometry)), preActivation: preActivation)
-                workspaceFloats = max(workspaceFloats, sc_conv_nhwc_workspace_size(&geometry))
+                                        panels: Int(sc_conv_nhwc_panels(&geometry)), winograd: winograd, preActivation: preActivation)
+                workspaceFloats = max(workspaceFloats, winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
                 scaleShifts[index] = try normalization(bn)
             case .linear(let weight, let bias, _):
@@ -123,6 +134,9 @@ public final class Executor: @unchecked Sendable {
         weightBytes += vectorBytes
         workspaces = (0..<self.threads).map { _ in AlignedBuffer(count: workspaceFloats) }
     }
+
+    /// Conv steps that run by Winograd's F(2x2, 3x3).
+    public var winogradSteps: Int { convs.values.filter(\.winograd).count }
 
     public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.count * 4 } }
 
@@ -265,8 +279,11 @@ public final class Executor: @unchecked Sendable {
                          residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
                          inputElements: Int, workers: Workers) {
         let threads = workers.count
-        let pixels = Int(conv.geometry.out_height * conv.geometry.out_width), panels = conv.panels
-        let tiles = (pixels + 5) / 6
+        // Rows of the work: output pixels, in micro-tiles of 6; or for Winograd 2x2 tiles, in chunks of 8.
+        var geometryForRows = conv.geometry
+        let pixels = conv.winograd ? sc_winograd_tiles(&geometryForRows) : Int(conv.geometry.out_height * conv.geometry.out_width)
+        let panels = conv.panels
+        let tiles = conv.winograd ? (pixels + 7) / 8 : (pixels + 5) / 6
         let pixelSplitLoad = (tiles + threads - 1) / threads * panels, panelSplitLoad = tiles * ((panels + threads - 1) / threads)
         let splitPanels = panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > inputElements)
         let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
@@ -283,8 +300,13 @@ public final class Executor: @unchecked Sendable {
             let panelRange = splitPanels ? share(of: panels, worker: piece, of: pieces) : 0..<panels
             if pixelRange.isEmpty || panelRange.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
-            sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
-                         pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+            if conv.winograd {
+                sc_winograd_conv(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
+                                 pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+            } else {
+                sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
+                             pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+            }
         }
     }
 }

@@ -1,0 +1,106 @@
+// The Winograd transforms' bodies, included twice by sc_winograd.c with SC_TRANSFORM(name) naming
+// them and SC_TRANSFORM_TARGET giving their instruction set (no include guard on purpose).
+#ifndef SC_WINOGRAD_TRANSFORM_TYPES
+#define SC_WINOGRAD_TRANSFORM_TYPES
+// Eight channels at a time as one vector (GCC/Clang vector extensions: two SSE registers on the
+// baseline, one AVX register in the AVX2 clone below), then the rest one by one.
+typedef float sc_v8 __attribute__((vector_size(32)));
+typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unaligned loads and stores
+#define sc_load8(p) (*(const sc_v8u *)(const void *)(p))
+#define sc_store8(p, v) (*(sc_v8u *)(void *)(p) = (v))
+
+// B^T d B for one group of channels: d[k] is input row k of the 4x4 patch, out + k * stride position k.
+#define SC_INPUT_TRANSFORM(T, LOAD, STORE, ch)                                                                         \
+    do {                                                                                                               \
+        T q[16];                                                                                                       \
+        for (int x = 0; x < 4; x++) {                                                                                  \
+            const T d0 = LOAD(d[x] + ch), d1 = LOAD(d[4 + x] + ch), d2 = LOAD(d[8 + x] + ch), d3 = LOAD(d[12 + x] + ch); \
+            q[x] = d0 - d2, q[4 + x] = d1 + d2, q[8 + x] = d2 - d1, q[12 + x] = d1 - d3;                               \
+        }                                                                                                              \
+        for (int y = 0; y < 4; y++) {                                                                                  \
+            STORE(out + (size_t)(y * 4 + 0) * stride + ch, q[y * 4 + 0] - q[y * 4 + 2]);                               \
+            STORE(out + (size_t)(y * 4 + 1) * stride + ch, q[y * 4 + 1] + q[y * 4 + 2]);                               \
+            STORE(out + (size_t)(y * 4 + 2) * stride + ch, q[y * 4 + 2] - q[y * 4 + 1]);                               \
+            STORE(out + (size_t)(y * 4 + 3) * stride + ch, q[y * 4 + 1] - q[y * 4 + 3]);                               \
+        }                                                                                                              \
+    } while (0)
+#define SC_LOAD1(p) (*(p))
+#define SC_STORE1(p, v) (*(p) = (v))
+
+#endif
+
+// V[k][t][c] for the chunk's tiles: the 4x4 input patch at (2 ty - 1, 2 tx - 1) (the zero row outside
+// the image) through B^T d B.
+SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_input)(const sc_conv_geometry *g, const float *input, const float *zero, long t0, long count,
+                               float *v) {
+    const int c = g->in_channels, h = g->in_height, w = g->in_width, tiles_x = (g->out_width + 1) / 2;
+    const size_t stride = (size_t)count * c;
+    for (long t = 0; t < count; t++) {
+        const long tile = t0 + t;
+        const int y0 = (int)(tile / tiles_x) * 2 - 1, x0 = (int)(tile % tiles_x) * 2 - 1;
+        const float *d[16];
+        for (int k = 0; k < 16; k++) {
+            const int iy = y0 + k / 4, ix = x0 + k % 4;
+            d[k] = iy < 0 || iy >= h || ix < 0 || ix >= w ? zero : input + ((size_t)iy * w + ix) * c;
+        }
+        float *out = v + (size_t)t * c;
+        int ch = 0;
+        for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch);
+        for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch);
+    }
+}
+
+// The epilogue on one output pixel's channels [c0, c1): the same as the indirect GEMM's.
+SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_epilogue_row)(const float *restrict y, float *restrict out, size_t at, int c0, int c1, const sc_epilogue *e) {
+    const float *restrict res = e && e->residual ? e->residual + at : NULL;
+    float *restrict act = e && e->act_output ? e->act_output + at : NULL;
+    const int relu = e && e->relu;
+    for (int ch = c0; ch < c1; ch++) {
+        float v = y[ch - c0];
+        if (e && e->scale) v *= e->scale[ch];
+        if (e && e->shift) v += e->shift[ch];
+        if (res) v += res[ch];
+        if (relu) v = v < 0.0f ? 0.0f : v;
+        out[at + ch] = v;
+        if (act) {
+            const float a = v * e->act_scale[ch] + e->act_shift[ch];
+            act[ch] = e->act_relu && a < 0.0f ? 0.0f : a;
+        }
+    }
+}
+
+// A^T M A for one group of channels: src + k * stride is position k; the four results go to rows.
+#define SC_OUTPUT_TRANSFORM(T, LOAD, STORE, ch)                                                                        \
+    do {                                                                                                               \
+        T q[8];                                                                                                        \
+        for (int x = 0; x < 4; x++) {                                                                                  \
+            const T p0 = LOAD(src + ch + (size_t)x * stride), p1 = LOAD(src + ch + (size_t)(4 + x) * stride);          \
+            const T p2 = LOAD(src + ch + (size_t)(8 + x) * stride), p3 = LOAD(src + ch + (size_t)(12 + x) * stride);   \
+            q[x] = p0 + p1 + p2, q[4 + x] = p1 - p2 - p3;                                                              \
+        }                                                                                                              \
+        STORE(rows + ch - c0, q[0] + q[1] + q[2]);                                                                     \
+        STORE(rows + n + ch - c0, q[1] - q[2] - q[3]);                                                                 \
+        STORE(rows + 2 * n + ch - c0, q[4] + q[5] + q[6]);                                                             \
+        STORE(rows + 3 * n + ch - c0, q[5] - q[6] - q[7]);                                                             \
+    } while (0)
+
+// Y = A^T M A for the chunk's tiles and channels [c0, c1), then the epilogue, at the output pixels
+// inside the image (a map of odd size has half tiles at its bottom and right edges).
+SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_output)(const sc_conv_geometry *g, const float *mm, long t0, long count, int c0, int c1,
+                                float *output, const sc_epilogue *e, float *rows) {
+    const int m = g->out_channels, h = g->out_height, w = g->out_width, tiles_x = (w + 1) / 2, n = c1 - c0;
+    const size_t stride = (size_t)count * m;
+    for (long t = 0; t < count; t++) {
+        const long tile = t0 + t;
+        const int y0 = (int)(tile / tiles_x) * 2, x0 = (int)(tile % tiles_x) * 2;
+        const float *src = mm + (size_t)t * m;
+        int ch = c0;
+        for (; ch + 8 <= c1; ch += 8) SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch);
+        for (; ch < c1; ch++) SC_OUTPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch);
+        for (int k = 0; k < 4; k++) {
+            const int oy = y0 + k / 2, ox = x0 + k % 2;
+            if (oy < h && ox < w) SC_TRANSFORM(sc_epilogue_row)(rows + k * n, output, ((size_t)oy * w + ox) * m, c0, c1, e);
+        }
+    }
+}
+
