@@ -15,24 +15,28 @@
 #ifndef SC_WINOGRAD_CHUNK_BYTES
 #define SC_WINOGRAD_CHUNK_BYTES (2 << 20)
 #endif
-// Where it pays, measured against the indirect GEMM on this machine (one image): 1.4-1.8x at 128 and
-// 256 channels (over 8x8 to 28x28 maps); at 64 channels 1.1-1.4x alone but slower inside a network
-// while the host is busy (its transformed inputs and products, 4x the activations each, pass through
-// L3, which the VM's neighbours share); 0.3-0.9x under 64 channels (the 16 GEMMs' reductions are too
-// short to pay for the transforms); no gain at 512 channels over 7x7, whose 17 MiB of transformed
-// weights (1.8x the direct ones) stream from memory.
+// Where it pays, measured against the indirect GEMM on this machine. Alone (one image, warm caches):
+// 1.4-1.8x at 128 and 256 channels over 8x8 to 28x28 maps, 1.1-1.4x at 64 channels, 0.3-0.9x under
+// 64 (the 16 GEMMs' reductions are too short to pay for the transforms), no gain at 512 channels over
+// 7x7, whose 17 MiB of transformed weights (1.8x the direct ones) stream from memory. Inside a
+// network the transformed inputs and products (4x the activations each) must stay out of memory: at
+// 128 channels over 28x28 (3 MiB of them) resnet-50's 3x3s gained 5-15%, at 256 over 14x14 (1.6 MiB)
+// 25%, and 64 channels were slower while the host was busy (its L3 is shared with other VMs).
 #define SC_WINOGRAD_MIN_CHANNELS 128
 #define SC_WINOGRAD_MAX_WEIGHT_BYTES (8L << 20)
-
-int sc_winograd_applies(const sc_conv_geometry *g) {
-    return g->kernel == 3 && g->stride == 1 && g->pad == 1 && (g->groups <= 1) && g->in_height == g->out_height &&
-           g->in_width == g->out_width && g->in_channels >= SC_WINOGRAD_MIN_CHANNELS &&
-           16L * g->in_channels * g->out_channels * 4 <= SC_WINOGRAD_MAX_WEIGHT_BYTES;
-}
+#define SC_WINOGRAD_MAX_TRANSFORMED_BYTES (2L << 20)
 
 long sc_winograd_tiles(const sc_conv_geometry *g) {
     return (long)((g->out_height + 1) / 2) * ((g->out_width + 1) / 2);
 }
+
+int sc_winograd_applies(const sc_conv_geometry *g) {
+    return g->kernel == 3 && g->stride == 1 && g->pad == 1 && (g->groups <= 1) && g->in_height == g->out_height &&
+           g->in_width == g->out_width && g->in_channels >= SC_WINOGRAD_MIN_CHANNELS &&
+           16L * g->in_channels * g->out_channels * 4 <= SC_WINOGRAD_MAX_WEIGHT_BYTES &&
+           sc_winograd_tiles(g) * 16L * (g->in_channels + g->out_channels) * 4 <= SC_WINOGRAD_MAX_TRANSFORMED_BYTES;
+}
+
 
 // One position's GEMM: a 1x1 convolution from in to out channels over a row of `tiles` "pixels".
 static sc_conv_geometry sc_position_geometry(const sc_conv_geometry *g, long tiles) {
@@ -43,8 +47,8 @@ static size_t sc_round16(int n) { return ((size_t)n + 15) / 16 * 16; }
 
 static long sc_chunk_tiles(const sc_conv_geometry *g) {
     const long bytes_per_tile = 16L * (g->in_channels + g->out_channels) * 4;
-    const long chunk = SC_WINOGRAD_CHUNK_BYTES / bytes_per_tile;
-    return chunk < 1 ? 1 : chunk;
+    const long chunk = SC_WINOGRAD_CHUNK_BYTES / bytes_per_tile, tiles = sc_winograd_tiles(g);
+    return chunk < 1 ? 1 : chunk < tiles ? chunk : tiles;
 }
 
 size_t sc_winograd_packed_size(const sc_conv_geometry *g) {

@@ -323,6 +323,7 @@ struct KernelTests {
         #expect(applies(128, 128) && applies(256, 256) && applies(128, 512))
         #expect(!applies(64, 64))         // reductions too short
         #expect(!applies(512, 512))       // 16 MiB of transformed weights
+        #expect(!applies(128, 128, size: 28) && applies(128, 128, size: 16))  // 3 MiB of transformed activations at 28x28
         #expect(!applies(128, 128, stride: 2) && !applies(128, 128, kernel: 1))
     }
 
