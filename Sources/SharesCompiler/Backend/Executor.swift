@@ -28,13 +28,14 @@ public final class Executor: @unchecked Sendable {
         /// The next pre-activation block's batchnorm, for the second output.
         var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
     }
-    private var convs: [Int: ConvStep] = [:]
+    /// By step index (nil for other kinds of step): looked up once per step and image.
+    private var convs: [ConvStep?] = []
     private struct PackingKey: Hashable {
         var parameter: Int
         var winograd: Bool
     }
     /// Per scale-and-shift step: batchnorm turned into one multiply-add.
-    private var scaleShifts: [Int: (scale: AlignedBuffer, shift: AlignedBuffer)] = [:]
+    private var scaleShifts: [(scale: AlignedBuffer, shift: AlignedBuffer)?] = []
     /// Linear weights and biases, by parameter.
     private var raw: [Int: AlignedBuffer] = [:]
     private var workspaces: [AlignedBuffer] = []
@@ -87,6 +88,8 @@ public final class Executor: @unchecked Sendable {
         }
 
         var workspaceFloats = 0
+        convs = Array(repeating: nil, count: program.steps.count)
+        scaleShifts = Array(repeating: nil, count: program.steps.count)
         for (index, step) in program.steps.enumerated() {
             let input = program.values[step.inputs[0]].shape, output = program.values[step.output].shape
             switch step.kernel {
@@ -136,7 +139,7 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Conv steps that run by Winograd's F(2x2, 3x3).
-    public var winogradSteps: Int { convs.values.filter(\.winograd).count }
+    public var winogradSteps: Int { convs.filter { $0?.winograd == true }.count }
 
     public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.count * 4 } }
 
