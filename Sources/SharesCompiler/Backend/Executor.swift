@@ -28,12 +28,13 @@ public final class Executor: @unchecked Sendable {
         /// The next pre-activation block's batchnorm, for the second output.
         var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
     }
-    /// By step index (nil for other kinds of step): looked up once per step and image.
-    private var convs: [ConvStep?] = []
+    /// A packed conv weight: one per parameter and form (direct or Winograd's transformed one).
     private struct PackingKey: Hashable {
         var parameter: Int
         var winograd: Bool
     }
+    /// By step index (nil for other kinds of step): looked up once per step and image.
+    private var convs: [ConvStep?] = []
     /// Per scale-and-shift step: batchnorm turned into one multiply-add.
     private var scaleShifts: [(scale: AlignedBuffer, shift: AlignedBuffer)?] = []
     /// Linear weights and biases, by parameter.
@@ -98,17 +99,17 @@ public final class Executor: @unchecked Sendable {
                                                 out_channels: Int32(output.channels), out_height: Int32(output.height), out_width: Int32(output.width),
                                                 kernel: Int32(kernel), stride: Int32(stride), pad: Int32(padding), groups: Int32(groups))
                 let winograd = sc_winograd_applies(&geometry) != 0
+                let key = PackingKey(parameter: weight, winograd: winograd)
                 let packed: AlignedBuffer
-                if let existing = packedByParameter[PackingKey(parameter: weight, winograd: winograd)] {
+                if let existing = packedByParameter[key] {
                     packed = existing
                 } else {
                     let values = try weights.values(of: weight)
-                    let size = winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry)
-                    packed = AlignedBuffer(count: size, in: weightArena)
-                    values.withUnsafeBufferPointer {
-                        if winograd { sc_winograd_pack(&geometry, $0.baseAddress, packed.pointer) } else { sc_conv_nhwc_pack(&geometry, $0.baseAddress, packed.pointer) }
-                    }
-                    packedByParameter[PackingKey(parameter: weight, winograd: winograd)] = packed
+                    packed = AlignedBuffer(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry),
+                                           in: weightArena)
+                    let pack = winograd ? sc_winograd_pack : sc_conv_nhwc_pack
+                    values.withUnsafeBufferPointer { pack(&geometry, $0.baseAddress, packed.pointer) }
+                    packedByParameter[key] = packed
                     weightBytes += packed.count * 4
                 }
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
@@ -288,7 +289,9 @@ public final class Executor: @unchecked Sendable {
         let panels = conv.panels
         let tiles = conv.winograd ? (pixels + 7) / 8 : (pixels + 5) / 6
         let pixelSplitLoad = (tiles + threads - 1) / threads * panels, panelSplitLoad = tiles * ((panels + threads - 1) / threads)
-        let splitPanels = panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > inputElements)
+        // (Winograd splits tiles only: each piece transforms the input of its tiles for all its panels.)
+        let splitPanels = !conv.winograd
+            && (panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > inputElements))
         let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
                                    residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0,
                                    act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
@@ -303,13 +306,9 @@ public final class Executor: @unchecked Sendable {
             let panelRange = splitPanels ? share(of: panels, worker: piece, of: pieces) : 0..<panels
             if pixelRange.isEmpty || panelRange.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
-            if conv.winograd {
-                sc_winograd_conv(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
-                                 pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
-            } else {
-                sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
-                             pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
-            }
+            let convolve = conv.winograd ? sc_winograd_conv : sc_conv_nhwc
+            convolve(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
+                     pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
         }
     }
 }
