@@ -56,11 +56,12 @@ size_t sc_winograd_packed_size(const sc_conv_geometry *g) {
     return 16 * sc_conv_nhwc_packed_size(&p);
 }
 
-void sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *packed) {
+int sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *packed) {
     const int c = g->in_channels, m = g->out_channels;
     const sc_conv_geometry p = sc_position_geometry(g, 1);
     const size_t position_floats = sc_conv_nhwc_packed_size(&p);
     float *u = sc_alloc((size_t)16 * m * c * sizeof(float));  // [position][out][in]
+    if (!u) return 0;
     for (int o = 0; o < m; o++)
         for (int i = 0; i < c; i++) {
             const float *w = weights + ((size_t)o * c + i) * 9;
@@ -79,6 +80,7 @@ void sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *pa
         }
     for (int k = 0; k < 16; k++) sc_conv_nhwc_pack(&p, u + (size_t)k * m * c, packed + k * position_floats);
     sc_free(u);
+    return 1;
 }
 
 size_t sc_winograd_workspace_size(const sc_conv_geometry *g) {

@@ -107,8 +107,10 @@ public final class Executor: @unchecked Sendable {
                     let values = try weights.values(of: weight)
                     packed = AlignedBuffer(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry),
                                            in: weightArena)
-                    let pack = winograd ? sc_winograd_pack : sc_conv_nhwc_pack
-                    values.withUnsafeBufferPointer { pack(&geometry, $0.baseAddress, packed.pointer) }
+                    values.withUnsafeBufferPointer { values in
+                        guard winograd else { return sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer) }
+                        if sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) == 0 { fatalError("out of memory transforming \(weight)") }
+                    }
                     packedByParameter[key] = packed
                     weightBytes += packed.count * 4
                 }
