@@ -117,13 +117,15 @@ void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *p
         }
 }
 
-static size_t sc_zero_row_floats(const sc_conv_geometry *g) { return ((size_t)g->in_channels + 15) / 16 * 16; }
+// A kernel row's worth of zeros: the padding for a tap, or for a merged kernel row.
+static size_t sc_zero_row_floats(const sc_conv_geometry *g) { return ((size_t)g->kernel * g->in_channels + 15) / 16 * 16; }
 
 size_t sc_conv_nhwc_workspace_size(const sc_conv_geometry *g) {
     const sc_igemm_plan p = sc_igemm_make_plan(g);
     const size_t taps = (size_t)g->kernel * g->kernel;
     const size_t chunk = (size_t)sc_max_chunk(&p);
-    const size_t inputs = p.copy_rows ? chunk * p.row_pitch : chunk * taps * (sizeof(float *) / sizeof(float));
+    // Copied rows; or the pointer table and a byte per tile saying whether it lists merged kernel rows.
+    const size_t inputs = p.copy_rows ? chunk * p.row_pitch : chunk * taps * (sizeof(float *) / sizeof(float)) + chunk / 4 + 4;
     return 16 + sc_zero_row_floats(g) + inputs;  // 16: alignment slack
 }
 
@@ -159,23 +161,35 @@ static inline const float *sc_tap_row(const sc_conv_geometry *g, sc_pixel px, co
 }
 
 // Lists, for each tile of the chunk [c0, c0 + count), each tap's row pointer for each of the tile's
-// SC_TILE_ROWS pixels (past the chunk's end, its last pixel again).
+// SC_TILE_ROWS pixels (past the chunk's end, its last pixel again). With `merge`, a tile whose pixels
+// all have their kernel rows inside the image horizontally lists one pointer per kernel row instead
+// (and is marked in `merged`): in NHWC a kernel row's taps over all channels are one contiguous run,
+// and the packed weights of a one-block convolution hold them in the same order, so the micro-kernel
+// reduces over ks runs of ks x channels rather than ks x ks runs of channels. For 16 channels that
+// is 3 runs of 48 steps instead of 9 runs of 16, each run paying its pointer loads and loop exit.
 static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, const float *zero, long c0, long count,
-                             const float **pointers) {
+                             int merge, const float **pointers, unsigned char *merged) {
     const int ks = g->kernel, taps = ks * ks;
     const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
     sc_pixel px = sc_locate(g, input, c0);
-    for (long i = 0; i < tiles * SC_TILE_ROWS; i++) {
-        const long tile = i / SC_TILE_ROWS, r = i - tile * SC_TILE_ROWS;
-        const float **dst = pointers + tile * taps * SC_TILE_ROWS + r;
-        if (i >= count) {  // repeat the chunk's last pixel
-            const float **last = pointers + ((count - 1) / SC_TILE_ROWS * taps) * SC_TILE_ROWS + (count - 1) % SC_TILE_ROWS;
-            for (int t = 0; t < taps; t++) dst[t * SC_TILE_ROWS] = last[t * SC_TILE_ROWS];
-            continue;
+    for (long tile = 0; tile < tiles; tile++) {
+        const float **table = pointers + tile * taps * SC_TILE_ROWS;
+        const int rows = count - tile * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(count - tile * SC_TILE_ROWS) : SC_TILE_ROWS;
+        sc_pixel at = px;
+        int inside = merge;
+        for (int r = 0; r < rows && inside; r++, at = sc_next(g, at)) inside = at.x0 >= 0 && at.x0 + ks <= g->in_width;
+        merged[tile] = (unsigned char)inside;
+        const int entries = inside ? ks : taps;
+        for (int r = 0; r < rows; r++, px = sc_next(g, px)) {
+            const float **dst = table + r;
+            if (inside)
+                for (int ky = 0; ky < ks; ky++, dst += SC_TILE_ROWS) *dst = sc_tap_row(g, px, zero, ky, 0);
+            else
+                for (int ky = 0; ky < ks; ky++)
+                    for (int kx = 0; kx < ks; kx++, dst += SC_TILE_ROWS) *dst = sc_tap_row(g, px, zero, ky, kx);
         }
-        for (int ky = 0; ky < ks; ky++)
-            for (int kx = 0; kx < ks; kx++, dst += SC_TILE_ROWS) *dst = sc_tap_row(g, px, zero, ky, kx);
-        px = sc_next(g, px);
+        for (int r = rows; r < SC_TILE_ROWS; r++)  // past the chunk's end: its last pixel again
+            for (int t = 0; t < entries; t++) table[t * SC_TILE_ROWS + r] = table[t * SC_TILE_ROWS + rows - 1];
     }
 }
 
@@ -222,6 +236,7 @@ typedef struct {
     size_t group_floats;
     const float *rows;            // copied rows (copy_rows)
     const float *const *pointers; // the chunk's pointer table (neither copy_rows nor direct)
+    const unsigned char *merged;  // per tile of the chunk: its table lists kernel rows, not taps
     long c0, count;               // the chunk
     int cbeg, cc, first, last;    // the reduction block
 } sc_tile_job;
@@ -256,6 +271,10 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
     } else if (x->direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
         for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->input + (size_t)(first_row + (r < mr ? r : mr - 1)) * x->g->in_channels;
         x->tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
+    } else if (x->merged[t]) {  // one run per kernel row: ks taps x all channels
+        const int ks = x->g->kernel;
+        b.tap_stride = (size_t)ks * x->cc * SC_PANEL;
+        x->tile(ks, ks * x->cc, x->pointers + t * x->taps * SC_TILE_ROWS, 0, &b, c, mr, &e);
     } else {
         b.tap_stride = (size_t)x->cc * SC_PANEL;
         x->tile(x->taps, x->cc, x->pointers + t * x->taps * SC_TILE_ROWS, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
@@ -279,7 +298,10 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     memset(zero, 0, zero_floats * sizeof(float));
     float *rows = zero + zero_floats;
     const float **pointers = (const float **)(void *)rows;
-    x.rows = rows, x.pointers = pointers;
+    unsigned char *merged = (unsigned char *)(pointers + (size_t)sc_max_chunk(&x.p) * x.taps);
+    x.rows = rows, x.pointers = pointers, x.merged = merged;
+    // Kernel rows merge into one run each when one block holds all the channels of the one group.
+    const int merge = groups == 1 && x.p.blocks == 1 && x.taps > 1;
     // With one reduction block and small weights, each tile visits every panel before the next tile:
     // the tile's inputs stay in L1 and its output and residual rows are written and read in order (a
     // 1x1 expansion writes four times what it reads). Otherwise each panel's weight block stays in L1
@@ -291,7 +313,7 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
         x.c0 = c0;
         x.count = pixel_end - c0 < chunk ? pixel_end - c0 : chunk;
         const long tiles = (x.count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
-        if (!x.p.copy_rows && !x.direct) sc_fill_pointers(g, input, zero, c0, x.count, pointers);
+        if (!x.p.copy_rows && !x.direct) sc_fill_pointers(g, input, zero, c0, x.count, merge, pointers, merged);
         for (int kb = 0; kb < x.p.blocks; kb++) {
             x.cbeg = kb * x.p.channel_block;
             x.cc = x.cg - x.cbeg < x.p.channel_block ? x.cg - x.cbeg : x.p.channel_block;
