@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
             \(result.network): batch \(batch), \(model.threads) thread\(model.threads == 1 ? "" : "s"), \(runs) runs, \(result.kernelLevel) kernels
               median \(Format.fixed(median, decimals: 2)) ms  (min \(Format.fixed(result.minMs, decimals: 2)), max \(Format.fixed(result.maxMs, decimals: 2)))
               \(Format.fixed(result.imagesPerSecond, decimals: 1)) images/s, \(Format.fixed(result.gflops, decimals: 1)) GFLOP/s (2 x \(Format.metric(loaded.macs, unit: "MACs")) per image)
-              arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))), weights \(Format.bytes(result.weightBytes)), workspace \(Format.bytes(result.workspaceBytes))
+              arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))\(arenas.isEmpty ? "" : " each")), weights \(Format.bytes(result.weightBytes)), workspace \(Format.bytes(result.workspaceBytes))
               peak resident memory \(Format.bytes(result.peakRssBytes))
             """)
         if profile { emit(Self.profileTable(loaded.executor.program, stepSeconds: stepSeconds, runs: runs, batch: batch, listed: profileSteps)) }
