@@ -366,17 +366,7 @@ static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, co
                     else
                         for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) / mult] * w[i];
                 }
-            float *out = output + (size_t)p * m + c0;
-            const float *res = e && e->residual ? e->residual + (size_t)p * m + c0 : NULL;
-            for (int i = 0; i < n; i++) {
-                float v = acc[i] * (e && e->scale ? e->scale[c0 + i] : 1.0f) + (e && e->shift ? e->shift[c0 + i] : 0.0f);
-                if (res) v += res[i];
-                out[i] = e && e->relu && v < 0.0f ? 0.0f : v;
-                if (e && e->act_output) {
-                    const float a = out[i] * e->act_scale[c0 + i] + e->act_shift[c0 + i];
-                    e->act_output[(size_t)p * m + c0 + i] = e->act_relu && a < 0.0f ? 0.0f : a;
-                }
-            }
+            sc_epilogue_pixel(acc, output, (size_t)p * m, c0, c0 + n, e);
         }
 }
 

@@ -1,5 +1,5 @@
 // The portable micro-kernel of the NHWC convolution: plain C the compiler vectorizes for the baseline
-// instruction set. Used where neither AVX2 nor AVX-512 is available, and tested everywhere.
+// instruction set. Used where AVX2 is not available, and tested everywhere.
 #include "sc_igemm.h"
 
 // One panel: the tile's accumulation, then its epilogue at column offset `col`.

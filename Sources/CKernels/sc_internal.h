@@ -8,4 +8,24 @@
 
 int sc_level_internal(void);
 
+// The epilogue on one output pixel's channels [c0, c1), for the kernels that finish a pixel's values
+// outside a micro-kernel (depthwise, Winograd's output transform): y[ch - c0] is the convolution's
+// value, out + at and the residual and second output + at are the pixel's row (NULL e: plain store).
+static inline void sc_epilogue_pixel(const float *restrict y, float *restrict out, size_t at, int c0, int c1,
+                                     const sc_epilogue *e) {
+    const float *restrict res = e && e->residual ? e->residual + at : NULL;
+    float *restrict act = e && e->act_output ? e->act_output + at : NULL;
+    const int relu = e && e->relu;
+    for (int ch = c0; ch < c1; ch++) {
+        float v = y[ch - c0] * (e && e->scale ? e->scale[ch] : 1.0f) + (e && e->shift ? e->shift[ch] : 0.0f);
+        if (res) v += res[ch];
+        if (relu && v < 0.0f) v = 0.0f;
+        out[at + ch] = v;
+        if (act) {
+            const float a = v * e->act_scale[ch] + e->act_shift[ch];
+            act[ch] = e->act_relu && a < 0.0f ? 0.0f : a;
+        }
+    }
+}
+
 #endif

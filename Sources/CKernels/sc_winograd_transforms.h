@@ -50,25 +50,6 @@ SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_input)(const sc_conv_g
     }
 }
 
-// The epilogue on one output pixel's channels [c0, c1): the same as the indirect GEMM's.
-SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_epilogue_row)(const float *restrict y, float *restrict out, size_t at, int c0, int c1, const sc_epilogue *e) {
-    const float *restrict res = e && e->residual ? e->residual + at : NULL;
-    float *restrict act = e && e->act_output ? e->act_output + at : NULL;
-    const int relu = e && e->relu;
-    for (int ch = c0; ch < c1; ch++) {
-        float v = y[ch - c0];
-        if (e && e->scale) v *= e->scale[ch];
-        if (e && e->shift) v += e->shift[ch];
-        if (res) v += res[ch];
-        if (relu) v = v < 0.0f ? 0.0f : v;
-        out[at + ch] = v;
-        if (act) {
-            const float a = v * e->act_scale[ch] + e->act_shift[ch];
-            act[ch] = e->act_relu && a < 0.0f ? 0.0f : a;
-        }
-    }
-}
-
 // A^T M A for one group of channels: src + k * stride is position k; the four results go to rows.
 #define SC_OUTPUT_TRANSFORM(T, LOAD, STORE, ch)                                                                        \
     do {                                                                                                               \
@@ -99,7 +80,7 @@ SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_output)(const sc_conv_
         for (; ch < c1; ch++) SC_OUTPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch);
         for (int k = 0; k < 4; k++) {
             const int oy = y0 + k / 2, ox = x0 + k % 2;
-            if (oy < h && ox < w) SC_TRANSFORM(sc_epilogue_row)(rows + k * n, output, ((size_t)oy * w + ox) * m, c0, c1, e);
+            if (oy < h && ox < w) sc_epilogue_pixel(rows + k * n, output, ((size_t)oy * w + ox) * m, c0, c1, e);
         }
     }
 }
