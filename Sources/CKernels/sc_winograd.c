@@ -15,16 +15,15 @@
 #ifndef SC_WINOGRAD_CHUNK_BYTES
 #define SC_WINOGRAD_CHUNK_BYTES (2 << 20)
 #endif
-// Where it pays, measured against the indirect GEMM on this machine. Alone (one image, warm caches):
-// 1.4-1.8x at 128 and 256 channels over 8x8 to 28x28 maps, 1.1-1.4x at 64 channels, 0.3-0.9x under
-// 64 (the 16 GEMMs' reductions are too short to pay for the transforms), no gain at 512 channels over
-// 7x7, whose 17 MiB of transformed weights (1.8x the direct ones) stream from memory. Inside a
-// network the transformed inputs and products (4x the activations each) must stay out of memory: at
-// 128 channels over 28x28 (3 MiB of them) resnet-50's 3x3s gained 5-15%, at 256 over 14x14 (1.6 MiB)
-// 25%, and 64 channels were slower while the host was busy (its L3 is shared with other VMs).
-#define SC_WINOGRAD_MIN_CHANNELS 128
+// Where it pays, measured against the indirect GEMM on this machine, alone (one image, caches warm
+// or evicted): 1.6-1.9x at 128 and 256 channels over 8x8 to 28x28 maps, 1.3-1.8x at 64 channels,
+// 1.1-1.3x at 32, 0.8x at 16 (the 16 GEMMs' reductions are too short to pay for the transforms), no
+// gain at 512 channels over 7x7, whose 16 MiB of transformed weights (1.8x the direct ones) stream
+// from memory. Inside networks, per step: resnet-50's 3x3s at 64 channels over 56x56 went from 2.62
+// to 1.78 ms, at 128 over 28x28 from 2.61 to 1.60; sharesnet-164's at 64 over 8x8 from 53 to 34 us,
+// at 32 over 16x16 from 56 to 44 us.
+#define SC_WINOGRAD_MIN_CHANNELS 32
 #define SC_WINOGRAD_MAX_WEIGHT_BYTES (8L << 20)
-#define SC_WINOGRAD_MAX_TRANSFORMED_BYTES (2L << 20)
 
 long sc_winograd_tiles(const sc_conv_geometry *g) {
     return (long)((g->out_height + 1) / 2) * ((g->out_width + 1) / 2);
@@ -33,8 +32,7 @@ long sc_winograd_tiles(const sc_conv_geometry *g) {
 int sc_winograd_applies(const sc_conv_geometry *g) {
     return g->kernel == 3 && g->stride == 1 && g->pad == 1 && (g->groups <= 1) && g->in_height == g->out_height &&
            g->in_width == g->out_width && g->in_channels >= SC_WINOGRAD_MIN_CHANNELS &&
-           16L * g->in_channels * g->out_channels * 4 <= SC_WINOGRAD_MAX_WEIGHT_BYTES &&
-           sc_winograd_tiles(g) * 16L * (g->in_channels + g->out_channels) * 4 <= SC_WINOGRAD_MAX_TRANSFORMED_BYTES;
+           16L * g->in_channels * g->out_channels * 4 <= SC_WINOGRAD_MAX_WEIGHT_BYTES;
 }
 
 
@@ -44,6 +42,11 @@ static sc_conv_geometry sc_position_geometry(const sc_conv_geometry *g, long til
 }
 
 static size_t sc_round16(int n) { return ((size_t)n + 15) / 16 * 16; }
+
+// Floats from one position's share of the chunk (V or M) to the next: one cache line more than the
+// share, so that the 16 positions a transform reads or writes together fall in different L1 sets
+// (a share of 32 KiB, 64 tiles x 128 channels, put all 16 in one set: 8 ways for 16 streams).
+static size_t sc_position_stride(long count, int channels) { return (size_t)count * channels + 16; }
 
 static long sc_chunk_tiles(const sc_conv_geometry *g) {
     const long bytes_per_tile = 16L * (g->in_channels + g->out_channels) * 4;
@@ -86,8 +89,9 @@ int sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *pac
 size_t sc_winograd_workspace_size(const sc_conv_geometry *g) {
     const long chunk = sc_chunk_tiles(g);
     const sc_conv_geometry p = sc_position_geometry(g, chunk);
-    return 16 + sc_round16(g->in_channels) + 4 * sc_round16(g->out_channels) +
-           (size_t)16 * chunk * (g->in_channels + g->out_channels) + sc_conv_nhwc_workspace_size(&p) + 16;
+    return 16 + sc_round16(g->in_channels) + 32 +
+           16 * (sc_position_stride(chunk, g->in_channels) + sc_position_stride(chunk, g->out_channels)) +
+           sc_conv_nhwc_workspace_size(&p) + 16;
 }
 
 // The transforms, compiled twice: for AVX2 (one ymm register per 8 channels) and for the baseline;
@@ -109,21 +113,24 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
     if (tile_end > tiles) tile_end = tiles;
     const long chunk = sc_chunk_tiles(g);
     const size_t position_floats = sc_winograd_packed_size(g) / 16;
-    // Workspace: the zero row, one tile's four output rows, then the chunk's V and M and the GEMMs'.
+    // Workspace: the zero row, a tile's four output pixels for the channels past the last group of
+    // eight, then the chunk's V and M and the GEMMs'.
     float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    float *rows = zero + sc_round16(g->in_channels), *base = rows + 4 * sc_round16(g->out_channels);
+    float *rows = zero + sc_round16(g->in_channels), *base = rows + 32;
     memset(zero, 0, (size_t)g->in_channels * sizeof(float));
     const int avx2 = sc_level_internal() >= SC_LEVEL_AVX2;
     for (long t0 = tile_begin; t0 < tile_end; t0 += chunk) {
         const long count = tile_end - t0 < chunk ? tile_end - t0 : chunk;
-        float *v = base, *mm = v + (size_t)16 * count * g->in_channels, *gemm_workspace = mm + (size_t)16 * count * g->out_channels;
-        if (avx2) sc_transform_input_avx2(g, input, zero, t0, count, v); else sc_transform_input_portable(g, input, zero, t0, count, v);
+        const size_t v_stride = sc_position_stride(count, g->in_channels), m_stride = sc_position_stride(count, g->out_channels);
+        float *v = base, *mm = v + 16 * v_stride, *gemm_workspace = mm + 16 * m_stride;
+        if (avx2) sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride);
+        else sc_transform_input_portable(g, input, zero, t0, count, v, v_stride);
         const sc_conv_geometry p = sc_position_geometry(g, count);
         for (int k = 0; k < 16; k++)
-            sc_conv_nhwc(&p, packed + k * position_floats, v + (size_t)k * count * g->in_channels,
-                         mm + (size_t)k * count * g->out_channels, NULL, gemm_workspace, 0, count, panel_begin, panel_end);
+            sc_conv_nhwc(&p, packed + k * position_floats, v + k * v_stride, mm + k * m_stride, NULL, gemm_workspace, 0,
+                         count, panel_begin, panel_end);
         const int c0 = panel_begin * 16, c1 = panel_end * 16 < g->out_channels ? panel_end * 16 : g->out_channels;
-        if (avx2) sc_transform_output_avx2(g, mm, t0, count, c0, c1, output, epilogue, rows);
-        else sc_transform_output_portable(g, mm, t0, count, c0, c1, output, epilogue, rows);
+        if (avx2) sc_transform_output_avx2(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows);
+        else sc_transform_output_portable(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows);
     }
 }

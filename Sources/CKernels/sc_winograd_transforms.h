@@ -24,17 +24,57 @@ typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unali
             STORE(out + (size_t)(y * 4 + 3) * stride + ch, q[y * 4 + 1] - q[y * 4 + 3]);                               \
         }                                                                                                              \
     } while (0)
+// A^T M A for one group of channels: src + k * stride is position k; y[0..3] the 2x2 block's four pixels.
+#define SC_OUTPUT_TRANSFORM(T, LOAD, ch, y)                                                                            \
+    do {                                                                                                               \
+        T q[8];                                                                                                        \
+        for (int x = 0; x < 4; x++) {                                                                                  \
+            const T p0 = LOAD(src + ch + (size_t)x * stride), p1 = LOAD(src + ch + (size_t)(4 + x) * stride);          \
+            const T p2 = LOAD(src + ch + (size_t)(8 + x) * stride), p3 = LOAD(src + ch + (size_t)(12 + x) * stride);   \
+            q[x] = p0 + p1 + p2, q[4 + x] = p1 - p2 - p3;                                                              \
+        }                                                                                                              \
+        y[0] = q[0] + q[1] + q[2], y[1] = q[1] - q[2] - q[3], y[2] = q[4] + q[5] + q[6], y[3] = q[5] - q[6] - q[7];   \
+    } while (0)
+
 #define SC_LOAD1(p) (*(p))
 #define SC_STORE1(p, v) (*(p) = (v))
+
+// The epilogue on eight channels in a vector (the flags' pointers fetched once per call).
+typedef struct {
+    const float *scale, *shift, *residual, *act_scale, *act_shift;
+    float *act;
+    int relu, act_relu;
+} sc_epilogue8;
+
+static inline sc_epilogue8 sc_epilogue8_for(const sc_epilogue *e) {
+    if (!e) return (sc_epilogue8){0};
+    return (sc_epilogue8){e->scale, e->shift, e->residual, e->act_scale, e->act_shift, e->act_output, e->relu, e->act_relu};
+}
+
+// Stores *y's epilogue at out + at (channels ch..ch+7 of a pixel whose row starts at at - ch). By
+// pointer: a vector argument would need AVX in the baseline's copy; inlined, it stays in a register.
+static inline __attribute__((always_inline)) void sc_epilogue8_store(const sc_epilogue8 *e, const sc_v8 *y, float *out, size_t at, int ch) {
+    const sc_v8 zero = {0};
+    sc_v8 v = *y;
+    if (e->scale) v *= sc_load8(e->scale + ch);
+    if (e->shift) v += sc_load8(e->shift + ch);
+    if (e->residual) v += sc_load8(e->residual + at);
+    if (e->relu) v = __builtin_elementwise_max(v, zero);
+    sc_store8(out + at, v);
+    if (e->act) {
+        sc_v8 a = v * sc_load8(e->act_scale + ch) + sc_load8(e->act_shift + ch);
+        if (e->act_relu) a = __builtin_elementwise_max(a, zero);
+        sc_store8(e->act + at, a);
+    }
+}
 
 #endif
 
 // V[k][t][c] for the chunk's tiles: the 4x4 input patch at (2 ty - 1, 2 tx - 1) (the zero row outside
 // the image) through B^T d B.
 SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_input)(const sc_conv_geometry *g, const float *input, const float *zero, long t0, long count,
-                               float *v) {
+                               float *v, size_t stride) {
     const int c = g->in_channels, h = g->in_height, w = g->in_width, tiles_x = (g->out_width + 1) / 2;
-    const size_t stride = (size_t)count * c;
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
         const int y0 = (int)(tile / tiles_x) * 2 - 1, x0 = (int)(tile % tiles_x) * 2 - 1;
@@ -50,38 +90,39 @@ SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_input)(const sc_conv_g
     }
 }
 
-// A^T M A for one group of channels: src + k * stride is position k; the four results go to rows.
-#define SC_OUTPUT_TRANSFORM(T, LOAD, STORE, ch)                                                                        \
-    do {                                                                                                               \
-        T q[8];                                                                                                        \
-        for (int x = 0; x < 4; x++) {                                                                                  \
-            const T p0 = LOAD(src + ch + (size_t)x * stride), p1 = LOAD(src + ch + (size_t)(4 + x) * stride);          \
-            const T p2 = LOAD(src + ch + (size_t)(8 + x) * stride), p3 = LOAD(src + ch + (size_t)(12 + x) * stride);   \
-            q[x] = p0 + p1 + p2, q[4 + x] = p1 - p2 - p3;                                                              \
-        }                                                                                                              \
-        STORE(rows + ch - c0, q[0] + q[1] + q[2]);                                                                     \
-        STORE(rows + n + ch - c0, q[1] - q[2] - q[3]);                                                                 \
-        STORE(rows + 2 * n + ch - c0, q[4] + q[5] + q[6]);                                                             \
-        STORE(rows + 3 * n + ch - c0, q[5] - q[6] - q[7]);                                                             \
-    } while (0)
-
 // Y = A^T M A for the chunk's tiles and channels [c0, c1), then the epilogue, at the output pixels
-// inside the image (a map of odd size has half tiles at its bottom and right edges).
-SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_output)(const sc_conv_geometry *g, const float *mm, long t0, long count, int c0, int c1,
-                                float *output, const sc_epilogue *e, float *rows) {
-    const int m = g->out_channels, h = g->out_height, w = g->out_width, tiles_x = (w + 1) / 2, n = c1 - c0;
-    const size_t stride = (size_t)count * m;
+// inside the image (a map of odd size has half tiles at its bottom and right edges). Eight channels
+// at a time go through the epilogue in registers; the last few, one by one through `rows`.
+SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_output)(const sc_conv_geometry *g, const float *mm, size_t stride, long t0, long count,
+                                int c0, int c1, float *output, const sc_epilogue *e, float *rows) {
+    const int m = g->out_channels, h = g->out_height, w = g->out_width, tiles_x = (w + 1) / 2;
+    const int vector_end = c0 + (c1 - c0) / 8 * 8;
+    const sc_epilogue8 ep = sc_epilogue8_for(e);
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
         const int y0 = (int)(tile / tiles_x) * 2, x0 = (int)(tile % tiles_x) * 2;
         const float *src = mm + (size_t)t * m;
-        int ch = c0;
-        for (; ch + 8 <= c1; ch += 8) SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch);
-        for (; ch < c1; ch++) SC_OUTPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch);
+        size_t at[4];
+        int inside[4];
         for (int k = 0; k < 4; k++) {
             const int oy = y0 + k / 2, ox = x0 + k % 2;
-            if (oy < h && ox < w) sc_epilogue_pixel(rows + k * n, output, ((size_t)oy * w + ox) * m, c0, c1, e);
+            inside[k] = oy < h && ox < w;
+            at[k] = ((size_t)oy * w + ox) * m;
         }
+        for (int ch = c0; ch < vector_end; ch += 8) {
+            sc_v8 y[4];
+            SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y);
+            for (int k = 0; k < 4; k++)
+                if (inside[k]) sc_epilogue8_store(&ep, &y[k], output, at[k] + ch, ch);
+        }
+        if (vector_end == c1) continue;
+        const int n = c1 - vector_end;
+        for (int ch = vector_end; ch < c1; ch++) {
+            float y[4];
+            SC_OUTPUT_TRANSFORM(float, SC_LOAD1, ch, y);
+            for (int k = 0; k < 4; k++) rows[k * n + ch - vector_end] = y[k];
+        }
+        for (int k = 0; k < 4; k++)
+            if (inside[k]) sc_epilogue_pixel(rows + k * n, output, at[k], vector_end, c1, e);
     }
 }
-

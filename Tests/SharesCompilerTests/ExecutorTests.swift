@@ -43,7 +43,7 @@ struct ExecutorTests {
               - {block: cifar_basic, width: 24, repeat: 2, stride: 2, share: {conv2: after-first}}
             head: [global_avgpool, flatten, linear: {out: $classes}]
             """,
-        // 3x3 convolutions over 128 channels run by Winograd's F(2x2, 3x3): a tied one over an odd 5x5 map
+        // 3x3 convolutions over 32 channels run by Winograd's F(2x2, 3x3): a tied one over an odd 5x5 map
         // (half tiles at the edges), pre-activation ones whose batchnorm-ReLU rides in their epilogue.
         "winograd.yaml": """
             include: Architectures/blocks.yaml
@@ -51,8 +51,8 @@ struct ExecutorTests {
             vars: {classes: 5}
             stem: [conv: {out: 32, kernel: 3, stride: 2, pad: 1}, batchnorm, relu]
             stages:
-              - {block: bottleneck, planes: 128, repeat: 2, share: {conv2: all}}
-              - {block: preact_bottleneck, planes: 128, repeat: 2, stride: 2, share: {conv2: after-first}}
+              - {block: bottleneck, planes: 32, repeat: 2, share: {conv2: all}}
+              - {block: preact_bottleneck, planes: 40, repeat: 2, stride: 2, share: {conv2: after-first}}
             head: [global_avgpool, flatten, linear: {out: $classes}]
             """,
     ]

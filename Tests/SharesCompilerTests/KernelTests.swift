@@ -255,6 +255,7 @@ struct KernelTests {
         ConvCase(inChannels: 128, height: 1, width: 1, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         ConvCase(inChannels: 136, height: 6, width: 9, outChannels: 33, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         ConvCase(inChannels: 128, height: 2, width: 2, outChannels: 128, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
     ]
 
     @Test(arguments: winogradCases)
@@ -320,10 +321,9 @@ struct KernelTests {
                                      out_width: out, kernel: kernel, stride: stride, pad: 1, groups: 1)
             return sc_winograd_applies(&g) != 0
         }
-        #expect(applies(128, 128) && applies(256, 256) && applies(128, 512))
-        #expect(!applies(64, 64))         // reductions too short
-        #expect(!applies(512, 512))       // 16 MiB of transformed weights
-        #expect(!applies(128, 128, size: 28) && applies(128, 128, size: 16))  // 3 MiB of transformed activations at 28x28
+        #expect(applies(32, 32) && applies(64, 64, size: 56) && applies(128, 128, size: 28) && applies(256, 256) && applies(128, 512))
+        #expect(!applies(16, 16) && !applies(16, 64))  // reductions too short
+        #expect(!applies(512, 512))                    // 16 MiB of transformed weights
         #expect(!applies(128, 128, stride: 2) && !applies(128, 128, kernel: 1))
     }
 
