@@ -120,13 +120,19 @@ void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *p
 // A kernel row's worth of zeros: the padding for a tap, or for a merged kernel row.
 static size_t sc_zero_row_floats(const sc_conv_geometry *g) { return ((size_t)g->kernel * g->in_channels + 15) / 16 * 16; }
 
+// Floats of the chunk's partial sums, kept apart from the output when it is also the residual: the
+// first block would otherwise overwrite residual values the last block has yet to add.
+static size_t sc_partial_floats(const sc_igemm_plan *p, const sc_conv_geometry *g) {
+    return p->blocks > 1 ? ((size_t)sc_max_chunk(p) * g->out_channels + 15) / 16 * 16 : 0;
+}
+
 size_t sc_conv_nhwc_workspace_size(const sc_conv_geometry *g) {
     const sc_igemm_plan p = sc_igemm_make_plan(g);
     const size_t taps = (size_t)g->kernel * g->kernel;
     const size_t chunk = (size_t)sc_max_chunk(&p);
     // Copied rows; or the pointer table and a byte per tile saying whether it lists merged kernel rows.
     const size_t inputs = p.copy_rows ? chunk * p.row_pitch : chunk * taps * (sizeof(float *) / sizeof(float)) + chunk / 4 + 4;
-    return 16 + sc_zero_row_floats(g) + inputs;  // 16: alignment slack
+    return 16 + sc_zero_row_floats(g) + sc_partial_floats(&p, g) + inputs;  // 16: alignment slack
 }
 
 // An output pixel's place: its image's input and the input coordinates of its kernel's top-left tap.
@@ -234,6 +240,7 @@ typedef struct {
     sc_igemm_plan p;
     int cg, mg, ppg, taps, direct;
     size_t group_floats;
+    float *partial;               // the chunk's partial sums when the output is also the residual, else NULL
     const float *rows;            // copied rows (copy_rows)
     const float *const *pointers; // the chunk's pointer table (neither copy_rows nor direct)
     const unsigned char *merged;  // per tile of the chunk: its table lists kernel rows, not taps
@@ -257,13 +264,15 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
     const size_t ldc = (size_t)x->g->out_channels;
     const sc_epilogue *ep = x->epilogue;
     const int act = ep && ep->act_output;
+    // Partial sums of a conv that writes over its residual go to the workspace until the last block.
+    float *partial = x->partial ? x->partial + (size_t)t * SC_TILE_ROWS * ldc + oc0 : NULL;
     const sc_igemm_epi e = {ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
                             ep && ep->residual ? ep->residual + (size_t)first_row * ldc + oc0 : NULL,
-                            ldc, ep ? ep->relu : 0, x->first, x->last,
+                            ldc, ep ? ep->relu : 0, x->first, x->last, partial,
                             act ? ep->act_output + (size_t)first_row * ldc + oc0 : NULL,
                             act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
     sc_igemm_panels b = {sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};
-    float *c = x->output + (size_t)first_row * ldc + oc0;
+    float *c = partial && !x->last ? partial : x->output + (size_t)first_row * ldc + oc0;
     const float *a[SC_TILE_ROWS];
     if (x->p.copy_rows) {  // one reduction over the block's taps x channels, row by row
         for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * x->p.row_pitch;
@@ -296,7 +305,9 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     const size_t zero_floats = sc_zero_row_floats(g);
     memset(zero, 0, zero_floats * sizeof(float));
-    float *rows = zero + zero_floats;
+    // Partial sums apart only when the output is also the residual (see sc_partial_floats).
+    x.partial = x.p.blocks > 1 && epilogue && epilogue->residual == output ? zero + zero_floats : NULL;
+    float *rows = zero + zero_floats + sc_partial_floats(&x.p, g);
     const float **pointers = (const float **)(void *)rows;
     unsigned char *merged = (unsigned char *)(pointers + (size_t)sc_max_chunk(&x.p) * x.taps);
     x.rows = rows, x.pointers = pointers, x.merged = merged;

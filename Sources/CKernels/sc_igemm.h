@@ -22,6 +22,7 @@ typedef struct {
     int relu;
     int first;             // first reduction block: overwrite instead of accumulating
     int last;              // last reduction block: apply the epilogue
+    const float *partial;  // where the previous blocks' sums are, row stride ldc, or NULL (at the output)
     float *act;            // at the tile's first element, row stride ldc, or NULL: the second output
     const float *act_scale, *act_shift; // at the tile's first channel (never NULL with act)
     int act_relu;

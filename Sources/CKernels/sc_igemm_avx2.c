@@ -69,7 +69,7 @@ static inline __attribute__((always_inline)) void sc_finish_tile(const __m256 *l
         __m256 vlo = lo[r], vhi = hi[r], x0, x1;
         float *row = c + r * ldc;
         if (!first) {  // accumulate onto the previous reduction blocks
-            sc_load16(row, l, &x0, &x1);
+            sc_load16(e->partial ? e->partial + r * ldc + col : row, l, &x0, &x1);
             vlo = _mm256_add_ps(vlo, x0);
             vhi = _mm256_add_ps(vhi, x1);
         }

@@ -16,11 +16,12 @@ static void sc_panel_portable(int taps, int kc, const float *const *a, size_t of
     }
     for (int r = 0; r < mr; r++) {
         float *row = c + (size_t)r * e->ldc + col;
+        const float *partial = e->partial ? e->partial + (size_t)r * e->ldc + col : row;
         const float *res = e->last && e->residual ? e->residual + (size_t)r * e->ldc + col : NULL;
         float *act = e->last && e->act ? e->act + (size_t)r * e->ldc + col : NULL;
         for (int j = 0; j < nr; j++) {
             float v = acc[r][j];
-            if (!e->first) v += row[j];
+            if (!e->first) v += partial[j];
             if (e->last) {
                 v = v * (e->scale ? e->scale[col + j] : 1.0f) + (e->shift ? e->shift[col + j] : 0.0f);
                 if (res) v += res[j];

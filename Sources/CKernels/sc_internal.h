@@ -11,9 +11,10 @@ int sc_level_internal(void);
 // The epilogue on one output pixel's channels [c0, c1), for the kernels that finish a pixel's values
 // outside a micro-kernel (depthwise, Winograd's output transform): y[ch - c0] is the convolution's
 // value, out + at and the residual and second output + at are the pixel's row (NULL e: plain store).
-static inline void sc_epilogue_pixel(const float *restrict y, float *restrict out, size_t at, int c0, int c1,
+// The residual may be the output itself: each value is read before its place is written.
+static inline void sc_epilogue_pixel(const float *restrict y, float *out, size_t at, int c0, int c1,
                                      const sc_epilogue *e) {
-    const float *restrict res = e && e->residual ? e->residual + at : NULL;
+    const float *res = e && e->residual ? e->residual + at : NULL;
     float *restrict act = e && e->act_output ? e->act_output + at : NULL;
     const int relu = e && e->relu;
     for (int ch = c0; ch < c1; ch++) {

@@ -79,17 +79,26 @@ struct BackendPassTests {
         #expect(!ProgramVerifier.problems(in: misshapen).isEmpty)
     }
 
-    @Test func inPlaceElementwiseSteps() throws {
-        // The plain ResNet-56's identity blocks leave a separate add-ReLU, which writes over its input.
-        let program = try program("cifar/resnet-56.yaml", overrides: ["depth=20"])
-        let plan = MemoryPlanner.plan(program, batch: 2)
-        let shared = plan.buffers.filter { $0.values.count > 1 }
-        #expect(!shared.isEmpty)
-        for buffer in shared {
-            for value in buffer.values.dropFirst() {
-                let step = program.steps.first { $0.output == value }!
-                #expect(step.kernel.isElementwise)
+    @Test func inPlaceSteps() throws {
+        // The plain ResNet-56's identity blocks leave a separate add-ReLU, which writes over its input;
+        // resnet-50's bottlenecks end in a convolution that writes over its residual.
+        for (spec, overrides, kernels) in [("cifar/resnet-56.yaml", ["depth=20"], ["add"]), ("imagenet/resnet-50.yaml", [], ["conv"])] {
+            let program = try program(spec, overrides: overrides)
+            let plan = MemoryPlanner.plan(program, batch: 2)
+            let shared = plan.buffers.filter { $0.values.count > 1 }
+            #expect(!shared.isEmpty)
+            var kinds = Set<String>()
+            for buffer in shared {
+                for (previous, value) in zip(buffer.values, buffer.values.dropFirst()) {
+                    // Each value written over the one before it, by a step allowed to and reading it once.
+                    let step = program.steps.first { $0.output == value }!
+                    let overwritten = step.kernel.overwritableInputs.map { step.inputs[$0] }
+                    #expect(overwritten.contains(previous), "\(step.name)")
+                    #expect(step.inputs.filter { $0 == previous }.count == 1, "\(step.name)")
+                    kinds.insert(step.kernel.kind)
+                }
             }
+            #expect(kinds.isSuperset(of: kernels), "\(spec): \(kinds.sorted())")
         }
     }
 

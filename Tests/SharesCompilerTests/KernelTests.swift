@@ -314,6 +314,51 @@ struct KernelTests {
         }
     }
 
+    /// A convolution whose output is also its residual (the memory plan puts a residual that dies at
+    /// the convolution in its output's buffer): one reduction block, several (whose partial sums must
+    /// not overwrite residual values before they are added), depthwise and Winograd, split as threads
+    /// split them.
+    @Test(arguments: [
+        ConvCase(inChannels: 16, height: 9, width: 10, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1),
+        ConvCase(inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1),
+        ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
+        ConvCase(inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6),
+        ConvCase(inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+    ])
+    func convolutionWritesOverItsResidual(_ c: ConvCase) {
+        var geometry = c.geometry
+        let winograd = c.batch == 1 && sc_winograd_applies(&geometry) != 0
+        let weights = Self.random(c.outChannels * (c.inChannels / c.groups) * c.kernel * c.kernel, seed: 21)
+        let input = Self.random(c.batch * c.height * c.width * c.inChannels, seed: 22)
+        let scale = Self.random(c.outChannels, seed: 23), shift = Self.random(c.outChannels, seed: 24)
+        let residual = Self.random(c.outChannels * c.pixels, seed: 25)
+        let m = c.outChannels, n = c.pixels
+        let expected = Self.referenceConv(c, weights: weights, input: input).enumerated().map { i, v in
+            max(v * Double(scale[i % m]) + Double(shift[i % m]) + Double(residual[i]), 0)
+        }
+        let packed = Guarded(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry))
+        if winograd { #expect(sc_winograd_pack(&geometry, weights, packed.pointer) == 1) } else { sc_conv_nhwc_pack(&geometry, weights, packed.pointer) }
+        let rows = winograd ? sc_winograd_tiles(&geometry) : n, panels = Int(sc_conv_nhwc_panels(&geometry))
+        let scaleBuffer = Guarded(scale), shiftBuffer = Guarded(shift)
+        Self.atEveryLevel { level in
+            for (name, ranges) in [("whole", [(0..<rows, 0..<panels)]),
+                                   ("both", [(0..<rows / 2, 0..<panels), (rows / 2..<rows, 0..<panels / 2), (rows / 2..<rows, panels / 2..<panels)])] {
+                let output = Guarded(residual)
+                let workspace = Guarded(count: winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
+                var epilogue = sc_epilogue(scale: UnsafePointer(scaleBuffer.pointer), shift: UnsafePointer(shiftBuffer.pointer),
+                                           residual: UnsafePointer(output.pointer), relu: 1, act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
+                for (rowRange, panelRange) in ranges where !rowRange.isEmpty && !panelRange.isEmpty {
+                    let convolve = winograd ? sc_winograd_conv : sc_conv_nhwc
+                    convolve(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
+                             rowRange.lowerBound, rowRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+                }
+                let error = Self.relativeError(output.values, expected)
+                #expect(error <= Self.tolerance, "level \(level), \(name): relative error \(error)")
+                #expect(output.guardsIntact && workspace.guardsIntact, "level \(level), \(name): wrote outside its buffers")
+            }
+        }
+    }
+
     @Test func winogradAppliesOnlyWhereItPays() {
         func applies(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Bool {
             let out = (size + 2 - kernel) / stride + 1

@@ -19,7 +19,8 @@ typedef struct {
 } sc_conv_geometry;
 
 // Applied to each output value as it is stored: v = v * scale[c] + shift[c]; v += residual; if relu, v = max(v, 0).
-// Any pointer may be NULL (scale 1, shift 0, no residual). `residual` has the output's layout.
+// Any pointer may be NULL (scale 1, shift 0, no residual). `residual` has the output's layout and may
+// be the output itself (the convolution then writes over it in place).
 // With `act_output`, the stored value also goes on through a second scale and shift (and ReLU) into
 // act_output, with the output's layout: the next pre-activation block's batchnorm and ReLU, computed
 // while the value is still in registers instead of in a pass of its own.

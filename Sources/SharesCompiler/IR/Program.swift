@@ -71,6 +71,18 @@ public struct Program: Codable, Hashable, Sendable {
             case .conv, .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad: return false
             }
         }
+
+        /// Indices into the step's inputs that its output may be written over when they die at this
+        /// step: every input of an elementwise kernel, a convolution's residual (each residual value is
+        /// read just before the output value at its place is stored), nothing else.
+        public var overwritableInputs: [Int] {
+            switch self {
+            case .scaleShift, .relu: return [0]
+            case .add: return [0, 1]
+            case .conv(_, _, _, _, _, _, let epilogue): return epilogue.residual.map { [$0] } ?? []
+            case .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad: return []
+            }
+        }
     }
 
     public struct Step: Codable, Hashable, Sendable {

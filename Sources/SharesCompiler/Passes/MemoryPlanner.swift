@@ -1,8 +1,9 @@
 /// Where every activation lives in one arena, for a given batch size.
 ///
 /// Liveness comes from uses: a value is born at the step that writes it and dies after the last
-/// step that reads it (the output lives to the end). An elementwise step whose input dies there
-/// writes over that input (in-place), so the two share one buffer. Buffers are then placed largest
+/// step that reads it (the output lives to the end). A step whose overwritable input (any input of
+/// an elementwise step, a convolution's residual) dies there writes over it (in-place), so the two
+/// share one buffer: a residual convolution then reads and writes one stream instead of two. Buffers are then placed largest
 /// first, each in the smallest gap that fits among the buffers whose lifetimes overlap its own
 /// (greedy best fit, as TFLite Micro's planner). Weights never live in the arena.
 public struct MemoryPlan: Codable, Hashable, Sendable {
@@ -56,7 +57,8 @@ public enum MemoryPlanner {
         // A value nobody reads still occupies its buffer while its step writes it.
         for value in 0..<count where defined[value] >= 0 { lastUse[value] = max(lastUse[value], defined[value]) }
 
-        // In-place: the output of an elementwise step takes over an input that dies at that step.
+        // In-place: a step's output takes over an overwritable input that dies at that step (and is not
+        // also read another way, as a convolution reading its own residual).
         var bufferOfValue = [Int](repeating: -1, count: count)
         var buffers: [MemoryPlan.Buffer] = []
         func bytes(_ value: Int) -> Int {
@@ -69,8 +71,10 @@ public enum MemoryPlanner {
         }
         newBuffer(program.input)
         for (index, step) in program.steps.enumerated() {
-            let reusable = step.kernel.isElementwise
-                ? step.inputs.first { lastUse[$0] == index && bytes($0) == bytes(step.output) && $0 != program.output } : nil
+            let reusable = step.kernel.overwritableInputs.map { step.inputs[$0] }.first { input in
+                lastUse[input] == index && bytes(input) == bytes(step.output) && input != program.output
+                    && step.inputs.filter({ $0 == input }).count == 1
+            }
             if let input = reusable {
                 let buffer = bufferOfValue[input]
                 bufferOfValue[step.output] = buffer
