@@ -1,11 +1,15 @@
-// 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2016): each
-// 2x2 block of output pixels takes 16 products per channel pair instead of 36, 2.25x fewer
-// multiply-adds. Per 4x4 input tile the input is transformed (V = B^T d B), the 16 positions of the
-// tile become 16 independent GEMMs over tiles x channels against the transformed weights
-// (U = G g G^T, made once at load), which run on the indirect GEMM's packed panels and micro-kernels,
-// and each 2x2 output block comes back as Y = A^T M A, through the same epilogue as any convolution.
-//   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-//   A^T = [1 1 1 0; 0 1 -1 -1]
+// 3x3 stride-1 convolutions by Winograd's minimal filtering F(m x m, 3x3) (Lavin and Gray, 2016),
+// m = 2 or 4: each m x m block of output pixels takes (m + 2)^2 products per channel pair instead of
+// 9 m^2, 2.25x or 4x fewer multiply-adds. Per (m + 2)^2 input tile the input is transformed
+// (V = B^T d B), the tile's (m + 2)^2 positions become as many independent GEMMs over tiles x
+// channels against the transformed weights (U = G g G^T, made once at load), which run on the
+// indirect GEMM's packed panels and micro-kernels, and each output block comes back as Y = A^T M A,
+// through the same epilogue as any convolution.
+//   F(2x2, 3x3): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//                B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   A^T = [1 1 1 0; 0 1 -1 -1]
+//   F(4x4, 3x3): G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//                B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//                A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 // Activations are NHWC, one image per call (the executor runs a batch image by image).
 #include <string.h>
 #include "sc_internal.h"
@@ -25,9 +29,31 @@
 #define SC_WINOGRAD_MIN_CHANNELS 32
 #define SC_WINOGRAD_MAX_WEIGHT_BYTES (8L << 20)
 
-long sc_winograd_tiles(const sc_conv_geometry *g) {
-    return (long)((g->out_height + 1) / 2) * ((g->out_width + 1) / 2);
+// F(4x4, 3x3) where its transformed weights, 4x the direct ones, stay small and a map has tiles
+// enough for the GEMMs' rows: resnet-50's stages 1 and 2, sharewrn-40-4's 1 and 2, sharesnet-164's
+// 32-channel one. Alone against F(2x2, 3x3): 1.3-1.4x at 64 and 128 channels (2.0-2.2x the indirect
+// GEMM), 1.4x at 32; inside resnet-50, 1.74 -> 1.21-1.29 ms at 64 channels over 56x56 and
+// 1.56-1.66 -> 1.13-1.27 ms at 128 over 28x28. Relative error of whole networks against ONNX
+// Runtime: 0.4-1.5e-6.
+#define SC_WINOGRAD_F4_MAX_WEIGHT_BYTES (4L << 20)
+#define SC_WINOGRAD_F4_MIN_TILES 16
+
+static long sc_tiles_for(const sc_conv_geometry *g, int m) {
+    return (long)((g->out_height + m - 1) / m) * ((g->out_width + m - 1) / m);
 }
+
+int sc_winograd_tile_size(const sc_conv_geometry *g) {
+    return 36L * g->in_channels * g->out_channels * 4 <= SC_WINOGRAD_F4_MAX_WEIGHT_BYTES &&
+                   sc_tiles_for(g, 4) >= SC_WINOGRAD_F4_MIN_TILES ? 4 : 2;
+}
+
+// Positions of a tile: (m + 2)^2 for F(m x m, 3x3).
+static int sc_positions(const sc_conv_geometry *g) {
+    const int alpha = sc_winograd_tile_size(g) + 2;
+    return alpha * alpha;
+}
+
+long sc_winograd_tiles(const sc_conv_geometry *g) { return sc_tiles_for(g, sc_winograd_tile_size(g)); }
 
 int sc_winograd_applies(const sc_conv_geometry *g) {
     return g->kernel == 3 && g->stride == 1 && g->pad == 1 && (g->groups <= 1) && g->in_height == g->out_height &&
@@ -43,45 +69,50 @@ static sc_conv_geometry sc_position_geometry(const sc_conv_geometry *g, long til
 
 static size_t sc_round16(int n) { return ((size_t)n + 15) / 16 * 16; }
 
+// A tile's output pixels (at most 16) for the channels past the last group of eight (at most 7).
+#define SC_TAIL_FLOATS 128
+
 // Floats from one position's share of the chunk (V or M) to the next: one cache line more than the
 // share, so that the 16 positions a transform reads or writes together fall in different L1 sets
 // (a share of 32 KiB, 64 tiles x 128 channels, put all 16 in one set: 8 ways for 16 streams).
 static size_t sc_position_stride(long count, int channels) { return (size_t)count * channels + 16; }
 
 static long sc_chunk_tiles(const sc_conv_geometry *g) {
-    const long bytes_per_tile = 16L * (g->in_channels + g->out_channels) * 4;
+    const long bytes_per_tile = (long)sc_positions(g) * (g->in_channels + g->out_channels) * 4;
     const long chunk = SC_WINOGRAD_CHUNK_BYTES / bytes_per_tile, tiles = sc_winograd_tiles(g);
     return chunk < 1 ? 1 : chunk < tiles ? chunk : tiles;
 }
 
 size_t sc_winograd_packed_size(const sc_conv_geometry *g) {
     const sc_conv_geometry p = sc_position_geometry(g, 1);
-    return 16 * sc_conv_nhwc_packed_size(&p);
+    return (size_t)sc_positions(g) * sc_conv_nhwc_packed_size(&p);
 }
 
+// G of F(2x2, 3x3) and of F(4x4, 3x3) (Lavin and Gray's, interpolation points 0, +-1, +-2 and
+// infinity for the latter), in double: the weights are transformed once, at load.
+static const double sc_g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double sc_g4[6][3] = {{0.25, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+
 int sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *packed) {
-    const int c = g->in_channels, m = g->out_channels;
+    const int c = g->in_channels, m = g->out_channels, alpha = sc_winograd_tile_size(g) + 2, positions = alpha * alpha;
+    const double (*gm)[3] = alpha == 6 ? sc_g4 : sc_g2;
     const sc_conv_geometry p = sc_position_geometry(g, 1);
     const size_t position_floats = sc_conv_nhwc_packed_size(&p);
-    float *u = sc_alloc((size_t)16 * m * c * sizeof(float));  // [position][out][in]
+    float *u = sc_alloc((size_t)positions * m * c * sizeof(float));  // [position][out][in]
     if (!u) return 0;
     for (int o = 0; o < m; o++)
         for (int i = 0; i < c; i++) {
             const float *w = weights + ((size_t)o * c + i) * 9;
-            float gw[4][3];  // G g
-            for (int x = 0; x < 3; x++) {
-                gw[0][x] = w[x];
-                gw[1][x] = 0.5f * (w[x] + w[3 + x] + w[6 + x]);
-                gw[2][x] = 0.5f * (w[x] - w[3 + x] + w[6 + x]);
-                gw[3][x] = w[6 + x];
-            }
-            for (int y = 0; y < 4; y++) {  // (G g) G^T
-                const float row[4] = {gw[y][0], 0.5f * (gw[y][0] + gw[y][1] + gw[y][2]),
-                                      0.5f * (gw[y][0] - gw[y][1] + gw[y][2]), gw[y][2]};
-                for (int x = 0; x < 4; x++) u[((size_t)(y * 4 + x) * m + o) * c + i] = row[x];
-            }
+            double gw[6][3];  // G g
+            for (int y = 0; y < alpha; y++)
+                for (int x = 0; x < 3; x++) gw[y][x] = gm[y][0] * w[x] + gm[y][1] * w[3 + x] + gm[y][2] * w[6 + x];
+            for (int y = 0; y < alpha; y++)  // (G g) G^T
+                for (int x = 0; x < alpha; x++)
+                    u[((size_t)(y * alpha + x) * m + o) * c + i] =
+                        (float)(gw[y][0] * gm[x][0] + gw[y][1] * gm[x][1] + gw[y][2] * gm[x][2]);
         }
-    for (int k = 0; k < 16; k++) sc_conv_nhwc_pack(&p, u + (size_t)k * m * c, packed + k * position_floats);
+    for (int k = 0; k < positions; k++) sc_conv_nhwc_pack(&p, u + (size_t)k * m * c, packed + k * position_floats);
     sc_free(u);
     return 1;
 }
@@ -89,8 +120,8 @@ int sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *pac
 size_t sc_winograd_workspace_size(const sc_conv_geometry *g) {
     const long chunk = sc_chunk_tiles(g);
     const sc_conv_geometry p = sc_position_geometry(g, chunk);
-    return 16 + sc_round16(g->in_channels) + 32 +
-           16 * (sc_position_stride(chunk, g->in_channels) + sc_position_stride(chunk, g->out_channels)) +
+    return 16 + sc_round16(g->in_channels) + SC_TAIL_FLOATS +
+           (size_t)sc_positions(g) * (sc_position_stride(chunk, g->in_channels) + sc_position_stride(chunk, g->out_channels)) +
            sc_conv_nhwc_workspace_size(&p) + 16;
 }
 
@@ -112,25 +143,26 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
     if (tile_begin < 0) tile_begin = 0;
     if (tile_end > tiles) tile_end = tiles;
     const long chunk = sc_chunk_tiles(g);
-    const size_t position_floats = sc_winograd_packed_size(g) / 16;
-    // Workspace: the zero row, a tile's four output pixels for the channels past the last group of
-    // eight, then the chunk's V and M and the GEMMs'.
+    const int m = sc_winograd_tile_size(g), positions = (m + 2) * (m + 2);
+    const size_t position_floats = sc_winograd_packed_size(g) / positions;
+    // Workspace: the zero row, a tile's output pixels for the channels past the last group of eight,
+    // then the chunk's V and M and the GEMMs'.
     float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    float *rows = zero + sc_round16(g->in_channels), *base = rows + 32;
+    float *rows = zero + sc_round16(g->in_channels), *base = rows + SC_TAIL_FLOATS;
     memset(zero, 0, (size_t)g->in_channels * sizeof(float));
     const int avx2 = sc_level_internal() >= SC_LEVEL_AVX2;
     for (long t0 = tile_begin; t0 < tile_end; t0 += chunk) {
         const long count = tile_end - t0 < chunk ? tile_end - t0 : chunk;
         const size_t v_stride = sc_position_stride(count, g->in_channels), m_stride = sc_position_stride(count, g->out_channels);
-        float *v = base, *mm = v + 16 * v_stride, *gemm_workspace = mm + 16 * m_stride;
-        if (avx2) sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride);
-        else sc_transform_input_portable(g, input, zero, t0, count, v, v_stride);
+        float *v = base, *mm = v + positions * v_stride, *gemm_workspace = mm + positions * m_stride;
+        if (avx2) sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride, m);
+        else sc_transform_input_portable(g, input, zero, t0, count, v, v_stride, m);
         const sc_conv_geometry p = sc_position_geometry(g, count);
-        for (int k = 0; k < 16; k++)
+        for (int k = 0; k < positions; k++)
             sc_conv_nhwc(&p, packed + k * position_floats, v + k * v_stride, mm + k * m_stride, NULL, gemm_workspace, 0,
                          count, panel_begin, panel_end);
         const int c0 = panel_begin * 16, c1 = panel_end * 16 < g->out_channels ? panel_end * 16 : g->out_channels;
-        if (avx2) sc_transform_output_avx2(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows);
-        else sc_transform_output_portable(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows);
+        if (avx2) sc_transform_output_avx2(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
+        else sc_transform_output_portable(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
     }
 }

@@ -36,6 +36,51 @@ typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unali
         y[0] = q[0] + q[1] + q[2], y[1] = q[1] - q[2] - q[3], y[2] = q[4] + q[5] + q[6], y[3] = q[5] - q[6] - q[7];   \
     } while (0)
 
+// B^T v and A^T v of F(4x4, 3x3) on six values, v and r arrays (of vectors or floats).
+#define SC_BT6(v, r)                                                                                                   \
+    do {                                                                                                               \
+        r[0] = 4.0f * v[0] - 5.0f * v[2] + v[4], r[1] = v[3] + v[4] - 4.0f * (v[1] + v[2]);                          \
+        r[2] = 4.0f * (v[1] - v[2]) + v[4] - v[3], r[3] = 2.0f * (v[3] - v[1]) + v[4] - v[2];                        \
+        r[4] = 2.0f * (v[1] - v[3]) + v[4] - v[2], r[5] = 4.0f * v[1] - 5.0f * v[3] + v[5];                          \
+    } while (0)
+#define SC_AT6(v, r)                                                                                                   \
+    do {                                                                                                               \
+        r[0] = v[0] + v[1] + v[2] + v[3] + v[4], r[1] = v[1] - v[2] + 2.0f * (v[3] - v[4]);                           \
+        r[2] = v[1] + v[2] + 4.0f * (v[3] + v[4]), r[3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];                  \
+    } while (0)
+// F(4x4, 3x3)'s B^T d B: d[k] is input row k of the 6x6 patch, out + k * stride position k.
+#define SC_INPUT_TRANSFORM4(T, LOAD, STORE, ch)                                                                        \
+    do {                                                                                                               \
+        T q[36];                                                                                                       \
+        for (int x = 0; x < 6; x++) {                                                                                  \
+            T col[6], r[6];                                                                                            \
+            for (int y = 0; y < 6; y++) col[y] = LOAD(d[y * 6 + x] + ch);                                              \
+            SC_BT6(col, r);                                                                                            \
+            for (int y = 0; y < 6; y++) q[y * 6 + x] = r[y];                                                           \
+        }                                                                                                              \
+        for (int y = 0; y < 6; y++) {                                                                                  \
+            T r[6];                                                                                                    \
+            SC_BT6((q + y * 6), r);                                                                                    \
+            for (int x = 0; x < 6; x++) STORE(out + (size_t)(y * 6 + x) * stride + ch, r[x]);                          \
+        }                                                                                                              \
+    } while (0)
+// F(4x4, 3x3)'s A^T M A: src + k * stride is position k; y[0..15] the 4x4 block's pixels, row-major.
+#define SC_OUTPUT_TRANSFORM4(T, LOAD, ch, y)                                                                           \
+    do {                                                                                                               \
+        T q[24];                                                                                                       \
+        for (int x = 0; x < 6; x++) {                                                                                  \
+            T col[6], r[4];                                                                                            \
+            for (int k = 0; k < 6; k++) col[k] = LOAD(src + ch + (size_t)(k * 6 + x) * stride);                        \
+            SC_AT6(col, r);                                                                                            \
+            for (int k = 0; k < 4; k++) q[k * 6 + x] = r[k];                                                           \
+        }                                                                                                              \
+        for (int k = 0; k < 4; k++) {                                                                                  \
+            T r[4];                                                                                                    \
+            SC_AT6((q + k * 6), r);                                                                                    \
+            for (int x = 0; x < 4; x++) y[k * 4 + x] = r[x];                                                           \
+        }                                                                                                              \
+    } while (0)
+
 #define SC_LOAD1(p) (*(p))
 #define SC_STORE1(p, v) (*(p) = (v))
 
@@ -70,59 +115,81 @@ static inline __attribute__((always_inline)) void sc_epilogue8_store(const sc_ep
 
 #endif
 
-// V[k][t][c] for the chunk's tiles: the 4x4 input patch at (2 ty - 1, 2 tx - 1) (the zero row outside
-// the image) through B^T d B.
-SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_input)(const sc_conv_geometry *g, const float *input, const float *zero, long t0, long count,
-                               float *v, size_t stride) {
-    const int c = g->in_channels, h = g->in_height, w = g->in_width, tiles_x = (g->out_width + 1) / 2;
+// V[k][t][c] for the chunk's tiles of F(m x m, 3x3): the (m + 2)^2 input patch at (m ty - 1, m tx - 1)
+// (the zero row outside the image) through B^T d B. `m` is a constant where inlined.
+static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_input_tiles)(const sc_conv_geometry *g, const float *input,
+                                                                               const float *zero, long t0, long count, float *v,
+                                                                               size_t stride, const int m) {
+    const int c = g->in_channels, h = g->in_height, w = g->in_width, tiles_x = (g->out_width + m - 1) / m, alpha = m + 2;
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
-        const int y0 = (int)(tile / tiles_x) * 2 - 1, x0 = (int)(tile % tiles_x) * 2 - 1;
-        const float *d[16];
-        for (int k = 0; k < 16; k++) {
-            const int iy = y0 + k / 4, ix = x0 + k % 4;
+        const int y0 = (int)(tile / tiles_x) * m - 1, x0 = (int)(tile % tiles_x) * m - 1;
+        const float *d[36];
+        for (int k = 0; k < alpha * alpha; k++) {
+            const int iy = y0 + k / alpha, ix = x0 + k % alpha;
             d[k] = iy < 0 || iy >= h || ix < 0 || ix >= w ? zero : input + ((size_t)iy * w + ix) * c;
         }
         float *out = v + (size_t)t * c;
         int ch = 0;
-        for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch);
-        for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch);
+        if (m == 4) {
+            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM4(sc_v8, sc_load8, sc_store8, ch);
+            for (; ch < c; ch++) SC_INPUT_TRANSFORM4(float, SC_LOAD1, SC_STORE1, ch);
+        } else {
+            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch);
+            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch);
+        }
     }
 }
 
+SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_input)(const sc_conv_geometry *g, const float *input, const float *zero, long t0,
+                                                                 long count, float *v, size_t stride, int m) {
+    if (m == 4) SC_TRANSFORM(sc_input_tiles)(g, input, zero, t0, count, v, stride, 4);
+    else SC_TRANSFORM(sc_input_tiles)(g, input, zero, t0, count, v, stride, 2);
+}
+
 // Y = A^T M A for the chunk's tiles and channels [c0, c1), then the epilogue, at the output pixels
-// inside the image (a map of odd size has half tiles at its bottom and right edges). Eight channels
-// at a time go through the epilogue in registers; the last few, one by one through `rows`.
-SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_output)(const sc_conv_geometry *g, const float *mm, size_t stride, long t0, long count,
-                                int c0, int c1, float *output, const sc_epilogue *e, float *rows) {
-    const int m = g->out_channels, h = g->out_height, w = g->out_width, tiles_x = (w + 1) / 2;
+// inside the image (a map not a multiple of m has partial tiles at its bottom and right edges). Eight
+// channels at a time go through the epilogue in registers; the last few, one by one through `rows`.
+static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(const sc_conv_geometry *g, const float *mm, size_t stride,
+                                                                                long t0, long count, int c0, int c1, float *output,
+                                                                                const sc_epilogue *e, float *rows, const int m) {
+    const int oc = g->out_channels, h = g->out_height, w = g->out_width, tiles_x = (w + m - 1) / m, pixels = m * m;
     const int vector_end = c0 + (c1 - c0) / 8 * 8;
     const sc_epilogue8 ep = sc_epilogue8_for(e);
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
-        const int y0 = (int)(tile / tiles_x) * 2, x0 = (int)(tile % tiles_x) * 2;
-        const float *src = mm + (size_t)t * m;
-        size_t at[4];
-        int inside[4];
-        for (int k = 0; k < 4; k++) {
-            const int oy = y0 + k / 2, ox = x0 + k % 2;
+        const int y0 = (int)(tile / tiles_x) * m, x0 = (int)(tile % tiles_x) * m;
+        const float *src = mm + (size_t)t * oc;
+        size_t at[16];
+        int inside[16];
+        for (int k = 0; k < pixels; k++) {
+            const int oy = y0 + k / m, ox = x0 + k % m;
             inside[k] = oy < h && ox < w;
-            at[k] = ((size_t)oy * w + ox) * m;
+            at[k] = ((size_t)oy * w + ox) * oc;
         }
         for (int ch = c0; ch < vector_end; ch += 8) {
-            sc_v8 y[4];
-            SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y);
-            for (int k = 0; k < 4; k++)
+            sc_v8 y[16];
+            if (m == 4) SC_OUTPUT_TRANSFORM4(sc_v8, sc_load8, ch, y);
+            else SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y);
+            for (int k = 0; k < pixels; k++)
                 if (inside[k]) sc_epilogue8_store(&ep, &y[k], output, at[k] + ch, ch);
         }
         if (vector_end == c1) continue;
         const int n = c1 - vector_end;
         for (int ch = vector_end; ch < c1; ch++) {
-            float y[4];
-            SC_OUTPUT_TRANSFORM(float, SC_LOAD1, ch, y);
-            for (int k = 0; k < 4; k++) rows[k * n + ch - vector_end] = y[k];
+            float y[16];
+            if (m == 4) SC_OUTPUT_TRANSFORM4(float, SC_LOAD1, ch, y);
+            else SC_OUTPUT_TRANSFORM(float, SC_LOAD1, ch, y);
+            for (int k = 0; k < pixels; k++) rows[k * n + ch - vector_end] = y[k];
         }
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < pixels; k++)
             if (inside[k]) sc_epilogue_pixel(rows + k * n, output, at[k], vector_end, c1, e);
     }
+}
+
+SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_output)(const sc_conv_geometry *g, const float *mm, size_t stride, long t0,
+                                                                  long count, int c0, int c1, float *output, const sc_epilogue *e,
+                                                                  float *rows, int m) {
+    if (m == 4) SC_TRANSFORM(sc_output_tiles)(g, mm, stride, t0, count, c0, c1, output, e, rows, 4);
+    else SC_TRANSFORM(sc_output_tiles)(g, mm, stride, t0, count, c0, c1, output, e, rows, 2);
 }

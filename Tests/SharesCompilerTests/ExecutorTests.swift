@@ -43,11 +43,12 @@ struct ExecutorTests {
               - {block: cifar_basic, width: 24, repeat: 2, stride: 2, share: {conv2: after-first}}
             head: [global_avgpool, flatten, linear: {out: $classes}]
             """,
-        // 3x3 convolutions over 32 channels run by Winograd's F(2x2, 3x3): a tied one over an odd 5x5 map
-        // (half tiles at the edges), pre-activation ones whose batchnorm-ReLU rides in their epilogue.
+        // 3x3 convolutions over 32 channels run by Winograd: a tied one by F(4x4, 3x3) over a 17x17 map
+        // (partial tiles at the edges), pre-activation ones by F(2x2, 3x3) over 9x9, whose
+        // batchnorm-ReLU rides in their epilogue.
         "winograd.yaml": """
             include: Architectures/blocks.yaml
-            input: [3, 10, 10]
+            input: [3, 34, 34]
             vars: {classes: 5}
             stem: [conv: {out: 32, kernel: 3, stride: 2, pad: 1}, batchnorm, relu]
             stages:
@@ -100,6 +101,7 @@ struct ExecutorTests {
                     for threads in [1, 2] {
                         let executor = try Executor(program: program, weights: weights, threads: threads)
                         #expect((executor.winogradSteps > 0) == (name == "winograd.yaml"))
+                        if name == "winograd.yaml" { #expect(executor.winogradStepsByTile.keys.sorted() == [2, 4]) }
                         let actual = executor.run(input, batch: batch)
                         #expect(actual.count == expected.count)
                         let error = relativeError(actual, expected)

@@ -256,6 +256,9 @@ struct KernelTests {
         ConvCase(inChannels: 136, height: 6, width: 9, outChannels: 33, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         ConvCase(inChannels: 128, height: 2, width: 2, outChannels: 128, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         ConvCase(inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        // F(4x4, 3x3): partial tiles at the bottom and right edges, and a map of whole tiles.
+        ConvCase(inChannels: 33, height: 13, width: 15, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1, allEpilogues: true),
+        ConvCase(inChannels: 40, height: 16, width: 16, outChannels: 24, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
     ]
 
     @Test(arguments: winogradCases)
@@ -271,7 +274,9 @@ struct KernelTests {
         let packed = Guarded(count: sc_winograd_packed_size(&geometry))
         #expect(sc_winograd_pack(&geometry, weights, packed.pointer) == 1)
         let tiles = sc_winograd_tiles(&geometry), panels = Int(sc_conv_nhwc_panels(&geometry)), m = c.outChannels, n = c.pixels
-        #expect(tiles == ((c.height + 1) / 2) * ((c.width + 1) / 2))
+        let tileSize = Int(sc_winograd_tile_size(&geometry))
+        #expect(tileSize == (c.height >= 13 ? 4 : 2))
+        #expect(tiles == ((c.height + tileSize - 1) / tileSize) * ((c.width + tileSize - 1) / tileSize))
         let splits: [(String, [(Range<Int>, Range<Int>)])] = [
             ("whole", [(0..<tiles, 0..<panels)]),
             ("tiles", [(0..<tiles / 2, 0..<panels), (tiles / 2..<tiles, 0..<panels)]),
@@ -367,6 +372,14 @@ struct KernelTests {
             return sc_winograd_applies(&g) != 0
         }
         #expect(applies(32, 32) && applies(64, 64, size: 56) && applies(128, 128, size: 28) && applies(256, 256) && applies(128, 512))
+        func tileSize(_ c: Int, size: Int32) -> Int32 {
+            var g = sc_conv_geometry(in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(c), out_height: size,
+                                     out_width: size, kernel: 3, stride: 1, pad: 1, groups: 1)
+            return sc_winograd_tile_size(&g)
+        }
+        // F(4x4, 3x3) where its 4x larger weights stay under 4 MiB and the map has 16 tiles of 4x4.
+        #expect(tileSize(64, size: 56) == 4 && tileSize(128, size: 28) == 4 && tileSize(32, size: 16) == 4)
+        #expect(tileSize(256, size: 14) == 2 && tileSize(64, size: 8) == 2 && tileSize(128, size: 12) == 2)
         #expect(!applies(16, 16) && !applies(16, 64))  // reductions too short
         #expect(!applies(512, 512))                    // 16 MiB of transformed weights
         #expect(!applies(128, 128, stride: 2) && !applies(128, 128, kernel: 1))

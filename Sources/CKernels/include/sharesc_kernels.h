@@ -66,10 +66,13 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
                   long pixel_begin, long pixel_end, int panel_begin, int panel_end);
 
 // A 3x3 stride-1 convolution with padding 1 (and enough input channels) may run by Winograd's
-// F(2x2, 3x3) instead: 2.25x fewer multiply-adds. Its weights are packed on their own (transformed,
-// then as 16 GEMMs' panels); its work is numbered by 2x2 output tiles (row-major over one image) and
+// F(m x m, 3x3) instead, m = sc_winograd_tile_size(g): F(2x2, 3x3) (2.25x fewer multiply-adds) or
+// F(4x4, 3x3) (4x). Its weights are packed on their own (transformed, then as (m + 2)^2 GEMMs'
+// panels; the form depends on channels and map size, so two uses of a tied weight share it only when
+// their tile sizes agree); its work is numbered by m x m output tiles (row-major over one image) and
 // panels. `input` and `output` are one image; the epilogue is the convolution's.
 int sc_winograd_applies(const sc_conv_geometry *g);
+int sc_winograd_tile_size(const sc_conv_geometry *g);
 long sc_winograd_tiles(const sc_conv_geometry *g);
 size_t sc_winograd_packed_size(const sc_conv_geometry *g);
 // Returns 0 when out of memory for its scratch (16 x in x out floats), 1 otherwise.

@@ -23,15 +23,18 @@ public final class Executor: @unchecked Sendable {
         var scale: AlignedBuffer?
         var shift: AlignedBuffer?
         var panels: Int
-        /// Runs by Winograd's F(2x2, 3x3) (its weights packed for it): work is counted in 2x2 output tiles.
-        var winograd: Bool
+        /// m when it runs by Winograd's F(m x m, 3x3) (its weights packed for it; work is counted in
+        /// m x m output tiles), 0 when direct.
+        var winogradTile: Int32
+        var winograd: Bool { winogradTile > 0 }
         /// The next pre-activation block's batchnorm, for the second output.
         var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
     }
-    /// A packed conv weight: one per parameter and form (direct or Winograd's transformed one).
+    /// A packed conv weight: one per parameter and form (direct, 0, or Winograd's transformed one for
+    /// its output tile size).
     private struct PackingKey: Hashable {
         var parameter: Int
-        var winograd: Bool
+        var winogradTile: Int32
     }
     /// By step index (nil for other kinds of step): looked up once per step and image.
     private var convs: [ConvStep?] = []
@@ -99,7 +102,8 @@ public final class Executor: @unchecked Sendable {
                                                 out_channels: Int32(output.channels), out_height: Int32(output.height), out_width: Int32(output.width),
                                                 kernel: Int32(kernel), stride: Int32(stride), pad: Int32(padding), groups: Int32(groups))
                 let winograd = sc_winograd_applies(&geometry) != 0
-                let key = PackingKey(parameter: weight, winograd: winograd)
+                let winogradTile = winograd ? sc_winograd_tile_size(&geometry) : 0
+                let key = PackingKey(parameter: weight, winogradTile: winogradTile)
                 let packed: AlignedBuffer
                 if let existing = packedByParameter[key] {
                     packed = existing
@@ -120,7 +124,7 @@ public final class Executor: @unchecked Sendable {
                     return (scale: scale, shift: shift, relu: pre.relu)
                 }
                 convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
-                                        panels: Int(sc_conv_nhwc_panels(&geometry)), winograd: winograd, preActivation: preActivation)
+                                        panels: Int(sc_conv_nhwc_panels(&geometry)), winogradTile: winogradTile, preActivation: preActivation)
                 workspaceFloats = max(workspaceFloats, winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
                 scaleShifts[index] = try normalization(bn)
@@ -141,8 +145,12 @@ public final class Executor: @unchecked Sendable {
         workspaces = (0..<self.threads).map { _ in AlignedBuffer(count: workspaceFloats) }
     }
 
-    /// Conv steps that run by Winograd's F(2x2, 3x3).
+    /// Conv steps that run by Winograd's F(2x2, 3x3) or F(4x4, 3x3).
     public var winogradSteps: Int { convs.filter { $0?.winograd == true }.count }
+    /// Conv steps that run by Winograd, by output tile size (2 or 4).
+    public var winogradStepsByTile: [Int: Int] {
+        convs.reduce(into: [:]) { counts, conv in if let conv, conv.winograd { counts[Int(conv.winogradTile), default: 0] += 1 } }
+    }
 
     public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.count * 4 } }
 
@@ -285,7 +293,7 @@ public final class Executor: @unchecked Sendable {
                          residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
                          inputElements: Int, workers: Workers) {
         let threads = workers.count
-        // Rows of the work: output pixels, in micro-tiles of 6; or for Winograd 2x2 tiles, in chunks of 8.
+        // Rows of the work: output pixels, in micro-tiles of 6; or Winograd's output tiles, in chunks of 8.
         var geometryForRows = conv.geometry
         let pixels = conv.winograd ? sc_winograd_tiles(&geometryForRows) : Int(conv.geometry.out_height * conv.geometry.out_width)
         let panels = conv.panels
