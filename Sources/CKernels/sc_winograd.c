@@ -73,8 +73,8 @@ static size_t sc_round16(int n) { return ((size_t)n + 15) / 16 * 16; }
 #define SC_TAIL_FLOATS 128
 
 // Floats from one position's share of the chunk (V or M) to the next: one cache line more than the
-// share, so that the 16 positions a transform reads or writes together fall in different L1 sets
-// (a share of 32 KiB, 64 tiles x 128 channels, put all 16 in one set: 8 ways for 16 streams).
+// share, so that the 16 or 36 positions a transform reads or writes together fall in different L1
+// sets (a share of 32 KiB, 64 tiles x 128 channels, put all 16 in one set: 8 ways for 16 streams).
 static size_t sc_position_stride(long count, int channels) { return (size_t)count * channels + 16; }
 
 static long sc_chunk_tiles(const sc_conv_geometry *g) {
@@ -143,7 +143,7 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
     if (tile_begin < 0) tile_begin = 0;
     if (tile_end > tiles) tile_end = tiles;
     const long chunk = sc_chunk_tiles(g);
-    const int m = sc_winograd_tile_size(g), positions = (m + 2) * (m + 2);
+    const int m = sc_winograd_tile_size(g), positions = sc_positions(g);
     const size_t position_floats = sc_winograd_packed_size(g) / positions;
     // Workspace: the zero row, a tile's output pixels for the channels past the last group of eight,
     // then the chunk's V and M and the GEMMs'.
