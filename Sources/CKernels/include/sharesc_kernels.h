@@ -75,7 +75,7 @@ int sc_winograd_applies(const sc_conv_geometry *g);
 int sc_winograd_tile_size(const sc_conv_geometry *g);
 long sc_winograd_tiles(const sc_conv_geometry *g);
 size_t sc_winograd_packed_size(const sc_conv_geometry *g);
-// Returns 0 when out of memory for its scratch (16 x in x out floats), 1 otherwise.
+// Returns 0 when out of memory for its scratch ((m + 2)^2 x in x out floats), 1 otherwise.
 int sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *packed);
 size_t sc_winograd_workspace_size(const sc_conv_geometry *g);
 void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *input, float *output,

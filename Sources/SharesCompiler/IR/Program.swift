@@ -64,14 +64,6 @@ public struct Program: Codable, Hashable, Sendable {
             }
         }
 
-        /// Elementwise kernels may write over an input that dies at this step.
-        public var isElementwise: Bool {
-            switch self {
-            case .scaleShift, .add, .relu: return true
-            case .conv, .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad: return false
-            }
-        }
-
         /// Indices into the step's inputs that its output may be written over when they die at this
         /// step: every input of an elementwise kernel, a convolution's residual (each residual value is
         /// read just before the output value at its place is stored), nothing else.

@@ -3,9 +3,10 @@
 /// Liveness comes from uses: a value is born at the step that writes it and dies after the last
 /// step that reads it (the output lives to the end). A step whose overwritable input (any input of
 /// an elementwise step, a convolution's residual) dies there writes over it (in-place), so the two
-/// share one buffer: a residual convolution then reads and writes one stream instead of two. Buffers are then placed largest
-/// first, each in the smallest gap that fits among the buffers whose lifetimes overlap its own
-/// (greedy best fit, as TFLite Micro's planner). Weights never live in the arena.
+/// share one buffer: a residual convolution then reads and writes one stream instead of two.
+/// Buffers are then placed largest first, each in the smallest gap that fits among the buffers whose
+/// lifetimes overlap its own (greedy best fit, as TFLite Micro's planner). Weights never live in the
+/// arena.
 public struct MemoryPlan: Codable, Hashable, Sendable {
     public struct Buffer: Codable, Hashable, Sendable {
         /// The program values stored here, in order of definition (more than one after in-place reuse).
