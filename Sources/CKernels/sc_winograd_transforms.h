@@ -9,34 +9,10 @@ typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unali
 #define sc_load8(p) (*(const sc_v8u *)(const void *)(p))
 #define sc_store8(p, v) (*(sc_v8u *)(void *)(p) = (v))
 
-// B^T d B for one group of channels: d[k] is input row k of the 4x4 patch, out + k * stride position k.
-#define SC_INPUT_TRANSFORM(T, LOAD, STORE, ch)                                                                         \
-    do {                                                                                                               \
-        T q[16];                                                                                                       \
-        for (int x = 0; x < 4; x++) {                                                                                  \
-            const T d0 = LOAD(d[x] + ch), d1 = LOAD(d[4 + x] + ch), d2 = LOAD(d[8 + x] + ch), d3 = LOAD(d[12 + x] + ch); \
-            q[x] = d0 - d2, q[4 + x] = d1 + d2, q[8 + x] = d2 - d1, q[12 + x] = d1 - d3;                               \
-        }                                                                                                              \
-        for (int y = 0; y < 4; y++) {                                                                                  \
-            STORE(out + (size_t)(y * 4 + 0) * stride + ch, q[y * 4 + 0] - q[y * 4 + 2]);                               \
-            STORE(out + (size_t)(y * 4 + 1) * stride + ch, q[y * 4 + 1] + q[y * 4 + 2]);                               \
-            STORE(out + (size_t)(y * 4 + 2) * stride + ch, q[y * 4 + 2] - q[y * 4 + 1]);                               \
-            STORE(out + (size_t)(y * 4 + 3) * stride + ch, q[y * 4 + 1] - q[y * 4 + 3]);                               \
-        }                                                                                                              \
-    } while (0)
-// A^T M A for one group of channels: src + k * stride is position k; y[0..3] the 2x2 block's four pixels.
-#define SC_OUTPUT_TRANSFORM(T, LOAD, ch, y)                                                                            \
-    do {                                                                                                               \
-        T q[8];                                                                                                        \
-        for (int x = 0; x < 4; x++) {                                                                                  \
-            const T p0 = LOAD(src + ch + (size_t)x * stride), p1 = LOAD(src + ch + (size_t)(4 + x) * stride);          \
-            const T p2 = LOAD(src + ch + (size_t)(8 + x) * stride), p3 = LOAD(src + ch + (size_t)(12 + x) * stride);   \
-            q[x] = p0 + p1 + p2, q[4 + x] = p1 - p2 - p3;                                                              \
-        }                                                                                                              \
-        y[0] = q[0] + q[1] + q[2], y[1] = q[1] - q[2] - q[3], y[2] = q[4] + q[5] + q[6], y[3] = q[5] - q[6] - q[7];   \
-    } while (0)
-
-// B^T v and A^T v of F(4x4, 3x3) on six values, v and r arrays (of vectors or floats).
+// The one-dimensional transforms, on arrays v and r (of vectors or floats): B^T v and A^T v of
+// F(2x2, 3x3) on four values, then of F(4x4, 3x3) on six.
+#define SC_BT4(v, r) (r[0] = v[0] - v[2], r[1] = v[1] + v[2], r[2] = v[2] - v[1], r[3] = v[1] - v[3])
+#define SC_AT4(v, r) (r[0] = v[0] + v[1] + v[2], r[1] = v[1] - v[2] - v[3])
 #define SC_BT6(v, r)                                                                                                   \
     do {                                                                                                               \
         r[0] = 4.0f * v[0] - 5.0f * v[2] + v[4], r[1] = v[3] + v[4] - 4.0f * (v[1] + v[2]);                          \
@@ -48,36 +24,38 @@ typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unali
         r[0] = v[0] + v[1] + v[2] + v[3] + v[4], r[1] = v[1] - v[2] + 2.0f * (v[3] - v[4]);                           \
         r[2] = v[1] + v[2] + 4.0f * (v[3] + v[4]), r[3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];                  \
     } while (0)
-// F(4x4, 3x3)'s B^T d B: d[k] is input row k of the 6x6 patch, out + k * stride position k.
-#define SC_INPUT_TRANSFORM4(T, LOAD, STORE, ch)                                                                        \
+// B^T d B for one group of channels, BT along each column and then each row of the A x A patch:
+// d[k] is input row k of the patch, out + k * stride position k.
+#define SC_INPUT_TRANSFORM(T, LOAD, STORE, ch, A, BT)                                                                  \
     do {                                                                                                               \
-        T q[36];                                                                                                       \
-        for (int x = 0; x < 6; x++) {                                                                                  \
-            T col[6], r[6];                                                                                            \
-            for (int y = 0; y < 6; y++) col[y] = LOAD(d[y * 6 + x] + ch);                                              \
-            SC_BT6(col, r);                                                                                            \
-            for (int y = 0; y < 6; y++) q[y * 6 + x] = r[y];                                                           \
+        T q[A * A];                                                                                                    \
+        for (int x = 0; x < A; x++) {                                                                                  \
+            T col[A], r[A];                                                                                            \
+            for (int y = 0; y < A; y++) col[y] = LOAD(d[y * A + x] + ch);                                              \
+            BT(col, r);                                                                                                \
+            for (int y = 0; y < A; y++) q[y * A + x] = r[y];                                                           \
         }                                                                                                              \
-        for (int y = 0; y < 6; y++) {                                                                                  \
-            T r[6];                                                                                                    \
-            SC_BT6((q + y * 6), r);                                                                                    \
-            for (int x = 0; x < 6; x++) STORE(out + (size_t)(y * 6 + x) * stride + ch, r[x]);                          \
+        for (int y = 0; y < A; y++) {                                                                                  \
+            T r[A];                                                                                                    \
+            BT((q + y * A), r);                                                                                        \
+            for (int x = 0; x < A; x++) STORE(out + (size_t)(y * A + x) * stride + ch, r[x]);                          \
         }                                                                                                              \
     } while (0)
-// F(4x4, 3x3)'s A^T M A: src + k * stride is position k; y[0..15] the 4x4 block's pixels, row-major.
-#define SC_OUTPUT_TRANSFORM4(T, LOAD, ch, y)                                                                           \
+// A^T M A for one group of channels, AT along each column and then each row of the A x A positions:
+// src + k * stride is position k; y[0 .. M * M) the M x M output block's pixels, row-major.
+#define SC_OUTPUT_TRANSFORM(T, LOAD, ch, y, A, M, AT)                                                                  \
     do {                                                                                                               \
-        T q[24];                                                                                                       \
-        for (int x = 0; x < 6; x++) {                                                                                  \
-            T col[6], r[4];                                                                                            \
-            for (int k = 0; k < 6; k++) col[k] = LOAD(src + ch + (size_t)(k * 6 + x) * stride);                        \
-            SC_AT6(col, r);                                                                                            \
-            for (int k = 0; k < 4; k++) q[k * 6 + x] = r[k];                                                           \
+        T q[M * A];                                                                                                    \
+        for (int x = 0; x < A; x++) {                                                                                  \
+            T col[A], r[M];                                                                                            \
+            for (int k = 0; k < A; k++) col[k] = LOAD(src + ch + (size_t)(k * A + x) * stride);                        \
+            AT(col, r);                                                                                                \
+            for (int k = 0; k < M; k++) q[k * A + x] = r[k];                                                           \
         }                                                                                                              \
-        for (int k = 0; k < 4; k++) {                                                                                  \
-            T r[4];                                                                                                    \
-            SC_AT6((q + k * 6), r);                                                                                    \
-            for (int x = 0; x < 4; x++) y[k * 4 + x] = r[x];                                                           \
+        for (int k = 0; k < M; k++) {                                                                                  \
+            T r[M];                                                                                                    \
+            AT((q + k * A), r);                                                                                        \
+            for (int x = 0; x < M; x++) y[k * M + x] = r[x];                                                           \
         }                                                                                                              \
     } while (0)
 
@@ -132,11 +110,11 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_input_tiles)(c
         float *out = v + (size_t)t * c;
         int ch = 0;
         if (m == 4) {
-            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM4(sc_v8, sc_load8, sc_store8, ch);
-            for (; ch < c; ch++) SC_INPUT_TRANSFORM4(float, SC_LOAD1, SC_STORE1, ch);
+            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 6, SC_BT6);
+            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 6, SC_BT6);
         } else {
-            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch);
-            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch);
+            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 4, SC_BT4);
+            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 4, SC_BT4);
         }
     }
 }
@@ -169,8 +147,8 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
         }
         for (int ch = c0; ch < vector_end; ch += 8) {
             sc_v8 y[16];
-            if (m == 4) SC_OUTPUT_TRANSFORM4(sc_v8, sc_load8, ch, y);
-            else SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y);
+            if (m == 4) SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 6, 4, SC_AT6);
+            else SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 4, 2, SC_AT4);
             for (int k = 0; k < pixels; k++)
                 if (inside[k]) sc_epilogue8_store(&ep, &y[k], output, at[k] + ch, ch);
         }
@@ -178,8 +156,8 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
         const int n = c1 - vector_end;
         for (int ch = vector_end; ch < c1; ch++) {
             float y[16];
-            if (m == 4) SC_OUTPUT_TRANSFORM4(float, SC_LOAD1, ch, y);
-            else SC_OUTPUT_TRANSFORM(float, SC_LOAD1, ch, y);
+            if (m == 4) SC_OUTPUT_TRANSFORM(float, SC_LOAD1, ch, y, 6, 4, SC_AT6);
+            else SC_OUTPUT_TRANSFORM(float, SC_LOAD1, ch, y, 4, 2, SC_AT4);
             for (int k = 0; k < pixels; k++) rows[k * n + ch - vector_end] = y[k];
         }
         for (int k = 0; k < pixels; k++)
