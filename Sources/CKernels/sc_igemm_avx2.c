@@ -37,14 +37,15 @@ static inline __attribute__((always_inline)) void sc_store16(float *p, sc_lanes 
     }
 }
 
-// v = v * scale + shift, and v = max(v, 0), on two vectors.
+// v = v * scale + shift, and v = max(0, v), on two vectors. MAXPS returns its second operand when
+// either is NaN: with v second, NaN goes through (as in PyTorch); with 0 second it would vanish.
 static inline __attribute__((always_inline)) void sc_affine(__m256 *lo, __m256 *hi, __m256 s0, __m256 s1, __m256 h0, __m256 h1) {
     *lo = _mm256_fmadd_ps(*lo, s0, h0);
     *hi = _mm256_fmadd_ps(*hi, s1, h1);
 }
 static inline __attribute__((always_inline)) void sc_relu2(__m256 *lo, __m256 *hi) {
-    *lo = _mm256_max_ps(*lo, _mm256_setzero_ps());
-    *hi = _mm256_max_ps(*hi, _mm256_setzero_ps());
+    *lo = _mm256_max_ps(_mm256_setzero_ps(), *lo);
+    *hi = _mm256_max_ps(_mm256_setzero_ps(), *hi);
 }
 
 // Stores a finished tile (the epilogue): onto the previous reduction blocks' partial sums unless

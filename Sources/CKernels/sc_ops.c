@@ -7,15 +7,17 @@ void sc_add(const float *a, const float *b, float *y, size_t n, int relu) {
     if (relu) {
         for (size_t i = 0; i < n; i++) {
             const float v = a[i] + b[i];
-            y[i] = v > 0.0f ? v : 0.0f;
+            y[i] = v < 0.0f ? 0.0f : v;
         }
     } else {
         for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
     }
 }
 
+// ReLU is written `v < 0 ? 0 : v` everywhere, so that NaN (for which every comparison is false) goes
+// through as NaN, as in PyTorch and ONNX Runtime: a diverged network must not look healthy.
 void sc_relu(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 #define SC_LANES 16

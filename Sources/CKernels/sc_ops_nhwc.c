@@ -63,8 +63,8 @@ static void sc_pool_nhwc(const float *restrict x, float *restrict y, int channel
             for (int ky = ky0; ky < ky1; ky++) {
                 for (int kx = kx0; kx < kx1; kx++) {
                     const float *restrict xp = xi + ((size_t)(y0 + ky) * width + (x0 + kx)) * channels;
-                    if (is_max)
-                        for (int c = 0; c < channels; c++) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];
+                    if (is_max)  // a NaN wins, as in PyTorch, and then stays: nothing compares greater
+                        for (int c = 0; c < channels; c++) yp[c] = xp[c] > yp[c] || xp[c] != xp[c] ? xp[c] : yp[c];
                     else
                         for (int c = 0; c < channels; c++) yp[c] += xp[c];
                 }

@@ -120,9 +120,26 @@ int sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *pac
 size_t sc_winograd_workspace_size(const sc_conv_geometry *g) {
     const long chunk = sc_chunk_tiles(g);
     const sc_conv_geometry p = sc_position_geometry(g, chunk);
+    const size_t gemm = sc_conv_nhwc_workspace_size(&p), direct = sc_conv_nhwc_workspace_size(g);
     return 16 + sc_round16(g->in_channels) + SC_TAIL_FLOATS +
            (size_t)sc_positions(g) * (sc_position_stride(chunk, g->in_channels) + sc_position_stride(chunk, g->out_channels)) +
-           sc_conv_nhwc_workspace_size(&p) + 16;
+           (gemm > direct ? gemm : direct) + 16;
+}
+
+// The chunk's output tiles computed directly, row segment by row segment: where its input holds a
+// NaN or an infinity, the transforms would spread it over whole tiles (and turn inf - inf into NaN)
+// where a direct convolution, PyTorch's and ONNX Runtime's, reaches only the pixels whose 3x3 window
+// holds it.
+static void sc_direct_tiles(const sc_conv_geometry *g, const float *direct, const float *input, float *output,
+                            const sc_epilogue *epilogue, float *workspace, long t0, long count, int m, int panel_begin,
+                            int panel_end) {
+    const int h = g->out_height, w = g->out_width, tiles_x = (w + m - 1) / m;
+    for (long tile = t0; tile < t0 + count; tile++) {
+        const int y0 = (int)(tile / tiles_x) * m, x0 = (int)(tile % tiles_x) * m, x1 = x0 + m < w ? x0 + m : w;
+        for (int oy = y0; oy < y0 + m && oy < h; oy++)
+            sc_conv_nhwc(g, direct, input, output, epilogue, workspace, (long)oy * w + x0, (long)oy * w + x1, panel_begin,
+                         panel_end);
+    }
 }
 
 // The transforms, compiled twice: for AVX2 (one ymm register per 8 channels) and for the baseline;
@@ -136,8 +153,8 @@ size_t sc_winograd_workspace_size(const sc_conv_geometry *g) {
 #define SC_TRANSFORM_TARGET
 #include "sc_winograd_transforms.h"
 
-void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
-                      const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
+void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *direct, const float *input,
+                      float *output, const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
                       int panel_begin, int panel_end) {
     const long tiles = sc_winograd_tiles(g);
     if (tile_begin < 0) tile_begin = 0;
@@ -155,8 +172,12 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
         const long count = tile_end - t0 < chunk ? tile_end - t0 : chunk;
         const size_t v_stride = sc_position_stride(count, g->in_channels), m_stride = sc_position_stride(count, g->out_channels);
         float *v = base, *mm = v + positions * v_stride, *gemm_workspace = mm + positions * m_stride;
-        if (avx2) sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride, m);
-        else sc_transform_input_portable(g, input, zero, t0, count, v, v_stride, m);
+        const int finite = avx2 ? sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride, m)
+                                : sc_transform_input_portable(g, input, zero, t0, count, v, v_stride, m);
+        if (!finite && direct) {
+            sc_direct_tiles(g, direct, input, output, epilogue, gemm_workspace, t0, count, m, panel_begin, panel_end);
+            continue;
+        }
         const sc_conv_geometry p = sc_position_geometry(g, count);
         for (int k = 0; k < positions; k++)
             sc_conv_nhwc(&p, packed + k * position_floats, v + k * v_stride, mm + k * m_stride, NULL, gemm_workspace, 0,

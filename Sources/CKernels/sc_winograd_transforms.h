@@ -6,6 +6,11 @@
 // baseline, one AVX register in the AVX2 clone below), then the rest one by one.
 typedef float sc_v8 __attribute__((vector_size(32)));
 typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unaligned loads and stores
+typedef int sc_v8i __attribute__((vector_size(32)));
+// ReLU that keeps NaN: clears the lanes below zero (a NaN lane compares false and stays). The
+// builtin max would return the other operand, 0, for a NaN lane.
+// (A macro: a function taking a vector would need AVX in the baseline's copy.)
+#define SC_RELU8(v) ((sc_v8)((sc_v8i)(v) & ~((v) < (sc_v8){0})))
 #define sc_load8(p) (*(const sc_v8u *)(const void *)(p))
 #define sc_store8(p, v) (*(sc_v8u *)(void *)(p) = (v))
 
@@ -25,8 +30,9 @@ typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unali
         r[2] = v[1] + v[2] + 4.0f * (v[3] + v[4]), r[3] = v[1] - v[2] + 8.0f * (v[3] - v[4]) + v[5];                  \
     } while (0)
 // B^T d B for one group of channels, BT along each column and then each row of the A x A patch:
-// d[k] is input row k of the patch, out + k * stride position k.
-#define SC_INPUT_TRANSFORM(T, LOAD, STORE, ch, A, BT)                                                                  \
+// d[k] is input row k of the patch, out + k * stride position k. Every value stored is also added to
+// SUM, which is then non-finite if any of them is (or if they overflow it).
+#define SC_INPUT_TRANSFORM(T, LOAD, STORE, ch, A, BT, SUM)                                                             \
     do {                                                                                                               \
         T q[A * A];                                                                                                    \
         for (int x = 0; x < A; x++) {                                                                                  \
@@ -38,7 +44,7 @@ typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unali
         for (int y = 0; y < A; y++) {                                                                                  \
             T r[A];                                                                                                    \
             BT((q + y * A), r);                                                                                        \
-            for (int x = 0; x < A; x++) STORE(out + (size_t)(y * A + x) * stride + ch, r[x]);                          \
+            for (int x = 0; x < A; x++) STORE(out + (size_t)(y * A + x) * stride + ch, r[x]), SUM += r[x];             \
         }                                                                                                              \
     } while (0)
 // A^T M A for one group of channels, AT along each column and then each row of the A x A positions:
@@ -77,16 +83,15 @@ static inline sc_epilogue8 sc_epilogue8_for(const sc_epilogue *e) {
 // Stores *y's epilogue at out + at (channels ch..ch+7 of a pixel whose row starts at at - ch). By
 // pointer: a vector argument would need AVX in the baseline's copy; inlined, it stays in a register.
 static inline __attribute__((always_inline)) void sc_epilogue8_store(const sc_epilogue8 *e, const sc_v8 *y, float *out, size_t at, int ch) {
-    const sc_v8 zero = {0};
     sc_v8 v = *y;
     if (e->scale) v *= sc_load8(e->scale + ch);
     if (e->shift) v += sc_load8(e->shift + ch);
     if (e->residual) v += sc_load8(e->residual + at);
-    if (e->relu) v = __builtin_elementwise_max(v, zero);
+    if (e->relu) v = SC_RELU8(v);
     sc_store8(out + at, v);
     if (e->act) {
         sc_v8 a = v * sc_load8(e->act_scale + ch) + sc_load8(e->act_shift + ch);
-        if (e->act_relu) a = __builtin_elementwise_max(a, zero);
+        if (e->act_relu) a = SC_RELU8(a);
         sc_store8(e->act + at, a);
     }
 }
@@ -94,11 +99,14 @@ static inline __attribute__((always_inline)) void sc_epilogue8_store(const sc_ep
 #endif
 
 // V[k][t][c] for the chunk's tiles of F(m x m, 3x3): the (m + 2)^2 input patch at (m ty - 1, m tx - 1)
-// (the zero row outside the image) through B^T d B. `m` is a constant where inlined.
-static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_input_tiles)(const sc_conv_geometry *g, const float *input,
+// (the zero row outside the image) through B^T d B. `m` is a constant where inlined. Returns whether
+// every transformed value is finite (one add per value stored: under 1% of a convolution).
+static inline __attribute__((always_inline)) int SC_TRANSFORM(sc_input_tiles)(const sc_conv_geometry *g, const float *input,
                                                                                const float *zero, long t0, long count, float *v,
                                                                                size_t stride, const int m) {
     const int c = g->in_channels, h = g->in_height, w = g->in_width, tiles_x = (g->out_width + m - 1) / m, alpha = m + 2;
+    sc_v8 sum8 = {0};
+    float sum = 0.0f;
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
         const int y0 = (int)(tile / tiles_x) * m - 1, x0 = (int)(tile % tiles_x) * m - 1;
@@ -110,19 +118,21 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_input_tiles)(c
         float *out = v + (size_t)t * c;
         int ch = 0;
         if (m == 4) {
-            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 6, SC_BT6);
-            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 6, SC_BT6);
+            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 6, SC_BT6, sum8);
+            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 6, SC_BT6, sum);
         } else {
-            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 4, SC_BT4);
-            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 4, SC_BT4);
+            for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 4, SC_BT4, sum8);
+            for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 4, SC_BT4, sum);
         }
     }
+    for (int lane = 0; lane < 8; lane++) sum += sum8[lane];
+    return sum - sum == 0.0f;  // false for infinities and NaN
 }
 
-SC_TRANSFORM_TARGET static void SC_TRANSFORM(sc_transform_input)(const sc_conv_geometry *g, const float *input, const float *zero, long t0,
-                                                                 long count, float *v, size_t stride, int m) {
-    if (m == 4) SC_TRANSFORM(sc_input_tiles)(g, input, zero, t0, count, v, stride, 4);
-    else SC_TRANSFORM(sc_input_tiles)(g, input, zero, t0, count, v, stride, 2);
+SC_TRANSFORM_TARGET static int SC_TRANSFORM(sc_transform_input)(const sc_conv_geometry *g, const float *input, const float *zero, long t0,
+                                                                long count, float *v, size_t stride, int m) {
+    if (m == 4) return SC_TRANSFORM(sc_input_tiles)(g, input, zero, t0, count, v, stride, 4);
+    return SC_TRANSFORM(sc_input_tiles)(g, input, zero, t0, count, v, stride, 2);
 }
 
 // Y = A^T M A for the chunk's tiles and channels [c0, c1), then the epilogue, at the output pixels

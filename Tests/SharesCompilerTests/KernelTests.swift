@@ -134,13 +134,14 @@ struct KernelTests {
                         var sum = 0.0
                         for ky in 0..<c.kernel {
                             let iy = oy * c.stride - c.pad + ky
-                            if iy < 0 || iy >= c.height { continue }
                             for kx in 0..<c.kernel {
                                 let ix = ox * c.stride - c.pad + kx
-                                if ix < 0 || ix >= c.width { continue }
+                                // Padding is a zero that is multiplied (as in PyTorch): it matters for
+                                // non-finite weights only.
+                                let inside = iy >= 0 && iy < c.height && ix >= 0 && ix < c.width
                                 let row = ((n * c.height + iy) * c.width + ix) * c.inChannels + group * cg
                                 for ci in 0..<cg {
-                                    sum += Double(weights[((o * cg + ci) * c.kernel + ky) * c.kernel + kx]) * Double(input[row + ci])
+                                    sum += Double(weights[((o * cg + ci) * c.kernel + ky) * c.kernel + kx]) * (inside ? Double(input[row + ci]) : 0)
                                 }
                             }
                         }
@@ -304,7 +305,7 @@ struct KernelTests {
                                                act_output: useAct ? act.pointer : nil, act_scale: useAct ? UnsafePointer(buffers.actScale.pointer) : nil,
                                                act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil, act_relu: 1)
                     for (tileRange, panelRange) in ranges {
-                        sc_winograd_conv(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
+                        sc_winograd_conv(&geometry, packed.pointer, nil, input, output.pointer, &epilogue, workspace.pointer,
                                          tileRange.lowerBound, tileRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
                     }
                     let error = Self.relativeError(output.values, expected)
@@ -353,9 +354,14 @@ struct KernelTests {
                 var epilogue = sc_epilogue(scale: UnsafePointer(scaleBuffer.pointer), shift: UnsafePointer(shiftBuffer.pointer),
                                            residual: UnsafePointer(output.pointer), relu: 1, act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
                 for (rowRange, panelRange) in ranges where !rowRange.isEmpty && !panelRange.isEmpty {
-                    let convolve = winograd ? sc_winograd_conv : sc_conv_nhwc
-                    convolve(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
-                             rowRange.lowerBound, rowRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+                    let (begin, end) = (Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+                    if winograd {
+                        sc_winograd_conv(&geometry, packed.pointer, nil, input, output.pointer, &epilogue, workspace.pointer,
+                                         rowRange.lowerBound, rowRange.upperBound, begin, end)
+                    } else {
+                        sc_conv_nhwc(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
+                                     rowRange.lowerBound, rowRange.upperBound, begin, end)
+                    }
                 }
                 let error = Self.relativeError(output.values, expected)
                 #expect(error <= Self.tolerance, "level \(level), \(name): relative error \(error)")

@@ -103,12 +103,13 @@ enum ReferenceInterpreter {
                         let w = weight[((o * inPerGroup + j) * k + ky) * k + kx]  // w[o, j, ky, kx]
                         for oy in 0..<outHeight {
                             let iy = oy * stride - padding + ky
-                            if iy < 0 || iy >= height { continue }
                             for ox in 0..<outWidth {
                                 let ix = ox * stride - padding + kx
-                                if ix < 0 || ix >= width { continue }
+                                // Padding is a zero that is multiplied, as in PyTorch: w * 0 is NaN for an
+                                // infinite or NaN w, which then reaches the border pixels too.
+                                let inside = iy >= 0 && iy < height && ix >= 0 && ix < width
                                 // y[o, oy, ox] += w[o, j, ky, kx] * x[i, iy, ix]
-                                output[outBase + oy * outWidth + ox] += w * input[(i * height + iy) * width + ix]
+                                output[outBase + oy * outWidth + ox] += w * (inside ? input[(i * height + iy) * width + ix] : 0)
                             }
                         }
                     }
@@ -131,12 +132,12 @@ enum ReferenceInterpreter {
     }
 
     static func relu(_ x: Tensor) -> Tensor {
-        Tensor(x.shape, x.data.map { max($0, 0) })
+        Tensor(x.shape, x.data.map { $0 < 0 ? 0 : $0 })  // NaN stays NaN
     }
 
     /// Maximum over each window; padding is -infinity, so it never wins.
     static func maxPool(_ x: Tensor, _ pool: Op.Pooling) -> Tensor {
-        pooled(x, pool, start: -Double.infinity, padding: -Double.infinity, combine: max, finish: { $0 })
+        pooled(x, pool, start: -Double.infinity, padding: -Double.infinity, combine: { $0.isNaN || $1 <= $0 ? $0 : $1 }, finish: { $0 })
     }
 
     /// Mean over each window of kernel x kernel values, padded zeros included (PyTorch's default).

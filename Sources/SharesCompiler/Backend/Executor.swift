@@ -19,7 +19,11 @@ public final class Executor: @unchecked Sendable {
     /// Per conv step: its geometry, packed weight (shared between uses of one parameter) and epilogue vectors.
     private struct ConvStep {
         var geometry: sc_conv_geometry
+        /// The weight in the form the step runs with: direct, or Winograd's.
         var packed: AlignedBuffer
+        /// The direct form: a Winograd step computes with it the tiles whose input holds a NaN or an
+        /// infinity, which the transforms would spread over whole tiles.
+        var direct: AlignedBuffer
         var scale: AlignedBuffer?
         var shift: AlignedBuffer?
         var panels: Int
@@ -61,12 +65,34 @@ public final class Executor: @unchecked Sendable {
         var packedByParameter: [PackingKey: AlignedBuffer] = [:]
         let weightArena = BufferArena()
         var cache: [Int: [Float]] = [:]
+        var last: (parameter: Int, values: [Float])?  // a Winograd step packs its weight twice in a row
         // Batchnorm vectors are small and read by one step each; conv and linear weights are fetched once.
         func fetch(_ parameter: Int) throws(CompileFailure) -> [Float] {
             if let values = cache[parameter] { return values }
+            if let last, last.parameter == parameter { return last.values }
             let values = try weights.values(of: parameter)
             if program.parameters[parameter].uses > 1 { cache[parameter] = values }
+            last = (parameter, values)
             return values
+        }
+        /// Conv weights holding a NaN or an infinity: never run by Winograd, whose transformed weights
+        /// would spread it to outputs a direct convolution keeps finite.
+        var nonFinite: Set<Int> = []
+        func packed(_ weight: Int, winogradTile: Int32, _ geometry: inout sc_conv_geometry) throws(CompileFailure) -> AlignedBuffer {
+            let key = PackingKey(parameter: weight, winogradTile: winogradTile)
+            if let existing = packedByParameter[key] { return existing }
+            let values = try fetch(weight)
+            if !values.allSatisfy(\.isFinite) { nonFinite.insert(weight) }
+            let winograd = winogradTile > 0
+            let packed = AlignedBuffer(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry),
+                                       in: weightArena)
+            values.withUnsafeBufferPointer { values in
+                guard winograd else { return sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer) }
+                if sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) == 0 { fatalError("out of memory transforming \(weight)") }
+            }
+            packedByParameter[key] = packed
+            weightBytes += packed.count * 4
+            return packed
         }
         var vectorBytes = 0  // of the folded epilogue vectors
         func folded(_ bn: Program.BatchNormRef?, bias: Int?) throws(CompileFailure) -> (AlignedBuffer?, AlignedBuffer?) {
@@ -101,29 +127,16 @@ public final class Executor: @unchecked Sendable {
                 var geometry = sc_conv_geometry(in_channels: Int32(input.channels), in_height: Int32(input.height), in_width: Int32(input.width),
                                                 out_channels: Int32(output.channels), out_height: Int32(output.height), out_width: Int32(output.width),
                                                 kernel: Int32(kernel), stride: Int32(stride), pad: Int32(padding), groups: Int32(groups))
-                let winograd = sc_winograd_applies(&geometry) != 0
+                let direct = try packed(weight, winogradTile: 0, &geometry)
+                let winograd = sc_winograd_applies(&geometry) != 0 && !nonFinite.contains(weight)
                 let winogradTile = winograd ? sc_winograd_tile_size(&geometry) : 0
-                let key = PackingKey(parameter: weight, winogradTile: winogradTile)
-                let packed: AlignedBuffer
-                if let existing = packedByParameter[key] {
-                    packed = existing
-                } else {
-                    let values = try weights.values(of: weight)
-                    packed = AlignedBuffer(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry),
-                                           in: weightArena)
-                    values.withUnsafeBufferPointer { values in
-                        guard winograd else { return sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer) }
-                        if sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) == 0 { fatalError("out of memory transforming \(weight)") }
-                    }
-                    packedByParameter[key] = packed
-                    weightBytes += packed.count * 4
-                }
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
                 let preActivation = try epilogue.preActivation.map { pre throws(CompileFailure) in
                     let (scale, shift) = try normalization(pre.batchNorm)
                     return (scale: scale, shift: shift, relu: pre.relu)
                 }
-                convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
+                let form = winograd ? try packed(weight, winogradTile: winogradTile, &geometry) : direct
+                convs[index] = ConvStep(geometry: geometry, packed: form, direct: direct, scale: scale, shift: shift,
                                         panels: Int(sc_conv_nhwc_panels(&geometry)), winogradTile: winogradTile, preActivation: preActivation)
                 workspaceFloats = max(workspaceFloats, winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
@@ -316,9 +329,14 @@ public final class Executor: @unchecked Sendable {
             let panelRange = splitPanels ? share(of: panels, worker: piece, of: pieces) : 0..<panels
             if pixelRange.isEmpty || panelRange.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
-            let convolve = conv.winograd ? sc_winograd_conv : sc_conv_nhwc
-            convolve(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
-                     pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+            let (rows, columns) = (pixelRange, Int32(panelRange.lowerBound)..<Int32(panelRange.upperBound))
+            if conv.winograd {
+                sc_winograd_conv(&geometry, conv.packed.pointer, conv.direct.pointer, input, output, &epilogue, workspaces[t].pointer,
+                                 rows.lowerBound, rows.upperBound, columns.lowerBound, columns.upperBound)
+            } else {
+                sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
+                             rows.lowerBound, rows.upperBound, columns.lowerBound, columns.upperBound)
+            }
         }
     }
 }

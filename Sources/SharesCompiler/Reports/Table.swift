@@ -1,3 +1,5 @@
+import Foundation
+
 /// A table rendered either as aligned text for a terminal or as a Markdown pipe table.
 struct Table {
     enum Alignment { case left, right }
@@ -63,15 +65,32 @@ public enum Format {
         return (value > 0 ? "+" : "") + percent(value)
     }
 
-    /// Fixed decimals without Foundation's locale-dependent formatting.
+    /// Fixed decimals without Foundation's locale-dependent formatting. Total over every Double:
+    /// `nan`, `inf` and `-inf` as such, and magnitudes too large for exact integer arithmetic
+    /// (2^53 and up, once scaled) in exponent form, `1.2346e+15`.
     public static func fixed(_ value: Double, decimals: Int) -> String {
+        guard value.isFinite else { return value.isNaN ? "nan" : value < 0 ? "-inf" : "inf" }
+        let decimals = min(max(decimals, 0), 15)
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
         let scaled = (abs(value) * scale).rounded()
+        guard scaled < 9_007_199_254_740_992 else { return exponential(value, decimals: decimals) }
         let whole = Int(scaled / scale), fraction = Int(scaled) - whole * Int(scale)
         var fractionText = String(fraction)
         while fractionText.count < decimals { fractionText = "0" + fractionText }
         return (value < 0 && scaled != 0 ? "-" : "") + String(whole) + (decimals > 0 ? "." + fractionText : "")
+    }
+
+    /// `d.dddde+XX` with `decimals` digits after the point, for a finite value of large magnitude.
+    static func exponential(_ value: Double, decimals: Int) -> String {
+        var exponent = Int(log10(abs(value)).rounded(.down))
+        var mantissa = fixed(abs(value) / pow(10, Double(exponent)), decimals: decimals)
+        if mantissa.hasPrefix("10") {  // rounding carried into the next power of ten
+            exponent += 1
+            mantissa = fixed(abs(value) / pow(10, Double(exponent)), decimals: decimals)
+        }
+        let digits = String(abs(exponent))
+        return (value < 0 ? "-" : "") + mantissa + "e" + (exponent < 0 ? "-" : "+") + (digits.count < 2 ? "0" : "") + digits
     }
 
     /// `4089184256` -> `4.089 G` (SI prefixes, three decimals); with a unit, `4.089 GMACs` or `512 MACs`.
