@@ -58,12 +58,13 @@ struct Bench: ParsableCommand {
         let input = RandomInput.images(batch * loaded.inputShape.elementCount, seed: 0)
         let memory = loaded.executor.prepare(batch: batch)
         for _ in 0..<warmup { _ = loaded.executor.run(input, batch: batch) }
-        var times: [Double] = []
+        var times: [Double] = [], outputs: [Float] = []
         for _ in 0..<runs {
             let start = monotonicSeconds()
-            _ = loaded.executor.run(input, batch: batch)
+            outputs = loaded.executor.run(input, batch: batch)
             times.append((monotonicSeconds() - start) * 1000)
         }
+        if let warning = NonFiniteOutputs(outputs, images: batch).warning { printError(warning) }
         // Profiling runs separately, so that its clock reads do not touch the figures above.
         // Each step's fastest of the profiled runs: on a shared machine a step's minimum is the figure that
         // repeats from one invocation to the next.
@@ -87,6 +88,7 @@ struct Bench: ParsableCommand {
         if format == .json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             emit(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }

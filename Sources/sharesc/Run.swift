@@ -29,6 +29,7 @@ struct Run: ParsableCommand {
             let loaded = try model.load()
             let (images, batch) = try readInput(for: loaded)
             let logits = loaded.executor.run(images, batch: batch)
+            if let warning = NonFiniteOutputs(logits, images: batch).warning { printError(warning) }
             let classes = loaded.outputShape.elementCount
             if let output {
                 try NumPyFile.write(logits, shape: [batch] + loaded.outputShape.dims, to: output)
@@ -36,7 +37,9 @@ struct Run: ParsableCommand {
             }
             return (0..<batch).map { image in
                 let row = Array(logits[(image * classes)..<((image + 1) * classes)])
-                let top = row.indices.sorted { (row[$0], -$0) > (row[$1], -$1) }.prefix(5)
+                // Largest first, NaN above everything (as PyTorch's topk), ties by class: a total order.
+                func key(_ index: Int) -> (Int, Float, Int) { row[index].isNaN ? (1, 0, -index) : (0, row[index], -index) }
+                let top = row.indices.sorted { key($0) > key($1) }.prefix(5)
                 return "image \(image): " + top.map { "\($0) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }.joined(separator: ", ")
             }.joined(separator: "\n")
         }

@@ -118,7 +118,7 @@ struct BackendPassTests {
     }
 
     func document(_ graph: Graph) -> PlanDocument {
-        let program = Fusion.run(graph, macs: 0)
+        let program = Fusion.run(graph, macs: ((try? CostAnalysis.run(graph)) ?? []).reduce(0) { $0 + $1.macs })
         return PlanDocument(program: program, memory: MemoryPlanner.plan(program, batch: 1), inputShape: graph.inputShape,
                             outputShape: graph[graph.output].shape)
     }

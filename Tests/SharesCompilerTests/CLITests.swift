@@ -207,6 +207,48 @@ struct RunCLITests {
         #expect(shape == [3, 10] && values.allSatisfy(\.isFinite))
     }
 
+    /// The four findings of the run-path fuzzing, end to end: a plan whose declared shapes disagree with
+    /// its program is refused (it read past the input, or trapped on the output); logits of any size,
+    /// infinite or NaN print (formatting trapped from about 9.2e14); NaN in the input comes out as NaN
+    /// (ReLU and max dropped it), with a warning on standard error and exit status 0.
+    @Test func runSurvivesHostilePlansAndNonFiniteValues() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plan = directory.appendingPathComponent("r8.plan").path, bad = directory.appendingPathComponent("bad.plan").path
+        #expect(try CLITests.run(["compile", spec, "--set", "depth=8", "-o", plan]).status == 0)
+        let (document, reader) = try PlanFile.read(plan)
+        for (field, change) in [("input_shape is 3x64x64", { (d: inout PlanDocument) in d.inputShape = .image(channels: 3, height: 64, width: 64) }),
+                                ("output_shape is 1000", { (d: inout PlanDocument) in d.outputShape = Shape([1000]) })] {
+            var damaged = document
+            change(&damaged)
+            try PlanFile.write(damaged, weights: reader, to: bad)
+            let refused = try CLITests.run(["run", bad, "--output", directory.appendingPathComponent("y.npy").path])
+            #expect(refused.status == 1 && refused.stdout.isEmpty)
+            #expect(refused.stderr.hasPrefix("\(bad):1:1: error: damaged plan: \(field), but the program's "), "\(refused.stderr)")
+        }
+
+        // Logits of 1e20, +inf and NaN, through the classifier's bias.
+        let graph = try compileShipped("cifar/resnet-56.yaml", overrides: ["depth=8"]).graph
+        var weights = WeightInitializer.initialize(graph)
+        let bias = graph.parameters.first { $0.name == "head.fc1.bias" }!
+        weights[bias.id][0...2] = [1e20, .infinity, .nan]
+        let weightsPath = directory.appendingPathComponent("w.safetensors").path
+        try WeightFile.write(graph, weights, to: weightsPath)
+        let huge = try CLITests.run(["run", spec, "--set", "depth=8", "--weights", weightsPath, "--batch", "2"])
+        #expect(huge.status == 0)
+        #expect(huge.stdout.hasPrefix("image 0: 2 (nan), 1 (inf), 0 (1.0000e+20), "), "\(huge.stdout)")
+        #expect(huge.stderr == "warning: 2 NaN and 2 infinite of 20 output values, in images 0, 1 of 2: the weights or the input hold NaN or infinity, or the activations overflowed\n")
+
+        let input = directory.appendingPathComponent("x.npy").path, output = directory.appendingPathComponent("y.npy").path
+        var images = [Float](repeating: 0.5, count: 2 * 3 * 32 * 32)
+        images[3 * 32 * 32 + 100] = .nan  // one pixel of image 1
+        try NumPyFile.write(images, shape: [2, 3, 32, 32], to: input)
+        let nan = try CLITests.run(["run", plan, "--input", input, "--output", output])
+        #expect(nan.status == 0 && nan.stderr.contains("10 NaN and 0 infinite of 20 output values, in image 1 of 2"), "\(nan.stderr)")
+        let (_, logits) = try NumPyFile.read(output)
+        #expect(logits[0..<10].allSatisfy(\.isFinite) && logits[10..<20].allSatisfy(\.isNaN))
+    }
+
     @Test func runErrors() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -50,17 +50,19 @@ public final class Executor: @unchecked Sendable {
     /// One arena per thread that runs images side by side, each planned for one image.
     private var arenas: [AlignedBuffer] = []
     /// The plan of one image's arena.
-    public private(set) var memory: MemoryPlan?
+    public private(set) var memory: MemoryPlan
     /// Arenas for the batch last prepared: one per thread that runs images side by side.
     public var arenaCount: Int { arenas.count }
 
     /// Bytes of every weight as stored for the kernels (packed convolutions, linear layers, epilogue vectors).
     public private(set) var weightBytes = 0
 
-    public init(program: Program, weights: some WeightProvider, threads: Int) throws(CompileFailure) {
+    /// `source` names the spec or plan in errors.
+    public init(program: Program, weights: some WeightProvider, threads: Int, source: String = "<program>") throws(CompileFailure) {
         self.program = program
         pool = WorkerPool(threads: max(1, threads))
         self.threads = pool.threads
+        memory = MemoryPlanner.plan(program, batch: 1)
         // Per parameter and form (direct or Winograd): a tied weight is packed once for all its uses.
         var packedByParameter: [PackingKey: AlignedBuffer] = [:]
         let weightArena = BufferArena()
@@ -155,7 +157,16 @@ public final class Executor: @unchecked Sendable {
             }
         }
         weightBytes += vectorBytes
-        workspaces = (0..<self.threads).map { _ in AlignedBuffer(count: workspaceFloats) }
+        // The activations' and scratch memory, whose size a plan file decides: an error, not a crash,
+        // when it cannot be had. Arenas for more threads come with the first batch that uses them.
+        func allocate(_ floats: Int, for purpose: String) throws(CompileFailure) -> AlignedBuffer {
+            guard let buffer = AlignedBuffer(allocating: floats) else {
+                throw CompileFailure(Diagnostic(at: Location(file: source, line: 1, column: 1), .outOfMemory(bytes: floats * 4, purpose: purpose)))
+            }
+            return buffer
+        }
+        arenas = [try allocate(memory.arenaBytes / 4, for: "the activations")]
+        for _ in 0..<self.threads { workspaces.append(try allocate(workspaceFloats, for: "the kernels' scratch")) }
     }
 
     /// Conv steps that run by Winograd's F(2x2, 3x3) or F(4x4, 3x3).
@@ -171,11 +182,9 @@ public final class Executor: @unchecked Sendable {
     /// `batch` side by side. Returns the plan of one arena.
     @discardableResult
     public func prepare(batch: Int) -> MemoryPlan {
-        let plan = memory ?? MemoryPlanner.plan(program, batch: 1)
-        memory = plan
         let lanes = max(1, min(threads, batch))
-        while arenas.count < lanes { arenas.append(AlignedBuffer(count: plan.arenaBytes / 4)) }
-        return plan
+        while arenas.count < lanes, let arena = AlignedBuffer(allocating: memory.arenaBytes / 4) { arenas.append(arena) }
+        return memory
     }
 
     /// A linear layer's weight with its columns in the order NHWC flattens its input (h, w, c) rather
@@ -199,7 +208,8 @@ public final class Executor: @unchecked Sendable {
         let plan = prepare(batch: batch)
         let inputShape = program.values[program.input].shape, outputShape = program.values[program.output].shape
         let inputElements = inputShape.elementCount, outputElements = outputShape.elementCount
-        let sideBySide = threads > 1 ? batch / threads * threads : batch
+        // (Without an arena for every thread, which only a machine short of memory refuses: one at a time.)
+        let sideBySide = threads == 1 ? batch : arenas.count == threads ? batch / threads * threads : 0
         // Step times of the threads running images side by side, [thread][step].
         let steps = program.steps.count
         let sideBySideSeconds = UnsafeMutableBufferPointer<Double>.allocate(capacity: stepSeconds == nil ? 0 : threads * steps)

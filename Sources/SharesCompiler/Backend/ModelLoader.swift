@@ -21,15 +21,16 @@ public enum ModelLoader {
     public static func load(spec path: String, options: CompileOptions, weights: WeightSource, threads: Int) throws(CompileFailure) -> LoadedModel {
         let compilation = try Compiler.compile(path, options: options)
         let program = program(for: compilation)
-        let executor = try Executor(program: program, weights: try weights.provider(for: compilation.graph), threads: threads)
+        let executor = try Executor(program: program, weights: try weights.provider(for: compilation.graph), threads: threads, source: path)
         return LoadedModel(network: compilation.graph.network, executor: executor, inputShape: compilation.graph.inputShape,
                            outputShape: compilation.graph[compilation.graph.output].shape, macs: compilation.report.macs, plannedBatch: 1)
     }
 
     public static func load(plan path: String, threads: Int) throws(CompileFailure) -> LoadedModel {
-        let (document, reader) = try PlanFile.read(path)
-        let executor = try Executor(program: document.program, weights: reader, threads: threads)
-        return LoadedModel(network: document.program.network, executor: executor, inputShape: document.inputShape,
-                           outputShape: document.outputShape, macs: document.program.macs, plannedBatch: document.memory.batch)
+        let (document, reader) = try PlanFile.read(path)  // verified: its declared shapes are its program's
+        let program = document.program
+        let executor = try Executor(program: program, weights: reader, threads: threads, source: path)
+        return LoadedModel(network: program.network, executor: executor, inputShape: program.values[program.input].shape,
+                           outputShape: program.values[program.output].shape, macs: program.macs, plannedBatch: document.memory.batch)
     }
 }

@@ -76,10 +76,23 @@ final class AlignedBuffer: @unchecked Sendable {
     private let arena: BufferArena?
 
     init(count: Int) {
+        guard let raw = Self.allocate(count) else { fatalError("out of memory allocating \(count) floats") }
+        pointer = raw
         self.count = count
-        guard let raw = sc_alloc(max(count, 1) * MemoryLayout<Float>.size) else { fatalError("out of memory allocating \(count) floats") }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         arena = nil
+    }
+
+    /// nil when the memory cannot be had: for activation arenas, whose size a plan file decides.
+    init?(allocating count: Int) {
+        guard let raw = Self.allocate(count) else { return nil }
+        pointer = raw
+        self.count = count
+        arena = nil
+    }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float>? {
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+        return overflow ? nil : sc_alloc(bytes)?.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     init(count: Int, in arena: BufferArena) {

@@ -69,11 +69,85 @@ public enum PlanFile {
         throw Safetensors.failure(path, .planDamaged(problem))
     }
 
-    /// Index and shape checks, so that a damaged but well-formed document cannot make the executor
-    /// read or write out of bounds.
+    /// The largest batch a plan may be compiled for (as `compile --batch` allows).
+    static let maximumBatch = 4096
+    /// Activation bytes of one batch no plan may exceed: far beyond any machine, and far enough below
+    /// Int.max that the memory planner's sums cannot overflow.
+    static let maximumActivationBytes = 1 << 50
+
+    /// Verifies the document against its program before anything runs: the program's own invariants
+    /// (indices, order, shapes), then every field that the program determines (the declared input and
+    /// output shapes, MACs, parameter use counts, the memory plan), which must equal what the compiler
+    /// derives from it. A disagreement names the field and both values. Nothing the executor could
+    /// read out of bounds with is taken on trust.
     static func validate(_ document: PlanDocument) -> String? {
         guard PlanDocument.readableVersions.contains(document.formatVersion) else { return "format version \(document.formatVersion) inside the document" }
-        guard document.memory.batch >= 1 else { return "batch \(document.memory.batch)" }
-        return ProgramVerifier.problems(in: document.program).first
+        let batch = document.memory.batch
+        guard (1...maximumBatch).contains(batch) else { return "memory.batch is \(batch); expected 1 to \(maximumBatch)" }
+        let program = document.program
+        if let problem = ProgramVerifier.problems(in: program).first { return problem }
+        let input = program.values[program.input], output = program.values[program.output]
+        if document.inputShape != input.shape {
+            return "input_shape is \(document.inputShape), but the program's input '\(input.name)' is \(input.shape)"
+        }
+        if document.outputShape != output.shape {
+            return "output_shape is \(document.outputShape), but the program's output '\(output.name)' is \(output.shape)"
+        }
+        guard let bytes = activationBytes(program, batch: batch), bytes <= maximumActivationBytes else {
+            return "its activations need more than \(maximumActivationBytes) bytes"
+        }
+        guard let macs = checkedMACs(program) else { return "its multiply-accumulates overflow a 64-bit count" }
+        if program.macs != macs { return "program.macs is \(program.macs), but its steps make \(macs)" }
+        var uses = [Int](repeating: 0, count: program.parameters.count)
+        for step in program.steps { for parameter in step.kernel.parameterIndices { uses[parameter] += 1 } }
+        for (parameter, count) in zip(program.parameters, uses) where parameter.uses != count {
+            return "program.parameters '\(parameter.name)' has uses \(parameter.uses), but \(count) steps read it"
+        }
+        let planned = MemoryPlanner.plan(program, batch: batch)
+        return firstDifference(document.memory, planned).map { "memory\($0.path) is \($0.found), but the program's memory plan has \($0.expected)" }
+    }
+
+    /// All values' bytes for `batch` images, or nil on overflow.
+    static func activationBytes(_ program: Program, batch: Int) -> Int? {
+        var total = 0
+        for value in program.values {
+            guard let bytes = Shape.checkedProduct([value.elements, 4, batch]) else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(bytes)
+            if overflow { return nil }
+            total = sum
+        }
+        return total
+    }
+
+    /// The program's multiply-accumulates per image, or nil on overflow (of a step's or of the sum).
+    static func checkedMACs(_ program: Program) -> Int? {
+        var total = 0
+        for step in program.steps {
+            guard let macs = program.checkedMACs(of: step) else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(macs)
+            if overflow { return nil }
+            total = sum
+        }
+        return total
+    }
+
+    /// The first field (as a JSON path: `.buffers[3].offset`) where two encodable values differ.
+    static func firstDifference<T: Encodable>(_ found: T, _ expected: T) -> (path: String, found: String, expected: String)? {
+        func json(_ value: T) -> Any? { (try? JSONEncoder().encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0) } }
+        func walk(_ a: Any?, _ b: Any?, _ path: String) -> (String, String, String)? {
+            switch (a, b) {
+            case (let a as [String: Any], let b as [String: Any]):
+                for key in Set(a.keys).union(b.keys).sorted() { if let difference = walk(a[key], b[key], path + "." + key) { return difference } }
+                return nil
+            case (let a as [Any], let b as [Any]):
+                if a.count != b.count { return (path + ".count", String(a.count), String(b.count)) }
+                for index in a.indices { if let difference = walk(a[index], b[index], path + "[\(index)]") { return difference } }
+                return nil
+            default:
+                let (x, y) = (a.map { "\($0)" } ?? "nothing", b.map { "\($0)" } ?? "nothing")
+                return x == y ? nil : (path, x, y)
+            }
+        }
+        return walk(json(found), json(expected), "")
     }
 }

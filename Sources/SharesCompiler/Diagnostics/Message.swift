@@ -78,6 +78,7 @@ public enum Message: Error, Hashable, Sendable {
     case inputShape(found: [Int], expected: [Int])
     case planVersion(found: String, supported: ClosedRange<Int>)
     case planDamaged(String)
+    case outOfMemory(bytes: Int, purpose: String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
     // NumPy .npy files
@@ -173,6 +174,7 @@ public enum Message: Error, Hashable, Sendable {
         case .planVersion(let found, let supported):
             return "plan written in format version \(found); this sharesc reads versions \(supported.lowerBound) to \(supported.upperBound); compile the spec again with 'sharesc compile -o'"
         case .planDamaged(let detail): return "damaged plan: \(detail)"
+        case .outOfMemory(let bytes, let purpose): return "cannot allocate \(bytes) bytes for \(purpose); this machine has too little free memory"
         case .inputShape(let found, let expected):
             return "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"
         case .automaticName(let name, let kind, let previous):

@@ -98,15 +98,19 @@ public struct Program: Codable, Hashable, Sendable {
         public var uses: Int
     }
 
-    /// Multiply-accumulates of one step per image (convolutions and linear layers; 0 for the rest).
-    public func macs(of step: Step) -> Int {
+    /// Multiply-accumulates of one step per image (convolutions and linear layers; 0 for the rest),
+    /// or nil where they overflow an Int (only a damaged plan can say so).
+    public func checkedMACs(of step: Step) -> Int? {
         let input = values[step.inputs[0]].shape, output = values[step.output].shape
         switch step.kernel {
-        case .conv(_, _, let kernel, _, _, let groups, _): return output.elementCount * input.channels / groups * kernel * kernel
-        case .linear: return output.elementCount * input.elementCount
+        case .conv(_, _, let kernel, _, _, let groups, _): return Shape.checkedProduct([output.elementCount, input.channels / groups, kernel, kernel])
+        case .linear: return Shape.checkedProduct([output.elementCount, input.elementCount])
         case .scaleShift, .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad: return 0
         }
     }
+
+    /// Multiply-accumulates of one step per image (saturating: a verified plan never overflows).
+    public func macs(of step: Step) -> Int { checkedMACs(of: step) ?? .max }
 
     public var network: String
     public var variant: Graph.Variant
