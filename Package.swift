@@ -30,6 +30,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets over every reader (see Fuzz/README.md); in an ordinary build it replays inputs.
+        .executableTarget(
+            name: "sharesc-fuzz",
+            dependencies: ["SharesCompiler"]
+        ),
         .executableTarget(
             name: "compare-variants",
             dependencies: ["SharesCompiler"],

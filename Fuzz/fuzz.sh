@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (libFuzzer with AddressSanitizer) of every reader of outside bytes:
+#   Fuzz/fuzz.sh [SECONDS] [TARGET...]    each target for SECONDS (default 60); targets:
+#   spec safetensors npy plan planjson    (default: all, one after another)
+# Exits non-zero on the first finding; the input that caused it is left in .build-fuzz/findings/
+# (replay it with `swift run sharesc-fuzz TARGET FILE`). The corpus grows in .build-fuzz/corpus/,
+# starting from Fuzz/seeds/ and from files made by sharesc for a small network.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(spec safetensors npy plan planjson)
+
+scratch=.build-fuzz
+swift build --scratch-path "$scratch" --product sharesc-fuzz \
+  -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address -Xswiftc -use-ld=lld -Xlinker --export-dynamic
+swift build --product sharesc  # an ordinary build, for the seed files
+
+# Seeds that sharesc writes, so that they follow its formats: weights, an image, a plan and its JSON.
+seeds="$scratch/seeds"
+mkdir -p "$seeds"/{safetensors,npy,plan,planjson} "$scratch/findings"
+sharesc=.build/debug/sharesc spec="$seeds/tiny.yaml"
+sed 's#include: blocks.yaml#include: '"$PWD"'/Architectures/blocks.yaml#' Fuzz/seeds/spec/tiny.yaml > "$spec"
+"$sharesc" init "$spec" -o "$seeds/safetensors/tiny.safetensors" --randomize-bn > /dev/null
+"$sharesc" compile "$spec" -o "$seeds/plan/tiny.plan" > /dev/null
+python3 - "$seeds" <<'PY'
+import json, struct, sys
+seeds = sys.argv[1]
+data = open(f"{seeds}/plan/tiny.plan", "rb").read()
+header = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])
+open(f"{seeds}/planjson/tiny.json", "w").write(header["__metadata__"]["sharesc.plan"])
+npy = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+npy += b" " * (63 - 10 - len(npy)) + b"\n"
+open(f"{seeds}/npy/small.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(npy)) + npy + struct.pack("<6f", *range(6)))
+PY
+
+for target in "${targets[@]}"; do
+  corpus="$scratch/corpus/$target"
+  mkdir -p "$corpus"
+  echo "== fuzz $target for ${seconds}s"
+  # detect_leaks=0: the Swift runtime's caches live to the end; this is about memory safety.
+  ASAN_OPTIONS=detect_leaks=0 "$scratch/debug/sharesc-fuzz" "$target" \
+    -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+    -dict="Fuzz/dictionaries/$target.dict" -artifact_prefix="$scratch/findings/$target-" \
+    "$corpus" $(for d in "$seeds/$target" "Fuzz/seeds/$target"; do [ -d "$d" ] && echo "$d"; done) \
+    > "$scratch/$target.log" 2>&1 && status=0 || status=$?
+  grep -E "^(#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|Test unit written|Done [0-9]+ runs)" "$scratch/$target.log" || true
+  [ "$status" -eq 0 ] || { tail -40 "$scratch/$target.log"; echo "fuzz: $target found a problem (see $scratch/findings/)"; exit 1; }
+done
+echo "fuzz: no finding"
