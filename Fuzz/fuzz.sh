@@ -35,17 +35,34 @@ npy += b" " * (63 - 10 - len(npy)) + b"\n"
 open(f"{seeds}/npy/small.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(npy)) + npy + struct.pack("<6f", *range(6)))
 PY
 
-for target in "${targets[@]}"; do
-  corpus="$scratch/corpus/$target"
+fuzz() {  # one target, its log in $scratch/TARGET.log
+  local target=$1 corpus="$scratch/corpus/$1"
   mkdir -p "$corpus"
-  echo "== fuzz $target for ${seconds}s"
   # detect_leaks=0: the Swift runtime's caches live to the end; this is about memory safety.
-  ASAN_OPTIONS=detect_leaks=0 "$scratch/debug/sharesc-fuzz" "$target" \
-    -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
+  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$scratch/debug/sharesc-fuzz" "$target" \
+    -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
     -dict="Fuzz/dictionaries/$target.dict" -artifact_prefix="$scratch/findings/$target-" \
     "$corpus" $(for d in "$seeds/$target" "Fuzz/seeds/$target"; do [ -d "$d" ] && echo "$d"; done) \
-    > "$scratch/$target.log" 2>&1 && status=0 || status=$?
-  grep -E "^(#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|Test unit written|Done [0-9]+ runs)" "$scratch/$target.log" || true
-  [ "$status" -eq 0 ] || { tail -40 "$scratch/$target.log"; echo "fuzz: $target found a problem (see $scratch/findings/)"; exit 1; }
+    > "$scratch/$target.log" 2>&1
+}
+
+# FUZZ_PARALLEL=1 runs the targets side by side (as many processes as targets).
+pids=()
+for target in "${targets[@]}"; do
+  echo "== fuzz $target for ${seconds}s"
+  if [ "${FUZZ_PARALLEL:-0}" = 1 ]; then fuzz "$target" & pids+=($!); else fuzz "$target" && pids+=(0) || pids+=(1); fi
 done
-echo "fuzz: no finding"
+failed=0
+for i in "${!targets[@]}"; do
+  target=${targets[$i]} status=${pids[$i]}
+  [ "${FUZZ_PARALLEL:-0}" = 1 ] && { wait "$status" && status=0 || status=$?; }
+  echo "-- $target: $(grep -E '^Done [0-9]+ runs' "$scratch/$target.log" || echo 'no summary'), $(grep -E 'cov: [0-9]+' -o "$scratch/$target.log" | tail -1)"
+  grep -E "^stat::(number_of_executed_units|peak_rss_mb)" "$scratch/$target.log" | sed 's/^/   /'
+  if [ "$status" -ne 0 ]; then
+    tail -40 "$scratch/$target.log"
+    echo "fuzz: $target found a problem (see $scratch/findings/)"
+    failed=1
+  fi
+done
+[ $failed -eq 0 ] && echo "fuzz: no finding"
+exit $failed

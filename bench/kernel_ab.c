@@ -31,9 +31,7 @@ typedef struct {
     size_t (*winograd_packed_size)(const sc_conv_geometry *);
     int (*winograd_pack)(const sc_conv_geometry *, const float *, float *);
     size_t (*winograd_workspace_size)(const sc_conv_geometry *);
-    // (with the direct weights' argument, since the non-finite fallback: both builds must have it)
-    void (*winograd_conv)(const sc_conv_geometry *, const float *, const float *, const float *, float *, const sc_epilogue *,
-                          float *, long, long, int, int);
+    void (*winograd_conv)(const sc_conv_geometry *, const float *, const float *, float *, const sc_epilogue *, float *, long, long, int, int);
 } kernels;
 
 static void *symbol(void *library, const char *path, const char *name, int required) {
@@ -104,10 +102,7 @@ static double now(void) {
 
 static double run(const prepared *p, const sc_conv_geometry *g, const float *input, const sc_epilogue *e) {
     const double start = now();
-    if (p->winograd)
-        p->k->winograd_conv(g, p->packed, NULL, input, p->output, e, p->workspace, 0, p->rows, 0, p->panels);
-    else
-        p->k->conv(g, p->packed, input, p->output, e, p->workspace, 0, p->rows, 0, p->panels);
+    (p->winograd ? p->k->winograd_conv : p->k->conv)(g, p->packed, input, p->output, e, p->workspace, 0, p->rows, 0, p->panels);
     return now() - start;
 }
 

@@ -117,6 +117,14 @@ void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *p
         }
 }
 
+size_t sc_conv_nhwc_packed_index(const sc_conv_geometry *g, int oc, int ic, int tap) {
+    const int taps = g->kernel * g->kernel, block = sc_igemm_make_plan(g).channel_block, ppg = sc_panels_per_group(g);
+    const int c0 = ic / block * block, cc = g->in_channels - c0 < block ? g->in_channels - c0 : block;
+    // Whole blocks before c0, then whole panels of this block, then this tap's and channel's row of 16.
+    return ((size_t)c0 * ppg + (size_t)(oc / SC_PANEL) * cc) * taps * SC_PANEL + ((size_t)tap * cc + (ic - c0)) * SC_PANEL +
+           oc % SC_PANEL;
+}
+
 // A kernel row's worth of zeros: the padding for a tap, or for a merged kernel row.
 static size_t sc_zero_row_floats(const sc_conv_geometry *g) { return ((size_t)g->kernel * g->in_channels + 15) / 16 * 16; }
 

@@ -8,6 +8,9 @@
 
 int sc_level_internal(void);
 
+// Where sc_conv_nhwc_pack puts weight (oc, ic, tap) of an ungrouped convolution.
+size_t sc_conv_nhwc_packed_index(const sc_conv_geometry *g, int oc, int ic, int tap);
+
 // The epilogue on one output pixel's channels [c0, c1), for the kernels that finish a pixel's values
 // outside a micro-kernel (depthwise, Winograd's output transform): y[ch - c0] is the convolution's
 // value, out + at and the residual and second output + at are the pixel's row (NULL e: plain store).

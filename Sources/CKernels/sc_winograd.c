@@ -126,6 +126,42 @@ size_t sc_winograd_workspace_size(const sc_conv_geometry *g) {
            (gemm > direct ? gemm : direct) + 16;
 }
 
+// The weights in the direct convolution's packing, recovered from the transformed ones (NULL when out
+// of memory; free with sc_free): g = R U' R^T, where U' is U at the rows and columns 0, 1 and m + 1
+// and R inverts those three rows of G. Holding the direct weights too would cost every Winograd
+// weight's memory again for the rare input that needs them (resnet-152: 364 -> 446 MB resident);
+// recovering them costs one pass over the weights, and only where an input is not finite. The
+// recovered weights differ from the originals by a few float roundings.
+static float *sc_winograd_direct_weights(const sc_conv_geometry *g, const float *packed) {
+    const int c = g->in_channels, oc = g->out_channels, alpha = sc_winograd_tile_size(g) + 2;
+    static const double r2[3][3] = {{1, 0, 0}, {-1, 2, -1}, {0, 0, 1}}, r4[3][3] = {{4, 0, 0}, {-4, -6, -1}, {0, 0, 1}};
+    const double (*r)[3] = alpha == 6 ? r4 : r2;
+    const int rows[3] = {0, 1, alpha - 1};
+    const sc_conv_geometry p = sc_position_geometry(g, 1);
+    const size_t position_floats = sc_conv_nhwc_packed_size(&p);
+    float *weights = sc_alloc((size_t)oc * c * 9 * sizeof(float)), *direct = sc_alloc(sc_conv_nhwc_packed_size(g) * sizeof(float));
+    if (!weights || !direct) {
+        if (weights) sc_free(weights);
+        if (direct) sc_free(direct);
+        return NULL;
+    }
+    for (int o = 0; o < oc; o++)
+        for (int i = 0; i < c; i++) {
+            const size_t at = sc_conv_nhwc_packed_index(&p, o, i, 0);
+            double u[3][3], ru[3][3];
+            for (int y = 0; y < 3; y++)
+                for (int x = 0; x < 3; x++) u[y][x] = packed[(size_t)(rows[y] * alpha + rows[x]) * position_floats + at];
+            for (int y = 0; y < 3; y++)
+                for (int x = 0; x < 3; x++) ru[y][x] = r[y][0] * u[0][x] + r[y][1] * u[1][x] + r[y][2] * u[2][x];
+            for (int y = 0; y < 3; y++)
+                for (int x = 0; x < 3; x++)
+                    weights[((size_t)o * c + i) * 9 + y * 3 + x] = (float)(ru[y][0] * r[x][0] + ru[y][1] * r[x][1] + ru[y][2] * r[x][2]);
+        }
+    sc_conv_nhwc_pack(g, weights, direct);
+    sc_free(weights);
+    return direct;
+}
+
 // The chunk's output tiles computed directly, row segment by row segment: where its input holds a
 // NaN or an infinity, the transforms would spread it over whole tiles (and turn inf - inf into NaN)
 // where a direct convolution, PyTorch's and ONNX Runtime's, reaches only the pixels whose 3x3 window
@@ -153,8 +189,8 @@ static void sc_direct_tiles(const sc_conv_geometry *g, const float *direct, cons
 #define SC_TRANSFORM_TARGET
 #include "sc_winograd_transforms.h"
 
-void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *direct, const float *input,
-                      float *output, const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
+void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                      const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
                       int panel_begin, int panel_end) {
     const long tiles = sc_winograd_tiles(g);
     if (tile_begin < 0) tile_begin = 0;
@@ -168,13 +204,14 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
     float *rows = zero + sc_round16(g->in_channels), *base = rows + SC_TAIL_FLOATS;
     memset(zero, 0, (size_t)g->in_channels * sizeof(float));
     const int avx2 = sc_level_internal() >= SC_LEVEL_AVX2;
+    float *direct = NULL;  // recovered at the first chunk whose input is not finite
     for (long t0 = tile_begin; t0 < tile_end; t0 += chunk) {
         const long count = tile_end - t0 < chunk ? tile_end - t0 : chunk;
         const size_t v_stride = sc_position_stride(count, g->in_channels), m_stride = sc_position_stride(count, g->out_channels);
         float *v = base, *mm = v + positions * v_stride, *gemm_workspace = mm + positions * m_stride;
         const int finite = avx2 ? sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride, m)
                                 : sc_transform_input_portable(g, input, zero, t0, count, v, v_stride, m);
-        if (!finite && direct) {
+        if (!finite && (direct || (direct = sc_winograd_direct_weights(g, packed)))) {
             sc_direct_tiles(g, direct, input, output, epilogue, gemm_workspace, t0, count, m, panel_begin, panel_end);
             continue;
         }
@@ -186,4 +223,5 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
         if (avx2) sc_transform_output_avx2(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
         else sc_transform_output_portable(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
     }
+    if (direct) sc_free(direct);
 }

@@ -37,9 +37,16 @@ enum Target: String, CaseIterable {
         load()
     }
 
+    /// Reads and verifies the plan in the scratch file, then runs one image of it if its activations and
+    /// compute are small (the fuzzer's memory limit is its own: a large plan is the verifier's business,
+    /// and allocating its arena is checked by the tests).
     static func load() {
-        guard let model = try? ModelLoader.load(plan: scratchFile, threads: 1) else { return }
-        execute(model.executor)
+        guard let (document, reader) = try? PlanFile.read(scratchFile) else { return }
+        let program = document.program
+        guard MemoryPlanner.plan(program, batch: 1).arenaBytes <= 64 << 20, program.macs <= 50_000_000,
+              let executor = try? Executor(program: program, weights: reader, threads: 1) else { return }
+        let output = executor.run(RandomInput.images(program.values[program.input].elements, seed: 1), batch: 1)
+        guard output.count == program.values[program.output].elements else { fatalError("\(output.count) outputs") }
     }
 
     /// A plan document as JSON, wrapped into a plan file with seeded weights of the shapes it declares:
@@ -55,16 +62,6 @@ enum Target: String, CaseIterable {
         }
         guard (try? PlanFile.write(document, weights: WeightStore(values: weights), to: scratchFile)) != nil else { return }
         load()
-    }
-
-    /// Runs one image of a model whose activations and compute are small (the fuzzer's memory limit
-    /// is its own; a large model is the verifier's business, not the executor's).
-    static func execute(_ executor: Executor) {
-        let program = executor.program
-        guard executor.memory.arenaBytes <= 64 << 20, program.macs <= 50_000_000 else { return }
-        let input = RandomInput.images(program.values[program.input].elements, seed: 1)
-        let output = executor.run(input, batch: 1)
-        guard output.count == program.values[program.output].elements else { fatalError("\(output.count) outputs") }
     }
 
     /// A file of this process's own in the RAM disk, overwritten by every input.

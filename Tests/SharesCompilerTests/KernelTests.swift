@@ -305,7 +305,7 @@ struct KernelTests {
                                                act_output: useAct ? act.pointer : nil, act_scale: useAct ? UnsafePointer(buffers.actScale.pointer) : nil,
                                                act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil, act_relu: 1)
                     for (tileRange, panelRange) in ranges {
-                        sc_winograd_conv(&geometry, packed.pointer, nil, input, output.pointer, &epilogue, workspace.pointer,
+                        sc_winograd_conv(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
                                          tileRange.lowerBound, tileRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
                     }
                     let error = Self.relativeError(output.values, expected)
@@ -354,14 +354,9 @@ struct KernelTests {
                 var epilogue = sc_epilogue(scale: UnsafePointer(scaleBuffer.pointer), shift: UnsafePointer(shiftBuffer.pointer),
                                            residual: UnsafePointer(output.pointer), relu: 1, act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
                 for (rowRange, panelRange) in ranges where !rowRange.isEmpty && !panelRange.isEmpty {
-                    let (begin, end) = (Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
-                    if winograd {
-                        sc_winograd_conv(&geometry, packed.pointer, nil, input, output.pointer, &epilogue, workspace.pointer,
-                                         rowRange.lowerBound, rowRange.upperBound, begin, end)
-                    } else {
-                        sc_conv_nhwc(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
-                                     rowRange.lowerBound, rowRange.upperBound, begin, end)
-                    }
+                    let convolve = winograd ? sc_winograd_conv : sc_conv_nhwc
+                    convolve(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
+                             rowRange.lowerBound, rowRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
                 }
                 let error = Self.relativeError(output.values, expected)
                 #expect(error <= Self.tolerance, "level \(level), \(name): relative error \(error)")

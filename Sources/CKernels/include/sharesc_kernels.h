@@ -70,10 +70,9 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
 // F(4x4, 3x3) (4x). Its weights are packed on their own (transformed, then as (m + 2)^2 GEMMs'
 // panels; the form depends on channels and map size, so two uses of a tied weight share it only when
 // their tile sizes agree); its work is numbered by m x m output tiles (row-major over one image) and
-// panels. `input` and `output` are one image; the epilogue is the convolution's. `direct` (or NULL)
-// is the same weight packed by sc_conv_nhwc_pack: chunks of tiles whose input holds a NaN or an
-// infinity are computed with it, so that non-finite values reach exactly the pixels they reach in a
-// direct convolution.
+// panels. `input` and `output` are one image; the epilogue is the convolution's. Chunks of tiles whose
+// input holds a NaN or an infinity are computed directly (with weights recovered from the transformed
+// ones), so that non-finite values reach exactly the pixels they reach in a direct convolution.
 int sc_winograd_applies(const sc_conv_geometry *g);
 int sc_winograd_tile_size(const sc_conv_geometry *g);
 long sc_winograd_tiles(const sc_conv_geometry *g);
@@ -81,8 +80,8 @@ size_t sc_winograd_packed_size(const sc_conv_geometry *g);
 // Returns 0 when out of memory for its scratch ((m + 2)^2 x in x out floats), 1 otherwise.
 int sc_winograd_pack(const sc_conv_geometry *g, const float *weights, float *packed);
 size_t sc_winograd_workspace_size(const sc_conv_geometry *g);
-void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *direct, const float *input,
-                      float *output, const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
+void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                      const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
                       int panel_begin, int panel_end);
 
 // y[p][c] = x[p][c] * scale[c] + shift[c] (NULL: 1 and 0), then ReLU if asked, for `pixels` rows of

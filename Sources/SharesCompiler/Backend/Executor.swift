@@ -19,11 +19,7 @@ public final class Executor: @unchecked Sendable {
     /// Per conv step: its geometry, packed weight (shared between uses of one parameter) and epilogue vectors.
     private struct ConvStep {
         var geometry: sc_conv_geometry
-        /// The weight in the form the step runs with: direct, or Winograd's.
         var packed: AlignedBuffer
-        /// The direct form: a Winograd step computes with it the tiles whose input holds a NaN or an
-        /// infinity, which the transforms would spread over whole tiles.
-        var direct: AlignedBuffer
         var scale: AlignedBuffer?
         var shift: AlignedBuffer?
         var panels: Int
@@ -77,14 +73,19 @@ public final class Executor: @unchecked Sendable {
             last = (parameter, values)
             return values
         }
-        /// Conv weights holding a NaN or an infinity: never run by Winograd, whose transformed weights
-        /// would spread it to outputs a direct convolution keeps finite.
-        var nonFinite: Set<Int> = []
+        /// Whether a conv weight is free of NaN and infinities: one that is not never runs by Winograd,
+        /// whose transformed weights would spread them to outputs a direct convolution keeps finite.
+        var finite: [Int: Bool] = [:]
+        func isFinite(_ weight: Int) throws(CompileFailure) -> Bool {
+            if let known = finite[weight] { return known }
+            let known = try fetch(weight).allSatisfy(\.isFinite)
+            finite[weight] = known
+            return known
+        }
         func packed(_ weight: Int, winogradTile: Int32, _ geometry: inout sc_conv_geometry) throws(CompileFailure) -> AlignedBuffer {
             let key = PackingKey(parameter: weight, winogradTile: winogradTile)
             if let existing = packedByParameter[key] { return existing }
             let values = try fetch(weight)
-            if !values.allSatisfy(\.isFinite) { nonFinite.insert(weight) }
             let winograd = winogradTile > 0
             let packed = AlignedBuffer(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry),
                                        in: weightArena)
@@ -129,16 +130,16 @@ public final class Executor: @unchecked Sendable {
                 var geometry = sc_conv_geometry(in_channels: Int32(input.channels), in_height: Int32(input.height), in_width: Int32(input.width),
                                                 out_channels: Int32(output.channels), out_height: Int32(output.height), out_width: Int32(output.width),
                                                 kernel: Int32(kernel), stride: Int32(stride), pad: Int32(padding), groups: Int32(groups))
-                let direct = try packed(weight, winogradTile: 0, &geometry)
-                let winograd = sc_winograd_applies(&geometry) != 0 && !nonFinite.contains(weight)
-                let winogradTile = winograd ? sc_winograd_tile_size(&geometry) : 0
+                var winogradTile = sc_winograd_applies(&geometry) != 0 ? sc_winograd_tile_size(&geometry) : 0
+                if winogradTile > 0, try !isFinite(weight) { winogradTile = 0 }
+                let winograd = winogradTile > 0
+                let packed = try packed(weight, winogradTile: winogradTile, &geometry)
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
                 let preActivation = try epilogue.preActivation.map { pre throws(CompileFailure) in
                     let (scale, shift) = try normalization(pre.batchNorm)
                     return (scale: scale, shift: shift, relu: pre.relu)
                 }
-                let form = winograd ? try packed(weight, winogradTile: winogradTile, &geometry) : direct
-                convs[index] = ConvStep(geometry: geometry, packed: form, direct: direct, scale: scale, shift: shift,
+                convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
                                         panels: Int(sc_conv_nhwc_panels(&geometry)), winogradTile: winogradTile, preActivation: preActivation)
                 workspaceFloats = max(workspaceFloats, winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
@@ -339,14 +340,9 @@ public final class Executor: @unchecked Sendable {
             let panelRange = splitPanels ? share(of: panels, worker: piece, of: pieces) : 0..<panels
             if pixelRange.isEmpty || panelRange.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
-            let (rows, columns) = (pixelRange, Int32(panelRange.lowerBound)..<Int32(panelRange.upperBound))
-            if conv.winograd {
-                sc_winograd_conv(&geometry, conv.packed.pointer, conv.direct.pointer, input, output, &epilogue, workspaces[t].pointer,
-                                 rows.lowerBound, rows.upperBound, columns.lowerBound, columns.upperBound)
-            } else {
-                sc_conv_nhwc(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
-                             rows.lowerBound, rows.upperBound, columns.lowerBound, columns.upperBound)
-            }
+            let convolve = conv.winograd ? sc_winograd_conv : sc_conv_nhwc
+            convolve(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
+                     pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
         }
     }
 }
