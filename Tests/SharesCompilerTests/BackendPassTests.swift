@@ -149,11 +149,11 @@ struct BackendPassTests {
         #expect(readError(path).hasPrefix("\(path):1:1: error: not a sharesc plan: its metadata has no 'sharesc.plan'"))
 
         var newer = document(graph)
-        newer.formatVersion = 3
+        newer.formatVersion = 4
         let json = String(decoding: try JSONEncoder().encode(newer), as: UTF8.self)
         let tensors = graph.parameters.map { Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id]) }
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "3"), ("sharesc.plan", json)])).write(to: URL(fileURLWithPath: path))
-        #expect(readError(path) == "\(path):1:1: error: plan written in format version 3; this sharesc reads versions 1 to 2; compile the spec again with 'sharesc compile -o'")
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", json)])).write(to: URL(fileURLWithPath: path))
+        #expect(readError(path) == "\(path):1:1: error: plan written in format version 4; this sharesc reads versions 1 to 3; compile the spec again with 'sharesc compile -o'")
 
         try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "1"), ("sharesc.plan", "{\"program\": 3}")])).write(to: URL(fileURLWithPath: path))
         #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))

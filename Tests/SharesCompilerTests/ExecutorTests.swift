@@ -59,7 +59,8 @@ struct ExecutorTests {
     ]
 
     /// Layout edges: a linear layer over a flattened 4x2x2 map (its columns in NHWC order inside the
-    /// plan), and a network whose output is a feature map (converted back to NCHW).
+    /// plan), a network whose output is a feature map (converted back to NCHW), and flattened maps
+    /// read by a batchnorm (per feature, in ONNX's order) or given as the output.
     static let edges: [String: String] = [
         "flattening.yaml": ReferenceInterpreterTests.flattening,
         "feature-map.yaml": """
@@ -69,6 +70,16 @@ struct ExecutorTests {
               - conv: {out: 5, kernel: 3, stride: 2, pad: 1}
               - batchnorm
               - relu
+            """,
+        "flatten-batchnorm.yaml": """
+            network: flatten-batchnorm
+            input: [2, 4, 4]
+            stem: [conv: {out: 3, kernel: 3, pad: 1}, flatten, batchnorm, relu, dropout: {p: 0.5}, linear: {out: 3}]
+            """,
+        "flatten-output.yaml": """
+            network: flatten-output
+            input: [2, 3, 5]
+            stem: [conv: {out: 4, kernel: 3, pad: 1}, relu, flatten]
             """,
     ]
 
@@ -86,7 +97,8 @@ struct ExecutorTests {
         return zip(actual, expected).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
     }
 
-    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "winograd.yaml", "flattening.yaml", "feature-map.yaml"])
+    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "winograd.yaml", "flattening.yaml", "feature-map.yaml",
+                      "flatten-batchnorm.yaml", "flatten-output.yaml"])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         for sequential in [false, true] {
             let compilation = try Self.compile(name, sequential: sequential)

@@ -19,6 +19,18 @@ struct PlanVerificationTests {
         #expect(PlanFile.validate(try Self.compiled(spec)) == nil)
     }
 
+    /// A batchnorm over a flattened map of several pixels: its plan verifies (it was refused as damaged,
+    /// the batchnorm's vectors not matching the map's channels), with a flatten step before it.
+    @Test(arguments: ["flatten-batchnorm.yaml", "flatten-output.yaml", "flattening.yaml"])
+    func flattenedMapsVerify(_ name: String) throws {
+        let compilation = try ExecutorTests.compile(name, sequential: false)
+        let program = ModelLoader.program(for: compilation)
+        let document = PlanDocument(program: program, memory: MemoryPlanner.plan(program, batch: 1), inputShape: compilation.graph.inputShape,
+                                    outputShape: compilation.graph[compilation.graph.output].shape)
+        #expect(PlanFile.validate(document) == nil)
+        #expect(program.steps.contains { $0.kernel == .flatten } == (name != "flattening.yaml"))  // a linear alone reads NHWC
+    }
+
     @Test func everyDerivedFieldIsChecked() throws {
         let good = try Self.compiled("cifar/sharesnet-164.yaml")
         func problem(_ change: (inout PlanDocument) -> Void) -> String {

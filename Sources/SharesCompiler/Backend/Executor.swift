@@ -153,7 +153,7 @@ public final class Executor: @unchecked Sendable {
                     raw[bias] = AlignedBuffer(try fetch(bias))
                     weightBytes += raw[bias]!.count * 4
                 }
-            case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad:
+            case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten:
                 break
             }
         }
@@ -303,6 +303,8 @@ public final class Executor: @unchecked Sendable {
             sc_global_avg_pool_nhwc(x, y, channels, Int32(spatial))
         case .linear(let weight, let bias, let relu):
             sc_linear(x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount), Int32(outputElements), relu ? 1 : 0)
+        case .flatten:
+            sc_nhwc_to_nchw(x, y, channels, Int32(spatial))
         case .subsamplePad(let stride, let padBefore):
             sc_subsample_pad_nhwc(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(stride),
                                   Int32(outputShape.channels), Int32(padBefore), Int32(outputShape.height), Int32(outputShape.width))

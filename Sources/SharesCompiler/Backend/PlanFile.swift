@@ -5,10 +5,10 @@ import Foundation
 /// `sharesc.plan.version` and `sharesc.plan`, the JSON of a `PlanDocument`. Any safetensors reader
 /// can open it; sharesc refuses one written by another format version. See docs/plan-format.md.
 public struct PlanDocument: Codable, Sendable {
-    /// Version 2 added convolutions with a second (pre-activation) output; version 1 plans are version
-    /// 2 plans without them, so both are read.
-    public static let formatVersion = 2
-    public static let readableVersions = 1...2
+    /// Version 2 added convolutions with a second (pre-activation) output, version 3 the flatten step;
+    /// earlier plans are later ones without them, so all are read.
+    public static let formatVersion = 3
+    public static let readableVersions = 1...3
 
     public var formatVersion: Int
     public var program: Program

@@ -48,6 +48,10 @@ public struct Program: Codable, Hashable, Sendable {
         case globalAvgPool
         case linear(weight: Int, bias: Int?, relu: Bool)
         case subsamplePad(stride: Int, padBefore: Int)
+        /// An image's values (NHWC inside a plan) as a feature vector in ONNX's (c, h, w) order: where a
+        /// flattened map of several pixels is read by anything but a linear layer (which reorders its
+        /// weight's columns instead) or is the network's output.
+        case flatten
 
         /// The kernel's name as printed: conv, scale_shift, add, ...
         public var kind: String {
@@ -61,6 +65,7 @@ public struct Program: Codable, Hashable, Sendable {
             case .globalAvgPool: return "global_avg_pool"
             case .linear: return "linear"
             case .subsamplePad: return "subsample_pad"
+            case .flatten: return "flatten"
             }
         }
 
@@ -72,7 +77,7 @@ public struct Program: Codable, Hashable, Sendable {
             case .scaleShift, .relu: return [0]
             case .add: return [0, 1]
             case .conv(_, _, _, _, _, _, let epilogue): return epilogue.residual.map { [$0] } ?? []
-            case .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad: return []
+            case .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad, .flatten: return []
             }
         }
     }
@@ -105,7 +110,7 @@ public struct Program: Codable, Hashable, Sendable {
         switch step.kernel {
         case .conv(_, _, let kernel, _, _, let groups, _): return Shape.checkedProduct([output.elementCount, input.channels / groups, kernel, kernel])
         case .linear: return Shape.checkedProduct([output.elementCount, input.elementCount])
-        case .scaleShift, .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad: return 0
+        case .scaleShift, .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten: return 0
         }
     }
 

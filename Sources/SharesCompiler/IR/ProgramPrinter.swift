@@ -53,6 +53,7 @@ public enum ProgramPrinter {
         case .globalAvgPool: return kernel.kind
         case .linear: return "linear"
         case .subsamplePad: return "subsample_pad"
+        case .flatten: return kernel.kind
         }
     }
 
@@ -84,6 +85,7 @@ public enum ProgramPrinter {
         case .globalAvgPool: return kernel.kind
         case .linear(let weight, let bias, _): return "\(kernel.kind) w=\(name(weight))" + (bias.map { " b=\(name($0))" } ?? "")
         case .subsamplePad(let stride, let padBefore): return "\(kernel.kind) s=\(stride) pad_before=\(padBefore)"
+        case .flatten: return kernel.kind + " (c, h, w) order"
         }
     }
 }

@@ -98,6 +98,8 @@ public enum ProgramVerifier {
         case .subsamplePad(let stride, let padBefore):
             guard stride >= 1, padBefore >= 0, padBefore <= output.channels - input.channels else { return "impossible padding" }
             return expect(.subsamplePad(.init(outChannels: output.channels, stride: stride)))
+        case .flatten:
+            return input.isImage ? expect(.flatten) : "flattens a value that is not an image"
         }
     }
 }
@@ -111,7 +113,7 @@ extension Program.Kernel {
             return [weight] + (bias.map { [$0] } ?? []) + bn(epilogue.batchNorm) + bn(epilogue.preActivation?.batchNorm)
         case .scaleShift(let ref, _): return bn(ref)
         case .linear(let weight, let bias, _): return [weight] + (bias.map { [$0] } ?? [])
-        case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad: return []
+        case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten: return []
         }
     }
 }

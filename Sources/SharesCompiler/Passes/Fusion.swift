@@ -1,6 +1,8 @@
 /// Turns the graph into a `Program`: each convolution absorbs the batchnorm, residual add and ReLU
 /// that follow it (when each is the only consumer of what came before), leftover batchnorms and adds
-/// absorb a following ReLU, and flatten and dropout become aliases of their input.
+/// absorb a following ReLU, and flatten and dropout become aliases of their input (except a flatten
+/// of a map of several pixels that is read by something other than linear layers, or is the output:
+/// a step then puts the NHWC values in ONNX's (c, h, w) feature order).
 ///
 /// A residual add is absorbed by the operand computed LAST, so that the other operand already
 /// exists when the fused step runs: in a projection block that is the shortcut's conv, which then
@@ -23,6 +25,16 @@ public enum Fusion {
         for node in graph.nodes { for input in node.inputs { consumers[input.index].append(node.id.index) } }
         func onlyConsumer(of index: Int) -> GraphNode? {
             consumers[index].count == 1 && index != graph.output.index ? graph.nodes[consumers[index][0]] : nil
+        }
+        /// Whether only linear layers read the value (through dropouts): they take a flattened map in NHWC order.
+        func onlyLinearsRead(_ index: Int) -> Bool {
+            index != graph.output.index && consumers[index].allSatisfy { consumer in
+                switch graph.nodes[consumer].op {
+                case .linear: return true
+                case .dropout: return onlyLinearsRead(consumer)
+                case .input, .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .add, .subsamplePad: return false
+                }
+            }
         }
 
         var absorbed = Set<Int>()
@@ -90,6 +102,9 @@ public enum Fusion {
                 valueOf[first.id.index] = program.values.count - 1
                 program.input = valueOf[first.id.index]
                 continue
+            case .flatten where graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
+                && !onlyLinearsRead(first.id.index):
+                kernel = .flatten
             case .flatten, .dropout:
                 // No data moves: the same buffer, read under another shape.
                 valueOf[first.id.index] = valueOf[first.inputs[0].index]
