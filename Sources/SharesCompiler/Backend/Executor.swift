@@ -63,7 +63,7 @@ public final class Executor: @unchecked Sendable {
         var packedByParameter: [PackingKey: AlignedBuffer] = [:]
         let weightArena = BufferArena()
         var cache: [Int: [Float]] = [:]
-        var last: (parameter: Int, values: [Float])?  // a Winograd step packs its weight twice in a row
+        var last: (parameter: Int, values: [Float])?  // checked for NaN, then packed: read once
         // Batchnorm vectors are small and read by one step each; conv and linear weights are fetched once.
         func fetch(_ parameter: Int) throws(CompileFailure) -> [Float] {
             if let values = cache[parameter] { return values }
