@@ -43,6 +43,26 @@ struct ExecutorTests {
               - {block: cifar_basic, width: 24, repeat: 2, stride: 2, share: {conv2: after-first}}
             head: [global_avgpool, flatten, linear: {out: $classes}]
             """,
+        // One tied weight read by convolutions with different groups (8 -> 8 in one group, 16 -> 8 in two:
+        // the same [8, 8, 3, 3]), packed once per grouping.
+        "tied-groups.yaml": """
+            input: [3, 10, 10]
+            blocks:
+              a:
+                args: {g: 1, p: 1}
+                body: [conv: {name: mix, out: 8, kernel: 3, pad: $p, groups: $g, bias: true}, batchnorm]
+                shortcut: [conv: {out: 8, kernel: 3, pad: $p}]
+                post: [relu]
+              up:
+                body: [conv: {out: 16, kernel: 1}, batchnorm, relu]
+                merge: none
+            stem: [conv: {out: 8, kernel: 1}]
+            stages:
+              - {block: a, repeat: 2, share: {mix: {group: w}}}
+              - {name: widen, block: up}
+              - {block: a, g: 2, p: 0, share: {mix: {group: w}}}
+            head: [global_avgpool, flatten, linear: {out: 3}]
+            """,
         // 3x3 convolutions over 32 channels run by Winograd: a tied one by F(4x4, 3x3) over a 17x17 map
         // (partial tiles at the edges), pre-activation ones by F(2x2, 3x3) over 9x9, whose
         // batchnorm-ReLU rides in their epilogue.
@@ -97,7 +117,7 @@ struct ExecutorTests {
         return zip(actual, expected).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
     }
 
-    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "winograd.yaml", "flattening.yaml", "feature-map.yaml",
+    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml", "feature-map.yaml",
                       "flatten-batchnorm.yaml", "flatten-output.yaml"])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         for sequential in [false, true] {

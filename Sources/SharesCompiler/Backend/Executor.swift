@@ -31,10 +31,13 @@ public final class Executor: @unchecked Sendable {
         var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
     }
     /// A packed conv weight: one per parameter and form (direct, 0, or Winograd's transformed one for
-    /// its output tile size).
+    /// its output tile size) and grouping: the packing depends on the groups, and one tied weight
+    /// may serve convolutions with different groups (its shape is the same for 8 -> 8 channels in
+    /// one group and 16 -> 8 in two).
     private struct PackingKey: Hashable {
         var parameter: Int
         var winogradTile: Int32
+        var groups: Int32
     }
     /// By step index (nil for other kinds of step): looked up once per step and image.
     private var convs: [ConvStep?] = []
@@ -83,7 +86,7 @@ public final class Executor: @unchecked Sendable {
             return known
         }
         func packed(_ weight: Int, winogradTile: Int32, _ geometry: inout sc_conv_geometry) throws(CompileFailure) -> AlignedBuffer {
-            let key = PackingKey(parameter: weight, winogradTile: winogradTile)
+            let key = PackingKey(parameter: weight, winogradTile: winogradTile, groups: geometry.groups)
             if let existing = packedByParameter[key] { return existing }
             let values = try fetch(weight)
             let winograd = winogradTile > 0
