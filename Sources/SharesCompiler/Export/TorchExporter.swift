@@ -39,7 +39,7 @@ public enum TorchExporter {
         if graph.nodes.contains(where: { if case .subsamplePad = $0.op { return true } else { return false } }) {
             definitions.append(TorchPrelude.subsamplePad)
         }
-        if !spec.stages.isEmpty { definitions.append(TorchPrelude.stage) }
+        if !spec.stages.isEmpty { definitions.append(TorchPrelude.stage(holdsShared: !holders.stages.isEmpty)) }
         definitions += classOrder.map { classes[$0]!.source }
         definitions.append(try networkSource(compilation, className: networkClass, classes: classes, holders: holders, globals: globals))
         definitions.append("""

@@ -46,23 +46,38 @@ enum TorchPrelude {
 
     """
 
-    static let stage = """
-    class Stage(nn.Module):
-        \"\"\"Residual blocks `block1`, `block2`, ... applied in order. `shared` holds the convolutions that
-        blocks of this stage tie: registered here, once, and referenced by the blocks.\"\"\"
+    /// The stage module; `holdsShared` when some stage registers tied convolutions of its own.
+    static func stage(holdsShared: Bool) -> String {
+        holdsShared ? """
+        class Stage(nn.Module):
+            \"\"\"Residual blocks `block1`, `block2`, ... applied in order. `shared` holds the convolutions that
+            blocks of this stage tie: registered here, once, and referenced by the blocks.\"\"\"
 
-        def __init__(self, *blocks, shared=None):
-            super().__init__()
-            if shared is not None:
-                self.shared = shared
-            for index, block in enumerate(blocks, 1):
-                self.add_module(f"block{index}", block)
+            def __init__(self, *blocks, shared=None):
+                super().__init__()
+                if shared is not None:
+                    self.shared = shared
+                for index, block in enumerate(blocks, 1):
+                    self.add_module(f"block{index}", block)
 
-        def forward(self, x):
-            for name, block in self.named_children():
-                if name != "shared":
+            def forward(self, x):
+                for name, block in self.named_children():
+                    if name != "shared":
+                        x = block(x)
+                return x
+        """ : """
+        class Stage(nn.Module):
+            \"\"\"Residual blocks `block1`, `block2`, ... applied in order.\"\"\"
+
+            def __init__(self, *blocks):
+                super().__init__()
+                for index, block in enumerate(blocks, 1):
+                    self.add_module(f"block{index}", block)
+
+            def forward(self, x):
+                for block in self.children():
                     x = block(x)
-            return x
-
-    """
+                return x
+        """
+    }
 }
