@@ -123,3 +123,16 @@ def test_tied_gradient_is_the_sum_of_sequential_gradients(exported, sharesc):
         else:
             expected = sequential_grads[name]
         assert_close(grad, expected, rtol=1e-3)
+
+
+@pytest.mark.xfail(strict=True, reason="known sharesc executor bug: a batchnorm after `flatten` of an image with "
+                   "more than one pixel is applied in NHWC order (PyTorch and ONNX Runtime agree with each other)")
+def test_batchnorm_after_flattening_an_image(sharesc):
+    spec = "Tests/pytorch/specs/known-issues/flatten-batchnorm.yaml"
+    model = sharesc.export(spec, "flatten-batchnorm").create_model()
+    weights = sharesc.init(spec, "flatten-batchnorm")
+    model.load_state_dict(load_file(weights), strict=False)
+    x = np.random.default_rng(3).standard_normal((2, 2, 4, 4)).astype(np.float32)
+    with torch.no_grad():
+        ours = model.eval()(torch.from_numpy(x)).numpy()
+    assert_close(ours, sharesc.forward(spec, weights, x))
