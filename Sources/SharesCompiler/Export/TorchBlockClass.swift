@@ -41,9 +41,12 @@ struct TorchBlockClass {
             arguments.append(Argument(specName: parameter.name, pythonName: python, required: parameter.defaultValue == nil,
                                       literalDefault: literal))
         }
+        // Global variables the template reads, in the order they are written (never the order of a
+        // dictionary, so that the same spec always gives the same file).
         var globals: [(pythonName: String, value: String)] = []
-        let read = template.parameters.compactMap { $0.defaultValue?.value.variables } + sections.flatMap { $0.layers }
-            .flatMap { $0.spec.arguments.values }.compactMap { argument -> [(name: String, location: Location)]? in
+        let layerArguments = sections.flatMap { $0.layers }.flatMap { $0.spec.arguments.values }.sorted { $0.location < $1.location }
+        let read = template.parameters.compactMap { $0.defaultValue?.value.variables } + layerArguments
+            .compactMap { argument -> [(name: String, location: Location)]? in
                 if case .expression(let expression) = argument.value { return expression.variables }
                 return nil
             }
