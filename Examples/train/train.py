@@ -46,6 +46,7 @@ def parse_arguments():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=4, help="data loading processes (image datasets)")
     parser.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (smoke tests)")
+    parser.add_argument("--threads", type=int, help="CPU threads per process (default: the cores, shared among local processes)")
     parser.add_argument("--no-amp", dest="amp", action="store_false", help="no float16 autocast on CUDA")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("run"))
     return parser.parse_args()
@@ -61,7 +62,7 @@ def load_generated(path: pathlib.Path):
 class Distributed:
     """torchrun's environment, or a single process."""
 
-    def __init__(self):
+    def __init__(self, threads: int | None):
         self.enabled = "RANK" in os.environ and "WORLD_SIZE" in os.environ
         self.rank = int(os.environ.get("RANK", 0))
         self.world = int(os.environ.get("WORLD_SIZE", 1))
@@ -73,7 +74,7 @@ class Distributed:
             self.device = torch.device("cpu")
             # Processes sharing a machine's cores should not each start a thread per core.
             local_world = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+            torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // local_world))
         if self.enabled:
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
 
@@ -167,7 +168,7 @@ def ranks_agree(model, env) -> float:
 
 def main():
     args = parse_arguments()
-    env = Distributed()
+    env = Distributed(args.threads)
     generated = load_generated(args.model)
     torch.manual_seed(args.seed)
     model = generated.create_model()
@@ -202,8 +203,9 @@ def main():
 
     args.out.mkdir(parents=True, exist_ok=True)
     if env.main:
+        threads = f", {torch.get_num_threads()} thread(s) each" if env.device.type == "cpu" else ""
         print(f"{parameters:,} parameters, {len(train_set)} training and {len(test_set)} test images, "
-              f"{env.world} process(es) on {env.device.type}", flush=True)
+              f"{env.world} process(es) on {env.device.type}{threads}", flush=True)
     history = []
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -227,7 +229,7 @@ def main():
             print(f"ranks agree: largest parameter difference {difference:g}", flush=True)
     if env.main:
         summary = dict(model=str(args.model), dataset=args.dataset, parameters=parameters, processes=env.world,
-                       device=env.device.type, epochs=args.epochs, seconds=time.perf_counter() - start,
+                       device=env.device.type, threads=torch.get_num_threads(), epochs=args.epochs, seconds=time.perf_counter() - start,
                        test_accuracy=history[-1]["test_accuracy"] if history else None, history=history)
         (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.out / 'model.safetensors'} and {args.out / 'metrics.json'}", flush=True)
