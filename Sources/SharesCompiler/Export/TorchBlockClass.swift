@@ -21,7 +21,8 @@ struct TorchBlockClass {
     let tieable: Set<String>
     let source: String
 
-    init(_ template: BlockTemplate, className: String, tieable: Set<String>, globals scope: Scope,
+    /// `vectorInput`: the blocks read vectors (a residual MLP), not images.
+    init(_ template: BlockTemplate, className: String, tieable: Set<String>, vectorInput: Bool, globals scope: Scope,
          reserved: Set<String>) throws(CompileFailure) {
         self.template = template
         self.className = className
@@ -62,7 +63,9 @@ struct TorchBlockClass {
         if case .projection(_, .changed) = template.shortcut, template.merge == .add { takesProject = true } else { takesProject = false }
 
         // Constructor.
-        var signature = ["self", "in_channels"]
+        // The block input's size: channels of an image, or features of a vector.
+        let inputSize = vectorInput ? "in_features" : "in_channels"
+        var signature = ["self", inputSize]
         signature += arguments.filter(\.required).map(\.pythonName)
         signature += arguments.filter { !$0.required }.map { "\($0.pythonName)=\($0.literalDefault ?? "None")" }
         signature += globals.map { "\($0.pythonName)=\($0.value)" }
@@ -101,7 +104,8 @@ struct TorchBlockClass {
             }
             return (layers, current)
         }
-        let pre = try build(sections[0], from: .image(channels: "in_channels"))
+        let input = TorchLayer.Tensor(channels: inputSize, isVector: vectorInput, elements: vectorInput ? inputSize : nil)
+        let pre = try build(sections[0], from: input)
         let body = try build(sections[1], from: pre.output)
         let shortcut = try build(sections[2], from: pre.output)
         let post = try build(sections[3], from: body.output, fresh: template.merge == .add)

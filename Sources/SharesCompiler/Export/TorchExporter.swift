@@ -7,7 +7,7 @@ import Foundation
 /// group spanning stages), registered once and referenced by each block that uses it.
 public enum TorchExporter {
     /// Names of the generated file's own definitions; block arguments and classes steer clear of them.
-    static let reserved: Set<String> = ["self", "in_channels", "project", "tied", "nn", "F", "torch", "OrderedDict",
+    static let reserved: Set<String> = ["self", "in_channels", "in_features", "project", "tied", "nn", "F", "torch", "OrderedDict",
                                         "conv2d", "super", "TiedConv2d", "SubsamplePad", "Stage", "create_model", "INPUT_SHAPE"]
 
     public static func export(_ compilation: Compilation, overrides: [String] = []) throws(CompileFailure) -> String {
@@ -29,7 +29,16 @@ public enum TorchExporter {
             if !name.lowercased().hasSuffix("block") { name += "Block" }
             name = PythonSource.localName(name, avoiding: taken)
             taken.insert(name)
-            classes[template.name] = try TorchBlockClass(template, className: name, tieable: tieable, globals: globals, reserved: taken)
+            // The blocks of every stage using the template read images, or every one reads vectors.
+            let inputs = spec.stages.indices.filter { spec.stages[$0].block.value == template.name }.compactMap { index in
+                graph.nodes.first { $0.section == .block(stage: index, block: 1) }.map { graph[$0.inputs[0]].shape.dims.count == 1 }
+            }
+            if Set(inputs).count > 1 {
+                throw CompileFailure(Diagnostic(at: template.location, .torchUnsupported(
+                    layer: "block '\(template.name)'", reason: "some stages give it images and others vectors; use two templates")))
+            }
+            classes[template.name] = try TorchBlockClass(template, className: name, tieable: tieable, vectorInput: inputs.first ?? false,
+                                                         globals: globals, reserved: taken)
             classOrder.append(template.name)
         }
 
