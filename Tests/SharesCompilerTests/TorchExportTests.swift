@@ -30,8 +30,7 @@ struct TorchExportTests {
     }
 
     @Test(arguments: [
-        ("2x: {out: 4, kernel: 1}", "conv: {out: 4, kernel: 1, name: 2x}", "layer '2x'"),
-        ("keyword", "conv: {out: 4, kernel: 1, name: lambda}", "layer 'lambda'"),
+        ("dot", "conv: {out: 4, kernel: 1, name: a.b}", "layer 'a.b'"),
         ("module attribute", "conv: {out: 4, kernel: 1, name: training}", "layer 'training'"),
         ("section name", "conv: {out: 4, kernel: 1, name: shortcut}", "layer 'shortcut'"),
     ])
@@ -52,6 +51,22 @@ struct TorchExportTests {
         }
     }
 
+    @Test func namesThatAreNotIdentifiersAreRegisteredByName() throws {
+        let compilation = try compileInMemory(["spec.yaml": """
+            input: [4, 8, 8]
+            blocks: {b: {body: [conv: {out: 4, kernel: 1, name: 3x3}, relu], post: [{relu: {name: lambda}}, batchnorm]}}
+            stem: [{conv: {out: 4, kernel: 1, name: in}}]
+            stages: [{name: stage-1, block: b, repeat: 2}]
+            """])
+        let source = try TorchExporter.export(compilation)
+        #expect(source.contains("self.add_module(\"3x3\", nn.Conv2d(in_channels, 4, 1, bias=False))"))
+        #expect(source.contains("out = self.relu1(getattr(self, \"3x3\")(x))"))
+        #expect(source.contains("nn.Sequential(OrderedDict([\n            (\"lambda\", nn.ReLU(inplace=True)),\n"))
+        #expect(source.contains("self.stem = nn.Sequential(OrderedDict([(\"in\", nn.Conv2d(4, 4, 1, bias=False))]))"))
+        #expect(source.contains("self.add_module(\"stage-1\", Stage(\n"))
+        #expect(source.contains("        return getattr(self, \"stage-1\")(x)\n"))
+    }
+
     @Test func stageAndGroupNamesThatCannotBeModules() throws {
         let stage = try compileInMemory(["spec.yaml": "input: [4, 8, 8]\nblocks: {b: {body: [relu]}}\nstages: [{name: head, block: b}]\n"])
         #expect(throws: CompileFailure.self) { try TorchExporter.export(stage) }
@@ -61,7 +76,7 @@ struct TorchExportTests {
             stages: [{block: b, repeat: 2, share: {conv1: {group: values}}}]
             """])
         do { _ = try TorchExporter.export(group); Issue.record("exported a group named 'values'") } catch {
-            #expect(error.description == "spec.yaml:3:55: error: cannot export tie group 'values' to PyTorch: the module tree mirrors sharesc's names, so it must be a Python identifier that is not a keyword, an nn.Module attribute or a name the block already uses; rename it")
+            #expect(error.description == "spec.yaml:3:55: error: cannot export tie group 'values' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it")
         }
     }
 

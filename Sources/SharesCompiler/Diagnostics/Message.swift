@@ -182,7 +182,7 @@ public enum Message: Error, Hashable, Sendable {
             return "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"
         case .weightsPrefixStripped(let prefix): return "stripped the prefix '\(prefix)' from every tensor name (a DistributedDataParallel model's state_dict)"
         case .torchName(let name, let what):
-            return "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, so it must be a Python identifier that is not a keyword, an nn.Module attribute or a name the block already uses; rename it"
+            return "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it"
         case .torchUnsupported(let layer, let reason): return "cannot export '\(layer)' to PyTorch: \(reason)"
         case .planNotAPlan: return "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
         case .planVersion(let found, let supported):

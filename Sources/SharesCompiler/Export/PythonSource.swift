@@ -24,8 +24,19 @@ enum PythonSource {
         return text.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber }
     }
 
-    /// A name usable as a child module: an identifier that does not hide an `nn.Module` attribute.
-    static func isModuleName(_ text: String) -> Bool { isIdentifier(text) && !moduleAttributes.contains(text) }
+    /// A name PyTorch can register a child module under: not empty, no `.` (it separates the levels
+    /// of a module path), and not an attribute `nn.Module` already has.
+    static func isModuleName(_ text: String) -> Bool { !text.isEmpty && !text.contains(".") && !moduleAttributes.contains(text) }
+
+    /// `self.conv1`, or `getattr(self, "3x3")` for a module name that is not an identifier.
+    static func child(_ name: String, of object: String = "self") -> String {
+        isIdentifier(name) ? "\(object).\(name)" : "getattr(\(object), \(string(name)))"
+    }
+
+    /// `self.conv1 = value`, or `self.add_module("3x3", value)` for a name that is not an identifier.
+    static func register(_ name: String, _ value: String) -> String {
+        isIdentifier(name) ? "self.\(name) = \(value)" : "self.add_module(\(string(name)), \(value))"
+    }
 
     /// `name` if it is free to use as a local name, else `name_` (a keyword, or a name the generated
     /// code itself uses, such as `nn` or `in_channels`).
@@ -92,11 +103,14 @@ enum PythonSource {
         function + "(" + (positional + keywords.map { "\($0.0)=\($0.1)" }).joined(separator: ", ") + ")"
     }
 
-    /// `nn.Sequential(OrderedDict(a=..., b=...))`, on one line for a single entry, else one per line.
+    /// `nn.Sequential(OrderedDict(a=..., b=...))` (`OrderedDict([("3x3", ...)])` when some name is not
+    /// an identifier), on one line for a single entry, else one per line.
     static func sequential(_ entries: [(name: String, constructor: String)], indent: String) -> String {
         if entries.isEmpty { return "nn.Sequential()" }
-        if entries.count == 1 { return "nn.Sequential(OrderedDict(\(entries[0].name)=\(entries[0].constructor)))" }
-        return "nn.Sequential(OrderedDict(\n"
-            + entries.map { "\(indent)    \($0.name)=\($0.constructor),\n" }.joined() + "\(indent)))"
+        let keywords = entries.allSatisfy { isIdentifier($0.name) }
+        let items = entries.map { keywords ? "\($0.name)=\($0.constructor)" : "(\(string($0.name)), \($0.constructor))" }
+        let (open, close) = keywords ? ("OrderedDict(", ")") : ("OrderedDict([", "])")
+        if items.count == 1 { return "nn.Sequential(\(open)\(items[0])\(close))" }
+        return "nn.Sequential(\(open)\n" + items.map { "\(indent)    \($0),\n" }.joined() + "\(indent)\(close))"
     }
 }

@@ -110,7 +110,7 @@ struct TorchBlockClass {
         let shortcut = try build(sections[2], from: pre.output)
         let post = try build(sections[3], from: body.output, fresh: template.merge == .add)
         if !pre.layers.isEmpty { lines.append("        self.pre = \(PythonSource.sequential(pre.layers.sequentialEntries, indent: "        "))") }
-        for layer in body.layers { lines.append("        self.\(layer.name) = \(layer.constructor)") }
+        for layer in body.layers { lines.append("        " + PythonSource.register(layer.name, layer.constructor)) }
         let projects = template.merge == .add && !shortcut.layers.isEmpty && {
             if case .projection = template.shortcut { return true } else { return false }
         }()
@@ -153,7 +153,7 @@ struct TorchBlockClass {
         for layer in body.layers {
             if !layer.nestsInForward { flush() }
             let argument = call ?? current
-            call = "self.\(layer.name)(\(argument)\(layer.flattensInput ? ".flatten(1)" : ""))"
+            call = "\(PythonSource.child(layer.name))(\(argument)\(layer.flattensInput ? ".flatten(1)" : ""))"
         }
         // The body's last call gets a line of its own when something still follows.
         if shortcutValue != nil || !post.layers.isEmpty { flush() }

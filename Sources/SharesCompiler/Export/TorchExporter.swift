@@ -142,13 +142,8 @@ public enum TorchExporter {
                 start = end + 1
             }
             if !own.isEmpty { arguments.append("shared=shared") }
-            if arguments.isEmpty {
-                lines.append("        self.\(name) = Stage()")
-            } else {
-                lines.append("        self.\(name) = Stage(")
-                lines += arguments.map { "            \($0)," }
-                lines.append("        )")
-            }
+            let stageModule = arguments.isEmpty ? "Stage()" : "Stage(\n" + arguments.map { "            \($0),\n" }.joined() + "        )"
+            lines.append("        " + PythonSource.register(name, stageModule))
             modules.append(name)
         }
         if let head = try section(spec.head, prefix: "head.", graph: graph, globals: globals) {
@@ -162,8 +157,8 @@ public enum TorchExporter {
                       "                nn.init.kaiming_normal_(module.weight, mode=\"fan_out\", nonlinearity=\"relu\")"]
         }
         lines += ["", "    def forward(self, x):"]
-        for module in modules.dropLast() { lines.append("        x = self.\(module)(x)") }
-        lines.append(modules.last.map { "        return self.\($0)(x)" } ?? "        return x")
+        for module in modules.dropLast() { lines.append("        x = \(PythonSource.child(module))(x)") }
+        lines.append(modules.last.map { "        return \(PythonSource.child($0))(x)" } ?? "        return x")
         return lines.joined(separator: "\n")
     }
 
