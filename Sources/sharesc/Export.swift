@@ -4,34 +4,63 @@ import SharesCompiler
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export the network as an ONNX model, tied weights stored once.",
+        abstract: "Export the network as an ONNX model or a PyTorch module, tied weights stored once.",
         discussion: """
-        Opset 17, input `input` (N x C x H x W float32, N dynamic), output `logits`. A tied weight is one
-        initializer consumed by several Conv nodes.
+        The format follows the output's extension (.onnx, .py) unless --format says it.
+        ONNX: opset 17, input `input` (N x C x H x W float32, N dynamic), output `logits`; a tied weight
+        is one initializer consumed by several Conv nodes.
+        PyTorch: one Python file importing only torch; `create_model()` returns the network, whose
+        state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter.
         Examples:
           sharesc export Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.onnx
           sharesc export Architectures/cifar/sharesnet-164.yaml -o m.onnx --weights w.safetensors
           sharesc export Architectures/cifar/sharesnet-164.yaml -o seq.onnx --sequential --seed 3
+          sharesc export Architectures/cifar/sharesnet-164.yaml -o sharesnet164.py
         """
     )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case onnx, torch }
 
     @Argument(help: "The spec to export.") var spec: String
     @OptionGroup var options: SpecOptions
     @OptionGroup var weights: WeightOptions
-    @Option(name: .shortAndLong, help: "The ONNX file to write.") var output: String
+    @Option(name: .shortAndLong, help: "The file to write (.onnx or .py).") var output: String
+    @Option(help: "onnx or torch (default: from the output's extension).") var format: Format?
+
+    func validate() throws {
+        if format == nil && !output.hasSuffix(".onnx") && !output.hasSuffix(".py") {
+            throw ValidationError("cannot tell the format from '\(output)': name it .onnx or .py, or give --format onnx|torch")
+        }
+        if resolvedFormat == .torch && (weights.weights != nil || weights.seed != nil || weights.randomizeBatchNorm) {
+            throw ValidationError("a PyTorch export holds no weights: load them with load_state_dict (safetensors.torch.load_file)")
+        }
+    }
+
+    var resolvedFormat: Format { format ?? (output.hasSuffix(".py") ? .torch : .onnx) }
 
     func run() throws {
         let summary = try reportingDiagnostics { () throws(CompileFailure) in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
-            let values = try weights.source.load(for: compilation.graph)
-            let bytes = ONNXExporter.export(compilation.graph, weights: values)
-            do { try Data(bytes).write(to: URL(fileURLWithPath: output)) } catch {
-                throw CompileFailure(Diagnostic(at: Location(file: output, line: 1, column: 1),
-                                                .cannotWrite(path: output, reason: error.localizedDescription)))
+            switch resolvedFormat {
+            case .torch:
+                let source = try TorchExporter.export(compilation, overrides: options.overrides)
+                try write(Data(source.utf8))
+                return "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
+                    + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied"
+            case .onnx:
+                let values = try weights.source.load(for: compilation.graph)
+                try write(Data(ONNXExporter.export(compilation.graph, weights: values)))
+                return "\(output): \(compilation.graph.parameters.count) initializers (\(compilation.graph.ties.count) tied), "
+                    + "\(compilation.report.parameters.total) parameters, opset \(ONNXExporter.opset)"
             }
-            return "\(output): \(compilation.graph.parameters.count) initializers (\(compilation.graph.ties.count) tied), "
-                + "\(compilation.report.parameters.total) parameters, opset \(ONNXExporter.opset)"
         }
         emit(summary)
+    }
+
+    private func write(_ data: Data) throws(CompileFailure) {
+        do { try data.write(to: URL(fileURLWithPath: output)) } catch {
+            throw CompileFailure(Diagnostic(at: Location(file: output, line: 1, column: 1),
+                                            .cannotWrite(path: output, reason: error.localizedDescription)))
+        }
     }
 }

@@ -1,23 +1,13 @@
 """Shared fixtures for the ONNX Runtime suite: where the sharesc binary is, and how to call it."""
 import json
-import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def sharesc_binary() -> pathlib.Path:
-    """$SHARESC, else the release build, else the debug build."""
-    if os.environ.get("SHARESC"):
-        return pathlib.Path(os.environ["SHARESC"])
-    for configuration in ("release", "debug"):
-        candidate = ROOT / ".build" / configuration / "sharesc"
-        if candidate.exists():
-            return candidate
-    pytest.exit("no sharesc binary: run `swift build -c release` first or set SHARESC", returncode=2)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
+from sharesc_cli import ROOT, sharesc_binary  # noqa: E402
 
 
 class Sharesc:

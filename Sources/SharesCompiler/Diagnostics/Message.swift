@@ -74,6 +74,13 @@ public enum Message: Error, Hashable, Sendable {
     case weightUnexpected(name: String)
     case weightShape(name: String, expected: [Int], found: [Int])
     case cannotWrite(path: String, reason: String)
+    // Weights saved by PyTorch, adapted on load (notes)
+    case weightsBatchCountersIgnored(count: Int)
+    case weightsConverted(count: Int, dtypes: [String])
+    case weightsPrefixStripped(String)
+    // PyTorch export
+    case torchName(String, what: String)
+    case torchUnsupported(layer: String, reason: String)
     case planNotAPlan
     case inputShape(found: [Int], expected: [Int])
     case planVersion(found: String, supported: ClosedRange<Int>)
@@ -164,12 +171,20 @@ public enum Message: Error, Hashable, Sendable {
         case .declaredHere(let what): return "\(what) declared here"
         case .previousDefinition: return "previous definition is here"
         case .weightsCorrupt(let detail): return "not a valid safetensors file: \(detail)"
-        case .weightsDtype(let name, let dtype): return "tensor '\(name)' is \(dtype); expected F32 (float32)"
+        case .weightsDtype(let name, let dtype): return "tensor '\(name)' is \(dtype); expected F32 (float32), or F16 or BF16 (converted to float32)"
         case .weightMissing(let name, let shape): return "missing tensor '\(name)' of shape \(Message.shape(shape))"
         case .weightUnexpected(let name): return "tensor '\(name)' is not a parameter of this network"
         case .weightShape(let name, let expected, let found):
             return "tensor '\(name)' has shape \(Message.shape(found)); the network expects \(Message.shape(expected))"
         case .cannotWrite(let path, let reason): return "cannot write '\(path)': \(reason)"
+        case .weightsBatchCountersIgnored(let count):
+            return "ignored \(count) num_batches_tracked tensor\(count == 1 ? "" : "s") (PyTorch's batchnorm step counters, not weights)"
+        case .weightsConverted(let count, let dtypes):
+            return "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"
+        case .weightsPrefixStripped(let prefix): return "stripped the prefix '\(prefix)' from every tensor name (a DistributedDataParallel model's state_dict)"
+        case .torchName(let name, let what):
+            return "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it"
+        case .torchUnsupported(let layer, let reason): return "cannot export '\(layer)' to PyTorch: \(reason)"
         case .planNotAPlan: return "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
         case .planVersion(let found, let supported):
             return "plan written in format version \(found); this sharesc reads versions \(supported.lowerBound) to \(supported.upperBound); compile the spec again with 'sharesc compile -o'"

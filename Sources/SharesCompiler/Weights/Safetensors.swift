@@ -1,7 +1,9 @@
 import Foundation
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header naming each tensor's
-/// dtype, shape and byte range, then the raw little-endian data. Only float32 tensors are written or read.
+/// dtype, shape and byte range, then the raw little-endian data. sharesc writes float32; it reads
+/// float32, float16 and bfloat16 (converted to float32), and int64 only for PyTorch's batchnorm
+/// step counters, which `WeightFile` then drops.
 public enum Safetensors {
     public struct Tensor: Equatable, Sendable {
         public var name: String
@@ -35,14 +37,31 @@ public enum Safetensors {
         return bytes
     }
 
-    /// A tensor's entry in the header: where its float32 data lies, relative to the data section.
+    /// The element types sharesc reads.
+    public enum DType: String, Sendable {
+        case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64"
+
+        var size: Int {
+            switch self {
+            case .f32: return 4
+            case .f16, .bf16: return 2
+            case .i64: return 8
+            }
+        }
+    }
+
+    /// A tensor's entry in the header: its element type, and where its data lies relative to the data section.
     public struct Entry: Equatable, Sendable {
         public var name: String
         public var shape: [Int]
+        public var dtype: DType = .f32
         public var begin: Int
         public var end: Int
-        public var count: Int { (end - begin) / 4 }
+        public var count: Int { (end - begin) / dtype.size }
     }
+
+    /// PyTorch's batchnorm step counter (`bn1.num_batches_tracked`): an int64 that is not a weight.
+    static func isBatchCounter(_ name: String) -> Bool { name == "num_batches_tracked" || name.hasSuffix(".num_batches_tracked") }
 
     public struct Header: Sendable {
         public var entries: [Entry]
@@ -86,16 +105,20 @@ public enum Safetensors {
                   let shape = integers(entry["shape"]), let offsets = integers(entry["data_offsets"]), offsets.count == 2 else {
                 throw fail(.weightsCorrupt("tensor '\(name)' lacks a valid dtype, shape or data_offsets"))
             }
-            guard dtype == "F32" else { throw fail(.weightsDtype(name: name, dtype: dtype)) }
+            // int64 only as a batchnorm counter: any other int64 tensor is not a weight sharesc can use.
+            guard let type = DType(rawValue: dtype), type != .i64 || isBatchCounter(name) else {
+                throw fail(.weightsDtype(name: name, dtype: dtype))
+            }
             guard shape.allSatisfy({ $0 >= 0 && $0 <= ShapeRules.maximumElements }),
-                  let count = Shape.checkedProduct(shape), count <= dataLength / 4 else {
+                  let count = Shape.checkedProduct(shape), count <= dataLength / type.size else {
                 throw fail(.weightsCorrupt("tensor '\(name)' has an impossible shape \(shape)"))
             }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end, end <= dataLength, end - begin == 4 * count else {
-                throw fail(.weightsCorrupt("tensor '\(name)' has data_offsets [\(begin), \(end)], which do not hold \(count) float32 values within the \(dataLength) data bytes"))
+            guard begin >= 0, begin <= end, end <= dataLength, end - begin == type.size * count else {
+                let values = type == .f32 ? "float32" : type.rawValue
+                throw fail(.weightsCorrupt("tensor '\(name)' has data_offsets [\(begin), \(end)], which do not hold \(count) \(values) values within the \(dataLength) data bytes"))
             }
-            entries.append(Entry(name: name, shape: shape, begin: begin, end: end))
+            entries.append(Entry(name: name, shape: shape, dtype: type, begin: begin, end: end))
         }
         let ranges = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
         for (previous, next) in zip(ranges, ranges.dropFirst()) where next.begin < previous.end {
@@ -107,19 +130,48 @@ public enum Safetensors {
     /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`.
     public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (tensors: [Tensor], metadata: [String: String]) {
         let length = try headerLength(Array(bytes.prefix(8)), fileSize: bytes.count, path: path)
-        let header = try parseHeader(bytes[8..<(8 + length)], fileSize: bytes.count, path: path)
+        let header = try parseHeader(bytes[8..<(8 + length)], fileSize: bytes.count, path: path).adaptedFromPyTorch(path: path).header
         let tensors = header.entries.map { entry in
             Tensor(name: entry.name, shape: entry.shape,
-                   values: floats(bytes[(header.dataStart + entry.begin)..<(header.dataStart + entry.end)]))
+                   values: floats(bytes[(header.dataStart + entry.begin)..<(header.dataStart + entry.end)], entry.dtype))
         }
         return (tensors, header.metadata)
     }
 
-    /// Little-endian float32 values from bytes (x86-64 and arm64 are little-endian).
-    static func floats(_ bytes: ArraySlice<UInt8>) -> [Float] {
-        var values = [Float](repeating: 0, count: bytes.count / 4)
-        values.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
-        return values
+    /// Float32 values from little-endian bytes of `dtype` (x86-64 and arm64 are little-endian);
+    /// int64 counters come out as their values.
+    static func floats(_ bytes: ArraySlice<UInt8>, _ dtype: DType = .f32) -> [Float] {
+        switch dtype {
+        case .f32:
+            var values = [Float](repeating: 0, count: bytes.count / 4)
+            values.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
+            return values
+        case .f16, .bf16:
+            var halves = [UInt16](repeating: 0, count: bytes.count / 2)
+            halves.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
+            // bfloat16 is the top half of a float32; float16 is widened field by field.
+            return dtype == .bf16 ? halves.map { Float(bitPattern: UInt32($0) << 16) } : halves.map(float16)
+        case .i64:
+            var values = [Int64](repeating: 0, count: bytes.count / 8)
+            values.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
+            return values.map { Float($0) }
+        }
+    }
+
+    /// IEEE half precision to single, exactly (subnormals, infinities and NaN included).
+    static func float16(_ bits: UInt16) -> Float {
+        let sign = UInt32(bits >> 15) << 31
+        let exponent = Int(bits >> 10) & 0x1F, fraction = UInt32(bits & 0x3FF)
+        switch exponent {
+        case 0:
+            // Zero or subnormal: fraction x 2^-24, exact in float32.
+            let magnitude = Float(fraction) * 0x1p-24
+            return sign == 0 ? magnitude : -magnitude
+        case 0x1F:
+            return Float(bitPattern: sign | 0x7F80_0000 | fraction << 13)
+        default:
+            return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | fraction << 13)
+        }
     }
 
     static func failure(_ path: String, _ message: Message) -> CompileFailure {

@@ -74,6 +74,8 @@ public enum WeightFile {
 public final class WeightFileReader: WeightProvider {
     public let path: String
     public let header: Safetensors.Header
+    /// What was adapted in a file saved from PyTorch (counters dropped, prefix stripped, dtypes converted).
+    public let notes: [Diagnostic]
     private let handle: FileHandle
     /// Header entry of each expected parameter, in the order given.
     private var entries: [Safetensors.Entry] = []
@@ -96,11 +98,13 @@ public final class WeightFileReader: WeightProvider {
         let length = try Safetensors.headerLength(prefix, fileSize: fileSize, path: path)
         let json = [UInt8]((try? handle.read(upToCount: length)) ?? Data())
         guard json.count == length else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside its header")) }
-        header = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path)
+        (header, notes) = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path).adaptedFromPyTorch(path: path)
     }
 
+    /// Opens a weights file for a network; the notes on what was adapted go to standard error.
     public convenience init(path: String, expecting expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
         try self.init(path: path)
+        for note in notes { FileHandle.standardError.write(Data((note.rendered + "\n").utf8)) }
         try expect(expected)
     }
 
@@ -119,11 +123,39 @@ public final class WeightFileReader: WeightProvider {
             try handle.seek(toOffset: UInt64(header.dataStart + entry.begin))
             let data = try handle.read(upToCount: entry.end - entry.begin) ?? Data()
             guard data.count == entry.end - entry.begin else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside tensor '\(entry.name)'")) }
-            return Safetensors.floats([UInt8](data)[...])
+            return Safetensors.floats([UInt8](data)[...], entry.dtype)
         } catch let failure as CompileFailure {
             throw failure
         } catch {
             throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
         }
+    }
+}
+
+extension Safetensors.Header {
+    /// A `state_dict()` saved from PyTorch, made sharesc's: batchnorm step counters (int64
+    /// `num_batches_tracked`) dropped, and a `module.` prefix on every name (a model wrapped in
+    /// DistributedDataParallel) stripped. One note for each, and one for float16/bfloat16 tensors,
+    /// which are read as float32. Every other tensor is still checked by name and shape.
+    func adaptedFromPyTorch(path: String) -> (header: Safetensors.Header, notes: [Diagnostic]) {
+        let at = Location(file: path, line: 1, column: 1)
+        var adapted = self
+        var notes: [Diagnostic] = []
+        let prefix = "module."
+        if !entries.isEmpty && entries.allSatisfy({ $0.name.hasPrefix(prefix) }) {
+            for index in adapted.entries.indices { adapted.entries[index].name.removeFirst(prefix.count) }
+            notes.append(Diagnostic(.note, at: at, .weightsPrefixStripped(prefix)))
+        }
+        let counters = adapted.entries.filter { $0.dtype == .i64 }.count
+        if counters > 0 {
+            adapted.entries.removeAll { $0.dtype == .i64 }
+            notes.append(Diagnostic(.note, at: at, .weightsBatchCountersIgnored(count: counters)))
+        }
+        let converted = adapted.entries.filter { $0.dtype == .f16 || $0.dtype == .bf16 }
+        if !converted.isEmpty {
+            let dtypes = [Safetensors.DType.f16, .bf16].filter { type in converted.contains { $0.dtype == type } }.map(\.rawValue)
+            notes.append(Diagnostic(.note, at: at, .weightsConverted(count: converted.count, dtypes: dtypes)))
+        }
+        return (adapted, notes)
     }
 }

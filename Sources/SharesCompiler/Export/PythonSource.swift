@@ -1,0 +1,116 @@
+/// Small pieces of Python source for the PyTorch exporter: identifiers, literals, and spec
+/// expressions printed with only the parentheses Python needs.
+enum PythonSource {
+    static let keywords: Set<String> = [
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+        "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+        "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    ]
+
+    /// Attributes every `nn.Module` (or `nn.ModuleDict`) already has: a child module of that name
+    /// cannot be registered, so a layer, stage or tie group named so cannot be mirrored.
+    static let moduleAttributes: Set<String> = [
+        "training", "forward", "parameters", "named_parameters", "buffers", "named_buffers", "children",
+        "named_children", "modules", "named_modules", "state_dict", "load_state_dict", "train", "eval", "to", "cuda",
+        "cpu", "type", "float", "double", "half", "bfloat16", "apply", "zero_grad", "requires_grad_", "add_module",
+        "register_module", "register_buffer", "register_parameter", "get_submodule", "get_parameter", "get_buffer",
+        "extra_repr", "share_memory", "dump_patches", "call_super_init", "keys", "items", "values", "update", "pop",
+        "clear",
+    ]
+
+    /// A Python identifier that is not a keyword (letters, digits and `_`, not starting with a digit).
+    static func isIdentifier(_ text: String) -> Bool {
+        guard let first = text.first, first == "_" || first.isLetter, !keywords.contains(text) else { return false }
+        return text.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber }
+    }
+
+    /// A name PyTorch can register a child module under: not empty, no `.` (it separates the levels
+    /// of a module path), and not an attribute `nn.Module` already has.
+    static func isModuleName(_ text: String) -> Bool { !text.isEmpty && !text.contains(".") && !moduleAttributes.contains(text) }
+
+    /// `self.conv1`, or `getattr(self, "3x3")` for a module name that is not an identifier.
+    static func child(_ name: String, of object: String = "self") -> String {
+        isIdentifier(name) ? "\(object).\(name)" : "getattr(\(object), \(string(name)))"
+    }
+
+    /// `self.conv1 = value`, or `self.add_module("3x3", value)` for a name that is not an identifier.
+    static func register(_ name: String, _ value: String) -> String {
+        isIdentifier(name) ? "self.\(name) = \(value)" : "self.add_module(\(string(name)), \(value))"
+    }
+
+    /// `name` if it is free to use as a local name, else `name_` (a keyword, or a name the generated
+    /// code itself uses, such as `nn` or `in_channels`).
+    static func localName(_ name: String, avoiding taken: Set<String>) -> String {
+        var result = name
+        while !isIdentifier(result) || taken.contains(result) { result += "_" }
+        return result
+    }
+
+    /// `sharesnet-50` -> `Sharesnet50`, `preact_bottleneck` -> `PreactBottleneck`.
+    static func className(_ name: String) -> String {
+        let words = name.split { !($0.isLetter || $0.isNumber) }
+        let joined = words.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        return joined.first?.isLetter == true ? joined : "Net" + joined
+    }
+
+    static func string(_ text: String) -> String { Safetensors.json(text) }
+
+    static func literal(_ number: Number) -> String {
+        switch number {
+        case .int(let value): return String(value)
+        // Swift prints the shortest text that reads back as the same double, which Python accepts.
+        case .real(let value): return String(value)
+        }
+    }
+
+    static func literal(_ flag: Bool) -> String { flag ? "True" : "False" }
+
+    /// Prints `expression` with `$name` replaced by `names[name]`. `/` is exact division of whole
+    /// numbers in a spec (checked when compiling); where the value must be whole (`whole`) it is `//`.
+    static func expression(_ expression: Expression, names: [String: String], whole: Bool) -> String {
+        printed(expression, names: names, whole: whole).text
+    }
+
+    /// Binding strength: 1 additive, 2 multiplicative, 3 unary minus, 4 atoms (as in Python).
+    private static func printed(_ expression: Expression, names: [String: String], whole: Bool) -> (text: String, strength: Int) {
+        switch expression {
+        case .number(let number):
+            let text = literal(number)
+            return (text, text.hasPrefix("-") ? 3 : 4)
+        case .variable(let name, _):
+            return (names[name] ?? name, 4)
+        case .negate(let operand):
+            let inner = printed(operand, names: names, whole: whole)
+            return ("-" + (inner.strength < 3 ? "(\(inner.text))" : inner.text), 3)
+        case .binary(let op, let lhs, let rhs):
+            let strength: Int
+            let symbol: String
+            switch op {
+            case .add, .subtract: (strength, symbol) = (1, op.rawValue)
+            case .multiply, .floorDivide, .remainder: (strength, symbol) = (2, op.rawValue)
+            case .divide: (strength, symbol) = (2, whole ? "//" : "/")
+            }
+            let left = printed(lhs, names: names, whole: whole), right = printed(rhs, names: names, whole: whole)
+            // Left-associative: the right operand needs parentheses at equal strength.
+            let leftText = left.strength < strength ? "(\(left.text))" : left.text
+            let rightText = right.strength <= strength ? "(\(right.text))" : right.text
+            return ("\(leftText) \(symbol) \(rightText)", strength)
+        }
+    }
+
+    /// A call with positional and keyword arguments: `nn.Conv2d(64, 64, 3, padding=1, bias=False)`.
+    static func call(_ function: String, _ positional: [String], _ keywords: [(String, String)] = []) -> String {
+        function + "(" + (positional + keywords.map { "\($0.0)=\($0.1)" }).joined(separator: ", ") + ")"
+    }
+
+    /// `nn.Sequential(OrderedDict(a=..., b=...))` (`OrderedDict([("3x3", ...)])` when some name is not
+    /// an identifier), on one line for a single entry, else one per line.
+    static func sequential(_ entries: [(name: String, constructor: String)], indent: String) -> String {
+        if entries.isEmpty { return "nn.Sequential()" }
+        let keywords = entries.allSatisfy { isIdentifier($0.name) }
+        let items = entries.map { keywords ? "\($0.name)=\($0.constructor)" : "(\(string($0.name)), \($0.constructor))" }
+        let (open, close) = keywords ? ("OrderedDict(", ")") : ("OrderedDict([", "])")
+        if items.count == 1 { return "nn.Sequential(\(open)\(items[0])\(close))" }
+        return "nn.Sequential(\(open)\n" + items.map { "\(indent)    \($0),\n" }.joined() + "\(indent)\(close))"
+    }
+}

@@ -1,0 +1,253 @@
+import Foundation
+
+/// Writes a network as one self-contained PyTorch file (it imports only `torch`): a class per block
+/// template, the stem, stages and head as modules whose tree mirrors sharesc's parameter names, so
+/// `state_dict()` holds exactly the tensors of `sharesc init` (plus PyTorch's `num_batches_tracked`).
+/// A tied weight is one `nn.Conv2d` in a `shared` module (`stage3.shared.conv2`, or `shared.G` for a
+/// group spanning stages), registered once and referenced by each block that uses it.
+public enum TorchExporter {
+    /// Names of the generated file's own definitions; block arguments and classes steer clear of them.
+    static let reserved: Set<String> = ["self", "in_channels", "in_features", "project", "tied", "nn", "F", "torch", "OrderedDict",
+                                        "conv2d", "super", "TiedConv2d", "SubsamplePad", "Stage", "create_model", "INPUT_SHAPE"]
+
+    public static func export(_ compilation: Compilation, overrides: [String] = []) throws(CompileFailure) -> String {
+        let graph = compilation.graph, spec = compilation.spec
+        let globals = try spec.globalScope()
+        let holders = try Holders(graph, spec: spec)
+
+        // One class per template, in order of first use.
+        var classes: [String: TorchBlockClass] = [:]
+        var classOrder: [String] = []
+        var taken = reserved
+        let networkClass = PythonSource.localName(PythonSource.className(graph.network), avoiding: taken)
+        taken.insert(networkClass)
+        for stage in spec.stages where classes[stage.block.value] == nil {
+            let template = spec.blocks[stage.block.value]!
+            let tieable = Set(spec.stages.indices.filter { spec.stages[$0].block.value == template.name }
+                .flatMap { holders.tiedConvolutions(ofStage: $0, in: graph).map(\.conv) })
+            var name = PythonSource.className(template.name)
+            if !name.lowercased().hasSuffix("block") { name += "Block" }
+            name = PythonSource.localName(name, avoiding: taken)
+            taken.insert(name)
+            // The blocks of every stage using the template read images, or every one reads vectors.
+            let inputs = spec.stages.indices.filter { spec.stages[$0].block.value == template.name }.compactMap { index in
+                graph.nodes.first { $0.section == .block(stage: index, block: 1) }.map { graph[$0.inputs[0]].shape.dims.count == 1 }
+            }
+            if Set(inputs).count > 1 {
+                throw CompileFailure(Diagnostic(at: template.location, .torchUnsupported(
+                    layer: "block '\(template.name)'", reason: "some stages give it images and others vectors; use two templates")))
+            }
+            classes[template.name] = try TorchBlockClass(template, className: name, tieable: tieable, vectorInput: inputs.first ?? false,
+                                                         globals: globals, reserved: taken)
+            classOrder.append(template.name)
+        }
+
+        // Top-level definitions, two blank lines apart.
+        var definitions: [String] = []
+        if holders.usesTiedConvolutions { definitions.append(TorchPrelude.tiedConvolution) }
+        if graph.nodes.contains(where: { if case .subsamplePad = $0.op { return true } else { return false } }) {
+            definitions.append(TorchPrelude.subsamplePad)
+        }
+        if !spec.stages.isEmpty { definitions.append(TorchPrelude.stage(holdsShared: !holders.stages.isEmpty)) }
+        definitions += classOrder.map { classes[$0]!.source }
+        definitions.append(try networkSource(compilation, className: networkClass, classes: classes, holders: holders, globals: globals))
+        definitions.append("""
+        def create_model():
+            \"\"\"\(graph.network) (\(graph.variant.rawValue)), freshly initialised.\"\"\"
+            return \(networkClass)()
+        """)
+        let code = definitions.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: "\n\n\n") + "\n"
+        var imports: [String] = []
+        if code.contains("OrderedDict(") { imports += ["from collections import OrderedDict", ""] }
+        if code.contains("F.") { imports.append("import torch.nn.functional as F") }
+        imports.append("from torch import nn")
+        let input = graph.inputShape.dims.map(String.init).joined(separator: ", ")
+        return docstring(compilation.report, overrides: overrides) + "\n" + imports.joined(separator: "\n")
+            + "\n\nINPUT_SHAPE = (\(input))  # channels, height, width of one sample\n\n\n" + code
+    }
+
+    private static func docstring(_ report: Report, overrides: [String]) -> String {
+        let p = report.parameters
+        let settings = overrides.isEmpty ? "" : " " + overrides.map { "--set \($0)" }.joined(separator: " ")
+        let input = report.input.dims.map(String.init).joined(separator: " x ")
+        let output = report.output.dims.map(String.init).joined(separator: " x ")
+        var lines = ["\(report.network) (\(report.variant.rawValue)), generated by `sharesc export` from \(report.source)\(settings).", "",
+                     "Parameters: \(Format.grouped(p.total)) distinct, trainable; \(Format.grouped(p.perUse)) counted per use; "
+                         + "\(Format.grouped(p.saved)) saved by sharing (\(Format.percent(p.savedPercent))).",
+                     "Buffers (batchnorm statistics): \(Format.grouped(p.buffers)). MACs per image: \(Format.grouped(report.macs)).",
+                     "Input N x \(input) float32; output N x \(output) (the logits).", "",
+                     "`create_model()` builds the network. Module paths mirror sharesc's names, so `state_dict()`",
+                     "holds the tensors of `sharesc init` (plus PyTorch's num_batches_tracked) and a safetensors",
+                     "file of it goes back to `sharesc run --weights`."]
+        if p.saved > 0 {
+            lines += ["A tied weight is one convolution in a `shared` module, registered once; the blocks that",
+                      "use it hold a TiedConv2d, so autograd sums its gradient over the uses."]
+        }
+        return "\"\"\"" + lines.joined(separator: "\n").replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "\"\"\"", with: "\\\"\\\"\\\"") + "\n\"\"\"\n"
+    }
+
+    private static func networkSource(_ compilation: Compilation, className: String, classes: [String: TorchBlockClass],
+                                      holders: Holders, globals: Scope) throws(CompileFailure) -> String {
+        let graph = compilation.graph, spec = compilation.spec
+        var lines = ["class \(className)(nn.Module):",
+                     "    \"\"\"\(graph.network) (\(graph.variant.rawValue)).\"\"\"",
+                     "",
+                     "    def __init__(self):",
+                     "        super().__init__()"]
+        var modules: [String] = []
+        if let stem = try section(spec.stem, prefix: "stem.", graph: graph, globals: globals) {
+            lines.append("        self.stem = \(stem)")
+            modules.append("stem")
+        }
+        if !holders.root.isEmpty {
+            lines.append("        self.shared = \(holders.moduleDict(holders.root, indent: "        "))")
+        }
+        var current = graph.nodes.last { $0.section == .stem }!.id
+        for (index, stage) in spec.stages.enumerated() {
+            let name = stage.name.value
+            guard PythonSource.isModuleName(name), !["stem", "head", "shared"].contains(name) else {
+                throw CompileFailure(Diagnostic(at: stage.name.location, .torchName(name, what: "stage")))
+            }
+            let blockClass = classes[stage.block.value]!
+            let own = holders.stages[index] ?? []
+            if !own.isEmpty { lines.append("        shared = \(holders.moduleDict(own, indent: "        "))") }
+            var values: [String: Number] = [:]
+            for argument in stage.arguments { values[argument.name.value] = try globals.evaluate(argument.value) }
+            let stride = try stage.stride.map { stride throws(CompileFailure) in try globals.evaluate(stride) }
+            var calls: [String] = []
+            for block in 1...max(graph.stages[index].blocks, 1) where graph.stages[index].blocks > 0 {
+                let nodes = graph.nodes.filter { $0.section == .block(stage: index, block: block) }
+                let input = current
+                current = nodes.last?.id ?? current
+                var project = false
+                if let add = nodes.first(where: { $0.name == "\(name).block\(block).add" }) {
+                    project = graph[add.inputs[0]].shape != graph[input].shape
+                }
+                if let stride { values["stride"] = block == 1 ? stride : .int(1) }
+                let tied = holders.tiedConvolutions(ofStage: index, in: graph).filter { $0.block == block }.map { ($0.conv, $0.holder) }
+                calls.append(blockClass.instance(inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied))
+            }
+            var arguments: [String] = []
+            var start = 0
+            while start < calls.count {
+                var end = start
+                while end + 1 < calls.count && calls[end + 1] == calls[start] { end += 1 }
+                let run = end - start + 1
+                if run >= 3 {
+                    arguments.append("*(\(calls[start]) for _ in range(\(run)))")
+                } else {
+                    arguments += Array(repeating: calls[start], count: run)
+                }
+                start = end + 1
+            }
+            if !own.isEmpty { arguments.append("shared=shared") }
+            let stageModule = arguments.isEmpty ? "Stage()" : "Stage(\n" + arguments.map { "            \($0),\n" }.joined() + "        )"
+            lines.append("        " + PythonSource.register(name, stageModule))
+            modules.append(name)
+        }
+        if let head = try section(spec.head, prefix: "head.", graph: graph, globals: globals) {
+            lines.append("        self.head = \(head)")
+            modules.append("head")
+        }
+        if graph.nodes.contains(where: { if case .conv = $0.op { return true } else { return false } }) {
+            lines += ["        # sharesc's initialisation (and torchvision's): He-normal conv weights, fan-out.",
+                      "        for module in self.modules():",
+                      "            if isinstance(module, nn.Conv2d):",
+                      "                nn.init.kaiming_normal_(module.weight, mode=\"fan_out\", nonlinearity=\"relu\")"]
+        }
+        lines += ["", "    def forward(self, x):"]
+        for module in modules.dropLast() { lines.append("        x = \(PythonSource.child(module))(x)") }
+        lines.append(modules.last.map { "        return \(PythonSource.child($0))(x)" } ?? "        return x")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The stem or head as an `nn.Sequential` with the spec's layer names; nil when empty.
+    private static func section(_ layers: [LayerSpec], prefix: String, graph: Graph, globals: Scope) throws(CompileFailure) -> String? {
+        guard !layers.isEmpty else { return nil }
+        let nodes = Dictionary(graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var built: [TorchLayer] = []
+        for named in layers.namedLayers(prefix: "") {
+            guard PythonSource.isModuleName(named.name) else {
+                throw CompileFailure(Diagnostic(at: named.spec.name?.location ?? named.spec.location, .torchName(prefix + named.name, what: "layer")))
+            }
+            let node = nodes[prefix + named.name]!
+            built.append(try TorchLayer(named.spec, name: named.name, input: TorchLayer.Tensor(graph[node.inputs[0]].shape),
+                                        printer: TorchLayer.Printer(names: [:], scope: globals),
+                                        freshInput: built.last?.producesFreshValue ?? false, tied: nil))
+        }
+        return PythonSource.sequential(built.sequentialEntries, indent: "        ")
+    }
+}
+
+/// Where each tied weight is registered: a stage's own tie in that stage's `shared` module, a group
+/// spanning stages in the network's. Each holder is an `nn.Conv2d` configured as the first use.
+struct Holders {
+    struct Holder {
+        /// Path inside its `shared` module: `["conv2"]`, `["shortcut", "conv1"]`, or `["G"]` for a group.
+        var path: [String]
+        var constructor: String
+        var access: String
+    }
+
+    var root: [Holder] = []
+    var stages: [Int: [Holder]] = [:]
+    /// Access expression of each tied weight's holder.
+    private var access: [ParameterID: String] = [:]
+
+    var usesTiedConvolutions: Bool { !access.isEmpty }
+
+    init(_ graph: Graph, spec: Spec) throws(CompileFailure) {
+        for tie in graph.ties {
+            guard let use = graph.nodes.first(where: { $0.op.parameters.contains(tie.weight) }),
+                  case .conv(let conv) = use.op, case .block(let stage, _) = use.section else { continue }
+            let shape = graph[tie.weight].shape
+            let options = [("stride", conv.stride, 1), ("padding", conv.padding, 0), ("groups", conv.groups, 1)]
+                .filter { $0.1 != $0.2 }.map { ($0.0, String($0.1)) } + (conv.bias == nil ? [("bias", "False")] : [])
+            let constructor = PythonSource.call("nn.Conv2d", [String(shape[1] * conv.groups), String(shape[0]), String(conv.kernel)], options)
+            let weightName = graph[tie.weight].name
+            let holderName = String(weightName.dropLast(".weight".count))
+            if holderName == "shared.\(tie.name)" {
+                guard PythonSource.isModuleName(tie.name) else {
+                    throw CompileFailure(Diagnostic(at: tie.declarations[0], .torchName(tie.name, what: "tie group")))
+                }
+                let holder = Holder(path: [tie.name], constructor: constructor, access: "self.shared[\(PythonSource.string(tie.name))]")
+                root.append(holder)
+                access[tie.weight] = holder.access
+            } else {
+                let path = holderName.dropFirst("\(spec.stages[stage].name.value).shared.".count).split(separator: ".").map(String.init)
+                let holder = Holder(path: path, constructor: constructor,
+                                    access: "shared" + path.map { "[\(PythonSource.string($0))]" }.joined())
+                stages[stage, default: []].append(holder)
+                access[tie.weight] = holder.access
+            }
+        }
+    }
+
+    /// The tied convolutions of a stage's blocks: the block, the layer's name in it, and its holder.
+    func tiedConvolutions(ofStage stage: Int, in graph: Graph) -> [(block: Int, conv: String, holder: String)] {
+        graph.nodes.compactMap { node in
+            guard case .block(stage, let block) = node.section, case .conv(let conv) = node.op, let holder = access[conv.weight] else { return nil }
+            let prefix = "\(graph.stages[stage].name).block\(block)."
+            return (block, String(node.name.dropFirst(prefix.count)), holder)
+        }
+    }
+
+    /// `nn.ModuleDict({...})` nesting the holders by path.
+    func moduleDict(_ holders: [Holder], indent: String) -> String {
+        var keys: [String] = []
+        var groups: [String: [Holder]] = [:]
+        for holder in holders {
+            let key = holder.path[0]
+            if groups[key] == nil { keys.append(key) }
+            groups[key, default: []].append(Holder(path: Array(holder.path.dropFirst()), constructor: holder.constructor, access: holder.access))
+        }
+        let entries = keys.map { key in
+            let members = groups[key]!
+            let value = members.count == 1 && members[0].path.isEmpty ? members[0].constructor : moduleDict(members, indent: indent + "    ")
+            return "\(PythonSource.string(key)): \(value)"
+        }
+        if entries.count == 1 { return "nn.ModuleDict({\(entries[0])})" }
+        return "nn.ModuleDict({\n" + entries.map { "\(indent)    \($0),\n" }.joined() + "\(indent)})"
+    }
+}

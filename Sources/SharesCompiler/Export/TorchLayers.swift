@@ -1,0 +1,145 @@
+/// One spec layer as a PyTorch module: its constructor call, and how its output looks to the next
+/// layer. Block templates print their sizes as expressions over the template's arguments
+/// (`planes * 4`); stem and head print numbers.
+struct TorchLayer {
+    /// The tensor entering or leaving a layer, as Python expressions of the template's arguments.
+    struct Tensor {
+        /// Channels of an image, features of a vector.
+        var channels: String
+        var isVector: Bool
+        /// Elements of one sample, when they follow from the arguments alone (a 1x1 image or a vector).
+        var elements: String?
+
+        static func image(channels: String) -> Tensor { Tensor(channels: channels, isVector: false, elements: nil) }
+
+        /// A tensor whose shape is known exactly (stem and head, where sizes are numbers).
+        init(_ shape: Shape) {
+            self.init(channels: String(shape.dims[0]), isVector: shape.dims.count == 1, elements: String(shape.elementCount))
+        }
+
+        init(channels: String, isVector: Bool, elements: String?) {
+            self.channels = channels
+            self.isVector = isVector
+            self.elements = elements
+        }
+    }
+
+    /// How the layer's arguments are printed: as expressions, or folded to numbers.
+    struct Printer {
+        var names: [String: String]
+        /// Folds every expression to its value (stem and head); nil keeps them symbolic (blocks).
+        var scope: Scope?
+
+        func print(_ argument: Located<ArgumentValue>?, whole: Bool) -> String? {
+            guard let argument, case .expression(let expression) = argument.value else { return nil }
+            if let scope, let value = try? scope.evaluate(Located(expression, at: argument.location)) {
+                return PythonSource.literal(value)
+            }
+            return PythonSource.expression(expression, names: names, whole: whole)
+        }
+    }
+
+    var name: String
+    var constructor: String
+    /// A linear layer reading an image flattens it first (sharesc's linear flattens implicitly).
+    var flattensInput: Bool
+    var kind: LayerKind
+    var output: Tensor
+
+    /// Batchnorm, relu and dropout are written nested around the call before them in `forward`.
+    var nestsInForward: Bool { kind == .batchnorm || kind == .relu || kind == .dropout }
+
+    /// `tied` is the Python expression that picks this layer's tied convolution, when some block ties it.
+    /// Whether the output is a new tensor that only the next layer reads, so a ReLU may work in place.
+    var producesFreshValue: Bool { kind == .conv || kind == .batchnorm || kind == .linear }
+
+    /// `freshInput`: the input is a value only this layer reads (see `producesFreshValue`).
+    init(_ layer: LayerSpec, name: String, input: Tensor, printer: Printer, freshInput: Bool,
+         tied: String?) throws(CompileFailure) {
+        self.name = name
+        kind = layer.kind
+        flattensInput = false
+        func argument(_ key: String, whole: Bool = true) -> String? { printer.print(layer.arguments[key], whole: whole) }
+        func flag(_ key: String, default fallback: Bool) -> Bool {
+            if case .flag(let value)? = layer.arguments[key]?.value { return value }
+            return fallback
+        }
+        /// Keyword arguments that differ from PyTorch's defaults.
+        func keywords(_ pairs: [(String, String?, String)]) -> [(String, String)] {
+            pairs.compactMap { key, value, fallback in value.flatMap { $0 == fallback ? nil : (key, $0) } }
+        }
+        func unsupported(_ reason: String) -> CompileFailure {
+            CompileFailure(Diagnostic(at: layer.location, .torchUnsupported(layer: name, reason: reason)))
+        }
+        output = input
+        switch layer.kind {
+        case .conv:
+            let out = argument("out")!, bias = flag("bias", default: false)
+            var options = keywords([("stride", argument("stride"), "1"), ("padding", argument("pad"), "0"),
+                                    ("groups", argument("groups"), "1")])
+            if let tied {
+                // The helper defaults to no bias, as sharesc does.
+                if bias { options.append(("bias", "True")) }
+                constructor = PythonSource.call("conv2d", [input.channels, out, argument("kernel")!], options + [("tied", tied)])
+            } else {
+                if !bias { options.append(("bias", "False")) }
+                constructor = PythonSource.call("nn.Conv2d", [input.channels, out, argument("kernel")!], options)
+            }
+            output = .image(channels: out)
+        case .batchnorm:
+            let dimension = input.isVector ? "1d" : "2d"
+            constructor = PythonSource.call("nn.BatchNorm\(dimension)", [input.channels],
+                                            keywords([("eps", argument("eps", whole: false), "1e-05")]))
+        case .relu:
+            // In place only on a value nothing else reads: a block's input may also feed its
+            // shortcut, and a ReLU's output is what its own gradient needs.
+            constructor = freshInput ? "nn.ReLU(inplace=True)" : "nn.ReLU()"
+        case .maxpool, .avgpool:
+            let module = layer.kind == .maxpool ? "nn.MaxPool2d" : "nn.AvgPool2d"
+            constructor = PythonSource.call(module, [argument("kernel")!],
+                                            keywords([("stride", argument("stride"), ""), ("padding", argument("pad"), "0")]))
+            output.elements = nil
+        case .globalAvgpool:
+            constructor = "nn.AdaptiveAvgPool2d(1)"
+            output.elements = input.channels
+        case .flatten:
+            constructor = "nn.Flatten()"
+            guard let elements = input.elements else {
+                throw unsupported("the features after 'flatten' depend on the image size, which a block template does not know")
+            }
+            output = Tensor(channels: elements, isVector: true, elements: elements)
+        case .linear:
+            guard let features = input.isVector ? input.channels : input.elements else {
+                throw unsupported("its input features depend on the image size, which a block template does not know; put a global_avgpool before it")
+            }
+            let out = argument("out")!
+            flattensInput = !input.isVector
+            constructor = PythonSource.call("nn.Linear", [features, out], flag("bias", default: true) ? [] : [("bias", "False")])
+            output = Tensor(channels: out, isVector: true, elements: out)
+        case .dropout:
+            constructor = PythonSource.call("nn.Dropout", [argument("p", whole: false)].compactMap { $0 })
+        case .subsamplePad:
+            let out = argument("out")!
+            constructor = PythonSource.call("SubsamplePad", [out], keywords([("stride", argument("stride"), "1")]))
+            output = .image(channels: out)
+        }
+    }
+}
+
+extension [TorchLayer] {
+    /// The entries of an `nn.Sequential` holding these layers: a linear layer reading an image gets
+    /// an `nn.Flatten()` before it, under a name no layer of the list has.
+    var sequentialEntries: [(name: String, constructor: String)] {
+        let names = Set(map(\.name))
+        var entries: [(name: String, constructor: String)] = []
+        for layer in self {
+            if layer.flattensInput {
+                var name = "flatten"
+                while names.contains(name) || entries.contains(where: { $0.name == name }) { name += "_" }
+                entries.append((name, "nn.Flatten()"))
+            }
+            entries.append((layer.name, layer.constructor))
+        }
+        return entries
+    }
+}

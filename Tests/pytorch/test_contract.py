@@ -1,0 +1,125 @@
+"""The contract of `sharesc export SPEC -o model.py`, checked against PyTorch itself for every shipped
+architecture, the examples and the corner specs under specs/, shared and sequential:
+
+- the distinct parameter count is the report's `parameters.total`;
+- state_dict() keys (less num_batches_tracked) are exactly the tensors of `sharesc init`, same shapes;
+- in eval mode the module computes what `sharesc run` computes on the same weights and input;
+- state_dict() saves with safetensors (each tied weight once);
+- a tied weight's gradient is the sum of the per-use gradients of the sequential export."""
+import json
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from conftest import ROOT, assert_close, sharesc_binary
+
+SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "Architectures").rglob("*.yaml") if p.name != "blocks.yaml")
+SPECS += ["Examples/1-custom-block.yaml", "Examples/2-tie-group.yaml", "Examples/train/digits-sharesnet.yaml"]
+SPECS += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "Tests/pytorch/specs").glob("*.yaml"))
+
+
+def variants(spec: str) -> list[tuple[str, ...]]:
+    """Both variants of a spec that ties weights; one of a spec that does not."""
+    report = json.loads(subprocess.run([str(sharesc_binary()), "compile", spec, "--format", "json"], cwd=ROOT,
+                                       capture_output=True, text=True, check=True).stdout)
+    return [(), ("--sequential",)] if report["parameters"]["saved"] > 0 else [()]
+
+
+CASES = [(spec, variant) for spec in SPECS for variant in variants(spec)]
+
+
+def case_id(case) -> str:
+    spec, variant = case
+    return pathlib.Path(spec).stem + ("-sequential" if variant else "")
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[case_id(c) for c in CASES])
+def exported(request, sharesc):
+    spec, variant = request.param
+    name = case_id(request.param)
+    module = sharesc.export(spec, name, *variant)
+    weights = sharesc.init(spec, name, *variant)
+    torch.manual_seed(0)
+    model = module.create_model()
+    missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
+    shape = module.INPUT_SHAPE
+    batch = 1 if shape[1] * shape[2] >= 128 * 128 else 2
+    x = np.random.default_rng(7).standard_normal((batch, *shape)).astype(np.float32)
+    return dict(spec=spec, variant=variant, name=name, module=module, model=model, weights=weights, x=x,
+                missing=missing, unexpected=unexpected, report=sharesc.report(spec, *variant))
+
+
+def test_distinct_parameters_match_the_report(exported):
+    total = sum(p.numel() for p in exported["model"].parameters())
+    assert total == exported["report"]["parameters"]["total"]
+
+
+def test_state_dict_keys_are_the_init_tensor_names(exported):
+    state = {k: v for k, v in exported["model"].state_dict().items() if not k.endswith("num_batches_tracked")}
+    with safe_open(exported["weights"], "pt") as f:
+        names = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    assert set(state) == set(names)
+    assert {k: tuple(v.shape) for k, v in state.items()} == names
+    assert all(k.endswith("num_batches_tracked") for k in exported["missing"])
+    assert exported["unexpected"] == []
+
+
+def test_eval_output_matches_sharesc_run(exported, sharesc):
+    model = exported["model"].eval()
+    with torch.no_grad():
+        ours = model(torch.from_numpy(exported["x"])).numpy()
+    theirs = sharesc.forward(exported["spec"], exported["weights"], exported["x"], *exported["variant"])
+    assert_close(ours, theirs)
+
+
+def test_state_dict_saves_with_safetensors(exported, tmp_path):
+    state = exported["model"].state_dict()
+    save_file(state, tmp_path / "saved.safetensors")  # refuses tensors that share memory
+    saved = load_file(tmp_path / "saved.safetensors")
+    assert set(saved) == set(state)
+    assert {tie["weight"] for tie in exported["report"]["ties"]} <= set(saved)
+
+
+def tied_users(weights: pathlib.Path) -> dict[str, list[str]]:
+    """For each tied tensor, the layers that use it (from the file's metadata)."""
+    with safe_open(weights, "pt") as f:
+        metadata = f.metadata() or {}
+    return {name: users.split(",") for name, users in metadata.items() if not name.startswith("sharesc.")}
+
+
+def test_tied_gradient_is_the_sum_of_sequential_gradients(exported, sharesc):
+    if exported["variant"] or not exported["report"]["ties"]:
+        pytest.skip("no tied weight in this variant")
+    shared_model = exported["model"].train()
+    sequential_model = sharesc.export(exported["spec"], exported["name"] + "-untied", "--sequential").create_model().train()
+    users = tied_users(exported["weights"])
+    shared_state = load_file(exported["weights"])
+    untied = {}
+    for name, tensor in shared_state.items():
+        role = name.rsplit(".", 1)[1]
+        for target in ([f"{user}.{role}" for user in users[name]] if name in users else [name]):
+            untied[target] = tensor.clone()
+    missing, unexpected = sequential_model.load_state_dict(untied, strict=False)
+    assert unexpected == [] and all(k.endswith("num_batches_tracked") for k in missing)
+
+    x = torch.from_numpy(exported["x"])
+    gradients = []
+    for model in (shared_model, sequential_model):
+        torch.manual_seed(3)  # the same dropout masks in both
+        out = model(x)
+        weights = torch.from_numpy(np.random.default_rng(5).standard_normal(tuple(out.shape)).astype(np.float32))
+        (out * weights).sum().backward()
+        gradients.append({name: p.grad.numpy() for name, p in model.named_parameters()})
+    shared_grads, sequential_grads = gradients
+    for name, grad in shared_grads.items():
+        if name in users:
+            role = name.rsplit(".", 1)[1]
+            expected = sum(sequential_grads[f"{user}.{role}"] for user in users[name])
+        else:
+            expected = sequential_grads[name]
+        assert_close(grad, expected, rtol=1e-3)

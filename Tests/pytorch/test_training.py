@@ -1,0 +1,134 @@
+"""Weights going back from PyTorch to sharesc, and the training example: one SGD step then
+`sharesc run` on the saved state_dict (plain, DDP-prefixed, half precision), `compile -o` and
+`export` on it, the digits example for a few steps, and two processes under torchrun."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from conftest import ROOT, assert_close
+
+SPEC = "Examples/train/digits-sharesnet.yaml"
+TRAIN = ROOT / "Examples/train/train.py"
+
+
+@pytest.fixture(scope="module")
+def stepped(sharesc, tmp_path_factory):
+    """The digits network after one SGD step in PyTorch, its state_dict saved with safetensors."""
+    directory = tmp_path_factory.mktemp("stepped")
+    module = sharesc.export(SPEC, "stepped")
+    torch.manual_seed(0)
+    model = module.create_model().train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(8, *module.INPUT_SHAPE)
+    loss = F.cross_entropy(model(x), torch.arange(8) % 10)
+    loss.backward()
+    optimizer.step()
+    model.eval()
+    state = model.state_dict()
+    save_file(state, directory / "plain.safetensors")
+    probe = np.random.default_rng(1).standard_normal((3, *module.INPUT_SHAPE)).astype(np.float32)
+    return dict(module=module, model=model, state=state, directory=directory, probe=probe)
+
+
+def torch_output(model, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model.eval()(torch.from_numpy(x)).numpy()
+
+
+def test_sharesc_runs_the_saved_state_dict(stepped, sharesc):
+    assert any(k.endswith("num_batches_tracked") for k in stepped["state"])
+    assert_close(sharesc.forward(SPEC, stepped["directory"] / "plain.safetensors", stepped["probe"]),
+                 torch_output(stepped["model"], stepped["probe"]))
+
+
+def test_a_ddp_prefixed_state_dict_runs_with_a_note(stepped, sharesc):
+    path = stepped["directory"] / "ddp.safetensors"
+    save_file({"module." + k: v for k, v in stepped["state"].items()}, path)
+    result = sharesc.call("run", SPEC, "--weights", str(path), "--batch", "1")
+    assert result.returncode == 0, result.stderr
+    assert "note: stripped the prefix 'module.'" in result.stderr
+    assert "note: ignored" in result.stderr and "num_batches_tracked" in result.stderr
+    assert_close(sharesc.forward(SPEC, path, stepped["probe"]), torch_output(stepped["model"], stepped["probe"]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["F16", "BF16"])
+def test_half_precision_weights_are_read_as_float32(stepped, sharesc, dtype):
+    half = {k: v.to(dtype) if v.is_floating_point() else v for k, v in stepped["state"].items()}
+    path = stepped["directory"] / f"{dtype}.safetensors"
+    save_file(half, path)
+    result = sharesc.call("run", SPEC, "--weights", str(path), "--batch", "1")
+    assert "to float32" in result.stderr
+    # The reference: the same network holding the half values widened to float32.
+    widened = stepped["module"].create_model()
+    widened.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half.items()})
+    assert_close(sharesc.forward(SPEC, path, stepped["probe"]), torch_output(widened, stepped["probe"]))
+
+
+def test_compile_and_export_take_the_saved_state_dict(stepped, sharesc):
+    directory = stepped["directory"]
+    weights = str(directory / "plain.safetensors")
+    sharesc.run("compile", SPEC, "-o", str(directory / "stepped.plan"), "--weights", weights)
+    plan_output = directory / "plan.npy"
+    np.save(directory / "probe.npy", stepped["probe"])
+    sharesc.run("run", str(directory / "stepped.plan"), "--input", str(directory / "probe.npy"), "--output", str(plan_output))
+    assert_close(np.load(plan_output), torch_output(stepped["model"], stepped["probe"]))
+    sharesc.run("export", SPEC, "-o", str(directory / "stepped.onnx"), "--weights", weights)
+    assert (directory / "stepped.onnx").stat().st_size > 4 * 200_000
+
+
+def test_misfitting_weights_are_still_errors(stepped, sharesc):
+    path = stepped["directory"] / "wrong.safetensors"
+    state = dict(stepped["state"])
+    state["head.fc1.weight"] = state["head.fc1.weight"][:5].clone()
+    state["stage1.block1.bn1.step"] = torch.tensor(1)
+    save_file(state, path)
+    result = sharesc.call("run", SPEC, "--weights", str(path))
+    assert result.returncode != 0
+    assert "tensor 'stage1.block1.bn1.step' is I64" in result.stderr
+    sequential = sharesc.call("run", SPEC, "--sequential", "--weights", str(stepped["directory"] / "plain.safetensors"))
+    assert "missing tensor 'stage1.block2.conv2.weight'" in sequential.stderr
+
+
+def train(arguments, launcher=(sys.executable,), timeout=600) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run([*launcher, str(TRAIN), *arguments], cwd=ROOT, capture_output=True, text=True,
+                            timeout=timeout, env=environment)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_digits_example_trains_and_its_checkpoint_runs_in_sharesc(sharesc, tmp_path):
+    model = tmp_path / "digits.py"
+    sharesc.run("export", SPEC, "-o", str(model))
+    result = train([str(model), "--dataset", "digits", "--epochs", "2", "--max-steps", "4", "--batch-size", "32",
+                    "--threads", "1", "--out", str(tmp_path / "run")])
+    assert "epoch   2" in result.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["history"]] == [1, 2]
+    assert metrics["parameters"] == sharesc.report(SPEC)["parameters"]["total"]
+    assert all(np.isfinite(e["train_loss"]) and 0 <= e["test_accuracy"] <= 1 for e in metrics["history"])
+    checkpoint = tmp_path / "run" / "model.safetensors"
+    trained = sharesc.export(SPEC, "digits-reloaded").create_model()
+    trained.load_state_dict(load_file(checkpoint))
+    probe = np.random.default_rng(2).standard_normal((2, 1, 16, 16)).astype(np.float32)
+    assert_close(sharesc.forward(SPEC, checkpoint, probe), torch_output(trained, probe))
+
+
+def test_two_processes_under_torchrun_end_identical(sharesc, tmp_path):
+    model = tmp_path / "digits.py"
+    sharesc.run("export", SPEC, "-o", str(model))
+    result = train([str(model), "--dataset", "digits", "--epochs", "1", "--max-steps", "3", "--batch-size", "16",
+                    "--out", str(tmp_path / "run")],
+                   launcher=(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"))
+    assert "2 process(es) on cpu" in result.stdout
+    assert "ranks agree: largest parameter difference 0\n" in result.stdout
+    checkpoint = tmp_path / "run" / "model.safetensors"
+    assert not any(k.startswith("module.") for k in load_file(checkpoint))
+    sharesc.run("run", SPEC, "--weights", str(checkpoint), "--batch", "1")
