@@ -109,8 +109,9 @@ def train(arguments, launcher=(sys.executable,), timeout=600) -> subprocess.Comp
 def test_digits_example_trains_and_its_checkpoint_runs_in_sharesc(sharesc, tmp_path):
     model = tmp_path / "digits.py"
     sharesc.run("export", SPEC, "-o", str(model))
+    initial = sharesc.init(SPEC, "digits-initial")  # the script starts from sharesc's weights
     result = train([str(model), "--dataset", "digits", "--epochs", "2", "--max-steps", "4", "--batch-size", "32",
-                    "--threads", "1", "--out", str(tmp_path / "run")])
+                    "--threads", "1", "--weights", str(initial), "--out", str(tmp_path / "run")])
     assert "epoch   2" in result.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [e["epoch"] for e in metrics["history"]] == [1, 2]
