@@ -3,9 +3,10 @@
     python3 train.py model.py --dataset digits                      # CPU, offline, a minute
     python3 train.py model.py --dataset cifar10 --data ~/data      # one GPU (torchvision needed)
     torchrun --nproc_per_node=8 train.py model.py --dataset cifar100 --data ~/data
+    torchrun --nproc_per_node=8 train.py model.py --dataset cifar100 --data ~/data --fsdp
 
-Under torchrun the model is wrapped in DistributedDataParallel (NCCL on GPUs, gloo on CPUs); on CUDA
-its batchnorms become SyncBatchNorm and the forward pass runs in float16 autocast (--no-amp turns it
+Under torchrun the model is wrapped in DistributedDataParallel (NCCL on GPUs, gloo on CPUs), or with
+--fsdp sharded by FSDP2 (each stage, then the whole network); on CUDA its batchnorms become SyncBatchNorm and the forward pass runs in float16 autocast (--no-amp turns it
 off). The defaults are the CIFAR recipe of the ShaResNet and Wide ResNet papers: SGD with momentum
 0.9, weight decay 5e-4 (ResNet-164 used 1e-4), learning rate 0.1 divided by 5 at 30%, 60% and 80% of
 the epochs, batch 128 per process. Every epoch prints the loss and accuracy; OUT/model.safetensors
@@ -48,6 +49,7 @@ def parse_arguments():
     parser.add_argument("--max-steps", type=int, help="stop each epoch after this many steps (smoke tests)")
     parser.add_argument("--threads", type=int, help="CPU threads per process (default: the cores, shared among local processes)")
     parser.add_argument("--no-amp", dest="amp", action="store_false", help="no float16 autocast on CUDA")
+    parser.add_argument("--fsdp", action="store_true", help="under torchrun, shard with FSDP2 instead of replicating with DDP")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("run"))
     return parser.parse_args()
 
@@ -125,11 +127,29 @@ def cifar(name: str, root: pathlib.Path, input_shape):
     return train, test, 10 if name == "cifar10" else 100
 
 
-def state_dict_for_sharesc(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The unwrapped model's tensors (no `module.` prefix), on the CPU, as float32 where they are floating."""
-    model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-    return {name: (t.float() if t.is_floating_point() else t).detach().cpu().contiguous()
-            for name, t in model.state_dict().items()}
+def shard(model: nn.Module) -> nn.Module:
+    """FSDP2: each child module (stem, stages, head) is a unit, then the network. The network-wide
+    `shared` module (tie groups spanning stages) is never called, so it stays in the root unit, whose
+    parameters are gathered for the whole forward and backward pass; a stage's own `shared` module is
+    gathered with its stage."""
+    from torch.distributed.fsdp import fully_shard
+
+    for name, child in model.named_children():
+        if name != "shared":
+            fully_shard(child)
+    return fully_shard(model)
+
+
+def state_dict_for_sharesc(model: nn.Module, sharded: bool) -> dict[str, torch.Tensor]:
+    """The model's tensors under sharesc's names (no `module.` prefix), on the CPU, float32 where they
+    are floating. With FSDP every process must call it (it gathers the shards); rank 0 gets them."""
+    if sharded:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    else:
+        state = (model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model).state_dict()
+    return {name: (t.float() if t.is_floating_point() else t).detach().cpu().contiguous() for name, t in state.items()}
 
 
 def run_epoch(model, loader, optimizer, scaler, args, env, train: bool):
@@ -173,9 +193,7 @@ def main():
     torch.manual_seed(args.seed)
     model = generated.create_model()
     if args.weights:
-        missing, unexpected = model.load_state_dict(load_file(args.weights), strict=False)
-        if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
-            raise SystemExit(f"{args.weights} does not fit the model: missing {missing}, unexpected {unexpected}")
+        model.load_state_dict(load_file(args.weights))  # `sharesc init` files too: PyTorch adds the batchnorm counters
     parameters = sum(p.numel() for p in model.parameters())  # a tied weight is one Parameter: counted once
 
     if args.dataset == "digits":
@@ -185,7 +203,10 @@ def main():
     model = model.to(env.device)
     if env.enabled and env.device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    if env.enabled:
+    sharded = env.enabled and args.fsdp
+    if sharded:
+        model = shard(model)
+    elif env.enabled:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[env.device.index] if env.device.type == "cuda" else None)
 
     train_sampler = DistributedSampler(train_set, seed=args.seed) if env.enabled else None
@@ -218,17 +239,19 @@ def main():
         elapsed = time.perf_counter() - start
         history.append(dict(epoch=epoch, lr=lr, train_loss=train_loss, train_accuracy=train_accuracy,
                             test_loss=test_loss, test_accuracy=test_accuracy, seconds=elapsed))
+        state = state_dict_for_sharesc(model, sharded)
         if env.main:
             print(f"epoch {epoch:3d}  lr {lr:.4g}  train loss {train_loss:.4f} acc {100 * train_accuracy:5.2f}%  "
                   f"test loss {test_loss:.4f} acc {100 * test_accuracy:5.2f}%  {elapsed:.1f}s", flush=True)
-            save_file(state_dict_for_sharesc(model), args.out / "model.safetensors")
+            save_file(state, args.out / "model.safetensors")
 
-    if env.enabled:
+    if env.enabled and not sharded:  # FSDP's processes hold different shards by design
         difference = ranks_agree(model, env)
         if env.main:
             print(f"ranks agree: largest parameter difference {difference:g}", flush=True)
     if env.main:
         summary = dict(model=str(args.model), dataset=args.dataset, parameters=parameters, processes=env.world,
+                       parallelism="fsdp" if sharded else "ddp" if env.enabled else "none",
                        device=env.device.type, threads=torch.get_num_threads(), epochs=args.epochs, seconds=time.perf_counter() - start,
                        test_accuracy=history[-1]["test_accuracy"] if history else None, history=history)
         (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -46,12 +46,12 @@ def exported(request, sharesc):
     weights = sharesc.init(spec, name, *variant)
     torch.manual_seed(0)
     model = module.create_model()
-    missing, unexpected = model.load_state_dict(load_file(weights), strict=False)
+    model.load_state_dict(load_file(weights))  # strict: PyTorch fills in the batchnorm counters
     shape = module.INPUT_SHAPE
     batch = 1 if shape[1] * shape[2] >= 128 * 128 else 2
     x = np.random.default_rng(7).standard_normal((batch, *shape)).astype(np.float32)
     return dict(spec=spec, variant=variant, name=name, module=module, model=model, weights=weights, x=x,
-                missing=missing, unexpected=unexpected, report=sharesc.report(spec, *variant))
+                report=sharesc.report(spec, *variant))
 
 
 def test_distinct_parameters_match_the_report(exported):
@@ -65,8 +65,6 @@ def test_state_dict_keys_are_the_init_tensor_names(exported):
         names = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
     assert set(state) == set(names)
     assert {k: tuple(v.shape) for k, v in state.items()} == names
-    assert all(k.endswith("num_batches_tracked") for k in exported["missing"])
-    assert exported["unexpected"] == []
 
 
 def test_eval_output_matches_sharesc_run(exported, sharesc):
@@ -104,8 +102,7 @@ def test_tied_gradient_is_the_sum_of_sequential_gradients(exported, sharesc):
         role = name.rsplit(".", 1)[1]
         for target in ([f"{user}.{role}" for user in users[name]] if name in users else [name]):
             untied[target] = tensor.clone()
-    missing, unexpected = sequential_model.load_state_dict(untied, strict=False)
-    assert unexpected == [] and all(k.endswith("num_batches_tracked") for k in missing)
+    sequential_model.load_state_dict(untied)
 
     x = torch.from_numpy(exported["x"])
     gradients = []

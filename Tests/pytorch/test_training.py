@@ -1,8 +1,10 @@
 """Weights going back from PyTorch to sharesc, and the training example: one SGD step then
 `sharesc run` on the saved state_dict (plain, DDP-prefixed, half precision), `compile -o` and
-`export` on it, the digits example for a few steps, and two processes under torchrun."""
+`export` on it, the digits example for a few steps, and two processes under torchrun (DDP, and
+FSDP2 also with a tie group spanning stages)."""
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -107,8 +109,9 @@ def train(arguments, launcher=(sys.executable,), timeout=600) -> subprocess.Comp
 def test_digits_example_trains_and_its_checkpoint_runs_in_sharesc(sharesc, tmp_path):
     model = tmp_path / "digits.py"
     sharesc.run("export", SPEC, "-o", str(model))
+    initial = sharesc.init(SPEC, "digits-initial")  # the script starts from sharesc's weights
     result = train([str(model), "--dataset", "digits", "--epochs", "2", "--max-steps", "4", "--batch-size", "32",
-                    "--threads", "1", "--out", str(tmp_path / "run")])
+                    "--threads", "1", "--weights", str(initial), "--out", str(tmp_path / "run")])
     assert "epoch   2" in result.stdout
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert [e["epoch"] for e in metrics["history"]] == [1, 2]
@@ -132,3 +135,20 @@ def test_two_processes_under_torchrun_end_identical(sharesc, tmp_path):
     checkpoint = tmp_path / "run" / "model.safetensors"
     assert not any(k.startswith("module.") for k in load_file(checkpoint))
     sharesc.run("run", SPEC, "--weights", str(checkpoint), "--batch", "1")
+
+
+@pytest.mark.parametrize("spec", [SPEC, "Examples/2-tie-group.yaml"], ids=["digits", "tie-group"])
+def test_two_processes_sharded_with_fsdp(sharesc, tmp_path, spec):
+    model = tmp_path / "model.py"
+    sharesc.run("export", spec, "-o", str(model))
+    train([str(model), "--dataset", "digits", "--epochs", "1", "--max-steps", "3", "--batch-size", "8", "--fsdp",
+           "--out", str(tmp_path / "run")],
+          launcher=(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"))
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["parallelism"] == "fsdp"
+    # The gathered checkpoint is complete and runs in sharesc as in PyTorch.
+    checkpoint = tmp_path / "run" / "model.safetensors"
+    module = sharesc.export(spec, "fsdp-" + pathlib.Path(spec).stem)
+    trained = module.create_model()
+    trained.load_state_dict(load_file(checkpoint))
+    probe = np.random.default_rng(4).standard_normal((2, *module.INPUT_SHAPE)).astype(np.float32)
+    assert_close(sharesc.forward(spec, checkpoint, probe), torch_output(trained, probe))
