@@ -11,6 +11,7 @@ struct Export: ParsableCommand {
         is one initializer consumed by several Conv nodes.
         PyTorch: one Python file importing only torch; `create_model()` returns the network, whose
         state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter.
+        It holds no weights: --weights only checks that a file fits it (for load_state_dict).
         Examples:
           sharesc export Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.onnx
           sharesc export Architectures/cifar/sharesnet-164.yaml -o m.onnx --weights w.safetensors
@@ -31,8 +32,9 @@ struct Export: ParsableCommand {
         if format == nil && !output.hasSuffix(".onnx") && !output.hasSuffix(".py") {
             throw ValidationError("cannot tell the format from '\(output)': name it .onnx or .py, or give --format onnx|torch")
         }
-        if resolvedFormat == .torch && (weights.weights != nil || weights.seed != nil || weights.randomizeBatchNorm) {
-            throw ValidationError("a PyTorch export holds no weights: load them with load_state_dict (safetensors.torch.load_file)")
+        if resolvedFormat == .torch && (weights.seed != nil || weights.randomizeBatchNorm) {
+            throw ValidationError("a PyTorch export holds no weights, so --seed and --randomize-bn do nothing: the module initialises itself, "
+                                  + "or loads a file with load_state_dict (--weights checks that one fits)")
         }
     }
 
@@ -44,9 +46,12 @@ struct Export: ParsableCommand {
             switch resolvedFormat {
             case .torch:
                 let source = try TorchExporter.export(compilation, overrides: options.overrides)
+                // The module holds no weights; a weights file is checked against it, for load_state_dict.
+                if let file = weights.weights { _ = try WeightSource.file(file).load(for: compilation.graph) }
                 try write(Data(source.utf8))
                 return "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
                     + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied"
+                    + (weights.weights.map { "; \($0) fits it (load_state_dict)" } ?? "")
             case .onnx:
                 let values = try weights.source.load(for: compilation.graph)
                 try write(Data(ONNXExporter.export(compilation.graph, weights: values)))

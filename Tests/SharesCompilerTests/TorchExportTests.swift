@@ -125,7 +125,14 @@ struct TorchExportCLITests {
         #expect(try String(contentsOfFile: other, encoding: .utf8) == expected)
         let unknown = try CLITests.run(["export", "Examples/2-tie-group.yaml", "-o", other])
         #expect(unknown.status == 64 && unknown.stderr.contains("cannot tell the format from"))
-        let weights = try CLITests.run(["export", "Examples/2-tie-group.yaml", "-o", model, "--seed", "3"])
-        #expect(weights.status == 64 && weights.stderr.contains("a PyTorch export holds no weights"))
+        let seed = try CLITests.run(["export", "Examples/2-tie-group.yaml", "-o", model, "--seed", "3"])
+        #expect(seed.status == 64 && seed.stderr.contains("a PyTorch export holds no weights"))
+        // A weights file is checked against the module: one that fits is named, one that does not is an error.
+        let weights = directory.appendingPathComponent("w.safetensors").path
+        #expect(try CLITests.run(["init", "Examples/2-tie-group.yaml", "-o", weights]).status == 0)
+        let fits = try CLITests.run(["export", "Examples/2-tie-group.yaml", "-o", model, "--weights", weights])
+        #expect(fits.status == 0 && fits.stdout.hasSuffix("; \(weights) fits it (load_state_dict)\n"))
+        let misfit = try CLITests.run(["export", "Examples/2-tie-group.yaml", "--sequential", "-o", model, "--weights", weights])
+        #expect(misfit.status == 1 && misfit.stderr.contains("error: missing tensor 'stage1.block1.conv2.weight'"))
     }
 }

@@ -169,7 +169,9 @@ struct TorchBlockClass {
 
     /// The constructor call of one block: input channels, then the arguments the stage gives that
     /// differ from the defaults, whether it projects, and the convolutions it ties.
-    func instance(inChannels: Int, values: [String: Number], project: Bool, tied: [(conv: String, holder: String)]) -> String {
+    /// A call that would not fit in 100 columns at `indent` lists its tied convolutions one per line.
+    func instance(inChannels: Int, values: [String: Number], project: Bool, tied: [(conv: String, holder: String)],
+                  indent: String) -> String {
         var keywords: [(String, String)] = []
         for argument in arguments {
             guard let value = values[argument.specName] else { continue }
@@ -177,10 +179,11 @@ struct TorchBlockClass {
             if text != argument.literalDefault { keywords.append((argument.pythonName, text)) }
         }
         if takesProject && project { keywords.append(("project", "True")) }
-        if !tied.isEmpty {
-            keywords.append(("tied", "{" + tied.map { "\(PythonSource.string($0.conv)): \($0.holder)" }.joined(separator: ", ") + "}"))
-        }
-        return PythonSource.call(className, [String(inChannels)], keywords)
+        let entries = tied.map { "\(PythonSource.string($0.conv)): \($0.holder)" }
+        let oneLine = PythonSource.call(className, [String(inChannels)], keywords + (tied.isEmpty ? [] : [("tied", "{" + entries.joined(separator: ", ") + "}")]))
+        guard indent.count + oneLine.count > 100, !tied.isEmpty else { return oneLine }
+        let dictionary = "{\n" + entries.map { "\(indent)    \($0),\n" }.joined() + "\(indent)}"
+        return PythonSource.call(className, [String(inChannels)], keywords + [("tied", dictionary)])
     }
 }
 

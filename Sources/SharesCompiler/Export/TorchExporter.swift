@@ -126,7 +126,8 @@ public enum TorchExporter {
                 }
                 if let stride { values["stride"] = block == 1 ? stride : .int(1) }
                 let tied = holders.tiedConvolutions(ofStage: index, in: graph).filter { $0.block == block }.map { ($0.conv, $0.holder) }
-                calls.append(blockClass.instance(inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied))
+                calls.append(blockClass.instance(inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied,
+                                                 indent: "            "))
             }
             var arguments: [String] = []
             var start = 0
