@@ -62,6 +62,19 @@ public final class Executor: @unchecked Sendable {
         pool = WorkerPool(threads: max(1, threads))
         self.threads = pool.threads
         memory = MemoryPlanner.plan(program, batch: 1)
+        // Running out of memory (for weights, or for activations whose size a plan file decides) is an
+        // error naming what could not be had, never a crash.
+        func outOfMemory(_ floats: Int, for purpose: String) -> CompileFailure {
+            CompileFailure(Diagnostic(at: Location(file: source, line: 1, column: 1), .outOfMemory(bytes: floats * 4, purpose: purpose)))
+        }
+        func allocate(_ floats: Int, for purpose: String) throws(CompileFailure) -> AlignedBuffer {
+            guard let buffer = AlignedBuffer(allocating: floats) else { throw outOfMemory(floats, for: purpose) }
+            return buffer
+        }
+        func copy(_ values: [Float], of name: String) throws(CompileFailure) -> AlignedBuffer {
+            guard let buffer = AlignedBuffer(values) else { throw outOfMemory(values.count, for: name) }
+            return buffer
+        }
         // Per parameter and form (direct or Winograd): a tied weight is packed once for all its uses.
         var packedByParameter: [PackingKey: AlignedBuffer] = [:]
         let weightArena = BufferArena()
@@ -90,12 +103,14 @@ public final class Executor: @unchecked Sendable {
             if let existing = packedByParameter[key] { return existing }
             let values = try fetch(weight)
             let winograd = winogradTile > 0
-            let packed = AlignedBuffer(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry),
-                                       in: weightArena)
-            values.withUnsafeBufferPointer { values in
-                guard winograd else { return sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer) }
-                if sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) == 0 { fatalError("out of memory transforming \(weight)") }
+            let name = program.parameters[weight].name
+            let floats = winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry)
+            guard let packed = AlignedBuffer(count: floats, in: weightArena) else { throw outOfMemory(floats, for: name) }
+            let done = values.withUnsafeBufferPointer { values in
+                guard winograd else { sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer); return true }
+                return sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) != 0
             }
+            guard done else { throw outOfMemory(Int((winogradTile + 2) * (winogradTile + 2)) * values.count / 9, for: "transforming \(name)") }
             packedByParameter[key] = packed
             weightBytes += packed.count * 4
             return packed
@@ -105,7 +120,7 @@ public final class Executor: @unchecked Sendable {
             let biasValues = try bias.map { b throws(CompileFailure) in try fetch(b) }
             guard let bn else {
                 vectorBytes += (biasValues?.count ?? 0) * 4
-                return (nil, biasValues.map(AlignedBuffer.init))
+                return (nil, try biasValues.map { values throws(CompileFailure) in try copy(values, of: "a bias") })
             }
             let gamma = try fetch(bn.scale), beta = try fetch(bn.shift), mean = try fetch(bn.mean), variance = try fetch(bn.variance)
             var scale = [Float](repeating: 0, count: gamma.count), shift = scale
@@ -115,7 +130,7 @@ public final class Executor: @unchecked Sendable {
                 shift[c] = Float(Double(beta[c]) + (Double(biasValues?[c] ?? 0) - Double(mean[c])) * s)
             }
             vectorBytes += 2 * gamma.count * 4
-            return (AlignedBuffer(scale), AlignedBuffer(shift))
+            return (try copy(scale, of: "a batchnorm's scale"), try copy(shift, of: "a batchnorm's shift"))
         }
         /// A batchnorm alone (a scale-and-shift step, or a pre-activation) as a multiply-add per channel.
         func normalization(_ bn: Program.BatchNormRef) throws(CompileFailure) -> (scale: AlignedBuffer, shift: AlignedBuffer) {
@@ -149,11 +164,11 @@ public final class Executor: @unchecked Sendable {
                 scaleShifts[index] = try normalization(bn)
             case .linear(let weight, let bias, _):
                 if raw[weight] == nil {
-                    raw[weight] = AlignedBuffer(Self.nhwcColumns(try fetch(weight), input: input))
+                    raw[weight] = try copy(Self.nhwcColumns(try fetch(weight), input: input), of: program.parameters[weight].name)
                     weightBytes += raw[weight]!.count * 4
                 }
                 if let bias, raw[bias] == nil {
-                    raw[bias] = AlignedBuffer(try fetch(bias))
+                    raw[bias] = try copy(try fetch(bias), of: program.parameters[bias].name)
                     weightBytes += raw[bias]!.count * 4
                 }
             case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten:
@@ -161,14 +176,7 @@ public final class Executor: @unchecked Sendable {
             }
         }
         weightBytes += vectorBytes
-        // The activations' and scratch memory, whose size a plan file decides: an error, not a crash,
-        // when it cannot be had. Arenas for more threads come with the first batch that uses them.
-        func allocate(_ floats: Int, for purpose: String) throws(CompileFailure) -> AlignedBuffer {
-            guard let buffer = AlignedBuffer(allocating: floats) else {
-                throw CompileFailure(Diagnostic(at: Location(file: source, line: 1, column: 1), .outOfMemory(bytes: floats * 4, purpose: purpose)))
-            }
-            return buffer
-        }
+        // Arenas for more threads come with the first batch that uses them.
         arenas = [try allocate(memory.arenaBytes / 4, for: "the activations")]
         for _ in 0..<self.threads { workspaces.append(try allocate(workspaceFloats, for: "the kernels' scratch")) }
     }

@@ -75,14 +75,7 @@ final class AlignedBuffer: @unchecked Sendable {
     let count: Int
     private let arena: BufferArena?
 
-    init(count: Int) {
-        guard let raw = Self.allocate(count) else { fatalError("out of memory allocating \(count) floats") }
-        pointer = raw
-        self.count = count
-        arena = nil
-    }
-
-    /// nil when the memory cannot be had: for activation arenas, whose size a plan file decides.
+    /// nil when the memory cannot be had (the executor then throws).
     init?(allocating count: Int) {
         guard let raw = Self.allocate(count) else { return nil }
         pointer = raw
@@ -95,14 +88,16 @@ final class AlignedBuffer: @unchecked Sendable {
         return overflow ? nil : sc_alloc(bytes)?.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    init(count: Int, in arena: BufferArena) {
+    init?(count: Int, in arena: BufferArena) {
+        guard let pointer = arena.allocate(count) else { return nil }
         self.count = count
-        pointer = arena.allocate(count)
+        self.pointer = pointer
         self.arena = arena
     }
 
-    convenience init(_ values: [Float]) {
-        self.init(count: values.count)
+    /// A copy of `values`, or nil when the memory cannot be had.
+    convenience init?(_ values: [Float]) {
+        self.init(allocating: values.count)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
@@ -116,11 +111,12 @@ final class BufferArena: @unchecked Sendable {
     private var chunks: [UnsafeMutableRawPointer] = []
     private var used = 0, capacity = 0
 
-    func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+    /// nil when the memory cannot be had.
+    func allocate(_ count: Int) -> UnsafeMutablePointer<Float>? {
         let bytes = (max(count, 1) * MemoryLayout<Float>.size + 63) / 64 * 64
         if used + bytes > capacity {
             let size = max(bytes, Self.chunkBytes)
-            guard let chunk = sc_alloc(size) else { fatalError("out of memory allocating \(bytes) bytes") }
+            guard let chunk = sc_alloc(size) else { return nil }
             chunks.append(chunk)
             used = 0
             capacity = size
