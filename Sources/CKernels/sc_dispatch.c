@@ -33,3 +33,16 @@ int sc_force_level(int level) {
     __atomic_store_n(&sc_current, level, __ATOMIC_RELAXED);
     return level;
 }
+
+int sc_conv_supports(const sc_conv_geometry *g) {
+    const int groups = g->groups > 1 ? g->groups : 1;
+    const int same_size = g->in_height == g->out_height && g->in_width == g->out_width;
+    switch (g->algorithm) {
+    case SC_CONV_IGEMM: return 1;
+    case SC_CONV_GEMM_1X1: return g->kernel == 1 && g->stride == 1 && g->pad == 0 && same_size;
+    case SC_CONV_DEPTHWISE: return groups > 1 && g->in_channels == groups;
+    case SC_CONV_WINOGRAD_F2:
+    case SC_CONV_WINOGRAD_F4: return g->kernel == 3 && g->stride == 1 && g->pad == 1 && groups == 1 && same_size;
+    default: return 0;
+    }
+}

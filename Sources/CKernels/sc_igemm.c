@@ -39,7 +39,7 @@ typedef struct {
 } sc_igemm_plan;
 
 static int sc_groups(const sc_conv_geometry *g) { return g->groups > 0 ? g->groups : 1; }
-static int sc_depthwise(const sc_conv_geometry *g) { return sc_groups(g) > 1 && g->in_channels == sc_groups(g); }
+static int sc_depthwise(const sc_conv_geometry *g) { return g->algorithm == SC_CONV_DEPTHWISE; }
 static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_channels / sc_groups(g) + SC_PANEL - 1) / SC_PANEL; }
 
 static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
@@ -309,7 +309,7 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     x.ppg = sc_panels_per_group(g), x.taps = g->kernel * g->kernel;
     x.group_floats = (size_t)x.ppg * x.taps * x.cg * SC_PANEL;
     // Output pixel p reads input pixel p: no pointer table.
-    x.direct = x.taps == 1 && g->stride == 1 && g->pad == 0 && g->in_height == g->out_height && g->in_width == g->out_width;
+    x.direct = g->algorithm == SC_CONV_GEMM_1X1;
     float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     const size_t zero_floats = sc_zero_row_floats(g);
     memset(zero, 0, zero_floats * sizeof(float));

@@ -19,33 +19,12 @@
 #ifndef SC_WINOGRAD_CHUNK_BYTES
 #define SC_WINOGRAD_CHUNK_BYTES (2 << 20)
 #endif
-// Where it pays, measured against the indirect GEMM on this machine, alone (one image, caches warm
-// or evicted): 1.6-1.9x at 128 and 256 channels over 8x8 to 28x28 maps, 1.3-1.8x at 64 channels,
-// 1.1-1.3x at 32, 0.8x at 16 (the 16 GEMMs' reductions are too short to pay for the transforms), no
-// gain at 512 channels over 7x7, whose 16 MiB of transformed weights (1.8x the direct ones) stream
-// from memory. Inside networks, per step: resnet-50's 3x3s at 64 channels over 56x56 went from 2.62
-// to 1.78 ms, at 128 over 28x28 from 2.61 to 1.60; sharesnet-164's at 64 over 8x8 from 53 to 34 us,
-// at 32 over 16x16 from 56 to 44 us.
-#define SC_WINOGRAD_MIN_CHANNELS 32
-#define SC_WINOGRAD_MAX_WEIGHT_BYTES (8L << 20)
-
-// F(4x4, 3x3) where its transformed weights, 4x the direct ones, stay small and a map has tiles
-// enough for the GEMMs' rows: resnet-50's stages 1 and 2, sharewrn-40-4's 1 and 2, sharesnet-164's
-// 32-channel one. Alone against F(2x2, 3x3): 1.3-1.4x at 64 and 128 channels (2.0-2.2x the indirect
-// GEMM), 1.4x at 32; inside resnet-50, 1.74 -> 1.21-1.29 ms at 64 channels over 56x56 and
-// 1.56-1.66 -> 1.13-1.27 ms at 128 over 28x28. Relative error of whole networks against ONNX
-// Runtime: 0.4-1.5e-6.
-#define SC_WINOGRAD_F4_MAX_WEIGHT_BYTES (4L << 20)
-#define SC_WINOGRAD_F4_MIN_TILES 16
-
 static long sc_tiles_for(const sc_conv_geometry *g, int m) {
     return (long)((g->out_height + m - 1) / m) * ((g->out_width + m - 1) / m);
 }
 
-int sc_winograd_tile_size(const sc_conv_geometry *g) {
-    return 36L * g->in_channels * g->out_channels * 4 <= SC_WINOGRAD_F4_MAX_WEIGHT_BYTES &&
-                   sc_tiles_for(g, 4) >= SC_WINOGRAD_F4_MIN_TILES ? 4 : 2;
-}
+// m of F(m x m, 3x3).
+static int sc_winograd_tile_size(const sc_conv_geometry *g) { return g->algorithm == SC_CONV_WINOGRAD_F4 ? 4 : 2; }
 
 // Positions of a tile: (m + 2)^2 for F(m x m, 3x3).
 static int sc_positions(const sc_conv_geometry *g) {
@@ -55,16 +34,10 @@ static int sc_positions(const sc_conv_geometry *g) {
 
 long sc_winograd_tiles(const sc_conv_geometry *g) { return sc_tiles_for(g, sc_winograd_tile_size(g)); }
 
-int sc_winograd_applies(const sc_conv_geometry *g) {
-    return g->kernel == 3 && g->stride == 1 && g->pad == 1 && (g->groups <= 1) && g->in_height == g->out_height &&
-           g->in_width == g->out_width && g->in_channels >= SC_WINOGRAD_MIN_CHANNELS &&
-           16L * g->in_channels * g->out_channels * 4 <= SC_WINOGRAD_MAX_WEIGHT_BYTES;
-}
-
 
 // One position's GEMM: a 1x1 convolution from in to out channels over a row of `tiles` "pixels".
 static sc_conv_geometry sc_position_geometry(const sc_conv_geometry *g, long tiles) {
-    return (sc_conv_geometry){g->in_channels, 1, (int)tiles, g->out_channels, 1, (int)tiles, 1, 1, 0, 1};
+    return (sc_conv_geometry){g->in_channels, 1, (int)tiles, g->out_channels, 1, (int)tiles, 1, 1, 0, 1, SC_CONV_GEMM_1X1};
 }
 
 static size_t sc_round16(int n) { return ((size_t)n + 15) / 16 * 16; }

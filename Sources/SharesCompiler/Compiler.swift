@@ -1,6 +1,8 @@
 /// The one entry point the CLI, the examples and the tests use. The pipeline, in order:
-/// YAML -> located spec (Spec/) -> validated -> graph with tied parameters (Lowering/)
-/// -> passes (Passes/) -> report (Reports/).
+/// YAML -> located spec (Spec/) -> validated -> graph with tied parameters (Lowering/) -> cost
+/// analysis -> report (Reports/); and on demand, for running: fusion -> program -> algorithm
+/// selection, scheduling, memory planning (Passes/) -> plan (IR/Plan.swift) -> executor (Backend/).
+/// Each stage prints (`Compiler.emit`); nothing runs a pass that what is asked for does not need.
 public struct CompileOptions: Sendable {
     /// Turn every tie off: the unshared counterpart of the same spec.
     public var sequential: Bool
@@ -47,5 +49,72 @@ public enum Compiler {
         }
         try sink.check()
         return overrides
+    }
+
+    /// Fusion: the graph as kernel steps over activation values.
+    public static func program(_ compilation: Compilation) -> Program { Fusion.run(compilation.graph) }
+
+    /// Everything the executor acts on, for `threads` threads: how each step runs and where each value lives.
+    public static func plan(_ compilation: Compilation, threads: Int) -> Plan {
+        plan(program(compilation), threads: threads)
+    }
+
+    public static func plan(_ program: Program, threads: Int) -> Plan {
+        let algorithms = AlgorithmSelection.run(program)
+        return Plan(program: program, schedule: Scheduling.run(program, algorithms: algorithms, threads: threads),
+                    memory: MemoryPlanner.plan(program, batch: 1))
+    }
+
+    /// The plan for another number of threads: each step's algorithm kept, its split made again.
+    public static func rescheduled(_ plan: Plan, threads: Int) -> Plan {
+        var plan = plan
+        plan.schedule = Scheduling.run(plan.program, algorithms: plan.schedule.steps.map(\.algorithm), threads: threads)
+        return plan
+    }
+
+    /// The plan once its weights are known: a convolution planned for Winograd whose weight holds NaN or
+    /// an infinity runs by the indirect GEMM instead (the transforms would spread them to outputs that a
+    /// direct convolution, PyTorch's, keeps finite). Says which, as warnings.
+    public static func fitted(_ plan: Plan, to weights: some WeightProvider, source: String) throws(CompileFailure)
+        -> (Plan, [Diagnostic]) {
+        var plan = plan, warnings: [Diagnostic] = []
+        var finite: [Int: Bool] = [:]
+        for (index, step) in plan.program.steps.enumerated() where plan.schedule.steps[index].algorithm.winogradTile != nil {
+            guard case .conv(let weight, _, _, _, _, _, _) = step.kernel else { continue }
+            if finite[weight] == nil { finite[weight] = try weights.values(of: weight).allSatisfy(\.isFinite) }
+            guard finite[weight] == false else { continue }
+            plan.schedule.steps[index] = Scheduling.schedule(plan.program, step: index, algorithm: .igemm,
+                                                             threads: plan.schedule.threads)
+            warnings.append(Diagnostic(.warning, at: Location(file: source, line: 1, column: 1),
+                                       .nonFiniteWeight(parameter: plan.program.parameters[weight].name, step: step.name)))
+        }
+        return (plan, warnings)
+    }
+
+    /// A stage of the pipeline as text or JSON (`--emit`): `spec` as YAML or JSON, the report in any format.
+    public static func emit(_ stage: Stage, _ compilation: Compilation, format: ReportFormat, threads: Int) -> String {
+        let json = format == .json
+        switch stage {
+        case .spec: return json ? SpecPrinter.json(compilation.spec) : SpecPrinter.yaml(compilation.spec)
+        case .graph: return json ? GraphPrinter.json(compilation.graph) : GraphPrinter.print(compilation.graph)
+        case .fused:
+            let program = program(compilation)
+            return json ? JSONRendering.render(program) : ProgramPrinter.fused(program)
+        case .memory:
+            let program = program(compilation), memory = MemoryPlanner.plan(program, batch: 1)
+            return json ? JSONRendering.render(memory) : ProgramPrinter.memory(program, memory)
+        case .plan:
+            let plan = plan(compilation, threads: threads)
+            return json ? ProgramPrinter.planJSON(plan) : ProgramPrinter.plan(plan)
+        case .report: return compilation.report.rendered(as: format)
+        }
+    }
+
+    /// The stages `--emit` prints, in pipeline order.
+    public enum Stage: String, CaseIterable, Sendable {
+        case spec, graph, fused, memory, plan, report
+
+        /// The formats the stage prints in: all three for the report, text and JSON for the rest.
+        public var formats: [ReportFormat] { self == .report ? ReportFormat.allCases : [.text, .json] }
     }
 }

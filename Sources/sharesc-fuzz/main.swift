@@ -43,8 +43,9 @@ enum Target: String, CaseIterable {
     static func load() {
         guard let (document, reader) = try? PlanFile.read(scratchFile) else { return }
         let program = document.program
-        guard MemoryPlanner.plan(program, batch: 1).arenaBytes <= 64 << 20, program.macs <= 50_000_000,
-              let executor = try? Executor(program: program, weights: reader, threads: 1) else { return }
+        // (At most two threads: a plan's pieces, however many, run on them as they would on more.)
+        guard document.memory.arenaBytes <= 64 << 20, program.macs <= 50_000_000, document.schedule.threads <= 2,
+              let executor = try? Executor(plan: document.plan, weights: reader) else { return }
         let output = executor.run(RandomInput.images(program.values[program.input].elements, seed: 1), batch: 1)
         guard output.count == program.values[program.output].elements else { fatalError("\(output.count) outputs") }
     }

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs.") var runs: Int = 20
     @Option(help: "Untimed warm-up runs.") var warmup: Int = 3
     @Option(help: "Output format: text or json.") var format: ReportFormat = .text
-    @Flag(help: "Also time every step and list the slowest (text format only).") var profile = false
+    @Flag(help: "Also time every step: the slowest listed (text), or every one in order (json).") var profile = false
     @Option(help: "With --profile: how many of the slowest steps to list (0: all).") var profileSteps = 25
 
     struct Result: Encodable {
@@ -39,12 +39,36 @@ struct Bench: ParsableCommand {
         var workspaceBytes: Int
         var peakRssBytes: Int
         var kernelLevel: String
+        /// With --profile: every step, in plan order.
+        var steps: [ProfiledStep]?
 
         enum CodingKeys: String, CodingKey {
-            case network, batch, threads, runs, macs
+            case network, batch, threads, runs, macs, steps
             case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", imagesPerSecond = "images_per_second", gflops
             case arenaBytes = "arena_bytes", arenaLowerBoundBytes = "arena_lower_bound_bytes", weightBytes = "weight_bytes"
             case workspaceBytes = "workspace_bytes", peakRssBytes = "peak_rss_bytes", kernelLevel = "kernel_level"
+        }
+    }
+
+    /// One step's time, named as `compile --emit plan` names it.
+    struct ProfiledStep: Encodable {
+        var step: ProgramPrinter.PlannedStep
+        var ms: Double
+        var percent: Double
+
+        enum CodingKeys: String, CodingKey { case index, name, kernel, algorithm, split, pieces, ms, percent, gflops }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(step.index, forKey: .index)
+            try container.encode(step.name, forKey: .name)
+            try container.encode(step.kernel, forKey: .kernel)
+            try container.encode(step.algorithm, forKey: .algorithm)
+            try container.encode(step.split, forKey: .split)
+            try container.encode(step.pieces, forKey: .pieces)
+            try container.encode(ms, forKey: .ms)
+            try container.encode(percent, forKey: .percent)
+            if step.macs > 0 { try container.encode(2 * Double(step.macs) / (ms * 1e6), forKey: .gflops) }
         }
     }
 
@@ -78,54 +102,57 @@ struct Bench: ParsableCommand {
         }
         times.sort()
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
-        let result = Result(network: loaded.network, batch: batch, threads: model.threads, runs: runs, medianMs: median,
+        let executor = loaded.executor, threads = executor.threads
+        let total = stepSeconds.reduce(0, +)
+        let profiled = ProgramPrinter.steps(of: executor.plan).map { step in
+            var step = step
+            step.macs *= batch
+            return ProfiledStep(step: step, ms: stepSeconds[step.index] * 1000, percent: 100 * stepSeconds[step.index] / total)
+        }
+        let result = Result(network: loaded.network, batch: batch, threads: threads, runs: runs, medianMs: median,
                             minMs: times.first!, maxMs: times.last!, imagesPerSecond: Double(batch) * 1000 / median,
                             gflops: 2 * Double(loaded.macs) * Double(batch) / (median * 1e6), macs: loaded.macs,
                             arenaBytes: memory.arenaBytes * loaded.executor.arenaCount,
                             arenaLowerBoundBytes: memory.lowerBoundBytes * loaded.executor.arenaCount,
                             weightBytes: loaded.executor.weightBytes, workspaceBytes: loaded.executor.workspaceBytes,
-                            peakRssBytes: peakResidentBytes() ?? 0, kernelLevel: Executor.kernelLevel)
+                            peakRssBytes: peakResidentBytes() ?? 0, kernelLevel: Executor.kernelLevel,
+                            steps: profile ? profiled : nil)
         if format == .json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            emit(String(decoding: try encoder.encode(result), as: UTF8.self))
+            emit(JSONRendering.render(result))
             return
         }
         // One arena per thread that runs images side by side, each planned for one image.
         let arenas = loaded.executor.arenaCount > 1 ? "\(loaded.executor.arenaCount) x " : ""
         emit("""
-            \(result.network): batch \(batch), \(model.threads) thread\(model.threads == 1 ? "" : "s"), \(runs) runs, \(result.kernelLevel) kernels
+            \(result.network): batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(runs) runs, \(result.kernelLevel) kernels
               median \(Format.fixed(median, decimals: 2)) ms  (min \(Format.fixed(result.minMs, decimals: 2)), max \(Format.fixed(result.maxMs, decimals: 2)))
               \(Format.fixed(result.imagesPerSecond, decimals: 1)) images/s, \(Format.fixed(result.gflops, decimals: 1)) GFLOP/s (2 x \(Format.metric(loaded.macs, unit: "MACs")) per image)
               arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))\(arenas.isEmpty ? "" : " each")), weights \(Format.bytes(result.weightBytes)), workspace \(Format.bytes(result.workspaceBytes))
               peak resident memory \(Format.bytes(result.peakRssBytes))
             """)
-        if profile { emit(Self.profileTable(loaded.executor.program, stepSeconds: stepSeconds, runs: runs, batch: batch, listed: profileSteps)) }
+        if profile { emit(Self.profileTable(profiled, runs: runs, listed: profileSteps)) }
     }
 
-    /// The slowest steps first, with their share of the time and GFLOP/s.
-    static func profileTable(_ program: Program, stepSeconds: [Double], runs: Int, batch: Int, listed: Int) -> String {
-        let total = stepSeconds.reduce(0, +)
-        var lines = ["steps by time (each step's fastest of \(runs) profiled runs; total \(Format.fixed(total * 1000, decimals: 2)) ms):"]
-        let slowest = stepSeconds.indices.sorted(by: { stepSeconds[$0] > stepSeconds[$1] })
-        for index in listed > 0 ? Array(slowest.prefix(listed)) : slowest {
-            let step = program.steps[index]
-            let seconds = stepSeconds[index]
-            let macs = program.macs(of: step) * batch
-            let rate = macs == 0 ? "" : Format.fixed(2 * Double(macs) / seconds / 1e9, decimals: 1) + " GFLOP/s"
-            lines.append("  " + [Format.fixed(seconds * 1000, decimals: 3) + " ms", Format.fixed(100 * stepSeconds[index] / total, decimals: 1) + "%",
-                                 rate, "\(program.values[step.output].shape)", step.name].joined(separator: "  "))
+    /// The slowest steps first, with their share of the time and GFLOP/s; then the time by algorithm.
+    static func profileTable(_ steps: [ProfiledStep], runs: Int, listed: Int) -> String {
+        let total = steps.reduce(0) { $0 + $1.ms }
+        var lines = ["steps by time (each step's fastest of \(runs) profiled runs; total \(Format.fixed(total, decimals: 2)) ms):"]
+        let slowest = steps.sorted { ($0.ms, -$0.step.index) > ($1.ms, -$1.step.index) }
+        for entry in listed > 0 ? Array(slowest.prefix(listed)) : slowest {
+            let step = entry.step
+            let rate = step.macs == 0 ? "" : Format.fixed(2 * Double(step.macs) / (entry.ms * 1e6), decimals: 1) + " GFLOP/s"
+            lines.append("  " + [Format.fixed(entry.ms, decimals: 3) + " ms", Format.fixed(entry.percent, decimals: 1) + "%",
+                                 rate, "\(step.index): \(step.kernel)", step.name].joined(separator: "  "))
         }
-        var byKind: [String: (seconds: Double, steps: Int)] = [:]
-        for (index, step) in program.steps.enumerated() {
-            byKind[step.kernel.kind, default: (0, 0)].seconds += stepSeconds[index]
-            byKind[step.kernel.kind, default: (0, 0)].steps += 1
+        var byAlgorithm: [String: (ms: Double, steps: Int)] = [:]
+        for entry in steps {
+            byAlgorithm[entry.step.algorithm, default: (0, 0)].ms += entry.ms
+            byAlgorithm[entry.step.algorithm, default: (0, 0)].steps += 1
         }
-        lines.append("by kernel:")
-        for (kind, entry) in byKind.sorted(by: { ($0.value.seconds, $1.key) > ($1.value.seconds, $0.key) }) {
-            lines.append("  " + [Format.fixed(entry.seconds * 1000, decimals: 3) + " ms",
-                                 Format.fixed(100 * entry.seconds / total, decimals: 1) + "%", "\(entry.steps) x \(kind)"].joined(separator: "  "))
+        lines.append("by algorithm:")
+        for (algorithm, entry) in byAlgorithm.sorted(by: { ($0.value.ms, $1.key) > ($1.value.ms, $0.key) }) {
+            lines.append("  " + [Format.fixed(entry.ms, decimals: 3) + " ms",
+                                 Format.fixed(100 * entry.ms / total, decimals: 1) + "%", "\(entry.steps) x \(algorithm)"].joined(separator: "  "))
         }
         return lines.joined(separator: "\n")
     }

@@ -17,7 +17,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let compilation = try reportingDiagnostics { () throws(CompileFailure) in try Compiler.compile(spec, options: options.compileOptions) }
-        printWarnings(compilation)
+        printWarnings(compilation.warnings)
         let report = compilation.report
         emit("\(spec): ok: \(report.network), \(report.parameters.total) parameters, \(report.ties.count) tied weights")
     }

@@ -34,8 +34,8 @@ struct Compare: ParsableCommand {
             let right = try Compiler.compile(b ?? a, options: rightOptions)
             return (left, right)
         }
-        printWarnings(left)
-        if b != nil { printWarnings(right) }
+        printWarnings(left.warnings)
+        if b != nil { printWarnings(right.warnings) }
         emit(Comparison(left.report, right.report).rendered(as: format))
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SharesCompiler
 
 struct Compile: ParsableCommand {
@@ -8,56 +9,52 @@ struct Compile: ParsableCommand {
         Parameters are distinct trainable tensors (a tied weight counts once); "per use" counts every use,
         as a sharing-unaware tool would. MACs are multiply-accumulates of conv and linear layers per image,
         counted at every use; FLOPs = 2 x MACs.
-        --emit prints a stage of the pipeline: graph (the lowered IR with tied parameters), fused (kernel
-        steps after batchnorm, residual-add and ReLU fusion), memory (the activation arena for --batch),
-        plan (steps with kernels and arena offsets), report (the default).
+        --emit prints a stage of the pipeline, as text or (--format json) JSON: spec (the spec after includes,
+        extends, variables and --set, as YAML), graph (the lowered IR with tied parameters), fused (kernel steps
+        after batchnorm, residual-add and ReLU fusion), memory (one image's activation arena), plan (every step
+        with its algorithm, its split over --threads threads and its arena offsets: what `run` executes),
+        report (the default; also --format markdown).
         -o writes a plan file that `sharesc run` executes without the spec (weights from --weights or --seed).
         Examples:
           sharesc compile Architectures/imagenet/sharesnet-50.yaml
           sharesc compile Architectures/cifar/sharewrn-28-10.yaml --set classes=100 --format json
           sharesc compile Architectures/imagenet/resnet-18.yaml --emit fused
-          sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan --batch 8 --seed 1
+          sharesc compile Architectures/imagenet/resnet-50.yaml --emit plan --threads 2 --format json
+          sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan --threads 2 --seed 1
         """
     )
-
-    enum Stage: String, CaseIterable, ExpressibleByArgument {
-        case graph, fused, memory, plan, report
-    }
 
     @Argument(help: "The spec to compile.") var spec: String
     @OptionGroup var options: SpecOptions
     @OptionGroup var weights: WeightOptions
-    @Option(help: "Report format: text, json or markdown.") var format: ReportFormat = .text
-    @Option(name: .customLong("emit"), help: "Print a stage of the pipeline: graph, fused, memory, plan or report.") var stage: Stage = .report
+    @Option(help: "Output format: text or json (every stage), markdown (the report).") var format: ReportFormat = .text
+    @Option(name: .customLong("emit"), help: "Print a stage of the pipeline: spec, graph, fused, memory, plan or report.")
+    var stage: Compiler.Stage = .report
     @Option(name: .shortAndLong, help: "Write an executable plan to this file.") var output: String?
-    @Option(help: "The batch size the plan's memory is laid out for (other sizes are planned when run).") var batch: Int = 1
+    @Option(help: "Threads the plan splits its steps for (default: the number of cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        guard stage.formats.contains(format) else {
+            throw ValidationError("--emit \(stage.rawValue) prints text or json, not \(format.rawValue)")
+        }
     }
 
     func run() throws {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
-            printWarnings(compilation)
-            let program = ModelLoader.program(for: compilation)
-            let memory = MemoryPlanner.plan(program, batch: batch)
-            if let output {
-                let document = PlanDocument(formatVersion: PlanDocument.formatVersion, program: program, memory: memory,
-                                            inputShape: compilation.graph.inputShape,
-                                            outputShape: compilation.graph[compilation.graph.output].shape)
-                try PlanFile.write(document, weights: try weights.source.provider(for: compilation.graph), to: output)
-                return "\(output): \(program.steps.count) steps, \(program.parameters.count) distinct parameters, "
-                    + "arena \(memory.arenaBytes) bytes for batch \(batch) (lower bound \(memory.lowerBoundBytes))"
-            }
-            switch stage {
-            case .graph: return GraphPrinter.print(compilation.graph)
-            case .fused: return ProgramPrinter.fused(program)
-            case .memory: return ProgramPrinter.memory(program, memory)
-            case .plan: return ProgramPrinter.plan(program, memory)
-            case .report: return compilation.report.rendered(as: format)
-            }
+            printWarnings(compilation.warnings)
+            guard let output else { return Compiler.emit(stage, compilation, format: format, threads: threads) }
+            let provider = try weights.source.provider(for: compilation.graph)
+            let (plan, warnings) = try Compiler.fitted(Compiler.plan(compilation, threads: threads), to: provider, source: spec)
+            printWarnings(warnings)
+            try PlanFile.write(PlanDocument(plan), weights: provider, to: output)
+            return "\(output): \(plan.program.steps.count) steps, \(plan.program.parameters.count) distinct parameters, "
+                + "\(threads) threads, arena \(plan.memory.arenaBytes) bytes per image (lower bound \(plan.memory.lowerBoundBytes))"
         }
         emit(text)
     }
 }
+
+extension Compiler.Stage: ExpressibleByArgument {}

@@ -17,7 +17,7 @@ struct Graph: ParsableCommand {
 
     func run() throws {
         let compilation = try reportingDiagnostics { () throws(CompileFailure) in try Compiler.compile(spec, options: options.compileOptions) }
-        printWarnings(compilation)
+        printWarnings(compilation.warnings)
         emit(DOTRendering.render(compilation.graph))
     }
 }

@@ -7,19 +7,25 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "A spec (.yaml) or a plan written by `sharesc compile -o`.") var model: String
     @OptionGroup var spec: SpecOptions
     @OptionGroup var weights: WeightOptions
-    @Option(help: "Threads that split the work inside each operation (default: the number of cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads that run the network (default: a plan's own, else the number of cores).")
+    var threads: Int?
+
+    /// The threads it runs on: as asked, a plan file's own, or one per core.
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
         if !ModelLoader.isSpec(model) && (weights.weights != nil || weights.seed != nil || !spec.overrides.isEmpty || spec.sequential) {
             throw ValidationError("a plan carries its weights and variant; --weights, --seed, --set and --sequential apply to specs")
         }
     }
 
+    /// The model, ready to run; what runs otherwise than planned is said on standard error.
     func load() throws(CompileFailure) -> LoadedModel {
-        ModelLoader.isSpec(model)
-            ? try ModelLoader.load(spec: model, options: spec.compileOptions, weights: weights.source, threads: threads)
+        let loaded = ModelLoader.isSpec(model)
+            ? try ModelLoader.load(spec: model, options: spec.compileOptions, weights: weights.source, threads: threadCount)
             : try ModelLoader.load(plan: model, threads: threads)
+        printWarnings(loaded.warnings)
+        return loaded
     }
 }

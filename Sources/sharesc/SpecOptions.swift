@@ -30,6 +30,6 @@ func reportingDiagnostics<T>(_ body: () throws(CompileFailure) -> T) throws -> T
     }
 }
 
-func printWarnings(_ compilation: Compilation) {
-    for warning in compilation.warnings { printError(warning.rendered) }
+func printWarnings(_ warnings: [Diagnostic]) {
+    for warning in warnings { printError(warning.rendered) }
 }

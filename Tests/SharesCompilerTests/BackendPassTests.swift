@@ -6,7 +6,7 @@ import Testing
 struct BackendPassTests {
     func program(_ file: String, sequential: Bool = false, overrides: [String] = []) throws -> Program {
         let compilation = try compileShipped(file, sequential: sequential, overrides: overrides)
-        return Fusion.run(compilation.graph, macs: compilation.report.macs)
+        return Fusion.run(compilation.graph)
     }
 
     @Test(arguments: ArchitectureTests.table)
@@ -104,11 +104,10 @@ struct BackendPassTests {
 
     @Test func goldenStages() throws {
         let compilation = try Compiler.compile("Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
-        let program = Fusion.run(compilation.graph, macs: compilation.report.macs)
-        let memory = MemoryPlanner.plan(program, batch: 2)
-        try expectGolden(ProgramPrinter.fused(program), "2-tie-group.fused.txt")
-        try expectGolden(ProgramPrinter.memory(program, memory), "2-tie-group.memory.txt")
-        try expectGolden(ProgramPrinter.plan(program, memory), "2-tie-group.plan.txt")
+        let plan = Compiler.plan(compilation, threads: 2)
+        try expectGolden(ProgramPrinter.fused(plan.program), "2-tie-group.fused.txt")
+        try expectGolden(ProgramPrinter.memory(plan.program, plan.memory), "2-tie-group.memory.txt")
+        try expectGolden(ProgramPrinter.plan(plan), "2-tie-group.plan.txt")
     }
 
     // MARK: Plan files
@@ -118,9 +117,7 @@ struct BackendPassTests {
     }
 
     func document(_ graph: Graph) -> PlanDocument {
-        let program = Fusion.run(graph, macs: ((try? CostAnalysis.run(graph)) ?? []).reduce(0) { $0 + $1.macs })
-        return PlanDocument(program: program, memory: MemoryPlanner.plan(program, batch: 1), inputShape: graph.inputShape,
-                            outputShape: graph[graph.output].shape)
+        PlanDocument(Compiler.plan(Fusion.run(graph), threads: 1))
     }
 
     func readError(_ path: String) -> String {
@@ -149,20 +146,24 @@ struct BackendPassTests {
         #expect(readError(path).hasPrefix("\(path):1:1: error: not a sharesc plan: its metadata has no 'sharesc.plan'"))
 
         var newer = document(graph)
-        newer.formatVersion = 4
+        newer.formatVersion = 5
         let json = String(decoding: try JSONEncoder().encode(newer), as: UTF8.self)
         let tensors = graph.parameters.map { Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id]) }
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", json)])).write(to: URL(fileURLWithPath: path))
-        #expect(readError(path) == "\(path):1:1: error: plan written in format version 4; this sharesc reads versions 1 to 3; compile the spec again with 'sharesc compile -o'")
+        for version in ["5", "3"] {
+            try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", version), ("sharesc.plan", json)]))
+                .write(to: URL(fileURLWithPath: path))
+            #expect(readError(path) == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 4;"
+                    + " compile the spec again with 'sharesc compile -o'")
+        }
 
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "1"), ("sharesc.plan", "{\"program\": 3}")])).write(to: URL(fileURLWithPath: path))
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", "{\"program\": 3}")])).write(to: URL(fileURLWithPath: path))
         #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))
 
         // A well-formed document whose step reads a value that does not exist.
         var broken = document(graph)
         broken.program.steps[1].inputs = [999]
         let brokenJSON = String(decoding: try JSONEncoder().encode(broken), as: UTF8.self)
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "1"), ("sharesc.plan", brokenJSON)])).write(to: URL(fileURLWithPath: path))
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", brokenJSON)])).write(to: URL(fileURLWithPath: path))
         #expect(readError(path).contains("damaged plan: step '"))
 
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))

@@ -193,12 +193,15 @@ struct RunCLITests {
         let lines = printed.stdout.split(separator: "\n")
         #expect(lines.count == 2 && lines[0].hasPrefix("image 0: ") && lines[0].split(separator: ",").count == 5)
 
-        // The same input through a plan file, written for another batch size, gives the same outputs.
+        // The same input through a plan file gives the same outputs, on the threads it was scheduled for
+        // and on others.
         let plan = directory.appendingPathComponent("r8.plan").path
-        let compiled = try CLITests.run(["compile", spec, "--set", "depth=8", "-o", plan, "--batch", "4"])
+        let compiled = try CLITests.run(["compile", spec, "--set", "depth=8", "-o", plan, "--threads", "2"])
         #expect(compiled.status == 0 && compiled.stdout.hasPrefix("\(plan): 13 steps, "))
-        let fromPlan = try CLITests.run(["run", plan, "--batch", "2", "--threads", "1"])
-        #expect(fromPlan.stdout == printed.stdout)
+        for threads in [[], ["--threads", "1"], ["--threads", "3"]] {
+            let fromPlan = try CLITests.run(["run", plan, "--batch", "2"] + threads)
+            #expect(fromPlan.stdout == printed.stdout, "\(threads)")
+        }
 
         let output = directory.appendingPathComponent("y.npy").path
         let written = try CLITests.run(["run", plan, "--batch", "3", "--output", output])
@@ -280,31 +283,65 @@ struct RunCLITests {
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n")
         let header = try #require(lines.firstIndex { $0.hasPrefix("steps by time") })
-        let kinds = try #require(lines.firstIndex { $0 == "by kernel:" })
+        let algorithms = try #require(lines.firstIndex { $0 == "by algorithm:" })
         // All 13 steps of resnet-56 at depth 8, the slowest first; convolutions carry their GFLOP/s.
-        #expect(kinds - header - 1 == 13)
-        #expect(lines[(header + 1)..<kinds].contains { $0.contains("GFLOP/s") && $0.contains("stage1.block1.conv1+bn1+relu1") })
-        // Then the time per kind of kernel, every step counted once: "  1.234 ms  56.7%  9 x conv".
-        let counts = lines[(kinds + 1)...].map { line -> (Int, String) in
+        #expect(algorithms - header - 1 == 13)
+        #expect(lines[(header + 1)..<algorithms].contains {
+            $0.contains("GFLOP/s") && $0.contains("conv.igemm-3x3/1+bn+relu") && $0.contains("stage1.block1.conv1+bn1+relu1")
+        })
+        // Then the time per algorithm, every step counted once: "  1.234 ms  56.7%  2 x winograd-f4x4",
+        // as many of each as the plan has.
+        let counts = lines[(algorithms + 1)...].map { line -> (String, Int) in
             let fields = line.split(separator: " ")
-            return (Int(fields[fields.count - 3]) ?? 0, String(fields[fields.count - 1]))
+            return (String(fields[fields.count - 1]), Int(fields[fields.count - 3]) ?? 0)
         }
-        #expect(counts.map(\.0).reduce(0, +) == 13)
-        #expect(counts.contains { $0.1 == "conv" && $0.0 == 7 })
+        let plan = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", "plan", "--format", "json"])
+        let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let steps = try #require(planned["steps"] as? [[String: Any]])
+        let plannedCounts = Dictionary(steps.map { ($0["algorithm"] as? String ?? "?", 1) }, uniquingKeysWith: +)
+        #expect(Dictionary(counts, uniquingKeysWith: +) == plannedCounts)
+        #expect(plannedCounts["igemm"] == 5 && plannedCounts["winograd-f4x4"] == 1 && plannedCounts["winograd-f2x2"] == 1)
 
         // --profile-steps limits the listing to the slowest few; a negative count is refused.
         let three = try CLITests.run(["bench", spec, "--set", "depth=8", "--runs", "1", "--profile", "--profile-steps", "3"])
         let threeLines = three.stdout.split(separator: "\n")
         let threeHeader = try #require(threeLines.firstIndex { $0.hasPrefix("steps by time") })
-        #expect(threeLines.firstIndex { $0 == "by kernel:" } == threeHeader + 4)
+        #expect(threeLines.firstIndex { $0 == "by algorithm:" } == threeHeader + 4)
         let negative = try CLITests.run(["bench", spec, "--profile", "--profile-steps", "-1"])
         #expect(negative.status != 0 && negative.stderr.contains("--profile-steps"))
     }
 
+    /// What `compile --emit plan` says each step runs by is what `bench --profile` timed it running by,
+    /// step by step (each profiled step is named as the plan names it).
+    @Test func profileRunsWhatThePlanSays() throws {
+        func steps(_ arguments: [String]) throws -> [[String]] {
+            let result = try CLITests.run(arguments + ["--set", "depth=8", "--threads", "2", "--format", "json"])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let steps = try #require(json["steps"] as? [[String: Any]])
+            return steps.map { step in ["name", "algorithm", "kernel", "split"].map { step[$0] as? String ?? "?" } }
+        }
+        let planned = try steps(["compile", spec, "--emit", "plan"])
+        #expect(planned.count == 13)
+        #expect(try steps(["bench", spec, "--runs", "1", "--warmup", "0", "--profile"]) == planned)
+    }
+
+    /// Every stage prints as text and as JSON; markdown is the report's alone, and asking for it
+    /// elsewhere is an error, not silently text.
     @Test func emitStages() throws {
-        for (stage, prefix) in [("fused", "program \"resnet-56\""), ("memory", "memory for batch 2"), ("plan", "plan \"resnet-56\"")] {
-            let result = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--batch", "2"])
-            #expect(result.status == 0 && result.stdout.hasPrefix(prefix), "\(stage)")
+        let prefixes = ["spec": "", "graph": "graph \"resnet-56\"", "fused": "program \"resnet-56\"",
+                        "memory": "memory for batch 1", "plan": "plan \"resnet-56\", 2 threads", "report": "resnet-56"]
+        for (stage, prefix) in prefixes.sorted(by: { $0.key < $1.key }) {
+            let text = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2"])
+            #expect(text.status == 0 && text.stdout.hasPrefix(prefix) && !text.stdout.isEmpty, "\(stage)")
+            let json = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2", "--format", "json"])
+            #expect(json.status == 0, "\(stage) json")
+            #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) is [String: Any], "\(stage) json")
+            let markdown = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--format", "markdown"])
+            if stage == "report" {
+                #expect(markdown.status == 0)
+            } else {
+                #expect(markdown.status != 0 && markdown.stderr.contains("--emit \(stage) prints text or json, not markdown"))
+            }
         }
     }
 }

@@ -125,13 +125,13 @@ struct ExecutorTests {
             // The block-library networks tie weights; the layout-edge ones have nothing to tie.
             #expect(sequential == compilation.graph.ties.isEmpty || Self.edges[name] != nil)
             let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 21, randomizeBatchNorm: true))
-            let program = ModelLoader.program(for: compilation)
+            let program = Compiler.program(compilation)
             for batch in [1, 3] {
                 let input = RandomInput.images(batch * compilation.graph.inputShape.elementCount, seed: UInt64(batch))
                 let expected = ReferenceInterpreter.run(compilation.graph, weights: weights, input: input, batch: batch)
                 try atEveryKernelLevel { level in
                     for threads in [1, 2] {
-                        let executor = try Executor(program: program, weights: weights, threads: threads)
+                        let executor = try makeExecutor(program, weights: weights, threads: threads)
                         #expect((executor.winogradSteps > 0) == (name == "winograd.yaml"))
                         if name == "winograd.yaml" { #expect(executor.winogradStepsByTile.keys.sorted() == [2, 4]) }
                         let actual = executor.run(input, batch: batch)
@@ -149,14 +149,14 @@ struct ExecutorTests {
     @Test func imagesSideBySideMatchOneAtATime() throws {
         let compilation = try Self.compile("bottleneck.yaml", sequential: false)
         let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 9, randomizeBatchNorm: true))
-        let program = ModelLoader.program(for: compilation)
+        let program = Compiler.program(compilation)
         let inputSize = compilation.graph.inputShape.elementCount, outputSize = program.values[program.output].shape.elementCount
         let input = RandomInput.images(5 * inputSize, seed: 5)
         kernelLevelLock.lock()
         defer { kernelLevelLock.unlock() }
-        let single = try Executor(program: program, weights: weights, threads: 1)
+        let single = try makeExecutor(program, weights: weights, threads: 1)
         let alone = (0..<5).flatMap { single.run(Array(input[($0 * inputSize)..<(($0 + 1) * inputSize)]), batch: 1) }
-        let executor = try Executor(program: program, weights: weights, threads: 2)
+        let executor = try makeExecutor(program, weights: weights, threads: 2)
         for batch in [1, 5, 2, 3] {
             let expected = Array(alone[0..<(batch * outputSize)])
             let actual = executor.run(Array(input[0..<(batch * inputSize)]), batch: batch)
@@ -170,7 +170,7 @@ struct ExecutorTests {
         let sequential = try Self.compile("bottleneck.yaml", sequential: true)
         func packedBytes(_ compilation: Compilation) throws -> Int {
             let weights = WeightInitializer.initialize(compilation.graph)
-            return try Executor(program: ModelLoader.program(for: compilation), weights: weights, threads: 1).weightBytes
+            return try makeExecutor(Compiler.program(compilation), weights: weights, threads: 1).weightBytes
         }
         // Sequential stores 3 + 2 more 3x3 weights: planes 4 (4x4x3x3) twice, planes 6 (6x6x3x3) once... as packed panels.
         #expect(try packedBytes(shared) < packedBytes(sequential))
@@ -182,14 +182,14 @@ struct ExecutorTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-exec-\(getpid()).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try WeightFile.write(compilation.graph, weights, to: path)
-        let program = ModelLoader.program(for: compilation)
+        let program = Compiler.program(compilation)
         let reader = try WeightFileReader(path: path, expecting: compilation.graph.parameters.map { ($0.name, $0.shape) })
         let input = RandomInput.images(2 * compilation.graph.inputShape.elementCount, seed: 1)
         // Bit-for-bit only at one kernel level: hold it while other suites switch levels.
         kernelLevelLock.lock()
         defer { kernelLevelLock.unlock() }
-        let fromFile = try Executor(program: program, weights: reader, threads: 2).run(input, batch: 2)
-        let fromMemory = try Executor(program: program, weights: weights, threads: 2).run(input, batch: 2)
+        let fromFile = try makeExecutor(program, weights: reader, threads: 2).run(input, batch: 2)
+        let fromMemory = try makeExecutor(program, weights: weights, threads: 2).run(input, batch: 2)
         #expect(fromFile == fromMemory)
     }
 

@@ -70,19 +70,32 @@ struct KernelTests {
         var inChannels, height, width, outChannels, kernel, stride, pad, groups: Int
         var batch = 2
         var allEpilogues = false
+        /// How the direct kernel runs it: the compiler's choice (Winograd aside) unless given.
+        var algorithm: Algorithm? = nil
         var outHeight: Int { (height + 2 * pad - kernel) / stride + 1 }
         var outWidth: Int { (width + 2 * pad - kernel) / stride + 1 }
         /// Output pixels of the whole batch: the rows of the convolution's GEMM.
         var pixels: Int { batch * outHeight * outWidth }
-        var depthwise: Bool { groups > 1 && inChannels == groups }
+        var depthwise: Bool { directAlgorithm == .depthwise }
         var testDescription: String {
             "\(batch)x\(inChannels)x\(height)x\(width) -> \(outChannels) k\(kernel) s\(stride) p\(pad) g\(groups)"
+                + (algorithm.map { " by \($0.rawValue)" } ?? "")
         }
-        var geometry: sc_conv_geometry {
+        private func geometry(_ algorithm: Algorithm) -> sc_conv_geometry {
             sc_conv_geometry(in_channels: Int32(inChannels), in_height: Int32(height), in_width: Int32(width),
                              out_channels: Int32(outChannels), out_height: Int32(outHeight), out_width: Int32(outWidth),
-                             kernel: Int32(kernel), stride: Int32(stride), pad: Int32(pad), groups: Int32(groups))
+                             kernel: Int32(kernel), stride: Int32(stride), pad: Int32(pad), groups: Int32(groups),
+                             algorithm: algorithm.kernelCode)
         }
+        var directAlgorithm: Algorithm {
+            if let algorithm { return algorithm }
+            let chosen = AlgorithmSelection.choose(geometry(.igemm))
+            return chosen.winogradTile == nil ? chosen : .igemm
+        }
+        /// For sc_conv_nhwc.
+        var geometry: sc_conv_geometry { geometry(directAlgorithm) }
+        /// For sc_winograd_*, by the tile size the compiler chooses.
+        var winogradGeometry: sc_conv_geometry { geometry(AlgorithmSelection.choose(geometry(.igemm))) }
         /// The panel (column block of 16) that computes output channel `o`.
         func panel(of o: Int) -> Int {
             if depthwise { return o / 16 }
@@ -119,6 +132,9 @@ struct KernelTests {
         ConvCase(inChannels: 512, height: 14, width: 13, outChannels: 20, kernel: 1, stride: 2, pad: 0, groups: 1),
         ConvCase(inChannels: 4, height: 30, width: 31, outChannels: 14, kernel: 5, stride: 3, pad: 2, groups: 1),
         ConvCase(inChannels: 8, height: 10, width: 10, outChannels: 8, kernel: 2, stride: 2, pad: 0, groups: 1),
+        // The indirect GEMM computes what the special cases do, as a hand-written plan may ask.
+        ConvCase(inChannels: 6, height: 7, width: 5, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 6, algorithm: .igemm),
+        ConvCase(inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1, algorithm: .igemm),
     ]
 
     /// The convolution alone, in double precision, NHWC: [pixels][outChannels].
@@ -264,8 +280,8 @@ struct KernelTests {
 
     @Test(arguments: winogradCases)
     func winogradMatchesReference(_ c: ConvCase) {
-        var geometry = c.geometry
-        #expect(sc_winograd_applies(&geometry) != 0)
+        var geometry = c.winogradGeometry
+        #expect(geometry.isWinograd)
         let weights = Self.random(c.outChannels * c.inChannels * 9, seed: 11)
         let input = Self.random(c.height * c.width * c.inChannels, seed: 12)
         let scale = Self.random(c.outChannels, seed: 13), shift = Self.random(c.outChannels, seed: 14)
@@ -275,7 +291,7 @@ struct KernelTests {
         let packed = Guarded(count: sc_winograd_packed_size(&geometry))
         #expect(sc_winograd_pack(&geometry, weights, packed.pointer) == 1)
         let tiles = sc_winograd_tiles(&geometry), panels = Int(sc_conv_nhwc_panels(&geometry)), m = c.outChannels, n = c.pixels
-        let tileSize = Int(sc_winograd_tile_size(&geometry))
+        let tileSize = geometry.algorithm == Int32(SC_CONV_WINOGRAD_F4) ? 4 : 2
         #expect(tileSize == (c.height >= 13 ? 4 : 2))
         #expect(tiles == ((c.height + tileSize - 1) / tileSize) * ((c.width + tileSize - 1) / tileSize))
         let splits: [(String, [(Range<Int>, Range<Int>)])] = [
@@ -332,8 +348,8 @@ struct KernelTests {
         ConvCase(inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
     ])
     func convolutionWritesOverItsResidual(_ c: ConvCase) {
-        var geometry = c.geometry
-        let winograd = c.batch == 1 && sc_winograd_applies(&geometry) != 0
+        let winograd = c.batch == 1 && c.winogradGeometry.isWinograd
+        var geometry = winograd ? c.winogradGeometry : c.geometry
         let weights = Self.random(c.outChannels * (c.inChannels / c.groups) * c.kernel * c.kernel, seed: 21)
         let input = Self.random(c.batch * c.height * c.width * c.inChannels, seed: 22)
         let scale = Self.random(c.outChannels, seed: 23), shift = Self.random(c.outChannels, seed: 24)
@@ -366,18 +382,17 @@ struct KernelTests {
     }
 
     @Test func winogradAppliesOnlyWhereItPays() {
-        func applies(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Bool {
+        func algorithm(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Algorithm {
             let out = (size + 2 - kernel) / stride + 1
-            var g = sc_conv_geometry(in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(m), out_height: out,
-                                     out_width: out, kernel: kernel, stride: stride, pad: 1, groups: 1)
-            return sc_winograd_applies(&g) != 0
+            return AlgorithmSelection.choose(sc_conv_geometry(
+                in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(m), out_height: out, out_width: out,
+                kernel: kernel, stride: stride, pad: 1, groups: 1, algorithm: Int32(SC_CONV_IGEMM)))
+        }
+        func applies(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Bool {
+            algorithm(c, m, kernel: kernel, stride: stride, size: size).winogradTile != nil
         }
         #expect(applies(32, 32) && applies(64, 64, size: 56) && applies(128, 128, size: 28) && applies(256, 256) && applies(128, 512))
-        func tileSize(_ c: Int, size: Int32) -> Int32 {
-            var g = sc_conv_geometry(in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(c), out_height: size,
-                                     out_width: size, kernel: 3, stride: 1, pad: 1, groups: 1)
-            return sc_winograd_tile_size(&g)
-        }
+        func tileSize(_ c: Int, size: Int32) -> Int? { algorithm(c, c, size: size).winogradTile }
         // F(4x4, 3x3) where its 4x larger weights stay under 4 MiB and the map has 16 tiles of 4x4.
         #expect(tileSize(64, size: 56) == 4 && tileSize(128, size: 28) == 4 && tileSize(32, size: 16) == 4)
         #expect(tileSize(256, size: 14) == 2 && tileSize(64, size: 8) == 2 && tileSize(128, size: 12) == 2)
@@ -388,9 +403,9 @@ struct KernelTests {
 
     @Test func packingIgnoresStridePaddingAndImageSize() {
         var a = sc_conv_geometry(in_channels: 6, in_height: 9, in_width: 9, out_channels: 10, out_height: 9, out_width: 9,
-                                 kernel: 3, stride: 1, pad: 1, groups: 2)
+                                 kernel: 3, stride: 1, pad: 1, groups: 2, algorithm: Int32(SC_CONV_IGEMM))
         var b = sc_conv_geometry(in_channels: 6, in_height: 20, in_width: 17, out_channels: 10, out_height: 9, out_width: 8,
-                                 kernel: 3, stride: 2, pad: 0, groups: 2)
+                                 kernel: 3, stride: 2, pad: 0, groups: 2, algorithm: Int32(SC_CONV_IGEMM))
         #expect(sc_conv_nhwc_packed_size(&a) == sc_conv_nhwc_packed_size(&b))
         let weights = Self.random(10 * 3 * 9, seed: 9)
         var pa = [Float](repeating: 0, count: sc_conv_nhwc_packed_size(&a)), pb = pa

@@ -82,7 +82,7 @@ struct NonFiniteTests {
     /// direct convolution reaches, not whole tiles, as the transforms alone would spread them.
     @Test(arguments: KernelTests.winogradCases)
     func winogradInput(_ c: ConvCase) {
-        var geometry = c.geometry
+        var geometry = c.winogradGeometry
         let epilogue = Epilogue(c)
         let weights = KernelTests.random(c.outChannels * c.inChannels * 9, seed: 76)
         var input = KernelTests.random(c.height * c.width * c.inChannels, seed: 77)
@@ -197,14 +197,14 @@ struct NonFiniteTests {
         let input = RandomInput.images(batch * size, seed: 3)
         var dirty = input
         for (offset, value) in [(size / 3, Float.nan), (size + size / 2, .infinity), (size + size / 5, -.infinity)] { dirty[offset] = value }
-        let program = ModelLoader.program(for: compilation)
+        let program = Compiler.program(compilation)
         for (what, weights, images) in [("input", clean, dirty), ("weights", poisoned, input)] {
             let expected = ReferenceInterpreter.run(graph, weights: weights, input: images, batch: batch).map(Double.init)
             #expect(expected.contains { !$0.isFinite }, "\(name): the planted values must reach the output")
             #expect(expected.contains { $0.isFinite } || name != "winograd-map.yaml" || what == "weights", "\(name): and leave some of it finite")
             try atEveryKernelLevel { level in
                 for threads in [1, 2] {
-                    let executor = try Executor(program: program, weights: weights, threads: threads)
+                    let executor = try makeExecutor(program, weights: weights, threads: threads)
                     if name.hasPrefix("winograd") && what == "input" { #expect(executor.winogradSteps > 0) }
                     let problem = Self.disagreement(executor.run(images, batch: batch), expected)
                     #expect(problem == nil, "\(name), non-finite \(what), level \(level), \(threads) threads: \(problem ?? "")")

@@ -8,10 +8,7 @@ import Testing
 /// input, and a larger output shape trapped in `run`.)
 struct PlanVerificationTests {
     static func compiled(_ relative: String) throws -> PlanDocument {
-        let compilation = try compileShipped(relative)
-        let program = ModelLoader.program(for: compilation)
-        return PlanDocument(program: program, memory: MemoryPlanner.plan(program, batch: 2), inputShape: compilation.graph.inputShape,
-                            outputShape: compilation.graph[compilation.graph.output].shape)
+        PlanDocument(Compiler.plan(try compileShipped(relative), threads: 2))
     }
 
     @Test(arguments: ["cifar/sharesnet-164.yaml", "cifar/sharewrn-40-4.yaml", "imagenet/sharesnet-50.yaml", "imagenet/resnet-18.yaml"])
@@ -24,9 +21,8 @@ struct PlanVerificationTests {
     @Test(arguments: ["flatten-batchnorm.yaml", "flatten-output.yaml", "flattening.yaml"])
     func flattenedMapsVerify(_ name: String) throws {
         let compilation = try ExecutorTests.compile(name, sequential: false)
-        let program = ModelLoader.program(for: compilation)
-        let document = PlanDocument(program: program, memory: MemoryPlanner.plan(program, batch: 1), inputShape: compilation.graph.inputShape,
-                                    outputShape: compilation.graph[compilation.graph.output].shape)
+        let program = Compiler.program(compilation)
+        let document = PlanDocument(Compiler.plan(program, threads: 1))
         #expect(PlanFile.validate(document) == nil)
         #expect(program.steps.contains { $0.kernel == .flatten } == (name != "flattening.yaml"))  // a linear alone reads NHWC
     }
@@ -47,23 +43,61 @@ struct PlanVerificationTests {
         #expect(problem { $0.memory.arenaBytes = 1 } .hasPrefix("memory.arenaBytes is 1, but the program's memory plan has "))
         #expect(problem { $0.memory.bufferOfValue[3] = 0 } .hasPrefix("memory.bufferOfValue[3] is 0, but the program's memory plan has "))
         #expect(problem { $0.memory.buffers.removeLast() } .hasPrefix("memory.buffers.count is "))
-        #expect(problem { $0.memory.batch = 0 } == "memory.batch is 0; expected 1 to 4096")
-        #expect(problem { $0.memory.batch = 1 << 40 } == "memory.batch is 1099511627776; expected 1 to 4096")
+        #expect(problem { $0.memory.batch = 0 } == "memory.batch is 0; a plan's arena holds one image (1)")
+        #expect(problem { $0.memory.batch = 1 << 40 } == "memory.batch is 1099511627776; a plan's arena holds one image (1)")
     }
 
-    /// Activations no machine holds: refused by the verifier for a large batch (before the memory
-    /// planner's sums could overflow), and for one image an error from the executor, not a crash.
+    /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
+    /// any algorithm its geometry allows (each computes the same values), nothing else may.
+    @Test func everyScheduleEntryIsChecked() throws {
+        let good = try Self.compiled("imagenet/resnet-50.yaml")
+        let steps = good.program.steps
+        func problem(_ change: (inout PlanDocument) -> Void) -> String {
+            var document = good
+            change(&document)
+            return PlanFile.validate(document) ?? "(verified)"
+        }
+        func index(_ name: String) -> Int { steps.firstIndex { $0.name.hasPrefix(name) }! }
+        let winograd = index("stage1.block1.conv2"), pointwise = index("stage1.block1.conv1"), pool = index("stem.maxpool")
+        #expect(good.schedule.steps[winograd].algorithm == .winogradF4)
+        #expect(problem { $0.schedule.steps[winograd].algorithm = .igemm } == "(verified)")
+        #expect(problem { $0.schedule.steps[winograd].algorithm = .winogradF2 } == "(verified)")
+        #expect(problem { $0.schedule.steps[pointwise].algorithm = .winogradF4 }
+                == "schedule: step '\(steps[pointwise].name)' cannot run by 'winograd-f4x4'")
+        #expect(problem { $0.schedule.steps[winograd].algorithm = .depthwise }
+                == "schedule: step '\(steps[winograd].name)' cannot run by 'depthwise'")
+        #expect(problem { $0.schedule.steps[winograd].algorithm = .kernel }
+                == "schedule: step '\(steps[winograd].name)' cannot run by 'kernel'")
+        #expect(problem { $0.schedule.steps[pool].algorithm = .igemm }
+                == "schedule: step '\(steps[pool].name)' is not a convolution, so it runs by its kernel")
+        #expect(problem { $0.schedule.steps[pool].split = .panels } == "schedule: step '\(steps[pool].name)' cannot split by panels")
+        #expect(problem { $0.schedule.steps[winograd].split = .rows } == "schedule: step '\(steps[winograd].name)' cannot split by rows")
+        #expect(problem { $0.schedule.steps[0].pieces = 0 } == "schedule: step '\(steps[0].name)' has 0 pieces")
+        #expect(problem { $0.schedule.threads = 0 } == "schedule: threads is 0; expected 1 to 256")
+        #expect(problem { $0.schedule.steps.removeLast() } == "schedule: it has \(steps.count - 1) steps, but the program has \(steps.count)")
+    }
+
+    /// Activations no machine holds: refused by the verifier (before the memory planner's sums could
+    /// overflow), and where one image's fit the verifier but not the machine, an error from the
+    /// executor, not a crash.
     @Test func impossibleActivations() throws {
         let huge = Shape.image(channels: 1 << 18, height: 1 << 10, width: 1 << 10)  // 2^38 floats
-        let program = Program(network: "huge", variant: .shared, values: [.init(name: "input", shape: huge), .init(name: "relu", shape: huge)],
-                              steps: [.init(name: "relu", kernel: .relu, inputs: [0], output: 1)], parameters: [], input: 0, output: 1, macs: 0)
-        var document = PlanDocument(program: program, memory: MemoryPlanner.plan(program, batch: 4096), inputShape: huge, outputShape: huge)
-        #expect(PlanFile.validate(document) == "its activations need more than 1125899906842624 bytes")
-        document.memory = MemoryPlanner.plan(program, batch: 1)
-        #expect(PlanFile.validate(document) == nil)
-        #expect(throws: CompileFailure.self) { try Executor(program: program, weights: WeightStore(values: []), threads: 1, source: "huge.plan") }
-        do { _ = try Executor(program: program, weights: WeightStore(values: []), threads: 1, source: "huge.plan") } catch {
-            #expect(error.description.hasPrefix("huge.plan:1:1: error: cannot allocate 1099511627776 bytes for the activations"))  // one buffer: the ReLU works in place
+        func chain(_ steps: Int) -> Program {
+            Program(network: "huge", variant: .shared, values: (0...steps).map { .init(name: "v\($0)", shape: huge) },
+                    steps: (0..<steps).map { .init(name: "relu\($0)", kernel: .relu, inputs: [$0], output: $0 + 1) },
+                    parameters: [], input: 0, output: steps, macs: 0)
+        }
+        // 2^40 bytes a value: 1,100 values make more than 2^50.
+        #expect(PlanFile.validate(PlanDocument(Compiler.plan(chain(1100), threads: 1)))
+                == "its activations need more than 1125899906842624 bytes")
+        let plan = Compiler.plan(chain(1), threads: 1)
+        #expect(PlanFile.validate(PlanDocument(plan)) == nil)
+        do {
+            _ = try Executor(plan: plan, weights: WeightStore(values: []), source: "huge.plan")
+            Issue.record("2^40 bytes of activations were allocated")
+        } catch {
+            // One buffer: the ReLU works in place.
+            #expect(error.description.hasPrefix("huge.plan:1:1: error: cannot allocate 1099511627776 bytes for the activations"))
         }
     }
 }

@@ -102,3 +102,18 @@ func atEveryKernelLevel(_ body: (Int32) throws -> Void) rethrows {
         try body(level)
     }
 }
+
+/// The executor `sharesc run` builds for a fused program: planned, fitted to its weights, loaded.
+func makeExecutor(_ program: Program, weights: some WeightProvider, threads: Int) throws -> Executor {
+    try ModelLoader.executor(program, weights: weights, threads: threads).0
+}
+
+extension Executor {
+    /// Conv steps that run by Winograd, by output tile size (2 or 4).
+    var winogradStepsByTile: [Int: Int] {
+        plan.schedule.steps.reduce(into: [:]) { counts, step in
+            if let tile = step.algorithm.winogradTile { counts[tile, default: 0] += 1 }
+        }
+    }
+    var winogradSteps: Int { winogradStepsByTile.values.reduce(0, +) }
+}

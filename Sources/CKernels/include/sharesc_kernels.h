@@ -12,11 +12,25 @@
 extern "C" {
 #endif
 
+// How a convolution runs. The compiler's algorithm-selection pass chooses (and the plan records) one
+// that sc_conv_supports allows for the geometry; the kernels take the choice as given.
+enum {
+    SC_CONV_IGEMM = 0,        // indirect GEMM: any geometry
+    SC_CONV_GEMM_1X1 = 1,     // 1x1, stride 1, no padding: a GEMM over the input's pixel rows in place
+    SC_CONV_DEPTHWISE = 2,    // one input channel per group
+    SC_CONV_WINOGRAD_F2 = 3,  // Winograd's F(2x2, 3x3): 3x3, stride 1, padding 1, one group
+    SC_CONV_WINOGRAD_F4 = 4,  // Winograd's F(4x4, 3x3), where F(2x2, 3x3) applies
+};
+
 typedef struct {
     int in_channels, in_height, in_width;
     int out_channels, out_height, out_width;
     int kernel, stride, pad, groups;
+    int algorithm;  // SC_CONV_*
 } sc_conv_geometry;
+
+// Whether g's algorithm can compute g's convolution: 1 or 0. The executor runs nothing else.
+int sc_conv_supports(const sc_conv_geometry *g);
 
 // Applied to each output value as it is stored: v = v * scale[c] + shift[c]; v += residual; if relu, v = max(v, 0).
 // Any pointer may be NULL (scale 1, shift 0, no residual). `residual` has the output's layout and may
@@ -65,16 +79,13 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
                   const sc_epilogue *epilogue, float *workspace,
                   long pixel_begin, long pixel_end, int panel_begin, int panel_end);
 
-// A 3x3 stride-1 convolution with padding 1 (and enough input channels) may run by Winograd's
-// F(m x m, 3x3) instead, m = sc_winograd_tile_size(g): F(2x2, 3x3) (2.25x fewer multiply-adds) or
-// F(4x4, 3x3) (4x). Its weights are packed on their own (transformed, then as (m + 2)^2 GEMMs'
+// A 3x3 stride-1 convolution with padding 1 may run by Winograd's F(m x m, 3x3) instead (algorithm
+// SC_CONV_WINOGRAD_F2 or _F4): F(2x2, 3x3) (2.25x fewer multiply-adds) or F(4x4, 3x3) (4x). Its weights are packed on their own (transformed, then as (m + 2)^2 GEMMs'
 // panels; the form depends on channels and map size, so two uses of a tied weight share it only when
 // their tile sizes agree); its work is numbered by m x m output tiles (row-major over one image) and
 // panels. `input` and `output` are one image; the epilogue is the convolution's. Chunks of tiles whose
 // input holds a NaN or an infinity are computed directly (with weights recovered from the transformed
 // ones), so that non-finite values reach exactly the pixels they reach in a direct convolution.
-int sc_winograd_applies(const sc_conv_geometry *g);
-int sc_winograd_tile_size(const sc_conv_geometry *g);
 long sc_winograd_tiles(const sc_conv_geometry *g);
 size_t sc_winograd_packed_size(const sc_conv_geometry *g);
 // Returns 0 when out of memory for its scratch ((m + 2)^2 x in x out floats), 1 otherwise.

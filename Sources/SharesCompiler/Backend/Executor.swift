@@ -1,6 +1,7 @@
 import CKernels
 
-/// Runs a `Program` on the CPU: weights packed once at load (a tied weight once, shared by every use),
+/// Runs a `Plan` on the CPU, as it says: each step by its algorithm, split as its schedule says,
+/// every value at its arena offset. Weights are packed once at load (a tied weight once, shared by every use),
 /// activations in a memory-planned arena in NHWC layout (channels contiguous, so a convolution is an
 /// indirect GEMM over output pixels x output channels). The plan's input and output keep the ONNX
 /// layout (NCHW): `run` converts them at the edges.
@@ -11,9 +12,12 @@ import CKernels
 /// One image's activations mostly stay in L2 from one step to the next, where a whole batch's would
 /// not (sharewrn-40-4's batch of 8: 283-312 ms layer by layer against 8 x 33 ms image by image), and
 /// the threads never wait for each other on the small steps of a CIFAR network.
-public final class Executor: @unchecked Sendable {
-    public let program: Program
-    public let threads: Int
+///
+/// One owner at a time: an executor is not Sendable (its arenas are reused by every run).
+public final class Executor {
+    public let plan: Plan
+    public var program: Program { plan.program }
+    public var threads: Int { plan.schedule.threads }
     private let pool: WorkerPool
 
     /// Per conv step: its geometry, packed weight (shared between uses of one parameter) and epilogue vectors.
@@ -22,21 +26,20 @@ public final class Executor: @unchecked Sendable {
         var packed: AlignedBuffer
         var scale: AlignedBuffer?
         var shift: AlignedBuffer?
+        var schedule: StepSchedule
+        /// Rows of its work (output pixels, or Winograd's tiles of them) and columns (panels of 16 channels).
+        var rows: Int
         var panels: Int
-        /// m when it runs by Winograd's F(m x m, 3x3) (its weights packed for it; work is counted in
-        /// m x m output tiles), 0 when direct.
-        var winogradTile: Int32
-        var winograd: Bool { winogradTile > 0 }
         /// The next pre-activation block's batchnorm, for the second output.
         var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
     }
-    /// A packed conv weight: one per parameter and form (direct, 0, or Winograd's transformed one for
-    /// its output tile size) and grouping: the packing depends on the groups, and one tied weight
-    /// may serve convolutions with different groups (its shape is the same for 8 -> 8 channels in
-    /// one group and 16 -> 8 in two).
+    /// A packed conv weight: one per parameter, algorithm (each packs its own way; Winograd's
+    /// transformed weights depend on the tile size) and grouping: one tied weight may serve
+    /// convolutions with different groups (its shape is the same for 8 -> 8 channels in one group and
+    /// 16 -> 8 in two).
     private struct PackingKey: Hashable {
         var parameter: Int
-        var winogradTile: Int32
+        var algorithm: Int32
         var groups: Int32
     }
     /// By step index (nil for other kinds of step): looked up once per step and image.
@@ -49,19 +52,19 @@ public final class Executor: @unchecked Sendable {
     /// One arena per thread that runs images side by side, each planned for one image.
     private var arenas: [AlignedBuffer] = []
     /// The plan of one image's arena.
-    public private(set) var memory: MemoryPlan
+    public var memory: MemoryPlan { plan.memory }
     /// Arenas for the batch last prepared: one per thread that runs images side by side.
     public var arenaCount: Int { arenas.count }
 
     /// Bytes of every weight as stored for the kernels (packed convolutions, linear layers, epilogue vectors).
     public private(set) var weightBytes = 0
 
-    /// `source` names the spec or plan in errors.
-    public init(program: Program, weights: some WeightProvider, threads: Int, source: String = "<program>") throws(CompileFailure) {
-        self.program = program
-        pool = WorkerPool(threads: max(1, threads))
-        self.threads = pool.threads
-        memory = MemoryPlanner.plan(program, batch: 1)
+    /// `source` names the spec or plan in errors. The plan must be verified (`PlanFile.validate` for one
+    /// read from disk; the compiler's own are).
+    public init(plan: Plan, weights: some WeightProvider, source: String = "<program>") throws(CompileFailure) {
+        self.plan = plan
+        let program = plan.program
+        pool = WorkerPool(threads: plan.schedule.threads)
         // Running out of memory (for weights, or for activations whose size a plan file decides) is an
         // error naming what could not be had, never a crash.
         func outOfMemory(_ floats: Int, for purpose: String) -> CompileFailure {
@@ -89,28 +92,20 @@ public final class Executor: @unchecked Sendable {
             last = (parameter, values)
             return values
         }
-        /// Whether a conv weight is free of NaN and infinities: one that is not never runs by Winograd,
-        /// whose transformed weights would spread them to outputs a direct convolution keeps finite.
-        var finite: [Int: Bool] = [:]
-        func isFinite(_ weight: Int) throws(CompileFailure) -> Bool {
-            if let known = finite[weight] { return known }
-            let known = try fetch(weight).allSatisfy(\.isFinite)
-            finite[weight] = known
-            return known
-        }
-        func packed(_ weight: Int, winogradTile: Int32, _ geometry: inout sc_conv_geometry) throws(CompileFailure) -> AlignedBuffer {
-            let key = PackingKey(parameter: weight, winogradTile: winogradTile, groups: geometry.groups)
+        func packed(_ weight: Int, _ geometry: inout sc_conv_geometry) throws(CompileFailure) -> AlignedBuffer {
+            let key = PackingKey(parameter: weight, algorithm: geometry.algorithm, groups: geometry.groups)
             if let existing = packedByParameter[key] { return existing }
             let values = try fetch(weight)
-            let winograd = winogradTile > 0
             let name = program.parameters[weight].name
-            let floats = winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry)
+            let floats = geometry.packedFloats
             guard let packed = AlignedBuffer(count: floats, in: weightArena) else { throw outOfMemory(floats, for: name) }
+            let winograd = geometry.isWinograd
             let done = values.withUnsafeBufferPointer { values in
                 guard winograd else { sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer); return true }
                 return sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) != 0
             }
-            guard done else { throw outOfMemory(Int((winogradTile + 2) * (winogradTile + 2)) * values.count / 9, for: "transforming \(name)") }
+            // (Winograd's transform holds (m + 2)^2 floats per channel pair, m = 4 at most.)
+            guard done else { throw outOfMemory(36 * values.count / 9, for: "transforming \(name)") }
             packedByParameter[key] = packed
             weightBytes += packed.count * 4
             return packed
@@ -144,22 +139,19 @@ public final class Executor: @unchecked Sendable {
         for (index, step) in program.steps.enumerated() {
             let input = program.values[step.inputs[0]].shape, output = program.values[step.output].shape
             switch step.kernel {
-            case .conv(let weight, let bias, let kernel, let stride, let padding, let groups, let epilogue):
-                var geometry = sc_conv_geometry(in_channels: Int32(input.channels), in_height: Int32(input.height), in_width: Int32(input.width),
-                                                out_channels: Int32(output.channels), out_height: Int32(output.height), out_width: Int32(output.width),
-                                                kernel: Int32(kernel), stride: Int32(stride), pad: Int32(padding), groups: Int32(groups))
-                var winogradTile = sc_winograd_applies(&geometry) != 0 ? sc_winograd_tile_size(&geometry) : 0
-                if winogradTile > 0, try !isFinite(weight) { winogradTile = 0 }
-                let winograd = winogradTile > 0
-                let packed = try packed(weight, winogradTile: winogradTile, &geometry)
+            case .conv(let weight, let bias, _, _, _, _, let epilogue):
+                let schedule = plan.schedule.steps[index]
+                guard var geometry = program.convGeometry(of: step, algorithm: schedule.algorithm) else { continue }
+                let packed = try packed(weight, &geometry)
                 let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
                 let preActivation = try epilogue.preActivation.map { pre throws(CompileFailure) in
                     let (scale, shift) = try normalization(pre.batchNorm)
                     return (scale: scale, shift: shift, relu: pre.relu)
                 }
-                convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift,
-                                        panels: Int(sc_conv_nhwc_panels(&geometry)), winogradTile: winogradTile, preActivation: preActivation)
-                workspaceFloats = max(workspaceFloats, winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
+                convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift, schedule: schedule,
+                                        rows: geometry.rows, panels: geometry.panels, preActivation: preActivation)
+                workspaceFloats = max(workspaceFloats, geometry.isWinograd ? sc_winograd_workspace_size(&geometry)
+                                                                           : sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
                 scaleShifts[index] = try normalization(bn)
             case .linear(let weight, let bias, _):
@@ -181,12 +173,6 @@ public final class Executor: @unchecked Sendable {
         for _ in 0..<self.threads { workspaces.append(try allocate(workspaceFloats, for: "the kernels' scratch")) }
     }
 
-    /// Conv steps that run by Winograd's F(2x2, 3x3) or F(4x4, 3x3).
-    public var winogradSteps: Int { convs.filter { $0?.winograd == true }.count }
-    /// Conv steps that run by Winograd, by output tile size (2 or 4).
-    public var winogradStepsByTile: [Int: Int] {
-        convs.reduce(into: [:]) { counts, conv in if let conv, conv.winograd { counts[Int(conv.winogradTile), default: 0] += 1 } }
-    }
 
     public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.count * 4 } }
 
@@ -269,93 +255,80 @@ public final class Executor: @unchecked Sendable {
         convert(source, target, Int32(shape.channels), Int32(spatial))
     }
 
-    /// One step on one image.
+    /// One step on one image, cut into its schedule's pieces when all threads run it.
     private func execute(_ step: Program.Step, index: Int, pointer: (Int) -> UnsafeMutablePointer<Float>, workers: Workers) {
         let inputShape = program.values[step.inputs[0]].shape, outputShape = program.values[step.output].shape
         let outputElements = outputShape.elementCount
         let x = pointer(step.inputs[0]), y = pointer(step.output)
         let channels = Int32(inputShape.channels), spatial = inputShape.height * inputShape.width
-        let threads = workers.count
+        let pieces = workers.pieces(plan.schedule.steps[index])
         switch step.kernel {
         case .conv(_, _, _, _, _, _, let epilogue):
             let conv = convs[index]!
             let residual = epilogue.residual.map { pointer(step.inputs[$0]) }
-            runConv(conv, input: x, output: y, residual: residual, relu: epilogue.relu, preActivation: step.preActivationOutput.map(pointer),
-                    inputElements: inputShape.elementCount, workers: workers)
+            runConv(conv, input: x, output: y, residual: residual, relu: epilogue.relu,
+                    preActivation: step.preActivationOutput.map(pointer), pieces: pieces, workers: workers)
         case .scaleShift(_, let relu):
             let (scale, shift) = scaleShifts[index]!
-            workers.run(threads) { t in
-                let rows = share(of: spatial, worker: t, of: threads, granule: 16)
+            workers.runPieces(pieces) { _, piece in
+                let rows = share(of: spatial, worker: piece, of: pieces, granule: 16)
                 let offset = rows.lowerBound * inputShape.channels
-                if !rows.isEmpty { sc_scale_shift_nhwc(x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0) }
+                if rows.isEmpty { return }
+                sc_scale_shift_nhwc(x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0)
             }
         case .add(let relu):
             let other = pointer(step.inputs[1])
-            workers.run(threads) { t in
-                let range = share(of: outputElements, worker: t, of: threads, granule: 64)
-                if !range.isEmpty { sc_add(x + range.lowerBound, other + range.lowerBound, y + range.lowerBound, range.count, relu ? 1 : 0) }
+            workers.runPieces(pieces) { _, piece in
+                let range = share(of: outputElements, worker: piece, of: pieces, granule: 64)
+                if range.isEmpty { return }
+                sc_add(x + range.lowerBound, other + range.lowerBound, y + range.lowerBound, range.count, relu ? 1 : 0)
             }
         case .relu:
-            workers.run(threads) { t in
-                let range = share(of: outputElements, worker: t, of: threads, granule: 64)
+            workers.runPieces(pieces) { _, piece in
+                let range = share(of: outputElements, worker: piece, of: pieces, granule: 64)
                 if !range.isEmpty { sc_relu(x + range.lowerBound, y + range.lowerBound, range.count) }
             }
         case .maxPool(let kernel, let stride, let padding), .avgPool(let kernel, let stride, let padding):
-            let pooling: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int, Int) -> Void
-            if case .maxPool = step.kernel { pooling = sc_max_pool_nhwc } else { pooling = sc_avg_pool_nhwc }
-            let rows = outputShape.height, parts = min(threads, rows)
-            workers.run(parts) { t in
-                let range = share(of: rows, worker: t, of: parts)
+            let pooling = if case .maxPool = step.kernel { sc_max_pool_nhwc } else { sc_avg_pool_nhwc }
+            workers.runPieces(pieces) { _, piece in
+                let range = share(of: outputShape.height, worker: piece, of: pieces)
                 if range.isEmpty { return }
-                pooling(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride), Int32(padding),
-                        Int32(outputShape.height), Int32(outputShape.width), range.lowerBound, range.upperBound)
+                pooling(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride),
+                        Int32(padding), Int32(outputShape.height), Int32(outputShape.width), range.lowerBound, range.upperBound)
             }
         case .globalAvgPool:
             sc_global_avg_pool_nhwc(x, y, channels, Int32(spatial))
         case .linear(let weight, let bias, let relu):
-            sc_linear(x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount), Int32(outputElements), relu ? 1 : 0)
+            sc_linear(x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount),
+                      Int32(outputElements), relu ? 1 : 0)
         case .flatten:
             sc_nhwc_to_nchw(x, y, channels, Int32(spatial))
         case .subsamplePad(let stride, let padBefore):
             sc_subsample_pad_nhwc(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(stride),
-                                  Int32(outputShape.channels), Int32(padBefore), Int32(outputShape.height), Int32(outputShape.width))
+                                  Int32(outputShape.channels), Int32(padBefore), Int32(outputShape.height),
+                                  Int32(outputShape.width))
         }
     }
 
-    /// One conv step on one image: rows are the output pixels, columns panels of 16 output channels.
-    /// Threads split whichever dimension leaves the least work on the busiest thread (on a tie, the
-    /// panels when the weights outweigh the input: each thread then streams only its share of them), in
-    /// a few pieces per thread that go to whichever thread is free.
+    /// One conv step on one image: rows are the output pixels (or Winograd's tiles of them), columns
+    /// panels of 16 output channels; the pieces cut one of them, as the schedule says.
     private func runConv(_ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
                          residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
-                         inputElements: Int, workers: Workers) {
-        let threads = workers.count
-        // Rows of the work: output pixels, in micro-tiles of 6; or Winograd's output tiles, in chunks of 8.
-        var geometryForRows = conv.geometry
-        let pixels = conv.winograd ? sc_winograd_tiles(&geometryForRows) : Int(conv.geometry.out_height * conv.geometry.out_width)
-        let panels = conv.panels
-        let tiles = conv.winograd ? (pixels + 7) / 8 : (pixels + 5) / 6
-        let pixelSplitLoad = (tiles + threads - 1) / threads * panels, panelSplitLoad = tiles * ((panels + threads - 1) / threads)
-        // (Winograd splits tiles only: each piece transforms the input of its tiles for all its panels.)
-        let splitPanels = !conv.winograd
-            && (panelSplitLoad < pixelSplitLoad || (panelSplitLoad == pixelSplitLoad && conv.packed.count > inputElements))
+                         pieces: Int, workers: Workers) {
         let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
                                    residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0,
                                    act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
                                    act_shift: conv.preActivation.map { UnsafePointer($0.shift.pointer) },
                                    act_relu: conv.preActivation?.relu == true ? 1 : 0)
-        // Up to four pieces per thread, of at least 64 tiles or 2 panels: a piece reads all of its
-        // panels' weights, so smaller ones would read the weights more often than they balance load.
-        let units = splitPanels ? panels / 2 : tiles / 64
-        let pieces = threads == 1 ? 1 : min(max(units, threads), 4 * threads)
+        let splitPanels = conv.schedule.split == .panels
+        let convolve = conv.geometry.isWinograd ? sc_winograd_conv : sc_conv_nhwc
         workers.runPieces(pieces) { t, piece in
-            let pixelRange = splitPanels ? 0..<pixels : share(of: pixels, worker: piece, of: pieces, granule: 12)
-            let panelRange = splitPanels ? share(of: panels, worker: piece, of: pieces) : 0..<panels
-            if pixelRange.isEmpty || panelRange.isEmpty { return }
+            let rows = splitPanels ? 0..<conv.rows : share(of: conv.rows, worker: piece, of: pieces, granule: 12)
+            let panels = splitPanels ? share(of: conv.panels, worker: piece, of: pieces) : 0..<conv.panels
+            if rows.isEmpty || panels.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
-            let convolve = conv.winograd ? sc_winograd_conv : sc_conv_nhwc
             convolve(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
-                     pixelRange.lowerBound, pixelRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+                     rows.lowerBound, rows.upperBound, Int32(panels.lowerBound), Int32(panels.upperBound))
         }
     }
 }
@@ -366,11 +339,8 @@ private struct Workers {
     let pool: WorkerPool?
     let worker: Int
 
-    var count: Int { pool?.threads ?? 1 }
-
-    func run(_ count: Int, _ body: (Int) -> Void) {
-        if let pool { pool.run(count, body) } else { body(0) }
-    }
+    /// The pieces a step is cut into: its schedule's while every thread runs it, one for a worker alone.
+    func pieces(_ schedule: StepSchedule) -> Int { pool == nil ? 1 : schedule.pieces }
 
     func runPieces(_ pieces: Int, _ body: (_ worker: Int, _ piece: Int) -> Void) {
         if let pool { pool.runPieces(pieces, body) } else { for piece in 0..<pieces { body(worker, piece) } }

@@ -6,31 +6,44 @@ public struct LoadedModel {
     public var outputShape: Shape
     /// Multiply-accumulates per image.
     public var macs: Int
-    /// The batch the plan was compiled for (1 for a spec).
-    public var plannedBatch: Int
+    /// Steps that run otherwise than planned, and why.
+    public var warnings: [Diagnostic]
 }
 
 public enum ModelLoader {
     /// Whether `path` names a spec (by its extension) rather than a plan.
     public static func isSpec(_ path: String) -> Bool { path.hasSuffix(".yaml") || path.hasSuffix(".yml") }
 
-    public static func program(for compilation: Compilation) -> Program {
-        Fusion.run(compilation.graph, macs: compilation.report.macs)
-    }
-
-    public static func load(spec path: String, options: CompileOptions, weights: WeightSource, threads: Int) throws(CompileFailure) -> LoadedModel {
+    public static func load(spec path: String, options: CompileOptions, weights: WeightSource,
+                            threads: Int) throws(CompileFailure) -> LoadedModel {
         let compilation = try Compiler.compile(path, options: options)
-        let program = program(for: compilation)
-        let executor = try Executor(program: program, weights: try weights.provider(for: compilation.graph), threads: threads, source: path)
-        return LoadedModel(network: compilation.graph.network, executor: executor, inputShape: compilation.graph.inputShape,
-                           outputShape: compilation.graph[compilation.graph.output].shape, macs: compilation.report.macs, plannedBatch: 1)
+        let provider = try weights.provider(for: compilation.graph)
+        let (executor, warnings) = try executor(Compiler.program(compilation), weights: provider, threads: threads, source: path)
+        return LoadedModel(executor: executor, warnings: warnings)
     }
 
-    public static func load(plan path: String, threads: Int) throws(CompileFailure) -> LoadedModel {
-        let (document, reader) = try PlanFile.read(path)  // verified: its declared shapes are its program's
-        let program = document.program
-        let executor = try Executor(program: program, weights: reader, threads: threads, source: path)
-        return LoadedModel(network: program.network, executor: executor, inputShape: program.values[program.input].shape,
-                           outputShape: program.values[program.output].shape, macs: program.macs, plannedBatch: document.memory.batch)
+    /// The rest of the pipeline for a fused program whose weights are at hand: planned for `threads`,
+    /// fitted to the weights, loaded.
+    public static func executor(_ program: Program, weights: some WeightProvider, threads: Int,
+                                source: String = "<program>") throws(CompileFailure) -> (Executor, [Diagnostic]) {
+        let (plan, warnings) = try Compiler.fitted(Compiler.plan(program, threads: threads), to: weights, source: source)
+        return (try Executor(plan: plan, weights: weights, source: source), warnings)
+    }
+
+    /// A plan file, run as it says; with `threads`, its steps are split for that many threads instead.
+    public static func load(plan path: String, threads: Int?) throws(CompileFailure) -> LoadedModel {
+        let (document, reader) = try PlanFile.read(path)  // verified against its program
+        var plan = document.plan
+        if let threads, threads != plan.schedule.threads { plan = Compiler.rescheduled(plan, threads: threads) }
+        let (fitted, warnings) = try Compiler.fitted(plan, to: reader, source: path)
+        return LoadedModel(executor: try Executor(plan: fitted, weights: reader, source: path), warnings: warnings)
+    }
+}
+
+extension LoadedModel {
+    init(executor: Executor, warnings: [Diagnostic]) {
+        let program = executor.program
+        self.init(network: program.network, executor: executor, inputShape: program.values[program.input].shape,
+                  outputShape: program.values[program.output].shape, macs: program.macs, warnings: warnings)
     }
 }

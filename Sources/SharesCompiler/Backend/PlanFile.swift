@@ -5,28 +5,31 @@ import Foundation
 /// `sharesc.plan.version` and `sharesc.plan`, the JSON of a `PlanDocument`. Any safetensors reader
 /// can open it; sharesc refuses one written by another format version. See docs/plan-format.md.
 public struct PlanDocument: Codable, Sendable {
-    /// Version 2 added convolutions with a second (pre-activation) output, version 3 the flatten step;
-    /// earlier plans are later ones without them, so all are read.
-    public static let formatVersion = 3
-    public static let readableVersions = 1...3
+    /// Version 4 records how every step runs (`schedule`) and holds one image's arena; sharesc reads
+    /// only what it writes, since the executor acts on every field.
+    public static let formatVersion = 4
+    public static let readableVersions = 4...4
 
     public var formatVersion: Int
     public var program: Program
-    /// The memory plan for `memory.batch`; other batch sizes are planned again when run.
+    public var schedule: Schedule
     public var memory: MemoryPlan
     public var inputShape: Shape
     public var outputShape: Shape
 
-    public init(formatVersion: Int = PlanDocument.formatVersion, program: Program, memory: MemoryPlan, inputShape: Shape, outputShape: Shape) {
-        self.formatVersion = formatVersion
-        self.program = program
-        self.memory = memory
-        self.inputShape = inputShape
-        self.outputShape = outputShape
+    public init(_ plan: Plan) {
+        formatVersion = Self.formatVersion
+        program = plan.program
+        schedule = plan.schedule
+        memory = plan.memory
+        inputShape = plan.program.values[plan.program.input].shape
+        outputShape = plan.program.values[plan.program.output].shape
     }
 
+    public var plan: Plan { Plan(program: program, schedule: schedule, memory: memory) }
+
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", program, memory, inputShape = "input_shape", outputShape = "output_shape"
+        case formatVersion = "format_version", program, schedule, memory, inputShape = "input_shape", outputShape = "output_shape"
     }
 }
 
@@ -69,8 +72,6 @@ public enum PlanFile {
         throw Safetensors.failure(path, .planDamaged(problem))
     }
 
-    /// The largest batch a plan may be compiled for (as `compile --batch` allows).
-    static let maximumBatch = 4096
     /// Activation bytes of one batch no plan may exceed: far beyond any machine, and far enough below
     /// Int.max that the memory planner's sums cannot overflow.
     static let maximumActivationBytes = 1 << 50
@@ -83,7 +84,7 @@ public enum PlanFile {
     static func validate(_ document: PlanDocument) -> String? {
         guard PlanDocument.readableVersions.contains(document.formatVersion) else { return "format version \(document.formatVersion) inside the document" }
         let batch = document.memory.batch
-        guard (1...maximumBatch).contains(batch) else { return "memory.batch is \(batch); expected 1 to \(maximumBatch)" }
+        guard batch == 1 else { return "memory.batch is \(batch); a plan's arena holds one image (1)" }
         let program = document.program
         if let problem = ProgramVerifier.problems(in: program).first { return problem }
         let input = program.values[program.input], output = program.values[program.output]
@@ -96,13 +97,14 @@ public enum PlanFile {
         guard let bytes = activationBytes(program, batch: batch), bytes <= maximumActivationBytes else {
             return "its activations need more than \(maximumActivationBytes) bytes"
         }
-        guard let macs = checkedMACs(program) else { return "its multiply-accumulates overflow a 64-bit count" }
+        guard let macs = program.checkedTotalMACs() else { return "its multiply-accumulates overflow a 64-bit count" }
         if program.macs != macs { return "program.macs is \(program.macs), but its steps make \(macs)" }
         var uses = [Int](repeating: 0, count: program.parameters.count)
         for step in program.steps { for parameter in step.kernel.parameterIndices { uses[parameter] += 1 } }
         for (parameter, count) in zip(program.parameters, uses) where parameter.uses != count {
             return "program.parameters '\(parameter.name)' has uses \(parameter.uses), but \(count) steps read it"
         }
+        if let problem = Scheduling.problem(in: document.schedule, for: program) { return "schedule: " + problem }
         let planned = MemoryPlanner.plan(program, batch: batch)
         return firstDifference(document.memory, planned).map { "memory\($0.path) is \($0.found), but the program's memory plan has \($0.expected)" }
     }
@@ -113,18 +115,6 @@ public enum PlanFile {
         for value in program.values {
             guard let bytes = Shape.checkedProduct([value.elements, 4, batch]) else { return nil }
             let (sum, overflow) = total.addingReportingOverflow(bytes)
-            if overflow { return nil }
-            total = sum
-        }
-        return total
-    }
-
-    /// The program's multiply-accumulates per image, or nil on overflow (of a step's or of the sum).
-    static func checkedMACs(_ program: Program) -> Int? {
-        var total = 0
-        for step in program.steps {
-            guard let macs = program.checkedMACs(of: step) else { return nil }
-            let (sum, overflow) = total.addingReportingOverflow(macs)
             if overflow { return nil }
             total = sum
         }

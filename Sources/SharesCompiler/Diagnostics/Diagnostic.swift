@@ -9,13 +9,16 @@ public struct Diagnostic: Hashable, Sendable {
 
     public var severity: Severity
     public var location: Location
-    public var message: String
+    /// The catalog entry, with its values: what tests match on.
+    public var id: Message
     public var notes: [Note]
+
+    public var message: String { id.text }
 
     public init(_ severity: Severity = .error, at location: Location, _ message: Message, notes: [Note] = []) {
         self.severity = severity
         self.location = location
-        self.message = message.text
+        self.id = message
         self.notes = notes
     }
 

@@ -86,6 +86,7 @@ public enum Message: Error, Hashable, Sendable {
     case planVersion(found: String, supported: ClosedRange<Int>)
     case planDamaged(String)
     case outOfMemory(bytes: Int, purpose: String)
+    case nonFiniteWeight(parameter: String, step: String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
     // NumPy .npy files
@@ -187,9 +188,12 @@ public enum Message: Error, Hashable, Sendable {
         case .torchUnsupported(let layer, let reason): return "cannot export '\(layer)' to PyTorch: \(reason)"
         case .planNotAPlan: return "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
         case .planVersion(let found, let supported):
-            return "plan written in format version \(found); this sharesc reads versions \(supported.lowerBound) to \(supported.upperBound); compile the spec again with 'sharesc compile -o'"
+            let readable = supported.count == 1 ? "version \(supported.lowerBound)" : "versions \(supported.lowerBound) to \(supported.upperBound)"
+            return "plan written in format version \(found); this sharesc reads \(readable); compile the spec again with 'sharesc compile -o'"
         case .planDamaged(let detail): return "damaged plan: \(detail)"
         case .outOfMemory(let bytes, let purpose): return "cannot allocate \(bytes) bytes for \(purpose); this machine has too little free memory"
+        case .nonFiniteWeight(let parameter, let step):
+            return "'\(parameter)' holds NaN or infinity, so step '\(step)' runs by the indirect GEMM instead of Winograd"
         case .inputShape(let found, let expected):
             return "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"
         case .automaticName(let name, let kind, let previous):

@@ -19,6 +19,37 @@ public enum GraphPrinter {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The same as JSON: parameters with their ties and uses, nodes with their op, attributes and shape.
+    public static func json(_ graph: Graph) -> String {
+        struct Parameter: Encodable {
+            var id: String, name: String, shape: [Int], role: String, tie: String?, uses: Int
+        }
+        struct Node: Encodable {
+            var id: String, name: String, op: String, inputs: [String], attributes: [String: String], shape: [Int]
+        }
+        struct Document: Encodable {
+            var network: String, variant: String, input: [Int], output: String
+            var parameters: [Parameter], nodes: [Node]
+        }
+        let uses = graph.parameterUseCounts()
+        let parameters = graph.parameters.map { parameter in
+            Parameter(id: parameter.id.description, name: parameter.name, shape: parameter.shape, role: parameter.role.rawValue,
+                      tie: parameter.tie, uses: uses[parameter.id.index])
+        }
+        let nodes = graph.nodes.map { node in
+            // "k=3" -> "k": "3": the text form's attributes, keyed.
+            let attributes = Dictionary(attributes(node.op).map { attribute in
+                let parts = attribute.split(separator: "=", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            }, uniquingKeysWith: { first, _ in first })
+            return Node(id: node.id.description, name: node.name, op: node.op.mnemonic, inputs: node.inputs.map(\.description),
+                        attributes: attributes, shape: node.shape.dims)
+        }
+        return JSONRendering.render(Document(network: graph.network, variant: graph.variant.rawValue,
+                                             input: graph.inputShape.dims, output: graph.output.description,
+                                             parameters: parameters, nodes: nodes))
+    }
+
     static func attributes(_ op: Op) -> [String] {
         switch op {
         case .conv(let conv):

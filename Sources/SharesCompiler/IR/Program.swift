@@ -108,14 +108,27 @@ public struct Program: Codable, Hashable, Sendable {
     public func checkedMACs(of step: Step) -> Int? {
         let input = values[step.inputs[0]].shape, output = values[step.output].shape
         switch step.kernel {
-        case .conv(_, _, let kernel, _, _, let groups, _): return Shape.checkedProduct([output.elementCount, input.channels / groups, kernel, kernel])
-        case .linear: return Shape.checkedProduct([output.elementCount, input.elementCount])
+        case .conv(_, _, let kernel, _, _, let groups, _):
+            return ShapeRules.convolutionMACs(output: output, inputChannels: input.channels, groups: groups, kernel: kernel)
+        case .linear: return ShapeRules.linearMACs(outFeatures: output.elementCount, inFeatures: input.elementCount)
         case .scaleShift, .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten: return 0
         }
     }
 
     /// Multiply-accumulates of one step per image (saturating: a verified plan never overflows).
     public func macs(of step: Step) -> Int { checkedMACs(of: step) ?? .max }
+
+    /// Multiply-accumulates of all steps per image, or nil on overflow (of a step's or of the sum).
+    public func checkedTotalMACs() -> Int? {
+        var total = 0
+        for step in steps {
+            guard let macs = checkedMACs(of: step) else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(macs)
+            if overflow { return nil }
+            total = sum
+        }
+        return total
+    }
 
     public var network: String
     public var variant: Graph.Variant

@@ -25,35 +25,87 @@ public enum ProgramPrinter {
         return lines.joined(separator: "\n") + "\n" + table.text()
     }
 
-    public static func plan(_ program: Program, _ plan: MemoryPlan) -> String {
-        var lines = ["plan \"\(program.network)\" \(program.variant.rawValue), batch \(plan.batch), arena \(plan.arenaBytes) bytes"
-            + " (lower bound \(plan.lowerBoundBytes)), \(program.parameters.count) distinct parameters"]
+    public static func plan(_ plan: Plan) -> String {
+        let program = plan.program, memory = plan.memory
+        var lines = ["plan \"\(program.network)\" \(program.variant.rawValue), \(plan.schedule.threads) threads, arena \(memory.arenaBytes)"
+            + " bytes per image (lower bound \(memory.lowerBoundBytes)), \(program.parameters.count) distinct parameters"]
         for parameter in program.parameters where parameter.uses > 1 {
             lines.append("  weight \(parameter.name) \(parameter.shape.map(String.init).joined(separator: "x")) stored once, read by \(parameter.uses) steps")
         }
-        for (index, step) in program.steps.enumerated() {
-            let inputs = step.inputs.map { "@\(plan.offset(ofValue: $0))" }.joined(separator: ", ")
-            let outputs = step.outputs.map { "@\(plan.offset(ofValue: $0))" }.joined(separator: ", ")
-            lines.append("  \(index): \(kernelChoice(step.kernel, program, step)) \(inputs) -> \(outputs)  # \(step.name)")
+        for step in steps(of: plan) {
+            let inputs = step.inputs.map { "@\($0)" }.joined(separator: ", ")
+            let outputs = step.outputs.map { "@\($0)" }.joined(separator: ", ")
+            let split = step.pieces == 1 ? "whole" : "\(step.pieces) x \(step.split)"
+            lines.append("  \(step.index): \(step.kernel) \(inputs) -> \(outputs)  [\(split)]  # \(step.name)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The kernel the executor runs for a step.
-    static func kernelChoice(_ kernel: Program.Kernel, _ program: Program, _ step: Program.Step) -> String {
+    /// `--emit plan --format json`: the plan's header and one object per step, with the fields of the
+    /// text form (and `bench --profile --format json` names its steps the same way).
+    public static func planJSON(_ plan: Plan) -> String {
+        struct Document: Encodable {
+            var network: String
+            var variant: String
+            var threads: Int
+            var arenaBytes: Int
+            var lowerBoundBytes: Int
+            var parameters: [Program.ParameterInfo]
+            var steps: [PlannedStep]
+            enum CodingKeys: String, CodingKey {
+                case network, variant, threads, parameters, steps
+                case arenaBytes = "arena_bytes", lowerBoundBytes = "lower_bound_bytes"
+            }
+        }
+        let program = plan.program
+        return JSONRendering.render(Document(network: program.network, variant: program.variant.rawValue,
+                                             threads: plan.schedule.threads, arenaBytes: plan.memory.arenaBytes,
+                                             lowerBoundBytes: plan.memory.lowerBoundBytes, parameters: program.parameters,
+                                             steps: steps(of: plan)))
+    }
+
+    /// One step of a plan as printed.
+    public struct PlannedStep: Encodable, Sendable {
+        public var index: Int
+        /// The graph layers it computes (`stage1.block1.conv3+bn3+add+relu1`).
+        public var name: String
+        /// What runs, with its fusions: `conv.winograd-f4x4+bn+relu`.
+        public var kernel: String
+        /// `igemm`, `gemm-1x1`, `depthwise`, `winograd-f2x2`, `winograd-f4x4`, or the kernel's name.
+        public var algorithm: String
+        public var split: StepSchedule.Split
+        public var pieces: Int
+        /// Arena offsets (bytes) of its inputs and outputs.
+        public var inputs: [Int]
+        public var outputs: [Int]
+        /// Multiply-accumulates per image.
+        public var macs: Int
+    }
+
+    public static func steps(of plan: Plan) -> [PlannedStep] {
+        let program = plan.program
+        return program.steps.enumerated().map { index, step in
+            let schedule = plan.schedule.steps[index]
+            return PlannedStep(index: index, name: step.name, kernel: kernelChoice(step.kernel, algorithm: schedule.algorithm),
+                               algorithm: plan.algorithmName(ofStep: index), split: schedule.split, pieces: schedule.pieces,
+                               inputs: step.inputs.map(plan.memory.offset(ofValue:)),
+                               outputs: step.outputs.map(plan.memory.offset(ofValue:)), macs: program.macs(of: step))
+        }
+    }
+
+    /// The kernel the executor runs for a step, with what its epilogue does.
+    static func kernelChoice(_ kernel: Program.Kernel, algorithm: Algorithm) -> String {
         switch kernel {
         case .conv(_, _, let size, let stride, _, let groups, let epilogue):
-            let form = size == 1 && stride == 1 ? "gemm-1x1" : "igemm-\(size)x\(size)/\(stride)"
+            let form: String
+            switch algorithm {
+            case .igemm, .depthwise, .kernel: form = "\(algorithm.rawValue)-\(size)x\(size)/\(stride)"
+            case .gemm1x1, .winogradF2, .winogradF4: form = algorithm.rawValue
+            }
             return "conv.\(form)\(groups > 1 ? ".g\(groups)" : "")\(epilogueSuffix(epilogue))"
         case .scaleShift(_, let relu): return "scale_shift" + (relu ? "+relu" : "")
         case .add(let relu): return kernel.kind + (relu ? "+relu" : "")
-        case .relu: return kernel.kind
-        case .maxPool: return "max_pool"
-        case .avgPool: return "avg_pool"
-        case .globalAvgPool: return kernel.kind
-        case .linear: return "linear"
-        case .subsamplePad: return "subsample_pad"
-        case .flatten: return kernel.kind
+        case .relu, .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad, .flatten: return kernel.kind
         }
     }
 

@@ -55,41 +55,45 @@ public enum ProgramVerifier {
     private static func check(_ kernel: Program.Kernel, inputs: [Shape], output: Shape, parameters: [Program.ParameterInfo]) -> String? {
         let input = inputs[0]
         func shape(_ index: Int) -> [Int] { parameters[index].shape }
-        func expect(_ op: Op, extraInputs: Int = 0) -> String? {
-            guard inputs.count == ShapeRules.arity(of: op) + extraInputs else { return "wrong number of inputs" }
-            switch ShapeRules.output(of: op, inputs: Array(inputs.prefix(ShapeRules.arity(of: op))), name: "") {
+        /// The kernel's inputs (beyond `extraInputs`) and the output its geometry makes.
+        func expect(arity: Int, extraInputs: Int = 0, _ rule: () -> Result<Shape, Message>) -> String? {
+            guard inputs.count == arity + extraInputs else { return "wrong number of inputs" }
+            switch rule() {
             case .success(let expected): return expected.dims == output.dims ? nil : "output \(output) should be \(expected)"
             case .failure(let message): return message.text
             }
         }
+        func elementwise() -> String? { expect(arity: 1) { .success(input) } }
         func batchNorm(_ bn: Program.BatchNormRef, channels: Int) -> String? {
             [bn.scale, bn.shift, bn.mean, bn.variance].allSatisfy { shape($0) == [channels] } && bn.epsilon > 0
                 ? nil : "batchnorm parameters do not match \(channels) channels"
         }
-        let none = ParameterID(0)
         switch kernel {
         case .conv(let weight, let bias, let size, let stride, let padding, let groups, let epilogue):
             guard (1...ShapeRules.maximumElements).contains(size), stride >= 1, padding >= 0, groups >= 1, output.isImage, input.isImage else {
                 return "impossible convolution geometry"
             }
-            let op = Op.conv(.init(outChannels: output.channels, kernel: size, stride: stride, padding: padding, groups: groups, weight: none, bias: nil))
-            if let problem = expect(op, extraInputs: epilogue.residual == nil ? 0 : 1) { return problem }
+            let problem = expect(arity: 1, extraInputs: epilogue.residual == nil ? 0 : 1) {
+                ShapeRules.convolution(input, outChannels: output.channels, kernel: size, stride: stride, padding: padding,
+                                       groups: groups, name: "")
+            }
+            if let problem { return problem }
             guard shape(weight) == [output.channels, input.channels / groups, size, size] else { return "weight shape \(shape(weight))" }
             if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
             if let residual = epilogue.residual, residual != 1 || inputs[1] != output { return "residual does not match the output" }
             return epilogue.batchNorm.flatMap { batchNorm($0, channels: output.channels) }
                 ?? epilogue.preActivation.flatMap { batchNorm($0.batchNorm, channels: output.channels) }
         case .scaleShift(let bn, _):
-            return expect(.relu) ?? batchNorm(bn, channels: input.channels)
+            return elementwise() ?? batchNorm(bn, channels: input.channels)
         case .add:
-            return expect(.add)
+            return expect(arity: 2) { ShapeRules.sum(input, inputs[1]) }
         case .relu:
-            return expect(.relu)
+            return elementwise()
         case .maxPool(let size, let stride, let padding), .avgPool(let size, let stride, let padding):
             guard size >= 1, size <= 1 << 10, stride >= 1, padding >= 0, padding <= size / 2 else { return "impossible pooling geometry" }
-            return expect(.maxPool(.init(kernel: size, stride: stride, padding: padding)))
+            return expect(arity: 1) { ShapeRules.pooling(input, kernel: size, stride: stride, padding: padding, name: "") }
         case .globalAvgPool:
-            return expect(.globalAvgPool)
+            return expect(arity: 1) { ShapeRules.globalPooling(input, name: "") }
         case .linear(let weight, let bias, _):
             guard inputs.count == 1, output.dims.count == 1 else { return "wrong shapes" }
             guard shape(weight) == [output.channels, input.elementCount] else { return "weight shape \(shape(weight))" }
@@ -97,9 +101,9 @@ public enum ProgramVerifier {
             return nil
         case .subsamplePad(let stride, let padBefore):
             guard stride >= 1, padBefore >= 0, padBefore <= output.channels - input.channels else { return "impossible padding" }
-            return expect(.subsamplePad(.init(outChannels: output.channels, stride: stride)))
+            return expect(arity: 1) { ShapeRules.subsamplePad(input, outChannels: output.channels, stride: stride, name: "") }
         case .flatten:
-            return input.isImage ? expect(.flatten) : "flattens a value that is not an image"
+            return input.isImage ? expect(arity: 1) { .success(Shape([input.elementCount])) } : "flattens a value that is not an image"
         }
     }
 }

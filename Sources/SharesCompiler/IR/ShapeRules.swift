@@ -10,61 +10,96 @@ public enum ShapeRules {
     }
 
     public static func output(of op: Op, inputs: [Shape], name: String) -> Result<Shape, Message> {
-        func image(_ shape: Shape) -> Result<Shape, Message> {
-            shape.isImage ? .success(shape) : .failure(.shapeNotImage(layer: name, shape: shape.description))
-        }
-        func windowed(_ input: Shape, channels: Int, kernel: Int, stride: Int, padding: Int) -> Result<Shape, Message> {
-            let height = windowOutput(input.height, kernel: kernel, stride: stride, padding: padding)
-            let width = windowOutput(input.width, kernel: kernel, stride: stride, padding: padding)
-            guard height > 0, width > 0 else { return .failure(.shapeVanishes(layer: name, input: input.description)) }
-            return bounded(.image(channels: channels, height: height, width: width))
-        }
-        func bounded(_ shape: Shape) -> Result<Shape, Message> {
-            guard let count = Shape.checkedProduct(shape.dims), count <= maximumElements else {
-                return .failure(.tensorTooLarge("the output of \(name)"))
-            }
-            return .success(shape)
-        }
-
         switch op {
         case .input:
-            return inputs.isEmpty ? .failure(.tensorTooLarge("input")) : bounded(inputs[0])
+            return inputs.isEmpty ? .failure(.tensorTooLarge("input")) : bounded(inputs[0], name: name)
         case .conv(let conv):
-            return image(inputs[0]).flatMap { input in
-                guard input.channels % conv.groups == 0 else {
-                    return .failure(.channelsNotDivisible(channels: input.channels, groups: conv.groups, what: "input channels"))
-                }
-                guard conv.outChannels % conv.groups == 0 else {
-                    return .failure(.channelsNotDivisible(channels: conv.outChannels, groups: conv.groups, what: "'out'"))
-                }
-                return windowed(input, channels: conv.outChannels, kernel: conv.kernel, stride: conv.stride, padding: conv.padding)
-            }
+            return convolution(inputs[0], outChannels: conv.outChannels, kernel: conv.kernel, stride: conv.stride,
+                               padding: conv.padding, groups: conv.groups, name: name)
         case .maxPool(let pool), .avgPool(let pool):
-            return image(inputs[0]).flatMap {
-                windowed($0, channels: $0.channels, kernel: pool.kernel, stride: pool.stride, padding: pool.padding)
-            }
+            return pooling(inputs[0], kernel: pool.kernel, stride: pool.stride, padding: pool.padding, name: name)
         case .batchNorm, .relu, .dropout:
             return .success(inputs[0])
         case .globalAvgPool:
-            return image(inputs[0]).map { .image(channels: $0.channels, height: 1, width: 1) }
+            return globalPooling(inputs[0], name: name)
         case .flatten:
             return .success(Shape([inputs[0].elementCount]))
         case .linear(let linear):
             return .success(Shape([linear.outFeatures]))
         case .add:
-            guard inputs[0] == inputs[1] else {
-                return .failure(.mergeShapeMismatch(body: inputs[0].description, shortcut: inputs[1].description))
-            }
-            return .success(inputs[0])
+            return sum(inputs[0], inputs[1])
         case .subsamplePad(let pad):
-            return image(inputs[0]).flatMap { input in
-                guard pad.outChannels >= input.channels else {
-                    return .failure(.subsampleShrinks(from: input.channels, to: pad.outChannels))
-                }
-                let height = (input.height + pad.stride - 1) / pad.stride, width = (input.width + pad.stride - 1) / pad.stride
-                return bounded(.image(channels: pad.outChannels, height: height, width: width))
-            }
+            return subsamplePad(inputs[0], outChannels: pad.outChannels, stride: pad.stride, name: name)
         }
+    }
+
+    // The geometry of each kind of layer, shared by the graph's ops and the plan's kernels.
+
+    static func convolution(_ input: Shape, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int,
+                            name: String) -> Result<Shape, Message> {
+        image(input, name: name).flatMap { input in
+            guard input.channels % groups == 0 else {
+                return .failure(.channelsNotDivisible(channels: input.channels, groups: groups, what: "input channels"))
+            }
+            guard outChannels % groups == 0 else {
+                return .failure(.channelsNotDivisible(channels: outChannels, groups: groups, what: "'out'"))
+            }
+            return windowed(input, channels: outChannels, kernel: kernel, stride: stride, padding: padding, name: name)
+        }
+    }
+
+    static func pooling(_ input: Shape, kernel: Int, stride: Int, padding: Int, name: String) -> Result<Shape, Message> {
+        image(input, name: name).flatMap {
+            windowed($0, channels: $0.channels, kernel: kernel, stride: stride, padding: padding, name: name)
+        }
+    }
+
+    static func globalPooling(_ input: Shape, name: String) -> Result<Shape, Message> {
+        image(input, name: name).map { .image(channels: $0.channels, height: 1, width: 1) }
+    }
+
+    static func sum(_ body: Shape, _ shortcut: Shape) -> Result<Shape, Message> {
+        body == shortcut ? .success(body) : .failure(.mergeShapeMismatch(body: body.description, shortcut: shortcut.description))
+    }
+
+    static func subsamplePad(_ input: Shape, outChannels: Int, stride: Int, name: String) -> Result<Shape, Message> {
+        image(input, name: name).flatMap { input in
+            guard outChannels >= input.channels else {
+                return .failure(.subsampleShrinks(from: input.channels, to: outChannels))
+            }
+            let height = (input.height + stride - 1) / stride, width = (input.width + stride - 1) / stride
+            return bounded(.image(channels: outChannels, height: height, width: width), name: name)
+        }
+    }
+
+    private static func image(_ shape: Shape, name: String) -> Result<Shape, Message> {
+        shape.isImage ? .success(shape) : .failure(.shapeNotImage(layer: name, shape: shape.description))
+    }
+
+    private static func windowed(_ input: Shape, channels: Int, kernel: Int, stride: Int, padding: Int,
+                                 name: String) -> Result<Shape, Message> {
+        let height = windowOutput(input.height, kernel: kernel, stride: stride, padding: padding)
+        let width = windowOutput(input.width, kernel: kernel, stride: stride, padding: padding)
+        guard height > 0, width > 0 else { return .failure(.shapeVanishes(layer: name, input: input.description)) }
+        return bounded(.image(channels: channels, height: height, width: width), name: name)
+    }
+
+    private static func bounded(_ shape: Shape, name: String) -> Result<Shape, Message> {
+        guard let count = Shape.checkedProduct(shape.dims), count <= maximumElements else {
+            return .failure(.tensorTooLarge("the output of \(name)"))
+        }
+        return .success(shape)
+    }
+
+    /// Multiply-accumulates per image of a convolution (each output value sums input channels / groups
+    /// x kernel x kernel products) and of a linear layer: the one formula behind the report and the
+    /// plan. nil where they overflow an Int.
+    public static func convolutionMACs(output: Shape, inputChannels: Int, groups: Int, kernel: Int) -> Int? {
+        Shape.checkedProduct([output.elementCount, inputChannels / groups, kernel, kernel])
+    }
+
+    public static func linearMACs(outFeatures: Int, inFeatures: Int) -> Int? {
+        Shape.checkedProduct([outFeatures, inFeatures])
     }
 
     /// The shape each of the op's parameters must have, in `Op.parameters` order.

@@ -10,25 +10,22 @@ public enum CostAnalysis {
     public static func run(_ graph: Graph) throws(CompileFailure) -> [NodeCost] {
         try graph.nodes.map { node throws(CompileFailure) in
             let input = node.inputs.first.map { graph[$0].shape } ?? graph.inputShape
-            var macs = 0
+            var macs: Int? = 0
             switch node.op {
             case .conv(let conv):
-                macs = try multiply([node.shape.elementCount, input.channels / conv.groups, conv.kernel, conv.kernel], node)
+                macs = ShapeRules.convolutionMACs(output: node.shape, inputChannels: input.channels, groups: conv.groups,
+                                                  kernel: conv.kernel)
             case .linear(let linear):
-                macs = try multiply([linear.outFeatures, input.elementCount], node)
+                macs = ShapeRules.linearMACs(outFeatures: linear.outFeatures, inFeatures: input.elementCount)
             case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
                 break
+            }
+            guard let macs else {
+                throw CompileFailure(Diagnostic(at: node.location, .tensorTooLarge("the compute of \(node.name)")))
             }
             let perUse = node.op.parameters.map { graph[$0] }.filter(\.role.isTrainable).reduce(0) { $0 + $1.elementCount }
             return NodeCost(macs: macs, parametersPerUse: perUse)
         }
-    }
-
-    private static func multiply(_ factors: [Int], _ node: GraphNode) throws(CompileFailure) -> Int {
-        guard let product = Shape.checkedProduct(factors) else {
-            throw CompileFailure(Diagnostic(at: node.location, .tensorTooLarge("the compute of \(node.name)")))
-        }
-        return product
     }
 }
 

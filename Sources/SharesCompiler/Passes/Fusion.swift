@@ -20,7 +20,7 @@ public enum Fusion {
         var last: Int { members[members.count - 1] }
     }
 
-    public static func run(_ graph: Graph, macs: Int) -> Program {
+    public static func run(_ graph: Graph) -> Program {
         var consumers = [[Int]](repeating: [], count: graph.nodes.count)
         for node in graph.nodes { for input in node.inputs { consumers[input.index].append(node.id.index) } }
         func onlyConsumer(of index: Int) -> GraphNode? {
@@ -83,7 +83,7 @@ public enum Fusion {
         }
 
         var program = Program(network: graph.network, variant: graph.variant, values: [], steps: [],
-                              parameters: parameterTable(graph), input: 0, output: 0, macs: macs)
+                              parameters: parameterTable(graph), input: 0, output: 0, macs: 0)
         var valueOf = [Int](repeating: -1, count: graph.nodes.count)
         // A group runs where its last node stood, so every input of every member exists by then.
         func stepName(_ group: Group) -> String {
@@ -144,6 +144,8 @@ public enum Fusion {
             program.steps.append(step)
         }
         program.output = valueOf[graph.output.index]
+        // The graph's compute is within 64 bits (cost analysis checked it), and fusion keeps it.
+        program.macs = program.checkedTotalMACs() ?? .max
         return program
     }
 

@@ -1,0 +1,75 @@
+/// What runs: the fused program, how each step runs (its algorithm and its split over threads) and
+/// where every activation lives. The backend passes make each decision (`AlgorithmSelection`,
+/// `Scheduling`, `MemoryPlanner`); the executor acts on this and nothing else, and a plan file holds it.
+public struct Plan: Codable, Hashable, Sendable {
+    public var program: Program
+    public var schedule: Schedule
+    /// One image's arena: the executor runs a batch image by image, one arena per thread.
+    public var memory: MemoryPlan
+
+    public init(program: Program, schedule: Schedule, memory: MemoryPlan) {
+        self.program = program
+        self.schedule = schedule
+        self.memory = memory
+    }
+
+    /// The algorithm of step `index` as printed: the convolution's (`winograd-f4x4`), or the kernel's name.
+    public func algorithmName(ofStep index: Int) -> String {
+        let algorithm = schedule.steps[index].algorithm
+        return algorithm == .kernel ? program.steps[index].kernel.kind : algorithm.rawValue
+    }
+}
+
+/// How a convolution runs; every other step runs by its kernel's one implementation (`kernel`).
+public enum Algorithm: String, Codable, Hashable, Sendable, CaseIterable {
+    /// Indirect GEMM: output pixels x output channels, reading inputs through a table of pointers.
+    case igemm
+    /// 1x1, stride 1, no padding: a GEMM over the input's pixel rows in place.
+    case gemm1x1 = "gemm-1x1"
+    /// One input channel per group: a per-channel loop instead of a GEMM.
+    case depthwise
+    /// Winograd's minimal filtering F(2x2, 3x3) and F(4x4, 3x3), over tiles of output pixels.
+    case winogradF2 = "winograd-f2x2"
+    case winogradF4 = "winograd-f4x4"
+    /// Not a convolution.
+    case kernel
+
+    /// m of Winograd's F(m x m, 3x3); nil for other algorithms.
+    public var winogradTile: Int? {
+        switch self {
+        case .winogradF2: return 2
+        case .winogradF4: return 4
+        case .igemm, .gemm1x1, .depthwise, .kernel: return nil
+        }
+    }
+}
+
+/// How the steps share the threads. A batch's images run side by side, one per thread, each in an
+/// arena of its own, every step whole on its thread; images left over when fewer remain than threads
+/// run one at a time, every step cut into `pieces` that go to whichever thread is free.
+public struct Schedule: Codable, Hashable, Sendable {
+    public var threads: Int
+    /// One per program step, in order.
+    public var steps: [StepSchedule]
+}
+
+public struct StepSchedule: Codable, Hashable, Sendable {
+    public var algorithm: Algorithm
+    /// Along what an image's step is cut for the threads.
+    public var split: Split
+    /// How many pieces (1: the step runs whole on one thread).
+    public var pieces: Int
+
+    public enum Split: String, Codable, Hashable, Sendable {
+        /// Output pixels (for Winograd, its tiles of output pixels), every piece all output channels.
+        case pixels
+        /// Panels of 16 output channels, every piece all output pixels.
+        case panels
+        /// Rows of the output map.
+        case rows
+        /// The values, in runs of 64.
+        case values
+        /// Never cut.
+        case whole
+    }
+}

@@ -1,0 +1,43 @@
+import CKernels
+
+/// Chooses how each convolution runs: a special case where its geometry has one (depthwise, a 1x1
+/// GEMM over pixel rows in place), Winograd's F(4x4, 3x3) or F(2x2, 3x3) for 3x3 stride-1
+/// convolutions where they pay, the indirect GEMM otherwise. Every other step runs by its kernel.
+///
+/// Where Winograd pays was measured against the indirect GEMM kernel by kernel (bench/kernel-ab.sh;
+/// figures in the README's "Kernels" section): from 32 input channels (at 16 its GEMMs' reductions are
+/// too short to pay for the transforms), while the transformed weights (16/9 of the direct ones for
+/// F(2x2, 3x3), 4x for F(4x4, 3x3)) stay small enough to come from cache; F(4x4, 3x3) where they stay
+/// smaller still and a map has tiles enough for the GEMMs' rows.
+public enum AlgorithmSelection {
+    static let winogradMinimumChannels = 32
+    /// Bytes of F(2x2, 3x3)'s transformed weights (16 per channel pair) beyond which it does not pay.
+    static let winogradMaximumWeightBytes = 8 << 20
+    /// Bytes of F(4x4, 3x3)'s transformed weights (36 per channel pair) beyond which F(2x2, 3x3) is faster.
+    static let f4MaximumWeightBytes = 4 << 20
+    /// Output tiles of 4 x 4 below which F(4x4, 3x3)'s GEMMs have too few rows.
+    static let f4MinimumTiles = 16
+
+    /// One algorithm per program step.
+    public static func run(_ program: Program) -> [Algorithm] {
+        program.steps.map { step in
+            guard let geometry = program.convGeometry(of: step, algorithm: .igemm) else { return .kernel }
+            return choose(geometry)
+        }
+    }
+
+    static func choose(_ direct: sc_conv_geometry) -> Algorithm {
+        func supported(_ algorithm: Algorithm) -> Bool {
+            var geometry = direct
+            geometry.algorithm = algorithm.kernelCode
+            return geometry.isSupported
+        }
+        if supported(.depthwise) { return .depthwise }
+        if supported(.gemm1x1) { return .gemm1x1 }
+        let pairs = Int(direct.in_channels) * Int(direct.out_channels)
+        guard supported(.winogradF2), direct.in_channels >= winogradMinimumChannels,
+              16 * pairs * 4 <= winogradMaximumWeightBytes else { return .igemm }
+        let tiles4 = ((Int(direct.out_height) + 3) / 4) * ((Int(direct.out_width) + 3) / 4)
+        return 36 * pairs * 4 <= f4MaximumWeightBytes && tiles4 >= f4MinimumTiles ? .winogradF4 : .winogradF2
+    }
+}

@@ -1,0 +1,89 @@
+import CKernels
+
+/// Decides how each step of one image shares the threads (when an image runs on all of them): along
+/// what its work is cut and into how many pieces, which go to whichever thread is free.
+///
+/// A convolution's work is output pixels (or Winograd's tiles of them) x panels of 16 output
+/// channels. It is cut along whichever leaves the least work on the busiest thread (on a tie, the
+/// panels when the weights outweigh the input: each thread then streams only its share of them), in
+/// up to four pieces per thread of at least 64 row tiles or 2 panels: a piece reads all of its panels'
+/// weights, so smaller ones would read the weights more often than they balance load. Winograd cuts
+/// its tiles only: each piece transforms the input of its tiles for all of its panels.
+public enum Scheduling {
+    public static func run(_ program: Program, algorithms: [Algorithm], threads: Int) -> Schedule {
+        Schedule(threads: threads, steps: program.steps.indices.map { index in
+            schedule(program, step: index, algorithm: algorithms[index], threads: threads)
+        })
+    }
+
+    static func schedule(_ program: Program, step index: Int, algorithm: Algorithm, threads: Int) -> StepSchedule {
+        let step = program.steps[index]
+        if let geometry = program.convGeometry(of: step, algorithm: algorithm) {
+            return convolution(geometry, algorithm: algorithm, inputElements: program.values[step.inputs[0]].elements, threads: threads)
+        }
+        let split = fixedSplit(of: step.kernel)
+        let pieces: Int
+        switch split {
+        case .pixels, .values: pieces = threads
+        case .rows: pieces = min(threads, program.values[step.output].shape.height)
+        case .panels, .whole: pieces = 1
+        }
+        return StepSchedule(algorithm: algorithm, split: split, pieces: pieces)
+    }
+
+    private static func convolution(_ geometry: sc_conv_geometry, algorithm: Algorithm, inputElements: Int,
+                                    threads: Int) -> StepSchedule {
+        guard threads > 1 else { return StepSchedule(algorithm: algorithm, split: .pixels, pieces: 1) }
+        // Micro-tiles of rows: 6 output pixels in the GEMM's micro-kernel, chunks of 8 Winograd tiles.
+        let rowTiles = geometry.isWinograd ? (geometry.rows + 7) / 8 : (geometry.rows + 5) / 6
+        let panels = geometry.panels
+        let pixelLoad = (rowTiles + threads - 1) / threads * panels
+        let panelLoad = rowTiles * ((panels + threads - 1) / threads)
+        let splitPanels = !geometry.isWinograd
+            && (panelLoad < pixelLoad || (panelLoad == pixelLoad && geometry.packedFloats > inputElements))
+        let units = splitPanels ? panels / 2 : rowTiles / 64
+        return StepSchedule(algorithm: algorithm, split: splitPanels ? .panels : .pixels,
+                            pieces: min(max(units, threads), 4 * threads))
+    }
+
+    /// How a step other than a convolution is cut (its schedule's `split` must be this): a
+    /// scale-and-shift by pixels, elementwise steps by values, pooling by output rows, the rest never.
+    static func fixedSplit(of kernel: Program.Kernel) -> StepSchedule.Split {
+        switch kernel {
+        case .conv, .scaleShift: return .pixels
+        case .add, .relu: return .values
+        case .maxPool, .avgPool: return .rows
+        case .globalAvgPool, .linear, .subsamplePad, .flatten: return .whole
+        }
+    }
+
+    /// The most threads a schedule may be made for (as `--threads` allows), and pieces per step.
+    static let maximumThreads = 256, maximumPieces = 1 << 16
+
+    /// What makes a schedule (read from a plan file) unfit to run its program, or nil: each convolution
+    /// by an algorithm the kernels support for its geometry, every other step by its kernel, split its
+    /// kernel's way, into a sane number of pieces. Any such schedule computes the same values; the
+    /// compiler's own is one of them.
+    static func problem(in schedule: Schedule, for program: Program) -> String? {
+        guard (1...maximumThreads).contains(schedule.threads) else {
+            return "threads is \(schedule.threads); expected 1 to \(maximumThreads)"
+        }
+        guard schedule.steps.count == program.steps.count else {
+            return "it has \(schedule.steps.count) steps, but the program has \(program.steps.count)"
+        }
+        for (step, entry) in zip(program.steps, schedule.steps) {
+            let name = "step '\(step.name)'"
+            guard (1...maximumPieces).contains(entry.pieces) else { return "\(name) has \(entry.pieces) pieces" }
+            if let geometry = program.convGeometry(of: step, algorithm: entry.algorithm) {
+                guard entry.algorithm != .kernel, geometry.isSupported else {
+                    return "\(name) cannot run by '\(entry.algorithm.rawValue)'"
+                }
+                guard entry.split == .pixels || entry.split == .panels else { return "\(name) cannot split by \(entry.split)" }
+            } else {
+                guard entry.algorithm == .kernel else { return "\(name) is not a convolution, so it runs by its kernel" }
+                guard entry.split == fixedSplit(of: step.kernel) else { return "\(name) cannot split by \(entry.split)" }
+            }
+        }
+        return nil
+    }
+}
