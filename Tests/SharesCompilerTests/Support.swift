@@ -40,11 +40,13 @@ func compileShipped(_ relative: String, sequential: Bool = false, overrides: [St
                          options: CompileOptions(sequential: sequential, overrides: overrides, source: repositorySource))
 }
 
-/// Compares `actual` with `Golden/<name>`; with SHARESC_RECORD_GOLDEN=1 in the environment, rewrites it instead.
+/// Compares `actual` with `Golden/<name>`; with SHARESC_RECORD_GOLDEN=1 in the environment, rewrites it
+/// instead and fails, so that a recording run can never pass for a checking one.
 func expectGolden(_ actual: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
     let path = repositoryRoot + "/Tests/SharesCompilerTests/Golden/" + name
     if ProcessInfo.processInfo.environment["SHARESC_RECORD_GOLDEN"] == "1" {
         try actual.write(toFile: path, atomically: true, encoding: .utf8)
+        Issue.record("recorded \(name); run again without SHARESC_RECORD_GOLDEN to check it", sourceLocation: sourceLocation)
         return
     }
     guard let expected = try? String(contentsOfFile: path, encoding: .utf8) else {

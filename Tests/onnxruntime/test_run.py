@@ -34,9 +34,9 @@ def test_run_agrees_with_onnx_runtime(sharesc, spec, size, variant):
         assert actual.shape == expected.shape
         assert relative_error(actual, expected) < 1e-4, f"{threads} threads"
 
-    # From a plan file laid out for another batch size: the executor plans the arena again.
+    # From a plan file scheduled for two threads, run on the machine's (the steps split again).
     plan = sharesc.workdir / f"{name}.plan"
-    sharesc.run("compile", spec, *variant, "--weights", str(weights), "-o", str(plan), "--batch", "2")
+    sharesc.run("compile", spec, *variant, "--weights", str(weights), "-o", str(plan), "--threads", "2")
     outputs = sharesc.workdir / f"{name}-plan.npy"
     sharesc.run("run", str(plan), "--input", str(inputs), "--output", str(outputs))
     assert relative_error(np.load(outputs), expected) < 1e-4

@@ -137,7 +137,7 @@ public final class Executor {
         convs = Array(repeating: nil, count: program.steps.count)
         scaleShifts = Array(repeating: nil, count: program.steps.count)
         for (index, step) in program.steps.enumerated() {
-            let input = program.values[step.inputs[0]].shape, output = program.values[step.output].shape
+            let input = program.values[step.inputs[0]].shape
             switch step.kernel {
             case .conv(let weight, let bias, _, _, _, _, let epilogue):
                 let schedule = plan.schedule.steps[index]

@@ -2,7 +2,7 @@ import CKernels
 
 /// The executor's threads: a persistent pool (sc_pool, in C) whose workers spin between the steps of
 /// an inference instead of sleeping, so a step's fork and join cost well under a microsecond.
-final class WorkerPool: @unchecked Sendable {
+final class WorkerPool {
     let threads: Int
     private let pool: OpaquePointer?
     /// The next piece of `runPieces`' current job.
@@ -70,7 +70,7 @@ func share(of count: Int, worker index: Int, of workers: Int, granule: Int = 1) 
 
 /// An aligned float buffer: its own memory (sc_alloc: huge pages when large), freed with it, or a
 /// piece of a `BufferArena`, which it keeps alive.
-final class AlignedBuffer: @unchecked Sendable {
+final class AlignedBuffer {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
     private let arena: BufferArena?
@@ -106,7 +106,7 @@ final class AlignedBuffer: @unchecked Sendable {
 
 /// Many small buffers (packed weights) carved out of large huge-page chunks, so that streaming them
 /// costs few TLB misses. Pieces are 64-byte aligned and freed together with the arena.
-final class BufferArena: @unchecked Sendable {
+final class BufferArena {
     private static let chunkBytes = 32 << 20
     private var chunks: [UnsafeMutableRawPointer] = []
     private var used = 0, capacity = 0
