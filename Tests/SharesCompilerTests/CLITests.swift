@@ -328,8 +328,8 @@ struct RunCLITests {
     /// Every stage prints as text and as JSON; markdown is the report's alone, and asking for it
     /// elsewhere is an error, not silently text.
     @Test func emitStages() throws {
-        let prefixes = ["spec": "", "graph": "graph \"resnet-56\"", "fused": "program \"resnet-56\"",
-                        "memory": "memory for batch 1", "plan": "plan \"resnet-56\", 2 threads", "report": "resnet-56"]
+        let prefixes = ["spec": "# resolved from Architectures/cifar/resnet-56.yaml", "graph": "graph \"resnet-56\"", "fused": "program \"resnet-56\"",
+                        "memory": "memory for batch 1", "plan": "plan \"resnet-56\" sequential, 2 threads", "report": "resnet-56"]
         for (stage, prefix) in prefixes.sorted(by: { $0.key < $1.key }) {
             let text = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2"])
             #expect(text.status == 0 && text.stdout.hasPrefix(prefix) && !text.stdout.isEmpty, "\(stage)")
