@@ -28,6 +28,19 @@ struct MemoryPlannerTests {
         }
     }
 
+    @Test func conflictsSweepFindsWhatComparingEveryPairFinds() throws {
+        // Every buffer at offset 0: every pair live at the same time conflicts.
+        var plan = MemoryPlanner.plan(try program("cifar/sharesnet-164.yaml", overrides: ["depth=56"]), batch: 1)
+        #expect(plan.conflicts().isEmpty)
+        for index in plan.buffers.indices { plan.buffers[index].offset = 0 }
+        let found = plan.conflicts()
+        #expect(!found.isEmpty)
+        #expect(found.elementsEqual(QuadraticPlanner.conflicts(plan)) { $0 == $1 })
+        // Half of them moved out of the way, in an order unlike their lifetimes'.
+        for index in plan.buffers.indices where index % 3 != 0 { plan.buffers[index].offset = index * 1_000_000 }
+        #expect(plan.conflicts().elementsEqual(QuadraticPlanner.conflicts(plan)) { $0 == $1 })
+    }
+
     @Test func deepNetworkHasNoOverlap() throws {
         // 666 blocks, about 2,000 buffers.
         let program = try program("cifar/sharesnet-164.yaml", overrides: ["depth=2000"])
@@ -112,5 +125,18 @@ enum QuadraticPlanner {
         }
         let arena = buffers.map { $0.offset + $0.bytes }.max() ?? 0
         return MemoryPlan(batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound)
+    }
+
+    /// `MemoryPlan.conflicts()` as it was: every pair compared.
+    static func conflicts(_ plan: MemoryPlan) -> [(Int, Int)] {
+        let buffers = plan.buffers
+        var result: [(Int, Int)] = []
+        for a in buffers.indices {
+            for b in buffers.indices where a < b && buffers[a].overlapsInTime(buffers[b]) {
+                let x = buffers[a], y = buffers[b]
+                if x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes { result.append((a, b)) }
+            }
+        }
+        return result
     }
 }

@@ -31,16 +31,26 @@ public struct MemoryPlan: Codable, Hashable, Sendable {
 
     public func offset(ofValue value: Int) -> Int { buffers[bufferOfValue[value]].offset }
 
-    /// Pairs of buffers that are live at the same time and share bytes: must be empty.
+    /// Pairs of buffers that are live at the same time and share bytes: must be empty. Ordered by the
+    /// first buffer, then the second.
+    ///
+    /// A sweep in order of first step compares each buffer only with the earlier ones still live when it
+    /// starts: O(n log n) plus the number of pairs live at the same time.
     public func conflicts() -> [(Int, Int)] {
         var result: [(Int, Int)] = []
-        for a in buffers.indices {
-            for b in buffers.indices where a < b && buffers[a].overlapsInTime(buffers[b]) {
-                let x = buffers[a], y = buffers[b]
-                if x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes { result.append((a, b)) }
+        var live: [Int] = []
+        for b in buffers.indices.sorted(by: { (buffers[$0].firstStep, $0) < (buffers[$1].firstStep, $1) }) {
+            let y = buffers[b]
+            live.removeAll { buffers[$0].lastStep < y.firstStep }
+            for a in live where buffers[a].overlapsInTime(y) {
+                let x = buffers[a]
+                if x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes {
+                    result.append((min(a, b), max(a, b)))
+                }
             }
+            live.append(b)
         }
-        return result
+        return result.sorted { $0 < $1 }
     }
 }
 
