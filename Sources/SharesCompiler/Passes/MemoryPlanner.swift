@@ -5,8 +5,9 @@
 /// an elementwise step, a convolution's residual) dies there writes over it (in-place), so the two
 /// share one buffer: a residual convolution then reads and writes one stream instead of two.
 /// Buffers are then placed largest first, each in the smallest gap that fits among the buffers whose
-/// lifetimes overlap its own (greedy best fit, as TFLite Micro's planner). Weights never live in the
-/// arena.
+/// lifetimes overlap its own (greedy best fit, as TFLite Micro's planner), found through an index of
+/// lifetimes rather than by scanning every placed buffer (`MemoryPlanner.bestFitOffsets`). Weights never
+/// live in the arena.
 public struct MemoryPlan: Codable, Hashable, Sendable {
     public struct Buffer: Codable, Hashable, Sendable {
         /// The program values stored here, in order of definition (more than one after in-place reuse).
@@ -30,16 +31,26 @@ public struct MemoryPlan: Codable, Hashable, Sendable {
 
     public func offset(ofValue value: Int) -> Int { buffers[bufferOfValue[value]].offset }
 
-    /// Pairs of buffers that are live at the same time and share bytes: must be empty.
+    /// Pairs of buffers that are live at the same time and share bytes: must be empty. Ordered by the
+    /// first buffer, then the second.
+    ///
+    /// A sweep in order of first step compares each buffer only with the earlier ones still live when it
+    /// starts: O(n log n) plus the number of pairs live at the same time.
     public func conflicts() -> [(Int, Int)] {
         var result: [(Int, Int)] = []
-        for a in buffers.indices {
-            for b in buffers.indices where a < b && buffers[a].overlapsInTime(buffers[b]) {
-                let x = buffers[a], y = buffers[b]
-                if x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes { result.append((a, b)) }
+        var live: [Int] = []
+        for b in buffers.indices.sorted(by: { (buffers[$0].firstStep, $0) < (buffers[$1].firstStep, $1) }) {
+            let y = buffers[b]
+            live.removeAll { buffers[$0].lastStep < y.firstStep }
+            for a in live where buffers[a].overlapsInTime(y) {
+                let x = buffers[a]
+                if x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes {
+                    result.append((min(a, b), max(a, b)))
+                }
             }
+            live.append(b)
         }
-        return result
+        return result.sorted { $0 < $1 }
     }
 }
 
@@ -89,26 +100,104 @@ public enum MemoryPlanner {
 
         // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
         let order = buffers.indices.sorted { (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep) }
-        var placed: [Int] = []
-        for index in order {
-            let buffer = buffers[index]
-            let neighbours = placed.map { buffers[$0] }.filter { $0.overlapsInTime(buffer) }.sorted { $0.offset < $1.offset }
-            var best: (offset: Int, gap: Int)?
-            var cursor = 0
-            for neighbour in neighbours {
-                let gap = neighbour.offset - cursor
-                if gap >= buffer.bytes && gap < (best?.gap ?? Int.max) { best = (cursor, gap) }
-                cursor = max(cursor, neighbour.offset + neighbour.bytes)
-            }
-            buffers[index].offset = best?.offset ?? cursor
-            placed.append(index)
-        }
+        let offsets = bestFitOffsets(buffers, order: order, steps: program.steps.count)
+        for index in buffers.indices { buffers[index].offset = offsets[index] }
 
-        var lowerBound = 0
-        for step in -1...program.steps.count {
-            lowerBound = max(lowerBound, buffers.filter { $0.firstStep <= step && step <= $0.lastStep }.reduce(0) { $0 + $1.bytes })
+        // The most bytes live at once, by a sweep over steps: a buffer's bytes count from its first step
+        // through its last.
+        var change = [Int](repeating: 0, count: program.steps.count + 3)
+        for buffer in buffers {
+            change[buffer.firstStep + 1] += buffer.bytes
+            change[buffer.lastStep + 2] -= buffer.bytes
+        }
+        var live = 0, lowerBound = 0
+        for delta in change {
+            live += delta
+            lowerBound = max(lowerBound, live)
         }
         let arena = buffers.map { $0.offset + $0.bytes }.max() ?? 0
         return MemoryPlan(batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound)
+    }
+
+    /// Greedy best fit: the buffers in `order` each go in the lowest of the smallest gaps that fit among the
+    /// already placed buffers whose lifetimes overlap its own, else above the highest of them.
+    ///
+    /// A buffer live over steps [a, b] overlaps the placed buffers live at step a and those first written in
+    /// (a, b], nothing else. The former come from a segment tree over steps (each placed lifetime is stored
+    /// in O(log steps) nodes; a stabbing query at a walks from a's leaf to the root), the latter from lists of
+    /// placed buffers by first step. Only those neighbours are sorted by offset (ties in order of placement,
+    /// as a stable sort of all placed buffers would leave them) and scanned for gaps. With n buffers and k
+    /// neighbours each, this costs O(n log n + n k log k + the sum of lifetimes); in residual networks k and
+    /// the lifetimes stay a few steps, whatever the depth.
+    static func bestFitOffsets(_ buffers: [MemoryPlan.Buffer], order: [Int], steps: Int) -> [Int] {
+        // Steps -1 (the network input) through `steps` (the output, read after the last step), counted from 0.
+        let leaves = steps + 2
+        let first = buffers.map { $0.firstStep + 1 }, last = buffers.map { $0.lastStep + 1 }
+        // Singly linked lists in flat arrays, -1 ending each: the placed buffers stored at each tree node
+        // (leaf `leaves + s` for the step counted s, node i's parent at i / 2) and those first written at each step.
+        var nodeHead = [Int](repeating: -1, count: 2 * leaves)
+        var entryBuffer: [Int] = [], entryNext: [Int] = []
+        var startHead = [Int](repeating: -1, count: leaves)
+        var startNext = [Int](repeating: -1, count: buffers.count)
+        func store(_ buffer: Int, at node: Int) {
+            entryBuffer.append(buffer)
+            entryNext.append(nodeHead[node])
+            nodeHead[node] = entryBuffer.count - 1
+        }
+
+        var offsets = [Int](repeating: 0, count: buffers.count)
+        var placement = [Int](repeating: 0, count: buffers.count)  // when each was placed
+        var neighbours: [Int] = []
+        for (rank, index) in order.enumerated() {
+            let bytes = buffers[index].bytes
+            neighbours.removeAll(keepingCapacity: true)
+            var node = leaves + first[index]
+            while node > 0 {
+                var entry = nodeHead[node]
+                while entry >= 0 {
+                    neighbours.append(entryBuffer[entry])
+                    entry = entryNext[entry]
+                }
+                node /= 2
+            }
+            var step = first[index] + 1
+            while step <= last[index] {
+                var other = startHead[step]
+                while other >= 0 {
+                    neighbours.append(other)
+                    other = startNext[other]
+                }
+                step += 1
+            }
+            neighbours.sort { (offsets[$0], placement[$0]) < (offsets[$1], placement[$1]) }
+
+            var best: (offset: Int, gap: Int)?
+            var cursor = 0
+            for neighbour in neighbours {
+                let gap = offsets[neighbour] - cursor
+                if gap >= bytes && gap < (best?.gap ?? Int.max) { best = (cursor, gap) }
+                cursor = max(cursor, offsets[neighbour] + buffers[neighbour].bytes)
+            }
+            offsets[index] = best?.offset ?? cursor
+            placement[index] = rank
+
+            // Store its lifetime in the tree: the canonical nodes covering leaves first...last.
+            var low = leaves + first[index], high = leaves + last[index] + 1
+            while low < high {
+                if low % 2 == 1 {
+                    store(index, at: low)
+                    low += 1
+                }
+                if high % 2 == 1 {
+                    high -= 1
+                    store(index, at: high)
+                }
+                low /= 2
+                high /= 2
+            }
+            startNext[index] = startHead[first[index]]
+            startHead[first[index]] = index
+        }
+        return offsets
     }
 }

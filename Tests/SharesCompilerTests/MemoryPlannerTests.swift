@@ -1,0 +1,142 @@
+import Testing
+@testable import SharesCompiler
+
+/// The memory planner against its former quadratic self, and on networks thousands of blocks deep.
+struct MemoryPlannerTests {
+    func program(_ file: String, sequential: Bool = false, overrides: [String] = []) throws -> Program {
+        let compilation = try compileShipped(file, sequential: sequential, overrides: overrides)
+        return Fusion.run(compilation.graph, macs: compilation.report.macs)
+    }
+
+    /// The planner finds its buffers' neighbours through an index of lifetimes instead of scanning every
+    /// placed buffer, but places them as before: the plans are equal (offsets, arena and lower bound
+    /// included) on every shipped network, so the arena is never larger.
+    @Test(arguments: ArchitectureTests.table)
+    func sameArenaAsTheQuadraticPlanner(_ expected: ArchitectureTests.Expected) throws {
+        for sequential in [false, true] {
+            let program = try program(expected.file, sequential: sequential, overrides: expected.overrides)
+            for batch in [1, 3] {
+                let plan = MemoryPlanner.plan(program, batch: batch)
+                let reference = QuadraticPlanner.plan(program, batch: batch)
+                let name = "\(expected.file) sequential \(sequential) batch \(batch)"
+                #expect(plan.arenaBytes <= reference.arenaBytes, "\(name)")
+                // Compared as a whole, but reported by the first buffer that differs, not as two whole plans.
+                let same = plan == reference
+                let buffer = plan.buffers.indices.first { plan.buffers[$0] != reference.buffers[$0] }
+                #expect(same, "\(name): buffer \(buffer.map(String.init) ?? "none") differs")
+            }
+        }
+    }
+
+    @Test func conflictsSweepFindsWhatComparingEveryPairFinds() throws {
+        // Every buffer at offset 0: every pair live at the same time conflicts.
+        var plan = MemoryPlanner.plan(try program("cifar/sharesnet-164.yaml", overrides: ["depth=56"]), batch: 1)
+        #expect(plan.conflicts().isEmpty)
+        for index in plan.buffers.indices { plan.buffers[index].offset = 0 }
+        let found = plan.conflicts()
+        #expect(!found.isEmpty)
+        #expect(found.elementsEqual(QuadraticPlanner.conflicts(plan)) { $0 == $1 })
+        // Half of them moved out of the way, in an order unlike their lifetimes'.
+        for index in plan.buffers.indices where index % 3 != 0 { plan.buffers[index].offset = index * 1_000_000 }
+        #expect(plan.conflicts().elementsEqual(QuadraticPlanner.conflicts(plan)) { $0 == $1 })
+    }
+
+    @Test func deepNetworkHasNoOverlap() throws {
+        // 666 blocks, about 2,000 buffers.
+        let program = try program("cifar/sharesnet-164.yaml", overrides: ["depth=2000"])
+        for batch in [1, 3] {
+            let plan = MemoryPlanner.plan(program, batch: batch)
+            #expect(plan.buffers.count > 1_900)
+            #expect(plan.conflicts().isEmpty)
+            #expect(plan.arenaBytes >= plan.lowerBoundBytes)
+            // Live buffers stay a few whatever the depth: the arena is no larger than the 164-layer network's.
+            let shallow = MemoryPlanner.plan(try self.program("cifar/sharesnet-164.yaml"), batch: batch)
+            #expect(plan.arenaBytes == shallow.arenaBytes)
+        }
+    }
+}
+
+/// The planner as it was before lifetimes were indexed (verbatim but for its name): best fit by scanning
+/// every placed buffer for each new one, the lower bound by filtering every buffer at each step.
+enum QuadraticPlanner {
+    static let alignment = 64
+
+    public static func plan(_ program: Program, batch: Int) -> MemoryPlan {
+        let count = program.values.count
+        var defined = [Int](repeating: -1, count: count)
+        var lastUse = [Int](repeating: -1, count: count)
+        for (index, step) in program.steps.enumerated() {
+            for output in step.outputs { defined[output] = index }
+            for input in step.inputs { lastUse[input] = max(lastUse[input], index) }
+        }
+        lastUse[program.output] = program.steps.count
+        // A value nobody reads still occupies its buffer while its step writes it.
+        for value in 0..<count where defined[value] >= 0 { lastUse[value] = max(lastUse[value], defined[value]) }
+
+        // In-place: a step's output takes over an overwritable input that dies at that step (and is not
+        // also read another way, as a convolution reading its own residual).
+        var bufferOfValue = [Int](repeating: -1, count: count)
+        var buffers: [MemoryPlan.Buffer] = []
+        func bytes(_ value: Int) -> Int {
+            let raw = program.values[value].elements * batch * MemoryLayout<Float>.size
+            return (raw + alignment - 1) / alignment * alignment
+        }
+        func newBuffer(_ value: Int) {
+            bufferOfValue[value] = buffers.count
+            buffers.append(.init(values: [value], bytes: bytes(value), offset: 0, firstStep: defined[value], lastStep: lastUse[value]))
+        }
+        newBuffer(program.input)
+        for (index, step) in program.steps.enumerated() {
+            let reusable = step.kernel.overwritableInputs.map { step.inputs[$0] }.first { input in
+                lastUse[input] == index && bytes(input) == bytes(step.output) && input != program.output
+                    && step.inputs.filter({ $0 == input }).count == 1
+            }
+            if let input = reusable {
+                let buffer = bufferOfValue[input]
+                bufferOfValue[step.output] = buffer
+                buffers[buffer].values.append(step.output)
+                buffers[buffer].lastStep = lastUse[step.output]
+            } else if bufferOfValue[step.output] < 0 {
+                newBuffer(step.output)
+            }
+            if let second = step.preActivationOutput, bufferOfValue[second] < 0 { newBuffer(second) }
+        }
+
+        // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
+        let order = buffers.indices.sorted { (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep) }
+        var placed: [Int] = []
+        for index in order {
+            let buffer = buffers[index]
+            let neighbours = placed.map { buffers[$0] }.filter { $0.overlapsInTime(buffer) }.sorted { $0.offset < $1.offset }
+            var best: (offset: Int, gap: Int)?
+            var cursor = 0
+            for neighbour in neighbours {
+                let gap = neighbour.offset - cursor
+                if gap >= buffer.bytes && gap < (best?.gap ?? Int.max) { best = (cursor, gap) }
+                cursor = max(cursor, neighbour.offset + neighbour.bytes)
+            }
+            buffers[index].offset = best?.offset ?? cursor
+            placed.append(index)
+        }
+
+        var lowerBound = 0
+        for step in -1...program.steps.count {
+            lowerBound = max(lowerBound, buffers.filter { $0.firstStep <= step && step <= $0.lastStep }.reduce(0) { $0 + $1.bytes })
+        }
+        let arena = buffers.map { $0.offset + $0.bytes }.max() ?? 0
+        return MemoryPlan(batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound)
+    }
+
+    /// `MemoryPlan.conflicts()` as it was: every pair compared.
+    static func conflicts(_ plan: MemoryPlan) -> [(Int, Int)] {
+        let buffers = plan.buffers
+        var result: [(Int, Int)] = []
+        for a in buffers.indices {
+            for b in buffers.indices where a < b && buffers[a].overlapsInTime(buffers[b]) {
+                let x = buffers[a], y = buffers[b]
+                if x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes { result.append((a, b)) }
+            }
+        }
+        return result
+    }
+}
