@@ -5,7 +5,7 @@ import Testing
 struct MemoryPlannerTests {
     func program(_ file: String, sequential: Bool = false, overrides: [String] = []) throws -> Program {
         let compilation = try compileShipped(file, sequential: sequential, overrides: overrides)
-        return Fusion.run(compilation.graph, macs: compilation.report.macs)
+        return Fusion.run(compilation.graph)
     }
 
     /// The planner finds its buffers' neighbours through an index of lifetimes instead of scanning every
