@@ -6,11 +6,11 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "SharesCompiler", targets: ["SharesCompiler"]),
-        .executable(name: "sharesc", targets: ["sharesc"]),
+        .executable(name: "sharesc", targets: ["sharesc"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2")
     ],
     targets: [
         .target(
@@ -27,7 +27,7 @@ let package = Package(
             name: "sharesc",
             dependencies: [
                 "SharesCompiler",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
         // Fuzz targets over every reader (see Fuzz/README.md); in an ordinary build it replays inputs.
@@ -44,6 +44,6 @@ let package = Package(
             name: "SharesCompilerTests",
             dependencies: ["SharesCompiler", "CKernels"],
             exclude: ["Golden"]
-        ),
+        )
     ]
 )

@@ -27,7 +27,8 @@ public struct Compilation: Sendable {
 }
 
 public enum Compiler {
-    public static func compile(_ path: String, options: CompileOptions = .init()) throws(CompileFailure) -> Compilation {
+    public static func compile(_ path: String, options: CompileOptions = .init()) throws(CompileFailure) -> Compilation
+    {
         let overrides = try parseOverrides(options.overrides)
         let spec = try SpecLoader.load(path: path, source: options.source, overrides: overrides)
         try SpecValidator.validate(spec)
@@ -35,7 +36,8 @@ public enum Compiler {
         if options.sequential { graph = Untie.run(graph) }
         let problems = Verifier.problems(in: graph)
         guard problems.isEmpty else {
-            throw CompileFailure(Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))
+            throw CompileFailure(
+                Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))
         }
         let costs = try CostAnalysis.run(graph)
         let report = try ReportBuilder.build(graph, costs: costs)
@@ -61,8 +63,9 @@ public enum Compiler {
 
     public static func plan(_ program: Program, threads: Int) -> Plan {
         let algorithms = AlgorithmSelection.run(program)
-        return Plan(program: program, schedule: Scheduling.run(program, algorithms: algorithms, threads: threads),
-                    memory: MemoryPlanner.plan(program, batch: 1))
+        return Plan(
+            program: program, schedule: Scheduling.run(program, algorithms: algorithms, threads: threads),
+            memory: MemoryPlanner.plan(program, batch: 1))
     }
 
     /// The plan for another number of threads: each step's algorithm kept, its split made again.
@@ -76,17 +79,22 @@ public enum Compiler {
     /// an infinity runs by the indirect GEMM instead (the transforms would spread them to outputs that a
     /// direct convolution, PyTorch's, keeps finite). Says which, as warnings.
     public static func fitted(_ plan: Plan, to weights: some WeightProvider, source: String) throws(CompileFailure)
-        -> (Plan, [Diagnostic]) {
+        -> (Plan, [Diagnostic])
+    {
         var plan = plan, warnings: [Diagnostic] = []
         var finite: [Int: Bool] = [:]
-        for (index, step) in plan.program.steps.enumerated() where plan.schedule.steps[index].algorithm.winogradTile != nil {
+        for (index, step) in plan.program.steps.enumerated()
+        where plan.schedule.steps[index].algorithm.winogradTile != nil {
             guard case .conv(let weight, _, _, _, _, _, _) = step.kernel else { continue }
             if finite[weight] == nil { finite[weight] = try weights.values(of: weight).allSatisfy(\.isFinite) }
             guard finite[weight] == false else { continue }
-            plan.schedule.steps[index] = Scheduling.schedule(plan.program, step: index, algorithm: .igemm,
-                                                             threads: plan.schedule.threads)
-            warnings.append(Diagnostic(.warning, at: Location(file: source, line: 1, column: 1),
-                                       .nonFiniteWeight(parameter: plan.program.parameters[weight].name, step: step.name)))
+            plan.schedule.steps[index] = Scheduling.schedule(
+                plan.program, step: index, algorithm: .igemm,
+                threads: plan.schedule.threads)
+            warnings.append(
+                Diagnostic(
+                    .warning, at: Location(file: source, line: 1, column: 1),
+                    .nonFiniteWeight(parameter: plan.program.parameters[weight].name, step: step.name)))
         }
         return (plan, warnings)
     }

@@ -26,14 +26,19 @@ enum Target: String, CaseIterable {
     static func spec(_ bytes: [UInt8]) {
         let source = SpecSource.memory(["spec.yaml": String(decoding: bytes, as: UTF8.self), "blocks.yaml": library])
         for sequential in [false, true] {
-            guard let compilation = try? Compiler.compile("spec.yaml", options: CompileOptions(sequential: sequential, source: source)) else { return }
+            guard
+                let compilation = try? Compiler.compile(
+                    "spec.yaml", options: CompileOptions(sequential: sequential, source: source))
+            else { return }
             _ = compilation.report.rendered(as: .json)
         }
     }
 
     /// A plan file as it comes: read, verified, and run on one image when it is small enough.
     static func plan(_ bytes: [UInt8]) {
-        guard FileManager.default.createFile(atPath: scratchFile, contents: Data(bytes)) else { fatalError("cannot write \(scratchFile)") }
+        guard FileManager.default.createFile(atPath: scratchFile, contents: Data(bytes)) else {
+            fatalError("cannot write \(scratchFile)")
+        }
         load()
     }
 
@@ -45,7 +50,8 @@ enum Target: String, CaseIterable {
         let program = document.program
         // (At most two threads: a plan's pieces, however many, run on them as they would on more.)
         guard document.memory.arenaBytes <= 64 << 20, program.macs <= 50_000_000, document.schedule.threads <= 2,
-              let executor = try? Executor(plan: document.plan, weights: reader) else { return }
+            let executor = try? Executor(plan: document.plan, weights: reader)
+        else { return }
         let output = executor.run(RandomInput.images(program.values[program.input].elements, seed: 1), batch: 1)
         guard output.count == program.values[program.output].elements else { fatalError("\(output.count) outputs") }
     }
@@ -57,23 +63,30 @@ enum Target: String, CaseIterable {
         var weights: [[Float]] = [], floats = 0
         for (index, parameter) in document.program.parameters.enumerated() {
             guard parameter.shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 16 }),
-                  let count = Shape.checkedProduct(parameter.shape), count <= 1 << 18, floats + count <= 1 << 20 else { return }
+                let count = Shape.checkedProduct(parameter.shape), count <= 1 << 18, floats + count <= 1 << 20
+            else { return }
             floats += count
             weights.append(RandomInput.images(count, seed: UInt64(index)))
         }
-        guard (try? PlanFile.write(document, weights: WeightStore(values: weights), to: scratchFile)) != nil else { return }
+        guard (try? PlanFile.write(document, weights: WeightStore(values: weights), to: scratchFile)) != nil else {
+            return
+        }
         load()
     }
 
     /// A file of this process's own in the RAM disk, overwritten by every input.
-    static let scratchFile = (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
+    static let scratchFile =
+        (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
         + "/sharesc-fuzz-\(getpid()).plan"
 }
 
 // libFuzzer's driver, present when Fuzz/fuzz.sh built this with -sanitize=fuzzer (and exported it to
 // dlsym with --export-dynamic); absent from an ordinary build, which then replays files.
-typealias Driver = @convention(c) (UnsafeMutablePointer<CInt>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                                   @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+typealias Driver =
+    @convention(c) (
+        UnsafeMutablePointer<CInt>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 nonisolated(unsafe) var fuzzTarget = Target.spec
 
 /// The entry libFuzzer's runtime expects to link against (the driver below is given the same).
@@ -85,12 +98,14 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let target = Target(rawValue: name) else {
-    FileHandle.standardError.write(Data("""
-        usage: sharesc-fuzz TARGET [libFuzzer options and corpus folders]   (a fuzzing build: Fuzz/fuzz.sh)
-               sharesc-fuzz TARGET FILE...                                 (an ordinary build: replays the files)
-        targets: \(Target.allCases.map(\.rawValue).joined(separator: ", "))
+    FileHandle.standardError.write(
+        Data(
+            """
+            usage: sharesc-fuzz TARGET [libFuzzer options and corpus folders]   (a fuzzing build: Fuzz/fuzz.sh)
+                   sharesc-fuzz TARGET FILE...                                 (an ordinary build: replays the files)
+            targets: \(Target.allCases.map(\.rawValue).joined(separator: ", "))
 
-        """.utf8))
+            """.utf8))
     exit(64)
 }
 fuzzTarget = target

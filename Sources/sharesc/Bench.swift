@@ -6,12 +6,12 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a network on the CPU: median, min and max ms per batch, GFLOP/s, memory.",
         discussion: """
-        Runs --warmup untimed batches, then --runs timed ones. GFLOP/s = 2 x MACs x batch / time.
-        Peak resident memory is the whole process's (weights, arena, workspace, code).
-        Examples:
-          sharesc bench Architectures/imagenet/resnet-50.yaml --threads 1
-          sharesc bench Architectures/cifar/sharesnet-164.yaml --batch 8 --threads 2 --format json
-        """
+            Runs --warmup untimed batches, then --runs timed ones. GFLOP/s = 2 x MACs x batch / time.
+            Peak resident memory is the whole process's (weights, arena, workspace, code).
+            Examples:
+              sharesc bench Architectures/imagenet/resnet-50.yaml --threads 1
+              sharesc bench Architectures/cifar/sharesnet-164.yaml --batch 8 --threads 2 --format json
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -44,8 +44,10 @@ struct Bench: ParsableCommand {
 
         enum CodingKeys: String, CodingKey {
             case network, batch, threads, runs, macs, steps
-            case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", imagesPerSecond = "images_per_second", gflops
-            case arenaBytes = "arena_bytes", arenaLowerBoundBytes = "arena_lower_bound_bytes", weightBytes = "weight_bytes"
+            case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", imagesPerSecond = "images_per_second",
+                gflops
+            case arenaBytes = "arena_bytes", arenaLowerBoundBytes = "arena_lower_bound_bytes", weightBytes =
+                "weight_bytes"
             case workspaceBytes = "workspace_bytes", peakRssBytes = "peak_rss_bytes", kernelLevel = "kernel_level"
         }
     }
@@ -73,7 +75,9 @@ struct Bench: ParsableCommand {
     }
 
     func validate() throws {
-        guard batch >= 1 && batch <= 4096, runs >= 1, warmup >= 0, profileSteps >= 0 else { throw ValidationError("--batch, --runs, --warmup and --profile-steps must be positive") }
+        guard batch >= 1 && batch <= 4096, runs >= 1, warmup >= 0, profileSteps >= 0 else {
+            throw ValidationError("--batch, --runs, --warmup and --profile-steps must be positive")
+        }
         guard format != .markdown else { throw ValidationError("bench prints text or json") }
     }
 
@@ -101,29 +105,33 @@ struct Bench: ParsableCommand {
             }
         }
         times.sort()
-        let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        let median =
+            times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let executor = loaded.executor, threads = executor.threads
         let total = stepSeconds.reduce(0, +)
         let profiled = ProgramPrinter.steps(of: executor.plan).map { step in
             var step = step
             step.macs *= batch
-            return ProfiledStep(step: step, ms: stepSeconds[step.index] * 1000, percent: 100 * stepSeconds[step.index] / total)
+            return ProfiledStep(
+                step: step, ms: stepSeconds[step.index] * 1000, percent: 100 * stepSeconds[step.index] / total)
         }
-        let result = Result(network: loaded.network, batch: batch, threads: threads, runs: runs, medianMs: median,
-                            minMs: times.first!, maxMs: times.last!, imagesPerSecond: Double(batch) * 1000 / median,
-                            gflops: 2 * Double(loaded.macs) * Double(batch) / (median * 1e6), macs: loaded.macs,
-                            arenaBytes: memory.arenaBytes * loaded.executor.arenaCount,
-                            arenaLowerBoundBytes: memory.lowerBoundBytes * loaded.executor.arenaCount,
-                            weightBytes: loaded.executor.weightBytes, workspaceBytes: loaded.executor.workspaceBytes,
-                            peakRssBytes: peakResidentBytes() ?? 0, kernelLevel: Executor.kernelLevel,
-                            steps: profile ? profiled : nil)
+        let result = Result(
+            network: loaded.network, batch: batch, threads: threads, runs: runs, medianMs: median,
+            minMs: times.first!, maxMs: times.last!, imagesPerSecond: Double(batch) * 1000 / median,
+            gflops: 2 * Double(loaded.macs) * Double(batch) / (median * 1e6), macs: loaded.macs,
+            arenaBytes: memory.arenaBytes * loaded.executor.arenaCount,
+            arenaLowerBoundBytes: memory.lowerBoundBytes * loaded.executor.arenaCount,
+            weightBytes: loaded.executor.weightBytes, workspaceBytes: loaded.executor.workspaceBytes,
+            peakRssBytes: peakResidentBytes() ?? 0, kernelLevel: Executor.kernelLevel,
+            steps: profile ? profiled : nil)
         if format == .json {
             emit(JSONRendering.render(result))
             return
         }
         // One arena per thread that runs images side by side, each planned for one image.
         let arenas = loaded.executor.arenaCount > 1 ? "\(loaded.executor.arenaCount) x " : ""
-        emit("""
+        emit(
+            """
             \(result.network): batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(runs) runs, \(result.kernelLevel) kernels
               median \(Format.fixed(median, decimals: 2)) ms  (min \(Format.fixed(result.minMs, decimals: 2)), max \(Format.fixed(result.maxMs, decimals: 2)))
               \(Format.fixed(result.imagesPerSecond, decimals: 1)) images/s, \(Format.fixed(result.gflops, decimals: 1)) GFLOP/s (2 x \(Format.metric(loaded.macs, unit: "MACs")) per image)
@@ -136,13 +144,20 @@ struct Bench: ParsableCommand {
     /// The slowest steps first, with their share of the time and GFLOP/s; then the time by algorithm.
     static func profileTable(_ steps: [ProfiledStep], runs: Int, listed: Int) -> String {
         let total = steps.reduce(0) { $0 + $1.ms }
-        var lines = ["steps by time (each step's fastest of \(runs) profiled runs; total \(Format.fixed(total, decimals: 2)) ms):"]
+        var lines = [
+            "steps by time (each step's fastest of \(runs) profiled runs; total \(Format.fixed(total, decimals: 2)) ms):"
+        ]
         let slowest = steps.sorted { ($0.ms, -$0.step.index) > ($1.ms, -$1.step.index) }
         for entry in listed > 0 ? Array(slowest.prefix(listed)) : slowest {
             let step = entry.step
-            let rate = step.macs == 0 ? "" : Format.fixed(2 * Double(step.macs) / (entry.ms * 1e6), decimals: 1) + " GFLOP/s"
-            lines.append("  " + [Format.fixed(entry.ms, decimals: 3) + " ms", Format.fixed(entry.percent, decimals: 1) + "%",
-                                 rate, "\(step.index): \(step.kernel)", step.name].joined(separator: "  "))
+            let rate =
+                step.macs == 0 ? "" : Format.fixed(2 * Double(step.macs) / (entry.ms * 1e6), decimals: 1) + " GFLOP/s"
+            lines.append(
+                "  "
+                    + [
+                        Format.fixed(entry.ms, decimals: 3) + " ms", Format.fixed(entry.percent, decimals: 1) + "%",
+                        rate, "\(step.index): \(step.kernel)", step.name
+                    ].joined(separator: "  "))
         }
         var byAlgorithm: [String: (ms: Double, steps: Int)] = [:]
         for entry in steps {
@@ -151,8 +166,12 @@ struct Bench: ParsableCommand {
         }
         lines.append("by algorithm:")
         for (algorithm, entry) in byAlgorithm.sorted(by: { ($0.value.ms, $1.key) > ($1.value.ms, $0.key) }) {
-            lines.append("  " + [Format.fixed(entry.ms, decimals: 3) + " ms",
-                                 Format.fixed(100 * entry.ms / total, decimals: 1) + "%", "\(entry.steps) x \(algorithm)"].joined(separator: "  "))
+            lines.append(
+                "  "
+                    + [
+                        Format.fixed(entry.ms, decimals: 3) + " ms",
+                        Format.fixed(100 * entry.ms / total, decimals: 1) + "%", "\(entry.steps) x \(algorithm)"
+                    ].joined(separator: "  "))
         }
         return lines.joined(separator: "\n")
     }

@@ -5,14 +5,14 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare a spec with its sequential variant, or two specs side by side.",
         discussion: """
-        With one spec, A is the spec as written and B its sequential (unshared) variant.
-        With two, A and B are the two specs (--set and --sequential apply to both).
-        Differences are B - A, percentages relative to A.
-        Examples:
-          sharesc compare Architectures/imagenet/sharesnet-50.yaml
-          sharesc compare Architectures/imagenet/sharesnet-152.yaml Architectures/imagenet/sharesnet-152-all.yaml
-          sharesc compare Architectures/cifar/sharewrn-40-4.yaml --format markdown
-        """
+            With one spec, A is the spec as written and B its sequential (unshared) variant.
+            With two, A and B are the two specs (--set and --sequential apply to both).
+            Differences are B - A, percentages relative to A.
+            Examples:
+              sharesc compare Architectures/imagenet/sharesnet-50.yaml
+              sharesc compare Architectures/imagenet/sharesnet-152.yaml Architectures/imagenet/sharesnet-152-all.yaml
+              sharesc compare Architectures/cifar/sharewrn-40-4.yaml --format markdown
+            """
     )
 
     @Argument(help: "Spec A.") var a: String
@@ -22,7 +22,8 @@ struct Compare: ParsableCommand {
 
     func validate() throws {
         if b == nil && options.sequential {
-            throw ValidationError("--sequential needs two specs; with one spec, compare already sets it against its sequential variant")
+            throw ValidationError(
+                "--sequential needs two specs; with one spec, compare already sets it against its sequential variant")
         }
     }
 

@@ -6,18 +6,18 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export the network as an ONNX model or a PyTorch module, tied weights stored once.",
         discussion: """
-        The format follows the output's extension (.onnx, .py) unless --format says it.
-        ONNX: opset 17, input `input` (N x C x H x W float32, N dynamic), output `logits`; a tied weight
-        is one initializer consumed by several Conv nodes.
-        PyTorch: one Python file importing only torch; `create_model()` returns the network, whose
-        state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter.
-        It holds no weights: --weights only checks that a file fits it (for load_state_dict).
-        Examples:
-          sharesc export Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.onnx
-          sharesc export Architectures/cifar/sharesnet-164.yaml -o m.onnx --weights w.safetensors
-          sharesc export Architectures/cifar/sharesnet-164.yaml -o seq.onnx --sequential --seed 3
-          sharesc export Architectures/cifar/sharesnet-164.yaml -o sharesnet164.py
-        """
+            The format follows the output's extension (.onnx, .py) unless --format says it.
+            ONNX: opset 17, input `input` (N x C x H x W float32, N dynamic), output `logits`; a tied weight
+            is one initializer consumed by several Conv nodes.
+            PyTorch: one Python file importing only torch; `create_model()` returns the network, whose
+            state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter.
+            It holds no weights: --weights only checks that a file fits it (for load_state_dict).
+            Examples:
+              sharesc export Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.onnx
+              sharesc export Architectures/cifar/sharesnet-164.yaml -o m.onnx --weights w.safetensors
+              sharesc export Architectures/cifar/sharesnet-164.yaml -o seq.onnx --sequential --seed 3
+              sharesc export Architectures/cifar/sharesnet-164.yaml -o sharesnet164.py
+            """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case onnx, torch }
@@ -30,11 +30,13 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         if format == nil && !output.hasSuffix(".onnx") && !output.hasSuffix(".py") {
-            throw ValidationError("cannot tell the format from '\(output)': name it .onnx or .py, or give --format onnx|torch")
+            throw ValidationError(
+                "cannot tell the format from '\(output)': name it .onnx or .py, or give --format onnx|torch")
         }
         if resolvedFormat == .torch && (weights.seed != nil || weights.randomizeBatchNorm) {
-            throw ValidationError("a PyTorch export holds no weights, so --seed and --randomize-bn do nothing: the module initialises itself, "
-                                  + "or loads a file with load_state_dict (--weights checks that one fits)")
+            throw ValidationError(
+                "a PyTorch export holds no weights, so --seed and --randomize-bn do nothing: the module initialises itself, "
+                    + "or loads a file with load_state_dict (--weights checks that one fits)")
         }
     }
 
@@ -49,13 +51,15 @@ struct Export: ParsableCommand {
                 // The module holds no weights; a weights file is checked against it, for load_state_dict.
                 if let file = weights.weights { _ = try WeightSource.file(file).load(for: compilation.graph) }
                 try write(Data(source.utf8))
-                return "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
+                return
+                    "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
                     + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied"
                     + (weights.weights.map { "; \($0) fits it (load_state_dict)" } ?? "")
             case .onnx:
                 let values = try weights.source.load(for: compilation.graph)
                 try write(Data(ONNXExporter.export(compilation.graph, weights: values)))
-                return "\(output): \(compilation.graph.parameters.count) initializers (\(compilation.graph.ties.count) tied), "
+                return
+                    "\(output): \(compilation.graph.parameters.count) initializers (\(compilation.graph.ties.count) tied), "
                     + "\(compilation.report.parameters.total) parameters, opset \(ONNXExporter.opset)"
             }
         }
@@ -64,8 +68,10 @@ struct Export: ParsableCommand {
 
     private func write(_ data: Data) throws(CompileFailure) {
         do { try data.write(to: URL(fileURLWithPath: output)) } catch {
-            throw CompileFailure(Diagnostic(at: Location(file: output, line: 1, column: 1),
-                                            .cannotWrite(path: output, reason: error.localizedDescription)))
+            throw CompileFailure(
+                Diagnostic(
+                    at: Location(file: output, line: 1, column: 1),
+                    .cannotWrite(path: output, reason: error.localizedDescription)))
         }
     }
 }

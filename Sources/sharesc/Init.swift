@@ -5,13 +5,13 @@ struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write deterministic initial weights as a safetensors file.",
         discussion: """
-        One tensor per distinct parameter: a tied weight is stored once (e.g. stage3.shared.conv2.weight),
-        and __metadata__ lists the layers that use it. Conv weights are He-normal (fan-out), batchnorm
-        gamma 1 / beta 0 / mean 0 / variance 1, linear layers as PyTorch initialises them.
-        Examples:
-          sharesc init Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.safetensors
-          sharesc init Architectures/cifar/sharesnet-164.yaml -o w.safetensors --seed 7 --randomize-bn
-        """
+            One tensor per distinct parameter: a tied weight is stored once (e.g. stage3.shared.conv2.weight),
+            and __metadata__ lists the layers that use it. Conv weights are He-normal (fan-out), batchnorm
+            gamma 1 / beta 0 / mean 0 / variance 1, linear layers as PyTorch initialises them.
+            Examples:
+              sharesc init Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.safetensors
+              sharesc init Architectures/cifar/sharesnet-164.yaml -o w.safetensors --seed 7 --randomize-bn
+            """
     )
 
     @Argument(help: "The spec whose parameters to initialise.") var spec: String
@@ -24,9 +24,11 @@ struct Init: ParsableCommand {
     func run() throws {
         let summary = try reportingDiagnostics { () throws(CompileFailure) in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
-            let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: seed, randomizeBatchNorm: randomizeBatchNorm))
+            let weights = WeightInitializer.initialize(
+                compilation.graph, options: InitOptions(seed: seed, randomizeBatchNorm: randomizeBatchNorm))
             try WeightFile.write(compilation.graph, weights, to: output, seed: seed)
-            return "\(output): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"
+            return
+                "\(output): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"
                 + " + \(compilation.report.parameters.buffers) buffers, \(compilation.graph.ties.count) tied"
         }
         emit(summary)

@@ -15,15 +15,20 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
-        if !ModelLoader.isSpec(model) && (weights.weights != nil || weights.seed != nil || !spec.overrides.isEmpty || spec.sequential) {
-            throw ValidationError("a plan carries its weights and variant; --weights, --seed, --set and --sequential apply to specs")
+        if !ModelLoader.isSpec(model)
+            && (weights.weights != nil || weights.seed != nil || !spec.overrides.isEmpty || spec.sequential)
+        {
+            throw ValidationError(
+                "a plan carries its weights and variant; --weights, --seed, --set and --sequential apply to specs")
         }
     }
 
     /// The model, ready to run; what runs otherwise than planned is said on standard error.
     func load() throws(CompileFailure) -> LoadedModel {
-        let loaded = ModelLoader.isSpec(model)
-            ? try ModelLoader.load(spec: model, options: spec.compileOptions, weights: weights.source, threads: threadCount)
+        let loaded =
+            ModelLoader.isSpec(model)
+            ? try ModelLoader.load(
+                spec: model, options: spec.compileOptions, weights: weights.source, threads: threadCount)
             : try ModelLoader.load(plan: model, threads: threads)
         printWarnings(loaded.warnings)
         return loaded

@@ -6,13 +6,13 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a network on the CPU and print its top-5 classes, or write its outputs.",
         discussion: """
-        Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output
-        N x classes. Without --input, a deterministic random input of --batch images is used.
-        Examples:
-          sharesc run Architectures/cifar/sharesnet-164.yaml --seed 1
-          sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan
-          sharesc run sharesnet-50.plan --input images.npy --output logits.npy --threads 2
-        """
+            Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output
+            N x classes. Without --input, a deterministic random input of --batch images is used.
+            Examples:
+              sharesc run Architectures/cifar/sharesnet-164.yaml --seed 1
+              sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan
+              sharesc run sharesnet-50.plan --input images.npy --output logits.npy --threads 2
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -38,9 +38,12 @@ struct Run: ParsableCommand {
             return (0..<batch).map { image in
                 let row = Array(logits[(image * classes)..<((image + 1) * classes)])
                 // Largest first, NaN above everything (as PyTorch's topk), ties by class: a total order.
-                func key(_ index: Int) -> (Int, Float, Int) { row[index].isNaN ? (1, 0, -index) : (0, row[index], -index) }
+                func key(_ index: Int) -> (Int, Float, Int) {
+                    row[index].isNaN ? (1, 0, -index) : (0, row[index], -index)
+                }
                 let top = row.indices.sorted { key($0) > key($1) }.prefix(5)
-                return "image \(image): " + top.map { "\($0) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }.joined(separator: ", ")
+                return "image \(image): "
+                    + top.map { "\($0) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }.joined(separator: ", ")
             }.joined(separator: "\n")
         }
         emit(text)
@@ -52,8 +55,10 @@ struct Run: ParsableCommand {
         let (shape, values) = try NumPyFile.read(input)
         if shape == imageShape { return (values, 1) }
         guard shape.count == imageShape.count + 1, Array(shape.dropFirst()) == imageShape, shape[0] >= 1 else {
-            throw CompileFailure(Diagnostic(at: Location(file: input, line: 1, column: 1),
-                                            .inputShape(found: shape, expected: imageShape)))
+            throw CompileFailure(
+                Diagnostic(
+                    at: Location(file: input, line: 1, column: 1),
+                    .inputShape(found: shape, expected: imageShape)))
         }
         return (values, shape[0])
     }

@@ -6,11 +6,11 @@ struct SharesC: ParsableCommand {
         commandName: "sharesc",
         abstract: "A compiler for residual networks with shared weights, written as YAML.",
         discussion: """
-        Examples:
-          sharesc compile Architectures/imagenet/sharesnet-50.yaml
-          sharesc compare Architectures/imagenet/sharesnet-50.yaml
-          sharesc graph Architectures/cifar/sharesnet-164.yaml | dot -Tsvg > sharesnet-164.svg
-        """,
+            Examples:
+              sharesc compile Architectures/imagenet/sharesnet-50.yaml
+              sharesc compare Architectures/imagenet/sharesnet-50.yaml
+              sharesc graph Architectures/cifar/sharesnet-164.yaml | dot -Tsvg > sharesnet-164.svg
+            """,
         version: "0.1.0",
         subcommands: [Check.self, Compile.self, Compare.self, Graph.self, Init.self, Export.self, Run.self, Bench.self]
     )

@@ -3,7 +3,9 @@ import SharesCompiler
 
 /// Options every command that reads a spec takes.
 struct SpecOptions: ParsableArguments {
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a spec variable, e.g. --set classes=100 (repeatable).", valueName: "name=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a spec variable, e.g. --set classes=100 (repeatable).", valueName: "name=value"))
     var overrides: [String] = []
 
     @Flag(help: "Turn every tie off: the unshared (sequential) variant of the spec.")

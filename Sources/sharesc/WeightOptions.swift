@@ -3,18 +3,22 @@ import SharesCompiler
 
 /// How commands that need weights get them: `--weights FILE`, or generated from `--seed`.
 struct WeightOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A safetensors file with the network's weights (as written by `sharesc init`).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A safetensors file with the network's weights (as written by `sharesc init`).", valueName: "file"))
     var weights: String?
 
     @Option(help: "Seed of the generated initial weights when no --weights file is given (default 0).")
     var seed: UInt64?
 
-    @Flag(name: .customLong("randomize-bn"), help: "Generate non-trivial batchnorm scale, shift and running statistics.")
+    @Flag(
+        name: .customLong("randomize-bn"), help: "Generate non-trivial batchnorm scale, shift and running statistics.")
     var randomizeBatchNorm = false
 
     func validate() throws {
         if weights != nil && (seed != nil || randomizeBatchNorm) {
-            throw ValidationError("--weights reads weights from a file; --seed and --randomize-bn only apply to generated weights")
+            throw ValidationError(
+                "--weights reads weights from a file; --seed and --randomize-bn only apply to generated weights")
         }
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SharesCompiler
 
 /// The published parameter counts (torchvision, and Boulch 2018 for the shared variants), exact.
@@ -27,9 +28,11 @@ struct ArchitectureTests {
         .init(file: "cifar/sharesnet-164.yaml", asWritten: 929_114, sequential: 1_703_258),
         .init(file: "cifar/wrn-40-4.yaml", asWritten: 8_949_210, sequential: 8_949_210),
         .init(file: "cifar/sharewrn-40-4.yaml", asWritten: 5_852_634, sequential: 8_949_210),
-        .init(file: "cifar/sharewrn-28-10.yaml", asWritten: 26_860_084, sequential: 36_536_884, overrides: ["classes=100"]),
+        .init(
+            file: "cifar/sharewrn-28-10.yaml", asWritten: 26_860_084, sequential: 36_536_884, overrides: ["classes=100"]
+        ),
         // The original CIFAR ResNet-56 with parameter-free shortcuts: 0.85 M (He et al. 2016, table 6).
-        .init(file: "cifar/resnet-56.yaml", asWritten: 853_018, sequential: 853_018),
+        .init(file: "cifar/resnet-56.yaml", asWritten: 853_018, sequential: 853_018)
     ]
 
     @Test(arguments: table)
@@ -52,8 +55,10 @@ struct ArchitectureTests {
     }
 
     /// torchvision's "GFLOPS" column is MACs of conv and linear layers at 224x224.
-    @Test(arguments: [("resnet-18", "1.814"), ("resnet-34", "3.664"), ("resnet-50", "4.089"), ("resnet-101", "7.801"),
-                      ("resnet-152", "11.514"), ("wide-resnet-50-2", "11.398")])
+    @Test(arguments: [
+        ("resnet-18", "1.814"), ("resnet-34", "3.664"), ("resnet-50", "4.089"), ("resnet-101", "7.801"),
+        ("resnet-152", "11.514"), ("wide-resnet-50-2", "11.398")
+    ])
     func torchvisionMACs(_ network: String, _ gmacs: String) throws {
         let report = try compileShipped("imagenet/\(network).yaml").report
         #expect(Format.fixed(Double(report.macs) / 1e9, decimals: 3) == gmacs)
@@ -69,8 +74,11 @@ struct ArchitectureTests {
         #expect(report.parameters.buffers == 53_120)
         #expect(report.weightBytes == 4 * 20_469_800)
         #expect(report.ties.map(\.uses) == [3, 3, 5, 2])
-        #expect(report.ties.map(\.weight) == ["stage1.shared.conv2.weight", "stage2.shared.conv2.weight",
-                                              "stage3.shared.conv2.weight", "stage4.shared.conv2.weight"])
+        #expect(
+            report.ties.map(\.weight) == [
+                "stage1.shared.conv2.weight", "stage2.shared.conv2.weight",
+                "stage3.shared.conv2.weight", "stage4.shared.conv2.weight"
+            ])
     }
 
     /// Every shipped graph keeps the IR's invariants, shared and sequential.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// Fusion and memory planning on their own, and the plan file: no kernels run here.
@@ -70,7 +71,10 @@ struct BackendPassTests {
         let index = try #require(program.steps.firstIndex { $0.preActivationOutput != nil })
         var missing = program
         missing.steps[index].preActivationOutput = nil
-        #expect(ProgramVerifier.problems(in: missing).contains { $0.hasSuffix("a pre-activation needs exactly one second output") })
+        #expect(
+            ProgramVerifier.problems(in: missing).contains {
+                $0.hasSuffix("a pre-activation needs exactly one second output")
+            })
         var twice = program
         twice.steps[index].preActivationOutput = twice.steps[index].output
         #expect(ProgramVerifier.problems(in: twice).contains { $0.contains("twice") })
@@ -82,7 +86,9 @@ struct BackendPassTests {
     @Test func inPlaceSteps() throws {
         // The plain ResNet-56's identity blocks leave a separate add-ReLU, which writes over its input;
         // resnet-50's bottlenecks end in a convolution that writes over its residual.
-        for (spec, overrides, kernels) in [("cifar/resnet-56.yaml", ["depth=20"], ["add"]), ("imagenet/resnet-50.yaml", [], ["conv"])] {
+        for (spec, overrides, kernels) in [
+            ("cifar/resnet-56.yaml", ["depth=20"], ["add"]), ("imagenet/resnet-50.yaml", [], ["conv"])
+        ] {
             let program = try program(spec, overrides: overrides)
             let plan = MemoryPlanner.plan(program, batch: 2)
             let shared = plan.buffers.filter { $0.values.count > 1 }
@@ -103,7 +109,8 @@ struct BackendPassTests {
     }
 
     @Test func goldenStages() throws {
-        let compilation = try Compiler.compile("Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
+        let compilation = try Compiler.compile(
+            "Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
         let plan = Compiler.plan(compilation, threads: 2)
         try expectGolden(ProgramPrinter.fused(plan.program), "2-tie-group.fused.txt")
         try expectGolden(ProgramPrinter.memory(plan.program, plan.memory), "2-tie-group.memory.txt")
@@ -113,7 +120,9 @@ struct BackendPassTests {
     // MARK: Plan files
 
     func temporary(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-\(getpid())-\(UUID().uuidString)-\(name)").path
+        FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sharesc-\(getpid())-\(UUID().uuidString)-\(name)"
+        ).path
     }
 
     func document(_ graph: Graph) -> PlanDocument {
@@ -121,7 +130,10 @@ struct BackendPassTests {
     }
 
     func readError(_ path: String) -> String {
-        do { _ = try PlanFile.read(path); return "(read)" } catch { return error.description }
+        do {
+            _ = try PlanFile.read(path)
+            return "(read)"
+        } catch { return error.description }
     }
 
     @Test func planRoundTripStoresTiedWeightsOnce() throws {
@@ -148,22 +160,29 @@ struct BackendPassTests {
         var newer = document(graph)
         newer.formatVersion = 5
         let json = String(decoding: try JSONEncoder().encode(newer), as: UTF8.self)
-        let tensors = graph.parameters.map { Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id]) }
+        let tensors = graph.parameters.map {
+            Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id])
+        }
         for version in ["5", "3"] {
             try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", version), ("sharesc.plan", json)]))
                 .write(to: URL(fileURLWithPath: path))
-            #expect(readError(path) == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 4;"
+            #expect(
+                readError(path)
+                    == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 4;"
                     + " compile the spec again with 'sharesc compile -o'")
         }
 
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", "{\"program\": 3}")])).write(to: URL(fileURLWithPath: path))
+        try Data(
+            Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", "{\"program\": 3}")])
+        ).write(to: URL(fileURLWithPath: path))
         #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))
 
         // A well-formed document whose step reads a value that does not exist.
         var broken = document(graph)
         broken.program.steps[1].inputs = [999]
         let brokenJSON = String(decoding: try JSONEncoder().encode(broken), as: UTF8.self)
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", brokenJSON)])).write(to: URL(fileURLWithPath: path))
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", brokenJSON)]))
+            .write(to: URL(fileURLWithPath: path))
         #expect(readError(path).contains("damaged plan: step '"))
 
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))

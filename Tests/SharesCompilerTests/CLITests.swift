@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// The built `sharesc` binary, end to end: exit codes, what goes to stdout and what to stderr.
@@ -28,8 +29,9 @@ struct CLITests {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     @Test func compilePrintsTheReport() throws {
@@ -41,7 +43,9 @@ struct CLITests {
     }
 
     @Test func jsonHasTheDocumentedKeys() throws {
-        let result = try Self.run(["compile", "Architectures/cifar/sharewrn-28-10.yaml", "--set", "classes=100", "--format", "json"])
+        let result = try Self.run([
+            "compile", "Architectures/cifar/sharewrn-28-10.yaml", "--set", "classes=100", "--format", "json"
+        ])
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let parameters = try #require(json["parameters"] as? [String: Any])
@@ -61,7 +65,9 @@ struct CLITests {
     }
 
     @Test func sequentialFlag() throws {
-        let result = try Self.run(["compile", "Architectures/cifar/sharesnet-164.yaml", "--sequential", "--format", "json"])
+        let result = try Self.run([
+            "compile", "Architectures/cifar/sharesnet-164.yaml", "--sequential", "--format", "json"
+        ])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(json["variant"] as? String == "sequential")
         #expect((json["parameters"] as? [String: Any])?["total"] as? Int == 1_703_258)
@@ -76,9 +82,13 @@ struct CLITests {
     @Test func compareWithOneAndTwoSpecs() throws {
         let one = try Self.run(["compare", "Architectures/imagenet/sharesnet-50.yaml"])
         #expect(one.status == 0)
-        #expect(one.stdout.contains("A has 5,087,232 fewer parameters than B (19.9% of B's), at the same compute (4.089 GMACs per image)."))
-        let two = try Self.run(["compare", "Architectures/imagenet/resnet-50.yaml", "Architectures/imagenet/wide-resnet-50-2.yaml",
-                                "--format", "markdown"])
+        #expect(
+            one.stdout.contains(
+                "A has 5,087,232 fewer parameters than B (19.9% of B's), at the same compute (4.089 GMACs per image)."))
+        let two = try Self.run([
+            "compare", "Architectures/imagenet/resnet-50.yaml", "Architectures/imagenet/wide-resnet-50-2.yaml",
+            "--format", "markdown"
+        ])
         #expect(two.status == 0)
         #expect(two.stdout.hasPrefix("# resnet-50 (sequential) vs wide-resnet-50-2 (sequential)"))
         #expect(two.stdout.contains("| MACs | 4,089,184,256 | 11,398,021,120 | +7,308,836,864 | +178.7% |"))
@@ -103,14 +113,17 @@ struct CLITests {
     @Test func checkSaysOk() throws {
         let result = try Self.run(["check", "Architectures/cifar/wrn-40-4.yaml", "--set", "depth=28", "--set", "k=10"])
         #expect(result.status == 0)
-        #expect(result.stdout == "Architectures/cifar/wrn-40-4.yaml: ok: wrn-40-4, 36479194 parameters, 0 tied weights\n")
+        #expect(
+            result.stdout == "Architectures/cifar/wrn-40-4.yaml: ok: wrn-40-4, 36479194 parameters, 0 tied weights\n")
     }
 
     @Test func invalidSpecPrintsLocatedErrorsOnlyToStderr() throws {
         let result = try Self.run(["compile", "Examples/3-deliberate-error.yaml"])
         #expect(result.status == 1)
         #expect(result.stdout == "")
-        #expect(result.stderr.hasPrefix("Examples/3-deliberate-error.yaml:12:69: error: tied convolutions must have identical weight shapes"))
+        #expect(
+            result.stderr.hasPrefix(
+                "Examples/3-deliberate-error.yaml:12:69: error: tied convolutions must have identical weight shapes"))
     }
 
     @Test func missingFileAndUnknownVariable() throws {
@@ -119,7 +132,9 @@ struct CLITests {
         #expect(missing.stderr == "no/such/spec.yaml:1:1: error: cannot read 'no/such/spec.yaml': no such file\n")
         let unknown = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "clases=100"])
         #expect(unknown.status == 1)
-        #expect(unknown.stderr.hasPrefix("<command line: --set clases=100>:1:1: error: --set names unknown variable 'clases'"))
+        #expect(
+            unknown.stderr.hasPrefix(
+                "<command line: --set clases=100>:1:1: error: --set names unknown variable 'clases'"))
     }
 
     @Test func badUsageExitsLikeArgumentParser() throws {
@@ -144,46 +159,66 @@ struct CLITests {
 
 /// `init` and `export` through the binary.
 struct WeightCLITests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-cli-\(getpid())-\(UUID().uuidString)")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "sharesc-cli-\(getpid())-\(UUID().uuidString)")
 
     @Test func initThenExportFromTheFile() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let weights = directory.appendingPathComponent("w.safetensors").path
         let model = directory.appendingPathComponent("m.onnx").path
-        let initialized = try CLITests.run(["init", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", weights, "--seed", "4"])
+        let initialized = try CLITests.run([
+            "init", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", weights, "--seed", "4"
+        ])
         #expect(initialized.status == 0)
         // 312,218 sequential (worked out by hand) less 9 x (16² + 32² + 64²) for the three two-use ties.
         #expect(initialized.stdout == "\(weights): 142 tensors, 263834 parameters + 4064 buffers, 3 tied\n")
-        let exported = try CLITests.run(["export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", model, "--weights", weights])
+        let exported = try CLITests.run([
+            "export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", model, "--weights", weights
+        ])
         #expect(exported.status == 0)
         #expect(exported.stdout == "\(model): 142 initializers (3 tied), 263834 parameters, opset 17\n")
         // The shared weights do not fit the sequential variant: every missing per-use tensor is named.
-        let mismatch = try CLITests.run(["export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "--sequential",
-                                         "-o", model, "--weights", weights])
+        let mismatch = try CLITests.run([
+            "export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "--sequential",
+            "-o", model, "--weights", weights
+        ])
         #expect(mismatch.status == 1)
-        #expect(mismatch.stderr.contains("\(weights):1:1: error: missing tensor 'stage1.block2.conv2.weight' of shape [16, 16, 3, 3]"))
-        #expect(mismatch.stderr.contains("\(weights):1:1: error: tensor 'stage1.shared.conv2.weight' is not a parameter of this network"))
+        #expect(
+            mismatch.stderr.contains(
+                "\(weights):1:1: error: missing tensor 'stage1.block2.conv2.weight' of shape [16, 16, 3, 3]"))
+        #expect(
+            mismatch.stderr.contains(
+                "\(weights):1:1: error: tensor 'stage1.shared.conv2.weight' is not a parameter of this network"))
     }
 
     @Test func weightErrorsAndUsage() throws {
-        let missing = try CLITests.run(["export", "Architectures/cifar/resnet-56.yaml", "-o", "/tmp/never.onnx", "--weights", "/no/such.safetensors"])
+        let missing = try CLITests.run([
+            "export", "Architectures/cifar/resnet-56.yaml", "-o", "/tmp/never.onnx", "--weights", "/no/such.safetensors"
+        ])
         #expect(missing.status == 1)
         #expect(missing.stderr == "/no/such.safetensors:1:1: error: cannot read '/no/such.safetensors': no such file\n")
-        let both = try CLITests.run(["export", "Architectures/cifar/resnet-56.yaml", "-o", "/tmp/never.onnx", "--weights", "w", "--seed", "1"])
+        let both = try CLITests.run([
+            "export", "Architectures/cifar/resnet-56.yaml", "-o", "/tmp/never.onnx", "--weights", "w", "--seed", "1"
+        ])
         #expect(both.status == 64)
         let noOutput = try CLITests.run(["init", "Architectures/cifar/resnet-56.yaml"])
         #expect(noOutput.status == 64)
-        let unwritable = try CLITests.run(["init", "Architectures/cifar/resnet-56.yaml", "-o", "/no/such/dir/w.safetensors"])
+        let unwritable = try CLITests.run([
+            "init", "Architectures/cifar/resnet-56.yaml", "-o", "/no/such/dir/w.safetensors"
+        ])
         #expect(unwritable.status == 1)
-        #expect(unwritable.stderr.hasPrefix("/no/such/dir/w.safetensors:1:1: error: cannot write '/no/such/dir/w.safetensors'"))
+        #expect(
+            unwritable.stderr.hasPrefix(
+                "/no/such/dir/w.safetensors:1:1: error: cannot write '/no/such/dir/w.safetensors'"))
     }
 }
 
 /// `compile -o`, `run` and `bench` through the binary, on a small network.
 struct RunCLITests {
     let spec = "Architectures/cifar/resnet-56.yaml"
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-run-\(getpid())-\(UUID().uuidString)")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "sharesc-run-\(getpid())-\(UUID().uuidString)")
 
     @Test func runPrintsTopFiveAndWritesNumPy() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -217,17 +252,25 @@ struct RunCLITests {
     @Test func runSurvivesHostilePlansAndNonFiniteValues() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let plan = directory.appendingPathComponent("r8.plan").path, bad = directory.appendingPathComponent("bad.plan").path
+        let plan = directory.appendingPathComponent("r8.plan").path,
+            bad = directory.appendingPathComponent("bad.plan").path
         #expect(try CLITests.run(["compile", spec, "--set", "depth=8", "-o", plan]).status == 0)
         let (document, reader) = try PlanFile.read(plan)
-        for (field, change) in [("input_shape is 3x64x64", { (d: inout PlanDocument) in d.inputShape = .image(channels: 3, height: 64, width: 64) }),
-                                ("output_shape is 1000", { (d: inout PlanDocument) in d.outputShape = Shape([1000]) })] {
+        for (field, change) in [
+            (
+                "input_shape is 3x64x64",
+                { (d: inout PlanDocument) in d.inputShape = .image(channels: 3, height: 64, width: 64) }
+            ),
+            ("output_shape is 1000", { (d: inout PlanDocument) in d.outputShape = Shape([1000]) })
+        ] {
             var damaged = document
             change(&damaged)
             try PlanFile.write(damaged, weights: reader, to: bad)
             let refused = try CLITests.run(["run", bad, "--output", directory.appendingPathComponent("y.npy").path])
             #expect(refused.status == 1 && refused.stdout.isEmpty)
-            #expect(refused.stderr.hasPrefix("\(bad):1:1: error: damaged plan: \(field), but the program's "), "\(refused.stderr)")
+            #expect(
+                refused.stderr.hasPrefix("\(bad):1:1: error: damaged plan: \(field), but the program's "),
+                "\(refused.stderr)")
         }
 
         // Logits of 1e20, +inf and NaN, through the classifier's bias.
@@ -240,14 +283,20 @@ struct RunCLITests {
         let huge = try CLITests.run(["run", spec, "--set", "depth=8", "--weights", weightsPath, "--batch", "2"])
         #expect(huge.status == 0)
         #expect(huge.stdout.hasPrefix("image 0: 2 (nan), 1 (inf), 0 (1.0000e+20), "), "\(huge.stdout)")
-        #expect(huge.stderr == "warning: 2 NaN and 2 infinite of 20 output values, in images 0, 1 of 2: the weights or the input hold NaN or infinity, or the activations overflowed\n")
+        #expect(
+            huge.stderr
+                == "warning: 2 NaN and 2 infinite of 20 output values, in images 0, 1 of 2: the weights or the input hold NaN or infinity, or the activations overflowed\n"
+        )
 
-        let input = directory.appendingPathComponent("x.npy").path, output = directory.appendingPathComponent("y.npy").path
+        let input = directory.appendingPathComponent("x.npy").path,
+            output = directory.appendingPathComponent("y.npy").path
         var images = [Float](repeating: 0.5, count: 2 * 3 * 32 * 32)
         images[3 * 32 * 32 + 100] = .nan  // one pixel of image 1
         try NumPyFile.write(images, shape: [2, 3, 32, 32], to: input)
         let nan = try CLITests.run(["run", plan, "--input", input, "--output", output])
-        #expect(nan.status == 0 && nan.stderr.contains("10 NaN and 0 infinite of 20 output values, in image 1 of 2"), "\(nan.stderr)")
+        #expect(
+            nan.status == 0 && nan.stderr.contains("10 NaN and 0 infinite of 20 output values, in image 1 of 2"),
+            "\(nan.stderr)")
         let (_, logits) = try NumPyFile.read(output)
         #expect(logits[0..<10].allSatisfy(\.isFinite) && logits[10..<20].allSatisfy(\.isNaN))
     }
@@ -259,7 +308,10 @@ struct RunCLITests {
         try NumPyFile.write([Float](repeating: 0, count: 2 * 3 * 16 * 16), shape: [2, 3, 16, 16], to: input)
         let wrongShape = try CLITests.run(["run", spec, "--set", "depth=8", "--input", input])
         #expect(wrongShape.status == 1)
-        #expect(wrongShape.stderr == "\(input):1:1: error: input has shape [2, 3, 16, 16]; the network expects [N, 3, 32, 32] or [3, 32, 32]\n")
+        #expect(
+            wrongShape.stderr
+                == "\(input):1:1: error: input has shape [2, 3, 16, 16]; the network expects [N, 3, 32, 32] or [3, 32, 32]\n"
+        )
         let notAPlan = try CLITests.run(["run", "README.md"])
         #expect(notAPlan.status == 1 && notAPlan.stderr.hasPrefix("README.md:1:1: error: not a valid safetensors file"))
         let planWithSeed = try CLITests.run(["run", "some.plan", "--seed", "3"])
@@ -269,10 +321,15 @@ struct RunCLITests {
     }
 
     @Test func benchReportsTheDocumentedKeys() throws {
-        let result = try CLITests.run(["bench", spec, "--set", "depth=8", "--runs", "2", "--warmup", "1", "--format", "json"])
+        let result = try CLITests.run([
+            "bench", spec, "--set", "depth=8", "--runs", "2", "--warmup", "1", "--format", "json"
+        ])
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        for key in ["median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "weight_bytes", "peak_rss_bytes", "images_per_second"] {
+        for key in [
+            "median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "weight_bytes", "peak_rss_bytes",
+            "images_per_second"
+        ] {
             #expect(json[key] != nil, "\(key)")
         }
         #expect((json["arena_bytes"] as? Int ?? 0) >= (json["arena_lower_bound_bytes"] as? Int ?? .max))
@@ -286,9 +343,11 @@ struct RunCLITests {
         let algorithms = try #require(lines.firstIndex { $0 == "by algorithm:" })
         // All 13 steps of resnet-56 at depth 8, the slowest first; convolutions carry their GFLOP/s.
         #expect(algorithms - header - 1 == 13)
-        #expect(lines[(header + 1)..<algorithms].contains {
-            $0.contains("GFLOP/s") && $0.contains("conv.igemm-3x3/1+bn+relu") && $0.contains("stage1.block1.conv1+bn1+relu1")
-        })
+        #expect(
+            lines[(header + 1)..<algorithms].contains {
+                $0.contains("GFLOP/s") && $0.contains("conv.igemm-3x3/1+bn+relu")
+                    && $0.contains("stage1.block1.conv1+bn1+relu1")
+            })
         // Then the time per algorithm, every step counted once: "  1.234 ms  56.7%  2 x winograd-f4x4",
         // as many of each as the plan has.
         let counts = lines[(algorithms + 1)...].map { line -> (String, Int) in
@@ -300,10 +359,13 @@ struct RunCLITests {
         let steps = try #require(planned["steps"] as? [[String: Any]])
         let plannedCounts = Dictionary(steps.map { ($0["algorithm"] as? String ?? "?", 1) }, uniquingKeysWith: +)
         #expect(Dictionary(counts, uniquingKeysWith: +) == plannedCounts)
-        #expect(plannedCounts["igemm"] == 5 && plannedCounts["winograd-f4x4"] == 1 && plannedCounts["winograd-f2x2"] == 1)
+        #expect(
+            plannedCounts["igemm"] == 5 && plannedCounts["winograd-f4x4"] == 1 && plannedCounts["winograd-f2x2"] == 1)
 
         // --profile-steps limits the listing to the slowest few; a negative count is refused.
-        let three = try CLITests.run(["bench", spec, "--set", "depth=8", "--runs", "1", "--profile", "--profile-steps", "3"])
+        let three = try CLITests.run([
+            "bench", spec, "--set", "depth=8", "--runs", "1", "--profile", "--profile-steps", "3"
+        ])
         let threeLines = three.stdout.split(separator: "\n")
         let threeHeader = try #require(threeLines.firstIndex { $0.hasPrefix("steps by time") })
         #expect(threeLines.firstIndex { $0 == "by algorithm:" } == threeHeader + 4)
@@ -328,19 +390,28 @@ struct RunCLITests {
     /// Every stage prints as text and as JSON; markdown is the report's alone, and asking for it
     /// elsewhere is an error, not silently text.
     @Test func emitStages() throws {
-        let prefixes = ["spec": "# resolved from Architectures/cifar/resnet-56.yaml", "graph": "graph \"resnet-56\"", "fused": "program \"resnet-56\"",
-                        "memory": "memory for batch 1", "plan": "plan \"resnet-56\" sequential, 2 threads", "report": "resnet-56"]
+        let prefixes = [
+            "spec": "# resolved from Architectures/cifar/resnet-56.yaml", "graph": "graph \"resnet-56\"",
+            "fused": "program \"resnet-56\"",
+            "memory": "memory for batch 1", "plan": "plan \"resnet-56\" sequential, 2 threads", "report": "resnet-56"
+        ]
         for (stage, prefix) in prefixes.sorted(by: { $0.key < $1.key }) {
             let text = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2"])
             #expect(text.status == 0 && text.stdout.hasPrefix(prefix) && !text.stdout.isEmpty, "\(stage)")
-            let json = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2", "--format", "json"])
+            let json = try CLITests.run([
+                "compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2", "--format", "json"
+            ])
             #expect(json.status == 0, "\(stage) json")
             #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) is [String: Any], "\(stage) json")
-            let markdown = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--format", "markdown"])
+            let markdown = try CLITests.run([
+                "compile", spec, "--set", "depth=8", "--emit", stage, "--format", "markdown"
+            ])
             if stage == "report" {
                 #expect(markdown.status == 0)
             } else {
-                #expect(markdown.status != 0 && markdown.stderr.contains("--emit \(stage) prints text or json, not markdown"))
+                #expect(
+                    markdown.status != 0
+                        && markdown.stderr.contains("--emit \(stage) prints text or json, not markdown"))
             }
         }
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SharesCompiler
 
 /// Every kind of bad input sharesc must reject with a located, readable error — never a crash, a hang
@@ -25,17 +26,24 @@ struct DiagnosticsTests {
         ["spec.yaml": spec, "lib/blocks.yaml": library].merging(more) { $1 }
     }
 
-    static func check(_ spec: String, with more: [String: String] = [:], overrides: [String] = [],
-                      _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func check(
+        _ spec: String, with more: [String: String] = [:], overrides: [String] = [],
+        _ expected: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(diagnostics(files(spec, more), overrides: overrides) == expected, sourceLocation: sourceLocation)
     }
 
     // MARK: Files and YAML
 
     @Test func emptyFile() {
-        Self.check("", "spec.yaml:1:1: error: the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')")
-        Self.check("# only a comment\n",
-                   "spec.yaml:1:1: error: the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')")
+        Self.check(
+            "",
+            "spec.yaml:1:1: error: the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
+        )
+        Self.check(
+            "# only a comment\n",
+            "spec.yaml:1:1: error: the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
+        )
     }
 
     @Test func fileThatIsNotAMapping() {
@@ -44,53 +52,67 @@ struct DiagnosticsTests {
     }
 
     @Test func yamlSyntaxErrorPointsAtTheProblemAndWhereTheConstructStarts() {
-        Self.check("input: [3, 8, 8\nstem: [relu]\n", """
+        Self.check(
+            "input: [3, 8, 8\nstem: [relu]\n",
+            """
             spec.yaml:2:5: error: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence
             spec.yaml:1:8: note: the flow sequence starts here
             """)
     }
 
     @Test func moreThanOneDocument() {
-        Self.check("input: [3, 8, 8]\nstem: [relu]\n---\ninput: [3, 16, 16]\n",
-                   "spec.yaml:3:1: error: YAML syntax error: expected a single document in the stream, but found another document")
+        Self.check(
+            "input: [3, 8, 8]\nstem: [relu]\n---\ninput: [3, 16, 16]\n",
+            "spec.yaml:3:1: error: YAML syntax error: expected a single document in the stream, but found another document"
+        )
     }
 
     @Test func windowsLineEndingsAndByteOrderMark() {
         // "\r\n" is one Swift Character: lines must still be counted, for positions and for the nesting bound.
-        Self.check("input: [3, 8, 8]\r\nstem: [relu]\r\nstem: [relu]\r\n", """
+        Self.check(
+            "input: [3, 8, 8]\r\nstem: [relu]\r\nstem: [relu]\r\n",
+            """
             spec.yaml:3:1: error: duplicate key 'stem' in a mapping; each key may appear once
             spec.yaml:2:1: note: previous definition is here
             """)
-        let indented = (0..<300).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\r\n") + " 1\r\n"
+        let indented =
+            (0..<300).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\r\n") + " 1\r\n"
         Self.check(indented, "spec.yaml:202:202: error: YAML nested more than 200 levels deep")
         Self.check("\u{FEFF}input: [3, 8, 8]\nstem: [relu]\n", "(compiled without errors)")
     }
 
     @Test func tabIndentation() {
-        Self.check("input: [3, 8, 8]\nstem:\n\t- relu\n",
-                   "spec.yaml:3:1: error: YAML syntax error: found a tab; YAML indentation must use spaces")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n\t- relu\n",
+            "spec.yaml:3:1: error: YAML syntax error: found a tab; YAML indentation must use spaces")
     }
 
     @Test func duplicateKeyPointsAtTheRepetition() {
-        Self.check("input: [3, 8, 8]\ninput: [3, 16, 16]\nstem: [relu]\n", """
+        Self.check(
+            "input: [3, 8, 8]\ninput: [3, 16, 16]\nstem: [relu]\n",
+            """
             spec.yaml:2:1: error: duplicate key 'input' in a mapping; each key may appear once
             spec.yaml:1:1: note: previous definition is here
             """)
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: 3, out: 8}\n", """
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: 3, out: 8}\n",
+            """
             spec.yaml:3:31: error: duplicate key 'out' in a mapping; each key may appear once
             spec.yaml:3:12: note: previous definition is here
             """)
     }
 
     @Test func mergeKeysAreRefused() {
-        Self.check("""
+        Self.check(
+            """
             input: [3, 8, 8]
             stem:
               - conv: &c {out: 4, kernel: 3}
               - conv: {<<: *c, pad: 1}
 
             """,
-            "spec.yaml:4:12: error: YAML merge keys ('<<') are not supported; use a block template or 'extends' instead")
+            "spec.yaml:4:12: error: YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
+        )
     }
 
     @Test func deepNestingIsRefusedBeforeParsing() {
@@ -115,25 +137,32 @@ struct DiagnosticsTests {
             i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
 
             """
-        Self.check(bomb, "spec.yaml:6:4: error: YAML expands to more than 200000 values (aliases are expanded); simplify the spec")
+        Self.check(
+            bomb,
+            "spec.yaml:6:4: error: YAML expands to more than 200000 values (aliases are expanded); simplify the spec")
     }
 
     // MARK: Unknown keys
 
     @Test func unknownTopLevelKeyListsTheAllowedKeys() {
-        Self.check("input: [3, 8, 8]\nstem: [relu]\nstagse: []\n", """
+        Self.check(
+            "input: [3, 8, 8]\nstem: [relu]\nstagse: []\n",
+            """
             spec.yaml:3:1: error: unknown key 'stagse' in the spec; allowed keys are: network, description, include, extends, \
             input, vars, stem, stages, head, blocks, layers, share
             """)
     }
 
     @Test func unknownKeyInALayer() {
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: 3, padding: 1}\n",
-                   "spec.yaml:3:31: error: unknown key 'padding' in the arguments of 'conv'; allowed keys are: name, out, kernel, stride, pad, groups, bias")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: 3, padding: 1}\n",
+            "spec.yaml:3:31: error: unknown key 'padding' in the arguments of 'conv'; allowed keys are: name, out, kernel, stride, pad, groups, bias"
+        )
     }
 
     @Test func unknownKeyInABlock() {
-        Self.check("""
+        Self.check(
+            """
             input: [3, 8, 8]
             blocks:
               plain:
@@ -143,11 +172,13 @@ struct DiagnosticsTests {
               - {block: plain}
 
             """,
-            "spec.yaml:5:5: error: unknown key 'shortcutt' in block 'plain'; allowed keys are: args, pre, body, shortcut, merge, post")
+            "spec.yaml:5:5: error: unknown key 'shortcutt' in block 'plain'; allowed keys are: args, pre, body, shortcut, merge, post"
+        )
     }
 
     @Test func unknownKeyInAShareEntry() {
-        Self.check("""
+        Self.check(
+            """
             include: lib/blocks.yaml
             input: [3, 8, 8]
             stages:
@@ -158,14 +189,18 @@ struct DiagnosticsTests {
     }
 
     @Test func layerArgumentsIndentedAsSiblingsOfTheKind() {
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv:\n    out: 4\n    kernel: 3\n", """
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv:\n    out: 4\n    kernel: 3\n",
+            """
             spec.yaml:3:5: error: expected a layer: a kind such as 'relu', or a one-key mapping such as \
             '{conv: {out: 64, kernel: 3}}', found a mapping with 3 keys ('conv', 'out', 'kernel')
             """)
     }
 
     @Test func unknownLayerKindListsTheKinds() {
-        Self.check("input: [3, 8, 8]\nstem:\n  - convolution: {out: 4, kernel: 3}\n", """
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - convolution: {out: 4, kernel: 3}\n",
+            """
             spec.yaml:3:5: error: expected a layer kind (conv, batchnorm, relu, maxpool, avgpool, global_avgpool, \
             flatten, linear, dropout, subsample_pad), found 'convolution'
             """)
@@ -175,45 +210,55 @@ struct DiagnosticsTests {
 
     @Test func stringWhereANumberIsExpected() {
         // One error: the key was given, so it is not also reported missing.
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: four, kernel: 3}\n",
-                   "spec.yaml:3:17: error: expected 'out' (a number or expression), found 'four'")
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: 4x, kernel: 3}\n",
-                   "spec.yaml:3:18: error: unexpected 'x' in '4x'; expected an operator (+ - * / // %) or the end")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: four, kernel: 3}\n",
+            "spec.yaml:3:17: error: expected 'out' (a number or expression), found 'four'")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: 4x, kernel: 3}\n",
+            "spec.yaml:3:18: error: unexpected 'x' in '4x'; expected an operator (+ - * / // %) or the end")
     }
 
     @Test func mappingWhereAListIsExpected() {
-        Self.check("input: {channels: 3}\nstem: [relu]\n",
-                   "spec.yaml:1:8: error: expected 'input' as [channels, height, width] (a list), found a mapping")
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages: {block: basic, width: 4}\n",
-                   "spec.yaml:3:9: error: expected 'stages' (a list), found a mapping")
+        Self.check(
+            "input: {channels: 3}\nstem: [relu]\n",
+            "spec.yaml:1:8: error: expected 'input' as [channels, height, width] (a list), found a mapping")
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages: {block: basic, width: 4}\n",
+            "spec.yaml:3:9: error: expected 'stages' (a list), found a mapping")
     }
 
     @Test func flagThatIsNotTrueOrFalse() {
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: 3, bias: maybe}\n",
-                   "spec.yaml:3:37: error: expected 'bias' (true or false), found 'maybe'")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: 3, bias: maybe}\n",
+            "spec.yaml:3:37: error: expected 'bias' (true or false), found 'maybe'")
     }
 
     @Test func zeroAndNegativeSizes() {
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: 0, kernel: 3}\n",
-                   "spec.yaml:3:17: error: 'out' of conv is 0; expected 1...1048576")
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: -1}\n",
-                   "spec.yaml:3:28: error: 'kernel' of conv is -1; expected 1...1024")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: 0, kernel: 3}\n",
+            "spec.yaml:3:17: error: 'out' of conv is 0; expected 1...1048576")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: -1}\n",
+            "spec.yaml:3:28: error: 'kernel' of conv is -1; expected 1...1024")
         Self.check("input: [3, 0, 224]\nstem: [relu]\n", "spec.yaml:1:12: error: input height is 0; expected 1...65536")
     }
 
     @Test func inputTooLargeToCount() {
-        Self.check("input: [1048576, 65536, 65536]\nstem: [relu]\n",
-                   "spec.yaml:1:8: error: the input 1048576x65536x65536 is too large to count")
+        Self.check(
+            "input: [1048576, 65536, 65536]\nstem: [relu]\n",
+            "spec.yaml:1:8: error: the input 1048576x65536x65536 is too large to count")
     }
 
     @Test func absurdRepeatCount() {
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 1000000000}\n",
-                   "spec.yaml:4:38: error: 'repeat' is 1000000000; expected 0...10000")
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 1000000000}\n",
+            "spec.yaml:4:38: error: 'repeat' is 1000000000; expected 0...10000")
     }
 
     @Test func shapeThatShrinksToNothing() {
         // Padded 3x3 blocks never reach zero, but the head's 4x4 pool does not fit the 2x2 left after two stride-2 stages.
-        Self.check("""
+        Self.check(
+            """
             include: lib/blocks.yaml
             input: [3, 8, 8]
             stages:
@@ -223,9 +268,11 @@ struct DiagnosticsTests {
               - avgpool: {kernel: 4}
 
             """,
-            "spec.yaml:7:5: error: head.avgpool1 turns the 8x2x2 input into an empty output; the input is too small for its kernel, stride and padding")
+            "spec.yaml:7:5: error: head.avgpool1 turns the 8x2x2 input into an empty output; the input is too small for its kernel, stride and padding"
+        )
         // Unpadded convolutions inside a block: the note says which expansion of the template failed.
-        Self.check("""
+        Self.check(
+            """
             input: [3, 8, 8]
             blocks:
               unpadded:
@@ -238,7 +285,8 @@ struct DiagnosticsTests {
               - {block: unpadded, stride: 2}
               - {block: unpadded, stride: 2}
 
-            """, """
+            """,
+            """
             spec.yaml:6:9: error: stage3.block1.conv1 turns the 4x1x1 input into an empty output; the input is too small for its kernel, stride and padding
             spec.yaml:11:5: note: in block 1 of stage 'stage3' (block 'unpadded')
             """)
@@ -247,47 +295,57 @@ struct DiagnosticsTests {
     // MARK: Files: include and extends
 
     @Test func includeCycle() {
-        Self.check("include: a.yaml\ninput: [3, 8, 8]\nstem: [relu]\n",
-                   with: ["a.yaml": "include: b.yaml\n", "b.yaml": "include: a.yaml\n"],
-                   "b.yaml:1:10: error: include cycle: a.yaml -> b.yaml -> a.yaml")
+        Self.check(
+            "include: a.yaml\ninput: [3, 8, 8]\nstem: [relu]\n",
+            with: ["a.yaml": "include: b.yaml\n", "b.yaml": "include: a.yaml\n"],
+            "b.yaml:1:10: error: include cycle: a.yaml -> b.yaml -> a.yaml")
     }
 
     @Test func fileIncludingItself() {
-        Self.check("include: spec.yaml\ninput: [3, 8, 8]\nstem: [relu]\n",
-                   "spec.yaml:1:10: error: include cycle: spec.yaml -> spec.yaml")
-        Self.check("include: a.yaml\ninput: [3, 8, 8]\nstem: [relu]\n", with: ["a.yaml": "include: [a.yaml]\n"],
-                   "a.yaml:1:11: error: include cycle: a.yaml -> a.yaml")
+        Self.check(
+            "include: spec.yaml\ninput: [3, 8, 8]\nstem: [relu]\n",
+            "spec.yaml:1:10: error: include cycle: spec.yaml -> spec.yaml")
+        Self.check(
+            "include: a.yaml\ninput: [3, 8, 8]\nstem: [relu]\n", with: ["a.yaml": "include: [a.yaml]\n"],
+            "a.yaml:1:11: error: include cycle: a.yaml -> a.yaml")
     }
 
     @Test func extendsCycle() {
-        Self.check("extends: base.yaml\n", with: ["base.yaml": "extends: spec.yaml\ninput: [3, 8, 8]\nstem: [relu]\n"],
-                   "base.yaml:1:10: error: extends cycle: spec.yaml -> base.yaml -> spec.yaml; a spec cannot extend itself, directly or through other specs")
+        Self.check(
+            "extends: base.yaml\n", with: ["base.yaml": "extends: spec.yaml\ninput: [3, 8, 8]\nstem: [relu]\n"],
+            "base.yaml:1:10: error: extends cycle: spec.yaml -> base.yaml -> spec.yaml; a spec cannot extend itself, directly or through other specs"
+        )
     }
 
     @Test func missingIncludeFile() {
-        Self.check("include: lib/blokcs.yaml\ninput: [3, 8, 8]\nstem: [relu]\n",
-                   "spec.yaml:1:10: error: cannot read 'lib/blokcs.yaml': no such file")
+        Self.check(
+            "include: lib/blokcs.yaml\ninput: [3, 8, 8]\nstem: [relu]\n",
+            "spec.yaml:1:10: error: cannot read 'lib/blokcs.yaml': no such file")
     }
 
     @Test func emptyIncludeFile() {
-        Self.check("include: a.yaml\ninput: [3, 8, 8]\nstem: [relu]\n", with: ["a.yaml": ""],
-                   "a.yaml:1:1: error: the included file is empty; expected a mapping with 'blocks', 'layers' or 'vars'")
+        Self.check(
+            "include: a.yaml\ninput: [3, 8, 8]\nstem: [relu]\n", with: ["a.yaml": ""],
+            "a.yaml:1:1: error: the included file is empty; expected a mapping with 'blocks', 'layers' or 'vars'")
     }
 
     @Test func extendsOfAMissingFile() {
-        Self.check("extends: resnet-18.yaml\nshare: {stage1: {conv2: all}}\n",
-                   "spec.yaml:1:10: error: cannot read 'resnet-18.yaml': no such file")
+        Self.check(
+            "extends: resnet-18.yaml\nshare: {stage1: {conv2: all}}\n",
+            "spec.yaml:1:10: error: cannot read 'resnet-18.yaml': no such file")
     }
 
     // MARK: Variables and arithmetic
 
     @Test func unknownVariableInAStageArgument() {
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nvars: {w: 4}\nstages:\n  - {block: basic, width: $wdth}\n",
-                   "spec.yaml:5:27: error: unknown variable '$wdth'; known here: $w")
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nvars: {w: 4}\nstages:\n  - {block: basic, width: $wdth}\n",
+            "spec.yaml:5:27: error: unknown variable '$wdth'; known here: $w")
     }
 
     @Test func unknownVariableInABlockTemplateNamesTheStage() {
-        Self.check("""
+        Self.check(
+            """
             input: [3, 8, 8]
             vars: {classes: 10}
             blocks:
@@ -299,83 +357,109 @@ struct DiagnosticsTests {
             stages:
               - {block: plain, width: 4}
 
-            """, """
+            """,
+            """
             spec.yaml:7:21: error: unknown variable '$widht'; known here: $classes, $width
             spec.yaml:10:5: note: in block 1 of stage 'stage1' (block 'plain')
             """)
     }
 
     @Test func variableCycle() {
-        Self.check("input: [3, 8, 8]\nvars:\n  a: $b + 1\n  b: $a * 2\nstem: [relu]\n",
-                   "spec.yaml:3:3: error: variables depend on each other in a cycle: $a -> $b -> $a")
-        Self.check("input: [3, 8, 8]\nvars:\n  a: $a\nstem: [relu]\n",
-                   "spec.yaml:3:3: error: variables depend on each other in a cycle: $a -> $a")
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  a: $b + 1\n  b: $a * 2\nstem: [relu]\n",
+            "spec.yaml:3:3: error: variables depend on each other in a cycle: $a -> $b -> $a")
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  a: $a\nstem: [relu]\n",
+            "spec.yaml:3:3: error: variables depend on each other in a cycle: $a -> $a")
     }
 
     @Test func inexactDivision() {
-        Self.check("input: [3, 8, 8]\nvars:\n  n: (165 - 2) / 9\nstem: [relu]\n",
-                   "spec.yaml:3:6: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly")
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  n: (165 - 2) / 9\nstem: [relu]\n",
+            "spec.yaml:3:6: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly"
+        )
     }
 
     @Test func divisionByZero() {
-        Self.check("input: [3, 8, 8]\nvars:\n  zero: 0\n  n: 4 / $zero\nstem: [relu]\n",
-                   "spec.yaml:4:6: error: division by zero")
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  zero: 0\n  n: 4 / $zero\nstem: [relu]\n",
+            "spec.yaml:4:6: error: division by zero")
         Self.check("input: [3, 8, 8]\nvars:\n  n: 4 % 0\nstem: [relu]\n", "spec.yaml:3:6: error: division by zero")
     }
 
     @Test func arithmeticOverflow() {
-        Self.check("input: [3, 8, 8]\nvars:\n  n: 4294967296 * 4294967296\nstem: [relu]\n",
-                   "spec.yaml:3:6: error: arithmetic overflow: the value does not fit in 64 bits")
-        Self.check("input: [3, 8, 8]\nvars:\n  n: -9223372036854775807 - 2\nstem: [relu]\n",
-                   "spec.yaml:3:6: error: arithmetic overflow: the value does not fit in 64 bits")
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  n: 4294967296 * 4294967296\nstem: [relu]\n",
+            "spec.yaml:3:6: error: arithmetic overflow: the value does not fit in 64 bits")
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  n: -9223372036854775807 - 2\nstem: [relu]\n",
+            "spec.yaml:3:6: error: arithmetic overflow: the value does not fit in 64 bits")
         // A literal past Int.max is not silently read as an inexact real.
-        Self.check("input: [3, 8, 8]\nstem:\n  - conv: {out: 99999999999999999999, kernel: 3}\n",
-                   "spec.yaml:3:17: error: arithmetic overflow: the value does not fit in 64 bits")
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv: {out: 99999999999999999999, kernel: 3}\n",
+            "spec.yaml:3:17: error: arithmetic overflow: the value does not fit in 64 bits")
     }
 
     @Test func overrideOfAnUnknownVariable() {
-        Self.check("input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],
-                   "<command line: --set widht=8>:1:1: error: --set names unknown variable 'widht'; the spec's variables are: width")
+        Self.check(
+            "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],
+            "<command line: --set widht=8>:1:1: error: --set names unknown variable 'widht'; the spec's variables are: width"
+        )
     }
 
     @Test func malformedOverride() {
         let spec = "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n"
-        Self.check(spec, overrides: ["width"],
-                   "<command line: --set width>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found 'width'")
-        Self.check(spec, overrides: ["=8"],
-                   "<command line: --set =8>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found '=8'")
-        Self.check(spec, overrides: ["width=wide"],
-                   "<command line: --set width=wide>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found 'width=wide'")
+        Self.check(
+            spec, overrides: ["width"],
+            "<command line: --set width>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found 'width'"
+        )
+        Self.check(
+            spec, overrides: ["=8"],
+            "<command line: --set =8>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found '=8'"
+        )
+        Self.check(
+            spec, overrides: ["width=wide"],
+            "<command line: --set width=wide>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found 'width=wide'"
+        )
         // The override's own value is what loops, so the command line is blamed, not the spec.
-        Self.check(spec, overrides: ["width=$width * 2"],
-                   "<command line: --set width=$width * 2>:1:1: error: variables depend on each other in a cycle: $width -> $width")
+        Self.check(
+            spec, overrides: ["width=$width * 2"],
+            "<command line: --set width=$width * 2>:1:1: error: variables depend on each other in a cycle: $width -> $width"
+        )
     }
 
     // MARK: Blocks and stages
 
     @Test func unknownBlock() {
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basci, width: 4}\n",
-                   "spec.yaml:4:13: error: unknown block 'basci'; known blocks: basic")
-        Self.check("input: [3, 8, 8]\nstages:\n  - {block: basic, width: 4}\n",
-                   "spec.yaml:3:13: error: unknown block 'basic'; known blocks: (none; did you forget 'include'?)")
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basci, width: 4}\n",
+            "spec.yaml:4:13: error: unknown block 'basci'; known blocks: basic")
+        Self.check(
+            "input: [3, 8, 8]\nstages:\n  - {block: basic, width: 4}\n",
+            "spec.yaml:3:13: error: unknown block 'basic'; known blocks: (none; did you forget 'include'?)")
     }
 
     @Test func unknownBlockArgument() {
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, widht: 8}\n", """
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, widht: 8}\n",
+            """
             spec.yaml:4:30: error: block 'basic' has no argument 'widht'; its arguments are: width
             lib/blocks.yaml:2:3: note: block 'basic' declared here
             """)
     }
 
     @Test func missingRequiredBlockArgument() {
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, repeat: 2}\n", """
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, repeat: 2}\n",
+            """
             spec.yaml:4:13: error: block 'basic' needs the argument 'width'
             lib/blocks.yaml:3:12: note: argument 'width' declared here
             """)
     }
 
     @Test func identityShortcutWithAShapeChange() {
-        Self.check("""
+        Self.check(
+            """
             input: [3, 8, 8]
             blocks:
               widen:
@@ -386,28 +470,32 @@ struct DiagnosticsTests {
             stages:
               - {block: widen, width: 4}
 
-            """, """
+            """,
+            """
             spec.yaml:3:3: error: the block's body gives 4x8x8 but its identity shortcut gives 3x8x8; use a projection shortcut
             spec.yaml:9:5: note: in block 1 of stage 'stage1' (block 'widen')
             """)
     }
 
     @Test func duplicateStageNames() {
-        Self.check("""
+        Self.check(
+            """
             include: lib/blocks.yaml
             input: [3, 8, 8]
             stages:
               - {name: early, block: basic, width: 4}
               - {name: early, block: basic, width: 8, stride: 2}
 
-            """, """
+            """,
+            """
             spec.yaml:5:12: error: stage name 'early' is used twice
             spec.yaml:4:12: note: previous definition is here
             """)
     }
 
     @Test func duplicateLayerNamesInABlock() {
-        Self.check("""
+        Self.check(
+            """
             input: [3, 8, 8]
             blocks:
               twice:
@@ -417,12 +505,14 @@ struct DiagnosticsTests {
             stages:
               - {block: twice}
 
-            """, """
+            """,
+            """
             spec.yaml:6:22: error: the name 'reduce' is used twice in block 'twice'
             spec.yaml:5:22: note: previous definition is here
             """)
         // An automatic name (`conv1`) taken by an explicit one: the note says where the automatic name comes from.
-        Self.check("""
+        Self.check(
+            """
             input: [3, 8, 8]
             blocks:
               twice:
@@ -432,7 +522,8 @@ struct DiagnosticsTests {
             stages:
               - {block: twice}
 
-            """, """
+            """,
+            """
             spec.yaml:6:22: error: the name 'conv1' is used twice in block 'twice'
             spec.yaml:5:9: note: previous definition is here: 'conv1' is the automatic name of this 'conv' layer
             """)
@@ -441,29 +532,35 @@ struct DiagnosticsTests {
     // MARK: Sharing
 
     @Test func shareOfAnUnknownConvolution() {
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 2, share: {conv3: all}}\n", """
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 2, share: {conv3: all}}\n",
+            """
             spec.yaml:4:49: error: block 'basic' has no convolution named 'conv3'; its convolutions are: conv1, conv2, shortcut.conv1
             lib/blocks.yaml:2:3: note: block 'basic' declared here
             """)
     }
 
     @Test func shareBlockIndexOutOfRange() {
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 2, share: {conv2: [1, 3]}}\n",
-                   "spec.yaml:4:60: error: block 3 is out of range; the stage has blocks 1...2")
-        Self.check("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 0, share: {conv2: [1]}}\n",
-                   "spec.yaml:4:57: error: block 1 is out of range; the stage has no blocks ('repeat' is 0)")
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 2, share: {conv2: [1, 3]}}\n",
+            "spec.yaml:4:60: error: block 3 is out of range; the stage has blocks 1...2")
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 0, share: {conv2: [1]}}\n",
+            "spec.yaml:4:57: error: block 1 is out of range; the stage has no blocks ('repeat' is 0)")
     }
 
     @Test func tieOfConvolutionsWithDifferentWeightShapesInOneStage() {
         // conv1 of the first block of a stride-2 stage reads the previous stage's 4 channels; the second block's reads 8.
-        Self.check("""
+        Self.check(
+            """
             include: lib/blocks.yaml
             input: [3, 8, 8]
             stages:
               - {block: basic, width: 4}
               - {block: basic, width: 8, stride: 2, repeat: 2, share: {conv1: all}}
 
-            """, """
+            """,
+            """
             spec.yaml:5:67: error: tied convolutions must have identical weight shapes: tie 'stage2.conv1' has weight 8x4x3x3 \
             from stage2.block1.conv1, but stage2.block2.conv1 needs 8x8x3x3
             lib/blocks.yaml:5:9: note: stage2.block2.conv1 is this convolution
@@ -472,14 +569,16 @@ struct DiagnosticsTests {
     }
 
     @Test func namedTieGroupAcrossStagesOfDifferentWidths() {
-        Self.check("""
+        Self.check(
+            """
             include: lib/blocks.yaml
             input: [3, 8, 8]
             stages:
               - {block: basic, width: 4, repeat: 2, share: {conv2: {blocks: all, group: deep}}}
               - {block: basic, width: 8, repeat: 2, stride: 2, share: {conv2: {blocks: all, group: deep}}}
 
-            """, """
+            """,
+            """
             spec.yaml:5:88: error: tied convolutions must have identical weight shapes: tie 'deep' has weight 4x4x3x3 \
             from stage1.block1.conv2, but stage2.block1.conv2 needs 8x8x3x3
             spec.yaml:4:77: note: tie 'deep' takes its weight shape from stage1.block1.conv2, shared here
@@ -489,16 +588,19 @@ struct DiagnosticsTests {
     }
 
     @Test func shareSelectingOneBlockIsAWarning() throws {
-        let compilation = try compileInMemory(Self.files("""
-            include: lib/blocks.yaml
-            input: [3, 8, 8]
-            stages:
-              - {block: basic, width: 4, repeat: 2, share: {conv2: [2]}}
+        let compilation = try compileInMemory(
+            Self.files(
+                """
+                include: lib/blocks.yaml
+                input: [3, 8, 8]
+                stages:
+                  - {block: basic, width: 4, repeat: 2, share: {conv2: [2]}}
 
-            """))
-        #expect(compilation.warnings.map(\.rendered) == [
-            "spec.yaml:4:56: warning: sharing 'conv2' in stage 'stage1' reaches fewer than two convolutions, so nothing is shared",
-        ])
+                """))
+        #expect(
+            compilation.warnings.map(\.rendered) == [
+                "spec.yaml:4:56: warning: sharing 'conv2' in stage 'stage1' reaches fewer than two convolutions, so nothing is shared"
+            ])
         #expect(compilation.graph.ties.isEmpty)
     }
 }

@@ -1,11 +1,16 @@
 import Testing
+
 @testable import SharesCompiler
 
 /// Every tutorial spec compiles to the figures Examples/README.md quotes.
 struct ExampleTests {
     func compileExample(_ name: String, sequential: Bool = false, overrides: [String] = []) throws -> Report {
-        try Compiler.compile("Examples/" + name, options: CompileOptions(sequential: sequential, overrides: overrides,
-                                                                          source: repositorySource)).report
+        try Compiler.compile(
+            "Examples/" + name,
+            options: CompileOptions(
+                sequential: sequential, overrides: overrides,
+                source: repositorySource)
+        ).report
     }
 
     @Test func customBlock() throws {

@@ -1,6 +1,7 @@
 import CKernels
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// The optimized CPU plan (fusion, memory planning, packed kernels, threads) against the reference
@@ -12,70 +13,70 @@ struct ExecutorTests {
     static let specs: [String: String] = [
         // Bottlenecks with tied 3x3s, a maxpool stem with padding, projection shortcuts, odd channels.
         "bottleneck.yaml": """
-            include: Architectures/blocks.yaml
-            input: [3, 13, 13]
-            vars: {classes: 7}
-            stem: [conv: {out: 5, kernel: 3, stride: 2, pad: 1}, batchnorm, relu, maxpool: {kernel: 3, stride: 2, pad: 1}]
-            stages:
-              - {block: bottleneck, planes: 4, repeat: 3, share: {conv2: all}}
-              - {block: bottleneck, planes: 6, repeat: 3, stride: 2, share: {conv2: after-first}}
-            head: imagenet_head
-            """,
+        include: Architectures/blocks.yaml
+        input: [3, 13, 13]
+        vars: {classes: 7}
+        stem: [conv: {out: 5, kernel: 3, stride: 2, pad: 1}, batchnorm, relu, maxpool: {kernel: 3, stride: 2, pad: 1}]
+        stages:
+          - {block: bottleneck, planes: 4, repeat: 3, share: {conv2: all}}
+          - {block: bottleneck, planes: 6, repeat: 3, stride: 2, share: {conv2: after-first}}
+        head: imagenet_head
+        """,
         // Pre-activation blocks: standalone batchnorm-ReLU, in-place steps, projection without batchnorm.
         "preact.yaml": """
-            include: Architectures/blocks.yaml
-            input: [3, 16, 16]
-            vars: {classes: 10}
-            stem: [conv: {out: 16, kernel: 3, pad: 1}]
-            stages:
-              - {block: preact_bottleneck, planes: 4, repeat: 3, share: {conv2: after-first}}
-              - {block: preact_bottleneck, planes: 8, repeat: 3, stride: 2, share: {conv2: after-first}}
-            head: [batchnorm, relu, avgpool: {kernel: 3, stride: 2, pad: 1}, linear: {out: $classes}]
-            """,
+        include: Architectures/blocks.yaml
+        input: [3, 16, 16]
+        vars: {classes: 10}
+        stem: [conv: {out: 16, kernel: 3, pad: 1}]
+        stages:
+          - {block: preact_bottleneck, planes: 4, repeat: 3, share: {conv2: after-first}}
+          - {block: preact_bottleneck, planes: 8, repeat: 3, stride: 2, share: {conv2: after-first}}
+        head: [batchnorm, relu, avgpool: {kernel: 3, stride: 2, pad: 1}, linear: {out: $classes}]
+        """,
         // Wide blocks with dropout, basic blocks with subsample-and-pad shortcuts, a grouped conv with bias.
         "mixed.yaml": """
-            include: Architectures/blocks.yaml
-            input: [3, 9, 9]
-            vars: {classes: 3}
-            stem: [conv: {out: 8, kernel: 3, pad: 1, groups: 1, bias: true}, conv: {out: 8, kernel: 3, pad: 1, groups: 4, bias: true}]
-            stages:
-              - {block: wide_basic, width: 17, repeat: 2, dropout: 0.3, share: {conv2: all}}
-              - {block: cifar_basic, width: 24, repeat: 2, stride: 2, share: {conv2: after-first}}
-            head: [global_avgpool, flatten, linear: {out: $classes}]
-            """,
+        include: Architectures/blocks.yaml
+        input: [3, 9, 9]
+        vars: {classes: 3}
+        stem: [conv: {out: 8, kernel: 3, pad: 1, groups: 1, bias: true}, conv: {out: 8, kernel: 3, pad: 1, groups: 4, bias: true}]
+        stages:
+          - {block: wide_basic, width: 17, repeat: 2, dropout: 0.3, share: {conv2: all}}
+          - {block: cifar_basic, width: 24, repeat: 2, stride: 2, share: {conv2: after-first}}
+        head: [global_avgpool, flatten, linear: {out: $classes}]
+        """,
         // One tied weight read by convolutions with different groups (8 -> 8 in one group, 16 -> 8 in two:
         // the same [8, 8, 3, 3]), packed once per grouping.
         "tied-groups.yaml": """
-            input: [3, 10, 10]
-            blocks:
-              a:
-                args: {g: 1, p: 1}
-                body: [conv: {name: mix, out: 8, kernel: 3, pad: $p, groups: $g, bias: true}, batchnorm]
-                shortcut: [conv: {out: 8, kernel: 3, pad: $p}]
-                post: [relu]
-              up:
-                body: [conv: {out: 16, kernel: 1}, batchnorm, relu]
-                merge: none
-            stem: [conv: {out: 8, kernel: 1}]
-            stages:
-              - {block: a, repeat: 2, share: {mix: {group: w}}}
-              - {name: widen, block: up}
-              - {block: a, g: 2, p: 0, share: {mix: {group: w}}}
-            head: [global_avgpool, flatten, linear: {out: 3}]
-            """,
+        input: [3, 10, 10]
+        blocks:
+          a:
+            args: {g: 1, p: 1}
+            body: [conv: {name: mix, out: 8, kernel: 3, pad: $p, groups: $g, bias: true}, batchnorm]
+            shortcut: [conv: {out: 8, kernel: 3, pad: $p}]
+            post: [relu]
+          up:
+            body: [conv: {out: 16, kernel: 1}, batchnorm, relu]
+            merge: none
+        stem: [conv: {out: 8, kernel: 1}]
+        stages:
+          - {block: a, repeat: 2, share: {mix: {group: w}}}
+          - {name: widen, block: up}
+          - {block: a, g: 2, p: 0, share: {mix: {group: w}}}
+        head: [global_avgpool, flatten, linear: {out: 3}]
+        """,
         // 3x3 convolutions over 32 channels run by Winograd: a tied one by F(4x4, 3x3) over a 17x17 map
         // (partial tiles at the edges), pre-activation ones by F(2x2, 3x3) over 9x9, whose
         // batchnorm-ReLU rides in their epilogue.
         "winograd.yaml": """
-            include: Architectures/blocks.yaml
-            input: [3, 34, 34]
-            vars: {classes: 5}
-            stem: [conv: {out: 32, kernel: 3, stride: 2, pad: 1}, batchnorm, relu]
-            stages:
-              - {block: bottleneck, planes: 32, repeat: 2, share: {conv2: all}}
-              - {block: preact_bottleneck, planes: 40, repeat: 2, stride: 2, share: {conv2: after-first}}
-            head: [global_avgpool, flatten, linear: {out: $classes}]
-            """,
+        include: Architectures/blocks.yaml
+        input: [3, 34, 34]
+        vars: {classes: 5}
+        stem: [conv: {out: 32, kernel: 3, stride: 2, pad: 1}, batchnorm, relu]
+        stages:
+          - {block: bottleneck, planes: 32, repeat: 2, share: {conv2: all}}
+          - {block: preact_bottleneck, planes: 40, repeat: 2, stride: 2, share: {conv2: after-first}}
+        head: [global_avgpool, flatten, linear: {out: $classes}]
+        """
     ]
 
     /// Layout edges: a linear layer over a flattened 4x2x2 map (its columns in NHWC order inside the
@@ -84,23 +85,23 @@ struct ExecutorTests {
     static let edges: [String: String] = [
         "flattening.yaml": ReferenceInterpreterTests.flattening,
         "feature-map.yaml": """
-            network: feature-map
-            input: [3, 9, 7]
-            stem:
-              - conv: {out: 5, kernel: 3, stride: 2, pad: 1}
-              - batchnorm
-              - relu
-            """,
+        network: feature-map
+        input: [3, 9, 7]
+        stem:
+          - conv: {out: 5, kernel: 3, stride: 2, pad: 1}
+          - batchnorm
+          - relu
+        """,
         "flatten-batchnorm.yaml": """
-            network: flatten-batchnorm
-            input: [2, 4, 4]
-            stem: [conv: {out: 3, kernel: 3, pad: 1}, flatten, batchnorm, relu, dropout: {p: 0.5}, linear: {out: 3}]
-            """,
+        network: flatten-batchnorm
+        input: [2, 4, 4]
+        stem: [conv: {out: 3, kernel: 3, pad: 1}, flatten, batchnorm, relu, dropout: {p: 0.5}, linear: {out: 3}]
+        """,
         "flatten-output.yaml": """
-            network: flatten-output
-            input: [2, 3, 5]
-            stem: [conv: {out: 4, kernel: 3, pad: 1}, relu, flatten]
-            """,
+        network: flatten-output
+        input: [2, 3, 5]
+        stem: [conv: {out: 4, kernel: 3, pad: 1}, relu, flatten]
+        """
     ]
 
     static let source = SpecSource { path in
@@ -117,14 +118,18 @@ struct ExecutorTests {
         return zip(actual, expected).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
     }
 
-    @Test(arguments: ["bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml", "feature-map.yaml",
-                      "flatten-batchnorm.yaml", "flatten-output.yaml"])
+    @Test(arguments: [
+        "bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml",
+        "feature-map.yaml",
+        "flatten-batchnorm.yaml", "flatten-output.yaml"
+    ])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         for sequential in [false, true] {
             let compilation = try Self.compile(name, sequential: sequential)
             // The block-library networks tie weights; the layout-edge ones have nothing to tie.
             #expect(sequential == compilation.graph.ties.isEmpty || Self.edges[name] != nil)
-            let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 21, randomizeBatchNorm: true))
+            let weights = WeightInitializer.initialize(
+                compilation.graph, options: InitOptions(seed: 21, randomizeBatchNorm: true))
             let program = Compiler.program(compilation)
             for batch in [1, 3] {
                 let input = RandomInput.images(batch * compilation.graph.inputShape.elementCount, seed: UInt64(batch))
@@ -137,7 +142,10 @@ struct ExecutorTests {
                         let actual = executor.run(input, batch: batch)
                         #expect(actual.count == expected.count)
                         let error = relativeError(actual, expected)
-                        #expect(error < 1e-4, "\(name) sequential=\(sequential) batch=\(batch) level=\(level) threads=\(threads): \(error)")
+                        #expect(
+                            error < 1e-4,
+                            "\(name) sequential=\(sequential) batch=\(batch) level=\(level) threads=\(threads): \(error)"
+                        )
                     }
                 }
             }
@@ -148,9 +156,11 @@ struct ExecutorTests {
     /// executor, reused across batch sizes, gives every image the same result as a batch of one.
     @Test func imagesSideBySideMatchOneAtATime() throws {
         let compilation = try Self.compile("bottleneck.yaml", sequential: false)
-        let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 9, randomizeBatchNorm: true))
+        let weights = WeightInitializer.initialize(
+            compilation.graph, options: InitOptions(seed: 9, randomizeBatchNorm: true))
         let program = Compiler.program(compilation)
-        let inputSize = compilation.graph.inputShape.elementCount, outputSize = program.values[program.output].shape.elementCount
+        let inputSize = compilation.graph.inputShape.elementCount,
+            outputSize = program.values[program.output].shape.elementCount
         let input = RandomInput.images(5 * inputSize, seed: 5)
         kernelLevelLock.lock()
         defer { kernelLevelLock.unlock() }
@@ -178,12 +188,15 @@ struct ExecutorTests {
 
     @Test func streamingWeightsFromAFileMatchInMemoryWeights() throws {
         let compilation = try Self.compile("preact.yaml", sequential: false)
-        let weights = WeightInitializer.initialize(compilation.graph, options: InitOptions(seed: 4, randomizeBatchNorm: true))
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-exec-\(getpid()).safetensors").path
+        let weights = WeightInitializer.initialize(
+            compilation.graph, options: InitOptions(seed: 4, randomizeBatchNorm: true))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-exec-\(getpid()).safetensors")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try WeightFile.write(compilation.graph, weights, to: path)
         let program = Compiler.program(compilation)
-        let reader = try WeightFileReader(path: path, expecting: compilation.graph.parameters.map { ($0.name, $0.shape) })
+        let reader = try WeightFileReader(
+            path: path, expecting: compilation.graph.parameters.map { ($0.name, $0.shape) })
         let input = RandomInput.images(2 * compilation.graph.inputShape.elementCount, seed: 1)
         // Bit-for-bit only at one kernel level: hold it while other suites switch levels.
         kernelLevelLock.lock()

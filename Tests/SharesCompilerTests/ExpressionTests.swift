@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SharesCompiler
 
 struct ExpressionTests {
@@ -23,17 +24,31 @@ struct ExpressionTests {
     }
 
     func failure(_ text: String, _ variables: [String: Number] = [:]) -> String {
-        do { _ = try value(text, variables); return "no error" } catch { return (error as? CompileFailure)?.description ?? "\(error)" }
+        do {
+            _ = try value(text, variables)
+            return "no error"
+        } catch { return (error as? CompileFailure)?.description ?? "\(error)" }
     }
 
     @Test func errorsSayWhatWasExpected() {
-        #expect(failure("(165 - 2) / 9") == "t.yaml:3:10: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly")
+        #expect(
+            failure("(165 - 2) / 9")
+                == "t.yaml:3:10: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly"
+        )
         #expect(failure("1 / 0") == "t.yaml:3:10: error: division by zero")
-        #expect(failure("9223372036854775807 + 1") == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
-        #expect(failure("$widht * 2", ["width": .int(1)]) == "t.yaml:3:10: error: unknown variable '$widht'; known here: $width")
-        #expect(failure("4 *") == "t.yaml:3:13: error: expected a number, a $variable or '(' but found the end in '4 *'")
-        #expect(failure("1:30") == "t.yaml:3:11: error: unexpected ':' in '1:30'; expected an operator (+ - * / // %) or the end")
-        #expect(failure(String(repeating: "(", count: 100) + "1" + String(repeating: ")", count: 100))
-                    == "t.yaml:3:74: error: expression nested more than 64 levels deep")
+        #expect(
+            failure("9223372036854775807 + 1")
+                == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
+        #expect(
+            failure("$widht * 2", ["width": .int(1)])
+                == "t.yaml:3:10: error: unknown variable '$widht'; known here: $width")
+        #expect(
+            failure("4 *") == "t.yaml:3:13: error: expected a number, a $variable or '(' but found the end in '4 *'")
+        #expect(
+            failure("1:30")
+                == "t.yaml:3:11: error: unexpected ':' in '1:30'; expected an operator (+ - * / // %) or the end")
+        #expect(
+            failure(String(repeating: "(", count: 100) + "1" + String(repeating: ")", count: 100))
+                == "t.yaml:3:74: error: expression nested more than 64 levels deep")
     }
 }

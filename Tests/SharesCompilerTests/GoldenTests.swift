@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SharesCompiler
 
 /// Printed stages and reports against files in Golden/. Re-record with SHARESC_RECORD_GOLDEN=1 swift test.
@@ -19,20 +20,24 @@ struct GoldenTests {
     }
 
     @Test func tieGroupGraph() throws {
-        let compilation = try Compiler.compile("Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
+        let compilation = try Compiler.compile(
+            "Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
         try expectGolden(GraphPrinter.print(compilation.graph), "2-tie-group.graph.txt")
         try expectGolden(DOTRendering.render(compilation.graph), "2-tie-group.dot")
     }
 
     @Test func tieGroupGraphSequential() throws {
-        let compilation = try Compiler.compile("Examples/2-tie-group.yaml", options: CompileOptions(sequential: true, source: repositorySource))
+        let compilation = try Compiler.compile(
+            "Examples/2-tie-group.yaml", options: CompileOptions(sequential: true, source: repositorySource))
         try expectGolden(GraphPrinter.print(compilation.graph), "2-tie-group.sequential.graph.txt")
     }
 
     @Test func deliberateErrorMessage() throws {
         var message = ""
-        do { _ = try Compiler.compile("Examples/3-deliberate-error.yaml", options: CompileOptions(source: repositorySource)) }
-        catch { message = error.description + "\n" }
+        do {
+            _ = try Compiler.compile(
+                "Examples/3-deliberate-error.yaml", options: CompileOptions(source: repositorySource))
+        } catch { message = error.description + "\n" }
         try expectGolden(message, "3-deliberate-error.txt")
     }
 }

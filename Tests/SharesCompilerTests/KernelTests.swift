@@ -1,6 +1,7 @@
 import CKernels
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// The C kernels against naive reference loops (double accumulation) on tiny shapes, at every
@@ -82,10 +83,11 @@ struct KernelTests {
                 + (algorithm.map { " by \($0.rawValue)" } ?? "")
         }
         private func geometry(_ algorithm: Algorithm) -> sc_conv_geometry {
-            sc_conv_geometry(in_channels: Int32(inChannels), in_height: Int32(height), in_width: Int32(width),
-                             out_channels: Int32(outChannels), out_height: Int32(outHeight), out_width: Int32(outWidth),
-                             kernel: Int32(kernel), stride: Int32(stride), pad: Int32(pad), groups: Int32(groups),
-                             algorithm: algorithm.kernelCode)
+            sc_conv_geometry(
+                in_channels: Int32(inChannels), in_height: Int32(height), in_width: Int32(width),
+                out_channels: Int32(outChannels), out_height: Int32(outHeight), out_width: Int32(outWidth),
+                kernel: Int32(kernel), stride: Int32(stride), pad: Int32(pad), groups: Int32(groups),
+                algorithm: algorithm.kernelCode)
         }
         var directAlgorithm: Algorithm {
             if let algorithm { return algorithm }
@@ -105,36 +107,58 @@ struct KernelTests {
     }
 
     static let convCases: [ConvCase] = [
-        ConvCase(inChannels: 3, height: 9, width: 9, outChannels: 5, kernel: 1, stride: 1, pad: 0, groups: 1, allEpilogues: true),
+        ConvCase(
+            inChannels: 3, height: 9, width: 9, outChannels: 5, kernel: 1, stride: 1, pad: 0, groups: 1,
+            allEpilogues: true),
         ConvCase(inChannels: 17, height: 7, width: 7, outChannels: 33, kernel: 1, stride: 2, pad: 0, groups: 1),
         // Fewer than 16 channels and taps > 1: each pixel's taps copied into one row.
-        ConvCase(inChannels: 5, height: 5, width: 3, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1, allEpilogues: true),
+        ConvCase(
+            inChannels: 5, height: 5, width: 3, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1,
+            allEpilogues: true),
         ConvCase(inChannels: 3, height: 15, width: 15, outChannels: 16, kernel: 7, stride: 2, pad: 3, groups: 1),
-        ConvCase(inChannels: 33, height: 9, width: 8, outChannels: 13, kernel: 3, stride: 2, pad: 1, groups: 1, allEpilogues: true),
-        ConvCase(inChannels: 8, height: 6, width: 6, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 2, allEpilogues: true),
-        ConvCase(inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6, allEpilogues: true),
+        ConvCase(
+            inChannels: 33, height: 9, width: 8, outChannels: 13, kernel: 3, stride: 2, pad: 1, groups: 1,
+            allEpilogues: true),
+        ConvCase(
+            inChannels: 8, height: 6, width: 6, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 2,
+            allEpilogues: true),
+        ConvCase(
+            inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6,
+            allEpilogues: true),
         ConvCase(inChannels: 12, height: 9, width: 9, outChannels: 24, kernel: 3, stride: 2, pad: 1, groups: 12),
         ConvCase(inChannels: 64, height: 5, width: 5, outChannels: 40, kernel: 3, stride: 2, pad: 1, groups: 4),
-        ConvCase(inChannels: 300, height: 4, width: 4, outChannels: 20, kernel: 1, stride: 1, pad: 0, groups: 1, batch: 3),
-        ConvCase(inChannels: 40, height: 7, width: 7, outChannels: 25, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 300, height: 4, width: 4, outChannels: 20, kernel: 1, stride: 1, pad: 0, groups: 1, batch: 3),
+        ConvCase(
+            inChannels: 40, height: 7, width: 7, outChannels: 25, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         ConvCase(inChannels: 7, height: 1, width: 1, outChannels: 9, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 3),
         ConvCase(inChannels: 1, height: 1, width: 1, outChannels: 1, kernel: 1, stride: 1, pad: 0, groups: 1),
         ConvCase(inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1),
-        ConvCase(inChannels: 16, height: 9, width: 10, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1, allEpilogues: true),
+        ConvCase(
+            inChannels: 16, height: 9, width: 10, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1,
+            allEpilogues: true),
         // 520 x 9 taps: several reduction blocks that accumulate onto the output before the epilogue.
-        ConvCase(inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1, allEpilogues: true),
+        ConvCase(
+            inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1,
+            allEpilogues: true),
         // A 1x1 over 600 channels (one reduction block of 600 steps); 512 channels at stride 2 (chunks of 24 pixels).
         ConvCase(inChannels: 600, height: 3, width: 4, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 1),
         // 4 MiB of weights: reduction blocks of 256 channels even though the reduction is short.
         ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
         // Two groups of three panels (the last of 8 channels): a tile's call covers one group's panels.
-        ConvCase(inChannels: 16, height: 5, width: 5, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 2, allEpilogues: true),
+        ConvCase(
+            inChannels: 16, height: 5, width: 5, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 2,
+            allEpilogues: true),
         ConvCase(inChannels: 512, height: 14, width: 13, outChannels: 20, kernel: 1, stride: 2, pad: 0, groups: 1),
         ConvCase(inChannels: 4, height: 30, width: 31, outChannels: 14, kernel: 5, stride: 3, pad: 2, groups: 1),
         ConvCase(inChannels: 8, height: 10, width: 10, outChannels: 8, kernel: 2, stride: 2, pad: 0, groups: 1),
         // The indirect GEMM computes what the special cases do, as a hand-written plan may ask.
-        ConvCase(inChannels: 6, height: 7, width: 5, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 6, algorithm: .igemm),
-        ConvCase(inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1, algorithm: .igemm),
+        ConvCase(
+            inChannels: 6, height: 7, width: 5, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 6,
+            algorithm: .igemm),
+        ConvCase(
+            inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1,
+            algorithm: .igemm)
     ]
 
     /// The convolution alone, in double precision, NHWC: [pixels][outChannels].
@@ -157,7 +181,9 @@ struct KernelTests {
                                 let inside = iy >= 0 && iy < c.height && ix >= 0 && ix < c.width
                                 let row = ((n * c.height + iy) * c.width + ix) * c.inChannels + group * cg
                                 for ci in 0..<cg {
-                                    sum += Double(weights[((o * cg + ci) * c.kernel + ky) * c.kernel + kx]) * (inside ? Double(input[row + ci]) : 0)
+                                    sum +=
+                                        Double(weights[((o * cg + ci) * c.kernel + ky) * c.kernel + kx])
+                                        * (inside ? Double(input[row + ci]) : 0)
                                 }
                             }
                         }
@@ -172,14 +198,17 @@ struct KernelTests {
     /// Calls sc_conv_nhwc once per (pixel range, panel range), as threads would; reports whether every
     /// call kept to its range (run alone, it leaves the rest of the output alone) and whether the output
     /// and the workspace were left intact around their ends.
-    static func runConv(_ c: ConvCase, packed: [Float], input: [Float], epilogue: sc_epilogue,
-                        ranges: [(Range<Int>, Range<Int>)]) -> (output: [Float], intact: Bool) {
+    static func runConv(
+        _ c: ConvCase, packed: [Float], input: [Float], epilogue: sc_epilogue,
+        ranges: [(Range<Int>, Range<Int>)]
+    ) -> (output: [Float], intact: Bool) {
         var geometry = c.geometry, epilogue = epilogue
         let workspace = Guarded(count: sc_conv_nhwc_workspace_size(&geometry), fill: .nan)
         var intact = true
         func call(_ output: Guarded, _ pixels: Range<Int>, _ panels: Range<Int>) {
-            sc_conv_nhwc(&geometry, packed, input, output.pointer, &epilogue, workspace.pointer,
-                         pixels.lowerBound, pixels.upperBound, Int32(panels.lowerBound), Int32(panels.upperBound))
+            sc_conv_nhwc(
+                &geometry, packed, input, output.pointer, &epilogue, workspace.pointer,
+                pixels.lowerBound, pixels.upperBound, Int32(panels.lowerBound), Int32(panels.upperBound))
         }
         if ranges.count > 1 {
             for (pixels, panels) in ranges {
@@ -216,8 +245,13 @@ struct KernelTests {
             ("whole", [(0..<n, 0..<panels)]),
             ("panels", [(0..<n, 0..<panels / 2), (0..<n, panels / 2..<panels)]),
             ("pixels", [(0..<n / 3, 0..<panels), (n / 3..<n, 0..<panels)]),
-            ("both", [(0..<n / 2, 0..<(panels + 1) / 2), (n / 2..<n, 0..<(panels + 1) / 2),
-                      (0..<(n + 1) / 2, (panels + 1) / 2..<panels), ((n + 1) / 2..<n, (panels + 1) / 2..<panels)]),
+            (
+                "both",
+                [
+                    (0..<n / 2, 0..<(panels + 1) / 2), (n / 2..<n, 0..<(panels + 1) / 2),
+                    (0..<(n + 1) / 2, (panels + 1) / 2..<panels), ((n + 1) / 2..<n, (panels + 1) / 2..<panels)
+                ]
+            )
         ]
         // Bits: scale, shift, residual, ReLU, and the second (pre-activation) output with its own
         // scale, shift and ReLU.
@@ -240,23 +274,35 @@ struct KernelTests {
                         expected[p * m + o] = v
                     }
                 }
-                let expectedAct = (0..<n * m).map { max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0) }
+                let expectedAct = (0..<n * m).map {
+                    max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0)
+                }
                 // Every split for the no-epilogue and full-epilogue cases, the whole range otherwise.
                 for (name, ranges) in splits where name == "whole" || combination == 0 || combination == 31 {
                     let act = Guarded(count: m * n)
-                    let epilogue = sc_epilogue(scale: useScale ? UnsafePointer(scaleBuffer.pointer) : nil,
-                                               shift: useShift ? UnsafePointer(shiftBuffer.pointer) : nil,
-                                               residual: useResidual ? UnsafePointer(residualBuffer.pointer) : nil, relu: relu ? 1 : 0,
-                                               act_output: useAct ? act.pointer : nil, act_scale: useAct ? UnsafePointer(actScaleBuffer.pointer) : nil,
-                                               act_shift: useAct ? UnsafePointer(actShiftBuffer.pointer) : nil, act_relu: 1)
-                    let (output, intact) = Self.runConv(c, packed: packed, input: input, epilogue: epilogue, ranges: ranges)
+                    let epilogue = sc_epilogue(
+                        scale: useScale ? UnsafePointer(scaleBuffer.pointer) : nil,
+                        shift: useShift ? UnsafePointer(shiftBuffer.pointer) : nil,
+                        residual: useResidual ? UnsafePointer(residualBuffer.pointer) : nil, relu: relu ? 1 : 0,
+                        act_output: useAct ? act.pointer : nil,
+                        act_scale: useAct ? UnsafePointer(actScaleBuffer.pointer) : nil,
+                        act_shift: useAct ? UnsafePointer(actShiftBuffer.pointer) : nil, act_relu: 1)
+                    let (output, intact) = Self.runConv(
+                        c, packed: packed, input: input, epilogue: epilogue, ranges: ranges)
                     let error = Self.relativeError(output, expected)
-                    #expect(error <= Self.tolerance, "level \(level), epilogue \(combination), \(name): relative error \(error)")
+                    #expect(
+                        error <= Self.tolerance,
+                        "level \(level), epilogue \(combination), \(name): relative error \(error)")
                     #expect(intact, "level \(level), epilogue \(combination), \(name): wrote outside its buffers")
                     if useAct {
                         let actError = Self.relativeError(act.values, expectedAct)
-                        #expect(actError <= Self.tolerance, "level \(level), epilogue \(combination), \(name): second output, relative error \(actError)")
-                        #expect(act.guardsIntact, "level \(level), epilogue \(combination), \(name): wrote outside the second output")
+                        #expect(
+                            actError <= Self.tolerance,
+                            "level \(level), epilogue \(combination), \(name): second output, relative error \(actError)"
+                        )
+                        #expect(
+                            act.guardsIntact,
+                            "level \(level), epilogue \(combination), \(name): wrote outside the second output")
                     }
                 }
             }
@@ -267,15 +313,25 @@ struct KernelTests {
     /// map), channels that are not a multiple of the vector width, partial panels, split tile and panel
     /// ranges, and every epilogue combination on one shape.
     static let winogradCases: [ConvCase] = [
-        ConvCase(inChannels: 128, height: 7, width: 7, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1, allEpilogues: true),
-        ConvCase(inChannels: 131, height: 5, width: 3, outChannels: 16, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
-        ConvCase(inChannels: 128, height: 1, width: 1, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
-        ConvCase(inChannels: 136, height: 6, width: 9, outChannels: 33, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
-        ConvCase(inChannels: 128, height: 2, width: 2, outChannels: 128, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
-        ConvCase(inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 128, height: 7, width: 7, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1,
+            allEpilogues: true),
+        ConvCase(
+            inChannels: 131, height: 5, width: 3, outChannels: 16, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 128, height: 1, width: 1, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 136, height: 6, width: 9, outChannels: 33, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 128, height: 2, width: 2, outChannels: 128, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         // F(4x4, 3x3): partial tiles at the bottom and right edges, and a map of whole tiles.
-        ConvCase(inChannels: 33, height: 13, width: 15, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1, allEpilogues: true),
-        ConvCase(inChannels: 40, height: 16, width: 16, outChannels: 24, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 33, height: 13, width: 15, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1,
+            allEpilogues: true),
+        ConvCase(
+            inChannels: 40, height: 16, width: 16, outChannels: 24, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1)
     ]
 
     @Test(arguments: winogradCases)
@@ -290,16 +346,20 @@ struct KernelTests {
         let raw = Self.referenceConv(c, weights: weights, input: input)
         let packed = Guarded(count: sc_winograd_packed_size(&geometry))
         #expect(sc_winograd_pack(&geometry, weights, packed.pointer) == 1)
-        let tiles = sc_winograd_tiles(&geometry), panels = Int(sc_conv_nhwc_panels(&geometry)), m = c.outChannels, n = c.pixels
+        let tiles = sc_winograd_tiles(&geometry), panels = Int(sc_conv_nhwc_panels(&geometry)), m = c.outChannels,
+            n = c.pixels
         let tileSize = geometry.algorithm == Int32(SC_CONV_WINOGRAD_F4) ? 4 : 2
         #expect(tileSize == (c.height >= 13 ? 4 : 2))
         #expect(tiles == ((c.height + tileSize - 1) / tileSize) * ((c.width + tileSize - 1) / tileSize))
         let splits: [(String, [(Range<Int>, Range<Int>)])] = [
             ("whole", [(0..<tiles, 0..<panels)]),
             ("tiles", [(0..<tiles / 2, 0..<panels), (tiles / 2..<tiles, 0..<panels)]),
-            ("panels", [(0..<tiles, 0..<panels / 2), (0..<tiles, panels / 2..<panels)]),
+            ("panels", [(0..<tiles, 0..<panels / 2), (0..<tiles, panels / 2..<panels)])
         ]
-        let buffers = (scale: Guarded(scale), shift: Guarded(shift), residual: Guarded(residual), actScale: Guarded(actScale), actShift: Guarded(actShift))
+        let buffers = (
+            scale: Guarded(scale), shift: Guarded(shift), residual: Guarded(residual), actScale: Guarded(actScale),
+            actShift: Guarded(actShift)
+        )
         Self.atEveryLevel { level in
             for combination in c.allEpilogues ? Array(0..<32) : [0, 31, 13] {
                 let useScale = combination & 1 != 0, useShift = combination & 2 != 0
@@ -311,24 +371,36 @@ struct KernelTests {
                     if useResidual { v += Double(residual[i]) }
                     return relu ? max(v, 0) : v
                 }
-                let expectedAct = (0..<n * m).map { max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0) }
+                let expectedAct = (0..<n * m).map {
+                    max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0)
+                }
                 for (name, ranges) in splits {
                     let output = Guarded(count: m * n), act = Guarded(count: m * n)
                     let workspace = Guarded(count: sc_winograd_workspace_size(&geometry))
-                    var epilogue = sc_epilogue(scale: useScale ? UnsafePointer(buffers.scale.pointer) : nil,
-                                               shift: useShift ? UnsafePointer(buffers.shift.pointer) : nil,
-                                               residual: useResidual ? UnsafePointer(buffers.residual.pointer) : nil, relu: relu ? 1 : 0,
-                                               act_output: useAct ? act.pointer : nil, act_scale: useAct ? UnsafePointer(buffers.actScale.pointer) : nil,
-                                               act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil, act_relu: 1)
+                    var epilogue = sc_epilogue(
+                        scale: useScale ? UnsafePointer(buffers.scale.pointer) : nil,
+                        shift: useShift ? UnsafePointer(buffers.shift.pointer) : nil,
+                        residual: useResidual ? UnsafePointer(buffers.residual.pointer) : nil, relu: relu ? 1 : 0,
+                        act_output: useAct ? act.pointer : nil,
+                        act_scale: useAct ? UnsafePointer(buffers.actScale.pointer) : nil,
+                        act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil, act_relu: 1)
                     for (tileRange, panelRange) in ranges {
-                        sc_winograd_conv(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
-                                         tileRange.lowerBound, tileRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+                        sc_winograd_conv(
+                            &geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
+                            tileRange.lowerBound, tileRange.upperBound, Int32(panelRange.lowerBound),
+                            Int32(panelRange.upperBound))
                     }
                     let error = Self.relativeError(output.values, expected)
-                    #expect(error <= Self.tolerance, "level \(level), epilogue \(combination), \(name): relative error \(error)")
-                    #expect(output.guardsIntact && workspace.guardsIntact, "level \(level), epilogue \(combination), \(name): wrote outside its buffers")
+                    #expect(
+                        error <= Self.tolerance,
+                        "level \(level), epilogue \(combination), \(name): relative error \(error)")
+                    #expect(
+                        output.guardsIntact && workspace.guardsIntact,
+                        "level \(level), epilogue \(combination), \(name): wrote outside its buffers")
                     if useAct {
-                        #expect(Self.relativeError(act.values, expectedAct) <= Self.tolerance, "level \(level), epilogue \(combination), \(name): second output")
+                        #expect(
+                            Self.relativeError(act.values, expectedAct) <= Self.tolerance,
+                            "level \(level), epilogue \(combination), \(name): second output")
                         #expect(act.guardsIntact)
                     }
                 }
@@ -345,7 +417,8 @@ struct KernelTests {
         ConvCase(inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1),
         ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
         ConvCase(inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6),
-        ConvCase(inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1)
     ])
     func convolutionWritesOverItsResidual(_ c: ConvCase) {
         let winograd = c.batch == 1 && c.winogradGeometry.isWinograd
@@ -359,24 +432,42 @@ struct KernelTests {
             max(v * Double(scale[i % m]) + Double(shift[i % m]) + Double(residual[i]), 0)
         }
         let packed = Guarded(count: winograd ? sc_winograd_packed_size(&geometry) : sc_conv_nhwc_packed_size(&geometry))
-        if winograd { #expect(sc_winograd_pack(&geometry, weights, packed.pointer) == 1) } else { sc_conv_nhwc_pack(&geometry, weights, packed.pointer) }
+        if winograd {
+            #expect(sc_winograd_pack(&geometry, weights, packed.pointer) == 1)
+        } else {
+            sc_conv_nhwc_pack(&geometry, weights, packed.pointer)
+        }
         let rows = winograd ? sc_winograd_tiles(&geometry) : n, panels = Int(sc_conv_nhwc_panels(&geometry))
         let scaleBuffer = Guarded(scale), shiftBuffer = Guarded(shift)
         Self.atEveryLevel { level in
-            for (name, ranges) in [("whole", [(0..<rows, 0..<panels)]),
-                                   ("both", [(0..<rows / 2, 0..<panels), (rows / 2..<rows, 0..<panels / 2), (rows / 2..<rows, panels / 2..<panels)])] {
+            for (name, ranges) in [
+                ("whole", [(0..<rows, 0..<panels)]),
+                (
+                    "both",
+                    [
+                        (0..<rows / 2, 0..<panels), (rows / 2..<rows, 0..<panels / 2),
+                        (rows / 2..<rows, panels / 2..<panels)
+                    ]
+                )
+            ] {
                 let output = Guarded(residual)
-                let workspace = Guarded(count: winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
-                var epilogue = sc_epilogue(scale: UnsafePointer(scaleBuffer.pointer), shift: UnsafePointer(shiftBuffer.pointer),
-                                           residual: UnsafePointer(output.pointer), relu: 1, act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
+                let workspace = Guarded(
+                    count: winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
+                var epilogue = sc_epilogue(
+                    scale: UnsafePointer(scaleBuffer.pointer), shift: UnsafePointer(shiftBuffer.pointer),
+                    residual: UnsafePointer(output.pointer), relu: 1, act_output: nil, act_scale: nil, act_shift: nil,
+                    act_relu: 0)
                 for (rowRange, panelRange) in ranges where !rowRange.isEmpty && !panelRange.isEmpty {
                     let convolve = winograd ? sc_winograd_conv : sc_conv_nhwc
-                    convolve(&geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
-                             rowRange.lowerBound, rowRange.upperBound, Int32(panelRange.lowerBound), Int32(panelRange.upperBound))
+                    convolve(
+                        &geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
+                        rowRange.lowerBound, rowRange.upperBound, Int32(panelRange.lowerBound),
+                        Int32(panelRange.upperBound))
                 }
                 let error = Self.relativeError(output.values, expected)
                 #expect(error <= Self.tolerance, "level \(level), \(name): relative error \(error)")
-                #expect(output.guardsIntact && workspace.guardsIntact, "level \(level), \(name): wrote outside its buffers")
+                #expect(
+                    output.guardsIntact && workspace.guardsIntact, "level \(level), \(name): wrote outside its buffers")
             }
         }
     }
@@ -384,28 +475,34 @@ struct KernelTests {
     @Test func winogradAppliesOnlyWhereItPays() {
         func algorithm(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Algorithm {
             let out = (size + 2 - kernel) / stride + 1
-            return AlgorithmSelection.choose(sc_conv_geometry(
-                in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(m), out_height: out, out_width: out,
-                kernel: kernel, stride: stride, pad: 1, groups: 1, algorithm: Int32(SC_CONV_IGEMM)))
+            return AlgorithmSelection.choose(
+                sc_conv_geometry(
+                    in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(m), out_height: out,
+                    out_width: out,
+                    kernel: kernel, stride: stride, pad: 1, groups: 1, algorithm: Int32(SC_CONV_IGEMM)))
         }
         func applies(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Bool {
             algorithm(c, m, kernel: kernel, stride: stride, size: size).winogradTile != nil
         }
-        #expect(applies(32, 32) && applies(64, 64, size: 56) && applies(128, 128, size: 28) && applies(256, 256) && applies(128, 512))
+        #expect(
+            applies(32, 32) && applies(64, 64, size: 56) && applies(128, 128, size: 28) && applies(256, 256)
+                && applies(128, 512))
         func tileSize(_ c: Int, size: Int32) -> Int? { algorithm(c, c, size: size).winogradTile }
         // F(4x4, 3x3) where its 4x larger weights stay under 4 MiB and the map has 16 tiles of 4x4.
         #expect(tileSize(64, size: 56) == 4 && tileSize(128, size: 28) == 4 && tileSize(32, size: 16) == 4)
         #expect(tileSize(256, size: 14) == 2 && tileSize(64, size: 8) == 2 && tileSize(128, size: 12) == 2)
         #expect(!applies(16, 16) && !applies(16, 64))  // reductions too short
-        #expect(!applies(512, 512))                    // 16 MiB of transformed weights
+        #expect(!applies(512, 512))  // 16 MiB of transformed weights
         #expect(!applies(128, 128, stride: 2) && !applies(128, 128, kernel: 1))
     }
 
     @Test func packingIgnoresStridePaddingAndImageSize() {
-        var a = sc_conv_geometry(in_channels: 6, in_height: 9, in_width: 9, out_channels: 10, out_height: 9, out_width: 9,
-                                 kernel: 3, stride: 1, pad: 1, groups: 2, algorithm: Int32(SC_CONV_IGEMM))
-        var b = sc_conv_geometry(in_channels: 6, in_height: 20, in_width: 17, out_channels: 10, out_height: 9, out_width: 8,
-                                 kernel: 3, stride: 2, pad: 0, groups: 2, algorithm: Int32(SC_CONV_IGEMM))
+        var a = sc_conv_geometry(
+            in_channels: 6, in_height: 9, in_width: 9, out_channels: 10, out_height: 9, out_width: 9,
+            kernel: 3, stride: 1, pad: 1, groups: 2, algorithm: Int32(SC_CONV_IGEMM))
+        var b = sc_conv_geometry(
+            in_channels: 6, in_height: 20, in_width: 17, out_channels: 10, out_height: 9, out_width: 8,
+            kernel: 3, stride: 2, pad: 0, groups: 2, algorithm: Int32(SC_CONV_IGEMM))
         #expect(sc_conv_nhwc_packed_size(&a) == sc_conv_nhwc_packed_size(&b))
         let weights = Self.random(10 * 3 * 9, seed: 9)
         var pa = [Float](repeating: 0, count: sc_conv_nhwc_packed_size(&a)), pb = pa
@@ -436,7 +533,9 @@ struct KernelTests {
             sc_add(x, other, &y, x.count, relu ? 1 : 0)
             #expect(Self.relativeError(y, sum) <= Self.tolerance)
             var inPlace = x  // y == a
-            inPlace.withUnsafeMutableBufferPointer { sc_add($0.baseAddress, other, $0.baseAddress, x.count, relu ? 1 : 0) }
+            inPlace.withUnsafeMutableBufferPointer {
+                sc_add($0.baseAddress, other, $0.baseAddress, x.count, relu ? 1 : 0)
+            }
             #expect(Self.relativeError(inPlace, sum) <= Self.tolerance)
         }
         var y = [Float](repeating: .nan, count: x.count)
@@ -460,7 +559,7 @@ struct KernelTests {
         PoolCase(channels: 2, height: 6, width: 5, kernel: 2, stride: 2, pad: 0),
         PoolCase(channels: 4, height: 5, width: 3, kernel: 3, stride: 1, pad: 1),
         PoolCase(channels: 1, height: 8, width: 8, kernel: 8, stride: 1, pad: 0),
-        PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2),
+        PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2)
     ]
 
     @Test func linear() {
@@ -469,7 +568,8 @@ struct KernelTests {
             let bias = Self.random(outFeatures, seed: 43)
             for (useBias, relu) in [(true, false), (false, true), (true, true)] {
                 let expected = (0..<outFeatures).map { o -> Double in
-                    let v = (0..<inFeatures).map { Double(w[o * inFeatures + $0]) * Double(x[$0]) }.reduce(0, +)
+                    let v =
+                        (0..<inFeatures).map { Double(w[o * inFeatures + $0]) * Double(x[$0]) }.reduce(0, +)
                         + (useBias ? Double(bias[o]) : 0)
                     return relu ? max(v, 0) : v
                 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SharesCompiler
 
 /// The memory planner against its former quadratic self, and on networks thousands of blocks deep.
@@ -83,7 +84,10 @@ enum QuadraticPlanner {
         }
         func newBuffer(_ value: Int) {
             bufferOfValue[value] = buffers.count
-            buffers.append(.init(values: [value], bytes: bytes(value), offset: 0, firstStep: defined[value], lastStep: lastUse[value]))
+            buffers.append(
+                .init(
+                    values: [value], bytes: bytes(value), offset: 0, firstStep: defined[value], lastStep: lastUse[value]
+                ))
         }
         newBuffer(program.input)
         for (index, step) in program.steps.enumerated() {
@@ -103,11 +107,15 @@ enum QuadraticPlanner {
         }
 
         // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
-        let order = buffers.indices.sorted { (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep) }
+        let order = buffers.indices.sorted {
+            (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep)
+        }
         var placed: [Int] = []
         for index in order {
             let buffer = buffers[index]
-            let neighbours = placed.map { buffers[$0] }.filter { $0.overlapsInTime(buffer) }.sorted { $0.offset < $1.offset }
+            let neighbours = placed.map { buffers[$0] }.filter { $0.overlapsInTime(buffer) }.sorted {
+                $0.offset < $1.offset
+            }
             var best: (offset: Int, gap: Int)?
             var cursor = 0
             for neighbour in neighbours {
@@ -121,10 +129,13 @@ enum QuadraticPlanner {
 
         var lowerBound = 0
         for step in -1...program.steps.count {
-            lowerBound = max(lowerBound, buffers.filter { $0.firstStep <= step && step <= $0.lastStep }.reduce(0) { $0 + $1.bytes })
+            lowerBound = max(
+                lowerBound, buffers.filter { $0.firstStep <= step && step <= $0.lastStep }.reduce(0) { $0 + $1.bytes })
         }
         let arena = buffers.map { $0.offset + $0.bytes }.max() ?? 0
-        return MemoryPlan(batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound)
+        return MemoryPlan(
+            batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound
+        )
     }
 
     /// `MemoryPlan.conflicts()` as it was: every pair compared.

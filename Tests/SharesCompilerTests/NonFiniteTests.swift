@@ -1,5 +1,6 @@
 import CKernels
 import Testing
+
 @testable import SharesCompiler
 
 /// NaN and infinities planted in inputs and weights reach exactly the outputs they reach in PyTorch
@@ -46,11 +47,17 @@ struct NonFiniteTests {
             residual = Guarded(KernelTests.random(c.outChannels * c.pixels, seed: 73))
         }
         var c: sc_epilogue {
-            sc_epilogue(scale: UnsafePointer(scale.pointer), shift: UnsafePointer(shift.pointer), residual: UnsafePointer(residual.pointer),
-                        relu: 1, act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
+            sc_epilogue(
+                scale: UnsafePointer(scale.pointer), shift: UnsafePointer(shift.pointer),
+                residual: UnsafePointer(residual.pointer),
+                relu: 1, act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
         }
         func expected(_ raw: [Double]) -> [Double] {
-            raw.enumerated().map { i, v in relu(v * Double(scale.pointer[i % channels]) + Double(shift.pointer[i % channels]) + Double(residual.pointer[i])) }
+            raw.enumerated().map { i, v in
+                relu(
+                    v * Double(scale.pointer[i % channels]) + Double(shift.pointer[i % channels])
+                        + Double(residual.pointer[i]))
+            }
         }
     }
 
@@ -61,16 +68,23 @@ struct NonFiniteTests {
     func directConvolution(_ c: ConvCase) {
         var geometry = c.geometry
         let epilogue = Epilogue(c)
-        let clean = (weights: KernelTests.random(c.outChannels * c.inChannels / c.groups * c.kernel * c.kernel, seed: 74),
-                     input: KernelTests.random(c.batch * c.height * c.width * c.inChannels, seed: 75))
-        for (what, weights, input) in [("input", clean.weights, Self.planted(clean.input)), ("weights", Self.planted(clean.weights), clean.input)] {
+        let clean = (
+            weights: KernelTests.random(c.outChannels * c.inChannels / c.groups * c.kernel * c.kernel, seed: 74),
+            input: KernelTests.random(c.batch * c.height * c.width * c.inChannels, seed: 75)
+        )
+        for (what, weights, input) in [
+            ("input", clean.weights, Self.planted(clean.input)), ("weights", Self.planted(clean.weights), clean.input)
+        ] {
             let expected = epilogue.expected(KernelTests.referenceConv(c, weights: weights, input: input))
             let packed = Guarded(count: sc_conv_nhwc_packed_size(&geometry))
             sc_conv_nhwc_pack(&geometry, weights, packed.pointer)
             KernelTests.atEveryLevel { level in
-                let output = Guarded(count: c.outChannels * c.pixels), workspace = Guarded(count: sc_conv_nhwc_workspace_size(&geometry))
+                let output = Guarded(count: c.outChannels * c.pixels),
+                    workspace = Guarded(count: sc_conv_nhwc_workspace_size(&geometry))
                 var e = epilogue.c
-                sc_conv_nhwc(&geometry, packed.pointer, input, output.pointer, &e, workspace.pointer, 0, c.pixels, 0, sc_conv_nhwc_panels(&geometry))
+                sc_conv_nhwc(
+                    &geometry, packed.pointer, input, output.pointer, &e, workspace.pointer, 0, c.pixels, 0,
+                    sc_conv_nhwc_panels(&geometry))
                 let problem = Self.disagreement(output.values, expected)
                 #expect(problem == nil, "level \(level), non-finite \(what): \(problem ?? "")")
             }
@@ -86,17 +100,20 @@ struct NonFiniteTests {
         let epilogue = Epilogue(c)
         let weights = KernelTests.random(c.outChannels * c.inChannels * 9, seed: 76)
         var input = KernelTests.random(c.height * c.width * c.inChannels, seed: 77)
-        input[(c.height / 2 * c.width + c.width / 2) * c.inChannels + 1] = .nan  // an interior pixel, reaching 3x3 outputs
+        // An interior pixel, reaching 3x3 outputs.
+        input[(c.height / 2 * c.width + c.width / 2) * c.inChannels + 1] = .nan
         input = Self.planted(input)
         let expected = epilogue.expected(KernelTests.referenceConv(c, weights: weights, input: input))
         let packed = Guarded(count: sc_winograd_packed_size(&geometry))
         #expect(sc_winograd_pack(&geometry, weights, packed.pointer) == 1)
         let tiles = sc_winograd_tiles(&geometry), panels = sc_conv_nhwc_panels(&geometry)
         KernelTests.atEveryLevel { level in
-            let output = Guarded(count: c.outChannels * c.pixels), workspace = Guarded(count: sc_winograd_workspace_size(&geometry))
+            let output = Guarded(count: c.outChannels * c.pixels),
+                workspace = Guarded(count: sc_winograd_workspace_size(&geometry))
             var e = epilogue.c
             for (begin, end) in [(0, tiles / 2), (tiles / 2, tiles)] {  // as two threads split it
-                sc_winograd_conv(&geometry, packed.pointer, input, output.pointer, &e, workspace.pointer, begin, end, 0, panels)
+                sc_winograd_conv(
+                    &geometry, packed.pointer, input, output.pointer, &e, workspace.pointer, begin, end, 0, panels)
             }
             let problem = Self.disagreement(output.values, expected)
             #expect(problem == nil, "level \(level): \(problem ?? "")")
@@ -108,16 +125,21 @@ struct NonFiniteTests {
 
     @Test func reluAddAndScaleShiftKeepNaN() {
         let channels = 11, pixels = 9
-        let x = Self.planted(KernelTests.random(channels * pixels, seed: 78)), b = Self.planted(KernelTests.random(channels * pixels, seed: 79).reversed())
+        let x = Self.planted(KernelTests.random(channels * pixels, seed: 78)),
+            b = Self.planted(KernelTests.random(channels * pixels, seed: 79).reversed())
         let scale = KernelTests.random(channels, seed: 80), shift = KernelTests.random(channels, seed: 81)
         KernelTests.atEveryLevel { level in
             let y = Guarded(count: x.count)
             sc_relu(x, y.pointer, x.count)
             #expect(Self.disagreement(y.values, x.map { Self.relu(Double($0)) }) == nil, "relu, level \(level)")
             sc_add(x, b, y.pointer, x.count, 1)
-            #expect(Self.disagreement(y.values, zip(x, b).map { Self.relu(Double($0) + Double($1)) }) == nil, "add + relu, level \(level)")
+            #expect(
+                Self.disagreement(y.values, zip(x, b).map { Self.relu(Double($0) + Double($1)) }) == nil,
+                "add + relu, level \(level)")
             sc_scale_shift_nhwc(x, y.pointer, pixels, Int32(channels), scale, shift, 1)
-            let expected = x.indices.map { Self.relu(Double(x[$0]) * Double(scale[$0 % channels]) + Double(shift[$0 % channels])) }
+            let expected = x.indices.map {
+                Self.relu(Double(x[$0]) * Double(scale[$0 % channels]) + Double(shift[$0 % channels]))
+            }
             #expect(Self.disagreement(y.values, expected) == nil, "scale and shift + relu, level \(level)")
         }
     }
@@ -127,7 +149,9 @@ struct NonFiniteTests {
         let x = KernelTests.random(inputs, seed: 82), w = Self.planted(KernelTests.random(inputs * outputs, seed: 83))
         let y = Guarded(count: outputs)
         sc_linear(x, w, nil, y.pointer, Int32(inputs), Int32(outputs), 1)
-        let expected = (0..<outputs).map { o in Self.relu((0..<inputs).reduce(0.0) { $0 + Double(w[o * inputs + $1]) * Double(x[$1]) }) }
+        let expected = (0..<outputs).map { o in
+            Self.relu((0..<inputs).reduce(0.0) { $0 + Double(w[o * inputs + $1]) * Double(x[$1]) })
+        }
         #expect(Self.disagreement(y.values, expected) == nil)
         #expect(y.values.contains { $0.isNaN }, "the planted NaN must reach an output")
     }
@@ -143,20 +167,26 @@ struct NonFiniteTests {
         func window(_ c: Int, _ oy: Int, _ ox: Int) -> [Double] {
             (0..<kernel * kernel).compactMap { k in
                 let iy = oy * step - pad + k / kernel, ix = ox * step - pad + k % kernel
-                return iy < 0 || iy >= height || ix < 0 || ix >= width ? nil : Double(x[(iy * width + ix) * channels + c])
+                return iy < 0 || iy >= height || ix < 0 || ix >= width
+                    ? nil : Double(x[(iy * width + ix) * channels + c])
             }
         }
         func expected(_ combine: ([Double]) -> Double) -> [Double] {
-            (0..<outHeight * outWidth * channels).map { combine(window($0 % channels, $0 / channels / outWidth, $0 / channels % outWidth)) }
+            (0..<outHeight * outWidth * channels).map {
+                combine(window($0 % channels, $0 / channels / outWidth, $0 / channels % outWidth))
+            }
         }
         let maximum = expected { $0.contains(where: \.isNaN) ? .nan : $0.max()! }
         let y = Guarded(count: outHeight * outWidth * channels)
-        sc_max_pool_nhwc(x, y.pointer, Int32(channels), Int32(height), Int32(width), Int32(kernel), Int32(step), Int32(pad),
-                         Int32(outHeight), Int32(outWidth), 0, outHeight)
+        sc_max_pool_nhwc(
+            x, y.pointer, Int32(channels), Int32(height), Int32(width), Int32(kernel), Int32(step), Int32(pad),
+            Int32(outHeight), Int32(outWidth), 0, outHeight)
         #expect(Self.disagreement(y.values, maximum) == nil)
         let global = Guarded(count: channels)
         sc_global_avg_pool_nhwc(x, global.pointer, Int32(channels), Int32(height * width))
-        let sums = (0..<channels).map { c in stride(from: c, to: x.count, by: channels).reduce(0.0) { $0 + Double(x[$1]) } / Double(height * width) }
+        let sums = (0..<channels).map { c in
+            stride(from: c, to: x.count, by: channels).reduce(0.0) { $0 + Double(x[$1]) } / Double(height * width)
+        }
         #expect(Self.disagreement(global.values, sums) == nil)
     }
 
@@ -184,30 +214,44 @@ struct NonFiniteTests {
 
     /// The plan against the reference interpreter with NaN and infinities in the input, and then with
     /// a NaN in a (tied, where there is one) convolution weight and an infinite batchnorm variance.
-    @Test(arguments: ["winograd-map.yaml", "feature-map.yaml", "bottleneck.yaml", "preact.yaml", "mixed.yaml", "winograd.yaml"])
+    @Test(arguments: [
+        "winograd-map.yaml", "feature-map.yaml", "bottleneck.yaml", "preact.yaml", "mixed.yaml", "winograd.yaml"
+    ])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         let compilation = try Compiler.compile(name, options: CompileOptions(source: Self.source))
         let graph = compilation.graph
         let clean = WeightInitializer.initialize(graph, options: InitOptions(seed: 5, randomizeBatchNorm: true))
         var poisoned = clean
-        let weight = graph.parameters.first { $0.tie != nil } ?? graph.parameters.first { $0.shape.count == 4 && $0.shape[2] == 3 }!
+        let weight =
+            graph.parameters.first { $0.tie != nil } ?? graph.parameters.first {
+                $0.shape.count == 4 && $0.shape[2] == 3
+            }!
         poisoned[weight.id][poisoned[weight.id].count / 3] = .nan
-        if let variance = graph.parameters.last(where: { $0.name.hasSuffix("running_var") }) { poisoned[variance.id][0] = .infinity }
+        if let variance = graph.parameters.last(where: { $0.name.hasSuffix("running_var") }) {
+            poisoned[variance.id][0] = .infinity
+        }
         let batch = 2, size = graph.inputShape.elementCount
         let input = RandomInput.images(batch * size, seed: 3)
         var dirty = input
-        for (offset, value) in [(size / 3, Float.nan), (size + size / 2, .infinity), (size + size / 5, -.infinity)] { dirty[offset] = value }
+        for (offset, value) in [(size / 3, Float.nan), (size + size / 2, .infinity), (size + size / 5, -.infinity)] {
+            dirty[offset] = value
+        }
         let program = Compiler.program(compilation)
         for (what, weights, images) in [("input", clean, dirty), ("weights", poisoned, input)] {
-            let expected = ReferenceInterpreter.run(graph, weights: weights, input: images, batch: batch).map(Double.init)
+            let expected = ReferenceInterpreter.run(graph, weights: weights, input: images, batch: batch).map(
+                Double.init)
             #expect(expected.contains { !$0.isFinite }, "\(name): the planted values must reach the output")
-            #expect(expected.contains { $0.isFinite } || name != "winograd-map.yaml" || what == "weights", "\(name): and leave some of it finite")
+            #expect(
+                expected.contains { $0.isFinite } || name != "winograd-map.yaml" || what == "weights",
+                "\(name): and leave some of it finite")
             try atEveryKernelLevel { level in
                 for threads in [1, 2] {
                     let executor = try makeExecutor(program, weights: weights, threads: threads)
                     if name.hasPrefix("winograd") && what == "input" { #expect(executor.winogradSteps > 0) }
                     let problem = Self.disagreement(executor.run(images, batch: batch), expected)
-                    #expect(problem == nil, "\(name), non-finite \(what), level \(level), \(threads) threads: \(problem ?? "")")
+                    #expect(
+                        problem == nil,
+                        "\(name), non-finite \(what), level \(level), \(threads) threads: \(problem ?? "")")
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// `.npy` files: exact bytes of the header, round trips, every kind of bad file with its message, and
@@ -11,7 +12,9 @@ struct NumPyFileTests {
         let preamble = version.0 == 1 ? 10 : 12
         while (preamble + text.count + 1) % 64 != 0 { text.append(UInt8(ascii: " ")) }
         text.append(UInt8(ascii: "\n"))
-        let length = version.0 == 1 ? [UInt8(text.count & 0xFF), UInt8(text.count >> 8)]
+        let length =
+            version.0 == 1
+            ? [UInt8(text.count & 0xFF), UInt8(text.count >> 8)]
             : [UInt8(text.count & 0xFF), UInt8(text.count >> 8), 0, 0]
         return NumPyFile.magic + [version.0, version.1] + length + text + data
     }
@@ -39,16 +42,24 @@ struct NumPyFileTests {
         #expect(bytes.count == 128 + 24)
         #expect(Array(bytes[0..<10]) == [0x93] + Array("NUMPY".utf8) + [1, 0, 118, 0])
         let header = String(decoding: bytes[10..<128], as: UTF8.self)
-        #expect(header == "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + String(repeating: " ", count: 58) + "\n")
+        #expect(
+            header == "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + String(repeating: " ", count: 58)
+                + "\n")
         #expect(Array(bytes[128..<132]) == [0, 0, 0x80, 0x3F])  // 1.0 little-endian
         // One dimension is written with Python's one-element tuple comma; a scalar has the empty shape.
-        #expect(String(decoding: NumPyFile.encode([7], shape: [1])[10..<128], as: UTF8.self).hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }  "))
-        #expect(String(decoding: NumPyFile.encode([7], shape: [])[10..<128], as: UTF8.self).hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (), }  "))
+        #expect(
+            String(decoding: NumPyFile.encode([7], shape: [1])[10..<128], as: UTF8.self).hasPrefix(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }  "))
+        #expect(
+            String(decoding: NumPyFile.encode([7], shape: [])[10..<128], as: UTF8.self).hasPrefix(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (), }  "))
     }
 
     @Test(arguments: [[2, 3], [], [5], [0, 3], [1, 2, 1, 2]])
     func roundTrip(shape: [Int]) throws {
-        let special: [Float] = [0, -0.0, 1, -2.5, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-20]
+        let special: [Float] = [
+            0, -0.0, 1, -2.5, .infinity, -.infinity, .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-20
+        ]
         let count = shape.reduce(1, *)
         let values = (0..<count).map { special[$0 % special.count] }
         let decoded = try NumPyFile.decode(NumPyFile.encode(values, shape: shape), path: "a.npy")
@@ -66,12 +77,15 @@ struct NumPyFileTests {
 
     @Test func readsVersions2And3() throws {
         for version: (UInt8, UInt8) in [(2, 0), (3, 0)] {
-            let decoded = try NumPyFile.decode(Self.file(Self.header(shape: "(2, 3)"), data: Self.sixFloats, version: version), path: "a.npy")
+            let decoded = try NumPyFile.decode(
+                Self.file(Self.header(shape: "(2, 3)"), data: Self.sixFloats, version: version), path: "a.npy")
             #expect(decoded.shape == [2, 3])
         }
         // Version 3 headers are UTF-8; a structured dtype's field name may use it (and is still refused).
-        #expect(Self.message(Self.file(Self.header(descr: "[('é', '<f4')]", shape: "(1,)"), data: [0, 0, 0, 0], version: (3, 0)))
-            == "the array is stored as [('é', '<f4')]; expected float32 ('<f4'), C order")
+        #expect(
+            Self.message(
+                Self.file(Self.header(descr: "[('é', '<f4')]", shape: "(1,)"), data: [0, 0, 0, 0], version: (3, 0)))
+                == "the array is stored as [('é', '<f4')]; expected float32 ('<f4'), C order")
     }
 
     @Test func acceptsTheHeaderVariationsPythonMayWrite() throws {
@@ -91,10 +105,11 @@ struct NumPyFileTests {
             ("'<f4'", "True", "'<f4' in Fortran order"),
             ("'>f8'", "True", "'>f8' (big-endian float64) in Fortran order"),
             ("'|O'", "False", "'|O'"),
-            ("[('x', '<f4'), ('y', '<f4')]", "False", "[('x', '<f4'), ('y', '<f4')]"),
+            ("[('x', '<f4'), ('y', '<f4')]", "False", "[('x', '<f4'), ('y', '<f4')]")
         ]
         for (descr, fortran, found) in cases {
-            let bytes = Self.file(Self.header(descr: descr, fortran: fortran, shape: "(2, 3)"), data: Self.sixFloats + Self.sixFloats)
+            let bytes = Self.file(
+                Self.header(descr: descr, fortran: fortran, shape: "(2, 3)"), data: Self.sixFloats + Self.sixFloats)
             #expect(Self.message(bytes) == "the array is stored as \(found); expected float32 ('<f4'), C order")
         }
     }
@@ -109,34 +124,65 @@ struct NumPyFileTests {
             (NumPyFile.magic + [4, 0, 0, 0], "format version 4.0 is not supported; expected 1.0, 2.0 or 3.0"),
             (NumPyFile.magic + [1, 1, 0, 0], "format version 1.1 is not supported; expected 1.0, 2.0 or 3.0"),
             (Array(good[0..<100]), "the header claims 118 bytes but the file has 90 after the header length"),
-            (NumPyFile.magic + [2, 0, 0xFF, 0xFF, 0xFF, 0x7F], "the header claims 2147483647 bytes; headers are limited to 1048576"),
+            (
+                NumPyFile.magic + [2, 0, 0xFF, 0xFF, 0xFF, 0x7F],
+                "the header claims 2147483647 bytes; headers are limited to 1048576"
+            ),
             (Array(good[0..<140]), "the file is truncated: the shape (2, 3) needs 24 data bytes but the file has 12"),
             (good + [0, 0, 0, 0], "the file has 4 bytes after the 24 data bytes of the shape (2, 3)"),
             (Self.file("[1, 2]"), "the header is [1, 2], not a dict"),
-            (Self.file("{'descr': '<f4', 'shape': (2, 3)}"),
-             "the header has the keys 'descr', 'shape'; expected exactly 'descr', 'fortran_order' and 'shape'"),
-            (Self.file(Self.header(shape: "(2, 3)") + "{}"), "the header is not a Python dict literal: unexpected '{' after the dict"),
-            (Self.file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}"),
-             "the header has the keys 'descr', 'extra', 'fortran_order', 'shape'; expected exactly 'descr', 'fortran_order' and 'shape'"),
-            (Self.file("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}"), "the header has the key 'descr' twice"),
+            (
+                Self.file("{'descr': '<f4', 'shape': (2, 3)}"),
+                "the header has the keys 'descr', 'shape'; expected exactly 'descr', 'fortran_order' and 'shape'"
+            ),
+            (
+                Self.file(Self.header(shape: "(2, 3)") + "{}"),
+                "the header is not a Python dict literal: unexpected '{' after the dict"
+            ),
+            (
+                Self.file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}"),
+                "the header has the keys 'descr', 'extra', 'fortran_order', 'shape'; expected exactly 'descr', 'fortran_order' and 'shape'"
+            ),
+            (
+                Self.file("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}"),
+                "the header has the key 'descr' twice"
+            ),
             (Self.file("{1: 2}"), "the header has the key 1; keys must be strings"),
             (Self.file(Self.header(fortran: "0", shape: "(2, 3)")), "'fortran_order' is 0; expected True or False"),
             (Self.file(Self.header(shape: "[2, 3]")), "'shape' is [2, 3]; expected a tuple of whole numbers"),
-            (Self.file(Self.header(shape: "(2, -3)")), "'shape' is (2, -3); expected a tuple of whole numbers, none negative"),
-            (Self.file(Self.header(shape: "(2, 'x')")), "'shape' is (2, 'x'); expected a tuple of whole numbers, none negative"),
-            (Self.file(Self.header(shape: "(4294967296, 4294967296)")),
-             "the shape (4294967296, 4294967296) has more than 1099511627776 elements"),
-            (Self.file(Self.header(shape: "(99999999999999999999,)")),
-             "the header is not a Python dict literal: '99999999999999999999' is not a whole number within 64 bits"),
-            (Self.file(Self.header(shape: "(2 3)")), "the header is not a Python dict literal: expected ',' or ')', found '3'"),
+            (
+                Self.file(Self.header(shape: "(2, -3)")),
+                "'shape' is (2, -3); expected a tuple of whole numbers, none negative"
+            ),
+            (
+                Self.file(Self.header(shape: "(2, 'x')")),
+                "'shape' is (2, 'x'); expected a tuple of whole numbers, none negative"
+            ),
+            (
+                Self.file(Self.header(shape: "(4294967296, 4294967296)")),
+                "the shape (4294967296, 4294967296) has more than 1099511627776 elements"
+            ),
+            (
+                Self.file(Self.header(shape: "(99999999999999999999,)")),
+                "the header is not a Python dict literal: '99999999999999999999' is not a whole number within 64 bits"
+            ),
+            (
+                Self.file(Self.header(shape: "(2 3)")),
+                "the header is not a Python dict literal: expected ',' or ')', found '3'"
+            ),
             (Self.file("{'descr': '<f4"), "the header is not a Python dict literal: a string is not closed"),
             (Self.file("{'descr' '<f4'}"), "the header is not a Python dict literal: expected ':', found \"'\""),
             (Self.file("{'descr': float32}"), "the header is not a Python dict literal: unexpected 'float32'"),
             (Self.file("{'descr': @}"), "the header is not a Python dict literal: unexpected '@'"),
             (Self.file("{"), "the header is not a Python dict literal: expected a value, found the end of the header"),
-            (Self.file(String(repeating: "(", count: 10_000)), "the header is not a Python dict literal: nested more than 32 levels deep"),
-            (Self.file(Self.header(shape: "(2, 3)"), version: (3, 0)).map { $0 == UInt8(ascii: "2") ? 0xFF : $0 },
-             "the header is not valid UTF-8"),
+            (
+                Self.file(String(repeating: "(", count: 10_000)),
+                "the header is not a Python dict literal: nested more than 32 levels deep"
+            ),
+            (
+                Self.file(Self.header(shape: "(2, 3)"), version: (3, 0)).map { $0 == UInt8(ascii: "2") ? 0xFF : $0 },
+                "the header is not valid UTF-8"
+            )
         ]
         for (bytes, detail) in cases {
             #expect(Self.message(bytes) == "not a valid .npy file: " + detail)
@@ -162,7 +208,8 @@ struct NumPyFileTests {
             _ = try NumPyFile.read("/nonexistent/a.npy")
             Issue.record("read a missing file")
         } catch {
-            #expect(error.description == "/nonexistent/a.npy:1:1: error: cannot read '/nonexistent/a.npy': no such file")
+            #expect(
+                error.description == "/nonexistent/a.npy:1:1: error: cannot read '/nonexistent/a.npy': no such file")
         }
         do {
             try NumPyFile.write([1], shape: [1], to: "/nonexistent/b.npy")
@@ -174,7 +221,9 @@ struct NumPyFileTests {
             try NumPyFile.write([1, 2], shape: [3], to: "/nonexistent/c.npy")
             Issue.record("wrote a shape that does not fit the values")
         } catch {
-            #expect(error.diagnostics.first?.message == "internal error in sharesc (please report it): cannot write 2 values as an array of shape [3]")
+            #expect(
+                error.diagnostics.first?.message
+                    == "internal error in sharesc (please report it): cannot write 2 values as an array of shape [3]")
         }
     }
 
@@ -228,7 +277,10 @@ struct NumPyFileTests {
                 _ = try NumPyFile.read(path(name))
                 Issue.record("read \(name)")
             } catch {
-                #expect(error.description == "\(path(name)):1:1: error: the array is stored as \(found); expected float32 ('<f4'), C order")
+                #expect(
+                    error.description
+                        == "\(path(name)):1:1: error: the array is stored as \(found); expected float32 ('<f4'), C order"
+                )
             }
         }
     }

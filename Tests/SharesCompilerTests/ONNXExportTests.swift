@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// The protobuf writer against known encodings, and the exported model's structure read back with a
@@ -49,7 +50,9 @@ struct ONNXExportTests {
             case 5:
                 result.append((Int(key >> 3), 0, bytes[index..<index + 4]))
                 index += 4
-            default: Issue.record("unexpected wire type"); return result
+            default:
+                Issue.record("unexpected wire type")
+                return result
             }
         }
         return result
@@ -79,7 +82,9 @@ struct ONNXExportTests {
     func onnxRuntimeRunsTheExportedModel() throws {
         let graph = try compileInMemory(PassTests.tiny).graph
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-tiny-\(getpid()).onnx").path
-        try Data(ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph, options: InitOptions(seed: 2)))).write(to: URL(fileURLWithPath: path))
+        try Data(
+            ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph, options: InitOptions(seed: 2)))
+        ).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let script = """
             import onnx, onnxruntime as ort, numpy as np

@@ -27,13 +27,16 @@ struct OpKernelTests {
                         }
                     }
                     let scalePointer = useScale ? scale : nil, shiftPointer = useShift ? shift : nil
-                    let what = "\(channels) channels x \(pixels) pixels, scale \(useScale), shift \(useShift), relu \(relu)"
+                    let what =
+                        "\(channels) channels x \(pixels) pixels, scale \(useScale), shift \(useShift), relu \(relu)"
                     let y = Guarded(count: x.count)
                     sc_scale_shift_nhwc(x, y.pointer, pixels, Int32(channels), scalePointer, shiftPointer, relu ? 1 : 0)
                     #expect(KernelTests.relativeError(y.values, expected) <= Self.tolerance, "\(what)")
                     #expect(y.guardsIntact, "\(what)")
                     let inPlace = Guarded(x)  // y == x
-                    sc_scale_shift_nhwc(inPlace.pointer, inPlace.pointer, pixels, Int32(channels), scalePointer, shiftPointer, relu ? 1 : 0)
+                    sc_scale_shift_nhwc(
+                        inPlace.pointer, inPlace.pointer, pixels, Int32(channels), scalePointer, shiftPointer,
+                        relu ? 1 : 0)
                     #expect(KernelTests.relativeError(inPlace.values, expected) <= Self.tolerance, "\(what), in place")
                     #expect(inPlace.guardsIntact, "\(what), in place")
                 }
@@ -59,13 +62,14 @@ struct OpKernelTests {
     }
 
     /// KernelTests' cases, plus odd channel counts, a 1 x 1 image, a kernel past 16 and ceil mode.
-    static let poolCases: [Case] = KernelTests.poolCases.map { Case(pool: $0) } + [
-        Case(pool: PoolCase(channels: 17, height: 4, width: 6, kernel: 3, stride: 2, pad: 1)),
-        Case(pool: PoolCase(channels: 5, height: 1, width: 1, kernel: 3, stride: 1, pad: 1)),
-        Case(pool: PoolCase(channels: 3, height: 17, width: 18, kernel: 17, stride: 2, pad: 1)),
-        Case(pool: PoolCase(channels: 3, height: 6, width: 7, kernel: 3, stride: 2, pad: 1), ceilMode: true),
-        Case(pool: PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2), ceilMode: true),
-    ]
+    static let poolCases: [Case] =
+        KernelTests.poolCases.map { Case(pool: $0) } + [
+            Case(pool: PoolCase(channels: 17, height: 4, width: 6, kernel: 3, stride: 2, pad: 1)),
+            Case(pool: PoolCase(channels: 5, height: 1, width: 1, kernel: 3, stride: 1, pad: 1)),
+            Case(pool: PoolCase(channels: 3, height: 17, width: 18, kernel: 17, stride: 2, pad: 1)),
+            Case(pool: PoolCase(channels: 3, height: 6, width: 7, kernel: 3, stride: 2, pad: 1), ceilMode: true),
+            Case(pool: PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2), ceilMode: true)
+        ]
 
     /// Runs a pool over output rows [0, rows) in one call, then split in two at several rows; checks
     /// that the first call of a split leaves the later rows alone and that the halves make the whole.
@@ -73,8 +77,9 @@ struct OpKernelTests {
         let p = c.pool, rows = batch * c.outHeight, rowElements = c.outWidth * c.channels
         func call(_ y: Guarded, _ range: Range<Int>) {
             let pool = isMax ? sc_max_pool_nhwc : sc_avg_pool_nhwc
-            pool(input, y.pointer, Int32(p.channels), Int32(p.height), Int32(p.width), Int32(p.kernel), Int32(p.stride),
-                 Int32(p.pad), Int32(c.outHeight), Int32(c.outWidth), range.lowerBound, range.upperBound)
+            pool(
+                input, y.pointer, Int32(p.channels), Int32(p.height), Int32(p.width), Int32(p.kernel), Int32(p.stride),
+                Int32(p.pad), Int32(c.outHeight), Int32(c.outWidth), range.lowerBound, range.upperBound)
         }
         let whole = Guarded(count: rows * rowElements)
         call(whole, 0..<rows)
@@ -83,8 +88,9 @@ struct OpKernelTests {
         for split in Set([1, rows / 2, c.outHeight, c.outHeight + 1, rows - 1]) where split > 0 && split < rows {
             let y = Guarded(count: rows * rowElements, fill: Guarded.sentinel)
             call(y, 0..<split)
-            #expect(y.values[(split * rowElements)...].allSatisfy { $0 == Guarded.sentinel },
-                    "\(c.testDescription), max \(isMax), wrote past row \(split)")
+            #expect(
+                y.values[(split * rowElements)...].allSatisfy { $0 == Guarded.sentinel },
+                "\(c.testDescription), max \(isMax), wrote past row \(split)")
             call(y, split..<rows)
             #expect(y.values == full, "\(c.testDescription), max \(isMax), split at row \(split)")
             #expect(y.guardsIntact, "\(c.testDescription), max \(isMax), split at row \(split)")
@@ -115,7 +121,8 @@ struct OpKernelTests {
                             }
                         }
                         // Padded zeros count: the divisor is the window clipped to the padded input.
-                        let count = (min(y0 + p.kernel, p.height + p.pad) - y0) * (min(x0 + p.kernel, p.width + p.pad) - x0)
+                        let count =
+                            (min(y0 + p.kernel, p.height + p.pad) - y0) * (min(x0 + p.kernel, p.width + p.pad) - x0)
                         maxExpected.append(best)
                         avgExpected.append(sum / Double(count))
                     }
@@ -132,10 +139,13 @@ struct OpKernelTests {
     @Test func globalAveragePool() {
         for (channels, spatial) in [(3, 49), (17, 1), (2, 37), (40, 9)] {
             let x = KernelTests.random(channels * spatial, seed: 31)
-            let expected = (0..<channels).map { c in (0..<spatial).map { Double(x[$0 * channels + c]) }.reduce(0, +) / Double(spatial) }
+            let expected = (0..<channels).map { c in
+                (0..<spatial).map { Double(x[$0 * channels + c]) }.reduce(0, +) / Double(spatial)
+            }
             let y = Guarded(count: channels)
             sc_global_avg_pool_nhwc(x, y.pointer, Int32(channels), Int32(spatial))
-            #expect(KernelTests.relativeError(y.values, expected) <= Self.tolerance, "\(channels) channels x \(spatial)")
+            #expect(
+                KernelTests.relativeError(y.values, expected) <= Self.tolerance, "\(channels) channels x \(spatial)")
             #expect(y.guardsIntact)
         }
     }
@@ -144,7 +154,9 @@ struct OpKernelTests {
 
     @Test func subsampleAndPad() {
         // (channels, height, width, stride, out channels, pad before): KernelTests.subsampleAndPad's cases.
-        for (channels, height, width, stride, outChannels, padBefore) in [(3, 7, 5, 2, 8, 2), (4, 6, 6, 2, 4, 0), (2, 5, 5, 1, 5, 3), (3, 1, 1, 2, 6, 3)] {
+        for (channels, height, width, stride, outChannels, padBefore) in [
+            (3, 7, 5, 2, 8, 2), (4, 6, 6, 2, 4, 0), (2, 5, 5, 1, 5, 3), (3, 1, 1, 2, 6, 3)
+        ] {
             let outHeight = (height + stride - 1) / stride, outWidth = (width + stride - 1) / stride
             let x = KernelTests.random(height * width * channels, seed: 51)
             var expected = [Double]()
@@ -152,14 +164,19 @@ struct OpKernelTests {
                 for ox in 0..<outWidth {
                     for oc in 0..<outChannels {
                         let c = oc - padBefore
-                        expected.append(c >= 0 && c < channels ? Double(x[((oy * stride) * width + ox * stride) * channels + c]) : 0)
+                        expected.append(
+                            c >= 0 && c < channels ? Double(x[((oy * stride) * width + ox * stride) * channels + c]) : 0
+                        )
                     }
                 }
             }
             let y = Guarded(count: outHeight * outWidth * outChannels)
-            sc_subsample_pad_nhwc(x, y.pointer, Int32(channels), Int32(height), Int32(width), Int32(stride),
-                                  Int32(outChannels), Int32(padBefore), Int32(outHeight), Int32(outWidth))
-            #expect(y.values.map(Double.init) == expected, "\(channels)x\(height)x\(width) s\(stride) -> \(outChannels) from \(padBefore)")
+            sc_subsample_pad_nhwc(
+                x, y.pointer, Int32(channels), Int32(height), Int32(width), Int32(stride),
+                Int32(outChannels), Int32(padBefore), Int32(outHeight), Int32(outWidth))
+            #expect(
+                y.values.map(Double.init) == expected,
+                "\(channels)x\(height)x\(width) s\(stride) -> \(outChannels) from \(padBefore)")
             #expect(y.guardsIntact)
         }
     }
@@ -171,15 +188,21 @@ struct OpKernelTests {
             let nhwc = Guarded(count: x.count)
             sc_nchw_to_nhwc(x, nhwc.pointer, Int32(channels), Int32(spatial))
             let toNHWC = nhwc.values
-            #expect((0..<spatial).allSatisfy { p in (0..<channels).allSatisfy { c in toNHWC[p * channels + c] == x[c * spatial + p] } },
-                    "\(channels) x \(spatial) to NHWC")
+            #expect(
+                (0..<spatial).allSatisfy { p in
+                    (0..<channels).allSatisfy { c in toNHWC[p * channels + c] == x[c * spatial + p] }
+                },
+                "\(channels) x \(spatial) to NHWC")
             #expect(nhwc.guardsIntact)
 
             let nchw = Guarded(count: x.count)
             sc_nhwc_to_nchw(x, nchw.pointer, Int32(channels), Int32(spatial))  // x read as NHWC
             let toNCHW = nchw.values
-            #expect((0..<spatial).allSatisfy { p in (0..<channels).allSatisfy { c in toNCHW[c * spatial + p] == x[p * channels + c] } },
-                    "\(channels) x \(spatial) to NCHW")
+            #expect(
+                (0..<spatial).allSatisfy { p in
+                    (0..<channels).allSatisfy { c in toNCHW[c * spatial + p] == x[p * channels + c] }
+                },
+                "\(channels) x \(spatial) to NCHW")
             #expect(nchw.guardsIntact)
 
             let back = Guarded(count: x.count)

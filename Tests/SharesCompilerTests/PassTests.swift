@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SharesCompiler
 
 /// Small hand-checked networks: each pass on its own, against numbers worked out by hand.
@@ -21,7 +22,7 @@ struct PassTests {
         stages:
           - {block: pair, width: 4, repeat: 3, share: {conv2: all}}
         head: [global_avgpool, linear: {out: 2}]
-        """,
+        """
     ]
 
     @Test func tiedWeightIsOneParameterUsedByEveryBlock() throws {
@@ -73,7 +74,8 @@ struct PassTests {
 
     @Test func projectionOnlyWhenTheShapeChanges() throws {
         var files = Self.tiny
-        files["spec.yaml"] = files["spec.yaml"]!.replacingOccurrences(of: "repeat: 3, share: {conv2: all}", with: "repeat: 2, stride: 2")
+        files["spec.yaml"] = files["spec.yaml"]!.replacingOccurrences(
+            of: "repeat: 3, share: {conv2: all}", with: "repeat: 2, stride: 2")
         let graph = try compileInMemory(files).graph
         let projections = graph.nodes.filter { $0.name.contains("shortcut") }.map(\.name)
         #expect(projections == ["stage1.block1.shortcut.conv1"])
@@ -93,7 +95,9 @@ struct PassTests {
     @Test func stageStrideAppliesToTheFirstBlockOnly() throws {
         let graph = try compileShipped("imagenet/resnet-50.yaml").graph
         let strides = graph.nodes.compactMap { node -> Int? in
-            guard node.name.hasPrefix("stage2.") && node.name.hasSuffix(".conv2"), case .conv(let conv) = node.op else { return nil }
+            guard node.name.hasPrefix("stage2.") && node.name.hasSuffix(".conv2"), case .conv(let conv) = node.op else {
+                return nil
+            }
             return conv.stride
         }
         #expect(strides == [2, 1, 1, 1])

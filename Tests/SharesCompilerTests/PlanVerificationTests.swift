@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// A plan file is verified against its program before anything runs: every field the program
@@ -11,7 +12,9 @@ struct PlanVerificationTests {
         PlanDocument(Compiler.plan(try compileShipped(relative), threads: 2))
     }
 
-    @Test(arguments: ["cifar/sharesnet-164.yaml", "cifar/sharewrn-40-4.yaml", "imagenet/sharesnet-50.yaml", "imagenet/resnet-18.yaml"])
+    @Test(arguments: [
+        "cifar/sharesnet-164.yaml", "cifar/sharewrn-40-4.yaml", "imagenet/sharesnet-50.yaml", "imagenet/resnet-18.yaml"
+    ])
     func compiledPlansVerify(_ spec: String) throws {
         #expect(PlanFile.validate(try Self.compiled(spec)) == nil)
     }
@@ -24,7 +27,8 @@ struct PlanVerificationTests {
         let program = Compiler.program(compilation)
         let document = PlanDocument(Compiler.plan(program, threads: 1))
         #expect(PlanFile.validate(document) == nil)
-        #expect(program.steps.contains { $0.kernel == .flatten } == (name != "flattening.yaml"))  // a linear alone reads NHWC
+        // A linear layer alone reads NHWC: no flatten step.
+        #expect(program.steps.contains { $0.kernel == .flatten } == (name != "flattening.yaml"))
     }
 
     @Test func everyDerivedFieldIsChecked() throws {
@@ -34,17 +38,27 @@ struct PlanVerificationTests {
             change(&document)
             return PlanFile.validate(document) ?? "(verified)"
         }
-        #expect(problem { $0.inputShape = .image(channels: 3, height: 64, width: 64) }
+        #expect(
+            problem { $0.inputShape = .image(channels: 3, height: 64, width: 64) }
                 == "input_shape is 3x64x64, but the program's input 'input' is 3x32x32")
-        #expect(problem { $0.outputShape = Shape([100]) } == "output_shape is 100, but the program's output 'logits' is 10")
+        #expect(
+            problem { $0.outputShape = Shape([100]) } == "output_shape is 100, but the program's output 'logits' is 10")
         #expect(problem { $0.program.macs += 1 } == "program.macs is 244500993, but its steps make 244500992")
-        #expect(problem { $0.program.parameters[0].uses = 2 } == "program.parameters 'stem.conv1.weight' has uses 2, but 1 steps read it")
+        #expect(
+            problem { $0.program.parameters[0].uses = 2 }
+                == "program.parameters 'stem.conv1.weight' has uses 2, but 1 steps read it")
         #expect(problem { $0.memory.buffers[1].offset += 64 }.hasPrefix("memory.buffers[1].offset is "))
-        #expect(problem { $0.memory.arenaBytes = 1 } .hasPrefix("memory.arenaBytes is 1, but the program's memory plan has "))
-        #expect(problem { $0.memory.bufferOfValue[3] = 0 } .hasPrefix("memory.bufferOfValue[3] is 0, but the program's memory plan has "))
-        #expect(problem { $0.memory.buffers.removeLast() } .hasPrefix("memory.buffers.count is "))
+        #expect(
+            problem { $0.memory.arenaBytes = 1 }.hasPrefix("memory.arenaBytes is 1, but the program's memory plan has ")
+        )
+        #expect(
+            problem { $0.memory.bufferOfValue[3] = 0 }.hasPrefix(
+                "memory.bufferOfValue[3] is 0, but the program's memory plan has "))
+        #expect(problem { $0.memory.buffers.removeLast() }.hasPrefix("memory.buffers.count is "))
         #expect(problem { $0.memory.batch = 0 } == "memory.batch is 0; a plan's arena holds one image (1)")
-        #expect(problem { $0.memory.batch = 1 << 40 } == "memory.batch is 1099511627776; a plan's arena holds one image (1)")
+        #expect(
+            problem { $0.memory.batch = 1 << 40 } == "memory.batch is 1099511627776; a plan's arena holds one image (1)"
+        )
     }
 
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
@@ -58,23 +72,34 @@ struct PlanVerificationTests {
             return PlanFile.validate(document) ?? "(verified)"
         }
         func index(_ name: String) -> Int { steps.firstIndex { $0.name.hasPrefix(name) }! }
-        let winograd = index("stage1.block1.conv2"), pointwise = index("stage1.block1.conv1"), pool = index("stem.maxpool")
+        let winograd = index("stage1.block1.conv2"), pointwise = index("stage1.block1.conv1"),
+            pool = index("stem.maxpool")
         #expect(good.schedule.steps[winograd].algorithm == .winogradF4)
         #expect(problem { $0.schedule.steps[winograd].algorithm = .igemm } == "(verified)")
         #expect(problem { $0.schedule.steps[winograd].algorithm = .winogradF2 } == "(verified)")
-        #expect(problem { $0.schedule.steps[pointwise].algorithm = .winogradF4 }
+        #expect(
+            problem { $0.schedule.steps[pointwise].algorithm = .winogradF4 }
                 == "schedule: step '\(steps[pointwise].name)' cannot run by 'winograd-f4x4'")
-        #expect(problem { $0.schedule.steps[winograd].algorithm = .depthwise }
+        #expect(
+            problem { $0.schedule.steps[winograd].algorithm = .depthwise }
                 == "schedule: step '\(steps[winograd].name)' cannot run by 'depthwise'")
-        #expect(problem { $0.schedule.steps[winograd].algorithm = .kernel }
+        #expect(
+            problem { $0.schedule.steps[winograd].algorithm = .kernel }
                 == "schedule: step '\(steps[winograd].name)' cannot run by 'kernel'")
-        #expect(problem { $0.schedule.steps[pool].algorithm = .igemm }
+        #expect(
+            problem { $0.schedule.steps[pool].algorithm = .igemm }
                 == "schedule: step '\(steps[pool].name)' is not a convolution, so it runs by its kernel")
-        #expect(problem { $0.schedule.steps[pool].split = .panels } == "schedule: step '\(steps[pool].name)' cannot split by panels")
-        #expect(problem { $0.schedule.steps[winograd].split = .rows } == "schedule: step '\(steps[winograd].name)' cannot split by rows")
+        #expect(
+            problem { $0.schedule.steps[pool].split = .panels }
+                == "schedule: step '\(steps[pool].name)' cannot split by panels")
+        #expect(
+            problem { $0.schedule.steps[winograd].split = .rows }
+                == "schedule: step '\(steps[winograd].name)' cannot split by rows")
         #expect(problem { $0.schedule.steps[0].pieces = 0 } == "schedule: step '\(steps[0].name)' has 0 pieces")
         #expect(problem { $0.schedule.threads = 0 } == "schedule: threads is 0; expected 1 to 256")
-        #expect(problem { $0.schedule.steps.removeLast() } == "schedule: it has \(steps.count - 1) steps, but the program has \(steps.count)")
+        #expect(
+            problem { $0.schedule.steps.removeLast() }
+                == "schedule: it has \(steps.count - 1) steps, but the program has \(steps.count)")
     }
 
     /// Activations no machine holds: refused by the verifier (before the memory planner's sums could
@@ -83,12 +108,14 @@ struct PlanVerificationTests {
     @Test func impossibleActivations() throws {
         let huge = Shape.image(channels: 1 << 18, height: 1 << 10, width: 1 << 10)  // 2^38 floats
         func chain(_ steps: Int) -> Program {
-            Program(network: "huge", variant: .shared, values: (0...steps).map { .init(name: "v\($0)", shape: huge) },
-                    steps: (0..<steps).map { .init(name: "relu\($0)", kernel: .relu, inputs: [$0], output: $0 + 1) },
-                    parameters: [], input: 0, output: steps, macs: 0)
+            Program(
+                network: "huge", variant: .shared, values: (0...steps).map { .init(name: "v\($0)", shape: huge) },
+                steps: (0..<steps).map { .init(name: "relu\($0)", kernel: .relu, inputs: [$0], output: $0 + 1) },
+                parameters: [], input: 0, output: steps, macs: 0)
         }
         // 2^40 bytes a value: 1,100 values make more than 2^50.
-        #expect(PlanFile.validate(PlanDocument(Compiler.plan(chain(1100), threads: 1)))
+        #expect(
+            PlanFile.validate(PlanDocument(Compiler.plan(chain(1100), threads: 1)))
                 == "its activations need more than 1125899906842624 bytes")
         let plan = Compiler.plan(chain(1), threads: 1)
         #expect(PlanFile.validate(PlanDocument(plan)) == nil)
@@ -97,7 +124,9 @@ struct PlanVerificationTests {
             Issue.record("2^40 bytes of activations were allocated")
         } catch {
             // One buffer: the ReLU works in place.
-            #expect(error.description.hasPrefix("huge.plan:1:1: error: cannot allocate 1099511627776 bytes for the activations"))
+            #expect(
+                error.description.hasPrefix(
+                    "huge.plan:1:1: error: cannot allocate 1099511627776 bytes for the activations"))
         }
     }
 }

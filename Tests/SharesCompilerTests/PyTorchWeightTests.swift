@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// Weights saved from a PyTorch model's state_dict(): batchnorm counters, a DDP `module.` prefix and
@@ -12,8 +13,9 @@ struct PyTorchWeightTests {
         var entries: [String] = []
         var data: [UInt8] = []
         for tensor in tensors {
-            entries.append("\(Safetensors.json(tensor.name)):{\"dtype\":\"\(tensor.dtype)\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
-                + "\"data_offsets\":[\(data.count),\(data.count + tensor.bytes.count)]}")
+            entries.append(
+                "\(Safetensors.json(tensor.name)):{\"dtype\":\"\(tensor.dtype)\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
+                    + "\"data_offsets\":[\(data.count),\(data.count + tensor.bytes.count)]}")
             data += tensor.bytes
         }
         let json = Array(("{" + entries.joined(separator: ",") + "}").utf8)
@@ -23,7 +25,9 @@ struct PyTorchWeightTests {
     static func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
 
     /// The graph's weights as PyTorch saves them: float32, plus an int64 counter per batchnorm.
-    func stateDict(_ weights: WeightStore, prefix: String = "") -> [(name: String, dtype: String, shape: [Int], bytes: [UInt8])] {
+    func stateDict(_ weights: WeightStore, prefix: String = "") -> [(
+        name: String, dtype: String, shape: [Int], bytes: [UInt8]
+    )] {
         var tensors = graph.parameters.map { (prefix + $0.name, "F32", $0.shape, Self.bytes(weights[$0.id])) }
         for parameter in graph.parameters where parameter.role == .bnMean {
             let layer = parameter.name.dropLast(".running_mean".count)
@@ -34,17 +38,25 @@ struct PyTorchWeightTests {
 
     /// Loads through the file reader, as `run`, `compile -o` and `export` do.
     func load(_ bytes: [UInt8]) throws(CompileFailure) -> (WeightStore, notes: [String]) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-\(UUID().uuidString).safetensors").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sharesc-\(UUID().uuidString).safetensors"
+        ).path
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let reader = try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
         var values: [[Float]] = []
         for index in graph.parameters.indices { values.append(try reader.values(of: index)) }
-        return (WeightStore(values: values), reader.notes.map { $0.rendered.replacingOccurrences(of: path, with: "w.safetensors") })
+        return (
+            WeightStore(values: values),
+            reader.notes.map { $0.rendered.replacingOccurrences(of: path, with: "w.safetensors") }
+        )
     }
 
     func loadError(_ bytes: [UInt8]) -> String {
-        do { _ = try load(bytes); return "(loaded)" } catch {
+        do {
+            _ = try load(bytes)
+            return "(loaded)"
+        } catch {
             return error.diagnostics.map(\.message).joined(separator: "\n")
         }
     }
@@ -54,14 +66,20 @@ struct PyTorchWeightTests {
         let (loaded, notes) = try load(Self.file(stateDict(weights)))
         #expect(loaded == weights)
         let counters = graph.parameters.filter { $0.role == .bnMean }.count
-        #expect(notes == ["w.safetensors:1:1: note: ignored \(counters) num_batches_tracked tensors (PyTorch's batchnorm step counters, not weights)"])
+        #expect(
+            notes == [
+                "w.safetensors:1:1: note: ignored \(counters) num_batches_tracked tensors (PyTorch's batchnorm step counters, not weights)"
+            ])
     }
 
     @Test func aDistributedDataParallelPrefixIsStripped() throws {
         let weights = WeightInitializer.initialize(graph, options: InitOptions(seed: 4))
         let (loaded, notes) = try load(Self.file(stateDict(weights, prefix: "module.")))
         #expect(loaded == weights)
-        #expect(notes.first == "w.safetensors:1:1: note: stripped the prefix 'module.' from every tensor name (a DistributedDataParallel model's state_dict)")
+        #expect(
+            notes.first
+                == "w.safetensors:1:1: note: stripped the prefix 'module.' from every tensor name (a DistributedDataParallel model's state_dict)"
+        )
         #expect(notes.count == 2)
     }
 
@@ -71,14 +89,19 @@ struct PyTorchWeightTests {
         let exact: [Float] = [1, -2, 0.5, 1.5, -0.375, 3, 0.25, -1]
         var expected = weights
         var tensors = stateDict(weights)
-        for (index, parameter) in graph.parameters.enumerated() where parameter.role == .convWeight || parameter.role == .linearWeight {
+        for (index, parameter) in graph.parameters.enumerated()
+        where parameter.role == .convWeight || parameter.role == .linearWeight {
             let values = (0..<parameter.elementCount).map { exact[$0 % exact.count] }
             expected.values[index] = values
             // Alternate the two half formats over the tensors.
             if index % 2 == 0 {
-                tensors[index] = (parameter.name, "BF16", parameter.shape, Self.bytes(values.map { UInt16($0.bitPattern >> 16) }))
+                tensors[index] = (
+                    parameter.name, "BF16", parameter.shape, Self.bytes(values.map { UInt16($0.bitPattern >> 16) })
+                )
             } else {
-                tensors[index] = (parameter.name, "F16", parameter.shape, Self.bytes(values.map { Float16($0).bitPattern }))
+                tensors[index] = (
+                    parameter.name, "F16", parameter.shape, Self.bytes(values.map { Float16($0).bitPattern })
+                )
             }
         }
         let (loaded, notes) = try load(Self.file(tensors))
@@ -95,14 +118,19 @@ struct PyTorchWeightTests {
         #expect(Safetensors.float16(0x7C00) == .infinity && Safetensors.float16(0xFC00) == -.infinity)
         #expect(Safetensors.float16(0x7E00).isNaN)
         #expect(Safetensors.float16(0x8000).sign == .minus && Safetensors.float16(0x8000) == 0)
-        for bits in stride(from: UInt16(0), to: 0x7C00, by: 7) { #expect(Safetensors.float16(bits) == Float(Float16(bitPattern: bits))) }
+        for bits in stride(from: UInt16(0), to: 0x7C00, by: 7) {
+            #expect(Safetensors.float16(bits) == Float(Float16(bitPattern: bits)))
+        }
     }
 
     @Test func otherIntegerTensorsAreStillErrors() {
         let weights = WeightInitializer.initialize(graph)
         var tensors = stateDict(weights)
         tensors.append(("stage1.block1.bn1.step", "I64", [], Self.bytes([Int64(1)])))
-        #expect(loadError(Self.file(tensors)) == "tensor 'stage1.block1.bn1.step' is I64; expected F32 (float32), or F16 or BF16 (converted to float32)")
+        #expect(
+            loadError(Self.file(tensors))
+                == "tensor 'stage1.block1.bn1.step' is I64; expected F32 (float32), or F16 or BF16 (converted to float32)"
+        )
         tensors.removeLast()
         tensors[0].dtype = "F64"
         tensors[0].bytes += tensors[0].bytes
@@ -120,9 +148,16 @@ struct PyTorchWeightTests {
     @Test func halfPrecisionTensorsAreStillCheckedByShapeAndSize() {
         var tensors = stateDict(WeightInitializer.initialize(graph))
         let first = graph.parameters[0]
-        tensors[0] = (first.name, "F16", first.shape + [1], Self.bytes([UInt16](repeating: 0x3C00, count: first.elementCount)))
-        #expect(loadError(Self.file(tensors)) == "tensor '\(first.name)' has shape \(Message.shape(first.shape + [1])); the network expects \(Message.shape(first.shape))")
-        tensors[0] = (first.name, "BF16", first.shape, Self.bytes([UInt16](repeating: 0x3F80, count: first.elementCount - 1)))
+        tensors[0] = (
+            first.name, "F16", first.shape + [1], Self.bytes([UInt16](repeating: 0x3C00, count: first.elementCount))
+        )
+        #expect(
+            loadError(Self.file(tensors))
+                == "tensor '\(first.name)' has shape \(Message.shape(first.shape + [1])); the network expects \(Message.shape(first.shape))"
+        )
+        tensors[0] = (
+            first.name, "BF16", first.shape, Self.bytes([UInt16](repeating: 0x3F80, count: first.elementCount - 1))
+        )
         #expect(loadError(Self.file(tensors)).contains("which do not hold \(first.elementCount) BF16 values"))
     }
 }

@@ -33,7 +33,8 @@ enum ReferenceInterpreter {
     /// node's value for every sample, one after another.
     static func run(_ graph: Graph, weights: WeightStore, input: [Float], batch: Int) -> [Float] {
         let sampleSize = graph.inputShape.elementCount
-        precondition(input.count == batch * sampleSize, "input has \(input.count) values, expected \(batch) x \(sampleSize)")
+        precondition(
+            input.count == batch * sampleSize, "input has \(input.count) values, expected \(batch) x \(sampleSize)")
         var output: [Float] = []
         for sample in 0..<batch {
             let x = input[(sample * sampleSize)..<((sample + 1) * sampleSize)].map(Double.init)
@@ -56,19 +57,22 @@ enum ReferenceInterpreter {
             case .input: result = input
             case .conv(let conv): result = convolution(inputs[0], conv, weight: p(conv.weight), bias: conv.bias.map(p))
             case .batchNorm(let bn):
-                result = batchNorm(inputs[0], epsilon: bn.epsilon, scale: p(bn.scale), shift: p(bn.shift),
-                                   mean: p(bn.mean), variance: p(bn.variance))
+                result = batchNorm(
+                    inputs[0], epsilon: bn.epsilon, scale: p(bn.scale), shift: p(bn.shift),
+                    mean: p(bn.mean), variance: p(bn.variance))
             case .relu: result = relu(inputs[0])
             case .maxPool(let pool): result = maxPool(inputs[0], pool)
             case .avgPool(let pool): result = avgPool(inputs[0], pool)
             case .globalAvgPool: result = globalAvgPool(inputs[0])
             case .flatten: result = flatten(inputs[0])
-            case .linear(let linear): result = self.linear(inputs[0], linear, weight: p(linear.weight), bias: linear.bias.map(p))
+            case .linear(let linear):
+                result = self.linear(inputs[0], linear, weight: p(linear.weight), bias: linear.bias.map(p))
             case .dropout: result = inputs[0]
             case .add: result = add(inputs[0], inputs[1])
             case .subsamplePad(let pad): result = subsamplePad(inputs[0], pad)
             }
-            precondition(result.shape == node.shape, "\(node.name): computed shape \(result.shape), graph says \(node.shape)")
+            precondition(
+                result.shape == node.shape, "\(node.name): computed shape \(result.shape), graph says \(node.shape)")
             values.append(result)
         }
         return values[values.count - 1]
@@ -109,7 +113,8 @@ enum ReferenceInterpreter {
                                 // infinite or NaN w, which then reaches the border pixels too.
                                 let inside = iy >= 0 && iy < height && ix >= 0 && ix < width
                                 // y[o, oy, ox] += w[o, j, ky, kx] * x[i, iy, ix]
-                                output[outBase + oy * outWidth + ox] += w * (inside ? input[(i * height + iy) * width + ix] : 0)
+                                output[outBase + oy * outWidth + ox] +=
+                                    w * (inside ? input[(i * height + iy) * width + ix] : 0)
                             }
                         }
                     }
@@ -120,7 +125,9 @@ enum ReferenceInterpreter {
     }
 
     /// Inference batchnorm with running statistics, per channel c: (x - mean) / sqrt(var + eps) * scale + shift.
-    static func batchNorm(_ x: Tensor, epsilon: Double, scale: [Double], shift: [Double], mean: [Double], variance: [Double]) -> Tensor {
+    static func batchNorm(
+        _ x: Tensor, epsilon: Double, scale: [Double], shift: [Double], mean: [Double], variance: [Double]
+    ) -> Tensor {
         var y = x
         let perChannel = x.shape.elementCount / x.channels
         for c in 0..<x.channels {
@@ -137,7 +144,9 @@ enum ReferenceInterpreter {
 
     /// Maximum over each window; padding is -infinity, so it never wins.
     static func maxPool(_ x: Tensor, _ pool: Op.Pooling) -> Tensor {
-        pooled(x, pool, start: -Double.infinity, padding: -Double.infinity, combine: { $0.isNaN || $1 <= $0 ? $0 : $1 }, finish: { $0 })
+        pooled(
+            x, pool, start: -Double.infinity, padding: -Double.infinity, combine: { $0.isNaN || $1 <= $0 ? $0 : $1 },
+            finish: { $0 })
     }
 
     /// Mean over each window of kernel x kernel values, padded zeros included (PyTorch's default).
@@ -146,8 +155,10 @@ enum ReferenceInterpreter {
         return pooled(x, pool, start: 0, padding: 0, combine: +, finish: { $0 / count })
     }
 
-    static func pooled(_ x: Tensor, _ pool: Op.Pooling, start: Double, padding: Double,
-                       combine: (Double, Double) -> Double, finish: (Double) -> Double) -> Tensor {
+    static func pooled(
+        _ x: Tensor, _ pool: Op.Pooling, start: Double, padding: Double,
+        combine: (Double, Double) -> Double, finish: (Double) -> Double
+    ) -> Tensor {
         let k = pool.kernel
         let outHeight = windows(x.height, kernel: k, stride: pool.stride, padding: pool.padding)
         let outWidth = windows(x.width, kernel: k, stride: pool.stride, padding: pool.padding)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// The reference interpreter on single ops against values worked out by hand, then on whole small
@@ -7,7 +8,8 @@ import Testing
 struct ReferenceInterpreterTests {
     /// A network whose stem is `layers` (YAML list items, one per line).
     static func network(input: [Int], _ layers: String) throws -> Graph {
-        let spec = "network: op\ninput: [\(input.map(String.init).joined(separator: ", "))]\nstem:\n"
+        let spec =
+            "network: op\ninput: [\(input.map(String.init).joined(separator: ", "))]\nstem:\n"
             + layers.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
         return try compileInMemory(["spec.yaml": spec]).graph
     }
@@ -22,7 +24,8 @@ struct ReferenceInterpreterTests {
         ReferenceInterpreter.run(graph, weights: weights(graph, values), input: input, batch: 1)
     }
 
-    static func expectClose(_ actual: [Float], _ expected: [Double], sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectClose(_ actual: [Float], _ expected: [Double], sourceLocation: SourceLocation = #_sourceLocation)
+    {
         #expect(actual.count == expected.count, sourceLocation: sourceLocation)
         let close = zip(actual, expected).allSatisfy { abs(Double($0) - $1) <= 1e-6 * max(1, abs($1)) }
         #expect(close, "got \(actual), expected \(expected)", sourceLocation: sourceLocation)
@@ -34,8 +37,9 @@ struct ReferenceInterpreterTests {
     @Test func pointwiseConvolutionWithBias() throws {
         let graph = try Self.network(input: [2, 2, 2], "- conv: {out: 3, kernel: 1, bias: true}")
         // Input channels a = 1 2 3 4, b = 5 6 7 8. Outputs: a + 0.5, b, 2a - b - 1.
-        let y = Self.run(graph, ["stem.conv1.weight": [1, 0, 0, 1, 2, -1], "stem.conv1.bias": [0.5, 0, -1]],
-                         input: [1, 2, 3, 4, 5, 6, 7, 8])
+        let y = Self.run(
+            graph, ["stem.conv1.weight": [1, 0, 0, 1, 2, -1], "stem.conv1.bias": [0.5, 0, -1]],
+            input: [1, 2, 3, 4, 5, 6, 7, 8])
         Self.expectClose(y, [1.5, 2.5, 3.5, 4.5, 5, 6, 7, 8, -4, -3, -2, -1])
     }
 
@@ -49,8 +53,9 @@ struct ReferenceInterpreterTests {
         // Output 1: all-ones kernel over channel 1 counts the taps inside the image: 4, 6, 6, 9.
         let corners: [Float] = [1, 0, 0, 0, 0, 0, 0, 0, 2], centre: [Float] = [0, 0, 0, 0, 1, 0, 0, 0, 0]
         let zeros = [Float](repeating: 0, count: 9), ones = [Float](repeating: 1, count: 9)
-        let y = Self.run(graph, ["stem.conv1.weight": corners + centre + zeros + ones],
-                         input: Self.ramp + [Float](repeating: 1, count: 16))
+        let y = Self.run(
+            graph, ["stem.conv1.weight": corners + centre + zeros + ones],
+            input: Self.ramp + [Float](repeating: 1, count: 16))
         Self.expectClose(y, [13, 17, 29, 39, 4, 6, 6, 9])
     }
 
@@ -64,9 +69,13 @@ struct ReferenceInterpreterTests {
     @Test func batchNormUsesRunningStatistics() throws {
         let graph = try Self.network(input: [2, 1, 2], "- batchnorm: {eps: 1}")
         // Channel 0: (x - 1) / sqrt(3 + 1) * 2 + 1 = x. Channel 1: x / sqrt(8 + 1) * 0.5 - 1 = x / 6 - 1.
-        let y = Self.run(graph, ["stem.bn1.weight": [2, 0.5], "stem.bn1.bias": [1, -1],
-                                 "stem.bn1.running_mean": [1, 0], "stem.bn1.running_var": [3, 8]],
-                         input: [1, 3, -2, 4])
+        let y = Self.run(
+            graph,
+            [
+                "stem.bn1.weight": [2, 0.5], "stem.bn1.bias": [1, -1],
+                "stem.bn1.running_mean": [1, 0], "stem.bn1.running_var": [3, 8]
+            ],
+            input: [1, 3, -2, 4])
         Self.expectClose(y, [1, 3, -2.0 / 6 - 1, 4.0 / 6 - 1])
     }
 
@@ -94,12 +103,14 @@ struct ReferenceInterpreterTests {
         let graph = try Self.network(input: [2, 3, 3], "- subsample_pad: {out: 5, stride: 2}")
         // Rows and columns 0 and 2 of each 3x3 channel (0...8, 9...17); 3 new channels: 1 before, 2 after.
         let y = Self.run(graph, input: (0..<18).map(Float.init))
-        Self.expectClose(y, [0, 0, 0, 0, /**/ 0, 2, 6, 8, /**/ 9, 11, 15, 17, /**/ 0, 0, 0, 0, /**/ 0, 0, 0, 0])
+        let padBefore: [Double] = [0, 0, 0, 0], channel0: [Double] = [0, 2, 6, 8], channel1: [Double] = [9, 11, 15, 17]
+        Self.expectClose(y, padBefore + channel0 + channel1 + [0, 0, 0, 0] + [0, 0, 0, 0])
     }
 
     @Test func linearFlattensItsInput() throws {
         let graph = try Self.network(input: [3, 1, 1], "- linear: {out: 2}")
-        let y = Self.run(graph, ["stem.fc1.weight": [1, 0, -1, 0.5, 0.5, 0.5], "stem.fc1.bias": [10, -1]], input: [1, 2, 3])
+        let y = Self.run(
+            graph, ["stem.fc1.weight": [1, 0, -1, 0.5, 0.5, 0.5], "stem.fc1.bias": [10, -1]], input: [1, 2, 3])
         Self.expectClose(y, [1 - 3 + 10, 3 - 1])
         // Over a 2x1x2 image the weight columns follow C, H, W order.
         let image = try Self.network(input: [2, 1, 2], "- linear: {out: 1, bias: false}")
@@ -201,7 +212,8 @@ struct ReferenceInterpreterTests {
 
     /// Runs the exported model in ONNX Runtime on `input` (batch x the graph's input shape).
     static func onnxRuntime(_ graph: Graph, weights: WeightStore, input: [Float], batch: Int) throws -> [Float] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-reference-\(getpid())-\(graph.network)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sharesc-reference-\(getpid())-\(graph.network)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = directory.appendingPathComponent("model.onnx").path
@@ -225,8 +237,9 @@ struct ReferenceInterpreterTests {
         return values
     }
 
-    @Test(.enabled(if: Python.hasONNXRuntime, "needs python3 with onnx, onnxruntime and numpy (.ci/run installs them)"),
-          arguments: ["mixed", "flattening"])
+    @Test(
+        .enabled(if: Python.hasONNXRuntime, "needs python3 with onnx, onnxruntime and numpy (.ci/run installs them)"),
+        arguments: ["mixed", "flattening"])
     func agreesWithONNXRuntime(network: String) throws {
         let graph = try compileInMemory(["spec.yaml": network == "mixed" ? Self.mixed : Self.flattening]).graph
         let weights = WeightInitializer.initialize(graph, options: InitOptions(seed: 7, randomizeBatchNorm: true))

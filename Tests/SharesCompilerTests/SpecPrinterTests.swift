@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// The lines of a printed spec that are not comments.
@@ -28,9 +29,10 @@ struct SpecPrinterTests {
     /// Every shipped architecture (with the overrides `ArchitectureTests` compiles it with) and example that
     /// compiles, then cases with `--set`, an `extends` chain and `--sequential`.
     static let cases: [Case] = {
-        let overrides = Dictionary(uniqueKeysWithValues: ArchitectureTests.table.map {
-            ("Architectures/" + $0.file, $0.overrides)
-        })
+        let overrides = Dictionary(
+            uniqueKeysWithValues: ArchitectureTests.table.map {
+                ("Architectures/" + $0.file, $0.overrides)
+            })
         var cases = (specs(under: "Architectures") + specs(under: "Examples"))
             .filter { $0 != "Examples/3-deliberate-error.yaml" }
             .map { Case(path: $0, overrides: overrides[$0] ?? []) }
@@ -40,7 +42,7 @@ struct SpecPrinterTests {
             Case(path: "Examples/1-custom-block.yaml", overrides: ["cardinality=16", "blocks=6"]),
             Case(path: "Examples/1-custom-block.yaml", overrides: ["group_width=$cardinality / 2"]),
             Case(path: "Architectures/imagenet/sharesnet-152-all.yaml", sequential: true),
-            Case(path: "Examples/2-tie-group.yaml", sequential: true),
+            Case(path: "Examples/2-tie-group.yaml", sequential: true)
         ]
         return cases
     }()
@@ -62,7 +64,8 @@ struct SpecPrinterTests {
         #expect(GraphPrinter.print(again.graph) == GraphPrinter.print(original.graph))
         for format in ReportFormat.allCases {
             // Only the `spec` line (the file compiled) may differ.
-            #expect(again.report.rendered(as: format).replacingOccurrences(of: file, with: original.spec.path)
+            #expect(
+                again.report.rendered(as: format).replacingOccurrences(of: file, with: original.spec.path)
                     == original.report.rendered(as: format))
         }
         #expect(again.warnings.map(\.message) == original.warnings.map(\.message))
@@ -74,13 +77,17 @@ struct SpecPrinterTests {
 
     @Test(arguments: cases)
     func roundTrip(_ testCase: Case) throws {
-        let original = try Compiler.compile(testCase.path, options: CompileOptions(
-            sequential: testCase.sequential, overrides: testCase.overrides, source: repositorySource))
+        let original = try Compiler.compile(
+            testCase.path,
+            options: CompileOptions(
+                sequential: testCase.sequential, overrides: testCase.overrides, source: repositorySource))
         let name = String(testCase.path.split(separator: "/").last!)
-        try expectRoundTrip(original, printed: SpecPrinter.yaml(original.spec), sequential: testCase.sequential,
-                            name: name)
-        try expectRoundTrip(original, printed: SpecPrinter.json(original.spec), sequential: testCase.sequential,
-                            name: name.replacingOccurrences(of: ".yaml", with: ".json"))
+        try expectRoundTrip(
+            original, printed: SpecPrinter.yaml(original.spec), sequential: testCase.sequential,
+            name: name)
+        try expectRoundTrip(
+            original, printed: SpecPrinter.json(original.spec), sequential: testCase.sequential,
+            name: name.replacingOccurrences(of: ".yaml", with: ".json"))
     }
 
     @Test func everyShippedArchitectureIsCovered() {
@@ -127,8 +134,9 @@ struct SpecPrinterTests {
         let original = try compileInMemory(files, sequential: sequential, overrides: overrides)
         let printed = SpecPrinter.yaml(original.spec)
         try expectRoundTrip(original, printed: printed, sequential: sequential, name: "spec.yaml")
-        try expectRoundTrip(original, printed: SpecPrinter.json(original.spec), sequential: sequential,
-                            name: "spec.json")
+        try expectRoundTrip(
+            original, printed: SpecPrinter.json(original.spec), sequential: sequential,
+            name: "spec.json")
         return printed
     }
 
@@ -159,8 +167,10 @@ struct SpecPrinterTests {
         try roundTrip(files, overrides: ["w=16"])
         try roundTrip(files, sequential: true)
         // Self-contained: no include, extends, named list or top-level share; only the template the stages use.
-        for gone in ["include", "extends", "small_head", "unused", "\nshare:", "$w ", "$w}", "$w,", "$n", "$classes",
-                     "vars:"] {
+        for gone in [
+            "include", "extends", "small_head", "unused", "\nshare:", "$w ", "$w}", "$w,", "$n", "$classes",
+            "vars:"
+        ] {
             #expect(!printed.contains(gone), "\(gone)")
         }
         #expect(printed.hasPrefix("# resolved from spec.yaml\n# variables: classes = 7, n = 4, w = 8\nnetwork: spec\n"))
@@ -207,9 +217,11 @@ struct SpecPrinterTests {
     }
 
     @Test func numbersAreExact() throws {
-        let epsilons = ["1e-5": "1e-05", "0.001": "0.001", "1e-3": "0.001", "0.1 + 0.2": "0.30000000000000004",
-                        "5e-324": "5e-324", "1.7976931348623157e308": "1.7976931348623157e+308", "3": "3",
-                        "2 * 1e-7": "2e-07", "1 / 3.0": "0.3333333333333333", "1e3": "1000.0"]
+        let epsilons = [
+            "1e-5": "1e-05", "0.001": "0.001", "1e-3": "0.001", "0.1 + 0.2": "0.30000000000000004",
+            "5e-324": "5e-324", "1.7976931348623157e308": "1.7976931348623157e+308", "3": "3",
+            "2 * 1e-7": "2e-07", "1 / 3.0": "0.3333333333333333", "1e3": "1000.0"
+        ]
         for (eps, exact) in epsilons.sorted(by: <) {
             let spec = """
                 input: [2, 4, 4]
@@ -227,8 +239,10 @@ struct SpecPrinterTests {
             #expect(printed.contains("out: 2,"))
         }
         // Int.min has no literal: it prints as an expression that reads back as itself.
-        for number in [Number.int(.min), .int(.max), .int(-5), .int(0), .real(-0.0), .real(1e-5), .real(123456789.0),
-                       .real(.leastNonzeroMagnitude), .real(.greatestFiniteMagnitude), .real(-2.5e300)] {
+        for number in [
+            Number.int(.min), .int(.max), .int(-5), .int(0), .real(-0.0), .real(1e-5), .real(123456789.0),
+            .real(.leastNonzeroMagnitude), .real(.greatestFiniteMagnitude), .real(-2.5e300)
+        ] {
             let text = SpecPrinter.text(.number(number))
             let parsed = try ExpressionParser.parse(text, at: Location(file: "", line: 1, column: 1))
             let value = try Scope().evaluate(Located(parsed, at: Location(file: "", line: 1, column: 1)))
@@ -237,13 +251,16 @@ struct SpecPrinterTests {
     }
 
     @Test func expressionsKeepTheirShape() throws {
-        for text in ["$a - ($b - $c)", "$a - $b - $c", "($a + $b) * $c", "$a * ($b * $c)", "$a // $b % $c", "-($a + 1)",
-                     "--$a", "$a - -$b", "-$a * $b", "$a * -2", "$a % -3 // 2.5", "$a % (-3 // 2.5)"] {
+        for text in [
+            "$a - ($b - $c)", "$a - $b - $c", "($a + $b) * $c", "$a * ($b * $c)", "$a // $b % $c", "-($a + 1)",
+            "--$a", "$a - -$b", "-$a * $b", "$a * -2", "$a % -3 // 2.5", "$a % (-3 // 2.5)"
+        ] {
             let expression = try ExpressionParser.parse(text, at: Location(file: "", line: 1, column: 1))
             let printed = SpecPrinter.text(expression)
             #expect(printed == text)
             // The same tree (variables' columns aside: the printed text is shorter).
-            #expect(SpecPrinter.text(try ExpressionParser.parse(printed, at: Location(file: "", line: 1, column: 1)))
+            #expect(
+                SpecPrinter.text(try ExpressionParser.parse(printed, at: Location(file: "", line: 1, column: 1)))
                     == printed)
         }
         let redundant = try ExpressionParser.parse("((($x)))+(((1)))", at: Location(file: "", line: 1, column: 1))
@@ -283,12 +300,18 @@ struct SpecPrinterTests {
             ("input: [3, 8, 8]\nstem: [{conv: {out: $nope, kernel: 1}}]\n", "unknown variable"),
             ("input: [3, 8, 8]\nstem: [{conv: {out: 0, kernel: 1}}]\n", "'out' of conv"),
             ("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages: [{block: missing}]\n", "unknown block"),
-            ("include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages: [{block: basic, repeat: 2, share: {conv9: all}}]\n",
-             "needs the argument 'width'"),
-            ("include: lib/blocks.yaml\ninput: [3, 8, 8]\n"
-                + "stages: [{block: basic, width: 3, repeat: 1, share: {conv2: [5]}}]\n", "out of range"),
-            ("include: lib/blocks.yaml\ninput: [3, 8, 8]\n"
-                + "stages: [{block: basic, width: 3, repeat: 1, share: {conv2: all}}]\n", nil),
+            (
+                "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages: [{block: basic, repeat: 2, share: {conv9: all}}]\n",
+                "needs the argument 'width'"
+            ),
+            (
+                "include: lib/blocks.yaml\ninput: [3, 8, 8]\n"
+                    + "stages: [{block: basic, width: 3, repeat: 1, share: {conv2: [5]}}]\n", "out of range"
+            ),
+            (
+                "include: lib/blocks.yaml\ninput: [3, 8, 8]\n"
+                    + "stages: [{block: basic, width: 3, repeat: 1, share: {conv2: all}}]\n", nil
+            )
         ]
         for (spec, error) in cases {
             let files = ["spec.yaml": spec, "lib/blocks.yaml": Self.library]

@@ -1,6 +1,7 @@
 import CKernels
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// The repository root, found from this file's path, for tests that read shipped specs.
@@ -13,14 +14,19 @@ let repositoryRoot: String = {
 func architecture(_ relative: String) -> String { repositoryRoot + "/Architectures/" + relative }
 
 /// Compiles in-memory files; `main` names the spec to compile.
-func compileInMemory(_ files: [String: String], main: String = "spec.yaml", sequential: Bool = false,
-                     overrides: [String] = []) throws(CompileFailure) -> Compilation {
-    try Compiler.compile(main, options: CompileOptions(sequential: sequential, overrides: overrides, source: .memory(files)))
+func compileInMemory(
+    _ files: [String: String], main: String = "spec.yaml", sequential: Bool = false,
+    overrides: [String] = []
+) throws(CompileFailure) -> Compilation {
+    try Compiler.compile(
+        main, options: CompileOptions(sequential: sequential, overrides: overrides, source: .memory(files)))
 }
 
 /// The rendered diagnostics of a spec that must fail to compile.
-func diagnostics(_ files: [String: String], main: String = "spec.yaml", sequential: Bool = false,
-                 overrides: [String] = []) -> String {
+func diagnostics(
+    _ files: [String: String], main: String = "spec.yaml", sequential: Bool = false,
+    overrides: [String] = []
+) -> String {
     do {
         _ = try compileInMemory(files, main: main, sequential: sequential, overrides: overrides)
         return "(compiled without errors)"
@@ -36,8 +42,9 @@ let repositorySource = SpecSource { path in
 }
 
 func compileShipped(_ relative: String, sequential: Bool = false, overrides: [String] = []) throws -> Compilation {
-    try Compiler.compile("Architectures/" + relative,
-                         options: CompileOptions(sequential: sequential, overrides: overrides, source: repositorySource))
+    try Compiler.compile(
+        "Architectures/" + relative,
+        options: CompileOptions(sequential: sequential, overrides: overrides, source: repositorySource))
 }
 
 /// Compares `actual` with `Golden/<name>`; with SHARESC_RECORD_GOLDEN=1 in the environment, rewrites it
@@ -46,22 +53,27 @@ func expectGolden(_ actual: String, _ name: String, sourceLocation: Testing.Sour
     let path = repositoryRoot + "/Tests/SharesCompilerTests/Golden/" + name
     if ProcessInfo.processInfo.environment["SHARESC_RECORD_GOLDEN"] == "1" {
         try actual.write(toFile: path, atomically: true, encoding: .utf8)
-        Issue.record("recorded \(name); run again without SHARESC_RECORD_GOLDEN to check it", sourceLocation: sourceLocation)
+        Issue.record(
+            "recorded \(name); run again without SHARESC_RECORD_GOLDEN to check it", sourceLocation: sourceLocation)
         return
     }
     guard let expected = try? String(contentsOfFile: path, encoding: .utf8) else {
-        Issue.record("missing golden file \(name); run with SHARESC_RECORD_GOLDEN=1 to record it", sourceLocation: sourceLocation)
+        Issue.record(
+            "missing golden file \(name); run with SHARESC_RECORD_GOLDEN=1 to record it", sourceLocation: sourceLocation
+        )
         return
     }
     if actual != expected {
         let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false)
         let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
-        let first = zip(actualLines, expectedLines).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        let first =
+            zip(actualLines, expectedLines).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? min(actualLines.count, expectedLines.count)
         let got = first < actualLines.count ? String(actualLines[first]) : "(end)"
         let want = first < expectedLines.count ? String(expectedLines[first]) : "(end)"
-        Issue.record("\(name) differs at line \(first + 1):\n  expected: \(want)\n  actual:   \(got)\n(SHARESC_RECORD_GOLDEN=1 re-records)",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "\(name) differs at line \(first + 1):\n  expected: \(want)\n  actual:   \(got)\n(SHARESC_RECORD_GOLDEN=1 re-records)",
+            sourceLocation: sourceLocation)
     }
 }
 

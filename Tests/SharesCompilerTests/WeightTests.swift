@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SharesCompiler
 
 /// Initial weights, the safetensors file and its checks against the graph.
@@ -25,7 +26,10 @@ struct WeightTests {
     }
 
     @Test func heNormalFanOutAndPyTorchLinear() throws {
-        let big = try compileInMemory(["spec.yaml": "input: [64, 8, 8]\nstem: [conv: {out: 256, kernel: 3, pad: 1}, global_avgpool, linear: {out: 100}]\n"]).graph
+        let big = try compileInMemory([
+            "spec.yaml":
+                "input: [64, 8, 8]\nstem: [conv: {out: 256, kernel: 3, pad: 1}, global_avgpool, linear: {out: 100}]\n"
+        ]).graph
         let weights = WeightInitializer.initialize(big, options: InitOptions(seed: 1))
         let conv = weights.values[0].map(Double.init)
         let std = (conv.map { $0 * $0 }.reduce(0, +) / Double(conv.count)).squareRoot()
@@ -44,7 +48,9 @@ struct WeightTests {
         #expect(tensors.count == graph.parameters.count)
         #expect(tensors.filter { $0.name.contains("shared") }.map(\.name) == ["stage1.shared.conv2.weight"])
         #expect(metadata["stage1.shared.conv2.weight"] == "stage1.block1.conv2,stage1.block2.conv2,stage1.block3.conv2")
-        #expect(metadata["sharesc.network"] == "tiny" && metadata["sharesc.variant"] == "shared" && metadata["sharesc.seed"] == "3")
+        #expect(
+            metadata["sharesc.network"] == "tiny" && metadata["sharesc.variant"] == "shared"
+                && metadata["sharesc.seed"] == "3")
         // The data starts 8-byte aligned after the JSON header.
         let headerLength = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         #expect(headerLength % 8 == 0)
@@ -68,37 +74,69 @@ struct WeightTests {
 
     @Test func corruptFilesAreErrorsNotCrashes() {
         let good = WeightFile.encode(graph, WeightInitializer.initialize(graph))
-        #expect(loadError([]) == "w.safetensors:1:1: error: not a valid safetensors file: the file is 0 bytes, shorter than the 8-byte header length")
-        #expect(loadError(Array(good.prefix(6))) == "w.safetensors:1:1: error: not a valid safetensors file: the file is 6 bytes, shorter than the 8-byte header length")
-        #expect(loadError(Array(good.prefix(100))).hasPrefix("w.safetensors:1:1: error: not a valid safetensors file: the header claims "))
+        #expect(
+            loadError([])
+                == "w.safetensors:1:1: error: not a valid safetensors file: the file is 0 bytes, shorter than the 8-byte header length"
+        )
+        #expect(
+            loadError(Array(good.prefix(6)))
+                == "w.safetensors:1:1: error: not a valid safetensors file: the file is 6 bytes, shorter than the 8-byte header length"
+        )
+        #expect(
+            loadError(Array(good.prefix(100))).hasPrefix(
+                "w.safetensors:1:1: error: not a valid safetensors file: the header claims "))
         #expect(loadError(Array(good.dropLast(4))).contains("which do not hold 2 float32 values"))
-        #expect(loadError(file("{not json")) == "w.safetensors:1:1: error: not a valid safetensors file: the header is not a JSON object")
-        #expect(loadError([255, 255, 255, 255, 255, 255, 255, 255, 0]).contains("the header claims 18446744073709551615 bytes"))
-        #expect(loadError(file(#"{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
-                == "w.safetensors:1:1: error: tensor 'a' is F64; expected F32 (float32), or F16 or BF16 (converted to float32)")
-        #expect(loadError(file(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]))
+        #expect(
+            loadError(file("{not json"))
+                == "w.safetensors:1:1: error: not a valid safetensors file: the header is not a JSON object")
+        #expect(
+            loadError([255, 255, 255, 255, 255, 255, 255, 255, 0]).contains(
+                "the header claims 18446744073709551615 bytes"))
+        #expect(
+            loadError(
+                file(#"{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
+                == "w.safetensors:1:1: error: tensor 'a' is F64; expected F32 (float32), or F16 or BF16 (converted to float32)"
+        )
+        #expect(
+            loadError(file(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]))
                 == "w.safetensors:1:1: error: not a valid safetensors file: tensor 'a' has an impossible shape [-1]")
-        #expect(loadError(file(#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]))
-                .contains("impossible shape"))
-        #expect(loadError(file(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#,
-                               data: Array(repeating: 0, count: 8))) == "w.safetensors:1:1: error: not a valid safetensors file: tensors 'a' and 'b' overlap")
-        #expect(loadError(file(#"{"a":{"dtype":"F32","shape":[1]}}"#))
-                == "w.safetensors:1:1: error: not a valid safetensors file: tensor 'a' lacks a valid dtype, shape or data_offsets")
+        #expect(
+            loadError(
+                file(#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0])
+            )
+            .contains("impossible shape"))
+        #expect(
+            loadError(
+                file(
+                    #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#,
+                    data: Array(repeating: 0, count: 8)))
+                == "w.safetensors:1:1: error: not a valid safetensors file: tensors 'a' and 'b' overlap")
+        #expect(
+            loadError(file(#"{"a":{"dtype":"F32","shape":[1]}}"#))
+                == "w.safetensors:1:1: error: not a valid safetensors file: tensor 'a' lacks a valid dtype, shape or data_offsets"
+        )
     }
 
     @Test func missingExtraAndMisshapenTensorsAreNamed() throws {
         let weights = WeightInitializer.initialize(graph)
-        var tensors = graph.parameters.map { Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id]) }
+        var tensors = graph.parameters.map {
+            Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id])
+        }
         tensors.removeAll { $0.name == "head.fc1.bias" }
         tensors[0].shape = [4, 3, 1, 1, 1]
-        tensors.append(.init(name: "stage1.block2.conv2.weight", shape: [4, 4, 3, 3], values: Array(repeating: 0, count: 144)))
+        tensors.append(
+            .init(name: "stage1.block2.conv2.weight", shape: [4, 4, 3, 3], values: Array(repeating: 0, count: 144)))
         let message: String
-        do { _ = try WeightFile.bind(tensors, to: graph, path: "w.safetensors"); message = "(loaded)" } catch { message = error.description }
-        #expect(message == """
-            w.safetensors:1:1: error: tensor 'stem.conv1.weight' has shape [4, 3, 1, 1, 1]; the network expects [4, 3, 1, 1]
-            w.safetensors:1:1: error: missing tensor 'head.fc1.bias' of shape [2]
-            w.safetensors:1:1: error: tensor 'stage1.block2.conv2.weight' is not a parameter of this network
-            """)
+        do {
+            _ = try WeightFile.bind(tensors, to: graph, path: "w.safetensors")
+            message = "(loaded)"
+        } catch { message = error.description }
+        #expect(
+            message == """
+                w.safetensors:1:1: error: tensor 'stem.conv1.weight' has shape [4, 3, 1, 1, 1]; the network expects [4, 3, 1, 1]
+                w.safetensors:1:1: error: missing tensor 'head.fc1.bias' of shape [2]
+                w.safetensors:1:1: error: tensor 'stage1.block2.conv2.weight' is not a parameter of this network
+                """)
     }
 
     @Test func sharedWeightsDoNotFitTheSequentialVariant() throws {

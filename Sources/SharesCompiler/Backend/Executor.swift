@@ -68,7 +68,9 @@ public final class Executor {
         // Running out of memory (for weights, or for activations whose size a plan file decides) is an
         // error naming what could not be had, never a crash.
         func outOfMemory(_ floats: Int, for purpose: String) -> CompileFailure {
-            CompileFailure(Diagnostic(at: Location(file: source, line: 1, column: 1), .outOfMemory(bytes: floats * 4, purpose: purpose)))
+            CompileFailure(
+                Diagnostic(
+                    at: Location(file: source, line: 1, column: 1), .outOfMemory(bytes: floats * 4, purpose: purpose)))
         }
         func allocate(_ floats: Int, for purpose: String) throws(CompileFailure) -> AlignedBuffer {
             guard let buffer = AlignedBuffer(allocating: floats) else { throw outOfMemory(floats, for: purpose) }
@@ -98,10 +100,15 @@ public final class Executor {
             let values = try fetch(weight)
             let name = program.parameters[weight].name
             let floats = geometry.packedFloats
-            guard let packed = AlignedBuffer(count: floats, in: weightArena) else { throw outOfMemory(floats, for: name) }
+            guard let packed = AlignedBuffer(count: floats, in: weightArena) else {
+                throw outOfMemory(floats, for: name)
+            }
             let winograd = geometry.isWinograd
             let done = values.withUnsafeBufferPointer { values in
-                guard winograd else { sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer); return true }
+                guard winograd else {
+                    sc_conv_nhwc_pack(&geometry, values.baseAddress, packed.pointer)
+                    return true
+                }
                 return sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) != 0
             }
             // (Winograd's transform holds (m + 2)^2 floats per channel pair, m = 4 at most.)
@@ -111,13 +118,15 @@ public final class Executor {
             return packed
         }
         var vectorBytes = 0  // of the folded epilogue vectors
-        func folded(_ bn: Program.BatchNormRef?, bias: Int?) throws(CompileFailure) -> (AlignedBuffer?, AlignedBuffer?) {
+        func folded(_ bn: Program.BatchNormRef?, bias: Int?) throws(CompileFailure) -> (AlignedBuffer?, AlignedBuffer?)
+        {
             let biasValues = try bias.map { b throws(CompileFailure) in try fetch(b) }
             guard let bn else {
                 vectorBytes += (biasValues?.count ?? 0) * 4
                 return (nil, try biasValues.map { values throws(CompileFailure) in try copy(values, of: "a bias") })
             }
-            let gamma = try fetch(bn.scale), beta = try fetch(bn.shift), mean = try fetch(bn.mean), variance = try fetch(bn.variance)
+            let gamma = try fetch(bn.scale), beta = try fetch(bn.shift), mean = try fetch(bn.mean),
+                variance = try fetch(bn.variance)
             var scale = [Float](repeating: 0, count: gamma.count), shift = scale
             for c in gamma.indices {
                 let s = Double(gamma[c]) / (Double(variance[c]) + bn.epsilon).squareRoot()
@@ -128,7 +137,9 @@ public final class Executor {
             return (try copy(scale, of: "a batchnorm's scale"), try copy(shift, of: "a batchnorm's shift"))
         }
         /// A batchnorm alone (a scale-and-shift step, or a pre-activation) as a multiply-add per channel.
-        func normalization(_ bn: Program.BatchNormRef) throws(CompileFailure) -> (scale: AlignedBuffer, shift: AlignedBuffer) {
+        func normalization(_ bn: Program.BatchNormRef) throws(CompileFailure) -> (
+            scale: AlignedBuffer, shift: AlignedBuffer
+        ) {
             let (scale, shift) = try folded(bn, bias: nil)
             return (scale!, shift!)
         }
@@ -148,15 +159,20 @@ public final class Executor {
                     let (scale, shift) = try normalization(pre.batchNorm)
                     return (scale: scale, shift: shift, relu: pre.relu)
                 }
-                convs[index] = ConvStep(geometry: geometry, packed: packed, scale: scale, shift: shift, schedule: schedule,
-                                        rows: geometry.rows, panels: geometry.panels, preActivation: preActivation)
-                workspaceFloats = max(workspaceFloats, geometry.isWinograd ? sc_winograd_workspace_size(&geometry)
-                                                                           : sc_conv_nhwc_workspace_size(&geometry))
+                convs[index] = ConvStep(
+                    geometry: geometry, packed: packed, scale: scale, shift: shift, schedule: schedule,
+                    rows: geometry.rows, panels: geometry.panels, preActivation: preActivation)
+                workspaceFloats = max(
+                    workspaceFloats,
+                    geometry.isWinograd
+                        ? sc_winograd_workspace_size(&geometry)
+                        : sc_conv_nhwc_workspace_size(&geometry))
             case .scaleShift(let bn, _):
                 scaleShifts[index] = try normalization(bn)
             case .linear(let weight, let bias, _):
                 if raw[weight] == nil {
-                    raw[weight] = try copy(Self.nhwcColumns(try fetch(weight), input: input), of: program.parameters[weight].name)
+                    raw[weight] = try copy(
+                        Self.nhwcColumns(try fetch(weight), input: input), of: program.parameters[weight].name)
                     weightBytes += raw[weight]!.count * 4
                 }
                 if let bias, raw[bias] == nil {
@@ -173,7 +189,6 @@ public final class Executor {
         for _ in 0..<self.threads { workspaces.append(try allocate(workspaceFloats, for: "the kernels' scratch")) }
     }
 
-
     public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.count * 4 } }
 
     /// Plans one image's arena (once) and allocates one per thread that will run images of a batch of
@@ -181,7 +196,9 @@ public final class Executor {
     @discardableResult
     public func prepare(batch: Int) -> MemoryPlan {
         let lanes = max(1, min(threads, batch))
-        while arenas.count < lanes, let arena = AlignedBuffer(allocating: memory.arenaBytes / 4) { arenas.append(arena) }
+        while arenas.count < lanes, let arena = AlignedBuffer(allocating: memory.arenaBytes / 4) {
+            arenas.append(arena)
+        }
         return memory
     }
 
@@ -210,7 +227,8 @@ public final class Executor {
         let sideBySide = threads == 1 ? batch : arenas.count == threads ? batch / threads * threads : 0
         // Step times of the threads running images side by side, [thread][step].
         let steps = program.steps.count
-        let sideBySideSeconds = UnsafeMutableBufferPointer<Double>.allocate(capacity: stepSeconds == nil ? 0 : threads * steps)
+        let sideBySideSeconds = UnsafeMutableBufferPointer<Double>.allocate(
+            capacity: stepSeconds == nil ? 0 : threads * steps)
         sideBySideSeconds.initialize(repeating: 0)
         defer { sideBySideSeconds.deallocate() }
         return [Float](unsafeUninitializedCapacity: outputElements * batch) { result, count in
@@ -218,26 +236,34 @@ public final class Executor {
                 func runImage(_ image: Int, arena: Int, workers: Workers, seconds: UnsafeMutablePointer<Double>?) {
                     let base = arenas[arena].pointer
                     func pointer(_ value: Int) -> UnsafeMutablePointer<Float> { base + plan.offset(ofValue: value) / 4 }
-                    convertLayout(source.baseAddress! + image * inputElements, pointer(program.input), shape: inputShape, sc_nchw_to_nhwc)
+                    convertLayout(
+                        source.baseAddress! + image * inputElements, pointer(program.input), shape: inputShape,
+                        sc_nchw_to_nhwc)
                     for (index, step) in program.steps.enumerated() {
                         let start = seconds == nil ? 0 : monotonicSeconds()
                         execute(step, index: index, pointer: pointer, workers: workers)
                         if let seconds { seconds[index] += monotonicSeconds() - start }
                     }
-                    convertLayout(pointer(program.output), result.baseAddress! + image * outputElements, shape: outputShape, sc_nhwc_to_nchw)
+                    convertLayout(
+                        pointer(program.output), result.baseAddress! + image * outputElements, shape: outputShape,
+                        sc_nhwc_to_nchw)
                 }
                 // Images side by side, each claimed by whichever thread is free.
                 pool.runPieces(sideBySide) { worker, image in
-                    runImage(image, arena: worker, workers: Workers(pool: nil, worker: worker),
-                             seconds: stepSeconds == nil ? nil : sideBySideSeconds.baseAddress! + worker * steps)
+                    runImage(
+                        image, arena: worker, workers: Workers(pool: nil, worker: worker),
+                        seconds: stepSeconds == nil ? nil : sideBySideSeconds.baseAddress! + worker * steps)
                 }
                 if let stepSeconds, sideBySide > 0 {
                     let sharing = Double(min(threads, sideBySide))
-                    for (offset, seconds) in sideBySideSeconds.enumerated() { stepSeconds[offset % steps] += seconds / sharing }
+                    for (offset, seconds) in sideBySideSeconds.enumerated() {
+                        stepSeconds[offset % steps] += seconds / sharing
+                    }
                 }
                 // The rest (fewer images than threads): one at a time, every step split over the threads.
                 for image in sideBySide..<batch {
-                    runImage(image, arena: 0, workers: Workers(pool: pool, worker: 0), seconds: stepSeconds?.baseAddress)
+                    runImage(
+                        image, arena: 0, workers: Workers(pool: pool, worker: 0), seconds: stepSeconds?.baseAddress)
                 }
             }
             count = outputElements * batch
@@ -245,8 +271,10 @@ public final class Executor {
     }
 
     /// Converts one image between NCHW and NHWC (a copy when either side has one channel or one pixel).
-    private func convertLayout(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, shape: Shape,
-                               _ convert: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32) -> Void) {
+    private func convertLayout(
+        _ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, shape: Shape,
+        _ convert: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32, Int32) -> Void
+    ) {
         let spatial = shape.height * shape.width
         if spatial == 1 || shape.channels == 1 {
             target.update(from: source, count: shape.elementCount)
@@ -256,7 +284,9 @@ public final class Executor {
     }
 
     /// One step on one image, cut into its schedule's pieces when all threads run it.
-    private func execute(_ step: Program.Step, index: Int, pointer: (Int) -> UnsafeMutablePointer<Float>, workers: Workers) {
+    private func execute(
+        _ step: Program.Step, index: Int, pointer: (Int) -> UnsafeMutablePointer<Float>, workers: Workers
+    ) {
         let inputShape = program.values[step.inputs[0]].shape, outputShape = program.values[step.output].shape
         let outputElements = outputShape.elementCount
         let x = pointer(step.inputs[0]), y = pointer(step.output)
@@ -266,15 +296,17 @@ public final class Executor {
         case .conv(_, _, _, _, _, _, let epilogue):
             let conv = convs[index]!
             let residual = epilogue.residual.map { pointer(step.inputs[$0]) }
-            runConv(conv, input: x, output: y, residual: residual, relu: epilogue.relu,
-                    preActivation: step.preActivationOutput.map(pointer), pieces: pieces, workers: workers)
+            runConv(
+                conv, input: x, output: y, residual: residual, relu: epilogue.relu,
+                preActivation: step.preActivationOutput.map(pointer), pieces: pieces, workers: workers)
         case .scaleShift(_, let relu):
             let (scale, shift) = scaleShifts[index]!
             workers.runPieces(pieces) { _, piece in
                 let rows = share(of: spatial, worker: piece, of: pieces, granule: 16)
                 let offset = rows.lowerBound * inputShape.channels
                 if rows.isEmpty { return }
-                sc_scale_shift_nhwc(x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0)
+                sc_scale_shift_nhwc(
+                    x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0)
             }
         case .add(let relu):
             let other = pointer(step.inputs[1])
@@ -293,33 +325,40 @@ public final class Executor {
             workers.runPieces(pieces) { _, piece in
                 let range = share(of: outputShape.height, worker: piece, of: pieces)
                 if range.isEmpty { return }
-                pooling(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride),
-                        Int32(padding), Int32(outputShape.height), Int32(outputShape.width), range.lowerBound, range.upperBound)
+                pooling(
+                    x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(kernel), Int32(stride),
+                    Int32(padding), Int32(outputShape.height), Int32(outputShape.width), range.lowerBound,
+                    range.upperBound)
             }
         case .globalAvgPool:
             sc_global_avg_pool_nhwc(x, y, channels, Int32(spatial))
         case .linear(let weight, let bias, let relu):
-            sc_linear(x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount),
-                      Int32(outputElements), relu ? 1 : 0)
+            sc_linear(
+                x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount),
+                Int32(outputElements), relu ? 1 : 0)
         case .flatten:
             sc_nhwc_to_nchw(x, y, channels, Int32(spatial))
         case .subsamplePad(let stride, let padBefore):
-            sc_subsample_pad_nhwc(x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(stride),
-                                  Int32(outputShape.channels), Int32(padBefore), Int32(outputShape.height),
-                                  Int32(outputShape.width))
+            sc_subsample_pad_nhwc(
+                x, y, channels, Int32(inputShape.height), Int32(inputShape.width), Int32(stride),
+                Int32(outputShape.channels), Int32(padBefore), Int32(outputShape.height),
+                Int32(outputShape.width))
         }
     }
 
     /// One conv step on one image: rows are the output pixels (or Winograd's tiles of them), columns
     /// panels of 16 output channels; the pieces cut one of them, as the schedule says.
-    private func runConv(_ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
-                         residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
-                         pieces: Int, workers: Workers) {
-        let epilogue = sc_epilogue(scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
-                                   residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0,
-                                   act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
-                                   act_shift: conv.preActivation.map { UnsafePointer($0.shift.pointer) },
-                                   act_relu: conv.preActivation?.relu == true ? 1 : 0)
+    private func runConv(
+        _ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+        residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
+        pieces: Int, workers: Workers
+    ) {
+        let epilogue = sc_epilogue(
+            scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
+            residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0,
+            act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
+            act_shift: conv.preActivation.map { UnsafePointer($0.shift.pointer) },
+            act_relu: conv.preActivation?.relu == true ? 1 : 0)
         let splitPanels = conv.schedule.split == .panels
         let convolve = conv.geometry.isWinograd ? sc_winograd_conv : sc_conv_nhwc
         workers.runPieces(pieces) { t, piece in
@@ -327,8 +366,9 @@ public final class Executor {
             let panels = splitPanels ? share(of: conv.panels, worker: piece, of: pieces) : 0..<conv.panels
             if rows.isEmpty || panels.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers
-            convolve(&geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
-                     rows.lowerBound, rows.upperBound, Int32(panels.lowerBound), Int32(panels.upperBound))
+            convolve(
+                &geometry, conv.packed.pointer, input, output, &epilogue, workspaces[t].pointer,
+                rows.lowerBound, rows.upperBound, Int32(panels.lowerBound), Int32(panels.upperBound))
         }
     }
 }

@@ -14,19 +14,25 @@ public enum ModelLoader {
     /// Whether `path` names a spec (by its extension) rather than a plan.
     public static func isSpec(_ path: String) -> Bool { path.hasSuffix(".yaml") || path.hasSuffix(".yml") }
 
-    public static func load(spec path: String, options: CompileOptions, weights: WeightSource,
-                            threads: Int) throws(CompileFailure) -> LoadedModel {
+    public static func load(
+        spec path: String, options: CompileOptions, weights: WeightSource,
+        threads: Int
+    ) throws(CompileFailure) -> LoadedModel {
         let compilation = try Compiler.compile(path, options: options)
         let provider = try weights.provider(for: compilation.graph)
-        let (executor, warnings) = try executor(Compiler.program(compilation), weights: provider, threads: threads, source: path)
+        let (executor, warnings) = try executor(
+            Compiler.program(compilation), weights: provider, threads: threads, source: path)
         return LoadedModel(executor: executor, warnings: warnings)
     }
 
     /// The rest of the pipeline for a fused program whose weights are at hand: planned for `threads`,
     /// fitted to the weights, loaded.
-    public static func executor(_ program: Program, weights: some WeightProvider, threads: Int,
-                                source: String = "<program>") throws(CompileFailure) -> (Executor, [Diagnostic]) {
-        let (plan, warnings) = try Compiler.fitted(Compiler.plan(program, threads: threads), to: weights, source: source)
+    public static func executor(
+        _ program: Program, weights: some WeightProvider, threads: Int,
+        source: String = "<program>"
+    ) throws(CompileFailure) -> (Executor, [Diagnostic]) {
+        let (plan, warnings) = try Compiler.fitted(
+            Compiler.plan(program, threads: threads), to: weights, source: source)
         return (try Executor(plan: plan, weights: weights, source: source), warnings)
     }
 
@@ -43,7 +49,8 @@ public enum ModelLoader {
 extension LoadedModel {
     init(executor: Executor, warnings: [Diagnostic]) {
         let program = executor.program
-        self.init(network: program.network, executor: executor, inputShape: program.values[program.input].shape,
-                  outputShape: program.values[program.output].shape, macs: program.macs, warnings: warnings)
+        self.init(
+            network: program.network, executor: executor, inputShape: program.values[program.input].shape,
+            outputShape: program.values[program.output].shape, macs: program.macs, warnings: warnings)
     }
 }

@@ -23,8 +23,11 @@ public struct NonFiniteOutputs: Equatable, Sendable {
     /// One line for standard error, or nil when every output is finite.
     public var warning: String? {
         guard nan + infinite > 0 else { return nil }
-        let shown = images.prefix(10).map(String.init).joined(separator: ", ") + (images.count > 10 ? ", ... (\(images.count) in all)" : "")
-        return "warning: \(Format.grouped(nan)) NaN and \(Format.grouped(infinite)) infinite of \(Format.grouped(valueCount)) output values, "
+        let shown =
+            images.prefix(10).map(String.init).joined(separator: ", ")
+            + (images.count > 10 ? ", ... (\(images.count) in all)" : "")
+        return
+            "warning: \(Format.grouped(nan)) NaN and \(Format.grouped(infinite)) infinite of \(Format.grouped(valueCount)) output values, "
             + "in image\(images.count == 1 ? "" : "s") \(shown) of \(imageCount): the weights or the input hold NaN or infinity, or the activations overflowed"
     }
 }

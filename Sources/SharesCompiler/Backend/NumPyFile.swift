@@ -19,7 +19,9 @@ public enum NumPyFile {
     public static func read(_ path: String) throws(CompileFailure) -> (shape: [Int], values: [Float]) {
         let bytes: [UInt8]
         do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
-            throw CompileFailure(Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotRead(path: path, reason: Paths.reason(error))))
+            throw CompileFailure(
+                Diagnostic(
+                    at: Location(file: path, line: 1, column: 1), .cannotRead(path: path, reason: Paths.reason(error))))
         }
         return try decode(bytes, path: path)
     }
@@ -27,7 +29,10 @@ public enum NumPyFile {
     public static func write(_ values: [Float], shape: [Int], to path: String) throws(CompileFailure) {
         let at = Location(file: path, line: 1, column: 1)
         guard shape.allSatisfy({ $0 >= 0 }), Shape.checkedProduct(shape) == values.count else {
-            throw CompileFailure(Diagnostic(at: at, .internalError("cannot write \(values.count) values as an array of shape \(Message.shape(shape))")))
+            throw CompileFailure(
+                Diagnostic(
+                    at: at,
+                    .internalError("cannot write \(values.count) values as an array of shape \(Message.shape(shape))")))
         }
         do {
             try Data(encode(values, shape: shape)).write(to: URL(fileURLWithPath: path))
@@ -38,8 +43,9 @@ public enum NumPyFile {
 
     /// The bytes of a `.npy` file holding `values` with `shape`; the shape must hold exactly `values.count` elements.
     public static func encode(_ values: [Float], shape: [Int]) -> [UInt8] {
-        precondition(shape.allSatisfy { $0 >= 0 } && Shape.checkedProduct(shape) == values.count,
-                     "shape \(shape) does not hold \(values.count) values")
+        precondition(
+            shape.allSatisfy { $0 >= 0 } && Shape.checkedProduct(shape) == values.count,
+            "shape \(shape) does not hold \(values.count) values")
         let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = Array("{'descr': '<f4', 'fortran_order': False, 'shape': \(dims), }".utf8)
         let version: UInt8 = header.count + 1 + 10 > 65535 ? 2 : 1
@@ -63,7 +69,8 @@ public enum NumPyFile {
     }
 
     /// Parses and checks a whole file; never reads outside `bytes`.
-    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (shape: [Int], values: [Float]) {
+    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (shape: [Int], values: [Float])
+    {
         let start = Location(file: path, line: 1, column: 1)
         func corrupt(_ detail: String) -> CompileFailure { CompileFailure(Diagnostic(at: start, .npyCorrupt(detail))) }
 
@@ -79,20 +86,26 @@ public enum NumPyFile {
         default: throw corrupt("format version \(major).\(minor) is not supported; expected 1.0, 2.0 or 3.0")
         }
         let headerStart = 8 + lengthBytes
-        guard bytes.count >= headerStart else { throw corrupt("the file is \(bytes.count) bytes and ends inside the preamble") }
+        guard bytes.count >= headerStart else {
+            throw corrupt("the file is \(bytes.count) bytes and ends inside the preamble")
+        }
         let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
         guard headerLength <= maximumHeaderBytes else {
             throw corrupt("the header claims \(headerLength) bytes; headers are limited to \(maximumHeaderBytes)")
         }
         guard headerLength <= bytes.count - headerStart else {
-            throw corrupt("the header claims \(headerLength) bytes but the file has \(bytes.count - headerStart) after the header length")
+            throw corrupt(
+                "the header claims \(headerLength) bytes but the file has \(bytes.count - headerStart) after the header length"
+            )
         }
         let dataStart = headerStart + headerLength
         let headerBytes = bytes[headerStart..<dataStart]
         // Versions 1 and 2 write the header in latin-1, version 3 in UTF-8.
         let headerText: String
         if major == 3 {
-            guard let text = String(validating: headerBytes, as: UTF8.self) else { throw corrupt("the header is not valid UTF-8") }
+            guard let text = String(validating: headerBytes, as: UTF8.self) else {
+                throw corrupt("the header is not valid UTF-8")
+            }
             headerText = text
         } else {
             headerText = String(String.UnicodeScalarView(headerBytes.map { Unicode.Scalar($0) }))
@@ -100,17 +113,23 @@ public enum NumPyFile {
 
         var parser = LiteralParser(text: headerText)
         let header: Literal
-        do { header = try parser.parseWhole() } catch { throw corrupt("the header is not a Python dict literal: \(error.detail)") }
+        do { header = try parser.parseWhole() } catch {
+            throw corrupt("the header is not a Python dict literal: \(error.detail)")
+        }
         guard case .dict(let entries) = header else { throw corrupt("the header is \(header.rendered), not a dict") }
         var fields: [String: Literal] = [:]
         for (key, value) in entries {
-            guard case .string(let name) = key else { throw corrupt("the header has the key \(key.rendered); keys must be strings") }
+            guard case .string(let name) = key else {
+                throw corrupt("the header has the key \(key.rendered); keys must be strings")
+            }
             guard fields[name] == nil else { throw corrupt("the header has the key '\(name)' twice") }
             fields[name] = value
         }
         let expectedKeys = ["descr", "fortran_order", "shape"]
         guard fields.keys.sorted() == expectedKeys else {
-            throw corrupt("the header has the keys \(fields.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")); expected exactly 'descr', 'fortran_order' and 'shape'")
+            throw corrupt(
+                "the header has the keys \(fields.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")); expected exactly 'descr', 'fortran_order' and 'shape'"
+            )
         }
         let descr = fields["descr"]!, shapeField = fields["shape"]!
         guard case .bool(let fortranOrder) = fields["fortran_order"]! else {
@@ -134,14 +153,18 @@ public enum NumPyFile {
         }
         let dataLength = bytes.count - dataStart
         guard dataLength == 4 * count else {
-            throw corrupt(dataLength < 4 * count
-                ? "the file is truncated: the shape \(shapeField.rendered) needs \(4 * count) data bytes but the file has \(dataLength)"
-                : "the file has \(dataLength - 4 * count) bytes after the \(4 * count) data bytes of the shape \(shapeField.rendered)")
+            throw corrupt(
+                dataLength < 4 * count
+                    ? "the file is truncated: the shape \(shapeField.rendered) needs \(4 * count) data bytes but the file has \(dataLength)"
+                    : "the file has \(dataLength - 4 * count) bytes after the \(4 * count) data bytes of the shape \(shapeField.rendered)"
+            )
         }
         var values = [Float](repeating: 0, count: count)
         for index in 0..<count {
             let offset = dataStart + 4 * index
-            let bits = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+            let bits =
+                UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(
+                    bytes[offset + 3]) << 24
             values[index] = Float(bitPattern: bits)
         }
         return (shape, values)
@@ -158,7 +181,9 @@ public enum NumPyFile {
         guard let order = descr.first, "<>|=".contains(order) else { return nil }
         let kinds = ["f": "float", "i": "int", "u": "uint", "c": "complex", "b": "bool"]
         let code = descr.dropFirst()
-        guard let kind = code.first.flatMap({ kinds[String($0)] }), let size = Int(code.dropFirst()), size > 0 else { return nil }
+        guard let kind = code.first.flatMap({ kinds[String($0)] }), let size = Int(code.dropFirst()), size > 0 else {
+            return nil
+        }
         let bits = kind == "bool" ? "" : String(size * 8)
         let name = kind + bits
         if order == ">" && size > 1 { return "big-endian " + name }
@@ -175,13 +200,18 @@ public enum NumPyFile {
         /// As Python's repr would write it.
         var rendered: String {
             switch self {
-            case .string(let text): return "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+            case .string(let text):
+                return "'"
+                    + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
             case .int(let value): return String(value)
             case .bool(let value): return value ? "True" : "False"
             case .none: return "None"
-            case .tuple(let items): return items.count == 1 ? "(\(items[0].rendered),)" : "(" + items.map(\.rendered).joined(separator: ", ") + ")"
+            case .tuple(let items):
+                return items.count == 1
+                    ? "(\(items[0].rendered),)" : "(" + items.map(\.rendered).joined(separator: ", ") + ")"
             case .list(let items): return "[" + items.map(\.rendered).joined(separator: ", ") + "]"
-            case .dict(let entries): return "{" + entries.map { "\($0.key.rendered): \($0.value.rendered)" }.joined(separator: ", ") + "}"
+            case .dict(let entries):
+                return "{" + entries.map { "\($0.key.rendered): \($0.value.rendered)" }.joined(separator: ", ") + "}"
             }
         }
     }
@@ -221,22 +251,31 @@ public enum NumPyFile {
 
         mutating func parseValue() throws(LiteralError) -> Literal {
             skipSpace()
-            guard let first = peek() else { throw LiteralError(detail: "expected a value, found the end of the header") }
+            guard let first = peek() else {
+                throw LiteralError(detail: "expected a value, found the end of the header")
+            }
             switch first {
             case "{", "(", "[":
                 depth += 1
                 defer { depth -= 1 }
-                guard depth <= NumPyFile.maximumNesting else { throw LiteralError(detail: "nested more than \(NumPyFile.maximumNesting) levels deep") }
+                guard depth <= NumPyFile.maximumNesting else {
+                    throw LiteralError(detail: "nested more than \(NumPyFile.maximumNesting) levels deep")
+                }
                 index += 1
                 let close: Unicode.Scalar = first == "{" ? "}" : first == "(" ? ")" : "]"
                 var items: [Literal] = [], entries: [(key: Literal, value: Literal)] = []
                 var sawComma = false
                 while true {
                     skipSpace()
-                    if peek() == close { index += 1; break }
+                    if peek() == close {
+                        index += 1
+                        break
+                    }
                     if !(items.isEmpty && entries.isEmpty) {
                         // Items after the first need a separating comma (checked when it was read).
-                        guard sawComma else { throw LiteralError(detail: "expected ',' or '\(close)', found \(found())") }
+                        guard sawComma else {
+                            throw LiteralError(detail: "expected ',' or '\(close)', found \(found())")
+                        }
                     }
                     let key = try parseValue()
                     if first == "{" {
@@ -274,15 +313,25 @@ public enum NumPyFile {
                 return .string(String(text))
             case "-", "0"..."9":
                 var digits = ""
-                if first == "-" { digits.append("-"); index += 1 }
-                while let scalar = peek(), ("0"..."9").contains(scalar) { digits.unicodeScalars.append(scalar); index += 1 }
+                if first == "-" {
+                    digits.append("-")
+                    index += 1
+                }
+                while let scalar = peek(), ("0"..."9").contains(scalar) {
+                    digits.unicodeScalars.append(scalar)
+                    index += 1
+                }
                 // Python 2 wrote long integers with an L suffix.
                 if let scalar = peek(), scalar == "L" || scalar == "l" { index += 1 }
-                guard let value = Int(digits) else { throw LiteralError(detail: "'\(digits)' is not a whole number within 64 bits") }
+                guard let value = Int(digits) else {
+                    throw LiteralError(detail: "'\(digits)' is not a whole number within 64 bits")
+                }
                 return .int(value)
             default:
                 var word = ""
-                while let scalar = peek(), scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_" {
+                while let scalar = peek(),
+                    scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_"
+                {
                     word.unicodeScalars.append(scalar)
                     index += 1
                 }
@@ -290,7 +339,8 @@ public enum NumPyFile {
                 case "True": return .bool(true)
                 case "False": return .bool(false)
                 case "None": return .none
-                default: throw LiteralError(detail: word.isEmpty ? "unexpected \(quoted(first))" : "unexpected '\(word)'")
+                default:
+                    throw LiteralError(detail: word.isEmpty ? "unexpected \(quoted(first))" : "unexpected '\(word)'")
                 }
             }
         }

@@ -29,10 +29,12 @@ final class WorkerPool {
         withoutActuallyEscaping(body) { body in
             var job = Job(body: body, workers: workers)
             withUnsafeMutablePointer(to: &job) { job in
-                sc_pool_run(pool, { context, worker in
-                    let job = context!.assumingMemoryBound(to: Job.self)
-                    if Int(worker) < job.pointee.workers { job.pointee.body(Int(worker)) }
-                }, job)
+                sc_pool_run(
+                    pool,
+                    { context, worker in
+                        let job = context!.assumingMemoryBound(to: Job.self)
+                        if Int(worker) < job.pointee.workers { job.pointee.body(Int(worker)) }
+                    }, job)
             }
         }
     }
@@ -125,5 +127,5 @@ final class BufferArena {
         return (chunks.last! + used).bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    deinit { chunks.forEach { sc_free($0) } }
+    deinit { for chunk in chunks { sc_free(chunk) } }
 }

@@ -29,23 +29,31 @@ public struct PlanDocument: Codable, Sendable {
     public var plan: Plan { Plan(program: program, schedule: schedule, memory: memory) }
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion = "format_version", program, schedule, memory, inputShape = "input_shape", outputShape = "output_shape"
+        case formatVersion = "format_version", program, schedule, memory, inputShape = "input_shape", outputShape =
+            "output_shape"
     }
 }
 
 public enum PlanFile {
     static let versionKey = "sharesc.plan.version", documentKey = "sharesc.plan"
 
-    public static func write(_ document: PlanDocument, weights: some WeightProvider, to path: String) throws(CompileFailure) {
+    public static func write(_ document: PlanDocument, weights: some WeightProvider, to path: String)
+        throws(CompileFailure)
+    {
         var tensors: [Safetensors.Tensor] = []
         for (index, parameter) in document.program.parameters.enumerated() {
-            tensors.append(Safetensors.Tensor(name: parameter.name, shape: parameter.shape, values: try weights.values(of: index)))
+            tensors.append(
+                Safetensors.Tensor(name: parameter.name, shape: parameter.shape, values: try weights.values(of: index)))
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self)
-        let bytes = Safetensors.encode(tensors, metadata: [("sharesc.format", "plan"), (versionKey, String(document.formatVersion)),
-                                                          (documentKey, json)])
+        let bytes = Safetensors.encode(
+            tensors,
+            metadata: [
+                ("sharesc.format", "plan"), (versionKey, String(document.formatVersion)),
+                (documentKey, json)
+            ])
         do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
             throw Safetensors.failure(path, .cannotWrite(path: path, reason: Paths.reason(error)))
         }
@@ -82,7 +90,9 @@ public enum PlanFile {
     /// derives from it. A disagreement names the field and both values. Nothing the executor could
     /// read out of bounds with is taken on trust.
     static func validate(_ document: PlanDocument) -> String? {
-        guard PlanDocument.readableVersions.contains(document.formatVersion) else { return "format version \(document.formatVersion) inside the document" }
+        guard PlanDocument.readableVersions.contains(document.formatVersion) else {
+            return "format version \(document.formatVersion) inside the document"
+        }
         let batch = document.memory.batch
         guard batch == 1 else { return "memory.batch is \(batch); a plan's arena holds one image (1)" }
         let program = document.program
@@ -92,7 +102,8 @@ public enum PlanFile {
             return "input_shape is \(document.inputShape), but the program's input '\(input.name)' is \(input.shape)"
         }
         if document.outputShape != output.shape {
-            return "output_shape is \(document.outputShape), but the program's output '\(output.name)' is \(output.shape)"
+            return
+                "output_shape is \(document.outputShape), but the program's output '\(output.name)' is \(output.shape)"
         }
         guard let bytes = activationBytes(program, batch: batch), bytes <= maximumActivationBytes else {
             return "its activations need more than \(maximumActivationBytes) bytes"
@@ -106,7 +117,9 @@ public enum PlanFile {
         }
         if let problem = Scheduling.problem(in: document.schedule, for: program) { return "schedule: " + problem }
         let planned = MemoryPlanner.plan(program, batch: batch)
-        return firstDifference(document.memory, planned).map { "memory\($0.path) is \($0.found), but the program's memory plan has \($0.expected)" }
+        return firstDifference(document.memory, planned).map {
+            "memory\($0.path) is \($0.found), but the program's memory plan has \($0.expected)"
+        }
     }
 
     /// All values' bytes for `batch` images, or nil on overflow.
@@ -122,16 +135,24 @@ public enum PlanFile {
     }
 
     /// The first field (as a JSON path: `.buffers[3].offset`) where two encodable values differ.
-    static func firstDifference<T: Encodable>(_ found: T, _ expected: T) -> (path: String, found: String, expected: String)? {
-        func json(_ value: T) -> Any? { (try? JSONEncoder().encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0) } }
+    static func firstDifference<T: Encodable>(_ found: T, _ expected: T) -> (
+        path: String, found: String, expected: String
+    )? {
+        func json(_ value: T) -> Any? {
+            (try? JSONEncoder().encode(value)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+        }
         func walk(_ a: Any?, _ b: Any?, _ path: String) -> (String, String, String)? {
             switch (a, b) {
             case (let a as [String: Any], let b as [String: Any]):
-                for key in Set(a.keys).union(b.keys).sorted() { if let difference = walk(a[key], b[key], path + "." + key) { return difference } }
+                for key in Set(a.keys).union(b.keys).sorted() {
+                    if let difference = walk(a[key], b[key], path + "." + key) { return difference }
+                }
                 return nil
             case (let a as [Any], let b as [Any]):
                 if a.count != b.count { return (path + ".count", String(a.count), String(b.count)) }
-                for index in a.indices { if let difference = walk(a[index], b[index], path + "[\(index)]") { return difference } }
+                for index in a.indices {
+                    if let difference = walk(a[index], b[index], path + "[\(index)]") { return difference }
+                }
                 return nil
             default:
                 let (x, y) = (a.map { "\($0)" } ?? "nothing", b.map { "\($0)" } ?? "nothing")

@@ -96,34 +96,44 @@ public enum Message: Error, Hashable, Sendable {
     public var text: String {
         switch self {
         case .cannotRead(let path, let reason): return "cannot read '\(path)': \(reason)"
-        case .emptySpec: return "the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
+        case .emptySpec:
+            return "the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
         case .emptyLibrary: return "the included file is empty; expected a mapping with 'blocks', 'layers' or 'vars'"
         case .fileTooLarge(let bytes, let limit): return "file is \(bytes) bytes; specs are limited to \(limit) bytes"
         case .nestingTooDeep(let limit): return "YAML nested more than \(limit) levels deep"
-        case .tooManyNodes(let limit): return "YAML expands to more than \(limit) values (aliases are expanded); simplify the spec"
+        case .tooManyNodes(let limit):
+            return "YAML expands to more than \(limit) values (aliases are expanded); simplify the spec"
         case .yamlSyntax(let detail): return "YAML syntax error: \(detail)"
         case .yamlContext(let what): return "\(what) starts here"
         case .duplicateKey(let key): return "duplicate key '\(key)' in a mapping; each key may appear once"
-        case .mergeKeyUnsupported: return "YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
+        case .mergeKeyUnsupported:
+            return "YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
         case .expected(let what, let found): return "expected \(what), found \(found)"
         case .unknownKey(let key, let context, let allowed):
             return "unknown key '\(key)' in \(context); allowed keys are: \(allowed.joined(separator: ", "))"
         case .missingKey(let key, let context): return "\(context) needs the key '\(key)'"
         case .notAllowedInInclude(let key):
-            return "an included file may only hold 'blocks', 'layers', 'vars', 'include' and 'description', not '\(key)'; use 'extends' to build on a whole network"
+            return
+                "an included file may only hold 'blocks', 'layers', 'vars', 'include' and 'description', not '\(key)'; use 'extends' to build on a whole network"
         case .includeCycle(let chain): return "include cycle: \(chain.joined(separator: " -> "))"
-        case .extendsCycle(let chain): return "extends cycle: \(chain.joined(separator: " -> ")); a spec cannot extend itself, directly or through other specs"
+        case .extendsCycle(let chain):
+            return
+                "extends cycle: \(chain.joined(separator: " -> ")); a spec cannot extend itself, directly or through other specs"
         case .duplicateBlock(let name): return "'\(name)' is defined more than once"
         case .duplicateName(let name, let context): return "the name '\(name)' is used twice in \(context)"
         case .duplicateStage(let name): return "stage name '\(name)' is used twice"
         case .noLayers: return "the network has no layers: give it 'stem', 'stages' or 'head'"
         case .expressionExpected(let what, let text): return "expected \(what) in '\(text)'"
-        case .expressionUnexpected(let found, let text): return "unexpected '\(found)' in '\(text)'; expected an operator (+ - * / // %) or the end"
+        case .expressionUnexpected(let found, let text):
+            return "unexpected '\(found)' in '\(text)'; expected an operator (+ - * / // %) or the end"
         case .expressionTooDeep(let limit): return "expression nested more than \(limit) levels deep"
         case .unknownVariable(let name, let known):
-            let list = known.isEmpty ? "none are defined here" : "known here: " + known.map { "$" + $0 }.joined(separator: ", ")
+            let list =
+                known.isEmpty
+                ? "none are defined here" : "known here: " + known.map { "$" + $0 }.joined(separator: ", ")
             return "unknown variable '$\(name)'; \(list)"
-        case .variableCycle(let chain): return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
+        case .variableCycle(let chain):
+            return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
         case .divisionByZero: return "division by zero"
         case .inexactDivision(let a, let b):
             return "\(a) / \(b) is not a whole number; use '//' to round down, or choose values that divide exactly"
@@ -131,73 +141,108 @@ public enum Message: Error, Hashable, Sendable {
         case .wholeNumberExpected(let what, let found): return "\(what) must be a whole number, found \(found)"
         case .outOfRange(let what, let value, let range): return "\(what) is \(value); expected \(range)"
         case .probabilityExpected(let found): return "dropout 'p' must be in [0, 1), found \(found)"
-        case .badOverride(let text): return "--set expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
+        case .badOverride(let text):
+            return "--set expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
         case .unknownOverride(let name, let known):
-            return "--set names unknown variable '\(name)'; the spec's variables are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+            return
+                "--set names unknown variable '\(name)'; the spec's variables are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
         case .unknownBlock(let name, let known):
-            return "unknown block '\(name)'; known blocks: \(known.isEmpty ? "(none; did you forget 'include'?)" : known.joined(separator: ", "))"
+            return
+                "unknown block '\(name)'; known blocks: \(known.isEmpty ? "(none; did you forget 'include'?)" : known.joined(separator: ", "))"
         case .unknownLayerList(let name, let known):
-            return "unknown layer list '\(name)'; expected a list of layers or one of: \(known.isEmpty ? "(none defined under 'layers')" : known.joined(separator: ", "))"
+            return
+                "unknown layer list '\(name)'; expected a list of layers or one of: \(known.isEmpty ? "(none defined under 'layers')" : known.joined(separator: ", "))"
         case .unknownBlockArgument(let name, let block, let known):
-            return "block '\(block)' has no argument '\(name)'; its arguments are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+            return
+                "block '\(block)' has no argument '\(name)'; its arguments are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
         case .missingBlockArgument(let name, let block): return "block '\(block)' needs the argument '\(name)'"
         case .reservedArgument(let name): return "'\(name)' is a stage key and cannot be a block argument"
-        case .strideWithoutParameter(let block): return "the stage sets 'stride' but block '\(block)' has no 'stride' argument"
-        case .unknownStage(let name, let known): return "unknown stage '\(name)'; stages are: \(known.joined(separator: ", "))"
+        case .strideWithoutParameter(let block):
+            return "the stage sets 'stride' but block '\(block)' has no 'stride' argument"
+        case .unknownStage(let name, let known):
+            return "unknown stage '\(name)'; stages are: \(known.joined(separator: ", "))"
         case .unknownConv(let name, let block, let known):
-            return "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(known.joined(separator: ", "))"
+            return
+                "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(known.joined(separator: ", "))"
         case .blockIndexOutOfRange(let index, let count):
-            return count == 0 ? "block \(index) is out of range; the stage has no blocks ('repeat' is 0)"
+            return count == 0
+                ? "block \(index) is out of range; the stage has no blocks ('repeat' is 0)"
                 : "block \(index) is out of range; the stage has blocks 1...\(count)"
         case .duplicateShare(let conv): return "'\(conv)' is shared twice in this stage"
         case .badGroupName(let name): return "tie group name '\(name)' must be a non-empty name without '.'"
-        case .reservedLayerName(let name): return "'\(name)' names the block's residual merge; choose another layer name"
-        case .badVariableName(let name): return "variable name '\(name)' must be letters, digits and '_', not starting with a digit"
-        case .shareSelectsOneBlock(let conv, let stage): return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
+        case .reservedLayerName(let name):
+            return "'\(name)' names the block's residual merge; choose another layer name"
+        case .badVariableName(let name):
+            return "variable name '\(name)' must be letters, digits and '_', not starting with a digit"
+        case .shareSelectsOneBlock(let conv, let stage):
+            return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
         case .tooManyBlocks(let limit): return "the network has more than \(limit) blocks"
-        case .shapeNotImage(let layer, let shape): return "\(layer) needs an image input (channels x height x width), found \(shape)"
-        case .shapeVanishes(let layer, let input): return "\(layer) turns the \(input) input into an empty output; the input is too small for its kernel, stride and padding"
-        case .channelsNotDivisible(let channels, let groups, let what): return "\(what) \(channels) is not divisible by groups \(groups)"
-        case .subsampleShrinks(let from, let to): return "subsample_pad can only add channels, but goes from \(from) to \(to)"
+        case .shapeNotImage(let layer, let shape):
+            return "\(layer) needs an image input (channels x height x width), found \(shape)"
+        case .shapeVanishes(let layer, let input):
+            return
+                "\(layer) turns the \(input) input into an empty output; the input is too small for its kernel, stride and padding"
+        case .channelsNotDivisible(let channels, let groups, let what):
+            return "\(what) \(channels) is not divisible by groups \(groups)"
+        case .subsampleShrinks(let from, let to):
+            return "subsample_pad can only add channels, but goes from \(from) to \(to)"
         case .identityShapeMismatch(let body, let input):
             return "the block's body gives \(body) but its identity shortcut gives \(input); use a projection shortcut"
-        case .mergeShapeMismatch(let body, let shortcut): return "cannot add the body's \(body) output to the shortcut's \(shortcut) output"
+        case .mergeShapeMismatch(let body, let shortcut):
+            return "cannot add the body's \(body) output to the shortcut's \(shortcut) output"
         case .tensorTooLarge(let what): return "\(what) is too large to count"
         case .tieShapeMismatch(let group, let use, let shape, let firstUse, let firstShape):
-            return "tied convolutions must have identical weight shapes: tie '\(group)' has weight \(firstShape) from \(firstUse), but \(use) needs \(shape)"
+            return
+                "tied convolutions must have identical weight shapes: tie '\(group)' has weight \(firstShape) from \(firstUse), but \(use) needs \(shape)"
         case .tieFirstUse(let group, let use): return "tie '\(group)' takes its weight shape from \(use), shared here"
         case .tieUse(let use): return "\(use) is this convolution"
         case .tieBiasMismatch(let group): return "tied convolutions of '\(group)' disagree on 'bias'"
-        case .expandedFrom(let stage, let block, let template): return "in block \(block) of stage '\(stage)' (block '\(template)')"
+        case .expandedFrom(let stage, let block, let template):
+            return "in block \(block) of stage '\(stage)' (block '\(template)')"
         case .declaredHere(let what): return "\(what) declared here"
         case .previousDefinition: return "previous definition is here"
         case .weightsCorrupt(let detail): return "not a valid safetensors file: \(detail)"
-        case .weightsDtype(let name, let dtype): return "tensor '\(name)' is \(dtype); expected F32 (float32), or F16 or BF16 (converted to float32)"
+        case .weightsDtype(let name, let dtype):
+            return "tensor '\(name)' is \(dtype); expected F32 (float32), or F16 or BF16 (converted to float32)"
         case .weightMissing(let name, let shape): return "missing tensor '\(name)' of shape \(Message.shape(shape))"
         case .weightUnexpected(let name): return "tensor '\(name)' is not a parameter of this network"
         case .weightShape(let name, let expected, let found):
             return "tensor '\(name)' has shape \(Message.shape(found)); the network expects \(Message.shape(expected))"
         case .cannotWrite(let path, let reason): return "cannot write '\(path)': \(reason)"
         case .weightsBatchCountersIgnored(let count):
-            return "ignored \(count) num_batches_tracked tensor\(count == 1 ? "" : "s") (PyTorch's batchnorm step counters, not weights)"
+            return
+                "ignored \(count) num_batches_tracked tensor\(count == 1 ? "" : "s") (PyTorch's batchnorm step counters, not weights)"
         case .weightsConverted(let count, let dtypes):
-            return "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"
-        case .weightsPrefixStripped(let prefix): return "stripped the prefix '\(prefix)' from every tensor name (a DistributedDataParallel model's state_dict)"
+            return
+                "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"
+        case .weightsPrefixStripped(let prefix):
+            return
+                "stripped the prefix '\(prefix)' from every tensor name (a DistributedDataParallel model's state_dict)"
         case .torchName(let name, let what):
-            return "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it"
+            return
+                "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it"
         case .torchUnsupported(let layer, let reason): return "cannot export '\(layer)' to PyTorch: \(reason)"
-        case .planNotAPlan: return "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
+        case .planNotAPlan:
+            return
+                "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
         case .planVersion(let found, let supported):
-            let readable = supported.count == 1 ? "version \(supported.lowerBound)" : "versions \(supported.lowerBound) to \(supported.upperBound)"
-            return "plan written in format version \(found); this sharesc reads \(readable); compile the spec again with 'sharesc compile -o'"
+            let readable =
+                supported.count == 1
+                ? "version \(supported.lowerBound)" : "versions \(supported.lowerBound) to \(supported.upperBound)"
+            return
+                "plan written in format version \(found); this sharesc reads \(readable); compile the spec again with 'sharesc compile -o'"
         case .planDamaged(let detail): return "damaged plan: \(detail)"
-        case .outOfMemory(let bytes, let purpose): return "cannot allocate \(bytes) bytes for \(purpose); this machine has too little free memory"
+        case .outOfMemory(let bytes, let purpose):
+            return "cannot allocate \(bytes) bytes for \(purpose); this machine has too little free memory"
         case .nonFiniteWeight(let parameter, let step):
-            return "'\(parameter)' holds NaN or infinity, so step '\(step)' runs by the indirect GEMM instead of Winograd"
+            return
+                "'\(parameter)' holds NaN or infinity, so step '\(step)' runs by the indirect GEMM instead of Winograd"
         case .inputShape(let found, let expected):
-            return "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"
+            return
+                "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"
         case .automaticName(let name, let kind, let previous):
-            return (previous ? "previous definition is here: " : "") + "'\(name)' is the automatic name of this '\(kind)' layer"
+            return (previous ? "previous definition is here: " : "")
+                + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
         case .npyCorrupt(let detail): return "not a valid .npy file: \(detail)"
         case .npyDtype(let found): return "the array is stored as \(found); expected float32 ('<f4'), C order"

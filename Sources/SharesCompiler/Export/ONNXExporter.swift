@@ -31,7 +31,9 @@ public enum ONNXExporter {
 
     private static func writeGraph(_ graph: Graph, weights: WeightStore, into out: inout ProtoWriter) {
         out.string(GraphField.name, graph.network)
-        out.string(GraphField.docString, "\(graph.network) (\(graph.variant.rawValue)), exported by sharesc from \(graph.source)")
+        out.string(
+            GraphField.docString,
+            "\(graph.network) (\(graph.variant.rawValue)), exported by sharesc from \(graph.source)")
         // ONNX value names: the layer's name, the graph input `input`, and `logits` for the output.
         var valueNames = [String](repeating: "", count: graph.nodes.count)
         for node in graph.nodes {
@@ -42,10 +44,13 @@ public enum ONNXExporter {
             case .dropout:
                 // Identity at inference: later nodes read the dropout's input directly.
                 valueNames[node.id.index] = valueNames[node.inputs[0].index]
-                if node.id == graph.output { emit(&out, "Identity", name: node.name, inputs: [valueNames[node.id.index]], output: name) }
+                if node.id == graph.output {
+                    emit(&out, "Identity", name: node.name, inputs: [valueNames[node.id.index]], output: name)
+                }
             default:
                 valueNames[node.id.index] = name
-                writeNode(node, graph: graph, inputs: node.inputs.map { valueNames[$0.index] }, output: name, into: &out)
+                writeNode(
+                    node, graph: graph, inputs: node.inputs.map { valueNames[$0.index] }, output: name, into: &out)
             }
         }
         for parameter in graph.parameters {
@@ -81,8 +86,10 @@ public enum ONNXExporter {
         case int64Tensor(String, [Int])
     }
 
-    private static func emit(_ out: inout ProtoWriter, _ opType: String, name: String, inputs: [String], output: String,
-                             attributes: [Attribute] = []) {
+    private static func emit(
+        _ out: inout ProtoWriter, _ opType: String, name: String, inputs: [String], output: String,
+        attributes: [Attribute] = []
+    ) {
         out.message(GraphField.node) { node in
             for input in inputs { node.string(NodeField.input, input) }
             node.string(NodeField.output, output)
@@ -119,27 +126,34 @@ public enum ONNXExporter {
         }
     }
 
-    private static func writeNode(_ node: GraphNode, graph: Graph, inputs: [String], output: String, into out: inout ProtoWriter) {
+    private static func writeNode(
+        _ node: GraphNode, graph: Graph, inputs: [String], output: String, into out: inout ProtoWriter
+    ) {
         let parameters = node.op.parameters.map { graph[$0].name }
         switch node.op {
         case .input, .dropout:
             break
         case .conv(let conv):
-            emit(&out, "Conv", name: node.name, inputs: inputs + parameters, output: output, attributes: [
-                .ints("kernel_shape", [conv.kernel, conv.kernel]), .ints("strides", [conv.stride, conv.stride]),
-                .ints("pads", Array(repeating: conv.padding, count: 4)), .ints("dilations", [1, 1]), .int("group", conv.groups),
-            ])
+            emit(
+                &out, "Conv", name: node.name, inputs: inputs + parameters, output: output,
+                attributes: [
+                    .ints("kernel_shape", [conv.kernel, conv.kernel]), .ints("strides", [conv.stride, conv.stride]),
+                    .ints("pads", Array(repeating: conv.padding, count: 4)), .ints("dilations", [1, 1]),
+                    .int("group", conv.groups)
+                ])
         case .batchNorm(let bn):
-            emit(&out, "BatchNormalization", name: node.name, inputs: inputs + parameters, output: output,
-                 attributes: [.float("epsilon", Float(bn.epsilon))])
+            emit(
+                &out, "BatchNormalization", name: node.name, inputs: inputs + parameters, output: output,
+                attributes: [.float("epsilon", Float(bn.epsilon))])
         case .relu:
             emit(&out, "Relu", name: node.name, inputs: inputs, output: output)
         case .maxPool(let pool):
             emit(&out, "MaxPool", name: node.name, inputs: inputs, output: output, attributes: poolAttributes(pool))
         case .avgPool(let pool):
             // Padding counts toward the average, as in PyTorch's default (ONNX's default excludes it).
-            emit(&out, "AveragePool", name: node.name, inputs: inputs, output: output,
-                 attributes: poolAttributes(pool) + [.int("count_include_pad", 1)])
+            emit(
+                &out, "AveragePool", name: node.name, inputs: inputs, output: output,
+                attributes: poolAttributes(pool) + [.int("count_include_pad", 1)])
         case .globalAvgPool:
             emit(&out, "GlobalAveragePool", name: node.name, inputs: inputs, output: output)
         case .flatten:
@@ -150,28 +164,37 @@ public enum ONNXExporter {
                 source = node.name + ".flatten"
                 emit(&out, "Flatten", name: source, inputs: inputs, output: source, attributes: [.int("axis", 1)])
             }
-            emit(&out, "Gemm", name: node.name, inputs: [source] + parameters, output: output, attributes: [.int("transB", 1)])
+            emit(
+                &out, "Gemm", name: node.name, inputs: [source] + parameters, output: output,
+                attributes: [.int("transB", 1)])
         case .add:
             emit(&out, "Add", name: node.name, inputs: inputs, output: output)
         case .subsamplePad(let pad):
             // Keep every stride-th row and column (Slice with steps), then zero-pad the channels.
             let input = graph[node.inputs[0]].shape
             let extra = pad.outChannels - input.channels, before = extra / 2
-            let constants: [(String, [Int])] = [("starts", [0, 0]), ("ends", [Int(Int64.max), Int(Int64.max)]), ("axes", [2, 3]),
-                                                ("steps", [pad.stride, pad.stride]),
-                                                ("pads", [0, before, 0, 0, 0, extra - before, 0, 0])]
+            let constants: [(String, [Int])] = [
+                ("starts", [0, 0]), ("ends", [Int(Int64.max), Int(Int64.max)]), ("axes", [2, 3]),
+                ("steps", [pad.stride, pad.stride]),
+                ("pads", [0, before, 0, 0, 0, extra - before, 0, 0])
+            ]
             for (suffix, values) in constants {
-                emit(&out, "Constant", name: "\(node.name).\(suffix)", inputs: [], output: "\(node.name).\(suffix)",
-                     attributes: [.int64Tensor("value", values)])
+                emit(
+                    &out, "Constant", name: "\(node.name).\(suffix)", inputs: [], output: "\(node.name).\(suffix)",
+                    attributes: [.int64Tensor("value", values)])
             }
             let sliced = node.name + ".slice"
-            emit(&out, "Slice", name: sliced, inputs: inputs + ["starts", "ends", "axes", "steps"].map { "\(node.name).\($0)" }, output: sliced)
+            emit(
+                &out, "Slice", name: sliced,
+                inputs: inputs + ["starts", "ends", "axes", "steps"].map { "\(node.name).\($0)" }, output: sliced)
             emit(&out, "Pad", name: node.name, inputs: [sliced, "\(node.name).pads"], output: output, attributes: [])
         }
     }
 
     private static func poolAttributes(_ pool: Op.Pooling) -> [Attribute] {
-        [.ints("kernel_shape", [pool.kernel, pool.kernel]), .ints("strides", [pool.stride, pool.stride]),
-         .ints("pads", Array(repeating: pool.padding, count: 4))]
+        [
+            .ints("kernel_shape", [pool.kernel, pool.kernel]), .ints("strides", [pool.stride, pool.stride]),
+            .ints("pads", Array(repeating: pool.padding, count: 4))
+        ]
     }
 }

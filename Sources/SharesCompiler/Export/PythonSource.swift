@@ -4,7 +4,7 @@ enum PythonSource {
     static let keywords: Set<String> = [
         "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
         "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-        "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+        "not", "or", "pass", "raise", "return", "try", "while", "with", "yield"
     ]
 
     /// Attributes every `nn.Module` (or `nn.ModuleDict`) already has: a child module of that name
@@ -15,7 +15,7 @@ enum PythonSource {
         "cpu", "type", "float", "double", "half", "bfloat16", "apply", "zero_grad", "requires_grad_", "add_module",
         "register_module", "register_buffer", "register_parameter", "get_submodule", "get_parameter", "get_buffer",
         "extra_repr", "share_memory", "dump_patches", "call_super_init", "keys", "items", "values", "update", "pop",
-        "clear",
+        "clear"
     ]
 
     /// A Python identifier that is not a keyword (letters, digits and `_`, not starting with a digit).
@@ -26,7 +26,9 @@ enum PythonSource {
 
     /// A name PyTorch can register a child module under: not empty, no `.` (it separates the levels
     /// of a module path), and not an attribute `nn.Module` already has.
-    static func isModuleName(_ text: String) -> Bool { !text.isEmpty && !text.contains(".") && !moduleAttributes.contains(text) }
+    static func isModuleName(_ text: String) -> Bool {
+        !text.isEmpty && !text.contains(".") && !moduleAttributes.contains(text)
+    }
 
     /// `self.conv1`, or `getattr(self, "3x3")` for a module name that is not an identifier.
     static func child(_ name: String, of object: String = "self") -> String {
@@ -72,7 +74,9 @@ enum PythonSource {
     }
 
     /// Binding strength: 1 additive, 2 multiplicative, 3 unary minus, 4 atoms (as in Python).
-    private static func printed(_ expression: Expression, names: [String: String], whole: Bool) -> (text: String, strength: Int) {
+    private static func printed(_ expression: Expression, names: [String: String], whole: Bool) -> (
+        text: String, strength: Int
+    ) {
         switch expression {
         case .number(let number):
             let text = literal(number)
@@ -108,7 +112,9 @@ enum PythonSource {
     static func sequential(_ entries: [(name: String, constructor: String)], indent: String) -> String {
         if entries.isEmpty { return "nn.Sequential()" }
         let keywords = entries.allSatisfy { isIdentifier($0.name) }
-        let items = entries.map { keywords ? "\($0.name)=\($0.constructor)" : "(\(string($0.name)), \($0.constructor))" }
+        let items = entries.map {
+            keywords ? "\($0.name)=\($0.constructor)" : "(\(string($0.name)), \($0.constructor))"
+        }
         let (open, close) = keywords ? ("OrderedDict(", ")") : ("OrderedDict([", "])")
         if items.count == 1 { return "nn.Sequential(\(open)\(items[0])\(close))" }
         return "nn.Sequential(\(open)\n" + items.map { "\(indent)    \($0),\n" }.joined() + "\(indent)\(close))"

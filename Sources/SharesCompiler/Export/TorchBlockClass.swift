@@ -22,8 +22,10 @@ struct TorchBlockClass {
     let source: String
 
     /// `vectorInput`: the blocks read vectors (a residual MLP), not images.
-    init(_ template: BlockTemplate, className: String, tieable: Set<String>, vectorInput: Bool, globals scope: Scope,
-         reserved: Set<String>) throws(CompileFailure) {
+    init(
+        _ template: BlockTemplate, className: String, tieable: Set<String>, vectorInput: Bool, globals scope: Scope,
+        reserved: Set<String>
+    ) throws(CompileFailure) {
         self.template = template
         self.className = className
         self.tieable = tieable
@@ -36,17 +38,25 @@ struct TorchBlockClass {
             taken.insert(python)
             names[parameter.name] = python
             var literal: String?
-            if let value = parameter.defaultValue, value.value.variables.isEmpty, let number = try? Scope().evaluate(value) {
+            if let value = parameter.defaultValue, value.value.variables.isEmpty,
+                let number = try? Scope().evaluate(value)
+            {
                 literal = PythonSource.literal(number)
             }
-            arguments.append(Argument(specName: parameter.name, pythonName: python, required: parameter.defaultValue == nil,
-                                      literalDefault: literal))
+            arguments.append(
+                Argument(
+                    specName: parameter.name, pythonName: python, required: parameter.defaultValue == nil,
+                    literalDefault: literal))
         }
         // Global variables the template reads, in the order they are written (never the order of a
         // dictionary, so that the same spec always gives the same file).
         var globals: [(pythonName: String, value: String)] = []
-        let layerArguments = sections.flatMap { $0.layers }.flatMap { $0.spec.arguments.values }.sorted { $0.location < $1.location }
-        let read = template.parameters.compactMap { $0.defaultValue?.value.variables } + layerArguments
+        let layerArguments = sections.flatMap { $0.layers }.flatMap { $0.spec.arguments.values }.sorted {
+            $0.location < $1.location
+        }
+        let read =
+            template.parameters.compactMap { $0.defaultValue?.value.variables }
+            + layerArguments
             .compactMap { argument -> [(name: String, location: Location)]? in
                 if case .expression(let expression) = argument.value { return expression.variables }
                 return nil
@@ -60,7 +70,11 @@ struct TorchBlockClass {
         }
         self.arguments = arguments
         self.globals = globals
-        if case .projection(_, .changed) = template.shortcut, template.merge == .add { takesProject = true } else { takesProject = false }
+        if case .projection(_, .changed) = template.shortcut, template.merge == .add {
+            takesProject = true
+        } else {
+            takesProject = false
+        }
 
         // Constructor.
         // The block input's size: channels of an image, or features of a vector.
@@ -71,55 +85,76 @@ struct TorchBlockClass {
         signature += globals.map { "\($0.pythonName)=\($0.value)" }
         if takesProject { signature.append("project=False") }
         if !tieable.isEmpty { signature.append("tied=None") }
-        var lines = ["class \(className)(nn.Module):",
-                     "    \"\"\"Block template `\(template.name)`.\(takesProject ? " `project`: the body changes the shape, so the shortcut projects." : "")\"\"\"",
-                     "",
-                     "    def __init__(\(signature.joined(separator: ", "))):",
-                     "        super().__init__()"]
+        var lines = [
+            "class \(className)(nn.Module):",
+            "    \"\"\"Block template `\(template.name)`.\(takesProject ? " `project`: the body changes the shape, so the shortcut projects." : "")\"\"\"",
+            "",
+            "    def __init__(\(signature.joined(separator: ", "))):",
+            "        super().__init__()"
+        ]
         for argument in arguments where !argument.required && argument.literalDefault == nil {
             let value = template.parameters.first { $0.name == argument.specName }!.defaultValue!.value
             lines.append("        if \(argument.pythonName) is None:")
-            lines.append("            \(argument.pythonName) = \(PythonSource.expression(value, names: names, whole: true))")
+            lines.append(
+                "            \(argument.pythonName) = \(PythonSource.expression(value, names: names, whole: true))")
         }
         if !tieable.isEmpty { lines.append("        tied = tied or {}") }
         if takesProject { lines.append("        self.project = project") }
 
         let printer = TorchLayer.Printer(names: names, scope: nil)
         /// `fresh`: the section starts on a value nothing else reads (the residual sum).
-        func build(_ section: BlockTemplate.Section, from input: TorchLayer.Tensor,
-                   fresh: Bool = false) throws(CompileFailure) -> (layers: [TorchLayer], output: TorchLayer.Tensor) {
+        func build(
+            _ section: BlockTemplate.Section, from input: TorchLayer.Tensor,
+            fresh: Bool = false
+        ) throws(CompileFailure) -> (layers: [TorchLayer], output: TorchLayer.Tensor) {
             var current = input
             var freshInput = fresh
             var layers: [TorchLayer] = []
             for named in section.layers {
                 let local = String(named.name.dropFirst(section.prefix.count))
-                guard PythonSource.isModuleName(local), section.prefix.isEmpty ? !Self.sectionNames.contains(local) : true else {
-                    throw CompileFailure(Diagnostic(at: named.spec.name?.location ?? named.spec.location, .torchName(named.name, what: "layer")))
+                guard PythonSource.isModuleName(local),
+                    section.prefix.isEmpty ? !Self.sectionNames.contains(local) : true
+                else {
+                    throw CompileFailure(
+                        Diagnostic(
+                            at: named.spec.name?.location ?? named.spec.location, .torchName(named.name, what: "layer"))
+                    )
                 }
-                let tied = named.spec.kind == .conv && tieable.contains(named.name) ? "tied.get(\(PythonSource.string(named.name)))" : nil
-                let layer = try TorchLayer(named.spec, name: local, input: current, printer: printer, freshInput: freshInput, tied: tied)
+                let tied =
+                    named.spec.kind == .conv && tieable.contains(named.name)
+                    ? "tied.get(\(PythonSource.string(named.name)))" : nil
+                let layer = try TorchLayer(
+                    named.spec, name: local, input: current, printer: printer, freshInput: freshInput, tied: tied)
                 layers.append(layer)
                 current = layer.output
                 freshInput = layer.producesFreshValue
             }
             return (layers, current)
         }
-        let input = TorchLayer.Tensor(channels: inputSize, isVector: vectorInput, elements: vectorInput ? inputSize : nil)
+        let input = TorchLayer.Tensor(
+            channels: inputSize, isVector: vectorInput, elements: vectorInput ? inputSize : nil)
         let pre = try build(sections[0], from: input)
         let body = try build(sections[1], from: pre.output)
         let shortcut = try build(sections[2], from: pre.output)
         let post = try build(sections[3], from: body.output, fresh: template.merge == .add)
-        if !pre.layers.isEmpty { lines.append("        self.pre = \(PythonSource.sequential(pre.layers.sequentialEntries, indent: "        "))") }
+        if !pre.layers.isEmpty {
+            lines.append(
+                "        self.pre = \(PythonSource.sequential(pre.layers.sequentialEntries, indent: "        "))")
+        }
         for layer in body.layers { lines.append("        " + PythonSource.register(layer.name, layer.constructor)) }
-        let projects = template.merge == .add && !shortcut.layers.isEmpty && {
-            if case .projection = template.shortcut { return true } else { return false }
-        }()
+        let projects =
+            template.merge == .add && !shortcut.layers.isEmpty
+            && {
+                if case .projection = template.shortcut { return true } else { return false }
+            }()
         if projects {
-            let module = "self.shortcut = \(PythonSource.sequential(shortcut.layers.sequentialEntries, indent: takesProject ? "            " : "        "))"
+            let module =
+                "self.shortcut = \(PythonSource.sequential(shortcut.layers.sequentialEntries, indent: takesProject ? "            " : "        "))"
             lines += takesProject ? ["        if project:", "            " + module] : ["        " + module]
         }
         if !post.layers.isEmpty {
-            lines.append("        self.post = \(PythonSource.sequential(post.layers.sequentialEntries, indent: "        "))")
+            lines.append(
+                "        self.post = \(PythonSource.sequential(post.layers.sequentialEntries, indent: "        "))")
         }
 
         // forward.
@@ -170,8 +205,10 @@ struct TorchBlockClass {
     /// The constructor call of one block: input channels, then the arguments the stage gives that
     /// differ from the defaults, whether it projects, and the convolutions it ties.
     /// A call that would not fit in 100 columns at `indent` lists its tied convolutions one per line.
-    func instance(inChannels: Int, values: [String: Number], project: Bool, tied: [(conv: String, holder: String)],
-                  indent: String) -> String {
+    func instance(
+        inChannels: Int, values: [String: Number], project: Bool, tied: [(conv: String, holder: String)],
+        indent: String
+    ) -> String {
         var keywords: [(String, String)] = []
         for argument in arguments {
             guard let value = values[argument.specName] else { continue }
@@ -180,7 +217,9 @@ struct TorchBlockClass {
         }
         if takesProject && project { keywords.append(("project", "True")) }
         let entries = tied.map { "\(PythonSource.string($0.conv)): \($0.holder)" }
-        let oneLine = PythonSource.call(className, [String(inChannels)], keywords + (tied.isEmpty ? [] : [("tied", "{" + entries.joined(separator: ", ") + "}")]))
+        let oneLine = PythonSource.call(
+            className, [String(inChannels)],
+            keywords + (tied.isEmpty ? [] : [("tied", "{" + entries.joined(separator: ", ") + "}")]))
         guard indent.count + oneLine.count > 100, !tied.isEmpty else { return oneLine }
         let dictionary = "{\n" + entries.map { "\(indent)    \($0),\n" }.joined() + "\(indent)}"
         return PythonSource.call(className, [String(inChannels)], keywords + [("tied", dictionary)])
@@ -198,9 +237,11 @@ extension BlockTemplate {
     var sections: [Section] {
         var shortcutLayers: [LayerSpec] = []
         if case .projection(let layers, _) = shortcut { shortcutLayers = layers }
-        return [Section(prefix: "pre.", layers: pre.namedLayers(prefix: "pre.")),
-                Section(prefix: "", layers: body.namedLayers(prefix: "")),
-                Section(prefix: "shortcut.", layers: shortcutLayers.namedLayers(prefix: "shortcut.")),
-                Section(prefix: "post.", layers: post.namedLayers(prefix: "post."))]
+        return [
+            Section(prefix: "pre.", layers: pre.namedLayers(prefix: "pre.")),
+            Section(prefix: "", layers: body.namedLayers(prefix: "")),
+            Section(prefix: "shortcut.", layers: shortcutLayers.namedLayers(prefix: "shortcut.")),
+            Section(prefix: "post.", layers: post.namedLayers(prefix: "post."))
+        ]
     }
 }

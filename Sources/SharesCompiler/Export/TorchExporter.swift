@@ -7,8 +7,10 @@ import Foundation
 /// group spanning stages), registered once and referenced by each block that uses it.
 public enum TorchExporter {
     /// Names of the generated file's own definitions; block arguments and classes steer clear of them.
-    static let reserved: Set<String> = ["self", "in_channels", "in_features", "project", "tied", "nn", "F", "torch", "OrderedDict",
-                                        "conv2d", "super", "TiedConv2d", "SubsamplePad", "Stage", "create_model", "INPUT_SHAPE"]
+    static let reserved: Set<String> = [
+        "self", "in_channels", "in_features", "project", "tied", "nn", "F", "torch", "OrderedDict",
+        "conv2d", "super", "TiedConv2d", "SubsamplePad", "Stage", "create_model", "INPUT_SHAPE"
+    ]
 
     public static func export(_ compilation: Compilation, overrides: [String] = []) throws(CompileFailure) -> String {
         let graph = compilation.graph, spec = compilation.spec
@@ -23,22 +25,31 @@ public enum TorchExporter {
         taken.insert(networkClass)
         for stage in spec.stages where classes[stage.block.value] == nil {
             let template = spec.blocks[stage.block.value]!
-            let tieable = Set(spec.stages.indices.filter { spec.stages[$0].block.value == template.name }
-                .flatMap { holders.tiedConvolutions(ofStage: $0, in: graph).map(\.conv) })
+            let tieable = Set(
+                spec.stages.indices.filter { spec.stages[$0].block.value == template.name }
+                    .flatMap { holders.tiedConvolutions(ofStage: $0, in: graph).map(\.conv) })
             var name = PythonSource.className(template.name)
             if !name.lowercased().hasSuffix("block") { name += "Block" }
             name = PythonSource.localName(name, avoiding: taken)
             taken.insert(name)
             // The blocks of every stage using the template read images, or every one reads vectors.
-            let inputs = spec.stages.indices.filter { spec.stages[$0].block.value == template.name }.compactMap { index in
-                graph.nodes.first { $0.section == .block(stage: index, block: 1) }.map { graph[$0.inputs[0]].shape.dims.count == 1 }
+            let inputs = spec.stages.indices.filter { spec.stages[$0].block.value == template.name }.compactMap {
+                index in
+                graph.nodes.first { $0.section == .block(stage: index, block: 1) }.map {
+                    graph[$0.inputs[0]].shape.dims.count == 1
+                }
             }
             if Set(inputs).count > 1 {
-                throw CompileFailure(Diagnostic(at: template.location, .torchUnsupported(
-                    layer: "block '\(template.name)'", reason: "some stages give it images and others vectors; use two templates")))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: template.location,
+                        .torchUnsupported(
+                            layer: "block '\(template.name)'",
+                            reason: "some stages give it images and others vectors; use two templates")))
             }
-            classes[template.name] = try TorchBlockClass(template, className: name, tieable: tieable, vectorInput: inputs.first ?? false,
-                                                         globals: globals, reserved: taken)
+            classes[template.name] = try TorchBlockClass(
+                template, className: name, tieable: tieable, vectorInput: inputs.first ?? false,
+                globals: globals, reserved: taken)
             classOrder.append(template.name)
         }
 
@@ -50,12 +61,15 @@ public enum TorchExporter {
         }
         if !spec.stages.isEmpty { definitions.append(TorchPrelude.stage(holdsShared: !holders.stages.isEmpty)) }
         definitions += classOrder.map { classes[$0]!.source }
-        definitions.append(try networkSource(compilation, className: networkClass, classes: classes, holders: holders, globals: globals))
-        definitions.append("""
-        def create_model():
-            \"\"\"\(graph.network) (\(graph.variant.rawValue)), freshly initialised.\"\"\"
-            return \(networkClass)()
-        """)
+        definitions.append(
+            try networkSource(
+                compilation, className: networkClass, classes: classes, holders: holders, globals: globals))
+        definitions.append(
+            """
+            def create_model():
+                \"\"\"\(graph.network) (\(graph.variant.rawValue)), freshly initialised.\"\"\"
+                return \(networkClass)()
+            """)
         let code = definitions.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: "\n\n\n") + "\n"
         var imports: [String] = []
         if code.contains("OrderedDict(") { imports += ["from collections import OrderedDict", ""] }
@@ -71,30 +85,40 @@ public enum TorchExporter {
         let settings = overrides.isEmpty ? "" : " " + overrides.map { "--set \($0)" }.joined(separator: " ")
         let input = report.input.dims.map(String.init).joined(separator: " x ")
         let output = report.output.dims.map(String.init).joined(separator: " x ")
-        var lines = ["\(report.network) (\(report.variant.rawValue)), generated by `sharesc export` from \(report.source)\(settings).", "",
-                     "Parameters: \(Format.grouped(p.total)) distinct, trainable; \(Format.grouped(p.perUse)) counted per use; "
-                         + "\(Format.grouped(p.saved)) saved by sharing (\(Format.percent(p.savedPercent))).",
-                     "Buffers (batchnorm statistics): \(Format.grouped(p.buffers)). MACs per image: \(Format.grouped(report.macs)).",
-                     "Input N x \(input) float32; output N x \(output) (the logits).", "",
-                     "`create_model()` builds the network. Module paths mirror sharesc's names, so `state_dict()`",
-                     "holds the tensors of `sharesc init` (plus PyTorch's num_batches_tracked) and a safetensors",
-                     "file of it goes back to `sharesc run --weights`."]
+        var lines = [
+            "\(report.network) (\(report.variant.rawValue)), generated by `sharesc export` from \(report.source)\(settings).",
+            "",
+            "Parameters: \(Format.grouped(p.total)) distinct, trainable; \(Format.grouped(p.perUse)) counted per use; "
+                + "\(Format.grouped(p.saved)) saved by sharing (\(Format.percent(p.savedPercent))).",
+            "Buffers (batchnorm statistics): \(Format.grouped(p.buffers)). MACs per image: \(Format.grouped(report.macs)).",
+            "Input N x \(input) float32; output N x \(output) (the logits).", "",
+            "`create_model()` builds the network. Module paths mirror sharesc's names, so `state_dict()`",
+            "holds the tensors of `sharesc init` (plus PyTorch's num_batches_tracked) and a safetensors",
+            "file of it goes back to `sharesc run --weights`."
+        ]
         if p.saved > 0 {
-            lines += ["A tied weight is one convolution in a `shared` module, registered once; the blocks that",
-                      "use it hold a TiedConv2d, so autograd sums its gradient over the uses."]
+            lines += [
+                "A tied weight is one convolution in a `shared` module, registered once; the blocks that",
+                "use it hold a TiedConv2d, so autograd sums its gradient over the uses."
+            ]
         }
-        return "\"\"\"" + lines.joined(separator: "\n").replacingOccurrences(of: "\\", with: "\\\\")
+        return "\"\"\""
+            + lines.joined(separator: "\n").replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "\"\"\"", with: "\\\"\\\"\\\"") + "\n\"\"\"\n"
     }
 
-    private static func networkSource(_ compilation: Compilation, className: String, classes: [String: TorchBlockClass],
-                                      holders: Holders, globals: Scope) throws(CompileFailure) -> String {
+    private static func networkSource(
+        _ compilation: Compilation, className: String, classes: [String: TorchBlockClass],
+        holders: Holders, globals: Scope
+    ) throws(CompileFailure) -> String {
         let graph = compilation.graph, spec = compilation.spec
-        var lines = ["class \(className)(nn.Module):",
-                     "    \"\"\"\(graph.network) (\(graph.variant.rawValue)).\"\"\"",
-                     "",
-                     "    def __init__(self):",
-                     "        super().__init__()"]
+        var lines = [
+            "class \(className)(nn.Module):",
+            "    \"\"\"\(graph.network) (\(graph.variant.rawValue)).\"\"\"",
+            "",
+            "    def __init__(self):",
+            "        super().__init__()"
+        ]
         var modules: [String] = []
         if let stem = try section(spec.stem, prefix: "stem.", graph: graph, globals: globals) {
             lines.append("        self.stem = \(stem)")
@@ -125,9 +149,13 @@ public enum TorchExporter {
                     project = graph[add.inputs[0]].shape != graph[input].shape
                 }
                 if let stride { values["stride"] = block == 1 ? stride : .int(1) }
-                let tied = holders.tiedConvolutions(ofStage: index, in: graph).filter { $0.block == block }.map { ($0.conv, $0.holder) }
-                calls.append(blockClass.instance(inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied,
-                                                 indent: "            "))
+                let tied = holders.tiedConvolutions(ofStage: index, in: graph).filter { $0.block == block }.map {
+                    ($0.conv, $0.holder)
+                }
+                calls.append(
+                    blockClass.instance(
+                        inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied,
+                        indent: "            "))
             }
             var arguments: [String] = []
             var start = 0
@@ -143,7 +171,9 @@ public enum TorchExporter {
                 start = end + 1
             }
             if !own.isEmpty { arguments.append("shared=shared") }
-            let stageModule = arguments.isEmpty ? "Stage()" : "Stage(\n" + arguments.map { "            \($0),\n" }.joined() + "        )"
+            let stageModule =
+                arguments.isEmpty
+                ? "Stage()" : "Stage(\n" + arguments.map { "            \($0),\n" }.joined() + "        )"
             lines.append("        " + PythonSource.register(name, stageModule))
             modules.append(name)
         }
@@ -152,10 +182,12 @@ public enum TorchExporter {
             modules.append("head")
         }
         if graph.nodes.contains(where: { if case .conv = $0.op { return true } else { return false } }) {
-            lines += ["        # sharesc's initialisation (and torchvision's): He-normal conv weights, fan-out.",
-                      "        for module in self.modules():",
-                      "            if isinstance(module, nn.Conv2d):",
-                      "                nn.init.kaiming_normal_(module.weight, mode=\"fan_out\", nonlinearity=\"relu\")"]
+            lines += [
+                "        # sharesc's initialisation (and torchvision's): He-normal conv weights, fan-out.",
+                "        for module in self.modules():",
+                "            if isinstance(module, nn.Conv2d):",
+                "                nn.init.kaiming_normal_(module.weight, mode=\"fan_out\", nonlinearity=\"relu\")"
+            ]
         }
         lines += ["", "    def forward(self, x):"]
         for module in modules.dropLast() { lines.append("        x = \(PythonSource.child(module))(x)") }
@@ -164,18 +196,25 @@ public enum TorchExporter {
     }
 
     /// The stem or head as an `nn.Sequential` with the spec's layer names; nil when empty.
-    private static func section(_ layers: [LayerSpec], prefix: String, graph: Graph, globals: Scope) throws(CompileFailure) -> String? {
+    private static func section(_ layers: [LayerSpec], prefix: String, graph: Graph, globals: Scope)
+        throws(CompileFailure) -> String?
+    {
         guard !layers.isEmpty else { return nil }
         let nodes = Dictionary(graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var built: [TorchLayer] = []
         for named in layers.namedLayers(prefix: "") {
             guard PythonSource.isModuleName(named.name) else {
-                throw CompileFailure(Diagnostic(at: named.spec.name?.location ?? named.spec.location, .torchName(prefix + named.name, what: "layer")))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: named.spec.name?.location ?? named.spec.location,
+                        .torchName(prefix + named.name, what: "layer")))
             }
             let node = nodes[prefix + named.name]!
-            built.append(try TorchLayer(named.spec, name: named.name, input: TorchLayer.Tensor(graph[node.inputs[0]].shape),
-                                        printer: TorchLayer.Printer(names: [:], scope: globals),
-                                        freshInput: built.last?.producesFreshValue ?? false, tied: nil))
+            built.append(
+                try TorchLayer(
+                    named.spec, name: named.name, input: TorchLayer.Tensor(graph[node.inputs[0]].shape),
+                    printer: TorchLayer.Printer(names: [:], scope: globals),
+                    freshInput: built.last?.producesFreshValue ?? false, tied: nil))
         }
         return PythonSource.sequential(built.sequentialEntries, indent: "        ")
     }
@@ -201,24 +240,30 @@ struct Holders {
     init(_ graph: Graph, spec: Spec) throws(CompileFailure) {
         for tie in graph.ties {
             guard let use = graph.nodes.first(where: { $0.op.parameters.contains(tie.weight) }),
-                  case .conv(let conv) = use.op, case .block(let stage, _) = use.section else { continue }
+                case .conv(let conv) = use.op, case .block(let stage, _) = use.section
+            else { continue }
             let shape = graph[tie.weight].shape
-            let options = [("stride", conv.stride, 1), ("padding", conv.padding, 0), ("groups", conv.groups, 1)]
+            let options =
+                [("stride", conv.stride, 1), ("padding", conv.padding, 0), ("groups", conv.groups, 1)]
                 .filter { $0.1 != $0.2 }.map { ($0.0, String($0.1)) } + (conv.bias == nil ? [("bias", "False")] : [])
-            let constructor = PythonSource.call("nn.Conv2d", [String(shape[1] * conv.groups), String(shape[0]), String(conv.kernel)], options)
+            let constructor = PythonSource.call(
+                "nn.Conv2d", [String(shape[1] * conv.groups), String(shape[0]), String(conv.kernel)], options)
             let weightName = graph[tie.weight].name
             let holderName = String(weightName.dropLast(".weight".count))
             if holderName == "shared.\(tie.name)" {
                 guard PythonSource.isModuleName(tie.name) else {
                     throw CompileFailure(Diagnostic(at: tie.declarations[0], .torchName(tie.name, what: "tie group")))
                 }
-                let holder = Holder(path: [tie.name], constructor: constructor, access: "self.shared[\(PythonSource.string(tie.name))]")
+                let holder = Holder(
+                    path: [tie.name], constructor: constructor, access: "self.shared[\(PythonSource.string(tie.name))]")
                 root.append(holder)
                 access[tie.weight] = holder.access
             } else {
-                let path = holderName.dropFirst("\(spec.stages[stage].name.value).shared.".count).split(separator: ".").map(String.init)
-                let holder = Holder(path: path, constructor: constructor,
-                                    access: "shared" + path.map { "[\(PythonSource.string($0))]" }.joined())
+                let path = holderName.dropFirst("\(spec.stages[stage].name.value).shared.".count).split(separator: ".")
+                    .map(String.init)
+                let holder = Holder(
+                    path: path, constructor: constructor,
+                    access: "shared" + path.map { "[\(PythonSource.string($0))]" }.joined())
                 stages[stage, default: []].append(holder)
                 access[tie.weight] = holder.access
             }
@@ -228,7 +273,9 @@ struct Holders {
     /// The tied convolutions of a stage's blocks: the block, the layer's name in it, and its holder.
     func tiedConvolutions(ofStage stage: Int, in graph: Graph) -> [(block: Int, conv: String, holder: String)] {
         graph.nodes.compactMap { node in
-            guard case .block(stage, let block) = node.section, case .conv(let conv) = node.op, let holder = access[conv.weight] else { return nil }
+            guard case .block(stage, let block) = node.section, case .conv(let conv) = node.op,
+                let holder = access[conv.weight]
+            else { return nil }
             let prefix = "\(graph.stages[stage].name).block\(block)."
             return (block, String(node.name.dropFirst(prefix.count)), holder)
         }
@@ -241,11 +288,14 @@ struct Holders {
         for holder in holders {
             let key = holder.path[0]
             if groups[key] == nil { keys.append(key) }
-            groups[key, default: []].append(Holder(path: Array(holder.path.dropFirst()), constructor: holder.constructor, access: holder.access))
+            groups[key, default: []].append(
+                Holder(path: Array(holder.path.dropFirst()), constructor: holder.constructor, access: holder.access))
         }
         let entries = keys.map { key in
             let members = groups[key]!
-            let value = members.count == 1 && members[0].path.isEmpty ? members[0].constructor : moduleDict(members, indent: indent + "    ")
+            let value =
+                members.count == 1 && members[0].path.isEmpty
+                ? members[0].constructor : moduleDict(members, indent: indent + "    ")
             return "\(PythonSource.string(key)): \(value)"
         }
         if entries.count == 1 { return "nn.ModuleDict({\(entries[0])})" }

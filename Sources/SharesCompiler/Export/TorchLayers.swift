@@ -14,7 +14,8 @@ struct TorchLayer {
 
         /// A tensor whose shape is known exactly (stem and head, where sizes are numbers).
         init(_ shape: Shape) {
-            self.init(channels: String(shape.dims[0]), isVector: shape.dims.count == 1, elements: String(shape.elementCount))
+            self.init(
+                channels: String(shape.dims[0]), isVector: shape.dims.count == 1, elements: String(shape.elementCount))
         }
 
         init(channels: String, isVector: Bool, elements: String?) {
@@ -54,12 +55,16 @@ struct TorchLayer {
     var producesFreshValue: Bool { kind == .conv || kind == .batchnorm || kind == .linear }
 
     /// `freshInput`: the input is a value only this layer reads (see `producesFreshValue`).
-    init(_ layer: LayerSpec, name: String, input: Tensor, printer: Printer, freshInput: Bool,
-         tied: String?) throws(CompileFailure) {
+    init(
+        _ layer: LayerSpec, name: String, input: Tensor, printer: Printer, freshInput: Bool,
+        tied: String?
+    ) throws(CompileFailure) {
         self.name = name
         kind = layer.kind
         flattensInput = false
-        func argument(_ key: String, whole: Bool = true) -> String? { printer.print(layer.arguments[key], whole: whole) }
+        func argument(_ key: String, whole: Bool = true) -> String? {
+            printer.print(layer.arguments[key], whole: whole)
+        }
         func flag(_ key: String, default fallback: Bool) -> Bool {
             if case .flag(let value)? = layer.arguments[key]?.value { return value }
             return fallback
@@ -75,12 +80,15 @@ struct TorchLayer {
         switch layer.kind {
         case .conv:
             let out = argument("out")!, bias = flag("bias", default: false)
-            var options = keywords([("stride", argument("stride"), "1"), ("padding", argument("pad"), "0"),
-                                    ("groups", argument("groups"), "1")])
+            var options = keywords([
+                ("stride", argument("stride"), "1"), ("padding", argument("pad"), "0"),
+                ("groups", argument("groups"), "1")
+            ])
             if let tied {
                 // The helper defaults to no bias, as sharesc does.
                 if bias { options.append(("bias", "True")) }
-                constructor = PythonSource.call("conv2d", [input.channels, out, argument("kernel")!], options + [("tied", tied)])
+                constructor = PythonSource.call(
+                    "conv2d", [input.channels, out, argument("kernel")!], options + [("tied", tied)])
             } else {
                 if !bias { options.append(("bias", "False")) }
                 constructor = PythonSource.call("nn.Conv2d", [input.channels, out, argument("kernel")!], options)
@@ -88,16 +96,18 @@ struct TorchLayer {
             output = .image(channels: out)
         case .batchnorm:
             let dimension = input.isVector ? "1d" : "2d"
-            constructor = PythonSource.call("nn.BatchNorm\(dimension)", [input.channels],
-                                            keywords([("eps", argument("eps", whole: false), "1e-05")]))
+            constructor = PythonSource.call(
+                "nn.BatchNorm\(dimension)", [input.channels],
+                keywords([("eps", argument("eps", whole: false), "1e-05")]))
         case .relu:
             // In place only on a value nothing else reads: a block's input may also feed its
             // shortcut, and a ReLU's output is what its own gradient needs.
             constructor = freshInput ? "nn.ReLU(inplace=True)" : "nn.ReLU()"
         case .maxpool, .avgpool:
             let module = layer.kind == .maxpool ? "nn.MaxPool2d" : "nn.AvgPool2d"
-            constructor = PythonSource.call(module, [argument("kernel")!],
-                                            keywords([("stride", argument("stride"), ""), ("padding", argument("pad"), "0")]))
+            constructor = PythonSource.call(
+                module, [argument("kernel")!],
+                keywords([("stride", argument("stride"), ""), ("padding", argument("pad"), "0")]))
             output.elements = nil
         case .globalAvgpool:
             constructor = "nn.AdaptiveAvgPool2d(1)"
@@ -105,16 +115,20 @@ struct TorchLayer {
         case .flatten:
             constructor = "nn.Flatten()"
             guard let elements = input.elements else {
-                throw unsupported("the features after 'flatten' depend on the image size, which a block template does not know")
+                throw unsupported(
+                    "the features after 'flatten' depend on the image size, which a block template does not know")
             }
             output = Tensor(channels: elements, isVector: true, elements: elements)
         case .linear:
             guard let features = input.isVector ? input.channels : input.elements else {
-                throw unsupported("its input features depend on the image size, which a block template does not know; put a global_avgpool before it")
+                throw unsupported(
+                    "its input features depend on the image size, which a block template does not know; put a global_avgpool before it"
+                )
             }
             let out = argument("out")!
             flattensInput = !input.isVector
-            constructor = PythonSource.call("nn.Linear", [features, out], flag("bias", default: true) ? [] : [("bias", "False")])
+            constructor = PythonSource.call(
+                "nn.Linear", [features, out], flag("bias", default: true) ? [] : [("bias", "False")])
             output = Tensor(channels: out, isVector: true, elements: out)
         case .dropout:
             constructor = PythonSource.call("nn.Dropout", [argument("p", whole: false)].compactMap { $0 })

@@ -13,7 +13,8 @@ public enum GraphPrinter {
         lines.append("nodes \(graph.nodes.count):")
         for node in graph.nodes {
             let inputs = node.inputs.map(\.description).joined(separator: ", ")
-            let call = ([node.op.mnemonic + (inputs.isEmpty ? "" : " " + inputs)] + attributes(node.op)).joined(separator: " ")
+            let call = ([node.op.mnemonic + (inputs.isEmpty ? "" : " " + inputs)] + attributes(node.op)).joined(
+                separator: " ")
             lines.append("  \(node.id) = \(call) : \(node.shape)  # \(node.name)")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -33,21 +34,27 @@ public enum GraphPrinter {
         }
         let uses = graph.parameterUseCounts()
         let parameters = graph.parameters.map { parameter in
-            Parameter(id: parameter.id.description, name: parameter.name, shape: parameter.shape, role: parameter.role.rawValue,
-                      tie: parameter.tie, uses: uses[parameter.id.index])
+            Parameter(
+                id: parameter.id.description, name: parameter.name, shape: parameter.shape,
+                role: parameter.role.rawValue,
+                tie: parameter.tie, uses: uses[parameter.id.index])
         }
         let nodes = graph.nodes.map { node in
             // "k=3" -> "k": "3": the text form's attributes, keyed.
-            let attributes = Dictionary(attributes(node.op).map { attribute in
-                let parts = attribute.split(separator: "=", maxSplits: 1).map(String.init)
-                return (parts[0], parts.count > 1 ? parts[1] : "")
-            }, uniquingKeysWith: { first, _ in first })
-            return Node(id: node.id.description, name: node.name, op: node.op.mnemonic, inputs: node.inputs.map(\.description),
-                        attributes: attributes, shape: node.shape.dims)
+            let attributes = Dictionary(
+                attributes(node.op).map { attribute in
+                    let parts = attribute.split(separator: "=", maxSplits: 1).map(String.init)
+                    return (parts[0], parts.count > 1 ? parts[1] : "")
+                }, uniquingKeysWith: { first, _ in first })
+            return Node(
+                id: node.id.description, name: node.name, op: node.op.mnemonic, inputs: node.inputs.map(\.description),
+                attributes: attributes, shape: node.shape.dims)
         }
-        return JSONRendering.render(Document(network: graph.network, variant: graph.variant.rawValue,
-                                             input: graph.inputShape.dims, output: graph.output.description,
-                                             parameters: parameters, nodes: nodes))
+        return JSONRendering.render(
+            Document(
+                network: graph.network, variant: graph.variant.rawValue,
+                input: graph.inputShape.dims, output: graph.output.description,
+                parameters: parameters, nodes: nodes))
     }
 
     static func attributes(_ op: Op) -> [String] {
@@ -58,7 +65,9 @@ public enum GraphPrinter {
             if let bias = conv.bias { result.append("b=\(bias)") }
             return result
         case .batchNorm(let bn):
-            return ["scale=\(bn.scale)", "shift=\(bn.shift)", "mean=\(bn.mean)", "var=\(bn.variance)", "eps=\(bn.epsilon)"]
+            return [
+                "scale=\(bn.scale)", "shift=\(bn.shift)", "mean=\(bn.mean)", "var=\(bn.variance)", "eps=\(bn.epsilon)"
+            ]
         case .maxPool(let pool), .avgPool(let pool):
             return ["k=\(pool.kernel)", "s=\(pool.stride)", "p=\(pool.padding)"]
         case .linear(let linear):

@@ -67,7 +67,8 @@ public enum Op: Hashable, Sendable {
     public var isWeighted: Bool {
         switch self {
         case .conv, .linear: return true
-        case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad: return false
+        case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
+            return false
         }
     }
 

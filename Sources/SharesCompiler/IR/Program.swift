@@ -109,7 +109,8 @@ public struct Program: Codable, Hashable, Sendable {
         let input = values[step.inputs[0]].shape, output = values[step.output].shape
         switch step.kernel {
         case .conv(_, _, let kernel, _, _, let groups, _):
-            return ShapeRules.convolutionMACs(output: output, inputChannels: input.channels, groups: groups, kernel: kernel)
+            return ShapeRules.convolutionMACs(
+                output: output, inputChannels: input.channels, groups: groups, kernel: kernel)
         case .linear: return ShapeRules.linearMACs(outFeatures: output.elementCount, inFeatures: input.elementCount)
         case .scaleShift, .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten: return 0
         }

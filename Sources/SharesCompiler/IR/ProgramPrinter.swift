@@ -2,35 +2,49 @@
 /// `--emit plan` (steps with kernels and arena offsets). Stable, for golden tests.
 public enum ProgramPrinter {
     public static func fused(_ program: Program) -> String {
-        var lines = ["program \"\(program.network)\" \(program.variant.rawValue): \(program.steps.count) steps, \(program.values.count) values"]
+        var lines = [
+            "program \"\(program.network)\" \(program.variant.rawValue): \(program.steps.count) steps, \(program.values.count) values"
+        ]
         lines.append("  %\(program.input) = input : \(program.values[program.input].shape)")
         for step in program.steps {
             let inputs = step.inputs.map { "%\($0)" }.joined(separator: ", ")
             let outputs = step.outputs.map { "%\($0)" }.joined(separator: ", ")
-            lines.append("  \(outputs) = \(describe(step.kernel, program)) \(inputs) : \(program.values[step.output].shape)  # \(step.name)")
+            lines.append(
+                "  \(outputs) = \(describe(step.kernel, program)) \(inputs) : \(program.values[step.output].shape)  # \(step.name)"
+            )
         }
         lines.append("  return %\(program.output)")
         return lines.joined(separator: "\n") + "\n"
     }
 
     public static func memory(_ program: Program, _ plan: MemoryPlan) -> String {
-        let lines = ["memory for batch \(plan.batch): arena \(plan.arenaBytes) bytes, lower bound \(plan.lowerBoundBytes) bytes"
-            + " (\(Format.fixed(Double(plan.arenaBytes) / Double(max(plan.lowerBoundBytes, 1)), decimals: 3))x), \(plan.buffers.count) buffers"]
-        var table = Table([("buffer", .left), ("offset", .right), ("bytes", .right), ("live", .left), ("values", .left)])
+        let lines = [
+            "memory for batch \(plan.batch): arena \(plan.arenaBytes) bytes, lower bound \(plan.lowerBoundBytes) bytes"
+                + " (\(Format.fixed(Double(plan.arenaBytes) / Double(max(plan.lowerBoundBytes, 1)), decimals: 3))x), \(plan.buffers.count) buffers"
+        ]
+        var table = Table([("buffer", .left), ("offset", .right), ("bytes", .right), ("live", .left), ("values", .left)]
+        )
         for (index, buffer) in plan.buffers.enumerated() {
-            let live = "\(buffer.firstStep < 0 ? "in" : String(buffer.firstStep))..\(buffer.lastStep >= program.steps.count ? "out" : String(buffer.lastStep))"
-            table.add(["b\(index)", String(buffer.offset), String(buffer.bytes), live,
-                       buffer.values.map { "%\($0) \(program.values[$0].name)" }.joined(separator: ", ")])
+            let live =
+                "\(buffer.firstStep < 0 ? "in" : String(buffer.firstStep))..\(buffer.lastStep >= program.steps.count ? "out" : String(buffer.lastStep))"
+            table.add([
+                "b\(index)", String(buffer.offset), String(buffer.bytes), live,
+                buffer.values.map { "%\($0) \(program.values[$0].name)" }.joined(separator: ", ")
+            ])
         }
         return lines.joined(separator: "\n") + "\n" + table.text()
     }
 
     public static func plan(_ plan: Plan) -> String {
         let program = plan.program, memory = plan.memory
-        var lines = ["plan \"\(program.network)\" \(program.variant.rawValue), \(plan.schedule.threads) threads, arena \(memory.arenaBytes)"
-            + " bytes per image (lower bound \(memory.lowerBoundBytes)), \(program.parameters.count) distinct parameters"]
+        var lines = [
+            "plan \"\(program.network)\" \(program.variant.rawValue), \(plan.schedule.threads) threads, arena \(memory.arenaBytes)"
+                + " bytes per image (lower bound \(memory.lowerBoundBytes)), \(program.parameters.count) distinct parameters"
+        ]
         for parameter in program.parameters where parameter.uses > 1 {
-            lines.append("  weight \(parameter.name) \(parameter.shape.map(String.init).joined(separator: "x")) stored once, read by \(parameter.uses) steps")
+            lines.append(
+                "  weight \(parameter.name) \(parameter.shape.map(String.init).joined(separator: "x")) stored once, read by \(parameter.uses) steps"
+            )
         }
         for step in steps(of: plan) {
             let inputs = step.inputs.map { "@\($0)" }.joined(separator: ", ")
@@ -58,10 +72,12 @@ public enum ProgramPrinter {
             }
         }
         let program = plan.program
-        return JSONRendering.render(Document(network: program.network, variant: program.variant.rawValue,
-                                             threads: plan.schedule.threads, arenaBytes: plan.memory.arenaBytes,
-                                             lowerBoundBytes: plan.memory.lowerBoundBytes, parameters: program.parameters,
-                                             steps: steps(of: plan)))
+        return JSONRendering.render(
+            Document(
+                network: program.network, variant: program.variant.rawValue,
+                threads: plan.schedule.threads, arenaBytes: plan.memory.arenaBytes,
+                lowerBoundBytes: plan.memory.lowerBoundBytes, parameters: program.parameters,
+                steps: steps(of: plan)))
     }
 
     /// One step of a plan as printed.
@@ -86,10 +102,11 @@ public enum ProgramPrinter {
         let program = plan.program
         return program.steps.enumerated().map { index, step in
             let schedule = plan.schedule.steps[index]
-            return PlannedStep(index: index, name: step.name, kernel: kernelChoice(step.kernel, algorithm: schedule.algorithm),
-                               algorithm: plan.algorithmName(ofStep: index), split: schedule.split, pieces: schedule.pieces,
-                               inputs: step.inputs.map(plan.memory.offset(ofValue:)),
-                               outputs: step.outputs.map(plan.memory.offset(ofValue:)), macs: program.macs(of: step))
+            return PlannedStep(
+                index: index, name: step.name, kernel: kernelChoice(step.kernel, algorithm: schedule.algorithm),
+                algorithm: plan.algorithmName(ofStep: index), split: schedule.split, pieces: schedule.pieces,
+                inputs: step.inputs.map(plan.memory.offset(ofValue:)),
+                outputs: step.outputs.map(plan.memory.offset(ofValue:)), macs: program.macs(of: step))
         }
     }
 
@@ -110,7 +127,8 @@ public enum ProgramPrinter {
     }
 
     static func epilogueSuffix(_ epilogue: Program.Epilogue) -> String {
-        (epilogue.batchNorm == nil ? "" : "+bn") + (epilogue.residual == nil ? "" : "+add") + (epilogue.relu ? "+relu" : "")
+        (epilogue.batchNorm == nil ? "" : "+bn") + (epilogue.residual == nil ? "" : "+add")
+            + (epilogue.relu ? "+relu" : "")
             + (epilogue.preActivation.map { "+then-bn" + ($0.relu ? "+relu" : "") } ?? "")
     }
 
@@ -118,24 +136,29 @@ public enum ProgramPrinter {
         func name(_ index: Int) -> String { program.parameters[index].name }
         switch kernel {
         case .conv(let weight, let bias, let size, let stride, let padding, let groups, let epilogue):
-            var parts = ["\(kernel.kind) w=\(name(weight))\(program.parameters[weight].uses > 1 ? " (tied x\(program.parameters[weight].uses))" : "")",
-                         "k=\(size) s=\(stride) p=\(padding)"]
+            var parts = [
+                "\(kernel.kind) w=\(name(weight))\(program.parameters[weight].uses > 1 ? " (tied x\(program.parameters[weight].uses))" : "")",
+                "k=\(size) s=\(stride) p=\(padding)"
+            ]
             if groups > 1 { parts.append("g=\(groups)") }
             if let bias { parts.append("b=\(name(bias))") }
             if let bn = epilogue.batchNorm { parts.append("bn=\(name(bn.scale).dropLast(".weight".count))") }
             if epilogue.residual != nil { parts.append("+residual") }
             if epilogue.relu { parts.append("+relu") }
             if let pre = epilogue.preActivation {
-                parts.append("then bn=\(name(pre.batchNorm.scale).dropLast(".weight".count))" + (pre.relu ? " +relu" : ""))
+                parts.append(
+                    "then bn=\(name(pre.batchNorm.scale).dropLast(".weight".count))" + (pre.relu ? " +relu" : ""))
             }
             return parts.joined(separator: " ")
-        case .scaleShift(let bn, let relu): return "\(kernel.kind) bn=\(name(bn.scale).dropLast(".weight".count))" + (relu ? " +relu" : "")
+        case .scaleShift(let bn, let relu):
+            return "\(kernel.kind) bn=\(name(bn.scale).dropLast(".weight".count))" + (relu ? " +relu" : "")
         case .add(let relu): return kernel.kind + (relu ? " +relu" : "")
         case .relu: return kernel.kind
         case .maxPool(let size, let stride, let padding): return "\(kernel.kind) k=\(size) s=\(stride) p=\(padding)"
         case .avgPool(let size, let stride, let padding): return "\(kernel.kind) k=\(size) s=\(stride) p=\(padding)"
         case .globalAvgPool: return kernel.kind
-        case .linear(let weight, let bias, _): return "\(kernel.kind) w=\(name(weight))" + (bias.map { " b=\(name($0))" } ?? "")
+        case .linear(let weight, let bias, _):
+            return "\(kernel.kind) w=\(name(weight))" + (bias.map { " b=\(name($0))" } ?? "")
         case .subsamplePad(let stride, let padBefore): return "\(kernel.kind) s=\(stride) pad_before=\(padBefore)"
         case .flatten: return kernel.kind + " (c, h, w) order"
         }

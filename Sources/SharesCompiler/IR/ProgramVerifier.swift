@@ -5,23 +5,32 @@ public enum ProgramVerifier {
     public static func problems(in program: Program) -> [String] {
         var problems: [String] = []
         let values = program.values.indices, parameters = program.parameters
-        guard values.contains(program.input), values.contains(program.output) else { return ["input or output value out of range"] }
-        for value in program.values where value.shape.dims.isEmpty || value.shape.dims.count > 3
-            || value.shape.dims.contains(where: { $0 < 1 || $0 > ShapeRules.maximumElements }) || value.shape.elementCount > ShapeRules.maximumElements {
+        guard values.contains(program.input), values.contains(program.output) else {
+            return ["input or output value out of range"]
+        }
+        for value in program.values
+        where value.shape.dims.isEmpty || value.shape.dims.count > 3
+            || value.shape.dims.contains(where: { $0 < 1 || $0 > ShapeRules.maximumElements })
+            || value.shape.elementCount > ShapeRules.maximumElements
+        {
             problems.append("value '\(value.name)' has an impossible shape \(value.shape)")
         }
         guard problems.isEmpty else { return problems }
         var defined = Set([program.input])
         for step in program.steps {
             let name = "step '\(step.name)'"
-            guard !step.inputs.isEmpty, step.inputs.allSatisfy(values.contains), step.outputs.allSatisfy(values.contains) else {
+            guard !step.inputs.isEmpty, step.inputs.allSatisfy(values.contains),
+                step.outputs.allSatisfy(values.contains)
+            else {
                 problems.append("\(name) refers to a value that does not exist")
                 continue
             }
             if let missing = step.inputs.first(where: { !defined.contains($0) }) {
                 problems.append("\(name) reads '\(program.values[missing].name)' before any step writes it")
             }
-            if let written = step.outputs.first(where: defined.contains) ?? (Set(step.outputs).count < step.outputs.count ? step.output : nil) {
+            if let written = step.outputs.first(where: defined.contains)
+                ?? (Set(step.outputs).count < step.outputs.count ? step.output : nil)
+            {
                 problems.append("\(name) writes '\(program.values[written].name)' twice")
             }
             defined.formUnion(step.outputs)
@@ -32,7 +41,8 @@ public enum ProgramVerifier {
             let inputs = step.inputs.map { program.values[$0].shape }
             let output = program.values[step.output].shape
             if let problem = check(step.kernel, inputs: inputs, output: output, parameters: parameters)
-                ?? checkPreActivation(step, program) {
+                ?? checkPreActivation(step, program)
+            {
                 problems.append("\(name): \(problem)")
             }
         }
@@ -47,19 +57,23 @@ public enum ProgramVerifier {
         switch (preActivation, step.preActivationOutput) {
         case (nil, nil): return nil
         case (_?, let second?):
-            return program.values[second].shape == program.values[step.output].shape ? nil : "its second output does not match its output"
+            return program.values[second].shape == program.values[step.output].shape
+                ? nil : "its second output does not match its output"
         case (nil, _?), (_?, nil): return "a pre-activation needs exactly one second output"
         }
     }
 
-    private static func check(_ kernel: Program.Kernel, inputs: [Shape], output: Shape, parameters: [Program.ParameterInfo]) -> String? {
+    private static func check(
+        _ kernel: Program.Kernel, inputs: [Shape], output: Shape, parameters: [Program.ParameterInfo]
+    ) -> String? {
         let input = inputs[0]
         func shape(_ index: Int) -> [Int] { parameters[index].shape }
         /// The kernel's inputs (beyond `extraInputs`) and the output its geometry makes.
         func expect(arity: Int, extraInputs: Int = 0, _ rule: () -> Result<Shape, Message>) -> String? {
             guard inputs.count == arity + extraInputs else { return "wrong number of inputs" }
             switch rule() {
-            case .success(let expected): return expected.dims == output.dims ? nil : "output \(output) should be \(expected)"
+            case .success(let expected):
+                return expected.dims == output.dims ? nil : "output \(output) should be \(expected)"
             case .failure(let message): return message.text
             }
         }
@@ -70,17 +84,24 @@ public enum ProgramVerifier {
         }
         switch kernel {
         case .conv(let weight, let bias, let size, let stride, let padding, let groups, let epilogue):
-            guard (1...ShapeRules.maximumElements).contains(size), stride >= 1, padding >= 0, groups >= 1, output.isImage, input.isImage else {
+            guard (1...ShapeRules.maximumElements).contains(size), stride >= 1, padding >= 0, groups >= 1,
+                output.isImage, input.isImage
+            else {
                 return "impossible convolution geometry"
             }
             let problem = expect(arity: 1, extraInputs: epilogue.residual == nil ? 0 : 1) {
-                ShapeRules.convolution(input, outChannels: output.channels, kernel: size, stride: stride, padding: padding,
-                                       groups: groups, name: "")
+                ShapeRules.convolution(
+                    input, outChannels: output.channels, kernel: size, stride: stride, padding: padding,
+                    groups: groups, name: "")
             }
             if let problem { return problem }
-            guard shape(weight) == [output.channels, input.channels / groups, size, size] else { return "weight shape \(shape(weight))" }
+            guard shape(weight) == [output.channels, input.channels / groups, size, size] else {
+                return "weight shape \(shape(weight))"
+            }
             if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
-            if let residual = epilogue.residual, residual != 1 || inputs[1] != output { return "residual does not match the output" }
+            if let residual = epilogue.residual, residual != 1 || inputs[1] != output {
+                return "residual does not match the output"
+            }
             return epilogue.batchNorm.flatMap { batchNorm($0, channels: output.channels) }
                 ?? epilogue.preActivation.flatMap { batchNorm($0.batchNorm, channels: output.channels) }
         case .scaleShift(let bn, _):
@@ -90,8 +111,12 @@ public enum ProgramVerifier {
         case .relu:
             return elementwise()
         case .maxPool(let size, let stride, let padding), .avgPool(let size, let stride, let padding):
-            guard size >= 1, size <= 1 << 10, stride >= 1, padding >= 0, padding <= size / 2 else { return "impossible pooling geometry" }
-            return expect(arity: 1) { ShapeRules.pooling(input, kernel: size, stride: stride, padding: padding, name: "") }
+            guard size >= 1, size <= 1 << 10, stride >= 1, padding >= 0, padding <= size / 2 else {
+                return "impossible pooling geometry"
+            }
+            return expect(arity: 1) {
+                ShapeRules.pooling(input, kernel: size, stride: stride, padding: padding, name: "")
+            }
         case .globalAvgPool:
             return expect(arity: 1) { ShapeRules.globalPooling(input, name: "") }
         case .linear(let weight, let bias, _):
@@ -100,10 +125,15 @@ public enum ProgramVerifier {
             if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
             return nil
         case .subsamplePad(let stride, let padBefore):
-            guard stride >= 1, padBefore >= 0, padBefore <= output.channels - input.channels else { return "impossible padding" }
-            return expect(arity: 1) { ShapeRules.subsamplePad(input, outChannels: output.channels, stride: stride, name: "") }
+            guard stride >= 1, padBefore >= 0, padBefore <= output.channels - input.channels else {
+                return "impossible padding"
+            }
+            return expect(arity: 1) {
+                ShapeRules.subsamplePad(input, outChannels: output.channels, stride: stride, name: "")
+            }
         case .flatten:
-            return input.isImage ? expect(arity: 1) { .success(Shape([input.elementCount])) } : "flattens a value that is not an image"
+            return input.isImage
+                ? expect(arity: 1) { .success(Shape([input.elementCount])) } : "flattens a value that is not an image"
         }
     }
 }

@@ -14,8 +14,9 @@ public enum ShapeRules {
         case .input:
             return inputs.isEmpty ? .failure(.tensorTooLarge("input")) : bounded(inputs[0], name: name)
         case .conv(let conv):
-            return convolution(inputs[0], outChannels: conv.outChannels, kernel: conv.kernel, stride: conv.stride,
-                               padding: conv.padding, groups: conv.groups, name: name)
+            return convolution(
+                inputs[0], outChannels: conv.outChannels, kernel: conv.kernel, stride: conv.stride,
+                padding: conv.padding, groups: conv.groups, name: name)
         case .maxPool(let pool), .avgPool(let pool):
             return pooling(inputs[0], kernel: pool.kernel, stride: pool.stride, padding: pool.padding, name: name)
         case .batchNorm, .relu, .dropout:
@@ -35,8 +36,10 @@ public enum ShapeRules {
 
     // The geometry of each kind of layer, shared by the graph's ops and the plan's kernels.
 
-    static func convolution(_ input: Shape, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int,
-                            name: String) -> Result<Shape, Message> {
+    static func convolution(
+        _ input: Shape, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int,
+        name: String
+    ) -> Result<Shape, Message> {
         image(input, name: name).flatMap { input in
             guard input.channels % groups == 0 else {
                 return .failure(.channelsNotDivisible(channels: input.channels, groups: groups, what: "input channels"))
@@ -48,7 +51,8 @@ public enum ShapeRules {
         }
     }
 
-    static func pooling(_ input: Shape, kernel: Int, stride: Int, padding: Int, name: String) -> Result<Shape, Message> {
+    static func pooling(_ input: Shape, kernel: Int, stride: Int, padding: Int, name: String) -> Result<Shape, Message>
+    {
         image(input, name: name).flatMap {
             windowed($0, channels: $0.channels, kernel: kernel, stride: stride, padding: padding, name: name)
         }
@@ -59,7 +63,8 @@ public enum ShapeRules {
     }
 
     static func sum(_ body: Shape, _ shortcut: Shape) -> Result<Shape, Message> {
-        body == shortcut ? .success(body) : .failure(.mergeShapeMismatch(body: body.description, shortcut: shortcut.description))
+        body == shortcut
+            ? .success(body) : .failure(.mergeShapeMismatch(body: body.description, shortcut: shortcut.description))
     }
 
     static func subsamplePad(_ input: Shape, outChannels: Int, stride: Int, name: String) -> Result<Shape, Message> {
@@ -76,8 +81,10 @@ public enum ShapeRules {
         shape.isImage ? .success(shape) : .failure(.shapeNotImage(layer: name, shape: shape.description))
     }
 
-    private static func windowed(_ input: Shape, channels: Int, kernel: Int, stride: Int, padding: Int,
-                                 name: String) -> Result<Shape, Message> {
+    private static func windowed(
+        _ input: Shape, channels: Int, kernel: Int, stride: Int, padding: Int,
+        name: String
+    ) -> Result<Shape, Message> {
         let height = windowOutput(input.height, kernel: kernel, stride: stride, padding: padding)
         let width = windowOutput(input.width, kernel: kernel, stride: stride, padding: padding)
         guard height > 0, width > 0 else { return .failure(.shapeVanishes(layer: name, input: input.description)) }
@@ -122,7 +129,8 @@ public enum ShapeRules {
         switch op {
         case .input: return 0
         case .add: return 2
-        case .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad: return 1
+        case .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad:
+            return 1
         }
     }
 }

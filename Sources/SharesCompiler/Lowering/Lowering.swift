@@ -35,7 +35,9 @@ struct Lowering {
     }
 
     /// `warnAboutTies` is off for the sequential variant, where no tie survives to share anything.
-    static func lower(_ spec: Spec, warnAboutTies: Bool = true) throws(CompileFailure) -> (Graph, warnings: [Diagnostic]) {
+    static func lower(_ spec: Spec, warnAboutTies: Bool = true) throws(CompileFailure) -> (
+        Graph, warnings: [Diagnostic]
+    ) {
         var lowering = Lowering(spec: spec, globals: try spec.globalScope())
         try lowering.lowerNetwork()
         lowering.dropTiesWithOneUse(warn: warnAboutTies)
@@ -46,11 +48,17 @@ struct Lowering {
     /// A tie used once shares nothing: warn, and give its weight the name of the layer that uses it.
     private mutating func dropTiesWithOneUse(warn: Bool) {
         for declared in declaredTies where warn && (tieIndex[declared.group]?.uses ?? 0) < 2 {
-            warnings.append(Diagnostic(.warning, at: declared.declaration, .shareSelectsOneBlock(conv: declared.conv, stage: declared.stage)))
+            warnings.append(
+                Diagnostic(
+                    .warning, at: declared.declaration,
+                    .shareSelectsOneBlock(conv: declared.conv, stage: declared.stage)))
         }
         var kept: [Tie] = []
         for tie in graph.ties {
-            guard let state = tieIndex[tie.name], state.uses < 2 else { kept.append(tie); continue }
+            guard let state = tieIndex[tie.name], state.uses < 2 else {
+                kept.append(tie)
+                continue
+            }
             graph.parameters[tie.weight.index].tie = nil
             graph.parameters[tie.weight.index].name = state.firstUse + ".weight"
             if let bias = tie.bias {
@@ -76,12 +84,15 @@ struct Lowering {
         let width = try globals.integer(dims[2], "input width", in: 1...Self.maximumSpatial)
         // At most 2^20 * 2^16 * 2^16: the product cannot overflow.
         guard channels * height * width <= ShapeRules.maximumElements else {
-            throw CompileFailure(Diagnostic(at: spec.input.location, .tensorTooLarge("the input \(channels)x\(height)x\(width)")))
+            throw CompileFailure(
+                Diagnostic(at: spec.input.location, .tensorTooLarge("the input \(channels)x\(height)x\(width)")))
         }
         graph.inputShape = .image(channels: channels, height: height, width: width)
-        var current = try append(.input, inputs: [], name: "input", section: .stem, location: spec.input.location,
-                                 inputShapes: [graph.inputShape])
-        current = try lowerLayers(spec.stem.namedLayers(prefix: "stem."), from: current, scope: globals, section: .stem, ties: [:])
+        var current = try append(
+            .input, inputs: [], name: "input", section: .stem, location: spec.input.location,
+            inputShapes: [graph.inputShape])
+        current = try lowerLayers(
+            spec.stem.namedLayers(prefix: "stem."), from: current, scope: globals, section: .stem, ties: [:])
 
         let counts = try spec.stages.map { stage throws(CompileFailure) in
             try globals.integer(stage.repeatCount, "'repeat'", in: 0...Self.maximumRepeat)
@@ -92,14 +103,20 @@ struct Lowering {
         for (index, stage) in spec.stages.enumerated() {
             current = try lowerStage(stage, index: index, blocks: counts[index], from: current)
         }
-        _ = try lowerLayers(spec.head.namedLayers(prefix: "head."), from: current, scope: globals, section: .head, ties: [:])
+        _ = try lowerLayers(
+            spec.head.namedLayers(prefix: "head."), from: current, scope: globals, section: .head, ties: [:])
     }
 
-    private mutating func lowerStage(_ stage: StageSpec, index: Int, blocks count: Int, from input: ValueID) throws(CompileFailure) -> ValueID {
+    private mutating func lowerStage(_ stage: StageSpec, index: Int, blocks count: Int, from input: ValueID)
+        throws(CompileFailure) -> ValueID
+    {
         guard let template = spec.blocks[stage.block.value] else {
-            throw CompileFailure(Diagnostic(at: stage.block.location, .unknownBlock(stage.block.value, known: spec.blocks.keys.sorted())))
+            throw CompileFailure(
+                Diagnostic(at: stage.block.location, .unknownBlock(stage.block.value, known: spec.blocks.keys.sorted()))
+            )
         }
-        graph.stages.append(StageInfo(name: stage.name.value, template: template.name, blocks: count, location: stage.location))
+        graph.stages.append(
+            StageInfo(name: stage.name.value, template: template.name, blocks: count, location: stage.location))
         let stride = try stage.stride.map { stride throws(CompileFailure) in
             try globals.integer(stride, "'stride'", in: 1...Self.maximumWindow)
         }
@@ -116,21 +133,32 @@ struct Lowering {
                 var scope = arguments
                 if let stride { scope = scope.adding("stride", .int(block == 1 ? stride : 1)) }
                 for parameter in template.parameters where !stage.sets(parameter.name) {
-                    if let value = parameter.defaultValue { scope = scope.adding(parameter.name, try scope.evaluate(value)) }
+                    if let value = parameter.defaultValue {
+                        scope = scope.adding(parameter.name, try scope.evaluate(value))
+                    }
                 }
-                current = try lowerBlock(template, from: current, scope: scope,
-                                         section: .block(stage: index, block: block),
-                                         path: "\(stage.name.value).block\(block).", ties: requests[block] ?? [:])
+                current = try lowerBlock(
+                    template, from: current, scope: scope,
+                    section: .block(stage: index, block: block),
+                    path: "\(stage.name.value).block\(block).", ties: requests[block] ?? [:])
             } catch {
-                let note = Diagnostic.note(at: stage.location, .expandedFrom(stage: stage.name.value, block: block, template: template.name))
-                throw CompileFailure(error.diagnostics.map { var diagnostic = $0; diagnostic.notes.append(note); return diagnostic })
+                let note = Diagnostic.note(
+                    at: stage.location, .expandedFrom(stage: stage.name.value, block: block, template: template.name))
+                throw CompileFailure(
+                    error.diagnostics.map {
+                        var diagnostic = $0
+                        diagnostic.notes.append(note)
+                        return diagnostic
+                    })
             }
         }
         return current
     }
 
     /// For each block of the stage, the convolutions to tie and the tie group each joins.
-    private mutating func tieRequests(of stage: StageSpec, blocks count: Int) throws(CompileFailure) -> [Int: [String: TieRequest]] {
+    private mutating func tieRequests(of stage: StageSpec, blocks count: Int) throws(CompileFailure) -> [Int: [String:
+        TieRequest]]
+    {
         var requests: [Int: [String: TieRequest]] = [:]
         for entry in stage.share {
             let selected: [Int]
@@ -140,56 +168,73 @@ struct Lowering {
             case .none: selected = []
             case .blocks(let list):
                 for index in list where !(1...max(count, 1)).contains(index.value) || count == 0 {
-                    throw CompileFailure(Diagnostic(at: index.location, .blockIndexOutOfRange(index.value, repeatCount: count)))
+                    throw CompileFailure(
+                        Diagnostic(at: index.location, .blockIndexOutOfRange(index.value, repeatCount: count)))
                 }
                 selected = Array(Set(list.map(\.value))).sorted()
             }
             let group = entry.group?.value ?? "\(stage.name.value).\(entry.conv.value)"
             let prefix = entry.group.map { "shared.\($0.value)." } ?? "\(stage.name.value).shared.\(entry.conv.value)."
             let declaration = entry.group?.location ?? entry.selector.location
-            if case .none = entry.selector.value {} else if !declaredTies.contains(where: { $0.group == group }) {
+            if case .none = entry.selector.value {
+            } else if !declaredTies.contains(where: { $0.group == group }) {
                 declaredTies.append((group, entry.conv.value, stage.name.value, declaration))
             }
             for block in selected {
-                requests[block, default: [:]][entry.conv.value] = TieRequest(group: group, parameterPrefix: prefix, declaration: declaration)
+                requests[block, default: [:]][entry.conv.value] = TieRequest(
+                    group: group, parameterPrefix: prefix, declaration: declaration)
             }
         }
         return requests
     }
 
-    private mutating func lowerBlock(_ template: BlockTemplate, from input: ValueID, scope: Scope, section: Section,
-                                     path: String, ties: [String: TieRequest]) throws(CompileFailure) -> ValueID {
-        let preActivated = try lowerLayers(template.pre.namedLayers(prefix: path + "pre."), from: input, scope: scope,
-                                           section: section, ties: ties, stripping: path)
-        let body = try lowerLayers(template.body.namedLayers(prefix: path), from: preActivated, scope: scope,
-                                   section: section, ties: ties, stripping: path)
+    private mutating func lowerBlock(
+        _ template: BlockTemplate, from input: ValueID, scope: Scope, section: Section,
+        path: String, ties: [String: TieRequest]
+    ) throws(CompileFailure) -> ValueID {
+        let preActivated = try lowerLayers(
+            template.pre.namedLayers(prefix: path + "pre."), from: input, scope: scope,
+            section: section, ties: ties, stripping: path)
+        let body = try lowerLayers(
+            template.body.namedLayers(prefix: path), from: preActivated, scope: scope,
+            section: section, ties: ties, stripping: path)
         if template.merge == .none {
-            return try lowerLayers(template.post.namedLayers(prefix: path + "post."), from: body, scope: scope,
-                                   section: section, ties: ties, stripping: path)
+            return try lowerLayers(
+                template.post.namedLayers(prefix: path + "post."), from: body, scope: scope,
+                section: section, ties: ties, stripping: path)
         }
         let bodyShape = graph[body].shape, inputShape = graph[input].shape
         var shortcut = input
         switch template.shortcut {
         case .identity:
             guard bodyShape == inputShape else {
-                throw CompileFailure(Diagnostic(at: template.location, .identityShapeMismatch(body: bodyShape.description,
-                                                                                              input: inputShape.description)))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: template.location,
+                        .identityShapeMismatch(
+                            body: bodyShape.description,
+                            input: inputShape.description)))
             }
         case .projection(let layers, let when):
             if when == .always || bodyShape != inputShape {
-                shortcut = try lowerLayers(layers.namedLayers(prefix: path + "shortcut."), from: preActivated, scope: scope,
-                                           section: section, ties: ties, stripping: path)
+                shortcut = try lowerLayers(
+                    layers.namedLayers(prefix: path + "shortcut."), from: preActivated, scope: scope,
+                    section: section, ties: ties, stripping: path)
             }
         }
-        let merged = try append(.add, inputs: [body, shortcut], name: path + "add", section: section, location: template.location)
-        return try lowerLayers(template.post.namedLayers(prefix: path + "post."), from: merged, scope: scope,
-                               section: section, ties: ties, stripping: path)
+        let merged = try append(
+            .add, inputs: [body, shortcut], name: path + "add", section: section, location: template.location)
+        return try lowerLayers(
+            template.post.namedLayers(prefix: path + "post."), from: merged, scope: scope,
+            section: section, ties: ties, stripping: path)
     }
 
     // MARK: Layers
 
-    private mutating func lowerLayers(_ layers: [NamedLayer], from input: ValueID, scope: Scope, section: Section,
-                                      ties: [String: TieRequest], stripping blockPath: String = "") throws(CompileFailure) -> ValueID {
+    private mutating func lowerLayers(
+        _ layers: [NamedLayer], from input: ValueID, scope: Scope, section: Section,
+        ties: [String: TieRequest], stripping blockPath: String = ""
+    ) throws(CompileFailure) -> ValueID {
         var current = input
         for layer in layers {
             let tie = layer.spec.kind == .conv ? ties[String(layer.name.dropFirst(blockPath.count))] : nil
@@ -198,23 +243,31 @@ struct Lowering {
         return current
     }
 
-    private mutating func lowerLayer(_ layer: NamedLayer, from input: ValueID, scope: Scope, section: Section,
-                                     tie: TieRequest?) throws(CompileFailure) -> ValueID {
+    private mutating func lowerLayer(
+        _ layer: NamedLayer, from input: ValueID, scope: Scope, section: Section,
+        tie: TieRequest?
+    ) throws(CompileFailure) -> ValueID {
         let spec = layer.spec
         let inputShape = graph[input].shape
-        func integer(_ key: String, default fallback: Int? = nil, in range: ClosedRange<Int>) throws(CompileFailure) -> Int {
+        func integer(_ key: String, default fallback: Int? = nil, in range: ClosedRange<Int>) throws(CompileFailure)
+            -> Int
+        {
             guard let argument = spec.arguments[key] else { return fallback ?? range.lowerBound }
             guard case .expression(let expression) = argument.value else {
-                throw CompileFailure(Diagnostic(at: argument.location, .expected("'\(key)' as a number", found: "a flag")))
+                throw CompileFailure(
+                    Diagnostic(at: argument.location, .expected("'\(key)' as a number", found: "a flag")))
             }
-            return try scope.integer(Located(expression, at: argument.location), "'\(key)' of \(spec.kind.rawValue)", in: range)
+            return try scope.integer(
+                Located(expression, at: argument.location), "'\(key)' of \(spec.kind.rawValue)", in: range)
         }
         func flag(_ key: String, default fallback: Bool) -> Bool {
             if case .flag(let value)? = spec.arguments[key]?.value { return value }
             return fallback
         }
         func real(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
-            guard let argument = spec.arguments[key], case .expression(let expression) = argument.value else { return fallback }
+            guard let argument = spec.arguments[key], case .expression(let expression) = argument.value else {
+                return fallback
+            }
             return try scope.evaluate(Located(expression, at: argument.location)).asDouble
         }
 
@@ -222,38 +275,47 @@ struct Lowering {
         switch spec.kind {
         case .conv:
             let out = try integer("out", in: 1...Self.maximumChannels)
-            var conv = Op.Convolution(outChannels: out, kernel: try integer("kernel", in: 1...Self.maximumWindow),
-                                      stride: try integer("stride", default: 1, in: 1...Self.maximumWindow),
-                                      padding: try integer("pad", default: 0, in: 0...Self.maximumWindow),
-                                      groups: try integer("groups", default: 1, in: 1...Self.maximumChannels),
-                                      weight: ParameterID(-1), bias: nil)
+            var conv = Op.Convolution(
+                outChannels: out, kernel: try integer("kernel", in: 1...Self.maximumWindow),
+                stride: try integer("stride", default: 1, in: 1...Self.maximumWindow),
+                padding: try integer("pad", default: 0, in: 0...Self.maximumWindow),
+                groups: try integer("groups", default: 1, in: 1...Self.maximumChannels),
+                weight: ParameterID(-1), bias: nil)
             let hasBias = flag("bias", default: false)
             if hasBias { conv.bias = ParameterID(-1) }
             let shapes = ShapeRules.parameterShapes(of: .conv(conv), input: inputShape)
             if let tie {
-                (conv.weight, conv.bias) = try tiedParameters(tie, use: layer.name, weightShape: shapes[0], hasBias: hasBias,
-                                                              location: spec.location)
+                (conv.weight, conv.bias) = try tiedParameters(
+                    tie, use: layer.name, weightShape: shapes[0], hasBias: hasBias,
+                    location: spec.location)
             } else {
                 conv.weight = try newParameter(layer.name + ".weight", shapes[0], .convWeight, at: spec.location)
-                if hasBias { conv.bias = try newParameter(layer.name + ".bias", shapes[1], .convBias, at: spec.location) }
+                if hasBias {
+                    conv.bias = try newParameter(layer.name + ".bias", shapes[1], .convBias, at: spec.location)
+                }
             }
             op = .conv(conv)
         case .batchnorm:
             let epsilon = try real("eps", default: 1e-5)
             guard epsilon > 0 else {
-                throw CompileFailure(Diagnostic(at: spec.arguments["eps"]!.location, .expected("'eps' greater than 0", found: String(epsilon))))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: spec.arguments["eps"]!.location, .expected("'eps' greater than 0", found: String(epsilon))))
             }
             let shape = [inputShape.channels]
-            op = .batchNorm(Op.BatchNorm(epsilon: epsilon,
-                                         scale: try newParameter(layer.name + ".weight", shape, .bnScale, at: spec.location),
-                                         shift: try newParameter(layer.name + ".bias", shape, .bnShift, at: spec.location),
-                                         mean: try newParameter(layer.name + ".running_mean", shape, .bnMean, at: spec.location),
-                                         variance: try newParameter(layer.name + ".running_var", shape, .bnVariance, at: spec.location)))
+            op = .batchNorm(
+                Op.BatchNorm(
+                    epsilon: epsilon,
+                    scale: try newParameter(layer.name + ".weight", shape, .bnScale, at: spec.location),
+                    shift: try newParameter(layer.name + ".bias", shape, .bnShift, at: spec.location),
+                    mean: try newParameter(layer.name + ".running_mean", shape, .bnMean, at: spec.location),
+                    variance: try newParameter(layer.name + ".running_var", shape, .bnVariance, at: spec.location)))
         case .relu: op = .relu
         case .maxpool, .avgpool:
             let kernel = try integer("kernel", in: 1...Self.maximumWindow)
-            let pool = Op.Pooling(kernel: kernel, stride: try integer("stride", default: kernel, in: 1...Self.maximumWindow),
-                                  padding: try integer("pad", default: 0, in: 0...kernel / 2))
+            let pool = Op.Pooling(
+                kernel: kernel, stride: try integer("stride", default: kernel, in: 1...Self.maximumWindow),
+                padding: try integer("pad", default: 0, in: 0...kernel / 2))
             op = spec.kind == .maxpool ? .maxPool(pool) : .avgPool(pool)
         case .globalAvgpool: op = .globalAvgPool
         case .flatten: op = .flatten
@@ -261,39 +323,50 @@ struct Lowering {
             let out = try integer("out", in: 1...Self.maximumChannels)
             let hasBias = flag("bias", default: true)
             var linear = Op.Linear(outFeatures: out, weight: ParameterID(-1), bias: nil)
-            linear.weight = try newParameter(layer.name + ".weight", [out, inputShape.elementCount], .linearWeight, at: spec.location)
+            linear.weight = try newParameter(
+                layer.name + ".weight", [out, inputShape.elementCount], .linearWeight, at: spec.location)
             if hasBias { linear.bias = try newParameter(layer.name + ".bias", [out], .linearBias, at: spec.location) }
             op = .linear(linear)
         case .dropout:
             let rate = try real("p", default: 0.5)
             guard (0..<1).contains(rate) else {
-                throw CompileFailure(Diagnostic(at: spec.arguments["p"]?.location ?? spec.location, .probabilityExpected(found: String(rate))))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: spec.arguments["p"]?.location ?? spec.location, .probabilityExpected(found: String(rate))))
             }
             op = .dropout(rate: rate)
         case .subsamplePad:
-            op = .subsamplePad(Op.SubsamplePad(outChannels: try integer("out", in: 1...Self.maximumChannels),
-                                               stride: try integer("stride", default: 1, in: 1...Self.maximumWindow)))
+            op = .subsamplePad(
+                Op.SubsamplePad(
+                    outChannels: try integer("out", in: 1...Self.maximumChannels),
+                    stride: try integer("stride", default: 1, in: 1...Self.maximumWindow)))
         }
         return try append(op, inputs: [input], name: layer.name, section: section, location: spec.location)
     }
 
     // MARK: Graph building
 
-    private mutating func append(_ op: Op, inputs: [ValueID], name: String, section: Section, location: Location,
-                                 inputShapes: [Shape]? = nil) throws(CompileFailure) -> ValueID {
+    private mutating func append(
+        _ op: Op, inputs: [ValueID], name: String, section: Section, location: Location,
+        inputShapes: [Shape]? = nil
+    ) throws(CompileFailure) -> ValueID {
         let shapes = inputShapes ?? inputs.map { graph[$0].shape }
         switch ShapeRules.output(of: op, inputs: shapes, name: name) {
         case .failure(let message):
             throw CompileFailure(Diagnostic(at: location, message))
         case .success(let shape):
             let id = ValueID(graph.nodes.count)
-            graph.nodes.append(GraphNode(id: id, op: op, inputs: inputs, shape: shape, name: name, section: section, location: location))
+            graph.nodes.append(
+                GraphNode(
+                    id: id, op: op, inputs: inputs, shape: shape, name: name, section: section, location: location))
             return id
         }
     }
 
-    private mutating func newParameter(_ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil,
-                                       at location: Location) throws(CompileFailure) -> ParameterID {
+    private mutating func newParameter(
+        _ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil,
+        at location: Location
+    ) throws(CompileFailure) -> ParameterID {
         guard let count = Shape.checkedProduct(shape), count <= ShapeRules.maximumElements else {
             throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
         }
@@ -302,22 +375,35 @@ struct Lowering {
         return id
     }
 
-    private mutating func tiedParameters(_ request: TieRequest, use: String, weightShape: [Int], hasBias: Bool,
-                                         location: Location) throws(CompileFailure) -> (ParameterID, ParameterID?) {
+    private mutating func tiedParameters(
+        _ request: TieRequest, use: String, weightShape: [Int], hasBias: Bool,
+        location: Location
+    ) throws(CompileFailure) -> (ParameterID, ParameterID?) {
         let describe = { (shape: [Int]) in shape.map(String.init).joined(separator: "x") }
         if var state = tieIndex[request.group] {
             guard state.weightShape == weightShape else {
-                throw CompileFailure(Diagnostic(
-                    at: request.declaration,
-                    .tieShapeMismatch(group: request.group, use: use, shape: describe(weightShape),
-                                      firstUse: state.firstUse, firstShape: describe(state.weightShape)),
-                    notes: (state.firstDeclaration == request.declaration ? [] :
-                                [Diagnostic.note(at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))])
-                        + [Diagnostic.note(at: location, .tieUse(use))]))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: request.declaration,
+                        .tieShapeMismatch(
+                            group: request.group, use: use, shape: describe(weightShape),
+                            firstUse: state.firstUse, firstShape: describe(state.weightShape)),
+                        notes: (state.firstDeclaration == request.declaration
+                            ? []
+                            : [
+                                Diagnostic.note(
+                                    at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))
+                            ])
+                            + [Diagnostic.note(at: location, .tieUse(use))]))
             }
             guard state.hasBias == hasBias else {
-                throw CompileFailure(Diagnostic(at: location, .tieBiasMismatch(group: request.group),
-                                                notes: [Diagnostic.note(at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))]))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: location, .tieBiasMismatch(group: request.group),
+                        notes: [
+                            Diagnostic.note(
+                                at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))
+                        ]))
             }
             state.uses += 1
             tieIndex[request.group] = state
@@ -326,10 +412,15 @@ struct Lowering {
             }
             return (graph.ties[state.index].weight, graph.ties[state.index].bias)
         }
-        let weight = try newParameter(request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group, at: location)
-        let bias = hasBias ? try newParameter(request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group, at: location) : nil
-        tieIndex[request.group] = TieState(index: graph.ties.count, firstUse: use, firstDeclaration: request.declaration,
-                                           weightShape: weightShape, hasBias: hasBias, uses: 1)
+        let weight = try newParameter(
+            request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group, at: location)
+        let bias =
+            hasBias
+            ? try newParameter(
+                request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group, at: location) : nil
+        tieIndex[request.group] = TieState(
+            index: graph.ties.count, firstUse: use, firstDeclaration: request.declaration,
+            weightShape: weightShape, hasBias: hasBias, uses: 1)
         graph.ties.append(Tie(name: request.group, weight: weight, bias: bias, declarations: [request.declaration]))
         return (weight, bias)
     }

@@ -36,7 +36,8 @@ public enum AlgorithmSelection {
         if supported(.gemm1x1) { return .gemm1x1 }
         let pairs = Int(direct.in_channels) * Int(direct.out_channels)
         guard supported(.winogradF2), direct.in_channels >= winogradMinimumChannels,
-              16 * pairs * 4 <= winogradMaximumWeightBytes else { return .igemm }
+            16 * pairs * 4 <= winogradMaximumWeightBytes
+        else { return .igemm }
         let tiles4 = ((Int(direct.out_height) + 3) / 4) * ((Int(direct.out_width) + 3) / 4)
         return 36 * pairs * 4 <= f4MaximumWeightBytes && tiles4 >= f4MinimumTiles ? .winogradF4 : .winogradF2
     }

@@ -13,8 +13,9 @@ public enum CostAnalysis {
             var macs: Int? = 0
             switch node.op {
             case .conv(let conv):
-                macs = ShapeRules.convolutionMACs(output: node.shape, inputChannels: input.channels, groups: conv.groups,
-                                                  kernel: conv.kernel)
+                macs = ShapeRules.convolutionMACs(
+                    output: node.shape, inputChannels: input.channels, groups: conv.groups,
+                    kernel: conv.kernel)
             case .linear(let linear):
                 macs = ShapeRules.linearMACs(outFeatures: linear.outFeatures, inFeatures: input.elementCount)
             case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
@@ -23,7 +24,9 @@ public enum CostAnalysis {
             guard let macs else {
                 throw CompileFailure(Diagnostic(at: node.location, .tensorTooLarge("the compute of \(node.name)")))
             }
-            let perUse = node.op.parameters.map { graph[$0] }.filter(\.role.isTrainable).reduce(0) { $0 + $1.elementCount }
+            let perUse = node.op.parameters.map { graph[$0] }.filter(\.role.isTrainable).reduce(0) {
+                $0 + $1.elementCount
+            }
             return NodeCost(macs: macs, parametersPerUse: perUse)
         }
     }

@@ -28,13 +28,16 @@ public enum Fusion {
         }
         /// Whether only linear layers read the value (through dropouts): they take a flattened map in NHWC order.
         func onlyLinearsRead(_ index: Int) -> Bool {
-            index != graph.output.index && consumers[index].allSatisfy { consumer in
-                switch graph.nodes[consumer].op {
-                case .linear: return true
-                case .dropout: return onlyLinearsRead(consumer)
-                case .input, .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .add, .subsamplePad: return false
+            index != graph.output.index
+                && consumers[index].allSatisfy { consumer in
+                    switch graph.nodes[consumer].op {
+                    case .linear: return true
+                    case .dropout: return onlyLinearsRead(consumer)
+                    case .input, .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .add,
+                        .subsamplePad:
+                        return false
+                    }
                 }
-            }
         }
 
         var absorbed = Set<Int>()
@@ -76,19 +79,26 @@ public enum Fusion {
         let groupStarting = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($1.members[0], $0) })
         for (index, group) in groups.enumerated() {
             guard case .conv = graph.nodes[group.members[0]].op, group.last != graph.output.index else { continue }
-            let norms = consumers[group.last].filter { if case .batchNorm = graph.nodes[$0].op { return true } else { return false } }
-            guard norms.count == 1, let normGroup = groupStarting[norms[0]], case .batchNorm(let bn) = graph.nodes[norms[0]].op else { continue }
-            groups[index].epilogue.preActivation = Program.PreActivation(batchNorm: reference(bn), relu: groups[normGroup].epilogue.relu)
+            let norms = consumers[group.last].filter {
+                if case .batchNorm = graph.nodes[$0].op { return true } else { return false }
+            }
+            guard norms.count == 1, let normGroup = groupStarting[norms[0]],
+                case .batchNorm(let bn) = graph.nodes[norms[0]].op
+            else { continue }
+            groups[index].epilogue.preActivation = Program.PreActivation(
+                batchNorm: reference(bn), relu: groups[normGroup].epilogue.relu)
             mergedInto[normGroup] = index
         }
 
-        var program = Program(network: graph.network, variant: graph.variant, values: [], steps: [],
-                              parameters: parameterTable(graph), input: 0, output: 0, macs: 0)
+        var program = Program(
+            network: graph.network, variant: graph.variant, values: [], steps: [],
+            parameters: parameterTable(graph), input: 0, output: 0, macs: 0)
         var valueOf = [Int](repeating: -1, count: graph.nodes.count)
         // A group runs where its last node stood, so every input of every member exists by then.
         func stepName(_ group: Group) -> String {
             group.members.map { graph.nodes[$0].name }.enumerated()
-                .map { $0.offset == 0 ? $0.element : String($0.element.split(separator: ".").last ?? "") }.joined(separator: "+")
+                .map { $0.offset == 0 ? $0.element : String($0.element.split(separator: ".").last ?? "") }.joined(
+                    separator: "+")
         }
         let pending = groups.enumerated().filter { mergedInto[$0.offset] == nil }
         let normOf = Dictionary(uniqueKeysWithValues: mergedInto.map { ($1, groups[$0]) })
@@ -102,7 +112,8 @@ public enum Fusion {
                 valueOf[first.id.index] = program.values.count - 1
                 program.input = valueOf[first.id.index]
                 continue
-            case .flatten where graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
+            case .flatten
+            where graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
                 && !onlyLinearsRead(first.id.index):
                 kernel = .flatten
             case .flatten, .dropout:
@@ -111,8 +122,9 @@ public enum Fusion {
                 continue
             case .conv(let conv):
                 if let residual = group.residual { inputs.append(valueOf[residual.index]) }
-                kernel = .conv(weight: conv.weight.index, bias: conv.bias?.index, kernel: conv.kernel, stride: conv.stride,
-                               padding: conv.padding, groups: conv.groups, epilogue: group.epilogue)
+                kernel = .conv(
+                    weight: conv.weight.index, bias: conv.bias?.index, kernel: conv.kernel, stride: conv.stride,
+                    padding: conv.padding, groups: conv.groups, epilogue: group.epilogue)
             case .batchNorm(let bn):
                 kernel = .scaleShift(reference(bn), relu: group.epilogue.relu)
             case .add:
@@ -131,9 +143,11 @@ public enum Fusion {
                 let inputChannels = graph[first.inputs[0]].shape.channels
                 kernel = .subsamplePad(stride: pad.stride, padBefore: (pad.outChannels - inputChannels) / 2)
             }
-            program.values.append(Program.Value(name: last.id == graph.output ? "logits" : last.name, shape: last.shape))
+            program.values.append(
+                Program.Value(name: last.id == graph.output ? "logits" : last.name, shape: last.shape))
             valueOf[last.id.index] = program.values.count - 1
-            var step = Program.Step(name: stepName(group), kernel: kernel, inputs: inputs, output: valueOf[last.id.index])
+            var step = Program.Step(
+                name: stepName(group), kernel: kernel, inputs: inputs, output: valueOf[last.id.index])
             if let norm = normOf[index] {
                 let normLast = graph.nodes[norm.last]
                 program.values.append(Program.Value(name: normLast.name, shape: normLast.shape))
@@ -150,11 +164,15 @@ public enum Fusion {
     }
 
     private static func reference(_ bn: Op.BatchNorm) -> Program.BatchNormRef {
-        Program.BatchNormRef(scale: bn.scale.index, shift: bn.shift.index, mean: bn.mean.index, variance: bn.variance.index, epsilon: bn.epsilon)
+        Program.BatchNormRef(
+            scale: bn.scale.index, shift: bn.shift.index, mean: bn.mean.index, variance: bn.variance.index,
+            epsilon: bn.epsilon)
     }
 
     private static func parameterTable(_ graph: Graph) -> [Program.ParameterInfo] {
         let uses = graph.parameterUseCounts()
-        return graph.parameters.map { Program.ParameterInfo(name: $0.name, shape: $0.shape, role: $0.role.rawValue, uses: uses[$0.id.index]) }
+        return graph.parameters.map {
+            Program.ParameterInfo(name: $0.name, shape: $0.shape, role: $0.role.rawValue, uses: uses[$0.id.index])
+        }
     }
 }

@@ -79,7 +79,10 @@ public enum MemoryPlanner {
         }
         func newBuffer(_ value: Int) {
             bufferOfValue[value] = buffers.count
-            buffers.append(.init(values: [value], bytes: bytes(value), offset: 0, firstStep: defined[value], lastStep: lastUse[value]))
+            buffers.append(
+                .init(
+                    values: [value], bytes: bytes(value), offset: 0, firstStep: defined[value], lastStep: lastUse[value]
+                ))
         }
         newBuffer(program.input)
         for (index, step) in program.steps.enumerated() {
@@ -99,7 +102,9 @@ public enum MemoryPlanner {
         }
 
         // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
-        let order = buffers.indices.sorted { (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep) }
+        let order = buffers.indices.sorted {
+            (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep)
+        }
         let offsets = bestFitOffsets(buffers, order: order, steps: program.steps.count)
         for index in buffers.indices { buffers[index].offset = offsets[index] }
 
@@ -116,7 +121,9 @@ public enum MemoryPlanner {
             lowerBound = max(lowerBound, live)
         }
         let arena = buffers.map { $0.offset + $0.bytes }.max() ?? 0
-        return MemoryPlan(batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound)
+        return MemoryPlan(
+            batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound
+        )
     }
 
     /// Greedy best fit: the buffers in `order` each go in the lowest of the smallest gaps that fit among the

@@ -11,15 +11,19 @@ import CKernels
 /// its tiles only: each piece transforms the input of its tiles for all of its panels.
 public enum Scheduling {
     public static func run(_ program: Program, algorithms: [Algorithm], threads: Int) -> Schedule {
-        Schedule(threads: threads, steps: program.steps.indices.map { index in
-            schedule(program, step: index, algorithm: algorithms[index], threads: threads)
-        })
+        Schedule(
+            threads: threads,
+            steps: program.steps.indices.map { index in
+                schedule(program, step: index, algorithm: algorithms[index], threads: threads)
+            })
     }
 
     static func schedule(_ program: Program, step index: Int, algorithm: Algorithm, threads: Int) -> StepSchedule {
         let step = program.steps[index]
         if let geometry = program.convGeometry(of: step, algorithm: algorithm) {
-            return convolution(geometry, algorithm: algorithm, inputElements: program.values[step.inputs[0]].elements, threads: threads)
+            return convolution(
+                geometry, algorithm: algorithm, inputElements: program.values[step.inputs[0]].elements, threads: threads
+            )
         }
         let split = fixedSplit(of: step.kernel)
         let pieces: Int
@@ -31,19 +35,23 @@ public enum Scheduling {
         return StepSchedule(algorithm: algorithm, split: split, pieces: pieces)
     }
 
-    private static func convolution(_ geometry: sc_conv_geometry, algorithm: Algorithm, inputElements: Int,
-                                    threads: Int) -> StepSchedule {
+    private static func convolution(
+        _ geometry: sc_conv_geometry, algorithm: Algorithm, inputElements: Int,
+        threads: Int
+    ) -> StepSchedule {
         guard threads > 1 else { return StepSchedule(algorithm: algorithm, split: .pixels, pieces: 1) }
         // Micro-tiles of rows: 6 output pixels in the GEMM's micro-kernel, chunks of 8 Winograd tiles.
         let rowTiles = geometry.isWinograd ? (geometry.rows + 7) / 8 : (geometry.rows + 5) / 6
         let panels = geometry.panels
         let pixelLoad = (rowTiles + threads - 1) / threads * panels
         let panelLoad = rowTiles * ((panels + threads - 1) / threads)
-        let splitPanels = !geometry.isWinograd
+        let splitPanels =
+            !geometry.isWinograd
             && (panelLoad < pixelLoad || (panelLoad == pixelLoad && geometry.packedFloats > inputElements))
         let units = splitPanels ? panels / 2 : rowTiles / 64
-        return StepSchedule(algorithm: algorithm, split: splitPanels ? .panels : .pixels,
-                            pieces: min(max(units, threads), 4 * threads))
+        return StepSchedule(
+            algorithm: algorithm, split: splitPanels ? .panels : .pixels,
+            pieces: min(max(units, threads), 4 * threads))
     }
 
     /// How a step other than a convolution is cut (its schedule's `split` must be this): a
@@ -78,10 +86,16 @@ public enum Scheduling {
                 guard entry.algorithm != .kernel, geometry.isSupported else {
                     return "\(name) cannot run by '\(entry.algorithm.rawValue)'"
                 }
-                guard entry.split == .pixels || entry.split == .panels else { return "\(name) cannot split by \(entry.split)" }
+                guard entry.split == .pixels || entry.split == .panels else {
+                    return "\(name) cannot split by \(entry.split)"
+                }
             } else {
-                guard entry.algorithm == .kernel else { return "\(name) is not a convolution, so it runs by its kernel" }
-                guard entry.split == fixedSplit(of: step.kernel) else { return "\(name) cannot split by \(entry.split)" }
+                guard entry.algorithm == .kernel else {
+                    return "\(name) is not a convolution, so it runs by its kernel"
+                }
+                guard entry.split == fixedSplit(of: step.kernel) else {
+                    return "\(name) cannot split by \(entry.split)"
+                }
             }
         }
         return nil

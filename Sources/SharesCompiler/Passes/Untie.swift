@@ -10,7 +10,8 @@ public enum Untie {
 
         func add(_ parameter: Parameter, name: String) -> ParameterID {
             let id = ParameterID(result.parameters.count)
-            result.parameters.append(Parameter(id: id, name: name, shape: parameter.shape, role: parameter.role, tie: nil))
+            result.parameters.append(
+                Parameter(id: id, name: name, shape: parameter.shape, role: parameter.role, tie: nil))
             return id
         }
         func remap(_ id: ParameterID, node: GraphNode, suffix: String) -> ParameterID {

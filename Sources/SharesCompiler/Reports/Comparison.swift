@@ -52,15 +52,17 @@ public struct Comparison: Codable, Hashable, Sendable {
             Metric("MACs", a.macs, b.macs),
             Metric("weighted layers", a.layers.total, b.layers.total),
             Metric("distinct weighted layers", a.layers.distinct, b.layers.distinct),
-            Metric("tied weights", a.ties.count, b.ties.count),
+            Metric("tied weights", a.ties.count, b.ties.count)
         ]
         // Stages are matched by name, in A's order, then B's extra stages.
-        let names = a.stages.map(\.name) + b.stages.map(\.name).filter { name in !a.stages.contains { $0.name == name } }
+        let names =
+            a.stages.map(\.name) + b.stages.map(\.name).filter { name in !a.stages.contains { $0.name == name } }
         stages = names.map { name in
             let left = a.stages.first { $0.name == name }, right = b.stages.first { $0.name == name }
-            return StageDelta(name: name, a: left, b: right,
-                              parameters: Metric("parameters", left?.parameters ?? 0, right?.parameters ?? 0),
-                              macs: Metric("MACs", left?.macs ?? 0, right?.macs ?? 0))
+            return StageDelta(
+                name: name, a: left, b: right,
+                parameters: Metric("parameters", left?.parameters ?? 0, right?.parameters ?? 0),
+                macs: Metric("MACs", left?.macs ?? 0, right?.macs ?? 0))
         }
     }
 
@@ -80,28 +82,40 @@ enum ComparisonText {
         func table(_ table: Table) { out += markdown ? table.markdown() : table.text() }
         func label(_ side: Comparison.Side) -> String { "\(side.network) (\(side.variant.rawValue))" }
 
-        out += markdown ? "# \(label(comparison.a)) vs \(label(comparison.b))\n\n" : "\(label(comparison.a)) vs \(label(comparison.b))\n"
-        out += markdown ? "A is `\(comparison.a.source)`, B is `\(comparison.b.source)`. Differences are B - A, relative to A.\n"
-                        : "  A  \(comparison.a.source)\n  B  \(comparison.b.source)\n  differences are B - A, relative to A\n"
+        out +=
+            markdown
+            ? "# \(label(comparison.a)) vs \(label(comparison.b))\n\n"
+            : "\(label(comparison.a)) vs \(label(comparison.b))\n"
+        out +=
+            markdown
+            ? "A is `\(comparison.a.source)`, B is `\(comparison.b.source)`. Differences are B - A, relative to A.\n"
+            : "  A  \(comparison.a.source)\n  B  \(comparison.b.source)\n  differences are B - A, relative to A\n"
         out += (markdown ? "\n" : "\n  ") + summary(comparison) + "\n"
 
         heading("Totals")
         var totals = Table([("", .left), ("A", .right), ("B", .right), ("B - A", .right), ("change", .right)])
         for metric in comparison.totals {
-            totals.add([metric.metric, Format.grouped(metric.a), Format.grouped(metric.b), Format.signed(metric.delta),
-                        Format.signedPercent(metric.deltaPercent)])
+            totals.add([
+                metric.metric, Format.grouped(metric.a), Format.grouped(metric.b), Format.signed(metric.delta),
+                Format.signedPercent(metric.deltaPercent)
+            ])
         }
         table(totals)
 
         heading("Stages")
-        var stages = Table([("stage", .left), ("blocks A", .right), ("blocks B", .right), ("parameters A", .right),
-                            ("parameters B", .right), ("B - A", .right), ("change", .right), ("MACs A", .right),
-                            ("MACs B", .right), ("change", .right)])
+        var stages = Table([
+            ("stage", .left), ("blocks A", .right), ("blocks B", .right), ("parameters A", .right),
+            ("parameters B", .right), ("B - A", .right), ("change", .right), ("MACs A", .right),
+            ("MACs B", .right), ("change", .right)
+        ])
         for stage in comparison.stages {
-            stages.add([stage.name, stage.a.map { String($0.blocks) } ?? "-", stage.b.map { String($0.blocks) } ?? "-",
-                        Format.grouped(stage.parameters.a), Format.grouped(stage.parameters.b), Format.signed(stage.parameters.delta),
-                        Format.signedPercent(stage.parameters.deltaPercent), Format.grouped(stage.macs.a),
-                        Format.grouped(stage.macs.b), Format.signedPercent(stage.macs.deltaPercent)])
+            stages.add([
+                stage.name, stage.a.map { String($0.blocks) } ?? "-", stage.b.map { String($0.blocks) } ?? "-",
+                Format.grouped(stage.parameters.a), Format.grouped(stage.parameters.b),
+                Format.signed(stage.parameters.delta),
+                Format.signedPercent(stage.parameters.deltaPercent), Format.grouped(stage.macs.a),
+                Format.grouped(stage.macs.b), Format.signedPercent(stage.macs.deltaPercent)
+            ])
         }
         table(stages)
         return out
@@ -113,9 +127,13 @@ enum ComparisonText {
         let fewer = parameters.delta >= 0 ? "A" : "B", more = parameters.delta >= 0 ? "B" : "A"
         let larger = max(parameters.a, parameters.b), smaller = min(parameters.a, parameters.b)
         let share = percent(larger - smaller, of: larger)
-        let compute = macs.delta == 0 ? "at the same compute (\(Format.metric(macs.a, unit: "MACs")) per image)"
+        let compute =
+            macs.delta == 0
+            ? "at the same compute (\(Format.metric(macs.a, unit: "MACs")) per image)"
             : "with \(Format.signedPercent(macs.deltaPercent)) MACs in B (\(Format.metric(macs.a, unit: "MACs")) -> \(Format.metric(macs.b, unit: "MACs")))"
         if larger == smaller { return "Both have \(Format.grouped(larger)) parameters, " + compute + "." }
-        return "\(fewer) has \(Format.grouped(larger - smaller)) fewer parameters than \(more) (\(Format.percent(share)) of \(more)'s), " + compute + "."
+        return
+            "\(fewer) has \(Format.grouped(larger - smaller)) fewer parameters than \(more) (\(Format.percent(share)) of \(more)'s), "
+            + compute + "."
     }
 }

@@ -4,7 +4,8 @@ public enum ReportBuilder {
         let location = graph.nodes.first?.location ?? Location(file: graph.source, line: 1, column: 1)
         let trainable = graph.parameters.filter(\.role.isTrainable)
         let total = try checkedSum(trainable.map(\.elementCount), at: location, "the parameter count")
-        let buffers = try checkedSum(graph.parameters.filter { !$0.role.isTrainable }.map(\.elementCount), at: location, "the buffer count")
+        let buffers = try checkedSum(
+            graph.parameters.filter { !$0.role.isTrainable }.map(\.elementCount), at: location, "the buffer count")
         let perUse = try checkedSum(costs.map(\.parametersPerUse), at: location, "the parameter count")
         let macs = try checkedSum(costs.map(\.macs), at: location, "the MAC count")
         let (flops, overflow) = macs.multipliedReportingOverflow(by: 2)
@@ -15,8 +16,9 @@ public enum ReportBuilder {
             network: graph.network, source: graph.source,
             variant: graph.variant,
             input: graph.inputShape, output: graph.nodes.last?.shape ?? graph.inputShape,
-            parameters: .init(total: total, perUse: perUse, saved: perUse - total,
-                              savedPercent: percent(perUse - total, of: perUse), buffers: buffers),
+            parameters: .init(
+                total: total, perUse: perUse, saved: perUse - total,
+                savedPercent: percent(perUse - total, of: perUse), buffers: buffers),
             weightBytes: total * 4, bufferBytes: buffers * 4, macs: macs, flops: flops,
             layers: .init(total: weighted.count, distinct: Set(weighted.compactMap { $0.op.parameters.first }).count),
             stages: stageRows(graph, costs: costs), ties: tieRows(graph))
@@ -24,13 +26,19 @@ public enum ReportBuilder {
 
     private static func stageRows(_ graph: Graph, costs: [NodeCost]) -> [Report.StageRow] {
         var rows: [Report.StageRow] = [
-            .init(name: "stem", kind: .stem, block: nil, blocks: 0, output: graph.inputShape, parameters: 0, perUse: 0, saved: 0, macs: 0),
+            .init(
+                name: "stem", kind: .stem, block: nil, blocks: 0, output: graph.inputShape, parameters: 0, perUse: 0,
+                saved: 0, macs: 0)
         ]
         rows += graph.stages.map {
-            .init(name: $0.name, kind: .stage, block: $0.template, blocks: $0.blocks, output: graph.inputShape,
-                  parameters: 0, perUse: 0, saved: 0, macs: 0)
+            .init(
+                name: $0.name, kind: .stage, block: $0.template, blocks: $0.blocks, output: graph.inputShape,
+                parameters: 0, perUse: 0, saved: 0, macs: 0)
         }
-        rows.append(.init(name: "head", kind: .head, block: nil, blocks: 0, output: graph.inputShape, parameters: 0, perUse: 0, saved: 0, macs: 0))
+        rows.append(
+            .init(
+                name: "head", kind: .head, block: nil, blocks: 0, output: graph.inputShape, parameters: 0, perUse: 0,
+                saved: 0, macs: 0))
 
         var counted = Set<ParameterID>()
         var lastRow = 0
@@ -47,7 +55,8 @@ public enum ReportBuilder {
             rows[row].output = node.shape
             rows[row].macs += cost.macs
             rows[row].perUse += cost.parametersPerUse
-            for parameter in node.op.parameters where graph[parameter].role.isTrainable && counted.insert(parameter).inserted {
+            for parameter in node.op.parameters
+            where graph[parameter].role.isTrainable && counted.insert(parameter).inserted {
                 rows[row].parameters += graph[parameter].elementCount
             }
         }
@@ -58,13 +67,18 @@ public enum ReportBuilder {
 
     private static func tieRows(_ graph: Graph) -> [Report.TieRow] {
         var users: [ParameterID: [String]] = [:]
-        for node in graph.nodes { for parameter in node.op.parameters where graph[parameter].tie != nil { users[parameter, default: []].append(node.name) } }
+        for node in graph.nodes {
+            for parameter in node.op.parameters where graph[parameter].tie != nil {
+                users[parameter, default: []].append(node.name)
+            }
+        }
         return graph.ties.map { tie in
             let weight = graph[tie.weight]
             let elements = weight.elementCount + (tie.bias.map { graph[$0].elementCount } ?? 0)
             let usedBy = users[tie.weight] ?? []
-            return .init(name: tie.name, weight: weight.name, shape: weight.shape, parameters: elements, uses: usedBy.count,
-                         usedBy: usedBy, saved: (usedBy.count - 1) * elements)
+            return .init(
+                name: tie.name, weight: weight.name, shape: weight.shape, parameters: elements, uses: usedBy.count,
+                usedBy: usedBy, saved: (usedBy.count - 1) * elements)
         }
     }
 }

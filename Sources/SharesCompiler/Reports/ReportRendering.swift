@@ -23,8 +23,10 @@ enum ReportText {
 
         let variant = report.variant == .shared ? "shared" : "sequential"
         out += markdown ? "# \(report.network) (\(variant))\n\n" : "\(report.network) (\(variant))\n"
-        out += (markdown ? "Spec `\(report.source)`, input \(report.input), output \(report.output).\n"
-                         : "  spec    \(report.source)\n  input   \(report.input)\n  output  \(report.output)\n")
+        out +=
+            (markdown
+                ? "Spec `\(report.source)`, input \(report.input), output \(report.output).\n"
+                : "  spec    \(report.source)\n  input   \(report.input)\n  output  \(report.output)\n")
 
         heading("Totals")
         var totals = Table([("", .left), ("count", .right), ("", .left)])
@@ -41,24 +43,35 @@ enum ReportText {
         table(totals)
 
         heading("Stages")
-        var stages = Table([("stage", .left), ("block", .left), ("blocks", .right), ("output", .left), ("parameters", .right),
-                            ("per use", .right), ("saved", .right), ("MACs", .right)])
+        var stages = Table([
+            ("stage", .left), ("block", .left), ("blocks", .right), ("output", .left), ("parameters", .right),
+            ("per use", .right), ("saved", .right), ("MACs", .right)
+        ])
         for row in report.stages {
-            stages.add([row.name, row.block ?? "-", String(row.blocks), row.output.description, Format.grouped(row.parameters),
-                        Format.grouped(row.perUse), Format.grouped(row.saved), Format.grouped(row.macs)])
+            stages.add([
+                row.name, row.block ?? "-", String(row.blocks), row.output.description, Format.grouped(row.parameters),
+                Format.grouped(row.perUse), Format.grouped(row.saved), Format.grouped(row.macs)
+            ])
         }
-        stages.add(["total", "", String(report.stages.reduce(0) { $0 + $1.blocks }), "", Format.grouped(p.total),
-                    Format.grouped(p.perUse), Format.grouped(p.saved), Format.grouped(report.macs)])
+        stages.add([
+            "total", "", String(report.stages.reduce(0) { $0 + $1.blocks }), "", Format.grouped(p.total),
+            Format.grouped(p.perUse), Format.grouped(p.saved), Format.grouped(report.macs)
+        ])
         table(stages)
 
         heading("Ties")
         if report.ties.isEmpty {
             out += markdown ? "No tied weights.\n" : "  no tied weights\n"
         } else {
-            var ties = Table([("tie", .left), ("weight", .left), ("shape", .left), ("uses", .right), ("used by", .left), ("saved", .right)])
+            var ties = Table([
+                ("tie", .left), ("weight", .left), ("shape", .left), ("uses", .right), ("used by", .left),
+                ("saved", .right)
+            ])
             for tie in report.ties {
-                ties.add([tie.name, tie.weight, tie.shape.map(String.init).joined(separator: "x"), String(tie.uses),
-                          UseList.compact(tie.usedBy), Format.grouped(tie.saved)])
+                ties.add([
+                    tie.name, tie.weight, tie.shape.map(String.init).joined(separator: "x"), String(tie.uses),
+                    UseList.compact(tie.usedBy), Format.grouped(tie.saved)
+                ])
             }
             table(ties)
         }
@@ -74,8 +87,12 @@ enum UseList {
         var loose: [String] = []
         for name in names {
             guard let range = name.range(of: ".block"),
-                  let dot = name[range.upperBound...].firstIndex(of: "."),
-                  let block = Int(name[range.upperBound..<dot]) else { loose.append(name); continue }
+                let dot = name[range.upperBound...].firstIndex(of: "."),
+                let block = Int(name[range.upperBound..<dot])
+            else {
+                loose.append(name)
+                continue
+            }
             let prefix = String(name[..<range.upperBound]), suffix = String(name[dot...])
             if let last = groups.indices.last, groups[last].prefix == prefix, groups[last].suffix == suffix {
                 groups[last].blocks.append(block)
@@ -92,7 +109,10 @@ enum UseList {
         var parts: [String] = []
         var start = values.first ?? 0, previous = start
         for value in values.dropFirst() + [Int.min] {
-            if value == previous + 1 { previous = value; continue }
+            if value == previous + 1 {
+                previous = value
+                continue
+            }
             parts.append(start == previous ? String(start) : "\(start)-\(previous)")
             start = value
             previous = value

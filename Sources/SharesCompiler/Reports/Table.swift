@@ -90,7 +90,8 @@ public enum Format {
             mantissa = fixed(abs(value) / pow(10, Double(exponent)), decimals: decimals)
         }
         let digits = String(abs(exponent))
-        return (value < 0 ? "-" : "") + mantissa + "e" + (exponent < 0 ? "-" : "+") + (digits.count < 2 ? "0" : "") + digits
+        return (value < 0 ? "-" : "") + mantissa + "e" + (exponent < 0 ? "-" : "+") + (digits.count < 2 ? "0" : "")
+            + digits
     }
 
     /// `4089184256` -> `4.089 G` (SI prefixes, three decimals); with a unit, `4.089 GMACs` or `512 MACs`.
@@ -105,7 +106,9 @@ public enum Format {
     /// `81879200` -> `78.09 MiB`.
     public static func bytes(_ value: Int) -> String {
         let units: [(Double, String)] = [(1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB")]
-        for (scale, unit) in units where Double(value) >= scale { return fixed(Double(value) / scale, decimals: 2) + " " + unit }
+        for (scale, unit) in units where Double(value) >= scale {
+            return fixed(Double(value) / scale, decimals: 2) + " " + unit
+        }
         return "\(value) B"
     }
 }

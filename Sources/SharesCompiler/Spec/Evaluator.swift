@@ -15,13 +15,18 @@ public struct Scope: Sendable {
     }
 
     /// A size, count or stride: whole and within `range`.
-    public func integer(_ expression: LocatedExpression, _ what: String, in range: ClosedRange<Int>) throws(CompileFailure) -> Int {
+    public func integer(_ expression: LocatedExpression, _ what: String, in range: ClosedRange<Int>)
+        throws(CompileFailure) -> Int
+    {
         let number = try evaluate(expression)
         guard case .int(let value) = number else {
-            throw CompileFailure(Diagnostic(at: expression.location, .wholeNumberExpected(what, found: number.description)))
+            throw CompileFailure(
+                Diagnostic(at: expression.location, .wholeNumberExpected(what, found: number.description)))
         }
         guard range.contains(value) else {
-            let bound = range.upperBound == Int.max ? "at least \(range.lowerBound)" : "\(range.lowerBound)...\(range.upperBound)"
+            let bound =
+                range.upperBound == Int.max
+                ? "at least \(range.lowerBound)" : "\(range.lowerBound)...\(range.upperBound)"
             throw CompileFailure(Diagnostic(at: expression.location, .outOfRange(what, value: value, range: bound)))
         }
         return value
@@ -33,7 +38,8 @@ public struct Scope: Sendable {
             return number
         case .variable(let name, let variableLocation):
             guard let value = values[name] else {
-                throw CompileFailure(Diagnostic(at: variableLocation, .unknownVariable(name, known: values.keys.sorted())))
+                throw CompileFailure(
+                    Diagnostic(at: variableLocation, .unknownVariable(name, known: values.keys.sorted())))
             }
             return value
         case .negate(let operand):
@@ -51,7 +57,9 @@ public struct Scope: Sendable {
         }
     }
 
-    private func integerOperation(_ op: Expression.Operator, _ x: Int, _ y: Int, at location: Location) throws(CompileFailure) -> Int {
+    private func integerOperation(_ op: Expression.Operator, _ x: Int, _ y: Int, at location: Location)
+        throws(CompileFailure) -> Int
+    {
         func fail(_ message: Message) -> CompileFailure { CompileFailure(Diagnostic(at: location, message)) }
         let result: (partialValue: Int, overflow: Bool)
         switch op {
@@ -79,7 +87,9 @@ public struct Scope: Sendable {
         return result.partialValue
     }
 
-    private func realOperation(_ op: Expression.Operator, _ x: Double, _ y: Double, at location: Location) throws(CompileFailure) -> Double {
+    private func realOperation(_ op: Expression.Operator, _ x: Double, _ y: Double, at location: Location)
+        throws(CompileFailure) -> Double
+    {
         let value: Double
         switch op {
         case .add: value = x + y
@@ -121,10 +131,15 @@ extension Spec {
                     failed.insert(name)
                     return nil
                 }
-                guard let value = resolve(dependency) else { failed.insert(name); return nil }
+                guard let value = resolve(dependency) else {
+                    failed.insert(name)
+                    return nil
+                }
                 local[dependency] = value
             }
-            guard let value = sink.recover({ () throws(CompileFailure) in try Scope(local).evaluate(declaration.value) }) else {
+            guard
+                let value = sink.recover({ () throws(CompileFailure) in try Scope(local).evaluate(declaration.value) })
+            else {
                 failed.insert(name)
                 return nil
             }

@@ -61,8 +61,17 @@ struct ExpressionParser {
         while true {
             skipSpaces()
             let op: Expression.Operator
-            if peek("//") { op = .floorDivide } else if peek("*") { op = .multiply }
-            else if peek("/") { op = .divide } else if peek("%") { op = .remainder } else { return result }
+            if peek("//") {
+                op = .floorDivide
+            } else if peek("*") {
+                op = .multiply
+            } else if peek("/") {
+                op = .divide
+            } else if peek("%") {
+                op = .remainder
+            } else {
+                return result
+            }
             position += op.rawValue.unicodeScalars.count
             result = .binary(op, result, try parseUnary())
         }

@@ -31,16 +31,19 @@ struct SpecLoader {
 
     // MARK: Reading
 
-    private mutating func parse(path: String, requestedAt: Location?, library: Bool = false) -> (SpecFile, [Located<String>])? {
+    private mutating func parse(path: String, requestedAt: Location?, library: Bool = false) -> (
+        SpecFile, [Located<String>]
+    )? {
         let text: String
         do { text = try source.read(path) } catch {
-            sink.error(at: requestedAt ?? Location(file: path, line: 1, column: 1),
-                       .cannotRead(path: path, reason: Paths.reason(error)))
+            sink.error(
+                at: requestedAt ?? Location(file: path, line: 1, column: 1),
+                .cannotRead(path: path, reason: Paths.reason(error)))
             return nil
         }
         let root: YAMLNode?
         do { root = try YAMLReader.read(text, file: path) } catch {
-            error.diagnostics.forEach { sink.emit($0) }
+            for diagnostic in error.diagnostics { sink.emit(diagnostic) }
             return nil
         }
         guard let root else {
@@ -49,20 +52,24 @@ struct SpecLoader {
         }
         var parser = SpecParser()
         let file = parser.parse(root, path: path)
-        parser.diagnostics.forEach { sink.emit($0) }
+        for diagnostic in parser.diagnostics { sink.emit(diagnostic) }
         return (file, parser.keysPresent)
     }
 
     /// The file at `path` and the files it extends, root-most first; libraries collected on the way.
     private mutating func loadChain(path: String, requestedAt: Location?) -> [SpecFile] {
-        if let cycle = cycle(reaching: path, at: requestedAt, extending: true) { sink.emit(cycle); return [] }
+        if let cycle = cycle(reaching: path, at: requestedAt, extending: true) {
+            sink.emit(cycle)
+            return []
+        }
         guard let (file, _) = parse(path: path, requestedAt: requestedAt) else { return [] }
         stack.append(path)
         defer { stack.removeLast() }
         // The parent's libraries load first, so that this file's libraries override their variables.
-        let ancestors = file.extends.map { parent in
-            loadChain(path: Paths.resolve(parent.value, relativeTo: path), requestedAt: parent.location)
-        } ?? []
+        let ancestors =
+            file.extends.map { parent in
+                loadChain(path: Paths.resolve(parent.value, relativeTo: path), requestedAt: parent.location)
+            } ?? []
         loadLibraries(of: file)
         return ancestors + [file]
     }
@@ -70,10 +77,15 @@ struct SpecLoader {
     private mutating func loadLibraries(of file: SpecFile) {
         for include in file.includes {
             let path = Paths.resolve(include.value, relativeTo: file.path)
-            if let cycle = cycle(reaching: path, at: include.location, extending: false) { sink.emit(cycle); continue }
+            if let cycle = cycle(reaching: path, at: include.location, extending: false) {
+                sink.emit(cycle)
+                continue
+            }
             guard !libraries.contains(path) else { continue }
             libraries.insert(path)
-            guard let (library, keys) = parse(path: path, requestedAt: include.location, library: true) else { continue }
+            guard let (library, keys) = parse(path: path, requestedAt: include.location, library: true) else {
+                continue
+            }
             for key in keys where !Self.libraryKeys.contains(key.value) {
                 sink.error(at: key.location, .notAllowedInInclude(key.value))
             }
@@ -88,8 +100,9 @@ struct SpecLoader {
     private func cycle(reaching path: String, at location: Location?, extending: Bool) -> Diagnostic? {
         guard let start = stack.firstIndex(of: path) else { return nil }
         let chain = Array(stack[start...]) + [path]
-        return Diagnostic(at: location ?? Location(file: path, line: 1, column: 1),
-                          extending ? .extendsCycle(chain: chain) : .includeCycle(chain: chain))
+        return Diagnostic(
+            at: location ?? Location(file: path, line: 1, column: 1),
+            extending ? .extendsCycle(chain: chain) : .includeCycle(chain: chain))
     }
 
     // MARK: Merging
@@ -100,8 +113,9 @@ struct SpecLoader {
         for declaration in (libraryFiles + chain).flatMap(\.variables) { variables[declaration.name] = declaration }
         for override in overrides {
             guard var declaration = variables[override.name] else {
-                sink.error(at: .commandLine("--set \(override.name)=\(override.text)"),
-                           .unknownOverride(override.name, known: variables.keys.sorted()))
+                sink.error(
+                    at: .commandLine("--set \(override.name)=\(override.text)"),
+                    .unknownOverride(override.name, known: variables.keys.sorted()))
                 continue
             }
             declaration.value = override.value
@@ -112,8 +126,9 @@ struct SpecLoader {
         var blocks: [String: BlockTemplate] = [:]
         for block in (libraryFiles + chain).flatMap(\.blocks) {
             if let previous = blocks[block.name], previous.location != block.location {
-                sink.error(at: block.location, .duplicateBlock(block.name),
-                           notes: [Diagnostic.note(at: previous.location, .previousDefinition)])
+                sink.error(
+                    at: block.location, .duplicateBlock(block.name),
+                    notes: [Diagnostic.note(at: previous.location, .previousDefinition)])
                 continue
             }
             blocks[block.name] = block
@@ -132,7 +147,9 @@ struct SpecLoader {
         var lists: [String: (Location, [LayerSpec])] = [:]
         for (name, layers) in (libraryFiles + chain).flatMap(\.layerLists) {
             if let (previous, _) = lists[name.value], previous != name.location {
-                sink.error(at: name.location, .duplicateBlock(name.value), notes: [Diagnostic.note(at: previous, .previousDefinition)])
+                sink.error(
+                    at: name.location, .duplicateBlock(name.value),
+                    notes: [Diagnostic.note(at: previous, .previousDefinition)])
             }
             lists[name.value] = (name.location, layers)
         }
@@ -157,13 +174,16 @@ struct SpecLoader {
         var fileName = String(main.path.split(separator: "/").last ?? Substring(main.path))
         for suffix in [".yaml", ".yml"] where fileName.hasSuffix(suffix) { fileName.removeLast(suffix.count) }
         let network = main.network ?? Located(fileName, at: Location(file: main.path, line: 1, column: 1))
-        return Spec(path: main.path, network: network, variables: variables, input: input,
-                    stem: stem, stages: stages, head: head, blocks: blocks)
+        return Spec(
+            path: main.path, network: network, variables: variables, input: input,
+            stem: stem, stages: stages, head: head, blocks: blocks)
     }
 
     /// Adds top-level `share: {stage: {conv: blocks}}` entries to the named stages; a later file's
     /// entry for the same convolution replaces an earlier one.
-    private mutating func applyShareOverlay(_ overlay: [(stage: Located<String>, entries: [ShareEntry])], to stages: inout [StageSpec]) {
+    private mutating func applyShareOverlay(
+        _ overlay: [(stage: Located<String>, entries: [ShareEntry])], to stages: inout [StageSpec]
+    ) {
         for (stageName, entries) in overlay {
             guard let index = stages.firstIndex(where: { $0.name.value == stageName.value }) else {
                 sink.error(at: stageName.location, .unknownStage(stageName.value, known: stages.map(\.name.value)))

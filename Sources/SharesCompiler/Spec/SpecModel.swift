@@ -10,7 +10,10 @@ public enum LayerKind: String, CaseIterable, Hashable, Sendable {
     /// The keys each layer accepts, with whether they are required. `name` is accepted by all.
     var keys: [(key: String, required: Bool)] {
         switch self {
-        case .conv: return [("out", true), ("kernel", true), ("stride", false), ("pad", false), ("groups", false), ("bias", false)]
+        case .conv:
+            return [
+                ("out", true), ("kernel", true), ("stride", false), ("pad", false), ("groups", false), ("bias", false)
+            ]
         case .batchnorm: return [("eps", false)]
         case .relu, .globalAvgpool, .flatten: return []
         case .maxpool, .avgpool: return [("kernel", true), ("stride", false), ("pad", false)]

@@ -1,7 +1,9 @@
 /// Turns one file's `YAMLNode` tree into a `SpecFile`, reporting every misplaced or mistyped key.
 struct SpecParser {
-    static let topLevelKeys = ["network", "description", "include", "extends", "input", "vars",
-                               "stem", "stages", "head", "blocks", "layers", "share"]
+    static let topLevelKeys = [
+        "network", "description", "include", "extends", "input", "vars",
+        "stem", "stages", "head", "blocks", "layers", "share"
+    ]
     static let blockKeys = ["args", "pre", "body", "shortcut", "merge", "post"]
     static let stageKeys = ["name", "block", "repeat", "stride", "share"]
 
@@ -41,7 +43,8 @@ struct SpecParser {
     private mutating func parseInput(_ node: YAMLNode) -> Located<[LocatedExpression]>? {
         guard let items = decode.sequence(node, "'input' as [channels, height, width]") else { return nil }
         guard items.count == 3 else {
-            decode.sink.error(at: node.location, .expected("'input' as [channels, height, width]", found: "\(items.count) values"))
+            decode.sink.error(
+                at: node.location, .expected("'input' as [channels, height, width]", found: "\(items.count) values"))
             return nil
         }
         let dims = items.compactMap { decode.expression($0, "an input size") }
@@ -53,7 +56,10 @@ struct SpecParser {
         return entries.compactMap { key, value in
             // Only identifiers can be written as `$name` in an expression.
             guard let first = key.value.unicodeScalars.first, !("0"..."9").contains(first),
-                  key.value.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0) }) else {
+                key.value.unicodeScalars.allSatisfy({
+                    $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0)
+                })
+            else {
                 decode.sink.error(at: key.location, .badVariableName(key.value))
                 return nil
             }
@@ -66,7 +72,9 @@ struct SpecParser {
     // MARK: Layers
 
     private mutating func parseLayerList(_ node: YAMLNode, _ context: String) -> LayerList {
-        if case .scalar = node.value, !node.isNull, let name = node.scalar { return .named(Located(name, at: node.location)) }
+        if case .scalar = node.value, !node.isNull, let name = node.scalar {
+            return .named(Located(name, at: node.location))
+        }
         return .inline(parseLayers(node, context))
     }
 
@@ -91,18 +99,26 @@ struct SpecParser {
             var found = node.kindDescription
             if case .mapping(let pairs) = node.value {
                 // Usually arguments indented as siblings of the kind (`- conv:` then `out: 64` on the next line).
-                found = pairs.isEmpty ? "an empty mapping"
-                    : "a mapping with \(pairs.count) keys (" + pairs.map { $0.key.kindDescription }.joined(separator: ", ") + ")"
+                found =
+                    pairs.isEmpty
+                    ? "an empty mapping"
+                    : "a mapping with \(pairs.count) keys ("
+                        + pairs.map { $0.key.kindDescription }.joined(separator: ", ") + ")"
             }
-            decode.sink.error(at: node.location, .expected(
-                "a layer: a kind such as 'relu', or a one-key mapping such as '{conv: {out: 64, kernel: 3}}'",
-                found: found))
+            decode.sink.error(
+                at: node.location,
+                .expected(
+                    "a layer: a kind such as 'relu', or a one-key mapping such as '{conv: {out: 64, kernel: 3}}'",
+                    found: found))
             return nil
         }
         guard let kindName = decode.string(kindNode, "a layer kind") else { return nil }
         guard let kind = LayerKind(rawValue: kindName.value) else {
-            decode.sink.error(at: kindNode.location, .expected("a layer kind (\(Self.layerKinds.joined(separator: ", ")))",
-                                                               found: "'\(kindName.value)'"))
+            decode.sink.error(
+                at: kindNode.location,
+                .expected(
+                    "a layer kind (\(Self.layerKinds.joined(separator: ", ")))",
+                    found: "'\(kindName.value)'"))
             return nil
         }
         var layer = LayerSpec(kind: kind, name: nil, arguments: [:], location: kindNode.location)
@@ -110,13 +126,16 @@ struct SpecParser {
         var given: Set<String> = []
         if let argumentsNode {
             // Arguments that are not a mapping were reported already; do not also call every key missing.
-            guard let entries = decode.mapping(argumentsNode, "the arguments of '\(kind.rawValue)'", allowed: allowed) else { return layer }
+            guard let entries = decode.mapping(argumentsNode, "the arguments of '\(kind.rawValue)'", allowed: allowed)
+            else { return layer }
             for (key, value) in entries {
                 given.insert(key.value)
                 switch key.value {
                 case "name": layer.name = decode.string(value, "a layer name")
                 case "bias":
-                    if let flag = decode.flag(value, "'bias'") { layer.arguments["bias"] = Located(.flag(flag), at: value.location) }
+                    if let flag = decode.flag(value, "'bias'") {
+                        layer.arguments["bias"] = Located(.flag(flag), at: value.location)
+                    }
                 default:
                     if let expression = decode.expression(value, "'\(key.value)'") {
                         layer.arguments[key.value] = Located(.expression(expression.value), at: value.location)
@@ -141,8 +160,9 @@ struct SpecParser {
     private mutating func parseBlock(named name: Located<String>, _ node: YAMLNode) -> BlockTemplate? {
         let context = "block '\(name.value)'"
         guard let entries = decode.mapping(node, context, allowed: Self.blockKeys) else { return nil }
-        var block = BlockTemplate(name: name.value, parameters: [], pre: [], body: [], shortcut: .identity,
-                                  merge: .add, post: [], location: name.location)
+        var block = BlockTemplate(
+            name: name.value, parameters: [], pre: [], body: [], shortcut: .identity,
+            merge: .add, post: [], location: name.location)
         var hasBody = false
         for (key, value) in entries {
             switch key.value {
@@ -155,7 +175,8 @@ struct SpecParser {
             case "merge":
                 guard let text = decode.string(value, "'merge'") else { break }
                 guard let merge = Merge(rawValue: text.value) else {
-                    decode.sink.error(at: value.location, .expected("'merge' to be 'add' or 'none'", found: "'\(text.value)'"))
+                    decode.sink.error(
+                        at: value.location, .expected("'merge' to be 'add' or 'none'", found: "'\(text.value)'"))
                     break
                 }
                 block.merge = merge
@@ -177,7 +198,9 @@ struct SpecParser {
             }
             if value.isNull || (value.scalar == "required" && value.value == .scalar("required", plain: true)) {
                 parameters.append(BlockParameter(name: key.value, defaultValue: nil, location: key.location))
-            } else if let expression = decode.expression(value, "the default of argument '\(key.value)' (or 'required')") {
+            } else if let expression = decode.expression(
+                value, "the default of argument '\(key.value)' (or 'required')")
+            {
                 parameters.append(BlockParameter(name: key.value, defaultValue: expression, location: key.location))
             }
         }
@@ -189,22 +212,30 @@ struct SpecParser {
         case .scalar("identity", _): return .identity
         case .sequence: return .projection(parseLayers(node, "'shortcut' of \(context)"), when: .changed)
         case .mapping:
-            guard let entries = decode.mapping(node, "'shortcut' of \(context)", allowed: ["layers", "when"]) else { return nil }
+            guard let entries = decode.mapping(node, "'shortcut' of \(context)", allowed: ["layers", "when"]) else {
+                return nil
+            }
             var layers: [LayerSpec] = []
             var when = Shortcut.When.changed
             for (key, value) in entries {
                 if key.value == "layers" { layers = parseLayers(value, "'shortcut' of \(context)") }
                 if key.value == "when", let text = decode.string(value, "'when'") {
-                    if let parsed = Shortcut.When(rawValue: text.value) { when = parsed } else {
-                        decode.sink.error(at: value.location, .expected("'when' to be 'changed' or 'always'", found: "'\(text.value)'"))
+                    if let parsed = Shortcut.When(rawValue: text.value) {
+                        when = parsed
+                    } else {
+                        decode.sink.error(
+                            at: value.location,
+                            .expected("'when' to be 'changed' or 'always'", found: "'\(text.value)'"))
                     }
                 }
             }
             return .projection(layers, when: when)
         default:
-            decode.sink.error(at: node.location, .expected(
-                "'shortcut' to be 'identity', a list of projection layers, or {layers: [...], when: changed|always}",
-                found: node.kindDescription))
+            decode.sink.error(
+                at: node.location,
+                .expected(
+                    "'shortcut' to be 'identity', a list of projection layers, or {layers: [...], when: changed|always}",
+                    found: node.kindDescription))
             return nil
         }
     }
@@ -241,8 +272,9 @@ struct SpecParser {
             decode.sink.error(at: node.location, .missingKey("block", context: "stage \(index)"))
             return nil
         }
-        return StageSpec(name: name, block: block, repeatCount: repeatCount, stride: stride,
-                         arguments: arguments, share: share, location: node.location)
+        return StageSpec(
+            name: name, block: block, repeatCount: repeatCount, stride: stride,
+            arguments: arguments, share: share, location: node.location)
     }
 
     mutating func parseShare(_ node: YAMLNode) -> [ShareEntry] {
@@ -250,7 +282,8 @@ struct SpecParser {
         var result: [ShareEntry] = []
         for (conv, value) in entries {
             if case .mapping = value.value {
-                guard let fields = decode.mapping(value, "the sharing of '\(conv.value)'", allowed: ["blocks", "group"]) else { continue }
+                guard let fields = decode.mapping(value, "the sharing of '\(conv.value)'", allowed: ["blocks", "group"])
+                else { continue }
                 var selector = Located(BlockSelector.all, at: value.location)
                 var group: Located<String>?
                 for (key, field) in fields {

@@ -56,7 +56,10 @@ extension SpecPrinter {
         struct Entry {
             var key: String
             var value: Node
-            init(_ key: String, _ value: Node) { self.key = key; self.value = value }
+            init(_ key: String, _ value: Node) {
+                self.key = key
+                self.value = value
+            }
         }
 
         enum Style {
@@ -155,8 +158,10 @@ extension SpecPrinter {
         /// in `unbound` may be left unset by a stage (a default naming a later argument), and then read
         /// the global of that name, which `vars:` must therefore keep. An operation that fails (`7 / 2`)
         /// is kept as written, so that the printed spec fails the same way.
-        mutating func resolve(_ expression: Expression, kept: Set<String> = [],
-                              unbound: Set<String> = []) -> Expression {
+        mutating func resolve(
+            _ expression: Expression, kept: Set<String> = [],
+            unbound: Set<String> = []
+        ) -> Expression {
             switch expression {
             case .number:
                 return expression
@@ -172,7 +177,10 @@ extension SpecPrinter {
                 // `a + b + c + ...` nests to the left without bound: walk that spine in a loop, not recursively.
                 var spine: [(Expression.Operator, Expression)] = []
                 var base = expression
-                while case .binary(let op, let lhs, let rhs) = base { spine.append((op, rhs)); base = lhs }
+                while case .binary(let op, let lhs, let rhs) = base {
+                    spine.append((op, rhs))
+                    base = lhs
+                }
                 var result = resolve(base, kept: kept, unbound: unbound)
                 for (op, rhs) in spine.reversed() {
                     result = Self.fold(.binary(op, result, resolve(rhs, kept: kept, unbound: unbound)))
@@ -266,9 +274,11 @@ extension SpecPrinter {
         }
 
         private mutating func stage(_ stage: StageSpec) -> Node {
-            var entries: [Node.Entry] = [.init("name", .text(stage.name.value)),
-                                         .init("block", .text(stage.block.value)),
-                                         .init("repeat", global(stage.repeatCount))]
+            var entries: [Node.Entry] = [
+                .init("name", .text(stage.name.value)),
+                .init("block", .text(stage.block.value)),
+                .init("repeat", global(stage.repeatCount))
+            ]
             if let stride = stage.stride { entries.append(.init("stride", global(stride))) }
             for argument in stage.arguments { entries.append(.init(argument.name.value, global(argument.value))) }
             if !stage.share.isEmpty { entries.append(.init("share", share(stage.share))) }
@@ -284,11 +294,19 @@ extension SpecPrinter {
                 case .blocks(let list): return .list(list.map { .number(String($0.value)) })
                 }
             }
-            return .map(share.map { entry in
-                guard let group = entry.group else { return .init(entry.conv.value, selector(entry.selector.value)) }
-                return .init(entry.conv.value, .map([.init("blocks", selector(entry.selector.value)),
-                                                     .init("group", .text(group.value))], .flow))
-            }, .flow)
+            return .map(
+                share.map { entry in
+                    guard let group = entry.group else {
+                        return .init(entry.conv.value, selector(entry.selector.value))
+                    }
+                    return .init(
+                        entry.conv.value,
+                        .map(
+                            [
+                                .init("blocks", selector(entry.selector.value)),
+                                .init("group", .text(group.value))
+                            ], .flow))
+                }, .flow)
         }
 
         private mutating func template(_ template: BlockTemplate) -> Node {
@@ -313,8 +331,12 @@ extension SpecPrinter {
             entries.append(.init("body", layers(template.body, arguments: names)))
             if case .projection(let projection, let when) = template.shortcut {
                 let list = layers(projection, arguments: names)
-                entries.append(.init("shortcut", when == .changed ? list
-                                     : .map([.init("layers", list), .init("when", .word(when.rawValue))], .flow)))
+                entries.append(
+                    .init(
+                        "shortcut",
+                        when == .changed
+                            ? list
+                            : .map([.init("layers", list), .init("when", .word(when.rawValue))], .flow)))
             }
             if template.merge != .add { entries.append(.init("merge", .word(template.merge.rawValue))) }
             if !template.post.isEmpty { entries.append(.init("post", layers(template.post, arguments: names))) }
@@ -324,21 +346,22 @@ extension SpecPrinter {
         /// Layers of the stem or head (`arguments` empty) or of a block template, in which every declared
         /// argument is bound (the validator requires the stage to give those without a default).
         private mutating func layers(_ layers: [LayerSpec], arguments: Set<String> = []) -> Node {
-            .list(layers.map { layer in
-                var entries: [Node.Entry] = []
-                if let name = layer.name { entries.append(.init("name", .text(name.value))) }
-                let known = layer.kind.keys.map(\.key)
-                for key in known + layer.arguments.keys.filter({ !known.contains($0) }).sorted() {
-                    switch layer.arguments[key]?.value {
-                    case nil: continue
-                    case .flag(let flag): entries.append(.init(key, .flag(flag)))
-                    case .expression(let expression):
-                        entries.append(.init(key, value(resolve(expression, kept: arguments))))
+            .list(
+                layers.map { layer in
+                    var entries: [Node.Entry] = []
+                    if let name = layer.name { entries.append(.init("name", .text(name.value))) }
+                    let known = layer.kind.keys.map(\.key)
+                    for key in known + layer.arguments.keys.filter({ !known.contains($0) }).sorted() {
+                        switch layer.arguments[key]?.value {
+                        case nil: continue
+                        case .flag(let flag): entries.append(.init(key, .flag(flag)))
+                        case .expression(let expression):
+                            entries.append(.init(key, value(resolve(expression, kept: arguments))))
+                        }
                     }
-                }
-                guard !entries.isEmpty else { return .word(layer.kind.rawValue) }
-                return .map([.init(layer.kind.rawValue, .map(entries, .flow))], .flow)
-            })
+                    guard !entries.isEmpty else { return .word(layer.kind.rawValue) }
+                    return .map([.init(layer.kind.rawValue, .map(entries, .flow))], .flow)
+                })
         }
     }
 }
@@ -364,7 +387,10 @@ extension SpecPrinter {
         case .binary:
             var spine: [(Expression.Operator, Expression)] = []
             var base = expression
-            while case .binary(let op, let lhs, let rhs) = base { spine.append((op, rhs)); base = lhs }
+            while case .binary(let op, let lhs, let rhs) = base {
+                spine.append((op, rhs))
+                base = lhs
+            }
             var (text, precedence) = textAndPrecedence(base)
             for (op, rhs) in spine.reversed() {
                 let level = op == .add || op == .subtract ? sum : product
@@ -441,13 +467,16 @@ extension SpecPrinter {
         }
 
         /// `key: value` lines at `indent`; the first line starts with `lead` instead (`- ` of a list item).
-        private static func writeEntries(_ entries: [Node.Entry], spaced: Bool, indent: Int, lead: String?,
-                                         into lines: inout [String]) {
+        private static func writeEntries(
+            _ entries: [Node.Entry], spaced: Bool, indent: Int, lead: String?,
+            into lines: inout [String]
+        ) {
             for (index, entry) in entries.enumerated() {
                 let prefix = (index == 0 ? lead : nil) ?? String(repeating: " ", count: indent)
                 let key = scalar(entry.key) + ":"
                 if let text = flow(entry.value),
-                   entry.value.isScalar || prefix.count + key.count + 1 + text.count <= width {
+                    entry.value.isScalar || prefix.count + key.count + 1 + text.count <= width
+                {
                     lines.append(prefix + key + " " + text)
                 } else {
                     if spaced && index > 0 { lines.append("") }
@@ -461,7 +490,7 @@ extension SpecPrinter {
         /// them as text, so that no reader is misled.
         private static let reserved: Set<String> = [
             "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES",
-            "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
+            "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N"
         ]
 
         /// A name as a YAML scalar: plain when it is a word of letters, digits, `_`, `-` and `.` starting
@@ -472,7 +501,8 @@ extension SpecPrinter {
                 scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_-.".unicodeScalars.contains(scalar)
             }
             if let first = scalars.first, first.properties.isAlphabetic || first == "_", !reserved.contains(text),
-               scalars.allSatisfy(isWordCharacter) {
+                scalars.allSatisfy(isWordCharacter)
+            {
                 return text
             }
             return "\"" + escaped(text) + "\""
@@ -508,7 +538,8 @@ extension SpecPrinter {
                 return "[\n" + items.map { inner + render($0, indent: indent + 2) }.joined(separator: ",\n")
                     + "\n" + String(repeating: " ", count: indent) + "]"
             case .map(let entries, _):
-                return "{\n" + entries.map { inner + string($0.key) + ": " + render($0.value, indent: indent + 2) }
+                return "{\n"
+                    + entries.map { inner + string($0.key) + ": " + render($0.value, indent: indent + 2) }
                     .joined(separator: ",\n") + "\n" + String(repeating: " ", count: indent) + "}"
             default:
                 return line ?? "null"

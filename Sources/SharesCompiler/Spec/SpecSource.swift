@@ -34,9 +34,13 @@ enum Paths {
         let absolute = path.hasPrefix("/")
         var parts: [Substring] = []
         for part in path.split(separator: "/") where part != "." {
-            if part == "..", let last = parts.last, last != ".." { parts.removeLast() }
-            else if part == "..", absolute { continue }
-            else { parts.append(part) }
+            if part == "..", let last = parts.last, last != ".." {
+                parts.removeLast()
+            } else if part == "..", absolute {
+                continue
+            } else {
+                parts.append(part)
+            }
         }
         let joined = parts.joined(separator: "/")
         return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
@@ -45,7 +49,8 @@ enum Paths {
     static func resolve(_ path: String, relativeTo file: String) -> String {
         if path.hasPrefix("/") { return normalize(path) }
         let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return normalize(directory.isEmpty ? path : (file.hasPrefix("/") && directory.isEmpty ? "/" : directory) + "/" + path)
+        return normalize(
+            directory.isEmpty ? path : (file.hasPrefix("/") && directory.isEmpty ? "/" : directory) + "/" + path)
     }
 
     /// Error-free description of why a file could not be read.
@@ -54,7 +59,8 @@ enum Paths {
         let nsError = error as NSError
         if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError { return "no such file" }
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-           let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+            let code = POSIXErrorCode(rawValue: Int32(underlying.code))
+        {
             return String(cString: strerror(code.rawValue))
         }
         return nsError.localizedDescription

@@ -10,8 +10,10 @@ enum SpecValidator {
             var seen: [String: Location] = [:]
             for parameter in template.parameters {
                 if let previous = seen[parameter.name] {
-                    sink.error(at: parameter.location, .duplicateName(parameter.name, context: "the arguments of block '\(template.name)'"),
-                               notes: [Diagnostic.note(at: previous, .previousDefinition)])
+                    sink.error(
+                        at: parameter.location,
+                        .duplicateName(parameter.name, context: "the arguments of block '\(template.name)'"),
+                        notes: [Diagnostic.note(at: previous, .previousDefinition)])
                 }
                 seen[parameter.name] = parameter.location
             }
@@ -19,8 +21,9 @@ enum SpecValidator {
         var stageNames: [String: Location] = [:]
         for stage in spec.stages {
             if let previous = stageNames[stage.name.value] {
-                sink.error(at: stage.name.location, .duplicateStage(stage.name.value),
-                           notes: [Diagnostic.note(at: previous, .previousDefinition)])
+                sink.error(
+                    at: stage.name.location, .duplicateStage(stage.name.value),
+                    notes: [Diagnostic.note(at: previous, .previousDefinition)])
             }
             stageNames[stage.name.value] = stage.name.location
             guard let template = spec.blocks[stage.block.value] else {
@@ -42,34 +45,50 @@ enum SpecValidator {
             }
             if let previous = seen[layer.name] {
                 // A name made from the kind and position (`conv1`) was never written: say where it comes from.
-                var notes = [Diagnostic.note(at: previous.spec.name?.location ?? previous.spec.location, previous.spec.name == nil
-                    ? .automaticName(previous.name, kind: previous.spec.kind.rawValue, previous: true) : .previousDefinition)]
+                var notes = [
+                    Diagnostic.note(
+                        at: previous.spec.name?.location ?? previous.spec.location,
+                        previous.spec.name == nil
+                            ? .automaticName(previous.name, kind: previous.spec.kind.rawValue, previous: true)
+                            : .previousDefinition)
+                ]
                 if layer.spec.name == nil {
-                    notes.append(Diagnostic.note(at: layer.spec.location, .automaticName(layer.name, kind: layer.spec.kind.rawValue, previous: false)))
+                    notes.append(
+                        Diagnostic.note(
+                            at: layer.spec.location,
+                            .automaticName(layer.name, kind: layer.spec.kind.rawValue, previous: false)))
                 }
-                sink.error(at: layer.spec.name?.location ?? layer.spec.location, .duplicateName(layer.name, context: context), notes: notes)
+                sink.error(
+                    at: layer.spec.name?.location ?? layer.spec.location, .duplicateName(layer.name, context: context),
+                    notes: notes)
             }
             seen[layer.name] = layer
         }
     }
 
-    private static func checkArguments(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink) {
+    private static func checkArguments(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink)
+    {
         let known = template.parameters.map(\.name)
         for argument in stage.arguments {
             if !known.contains(argument.name.value) {
-                sink.error(at: argument.name.location, .unknownBlockArgument(argument.name.value, block: template.name,
-                                                                             known: known.filter { $0 != "stride" }),
-                           notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+                sink.error(
+                    at: argument.name.location,
+                    .unknownBlockArgument(
+                        argument.name.value, block: template.name,
+                        known: known.filter { $0 != "stride" }),
+                    notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
             }
         }
         if let stride = stage.stride, !known.contains("stride") {
-            sink.error(at: stride.location, .strideWithoutParameter(block: template.name),
-                       notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+            sink.error(
+                at: stride.location, .strideWithoutParameter(block: template.name),
+                notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
         }
         for parameter in template.parameters where parameter.defaultValue == nil {
             if !stage.sets(parameter.name) {
-                sink.error(at: stage.block.location, .missingBlockArgument(parameter.name, block: template.name),
-                           notes: [Diagnostic.note(at: parameter.location, .declaredHere("argument '\(parameter.name)'"))])
+                sink.error(
+                    at: stage.block.location, .missingBlockArgument(parameter.name, block: template.name),
+                    notes: [Diagnostic.note(at: parameter.location, .declaredHere("argument '\(parameter.name)'"))])
             }
         }
     }
@@ -79,8 +98,9 @@ enum SpecValidator {
         var seen: Set<String> = []
         for entry in stage.share {
             if !convs.contains(entry.conv.value) {
-                sink.error(at: entry.conv.location, .unknownConv(entry.conv.value, block: template.name, known: convs),
-                           notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+                sink.error(
+                    at: entry.conv.location, .unknownConv(entry.conv.value, block: template.name, known: convs),
+                    notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
             }
             if !seen.insert(entry.conv.value).inserted {
                 sink.error(at: entry.conv.location, .duplicateShare(entry.conv.value))
@@ -118,7 +138,7 @@ extension BlockTemplate {
     }
 
     var allNamedLayers: [NamedLayer] {
-        pre.namedLayers(prefix: "pre.") + body.namedLayers(prefix: "") +
-            shortcutLayers.namedLayers(prefix: "shortcut.") + post.namedLayers(prefix: "post.")
+        pre.namedLayers(prefix: "pre.") + body.namedLayers(prefix: "") + shortcutLayers.namedLayers(prefix: "shortcut.")
+            + post.namedLayers(prefix: "post.")
     }
 }

@@ -14,7 +14,8 @@ struct YAMLDecoding {
         var entries: [Entry] = []
         for pair in pairs {
             guard let key = pair.key.scalar, !pair.key.isNull else {
-                sink.error(at: pair.key.location, .expected("a name as key in \(what)", found: pair.key.kindDescription))
+                sink.error(
+                    at: pair.key.location, .expected("a name as key in \(what)", found: pair.key.kindDescription))
                 continue
             }
             if let allowed, !allowed.contains(key) {
@@ -61,9 +62,10 @@ struct YAMLDecoding {
         } catch {
             // Not an attempt at a number at all (`out: four`): say what the key wants, not which character failed.
             if !text.unicodeScalars.contains(where: { ("0"..."9").contains($0) || $0 == "$" || $0 == "(" }) {
-                sink.error(at: node.location, .expected(what + " (a number or expression)", found: node.kindDescription))
+                sink.error(
+                    at: node.location, .expected(what + " (a number or expression)", found: node.kindDescription))
             } else {
-                error.diagnostics.forEach { sink.emit($0) }
+                for diagnostic in error.diagnostics { sink.emit(diagnostic) }
             }
             return nil
         }

@@ -17,8 +17,10 @@ enum YAMLReader {
             throw CompileFailure(Diagnostic(at: start, .fileTooLarge(bytes: text.utf8.count, limit: maximumBytes)))
         }
         if let deep = NestingScan.firstTooDeep(text, limit: maximumDepth) {
-            throw CompileFailure(Diagnostic(at: Location(file: file, line: deep.line, column: deep.column),
-                                            .nestingTooDeep(limit: maximumDepth)))
+            throw CompileFailure(
+                Diagnostic(
+                    at: Location(file: file, line: deep.line, column: deep.column),
+                    .nestingTooDeep(limit: maximumDepth)))
         }
         let root: Yams.Node?
         do {
@@ -40,25 +42,35 @@ enum YAMLReader {
         var furthest: Location
     }
 
-    private static func convert(_ node: Yams.Node, file: String, budget: inout Budget) throws(CompileFailure) -> YAMLNode {
+    private static func convert(_ node: Yams.Node, file: String, budget: inout Budget) throws(CompileFailure)
+        -> YAMLNode
+    {
         let location = Location(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
         budget.remaining -= 1
         budget.furthest = max(budget.furthest, location)
-        if budget.remaining < 0 { throw CompileFailure(Diagnostic(at: budget.furthest, .tooManyNodes(limit: maximumNodes))) }
+        if budget.remaining < 0 {
+            throw CompileFailure(Diagnostic(at: budget.furthest, .tooManyNodes(limit: maximumNodes)))
+        }
         switch node {
         case .scalar(let scalar):
-            return YAMLNode(value: .scalar(scalar.string, plain: scalar.style == .plain || scalar.style == .any),
-                            location: location)
+            return YAMLNode(
+                value: .scalar(scalar.string, plain: scalar.style == .plain || scalar.style == .any),
+                location: location)
         case .mapping(let mapping):
             if let merge = mapping.keys.first(where: { $0.scalar?.string == "<<" && $0.scalar?.style == .plain }) {
                 // `compose` does not apply `<<` merges; refuse them rather than silently ignore them.
-                throw CompileFailure(Diagnostic(at: Location(file: file, line: merge.mark?.line ?? location.line,
-                                                             column: merge.mark?.column ?? location.column), .mergeKeyUnsupported))
+                throw CompileFailure(
+                    Diagnostic(
+                        at: Location(
+                            file: file, line: merge.mark?.line ?? location.line,
+                            column: merge.mark?.column ?? location.column), .mergeKeyUnsupported))
             }
             var pairs: [YAMLNode.Pair] = []
             for (key, value) in mapping {
-                pairs.append(YAMLNode.Pair(key: try convert(key, file: file, budget: &budget),
-                                           value: try convert(value, file: file, budget: &budget)))
+                pairs.append(
+                    YAMLNode.Pair(
+                        key: try convert(key, file: file, budget: &budget),
+                        value: try convert(value, file: file, budget: &budget)))
             }
             return YAMLNode(value: .mapping(pairs), location: location)
         case .sequence(let sequence):
@@ -75,8 +87,8 @@ enum YAMLReader {
         func at(_ mark: Mark) -> Location { Location(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
         switch error {
         case .scanner(let context, let problem, let mark, _),
-             .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
             if problem.hasPrefix("Maximum nesting level") {
                 // libyaml's own bound (1000), reached when `NestingScan` underestimates.
                 return Diagnostic(at: at(mark), .nestingTooDeep(limit: maximumDepth))
@@ -89,7 +101,9 @@ enum YAMLReader {
             var notes: [Diagnostic.Note] = []
             for prefix in ["while parsing ", "while scanning "] where context.text.hasPrefix(prefix) {
                 let construct = context.text.dropFirst(prefix.count)
-                guard !construct.isEmpty, (context.mark.line, context.mark.column) != (mark.line, mark.column) else { break }
+                guard !construct.isEmpty, (context.mark.line, context.mark.column) != (mark.line, mark.column) else {
+                    break
+                }
                 let article = construct.hasPrefix("an ") ? 3 : (construct.hasPrefix("a ") ? 2 : 0)
                 guard article > 0 else { break }
                 notes.append(Diagnostic.note(at: at(context.mark), .yamlContext("the " + construct.dropFirst(article))))
@@ -104,7 +118,8 @@ enum YAMLReader {
             guard let second = repeatedKey(key, firstAt: context.mark, in: text) else {
                 return Diagnostic(at: first, .duplicateKey(key))
             }
-            return Diagnostic(at: at(second), .duplicateKey(key), notes: [Diagnostic.note(at: first, .previousDefinition)])
+            return Diagnostic(
+                at: at(second), .duplicateKey(key), notes: [Diagnostic.note(at: first, .previousDefinition)])
         case .reader(let problem, _, _, _):
             return Diagnostic(at: Location(file: file, line: 1, column: 1), .yamlSyntax(problem))
         default:
@@ -128,7 +143,9 @@ enum YAMLReader {
         var column = first.column - 1
         let line = lines[first.line - 1]
         if column < line.count, line[column] == "\"" || line[column] == "'" { column += 1 }
-        guard column < line.count, line[column].properties.isAlphabetic || ("0"..."9").contains(line[column]) else { return nil }
+        guard column < line.count, line[column].properties.isAlphabetic || ("0"..."9").contains(line[column]) else {
+            return nil
+        }
         lines[first.line - 1][column] = line[column] == "Z" ? "Y" : "Z"
         let renamed = lines.map { String(String.UnicodeScalarView($0)) }.joined(separator: "\n")
         guard let root = try? Yams.compose(yaml: renamed) else { return nil }
@@ -139,7 +156,8 @@ enum YAMLReader {
             switch node {
             case .mapping(let mapping):
                 if mapping.keys.contains(where: { $0.mark?.line == first.line && $0.mark?.column == first.column }),
-                   let repeated = mapping.keys.first(where: { $0.scalar?.string == key }) {
+                    let repeated = mapping.keys.first(where: { $0.scalar?.string == key })
+                {
                     return repeated.mark
                 }
                 for (child, value) in mapping {

@@ -15,12 +15,15 @@ public enum Safetensors {
     static let maximumHeaderBytes = 100 << 20
 
     public static func encode(_ tensors: [Tensor], metadata: [(key: String, value: String)]) -> [UInt8] {
-        var entries = ["\"__metadata__\":{" + metadata.map { "\(json($0.key)):\(json($0.value))" }.joined(separator: ",") + "}"]
+        var entries = [
+            "\"__metadata__\":{" + metadata.map { "\(json($0.key)):\(json($0.value))" }.joined(separator: ",") + "}"
+        ]
         var offset = 0
         for tensor in tensors {
             let end = offset + 4 * tensor.values.count
-            entries.append("\(json(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
-                + "\"data_offsets\":[\(offset),\(end)]}")
+            entries.append(
+                "\(json(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
+                    + "\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
@@ -61,7 +64,9 @@ public enum Safetensors {
     }
 
     /// PyTorch's batchnorm step counter (`bn1.num_batches_tracked`): an int64 that is not a weight.
-    static func isBatchCounter(_ name: String) -> Bool { name == "num_batches_tracked" || name.hasSuffix(".num_batches_tracked") }
+    static func isBatchCounter(_ name: String) -> Bool {
+        name == "num_batches_tracked" || name.hasSuffix(".num_batches_tracked")
+    }
 
     public struct Header: Sendable {
         public var entries: [Entry]
@@ -77,7 +82,9 @@ public enum Safetensors {
         }
         let length = prefix[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard length <= UInt64(min(fileSize - 8, maximumHeaderBytes)) else {
-            throw failure(path, .weightsCorrupt("the header claims \(length) bytes but the file has \(fileSize - 8) after the length"))
+            throw failure(
+                path,
+                .weightsCorrupt("the header claims \(length) bytes but the file has \(fileSize - 8) after the length"))
         }
         return Int(length)
     }
@@ -85,7 +92,8 @@ public enum Safetensors {
     /// Parses and bounds-checks the JSON header against a file of `fileSize` bytes.
     static func parseHeader(_ json: ArraySlice<UInt8>, fileSize: Int, path: String) throws(CompileFailure) -> Header {
         func fail(_ message: Message) -> CompileFailure { failure(path, message) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json)), let header = object as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json)), let header = object as? [String: Any]
+        else {
             throw fail(.weightsCorrupt("the header is not a JSON object"))
         }
         let dataStart = 8 + json.count
@@ -94,15 +102,20 @@ public enum Safetensors {
         var entries: [Entry] = []
         for name in header.keys.sorted() {
             if name == "__metadata__" {
-                guard let fields = header[name] as? [String: Any] else { throw fail(.weightsCorrupt("'__metadata__' is not an object")) }
+                guard let fields = header[name] as? [String: Any] else {
+                    throw fail(.weightsCorrupt("'__metadata__' is not an object"))
+                }
                 for (key, value) in fields {
-                    guard let text = value as? String else { throw fail(.weightsCorrupt("metadata '\(key)' is not a string")) }
+                    guard let text = value as? String else {
+                        throw fail(.weightsCorrupt("metadata '\(key)' is not a string"))
+                    }
                     metadata[key] = text
                 }
                 continue
             }
             guard let entry = header[name] as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = integers(entry["shape"]), let offsets = integers(entry["data_offsets"]), offsets.count == 2 else {
+                let shape = integers(entry["shape"]), let offsets = integers(entry["data_offsets"]), offsets.count == 2
+            else {
                 throw fail(.weightsCorrupt("tensor '\(name)' lacks a valid dtype, shape or data_offsets"))
             }
             // int64 only as a batchnorm counter: any other int64 tensor is not a weight sharesc can use.
@@ -110,13 +123,17 @@ public enum Safetensors {
                 throw fail(.weightsDtype(name: name, dtype: dtype))
             }
             guard shape.allSatisfy({ $0 >= 0 && $0 <= ShapeRules.maximumElements }),
-                  let count = Shape.checkedProduct(shape), count <= dataLength / type.size else {
+                let count = Shape.checkedProduct(shape), count <= dataLength / type.size
+            else {
                 throw fail(.weightsCorrupt("tensor '\(name)' has an impossible shape \(shape)"))
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= dataLength, end - begin == type.size * count else {
                 let values = type == .f32 ? "float32" : type.rawValue
-                throw fail(.weightsCorrupt("tensor '\(name)' has data_offsets [\(begin), \(end)], which do not hold \(count) \(values) values within the \(dataLength) data bytes"))
+                throw fail(
+                    .weightsCorrupt(
+                        "tensor '\(name)' has data_offsets [\(begin), \(end)], which do not hold \(count) \(values) values within the \(dataLength) data bytes"
+                    ))
             }
             entries.append(Entry(name: name, shape: shape, dtype: type, begin: begin, end: end))
         }
@@ -128,12 +145,17 @@ public enum Safetensors {
     }
 
     /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`.
-    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (tensors: [Tensor], metadata: [String: String]) {
+    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (
+        tensors: [Tensor], metadata: [String: String]
+    ) {
         let length = try headerLength(Array(bytes.prefix(8)), fileSize: bytes.count, path: path)
-        let header = try parseHeader(bytes[8..<(8 + length)], fileSize: bytes.count, path: path).adaptedFromPyTorch(path: path).header
+        let header = try parseHeader(bytes[8..<(8 + length)], fileSize: bytes.count, path: path).adaptedFromPyTorch(
+            path: path
+        ).header
         let tensors = header.entries.map { entry in
-            Tensor(name: entry.name, shape: entry.shape,
-                   values: floats(bytes[(header.dataStart + entry.begin)..<(header.dataStart + entry.end)], entry.dtype))
+            Tensor(
+                name: entry.name, shape: entry.shape,
+                values: floats(bytes[(header.dataStart + entry.begin)..<(header.dataStart + entry.end)], entry.dtype))
         }
         return (tensors, header.metadata)
     }
@@ -183,7 +205,9 @@ public enum Safetensors {
         var result: [Int] = []
         for item in array {
             // JSONSerialization gives NSNumber; refuse fractions and values beyond Int.
-            guard let number = item as? NSNumber, let integer = Int(exactly: number.doubleValue), Double(integer) == number.doubleValue else { return nil }
+            guard let number = item as? NSNumber, let integer = Int(exactly: number.doubleValue),
+                Double(integer) == number.doubleValue
+            else { return nil }
             result.append(number.intValue)
         }
         return result

@@ -25,9 +25,9 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 private func _log(_ x: Double) -> Double { log(x) }
 private func _cos(_ x: Double) -> Double { cos(x) }

@@ -5,16 +5,24 @@ import Foundation
 /// tensor listed in `__metadata__`.
 public enum WeightFile {
     public static func encode(_ graph: Graph, _ weights: WeightStore, seed: UInt64? = nil) -> [UInt8] {
-        let tensors = graph.parameters.map { Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id]) }
+        let tensors = graph.parameters.map {
+            Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id])
+        }
         return Safetensors.encode(tensors, metadata: metadata(graph, seed: seed))
     }
 
     /// `sharesc.*` keys describe the file; every other key is a tied tensor and the layers that use it.
     static func metadata(_ graph: Graph, seed: UInt64?) -> [(key: String, value: String)] {
         var users: [ParameterID: [String]] = [:]
-        for node in graph.nodes { for parameter in node.op.parameters where graph[parameter].tie != nil { users[parameter, default: []].append(node.name) } }
-        var entries: [(key: String, value: String)] = [("sharesc.format", "1"), ("sharesc.network", graph.network),
-                                                       ("sharesc.variant", graph.variant.rawValue)]
+        for node in graph.nodes {
+            for parameter in node.op.parameters where graph[parameter].tie != nil {
+                users[parameter, default: []].append(node.name)
+            }
+        }
+        var entries: [(key: String, value: String)] = [
+            ("sharesc.format", "1"), ("sharesc.network", graph.network),
+            ("sharesc.variant", graph.variant.rawValue)
+        ]
         if let seed { entries.append(("sharesc.seed", String(seed))) }
         for parameter in graph.parameters where parameter.tie != nil {
             entries.append((parameter.name, (users[parameter.id] ?? []).joined(separator: ",")))
@@ -22,11 +30,16 @@ public enum WeightFile {
         return entries
     }
 
-    public static func write(_ graph: Graph, _ weights: WeightStore, to path: String, seed: UInt64? = nil) throws(CompileFailure) {
+    public static func write(_ graph: Graph, _ weights: WeightStore, to path: String, seed: UInt64? = nil)
+        throws(CompileFailure)
+    {
         do {
             try Data(encode(graph, weights, seed: seed)).write(to: URL(fileURLWithPath: path))
         } catch {
-            throw CompileFailure(Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: Paths.reason(error))))
+            throw CompileFailure(
+                Diagnostic(
+                    at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: Paths.reason(error)))
+            )
         }
     }
 
@@ -38,19 +51,26 @@ public enum WeightFile {
     }
 
     /// Checks every tensor against the graph: each parameter present once with its shape, nothing extra.
-    public static func bind(_ tensors: [Safetensors.Tensor], to graph: Graph, path: String) throws(CompileFailure) -> WeightStore {
-        let order = try match(tensors.map { ($0.name, $0.shape) }, to: graph.parameters.map { ($0.name, $0.shape) }, path: path)
+    public static func bind(_ tensors: [Safetensors.Tensor], to graph: Graph, path: String) throws(CompileFailure)
+        -> WeightStore
+    {
+        let order = try match(
+            tensors.map { ($0.name, $0.shape) }, to: graph.parameters.map { ($0.name, $0.shape) }, path: path)
         return WeightStore(values: order.map { tensors[$0].values })
     }
 
     /// For each expected (name, shape), the index of the tensor that provides it. Every missing,
     /// misshapen or unexpected tensor is reported, not just the first.
-    static func match(_ found: [(name: String, shape: [Int])], to expected: [(name: String, shape: [Int])],
-                      path: String) throws(CompileFailure) -> [Int] {
+    static func match(
+        _ found: [(name: String, shape: [Int])], to expected: [(name: String, shape: [Int])],
+        path: String
+    ) throws(CompileFailure) -> [Int] {
         var sink = DiagnosticSink()
         let at = Location(file: path, line: 1, column: 1)
         var indexOfName: [String: Int] = [:]
-        for (index, tensor) in found.enumerated() where indexOfName[tensor.name] == nil { indexOfName[tensor.name] = index }
+        for (index, tensor) in found.enumerated() where indexOfName[tensor.name] == nil {
+            indexOfName[tensor.name] = index
+        }
         var order: [Int] = []
         for (name, shape) in expected {
             guard let index = indexOfName[name] else {
@@ -63,7 +83,9 @@ public enum WeightFile {
             order.append(index)
         }
         let known = Set(expected.map(\.name))
-        for tensor in found where !known.contains(tensor.name) { sink.error(at: at, .weightUnexpected(name: tensor.name)) }
+        for tensor in found where !known.contains(tensor.name) {
+            sink.error(at: at, .weightUnexpected(name: tensor.name))
+        }
         try sink.check()
         return order
     }
@@ -91,14 +113,20 @@ public final class WeightFileReader: WeightProvider {
         }
         self.handle = handle
         let fileSize: Int
-        do { fileSize = Int(try handle.seekToEnd()); try handle.seek(toOffset: 0) } catch {
+        do {
+            fileSize = Int(try handle.seekToEnd())
+            try handle.seek(toOffset: 0)
+        } catch {
             throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
         }
         let prefix = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
         let length = try Safetensors.headerLength(prefix, fileSize: fileSize, path: path)
         let json = [UInt8]((try? handle.read(upToCount: length)) ?? Data())
-        guard json.count == length else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside its header")) }
-        (header, notes) = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path).adaptedFromPyTorch(path: path)
+        guard json.count == length else {
+            throw Safetensors.failure(path, .weightsCorrupt("the file ends inside its header"))
+        }
+        (header, notes) = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path).adaptedFromPyTorch(
+            path: path)
     }
 
     /// Opens a weights file for a network; the notes on what was adapted go to standard error.
@@ -122,7 +150,9 @@ public final class WeightFileReader: WeightProvider {
         do {
             try handle.seek(toOffset: UInt64(header.dataStart + entry.begin))
             let data = try handle.read(upToCount: entry.end - entry.begin) ?? Data()
-            guard data.count == entry.end - entry.begin else { throw Safetensors.failure(path, .weightsCorrupt("the file ends inside tensor '\(entry.name)'")) }
+            guard data.count == entry.end - entry.begin else {
+                throw Safetensors.failure(path, .weightsCorrupt("the file ends inside tensor '\(entry.name)'"))
+            }
             return Safetensors.floats([UInt8](data)[...], entry.dtype)
         } catch let failure as CompileFailure {
             throw failure
@@ -153,7 +183,8 @@ extension Safetensors.Header {
         }
         let converted = adapted.entries.filter { $0.dtype == .f16 || $0.dtype == .bf16 }
         if !converted.isEmpty {
-            let dtypes = [Safetensors.DType.f16, .bf16].filter { type in converted.contains { $0.dtype == type } }.map(\.rawValue)
+            let dtypes = [Safetensors.DType.f16, .bf16].filter { type in converted.contains { $0.dtype == type } }.map(
+                \.rawValue)
             notes.append(Diagnostic(.note, at: at, .weightsConverted(count: converted.count, dtypes: dtypes)))
         }
         return (adapted, notes)

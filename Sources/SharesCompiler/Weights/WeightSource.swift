@@ -15,7 +15,8 @@ public enum WeightSource: Sendable {
     /// graph first) or generated on demand, so that no caller holds every raw weight at once.
     public func provider(for graph: Graph) throws(CompileFailure) -> any WeightProvider {
         switch self {
-        case .file(let path): return try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
+        case .file(let path):
+            return try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
         case .initialized(let options): return WeightGenerator(graph, options: options)
         }
     }

@@ -60,7 +60,8 @@ public struct WeightGenerator: WeightProvider, Sendable {
             switch node.op {
             case .conv(let conv): conv.bias.map { fanIn[$0] = graph[conv.weight].elementCount / conv.outChannels }
             case .linear(let linear): linear.bias.map { fanIn[$0] = graph[linear.weight].shape[1] }
-            case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad: break
+            case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
+                break
             }
         }
         biasFanIn = fanIn
