@@ -115,6 +115,19 @@ struct DiagnosticsTests {
         )
     }
 
+    /// Variables resolve recursively: a chain longer than 256 is refused where it reaches the limit (one of
+    /// 20,000 overflowed the stack), and a long one within the limit is fine.
+    @Test func longVariableChainsAreRefused() {
+        func chain(_ count: Int) -> String {
+            "vars:\n" + (0..<count).map { "  x\($0): \($0 == count - 1 ? "3" : "$x\($0 + 1)")" }.joined(separator: "\n")
+                + "\ninput: [$x0, 8, 8]\nstem: [relu]\n"
+        }
+        Self.check(
+            chain(300),
+            "spec.yaml:258:3: error: more than 256 variables wait on each other's values in one chain; shorten it")
+        #expect(diagnostics(Self.files(chain(256))) == "(compiled without errors)")
+    }
+
     @Test func deepNestingIsRefusedBeforeParsing() {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         Self.check("input: \(deep)\n", "spec.yaml:1:208: error: YAML nested more than 200 levels deep")

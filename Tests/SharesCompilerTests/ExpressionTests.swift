@@ -50,5 +50,15 @@ struct ExpressionTests {
         #expect(
             failure(String(repeating: "(", count: 100) + "1" + String(repeating: ")", count: 100))
                 == "t.yaml:3:74: error: expression nested more than 64 levels deep")
+        // 1,000 operators are read; the 1,001st is refused where it stands (a chain of 10,000 overflowed
+        // the stack of every recursive walk after parsing).
+        let sum = (text: Array(repeating: "1", count: 1001).joined(separator: "+"), column: 10 + 2 * 1001 - 1)
+        #expect(failure(sum.text) == "no error")
+        #expect(
+            failure(sum.text + "+1")
+                == "t.yaml:3:\(sum.column): error: expression has more than 1000 operators; compute long sums in steps,"
+                + " with variables")
+        #expect(
+            failure(Array(repeating: "1", count: 20_000).joined(separator: "*")).contains("more than 1000 operators"))
     }
 }

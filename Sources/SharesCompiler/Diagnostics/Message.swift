@@ -26,8 +26,10 @@ public enum Message: Error, Hashable, Sendable {
     case expressionExpected(String, text: String)
     case expressionUnexpected(String, text: String)
     case expressionTooDeep(limit: Int)
+    case expressionTooLong(limit: Int)
     case unknownVariable(String, known: [String])
     case variableCycle(chain: [String])
+    case variableChainTooLong(limit: Int)
     case divisionByZero
     case inexactDivision(Int, Int)
     case arithmeticOverflow
@@ -127,6 +129,8 @@ public enum Message: Error, Hashable, Sendable {
         case .expressionUnexpected(let found, let text):
             return "unexpected '\(found)' in '\(text)'; expected an operator (+ - * / // %) or the end"
         case .expressionTooDeep(let limit): return "expression nested more than \(limit) levels deep"
+        case .expressionTooLong(let limit):
+            return "expression has more than \(limit) operators; compute long sums in steps, with variables"
         case .unknownVariable(let name, let known):
             let list =
                 known.isEmpty
@@ -134,6 +138,8 @@ public enum Message: Error, Hashable, Sendable {
             return "unknown variable '$\(name)'; \(list)"
         case .variableCycle(let chain):
             return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
+        case .variableChainTooLong(let limit):
+            return "more than \(limit) variables wait on each other's values in one chain; shorten it"
         case .divisionByZero: return "division by zero"
         case .inexactDivision(let a, let b):
             return "\(a) / \(b) is not a whole number; use '//' to round down, or choose values that divide exactly"

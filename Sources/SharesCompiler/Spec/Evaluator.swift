@@ -106,6 +106,10 @@ public struct Scope: Sendable {
 }
 
 extension Spec {
+    /// Variables whose values wait on each other at once (`a` on `b` on `c` ...): resolving recurses, and
+    /// a chain of 20,000 overflowed the stack.
+    static let maximumVariableChain = 256
+
     /// Evaluates every variable, each once, in dependency order; a variable may use others (`n: ($depth - 2) / 9`).
     func globalScope() throws(CompileFailure) -> Scope {
         var sink = DiagnosticSink()
@@ -119,6 +123,11 @@ extension Spec {
             guard let declaration = variables[name] else { return nil }
             if let start = inProgress.firstIndex(of: name) {
                 sink.error(at: declaration.location, .variableCycle(chain: Array(inProgress[start...]) + [name]))
+                failed.insert(name)
+                return nil
+            }
+            if inProgress.count >= Self.maximumVariableChain {
+                sink.error(at: declaration.location, .variableChainTooLong(limit: Self.maximumVariableChain))
                 failed.insert(name)
                 return nil
             }

@@ -2,11 +2,15 @@
 /// never through YAML's resolver (which reads `010` as 8 and `1:30` as 90).
 struct ExpressionParser {
     static let maximumDepth = 64
+    /// Binary operators in one expression: every stage after parsing walks the tree recursively, and a
+    /// chain of 10,000 additions overflowed the stack.
+    static let maximumOperators = 1000
 
     private let scalars: [Unicode.Scalar]
     private let start: Location
     private var position = 0
     private var depth = 0
+    private var operators = 0
 
     /// `start` is where the scalar's first character is; column offsets are added to it.
     static func parse(_ text: String, at start: Location) throws(CompileFailure) -> Expression {
@@ -51,6 +55,7 @@ struct ExpressionParser {
             skipSpaces()
             let op: Expression.Operator
             if peek("+") { op = .add } else if peek("-") { op = .subtract } else { return result }
+            try countOperator()
             position += 1
             result = .binary(op, result, try parseProduct())
         }
@@ -72,9 +77,15 @@ struct ExpressionParser {
             } else {
                 return result
             }
+            try countOperator()
             position += op.rawValue.unicodeScalars.count
             result = .binary(op, result, try parseUnary())
         }
+    }
+
+    private mutating func countOperator() throws(CompileFailure) {
+        operators += 1
+        if operators > Self.maximumOperators { throw failure(.expressionTooLong(limit: Self.maximumOperators)) }
     }
 
     private mutating func parseUnary() throws(CompileFailure) -> Expression {
