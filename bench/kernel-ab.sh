@@ -3,7 +3,9 @@
 # loads both and alternates them on every repetition, so a slow phase of the machine hits both alike,
 # and checks that their outputs agree. A revision is anything `git archive` takes, or "." for the
 # working tree; both must share the kernel API's structs (sharesc_kernels.h), as every revision since
-# the NHWC backend does. The kernels build with the flags Package.swift gives them.
+# plans record each convolution's algorithm does. A shapes file's lines are
+# `count in_channels height width out_channels kernel stride pad residual [algorithm]`, the algorithm
+# as `sharesc compile --emit plan` names it (igemm when absent). The kernels build with the flags Package.swift gives them.
 #
 # Usage: bash bench/kernel-ab.sh [REV_A] [REV_B] [SHAPES] [REPS]
 #   defaults: HEAD, ".", bench/kernel-shapes/resnet-50.txt, 20

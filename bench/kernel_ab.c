@@ -25,8 +25,8 @@ typedef struct {
     void (*conv)(const sc_conv_geometry *, const float *, const float *, float *, const sc_epilogue *, float *, long, long, int, int);
     void *(*alloc)(size_t);
     void (*release)(void *);
-    // Winograd, where the library has it (NULL otherwise).
-    int (*winograd_applies)(const sc_conv_geometry *);
+    int (*supports)(const sc_conv_geometry *);
+    // Winograd.
     long (*winograd_tiles)(const sc_conv_geometry *);
     size_t (*winograd_packed_size)(const sc_conv_geometry *);
     int (*winograd_pack)(const sc_conv_geometry *, const float *, float *);
@@ -57,12 +57,12 @@ static kernels load(const char *path) {
     k.conv = symbol(library, path, "sc_conv_nhwc", 1);
     k.alloc = symbol(library, path, "sc_alloc", 1);
     k.release = symbol(library, path, "sc_free", 1);
-    k.winograd_applies = symbol(library, path, "sc_winograd_applies", 0);
-    k.winograd_tiles = symbol(library, path, "sc_winograd_tiles", 0);
-    k.winograd_packed_size = symbol(library, path, "sc_winograd_packed_size", 0);
-    k.winograd_pack = symbol(library, path, "sc_winograd_pack", 0);
-    k.winograd_workspace_size = symbol(library, path, "sc_winograd_workspace_size", 0);
-    k.winograd_conv = symbol(library, path, "sc_winograd_conv", 0);
+    k.supports = symbol(library, path, "sc_conv_supports", 1);
+    k.winograd_tiles = symbol(library, path, "sc_winograd_tiles", 1);
+    k.winograd_packed_size = symbol(library, path, "sc_winograd_packed_size", 1);
+    k.winograd_pack = symbol(library, path, "sc_winograd_pack", 1);
+    k.winograd_workspace_size = symbol(library, path, "sc_winograd_workspace_size", 1);
+    k.winograd_conv = symbol(library, path, "sc_winograd_conv", 1);
     return k;
 }
 
@@ -76,7 +76,8 @@ typedef struct {
 } prepared;
 
 static prepared prepare(const kernels *k, const sc_conv_geometry *g, const float *weights, size_t outputs) {
-    prepared p = {k, k->winograd_applies && k->winograd_applies(g), NULL, NULL, NULL, 0, k->panels(g)};
+    const int winograd = g->algorithm == SC_CONV_WINOGRAD_F2 || g->algorithm == SC_CONV_WINOGRAD_F4;
+    prepared p = {k, winograd, NULL, NULL, NULL, 0, k->panels(g)};
     if (p.winograd) {
         p.packed = k->alloc(k->winograd_packed_size(g) * sizeof(float));
         if (!p.packed || !k->winograd_pack(g, weights, p.packed)) exit(2);
@@ -92,6 +93,14 @@ static prepared prepare(const kernels *k, const sc_conv_geometry *g, const float
     p.output = k->alloc(outputs * sizeof(float));
     if (!p.workspace || !p.output) exit(2);
     return p;
+}
+
+// The algorithm named in a shapes file's last column (as `sharesc compile --emit plan` names it).
+static int algorithm(const char *name) {
+    static const char *names[] = {"igemm", "gemm-1x1", "depthwise", "winograd-f2x2", "winograd-f4x4"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, names[i]) == 0) return i;  // SC_CONV_IGEMM ... SC_CONV_WINOGRAD_F4, in order
+    return -1;
 }
 
 static double now(void) {
@@ -133,8 +142,16 @@ int main(int argc, char **argv) {
     char line[512];
     while (fgets(line, sizeof line, shapes)) {
         int count, c, h, w, m, k, s, pad, residual;
-        if (line[0] == '#' || sscanf(line, "%d %d %d %d %d %d %d %d %d", &count, &c, &h, &w, &m, &k, &s, &pad, &residual) != 9) continue;
-        const sc_conv_geometry g = {c, h, w, m, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1, k, s, pad, 1};
+        char name[32] = "igemm";
+        if (line[0] == '#' || sscanf(line, "%d %d %d %d %d %d %d %d %d %31s", &count, &c, &h, &w, &m, &k, &s, &pad, &residual,
+                                     name) < 9)
+            continue;
+        const sc_conv_geometry g = {c, h, w, m, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1, k, s, pad, 1,
+                                    algorithm(name)};
+        if (g.algorithm < 0 || !lib[0].supports(&g) || !lib[1].supports(&g)) {
+            fprintf(stderr, "kernel_ab: %s cannot run %s", name, line);
+            return 1;
+        }
         const size_t inputs = (size_t)c * h * w, outputs = (size_t)m * g.out_height * g.out_width, weight_count = (size_t)m * c * k * k;
         float *weights = malloc(weight_count * sizeof(float)), *input = lib[0].alloc(inputs * sizeof(float));
         float *residual_values = lib[0].alloc(outputs * sizeof(float)), *scale = malloc(m * sizeof(float)), *shift = malloc(m * sizeof(float));
