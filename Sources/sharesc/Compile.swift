@@ -50,7 +50,7 @@ struct Compile: ParsableCommand {
             let provider = try weights.source.provider(for: compilation.graph)
             let (plan, warnings) = try Compiler.fitted(
                 Compiler.plan(compilation, threads: threads), to: provider, source: spec)
-            printWarnings(warnings)
+            printWarnings(provider.notes + warnings)
             try PlanFile.write(PlanDocument(plan), weights: provider, to: output)
             return
                 "\(output): \(plan.program.steps.count) steps, \(plan.program.parameters.count) distinct parameters, "

@@ -49,14 +49,17 @@ struct Export: ParsableCommand {
             case .torch:
                 let source = try TorchExporter.export(compilation, overrides: options.overrides)
                 // The module holds no weights; a weights file is checked against it, for load_state_dict.
-                if let file = weights.weights { _ = try WeightSource.file(file).load(for: compilation.graph) }
+                if let file = weights.weights {
+                    printWarnings(try WeightSource.file(file).load(for: compilation.graph).notes)
+                }
                 try write(Data(source.utf8))
                 return
                     "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
                     + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied"
                     + (weights.weights.map { "; \($0) fits it (load_state_dict)" } ?? "")
             case .onnx:
-                let values = try weights.source.load(for: compilation.graph)
+                let (values, notes) = try weights.source.load(for: compilation.graph)
+                printWarnings(notes)
                 try write(Data(ONNXExporter.export(compilation.graph, weights: values)))
                 return
                     "\(output): \(compilation.graph.parameters.count) initializers (\(compilation.graph.ties.count) tied), "

@@ -6,7 +6,7 @@ public struct LoadedModel {
     public var outputShape: Shape
     /// Multiply-accumulates per image.
     public var macs: Int
-    /// Steps that run otherwise than planned, and why.
+    /// What the weights file adapted from a PyTorch checkpoint, and steps that run otherwise than planned.
     public var warnings: [Diagnostic]
 }
 
@@ -22,7 +22,7 @@ public enum ModelLoader {
         let provider = try weights.provider(for: compilation.graph)
         let (executor, warnings) = try executor(
             Compiler.program(compilation), weights: provider, threads: threads, source: path)
-        return LoadedModel(executor: executor, warnings: warnings)
+        return LoadedModel(executor: executor, warnings: provider.notes + warnings)
     }
 
     /// The rest of the pipeline for a fused program whose weights are at hand: planned for `threads`,
@@ -42,7 +42,8 @@ public enum ModelLoader {
         var plan = document.plan
         if let threads, threads != plan.schedule.threads { plan = Compiler.rescheduled(plan, threads: threads) }
         let (fitted, warnings) = try Compiler.fitted(plan, to: reader, source: path)
-        return LoadedModel(executor: try Executor(plan: fitted, weights: reader, source: path), warnings: warnings)
+        return LoadedModel(
+            executor: try Executor(plan: fitted, weights: reader, source: path), warnings: reader.notes + warnings)
     }
 }
 

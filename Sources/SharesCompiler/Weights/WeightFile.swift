@@ -43,11 +43,14 @@ public enum WeightFile {
         }
     }
 
-    public static func read(_ path: String, for graph: Graph) throws(CompileFailure) -> WeightStore {
+    /// The file's weights for the graph, and notes on what was adapted from a PyTorch checkpoint.
+    public static func read(_ path: String, for graph: Graph) throws(CompileFailure)
+        -> (weights: WeightStore, notes: [Diagnostic])
+    {
         let reader = try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
         var values: [[Float]] = []
         for index in graph.parameters.indices { values.append(try reader.values(of: index)) }
-        return WeightStore(values: values)
+        return (WeightStore(values: values), reader.notes)
     }
 
     /// Checks every tensor against the graph: each parameter present once with its shape, nothing extra.
@@ -129,10 +132,9 @@ public final class WeightFileReader: WeightProvider {
             path: path)
     }
 
-    /// Opens a weights file for a network; the notes on what was adapted go to standard error.
+    /// Opens a weights file for a network (`notes` says what was adapted from a PyTorch checkpoint).
     public convenience init(path: String, expecting expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
         try self.init(path: path)
-        for note in notes { FileHandle.standardError.write(Data((note.rendered + "\n").utf8)) }
         try expect(expected)
     }
 

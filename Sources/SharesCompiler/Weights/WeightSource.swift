@@ -4,10 +4,11 @@ public enum WeightSource: Sendable {
     case file(String)
     case initialized(InitOptions)
 
-    public func load(for graph: Graph) throws(CompileFailure) -> WeightStore {
+    /// The weights, and notes on what was adapted from a PyTorch checkpoint.
+    public func load(for graph: Graph) throws(CompileFailure) -> (weights: WeightStore, notes: [Diagnostic]) {
         switch self {
         case .file(let path): return try WeightFile.read(path, for: graph)
-        case .initialized(let options): return WeightInitializer.initialize(graph, options: options)
+        case .initialized(let options): return (WeightInitializer.initialize(graph, options: options), [])
         }
     }
 

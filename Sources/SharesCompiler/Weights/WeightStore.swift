@@ -39,6 +39,13 @@ public enum WeightInitializer {
 /// tensor at a time without holding every raw weight in memory.
 public protocol WeightProvider {
     func values(of parameter: Int) throws(CompileFailure) -> [Float]
+    /// What the provider adapted on the way (a PyTorch checkpoint's prefix, converted types), for the
+    /// command to print.
+    var notes: [Diagnostic] { get }
+}
+
+extension WeightProvider {
+    public var notes: [Diagnostic] { [] }
 }
 
 extension WeightStore: WeightProvider {
