@@ -5,15 +5,10 @@ import Testing
 
 /// Fusion and memory planning on their own, and the plan file: no kernels run here.
 struct BackendPassTests {
-    func program(_ file: String, sequential: Bool = false, overrides: [String] = []) throws -> Program {
-        let compilation = try compileShipped(file, sequential: sequential, overrides: overrides)
-        return Fusion.run(compilation.graph)
-    }
-
     @Test(arguments: ArchitectureTests.table)
     func everyShippedProgramVerifiesAndItsArenaHasNoOverlap(_ expected: ArchitectureTests.Expected) throws {
         for sequential in [false, true] {
-            let program = try program(expected.file, sequential: sequential, overrides: expected.overrides)
+            let program = try shippedProgram(expected.file, sequential: sequential, overrides: expected.overrides)
             #expect(ProgramVerifier.problems(in: program) == [])
             for batch in [1, 3] {
                 let plan = MemoryPlanner.plan(program, batch: batch)
@@ -28,7 +23,7 @@ struct BackendPassTests {
     }
 
     @Test func bottleneckFusesBatchnormResidualAndReLUIntoConvolutions() throws {
-        let program = try program("imagenet/sharesnet-50.yaml")
+        let program = try shippedProgram("imagenet/sharesnet-50.yaml")
         let convs = program.steps.filter { if case .conv = $0.kernel { return true } else { return false } }
         // 53 convs, one maxpool, global pool, linear: nothing else survives fusion.
         #expect(convs.count == 53)
@@ -51,7 +46,7 @@ struct BackendPassTests {
         // A pre-activation block's sum is read by the next block's batchnorm-ReLU (and kept for its
         // residual): the convolution writing the sum writes the normalized copy too, so no
         // scale-and-shift step is left, the head's included.
-        let program = try program("cifar/sharesnet-164.yaml")
+        let program = try shippedProgram("cifar/sharesnet-164.yaml")
         #expect(!program.steps.contains { $0.kernel.kind == "scale_shift" })
         let seconds = program.steps.filter { $0.preActivationOutput != nil }
         #expect(seconds.count == 54)
@@ -63,11 +58,11 @@ struct BackendPassTests {
         let second = try #require(seconds.first).preActivationOutput!
         #expect(program.steps.contains { $0.inputs == [second] })
         // Post-activation networks have nothing to take in.
-        #expect(try self.program("imagenet/sharesnet-50.yaml").steps.allSatisfy { $0.preActivationOutput == nil })
+        #expect(try shippedProgram("imagenet/sharesnet-50.yaml").steps.allSatisfy { $0.preActivationOutput == nil })
     }
 
     @Test func verifierRefusesAHalfDeclaredSecondOutput() throws {
-        let program = try program("cifar/sharesnet-164.yaml", overrides: ["depth=20"])
+        let program = try shippedProgram("cifar/sharesnet-164.yaml", overrides: ["depth=20"])
         let index = try #require(program.steps.firstIndex { $0.preActivationOutput != nil })
         var missing = program
         missing.steps[index].preActivationOutput = nil
@@ -89,7 +84,7 @@ struct BackendPassTests {
         for (spec, overrides, kernels) in [
             ("cifar/resnet-56.yaml", ["depth=20"], ["add"]), ("imagenet/resnet-50.yaml", [], ["conv"])
         ] {
-            let program = try program(spec, overrides: overrides)
+            let program = try shippedProgram(spec, overrides: overrides)
             let plan = MemoryPlanner.plan(program, batch: 2)
             let shared = plan.buffers.filter { $0.values.count > 1 }
             #expect(!shared.isEmpty)

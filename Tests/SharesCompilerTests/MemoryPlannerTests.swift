@@ -4,18 +4,13 @@ import Testing
 
 /// The memory planner against its former quadratic self, and on networks thousands of blocks deep.
 struct MemoryPlannerTests {
-    func program(_ file: String, sequential: Bool = false, overrides: [String] = []) throws -> Program {
-        let compilation = try compileShipped(file, sequential: sequential, overrides: overrides)
-        return Fusion.run(compilation.graph)
-    }
-
     /// The planner finds its buffers' neighbours through an index of lifetimes instead of scanning every
     /// placed buffer, but places them as before: the plans are equal (offsets, arena and lower bound
     /// included) on every shipped network, so the arena is never larger.
     @Test(arguments: ArchitectureTests.table)
     func sameArenaAsTheQuadraticPlanner(_ expected: ArchitectureTests.Expected) throws {
         for sequential in [false, true] {
-            let program = try program(expected.file, sequential: sequential, overrides: expected.overrides)
+            let program = try shippedProgram(expected.file, sequential: sequential, overrides: expected.overrides)
             for batch in [1, 3] {
                 let plan = MemoryPlanner.plan(program, batch: batch)
                 let reference = QuadraticPlanner.plan(program, batch: batch)
@@ -31,7 +26,7 @@ struct MemoryPlannerTests {
 
     @Test func conflictsSweepFindsWhatComparingEveryPairFinds() throws {
         // Every buffer at offset 0: every pair live at the same time conflicts.
-        var plan = MemoryPlanner.plan(try program("cifar/sharesnet-164.yaml", overrides: ["depth=56"]), batch: 1)
+        var plan = MemoryPlanner.plan(try shippedProgram("cifar/sharesnet-164.yaml", overrides: ["depth=56"]), batch: 1)
         #expect(plan.conflicts().isEmpty)
         for index in plan.buffers.indices { plan.buffers[index].offset = 0 }
         let found = plan.conflicts()
@@ -44,14 +39,14 @@ struct MemoryPlannerTests {
 
     @Test func deepNetworkHasNoOverlap() throws {
         // 666 blocks, about 2,000 buffers.
-        let program = try program("cifar/sharesnet-164.yaml", overrides: ["depth=2000"])
+        let program = try shippedProgram("cifar/sharesnet-164.yaml", overrides: ["depth=2000"])
         for batch in [1, 3] {
             let plan = MemoryPlanner.plan(program, batch: batch)
             #expect(plan.buffers.count > 1_900)
             #expect(plan.conflicts().isEmpty)
             #expect(plan.arenaBytes >= plan.lowerBoundBytes)
             // Live buffers stay a few whatever the depth: the arena is no larger than the 164-layer network's.
-            let shallow = MemoryPlanner.plan(try self.program("cifar/sharesnet-164.yaml"), batch: batch)
+            let shallow = MemoryPlanner.plan(try shippedProgram("cifar/sharesnet-164.yaml"), batch: batch)
             #expect(plan.arenaBytes == shallow.arenaBytes)
         }
     }

@@ -47,6 +47,11 @@ func compileShipped(_ relative: String, sequential: Bool = false, overrides: [St
         options: CompileOptions(sequential: sequential, overrides: overrides, source: repositorySource))
 }
 
+/// A shipped architecture's fused program.
+func shippedProgram(_ file: String, sequential: Bool = false, overrides: [String] = []) throws -> Program {
+    Fusion.run(try compileShipped(file, sequential: sequential, overrides: overrides).graph)
+}
+
 /// Compares `actual` with `Golden/<name>`; with SHARESC_RECORD_GOLDEN=1 in the environment, rewrites it
 /// instead and fails, so that a recording run can never pass for a checking one.
 func expectGolden(_ actual: String, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {

@@ -87,7 +87,33 @@ extension SpecPrinter {
         var isScalar: Bool {
             switch self {
             case .list, .map: return false
-            default: return true
+            case .number, .word, .required, .flag, .text: return true
+            }
+        }
+
+        /// The node on one line (`[...]`, `{...}`), or nil where it needs block style: a list holding
+        /// collections, or a map whose style asks for block style. `word` writes bare words, `text`
+        /// keys and strings, `required` a required block argument.
+        func flow(word: (String) -> String, text: (String) -> String, required: String) -> String? {
+            switch self {
+            case .number(let number): return number
+            case .word(let bare): return word(bare)
+            case .text(let string): return text(string)
+            case .required: return required
+            case .flag(let flag): return flag ? "true" : "false"
+            case .list(let items):
+                guard items.allSatisfy(\.isScalar) else { return nil }
+                return "["
+                    + items.compactMap { $0.flow(word: word, text: text, required: required) }.joined(separator: ", ")
+                    + "]"
+            case .map(let entries, let style):
+                guard style == .flow || entries.isEmpty else { return nil }
+                var parts: [String] = []
+                for entry in entries {
+                    guard let value = entry.value.flow(word: word, text: text, required: required) else { return nil }
+                    parts.append(text(entry.key) + ": " + value)
+                }
+                return "{" + parts.joined(separator: ", ") + "}"
             }
         }
     }
@@ -425,23 +451,7 @@ extension SpecPrinter {
         /// The one-line form of `node`, or nil when it has to be written in block style: a list holding
         /// collections (a list of layers), or a map whose style asks for block style.
         static func flow(_ node: Node) -> String? {
-            switch node {
-            case .number(let text), .word(let text): return text
-            case .required: return "required"
-            case .flag(let flag): return flag ? "true" : "false"
-            case .text(let text): return scalar(text)
-            case .list(let items):
-                guard items.allSatisfy(\.isScalar) else { return nil }
-                return "[" + items.compactMap(flow).joined(separator: ", ") + "]"
-            case .map(let entries, let style):
-                guard style == .flow || entries.isEmpty else { return nil }
-                var parts: [String] = []
-                for entry in entries {
-                    guard let value = flow(entry.value) else { return nil }
-                    parts.append(scalar(entry.key) + ": " + value)
-                }
-                return "{" + parts.joined(separator: ", ") + "}"
-            }
+            node.flow(word: { $0 }, text: scalar, required: "required")
         }
 
         private static func write(_ node: Node, indent: Int, into lines: inout [String]) {
@@ -541,31 +551,13 @@ extension SpecPrinter {
                 return "{\n"
                     + entries.map { inner + string($0.key) + ": " + render($0.value, indent: indent + 2) }
                     .joined(separator: ",\n") + "\n" + String(repeating: " ", count: indent) + "}"
-            default:
+            case .number, .word, .required, .flag, .text:
                 return line ?? "null"
             }
         }
 
         /// One line, under the same rules as YAML's flow style.
-        private static func flow(_ node: Node) -> String? {
-            switch node {
-            case .number(let text): return text
-            case .word(let text), .text(let text): return string(text)
-            case .required: return "null"
-            case .flag(let flag): return flag ? "true" : "false"
-            case .list(let items):
-                guard items.allSatisfy(\.isScalar) else { return nil }
-                return "[" + items.compactMap(flow).joined(separator: ", ") + "]"
-            case .map(let entries, let style):
-                guard style == .flow || entries.isEmpty else { return nil }
-                var parts: [String] = []
-                for entry in entries {
-                    guard let value = flow(entry.value) else { return nil }
-                    parts.append(string(entry.key) + ": " + value)
-                }
-                return "{" + parts.joined(separator: ", ") + "}"
-            }
-        }
+        private static func flow(_ node: Node) -> String? { node.flow(word: string, text: string, required: "null") }
 
         private static func string(_ text: String) -> String { "\"" + YAMLLayout.escaped(text) + "\"" }
     }
