@@ -27,16 +27,30 @@ struct Compile: ParsableCommand {
     @Argument(help: "The spec to compile.") var spec: String
     @OptionGroup var options: SpecOptions
     @OptionGroup var weights: WeightOptions
-    @Option(help: "Output format: text or json (every stage), markdown (the report).") var format: ReportFormat = .text
+    @Option(help: "Output format: text or json (every stage), markdown (the report); text by default.")
+    var format: ReportFormat?
     @Option(
-        name: .customLong("emit"), help: "Print a stage of the pipeline: spec, graph, fused, memory, plan or report.")
-    var stage: Compiler.Stage = .report
+        name: .customLong("emit"),
+        help: "Print a stage of the pipeline: spec, graph, fused, memory, plan or report (the default).")
+    var stage: Compiler.Stage?
     @Option(name: .shortAndLong, help: "Write an executable plan to this file.") var output: String?
-    @Option(help: "Threads the plan splits its steps for (default: the number of cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads the plan splits its steps for, with --emit plan or -o (default: the number of cores).")
+    var threads: Int?
 
+    /// Refuses every flag that what is asked for would not use: nothing is silently ignored.
     func validate() throws {
-        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
+        if output != nil {
+            guard stage == nil, format == nil else {
+                throw ValidationError("-o writes a plan file; --emit and --format choose what to print instead")
+            }
+            return
+        }
+        if weights.weights != nil || weights.seed != nil || weights.randomizeBatchNorm {
+            throw ValidationError("--weights, --seed and --randomize-bn give the weights of a plan file (-o)")
+        }
+        if threads != nil && stage != .plan { throw ValidationError("--threads applies to --emit plan and -o") }
+        let stage = stage ?? .report, format = format ?? .text
         guard stage.formats.contains(format) else {
             throw ValidationError("--emit \(stage.rawValue) prints text or json, not \(format.rawValue)")
         }
@@ -46,7 +60,10 @@ struct Compile: ParsableCommand {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
             printWarnings(compilation.warnings)
-            guard let output else { return Compiler.emit(stage, compilation, format: format, threads: threads) }
+            let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            guard let output else {
+                return Compiler.emit(stage ?? .report, compilation, format: format ?? .text, threads: threads)
+            }
             let provider = try weights.source.provider(for: compilation.graph)
             let (plan, warnings) = try Compiler.fitted(
                 Compiler.plan(compilation, threads: threads), to: provider, source: spec)

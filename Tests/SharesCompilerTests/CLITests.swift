@@ -396,11 +396,11 @@ struct RunCLITests {
             "memory": "memory for batch 1", "plan": "plan \"resnet-56\" sequential, 2 threads", "report": "resnet-56"
         ]
         for (stage, prefix) in prefixes.sorted(by: { $0.key < $1.key }) {
-            let text = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2"])
+            let threads = stage == "plan" ? ["--threads", "2"] : []
+            let text = try CLITests.run(["compile", spec, "--set", "depth=8", "--emit", stage] + threads)
             #expect(text.status == 0 && text.stdout.hasPrefix(prefix) && !text.stdout.isEmpty, "\(stage)")
-            let json = try CLITests.run([
-                "compile", spec, "--set", "depth=8", "--emit", stage, "--threads", "2", "--format", "json"
-            ])
+            let json = try CLITests.run(
+                ["compile", spec, "--set", "depth=8", "--emit", stage, "--format", "json"] + threads)
             #expect(json.status == 0, "\(stage) json")
             #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) is [String: Any], "\(stage) json")
             let markdown = try CLITests.run([
@@ -413,6 +413,19 @@ struct RunCLITests {
                     markdown.status != 0
                         && markdown.stderr.contains("--emit \(stage) prints text or json, not markdown"))
             }
+        }
+        // Flags that what is asked for would not use are refused, each with what it applies to.
+        let refused = [
+            (
+                ["-o", "/tmp/unused.plan", "--format", "json"],
+                "-o writes a plan file; --emit and --format choose what to print"
+            ),
+            (["--emit", "graph", "--threads", "2"], "--threads applies to --emit plan and -o"),
+            (["--seed", "3"], "--weights, --seed and --randomize-bn give the weights of a plan file (-o)")
+        ]
+        for (arguments, message) in refused {
+            let result = try CLITests.run(["compile", spec] + arguments)
+            #expect(result.status != 0 && result.stderr.contains(message), "\(arguments)")
         }
     }
 }

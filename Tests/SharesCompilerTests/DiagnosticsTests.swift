@@ -126,6 +126,11 @@ struct DiagnosticsTests {
             chain(300),
             "spec.yaml:258:3: error: more than 256 variables wait on each other's values in one chain; shorten it")
         #expect(diagnostics(Self.files(chain(256))) == "(compiled without errors)")
+        // Tests can match on the catalog entry rather than its wording.
+        #expect(throws: CompileFailure.self) { try compileInMemory(Self.files(chain(300))) }
+        do { _ = try compileInMemory(Self.files(chain(300))) } catch {
+            #expect(error.diagnostics.map(\.id) == [.variableChainTooLong(limit: 256)])
+        }
     }
 
     @Test func deepNestingIsRefusedBeforeParsing() {
