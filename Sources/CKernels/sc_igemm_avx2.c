@@ -37,58 +37,44 @@ static inline __attribute__((always_inline)) void sc_store16(float *p, sc_lanes 
     }
 }
 
-// v = v * scale + shift, and v = max(0, v), on two vectors. MAXPS returns its second operand when
-// either is NaN: with v second, NaN goes through (as in PyTorch); with 0 second it would vanish.
-static inline __attribute__((always_inline)) void sc_affine(__m256 *lo, __m256 *hi, __m256 s0, __m256 s1, __m256 h0, __m256 h1) {
-    *lo = _mm256_fmadd_ps(*lo, s0, h0);
-    *hi = _mm256_fmadd_ps(*hi, s1, h1);
-}
-static inline __attribute__((always_inline)) void sc_relu2(__m256 *lo, __m256 *hi) {
-    *lo = _mm256_max_ps(_mm256_setzero_ps(), *lo);
-    *hi = _mm256_max_ps(_mm256_setzero_ps(), *hi);
-}
-
 // Stores a finished tile (the epilogue): onto the previous reduction blocks' partial sums unless
-// `first`; if `last`, scale and shift, residual, ReLU, and the second output. Called with constant
+// `first`; if `last`, through the epilogue (sc_epilogue8_apply on both halves). Called with constant
 // lanes and flags for the common case, which then compiles to straight vector code.
 static inline __attribute__((always_inline)) void sc_finish_tile(const __m256 *lo, const __m256 *hi, int rows, float *c,
                                                                  sc_lanes l, size_t col, const sc_igemm_epi *e,
                                                                  int first, int last) {
-    // Scale and shift of the epilogue (1 and 0 when absent), then of the second output.
-    __m256 s0 = _mm256_set1_ps(1.0f), s1 = s0, h0 = _mm256_setzero_ps(), h1 = h0, a0 = s0, a1 = s0, b0 = h0, b1 = h0;
-    if (last && e->scale) sc_load16(e->scale + col, l, &s0, &s1);
-    if (last && e->shift) sc_load16(e->shift + col, l, &h0, &h1);
     float *act = last && e->act ? e->act + col : NULL;
     const float *residual = last && e->residual ? e->residual + col : NULL;
+    // The epilogue's steps, and its operands for the panel's two halves (scale 1 and shift 0 when absent).
+    const sc_epilogue_steps steps = {residual != NULL, e->relu, act != NULL, e->act_relu};
+    sc_epilogue8 k[2] = {{.scale = _mm256_set1_ps(1.0f), .shift = _mm256_setzero_ps()}};
+    k[1] = k[0];
+    if (last && e->scale) sc_load16(e->scale + col, l, &k[0].scale, &k[1].scale);
+    if (last && e->shift) sc_load16(e->shift + col, l, &k[0].shift, &k[1].shift);
     if (act) {
-        sc_load16(e->act_scale + col, l, &a0, &a1);
-        sc_load16(e->act_shift + col, l, &b0, &b1);
+        sc_load16(e->act_scale + col, l, &k[0].act_scale, &k[1].act_scale);
+        sc_load16(e->act_shift + col, l, &k[0].act_shift, &k[1].act_shift);
     }
     c += col;
     const size_t ldc = e->ldc;
+    // Unrolled where rows is a constant, so that lo and hi are indexed by constants: left a loop (the
+    // epilogue takes its body past the unroller's threshold), it made the compiler keep the 6-row
+    // tile's accumulators in memory during the reduction.
+#pragma clang loop unroll(enable)
     for (int r = 0; r < rows; r++) {
-        __m256 vlo = lo[r], vhi = hi[r], x0, x1;
+        __m256 v[2] = {lo[r], hi[r]}, x[2], a[2];
         float *row = c + r * ldc;
         if (!first) {  // accumulate onto the previous reduction blocks
-            sc_load16(e->partial ? e->partial + r * ldc + col : row, l, &x0, &x1);
-            vlo = _mm256_add_ps(vlo, x0);
-            vhi = _mm256_add_ps(vhi, x1);
+            sc_load16(e->partial ? e->partial + r * ldc + col : row, l, &x[0], &x[1]);
+            v[0] = _mm256_add_ps(v[0], x[0]);
+            v[1] = _mm256_add_ps(v[1], x[1]);
         }
         if (last) {
-            sc_affine(&vlo, &vhi, s0, s1, h0, h1);
-            if (residual) {
-                sc_load16(residual + r * ldc, l, &x0, &x1);
-                vlo = _mm256_add_ps(vlo, x0);
-                vhi = _mm256_add_ps(vhi, x1);
-            }
-            if (e->relu) sc_relu2(&vlo, &vhi);
+            if (residual) sc_load16(residual + r * ldc, l, &x[0], &x[1]);
+            sc_epilogue8_apply(2, k, steps, v, x, a);
         }
-        sc_store16(row, l, vlo, vhi);
-        if (act) {
-            sc_affine(&vlo, &vhi, a0, a1, b0, b1);
-            if (e->act_relu) sc_relu2(&vlo, &vhi);
-            sc_store16(act + r * ldc, l, vlo, vhi);
-        }
+        sc_store16(row, l, v[0], v[1]);
+        if (act) sc_store16(act + r * ldc, l, a[0], a[1]);
     }
 }
 

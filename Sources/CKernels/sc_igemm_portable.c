@@ -17,20 +17,18 @@ static void sc_panel_portable(int taps, int kc, const float *const *a, size_t of
     for (int r = 0; r < mr; r++) {
         float *row = c + (size_t)r * e->ldc + col;
         const float *partial = e->partial ? e->partial + (size_t)r * e->ldc + col : row;
-        const float *res = e->last && e->residual ? e->residual + (size_t)r * e->ldc + col : NULL;
+        // The epilogue with its pointers at the row (channel and element j), the residual and second
+        // output only at the last block: without that condition here, the compiler kept the accumulators
+        // in memory during the reduction on arm64 macOS.
         float *act = e->last && e->act ? e->act + (size_t)r * e->ldc + col : NULL;
+        const sc_epilogue ep = {.scale = e->scale ? e->scale + col : NULL, .shift = e->shift ? e->shift + col : NULL,
+                                .residual = e->last && e->residual ? e->residual + (size_t)r * e->ldc + col : NULL,
+                                .relu = e->relu, .act_output = act, .act_scale = act ? e->act_scale + col : NULL,
+                                .act_shift = act ? e->act_shift + col : NULL, .act_relu = e->act_relu};
         for (int j = 0; j < nr; j++) {
             float v = acc[r][j];
             if (!e->first) v += partial[j];
-            if (e->last) {
-                v = v * (e->scale ? e->scale[col + j] : 1.0f) + (e->shift ? e->shift[col + j] : 0.0f);
-                if (res) v += res[j];
-                if (e->relu && v < 0.0f) v = 0.0f;
-                if (act) {
-                    const float a = v * e->act_scale[col + j] + e->act_shift[col + j];
-                    act[j] = e->act_relu && a < 0.0f ? 0.0f : a;
-                }
-            }
+            if (e->last) v = sc_epilogue1(&ep, v, j, (size_t)j);
             row[j] = v;
         }
     }

@@ -2,15 +2,9 @@
 // them and SC_TRANSFORM_TARGET giving their instruction set (no include guard on purpose).
 #ifndef SC_WINOGRAD_TRANSFORM_TYPES
 #define SC_WINOGRAD_TRANSFORM_TYPES
-// Eight channels at a time as one vector (GCC/Clang vector extensions: two SSE registers on the
-// baseline, one AVX register in the AVX2 clone below), then the rest one by one.
-typedef float sc_v8 __attribute__((vector_size(32)));
+// Eight channels at a time as one vector (sc_v8, sc_epilogue.h: two SSE registers on the baseline,
+// one AVX register in the AVX2 clone below), then the rest one by one.
 typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unaligned loads and stores
-typedef int sc_v8i __attribute__((vector_size(32)));
-// ReLU that keeps NaN: clears the lanes below zero (a NaN lane compares false and stays). The
-// builtin max would return the other operand, 0, for a NaN lane.
-// (A macro: a function taking a vector would need AVX in the baseline's copy.)
-#define SC_RELU8(v) ((sc_v8)((sc_v8i)(v) & ~((v) < (sc_v8){0})))
 #define sc_load8(p) (*(const sc_v8u *)(const void *)(p))
 #define sc_store8(p, v) (*(sc_v8u *)(void *)(p) = (v))
 
@@ -68,31 +62,13 @@ typedef int sc_v8i __attribute__((vector_size(32)));
 #define SC_LOAD1(p) (*(p))
 #define SC_STORE1(p, v) (*(p) = (v))
 
-// The epilogue on eight channels in a vector (the flags' pointers fetched once per call).
-typedef struct {
-    const float *scale, *shift, *residual, *act_scale, *act_shift;
-    float *act;
-    int relu, act_relu;
-} sc_epilogue8;
-
-static inline sc_epilogue8 sc_epilogue8_for(const sc_epilogue *e) {
-    if (!e) return (sc_epilogue8){0};
-    return (sc_epilogue8){e->scale, e->shift, e->residual, e->act_scale, e->act_shift, e->act_output, e->relu, e->act_relu};
-}
-
-// Stores *y's epilogue at out + at (channels ch..ch+7 of a pixel whose row starts at at - ch). By
-// pointer: a vector argument would need AVX in the baseline's copy; inlined, it stays in a register.
-static inline __attribute__((always_inline)) void sc_epilogue8_store(const sc_epilogue8 *e, const sc_v8 *y, float *out, size_t at, int ch) {
-    sc_v8 v = *y;
-    if (e->scale) v *= sc_load8(e->scale + ch);
-    if (e->shift) v += sc_load8(e->shift + ch);
-    if (e->residual) v += sc_load8(e->residual + at);
-    if (e->relu) v = SC_RELU8(v);
-    sc_store8(out + at, v);
-    if (e->act) {
-        sc_v8 a = v * sc_load8(e->act_scale + ch) + sc_load8(e->act_shift + ch);
-        if (e->act_relu) a = SC_RELU8(a);
-        sc_store8(e->act + at, a);
+// The epilogue's operands for channels ch..ch+7 (scale 1 and shift 0 where absent).
+static inline __attribute__((always_inline)) void sc_epilogue8_load(const sc_epilogue *e, int ch, sc_epilogue8 *k) {
+    k->scale = e->scale ? sc_load8(e->scale + ch) : (sc_v8){1, 1, 1, 1, 1, 1, 1, 1};
+    k->shift = e->shift ? sc_load8(e->shift + ch) : (sc_v8){0};
+    if (e->act_output) {
+        k->act_scale = sc_load8(e->act_scale + ch);
+        k->act_shift = sc_load8(e->act_shift + ch);
     }
 }
 
@@ -143,7 +119,11 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
                                                                                 const sc_epilogue *e, float *rows, const int m) {
     const int oc = g->out_channels, h = g->out_height, w = g->out_width, tiles_x = (w + m - 1) / m, pixels = m * m;
     const int vector_end = c0 + (c1 - c0) / 8 * 8;
-    const sc_epilogue8 ep = sc_epilogue8_for(e);
+    // The epilogue, fetched once: its pointers and flags stay put across the stores. NULL e stores the
+    // values as they are.
+    const sc_epilogue ep = e ? *e : (sc_epilogue){0};
+    const sc_epilogue_steps steps = {ep.residual != NULL, ep.relu, ep.act_output != NULL, ep.act_relu};
+    sc_epilogue8 k8;
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
         const int y0 = (int)(tile / tiles_x) * m, x0 = (int)(tile % tiles_x) * m;
@@ -159,8 +139,16 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
             sc_v8 y[16];
             if (m == 4) SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 6, 4, SC_AT6);
             else SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 4, 2, SC_AT4);
-            for (int k = 0; k < pixels; k++)
-                if (inside[k]) sc_epilogue8_store(&ep, &y[k], output, at[k] + ch, ch);
+            if (e) sc_epilogue8_load(&ep, ch, &k8);
+            for (int k = 0; k < pixels; k++) {
+                if (!inside[k]) continue;
+                const size_t i = at[k] + ch;
+                sc_v8 v = y[k], r, a;
+                if (steps.residual) r = sc_load8(ep.residual + i);
+                if (e) sc_epilogue8_apply(1, &k8, steps, &v, &r, &a);
+                sc_store8(output + i, v);
+                if (steps.act) sc_store8(ep.act_output + i, a);
+            }
         }
         if (vector_end == c1) continue;
         const int n = c1 - vector_end;
