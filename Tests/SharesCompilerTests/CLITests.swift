@@ -149,6 +149,39 @@ struct CLITests {
         #expect(help.status == 0 && help.stdout.contains("Examples:"))
     }
 
+    @Test func perLayerTable() throws {
+        let text = try Self.run(["compile", "Examples/2-tie-group.yaml", "--per-layer"])
+        #expect(text.status == 0 && text.stderr == "")
+        #expect(text.stdout.contains("\nPer layer\n"))
+        #expect(
+            text.stdout.contains(
+                "  stage1.block2.conv2           conv            64x32x32           0   36,864   37,748,736  trunk"))
+        let json = try Self.run([
+            "compile", "Examples/2-tie-group.yaml", "--per-layer", "--per-layer-depth", "2", "--format", "json"
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let table = try #require(report["per_layer"] as? [String: Any])
+        #expect(table["depth"] as? Int == 2)
+        #expect(
+            (table["rows"] as? [[String: Any]])?.compactMap { $0["name"] as? String }.prefix(4) == [
+                "stem.conv1", "stem.bn1", "stem.relu1", "stage1.block1"
+            ])
+        // Refused where nothing would print it, and at a depth that does not exist.
+        let refused = [
+            (["--per-layer-depth", "2"], "--per-layer-depth applies to --per-layer"),
+            (
+                ["--per-layer", "--emit", "graph"],
+                "--per-layer adds a table to the report; --emit graph prints no report"
+            ),
+            (["--per-layer", "-o", "/tmp/unused.plan"], "--per-layer adds a table to the report; -o writes a plan"),
+            (["--per-layer", "--per-layer-depth", "4"], "Please provide one of '1', '2' or '3'")
+        ]
+        for (arguments, message) in refused {
+            let result = try Self.run(["compile", "Examples/2-tie-group.yaml"] + arguments)
+            #expect(result.status == 64 && result.stderr.contains(message), "\(arguments)")
+        }
+    }
+
     @Test func compareVariantsExampleRuns() throws {
         let result = try Self.run(["Architectures"], executable: "compare-variants")
         #expect(result.status == 0)
