@@ -31,11 +31,11 @@ struct Compile: ParsableCommand {
     @Argument(help: "The spec to compile.") var spec: String
     @OptionGroup var options: SpecOptions
     @OptionGroup var weights: WeightOptions
-    @Option(help: "Output format: text or json (every stage), markdown (the report); text by default.")
+    @Option(help: "Output format: text or json for every stage, markdown for the report (default: text).")
     var format: ReportFormat?
     @Option(
         name: .customLong("emit"),
-        help: "Print a stage of the pipeline: spec, graph, fused, memory, plan or report (the default).")
+        help: "The stage of the pipeline to print (default: report).")
     var stage: Compiler.Stage?
     @Option(name: .shortAndLong, help: "Write an executable plan to this file.") var output: String?
     @Option(help: "Threads the plan splits its steps for, with --emit plan or -o (default: the number of cores).")

@@ -84,7 +84,7 @@ struct CLITests {
         #expect(one.status == 0)
         #expect(
             one.stdout.contains(
-                "A has 5,087,232 fewer parameters than B (19.9% of B's), at the same compute (4.089 GMACs per image)."))
+                "B has 5,087,232 more parameters than A (+24.9%), at the same compute (4.089 GMACs per image)."))
         let two = try Self.run([
             "compare", "Architectures/imagenet/resnet-50.yaml", "Architectures/imagenet/wide-resnet-50-2.yaml",
             "--format", "markdown"
@@ -179,6 +179,40 @@ struct CLITests {
         for (arguments, message) in refused {
             let result = try Self.run(["compile", "Examples/2-tie-group.yaml"] + arguments)
             #expect(result.status == 64 && result.stderr.contains(message), "\(arguments)")
+        }
+    }
+
+    /// Every `--format` value that a command's help lists works for that command, and every option's help
+    /// states its default at most once.
+    @Test func helpListsWhatWorks() throws {
+        let spec = "Architectures/cifar/resnet-56.yaml"
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-format-\(getpid()).out")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let runs: [String: [String]] = [
+            "compile": ["compile", spec], "compare": ["compare", spec],
+            "bench": ["bench", spec, "--set", "depth=8", "--runs", "1", "--warmup", "0"],
+            "export": ["export", spec, "-o", output]
+        ]
+        for command in ["check", "compile", "compare", "graph", "init", "export", "run", "bench"] {
+            let help = try Self.run(["help", command])
+            #expect(help.status == 0, "\(command)")
+            // Options start a line with "  -"; their help continues on the lines indented under them.
+            let options = help.stdout.components(separatedBy: "\n  -").dropFirst().map {
+                $0.components(separatedBy: "\n\n")[0].split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            }
+            for option in options {
+                #expect(option.components(separatedBy: "default").count <= 2, "\(command): \(option)")
+            }
+            guard let format = options.first(where: { $0.hasPrefix("-format") }) else {
+                #expect(runs[command] == nil, "\(command) has no --format")
+                continue
+            }
+            let values = try #require(format.firstMatch(of: /values: ([a-z, ]+)/)?.1)
+            for value in values.split(separator: ", ") {
+                let result = try Self.run(try #require(runs[command]) + ["--format", String(value)])
+                #expect(result.status == 0, "\(command) --format \(value): \(result.stderr)")
+            }
         }
     }
 
@@ -360,7 +394,7 @@ struct RunCLITests {
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         for key in [
-            "median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "weight_bytes", "peak_rss_bytes",
+            "median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "packed_weight_bytes", "peak_rss_bytes",
             "images_per_second"
         ] {
             #expect(json[key] != nil, "\(key)")
