@@ -7,8 +7,8 @@ times between
       1 inter-op thread): warm-up runs, then the median of RUNS timed runs on a float32 input of the
       model's shape at batch BATCH;
   (b) `sharesc bench SPEC --batch BATCH --threads THREADS --runs RUNS --format json` in a fresh
-      process, which prints JSON with median_ms, min_ms, max_ms, gflops, arena_bytes, weight_bytes
-      and peak_rss_bytes.
+      process, which prints JSON with median_ms, min_ms, max_ms, gflops, arena_bytes,
+      packed_weight_bytes and peak_rss_bytes.
 Alternating spreads drift of the machine (frequency, other load) over both, and both run on the
 same CPUs (the first THREADS usable ones, or --cpus). Prints each repeat's
 two medians, then the median over repeats, the ratio sharesc / ONNX Runtime, GFLOP/s of both
@@ -32,7 +32,7 @@ import time
 from typing import NoReturn
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BENCH_KEYS = ("median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "weight_bytes", "peak_rss_bytes")
+BENCH_KEYS = ("median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "packed_weight_bytes", "peak_rss_bytes")
 
 
 def fail(message: str) -> NoReturn:
@@ -209,7 +209,7 @@ def main() -> None:
         "onnxruntime_median_ms": ort_median, "sharesc_median_ms": sharesc_median,
         "ratio_sharesc_over_onnxruntime": sharesc_median / ort_median if ort_median > 0 else float("nan"),
         "onnxruntime_gflops": gflops(macs, args.batch, ort_median), "sharesc_gflops": gflops(macs, args.batch, sharesc_median),
-        "sharesc_arena_bytes": last["arena_bytes"], "sharesc_weight_bytes": last["weight_bytes"],
+        "sharesc_arena_bytes": last["arena_bytes"], "sharesc_packed_weight_bytes": last["packed_weight_bytes"],
         "sharesc_peak_rss_bytes": max(r["sharesc"]["peak_rss_bytes"] for r in repeats),
         "sharesc_kernel_level": last.get("kernel_level"),
         "repeat_results": repeats, "machine": machine(),
@@ -227,7 +227,7 @@ def main() -> None:
     print(f"{'median':>8} {ort_median:>15.3f} {sharesc_median:>12.3f} {summary['ratio_sharesc_over_onnxruntime']:>7.2f}")
     print(f"{'GFLOP/s':>8} {summary['onnxruntime_gflops']:>15.2f} {summary['sharesc_gflops']:>12.2f}")
     kernels = f", {last['kernel_level']} kernels" if last.get("kernel_level") else ""
-    print(f"sharesc memory: arena {last['arena_bytes']:,} B, weights {last['weight_bytes']:,} B, "
+    print(f"sharesc memory: arena {last['arena_bytes']:,} B, packed weights {last['packed_weight_bytes']:,} B, "
           f"peak RSS {summary['sharesc_peak_rss_bytes']:,} B{kernels}")
     m = summary["machine"]
     print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "

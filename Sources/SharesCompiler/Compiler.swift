@@ -9,11 +9,17 @@ public struct CompileOptions: Sendable {
     /// `--set name=value` overrides, as written on the command line.
     public var overrides: [String]
     public var source: SpecSource
+    /// Add the per-layer table, folded to this depth, to the report (`--per-layer`).
+    public var perLayer: LayerTable.Depth?
 
-    public init(sequential: Bool = false, overrides: [String] = [], source: SpecSource = .disk) {
+    public init(
+        sequential: Bool = false, overrides: [String] = [], source: SpecSource = .disk,
+        perLayer: LayerTable.Depth? = nil
+    ) {
         self.sequential = sequential
         self.overrides = overrides
         self.source = source
+        self.perLayer = perLayer
     }
 }
 
@@ -40,7 +46,10 @@ public enum Compiler {
                 Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))
         }
         let costs = try CostAnalysis.run(graph)
-        let report = try ReportBuilder.build(graph, costs: costs)
+        var report = try ReportBuilder.build(graph, costs: costs)
+        if let depth = options.perLayer {
+            report.perLayer = try LayerTableBuilder.build(graph, costs: costs, depth: depth)
+        }
         return Compilation(spec: spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }
 

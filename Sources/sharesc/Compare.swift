@@ -18,7 +18,7 @@ struct Compare: ParsableCommand {
     @Argument(help: "Spec A.") var a: String
     @Argument(help: "Spec B (default: A's sequential variant).") var b: String?
     @OptionGroup var options: SpecOptions
-    @Option(help: "Output format: text, json or markdown.") var format: ReportFormat = .text
+    @Option(help: "Output format.") var format: ReportFormat = .text
 
     func validate() throws {
         if b == nil && options.sequential {

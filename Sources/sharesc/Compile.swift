@@ -15,8 +15,12 @@ struct Compile: ParsableCommand {
             with its algorithm, its split over --threads threads and its arena offsets: what `run` executes),
             report (the default; also --format markdown).
             -o writes a plan file that `sharesc run` executes without the spec (weights from --weights or --seed).
+            --per-layer adds one row per layer use, in graph order: distinct parameters (a tied weight at its first
+            use only), parameters per use, MACs, the tie it uses and its output's bytes per image; the rows sum to the
+            report's totals. --per-layer-depth 2 or 1 folds them into blocks or into the stem, stages and head.
             Examples:
               sharesc compile Architectures/imagenet/sharesnet-50.yaml
+              sharesc compile Examples/2-tie-group.yaml --per-layer
               sharesc compile Architectures/cifar/sharewrn-28-10.yaml --set classes=100 --format json
               sharesc compile Architectures/imagenet/resnet-18.yaml --emit fused
               sharesc compile Architectures/imagenet/resnet-50.yaml --emit plan --threads 2 --format json
@@ -27,19 +31,31 @@ struct Compile: ParsableCommand {
     @Argument(help: "The spec to compile.") var spec: String
     @OptionGroup var options: SpecOptions
     @OptionGroup var weights: WeightOptions
-    @Option(help: "Output format: text or json (every stage), markdown (the report); text by default.")
+    @Option(help: "Output format: text or json for every stage, markdown for the report (default: text).")
     var format: ReportFormat?
     @Option(
         name: .customLong("emit"),
-        help: "Print a stage of the pipeline: spec, graph, fused, memory, plan or report (the default).")
+        help: "The stage of the pipeline to print (default: report).")
     var stage: Compiler.Stage?
     @Option(name: .shortAndLong, help: "Write an executable plan to this file.") var output: String?
     @Option(help: "Threads the plan splits its steps for, with --emit plan or -o (default: the number of cores).")
     var threads: Int?
+    @Flag(help: "Add a table to the report: every layer use with its parameters, MACs, tie and activation bytes.")
+    var perLayer = false
+    @Option(
+        help: ArgumentHelp(
+            "With --per-layer: 3 lists every layer, 2 folds them into blocks, 1 into the stem, stages and head "
+                + "(default: 3).", valueName: "depth"))
+    var perLayerDepth: LayerTable.Depth?
 
     /// Refuses every flag that what is asked for would not use: nothing is silently ignored.
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
+        if perLayerDepth != nil && !perLayer { throw ValidationError("--per-layer-depth applies to --per-layer") }
+        if perLayer, output != nil { throw ValidationError("--per-layer adds a table to the report; -o writes a plan") }
+        if perLayer, let stage, stage != .report {
+            throw ValidationError("--per-layer adds a table to the report; --emit \(stage.rawValue) prints no report")
+        }
         if output != nil {
             guard stage == nil, format == nil else {
                 throw ValidationError("-o writes a plan file; --emit and --format choose what to print instead")
@@ -58,7 +74,9 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
-            let compilation = try Compiler.compile(spec, options: options.compileOptions)
+            var compileOptions = options.compileOptions
+            if perLayer { compileOptions.perLayer = perLayerDepth ?? .layers }
+            let compilation = try Compiler.compile(spec, options: compileOptions)
             printWarnings(compilation.warnings)
             let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
             guard let output else {
@@ -78,3 +96,4 @@ struct Compile: ParsableCommand {
 }
 
 extension Compiler.Stage: ExpressibleByArgument {}
+extension LayerTable.Depth: ExpressibleByArgument {}

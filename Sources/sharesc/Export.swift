@@ -26,7 +26,7 @@ struct Export: ParsableCommand {
     @OptionGroup var options: SpecOptions
     @OptionGroup var weights: WeightOptions
     @Option(name: .shortAndLong, help: "The file to write (.onnx or .py).") var output: String
-    @Option(help: "onnx or torch (default: from the output's extension).") var format: Format?
+    @Option(help: "Output format (default: from the output's extension).") var format: Format?
 
     func validate() throws {
         if format == nil && !output.hasSuffix(".onnx") && !output.hasSuffix(".py") {

@@ -84,7 +84,7 @@ struct CLITests {
         #expect(one.status == 0)
         #expect(
             one.stdout.contains(
-                "A has 5,087,232 fewer parameters than B (19.9% of B's), at the same compute (4.089 GMACs per image)."))
+                "B has 5,087,232 more parameters than A (+24.9%), at the same compute (4.089 GMACs per image)."))
         let two = try Self.run([
             "compare", "Architectures/imagenet/resnet-50.yaml", "Architectures/imagenet/wide-resnet-50-2.yaml",
             "--format", "markdown"
@@ -147,6 +147,73 @@ struct CLITests {
         #expect(noSpec.status == 64)
         let help = try Self.run(["compare", "--help"])
         #expect(help.status == 0 && help.stdout.contains("Examples:"))
+    }
+
+    @Test func perLayerTable() throws {
+        let text = try Self.run(["compile", "Examples/2-tie-group.yaml", "--per-layer"])
+        #expect(text.status == 0 && text.stderr == "")
+        #expect(text.stdout.contains("\nPer layer\n"))
+        #expect(
+            text.stdout.contains(
+                "  stage1.block2.conv2           conv            64x32x32           0   36,864   37,748,736  trunk"))
+        let json = try Self.run([
+            "compile", "Examples/2-tie-group.yaml", "--per-layer", "--per-layer-depth", "2", "--format", "json"
+        ])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let table = try #require(report["per_layer"] as? [String: Any])
+        #expect(table["depth"] as? Int == 2)
+        #expect(
+            (table["rows"] as? [[String: Any]])?.compactMap { $0["name"] as? String }.prefix(4) == [
+                "stem.conv1", "stem.bn1", "stem.relu1", "stage1.block1"
+            ])
+        // Refused where nothing would print it, and at a depth that does not exist.
+        let refused = [
+            (["--per-layer-depth", "2"], "--per-layer-depth applies to --per-layer"),
+            (
+                ["--per-layer", "--emit", "graph"],
+                "--per-layer adds a table to the report; --emit graph prints no report"
+            ),
+            (["--per-layer", "-o", "/tmp/unused.plan"], "--per-layer adds a table to the report; -o writes a plan"),
+            (["--per-layer", "--per-layer-depth", "4"], "Please provide one of '1', '2' or '3'")
+        ]
+        for (arguments, message) in refused {
+            let result = try Self.run(["compile", "Examples/2-tie-group.yaml"] + arguments)
+            #expect(result.status == 64 && result.stderr.contains(message), "\(arguments)")
+        }
+    }
+
+    /// Every `--format` value that a command's help lists works for that command, and every option's help
+    /// states its default at most once.
+    @Test func helpListsWhatWorks() throws {
+        let spec = "Architectures/cifar/resnet-56.yaml"
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-format-\(getpid()).out")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let runs: [String: [String]] = [
+            "compile": ["compile", spec], "compare": ["compare", spec],
+            "bench": ["bench", spec, "--set", "depth=8", "--runs", "1", "--warmup", "0"],
+            "export": ["export", spec, "-o", output]
+        ]
+        for command in ["check", "compile", "compare", "graph", "init", "export", "run", "bench"] {
+            let help = try Self.run(["help", command])
+            #expect(help.status == 0, "\(command)")
+            // Options start a line with "  -"; their help continues on the lines indented under them.
+            let options = help.stdout.components(separatedBy: "\n  -").dropFirst().map {
+                $0.components(separatedBy: "\n\n")[0].split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            }
+            for option in options {
+                #expect(option.components(separatedBy: "default").count <= 2, "\(command): \(option)")
+            }
+            guard let format = options.first(where: { $0.hasPrefix("-format") }) else {
+                #expect(runs[command] == nil, "\(command) has no --format")
+                continue
+            }
+            let values = try #require(format.firstMatch(of: /values: ([a-z, ]+)/)?.1)
+            for value in values.split(separator: ", ") {
+                let result = try Self.run(try #require(runs[command]) + ["--format", String(value)])
+                #expect(result.status == 0, "\(command) --format \(value): \(result.stderr)")
+            }
+        }
     }
 
     @Test func compareVariantsExampleRuns() throws {
@@ -327,7 +394,7 @@ struct RunCLITests {
         #expect(result.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         for key in [
-            "median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "weight_bytes", "peak_rss_bytes",
+            "median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "packed_weight_bytes", "peak_rss_bytes",
             "images_per_second"
         ] {
             #expect(json[key] != nil, "\(key)")

@@ -32,6 +32,20 @@ struct GoldenTests {
         try expectGolden(GraphPrinter.print(compilation.graph), "2-tie-group.sequential.graph.txt")
     }
 
+    /// The report with its per-layer table: every layer as text and as Markdown, then folded into blocks
+    /// (text) and into sections (JSON).
+    @Test(arguments: [
+        (LayerTable.Depth.layers, ReportFormat.text, "2-tie-group.per-layer.txt"),
+        (.layers, .markdown, "2-tie-group.per-layer.md"),
+        (.blocks, .text, "2-tie-group.per-block.txt"),
+        (.stages, .json, "2-tie-group.per-stage.json")
+    ])
+    func tieGroupPerLayer(_ depth: LayerTable.Depth, _ format: ReportFormat, _ golden: String) throws {
+        let compilation = try Compiler.compile(
+            "Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource, perLayer: depth))
+        try expectGolden(compilation.report.rendered(as: format), golden)
+    }
+
     @Test func deliberateErrorMessage() throws {
         var message = ""
         do {

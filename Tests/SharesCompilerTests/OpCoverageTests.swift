@@ -45,6 +45,16 @@ struct OpCoverageTests {
         }
     }
 
+    /// The report's schema lists every kind a per-layer row can have (docs/schemas/report.schema.json).
+    @Test(arguments: LayerKind.allCases)
+    func reportSchemaKnowsEveryKind(_ kind: LayerKind) throws {
+        let compilation = try Self.network(kind)
+        var report = compilation.report
+        report.perLayer = try LayerTableBuilder.build(compilation.graph, costs: compilation.costs, depth: .layers)
+        #expect(report.perLayer?.rows.contains { $0.kind == kind.rawValue } == true)
+        #expect(try SchemaTests.errors(report.json, "report.schema.json") == [], "\(kind.rawValue)")
+    }
+
     @Test(arguments: LayerKind.allCases)
     func executorMatchesTheReferenceInterpreter(_ kind: LayerKind) throws {
         let compilation = try Self.network(kind)

@@ -121,19 +121,17 @@ enum ComparisonText {
         return out
     }
 
-    /// One sentence with the trade-off: how many parameters one side needs for how much compute.
+    /// One sentence with the trade-off, in the table's terms: B against A, relative to A.
     static func summary(_ comparison: Comparison) -> String {
         let parameters = comparison.totals[0], macs = comparison.totals[5]
-        let fewer = parameters.delta >= 0 ? "A" : "B", more = parameters.delta >= 0 ? "B" : "A"
-        let larger = max(parameters.a, parameters.b), smaller = min(parameters.a, parameters.b)
-        let share = percent(larger - smaller, of: larger)
         let compute =
             macs.delta == 0
             ? "at the same compute (\(Format.metric(macs.a, unit: "MACs")) per image)"
             : "with \(Format.signedPercent(macs.deltaPercent)) MACs in B (\(Format.metric(macs.a, unit: "MACs")) -> \(Format.metric(macs.b, unit: "MACs")))"
-        if larger == smaller { return "Both have \(Format.grouped(larger)) parameters, " + compute + "." }
+        if parameters.delta == 0 { return "Both have \(Format.grouped(parameters.a)) parameters, " + compute + "." }
+        let direction = parameters.delta > 0 ? "more" : "fewer"
         return
-            "\(fewer) has \(Format.grouped(larger - smaller)) fewer parameters than \(more) (\(Format.percent(share)) of \(more)'s), "
-            + compute + "."
+            "B has \(Format.grouped(abs(parameters.delta))) \(direction) parameters than A "
+            + "(\(Format.signedPercent(parameters.deltaPercent))), " + compute + "."
     }
 }

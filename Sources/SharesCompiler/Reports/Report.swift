@@ -60,11 +60,13 @@ public struct Report: Codable, Hashable, Sendable {
     public var layers: Layers
     public var stages: [StageRow]
     public var ties: [TieRow]
+    /// Asked for (`--per-layer`): the rows of every layer use, or of blocks or stages; absent otherwise.
+    public var perLayer: LayerTable?
 
     enum CodingKeys: String, CodingKey {
         case network, source, variant, input, output, parameters
         case weightBytes = "weight_bytes", bufferBytes = "buffer_bytes"
-        case macs, flops, layers, stages, ties
+        case macs, flops, layers, stages, ties, perLayer = "per_layer"
     }
 }
 

@@ -13,7 +13,8 @@ extension Report {
     }
 }
 
-/// The human-readable report: totals, then one row per stage, then one row per tie.
+/// The human-readable report: totals, then one row per stage, then one row per tie, then (when asked for)
+/// the per-layer table.
 /// Text and Markdown share the layout; only headings and table syntax differ.
 enum ReportText {
     static func render(_ report: Report, markdown: Bool) -> String {
@@ -74,6 +75,11 @@ enum ReportText {
                 ])
             }
             table(ties)
+        }
+
+        if let layers = report.perLayer {
+            heading(LayerTableText.title(layers.depth))
+            table(LayerTableText.table(layers))
         }
         return out
     }
