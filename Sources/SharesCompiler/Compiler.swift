@@ -40,7 +40,9 @@ public enum Compiler {
                 Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))
         }
         let costs = try CostAnalysis.run(graph)
-        let report = try ReportBuilder.build(graph, costs: costs)
+        var report = try ReportBuilder.build(graph, costs: costs)
+        report.overrides = options.overrides
+        report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }
         return Compilation(spec: spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }
 

@@ -90,7 +90,7 @@ struct CLITests {
             "--format", "markdown"
         ])
         #expect(two.status == 0)
-        #expect(two.stdout.hasPrefix("# resnet-50 (sequential) vs wide-resnet-50-2 (sequential)"))
+        #expect(two.stdout.hasPrefix("# resnet-50 (untied) vs wide-resnet-50-2 (untied)"))
         #expect(two.stdout.contains("| MACs | 4,089,184,256 | 11,398,021,120 | +7,308,836,864 | +178.7% |"))
     }
 
@@ -106,7 +106,7 @@ struct CLITests {
     @Test func emitGraph() throws {
         let result = try Self.run(["compile", "Architectures/cifar/resnet-56.yaml", "--emit", "graph"])
         #expect(result.status == 0)
-        #expect(result.stdout.hasPrefix("graph \"resnet-56\" sequential input 3x32x32\n"))
+        #expect(result.stdout.hasPrefix("graph \"resnet-56\" untied input 3x32x32\n"))
         #expect(result.stdout.contains("subsample_pad %"))
     }
 
@@ -393,7 +393,7 @@ struct RunCLITests {
         let prefixes = [
             "spec": "# resolved from Architectures/cifar/resnet-56.yaml", "graph": "graph \"resnet-56\"",
             "fused": "program \"resnet-56\"",
-            "memory": "memory for batch 1", "plan": "plan \"resnet-56\" sequential, 2 threads", "report": "resnet-56"
+            "memory": "memory for batch 1", "plan": "plan \"resnet-56\" untied, 2 threads", "report": "resnet-56"
         ]
         for (stage, prefix) in prefixes.sorted(by: { $0.key < $1.key }) {
             let threads = stage == "plan" ? ["--threads", "2"] : []
