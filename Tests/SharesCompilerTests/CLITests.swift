@@ -16,10 +16,16 @@ struct CLITests {
         (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent().appendingPathComponent(name)
     }
 
-    static func run(_ arguments: [String], executable name: String = "sharesc") throws -> Run {
+    /// `environment` replaces variables of this process's environment (a PATH without Graphviz, say).
+    static func run(_ arguments: [String], executable name: String = "sharesc", environment: [String: String] = [:])
+        throws -> Run
+    {
         let process = Process()
         process.executableURL = executable(name)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -98,9 +104,13 @@ struct CLITests {
         let result = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("digraph \"sharesnet-34\" {"))
-        // One weight node per tie, one dashed edge per use: 3 + 4 + 6 + 3 blocks.
+        // One weight node per tie; collapsed, one dashed edge per run of alike blocks: stage 1 is one run
+        // of 3 (no projection there), stages 2-4 a first block and the rest.
         #expect(result.stdout.components(separatedBy: "shape=cylinder").count - 1 == 4)
-        #expect(result.stdout.components(separatedBy: "style=dashed").count - 1 == 16)
+        #expect(result.stdout.components(separatedBy: "style=dashed").count - 1 == 7)
+        // Expanded, one per use: 3 + 4 + 6 + 3 blocks.
+        let expanded = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml", "--expand"])
+        #expect(expanded.stdout.components(separatedBy: "style=dashed").count - 1 == 16)
     }
 
     @Test func emitGraph() throws {

@@ -94,6 +94,11 @@ public enum Message: Error, Hashable, Sendable {
     case nonFiniteWeight(parameter: String, step: String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
+    // Pictures
+    case blockNotInNetwork(String, used: [String])
+    case pictureFormat(path: String, known: [String])
+    case graphvizMissing(path: String)
+    case graphvizFailed(path: String, detail: String)
     // NumPy .npy files
     case npyCorrupt(String)
     case npyDtype(found: String)
@@ -271,6 +276,17 @@ public enum Message: Error, Hashable, Sendable {
             return (previous ? "previous definition is here: " : "")
                 + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
+        case .blockNotInNetwork(let name, let used):
+            return
+                "no stage of the network is built from a block named '\(name)'; its stages use: \(used.isEmpty ? "(none)" : used.joined(separator: ", ")) (or name one block, such as stage1.block2)"
+                + Suggestion.clause(for: name, among: used)
+        case .pictureFormat(let path, let known):
+            return
+                "cannot tell the picture's format from '\(path)'; name the file .\(known.joined(separator: ", .")) (.dot writes the DOT text)"
+        case .graphvizMissing(let path):
+            return
+                "cannot render '\(path)': Graphviz's 'dot' is not installed (apt-get install graphviz, or brew install graphviz); -o with a .dot file writes the DOT text without it"
+        case .graphvizFailed(let path, let detail): return "Graphviz's 'dot' failed to render '\(path)': \(detail)"
         case .npyCorrupt(let detail): return "not a valid .npy file: \(detail)"
         case .npyDtype(let found): return "the array is stored as \(found); expected float32 ('<f4'), C order"
         }
