@@ -50,6 +50,8 @@ public enum Compiler {
         if let depth = options.perLayer {
             report.perLayer = try LayerTableBuilder.build(graph, costs: costs, depth: depth)
         }
+        report.overrides = options.overrides
+        report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }
         return Compilation(spec: spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }
 

@@ -47,7 +47,7 @@ struct ArchitectureTests {
         // Sharing saves parameters, never compute.
         #expect(shared.macs == sequential.macs)
         #expect(sequential.variant == .sequential && sequential.ties.isEmpty)
-        #expect(shared.variant == (expected.asWritten == expected.sequential ? .sequential : .shared))
+        #expect(shared.variant == (expected.asWritten == expected.sequential ? .untied : .shared))
         // The paper's formula: shared = sequential - sum over ties of (uses - 1) x weight size.
         #expect(shared.ties.reduce(0) { $0 + $1.saved } == shared.parameters.saved)
         #expect(shared.stages.reduce(0) { $0 + $1.parameters } == shared.parameters.total)

@@ -16,10 +16,16 @@ struct CLITests {
         (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent().appendingPathComponent(name)
     }
 
-    static func run(_ arguments: [String], executable name: String = "sharesc") throws -> Run {
+    /// `environment` replaces variables of this process's environment (a PATH without Graphviz, say).
+    static func run(_ arguments: [String], executable name: String = "sharesc", environment: [String: String] = [:])
+        throws -> Run
+    {
         let process = Process()
         process.executableURL = executable(name)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -90,7 +96,7 @@ struct CLITests {
             "--format", "markdown"
         ])
         #expect(two.status == 0)
-        #expect(two.stdout.hasPrefix("# resnet-50 (sequential) vs wide-resnet-50-2 (sequential)"))
+        #expect(two.stdout.hasPrefix("# resnet-50 (untied) vs wide-resnet-50-2 (untied)"))
         #expect(two.stdout.contains("| MACs | 4,089,184,256 | 11,398,021,120 | +7,308,836,864 | +178.7% |"))
     }
 
@@ -98,15 +104,19 @@ struct CLITests {
         let result = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("digraph \"sharesnet-34\" {"))
-        // One weight node per tie, one dashed edge per use: 3 + 4 + 6 + 3 blocks.
+        // One weight node per tie; collapsed, one dashed edge per run of alike blocks: stage 1 is one run
+        // of 3 (no projection there), stages 2-4 a first block and the rest.
         #expect(result.stdout.components(separatedBy: "shape=cylinder").count - 1 == 4)
-        #expect(result.stdout.components(separatedBy: "style=dashed").count - 1 == 16)
+        #expect(result.stdout.components(separatedBy: "style=dashed").count - 1 == 7)
+        // Expanded, one per use: 3 + 4 + 6 + 3 blocks.
+        let expanded = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml", "--expand"])
+        #expect(expanded.stdout.components(separatedBy: "style=dashed").count - 1 == 16)
     }
 
     @Test func emitGraph() throws {
         let result = try Self.run(["compile", "Architectures/cifar/resnet-56.yaml", "--emit", "graph"])
         #expect(result.status == 0)
-        #expect(result.stdout.hasPrefix("graph \"resnet-56\" sequential input 3x32x32\n"))
+        #expect(result.stdout.hasPrefix("graph \"resnet-56\" untied input 3x32x32\n"))
         #expect(result.stdout.contains("subsample_pad %"))
     }
 
@@ -460,7 +470,7 @@ struct RunCLITests {
         let prefixes = [
             "spec": "# resolved from Architectures/cifar/resnet-56.yaml", "graph": "graph \"resnet-56\"",
             "fused": "program \"resnet-56\"",
-            "memory": "memory for batch 1", "plan": "plan \"resnet-56\" sequential, 2 threads", "report": "resnet-56"
+            "memory": "memory for batch 1", "plan": "plan \"resnet-56\" untied, 2 threads", "report": "resnet-56"
         ]
         for (stage, prefix) in prefixes.sorted(by: { $0.key < $1.key }) {
             let threads = stage == "plan" ? ["--threads", "2"] : []

@@ -167,14 +167,14 @@ struct DiagnosticsTests {
             "input: [3, 8, 8]\nstem: [relu]\nstagse: []\n",
             """
             spec.yaml:3:1: error: unknown key 'stagse' in the spec; allowed keys are: network, description, include, extends, \
-            input, vars, stem, stages, head, blocks, layers, share
+            input, vars, stem, stages, head, blocks, layers, share; did you mean 'stages'?
             """)
     }
 
     @Test func unknownKeyInALayer() {
         Self.check(
             "input: [3, 8, 8]\nstem:\n  - conv: {out: 4, kernel: 3, padding: 1}\n",
-            "spec.yaml:3:31: error: unknown key 'padding' in the arguments of 'conv'; allowed keys are: name, out, kernel, stride, pad, groups, bias"
+            "spec.yaml:3:31: error: unknown key 'padding' in the arguments of 'conv'; allowed keys are: name, out, kernel, stride, pad, groups, bias; did you mean 'pad'?"
         )
     }
 
@@ -190,7 +190,7 @@ struct DiagnosticsTests {
               - {block: plain}
 
             """,
-            "spec.yaml:5:5: error: unknown key 'shortcutt' in block 'plain'; allowed keys are: args, pre, body, shortcut, merge, post"
+            "spec.yaml:5:5: error: unknown key 'shortcutt' in block 'plain'; allowed keys are: args, pre, body, shortcut, merge, post; did you mean 'shortcut'?"
         )
     }
 
@@ -203,7 +203,8 @@ struct DiagnosticsTests {
               - {block: basic, width: 4, repeat: 2, share: {conv2: {blocks: all, gruop: deep}}}
 
             """,
-            "spec.yaml:4:70: error: unknown key 'gruop' in the sharing of 'conv2'; allowed keys are: blocks, group")
+            "spec.yaml:4:70: error: unknown key 'gruop' in the sharing of 'conv2'; allowed keys are: blocks, group; did you mean 'group'?"
+        )
     }
 
     @Test func layerArgumentsIndentedAsSiblingsOfTheKind() {
@@ -219,8 +220,8 @@ struct DiagnosticsTests {
         Self.check(
             "input: [3, 8, 8]\nstem:\n  - convolution: {out: 4, kernel: 3}\n",
             """
-            spec.yaml:3:5: error: expected a layer kind (conv, batchnorm, relu, maxpool, avgpool, global_avgpool, \
-            flatten, linear, dropout, subsample_pad), found 'convolution'
+            spec.yaml:3:5: error: unknown layer kind 'convolution'; the kinds are: conv, batchnorm, relu, maxpool, avgpool, \
+            global_avgpool, flatten, linear, dropout, subsample_pad; did you mean 'conv'?
             """)
     }
 
@@ -377,7 +378,7 @@ struct DiagnosticsTests {
 
             """,
             """
-            spec.yaml:7:21: error: unknown variable '$widht'; known here: $classes, $width
+            spec.yaml:7:21: error: unknown variable '$widht'; known here: $classes, $width; did you mean '$width'?
             spec.yaml:10:5: note: in block 1 of stage 'stage1' (block 'plain')
             """)
     }
@@ -421,7 +422,7 @@ struct DiagnosticsTests {
     @Test func overrideOfAnUnknownVariable() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],
-            "<command line: --set widht=8>:1:1: error: --set names unknown variable 'widht'; the spec's variables are: width"
+            "<command line: --set widht=8>:1:1: error: --set names unknown variable 'widht'; the spec's variables are: width; did you mean 'width'?"
         )
     }
 
@@ -451,7 +452,7 @@ struct DiagnosticsTests {
     @Test func unknownBlock() {
         Self.check(
             "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basci, width: 4}\n",
-            "spec.yaml:4:13: error: unknown block 'basci'; known blocks: basic")
+            "spec.yaml:4:13: error: unknown block 'basci'; known blocks: basic; did you mean 'basic'?")
         Self.check(
             "input: [3, 8, 8]\nstages:\n  - {block: basic, width: 4}\n",
             "spec.yaml:3:13: error: unknown block 'basic'; known blocks: (none; did you forget 'include'?)")
@@ -461,7 +462,8 @@ struct DiagnosticsTests {
         Self.check(
             "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, widht: 8}\n",
             """
-            spec.yaml:4:30: error: block 'basic' has no argument 'widht'; its arguments are: width
+            spec.yaml:4:30: error: unknown key 'widht' in a stage: neither a stage key (name, block, repeat, stride, share) \
+            nor an argument of block 'basic' (width); did you mean 'width'?
             lib/blocks.yaml:2:3: note: block 'basic' declared here
             """)
     }
@@ -553,7 +555,8 @@ struct DiagnosticsTests {
         Self.check(
             "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 2, share: {conv3: all}}\n",
             """
-            spec.yaml:4:49: error: block 'basic' has no convolution named 'conv3'; its convolutions are: conv1, conv2, shortcut.conv1
+            spec.yaml:4:49: error: block 'basic' has no convolution named 'conv3'; its convolutions are: conv1, conv2, \
+            shortcut.conv1; did you mean 'conv1' or 'conv2'?
             lib/blocks.yaml:2:3: note: block 'basic' declared here
             """)
     }

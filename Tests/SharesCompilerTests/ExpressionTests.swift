@@ -41,7 +41,7 @@ struct ExpressionTests {
                 == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
         #expect(
             failure("$widht * 2", ["width": .int(1)])
-                == "t.yaml:3:10: error: unknown variable '$widht'; known here: $width")
+                == "t.yaml:3:10: error: unknown variable '$widht'; known here: $width; did you mean '$width'?")
         #expect(
             failure("4 *") == "t.yaml:3:13: error: expected a number, a $variable or '(' but found the end in '4 *'")
         #expect(

@@ -24,6 +24,7 @@ struct GoldenTests {
             "Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource))
         try expectGolden(GraphPrinter.print(compilation.graph), "2-tie-group.graph.txt")
         try expectGolden(DOTRendering.render(compilation.graph), "2-tie-group.dot")
+        try expectGolden(DOTRendering.render(compilation.graph, detail: .expanded), "2-tie-group.expanded.dot")
     }
 
     @Test func tieGroupGraphSequential() throws {

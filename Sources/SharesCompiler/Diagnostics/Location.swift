@@ -1,7 +1,7 @@
 /// A position in a spec file: 1-based line and column (columns count Unicode scalars, as libyaml does).
 ///
 /// Not named `SourceLocation`: Swift Testing exports a type of that name.
-public struct Location: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Location: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int

@@ -14,6 +14,8 @@ public enum Message: Error, Hashable, Sendable {
     // Shape of the document
     case expected(String, found: String)
     case unknownKey(String, context: String, allowed: [String])
+    case unknownWord(String, expected: String, known: [String])
+    case unknownLayerKind(String, known: [String])
     case missingKey(String, context: String)
     case notAllowedInInclude(String)
     case includeCycle(chain: [String])
@@ -42,6 +44,7 @@ public enum Message: Error, Hashable, Sendable {
     case unknownBlock(String, known: [String])
     case unknownLayerList(String, known: [String])
     case unknownBlockArgument(String, block: String, known: [String])
+    case unknownStageKey(String, found: String)
     case missingBlockArgument(String, block: String)
     case reservedArgument(String)
     case strideWithoutParameter(block: String)
@@ -91,6 +94,11 @@ public enum Message: Error, Hashable, Sendable {
     case nonFiniteWeight(parameter: String, step: String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
+    // Pictures
+    case blockNotInNetwork(String, used: [String])
+    case pictureFormat(path: String, known: [String])
+    case graphvizMissing(path: String)
+    case graphvizFailed(path: String, detail: String)
     // NumPy .npy files
     case npyCorrupt(String)
     case npyDtype(found: String)
@@ -113,6 +121,12 @@ public enum Message: Error, Hashable, Sendable {
         case .expected(let what, let found): return "expected \(what), found \(found)"
         case .unknownKey(let key, let context, let allowed):
             return "unknown key '\(key)' in \(context); allowed keys are: \(allowed.joined(separator: ", "))"
+                + Suggestion.clause(for: key, among: allowed)
+        case .unknownWord(let word, let expected, let known):
+            return "expected \(expected), found '\(word)'" + Suggestion.clause(for: word, among: known)
+        case .unknownLayerKind(let kind, let known):
+            return "unknown layer kind '\(kind)'; the kinds are: \(known.joined(separator: ", "))"
+                + Suggestion.clause(for: kind, among: known)
         case .missingKey(let key, let context): return "\(context) needs the key '\(key)'"
         case .notAllowedInInclude(let key):
             return
@@ -135,7 +149,7 @@ public enum Message: Error, Hashable, Sendable {
             let list =
                 known.isEmpty
                 ? "none are defined here" : "known here: " + known.map { "$" + $0 }.joined(separator: ", ")
-            return "unknown variable '$\(name)'; \(list)"
+            return "unknown variable '$\(name)'; \(list)" + Suggestion.clause(for: name, among: known) { "'$\($0)'" }
         case .variableCycle(let chain):
             return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
         case .variableChainTooLong(let limit):
@@ -152,24 +166,36 @@ public enum Message: Error, Hashable, Sendable {
         case .unknownOverride(let name, let known):
             return
                 "--set names unknown variable '\(name)'; the spec's variables are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+                + Suggestion.clause(for: name, among: known)
         case .unknownBlock(let name, let known):
             return
                 "unknown block '\(name)'; known blocks: \(known.isEmpty ? "(none; did you forget 'include'?)" : known.joined(separator: ", "))"
+                + Suggestion.clause(for: name, among: known)
         case .unknownLayerList(let name, let known):
             return
                 "unknown layer list '\(name)'; expected a list of layers or one of: \(known.isEmpty ? "(none defined under 'layers')" : known.joined(separator: ", "))"
+                + Suggestion.clause(for: name, among: known)
         case .unknownBlockArgument(let name, let block, let known):
+            // A stage holds its own keys and its block's arguments side by side: a typo may be either.
+            let arguments = known.isEmpty ? "it takes none" : known.joined(separator: ", ")
             return
-                "block '\(block)' has no argument '\(name)'; its arguments are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+                "unknown key '\(name)' in a stage: neither a stage key (\(SpecParser.stageKeys.joined(separator: ", "))) nor an argument of block '\(block)' (\(arguments))"
+                + Suggestion.clause(for: name, among: SpecParser.stageKeys + known)
+        case .unknownStageKey(let name, let found):
+            return
+                "unknown key '\(name)' in a stage: not a stage key (\(SpecParser.stageKeys.joined(separator: ", "))), nor a block argument, whose value would be a number or expression, not \(found)"
+                + Suggestion.clause(for: name, among: SpecParser.stageKeys)
         case .missingBlockArgument(let name, let block): return "block '\(block)' needs the argument '\(name)'"
         case .reservedArgument(let name): return "'\(name)' is a stage key and cannot be a block argument"
         case .strideWithoutParameter(let block):
             return "the stage sets 'stride' but block '\(block)' has no 'stride' argument"
         case .unknownStage(let name, let known):
             return "unknown stage '\(name)'; stages are: \(known.joined(separator: ", "))"
+                + Suggestion.clause(for: name, among: known)
         case .unknownConv(let name, let block, let known):
             return
                 "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(known.joined(separator: ", "))"
+                + Suggestion.clause(for: name, among: known)
         case .blockIndexOutOfRange(let index, let count):
             return count == 0
                 ? "block \(index) is out of range; the stage has no blocks ('repeat' is 0)"
@@ -250,6 +276,17 @@ public enum Message: Error, Hashable, Sendable {
             return (previous ? "previous definition is here: " : "")
                 + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
+        case .blockNotInNetwork(let name, let used):
+            return
+                "no stage of the network is built from a block named '\(name)'; its stages use: \(used.isEmpty ? "(none)" : used.joined(separator: ", ")) (or name one block, such as stage1.block2)"
+                + Suggestion.clause(for: name, among: used)
+        case .pictureFormat(let path, let known):
+            return
+                "cannot tell the picture's format from '\(path)'; name the file .\(known.joined(separator: ", .")) (.dot writes the DOT text)"
+        case .graphvizMissing(let path):
+            return
+                "cannot render '\(path)': Graphviz's 'dot' is not installed (apt-get install graphviz, or brew install graphviz); -o with a .dot file writes the DOT text without it"
+        case .graphvizFailed(let path, let detail): return "Graphviz's 'dot' failed to render '\(path)': \(detail)"
         case .npyCorrupt(let detail): return "not a valid .npy file: \(detail)"
         case .npyDtype(let found): return "the array is stored as \(found); expected float32 ('<f4'), C order"
         }

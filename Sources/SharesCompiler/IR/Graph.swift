@@ -37,7 +37,9 @@ public struct StageInfo: Hashable, Sendable {
 /// The network as a graph: nodes in topological order (every input precedes its user), parameters
 /// as first-class values with their own identity, and ties naming parameters used by several nodes.
 public struct Graph: Hashable, Sendable {
-    public enum Variant: String, Hashable, Sendable, Codable { case shared, sequential }
+    /// `shared`: the spec ties weights; `untied`: it declares no tie (or none with two uses); `sequential`:
+    /// its ties turned off by `--sequential`.
+    public enum Variant: String, Hashable, Sendable, Codable { case shared, untied, sequential }
 
     public var network: String
     public var source: String

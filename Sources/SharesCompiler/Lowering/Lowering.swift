@@ -41,7 +41,7 @@ struct Lowering {
         var lowering = Lowering(spec: spec, globals: try spec.globalScope())
         try lowering.lowerNetwork()
         lowering.dropTiesWithOneUse(warn: warnAboutTies)
-        lowering.graph.variant = lowering.graph.ties.isEmpty ? .sequential : .shared
+        lowering.graph.variant = lowering.graph.ties.isEmpty ? .untied : .shared
         return (lowering.graph, lowering.warnings)
     }
 

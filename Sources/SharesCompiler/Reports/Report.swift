@@ -62,11 +62,20 @@ public struct Report: Codable, Hashable, Sendable {
     public var ties: [TieRow]
     /// Asked for (`--per-layer`): the rows of every layer use, or of blocks or stages; absent otherwise.
     public var perLayer: LayerTable?
+    /// The `--set name=value` overrides the network was compiled with, as written.
+    public var overrides: [String] = []
+    /// Non-fatal findings of the compilation (also printed to standard error by the commands).
+    public var warnings: [Warning] = []
+
+    public struct Warning: Codable, Hashable, Sendable {
+        public var location: Location
+        public var message: String
+    }
 
     enum CodingKeys: String, CodingKey {
         case network, source, variant, input, output, parameters
         case weightBytes = "weight_bytes", bufferBytes = "buffer_bytes"
-        case macs, flops, layers, stages, ties, perLayer = "per_layer"
+        case macs, flops, layers, stages, ties, perLayer = "per_layer", overrides, warnings
     }
 }
 

@@ -22,8 +22,10 @@ enum ReportText {
         func heading(_ title: String) { out += markdown ? "\n## \(title)\n\n" : "\n\(title)\n" }
         func table(_ table: Table) { out += markdown ? table.markdown() : table.text() }
 
-        let variant = report.variant == .shared ? "shared" : "sequential"
-        out += markdown ? "# \(report.network) (\(variant))\n\n" : "\(report.network) (\(variant))\n"
+        // `--set` changes the network, so the name line says which settings it was compiled with.
+        let name =
+            "\(report.network) (\(report.variant.rawValue))" + report.overrides.map { " --set \($0)" }.joined()
+        out += markdown ? "# \(name)\n\n" : "\(name)\n"
         out +=
             (markdown
                 ? "Spec `\(report.source)`, input \(report.input), output \(report.output).\n"

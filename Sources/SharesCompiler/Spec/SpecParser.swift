@@ -114,11 +114,7 @@ struct SpecParser {
         }
         guard let kindName = decode.string(kindNode, "a layer kind") else { return nil }
         guard let kind = LayerKind(rawValue: kindName.value) else {
-            decode.sink.error(
-                at: kindNode.location,
-                .expected(
-                    "a layer kind (\(Self.layerKinds.joined(separator: ", ")))",
-                    found: "'\(kindName.value)'"))
+            decode.sink.error(at: kindNode.location, .unknownLayerKind(kindName.value, known: Self.layerKinds))
             return nil
         }
         var layer = LayerSpec(kind: kind, name: nil, arguments: [:], location: kindNode.location)
@@ -176,7 +172,8 @@ struct SpecParser {
                 guard let text = decode.string(value, "'merge'") else { break }
                 guard let merge = Merge(rawValue: text.value) else {
                     decode.sink.error(
-                        at: value.location, .expected("'merge' to be 'add' or 'none'", found: "'\(text.value)'"))
+                        at: value.location,
+                        .unknownWord(text.value, expected: "'merge' to be 'add' or 'none'", known: ["add", "none"]))
                     break
                 }
                 block.merge = merge
@@ -225,7 +222,9 @@ struct SpecParser {
                     } else {
                         decode.sink.error(
                             at: value.location,
-                            .expected("'when' to be 'changed' or 'always'", found: "'\(text.value)'"))
+                            .unknownWord(
+                                text.value, expected: "'when' to be 'changed' or 'always'", known: ["changed", "always"]
+                            ))
                     }
                 }
             }
@@ -263,7 +262,10 @@ struct SpecParser {
             case "stride": stride = decode.expression(value, "'stride'")
             case "share": share = parseShare(value)
             default:
-                if let parsed = decode.expression(value, "block argument '\(key.value)'") {
+                // Near a stage key and no number: a misspelt stage key, not a block argument with a bad value.
+                if !Suggestion.closest(to: key.value, among: Self.stageKeys).isEmpty, !Self.isExpression(value) {
+                    decode.sink.error(at: key.location, .unknownStageKey(key.value, found: value.kindDescription))
+                } else if let parsed = decode.expression(value, "block argument '\(key.value)'") {
                     arguments.append(BlockArgument(name: key, value: parsed))
                 }
             }
@@ -275,6 +277,11 @@ struct SpecParser {
         return StageSpec(
             name: name, block: block, repeatCount: repeatCount, stride: stride,
             arguments: arguments, share: share, location: node.location)
+    }
+
+    private static func isExpression(_ node: YAMLNode) -> Bool {
+        guard let text = node.scalar, !node.isNull else { return false }
+        return (try? ExpressionParser.parse(text, at: node.location)) != nil
     }
 
     mutating func parseShare(_ node: YAMLNode) -> [ShareEntry] {
@@ -314,6 +321,10 @@ struct SpecParser {
                 indices.append(Located(index, at: item.location))
             }
             return Located(.blocks(indices), at: node.location)
+        case .scalar(let word, _) where !node.isNull:
+            decode.sink.error(
+                at: node.location, .unknownWord(word, expected: expected, known: ["all", "after-first", "none"]))
+            return nil
         default:
             decode.sink.error(at: node.location, .expected(expected, found: node.kindDescription))
             return nil
