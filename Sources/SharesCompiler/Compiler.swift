@@ -32,9 +32,17 @@ public struct Compilation: Sendable {
     public var warnings: [Diagnostic]
 }
 
+/// The front of the pipeline: the spec loaded, validated and lowered to a verified graph. What every
+/// later stage starts from; the report adds cost analysis to it, running networks fusion and planning.
+public struct Lowered: Sendable {
+    public var spec: Spec
+    public var graph: Graph
+    /// Non-fatal findings, such as a share that selects a single block.
+    public var warnings: [Diagnostic]
+}
+
 public enum Compiler {
-    public static func compile(_ path: String, options: CompileOptions = .init()) throws(CompileFailure) -> Compilation
-    {
+    public static func lower(_ path: String, options: CompileOptions = .init()) throws(CompileFailure) -> Lowered {
         let overrides = try parseOverrides(options.overrides)
         let spec = try SpecLoader.load(path: path, source: options.source, overrides: overrides)
         try SpecValidator.validate(spec)
@@ -45,6 +53,17 @@ public enum Compiler {
             throw CompileFailure(
                 Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))
         }
+        return Lowered(spec: spec, graph: graph, warnings: warnings)
+    }
+
+    /// The front and the report (cost analysis, and the sections `options` asks for).
+    public static func compile(_ path: String, options: CompileOptions = .init()) throws(CompileFailure) -> Compilation
+    {
+        try compile(try lower(path, options: options), options: options)
+    }
+
+    private static func compile(_ lowered: Lowered, options: CompileOptions) throws(CompileFailure) -> Compilation {
+        let graph = lowered.graph, warnings = lowered.warnings
         let costs = try CostAnalysis.run(graph)
         var report = try ReportBuilder.build(graph, costs: costs)
         if let depth = options.perLayer {
@@ -52,7 +71,7 @@ public enum Compiler {
         }
         report.overrides = options.overrides
         report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }
-        return Compilation(spec: spec, graph: graph, costs: costs, report: report, warnings: warnings)
+        return Compilation(spec: lowered.spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }
 
     private static func parseOverrides(_ arguments: [String]) throws(CompileFailure) -> [VariableOverride] {
@@ -65,11 +84,13 @@ public enum Compiler {
     }
 
     /// Fusion: the graph as kernel steps over activation values.
-    public static func program(_ compilation: Compilation) -> Program { Fusion.run(compilation.graph) }
+    public static func program(_ graph: Graph) -> Program { Fusion.run(graph) }
+    public static func program(_ compilation: Compilation) -> Program { program(compilation.graph) }
 
     /// Everything the executor acts on, for `threads` threads: how each step runs and where each value lives.
+    public static func plan(_ graph: Graph, threads: Int) -> Plan { plan(program(graph), threads: threads) }
     public static func plan(_ compilation: Compilation, threads: Int) -> Plan {
-        plan(program(compilation), threads: threads)
+        plan(compilation.graph, threads: threads)
     }
 
     public static func plan(_ program: Program, threads: Int) -> Plan {
@@ -110,23 +131,29 @@ public enum Compiler {
         return (plan, warnings)
     }
 
-    /// A stage of the pipeline as text or JSON (`--emit`): `spec` as YAML or JSON, the report in any format.
-    public static func emit(_ stage: Stage, _ compilation: Compilation, format: ReportFormat, threads: Int) -> String {
-        let json = format == .json
+    /// A stage of the pipeline as text or JSON (`--emit`), with the compilation's warnings: `spec` as YAML
+    /// or JSON, the report in any format. Runs only the stages `stage` needs (no report for a plan).
+    public static func emit(
+        _ stage: Stage, spec path: String, options: CompileOptions, format: ReportFormat,
+        threads: Int
+    ) throws(CompileFailure) -> (text: String, warnings: [Diagnostic]) {
+        let lowered = try lower(path, options: options), json = format == .json
+        let text: String
         switch stage {
-        case .spec: return json ? SpecPrinter.json(compilation.spec) : SpecPrinter.yaml(compilation.spec)
-        case .graph: return json ? GraphPrinter.json(compilation.graph) : GraphPrinter.print(compilation.graph)
+        case .spec: text = json ? SpecPrinter.json(lowered.spec) : SpecPrinter.yaml(lowered.spec)
+        case .graph: text = json ? GraphPrinter.json(lowered.graph) : GraphPrinter.print(lowered.graph)
         case .fused:
-            let program = program(compilation)
-            return json ? JSONRendering.render(program) : ProgramPrinter.fused(program)
+            let program = program(lowered.graph)
+            text = json ? JSONRendering.render(program) : ProgramPrinter.fused(program)
         case .memory:
-            let program = program(compilation), memory = MemoryPlanner.plan(program, batch: 1)
-            return json ? JSONRendering.render(memory) : ProgramPrinter.memory(program, memory)
+            let program = program(lowered.graph), memory = MemoryPlanner.plan(program, batch: 1)
+            text = json ? JSONRendering.render(memory) : ProgramPrinter.memory(program, memory)
         case .plan:
-            let plan = plan(compilation, threads: threads)
-            return json ? ProgramPrinter.planJSON(plan) : ProgramPrinter.plan(plan)
-        case .report: return compilation.report.rendered(as: format)
+            let plan = plan(lowered.graph, threads: threads)
+            text = json ? ProgramPrinter.planJSON(plan) : ProgramPrinter.plan(plan)
+        case .report: text = try compile(lowered, options: options).report.rendered(as: format)
         }
+        return (text, lowered.warnings)
     }
 
     /// The stages `--emit` prints, in pipeline order.

@@ -76,15 +76,18 @@ struct Compile: ParsableCommand {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             var compileOptions = options.compileOptions
             if perLayer { compileOptions.perLayer = perLayerDepth ?? .layers }
-            let compilation = try Compiler.compile(spec, options: compileOptions)
-            printWarnings(compilation.warnings)
             let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
             guard let output else {
-                return Compiler.emit(stage ?? .report, compilation, format: format ?? .text, threads: threads)
+                let (text, warnings) = try Compiler.emit(
+                    stage ?? .report, spec: spec, options: compileOptions, format: format ?? .text, threads: threads)
+                printWarnings(warnings)
+                return text
             }
-            let provider = try weights.source.provider(for: compilation.graph)
+            let lowered = try Compiler.lower(spec, options: compileOptions)
+            printWarnings(lowered.warnings)
+            let provider = try weights.source.provider(for: lowered.graph)
             let (plan, warnings) = try Compiler.fitted(
-                Compiler.plan(compilation, threads: threads), to: provider, source: spec)
+                Compiler.plan(lowered.graph, threads: threads), to: provider, source: spec)
             printWarnings(provider.notes + warnings)
             try PlanFile.write(PlanDocument(plan), weights: provider, to: output)
             return

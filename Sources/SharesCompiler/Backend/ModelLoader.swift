@@ -18,10 +18,10 @@ public enum ModelLoader {
         spec path: String, options: CompileOptions, weights: WeightSource,
         threads: Int
     ) throws(CompileFailure) -> LoadedModel {
-        let compilation = try Compiler.compile(path, options: options)
-        let provider = try weights.provider(for: compilation.graph)
+        let lowered = try Compiler.lower(path, options: options)
+        let provider = try weights.provider(for: lowered.graph)
         let (executor, warnings) = try executor(
-            Compiler.program(compilation), weights: provider, threads: threads, source: path)
+            Compiler.program(lowered.graph), weights: provider, threads: threads, source: path)
         return LoadedModel(executor: executor, warnings: provider.notes + warnings)
     }
 

@@ -52,8 +52,10 @@ public struct Graph: Hashable, Sendable {
 
     public var output: ValueID { ValueID(nodes.count - 1) }
 
-    public subscript(value: ValueID) -> GraphNode { nodes[value.index] }
-    public subscript(parameter: ParameterID) -> Parameter { parameters[parameter.index] }
+    // Borrowed, not copied: `graph[id].shape` in a loop over a deep network copied (and retained and
+    // released) whole nodes, which was most of the verifier's time at 20,000 blocks.
+    public subscript(value: ValueID) -> GraphNode { _read { yield nodes[value.index] } }
+    public subscript(parameter: ParameterID) -> Parameter { _read { yield parameters[parameter.index] } }
 
     /// How many nodes read each parameter (a tied weight has several).
     public func parameterUseCounts() -> [Int] {

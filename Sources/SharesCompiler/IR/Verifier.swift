@@ -4,13 +4,14 @@ public enum Verifier {
         var problems: [String] = []
         var uses = [Int](repeating: 0, count: graph.parameters.count)
         for (index, node) in graph.nodes.enumerated() {
-            let place = "node \(index) (\(node.name))"
-            if node.id.index != index { problems.append("\(place): id \(node.id) out of place") }
+            // Made only for a problem: building it for every node was most of the verifier's time.
+            func place() -> String { "node \(index) (\(node.name))" }
+            if node.id.index != index { problems.append("\(place()): id \(node.id) out of place") }
             if node.inputs.count != ShapeRules.arity(of: node.op) {
-                problems.append("\(place): wrong number of inputs")
+                problems.append("\(place()): wrong number of inputs")
             }
             if node.inputs.contains(where: { $0.index < 0 || $0.index >= index }) {
-                problems.append("\(place): input not defined before use")
+                problems.append("\(place()): input not defined before use")
                 continue
             }
             let inputShapes = node.op == .input ? [graph.inputShape] : node.inputs.map { graph[$0].shape }
@@ -18,18 +19,18 @@ public enum Verifier {
                 shape == node.shape
             {
             } else {
-                problems.append("\(place): shape \(node.shape) does not follow from its inputs")
+                problems.append("\(place()): shape \(node.shape) does not follow from its inputs")
             }
             let expected = inputShapes.first.map { ShapeRules.parameterShapes(of: node.op, input: $0) } ?? []
             for (parameter, shape) in zip(node.op.parameters, expected) {
                 guard graph.parameters.indices.contains(parameter.index) else {
-                    problems.append("\(place): unknown parameter \(parameter)")
+                    problems.append("\(place()): unknown parameter \(parameter)")
                     continue
                 }
                 uses[parameter.index] += 1
                 if graph[parameter].shape != shape {
                     problems.append(
-                        "\(place): parameter \(graph[parameter].name) has shape \(graph[parameter].shape), expected \(shape)"
+                        "\(place()): parameter \(graph[parameter].name) has shape \(graph[parameter].shape), expected \(shape)"
                     )
                 }
             }

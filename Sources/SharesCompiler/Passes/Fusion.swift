@@ -40,9 +40,9 @@ public enum Fusion {
                 }
         }
 
-        var absorbed = Set<Int>()
+        var absorbed = [Bool](repeating: false, count: graph.nodes.count)
         var groups: [Group] = []
-        for node in graph.nodes where !absorbed.contains(node.id.index) {
+        for node in graph.nodes where !absorbed[node.id.index] {
             var group = Group(members: [node.id.index])
             if case .conv = node.op {
                 if let next = onlyConsumer(of: group.last), case .batchNorm(let bn) = next.op {
@@ -67,7 +67,7 @@ public enum Fusion {
             case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad:
                 break
             }
-            absorbed.formUnion(group.members.dropFirst())
+            for member in group.members.dropFirst() { absorbed[member] = true }
             groups.append(group)
         }
 

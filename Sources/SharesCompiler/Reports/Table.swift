@@ -17,6 +17,9 @@ struct Table {
         }
         func line(_ cells: [String]) -> String {
             let padded = cells.enumerated().map { column, cell in
+                // A left-aligned last column is never padded: one long cell (the values of a buffer that
+                // a whole stage writes in place) would otherwise pad every row to its width.
+                if column == cells.count - 1 && columns[column].alignment == .left { return cell }
                 let padding = String(repeating: " ", count: widths[column] - cell.count)
                 return columns[column].alignment == .left ? cell + padding : padding + cell
             }
@@ -35,9 +38,8 @@ struct Table {
 
 extension String {
     func trimmingTrailingSpaces() -> String {
-        var result = self
-        while result.last == " " { result.removeLast() }
-        return result
+        guard let last = lastIndex(where: { $0 != " " }) else { return "" }
+        return String(self[...last])
     }
 }
 
