@@ -11,15 +11,18 @@ public struct CompileOptions: Sendable {
     public var source: SpecSource
     /// Add the per-layer table, folded to this depth, to the report (`--per-layer`).
     public var perLayer: LayerTable.Depth?
+    /// Add the memory section at this batch to the report (`--batch N`): inference arena and training estimate.
+    public var memoryBatch: Int?
 
     public init(
         sequential: Bool = false, overrides: [String] = [], source: SpecSource = .disk,
-        perLayer: LayerTable.Depth? = nil
+        perLayer: LayerTable.Depth? = nil, memoryBatch: Int? = nil
     ) {
         self.sequential = sequential
         self.overrides = overrides
         self.source = source
         self.perLayer = perLayer
+        self.memoryBatch = memoryBatch
     }
 }
 
@@ -68,6 +71,9 @@ public enum Compiler {
         var report = try ReportBuilder.build(graph, costs: costs)
         if let depth = options.perLayer {
             report.perLayer = try LayerTableBuilder.build(graph, costs: costs, depth: depth)
+        }
+        if let batch = options.memoryBatch {
+            report.memory = try MemoryReportBuilder.build(graph, report: report, batch: batch)
         }
         report.overrides = options.overrides
         report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }

@@ -18,9 +18,13 @@ struct Compile: ParsableCommand {
             --per-layer adds one row per layer use, in graph order: distinct parameters (a tied weight at its first
             use only), parameters per use, MACs, the tie it uses and its output's bytes per image; the rows sum to the
             report's totals. --per-layer-depth 2 or 1 folds them into blocks or into the stem, stages and head.
+            --batch N adds memory at N images, float32: the inference arena of one image (--emit memory) and N of
+            them, the weights; and for training, weights, gradients, SGD momentum or Adam moments, and the
+            activations saved for backward as PyTorch saves them (each saved tensor once, parameters apart).
             Examples:
               sharesc compile Architectures/imagenet/sharesnet-50.yaml
               sharesc compile Examples/2-tie-group.yaml --per-layer
+              sharesc compile Architectures/imagenet/resnet-50.yaml --batch 64
               sharesc compile Architectures/cifar/sharewrn-28-10.yaml --set classes=100 --format json
               sharesc compile Architectures/imagenet/resnet-18.yaml --emit fused
               sharesc compile Architectures/imagenet/resnet-50.yaml --emit plan --threads 2 --format json
@@ -47,6 +51,11 @@ struct Compile: ParsableCommand {
             "With --per-layer: 3 lists every layer, 2 folds them into blocks, 1 into the stem, stages and head "
                 + "(default: 3).", valueName: "depth"))
     var perLayerDepth: LayerTable.Depth?
+    @Option(
+        help: ArgumentHelp(
+            "Add memory at this batch to the report: the inference arena, and what training holds (weights, "
+                + "gradients, optimizer state, activations saved for backward).", valueName: "N"))
+    var batch: Int?
 
     /// Refuses every flag that what is asked for would not use: nothing is silently ignored.
     func validate() throws {
@@ -55,6 +64,13 @@ struct Compile: ParsableCommand {
         if perLayer, output != nil { throw ValidationError("--per-layer adds a table to the report; -o writes a plan") }
         if perLayer, let stage, stage != .report {
             throw ValidationError("--per-layer adds a table to the report; --emit \(stage.rawValue) prints no report")
+        }
+        if let batch {
+            if batch < 1 || batch > 1 << 20 { throw ValidationError("--batch must be between 1 and 1048576") }
+            if output != nil { throw ValidationError("--batch adds memory to the report; -o writes a plan") }
+            if let stage, stage != .report {
+                throw ValidationError("--batch adds memory to the report; --emit \(stage.rawValue) prints no report")
+            }
         }
         if output != nil {
             guard stage == nil, format == nil else {
@@ -76,6 +92,7 @@ struct Compile: ParsableCommand {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             var compileOptions = options.compileOptions
             if perLayer { compileOptions.perLayer = perLayerDepth ?? .layers }
+            compileOptions.memoryBatch = batch
             let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
             guard let output else {
                 let (text, warnings) = try Compiler.emit(

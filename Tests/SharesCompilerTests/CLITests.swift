@@ -192,6 +192,28 @@ struct CLITests {
         }
     }
 
+    @Test func memoryAtABatch() throws {
+        let text = try Self.run(["compile", "Examples/2-tie-group.yaml", "--batch", "4"])
+        #expect(text.status == 0 && text.stderr == "")
+        #expect(text.stdout.contains("\nMemory at batch 4 (float32)\n"))
+        let json = try Self.run(["compile", "Examples/2-tie-group.yaml", "--batch", "4", "--format", "json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let memory = try #require(report["memory"] as? [String: Any])
+        #expect(memory["batch"] as? Int == 4)
+        let plain = try Self.run(["compile", "Examples/2-tie-group.yaml", "--format", "json"])
+        #expect(plain.status == 0 && !plain.stdout.contains("\"memory\""))
+        // Refused where nothing would print it, and outside its range.
+        let refused = [
+            (["--batch", "4", "--emit", "memory"], "--batch adds memory to the report; --emit memory prints no report"),
+            (["--batch", "4", "-o", "/tmp/unused.plan"], "--batch adds memory to the report; -o writes a plan"),
+            (["--batch", "0"], "--batch must be between 1 and 1048576")
+        ]
+        for (arguments, message) in refused {
+            let result = try Self.run(["compile", "Examples/2-tie-group.yaml"] + arguments)
+            #expect(result.status == 64 && result.stderr.contains(message), "\(arguments)")
+        }
+    }
+
     /// Every `--format` value that a command's help lists works for that command, and every option's help
     /// states its default at most once.
     @Test func helpListsWhatWorks() throws {

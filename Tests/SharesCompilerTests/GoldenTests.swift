@@ -47,6 +47,13 @@ struct GoldenTests {
         try expectGolden(compilation.report.rendered(as: format), golden)
     }
 
+    /// The memory section at batch 32 (`compile --batch 32`), as text.
+    @Test func tieGroupMemory() throws {
+        let compilation = try Compiler.compile(
+            "Examples/2-tie-group.yaml", options: CompileOptions(source: repositorySource, memoryBatch: 32))
+        try expectGolden(compilation.report.rendered(as: .text), "2-tie-group.batch-32.txt")
+    }
+
     @Test func deliberateErrorMessage() throws {
         var message = ""
         do {

@@ -37,6 +37,8 @@ struct SchemaTests {
                 report.perLayer = try LayerTableBuilder.build(compilation.graph, costs: compilation.costs, depth: depth)
                 #expect(try Self.errors(report.json, "report.schema.json") == [], "depth \(depth.rawValue)")
             }
+            report.memory = try MemoryReportBuilder.build(compilation.graph, report: compilation.report, batch: 8)
+            #expect(try Self.errors(report.json, "report.schema.json") == [], "--batch 8")
         }
     }
 

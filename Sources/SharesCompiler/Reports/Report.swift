@@ -62,6 +62,8 @@ public struct Report: Codable, Hashable, Sendable {
     public var ties: [TieRow]
     /// Asked for (`--per-layer`): the rows of every layer use, or of blocks or stages; absent otherwise.
     public var perLayer: LayerTable?
+    /// Asked for (`--batch N`): inference and training memory at batch N; absent otherwise.
+    public var memory: Memory?
     /// The `--set name=value` overrides the network was compiled with, as written.
     public var overrides: [String] = []
     /// Non-fatal findings of the compilation (also printed to standard error by the commands).
@@ -75,7 +77,64 @@ public struct Report: Codable, Hashable, Sendable {
     enum CodingKeys: String, CodingKey {
         case network, source, variant, input, output, parameters
         case weightBytes = "weight_bytes", bufferBytes = "buffer_bytes"
-        case macs, flops, layers, stages, ties, perLayer = "per_layer", overrides, warnings
+        case macs, flops, layers, stages, ties, perLayer = "per_layer", memory, overrides, warnings
+    }
+}
+
+extension Report {
+    /// Memory at a batch of N images, float32 throughout (`--batch N`).
+    public struct Memory: Codable, Hashable, Sendable {
+        public struct Inference: Codable, Hashable, Sendable {
+            /// The memory plan's activation arena for one image (`--emit memory`): what one thread running
+            /// one image at a time needs.
+            public var arenaBytesPerImage: Int
+            /// N arenas: the batch's activations if laid out together (one arena per image).
+            public var arenaBytes: Int
+            /// Distinct trainable parameters (a tied weight once).
+            public var weightBytes: Int
+            /// Batchnorm running statistics.
+            public var bufferBytes: Int
+            /// arenaBytes + weightBytes + bufferBytes.
+            public var totalBytes: Int
+        }
+
+        public struct Training: Codable, Hashable, Sendable {
+            /// Distinct trainable parameters (a tied weight once), and their gradients: as many.
+            public var weightBytes: Int
+            public var gradientBytes: Int
+            public var bufferBytes: Int
+            /// Activations saved for backward by one forward pass at batch N (`TrainingMemory`), each saved
+            /// tensor once; of them, `savedActivationBytesPerImage` grow with every image.
+            public var savedActivationBytes: Int
+            public var savedActivationBytesPerImage: Int
+            /// Optimizer state: SGD's momentum (one per trainable parameter), Adam's two moments.
+            public var sgdMomentumBytes: Int
+            public var adamBytes: Int
+            /// Weights, gradients, buffers, saved activations and the optimizer's state.
+            public var totalSGDMomentumBytes: Int
+            public var totalAdamBytes: Int
+        }
+
+        public var batch: Int
+        public var inference: Inference
+        public var training: Training
+    }
+}
+
+extension Report.Memory.Inference {
+    enum CodingKeys: String, CodingKey {
+        case arenaBytesPerImage = "arena_bytes_per_image", arenaBytes = "arena_bytes", weightBytes = "weight_bytes"
+        case bufferBytes = "buffer_bytes", totalBytes = "total_bytes"
+    }
+}
+
+extension Report.Memory.Training {
+    enum CodingKeys: String, CodingKey {
+        case weightBytes = "weight_bytes", gradientBytes = "gradient_bytes", bufferBytes = "buffer_bytes"
+        case savedActivationBytes = "saved_activation_bytes"
+        case savedActivationBytesPerImage = "saved_activation_bytes_per_image"
+        case sgdMomentumBytes = "sgd_momentum_bytes", adamBytes = "adam_bytes"
+        case totalSGDMomentumBytes = "total_sgd_momentum_bytes", totalAdamBytes = "total_adam_bytes"
     }
 }
 

@@ -83,7 +83,36 @@ enum ReportText {
             heading(LayerTableText.title(layers.depth))
             table(LayerTableText.table(layers))
         }
+        if let memory = report.memory {
+            heading("Memory at batch \(memory.batch) (float32)")
+            table(MemoryText.table(memory))
+        }
         return out
+    }
+}
+
+/// The memory section: inference first (the plan's arena per image, then N of them), then what a training step
+/// holds, with SGD with momentum and with Adam.
+enum MemoryText {
+    static func table(_ memory: Report.Memory) -> Table {
+        var table = Table([("", .left), ("bytes", .right), ("", .left)])
+        func row(_ label: String, _ bytes: Int) { table.add([label, Format.grouped(bytes), Format.bytes(bytes)]) }
+        let i = memory.inference, t = memory.training, n = memory.batch
+        row("inference: activation arena, one image", i.arenaBytesPerImage)
+        row("inference: \(n) arenas (the batch's activations laid out together)", i.arenaBytes)
+        row("inference: weights (distinct)", i.weightBytes)
+        row("inference: buffers (batchnorm statistics)", i.bufferBytes)
+        row("inference: total", i.totalBytes)
+        row("training: weights (distinct)", t.weightBytes)
+        row("training: gradients", t.gradientBytes)
+        row("training: buffers (batchnorm statistics)", t.bufferBytes)
+        row("training: activations saved for backward, one image", t.savedActivationBytesPerImage)
+        row("training: activations saved for backward, batch \(n)", t.savedActivationBytes)
+        row("training: SGD momentum (1 x weights)", t.sgdMomentumBytes)
+        row("training: Adam moments (2 x weights)", t.adamBytes)
+        row("training: total with SGD and momentum", t.totalSGDMomentumBytes)
+        row("training: total with Adam", t.totalAdamBytes)
+        return table
     }
 }
 

@@ -1,0 +1,72 @@
+/// What a training step at batch N holds beyond inference: the activations that autograd saves in the forward
+/// pass for the backward pass, estimated per graph node as PyTorch (CPU, the module of `sharesc export`) saves
+/// them. A tensor saved by two layers (a ReLU's output, saved by the ReLU and read again by the next conv) is one
+/// tensor and counts once: saved values are keyed by the graph value they hold, after views (`flatten`, dropout
+/// at rate 0) are traced back to the value they look at. Parameters and batchnorm buffers, which the backward
+/// pass also reads, are not activations and are counted apart (weights, gradients, optimizer state).
+public enum TrainingMemory {
+    /// Bytes of float32 and of int64 elements.
+    static let floatBytes = 4, indexBytes = 8
+
+    /// The activations one forward pass saves for backward: `perImage` bytes for every image of the batch, and
+    /// `perBatch` bytes once (batchnorm's per-channel batch statistics).
+    public struct SavedActivations: Hashable, Sendable {
+        public var perImage: Int
+        public var perBatch: Int
+
+        /// The bytes at `batch` images, or nil when they do not fit in an Int.
+        public func bytes(batch: Int) -> Int? {
+            let (product, overflow) = perImage.multipliedReportingOverflow(by: batch)
+            let (sum, overflowSum) = product.addingReportingOverflow(perBatch)
+            return overflow || overflowSum ? nil : sum
+        }
+    }
+
+    /// What one forward pass in training mode saves for backward.
+    public static func savedActivations(_ graph: Graph) -> SavedActivations {
+        // The value whose storage each node's output is: itself, or for a view the value it views.
+        var storage = graph.nodes.map(\.id)
+        var saved = Set<ValueID>()
+        var perImage = 0, perBatch = 0
+        for node in graph.nodes {
+            let input = node.inputs.first.map { storage[$0.index] }
+            switch node.op {
+            case .input, .add, .subsamplePad, .globalAvgPool:
+                // The network input is saved by the layer that reads it (a conv). A sum's gradient passes
+                // through unchanged; slicing and zero padding need only shapes; a global average pool runs as
+                // a mean over height and width, whose gradient needs only the input's shape.
+                break
+            case .flatten:
+                // A view of its input: the same storage.
+                if let input { storage[node.id.index] = input }
+            case .conv, .linear, .avgPool:
+                // Conv: the gradient of the weight needs the input (the weight, a parameter, too). Linear (addmm):
+                // the input and the weight's transpose, a view of the parameter. Average pooling: its input.
+                if let input { saved.insert(input) }
+            case .batchNorm:
+                // Training batchnorm saves its input and the batch's mean and inverse standard deviation, one
+                // float per channel each (and gamma and the running statistics: parameters and buffers).
+                if let input { saved.insert(input) }
+                perBatch += 2 * node.shape.channels * floatBytes
+            case .relu:
+                // ReLU's gradient needs its output (in place or not: the output is what it saves).
+                saved.insert(node.id)
+            case .maxPool:
+                // Max pooling saves its input and the argmax indices, one int64 per output element.
+                if let input { saved.insert(input) }
+                perImage += node.shape.elementCount * indexBytes
+            case .dropout(let rate):
+                // At rate 0 dropout returns its input. Otherwise, on the CPU, it multiplies by a float mask
+                // (scaled Bernoulli noise) and the product saves the mask: one float per element. (CUDA's fused
+                // kernel saves a one-byte mask instead.)
+                if rate == 0 {
+                    if let input { storage[node.id.index] = input }
+                } else {
+                    perImage += node.shape.elementCount * floatBytes
+                }
+            }
+        }
+        perImage = saved.reduce(perImage) { $0 + graph[$1].shape.elementCount * floatBytes }
+        return SavedActivations(perImage: perImage, perBatch: perBatch)
+    }
+}
