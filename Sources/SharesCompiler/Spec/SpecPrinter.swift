@@ -200,15 +200,10 @@ extension SpecPrinter {
             case .negate(let operand):
                 return Self.fold(.negate(resolve(operand, kept: kept, unbound: unbound)))
             case .binary:
-                // `a + b + c + ...` nests to the left without bound: walk that spine in a loop, not recursively.
-                var spine: [(Expression.Operator, Expression)] = []
-                var base = expression
-                while case .binary(let op, let lhs, let rhs) = base {
-                    spine.append((op, rhs))
-                    base = lhs
-                }
+                // `a + b + c + ...` nests to the left as deep as it is long: walk that spine in a loop.
+                let (base, spine) = expression.leftSpine
                 var result = resolve(base, kept: kept, unbound: unbound)
-                for (op, rhs) in spine.reversed() {
+                for (op, rhs) in spine {
                     result = Self.fold(.binary(op, result, resolve(rhs, kept: kept, unbound: unbound)))
                 }
                 return result
@@ -411,14 +406,9 @@ extension SpecPrinter {
         case .negate(let operand):
             return ("-" + text(operand, atLeast: unary), unary)
         case .binary:
-            var spine: [(Expression.Operator, Expression)] = []
-            var base = expression
-            while case .binary(let op, let lhs, let rhs) = base {
-                spine.append((op, rhs))
-                base = lhs
-            }
+            let (base, spine) = expression.leftSpine
             var (text, precedence) = textAndPrecedence(base)
-            for (op, rhs) in spine.reversed() {
+            for (op, rhs) in spine {
                 let level = op == .add || op == .subtract ? sum : product
                 if precedence < level { text = "(" + text + ")" }
                 // Operators are left-associative: a right operand of the same level needs parentheses.
@@ -560,5 +550,19 @@ extension SpecPrinter {
         private static func flow(_ node: Node) -> String? { node.flow(word: string, text: string, required: "null") }
 
         private static func string(_ text: String) -> String { "\"" + YAMLLayout.escaped(text) + "\"" }
+    }
+}
+
+extension Expression {
+    /// A chain of binary operators nested to the left (`((a + b) - c) * d`): its leftmost operand, then
+    /// each operator with its right operand, innermost first.
+    fileprivate var leftSpine: (base: Expression, spine: [(Expression.Operator, Expression)]) {
+        var spine: [(Expression.Operator, Expression)] = []
+        var base = self
+        while case .binary(let op, let lhs, let rhs) = base {
+            spine.append((op, rhs))
+            base = lhs
+        }
+        return (base, spine.reversed())
     }
 }
