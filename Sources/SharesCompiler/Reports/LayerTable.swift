@@ -39,7 +39,7 @@ public struct LayerTable: Codable, Hashable, Sendable {
 
 extension LayerTable.Row {
     enum CodingKeys: String, CodingKey {
-        case name, kind, output, parameters, perUse = "parameters_per_use", macs, ties, activationBytes =
-            "activation_bytes"
+        case name, kind, output, parameters, macs, ties
+        case perUse = "parameters_per_use", activationBytes = "activation_bytes"
     }
 }
