@@ -73,7 +73,8 @@ public enum Compiler {
             report.perLayer = try LayerTableBuilder.build(graph, costs: costs, depth: depth)
         }
         if let batch = options.memoryBatch {
-            report.memory = try MemoryReportBuilder.build(graph, report: report, batch: batch)
+            let arena = MemoryPlanner.plan(program(graph), batch: 1).arenaBytes
+            report.memory = try MemoryReportBuilder.build(graph, report: report, arena: arena, batch: batch)
         }
         report.overrides = options.overrides
         report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }

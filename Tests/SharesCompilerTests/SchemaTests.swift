@@ -37,7 +37,9 @@ struct SchemaTests {
                 report.perLayer = try LayerTableBuilder.build(compilation.graph, costs: compilation.costs, depth: depth)
                 #expect(try Self.errors(report.json, "report.schema.json") == [], "depth \(depth.rawValue)")
             }
-            report.memory = try MemoryReportBuilder.build(compilation.graph, report: compilation.report, batch: 8)
+            let arena = MemoryPlanner.plan(Compiler.program(compilation), batch: 1).arenaBytes
+            report.memory = try MemoryReportBuilder.build(
+                compilation.graph, report: compilation.report, arena: arena, batch: 8)
             #expect(try Self.errors(report.json, "report.schema.json") == [], "--batch 8")
         }
     }
