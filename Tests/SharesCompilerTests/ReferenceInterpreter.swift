@@ -1,3 +1,5 @@
+import Foundation
+
 @testable import SharesCompiler
 
 /// The numerical truth that optimized execution is checked against: a forward pass over the UNFUSED
@@ -70,6 +72,15 @@ enum ReferenceInterpreter {
             case .dropout: result = inputs[0]
             case .add: result = add(inputs[0], inputs[1])
             case .subsamplePad(let pad): result = subsamplePad(inputs[0], pad)
+            case .activation(let activation): result = Tensor(inputs[0].shape, inputs[0].data.map(activation.apply))
+            case .squeezeExcite(let se):
+                result = squeezeExcite(
+                    inputs[0], se, reduce: p(se.reduceWeight), reduceBias: p(se.reduceBias),
+                    expand: p(se.expandWeight), expandBias: p(se.expandBias))
+            case .layerNorm(let norm):
+                result = layerNorm(inputs[0], epsilon: norm.epsilon, scale: p(norm.scale), shift: p(norm.shift))
+            case .layerScale(let scale): result = channelScale(inputs[0], p(scale.weight))
+            case .stochasticDepth: result = inputs[0]
             }
             precondition(
                 result.shape == node.shape, "\(node.name): computed shape \(result.shape), graph says \(node.shape)")
@@ -135,6 +146,49 @@ enum ReferenceInterpreter {
                 y.data[index] = (x.data[index] - mean[c]) / (variance[c] + epsilon).squareRoot() * scale[c] + shift[c]
             }
         }
+        return y
+    }
+
+    /// Squeeze-and-excitation: s = mean over pixels of x; g = sigmoid(W2 act(W1 s + b1) + b2);
+    /// y[c, y, x] = x[c, y, x] * g[c].
+    static func squeezeExcite(
+        _ x: Tensor, _ se: Op.SqueezeExcite, reduce: [Double], reduceBias: [Double], expand: [Double],
+        expandBias: [Double]
+    ) -> Tensor {
+        let channels = x.channels, squeeze = se.squeezeChannels
+        let pooled = globalAvgPool(x).data
+        let hidden = (0..<squeeze).map { s in
+            let v = reduceBias[s] + (0..<channels).reduce(0.0) { $0 + reduce[s * channels + $1] * pooled[$1] }
+            return se.activation == .relu ? (v < 0 ? 0 : v) : Op.Activation.silu.apply(v)
+        }
+        let gate = (0..<channels).map { c in
+            Op.Activation.sigmoid.apply(
+                expandBias[c] + (0..<squeeze).reduce(0.0) { $0 + expand[c * squeeze + $1] * hidden[$1] })
+        }
+        return channelScale(x, gate)
+    }
+
+    /// Per pixel, over its channels: (x - mean) / sqrt(biased variance + eps) * scale + shift.
+    static func layerNorm(_ x: Tensor, epsilon: Double, scale: [Double], shift: [Double]) -> Tensor {
+        var y = x
+        let pixels = x.shape.elementCount / x.channels
+        for pixel in 0..<pixels {
+            let values = (0..<x.channels).map { x.data[$0 * pixels + pixel] }
+            let mean = values.reduce(0, +) / Double(x.channels)
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.channels)
+            for c in 0..<x.channels {
+                y.data[c * pixels + pixel] =
+                    (values[c] - mean) / (variance + epsilon).squareRoot() * scale[c] + shift[c]
+            }
+        }
+        return y
+    }
+
+    /// y[c, ...] = x[c, ...] * factor[c].
+    static func channelScale(_ x: Tensor, _ factor: [Double]) -> Tensor {
+        var y = x
+        let perChannel = x.shape.elementCount / x.channels
+        for index in y.data.indices { y.data[index] *= factor[index / perChannel] }
         return y
     }
 
@@ -229,5 +283,18 @@ enum ReferenceInterpreter {
             }
         }
         return y
+    }
+}
+
+extension Op.Activation {
+    /// The activation's definition, in Double (GELU with the exact error function, as PyTorch's default).
+    func apply(_ x: Double) -> Double {
+        switch self {
+        case .relu6: return x.isNaN ? x : Swift.min(Swift.max(x, 0), 6)
+        case .silu: return x / (1 + exp(-x))
+        case .hardswish: return x.isNaN ? x : x * Swift.min(Swift.max(x + 3, 0), 6) / 6
+        case .gelu: return 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
+        case .sigmoid: return 1 / (1 + exp(-x))
+        }
     }
 }

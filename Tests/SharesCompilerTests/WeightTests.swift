@@ -17,7 +17,9 @@ struct WeightTests {
             switch parameter.role {
             case .bnScale, .bnVariance: #expect(a[parameter.id].allSatisfy { $0 == 1 })
             case .bnShift, .bnMean: #expect(a[parameter.id].allSatisfy { $0 == 0 })
-            case .convWeight, .convBias, .linearWeight, .linearBias: break
+            case .lnScale: #expect(a[parameter.id].allSatisfy { $0 == 1 })
+            case .lnShift: #expect(a[parameter.id].allSatisfy { $0 == 0 })
+            case .convWeight, .convBias, .linearWeight, .linearBias, .layerScale: break
             }
         }
         let randomized = WeightInitializer.initialize(graph, options: InitOptions(seed: 7, randomizeBatchNorm: true))

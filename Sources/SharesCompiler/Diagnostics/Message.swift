@@ -37,7 +37,7 @@ public enum Message: Error, Hashable, Sendable {
     case arithmeticOverflow
     case wholeNumberExpected(String, found: String)
     case outOfRange(String, value: Int, range: String)
-    case probabilityExpected(found: String)
+    case probabilityExpected(String, found: String)
     case badOverride(String)
     case unknownOverride(String, known: [String])
     // Blocks and stages
@@ -47,6 +47,7 @@ public enum Message: Error, Hashable, Sendable {
     case unknownStageKey(String, found: String)
     case missingBlockArgument(String, block: String)
     case reservedArgument(String)
+    case builtinArgument(String)
     case strideWithoutParameter(block: String)
     case unknownStage(String, known: [String])
     case unknownConv(String, block: String, known: [String])
@@ -160,7 +161,7 @@ public enum Message: Error, Hashable, Sendable {
         case .arithmeticOverflow: return "arithmetic overflow: the value does not fit in 64 bits"
         case .wholeNumberExpected(let what, let found): return "\(what) must be a whole number, found \(found)"
         case .outOfRange(let what, let value, let range): return "\(what) is \(value); expected \(range)"
-        case .probabilityExpected(let found): return "dropout 'p' must be in [0, 1), found \(found)"
+        case .probabilityExpected(let kind, let found): return "\(kind) 'p' must be in [0, 1), found \(found)"
         case .badOverride(let text):
             return "--set expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
         case .unknownOverride(let name, let known):
@@ -187,6 +188,9 @@ public enum Message: Error, Hashable, Sendable {
                 + Suggestion.clause(for: name, among: SpecParser.stageKeys)
         case .missingBlockArgument(let name, let block): return "block '\(block)' needs the argument '\(name)'"
         case .reservedArgument(let name): return "'\(name)' is a stage key and cannot be a block argument"
+        case .builtinArgument(let name):
+            return
+                "'\(name)' is set by the compiler in every block (see 'Block templates' in the language reference) and cannot be a block argument"
         case .strideWithoutParameter(let block):
             return "the stage sets 'stride' but block '\(block)' has no 'stride' argument"
         case .unknownStage(let name, let known):

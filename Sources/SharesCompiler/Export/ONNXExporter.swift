@@ -133,6 +133,8 @@ public enum ONNXExporter {
         switch node.op {
         case .input, .dropout:
             break
+        case .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
+            preconditionFailure("ONNX-TODO: \(node.op.mnemonic)")
         case .conv(let conv):
             emit(
                 &out, "Conv", name: node.name, inputs: inputs + parameters, output: output,

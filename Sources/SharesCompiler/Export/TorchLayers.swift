@@ -78,6 +78,9 @@ struct TorchLayer {
         }
         output = input
         switch layer.kind {
+        case .depthwise, .relu6, .silu, .hardswish, .gelu, .sigmoid, .squeezeExcite, .layernorm, .layerScale,
+            .stochasticDepth:
+            throw unsupported("TORCH-TODO")
         case .conv:
             let out = argument("out")!, bias = flag("bias", default: false)
             var options = keywords([

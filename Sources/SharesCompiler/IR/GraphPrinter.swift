@@ -76,7 +76,18 @@ public enum GraphPrinter {
             return ["p=\(rate)"]
         case .subsamplePad(let pad):
             return ["out=\(pad.outChannels)", "s=\(pad.stride)"]
-        case .input, .relu, .globalAvgPool, .flatten, .add:
+        case .squeezeExcite(let se):
+            return [
+                "squeeze=\(se.squeezeChannels)", "act=\(se.activation.rawValue)", "w1=\(se.reduceWeight)",
+                "b1=\(se.reduceBias)", "w2=\(se.expandWeight)", "b2=\(se.expandBias)"
+            ]
+        case .layerNorm(let norm):
+            return ["scale=\(norm.scale)", "shift=\(norm.shift)", "eps=\(norm.epsilon)"]
+        case .layerScale(let scale):
+            return ["w=\(scale.weight)"]
+        case .stochasticDepth(let rate):
+            return ["p=\(rate)"]
+        case .input, .relu, .globalAvgPool, .flatten, .add, .activation:
             return []
         }
     }

@@ -11,6 +11,8 @@ public struct Parameter: Hashable, Sendable {
         case convWeight = "conv.weight", convBias = "conv.bias"
         case bnScale = "bn.weight", bnShift = "bn.bias", bnMean = "bn.running_mean", bnVariance = "bn.running_var"
         case linearWeight = "linear.weight", linearBias = "linear.bias"
+        case lnScale = "ln.weight", lnShift = "ln.bias"
+        case layerScale = "layer_scale.weight"
 
         /// Batchnorm running statistics are buffers: stored and used at inference, never trained.
         public var isTrainable: Bool { self != .bnMean && self != .bnVariance }

@@ -19,8 +19,10 @@ public enum ShapeRules {
                 padding: conv.padding, groups: conv.groups, name: name)
         case .maxPool(let pool), .avgPool(let pool):
             return pooling(inputs[0], kernel: pool.kernel, stride: pool.stride, padding: pool.padding, name: name)
-        case .batchNorm, .relu, .dropout:
+        case .batchNorm, .relu, .dropout, .activation, .layerNorm, .layerScale, .stochasticDepth:
             return .success(inputs[0])
+        case .squeezeExcite:
+            return image(inputs[0], name: name)
         case .globalAvgPool:
             return globalPooling(inputs[0], name: name)
         case .flatten:
@@ -109,6 +111,11 @@ public enum ShapeRules {
         Shape.checkedProduct([outFeatures, inFeatures])
     }
 
+    /// Squeeze-excitation's two 1x1 convolutions, on one pixel each: C x squeeze products each way.
+    public static func squeezeExciteMACs(channels: Int, squeezeChannels: Int) -> Int? {
+        Shape.checkedProduct([2, channels, squeezeChannels])
+    }
+
     /// The shape each of the op's parameters must have, in `Op.parameters` order.
     public static func parameterShapes(of op: Op, input: Shape) -> [[Int]] {
         switch op {
@@ -119,7 +126,15 @@ public enum ShapeRules {
             return Array(repeating: [input.channels], count: 4)
         case .linear(let linear):
             return [[linear.outFeatures, input.elementCount]] + (linear.bias == nil ? [] : [[linear.outFeatures]])
-        case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
+        case .squeezeExcite(let se):
+            let channels = input.channels, squeeze = se.squeezeChannels
+            return [[squeeze, channels, 1, 1], [squeeze], [channels, squeeze, 1, 1], [channels]]
+        case .layerNorm:
+            return Array(repeating: [input.channels], count: 2)
+        case .layerScale:
+            return [[input.channels]]
+        case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad, .activation,
+            .stochasticDepth:
             return []
         }
     }
@@ -129,7 +144,8 @@ public enum ShapeRules {
         switch op {
         case .input: return 0
         case .add: return 2
-        case .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad:
+        case .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad,
+            .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
             return 1
         }
     }

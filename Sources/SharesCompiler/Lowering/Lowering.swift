@@ -130,7 +130,10 @@ struct Lowering {
             do {
                 // The stage's arguments, its stride on the first block only (1 after), then the
                 // block's defaults for whatever the stage left out (a default beats a global).
-                var scope = arguments
+                var scope =
+                    arguments
+                    .adding(BlockBuiltins.inChannels, .int(graph[current].shape.channels))
+                    .adding(BlockBuiltins.blockNumber, .int(block))
                 if let stride { scope = scope.adding("stride", .int(block == 1 ? stride : 1)) }
                 for parameter in template.parameters where !stage.sets(parameter.name) {
                     if let value = parameter.defaultValue {
@@ -198,12 +201,12 @@ struct Lowering {
         let body = try lowerLayers(
             template.body.namedLayers(prefix: path), from: preActivated, scope: scope,
             section: section, ties: ties, stripping: path)
-        if template.merge == .none {
+        let bodyShape = graph[body].shape, inputShape = graph[input].shape
+        if template.merge == .none || (template.merge == .addIfSameShape && bodyShape != inputShape) {
             return try lowerLayers(
                 template.post.namedLayers(prefix: path + "post."), from: body, scope: scope,
                 section: section, ties: ties, stripping: path)
         }
-        let bodyShape = graph[body].shape, inputShape = graph[input].shape
         var shortcut = input
         switch template.shortcut {
         case .identity:
@@ -237,7 +240,7 @@ struct Lowering {
     ) throws(CompileFailure) -> ValueID {
         var current = input
         for layer in layers {
-            let tie = layer.spec.kind == .conv ? ties[String(layer.name.dropFirst(blockPath.count))] : nil
+            let tie = layer.spec.kind.isConvolution ? ties[String(layer.name.dropFirst(blockPath.count))] : nil
             current = try lowerLayer(layer, from: current, scope: scope, section: section, tie: tie)
         }
         return current
@@ -271,15 +274,42 @@ struct Lowering {
             return try scope.evaluate(Located(expression, at: argument.location)).asDouble
         }
 
+        func probability(default fallback: Double) throws(CompileFailure) -> Double {
+            let rate = try real("p", default: fallback)
+            guard (0..<1).contains(rate) else {
+                throw CompileFailure(
+                    Diagnostic(
+                        at: spec.arguments["p"]?.location ?? spec.location,
+                        .probabilityExpected(spec.kind.rawValue, found: String(rate))))
+            }
+            return rate
+        }
+        func positive(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
+            let value = try real(key, default: fallback)
+            guard value > 0, value.isFinite else {
+                throw CompileFailure(
+                    Diagnostic(
+                        at: spec.arguments[key]!.location, .expected("'\(key)' greater than 0", found: String(value))))
+            }
+            return value
+        }
+        func parameter(_ role: String, _ shape: [Int], _ kind: Parameter.Role) throws(CompileFailure) -> ParameterID {
+            try newParameter(layer.name + "." + role, shape, kind, at: spec.location)
+        }
+
         let op: Op
         switch spec.kind {
-        case .conv:
-            let out = try integer("out", in: 1...Self.maximumChannels)
+        case .conv, .depthwise:
+            let kernel = try integer("kernel", in: 1...Self.maximumWindow)
+            // A depthwise convolution keeps the channels, one group per channel, and pads to keep the size.
+            let depthwise = spec.kind == .depthwise
+            let out = depthwise ? inputShape.channels : try integer("out", in: 1...Self.maximumChannels)
             var conv = Op.Convolution(
-                outChannels: out, kernel: try integer("kernel", in: 1...Self.maximumWindow),
+                outChannels: out, kernel: kernel,
                 stride: try integer("stride", default: 1, in: 1...Self.maximumWindow),
-                padding: try integer("pad", default: 0, in: 0...Self.maximumWindow),
-                groups: try integer("groups", default: 1, in: 1...Self.maximumChannels),
+                padding: try integer("pad", default: depthwise ? (kernel - 1) / 2 : 0, in: 0...Self.maximumWindow),
+                groups: depthwise
+                    ? inputShape.channels : try integer("groups", default: 1, in: 1...Self.maximumChannels),
                 weight: ParameterID(-1), bias: nil)
             let hasBias = flag("bias", default: false)
             if hasBias { conv.bias = ParameterID(-1) }
@@ -296,20 +326,13 @@ struct Lowering {
             }
             op = .conv(conv)
         case .batchnorm:
-            let epsilon = try real("eps", default: 1e-5)
-            guard epsilon > 0 else {
-                throw CompileFailure(
-                    Diagnostic(
-                        at: spec.arguments["eps"]!.location, .expected("'eps' greater than 0", found: String(epsilon))))
-            }
+            let epsilon = try positive("eps", default: 1e-5)
             let shape = [inputShape.channels]
             op = .batchNorm(
                 Op.BatchNorm(
-                    epsilon: epsilon,
-                    scale: try newParameter(layer.name + ".weight", shape, .bnScale, at: spec.location),
-                    shift: try newParameter(layer.name + ".bias", shape, .bnShift, at: spec.location),
-                    mean: try newParameter(layer.name + ".running_mean", shape, .bnMean, at: spec.location),
-                    variance: try newParameter(layer.name + ".running_var", shape, .bnVariance, at: spec.location)))
+                    epsilon: epsilon, scale: try parameter("weight", shape, .bnScale),
+                    shift: try parameter("bias", shape, .bnShift), mean: try parameter("running_mean", shape, .bnMean),
+                    variance: try parameter("running_var", shape, .bnVariance)))
         case .relu: op = .relu
         case .maxpool, .avgpool:
             let kernel = try integer("kernel", in: 1...Self.maximumWindow)
@@ -327,14 +350,38 @@ struct Lowering {
                 layer.name + ".weight", [out, inputShape.elementCount], .linearWeight, at: spec.location)
             if hasBias { linear.bias = try newParameter(layer.name + ".bias", [out], .linearBias, at: spec.location) }
             op = .linear(linear)
-        case .dropout:
-            let rate = try real("p", default: 0.5)
-            guard (0..<1).contains(rate) else {
-                throw CompileFailure(
-                    Diagnostic(
-                        at: spec.arguments["p"]?.location ?? spec.location, .probabilityExpected(found: String(rate))))
+        case .dropout: op = .dropout(rate: try probability(default: 0.5))
+        case .stochasticDepth: op = .stochasticDepth(rate: try probability(default: 0))
+        case .relu6: op = .activation(.relu6)
+        case .silu: op = .activation(.silu)
+        case .hardswish: op = .activation(.hardswish)
+        case .gelu: op = .activation(.gelu)
+        case .sigmoid: op = .activation(.sigmoid)
+        case .squeezeExcite:
+            let channels = inputShape.channels
+            let squeeze = try integer("width", in: 1...Self.maximumChannels)
+            var activation = Op.SqueezeExcite.Activation.relu
+            if case .word(let word)? = spec.arguments["activation"]?.value {
+                activation = Op.SqueezeExcite.Activation(rawValue: word) ?? .relu
             }
-            op = .dropout(rate: rate)
+            op = .squeezeExcite(
+                Op.SqueezeExcite(
+                    squeezeChannels: squeeze, activation: activation,
+                    reduceWeight: try parameter("fc1.weight", [squeeze, channels, 1, 1], .convWeight),
+                    reduceBias: try parameter("fc1.bias", [squeeze], .convBias),
+                    expandWeight: try parameter("fc2.weight", [channels, squeeze, 1, 1], .convWeight),
+                    expandBias: try parameter("fc2.bias", [channels], .convBias)))
+        case .layernorm:
+            let shape = [inputShape.channels]
+            op = .layerNorm(
+                Op.LayerNorm(
+                    epsilon: try positive("eps", default: 1e-5), scale: try parameter("weight", shape, .lnScale),
+                    shift: try parameter("bias", shape, .lnShift)))
+        case .layerScale:
+            op = .layerScale(
+                Op.LayerScale(
+                    initial: try real("init", default: 1e-6),
+                    weight: try parameter("weight", [inputShape.channels], .layerScale)))
         case .subsamplePad:
             op = .subsamplePad(
                 Op.SubsamplePad(

@@ -18,7 +18,10 @@ public enum CostAnalysis {
                     kernel: conv.kernel)
             case .linear(let linear):
                 macs = ShapeRules.linearMACs(outFeatures: linear.outFeatures, inFeatures: input.elementCount)
-            case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
+            case .squeezeExcite(let se):
+                macs = ShapeRules.squeezeExciteMACs(channels: input.channels, squeezeChannels: se.squeezeChannels)
+            case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad,
+                .activation, .layerNorm, .layerScale, .stochasticDepth:
                 break
             }
             guard let macs else {

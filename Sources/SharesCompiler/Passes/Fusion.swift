@@ -34,7 +34,7 @@ public enum Fusion {
                     case .linear: return true
                     case .dropout: return onlyLinearsRead(consumer)
                     case .input, .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .add,
-                        .subsamplePad:
+                        .subsamplePad, .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
                         return false
                     }
                 }
@@ -64,7 +64,8 @@ public enum Fusion {
                     group.epilogue.relu = true
                     group.members.append(next.id.index)
                 }
-            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad:
+            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad,
+                .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
                 break
             }
             for member in group.members.dropFirst() { absorbed[member] = true }
@@ -116,6 +117,8 @@ public enum Fusion {
             where graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
                 && !onlyLinearsRead(first.id.index):
                 kernel = .flatten
+            case .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
+                preconditionFailure("BACKEND-TODO: \(first.op.mnemonic)")
             case .flatten, .dropout:
                 // No data moves: the same buffer, read under another shape.
                 valueOf[first.id.index] = valueOf[first.inputs[0].index]

@@ -31,7 +31,7 @@ public enum TrainingMemory {
         for node in graph.nodes {
             let input = node.inputs.first.map { storage[$0.index] }
             switch node.op {
-            case .input, .add, .subsamplePad, .globalAvgPool:
+            case .input, .add, .subsamplePad, .globalAvgPool, .stochasticDepth:
                 // The network input is saved by the layer that reads it (a conv). A sum's gradient passes
                 // through unchanged; slicing and zero padding need only shapes; a global average pool runs as
                 // a mean over height and width, whose gradient needs only the input's shape.
@@ -48,9 +48,26 @@ public enum TrainingMemory {
                 // float per channel each (and gamma and the running statistics: parameters and buffers).
                 if let input { saved.insert(input) }
                 perBatch += 2 * node.shape.channels * floatBytes
-            case .relu:
-                // ReLU's gradient needs its output (in place or not: the output is what it saves).
+            case .relu, .activation(.sigmoid):
+                // ReLU's and sigmoid's gradients need their output (in place or not: the output is what it saves).
                 saved.insert(node.id)
+            case .activation(.relu6), .activation(.silu), .activation(.hardswish), .activation(.gelu):
+                // Their gradients are functions of the input.
+                if let input { saved.insert(input) }
+            case .layerScale:
+                // The product's gradient for the scale needs the input.
+                if let input { saved.insert(input) }
+            case .layerNorm:
+                // The input, and the mean and inverse standard deviation of every pixel.
+                if let input { saved.insert(input) }
+                perImage += 2 * node.shape.elementCount / max(node.shape.channels, 1) * floatBytes
+            case .squeezeExcite(let se):
+                // The input (for the product with the gate and the pooling), the pooled vector (read by fc1), the
+                // activation's saved value (and, for SiLU, its output read by fc2), and the gate (sigmoid's
+                // output, also read by the product).
+                if let input { saved.insert(input) }
+                let channels = node.shape.channels, squeeze = se.squeezeChannels
+                perImage += (2 * channels + (se.activation == .silu ? 2 : 1) * squeeze) * floatBytes
             case .maxPool:
                 // Max pooling saves its input and the argmax indices, one int64 per output element.
                 if let input { saved.insert(input) }

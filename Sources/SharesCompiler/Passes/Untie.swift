@@ -40,7 +40,22 @@ public enum Untie {
                 linear.weight = remap(linear.weight, node: node, suffix: ".weight")
                 linear.bias = linear.bias.map { remap($0, node: node, suffix: ".bias") }
                 result.nodes[index].op = .linear(linear)
-            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
+            case .squeezeExcite(var se):
+                se.reduceWeight = remap(se.reduceWeight, node: node, suffix: ".fc1.weight")
+                se.reduceBias = remap(se.reduceBias, node: node, suffix: ".fc1.bias")
+                se.expandWeight = remap(se.expandWeight, node: node, suffix: ".fc2.weight")
+                se.expandBias = remap(se.expandBias, node: node, suffix: ".fc2.bias")
+                result.nodes[index].op = .squeezeExcite(se)
+            case .layerNorm(var norm):
+                norm.scale = remap(norm.scale, node: node, suffix: ".weight")
+                norm.shift = remap(norm.shift, node: node, suffix: ".bias")
+                result.nodes[index].op = .layerNorm(norm)
+            case .layerScale(var scale):
+                scale.weight = remap(scale.weight, node: node, suffix: ".weight")
+                result.nodes[index].op = .layerScale(scale)
+            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad,
+                .activation,
+                .stochasticDepth:
                 break
             }
         }

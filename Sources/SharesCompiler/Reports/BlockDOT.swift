@@ -86,7 +86,10 @@ enum BlockDOT {
         case .avgPool(let pool): return window("avgpool", pool.kernel, pool.stride, pool.padding)
         case .dropout(let rate): return "dropout p=\(rate)"
         case .subsamplePad(let pad): return "subsample_pad" + (pad.stride == 1 ? "" : " stride \(pad.stride)")
-        case .input, .batchNorm, .relu, .globalAvgPool, .flatten, .linear, .add: return op.mnemonic
+        case .squeezeExcite(let se): return "squeeze_excite \(se.squeezeChannels) \(se.activation.rawValue)"
+        case .stochasticDepth(let rate): return "stochastic_depth p=\(rate)"
+        case .input, .batchNorm, .relu, .globalAvgPool, .flatten, .linear, .add, .activation, .layerNorm, .layerScale:
+            return op.mnemonic
         }
     }
 

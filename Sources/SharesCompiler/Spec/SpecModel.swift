@@ -6,6 +6,12 @@ public enum LayerKind: String, CaseIterable, Hashable, Sendable {
     case globalAvgpool = "global_avgpool"
     case flatten, linear, dropout
     case subsamplePad = "subsample_pad"
+    case depthwise
+    case relu6, silu, hardswish, gelu, sigmoid
+    case squeezeExcite = "squeeze_excite"
+    case layernorm
+    case layerScale = "layer_scale"
+    case stochasticDepth = "stochastic_depth"
 
     /// The keys each layer accepts, with whether they are required. `name` is accepted by all.
     var keys: [(key: String, required: Bool)] {
@@ -15,11 +21,16 @@ public enum LayerKind: String, CaseIterable, Hashable, Sendable {
                 ("out", true), ("kernel", true), ("stride", false), ("pad", false), ("groups", false), ("bias", false)
             ]
         case .batchnorm: return [("eps", false)]
-        case .relu, .globalAvgpool, .flatten: return []
+        case .relu, .globalAvgpool, .flatten, .relu6, .silu, .hardswish, .gelu, .sigmoid: return []
         case .maxpool, .avgpool: return [("kernel", true), ("stride", false), ("pad", false)]
         case .linear: return [("out", true), ("bias", false)]
         case .dropout: return [("p", false)]
         case .subsamplePad: return [("out", true), ("stride", false)]
+        case .depthwise: return [("kernel", true), ("stride", false), ("pad", false), ("bias", false)]
+        case .squeezeExcite: return [("width", true), ("activation", false)]
+        case .layernorm: return [("eps", false)]
+        case .layerScale: return [("init", false)]
+        case .stochasticDepth: return [("p", true)]
         }
     }
 
@@ -36,14 +47,42 @@ public enum LayerKind: String, CaseIterable, Hashable, Sendable {
         case .linear: return "fc"
         case .dropout: return "dropout"
         case .subsamplePad: return "subsample"
+        case .depthwise: return "dwconv"
+        // Prefixes ending in a digit take an underscore before the counter: relu6_1, not relu61.
+        case .relu6: return "relu6_"
+        case .silu: return "silu"
+        case .hardswish: return "hardswish"
+        case .gelu: return "gelu"
+        case .sigmoid: return "sigmoid"
+        case .squeezeExcite: return "se"
+        case .layernorm: return "ln"
+        case .layerScale: return "layer_scale"
+        case .stochasticDepth: return "drop_path"
         }
     }
 }
 
-/// A layer argument: a number or expression, or an on/off flag (`bias: true`).
+extension LayerKind {
+    /// Convolutions, which `share:` can tie: `conv` and its `depthwise` shorthand.
+    var isConvolution: Bool { self == .conv || self == .depthwise }
+
+    /// Keys whose value is a word from a fixed list rather than an expression, with the words allowed.
+    static let wordKeys: [String: [String]] = ["activation": ["relu", "silu"]]
+}
+
+/// Variables every block's layers and argument defaults can use, bound by the compiler for each block:
+/// the block input's channels (an expansion or squeeze width relative to it) and the block's 1-based
+/// number in its stage (a stochastic depth rate that grows along the network).
+public enum BlockBuiltins {
+    public static let inChannels = "in_channels", blockNumber = "block_number"
+    public static let names: Set<String> = [inChannels, blockNumber]
+}
+
+/// A layer argument: a number or expression, an on/off flag (`bias: true`), or a word (`activation: silu`).
 public enum ArgumentValue: Hashable, Sendable {
     case expression(Expression)
     case flag(Bool)
+    case word(String)
 }
 
 public struct LayerSpec: Hashable, Sendable {
@@ -67,6 +106,9 @@ public enum Merge: String, Hashable, Sendable {
     case add
     /// No residual connection: the block is its body.
     case none
+    /// The residual sum where the body keeps the block input's shape, no residual connection where it
+    /// does not (inverted residual blocks): the shortcut is then never built.
+    case addIfSameShape = "add-if-same-shape"
 }
 
 public struct BlockParameter: Hashable, Sendable {

@@ -132,6 +132,19 @@ struct SpecParser {
                     if let flag = decode.flag(value, "'bias'") {
                         layer.arguments["bias"] = Located(.flag(flag), at: value.location)
                     }
+                case let key where LayerKind.wordKeys[key] != nil:
+                    let words = LayerKind.wordKeys[key]!
+                    guard let word = decode.string(value, "'\(key)'") else { break }
+                    guard words.contains(word.value) else {
+                        decode.sink.error(
+                            at: value.location,
+                            .unknownWord(
+                                word.value,
+                                expected: "'\(key)' to be " + words.map { "'\($0)'" }.joined(separator: " or "),
+                                known: words))
+                        break
+                    }
+                    layer.arguments[key] = Located(.word(word.value), at: value.location)
                 default:
                     if let expression = decode.expression(value, "'\(key.value)'") {
                         layer.arguments[key.value] = Located(.expression(expression.value), at: value.location)
@@ -171,9 +184,11 @@ struct SpecParser {
             case "merge":
                 guard let text = decode.string(value, "'merge'") else { break }
                 guard let merge = Merge(rawValue: text.value) else {
+                    let known = ["add", "add-if-same-shape", "none"]
                     decode.sink.error(
                         at: value.location,
-                        .unknownWord(text.value, expected: "'merge' to be 'add' or 'none'", known: ["add", "none"]))
+                        .unknownWord(
+                            text.value, expected: "'merge' to be 'add', 'add-if-same-shape' or 'none'", known: known))
                     break
                 }
                 block.merge = merge
@@ -191,6 +206,10 @@ struct SpecParser {
         for (key, value) in entries {
             if Self.stageKeys.contains(key.value) && key.value != "stride" {
                 decode.sink.error(at: key.location, .reservedArgument(key.value))
+                continue
+            }
+            if BlockBuiltins.names.contains(key.value) {
+                decode.sink.error(at: key.location, .builtinArgument(key.value))
                 continue
             }
             if value.isNull || (value.scalar == "required" && value.value == .scalar("required", plain: true)) {

@@ -331,7 +331,7 @@ extension SpecPrinter {
         }
 
         private mutating func template(_ template: BlockTemplate) -> Node {
-            let names = Set(template.parameters.map(\.name))
+            let names = Set(template.parameters.map(\.name)).union(BlockBuiltins.names)
             var entries: [Node.Entry] = []
             if !template.parameters.isEmpty {
                 var arguments: [Node.Entry] = []
@@ -376,6 +376,7 @@ extension SpecPrinter {
                         switch layer.arguments[key]?.value {
                         case nil: continue
                         case .flag(let flag): entries.append(.init(key, .flag(flag)))
+                        case .word(let word): entries.append(.init(key, .word(word)))
                         case .expression(let expression):
                             entries.append(.init(key, value(resolve(expression, kept: arguments))))
                         }

@@ -94,7 +94,7 @@ enum SpecValidator {
     }
 
     private static func checkShares(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink) {
-        let convs = template.allNamedLayers.filter { $0.spec.kind == .conv }.map(\.name)
+        let convs = template.allNamedLayers.filter { $0.spec.kind.isConvolution }.map(\.name)
         var seen: Set<String> = []
         for entry in stage.share {
             if !convs.contains(entry.conv.value) {

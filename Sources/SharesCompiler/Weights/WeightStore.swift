@@ -58,20 +58,28 @@ public struct WeightGenerator: WeightProvider, Sendable {
     private let options: InitOptions
     /// A bias is bounded by its layer's fan-in, which only its weight's shape tells.
     private let biasFanIn: [ParameterID: Int]
+    /// A layer scale starts at its layer's `init`.
+    private let layerScaleInitial: [ParameterID: Double]
 
     public init(_ graph: Graph, options: InitOptions) {
         parameters = graph.parameters
         self.options = options
-        var fanIn: [ParameterID: Int] = [:]
+        var fanIn: [ParameterID: Int] = [:], initial: [ParameterID: Double] = [:]
         for node in graph.nodes {
             switch node.op {
             case .conv(let conv): conv.bias.map { fanIn[$0] = graph[conv.weight].elementCount / conv.outChannels }
             case .linear(let linear): linear.bias.map { fanIn[$0] = graph[linear.weight].shape[1] }
-            case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad:
+            case .squeezeExcite(let se):
+                fanIn[se.reduceBias] = graph[se.reduceWeight].shape[1]
+                fanIn[se.expandBias] = se.squeezeChannels
+            case .layerScale(let scale): initial[scale.weight] = scale.initial
+            case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad,
+                .activation, .layerNorm, .stochasticDepth:
                 break
             }
         }
         biasFanIn = fanIn
+        layerScaleInitial = initial
     }
 
     public func values(of parameter: Int) -> [Float] { generate(parameter) }
@@ -100,6 +108,12 @@ public struct WeightGenerator: WeightProvider, Sendable {
         case .bnShift: return randomBN ? fill { $0.uniform(-0.5, 0.5) } : constant(0)
         case .bnMean: return randomBN ? fill { 0.5 * $0.normal() } : constant(0)
         case .bnVariance: return randomBN ? fill { $0.uniform(0.5, 2.0) } : constant(1)
+        case .lnScale: return randomBN ? fill { $0.uniform(0.5, 1.5) } : constant(1)
+        case .lnShift: return randomBN ? fill { $0.uniform(-0.5, 0.5) } : constant(0)
+        // Randomized with the normalisation statistics: at its usual init (1e-6) a layer scale would hide
+        // its branch from any numerical check.
+        case .layerScale:
+            return randomBN ? fill { $0.uniform(0.5, 1.5) } : constant(Float(layerScaleInitial[parameter.id] ?? 1e-6))
         }
     }
 }
