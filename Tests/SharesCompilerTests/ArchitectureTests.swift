@@ -32,7 +32,21 @@ struct ArchitectureTests {
             file: "cifar/sharewrn-28-10.yaml", asWritten: 26_860_084, sequential: 36_536_884, overrides: ["classes=100"]
         ),
         // The original CIFAR ResNet-56 with parameter-free shortcuts: 0.85 M (He et al. 2016, table 6).
-        .init(file: "cifar/resnet-56.yaml", asWritten: 853_018, sequential: 853_018)
+        .init(file: "cifar/resnet-56.yaml", asWritten: 853_018, sequential: 853_018),
+        // The modern families (torchvision's counts) and their shared variants.
+        .init(file: "imagenet/resnext50-32x4d.yaml", asWritten: 25_028_904, sequential: 25_028_904),
+        .init(file: "imagenet/mobilenet-v2.yaml", asWritten: 3_504_872, sequential: 3_504_872),
+        .init(file: "imagenet/efficientnet-b0.yaml", asWritten: 5_288_548, sequential: 5_288_548),
+        .init(file: "imagenet/regnet-y-400mf.yaml", asWritten: 4_344_144, sequential: 4_344_144),
+        .init(file: "imagenet/convnext-tiny.yaml", asWritten: 28_589_128, sequential: 28_589_128),
+        .init(file: "imagenet/shared-resnext50-32x4d.yaml", asWritten: 24_393_000, sequential: 25_028_904),
+        .init(file: "imagenet/shared-mobilenet-v2.yaml", asWritten: 3_482_408, sequential: 3_504_872),
+        .init(file: "imagenet/shared-mobilenet-v2-all.yaml", asWritten: 2_954_024, sequential: 3_504_872),
+        .init(file: "imagenet/shared-efficientnet-b0.yaml", asWritten: 5_209_828, sequential: 5_288_548),
+        .init(file: "imagenet/shared-efficientnet-b0-all.yaml", asWritten: 4_097_764, sequential: 5_288_548),
+        .init(file: "imagenet/shared-regnet-y-400mf.yaml", asWritten: 4_150_032, sequential: 4_344_144),
+        .init(file: "imagenet/shared-convnext-tiny.yaml", asWritten: 28_329_928, sequential: 28_589_128),
+        .init(file: "imagenet/shared-convnext-tiny-all.yaml", asWritten: 8_692_360, sequential: 28_589_128)
     ]
 
     @Test(arguments: table)
@@ -63,6 +77,17 @@ struct ArchitectureTests {
         let report = try compileShipped("imagenet/\(network).yaml").report
         #expect(Format.fixed(Double(report.macs) / 1e9, decimals: 3) == gmacs)
         #expect(report.flops == 2 * report.macs)
+    }
+
+    /// torchvision's MACs of convolutions and linear layers at 224x224 (ConvNeXt's pointwise
+    /// convolutions are Linear layers there: the same products). Sharing changes no MAC.
+    @Test(arguments: [
+        ("resnext50-32x4d", 4_230_479_872), ("mobilenet-v2", 300_774_272), ("efficientnet-b0", 385_814_752),
+        ("regnet-y-400mf", 401_842_848), ("convnext-tiny", 4_455_531_264)
+    ])
+    func modernFamiliesExactMACs(_ network: String, _ macs: Int) throws {
+        #expect(try compileShipped("imagenet/\(network).yaml").report.macs == macs)
+        #expect(try compileShipped("imagenet/shared-\(network).yaml").report.macs == macs)
     }
 
     @Test func resnet50ExactMACsAndLayers() throws {
