@@ -1,7 +1,11 @@
 """An independent forward pass of an exported ONNX graph: plain NumPy, one function per op, direct
 convolution as a sum over kernel taps. It shares no code with sharesc or ONNX Runtime."""
+import math
+
 import numpy as np
 from onnx import numpy_helper
+
+erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def attributes(node) -> dict:
@@ -20,15 +24,16 @@ def conv(x, w, b, strides, pads, group):
     x = pad_spatial(x.astype(np.float64), pads[0])
     oh = (x.shape[2] - kh) // s + 1
     ow = (x.shape[3] - kw) // s + 1
-    y = np.zeros((n, out_channels, oh, ow))
     per_group = out_channels // group
-    for g in range(group):
-        xs = x[:, g * in_per_group:(g + 1) * in_per_group]
-        ws = w[g * per_group:(g + 1) * per_group].astype(np.float64)
-        for i in range(kh):
-            for j in range(kw):
-                patch = xs[:, :, i:i + s * oh:s, j:j + s * ow:s]            # n, cin, oh, ow
-                y[:, g * per_group:(g + 1) * per_group] += np.einsum("nchw,oc->nohw", patch, ws[:, :, i, j])
+    # Channels split into groups: x as (n, group, in per group, h, w), w as (group, out per group, in per group, kh, kw).
+    xs = x.reshape(n, group, in_per_group, x.shape[2], x.shape[3])
+    ws = w.astype(np.float64).reshape(group, per_group, in_per_group, kh, kw)
+    y = np.zeros((n, group, per_group, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xs[:, :, :, i:i + s * oh:s, j:j + s * ow:s]            # n, group, cin, oh, ow
+            y += np.einsum("ngchw,goc->ngohw", patch, ws[:, :, :, i, j])
+    y = y.reshape(n, out_channels, oh, ow)
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
     return y
@@ -51,7 +56,8 @@ def run(model, x: np.ndarray) -> np.ndarray:
         inputs = [values[name] if name else None for name in node.input]
         op = node.op_type
         if op == "Conv":
-            y = conv(inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None, a["strides"], a["pads"], a.get("group", 1))
+            y = conv(inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None, a.get("strides", [1, 1]),
+                     a.get("pads", [0, 0, 0, 0]), a.get("group", 1))
         elif op == "BatchNormalization":
             x_, scale, shift, mean, var = inputs
             shape = (1, -1) + (1,) * (x_.ndim - 2)
@@ -72,6 +78,31 @@ def run(model, x: np.ndarray) -> np.ndarray:
         elif op == "Gemm":
             assert a.get("transB") == 1
             y = inputs[0] @ inputs[1].T + inputs[2]
+        elif op == "Mul":
+            y = inputs[0] * inputs[1]
+        elif op == "Div":
+            y = inputs[0] / inputs[1]
+        elif op == "Erf":
+            y = erf(inputs[0])
+        elif op == "Sigmoid":
+            y = 1 / (1 + np.exp(-inputs[0]))
+        elif op == "Clip":
+            low, high = (inputs + [None, None])[1:3]
+            y = inputs[0]
+            y = y if low is None else np.maximum(y, low)
+            y = y if high is None else np.minimum(y, high)
+        elif op == "HardSwish":
+            y = inputs[0] * np.clip(inputs[0] / 6 + 0.5, 0, 1)
+        elif op == "Transpose":
+            y = np.transpose(inputs[0], a["perm"])
+        elif op == "Unsqueeze":
+            y = np.expand_dims(inputs[0], tuple(int(axis) for axis in inputs[1]))
+        elif op == "LayerNormalization":
+            x_, scale, shift = inputs
+            axes = tuple(range(a.get("axis", -1) % x_.ndim, x_.ndim))
+            mean = x_.mean(axis=axes, keepdims=True)
+            variance = ((x_ - mean) ** 2).mean(axis=axes, keepdims=True)
+            y = (x_ - mean) / np.sqrt(variance + a.get("epsilon", 1e-5)) * scale + shift
         elif op == "Identity":
             y = inputs[0]
         elif op == "Constant":

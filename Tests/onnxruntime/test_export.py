@@ -11,6 +11,7 @@ from onnx import numpy_helper
 from safetensors.numpy import load_file
 
 import reference
+from conftest import ROOT
 
 # (spec, input size, classes)
 NETWORKS = [
@@ -20,6 +21,11 @@ NETWORKS = [
     ("Architectures/cifar/sharewrn-40-4.yaml", 32, 10),
 ]
 VARIANTS = [(), ("--sequential",)]
+# The modern families (depthwise, squeeze-excitation, LayerNorm, layer scale, the new activations), each
+# as written: the shared-* variants are the tied ones, and their --sequential is the plain spec.
+MODERN = [name for family in ("resnext50-32x4d", "mobilenet-v2", "efficientnet-b0", "regnet-y-400mf", "convnext-tiny")
+          for name in (family, "shared-" + family)]
+CASES = [(n, v) for n in NETWORKS for v in VARIANTS] + [((f"Architectures/imagenet/{n}.yaml", 224, 1000), ()) for n in MODERN]
 
 
 def session(model_path) -> ort.InferenceSession:
@@ -28,7 +34,7 @@ def session(model_path) -> ort.InferenceSession:
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
-@pytest.fixture(scope="module", params=[(n, v) for n in NETWORKS for v in VARIANTS],
+@pytest.fixture(scope="module", params=CASES,
                 ids=lambda p: p[0][0].split("/")[-1].removesuffix(".yaml") + ("-sequential" if p[1] else ""))
 def exported(request, sharesc):
     (spec, size, classes), variant = request.param
@@ -67,7 +73,7 @@ def test_every_tied_weight_is_one_initializer_with_several_conv_consumers(export
         assert ties == [] and max(consumers.values()) == 1
     else:
         assert ties, "the shared variant must have ties"
-    # Only the ShaResNet specs tie weights as written ("untied" for the others); --sequential unties them.
+    # Only the ShaResNet and shared-* specs tie weights as written ("untied" for the others); --sequential unties them.
     expected = ("shared" if "/share" in exported["spec"] else "untied") if not exported["variant"] else "sequential"
     assert exported["report"]["variant"] == expected
     for tie in ties:
@@ -102,3 +108,46 @@ def test_onnx_runtime_agrees_with_numpy_reference(sharesc, spec, options, varian
     expected = reference.run(onnx.load(str(model_path)), x)
     error = np.abs(actual - expected).max() / np.abs(expected).max()
     assert error < 1e-4, f"relative error {error:.2e}"
+
+
+def small_variant(sharesc, name: str) -> str:
+    """A shipped ImageNet spec at 32 x 32 pixels (the same layers, a fiftieth of the work), for the NumPy reference."""
+    spec = sharesc.workdir / f"small-{name}.yaml"
+    spec.write_text(f"network: small-{name}\nextends: {ROOT}/Architectures/imagenet/{name}.yaml\ninput: [3, 32, 32]\n")
+    return str(spec)
+
+
+@pytest.mark.parametrize("name", [n for n in MODERN if n.startswith("shared-")])
+@pytest.mark.parametrize("variant", VARIANTS, ids=["shared", "sequential"])
+def test_onnx_runtime_agrees_with_numpy_reference_on_modern_networks(sharesc, name, variant):
+    spec = small_variant(sharesc, name)
+    _, model_path = sharesc.export(spec, f"small-{name}{''.join(variant)}", "--set", "classes=10", *variant, seed=5)
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    (actual,) = session(model_path).run(["logits"], {"input": x})
+    expected = reference.run(onnx.load(str(model_path)), x)
+    error = np.abs(actual - expected).max() / np.abs(expected).max()
+    assert error < 1e-4, f"relative error {error:.2e}"
+
+
+def written_activations(model) -> dict:
+    """The GELUs (one Erf each) and SiLUs (a Mul of x and Sigmoid(x)) of an exported model."""
+    sigmoid_input = {node.output[0]: node.input[0] for node in model.graph.node if node.op_type == "Sigmoid"}
+    return {"Gelu": sum(node.op_type == "Erf" for node in model.graph.node),
+            "QuickGelu": sum(node.op_type == "Mul" and sigmoid_input.get(node.input[1]) == node.input[0]
+                             for node in model.graph.node)}
+
+
+@pytest.mark.parametrize("name,fused", [("convnext-tiny", "Gelu"), ("efficientnet-b0", "QuickGelu")])
+def test_onnx_runtime_fuses_the_activations_written_as_formulas(sharesc, tmp_path, name, fused):
+    """Opset 17 has no GELU or SiLU op: the exporter writes their formulas in the form ONNX Runtime fuses
+    into one kernel each (Gelu; QuickGelu with alpha 1, which is SiLU), and none is left unfused."""
+    _, model_path = sharesc.export(small_variant(sharesc, name), f"fusion-{name}", "--set", "classes=10")
+    written = written_activations(onnx.load(str(model_path)))[fused]
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    optimized = onnx.load(options.optimized_model_filepath)
+    op_types = collections.Counter(node.op_type for node in optimized.graph.node)
+    assert written > 0 and op_types[fused] == written, op_types
+    assert written_activations(optimized) == {"Gelu": 0, "QuickGelu": 0}, op_types

@@ -3,12 +3,24 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+# (spec, input size, variant, batch)
 RUN = [
-    ("Architectures/imagenet/resnet-18.yaml", 224, ()),
-    ("Architectures/imagenet/sharesnet-50.yaml", 224, ()),
-    ("Architectures/cifar/sharesnet-164.yaml", 32, ()),
-    ("Architectures/cifar/sharesnet-164.yaml", 32, ("--sequential",)),
-    ("Architectures/cifar/resnet-56.yaml", 32, ()),
+    ("Architectures/imagenet/resnet-18.yaml", 224, (), 3),
+    ("Architectures/imagenet/sharesnet-50.yaml", 224, (), 3),
+    ("Architectures/cifar/sharesnet-164.yaml", 32, (), 3),
+    ("Architectures/cifar/sharesnet-164.yaml", 32, ("--sequential",), 3),
+    ("Architectures/cifar/resnet-56.yaml", 32, (), 3),
+    # The modern families: grouped and depthwise (3x3, 5x5, 7x7, stride 1 and 2) convolutions, ReLU6,
+    # SiLU, GELU, squeeze-excitation, LayerNorm, layer scale, inverted residuals. Their batchnorm,
+    # LayerNorm and layer-scale parameters are randomized (--randomize-bn), so every one counts.
+    ("Architectures/imagenet/resnext50-32x4d.yaml", 224, (), 2),
+    ("Architectures/imagenet/mobilenet-v2.yaml", 224, (), 2),
+    ("Architectures/imagenet/efficientnet-b0.yaml", 224, (), 2),
+    ("Architectures/imagenet/regnet-y-400mf.yaml", 224, (), 2),
+    ("Architectures/imagenet/convnext-tiny.yaml", 224, (), 2),
+    # Tied depthwise filters: with a bias and before LayerNorm (ConvNeXt), before squeeze-excitation (EfficientNet).
+    ("Architectures/imagenet/shared-convnext-tiny.yaml", 224, (), 2),
+    ("Architectures/imagenet/shared-efficientnet-b0.yaml", 224, (), 2),
 ]
 
 
@@ -16,11 +28,12 @@ def relative_error(actual, expected):
     return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
-@pytest.mark.parametrize("spec,size,variant", RUN, ids=lambda v: v.split("/")[-1] if isinstance(v, str) else None)
-def test_run_agrees_with_onnx_runtime(sharesc, spec, size, variant):
+@pytest.mark.parametrize("spec,size,variant,batch", RUN,
+                         ids=lambda v: v.split("/")[-1] if isinstance(v, str) else None)
+def test_run_agrees_with_onnx_runtime(sharesc, spec, size, variant, batch):
     name = "run-" + spec.split("/")[-1].removesuffix(".yaml") + "".join(variant)
     weights, model = sharesc.export(spec, name, *variant, seed=11)
-    x = np.random.default_rng(3).standard_normal((3, 3, size, size)).astype(np.float32)
+    x = np.random.default_rng(3).standard_normal((batch, 3, size, size)).astype(np.float32)
     inputs = sharesc.workdir / f"{name}-x.npy"
     np.save(inputs, x)
     (expected,) = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(["logits"], {"input": x})

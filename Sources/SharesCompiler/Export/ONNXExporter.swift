@@ -1,8 +1,14 @@
 /// Writes a graph and its weights as an ONNX model (opset 17): input `input` (N x C x H x W float32,
 /// N dynamic), output `logits`. Every distinct parameter is one initializer named as in the weights
 /// file, so a tied weight is ONE initializer consumed by several Conv nodes. Nodes and values are
-/// named after the layers of the spec (`stage2.block1.conv1`).
+/// named after the layers of the spec (`stage2.block1.conv1`); an op written as several ONNX nodes
+/// names its inner values `<layer>.<step>`.
 public enum ONNXExporter {
+    /// Opset 17 is the lowest with LayerNormalization, and every other op is there at full speed in
+    /// ONNX Runtime (measured with 1.32): GELU is written as its erf formula, which ONNX Runtime fuses
+    /// into its own Gelu kernel (the Gelu op of opset 20 runs no faster); SiLU as x * Sigmoid(x), fused
+    /// into one kernel; ReLU6 as Clip and the sigmoid as Sigmoid, both fused into the convolution
+    /// before them; HardSwish (opset 14) as itself.
     public static let opset = 17
     /// IR version 8 goes with opset 17 and is read by every ONNX Runtime since 1.11.
     public static let irVersion = 8
@@ -41,13 +47,14 @@ public enum ONNXExporter {
             switch node.op {
             case .input:
                 valueNames[node.id.index] = "input"
-            case .dropout:
-                // Identity at inference: later nodes read the dropout's input directly.
+            case .dropout, .stochasticDepth:
+                // Identity at inference: later nodes read the input directly.
                 valueNames[node.id.index] = valueNames[node.inputs[0].index]
                 if node.id == graph.output {
                     emit(&out, "Identity", name: node.name, inputs: [valueNames[node.id.index]], output: name)
                 }
-            default:
+            case .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .add, .subsamplePad,
+                .activation, .squeezeExcite, .layerNorm, .layerScale:
                 valueNames[node.id.index] = name
                 writeNode(
                     node, graph: graph, inputs: node.inputs.map { valueNames[$0.index] }, output: name, into: &out)
@@ -84,6 +91,8 @@ public enum ONNXExporter {
         case ints(String, [Int])
         case float(String, Float)
         case int64Tensor(String, [Int])
+        /// A float scalar (a tensor of no dimensions).
+        case floatScalar(String, Float)
     }
 
     private static func emit(
@@ -123,6 +132,13 @@ public enum ONNXExporter {
                 tensor.ints(TensorField.int64Data, values)
             }
             out.int(AttributeField.type, AttributeType.tensor)
+        case .floatScalar(let name, let value):
+            out.string(AttributeField.name, name)
+            out.message(AttributeField.t) { tensor in
+                tensor.int(TensorField.dataType, DataType.float)
+                tensor.floats(TensorField.rawData, [value])
+            }
+            out.int(AttributeField.type, AttributeType.tensor)
         }
     }
 
@@ -131,10 +147,61 @@ public enum ONNXExporter {
     ) {
         let parameters = node.op.parameters.map { graph[$0].name }
         switch node.op {
-        case .input, .dropout:
+        case .input, .dropout, .stochasticDepth:
             break
-        case .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
-            preconditionFailure("ONNX-TODO: \(node.op.mnemonic)")
+        case .activation(let activation):
+            writeActivation(activation, name: node.name, input: inputs[0], output: output, into: &out)
+        case .squeezeExcite(let se):
+            // The gate: global average, 1x1 convolution with bias, activation, 1x1 convolution with
+            // bias, sigmoid; then the input times its gate ([N, C, 1, 1], broadcast over the pixels).
+            let step = { (suffix: String) in "\(node.name).\(suffix)" }
+            let fc1 = [graph[se.reduceWeight].name, graph[se.reduceBias].name]
+            let fc2 = [graph[se.expandWeight].name, graph[se.expandBias].name]
+            let pointwise: [Attribute] = [.ints("kernel_shape", [1, 1])]
+            emit(&out, "GlobalAveragePool", name: step("pool"), inputs: inputs, output: step("pool"))
+            emit(
+                &out, "Conv", name: step("fc1"), inputs: [step("pool")] + fc1, output: step("fc1"),
+                attributes: pointwise)
+            switch se.activation {
+            case .relu: emit(&out, "Relu", name: step("act"), inputs: [step("fc1")], output: step("act"))
+            case .silu: writeActivation(.silu, name: step("act"), input: step("fc1"), output: step("act"), into: &out)
+            }
+            emit(
+                &out, "Conv", name: step("fc2"), inputs: [step("act")] + fc2, output: step("fc2"), attributes: pointwise
+            )
+            emit(&out, "Sigmoid", name: step("gate"), inputs: [step("fc2")], output: step("gate"))
+            emit(&out, "Mul", name: node.name, inputs: [inputs[0], step("gate")], output: output)
+        case .layerNorm(let norm):
+            let attributes: [Attribute] = [.int("axis", -1), .float("epsilon", Float(norm.epsilon))]
+            guard graph[node.inputs[0]].shape.dims.count > 1 else {
+                // A vector: its features are the last axis already.
+                emit(
+                    &out, "LayerNormalization", name: node.name, inputs: inputs + parameters, output: output,
+                    attributes: attributes)
+                return
+            }
+            // An image: LayerNormalization normalises trailing axes, so the channels go last and back.
+            let (channelsLast, normalised) = (node.name + ".nhwc", node.name + ".norm")
+            emit(
+                &out, "Transpose", name: channelsLast, inputs: inputs, output: channelsLast,
+                attributes: [.ints("perm", [0, 2, 3, 1])])
+            emit(
+                &out, "LayerNormalization", name: normalised, inputs: [channelsLast] + parameters, output: normalised,
+                attributes: attributes)
+            emit(
+                &out, "Transpose", name: node.name, inputs: [normalised], output: output,
+                attributes: [.ints("perm", [0, 3, 1, 2])])
+        case .layerScale:
+            guard graph[node.inputs[0]].shape.dims.count > 1 else {
+                emit(&out, "Mul", name: node.name, inputs: inputs + parameters, output: output)
+                return
+            }
+            // The initializer keeps the parameter's shape [C] (as in the weights file); an Unsqueeze to
+            // [C, 1, 1], which ONNX Runtime folds into a constant, lines it up with the channels.
+            let (axes, scale) = (node.name + ".axes", node.name + ".weight_c11")
+            emit(&out, "Constant", name: axes, inputs: [], output: axes, attributes: [.int64Tensor("value", [1, 2])])
+            emit(&out, "Unsqueeze", name: scale, inputs: parameters + [axes], output: scale)
+            emit(&out, "Mul", name: node.name, inputs: [inputs[0], scale], output: output)
         case .conv(let conv):
             emit(
                 &out, "Conv", name: node.name, inputs: inputs + parameters, output: output,
@@ -190,6 +257,40 @@ public enum ONNXExporter {
                 &out, "Slice", name: sliced,
                 inputs: inputs + ["starts", "ends", "axes", "steps"].map { "\(node.name).\($0)" }, output: sliced)
             emit(&out, "Pad", name: node.name, inputs: [sliced, "\(node.name).pads"], output: output, attributes: [])
+        }
+    }
+
+    private static func writeActivation(
+        _ activation: Op.Activation, name: String, input: String, output: String, into out: inout ProtoWriter
+    ) {
+        let step = { (suffix: String) in "\(name).\(suffix)" }
+        func constant(_ suffix: String, _ value: Float) {
+            emit(
+                &out, "Constant", name: step(suffix), inputs: [], output: step(suffix),
+                attributes: [.floatScalar("value", value)])
+        }
+        switch activation {
+        case .relu6:
+            constant("min", 0)
+            constant("max", 6)
+            emit(&out, "Clip", name: name, inputs: [input, step("min"), step("max")], output: output)
+        case .silu:
+            emit(&out, "Sigmoid", name: step("sigmoid"), inputs: [input], output: step("sigmoid"))
+            emit(&out, "Mul", name: name, inputs: [input, step("sigmoid")], output: output)
+        case .hardswish:
+            emit(&out, "HardSwish", name: name, inputs: [input], output: output)
+        case .gelu:
+            // 0.5 x (1 + erf(x / sqrt 2)), in the order ONNX Runtime's Gelu fusion recognises.
+            constant("sqrt2", Float(2.0.squareRoot()))
+            constant("one", 1)
+            constant("half", 0.5)
+            emit(&out, "Div", name: step("scaled"), inputs: [input, step("sqrt2")], output: step("scaled"))
+            emit(&out, "Erf", name: step("erf"), inputs: [step("scaled")], output: step("erf"))
+            emit(&out, "Add", name: step("erf1"), inputs: [step("erf"), step("one")], output: step("erf1"))
+            emit(&out, "Mul", name: step("x_erf1"), inputs: [input, step("erf1")], output: step("x_erf1"))
+            emit(&out, "Mul", name: name, inputs: [step("x_erf1"), step("half")], output: output)
+        case .sigmoid:
+            emit(&out, "Sigmoid", name: name, inputs: [input], output: output)
         }
     }
 
