@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Inference time of `sharesc bench` against ONNX Runtime on the same network.
+"""Inference time of `sharesc bench` against ONNX Runtime on the same network, for one spec or a table of them.
 
-For SPEC, exports the model with `sharesc export SPEC -o model.onnx --seed 1`, then alternates REPEATS
+For each row (a SPEC with its batch, threads and overrides), exports the model with `sharesc export SPEC -o model.onnx --seed 1`, then alternates REPEATS
 times between
   (a) ONNX Runtime in this process (graph optimisation ORT_ENABLE_ALL, THREADS intra-op threads,
       1 inter-op thread): warm-up runs, then the median of RUNS timed runs on a float32 input of the
@@ -10,28 +10,43 @@ times between
       process, which prints JSON with median_ms, min_ms, max_ms, gflops, arena_bytes,
       packed_weight_bytes and peak_rss_bytes.
 Alternating spreads drift of the machine (frequency, other load) over both, and both run on the
-same CPUs (the first THREADS usable ones, or --cpus). Prints each repeat's
-two medians, then the median over repeats, the ratio sharesc / ONNX Runtime, GFLOP/s of both
-(2 x MACs x batch / time, MACs from `sharesc compile SPEC --format json`), and the machine.
+same CPUs (the first THREADS usable ones, or --cpus). For one row, prints each repeat's two medians,
+then the median over repeats, the ratio sharesc / ONNX Runtime, GFLOP/s of both (2 x MACs x batch /
+time, MACs from `sharesc compile SPEC --format json`), and the machine. For several rows, prints one
+line per row side by side (network, batch, threads, both medians, the ratio, both GFLOP/s) and the
+machine's CPU with its vector extensions.
+
+Rows: each positional argument is SPEC or SPEC:BATCH or SPEC:BATCH:THREADS (--batch and --threads
+fill in what it leaves out); --table FILE reads more, one a line: SPEC [BATCH [THREADS]] [NAME=VALUE
+...], the NAME=VALUEs as --set overrides of that row, `#` starting a comment. bench/ops/rows.txt
+holds the modern families' kernels (depthwise 3x3, 5x5, 7x7 at stride 1 and 2, each fused
+activation, LayerNorm, squeeze-and-excitation).
 
 The binary is $SHARESC, else .build/release/sharesc. The environment is passed on unchanged (thread
 variables such as OMP_* or OPENBLAS_* included), so set them before running if you need them.
 
 Usage: python3 bench/compare_onnxruntime.py Architectures/cifar/resnet-56.yaml --batch 8 --threads 4
+       python3 bench/compare_onnxruntime.py Architectures/imagenet/mobilenet-v2.yaml:1:1 \
+           Architectures/imagenet/efficientnet-b0.yaml:8:2
+       python3 bench/compare_onnxruntime.py --table bench/ops/rows.txt --repeats 3
 """
 import argparse
 import json
 import os
 import pathlib
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The CPUs this process may use before it pins itself to each row's.
+USABLE_CPUS = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
 BENCH_KEYS = ("median_ms", "min_ms", "max_ms", "gflops", "arena_bytes", "packed_weight_bytes", "peak_rss_bytes")
 
 
@@ -116,23 +131,28 @@ def time_onnxruntime(session, feed: dict, runs: int, warmup: int) -> dict:
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
 
 
+# The vector extensions that decide which kernels either engine can use.
+ISA_FLAGS = ("avx2", "fma", "avx512f")
+
+
 def machine() -> dict:
-    model = platform.processor() or platform.machine()
+    model, flags = None, None
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
                 key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                key = key.strip()
+                if model is None and key in ("model name", "Model", "Hardware") and value.strip():
                     model = value.strip()
-                    break
+                elif flags is None and key == "flags":
+                    flags = set(value.split())
     except OSError:
         pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
+    model = model or platform.processor() or platform.machine()
+    usable = len(USABLE_CPUS)
     import onnxruntime
-    return {"cpu": model, "logical_cpus": os.cpu_count(), "usable_cpus": usable, "onnxruntime": onnxruntime.__version__,
+    return {"cpu": model, "isa": {flag: flag in flags for flag in ISA_FLAGS} if flags is not None else None,
+            "logical_cpus": os.cpu_count(), "usable_cpus": usable, "onnxruntime": onnxruntime.__version__,
             "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}"}
 
 
@@ -140,16 +160,167 @@ def gflops(macs: int, batch: int, milliseconds: float) -> float:
     return 2 * macs * batch / (milliseconds / 1000) / 1e9 if milliseconds > 0 else float("nan")
 
 
+@dataclass
+class Row:
+    """One measurement: a spec at a batch size and thread count, with its own --set overrides."""
+    spec: str
+    batch: int
+    threads: int
+    overrides: list[str] = field(default_factory=list)
+
+
+def positive(text: str, what: str, source: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        fail(f"{source}: {what} must be a whole number, got {text!r}")
+    if value < 1:
+        fail(f"{source}: {what} must be at least 1, got {value}")
+    return value
+
+
+def row_argument(text: str, batch: int, threads: int) -> Row:
+    """SPEC, SPEC:BATCH or SPEC:BATCH:THREADS."""
+    spec, *numbers = text.split(":")
+    if not spec or len(numbers) > 2:
+        fail(f"{text!r}: expected SPEC, SPEC:BATCH or SPEC:BATCH:THREADS")
+    values = [positive(number, name, text) for number, name in zip(numbers, ("batch", "threads"))]
+    return Row(spec, *(values + [batch, threads][len(values):]))
+
+
+def table_rows(path: str, batch: int, threads: int) -> list[Row]:
+    """SPEC [BATCH [THREADS]] [NAME=VALUE ...] a line; `#` starts a comment."""
+    try:
+        lines = pathlib.Path(path).read_text().splitlines()
+    except OSError as error:
+        fail(f"--table {path}: {error}")
+    rows = []
+    for number, line in enumerate(lines, 1):
+        words = shlex.split(line, comments=True)
+        if not words:
+            continue
+        source = f"{path}:{number}"
+        spec, rest = words[0], words[1:]
+        numbers = []
+        while rest and "=" not in rest[0] and len(numbers) < 2:
+            numbers.append(positive(rest.pop(0), ("batch", "threads")[len(numbers)], source))
+        if any("=" not in word or word.startswith("=") for word in rest):
+            fail(f"{source}: expected SPEC [BATCH [THREADS]] [NAME=VALUE ...], got {line.strip()!r}")
+        rows.append(Row(spec, *(numbers + [batch, threads][len(numbers):]), overrides=rest))
+    return rows
+
+
+def pin(threads: int, cpus: str | None) -> None:
+    """Both engines on the same CPUs: sharesc runs as a child process and inherits this process's
+    affinity. Without it the scheduler may put the two on different virtual CPUs, which on a shared
+    host are not equally fast (here the second one has a noisy neighbour)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    usable = sorted(USABLE_CPUS)
+    try:
+        os.sched_setaffinity(0, [int(cpu) for cpu in cpus.split(",")] if cpus else usable[:threads])
+    except (ValueError, OSError) as error:
+        fail(f"--cpus {cpus}: {error} (usable CPUs: {usable})")
+
+
+def measure(binary: pathlib.Path, row: Row, args, verbose: bool) -> dict:
+    pin(row.threads, args.cpus)
+    spec = row.spec
+    overrides = args.set + row.overrides
+    extra = [argument for value in overrides for argument in ("--set", value)]
+    report = parse_json(run_sharesc(binary, "compile", spec, *extra, "--format", "json"), f"sharesc compile {spec} --format json")
+    if not isinstance(report.get("macs"), int):
+        fail(f"`sharesc compile {spec} --format json` has no integer 'macs'")
+    macs = report["macs"]
+    label = report.get("network", spec) + (f" ({', '.join(row.overrides)})" if row.overrides else "")
+
+    with tempfile.TemporaryDirectory(prefix="sharesc-compare-") as directory:
+        model = pathlib.Path(directory) / "model.onnx"
+        run_sharesc(binary, "export", spec, *extra, "-o", str(model), "--seed", "1")
+        session = onnxruntime_session(model, row.threads)
+        name, data = input_for(session, row.batch)
+        feed = {name: data}
+        repeats = []
+        for repeat in range(args.repeats):
+            ort_result = time_onnxruntime(session, feed, args.runs, args.warmup)
+            sharesc_result = sharesc_bench(binary, spec, extra, row.batch, row.threads, args.runs)
+            repeats.append({"onnxruntime": ort_result, "sharesc": sharesc_result})
+            if verbose:
+                print(f"{label}, batch {row.batch}, {row.threads} thread(s), repeat {repeat + 1}/{args.repeats}: "
+                      f"onnxruntime {ort_result['median_ms']:.3f} ms, sharesc {sharesc_result['median_ms']:.3f} ms",
+                      file=sys.stderr, flush=True)
+
+    ort_median = statistics.median(r["onnxruntime"]["median_ms"] for r in repeats)
+    sharesc_median = statistics.median(r["sharesc"]["median_ms"] for r in repeats)
+    last = repeats[-1]["sharesc"]
+    return {
+        "spec": spec, "network": report.get("network"), "label": label, "overrides": overrides,
+        "batch": row.batch, "threads": row.threads, "runs": args.runs, "repeats": args.repeats, "warmup": args.warmup,
+        "macs_per_sample": macs,
+        "onnxruntime_median_ms": ort_median, "sharesc_median_ms": sharesc_median,
+        "ratio_sharesc_over_onnxruntime": sharesc_median / ort_median if ort_median > 0 else float("nan"),
+        "onnxruntime_gflops": gflops(macs, row.batch, ort_median), "sharesc_gflops": gflops(macs, row.batch, sharesc_median),
+        "sharesc_arena_bytes": last["arena_bytes"], "sharesc_packed_weight_bytes": last["packed_weight_bytes"],
+        "sharesc_peak_rss_bytes": max(r["sharesc"]["peak_rss_bytes"] for r in repeats),
+        "sharesc_kernel_level": last.get("kernel_level"),
+        "repeat_results": repeats,
+    }
+
+
+def machine_line(m: dict) -> str:
+    isa = ", ".join(f"{flag} {'yes' if present else 'no'}" for flag, present in m["isa"].items()) if m["isa"] else "ISA unknown"
+    return (f"machine: {m['cpu']} ({isa}), {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
+            f"onnxruntime {m['onnxruntime']}, Python {m['python']}, {m['system']}")
+
+
+def print_single(summary: dict) -> None:
+    """One row: every repeat, the medians, and sharesc's memory."""
+    repeats = summary["repeat_results"]
+    print(f"{summary['network'] or summary['spec']} ({summary['spec']}"
+          f"{', ' + ', '.join(summary['overrides']) if summary['overrides'] else ''}): batch {summary['batch']}, "
+          f"{summary['threads']} thread(s), {summary['runs']} runs x {summary['repeats']} repeats, "
+          f"{summary['macs_per_sample']:,} MACs per sample")
+    print(f"{'repeat':>8} {'onnxruntime ms':>15} {'sharesc ms':>12} {'ratio':>7}")
+    for index, r in enumerate(repeats, 1):
+        o, s = r["onnxruntime"]["median_ms"], r["sharesc"]["median_ms"]
+        print(f"{index:>8} {o:>15.3f} {s:>12.3f} {s / o if o > 0 else float('nan'):>7.2f}")
+    print(f"{'median':>8} {summary['onnxruntime_median_ms']:>15.3f} {summary['sharesc_median_ms']:>12.3f} "
+          f"{summary['ratio_sharesc_over_onnxruntime']:>7.2f}")
+    print(f"{'GFLOP/s':>8} {summary['onnxruntime_gflops']:>15.2f} {summary['sharesc_gflops']:>12.2f}")
+    kernels = f", {summary['sharesc_kernel_level']} kernels" if summary["sharesc_kernel_level"] else ""
+    print(f"sharesc memory: arena {summary['sharesc_arena_bytes']:,} B, packed weights "
+          f"{summary['sharesc_packed_weight_bytes']:,} B, peak RSS {summary['sharesc_peak_rss_bytes']:,} B{kernels}")
+    print(machine_line(summary["machine"]))
+
+
+def print_table(summaries: list[dict], m: dict) -> None:
+    """Several rows side by side: medians over repeats; GFLOP/s '-' where a row has no multiply-adds."""
+    def rate(value: float, summary: dict) -> str:
+        return f"{value:.2f}" if summary["macs_per_sample"] > 0 else "-"
+    header = ("network", "batch", "threads", "sharesc ms", "ORT ms", "ratio", "sharesc GFLOP/s", "ORT GFLOP/s")
+    rows = [(s["label"], str(s["batch"]), str(s["threads"]), f"{s['sharesc_median_ms']:.3f}",
+             f"{s['onnxruntime_median_ms']:.3f}", f"{s['ratio_sharesc_over_onnxruntime']:.2f}",
+             rate(s["sharesc_gflops"], s), rate(s["onnxruntime_gflops"], s)) for s in summaries]
+    widths = [max(len(cells[i]) for cells in [header] + rows) for i in range(len(header))]
+    for cells in [header] + rows:
+        print("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(cells, widths))))
+    first = summaries[0]
+    print(f"medians of {first['repeats']} alternations of {first['runs']} runs each; ratio = sharesc / ONNX Runtime")
+    print(machine_line(m))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("spec", help="the network spec, e.g. Architectures/cifar/resnet-56.yaml")
-    parser.add_argument("--batch", type=int, default=1, help="samples per inference (default 1)")
-    parser.add_argument("--threads", type=int, default=1, help="threads of both engines (default 1)")
+    parser.add_argument("rows", nargs="*", metavar="SPEC[:BATCH[:THREADS]]",
+                        help="the network spec, e.g. Architectures/cifar/resnet-56.yaml; several make a table")
+    parser.add_argument("--table", metavar="FILE", help="more rows, one a line: SPEC [BATCH [THREADS]] [NAME=VALUE ...]")
+    parser.add_argument("--batch", type=int, default=1, help="samples per inference where a row does not say (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of both engines where a row does not say (default 1)")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per measurement (default 20)")
     parser.add_argument("--repeats", type=int, default=3, help="alternations of the two engines (default 3)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed ONNX Runtime runs before each measurement (default 5)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="spec variable override, passed to every sharesc command (repeatable)")
+                        help="spec variable override, passed to every sharesc command of every row (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     parser.add_argument("--cpus", metavar="LIST",
                         help="run both engines on these CPUs only, e.g. 0 or 0,1 (default: the first THREADS usable CPUs)")
@@ -159,79 +330,31 @@ def main() -> None:
             fail(f"--{name} must be at least 1")
     if args.warmup < 0:
         fail("--warmup must not be negative")
+    rows = [row_argument(text, args.batch, args.threads) for text in args.rows]
+    if args.table:
+        rows += table_rows(args.table, args.batch, args.threads)
+    if not rows:
+        fail("no spec: give SPEC[:BATCH[:THREADS]] arguments or --table FILE")
     try:
         import numpy  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as error:
         fail(f"needs numpy and onnxruntime in this Python ({error}); e.g. pip install numpy onnxruntime")
 
-    # Both engines on the same CPUs: sharesc runs as a child process and inherits this process's
-    # affinity. Without it the scheduler may put the two on different virtual CPUs, which on a shared
-    # host are not equally fast (here the second one has a noisy neighbour).
-    if hasattr(os, "sched_setaffinity"):
-        usable = sorted(os.sched_getaffinity(0))
-        try:
-            cpus = [int(cpu) for cpu in args.cpus.split(",")] if args.cpus else usable[:args.threads]
-            os.sched_setaffinity(0, cpus)
-        except (ValueError, OSError) as error:
-            fail(f"--cpus {args.cpus}: {error} (usable CPUs: {usable})")
-
     binary = sharesc_binary()
-    spec = args.spec
-    extra = [argument for value in args.set for argument in ("--set", value)]
-    report = parse_json(run_sharesc(binary, "compile", spec, *extra, "--format", "json"), f"sharesc compile {spec} --format json")
-    if not isinstance(report.get("macs"), int):
-        fail(f"`sharesc compile {spec} --format json` has no integer 'macs'")
-    macs = report["macs"]
-
-    with tempfile.TemporaryDirectory(prefix="sharesc-compare-") as directory:
-        model = pathlib.Path(directory) / "model.onnx"
-        run_sharesc(binary, "export", spec, *extra, "-o", str(model), "--seed", "1")
-        session = onnxruntime_session(model, args.threads)
-        name, data = input_for(session, args.batch)
-        feed = {name: data}
-        repeats = []
-        for repeat in range(args.repeats):
-            ort_result = time_onnxruntime(session, feed, args.runs, args.warmup)
-            sharesc_result = sharesc_bench(binary, spec, extra, args.batch, args.threads, args.runs)
-            repeats.append({"onnxruntime": ort_result, "sharesc": sharesc_result})
-            if not args.json:
-                print(f"repeat {repeat + 1}/{args.repeats}: onnxruntime {ort_result['median_ms']:.3f} ms, "
-                      f"sharesc {sharesc_result['median_ms']:.3f} ms", file=sys.stderr, flush=True)
-
-    ort_median = statistics.median(r["onnxruntime"]["median_ms"] for r in repeats)
-    sharesc_median = statistics.median(r["sharesc"]["median_ms"] for r in repeats)
-    last = repeats[-1]["sharesc"]
-    summary = {
-        "spec": spec, "network": report.get("network"), "overrides": args.set,
-        "batch": args.batch, "threads": args.threads, "runs": args.runs, "repeats": args.repeats, "warmup": args.warmup,
-        "macs_per_sample": macs,
-        "onnxruntime_median_ms": ort_median, "sharesc_median_ms": sharesc_median,
-        "ratio_sharesc_over_onnxruntime": sharesc_median / ort_median if ort_median > 0 else float("nan"),
-        "onnxruntime_gflops": gflops(macs, args.batch, ort_median), "sharesc_gflops": gflops(macs, args.batch, sharesc_median),
-        "sharesc_arena_bytes": last["arena_bytes"], "sharesc_packed_weight_bytes": last["packed_weight_bytes"],
-        "sharesc_peak_rss_bytes": max(r["sharesc"]["peak_rss_bytes"] for r in repeats),
-        "sharesc_kernel_level": last.get("kernel_level"),
-        "repeat_results": repeats, "machine": machine(),
-    }
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return
-
-    print(f"{report.get('network', spec)} ({spec}{', ' + ', '.join(args.set) if args.set else ''}): batch {args.batch}, "
-          f"{args.threads} thread(s), {args.runs} runs x {args.repeats} repeats, {macs:,} MACs per sample")
-    print(f"{'repeat':>8} {'onnxruntime ms':>15} {'sharesc ms':>12} {'ratio':>7}")
-    for index, r in enumerate(repeats, 1):
-        o, s = r["onnxruntime"]["median_ms"], r["sharesc"]["median_ms"]
-        print(f"{index:>8} {o:>15.3f} {s:>12.3f} {s / o if o > 0 else float('nan'):>7.2f}")
-    print(f"{'median':>8} {ort_median:>15.3f} {sharesc_median:>12.3f} {summary['ratio_sharesc_over_onnxruntime']:>7.2f}")
-    print(f"{'GFLOP/s':>8} {summary['onnxruntime_gflops']:>15.2f} {summary['sharesc_gflops']:>12.2f}")
-    kernels = f", {last['kernel_level']} kernels" if last.get("kernel_level") else ""
-    print(f"sharesc memory: arena {last['arena_bytes']:,} B, packed weights {last['packed_weight_bytes']:,} B, "
-          f"peak RSS {summary['sharesc_peak_rss_bytes']:,} B{kernels}")
-    m = summary["machine"]
-    print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
-          f"onnxruntime {m['onnxruntime']}, Python {m['python']}, {m['system']}")
+    single = len(rows) == 1 and not args.table
+    summaries = [measure(binary, row, args, verbose=not args.json) for row in rows]
+    m = machine()
+    if single:
+        summaries[0]["machine"] = m
+        if args.json:
+            print(json.dumps(summaries[0], indent=2))
+        else:
+            print_single(summaries[0])
+    elif args.json:
+        print(json.dumps({"rows": summaries, "machine": m}, indent=2))
+    else:
+        print_table(summaries, m)
 
 
 if __name__ == "__main__":
