@@ -276,7 +276,7 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
     float *partial = x->partial ? x->partial + (size_t)t * SC_TILE_ROWS * ldc + oc0 : NULL;
     const sc_igemm_epi e = {ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
                             ep && ep->residual ? ep->residual + (size_t)first_row * ldc + oc0 : NULL,
-                            ldc, ep ? ep->relu : 0, x->first, x->last, partial,
+                            ldc, ep ? ep->activation : 0, x->first, x->last, partial,
                             act ? ep->act_output + (size_t)first_row * ldc + oc0 : NULL,
                             act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
     sc_igemm_panels b = {sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};

@@ -19,7 +19,7 @@ typedef struct {
     const float *shift;    // likewise (0)
     const float *residual; // at the tile's first element, row stride ldc, or NULL
     size_t ldc;            // row stride of the output and the residual (out_channels)
-    int relu;
+    int activation;        // SC_ACT_*
     int first;             // first reduction block: overwrite instead of accumulating
     int last;              // last reduction block: apply the epilogue
     const float *partial;  // where the previous blocks' sums are, row stride ldc, or NULL (at the output)

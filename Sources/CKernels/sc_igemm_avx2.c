@@ -46,7 +46,7 @@ static inline __attribute__((always_inline)) void sc_finish_tile(const __m256 *l
     float *act = last && e->act ? e->act + col : NULL;
     const float *residual = last && e->residual ? e->residual + col : NULL;
     // The epilogue's steps, and its operands for the panel's two halves (scale 1 and shift 0 when absent).
-    const sc_epilogue_steps steps = {residual != NULL, e->relu, act != NULL, e->act_relu};
+    const sc_epilogue_steps steps = {residual != NULL, e->activation, act != NULL, e->act_relu};
     sc_epilogue8 k[2] = {{.scale = _mm256_set1_ps(1.0f), .shift = _mm256_setzero_ps()}};
     k[1] = k[0];
     if (last && e->scale) sc_load16(e->scale + col, l, &k[0].scale, &k[1].scale);

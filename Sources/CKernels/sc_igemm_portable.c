@@ -23,7 +23,7 @@ static void sc_panel_portable(int taps, int kc, const float *const *a, size_t of
         float *act = e->last && e->act ? e->act + (size_t)r * e->ldc + col : NULL;
         const sc_epilogue ep = {.scale = e->scale ? e->scale + col : NULL, .shift = e->shift ? e->shift + col : NULL,
                                 .residual = e->last && e->residual ? e->residual + (size_t)r * e->ldc + col : NULL,
-                                .relu = e->relu, .act_output = act, .act_scale = act ? e->act_scale + col : NULL,
+                                .activation = e->activation, .act_output = act, .act_scale = act ? e->act_scale + col : NULL,
                                 .act_shift = act ? e->act_shift + col : NULL, .act_relu = e->act_relu};
         for (int j = 0; j < nr; j++) {
             float v = acc[r][j];

@@ -3,15 +3,18 @@
 // reassociation flags). The NHWC pooling and layout kernels are in sc_ops_nhwc.c.
 #include "sc_internal.h"
 
-void sc_add(const float *a, const float *b, float *y, size_t n, int relu) {
-    if (relu) {
+void sc_add(const float *a, const float *b, float *y, size_t n, int activation) {
+    if (activation == SC_ACT_RELU) {
         for (size_t i = 0; i < n; i++) {
             const float v = a[i] + b[i];
             y[i] = v < 0.0f ? 0.0f : v;
         }
-    } else {
-        for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+        return;
     }
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    // Any other activation in a second pass over what was just written (still in cache): the sum's
+    // loop stays a plain one the compiler vectorizes.
+    if (activation != SC_ACT_NONE) sc_activation(y, y, n, activation);
 }
 
 // ReLU is written `v < 0 ? 0 : v` everywhere, so that NaN (for which every comparison is false) goes
@@ -22,7 +25,7 @@ void sc_relu(const float *x, float *y, size_t n) {
 
 #define SC_LANES 16
 
-static float sc_dot(const float *a, const float *b, size_t n) {
+float sc_dot(const float *a, const float *b, size_t n) {
     float part[SC_LANES] = {0};
     size_t i = 0;
     for (; i + SC_LANES <= n; i += SC_LANES)
@@ -33,9 +36,10 @@ static float sc_dot(const float *a, const float *b, size_t n) {
     return s;
 }
 
-void sc_linear(const float *x, const float *w, const float *bias, float *y, int in_features, int out_features, int relu) {
+void sc_linear(const float *x, const float *w, const float *bias, float *y, int in_features, int out_features,
+               int activation) {
     for (int o = 0; o < out_features; o++) {
-        float v = sc_dot(w + (size_t)o * in_features, x, (size_t)in_features) + (bias ? bias[o] : 0.0f);
-        y[o] = relu && v < 0.0f ? 0.0f : v;
+        const float v = sc_dot(w + (size_t)o * in_features, x, (size_t)in_features) + (bias ? bias[o] : 0.0f);
+        y[o] = sc_activate1(activation, v);
     }
 }

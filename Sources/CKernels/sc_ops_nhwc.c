@@ -36,11 +36,15 @@ SC_SPECIALIZED void sc_scale_shift_any(const float *x, float *y, size_t pixels, 
     }
 }
 
-void sc_scale_shift_nhwc(const float *x, float *y, size_t pixels, int channels, const float *scale, const float *shift, int relu) {
+void sc_scale_shift_nhwc(const float *x, float *y, size_t pixels, int channels, const float *scale, const float *shift,
+                         int activation) {
+    const int relu = activation == SC_ACT_RELU;
     if (x == y)
         sc_scale_shift_any(NULL, y, pixels, channels, scale, shift, relu, 1);
     else
         sc_scale_shift_any(x, y, pixels, channels, scale, shift, relu, 0);
+    // Another activation in a second pass (a batchnorm no convolution takes is rare; ReLU stays fused).
+    if (!relu && activation != SC_ACT_NONE) sc_activation(y, y, pixels * (size_t)channels, activation);
 }
 
 // Both pools combine, for each output pixel, the input rows of the taps inside the image, in the

@@ -122,7 +122,7 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
     // The epilogue, fetched once: its pointers and flags stay put across the stores. NULL e stores the
     // values as they are.
     const sc_epilogue ep = e ? *e : (sc_epilogue){0};
-    const sc_epilogue_steps steps = {ep.residual != NULL, ep.relu, ep.act_output != NULL, ep.act_relu};
+    const sc_epilogue_steps steps = {ep.residual != NULL, ep.activation, ep.act_output != NULL, ep.act_relu};
     sc_epilogue8 k8;
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;

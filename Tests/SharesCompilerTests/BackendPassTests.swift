@@ -42,6 +42,41 @@ struct BackendPassTests {
         #expect(uses.count == 5 && Set(uses.map(\.scale)).count == 5)
     }
 
+    /// The kernels of a shipped network's plan (one thread), by step name.
+    func kernels(_ spec: String) throws -> [String: String] {
+        let plan = Compiler.plan(try shippedProgram(spec), threads: 1)
+        return Dictionary(uniqueKeysWithValues: ProgramPrinter.steps(of: plan).map { ($0.name, $0.kernel) })
+    }
+
+    @Test func convNeXtBlockIsThreeConvolutionsAndALayerNorm() throws {
+        let program = try shippedProgram("imagenet/convnext-tiny.yaml")
+        let kernels = try kernels("imagenet/convnext-tiny.yaml")
+        // Depthwise 7x7 with its bias; LayerNorm; 1x1 + bias + GELU; 1x1 + bias + layer scale, with
+        // stochastic depth (an alias) and the residual sum: one step.
+        #expect(kernels["stage1.block1.dwconv1"] == "conv.depthwise-7x7/1.g96")
+        #expect(kernels["stage1.block1.ln1"] == "layer_norm")
+        #expect(kernels["stage1.block1.conv1+gelu1"] == "conv.gemm-1x1+gelu")
+        #expect(kernels["stage1.block1.conv2+layer_scale1+drop_path1+add"] == "conv.gemm-1x1+layer_scale+add")
+        // 18 blocks of 4 steps, the stem's conv and LayerNorm, 3 downsamplings of 2, the head's 3.
+        #expect(program.steps.count == 18 * 4 + 2 + 3 * 2 + 3)
+    }
+
+    @Test func invertedResidualsFuseBatchnormAndActivationIntoEveryConvolution() throws {
+        let mobilenet = try kernels("imagenet/mobilenet-v2.yaml")
+        #expect(mobilenet["stage2.block1.dwconv1+bn2+relu6_2"] == "conv.depthwise-3x3/2.g96+bn+relu6")
+        #expect(mobilenet["stage2.block2.conv2+bn3+add"] == "conv.gemm-1x1+bn+add")
+        // No residual where the block changes the shape (add-if-same-shape).
+        #expect(mobilenet["stage2.block1.conv2+bn3"] == "conv.gemm-1x1+bn")
+        let efficientnet = try kernels("imagenet/efficientnet-b0.yaml")
+        #expect(efficientnet["stage3.block1.dwconv1+bn2+silu2"] == "conv.depthwise-5x5/2.g144+bn+silu")
+        #expect(efficientnet["stage3.block1.se1"] == "squeeze_excite.silu")
+        #expect(efficientnet["stage3.block2.conv2+bn3+drop_path1+add"] == "conv.gemm-1x1+bn+add")
+        // Nothing is left as a step of its own but the squeeze-and-excitations, pooling and the head.
+        let program = try shippedProgram("imagenet/efficientnet-b0.yaml")
+        #expect(
+            Set(program.steps.map(\.kernel.kind)) == ["conv", "squeeze_excite", "global_avg_pool", "linear"])
+    }
+
     @Test func preActivationBatchnormsBecomeSecondOutputs() throws {
         // A pre-activation block's sum is read by the next block's batchnorm-ReLU (and kept for its
         // residual): the convolution writing the sum writes the normalized copy too, so no
@@ -153,22 +188,22 @@ struct BackendPassTests {
         #expect(readError(path).hasPrefix("\(path):1:1: error: not a sharesc plan: its metadata has no 'sharesc.plan'"))
 
         var newer = document(graph)
-        newer.formatVersion = 5
+        newer.formatVersion = 6
         let json = String(decoding: try JSONEncoder().encode(newer), as: UTF8.self)
         let tensors = graph.parameters.map {
             Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id])
         }
-        for version in ["5", "3"] {
+        for version in ["6", "4"] {
             try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", version), ("sharesc.plan", json)]))
                 .write(to: URL(fileURLWithPath: path))
             #expect(
                 readError(path)
-                    == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 4;"
+                    == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 5;"
                     + " compile the spec again with 'sharesc compile -o'")
         }
 
         try Data(
-            Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", "{\"program\": 3}")])
+            Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "5"), ("sharesc.plan", "{\"program\": 3}")])
         ).write(to: URL(fileURLWithPath: path))
         #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))
 
@@ -176,7 +211,7 @@ struct BackendPassTests {
         var broken = document(graph)
         broken.program.steps[1].inputs = [999]
         let brokenJSON = String(decoding: try JSONEncoder().encode(broken), as: UTF8.self)
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "4"), ("sharesc.plan", brokenJSON)]))
+        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "5"), ("sharesc.plan", brokenJSON)]))
             .write(to: URL(fileURLWithPath: path))
         #expect(readError(path).contains("damaged plan: step '"))
 

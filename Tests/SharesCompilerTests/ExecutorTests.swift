@@ -76,6 +76,68 @@ struct ExecutorTests {
           - {block: bottleneck, planes: 32, repeat: 2, share: {conv2: all}}
           - {block: preact_bottleneck, planes: 40, repeat: 2, stride: 2, share: {conv2: after-first}}
         head: [global_avgpool, flatten, linear: {out: $classes}]
+        """,
+        // The modern families in miniature, over the shipped block library (modern-blocks.yaml): 3x32x32
+        // inputs, few channels, tied depthwise convolutions. MobileNetV2: inverted residuals with and
+        // without the residual (add-if-same-shape), depthwise 3x3 at strides 1 and 2, ReLU6 in the epilogues.
+        "mini-mobilenet-v2.yaml": """
+        include: Architectures/modern-blocks.yaml
+        input: [3, 32, 32]
+        vars: {classes: 5}
+        stem: [conv: {out: 8, kernel: 3, stride: 2, pad: 1}, batchnorm, relu6]
+        stages:
+          - {block: inverted_residual_narrow, width: 8, repeat: 1}
+          - {block: inverted_residual, width: 12, expand: 3, repeat: 3, stride: 2, share: {dwconv1: after-first}}
+        head: [conv: {out: 24, kernel: 1}, batchnorm, relu6, global_avgpool, dropout: {p: 0.2}, linear: {out: $classes}]
+        """,
+        // EfficientNet: MBConv with SiLU, depthwise 5x5 and 3x3, squeeze-and-excitation, stochastic depth
+        // before the residual sum.
+        "mini-efficientnet.yaml": """
+        include: Architectures/modern-blocks.yaml
+        input: [3, 32, 32]
+        vars: {classes: 5}
+        stem: [conv: {out: 8, kernel: 3, stride: 2, pad: 1}, batchnorm, silu]
+        stages:
+          - {block: mbconv_narrow, width: 8, kernel: 3, repeat: 1, drop: 0.2, blocks: 4}
+          - {block: mbconv, width: 12, expand: 4, kernel: 5, repeat: 3, stride: 2, first: 1, drop: 0.2, blocks: 4, share: {dwconv1: after-first}}
+        head: [conv: {out: 24, kernel: 1}, batchnorm, silu, global_avgpool, dropout: {p: 0.2}, linear: {out: $classes}]
+        """,
+        // ConvNeXt: a 4x4/4 stem, depthwise 7x7 with bias, LayerNorm over channels, GELU, the layer scale
+        // and residual sum in the second pointwise convolution's epilogue, a LayerNorm-then-2x2/2
+        // downsampling, and the head's LayerNorm over a pooled vector.
+        "mini-convnext.yaml": """
+        include: Architectures/modern-blocks.yaml
+        input: [3, 32, 32]
+        vars: {classes: 5}
+        stem: [conv: {out: 8, kernel: 4, stride: 4, bias: true}, layernorm: {eps: 1e-6}]
+        stages:
+          - {name: stage1, block: convnext, repeat: 2, scale: 0.5, drop: 0.1, blocks: 3, share: {dwconv1: all}}
+          - {name: down1, block: convnext_downsample, width: 12}
+          - {name: stage2, block: convnext, repeat: 2, scale: 0.5, first: 2, drop: 0.1, blocks: 3, share: {dwconv1: all}}
+        head: [global_avgpool, layernorm: {eps: 1e-6}, linear: {out: $classes}]
+        """,
+        // RegNetY: grouped 3x3, squeeze-and-excitation with ReLU, projection shortcuts.
+        "mini-regnet-y.yaml": """
+        include: Architectures/modern-blocks.yaml
+        input: [3, 32, 32]
+        vars: {classes: 5}
+        stem: [conv: {out: 8, kernel: 3, stride: 2, pad: 1}, batchnorm, relu]
+        stages:
+          - {block: regnet_y, width: 16, group_width: 8, repeat: 3, stride: 2, share: {conv2: after-first}}
+        head: [global_avgpool, linear: {out: $classes}]
+        """,
+        // The new ops where nothing absorbs them: activations after pooling and after a residual sum, a
+        // layer scale after pooling, a layer norm after an activation, an activation on a vector.
+        "standalone-ops.yaml": """
+        input: [3, 11, 11]
+        blocks:
+          r:
+            body: [conv: {out: 6, kernel: 3, pad: 1}, batchnorm]
+            post: [gelu, layer_scale: {init: 0.3}]
+        stem: [conv: {out: 6, kernel: 3, pad: 1}, maxpool: {kernel: 2, stride: 2}, sigmoid, layer_scale: {init: 2}, hardswish]
+        stages:
+          - {block: r, repeat: 2, share: {conv1: all}}
+        head: [relu6, layernorm, avgpool: {kernel: 2, stride: 2}, silu, squeeze_excite: {width: 2}, global_avgpool, flatten, linear: {out: 4}, silu]
         """
     ]
 
@@ -121,7 +183,8 @@ struct ExecutorTests {
     @Test(arguments: [
         "bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml",
         "feature-map.yaml",
-        "flatten-batchnorm.yaml", "flatten-output.yaml"
+        "flatten-batchnorm.yaml", "flatten-output.yaml", "mini-mobilenet-v2.yaml", "mini-efficientnet.yaml",
+        "mini-convnext.yaml", "mini-regnet-y.yaml", "standalone-ops.yaml"
     ])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         for sequential in [false, true] {

@@ -35,6 +35,47 @@ struct KernelTests {
         return worst / scale
     }
 
+    /// The activation of epilogue combination `combination` (bit 3 set: one of the six, in turn, by
+    /// the combination's value; none otherwise).
+    static func activation(ofCombination combination: Int) -> Program.Activation {
+        combination & 8 == 0 ? .none : [.relu, .relu6, .silu, .hardswish, .gelu, .sigmoid][combination % 6]
+    }
+
+    /// An activation's definition in Double (the reference interpreter's, GELU written with erfc).
+    static func activate(_ activation: Program.Activation, _ v: Double) -> Double {
+        switch activation {
+        case .none: return v
+        case .relu: return v < 0 ? 0 : v
+        case .relu6: return Op.Activation.relu6.apply(v)
+        case .silu: return Op.Activation.silu.apply(v)
+        case .hardswish: return Op.Activation.hardswish.apply(v)
+        // erfc rather than 1 + erf, which cancels in the left tail (to 1e-6 relative at -6.7).
+        case .gelu: return 0.5 * v * erfc(-v / 2.0.squareRoot())
+        case .sigmoid: return Op.Activation.sigmoid.apply(v)
+        }
+    }
+
+    /// Depthwise convolutions (one input channel per group) over the shape classes of the modern
+    /// networks: kernels 3, 5 and 7 at strides 1 and 2, channel counts below, at and past multiples of
+    /// eight, and maps smaller than the kernel.
+    static let depthwiseCases: [ConvCase] = [
+        ConvCase(
+            inChannels: 13, height: 7, width: 6, outChannels: 13, kernel: 3, stride: 1, pad: 1, groups: 13,
+            allEpilogues: true),
+        ConvCase(inChannels: 20, height: 9, width: 9, outChannels: 20, kernel: 3, stride: 2, pad: 1, groups: 20),
+        ConvCase(
+            inChannels: 36, height: 8, width: 7, outChannels: 36, kernel: 5, stride: 1, pad: 2, groups: 36,
+            allEpilogues: true),
+        ConvCase(inChannels: 24, height: 11, width: 9, outChannels: 24, kernel: 5, stride: 2, pad: 2, groups: 24),
+        ConvCase(inChannels: 19, height: 9, width: 10, outChannels: 19, kernel: 7, stride: 1, pad: 3, groups: 19),
+        ConvCase(inChannels: 32, height: 14, width: 14, outChannels: 32, kernel: 7, stride: 2, pad: 3, groups: 32),
+        ConvCase(inChannels: 10, height: 1, width: 1, outChannels: 10, kernel: 3, stride: 1, pad: 1, groups: 10),
+        ConvCase(inChannels: 17, height: 2, width: 3, outChannels: 17, kernel: 5, stride: 2, pad: 2, groups: 17),
+        ConvCase(inChannels: 8, height: 3, width: 3, outChannels: 8, kernel: 7, stride: 1, pad: 3, groups: 8),
+        ConvCase(
+            inChannels: 64, height: 6, width: 5, outChannels: 64, kernel: 3, stride: 1, pad: 1, groups: 64, batch: 1)
+    ]
+
     /// Runs `body` at every level the CPU supports, then restores the level in use.
     static func atEveryLevel(_ body: (Int32) throws -> Void) rethrows { try atEveryKernelLevel(body) }
 
@@ -106,60 +147,63 @@ struct KernelTests {
         }
     }
 
-    static let convCases: [ConvCase] = [
-        ConvCase(
-            inChannels: 3, height: 9, width: 9, outChannels: 5, kernel: 1, stride: 1, pad: 0, groups: 1,
-            allEpilogues: true),
-        ConvCase(inChannels: 17, height: 7, width: 7, outChannels: 33, kernel: 1, stride: 2, pad: 0, groups: 1),
-        // Fewer than 16 channels and taps > 1: each pixel's taps copied into one row.
-        ConvCase(
-            inChannels: 5, height: 5, width: 3, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1,
-            allEpilogues: true),
-        ConvCase(inChannels: 3, height: 15, width: 15, outChannels: 16, kernel: 7, stride: 2, pad: 3, groups: 1),
-        ConvCase(
-            inChannels: 33, height: 9, width: 8, outChannels: 13, kernel: 3, stride: 2, pad: 1, groups: 1,
-            allEpilogues: true),
-        ConvCase(
-            inChannels: 8, height: 6, width: 6, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 2,
-            allEpilogues: true),
-        ConvCase(
-            inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6,
-            allEpilogues: true),
-        ConvCase(inChannels: 12, height: 9, width: 9, outChannels: 24, kernel: 3, stride: 2, pad: 1, groups: 12),
-        ConvCase(inChannels: 64, height: 5, width: 5, outChannels: 40, kernel: 3, stride: 2, pad: 1, groups: 4),
-        ConvCase(
-            inChannels: 300, height: 4, width: 4, outChannels: 20, kernel: 1, stride: 1, pad: 0, groups: 1, batch: 3),
-        ConvCase(
-            inChannels: 40, height: 7, width: 7, outChannels: 25, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
-        ConvCase(inChannels: 7, height: 1, width: 1, outChannels: 9, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 3),
-        ConvCase(inChannels: 1, height: 1, width: 1, outChannels: 1, kernel: 1, stride: 1, pad: 0, groups: 1),
-        ConvCase(inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1),
-        ConvCase(
-            inChannels: 16, height: 9, width: 10, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1,
-            allEpilogues: true),
-        // 520 x 9 taps: several reduction blocks that accumulate onto the output before the epilogue.
-        ConvCase(
-            inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1,
-            allEpilogues: true),
-        // A 1x1 over 600 channels (one reduction block of 600 steps); 512 channels at stride 2 (chunks of 24 pixels).
-        ConvCase(inChannels: 600, height: 3, width: 4, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 1),
-        // 4 MiB of weights: reduction blocks of 256 channels even though the reduction is short.
-        ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
-        // Two groups of three panels (the last of 8 channels): a tile's call covers one group's panels.
-        ConvCase(
-            inChannels: 16, height: 5, width: 5, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 2,
-            allEpilogues: true),
-        ConvCase(inChannels: 512, height: 14, width: 13, outChannels: 20, kernel: 1, stride: 2, pad: 0, groups: 1),
-        ConvCase(inChannels: 4, height: 30, width: 31, outChannels: 14, kernel: 5, stride: 3, pad: 2, groups: 1),
-        ConvCase(inChannels: 8, height: 10, width: 10, outChannels: 8, kernel: 2, stride: 2, pad: 0, groups: 1),
-        // The indirect GEMM computes what the special cases do, as a hand-written plan may ask.
-        ConvCase(
-            inChannels: 6, height: 7, width: 5, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 6,
-            algorithm: .igemm),
-        ConvCase(
-            inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1,
-            algorithm: .igemm)
-    ]
+    static let convCases: [ConvCase] =
+        depthwiseCases + [
+            ConvCase(
+                inChannels: 3, height: 9, width: 9, outChannels: 5, kernel: 1, stride: 1, pad: 0, groups: 1,
+                allEpilogues: true),
+            ConvCase(inChannels: 17, height: 7, width: 7, outChannels: 33, kernel: 1, stride: 2, pad: 0, groups: 1),
+            // Fewer than 16 channels and taps > 1: each pixel's taps copied into one row.
+            ConvCase(
+                inChannels: 5, height: 5, width: 3, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1,
+                allEpilogues: true),
+            ConvCase(inChannels: 3, height: 15, width: 15, outChannels: 16, kernel: 7, stride: 2, pad: 3, groups: 1),
+            ConvCase(
+                inChannels: 33, height: 9, width: 8, outChannels: 13, kernel: 3, stride: 2, pad: 1, groups: 1,
+                allEpilogues: true),
+            ConvCase(
+                inChannels: 8, height: 6, width: 6, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 2,
+                allEpilogues: true),
+            ConvCase(
+                inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6,
+                allEpilogues: true),
+            ConvCase(inChannels: 12, height: 9, width: 9, outChannels: 24, kernel: 3, stride: 2, pad: 1, groups: 12),
+            ConvCase(inChannels: 64, height: 5, width: 5, outChannels: 40, kernel: 3, stride: 2, pad: 1, groups: 4),
+            ConvCase(
+                inChannels: 300, height: 4, width: 4, outChannels: 20, kernel: 1, stride: 1, pad: 0, groups: 1, batch: 3
+            ),
+            ConvCase(
+                inChannels: 40, height: 7, width: 7, outChannels: 25, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+            ConvCase(
+                inChannels: 7, height: 1, width: 1, outChannels: 9, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 3),
+            ConvCase(inChannels: 1, height: 1, width: 1, outChannels: 1, kernel: 1, stride: 1, pad: 0, groups: 1),
+            ConvCase(inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1),
+            ConvCase(
+                inChannels: 16, height: 9, width: 10, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1,
+                allEpilogues: true),
+            // 520 x 9 taps: several reduction blocks that accumulate onto the output before the epilogue.
+            ConvCase(
+                inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1,
+                allEpilogues: true),
+            // A 1x1 over 600 channels (one reduction block of 600 steps); 512 channels at stride 2 (chunks of 24 pixels).
+            ConvCase(inChannels: 600, height: 3, width: 4, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 1),
+            // 4 MiB of weights: reduction blocks of 256 channels even though the reduction is short.
+            ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
+            // Two groups of three panels (the last of 8 channels): a tile's call covers one group's panels.
+            ConvCase(
+                inChannels: 16, height: 5, width: 5, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 2,
+                allEpilogues: true),
+            ConvCase(inChannels: 512, height: 14, width: 13, outChannels: 20, kernel: 1, stride: 2, pad: 0, groups: 1),
+            ConvCase(inChannels: 4, height: 30, width: 31, outChannels: 14, kernel: 5, stride: 3, pad: 2, groups: 1),
+            ConvCase(inChannels: 8, height: 10, width: 10, outChannels: 8, kernel: 2, stride: 2, pad: 0, groups: 1),
+            // The indirect GEMM computes what the special cases do, as a hand-written plan may ask.
+            ConvCase(
+                inChannels: 6, height: 7, width: 5, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 6,
+                algorithm: .igemm),
+            ConvCase(
+                inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1,
+                algorithm: .igemm)
+        ]
 
     /// The convolution alone, in double precision, NHWC: [pixels][outChannels].
     static func referenceConv(_ c: ConvCase, weights: [Float], input: [Float]) -> [Double] {
@@ -253,16 +297,17 @@ struct KernelTests {
                 ]
             )
         ]
-        // Bits: scale, shift, residual, ReLU, and the second (pre-activation) output with its own
-        // scale, shift and ReLU.
-        let combinations = c.allEpilogues ? Array(0..<32) : [0, 31, 6, 20]
+        // Bits: scale, shift, residual, an activation (`activation(ofCombination:)`), and the second
+        // (pre-activation) output with its own scale, shift and ReLU.
+        let combinations = c.allEpilogues ? Array(0..<32) : [0, 31, 6, 20, 8, 9, 10, 11]
         let actScale = Self.random(m, seed: 6), actShift = Self.random(m, seed: 7)
         let scaleBuffer = Guarded(scale), shiftBuffer = Guarded(shift), residualBuffer = Guarded(residual)
         let actScaleBuffer = Guarded(actScale), actShiftBuffer = Guarded(actShift)
         Self.atEveryLevel { level in
             for combination in combinations {
                 let useScale = combination & 1 != 0, useShift = combination & 2 != 0
-                let useResidual = combination & 4 != 0, relu = combination & 8 != 0, useAct = combination & 16 != 0
+                let useResidual = combination & 4 != 0, useAct = combination & 16 != 0
+                let activation = Self.activation(ofCombination: combination)
                 var expected = raw
                 for p in 0..<n {
                     for o in 0..<m {
@@ -270,8 +315,7 @@ struct KernelTests {
                         if useScale { v *= Double(scale[o]) }
                         if useShift { v += Double(shift[o]) }
                         if useResidual { v += Double(residual[p * m + o]) }
-                        if relu { v = max(v, 0) }
-                        expected[p * m + o] = v
+                        expected[p * m + o] = Self.activate(activation, v)
                     }
                 }
                 let expectedAct = (0..<n * m).map {
@@ -283,7 +327,8 @@ struct KernelTests {
                     let epilogue = sc_epilogue(
                         scale: useScale ? UnsafePointer(scaleBuffer.pointer) : nil,
                         shift: useShift ? UnsafePointer(shiftBuffer.pointer) : nil,
-                        residual: useResidual ? UnsafePointer(residualBuffer.pointer) : nil, relu: relu ? 1 : 0,
+                        residual: useResidual ? UnsafePointer(residualBuffer.pointer) : nil,
+                        activation: activation.kernelCode,
                         act_output: useAct ? act.pointer : nil,
                         act_scale: useAct ? UnsafePointer(actScaleBuffer.pointer) : nil,
                         act_shift: useAct ? UnsafePointer(actShiftBuffer.pointer) : nil, act_relu: 1)
@@ -361,15 +406,16 @@ struct KernelTests {
             actShift: Guarded(actShift)
         )
         Self.atEveryLevel { level in
-            for combination in c.allEpilogues ? Array(0..<32) : [0, 31, 13] {
+            for combination in c.allEpilogues ? Array(0..<32) : [0, 31, 13, 8, 9, 10, 11] {
                 let useScale = combination & 1 != 0, useShift = combination & 2 != 0
-                let useResidual = combination & 4 != 0, relu = combination & 8 != 0, useAct = combination & 16 != 0
+                let useResidual = combination & 4 != 0, useAct = combination & 16 != 0
+                let activation = Self.activation(ofCombination: combination)
                 let expected = (0..<n * m).map { i -> Double in
                     var v = raw[i]
                     if useScale { v *= Double(scale[i % m]) }
                     if useShift { v += Double(shift[i % m]) }
                     if useResidual { v += Double(residual[i]) }
-                    return relu ? max(v, 0) : v
+                    return Self.activate(activation, v)
                 }
                 let expectedAct = (0..<n * m).map {
                     max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0)
@@ -380,7 +426,8 @@ struct KernelTests {
                     var epilogue = sc_epilogue(
                         scale: useScale ? UnsafePointer(buffers.scale.pointer) : nil,
                         shift: useShift ? UnsafePointer(buffers.shift.pointer) : nil,
-                        residual: useResidual ? UnsafePointer(buffers.residual.pointer) : nil, relu: relu ? 1 : 0,
+                        residual: useResidual ? UnsafePointer(buffers.residual.pointer) : nil,
+                        activation: activation.kernelCode,
                         act_output: useAct ? act.pointer : nil,
                         act_scale: useAct ? UnsafePointer(buffers.actScale.pointer) : nil,
                         act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil, act_relu: 1)
@@ -455,7 +502,8 @@ struct KernelTests {
                     count: winograd ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry))
                 var epilogue = sc_epilogue(
                     scale: UnsafePointer(scaleBuffer.pointer), shift: UnsafePointer(shiftBuffer.pointer),
-                    residual: UnsafePointer(output.pointer), relu: 1, act_output: nil, act_scale: nil, act_shift: nil,
+                    residual: UnsafePointer(output.pointer), activation: Int32(SC_ACT_RELU), act_output: nil,
+                    act_scale: nil, act_shift: nil,
                     act_relu: 0)
                 for (rowRange, panelRange) in ranges where !rowRange.isEmpty && !panelRange.isEmpty {
                     let convolve = winograd ? sc_winograd_conv : sc_conv_nhwc

@@ -50,7 +50,7 @@ struct NonFiniteTests {
             sc_epilogue(
                 scale: UnsafePointer(scale.pointer), shift: UnsafePointer(shift.pointer),
                 residual: UnsafePointer(residual.pointer),
-                relu: 1, act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
+                activation: Int32(SC_ACT_RELU), act_output: nil, act_scale: nil, act_shift: nil, act_relu: 0)
         }
         func expected(_ raw: [Double]) -> [Double] {
             raw.enumerated().map { i, v in

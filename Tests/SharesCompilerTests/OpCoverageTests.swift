@@ -19,7 +19,17 @@ struct OpCoverageTests {
         .flatten: "flatten",
         .linear: "linear: {out: 5, bias: false}",
         .dropout: "dropout: {p: 0.25}",
-        .subsamplePad: "subsample_pad: {out: 8, stride: 2}"
+        .subsamplePad: "subsample_pad: {out: 8, stride: 2}",
+        .depthwise: "depthwise: {kernel: 3, stride: 2, bias: true}",
+        .relu6: "relu6",
+        .silu: "silu",
+        .hardswish: "hardswish",
+        .gelu: "gelu",
+        .sigmoid: "sigmoid",
+        .squeezeExcite: "squeeze_excite: {width: 2, activation: silu}",
+        .layernorm: "layernorm: {eps: 1e-3}",
+        .layerScale: "layer_scale: {init: 0.5}",
+        .stochasticDepth: "stochastic_depth: {p: 0.1}"
     ]
 
     static func network(_ kind: LayerKind) throws -> Compilation {
@@ -58,7 +68,12 @@ struct OpCoverageTests {
     @Test(arguments: LayerKind.allCases)
     func executorMatchesTheReferenceInterpreter(_ kind: LayerKind) throws {
         let compilation = try Self.network(kind)
-        #expect(compilation.graph.nodes.contains { $0.op.mnemonic == kind.rawValue })
+        // (A depthwise layer is a convolution with one input channel per group.)
+        #expect(
+            compilation.graph.nodes.contains {
+                if kind == .depthwise, case .conv(let conv) = $0.op { return conv.groups == conv.outChannels }
+                return $0.op.mnemonic == kind.rawValue
+            })
         let weights = WeightInitializer.initialize(
             compilation.graph, options: InitOptions(seed: 3, randomizeBatchNorm: true))
         let input = RandomInput.images(2 * compilation.graph.inputShape.elementCount, seed: 4)

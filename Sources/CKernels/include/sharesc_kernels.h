@@ -32,7 +32,22 @@ typedef struct {
 // Whether g's algorithm can compute g's convolution: 1 or 0. The executor runs nothing else.
 int sc_conv_supports(const sc_conv_geometry *g);
 
-// Applied to each output value as it is stored: v = v * scale[c] + shift[c]; v += residual; if relu, v = max(v, 0).
+// Activations, as PyTorch defines them (GELU with the exact error function), NaN and infinities
+// included: a NaN input gives NaN; relu(-inf) = relu6(-inf) = sigmoid(-inf) = 0; silu(-inf),
+// hardswish(-inf) and gelu(-inf) are NaN (-inf times 0, as in PyTorch); every one of them keeps +inf
+// but sigmoid (1) and relu6 (6).
+enum {
+    SC_ACT_NONE = 0,
+    SC_ACT_RELU = 1,
+    SC_ACT_RELU6 = 2,       // min(max(v, 0), 6)
+    SC_ACT_SILU = 3,        // v * sigmoid(v)
+    SC_ACT_HARDSWISH = 4,   // v * relu6(v + 3) / 6
+    SC_ACT_GELU = 5,        // v / 2 * (1 + erf(v / sqrt(2)))
+    SC_ACT_SIGMOID = 6,     // 1 / (1 + exp(-v))
+};
+
+// Applied to each output value as it is stored: v = v * scale[c] + shift[c]; v += residual; then the
+// activation (SC_ACT_*).
 // Any pointer may be NULL (scale 1, shift 0, no residual). `residual` has the output's layout and may
 // be the output itself (the convolution then writes over it in place).
 // With `act_output`, the stored value also goes on through a second scale and shift (and ReLU) into
@@ -42,7 +57,7 @@ typedef struct {
     const float *scale;
     const float *shift;
     const float *residual;
-    int relu;
+    int activation;
     float *act_output;
     const float *act_scale;
     const float *act_shift;
@@ -56,12 +71,15 @@ int sc_level(void);
 // Forces a level no higher than the CPU supports (tests use it to exercise every path); returns the level now in use.
 int sc_force_level(int level);
 
-// y = a + b, then ReLU if asked; y may equal a or b. n floats.
-void sc_add(const float *a, const float *b, float *y, size_t n, int relu);
+// y = a + b, then the activation (SC_ACT_*); y may equal a or b. n floats.
+void sc_add(const float *a, const float *b, float *y, size_t n, int activation);
 // y = max(x, 0); y may equal x.
 void sc_relu(const float *x, float *y, size_t n);
-// y[o] = sum_i w[o][i] x[i] + (bias ? bias[o] : 0), then ReLU if asked.
-void sc_linear(const float *x, const float *w, const float *bias, float *y, int in_features, int out_features, int relu);
+// y = activation(x) (SC_ACT_*), elementwise; y may equal x. Eight lanes at a time at the AVX2 level.
+void sc_activation(const float *x, float *y, size_t n, int activation);
+// y[o] = sum_i w[o][i] x[i] + (bias ? bias[o] : 0), then the activation.
+void sc_linear(const float *x, const float *w, const float *bias, float *y, int in_features, int out_features,
+               int activation);
 // Convolution as an indirect GEMM over the whole batch: rows are output pixels (n, oy, ox), columns
 // are output channels in panels of 16. Weights are packed once (per group, per block of input
 // channels, per panel of 16 output channels: [ky][kx][in channel][16 lanes], lanes past the group's
@@ -95,9 +113,22 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
                       const sc_epilogue *epilogue, float *workspace, long tile_begin, long tile_end,
                       int panel_begin, int panel_end);
 
-// y[p][c] = x[p][c] * scale[c] + shift[c] (NULL: 1 and 0), then ReLU if asked, for `pixels` rows of
+// y[p][c] = x[p][c] * scale[c] + shift[c] (NULL: 1 and 0), then the activation, for `pixels` rows of
 // `channels`. y equals x or does not overlap it.
-void sc_scale_shift_nhwc(const float *x, float *y, size_t pixels, int channels, const float *scale, const float *shift, int relu);
+void sc_scale_shift_nhwc(const float *x, float *y, size_t pixels, int channels, const float *scale, const float *shift,
+                         int activation);
+// Layer normalisation over each pixel's channels: y[p][c] = (x[p][c] - mean_p) / sqrt(var_p + epsilon)
+// * scale[c] + shift[c], with the biased variance. Each pixel's row is read from memory once (its
+// statistics then come from L1). y equals x or does not overlap it.
+void sc_layer_norm_nhwc(const float *x, float *y, size_t pixels, int channels, const float *scale, const float *shift,
+                        float epsilon);
+// Squeeze-and-excitation on one image, in place or not: the mean of each channel over the pixels,
+// hidden = activation(w1 mean + b1) (w1: squeeze x channels, activation SC_ACT_RELU or SC_ACT_SILU),
+// gate = sigmoid(w2 hidden + b2) (w2: channels x squeeze), y[p][c] = x[p][c] * gate[c]. `scratch`
+// holds sc_squeeze_excite_scratch floats.
+size_t sc_squeeze_excite_scratch(int channels, int squeeze);
+void sc_squeeze_excite_nhwc(const float *x, float *y, int spatial, int channels, int squeeze, const float *w1,
+                            const float *b1, const float *w2, const float *b2, int activation, float *scratch);
 // Pooling over output rows [row_begin, row_end) of a batch (row = n * out_height + oy); x and y
 // point at the batch's first image. Max: padding never wins. Average: padded positions count as
 // zeros (PyTorch's count_include_pad), the divisor being the window clipped to the padded input.

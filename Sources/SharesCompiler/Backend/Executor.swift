@@ -32,6 +32,8 @@ public final class Executor {
         var panels: Int
         /// The next pre-activation block's batchnorm, for the second output.
         var preActivation: (scale: AlignedBuffer, shift: AlignedBuffer, relu: Bool)?
+        /// SC_ACT_*.
+        var activation: Int32
     }
     /// A packed conv weight: one per parameter, algorithm (each packs its own way; Winograd's
     /// transformed weights depend on the tile size) and grouping: one tied weight may serve
@@ -46,7 +48,8 @@ public final class Executor {
     private var convs: [ConvStep?] = []
     /// Per scale-and-shift step: batchnorm turned into one multiply-add.
     private var scaleShifts: [(scale: AlignedBuffer, shift: AlignedBuffer)?] = []
-    /// Linear weights and biases, by parameter.
+    /// Linear weights and biases, and the vectors of layer scales, layer normalizations and
+    /// squeeze-and-excitations, by parameter.
     private var raw: [Int: AlignedBuffer] = [:]
     private var workspaces: [AlignedBuffer] = []
     /// One arena per thread that runs images side by side, each planned for one image.
@@ -118,23 +121,39 @@ public final class Executor {
             return packed
         }
         var vectorBytes = 0  // of the folded epilogue vectors
-        func folded(_ bn: Program.BatchNormRef?, bias: Int?) throws(CompileFailure) -> (AlignedBuffer?, AlignedBuffer?)
-        {
+        /// The epilogue's multiply-add per channel: batchnorm and bias, then the layer scale, folded
+        /// ((v * s + t) * l = v * (s l) + t l).
+        func folded(_ bn: Program.BatchNormRef?, bias: Int?, layerScale: Int? = nil) throws(CompileFailure) -> (
+            AlignedBuffer?, AlignedBuffer?
+        ) {
             let biasValues = try bias.map { b throws(CompileFailure) in try fetch(b) }
+            let factor = try layerScale.map { l throws(CompileFailure) in try fetch(l) }
             guard let bn else {
-                vectorBytes += (biasValues?.count ?? 0) * 4
-                return (nil, try biasValues.map { values throws(CompileFailure) in try copy(values, of: "a bias") })
+                vectorBytes += ((biasValues?.count ?? 0) + (factor?.count ?? 0)) * 4
+                let shift =
+                    factor.flatMap { factor in biasValues.map { zip($0, factor).map { $0 * $1 } } } ?? biasValues
+                return (
+                    try factor.map { values throws(CompileFailure) in try copy(values, of: "a layer scale") },
+                    try shift.map { values throws(CompileFailure) in try copy(values, of: "a bias") }
+                )
             }
             let gamma = try fetch(bn.scale), beta = try fetch(bn.shift), mean = try fetch(bn.mean),
                 variance = try fetch(bn.variance)
             var scale = [Float](repeating: 0, count: gamma.count), shift = scale
             for c in gamma.indices {
                 let s = Double(gamma[c]) / (Double(variance[c]) + bn.epsilon).squareRoot()
-                scale[c] = Float(s)
-                shift[c] = Float(Double(beta[c]) + (Double(biasValues?[c] ?? 0) - Double(mean[c])) * s)
+                let l = Double(factor?[c] ?? 1)
+                scale[c] = Float(s * l)
+                shift[c] = Float((Double(beta[c]) + (Double(biasValues?[c] ?? 0) - Double(mean[c])) * s) * l)
             }
             vectorBytes += 2 * gamma.count * 4
             return (try copy(scale, of: "a batchnorm's scale"), try copy(shift, of: "a batchnorm's shift"))
+        }
+        /// A parameter as the kernels read it, once however many steps read it.
+        func vector(_ parameter: Int) throws(CompileFailure) {
+            if raw[parameter] != nil { return }
+            raw[parameter] = try copy(try fetch(parameter), of: program.parameters[parameter].name)
+            weightBytes += raw[parameter]!.count * 4
         }
         /// A batchnorm alone (a scale-and-shift step, or a pre-activation) as a multiply-add per channel.
         func normalization(_ bn: Program.BatchNormRef) throws(CompileFailure) -> (
@@ -154,14 +173,15 @@ public final class Executor {
                 let schedule = plan.schedule.steps[index]
                 guard var geometry = program.convGeometry(of: step, algorithm: schedule.algorithm) else { continue }
                 let packed = try packed(weight, &geometry)
-                let (scale, shift) = try folded(epilogue.batchNorm, bias: bias)
+                let (scale, shift) = try folded(epilogue.batchNorm, bias: bias, layerScale: epilogue.layerScale)
                 let preActivation = try epilogue.preActivation.map { pre throws(CompileFailure) in
                     let (scale, shift) = try normalization(pre.batchNorm)
                     return (scale: scale, shift: shift, relu: pre.relu)
                 }
                 convs[index] = ConvStep(
                     geometry: geometry, packed: packed, scale: scale, shift: shift, schedule: schedule,
-                    rows: geometry.rows, panels: geometry.panels, preActivation: preActivation)
+                    rows: geometry.rows, panels: geometry.panels, preActivation: preActivation,
+                    activation: epilogue.activation.kernelCode)
                 workspaceFloats = max(
                     workspaceFloats,
                     geometry.isWinograd
@@ -179,7 +199,16 @@ public final class Executor {
                     raw[bias] = try copy(try fetch(bias), of: program.parameters[bias].name)
                     weightBytes += raw[bias]!.count * 4
                 }
-            case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten:
+            case .layerScale(let weight):
+                try vector(weight)
+            case .layerNorm(let scale, let shift, _):
+                try vector(scale)
+                try vector(shift)
+            case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, _):
+                for parameter in [reduceWeight, reduceBias, expandWeight, expandBias] { try vector(parameter) }
+                let squeeze = program.parameters[reduceBias].shape[0]
+                workspaceFloats = max(workspaceFloats, sc_squeeze_excite_scratch(Int32(input.channels), Int32(squeeze)))
+            case .add, .relu, .activation, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten:
                 break
             }
         }
@@ -297,23 +326,59 @@ public final class Executor {
             let conv = convs[index]!
             let residual = epilogue.residual.map { pointer(step.inputs[$0]) }
             runConv(
-                conv, input: x, output: y, residual: residual, relu: epilogue.relu,
+                conv, input: x, output: y, residual: residual,
                 preActivation: step.preActivationOutput.map(pointer), pieces: pieces, workers: workers)
-        case .scaleShift(_, let relu):
+        case .scaleShift(_, let activation):
             let (scale, shift) = scaleShifts[index]!
             workers.runPieces(pieces) { _, piece in
                 let rows = share(of: spatial, worker: piece, of: pieces, granule: 16)
                 let offset = rows.lowerBound * inputShape.channels
                 if rows.isEmpty { return }
                 sc_scale_shift_nhwc(
-                    x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, relu ? 1 : 0)
+                    x + offset, y + offset, rows.count, channels, scale.pointer, shift.pointer, activation.kernelCode)
             }
-        case .add(let relu):
+        case .layerScale(let weight):
+            let scale = raw[weight]!.pointer
+            workers.runPieces(pieces) { _, piece in
+                let rows = share(of: spatial, worker: piece, of: pieces, granule: 16)
+                let offset = rows.lowerBound * inputShape.channels
+                if !rows.isEmpty {
+                    sc_scale_shift_nhwc(x + offset, y + offset, rows.count, channels, scale, nil, Int32(SC_ACT_NONE))
+                }
+            }
+        case .layerNorm(let scale, let shift, let epsilon):
+            let scale = raw[scale]!.pointer, shift = raw[shift]!.pointer
+            // (A vector's features are one pixel's channels.)
+            let pixels = inputShape.isImage ? spatial : 1,
+                width = Int32(inputShape.isImage ? inputShape.channels : inputShape.elementCount)
+            workers.runPieces(pieces) { _, piece in
+                let rows = share(of: pixels, worker: piece, of: pieces, granule: 4)
+                let offset = rows.lowerBound * Int(width)
+                if !rows.isEmpty {
+                    sc_layer_norm_nhwc(x + offset, y + offset, rows.count, width, scale, shift, Float(epsilon))
+                }
+            }
+        case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, let activation):
+            sc_squeeze_excite_nhwc(
+                x, y, Int32(spatial), channels, Int32(program.parameters[reduceBias].shape[0]),
+                raw[reduceWeight]!.pointer,
+                raw[reduceBias]!.pointer, raw[expandWeight]!.pointer, raw[expandBias]!.pointer, activation.kernelCode,
+                workspaces[workers.worker].pointer)
+        case .activation(let activation):
+            workers.runPieces(pieces) { _, piece in
+                let range = share(of: outputElements, worker: piece, of: pieces, granule: 64)
+                if !range.isEmpty {
+                    sc_activation(x + range.lowerBound, y + range.lowerBound, range.count, activation.kernelCode)
+                }
+            }
+        case .add(let activation):
             let other = pointer(step.inputs[1])
             workers.runPieces(pieces) { _, piece in
                 let range = share(of: outputElements, worker: piece, of: pieces, granule: 64)
                 if range.isEmpty { return }
-                sc_add(x + range.lowerBound, other + range.lowerBound, y + range.lowerBound, range.count, relu ? 1 : 0)
+                sc_add(
+                    x + range.lowerBound, other + range.lowerBound, y + range.lowerBound, range.count,
+                    activation.kernelCode)
             }
         case .relu:
             workers.runPieces(pieces) { _, piece in
@@ -332,10 +397,10 @@ public final class Executor {
             }
         case .globalAvgPool:
             sc_global_avg_pool_nhwc(x, y, channels, Int32(spatial))
-        case .linear(let weight, let bias, let relu):
+        case .linear(let weight, let bias, let activation):
             sc_linear(
                 x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount),
-                Int32(outputElements), relu ? 1 : 0)
+                Int32(outputElements), activation.kernelCode)
         case .flatten:
             sc_nhwc_to_nchw(x, y, channels, Int32(spatial))
         case .subsamplePad(let stride, let padBefore):
@@ -350,12 +415,12 @@ public final class Executor {
     /// panels of 16 output channels; the pieces cut one of them, as the schedule says.
     private func runConv(
         _ conv: ConvStep, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
-        residual: UnsafeMutablePointer<Float>?, relu: Bool, preActivation: UnsafeMutablePointer<Float>?,
+        residual: UnsafeMutablePointer<Float>?, preActivation: UnsafeMutablePointer<Float>?,
         pieces: Int, workers: Workers
     ) {
         let epilogue = sc_epilogue(
             scale: conv.scale.map { UnsafePointer($0.pointer) }, shift: conv.shift.map { UnsafePointer($0.pointer) },
-            residual: residual.map { UnsafePointer($0) }, relu: relu ? 1 : 0,
+            residual: residual.map { UnsafePointer($0) }, activation: conv.activation,
             act_output: preActivation, act_scale: conv.preActivation.map { UnsafePointer($0.scale.pointer) },
             act_shift: conv.preActivation.map { UnsafePointer($0.shift.pointer) },
             act_relu: conv.preActivation?.relu == true ? 1 : 0)

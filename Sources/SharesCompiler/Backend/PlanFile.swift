@@ -5,10 +5,12 @@ import Foundation
 /// `sharesc.plan.version` and `sharesc.plan`, the JSON of a `PlanDocument`. Any safetensors reader
 /// can open it; sharesc refuses one written by another format version. See docs/plan-format.md.
 public struct PlanDocument: Codable, Sendable {
-    /// Version 4 records how every step runs (`schedule`) and holds one image's arena; sharesc reads
-    /// only what it writes, since the executor acts on every field.
-    public static let formatVersion = 4
-    public static let readableVersions = 4...4
+    /// Version 5 names each epilogue's activation (`activation`: none, relu, relu6, silu, hardswish,
+    /// gelu, sigmoid, where version 4 had `relu: true|false`) and adds the layer scale, layer norm,
+    /// squeeze-and-excitation and activation steps; sharesc reads only what it writes, since the
+    /// executor acts on every field.
+    public static let formatVersion = 5
+    public static let readableVersions = 5...5
 
     public var formatVersion: Int
     public var program: Program

@@ -120,15 +120,22 @@ public enum ProgramPrinter {
             case .gemm1x1, .winogradF2, .winogradF4: form = algorithm.rawValue
             }
             return "conv.\(form)\(groups > 1 ? ".g\(groups)" : "")\(epilogueSuffix(epilogue))"
-        case .scaleShift(_, let relu): return "scale_shift" + (relu ? "+relu" : "")
-        case .add(let relu): return kernel.kind + (relu ? "+relu" : "")
-        case .relu, .maxPool, .avgPool, .globalAvgPool, .linear, .subsamplePad, .flatten: return kernel.kind
+        case .scaleShift(_, let activation): return "scale_shift" + suffix(activation)
+        case .add(let activation), .linear(_, _, let activation): return kernel.kind + suffix(activation)
+        case .squeezeExcite(_, _, _, _, let activation): return kernel.kind + "." + activation.rawValue
+        case .relu, .activation, .layerScale, .layerNorm, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten:
+            return kernel.kind
         }
     }
 
+    /// `+relu`, `+gelu`, ... ("" for none).
+    static func suffix(_ activation: Program.Activation, separator: String = "+") -> String {
+        activation == .none ? "" : separator + activation.rawValue
+    }
+
     static func epilogueSuffix(_ epilogue: Program.Epilogue) -> String {
-        (epilogue.batchNorm == nil ? "" : "+bn") + (epilogue.residual == nil ? "" : "+add")
-            + (epilogue.relu ? "+relu" : "")
+        (epilogue.batchNorm == nil ? "" : "+bn") + (epilogue.layerScale == nil ? "" : "+layer_scale")
+            + (epilogue.residual == nil ? "" : "+add") + suffix(epilogue.activation)
             + (epilogue.preActivation.map { "+then-bn" + ($0.relu ? "+relu" : "") } ?? "")
     }
 
@@ -143,22 +150,29 @@ public enum ProgramPrinter {
             if groups > 1 { parts.append("g=\(groups)") }
             if let bias { parts.append("b=\(name(bias))") }
             if let bn = epilogue.batchNorm { parts.append("bn=\(name(bn.scale).dropLast(".weight".count))") }
+            if let layerScale = epilogue.layerScale { parts.append("ls=\(name(layerScale))") }
             if epilogue.residual != nil { parts.append("+residual") }
-            if epilogue.relu { parts.append("+relu") }
+            if epilogue.activation != .none { parts.append("+" + epilogue.activation.rawValue) }
             if let pre = epilogue.preActivation {
                 parts.append(
                     "then bn=\(name(pre.batchNorm.scale).dropLast(".weight".count))" + (pre.relu ? " +relu" : ""))
             }
             return parts.joined(separator: " ")
-        case .scaleShift(let bn, let relu):
-            return "\(kernel.kind) bn=\(name(bn.scale).dropLast(".weight".count))" + (relu ? " +relu" : "")
-        case .add(let relu): return kernel.kind + (relu ? " +relu" : "")
-        case .relu: return kernel.kind
+        case .scaleShift(let bn, let activation):
+            return "\(kernel.kind) bn=\(name(bn.scale).dropLast(".weight".count))" + suffix(activation, separator: " +")
+        case .add(let activation): return kernel.kind + suffix(activation, separator: " +")
+        case .relu, .activation: return kernel.kind
+        case .layerScale(let weight): return "\(kernel.kind) w=\(name(weight))"
+        case .layerNorm(let scale, _, let epsilon):
+            return "\(kernel.kind) ln=\(name(scale).dropLast(".weight".count)) eps=\(epsilon)"
+        case .squeezeExcite(let reduceWeight, _, let expandWeight, _, let activation):
+            return "\(kernel.kind) w1=\(name(reduceWeight)) w2=\(name(expandWeight)) +\(activation.rawValue) +sigmoid"
         case .maxPool(let size, let stride, let padding): return "\(kernel.kind) k=\(size) s=\(stride) p=\(padding)"
         case .avgPool(let size, let stride, let padding): return "\(kernel.kind) k=\(size) s=\(stride) p=\(padding)"
         case .globalAvgPool: return kernel.kind
-        case .linear(let weight, let bias, _):
+        case .linear(let weight, let bias, let activation):
             return "\(kernel.kind) w=\(name(weight))" + (bias.map { " b=\(name($0))" } ?? "")
+                + suffix(activation, separator: " +")
         case .subsamplePad(let stride, let padBefore): return "\(kernel.kind) s=\(stride) pad_before=\(padBefore)"
         case .flatten: return kernel.kind + " (c, h, w) order"
         }

@@ -102,13 +102,29 @@ public enum ProgramVerifier {
             if let residual = epilogue.residual, residual != 1 || inputs[1] != output {
                 return "residual does not match the output"
             }
+            if let layerScale = epilogue.layerScale, shape(layerScale) != [output.channels] {
+                return "layer scale shape \(shape(layerScale))"
+            }
             return epilogue.batchNorm.flatMap { batchNorm($0, channels: output.channels) }
                 ?? epilogue.preActivation.flatMap { batchNorm($0.batchNorm, channels: output.channels) }
         case .scaleShift(let bn, _):
             return elementwise() ?? batchNorm(bn, channels: input.channels)
         case .add:
             return expect(arity: 2) { ShapeRules.sum(input, inputs[1]) }
-        case .relu:
+        case .relu, .activation:
+            return elementwise()
+        case .layerScale(let weight):
+            return elementwise() ?? (shape(weight) == [input.channels] ? nil : "layer scale shape \(shape(weight))")
+        case .layerNorm(let scale, let shift, let epsilon):
+            return elementwise()
+                ?? (shape(scale) == [input.channels] && shape(shift) == [input.channels] && epsilon > 0
+                    ? nil : "layer norm parameters do not match \(input.channels) channels")
+        case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, let activation):
+            let channels = input.channels, squeeze = shape(reduceBias).first ?? 0
+            guard input.isImage, activation == .relu || activation == .silu, squeeze >= 1,
+                shape(reduceWeight) == [squeeze, channels, 1, 1], shape(reduceBias) == [squeeze],
+                shape(expandWeight) == [channels, squeeze, 1, 1], shape(expandBias) == [channels]
+            else { return "squeeze-and-excitation parameters do not match \(channels) channels" }
             return elementwise()
         case .maxPool(let size, let stride, let padding), .avgPool(let size, let stride, let padding):
             guard size >= 1, size <= 1 << 10, stride >= 1, padding >= 0, padding <= size / 2 else {
@@ -144,10 +160,16 @@ extension Program.Kernel {
         func bn(_ ref: Program.BatchNormRef?) -> [Int] { ref.map { [$0.scale, $0.shift, $0.mean, $0.variance] } ?? [] }
         switch self {
         case .conv(let weight, let bias, _, _, _, _, let epilogue):
-            return [weight] + (bias.map { [$0] } ?? []) + bn(epilogue.batchNorm) + bn(epilogue.preActivation?.batchNorm)
+            return [weight] + (bias.map { [$0] } ?? []) + bn(epilogue.batchNorm)
+                + (epilogue.layerScale.map { [$0] } ?? [])
+                + bn(epilogue.preActivation?.batchNorm)
         case .scaleShift(let ref, _): return bn(ref)
         case .linear(let weight, let bias, _): return [weight] + (bias.map { [$0] } ?? [])
-        case .add, .relu, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten: return []
+        case .layerScale(let weight): return [weight]
+        case .layerNorm(let scale, let shift, _): return [scale, shift]
+        case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, _):
+            return [reduceWeight, reduceBias, expandWeight, expandBias]
+        case .add, .relu, .activation, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten: return []
         }
     }
 }

@@ -1,8 +1,12 @@
-/// Turns the graph into a `Program`: each convolution absorbs the batchnorm, residual add and ReLU
-/// that follow it (when each is the only consumer of what came before), leftover batchnorms and adds
-/// absorb a following ReLU, and flatten and dropout become aliases of their input (except a flatten
-/// of a map of several pixels that is read by something other than linear layers, or is the output:
-/// a step then puts the NHWC values in ONNX's (c, h, w) feature order).
+/// Turns the graph into a `Program`: each convolution absorbs the batchnorm, layer scale, residual
+/// add and activation that follow it (when each is the only consumer of what came before; stochastic
+/// depth, the identity at inference, is looked through), leftover batchnorms, adds and linear layers
+/// absorb a following activation, and flatten, dropout and stochastic depth become aliases of their
+/// input (except a flatten of a map of several pixels that is read by something other than linear
+/// layers, or is the output: a step then puts the NHWC values in ONNX's (c, h, w) feature order).
+/// What nothing absorbs is a step of its own: an activation, a layer scale, layer normalization (one
+/// pass over each pixel's channels) and squeeze-and-excitation (pooling, both products and the
+/// multiply in one step, in place).
 ///
 /// A residual add is absorbed by the operand computed LAST, so that the other operand already
 /// exists when the fused step runs: in a projection block that is the shortcut's conv, which then
@@ -26,15 +30,25 @@ public enum Fusion {
         func onlyConsumer(of index: Int) -> GraphNode? {
             consumers[index].count == 1 && index != graph.output.index ? graph.nodes[consumers[index][0]] : nil
         }
+        /// The only consumer of node `index` past any stochastic depths (each the only consumer of the
+        /// one before), and those stochastic depths: a group that absorbs the consumer absorbs them too.
+        func follow(_ index: Int) -> (node: GraphNode, through: [Int])? {
+            var through: [Int] = [], current = index
+            while let next = onlyConsumer(of: current), case .stochasticDepth = next.op {
+                through.append(next.id.index)
+                current = next.id.index
+            }
+            return onlyConsumer(of: current).map { ($0, through) }
+        }
         /// Whether only linear layers read the value (through dropouts): they take a flattened map in NHWC order.
         func onlyLinearsRead(_ index: Int) -> Bool {
             index != graph.output.index
                 && consumers[index].allSatisfy { consumer in
                     switch graph.nodes[consumer].op {
                     case .linear: return true
-                    case .dropout: return onlyLinearsRead(consumer)
+                    case .dropout, .stochasticDepth: return onlyLinearsRead(consumer)
                     case .input, .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .add,
-                        .subsamplePad, .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
+                        .subsamplePad, .activation, .squeezeExcite, .layerNorm, .layerScale:
                         return false
                     }
                 }
@@ -44,27 +58,42 @@ public enum Fusion {
         var groups: [Group] = []
         for node in graph.nodes where !absorbed[node.id.index] {
             var group = Group(members: [node.id.index])
+            func absorb(_ next: GraphNode, through: [Int]) { group.members += through + [next.id.index] }
             if case .conv = node.op {
-                if let next = onlyConsumer(of: group.last), case .batchNorm(let bn) = next.op {
+                if let (next, through) = follow(group.last), case .batchNorm(let bn) = next.op {
                     group.epilogue.batchNorm = reference(bn)
-                    group.members.append(next.id.index)
+                    absorb(next, through: through)
                 }
-                if let next = onlyConsumer(of: group.last), case .add = next.op {
-                    let other = next.inputs[0].index == group.last ? next.inputs[1] : next.inputs[0]
+                if let (next, through) = follow(group.last), case .layerScale(let scale) = next.op {
+                    group.epilogue.layerScale = scale.weight.index
+                    absorb(next, through: through)
+                }
+                if let (next, through) = follow(group.last), case .add = next.op {
+                    let mine = through.last ?? group.last
+                    let other = next.inputs[0].index == mine ? next.inputs[1] : next.inputs[0]
                     if other.index < group.last {
                         group.epilogue.residual = 1
                         group.residual = other
-                        group.members.append(next.id.index)
+                        absorb(next, through: through)
                     }
                 }
             }
             switch node.op {
-            case .conv, .batchNorm, .add:
-                if let next = onlyConsumer(of: group.last), case .relu = next.op {
-                    group.epilogue.relu = true
-                    group.members.append(next.id.index)
+            case .conv, .batchNorm, .add, .linear:
+                if let (next, through) = follow(group.last) {
+                    switch next.op {
+                    case .relu:
+                        group.epilogue.activation = .relu
+                        absorb(next, through: through)
+                    case .activation(let activation):
+                        group.epilogue.activation = Program.Activation(activation)
+                        absorb(next, through: through)
+                    case .input, .conv, .batchNorm, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout,
+                        .add, .subsamplePad, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
+                        break
+                    }
                 }
-            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .linear, .dropout, .subsamplePad,
+            case .input, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .subsamplePad,
                 .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
                 break
             }
@@ -83,11 +112,13 @@ public enum Fusion {
             let norms = consumers[group.last].filter {
                 if case .batchNorm = graph.nodes[$0].op { return true } else { return false }
             }
+            // (The second output's activation is ReLU or none: pre-activation networks have no other.)
             guard norms.count == 1, let normGroup = groupStarting[norms[0]],
-                case .batchNorm(let bn) = graph.nodes[norms[0]].op
+                case .batchNorm(let bn) = graph.nodes[norms[0]].op,
+                groups[normGroup].epilogue.activation == .relu || groups[normGroup].epilogue.activation == .none
             else { continue }
             groups[index].epilogue.preActivation = Program.PreActivation(
-                batchNorm: reference(bn), relu: groups[normGroup].epilogue.relu)
+                batchNorm: reference(bn), relu: groups[normGroup].epilogue.activation == .relu)
             mergedInto[normGroup] = index
         }
 
@@ -117,9 +148,18 @@ public enum Fusion {
             where graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
                 && !onlyLinearsRead(first.id.index):
                 kernel = .flatten
-            case .activation, .squeezeExcite, .layerNorm, .layerScale, .stochasticDepth:
-                preconditionFailure("BACKEND-TODO: \(first.op.mnemonic)")
-            case .flatten, .dropout:
+            case .activation(let activation):
+                kernel = .activation(Program.Activation(activation))
+            case .squeezeExcite(let se):
+                kernel = .squeezeExcite(
+                    reduceWeight: se.reduceWeight.index, reduceBias: se.reduceBias.index,
+                    expandWeight: se.expandWeight.index, expandBias: se.expandBias.index,
+                    activation: Program.Activation(se.activation))
+            case .layerNorm(let norm):
+                kernel = .layerNorm(scale: norm.scale.index, shift: norm.shift.index, epsilon: norm.epsilon)
+            case .layerScale(let scale):
+                kernel = .layerScale(weight: scale.weight.index)
+            case .flatten, .dropout, .stochasticDepth:
                 // No data moves: the same buffer, read under another shape.
                 valueOf[first.id.index] = valueOf[first.inputs[0].index]
                 continue
@@ -129,9 +169,9 @@ public enum Fusion {
                     weight: conv.weight.index, bias: conv.bias?.index, kernel: conv.kernel, stride: conv.stride,
                     padding: conv.padding, groups: conv.groups, epilogue: group.epilogue)
             case .batchNorm(let bn):
-                kernel = .scaleShift(reference(bn), relu: group.epilogue.relu)
+                kernel = .scaleShift(reference(bn), activation: group.epilogue.activation)
             case .add:
-                kernel = .add(relu: group.epilogue.relu)
+                kernel = .add(activation: group.epilogue.activation)
             case .relu:
                 kernel = .relu
             case .maxPool(let pool):
@@ -141,7 +181,8 @@ public enum Fusion {
             case .globalAvgPool:
                 kernel = .globalAvgPool
             case .linear(let linear):
-                kernel = .linear(weight: linear.weight.index, bias: linear.bias?.index, relu: false)
+                kernel = .linear(
+                    weight: linear.weight.index, bias: linear.bias?.index, activation: group.epilogue.activation)
             case .subsamplePad(let pad):
                 let inputChannels = graph[first.inputs[0]].shape.channels
                 kernel = .subsamplePad(stride: pad.stride, padBefore: (pad.outChannels - inputChannels) / 2)

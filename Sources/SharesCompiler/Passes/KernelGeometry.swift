@@ -55,3 +55,18 @@ extension sc_conv_geometry {
         return Int(sc_conv_nhwc_panels(&geometry))
     }
 }
+
+extension Program.Activation {
+    /// The kernels' SC_ACT_* code.
+    var kernelCode: Int32 {
+        switch self {
+        case .none: return Int32(SC_ACT_NONE)
+        case .relu: return Int32(SC_ACT_RELU)
+        case .relu6: return Int32(SC_ACT_RELU6)
+        case .silu: return Int32(SC_ACT_SILU)
+        case .hardswish: return Int32(SC_ACT_HARDSWISH)
+        case .gelu: return Int32(SC_ACT_GELU)
+        case .sigmoid: return Int32(SC_ACT_SIGMOID)
+        }
+    }
+}

@@ -55,13 +55,14 @@ public enum Scheduling {
     }
 
     /// How a step other than a convolution is cut (its schedule's `split` must be this): a
-    /// scale-and-shift by pixels, elementwise steps by values, pooling by output rows, the rest never.
+    /// scale-and-shift, a layer scale and layer normalization by pixels, elementwise steps by values,
+    /// pooling by output rows, the rest never (squeeze-and-excitation pools the whole image first).
     static func fixedSplit(of kernel: Program.Kernel) -> StepSchedule.Split {
         switch kernel {
-        case .conv, .scaleShift: return .pixels
-        case .add, .relu: return .values
+        case .conv, .scaleShift, .layerScale, .layerNorm: return .pixels
+        case .add, .relu, .activation: return .values
         case .maxPool, .avgPool: return .rows
-        case .globalAvgPool, .linear, .subsamplePad, .flatten: return .whole
+        case .globalAvgPool, .linear, .subsamplePad, .flatten, .squeezeExcite: return .whole
         }
     }
 
