@@ -221,7 +221,8 @@ struct DiagnosticsTests {
             "input: [3, 8, 8]\nstem:\n  - convolution: {out: 4, kernel: 3}\n",
             """
             spec.yaml:3:5: error: unknown layer kind 'convolution'; the kinds are: conv, batchnorm, relu, maxpool, avgpool, \
-            global_avgpool, flatten, linear, dropout, subsample_pad; did you mean 'conv'?
+            global_avgpool, flatten, linear, dropout, subsample_pad, depthwise, relu6, silu, hardswish, gelu, sigmoid, \
+            squeeze_excite, layernorm, layer_scale, stochastic_depth; did you mean 'conv'?
             """)
     }
 
@@ -378,7 +379,7 @@ struct DiagnosticsTests {
 
             """,
             """
-            spec.yaml:7:21: error: unknown variable '$widht'; known here: $classes, $width; did you mean '$width'?
+            spec.yaml:7:21: error: unknown variable '$widht'; known here: $block_number, $classes, $in_channels, $width; did you mean '$width'?
             spec.yaml:10:5: note: in block 1 of stage 'stage1' (block 'plain')
             """)
     }

@@ -71,7 +71,8 @@ struct SuggestionTests {
             "input: [3, 8, 8]\nstem:\n  - cnov: {out: 4, kernel: 3}\n",
             """
             spec.yaml:3:5: error: unknown layer kind 'cnov'; the kinds are: conv, batchnorm, relu, maxpool, avgpool, \
-            global_avgpool, flatten, linear, dropout, subsample_pad; did you mean 'conv'?
+            global_avgpool, flatten, linear, dropout, subsample_pad, depthwise, relu6, silu, hardswish, gelu, sigmoid, \
+            squeeze_excite, layernorm, layer_scale, stochastic_depth; did you mean 'conv'?
             """)
     }
 
@@ -110,7 +111,8 @@ struct SuggestionTests {
     @Test func misspeltWordsOfABlock() {
         Self.check(
             "input: [3, 8, 8]\nblocks:\n  plain: {body: [relu], merge: nnoe}\nstages:\n  - {block: plain}\n",
-            "spec.yaml:3:32: error: expected 'merge' to be 'add' or 'none', found 'nnoe'; did you mean 'none'?")
+            "spec.yaml:3:32: error: expected 'merge' to be 'add', 'add-if-same-shape' or 'none', found 'nnoe'; did you mean 'none'?"
+        )
         Self.check(
             "input: [3, 8, 8]\nblocks:\n  plain: {body: [relu], shortcut: {layers: [relu], when: alwasy}}\nstages:\n  - {block: plain}\n",
             "spec.yaml:3:58: error: expected 'when' to be 'changed' or 'always', found 'alwasy'; did you mean 'always'?"
