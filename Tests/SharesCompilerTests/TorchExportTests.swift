@@ -12,6 +12,82 @@ struct TorchExportTests {
         try expectGolden(try TorchExporter.export(compilation), "2-tie-group.py")
     }
 
+    /// The modern families: an MBConv (residual decided from the shapes, squeeze-and-excitation, stochastic
+    /// depth numbered per block) and ConvNeXt with a tied depthwise filter, LayerNorm2d and layer scale.
+    @Test(arguments: ["efficientnet-b0", "shared-convnext-tiny"])
+    func modernFamilyModule(_ network: String) throws {
+        let compilation = try Compiler.compile(
+            "Architectures/imagenet/\(network).yaml", options: CompileOptions(source: repositorySource))
+        try expectGolden(try TorchExporter.export(compilation), "\(network).py")
+    }
+
+    @Test func theResidualOfAnInvertedBlockIsDecidedFromItsArguments() throws {
+        let compilation = try Compiler.compile(
+            "Architectures/imagenet/mobilenet-v2.yaml", options: CompileOptions(source: repositorySource))
+        let source = try TorchExporter.export(compilation)
+        // torchvision's use_res_connect; the 3x3 depthwise keeps the size at stride 1 (folded).
+        #expect(source.contains("        self.use_res_connect = stride == 1 and width == in_channels\n"))
+        #expect(source.contains("        if self.use_res_connect:\n            out = out + x\n        return out\n"))
+        #expect(
+            source.contains(
+                "self.dwconv1 = nn.Conv2d(in_channels * expand, in_channels * expand, 3, stride=stride, padding=1, groups=in_channels * expand, bias=False)"
+            ))
+        #expect(source.contains("self.relu6_1 = nn.ReLU6()"))
+    }
+
+    @Test func stochasticDepthWithoutAResidualAndVectorNormalisation() throws {
+        let compilation = try Compiler.compile(
+            "Tests/pytorch/specs/modern-corners.yaml", options: CompileOptions(source: repositorySource))
+        let source = try TorchExporter.export(compilation)
+        // A projection used whenever the sum is: built and applied under the same condition.
+        #expect(source.contains("        if self.use_res_connect:\n            self.shortcut = nn.Sequential("))
+        #expect(source.contains("            out = out + self.shortcut(x)\n"))
+        #expect(source.contains("self.drop_path1 = StochasticDepth(rate) if self.use_res_connect else nn.Identity()"))
+        #expect(
+            source.contains(
+                "        # No residual connection: nothing for stochastic depth to drop.\n        self.drop_path1 = nn.Identity()\n"
+            ))
+        // `$in_channels` and `$block_number` in argument defaults; a padded depthwise convolution with bias.
+        #expect(source.contains("def __init__(self, in_channels, width=None, rate=None, block_number=1):"))
+        #expect(source.contains("            width = in_channels\n"))
+        #expect(source.contains("            rate = 0.1 * block_number\n"))
+        #expect(source.contains("*(GatedBlock(8, block_number=n) for n in range(1, 4)),"))
+        #expect(source.contains("GatedBlock(16, width=16, block_number=2),"))
+        #expect(source.contains("self.dwconv1 = nn.Conv2d(width, width, 3, padding=1, groups=width)"))
+        #expect(
+            source.contains(
+                "self.dwconv1 = nn.Conv2d(in_channels, in_channels, 5, stride=stride, padding=2, groups=in_channels, bias=False)"
+            ))
+        // Over a vector: PyTorch's own LayerNorm; the layer scale's multiplier is a parameter named `weight`.
+        #expect(source.contains("ln1=nn.LayerNorm(16),"))
+        #expect(source.contains("layer_scale1=LayerScale(16, init=0.5),"))
+        #expect(source.contains("self.weight = nn.Parameter(torch.full((channels,), float(init)))"))
+        #expect(source.contains("import torch\n"))
+        #expect(source.contains("self.se1 = SqueezeExcitation(width, 4)\n"))
+        #expect(source.contains("self.hardswish1 = nn.Hardswish()") && source.contains("self.sigmoid1 = nn.Sigmoid()"))
+    }
+
+    @Test func aResidualThatDependsOnTheImageSizeIsRefused() throws {
+        // On a 1 x 1 image a stride-2 convolution padded by 1 keeps the shape, so sharesc sums; the generated
+        // block, which knows its arguments but not the image, would not.
+        let compilation = try compileInMemory([
+            "spec.yaml": """
+            input: [4, 1, 1]
+            blocks: {b: {body: [conv: {out: 4, kernel: 3, stride: 2, pad: 1}], merge: add-if-same-shape}}
+            stages: [{block: b}]
+            """
+        ])
+        do {
+            _ = try TorchExporter.export(compilation)
+            Issue.record("exported")
+        } catch {
+            #expect(
+                error.description.contains(
+                    "spec.yaml:3:10: error: cannot export 'stage1.block1' to PyTorch: whether its body keeps the input's shape, which decides its residual sum, depends on the image size"
+                ))
+        }
+    }
+
     @Test func optionAShortcutsAndArgumentDefaults() throws {
         let compilation = try Compiler.compile(
             "Tests/pytorch/specs/option-a.yaml", options: CompileOptions(source: repositorySource))

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
 from sharesc_cli import ROOT, sharesc_binary  # noqa: E402
@@ -76,3 +77,10 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-4):
     scale = max(float(np.abs(expected).max()), 1e-6)
     error = float(np.abs(actual - expected).max())
     assert error <= rtol * scale, f"max difference {error:.3g} exceeds {rtol} x {scale:.3g}"
+
+
+def tied_users(weights: pathlib.Path) -> dict[str, list[str]]:
+    """For each tied tensor, the layers that use it (from the file's metadata)."""
+    with safe_open(weights, "pt") as f:
+        metadata = f.metadata() or {}
+    return {name: users.split(",") for name, users in metadata.items() if not name.startswith("sharesc.")}

@@ -4,8 +4,10 @@ architecture, the examples and the corner specs under specs/, shared and sequent
 - the distinct parameter count is the report's `parameters.total`;
 - state_dict() keys (less num_batches_tracked) are exactly the tensors of `sharesc init`, same shapes;
 - in eval mode the module computes what `sharesc run` computes on the same weights and input;
-- state_dict() saves with safetensors (each tied weight once);
-- a tied weight's gradient is the sum of the per-use gradients of the sequential export."""
+- state_dict() saves with safetensors (each tied weight once), and every use of a tied weight reads
+  that one parameter object;
+- a tied weight's gradient is the sum of the per-use gradients of the sequential export;
+- the torchvision families count torchvision's parameters."""
 import json
 import pathlib
 import subprocess
@@ -16,9 +18,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from conftest import ROOT, assert_close, sharesc_binary
+from conftest import ROOT, assert_close, sharesc_binary, tied_users
 
-SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "Architectures").rglob("*.yaml") if p.name != "blocks.yaml")
+LIBRARIES = {"blocks.yaml", "modern-blocks.yaml"}  # block templates, no network
+SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "Architectures").rglob("*.yaml") if p.name not in LIBRARIES)
 SPECS += ["Examples/1-custom-block.yaml", "Examples/2-tie-group.yaml", "Examples/train/digits-sharesnet.yaml"]
 SPECS += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "Tests/pytorch/specs").glob("*.yaml"))
 
@@ -83,11 +86,29 @@ def test_state_dict_saves_with_safetensors(exported, tmp_path):
     assert {tie["weight"] for tie in exported["report"]["ties"]} <= set(saved)
 
 
-def tied_users(weights: pathlib.Path) -> dict[str, list[str]]:
-    """For each tied tensor, the layers that use it (from the file's metadata)."""
-    with safe_open(weights, "pt") as f:
-        metadata = f.metadata() or {}
-    return {name: users.split(",") for name, users in metadata.items() if not name.startswith("sharesc.")}
+def test_every_use_of_a_tied_weight_reads_one_parameter(exported):
+    model = exported["model"]
+    for weight, users in tied_users(exported["weights"]).items():
+        parameter, role = model.get_parameter(weight), weight.rsplit(".", 1)[1]  # a weight or a bias
+        for user in users:
+            assert getattr(model.get_submodule(user).owner, role) is parameter, f"{user} does not read {weight}"
+
+
+# torchvision's parameter counts (torchvision.models.<name>(), its documentation's table): the specs build
+# the same networks, so their exports hold as many parameters.
+TORCHVISION = {
+    "resnext50-32x4d": 25_028_904,
+    "mobilenet-v2": 3_504_872,
+    "efficientnet-b0": 5_288_548,
+    "regnet-y-400mf": 4_344_144,
+    "convnext-tiny": 28_589_128,
+}
+
+
+@pytest.mark.parametrize("network", TORCHVISION)
+def test_the_torchvision_families_count_torchvisions_parameters(sharesc, network):
+    model = sharesc.export(f"Architectures/imagenet/{network}.yaml", "torchvision-" + network).create_model()
+    assert sum(p.numel() for p in model.parameters()) == TORCHVISION[network]
 
 
 def test_tied_gradient_is_the_sum_of_sequential_gradients(exported, sharesc):

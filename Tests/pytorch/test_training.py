@@ -1,7 +1,9 @@
 """Weights going back from PyTorch to sharesc, and the training example: one SGD step then
 `sharesc run` on the saved state_dict (plain, DDP-prefixed, half precision), `compile -o` and
 `export` on it, the digits example for a few steps, and two processes under torchrun (DDP, and
-FSDP2 also with a tie group spanning stages)."""
+FSDP2 also with a tie group spanning stages). Small networks of the modern families train a few steps
+with their tied weights kept tied, and their state_dict goes back to sharesc; stochastic depth behaves
+as torchvision's."""
 import json
 import os
 import pathlib
@@ -14,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from conftest import ROOT, assert_close
+from conftest import ROOT, assert_close, tied_users
 
 SPEC = "Examples/train/digits-sharesnet.yaml"
 TRAIN = ROOT / "Examples/train/train.py"
@@ -152,3 +154,60 @@ def test_two_processes_sharded_with_fsdp(sharesc, tmp_path, spec):
     trained.load_state_dict(load_file(checkpoint))
     probe = np.random.default_rng(4).standard_normal((2, *module.INPUT_SHAPE)).astype(np.float32)
     assert_close(sharesc.forward(spec, checkpoint, probe), torch_output(trained, probe))
+
+
+MODERN = ["mobilenet-small", "efficientnet-small", "regnet-small", "convnext-small", "resnext-small", "modern-corners"]
+
+
+@pytest.mark.parametrize("name", MODERN)
+def test_a_small_modern_network_trains_and_goes_back_to_sharesc(sharesc, tmp_path, name):
+    spec = f"Tests/pytorch/specs/{name}.yaml"
+    module = sharesc.export(spec, "train-" + name)
+    users = tied_users(sharesc.init(spec, "train-" + name))
+    torch.manual_seed(0)
+    model = module.create_model().train()
+    classes = model(torch.zeros(2, *module.INPUT_SHAPE)).shape[1]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x = torch.randn(16, *module.INPUT_SHAPE)
+    target = torch.arange(16) % classes
+    losses = []
+    for _ in range(8):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    # Tied weights stay tied: after the steps every use still reads the one parameter the optimizer updated.
+    parameters = dict(model.named_parameters())
+    for weight, layers in users.items():
+        for layer in layers:
+            role = weight.rsplit(".", 1)[1]  # the tied convolution's weight or bias
+            assert getattr(model.get_submodule(layer).owner, role) is parameters[weight]
+    # The trained state_dict fits sharesc's weights (names and shapes of the new parameters included) ...
+    path = tmp_path / "trained.safetensors"
+    save_file(model.state_dict(), path)
+    fits = sharesc.run("export", spec, "-o", str(tmp_path / "again.py"), "--weights", str(path))
+    assert "fits it (load_state_dict)" in fits
+    # ... and sharesc computes what PyTorch computes with it.
+    probe = np.random.default_rng(3).standard_normal((2, *module.INPUT_SHAPE)).astype(np.float32)
+    assert_close(sharesc.forward(spec, path, probe), torch_output(model, probe))
+
+
+def test_stochastic_depth_drops_whole_samples_in_training_only(sharesc):
+    module = sharesc.export("Tests/pytorch/specs/modern-corners.yaml", "stochastic-depth")
+    model = module.create_model()
+    kept_block = model.stage1.block2  # rate 0.1 x block 2, with its residual sum
+    assert isinstance(kept_block.drop_path1, module.StochasticDepth) and kept_block.drop_path1.p == pytest.approx(0.2)
+    # In a block without its residual sum (the width changes, or `merge: none`) it is the identity.
+    assert isinstance(model.stage3.block1.drop_path1, torch.nn.Identity)
+    assert isinstance(model.stage2.block1.drop_path1, torch.nn.Identity)
+    layer = module.StochasticDepth(0.25)
+    x = torch.ones(4000, 3, 2, 2)
+    assert torch.equal(layer.eval()(x), x)
+    torch.manual_seed(1)
+    y = layer.train()(x)
+    # torchvision's "row" mode: each sample entirely dropped or entirely kept and scaled by 1 / (1 - p).
+    per_sample = y.flatten(1)
+    assert torch.all((per_sample == 0).all(1) | (per_sample == 1 / 0.75).all(1))
+    assert abs((per_sample[:, 0] == 0).float().mean().item() - 0.25) < 0.03

@@ -21,6 +21,16 @@ NETWORKS = [
     ("Tests/pytorch/specs/preact-pools.yaml",),
     ("Tests/pytorch/specs/residual-mlp.yaml",),
     ("Tests/pytorch/specs/flatten-batchnorm.yaml",),
+    # The modern families at full size (each well under a second here): depthwise convolutions, ReLU6, SiLU,
+    # GELU, squeeze-and-excitation, LayerNorm over channels, layer scale, stochastic depth in training.
+    ("Architectures/imagenet/mobilenet-v2.yaml",),
+    ("Architectures/imagenet/efficientnet-b0.yaml",),
+    ("Architectures/imagenet/regnet-y-400mf.yaml",),
+    ("Architectures/imagenet/convnext-tiny.yaml",),
+    ("Architectures/imagenet/shared-convnext-tiny.yaml",),
+    ("Architectures/imagenet/resnext50-32x4d.yaml",),
+    # Hardswish, sigmoid, a vector LayerNorm and layer scale, stochastic depth where there is no residual.
+    ("Tests/pytorch/specs/modern-corners.yaml",),
 ]
 
 

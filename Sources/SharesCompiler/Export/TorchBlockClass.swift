@@ -19,6 +19,8 @@ struct TorchBlockClass {
     let takesProject: Bool
     /// Convolutions tied in at least one block: built by `conv2d(..., tied=...)`.
     let tieable: Set<String>
+    /// When a block has its residual sum (`merge: add-if-same-shape` decides it from the shapes).
+    let residual: ResidualRule
     let source: String
 
     /// `vectorInput`: the blocks read vectors (a residual MLP), not images.
@@ -31,7 +33,9 @@ struct TorchBlockClass {
         self.tieable = tieable
         let sections = template.sections
         var taken = reserved
-        var names: [String: String] = [:]
+        // The built-ins: the block input's size is the constructor's first argument.
+        let inputSize = vectorInput ? "in_features" : "in_channels"
+        var names: [String: String] = [BlockBuiltins.inChannels: inputSize]
         var arguments: [Argument] = []
         for parameter in template.parameters {
             let python = PythonSource.localName(parameter.name, avoiding: taken)
@@ -61,6 +65,14 @@ struct TorchBlockClass {
                 if case .expression(let expression) = argument.value { return expression.variables }
                 return nil
             }
+        // The block's number in its stage, when the template reads it: each block is given its own.
+        if read.joined().contains(where: { $0.name == BlockBuiltins.blockNumber }) {
+            let python = PythonSource.localName(BlockBuiltins.blockNumber, avoiding: taken)
+            taken.insert(python)
+            names[BlockBuiltins.blockNumber] = python
+            arguments.append(
+                Argument(specName: BlockBuiltins.blockNumber, pythonName: python, required: false, literalDefault: "1"))
+        }
         for (name, _) in read.joined() where names[name] == nil {
             guard let value = scope.values[name] else { continue }
             let python = PythonSource.localName(name, avoiding: taken)
@@ -70,6 +82,8 @@ struct TorchBlockClass {
         }
         self.arguments = arguments
         self.globals = globals
+        let residual = ResidualRule(template, vectorInput: vectorInput)
+        self.residual = residual
         if case .projection(_, .changed) = template.shortcut, template.merge == .add {
             takesProject = true
         } else {
@@ -77,8 +91,6 @@ struct TorchBlockClass {
         }
 
         // Constructor.
-        // The block input's size: channels of an image, or features of a vector.
-        let inputSize = vectorInput ? "in_features" : "in_channels"
         var signature = ["self", inputSize]
         signature += arguments.filter(\.required).map(\.pythonName)
         signature += arguments.filter { !$0.required }.map { "\($0.pythonName)=\($0.literalDefault ?? "None")" }
@@ -100,12 +112,27 @@ struct TorchBlockClass {
         }
         if !tieable.isEmpty { lines.append("        tied = tied or {}") }
         if takesProject { lines.append("        self.project = project") }
+        var branch = TorchLayer.Residual.none
+        switch residual {
+        case .never: break
+        case .always: branch = .always
+        case .when(let conditions):
+            lines += [
+                "        # The residual sum only where the body keeps the input's shape.",
+                "        self.use_res_connect = "
+                    + conditions.map {
+                        PythonSource.expression($0.lhs, names: names, whole: true) + " == "
+                            + PythonSource.expression($0.rhs, names: names, whole: true)
+                    }.joined(separator: " and ")
+            ]
+            branch = .when("self.use_res_connect")
+        }
 
         let printer = TorchLayer.Printer(names: names, scope: nil)
         /// `fresh`: the section starts on a value nothing else reads (the residual sum).
         func build(
             _ section: BlockTemplate.Section, from input: TorchLayer.Tensor,
-            fresh: Bool = false
+            fresh: Bool = false, residual: TorchLayer.Residual = .none
         ) throws(CompileFailure) -> (layers: [TorchLayer], output: TorchLayer.Tensor) {
             var current = input
             var freshInput = fresh
@@ -121,10 +148,11 @@ struct TorchBlockClass {
                     )
                 }
                 let tied =
-                    named.spec.kind == .conv && tieable.contains(named.name)
+                    named.spec.kind.isConvolution && tieable.contains(named.name)
                     ? "tied.get(\(PythonSource.string(named.name)))" : nil
                 let layer = try TorchLayer(
-                    named.spec, name: local, input: current, printer: printer, freshInput: freshInput, tied: tied)
+                    named.spec, name: local, input: current, printer: printer, freshInput: freshInput, tied: tied,
+                    residual: residual)
                 layers.append(layer)
                 current = layer.output
                 freshInput = layer.producesFreshValue
@@ -134,23 +162,37 @@ struct TorchBlockClass {
         let input = TorchLayer.Tensor(
             channels: inputSize, isVector: vectorInput, elements: vectorInput ? inputSize : nil)
         let pre = try build(sections[0], from: input)
-        let body = try build(sections[1], from: pre.output)
+        let body = try build(sections[1], from: pre.output, residual: branch)
         let shortcut = try build(sections[2], from: pre.output)
         let post = try build(sections[3], from: body.output, fresh: template.merge == .add)
         if !pre.layers.isEmpty {
             lines.append(
                 "        self.pre = \(PythonSource.sequential(pre.layers.sequentialEntries, indent: "        "))")
         }
-        for layer in body.layers { lines.append("        " + PythonSource.register(layer.name, layer.constructor)) }
-        let projects =
-            template.merge == .add && !shortcut.layers.isEmpty
-            && {
-                if case .projection = template.shortcut { return true } else { return false }
-            }()
+        for layer in body.layers {
+            if layer.kind == .stochasticDepth, case .none = branch {
+                lines.append("        # No residual connection: nothing for stochastic depth to drop.")
+            }
+            lines.append("        " + PythonSource.register(layer.name, layer.constructor))
+        }
+        // The projection is built where some block uses it: where the shape changes (`project`), where the
+        // block has its residual sum (`use_res_connect`), or in every block.
+        var guardCondition: String?
+        var projects = false
+        if case .projection(_, let when) = template.shortcut, !shortcut.layers.isEmpty {
+            switch (residual, when) {
+            case (.never, _): break
+            case (.always, .always): projects = true
+            case (.always, .changed): (projects, guardCondition) = (takesProject, "project")
+            case (.when, .always): (projects, guardCondition) = (true, "self.use_res_connect")
+            // The residual exists only where the shape is kept, so this projection is never used.
+            case (.when, .changed): break
+            }
+        }
         if projects {
             let module =
-                "self.shortcut = \(PythonSource.sequential(shortcut.layers.sequentialEntries, indent: takesProject ? "            " : "        "))"
-            lines += takesProject ? ["        if project:", "            " + module] : ["        " + module]
+                "self.shortcut = \(PythonSource.sequential(shortcut.layers.sequentialEntries, indent: guardCondition != nil ? "            " : "        "))"
+            lines += guardCondition.map { ["        if \($0):", "            " + module] } ?? ["        " + module]
         }
         if !post.layers.isEmpty {
             lines.append(
@@ -165,14 +207,21 @@ struct TorchBlockClass {
             current = "out"
         }
         var shortcutValue: String?
-        if template.merge == .add {
+        if residual.mayHaveSum {
             let projected = projects ? "self.shortcut(\(current))" : current
             switch template.shortcut {
             case .identity: shortcutValue = "x"
             case .projection(_, .always): shortcutValue = projected
-            case .projection(_, .changed): shortcutValue = "\(projected) if self.project else x"
+            case .projection(_, .changed): shortcutValue = projects ? "\(projected) if self.project else x" : "x"
             }
-            if shortcutValue != "x" {
+            if case .when = residual, shortcutValue != "x" {
+                // The projection exists only in blocks with the sum: computed there, from the block input
+                // (or, after `pre`, kept aside before the body overwrites `out`).
+                if !pre.layers.isEmpty {
+                    lines.append("        shortcut = \(shortcutValue!) if self.use_res_connect else None")
+                    shortcutValue = "shortcut"
+                }
+            } else if shortcutValue != "x" {
                 lines.append("        shortcut = \(shortcutValue!)")
                 shortcutValue = "shortcut"
             }
@@ -193,11 +242,20 @@ struct TorchBlockClass {
         // The body's last call gets a line of its own when something still follows.
         if shortcutValue != nil || !post.layers.isEmpty { flush() }
         var result = call ?? current
-        if let shortcutValue { result = "\(result) + \(shortcutValue)" }
+        if let shortcutValue {
+            if case .when = residual {
+                lines += ["        if self.use_res_connect:", "            \(result) = \(result) + \(shortcutValue)"]
+            } else {
+                result = "\(result) + \(shortcutValue)"
+            }
+        }
         if !post.layers.isEmpty { result = "self.post(\(result))" }
         lines.append("        return \(result)")
         source = lines.joined(separator: "\n") + "\n"
     }
+
+    /// Whether the blocks are given their number in the stage (the template reads `$block_number`).
+    var takesBlockNumber: Bool { arguments.contains { $0.specName == BlockBuiltins.blockNumber } }
 
     /// Names a body layer cannot take: the block's own sections and flags.
     static let sectionNames: Set<String> = ["pre", "shortcut", "post", "project"]
@@ -205,14 +263,16 @@ struct TorchBlockClass {
     /// The constructor call of one block: input channels, then the arguments the stage gives that
     /// differ from the defaults, whether it projects, and the convolutions it ties.
     /// A call that would not fit in 100 columns at `indent` lists its tied convolutions one per line.
+    /// `blockNumber`: the block number's text, for a call written once for several blocks (`n`).
     func instance(
         inChannels: Int, values: [String: Number], project: Bool, tied: [(conv: String, holder: String)],
-        indent: String
+        indent: String, blockNumber: String? = nil
     ) -> String {
         var keywords: [(String, String)] = []
         for argument in arguments {
             guard let value = values[argument.specName] else { continue }
-            let text = PythonSource.literal(value)
+            var text = PythonSource.literal(value)
+            if argument.specName == BlockBuiltins.blockNumber, let blockNumber { text = blockNumber }
             if text != argument.literalDefault { keywords.append((argument.pythonName, text)) }
         }
         if takesProject && project { keywords.append(("project", "True")) }
@@ -243,5 +303,121 @@ extension BlockTemplate {
             Section(prefix: "shortcut.", layers: shortcutLayers.namedLayers(prefix: "shortcut.")),
             Section(prefix: "post.", layers: post.namedLayers(prefix: "post."))
         ]
+    }
+}
+
+/// When a block of a template has its residual sum. `merge: add` always and `merge: none` never;
+/// `merge: add-if-same-shape` where the body keeps the block input's shape, which the block's arguments
+/// decide: the body's output channels equal the input's, and each convolution or pool keeps the size
+/// (stride 1, `2 * pad + 1 == kernel`). Conditions that hold or fail for any arguments are folded.
+enum ResidualRule {
+    case never, always
+    /// The equalities that must all hold, over the template's arguments and built-ins.
+    case when([(lhs: Expression, rhs: Expression)])
+
+    /// The equalities are built, not read from the spec: their evaluation errors are not reported.
+    private static let nowhere = Location(file: "", line: 0, column: 0)
+
+    init(_ template: BlockTemplate, vectorInput: Bool) {
+        switch template.merge {
+        case .none: self = .never
+        case .add: self = .always
+        case .addIfSameShape:
+            let sections = template.sections
+            guard let conditions = Self.shapeKept(by: sections[0].layers + sections[1].layers, vectorInput: vectorInput)
+            else {
+                self = .never
+                return
+            }
+            self = conditions.isEmpty ? .always : .when(conditions)
+        }
+    }
+
+    /// Whether some block of the template may have its residual sum.
+    var mayHaveSum: Bool {
+        if case .never = self { return false }
+        return true
+    }
+
+    /// Whether a block with these argument values has its residual sum; nil when a condition cannot be
+    /// evaluated.
+    func holds(in scope: Scope) -> Bool? {
+        switch self {
+        case .never: return false
+        case .always: return true
+        case .when(let conditions):
+            for condition in conditions {
+                let location = Self.nowhere
+                guard let lhs = try? scope.evaluate(Located(condition.lhs, at: location)),
+                    let rhs = try? scope.evaluate(Located(condition.rhs, at: location))
+                else { return nil }
+                if lhs.asDouble != rhs.asDouble { return false }
+            }
+            return true
+        }
+    }
+
+    /// The equalities under which `layers` keep their input's shape; nil when they never do.
+    private static func shapeKept(by layers: [NamedLayer], vectorInput: Bool) -> [(lhs: Expression, rhs: Expression)]? {
+        let one = Expression.number(.int(1)), two = Expression.number(.int(2))
+        var channels = Expression.variable(BlockBuiltins.inChannels, Self.nowhere)
+        var conditions: [(lhs: Expression, rhs: Expression)] = []
+        for layer in layers {
+            let spec = layer.spec
+            func value(_ key: String) -> Expression? {
+                if case .expression(let expression)? = spec.arguments[key]?.value { return expression }
+                return nil
+            }
+            /// A window of `kernel` at `stride` padded by `pad` keeps the size.
+            func window(kernel: Expression, stride: Expression, pad: Expression?) {
+                conditions.append((stride, one))
+                if let pad {
+                    conditions.append((.binary(.add, .binary(.multiply, two, pad), one), kernel))
+                } else {
+                    // A depthwise convolution's default padding, (kernel - 1) / 2, keeps an odd kernel's size.
+                    conditions.append((.binary(.remainder, kernel, two), one))
+                }
+            }
+            switch spec.kind {
+            case .conv:
+                window(kernel: value("kernel")!, stride: value("stride") ?? one, pad: value("pad") ?? .number(.int(0)))
+                channels = value("out")!
+            case .depthwise:
+                window(kernel: value("kernel")!, stride: value("stride") ?? one, pad: value("pad"))
+            case .maxpool, .avgpool:
+                let kernel = value("kernel")!
+                window(kernel: kernel, stride: value("stride") ?? kernel, pad: value("pad") ?? .number(.int(0)))
+            case .subsamplePad:
+                conditions.append((value("stride") ?? one, one))
+                channels = value("out")!
+            case .linear:
+                guard vectorInput else { return nil }
+                channels = value("out")!
+            case .globalAvgpool:
+                // The image becomes 1 x 1: its size is kept only on a 1 x 1 input, which a template cannot tell.
+                return nil
+            case .flatten:
+                guard vectorInput else { return nil }
+            case .batchnorm, .relu, .dropout, .relu6, .silu, .hardswish, .gelu, .sigmoid, .squeezeExcite, .layernorm,
+                .layerScale, .stochasticDepth:
+                break
+            }
+        }
+        conditions.append((channels, .variable(BlockBuiltins.inChannels, Self.nowhere)))
+        // Fold what the arguments do not decide.
+        var kept: [(lhs: Expression, rhs: Expression)] = []
+        for condition in conditions {
+            if condition.lhs.description == condition.rhs.description { continue }
+            if condition.lhs.variables.isEmpty && condition.rhs.variables.isEmpty {
+                let location = Self.nowhere
+                guard let lhs = try? Scope().evaluate(Located(condition.lhs, at: location)),
+                    let rhs = try? Scope().evaluate(Located(condition.rhs, at: location))
+                else { return nil }
+                if lhs.asDouble != rhs.asDouble { return nil }
+                continue
+            }
+            kept.append(condition)
+        }
+        return kept
     }
 }

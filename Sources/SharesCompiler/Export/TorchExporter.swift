@@ -9,7 +9,8 @@ public enum TorchExporter {
     /// Names of the generated file's own definitions; block arguments and classes steer clear of them.
     static let reserved: Set<String> = [
         "self", "in_channels", "in_features", "project", "tied", "nn", "F", "torch", "OrderedDict",
-        "conv2d", "super", "TiedConv2d", "SubsamplePad", "Stage", "create_model", "INPUT_SHAPE"
+        "conv2d", "super", "TiedConv2d", "SubsamplePad", "Stage", "create_model", "INPUT_SHAPE",
+        "SqueezeExcitation", "LayerNorm2d", "LayerScale", "StochasticDepth"
     ]
 
     public static func export(_ compilation: Compilation, overrides: [String] = []) throws(CompileFailure) -> String {
@@ -53,31 +54,39 @@ public enum TorchExporter {
             classOrder.append(template.name)
         }
 
-        // Top-level definitions, two blank lines apart.
+        // Top-level definitions, two blank lines apart: the helper modules the code below calls, then the
+        // blocks and the network.
+        let code =
+            classOrder.map { classes[$0]!.source }
+            + [
+                try networkSource(
+                    compilation, className: networkClass, classes: classes, holders: holders, globals: globals)
+            ]
         var definitions: [String] = []
         if holders.usesTiedConvolutions { definitions.append(TorchPrelude.tiedConvolution) }
         if graph.nodes.contains(where: { if case .subsamplePad = $0.op { return true } else { return false } }) {
             definitions.append(TorchPrelude.subsamplePad)
         }
+        for (name, helper) in TorchPrelude.layerModules where code.contains(where: { $0.contains(name + "(") }) {
+            definitions.append(helper)
+        }
         if !spec.stages.isEmpty { definitions.append(TorchPrelude.stage(holdsShared: !holders.stages.isEmpty)) }
-        definitions += classOrder.map { classes[$0]!.source }
-        definitions.append(
-            try networkSource(
-                compilation, className: networkClass, classes: classes, holders: holders, globals: globals))
+        definitions += code
         definitions.append(
             """
             def create_model():
                 \"\"\"\(graph.network) (\(graph.variant.rawValue)), freshly initialised.\"\"\"
                 return \(networkClass)()
             """)
-        let code = definitions.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: "\n\n\n") + "\n"
+        let source = definitions.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: "\n\n\n") + "\n"
         var imports: [String] = []
-        if code.contains("OrderedDict(") { imports += ["from collections import OrderedDict", ""] }
-        if code.contains("F.") { imports.append("import torch.nn.functional as F") }
+        if source.contains("OrderedDict(") { imports += ["from collections import OrderedDict", ""] }
+        if source.contains("torch.") { imports.append("import torch") }
+        if source.contains("F.") { imports.append("import torch.nn.functional as F") }
         imports.append("from torch import nn")
         let input = graph.inputShape.dims.map(String.init).joined(separator: ", ")
         return docstring(compilation.report, overrides: overrides) + "\n" + imports.joined(separator: "\n")
-            + "\n\nINPUT_SHAPE = (\(input))  # channels, height, width of one sample\n\n\n" + code
+            + "\n\nINPUT_SHAPE = (\(input))  # channels, height, width of one sample\n\n\n" + source
     }
 
     private static func docstring(_ report: Report, overrides: [String]) -> String {
@@ -139,16 +148,31 @@ public enum TorchExporter {
             var values: [String: Number] = [:]
             for argument in stage.arguments { values[argument.name.value] = try globals.evaluate(argument.value) }
             let stride = try stage.stride.map { stride throws(CompileFailure) in try globals.evaluate(stride) }
-            var calls: [String] = []
+            // Each block's constructor call, and the same call with its block number as `n`.
+            var calls: [String] = [], numbered: [String?] = []
             for block in 1...max(graph.stages[index].blocks, 1) where graph.stages[index].blocks > 0 {
                 let nodes = graph.nodes.filter { $0.section == .block(stage: index, block: block) }
                 let input = current
                 current = nodes.last?.id ?? current
                 var project = false
-                if let add = nodes.first(where: { $0.name == "\(name).block\(block).add" }) {
-                    project = graph[add.inputs[0]].shape != graph[input].shape
-                }
+                let add = nodes.first { $0.name == "\(name).block\(block).add" }
+                if let add { project = graph[add.inputs[0]].shape != graph[input].shape }
                 if let stride { values["stride"] = block == 1 ? stride : .int(1) }
+                values[BlockBuiltins.blockNumber] = .int(block)
+                // The generated block decides its residual from its arguments: check it decides as sharesc did.
+                let scope = try blockScope(
+                    spec.blocks[stage.block.value]!, globals: globals, values: values,
+                    inChannels: graph[input].shape.channels)
+                guard blockClass.residual.holds(in: scope) == (add != nil) else {
+                    throw CompileFailure(
+                        Diagnostic(
+                            at: stage.location,
+                            .torchUnsupported(
+                                layer: "\(name).block\(block)",
+                                reason:
+                                    "whether its body keeps the input's shape, which decides its residual sum, depends on the image size, which the generated block does not know"
+                            )))
+                }
                 let tied = holders.tiedConvolutions(ofStage: index, in: graph).filter { $0.block == block }.map {
                     ($0.conv, $0.holder)
                 }
@@ -156,17 +180,31 @@ public enum TorchExporter {
                     blockClass.instance(
                         inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied,
                         indent: "            "))
+                numbered.append(
+                    blockClass.takesBlockNumber
+                        ? blockClass.instance(
+                            inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied,
+                            indent: "            ", blockNumber: "n") : nil)
             }
             var arguments: [String] = []
             var start = 0
+            // Three or more alike blocks in a row are written once, in a generator: the same call, or the same
+            // call but for the block number.
             while start < calls.count {
                 var end = start
                 while end + 1 < calls.count && calls[end + 1] == calls[start] { end += 1 }
-                let run = end - start + 1
-                if run >= 3 {
-                    arguments.append("*(\(calls[start]) for _ in range(\(run)))")
+                var numberedEnd = start
+                if let pattern = numbered[start] {
+                    while numberedEnd + 1 < calls.count && numbered[numberedEnd + 1] == pattern { numberedEnd += 1 }
+                }
+                if end - start + 1 >= 3 {
+                    arguments.append("*(\(calls[start]) for _ in range(\(end - start + 1)))")
+                } else if numberedEnd - start + 1 >= 3, let pattern = numbered[start] {
+                    arguments.append("*(\(pattern) for n in range(\(start + 1), \(numberedEnd + 2)))")
+                    end = numberedEnd
                 } else {
-                    arguments += Array(repeating: calls[start], count: run)
+                    arguments.append(calls[start])
+                    end = start
                 }
                 start = end + 1
             }
@@ -193,6 +231,19 @@ public enum TorchExporter {
         for module in modules.dropLast() { lines.append("        x = \(PythonSource.child(module))(x)") }
         lines.append(modules.last.map { "        return \(PythonSource.child($0))(x)" } ?? "        return x")
         return lines.joined(separator: "\n")
+    }
+
+    /// The values a block of a stage sees: the stage's arguments and stride, the built-ins, and the
+    /// template's defaults for the rest (as the compiler binds them).
+    private static func blockScope(
+        _ template: BlockTemplate, globals: Scope, values: [String: Number], inChannels: Int
+    ) throws(CompileFailure) -> Scope {
+        var scope = globals.adding(BlockBuiltins.inChannels, .int(inChannels))
+        for (name, value) in values { scope = scope.adding(name, value) }
+        for parameter in template.parameters where values[parameter.name] == nil {
+            if let value = parameter.defaultValue { scope = scope.adding(parameter.name, try scope.evaluate(value)) }
+        }
+        return scope
     }
 
     /// The stem or head as an `nn.Sequential` with the spec's layer names; nil when empty.

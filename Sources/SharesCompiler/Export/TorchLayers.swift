@@ -40,6 +40,14 @@ struct TorchLayer {
         }
     }
 
+    /// Where a layer sits with respect to a residual connection: stochastic depth drops a residual branch
+    /// in training, so it is the identity where there is none.
+    enum Residual {
+        case none, always
+        /// Decided when the block is built: the Python condition (`self.use_res_connect`).
+        case when(String)
+    }
+
     var name: String
     var constructor: String
     /// A linear layer reading an image flattens it first (sharesc's linear flattens implicitly).
@@ -47,17 +55,27 @@ struct TorchLayer {
     var kind: LayerKind
     var output: Tensor
 
-    /// Batchnorm, relu and dropout are written nested around the call before them in `forward`.
-    var nestsInForward: Bool { kind == .batchnorm || kind == .relu || kind == .dropout }
+    /// Normalisations, activations, layer scales, dropout and stochastic depth are written nested around
+    /// the call before them in `forward`; convolutions, pools and the others start a line of their own.
+    var nestsInForward: Bool {
+        switch kind {
+        case .batchnorm, .relu, .dropout, .relu6, .silu, .hardswish, .gelu, .sigmoid, .layernorm, .layerScale,
+            .stochasticDepth:
+            return true
+        case .conv, .depthwise, .maxpool, .avgpool, .globalAvgpool, .flatten, .linear, .subsamplePad, .squeezeExcite:
+            return false
+        }
+    }
 
     /// `tied` is the Python expression that picks this layer's tied convolution, when some block ties it.
     /// Whether the output is a new tensor that only the next layer reads, so a ReLU may work in place.
-    var producesFreshValue: Bool { kind == .conv || kind == .batchnorm || kind == .linear }
+    var producesFreshValue: Bool { kind == .conv || kind == .depthwise || kind == .batchnorm || kind == .linear }
 
-    /// `freshInput`: the input is a value only this layer reads (see `producesFreshValue`).
+    /// `freshInput`: the input is a value only this layer reads (see `producesFreshValue`). `residual`: whether
+    /// the layer is on a residual branch (a block's body), which stochastic depth drops.
     init(
         _ layer: LayerSpec, name: String, input: Tensor, printer: Printer, freshInput: Bool,
-        tied: String?
+        tied: String?, residual: Residual = .none
     ) throws(CompileFailure) {
         self.name = name
         kind = layer.kind
@@ -78,23 +96,23 @@ struct TorchLayer {
         }
         output = input
         switch layer.kind {
-        case .depthwise, .relu6, .silu, .hardswish, .gelu, .sigmoid, .squeezeExcite, .layernorm, .layerScale,
-            .stochasticDepth:
-            throw unsupported("TORCH-TODO")
-        case .conv:
-            let out = argument("out")!, bias = flag("bias", default: false)
+        case .conv, .depthwise:
+            // A depthwise convolution: one group per channel, padded by default to keep the size.
+            let depthwise = layer.kind == .depthwise
+            let out = depthwise ? input.channels : argument("out")!, bias = flag("bias", default: false)
+            let kernel = argument("kernel")!
             var options = keywords([
-                ("stride", argument("stride"), "1"), ("padding", argument("pad"), "0"),
-                ("groups", argument("groups"), "1")
+                ("stride", argument("stride"), "1"),
+                ("padding", argument("pad") ?? (depthwise ? Self.halfKernel(layer, printer: printer) : nil), "0"),
+                ("groups", depthwise ? input.channels : argument("groups"), "1")
             ])
             if let tied {
                 // The helper defaults to no bias, as sharesc does.
                 if bias { options.append(("bias", "True")) }
-                constructor = PythonSource.call(
-                    "conv2d", [input.channels, out, argument("kernel")!], options + [("tied", tied)])
+                constructor = PythonSource.call("conv2d", [input.channels, out, kernel], options + [("tied", tied)])
             } else {
                 if !bias { options.append(("bias", "False")) }
-                constructor = PythonSource.call("nn.Conv2d", [input.channels, out, argument("kernel")!], options)
+                constructor = PythonSource.call("nn.Conv2d", [input.channels, out, kernel], options)
             }
             output = .image(channels: out)
         case .batchnorm:
@@ -102,6 +120,34 @@ struct TorchLayer {
             constructor = PythonSource.call(
                 "nn.BatchNorm\(dimension)", [input.channels],
                 keywords([("eps", argument("eps", whole: false), "1e-05")]))
+        case .relu6, .silu, .hardswish, .gelu, .sigmoid:
+            // Never in place: these save their input for backward, and in place PyTorch first copies it.
+            let modules: [LayerKind: String] = [
+                .relu6: "nn.ReLU6()", .silu: "nn.SiLU()", .hardswish: "nn.Hardswish()", .gelu: "nn.GELU()",
+                .sigmoid: "nn.Sigmoid()"
+            ]
+            constructor = modules[layer.kind]!
+        case .squeezeExcite:
+            guard !input.isVector else { throw unsupported("squeeze-and-excitation needs an image input") }
+            var activation: [(String, String)] = []
+            if case .word("silu")? = layer.arguments["activation"]?.value { activation = [("activation", "nn.SiLU")] }
+            constructor = PythonSource.call(
+                "SqueezeExcitation", [input.channels, argument("width")!], activation)
+        case .layernorm:
+            // Over the channels of each pixel (ConvNeXt's LayerNorm2d), or over a vector's features.
+            constructor = PythonSource.call(
+                input.isVector ? "nn.LayerNorm" : "LayerNorm2d", [input.channels],
+                keywords([("eps", argument("eps", whole: false), "1e-05")]))
+        case .layerScale:
+            constructor = PythonSource.call(
+                "LayerScale", [input.channels], keywords([("init", argument("init", whole: false), "1e-06")]))
+        case .stochasticDepth:
+            let module = PythonSource.call("StochasticDepth", [argument("p", whole: false) ?? "0"])
+            switch residual {
+            case .none: constructor = "nn.Identity()"
+            case .always: constructor = module
+            case .when(let condition): constructor = "\(module) if \(condition) else nn.Identity()"
+            }
         case .relu:
             // In place only on a value nothing else reads: a block's input may also feed its
             // shortcut, and a ReLU's output is what its own gradient needs.
@@ -140,6 +186,21 @@ struct TorchLayer {
             constructor = PythonSource.call("SubsamplePad", [out], keywords([("stride", argument("stride"), "1")]))
             output = .image(channels: out)
         }
+    }
+}
+
+extension TorchLayer {
+    /// A depthwise convolution's default padding, `(kernel - 1) // 2`, folded when the kernel is a number.
+    static func halfKernel(_ layer: LayerSpec, printer: Printer) -> String? {
+        guard let kernel = layer.arguments["kernel"], case .expression(let expression) = kernel.value else {
+            return nil
+        }
+        let half = Expression.binary(
+            .floorDivide, .binary(.subtract, expression, .number(.int(1))), .number(.int(2)))
+        if half.variables.isEmpty, let value = try? Scope().evaluate(Located(half, at: kernel.location)) {
+            return PythonSource.literal(value)
+        }
+        return printer.print(Located(.expression(half), at: kernel.location), whole: true)
     }
 }
 

@@ -46,6 +46,84 @@ enum TorchPrelude {
 
         """
 
+    /// The layer modules PyTorch lacks, by the name the generated code calls them with; each is written
+    /// only where some layer uses it.
+    static let layerModules: [(name: String, source: String)] = [
+        ("SqueezeExcitation", squeezeExcitation), ("LayerNorm2d", layerNorm2d), ("LayerScale", layerScale),
+        ("StochasticDepth", stochasticDepth)
+    ]
+
+    static let squeezeExcitation = """
+        class SqueezeExcitation(nn.Module):
+            \"\"\"Squeeze-and-excitation (Hu et al. 2018), as torchvision.ops.SqueezeExcitation: each channel scaled by
+            a gate computed from the image's channel means by two 1x1 convolutions.\"\"\"
+
+            def __init__(self, channels, squeeze_channels, activation=nn.ReLU):
+                super().__init__()
+                self.avgpool = nn.AdaptiveAvgPool2d(1)
+                self.fc1 = nn.Conv2d(channels, squeeze_channels, 1)
+                self.fc2 = nn.Conv2d(squeeze_channels, channels, 1)
+                self.activation = activation()
+                self.scale_activation = nn.Sigmoid()
+
+            def forward(self, x):
+                scale = self.fc2(self.activation(self.fc1(self.avgpool(x))))
+                return self.scale_activation(scale) * x
+
+        """
+
+    static let layerNorm2d = """
+        class LayerNorm2d(nn.LayerNorm):
+            \"\"\"LayerNorm over the channels of each pixel of an N x C x H x W batch (ConvNeXt's, as torchvision's).\"\"\"
+
+            def forward(self, x):
+                x = x.permute(0, 2, 3, 1)
+                x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+                return x.permute(0, 3, 1, 2)
+
+        """
+
+    static let layerScale = """
+        class LayerScale(nn.Module):
+            \"\"\"A learnt multiplier per channel (ConvNeXt's layer scale), starting at `init`. torchvision's CNBlock
+            holds it as `layer_scale` of shape C x 1 x 1; here it is `weight` of shape C, as sharesc saves it.\"\"\"
+
+            def __init__(self, channels, init=1e-06):
+                super().__init__()
+                self.weight = nn.Parameter(torch.full((channels,), float(init)))
+
+            def forward(self, x):
+                if x.dim() == 4:  # images: one multiplier per channel, broadcast over the pixels
+                    return x * self.weight[:, None, None]
+                return x * self.weight
+
+        """
+
+    static let stochasticDepth = """
+        class StochasticDepth(nn.Module):
+            \"\"\"Stochastic depth (Huang et al. 2016) as torchvision.ops.StochasticDepth in "row" mode: in training,
+            drops the residual branch of each sample with probability `p` and scales the kept ones by 1 / (1 - p);
+            the identity in eval mode.\"\"\"
+
+            def __init__(self, p):
+                super().__init__()
+                self.p = p
+
+            def forward(self, x):
+                if not self.training or self.p == 0.0:
+                    return x
+                survival = 1.0 - self.p
+                noise = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)
+                noise.bernoulli_(survival)
+                if survival > 0.0:
+                    noise.div_(survival)
+                return x * noise
+
+            def extra_repr(self):
+                return f"p={self.p}"
+
+        """
+
     /// The stage module; `holdsShared` when some stage registers tied convolutions of its own.
     static func stage(holdsShared: Bool) -> String {
         holdsShared

@@ -28,10 +28,20 @@ public enum TrainingMemory {
         var storage = graph.nodes.map(\.id)
         var saved = Set<ValueID>()
         var perImage = 0, perBatch = 0
+        let branches = residualBranches(graph)
         for node in graph.nodes {
             let input = node.inputs.first.map { storage[$0.index] }
             switch node.op {
-            case .input, .add, .subsamplePad, .globalAvgPool, .stochasticDepth:
+            case .stochasticDepth(let rate):
+                // On a residual branch at a rate above 0, the branch times a per-sample mask of kept (scaled) or
+                // dropped samples: the product saves the mask, one float per image. Elsewhere, or at rate 0,
+                // the layer returns its input.
+                if rate > 0 && branches.contains(node.id) {
+                    perImage += floatBytes
+                } else if let input {
+                    storage[node.id.index] = input
+                }
+            case .input, .add, .subsamplePad, .globalAvgPool:
                 // The network input is saved by the layer that reads it (a conv). A sum's gradient passes
                 // through unchanged; slicing and zero padding need only shapes; a global average pool runs as
                 // a mean over height and width, whose gradient needs only the input's shape.
@@ -85,5 +95,21 @@ public enum TrainingMemory {
         }
         perImage = saved.reduce(perImage) { $0 + graph[$1].shape.elementCount * floatBytes }
         return SavedActivations(perImage: perImage, perBatch: perBatch)
+    }
+
+    /// The nodes on a residual branch: the body layers (not `pre`, `shortcut` or `post`) of blocks that
+    /// have their residual sum, which is where stochastic depth drops anything.
+    static func residualBranches(_ graph: Graph) -> Set<ValueID> {
+        var summed = Set<Section>()
+        for node in graph.nodes {
+            if case .add = node.op { summed.insert(node.section) }
+        }
+        var branches = Set<ValueID>()
+        for node in graph.nodes where summed.contains(node.section) {
+            guard case .block(let stage, let block) = node.section else { continue }
+            let local = node.name.dropFirst("\(graph.stages[stage].name).block\(block).".count)
+            if !["pre.", "shortcut.", "post."].contains(where: { local.hasPrefix($0) }) { branches.insert(node.id) }
+        }
+        return branches
     }
 }
