@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Inference time of `sharesc bench` against ONNX Runtime on the same network, for one spec or a table of them.
+"""Inference time of `sharesc bench` against ONNX Runtime and OpenVINO on the same network, for one spec or a table of them.
 
 For each row (a SPEC with its batch, threads and overrides), exports the model with `sharesc export SPEC -o model.onnx --seed 1`, then alternates REPEATS
 times between
   (a) ONNX Runtime in this process (graph optimisation ORT_ENABLE_ALL, THREADS intra-op threads,
       1 inter-op thread): warm-up runs, then the median of RUNS timed runs on a float32 input of the
       model's shape at batch BATCH;
-  (b) `sharesc bench SPEC --batch BATCH --threads THREADS --runs RUNS --format json` in a fresh
+  (b) OpenVINO in this process, when the `openvino` package is installed (--no-openvino skips it):
+      the same ONNX file reshaped to batch BATCH, compiled for the CPU with the latency hint, one
+      stream, THREADS inference threads and float32 inference precision; timed as (a);
+  (c) `sharesc bench SPEC --batch BATCH --threads THREADS --runs RUNS --format json` in a fresh
       process, which prints JSON with median_ms, min_ms, max_ms, gflops, arena_bytes,
       packed_weight_bytes and peak_rss_bytes.
+The ratio is sharesc's median over the faster of the two runtimes' medians (`vs ORT` is against
+ONNX Runtime alone).
 Alternating spreads drift of the machine (frequency, other load) over both, and both run on the
 same CPUs (the first THREADS usable ones, or --cpus). For one row, prints each repeat's two medians,
 then the median over repeats, the ratio sharesc / ONNX Runtime, GFLOP/s of both (2 x MACs x batch /
@@ -120,15 +125,35 @@ def input_for(session, batch: int):
     return declared.name, np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
 
 
-def time_onnxruntime(session, feed: dict, runs: int, warmup: int) -> dict:
+def openvino_request(model: pathlib.Path, threads: int, shape: list[int]):
+    """An infer request of the ONNX file compiled for the CPU as a latency-bound single stream on
+    `threads` threads in float32 (OpenVINO would otherwise pick bf16 where the CPU has it)."""
+    import openvino as ov
+    core = ov.Core()
+    network = core.read_model(str(model))
+    network.reshape({network.inputs[0].get_any_name(): shape})
+    config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1", "INFERENCE_NUM_THREADS": str(threads),
+              "INFERENCE_PRECISION_HINT": "f32"}
+    return core.compile_model(network, "CPU", config).create_infer_request()
+
+
+def time_runs(run, runs: int, warmup: int) -> dict:
     for _ in range(warmup):
-        session.run(None, feed)
+        run()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        session.run(None, feed)
+        run()
         times.append((time.perf_counter() - start) * 1000)
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
+
+
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # The vector extensions that decide which kernels either engine can use.
@@ -151,8 +176,13 @@ def machine() -> dict:
     model = model or platform.processor() or platform.machine()
     usable = len(USABLE_CPUS)
     import onnxruntime
+    openvino = None
+    if openvino_available():
+        import openvino as ov
+        openvino = ov.__version__.split("-")[0]
     return {"cpu": model, "isa": {flag: flag in flags for flag in ISA_FLAGS} if flags is not None else None,
             "logical_cpus": os.cpu_count(), "usable_cpus": usable, "onnxruntime": onnxruntime.__version__,
+            "openvino": openvino,
             "python": platform.python_version(), "system": f"{platform.system()} {platform.release()}"}
 
 
@@ -240,25 +270,31 @@ def measure(binary: pathlib.Path, row: Row, args, verbose: bool) -> dict:
         session = onnxruntime_session(model, row.threads)
         name, data = input_for(session, row.batch)
         feed = {name: data}
+        request = openvino_request(model, row.threads, list(data.shape)) if args.openvino else None
         repeats = []
         for repeat in range(args.repeats):
-            ort_result = time_onnxruntime(session, feed, args.runs, args.warmup)
-            sharesc_result = sharesc_bench(binary, spec, extra, row.batch, row.threads, args.runs)
-            repeats.append({"onnxruntime": ort_result, "sharesc": sharesc_result})
+            result = {"onnxruntime": time_runs(lambda: session.run(None, feed), args.runs, args.warmup)}
+            if request is not None:
+                result["openvino"] = time_runs(lambda: request.infer({0: data}), args.runs, args.warmup)
+            result["sharesc"] = sharesc_bench(binary, spec, extra, row.batch, row.threads, args.runs)
+            repeats.append(result)
             if verbose:
-                print(f"{label}, batch {row.batch}, {row.threads} thread(s), repeat {repeat + 1}/{args.repeats}: "
-                      f"onnxruntime {ort_result['median_ms']:.3f} ms, sharesc {sharesc_result['median_ms']:.3f} ms",
+                times = ", ".join(f"{engine} {r['median_ms']:.3f} ms" for engine, r in result.items())
+                print(f"{label}, batch {row.batch}, {row.threads} thread(s), repeat {repeat + 1}/{args.repeats}: {times}",
                       file=sys.stderr, flush=True)
 
     ort_median = statistics.median(r["onnxruntime"]["median_ms"] for r in repeats)
+    openvino_median = statistics.median(r["openvino"]["median_ms"] for r in repeats) if request is not None else None
+    best_median = min(ort_median, openvino_median) if openvino_median is not None else ort_median
     sharesc_median = statistics.median(r["sharesc"]["median_ms"] for r in repeats)
     last = repeats[-1]["sharesc"]
     return {
         "spec": spec, "network": report.get("network"), "label": label, "overrides": overrides,
         "batch": row.batch, "threads": row.threads, "runs": args.runs, "repeats": args.repeats, "warmup": args.warmup,
         "macs_per_sample": macs,
-        "onnxruntime_median_ms": ort_median, "sharesc_median_ms": sharesc_median,
+        "onnxruntime_median_ms": ort_median, "openvino_median_ms": openvino_median, "sharesc_median_ms": sharesc_median,
         "ratio_sharesc_over_onnxruntime": sharesc_median / ort_median if ort_median > 0 else float("nan"),
+        "ratio_sharesc_over_best": sharesc_median / best_median if best_median > 0 else float("nan"),
         "onnxruntime_gflops": gflops(macs, row.batch, ort_median), "sharesc_gflops": gflops(macs, row.batch, sharesc_median),
         "sharesc_arena_bytes": last["arena_bytes"], "sharesc_packed_weight_bytes": last["packed_weight_bytes"],
         "sharesc_peak_rss_bytes": max(r["sharesc"]["peak_rss_bytes"] for r in repeats),
@@ -269,25 +305,38 @@ def measure(binary: pathlib.Path, row: Row, args, verbose: bool) -> dict:
 
 def machine_line(m: dict) -> str:
     isa = ", ".join(f"{flag} {'yes' if present else 'no'}" for flag, present in m["isa"].items()) if m["isa"] else "ISA unknown"
+    openvino = f"openvino {m['openvino']}, " if m["openvino"] else "openvino not installed, "
     return (f"machine: {m['cpu']} ({isa}), {m['logical_cpus']} logical CPUs ({m['usable_cpus']} usable), "
-            f"onnxruntime {m['onnxruntime']}, Python {m['python']}, {m['system']}")
+            f"onnxruntime {m['onnxruntime']}, {openvino}Python {m['python']}, {m['system']}")
+
+
+ENGINES = (("onnxruntime", "ORT"), ("openvino", "OpenVINO"), ("sharesc", "sharesc"))
+
+
+def engines_of(summary: dict) -> list[tuple[str, str]]:
+    """The engines a row was timed on: OpenVINO only where it was installed and not skipped."""
+    return [(key, label) for key, label in ENGINES if summary.get(f"{key}_median_ms") is not None]
 
 
 def print_single(summary: dict) -> None:
     """One row: every repeat, the medians, and sharesc's memory."""
     repeats = summary["repeat_results"]
+    engines = engines_of(summary)
     print(f"{summary['network'] or summary['spec']} ({summary['spec']}"
           f"{', ' + ', '.join(summary['overrides']) if summary['overrides'] else ''}): batch {summary['batch']}, "
           f"{summary['threads']} thread(s), {summary['runs']} runs x {summary['repeats']} repeats, "
           f"{summary['macs_per_sample']:,} MACs per sample")
-    print(f"{'repeat':>8} {'onnxruntime ms':>15} {'sharesc ms':>12} {'ratio':>7}")
+    print(f"{'repeat':>8} " + " ".join(f"{label + ' ms':>12}" for _, label in engines) + f" {'ratio':>7}")
     for index, r in enumerate(repeats, 1):
-        o, s = r["onnxruntime"]["median_ms"], r["sharesc"]["median_ms"]
-        print(f"{index:>8} {o:>15.3f} {s:>12.3f} {s / o if o > 0 else float('nan'):>7.2f}")
-    print(f"{'median':>8} {summary['onnxruntime_median_ms']:>15.3f} {summary['sharesc_median_ms']:>12.3f} "
-          f"{summary['ratio_sharesc_over_onnxruntime']:>7.2f}")
-    print(f"{'GFLOP/s':>8} {summary['onnxruntime_gflops']:>15.2f} {summary['sharesc_gflops']:>12.2f}")
+        times = [r[key]["median_ms"] for key, _ in engines]
+        best = min(times[:-1])
+        print(f"{index:>8} " + " ".join(f"{t:>12.3f}" for t in times) + f" {times[-1] / best if best > 0 else float('nan'):>7.2f}")
+    print(f"{'median':>8} " + " ".join(f"{summary[key + '_median_ms']:>12.3f}" for key, _ in engines)
+          + f" {summary['ratio_sharesc_over_best']:>7.2f}")
+    print(f"{'GFLOP/s':>8} " + " ".join(f"{gflops(summary['macs_per_sample'], summary['batch'], summary[key + '_median_ms']):>12.2f}"
+                                       for key, _ in engines))
     kernels = f", {summary['sharesc_kernel_level']} kernels" if summary["sharesc_kernel_level"] else ""
+    print(f"ratio = sharesc / the faster of {' and '.join(label for _, label in engines[:-1])}")
     print(f"sharesc memory: arena {summary['sharesc_arena_bytes']:,} B, packed weights "
           f"{summary['sharesc_packed_weight_bytes']:,} B, peak RSS {summary['sharesc_peak_rss_bytes']:,} B{kernels}")
     print(machine_line(summary["machine"]))
@@ -295,17 +344,22 @@ def print_single(summary: dict) -> None:
 
 def print_table(summaries: list[dict], m: dict) -> None:
     """Several rows side by side: medians over repeats; GFLOP/s '-' where a row has no multiply-adds."""
-    def rate(value: float, summary: dict) -> str:
+    engines = engines_of(summaries[0])
+    def rate(summary: dict, key: str) -> str:
+        value = gflops(summary["macs_per_sample"], summary["batch"], summary[key + "_median_ms"])
         return f"{value:.2f}" if summary["macs_per_sample"] > 0 else "-"
-    header = ("network", "batch", "threads", "sharesc ms", "ORT ms", "ratio", "sharesc GFLOP/s", "ORT GFLOP/s")
-    rows = [(s["label"], str(s["batch"]), str(s["threads"]), f"{s['sharesc_median_ms']:.3f}",
-             f"{s['onnxruntime_median_ms']:.3f}", f"{s['ratio_sharesc_over_onnxruntime']:.2f}",
-             rate(s["sharesc_gflops"], s), rate(s["onnxruntime_gflops"], s)) for s in summaries]
+    header = (("network", "batch", "threads") + tuple(f"{label} ms" for _, label in engines) + ("ratio", "vs ORT")
+              + tuple(f"{label} GFLOP/s" for _, label in engines))
+    rows = [(s["label"], str(s["batch"]), str(s["threads"]))
+            + tuple(f"{s[key + '_median_ms']:.3f}" for key, _ in engines)
+            + (f"{s['ratio_sharesc_over_best']:.2f}", f"{s['ratio_sharesc_over_onnxruntime']:.2f}")
+            + tuple(rate(s, key) for key, _ in engines) for s in summaries]
     widths = [max(len(cells[i]) for cells in [header] + rows) for i in range(len(header))]
     for cells in [header] + rows:
         print("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(cells, widths))))
     first = summaries[0]
-    print(f"medians of {first['repeats']} alternations of {first['runs']} runs each; ratio = sharesc / ONNX Runtime")
+    print(f"medians of {first['repeats']} alternations of {first['runs']} runs each; "
+          f"ratio = sharesc / the faster of {' and '.join(label for _, label in engines[:-1])}")
     print(machine_line(m))
 
 
@@ -322,6 +376,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="spec variable override, passed to every sharesc command of every row (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.add_argument("--no-openvino", dest="openvino", action="store_false",
+                        help="time ONNX Runtime alone even where the openvino package is installed")
     parser.add_argument("--cpus", metavar="LIST",
                         help="run both engines on these CPUs only, e.g. 0 or 0,1 (default: the first THREADS usable CPUs)")
     args = parser.parse_args()
@@ -341,6 +397,7 @@ def main() -> None:
     except ImportError as error:
         fail(f"needs numpy and onnxruntime in this Python ({error}); e.g. pip install numpy onnxruntime")
 
+    args.openvino = args.openvino and openvino_available()
     binary = sharesc_binary()
     single = len(rows) == 1 and not args.table
     summaries = [measure(binary, row, args, verbose=not args.json) for row in rows]
