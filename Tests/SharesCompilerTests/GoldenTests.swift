@@ -47,6 +47,15 @@ struct GoldenTests {
         try expectGolden(compilation.report.rendered(as: format), golden)
     }
 
+    /// A modern family with whole blocks shared: squeeze-and-excitation, stochastic depth and tied
+    /// depthwise and pointwise convolutions in the report, folded into blocks.
+    @Test func sharedEfficientNetPerBlock() throws {
+        let compilation = try Compiler.compile(
+            "Architectures/imagenet/shared-efficientnet-b0-all.yaml",
+            options: CompileOptions(source: repositorySource, perLayer: .blocks))
+        try expectGolden(compilation.report.rendered(as: .text), "shared-efficientnet-b0-all.per-block.txt")
+    }
+
     /// The memory section at batch 32 (`compile --batch 32`), as text.
     @Test func tieGroupMemory() throws {
         let compilation = try Compiler.compile(

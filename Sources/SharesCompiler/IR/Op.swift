@@ -111,16 +111,21 @@ public enum Op: Hashable, Sendable {
         }
     }
 
-    /// Conv and linear layers (and squeeze-excitation's two convolutions): the "weighted layers" that
-    /// layer counts and MACs are about.
-    public var isWeighted: Bool {
+    /// The weight tensors of the op's weighted layers: the conv and linear layers that layer counts
+    /// and MACs are about (a squeeze-excitation holds two 1x1 convolutions).
+    public var layerWeights: [ParameterID] {
         switch self {
-        case .conv, .linear, .squeezeExcite: return true
+        case .conv(let conv): return [conv.weight]
+        case .linear(let linear): return [linear.weight]
+        case .squeezeExcite(let se): return [se.reduceWeight, se.expandWeight]
         case .input, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .dropout, .add, .subsamplePad,
             .activation, .layerNorm, .layerScale, .stochasticDepth:
-            return false
+            return []
         }
     }
+
+    /// Whether the op holds weighted layers (counted as layers, with MACs).
+    public var isWeighted: Bool { !layerWeights.isEmpty }
 
     public var mnemonic: String {
         switch self {

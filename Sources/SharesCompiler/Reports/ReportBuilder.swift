@@ -10,7 +10,7 @@ public enum ReportBuilder {
         let macs = try checkedSum(costs.map(\.macs), at: location, "the MAC count")
         let (flops, overflow) = macs.multipliedReportingOverflow(by: 2)
         if overflow { throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("the FLOP count"))) }
-        let weighted = graph.nodes.filter(\.op.isWeighted)
+        let weights = graph.nodes.flatMap(\.op.layerWeights)
 
         return Report(
             network: graph.network, source: graph.source,
@@ -20,7 +20,7 @@ public enum ReportBuilder {
                 total: total, perUse: perUse, saved: perUse - total,
                 savedPercent: percent(perUse - total, of: perUse), buffers: buffers),
             weightBytes: total * 4, bufferBytes: buffers * 4, macs: macs, flops: flops,
-            layers: .init(total: weighted.count, distinct: Set(weighted.compactMap { $0.op.parameters.first }).count),
+            layers: .init(total: weights.count, distinct: Set(weights).count),
             stages: stageRows(graph, costs: costs), ties: tieRows(graph))
     }
 
