@@ -210,7 +210,7 @@ static inline __attribute__((always_inline)) void sc_epilogue8_apply(int n, cons
         for (int i = 0; i < n; i++) v[i] += residual[i];
     if (s.activation == SC_ACT_RELU)
         for (int i = 0; i < n; i++) v[i] = SC_RELU8(v[i]);
-    else if (s.activation != SC_ACT_NONE)
+    else if (s.activation > SC_ACT_RELU)
         for (int i = 0; i < n; i++) sc_activate8(s.activation, &v[i]);
     if (!s.act) return;
     for (int i = 0; i < n; i++) act[i] = v[i] * k[i].act_scale + k[i].act_shift;
