@@ -146,13 +146,15 @@ int main(int argc, char **argv) {
         if (line[0] == '#' || sscanf(line, "%d %d %d %d %d %d %d %d %d %31s", &count, &c, &h, &w, &m, &k, &s, &pad, &residual,
                                      name) < 9)
             continue;
-        const sc_conv_geometry g = {c, h, w, m, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1, k, s, pad, 1,
+        // A depthwise convolution has one input channel per group.
+        const int groups = algorithm(name) == SC_CONV_DEPTHWISE ? c : 1;
+        const sc_conv_geometry g = {c, h, w, m, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1, k, s, pad, groups,
                                     algorithm(name)};
         if (g.algorithm < 0 || !lib[0].supports(&g) || !lib[1].supports(&g)) {
             fprintf(stderr, "kernel_ab: %s cannot run %s", name, line);
             return 1;
         }
-        const size_t inputs = (size_t)c * h * w, outputs = (size_t)m * g.out_height * g.out_width, weight_count = (size_t)m * c * k * k;
+        const size_t inputs = (size_t)c * h * w, outputs = (size_t)m * g.out_height * g.out_width, weight_count = (size_t)m * (c / groups) * k * k;
         float *weights = malloc(weight_count * sizeof(float)), *input = lib[0].alloc(inputs * sizeof(float));
         float *residual_values = lib[0].alloc(outputs * sizeof(float)), *scale = malloc(m * sizeof(float)), *shift = malloc(m * sizeof(float));
         if (!weights || !input || !residual_values || !scale || !shift) return 2;
@@ -176,7 +178,7 @@ int main(int argc, char **argv) {
             const double d = (a > b ? a - b : b - a) / scale_of;
             if (d > worst) worst = d;
         }
-        const double flops = 2.0 * outputs * c * k * k;
+        const double flops = 2.0 * outputs * (c / groups) * k * k;
         printf("%2d x %4d x %3d x %3d -> %4d  k%d s%d%s%s  A %8.3f ms %6.1f GFLOP/s  B %8.3f ms %6.1f GFLOP/s  B/A %.3f%s\n", count, c,
                h, w, m, k, s, residual ? " +res" : "     ", p[1].winograd ? " wino" : "     ", best[0] * 1e3,
                flops / best[0] / 1e9, best[1] * 1e3, flops / best[1] / 1e9, best[1] / best[0], worst > 1e-4 ? "  MISMATCH" : "");
