@@ -30,7 +30,7 @@ sources() {
 }
 
 library() {
-  clang -O3 -fno-math-errno -fPIC -shared -I"$1/include" -I"$1" "$1"/*.c -o "$2" -lpthread
+  clang -O3 -fno-math-errno -fPIC -shared -I"$1/include" -I"$1" "$1"/*.c -o "$2" -lpthread -lm
 }
 
 sources "$rev_a" "$work/a"
