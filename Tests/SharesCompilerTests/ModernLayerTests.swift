@@ -113,6 +113,12 @@ struct ModernLayerTests {
             diagnostics(["spec.yaml": "input: [16, 5, 5]\nstem: [squeeze_excite: {width: 4, activation: siLU}]\n"])
                 == "spec.yaml:2:47: error: expected 'activation' to be 'relu' or 'silu', found 'siLU'; did you mean 'silu'?"
         )
+        #expect(
+            diagnostics(["spec.yaml": "input: [16, 5, 5]\nstem: [squeeze_excite: {width: 4, activation: [relu]}]\n"])
+                == "spec.yaml:2:47: error: expected 'activation' to be 'relu' or 'silu', found a list")
+        #expect(
+            diagnostics(["spec.yaml": "input: [4, 5, 5]\nstem: [linear: {out: 4}, squeeze_excite: {width: 2}]\n"])
+                == "spec.yaml:2:26: error: stem.se1 needs an image input (channels x height x width), found 4")
     }
 
     @Test func normalisationScaleAndStochasticDepth() throws {

@@ -134,14 +134,11 @@ struct SpecParser {
                     }
                 case let key where LayerKind.wordKeys[key] != nil:
                     let words = LayerKind.wordKeys[key]!
-                    guard let word = decode.string(value, "'\(key)'") else { break }
+                    let expected = "'\(key)' to be " + words.map { "'\($0)'" }.joined(separator: " or ")
+                    guard let word = decode.string(value, expected) else { break }
                     guard words.contains(word.value) else {
                         decode.sink.error(
-                            at: value.location,
-                            .unknownWord(
-                                word.value,
-                                expected: "'\(key)' to be " + words.map { "'\($0)'" }.joined(separator: " or "),
-                                known: words))
+                            at: value.location, .unknownWord(word.value, expected: expected, known: words))
                         break
                     }
                     layer.arguments[key] = Located(.word(word.value), at: value.location)
