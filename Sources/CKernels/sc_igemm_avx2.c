@@ -94,6 +94,23 @@ static __attribute__((noinline)) void sc_store_tile(const __m256 *lo, const __m2
     sc_finish_tile(lo, hi, rows, c, sc_lanes_for(nr), col, e, e->first, e->last, 0);
 }
 
+// A full panel's last reduction block through an activation other than ReLU and ReLU6 (SiLU, GELU),
+// out of line for the same reason, with the rows a constant in each case: unrolled, the rows'
+// independent activations interleave, where a loop over rows left their long dependent chains to run
+// two vectors at a time.
+static __attribute__((noinline)) void sc_store_tile_full(const __m256 *lo, const __m256 *hi, int rows, float *c,
+                                                         size_t col, const sc_igemm_epi *e) {
+    const sc_lanes full = {1, _mm256_setzero_si256(), _mm256_setzero_si256()};
+    switch (rows) {
+    case 1: sc_finish_tile(lo, hi, 1, c, full, col, e, 1, 1, 0); break;
+    case 2: sc_finish_tile(lo, hi, 2, c, full, col, e, 1, 1, 0); break;
+    case 3: sc_finish_tile(lo, hi, 3, c, full, col, e, 1, 1, 0); break;
+    case 4: sc_finish_tile(lo, hi, 4, c, full, col, e, 1, 1, 0); break;
+    case 5: sc_finish_tile(lo, hi, 5, c, full, col, e, 1, 1, 0); break;
+    default: sc_finish_tile(lo, hi, SC_TILE_ROWS, c, full, col, e, 1, 1, 0); break;
+    }
+}
+
 // The tile for exactly `rows` pixels (a constant in each instantiation below): a tile of fewer rows
 // does proportionally fewer broadcasts and FMAs, so a 7x7 map's 49 pixels cost 8 1/6 tiles, not 9.
 static inline __attribute__((always_inline)) void
@@ -141,7 +158,10 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
             done_lo[r] = lo[r];
             done_hi[r] = hi[r];
         }
-        sc_store_tile(done_lo, done_hi, rows, c, width, col, e);
+        if (e->first && e->last && width == SC_PANEL)
+            sc_store_tile_full(done_lo, done_hi, rows, c, col, e);
+        else
+            sc_store_tile(done_lo, done_hi, rows, c, width, col, e);
     }
 }
 
