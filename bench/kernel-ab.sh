@@ -9,7 +9,8 @@
 #
 # Usage: bash bench/kernel-ab.sh [REV_A] [REV_B] [SHAPES] [REPS]
 #   defaults: HEAD, ".", bench/kernel-shapes/resnet-50.txt, 20
-# Pinned to CPU 0 when taskset exists. KERNEL_AB_EVICT=1 writes 64 MiB between runs (cold caches).
+# Pinned to CPU 0 when taskset exists. KERNEL_AB_EVICT=1 writes 64 MiB between runs (cold caches);
+# KERNEL_AB_ACT=N applies activation SC_ACT_N in the epilogue instead of ReLU (3 SiLU, 5 GELU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev_a=${1:-HEAD}

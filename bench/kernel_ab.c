@@ -134,6 +134,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     const char *evict_flag = getenv("KERNEL_AB_EVICT");
+    // The epilogue's activation (SC_ACT_*; ReLU unless KERNEL_AB_ACT says otherwise: 3 SiLU, 5 GELU).
+    const int activation = getenv("KERNEL_AB_ACT") ? atoi(getenv("KERNEL_AB_ACT")) : 1;
     const int evict = evict_flag && strcmp(evict_flag, "1") == 0;
     const size_t evict_bytes = 64u << 20;
     char *junk = evict ? malloc(evict_bytes) : NULL;
@@ -162,7 +164,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < inputs; i++) input[i] = next_value(&state);
         for (size_t i = 0; i < outputs; i++) residual_values[i] = next_value(&state);
         for (int i = 0; i < m; i++) scale[i] = 1.0f + next_value(&state), shift[i] = next_value(&state);
-        const sc_epilogue e = {scale, shift, residual ? residual_values : NULL, 1, NULL, NULL, NULL, 0};
+        const sc_epilogue e = {scale, shift, residual ? residual_values : NULL, activation, NULL, NULL, NULL, 0};
         prepared p[2] = {prepare(&lib[0], &g, weights, outputs), prepare(&lib[1], &g, weights, outputs)};
         double best[2] = {1e9, 1e9};
         for (int r = 0; r < reps; r++)

@@ -98,7 +98,10 @@ void sc_avg_pool_nhwc(const float *x, float *y, int channels, int height, int wi
 
 // Sums the pixel rows into y, one partial sum per channel: the adds run across channels, so they
 // vectorize without reassociation.
-void sc_global_avg_pool_nhwc(const float *restrict x, float *restrict y, int channels, int spatial) {
+// Each channel's sum in pixel order, so every level gives the same result; eight lanes at a time at
+// the AVX2 level (squeeze-and-excitation pools EfficientNet's large maps).
+static inline __attribute__((always_inline)) void sc_global_avg_pool_body(const float *restrict x, float *restrict y,
+                                                                          int channels, int spatial) {
     for (int c = 0; c < channels; c++) y[c] = 0.0f;
     for (int p = 0; p < spatial; p++) {
         const float *restrict xp = x + (size_t)p * channels;
@@ -106,6 +109,23 @@ void sc_global_avg_pool_nhwc(const float *restrict x, float *restrict y, int cha
     }
     if (spatial > 0)
         for (int c = 0; c < channels; c++) y[c] /= (float)spatial;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void sc_global_avg_pool_avx2(const float *restrict x, float *restrict y,
+                                                                          int channels, int spatial) {
+    sc_global_avg_pool_body(x, y, channels, spatial);
+}
+#endif
+
+void sc_global_avg_pool_nhwc(const float *restrict x, float *restrict y, int channels, int spatial) {
+#if defined(__x86_64__)
+    if (sc_level_internal() >= SC_LEVEL_AVX2) {
+        sc_global_avg_pool_avx2(x, y, channels, spatial);
+        return;
+    }
+#endif
+    sc_global_avg_pool_body(x, y, channels, spatial);
 }
 
 void sc_subsample_pad_nhwc(const float *restrict x, float *restrict y, int channels, int height, int width, int stride,

@@ -6,8 +6,12 @@ import Testing
 
 /// The activations, layer normalization and squeeze-and-excitation kernels against their definitions
 /// in double precision, at every instruction-set level: the activations to within 1e-6 relative over
-/// the whole float range (every 65,521st bit pattern, where the exact value is a normal float), and
-/// PyTorch's results for NaN and the infinities.
+/// the whole float range (every 65,521st bit pattern, where the exact value is a normal float), GELU
+/// to within 1e-6 relative plus 2e-7 |x| absolute, and PyTorch's results for NaN and the infinities.
+/// GELU's absolute term is PyTorch's own kind of error: it computes x / 2 (1 + erf(x / sqrt(2))) in
+/// float, whose 1 + erf cancels in the left tail, so its results there are good to about 6e-8 |x|
+/// absolute, not relative (and 0 from x = -5.5 on, where |GELU| < 1.1e-7). The AVX2 level's
+/// rational erf is good to 1.7e-7 |x| there (3.8e-7 relative from x = -1 up).
 @Suite(.serialized)
 struct ActivationKernelTests {
     typealias Guarded = KernelTests.Guarded
@@ -30,14 +34,19 @@ struct ActivationKernelTests {
             if (activation == .sigmoid || activation == .silu) && v < -88.72 && !v.isInfinite && y == 0 { continue }
             // Hard-swish overflows in float where v * 6 does (PyTorch computes v * relu6(v + 3) / 6).
             if activation == .hardswish && abs(v) > 3e37 { continue }
+            let error = abs(Double(y) - e)
+            let subnormalOK =
+                abs(e) < Double(Float.leastNormalMagnitude) && error <= 4 * Double(Float.leastNonzeroMagnitude)
             let ok =
                 e.isNaN
                 ? y.isNaN
                 : e.isInfinite
                     ? Double(y) == e
-                    : abs(e) < Double(Float.leastNormalMagnitude)
-                        ? abs(Double(y) - e) <= 4 * Double(Float.leastNonzeroMagnitude)
-                        : abs(Double(y) - e) <= tolerance * abs(e)
+                    : activation == .gelu
+                        ? error <= tolerance * abs(e) + 2e-7 * abs(Double(v)) || subnormalOK
+                        : abs(e) < Double(Float.leastNormalMagnitude)
+                            ? subnormalOK
+                            : error <= tolerance * abs(e)
             if !ok { return "\(activation.rawValue)(\(v)) is \(y), expected \(e)" }
         }
         return nil

@@ -611,7 +611,8 @@ struct KernelTests {
     ]
 
     @Test func linear() {
-        for (inFeatures, outFeatures) in [(37, 5), (64, 10), (1, 3), (100, 1)] {
+        // Rows in fours and a remainder, inputs in sixteens and a remainder, at every level.
+        for (inFeatures, outFeatures) in [(37, 5), (64, 10), (1, 3), (100, 1), (1280, 7), (19, 8)] {
             let x = Self.random(inFeatures, seed: 41), w = Self.random(inFeatures * outFeatures, seed: 42)
             let bias = Self.random(outFeatures, seed: 43)
             for (useBias, relu) in [(true, false), (false, true), (true, true)] {
@@ -621,9 +622,15 @@ struct KernelTests {
                         + (useBias ? Double(bias[o]) : 0)
                     return relu ? max(v, 0) : v
                 }
-                var y = [Float](repeating: .nan, count: outFeatures)
-                sc_linear(x, w, useBias ? bias : nil, &y, Int32(inFeatures), Int32(outFeatures), relu ? 1 : 0)
-                #expect(Self.relativeError(y, expected) <= Self.tolerance)
+                Self.atEveryLevel { level in
+                    let y = Guarded(count: outFeatures)
+                    sc_linear(
+                        x, w, useBias ? bias : nil, y.pointer, Int32(inFeatures), Int32(outFeatures), relu ? 1 : 0)
+                    #expect(
+                        Self.relativeError(y.values, expected) <= Self.tolerance,
+                        "level \(level), \(inFeatures) x \(outFeatures)")
+                    #expect(y.guardsIntact)
+                }
             }
         }
     }

@@ -137,16 +137,19 @@ struct OpKernelTests {
     }
 
     @Test func globalAveragePool() {
-        for (channels, spatial) in [(3, 49), (17, 1), (2, 37), (40, 9)] {
+        for (channels, spatial) in [(3, 49), (17, 1), (2, 37), (40, 9), (96, 25)] {
             let x = KernelTests.random(channels * spatial, seed: 31)
             let expected = (0..<channels).map { c in
                 (0..<spatial).map { Double(x[$0 * channels + c]) }.reduce(0, +) / Double(spatial)
             }
-            let y = Guarded(count: channels)
-            sc_global_avg_pool_nhwc(x, y.pointer, Int32(channels), Int32(spatial))
-            #expect(
-                KernelTests.relativeError(y.values, expected) <= Self.tolerance, "\(channels) channels x \(spatial)")
-            #expect(y.guardsIntact)
+            KernelTests.atEveryLevel { level in
+                let y = Guarded(count: channels)
+                sc_global_avg_pool_nhwc(x, y.pointer, Int32(channels), Int32(spatial))
+                #expect(
+                    KernelTests.relativeError(y.values, expected) <= Self.tolerance,
+                    "level \(level), \(channels) channels x \(spatial)")
+                #expect(y.guardsIntact)
+            }
         }
     }
 
