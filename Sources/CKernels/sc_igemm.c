@@ -16,13 +16,17 @@
 #define SC_KC 256
 // Bytes of input a chunk of output pixels may touch: about a third of this machine's 512 KiB L2.
 #define SC_CHUNK_BYTES (192 * 1024)
-// Convolutions with fewer input channels than this and a reduction of at most SC_COPY_K (the 7x7 stem
-// over 3 channels: 147) copy each pixel's taps x channels into a row of its own and reduce over it in
-// one block, so the micro-kernel runs one long reduction instead of 49 reductions of 3. Everything
-// else reads its input in place: copying measured slower for every other shape, including 256 to 2048
-// channels, whose rows fall in few L1 sets.
+// Convolutions with fewer input channels than this, a kernel larger than SC_MERGE_KERNEL and a
+// reduction of at most SC_COPY_K (the 7x7 stem over 3 channels: 147) copy each pixel's taps x channels
+// into a row of its own and reduce over it in one block, so the micro-kernel runs one long reduction
+// instead of 49 reductions of 3. Smaller kernels over few channels (the 3x3/2 and 4x4/4 stems) read
+// in place with merged kernel rows (sc_fill_pointers): 3 runs of 9 or 4 of 12 cost less than the copy
+// (kernel A/B 0.87 and 0.92), while a 7x7's many edge tiles, which cannot merge, make its copy pay.
+// Everything else reads its input in place: copying measured slower for every other shape, including
+// 256 to 2048 channels, whose rows fall in few L1 sets.
 #define SC_COPY_CHANNELS 16
 #define SC_COPY_K 256
+#define SC_MERGE_KERNEL 4
 // Weights this small are cheap to read again: from L2 when tiles visit all the panels in turn, or for
 // every chunk.
 #define SC_SMALL_WEIGHTS (256 * 1024)
@@ -45,7 +49,7 @@ static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_chann
 static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     const int groups = sc_groups(g), cg = g->in_channels / groups, taps = g->kernel * g->kernel;
     sc_igemm_plan p;
-    p.copy_rows = groups == 1 && taps > 1 && cg < SC_COPY_CHANNELS && taps * cg <= SC_COPY_K;
+    p.copy_rows = groups == 1 && g->kernel > SC_MERGE_KERNEL && cg < SC_COPY_CHANNELS && taps * cg <= SC_COPY_K;
     // The channel block depends only on the kernel size and channel counts, as the packed weights do.
     const long weight_bytes = (long)taps * cg * g->out_channels * 4;
     const int one_block = p.copy_rows || (taps * cg <= SC_ONE_BLOCK_K && weight_bytes < SC_STREAMED_WEIGHTS);

@@ -9,26 +9,36 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
-// 16 channels as two vectors. A partial panel (fewer than 16 channels) uses masked loads and stores,
-// which never touch the masked lanes.
+// 16 channels as two vectors: all of them (`full`), exactly the first 8 (`half`: a panel of 8
+// channels, as the last of 24, 40 or 56), or a partial panel through masked loads and stores, which
+// never touch the masked lanes.
 typedef struct {
-    int full;
+    int full, half;
     __m256i m0, m1;
 } sc_lanes;
 
+static const sc_lanes sc_full_lanes = {1, 0, {0}, {0}}, sc_half_lanes = {0, 1, {0}, {0}};
+
 static inline __attribute__((always_inline)) sc_lanes sc_lanes_for(int nr) {
     const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return (sc_lanes){nr >= SC_PANEL, _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), index),
+    return (sc_lanes){nr >= SC_PANEL, 0, _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), index),
                       _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), index)};
 }
 
 static inline __attribute__((always_inline)) void sc_load16(const float *p, sc_lanes l, __m256 *lo, __m256 *hi) {
+    if (l.half) {
+        *lo = _mm256_loadu_ps(p);
+        *hi = _mm256_setzero_ps();
+        return;
+    }
     *lo = l.full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, l.m0);
     *hi = l.full ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, l.m1);
 }
 
 static inline __attribute__((always_inline)) void sc_store16(float *p, sc_lanes l, __m256 lo, __m256 hi) {
-    if (l.full) {
+    if (l.half) {
+        _mm256_storeu_ps(p, lo);
+    } else if (l.full) {
         _mm256_storeu_ps(p, lo);
         _mm256_storeu_ps(p + 8, hi);
     } else {
@@ -77,7 +87,7 @@ static inline __attribute__((always_inline)) void sc_finish_tile(const __m256 *l
         }
         if (last) {
             if (residual) sc_load16(residual + r * ldc, l, &x[0], &x[1]);
-            sc_epilogue8_apply(2, k, steps, v, x, a);
+            sc_epilogue8_apply(l.half ? 1 : 2, k, steps, v, x, a);
         }
         sc_store16(row, l, v[0], v[1]);
         if (act) sc_store16(act + r * ldc, l, a[0], a[1]);
@@ -104,7 +114,7 @@ static inline __attribute__((always_inline)) void sc_finish_full(const int rows,
     const size_t ldc = e->ldc;
     float *act = e->act ? e->act + col : NULL;
     const float *residual = e->residual ? e->residual + col : NULL;
-    const sc_lanes full = {1, _mm256_setzero_si256(), _mm256_setzero_si256()};
+    const sc_lanes full = sc_full_lanes;
     const sc_epilogue_steps steps = {residual != NULL, e->activation, act != NULL, e->act_relu};
     sc_epilogue8 k[2] = {{.scale = _mm256_set1_ps(1.0f), .shift = _mm256_setzero_ps()}};
     k[1] = k[0];
@@ -141,6 +151,27 @@ static __attribute__((noinline)) void sc_store_tile_full(const __m256 *lo, const
     }
 }
 
+// The reduction of one panel for `rows` pixels over `halves` (1 or 2, constants) of its 16 channels:
+// a panel of at most 8 channels does half the FMAs (the last of 24 channels costs 8 columns, not 16).
+static inline __attribute__((always_inline)) void sc_reduce(const int rows, const int halves, int taps, int kc,
+                                                            const float *const *a, size_t offset, size_t tap_stride,
+                                                            const float *w, __m256 *lo, __m256 *hi) {
+    for (int r = 0; r < rows; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+    for (int t = 0; t < taps; t++, a += SC_TILE_ROWS) {
+        const float *row[SC_TILE_ROWS];
+        for (int r = 0; r < rows; r++) row[r] = a[r] + offset;
+        const float *restrict wk = w + (size_t)t * tap_stride;
+        for (int k = 0; k < kc; k++, wk += SC_PANEL) {
+            const __m256 bl = _mm256_loadu_ps(wk), bh = halves == 2 ? _mm256_loadu_ps(wk + 8) : bl;
+            for (int r = 0; r < rows; r++) {
+                const __m256 x = _mm256_broadcast_ss(row[r] + k);
+                lo[r] = _mm256_fmadd_ps(x, bl, lo[r]);
+                if (halves == 2) hi[r] = _mm256_fmadd_ps(x, bh, hi[r]);
+            }
+        }
+    }
+}
+
 // The tile for exactly `rows` pixels (a constant in each instantiation below): a tile of fewer rows
 // does proportionally fewer broadcasts and FMAs, so a 7x7 map's 49 pixels cost 8 1/6 tiles, not 9.
 static inline __attribute__((always_inline)) void
@@ -148,6 +179,7 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
              float *c, const sc_igemm_epi *e) {
     for (int p = 0; p < b->panels; p++) {
         const size_t col = (size_t)p * SC_PANEL;
+        const int width = p + 1 < b->panels ? SC_PANEL : b->last_width;
         // The tile's output and residual lines are needed only at the end: ask for them now, so that
         // they arrive during the reduction instead of stalling the stores (1x1 convolutions over large
         // maps stream their output and residual from beyond L2).
@@ -157,28 +189,20 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
             if (e->last && e->act) _mm_prefetch((const char *)(e->act + r * e->ldc + col), _MM_HINT_T0);
         }
         __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
-        for (int r = 0; r < rows; r++) lo[r] = hi[r] = _mm256_setzero_ps();
-        const float *const *ta = a;
         const float *w = b->w + p * b->panel_stride;
-        for (int t = 0; t < taps; t++, ta += SC_TILE_ROWS) {
-            const float *row[SC_TILE_ROWS];
-            for (int r = 0; r < rows; r++) row[r] = ta[r] + offset;
-            const float *restrict wk = w + (size_t)t * b->tap_stride;
-            for (int k = 0; k < kc; k++, wk += SC_PANEL) {
-                const __m256 bl = _mm256_loadu_ps(wk), bh = _mm256_loadu_ps(wk + 8);
-                for (int r = 0; r < rows; r++) {
-                    const __m256 x = _mm256_broadcast_ss(row[r] + k);
-                    lo[r] = _mm256_fmadd_ps(x, bl, lo[r]);
-                    hi[r] = _mm256_fmadd_ps(x, bh, hi[r]);
-                }
-            }
-        }
-        const int width = p + 1 < b->panels ? SC_PANEL : b->last_width;
-        if (e->first && e->last && width == SC_PANEL && e->activation <= SC_ACT_RELU6) {
-            // One reduction block and a full panel, in registers: 6-22% faster than out of line on
-            // 1x1 convolutions over 16 to 64 channels, whose short reductions make the epilogue weigh.
+        if (width <= 8)
+            sc_reduce(rows, 1, taps, kc, a, offset, b->tap_stride, w, lo, hi);
+        else
+            sc_reduce(rows, 2, taps, kc, a, offset, b->tap_stride, w, lo, hi);
+        if (e->first && e->last && (width == SC_PANEL || width == 8) && e->activation <= SC_ACT_RELU6) {
+            // One reduction block and a full panel (or half), in registers: 6-22% faster than out of
+            // line on 1x1 convolutions over 16 to 64 channels, whose short reductions make the
+            // epilogue weigh.
             __asm__ volatile("" ::: "memory");  // keeps the epilogue's loads below the reduction
-            sc_finish_tile(lo, hi, rows, c, (sc_lanes){1, _mm256_setzero_si256(), _mm256_setzero_si256()}, col, e, 1, 1, 1);
+            if (width == SC_PANEL)
+                sc_finish_tile(lo, hi, rows, c, sc_full_lanes, col, e, 1, 1, 1);
+            else
+                sc_finish_tile(lo, hi, rows, c, sc_half_lanes, col, e, 1, 1, 1);
             continue;
         }
         // Copies, so that the accumulators themselves never have their address taken (which would keep

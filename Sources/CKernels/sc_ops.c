@@ -4,24 +4,40 @@
 // sc_ops_nhwc.c.
 #include "sc_internal.h"
 
+// In place (y == a or y == b), the loops read the operand that is y through y: with two distinct
+// pointers the compiler's run-time overlap check passes and the loop vectorizes (y == a fails it and
+// runs one float at a time). The sum's loop stays a plain one the compiler vectorizes.
 void sc_add(const float *a, const float *b, float *y, size_t n, int activation) {
-    if (activation == SC_ACT_RELU) {
+    const float *other = y == a ? b : a;
+    const int relu = activation == SC_ACT_RELU;
+    if (y == a || y == b) {
+        if (relu)
+            for (size_t i = 0; i < n; i++) {
+                const float v = y[i] + other[i];
+                y[i] = v < 0.0f ? 0.0f : v;
+            }
+        else
+            for (size_t i = 0; i < n; i++) y[i] += other[i];
+    } else if (relu) {
         for (size_t i = 0; i < n; i++) {
             const float v = a[i] + b[i];
             y[i] = v < 0.0f ? 0.0f : v;
         }
-        return;
+    } else {
+        for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
     }
-    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
-    // Any other activation in a second pass over what was just written (still in cache): the sum's
-    // loop stays a plain one the compiler vectorizes.
-    if (activation != SC_ACT_NONE) sc_activation(y, y, n, activation);
+    // Any other activation in a second pass over what was just written (still in cache).
+    if (!relu && activation != SC_ACT_NONE) sc_activation(y, y, n, activation);
 }
 
 // ReLU is written `v < 0 ? 0 : v` everywhere, so that NaN (for which every comparison is false) goes
-// through as NaN, as in PyTorch and ONNX Runtime: a diverged network must not look healthy.
+// through as NaN, as in PyTorch and ONNX Runtime: a diverged network must not look healthy. In place
+// through y alone (see sc_add).
 void sc_relu(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+    if (x == y)
+        for (size_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i];
+    else
+        for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 #define SC_LANES 16

@@ -105,14 +105,17 @@ struct ActivationKernelTests {
                         + Double(shift[c])
                 }
             }
-            let y = Guarded(count: x.count)
-            sc_layer_norm_nhwc(x, y.pointer, pixels, Int32(channels), scale, shift, epsilon)
-            // (Normalizing values near 100 loses up to 100 / spread of their float precision.)
-            #expect(KernelTests.relativeError(y.values, expected) <= 1e-3, "\(channels) x \(pixels)")
-            #expect(y.guardsIntact)
-            let inPlace = Guarded(x)
-            sc_layer_norm_nhwc(inPlace.pointer, inPlace.pointer, pixels, Int32(channels), scale, shift, epsilon)
-            #expect(inPlace.values == y.values, "\(channels) x \(pixels), in place")
+            KernelTests.atEveryLevel { level in
+                let y = Guarded(count: x.count)
+                sc_layer_norm_nhwc(x, y.pointer, pixels, Int32(channels), scale, shift, epsilon)
+                // (Normalizing values near 100 loses up to 100 / spread of their float precision.)
+                #expect(
+                    KernelTests.relativeError(y.values, expected) <= 1e-3, "level \(level), \(channels) x \(pixels)")
+                #expect(y.guardsIntact)
+                let inPlace = Guarded(x)
+                sc_layer_norm_nhwc(inPlace.pointer, inPlace.pointer, pixels, Int32(channels), scale, shift, epsilon)
+                #expect(inPlace.values == y.values, "level \(level), \(channels) x \(pixels), in place")
+            }
         }
     }
 

@@ -158,6 +158,15 @@ struct KernelTests {
                 inChannels: 5, height: 5, width: 3, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1,
                 allEpilogues: true),
             ConvCase(inChannels: 3, height: 15, width: 15, outChannels: 16, kernel: 7, stride: 2, pad: 3, groups: 1),
+            // Stems over 3 channels with kernels up to 4x4 read in place, a kernel row per run.
+            ConvCase(
+                inChannels: 3, height: 17, width: 16, outChannels: 32, kernel: 3, stride: 2, pad: 1, groups: 1,
+                allEpilogues: true),
+            ConvCase(inChannels: 3, height: 16, width: 16, outChannels: 24, kernel: 4, stride: 4, pad: 0, groups: 1),
+            // 24 output channels: a full panel and one of exactly 8, reduced and stored as half a panel.
+            ConvCase(
+                inChannels: 20, height: 5, width: 7, outChannels: 24, kernel: 1, stride: 1, pad: 0, groups: 1,
+                allEpilogues: true),
             ConvCase(
                 inChannels: 33, height: 9, width: 8, outChannels: 13, kernel: 3, stride: 2, pad: 1, groups: 1,
                 allEpilogues: true),
@@ -585,6 +594,21 @@ struct KernelTests {
                 sc_add($0.baseAddress, other, $0.baseAddress, x.count, relu ? 1 : 0)
             }
             #expect(Self.relativeError(inPlace, sum) <= Self.tolerance)
+            var intoOther = other  // y == b
+            intoOther.withUnsafeMutableBufferPointer {
+                sc_add(x, $0.baseAddress, $0.baseAddress, x.count, relu ? 1 : 0)
+            }
+            #expect(intoOther == inPlace)
+        }
+        // An activation other than ReLU runs as a second pass over the sum, in place or not.
+        let silu = zip(x, other).map { Self.activate(.silu, Double($0) + Double($1)) }
+        Self.atEveryLevel { level in
+            var sum = [Float](repeating: .nan, count: x.count), sumInPlace = x
+            sc_add(x, other, &sum, x.count, Int32(SC_ACT_SILU))
+            sumInPlace.withUnsafeMutableBufferPointer {
+                sc_add($0.baseAddress, other, $0.baseAddress, x.count, Int32(SC_ACT_SILU))
+            }
+            #expect(Self.relativeError(sum, silu) <= Self.tolerance && sumInPlace == sum, "level \(level)")
         }
         var y = [Float](repeating: .nan, count: x.count)
         sc_relu(x, &y, x.count)
