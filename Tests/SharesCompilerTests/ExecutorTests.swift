@@ -137,7 +137,8 @@ struct ExecutorTests {
         stem: [conv: {out: 6, kernel: 3, pad: 1}, maxpool: {kernel: 2, stride: 2}, sigmoid, layer_scale: {init: 2}, hardswish]
         stages:
           - {block: r, repeat: 2, share: {conv1: all}}
-        head: [relu6, layernorm, avgpool: {kernel: 2, stride: 2}, silu, squeeze_excite: {width: 2}, global_avgpool, flatten, linear: {out: 4}, silu]
+        # (12001 x 6 weights: enough for the linear layer to be cut into pieces on two threads)
+        head: [relu6, layernorm, avgpool: {kernel: 2, stride: 2}, silu, squeeze_excite: {width: 2}, global_avgpool, flatten, linear: {out: 12001}, linear: {out: 4}, silu]
         """
     ]
 

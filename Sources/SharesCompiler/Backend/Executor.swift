@@ -359,11 +359,16 @@ public final class Executor {
                 }
             }
         case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, let activation):
-            sc_squeeze_excite_nhwc(
-                x, y, Int32(spatial), channels, Int32(program.parameters[reduceBias].shape[0]),
-                raw[reduceWeight]!.pointer,
-                raw[reduceBias]!.pointer, raw[expandWeight]!.pointer, raw[expandBias]!.pointer, activation.kernelCode,
-                workspaces[workers.worker].pointer)
+            // The gate once, on this thread; then the pixels scaled in pieces.
+            let gate = sc_squeeze_excite_gate(
+                x, Int32(spatial), channels, Int32(program.parameters[reduceBias].shape[0]),
+                raw[reduceWeight]!.pointer, raw[reduceBias]!.pointer, raw[expandWeight]!.pointer,
+                raw[expandBias]!.pointer, activation.kernelCode, workspaces[workers.worker].pointer)
+            workers.runPieces(pieces) { _, piece in
+                let rows = share(of: spatial, worker: piece, of: pieces, granule: 16)
+                let offset = rows.lowerBound * inputShape.channels
+                if !rows.isEmpty { sc_scale_channels_nhwc(x + offset, y + offset, Int32(rows.count), channels, gate) }
+            }
         case .activation(let activation):
             workers.runPieces(pieces) { _, piece in
                 let range = share(of: outputElements, worker: piece, of: pieces, granule: 64)
@@ -398,9 +403,16 @@ public final class Executor {
         case .globalAvgPool:
             sc_global_avg_pool_nhwc(x, y, channels, Int32(spatial))
         case .linear(let weight, let bias, let activation):
-            sc_linear(
-                x, raw[weight]!.pointer, bias.map { raw[$0]!.pointer }, y, Int32(inputShape.elementCount),
-                Int32(outputElements), activation.kernelCode)
+            // Pieces of output features, each streaming its rows of the weight.
+            let features = inputShape.elementCount
+            workers.runPieces(pieces) { _, piece in
+                let outputs = share(of: outputElements, worker: piece, of: pieces, granule: 8)
+                if outputs.isEmpty { return }
+                sc_linear(
+                    x, raw[weight]!.pointer + outputs.lowerBound * features,
+                    bias.map { raw[$0]!.pointer + outputs.lowerBound }, y + outputs.lowerBound, Int32(features),
+                    Int32(outputs.count), activation.kernelCode)
+            }
         case .flatten:
             sc_nhwc_to_nchw(x, y, channels, Int32(spatial))
         case .subsamplePad(let stride, let padBefore):

@@ -36,6 +36,7 @@ extension sc_conv_geometry {
     }
 
     var isWinograd: Bool { algorithm == Int32(SC_CONV_WINOGRAD_F2) || algorithm == Int32(SC_CONV_WINOGRAD_F4) }
+    var isDepthwise: Bool { algorithm == Int32(SC_CONV_DEPTHWISE) }
 
     /// Rows of the convolution's work: output pixels, or for Winograd its m x m tiles of them.
     var rows: Int {

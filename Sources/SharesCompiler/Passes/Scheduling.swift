@@ -32,6 +32,11 @@ public enum Scheduling {
         case .rows: pieces = min(threads, program.values[step.output].shape.height)
         case .panels, .whole: pieces = 1
         }
+        // A linear layer is cut by output features only where its weights take long to stream (a
+        // classifier's 1280 x 1000); a small one costs less than the threads' meeting.
+        if case .linear(let weight, _, _) = step.kernel, program.parameters[weight].shape.reduce(1, *) < 1 << 16 {
+            return StepSchedule(algorithm: algorithm, split: split, pieces: 1)
+        }
         return StepSchedule(algorithm: algorithm, split: split, pieces: pieces)
     }
 
@@ -45,8 +50,11 @@ public enum Scheduling {
         let panels = geometry.panels
         let pixelLoad = (rowTiles + threads - 1) / threads * panels
         let panelLoad = rowTiles * ((panels + threads - 1) / threads)
+        // A depthwise convolution's work is mostly per pixel (its pointers and edges, and all of its
+        // input for a few FMAs per value): cut into panels of 16 of its 32 channels, it did all of that
+        // on both threads and ran no faster on two than on one. So pixels, always.
         let splitPanels =
-            !geometry.isWinograd
+            !geometry.isWinograd && !geometry.isDepthwise
             && (panelLoad < pixelLoad || (panelLoad == pixelLoad && geometry.packedFloats > inputElements))
         let units = splitPanels ? panels / 2 : rowTiles / 64
         return StepSchedule(
@@ -54,15 +62,16 @@ public enum Scheduling {
             pieces: min(max(units, threads), 4 * threads))
     }
 
-    /// How a step other than a convolution is cut (its schedule's `split` must be this): a
-    /// scale-and-shift, a layer scale and layer normalization by pixels, elementwise steps by values,
-    /// pooling by output rows, the rest never (squeeze-and-excitation pools the whole image first).
+    /// How a step other than a convolution is cut (its schedule's `split` must be this, or `whole` in
+    /// one piece): a scale-and-shift, a layer scale, layer normalization and squeeze-and-excitation's
+    /// scaling (after its gate, computed once) by pixels, elementwise steps by values, a linear layer by
+    /// its output values, pooling by output rows, the rest never.
     static func fixedSplit(of kernel: Program.Kernel) -> StepSchedule.Split {
         switch kernel {
-        case .conv, .scaleShift, .layerScale, .layerNorm: return .pixels
-        case .add, .relu, .activation: return .values
+        case .conv, .scaleShift, .layerScale, .layerNorm, .squeezeExcite: return .pixels
+        case .add, .relu, .activation, .linear: return .values
         case .maxPool, .avgPool: return .rows
-        case .globalAvgPool, .linear, .subsamplePad, .flatten, .squeezeExcite: return .whole
+        case .globalAvgPool, .subsamplePad, .flatten: return .whole
         }
     }
 
@@ -94,7 +103,7 @@ public enum Scheduling {
                 guard entry.algorithm == .kernel else {
                     return "\(name) is not a convolution, so it runs by its kernel"
                 }
-                guard entry.split == fixedSplit(of: step.kernel) else {
+                guard entry.split == fixedSplit(of: step.kernel) || (entry.split == .whole && entry.pieces == 1) else {
                     return "\(name) cannot split by \(entry.split)"
                 }
             }
