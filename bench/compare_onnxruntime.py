@@ -8,7 +8,8 @@ times between
       model's shape at batch BATCH;
   (b) OpenVINO in this process, when the `openvino` package is installed (--no-openvino skips it):
       the same ONNX file reshaped to batch BATCH, compiled for the CPU with the latency hint, one
-      stream, THREADS inference threads and float32 inference precision; timed as (a);
+      stream, THREADS inference threads (unpinned: the process is pinned already) and float32
+      inference precision; timed as (a);
   (c) `sharesc bench SPEC --batch BATCH --threads THREADS --runs RUNS --format json` in a fresh
       process, which prints JSON with median_ms, min_ms, max_ms, gflops, arena_bytes,
       packed_weight_bytes and peak_rss_bytes.
@@ -127,13 +128,15 @@ def input_for(session, batch: int):
 
 def openvino_request(model: pathlib.Path, threads: int, shape: list[int]):
     """An infer request of the ONNX file compiled for the CPU as a latency-bound single stream on
-    `threads` threads in float32 (OpenVINO would otherwise pick bf16 where the CPU has it)."""
+    `threads` threads in float32 (OpenVINO would otherwise pick bf16 where the CPU has it), its threads
+    left unpinned: this process is already confined to the row's CPUs, and OpenVINO's own pinning
+    inside that mask ran two threads no faster than one (resnet-50 at batch 1: 101 ms on 1 or 2)."""
     import openvino as ov
     core = ov.Core()
     network = core.read_model(str(model))
     network.reshape({network.inputs[0].get_any_name(): shape})
     config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1", "INFERENCE_NUM_THREADS": str(threads),
-              "INFERENCE_PRECISION_HINT": "f32"}
+              "INFERENCE_PRECISION_HINT": "f32", "ENABLE_CPU_PINNING": "NO"}
     return core.compile_model(network, "CPU", config).create_infer_request()
 
 
