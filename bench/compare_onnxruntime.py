@@ -151,6 +151,13 @@ def time_runs(run, runs: int, warmup: int) -> dict:
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
 
 
+def openvino_warm_up() -> None:
+    import openvino as ov
+    from openvino import opset13 as ops
+    x = ops.parameter([1, 8], ov.Type.f32)
+    ov.Core().compile_model(ov.Model([ops.relu(x)], [x]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+
+
 def openvino_available() -> bool:
     try:
         import openvino  # noqa: F401
@@ -401,6 +408,11 @@ def main() -> None:
         fail(f"needs numpy and onnxruntime in this Python ({error}); e.g. pip install numpy onnxruntime")
 
     args.openvino = args.openvino and openvino_available()
+    if args.openvino:
+        # OpenVINO reads the CPUs it may use once, at its first compile: compile a trivial model while
+        # the process may still use all of them, so that a row for more threads after a row for fewer
+        # is not confined to the first row's CPUs (it ran resnet-50 on two threads as slowly as on one).
+        openvino_warm_up()
     binary = sharesc_binary()
     single = len(rows) == 1 and not args.table
     summaries = [measure(binary, row, args, verbose=not args.json) for row in rows]
