@@ -95,6 +95,23 @@ struct PlanVerificationTests {
         #expect(
             problem { $0.schedule.steps[winograd].split = .rows }
                 == "schedule: step '\(steps[winograd].name)' cannot split by rows")
+        // Any step but a convolution may run whole, in one piece (as plans made before its kernel
+        // could be cut say of the classifier).
+        let classifier = index("head.fc1")
+        #expect(good.schedule.steps[classifier].split == .values && good.schedule.steps[classifier].pieces == 2)
+        #expect(
+            problem {
+                $0.schedule.steps[classifier].split = .whole
+                $0.schedule.steps[classifier].pieces = 1
+            } == "(verified)")
+        #expect(
+            problem {
+                $0.schedule.steps[classifier].split = .whole
+                $0.schedule.steps[classifier].pieces = 2
+            } == "schedule: step '\(steps[classifier].name)' cannot split by whole")
+        #expect(
+            problem { $0.schedule.steps[winograd].split = .whole }
+                == "schedule: step '\(steps[winograd].name)' cannot split by whole")
         #expect(problem { $0.schedule.steps[0].pieces = 0 } == "schedule: step '\(steps[0].name)' has 0 pieces")
         #expect(problem { $0.schedule.threads = 0 } == "schedule: threads is 0; expected 1 to 256")
         #expect(

@@ -221,7 +221,8 @@ public enum TorchExporter {
         }
         if graph.nodes.contains(where: { if case .conv = $0.op { return true } else { return false } }) {
             lines += [
-                "        # sharesc's initialisation (and torchvision's): He-normal conv weights, fan-out.",
+                "        # As `sharesc init` draws them: He-normal conv weights, fan-out (torchvision's for its ResNets,",
+                "        # MobileNets, EfficientNets and RegNets; its ConvNeXt draws truncated normals, std 0.02).",
                 "        for module in self.modules():",
                 "            if isinstance(module, nn.Conv2d):",
                 "                nn.init.kaiming_normal_(module.weight, mode=\"fan_out\", nonlinearity=\"relu\")"

@@ -9,8 +9,9 @@ import CKernels
 /// up to four pieces per thread of at least 64 row tiles or 2 panels: a piece reads all of its panels'
 /// weights, so smaller ones would read the weights more often than they balance load. Winograd cuts
 /// its tiles only: each piece transforms the input of its tiles for all of its panels (cut into
-/// panels, each piece would transform all the tiles: sharesnet-164's small maps gained 13% on two
-/// threads, sharewrn-40-4's wide ones lost 30%). Depthwise convolutions cut their pixels only.
+/// panels, each piece would transform all the tiles: on two threads at batch 1 the Winograd steps of
+/// sharesnet-164's small maps took 13% less time, sharewrn-40-4's wide ones 30% more). Depthwise
+/// convolutions cut their pixels only.
 public enum Scheduling {
     public static func run(_ program: Program, algorithms: [Algorithm], threads: Int) -> Schedule {
         Schedule(

@@ -115,7 +115,8 @@ class IsotropicTrunk(nn.Module):
             flatten=nn.Flatten(),
             fc1=nn.Linear(64, 10),
         ))
-        # sharesc's initialisation (and torchvision's): He-normal conv weights, fan-out.
+        # As `sharesc init` draws them: He-normal conv weights, fan-out (torchvision's for its ResNets,
+        # MobileNets, EfficientNets and RegNets; its ConvNeXt draws truncated normals, std 0.02).
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

@@ -170,7 +170,8 @@ class EfficientnetB0(nn.Module):
             flatten=nn.Flatten(),
             fc1=nn.Linear(1280, 1000),
         ))
-        # sharesc's initialisation (and torchvision's): He-normal conv weights, fan-out.
+        # As `sharesc init` draws them: He-normal conv weights, fan-out (torchvision's for its ResNets,
+        # MobileNets, EfficientNets and RegNets; its ConvNeXt draws truncated normals, std 0.02).
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
