@@ -108,7 +108,7 @@ __attribute__((target("avx2,fma"))) static void sc_scale_channels_avx2(const flo
 }
 #endif
 
-void sc_scale_channels_nhwc(const float *x, float *y, int spatial, int channels, const float *gate) {
+static void sc_scale_channels(const float *x, float *y, int spatial, int channels, const float *gate) {
 #if defined(__x86_64__)
     if (sc_level_internal() >= SC_LEVEL_AVX2) {
         sc_scale_channels_avx2(x, y, spatial, channels, gate);
@@ -122,8 +122,8 @@ void sc_scale_channels_nhwc(const float *x, float *y, int spatial, int channels,
 // kernel, and their activations by the elementwise one, eight lanes at a time at the AVX2 level: on
 // the small maps of EfficientNet's last stages the gate, one dot product and one double-precision
 // exponential per channel, took most of the step.
-const float *sc_squeeze_excite_gate(const float *x, int spatial, int channels, int squeeze, const float *w1,
-                                    const float *b1, const float *w2, const float *b2, int activation, float *scratch) {
+void sc_squeeze_excite_nhwc(const float *x, float *y, int spatial, int channels, int squeeze, const float *w1,
+                            const float *b1, const float *w2, const float *b2, int activation, float *scratch) {
     float *pooled = scratch, *hidden = scratch + channels;
     sc_global_avg_pool_nhwc(x, pooled, channels, spatial);
     sc_linear(pooled, w1, b1, hidden, channels, squeeze, SC_ACT_NONE);
@@ -131,11 +131,5 @@ const float *sc_squeeze_excite_gate(const float *x, int spatial, int channels, i
     float *gate = pooled;  // the pooled values are no longer needed
     sc_linear(hidden, w2, b2, gate, squeeze, channels, SC_ACT_NONE);
     sc_activation(gate, gate, (size_t)channels, SC_ACT_SIGMOID);
-    return gate;
-}
-
-void sc_squeeze_excite_nhwc(const float *x, float *y, int spatial, int channels, int squeeze, const float *w1,
-                            const float *b1, const float *w2, const float *b2, int activation, float *scratch) {
-    const float *gate = sc_squeeze_excite_gate(x, spatial, channels, squeeze, w1, b1, w2, b2, activation, scratch);
-    sc_scale_channels_nhwc(x, y, spatial, channels, gate);
+    sc_scale_channels(x, y, spatial, channels, gate);
 }

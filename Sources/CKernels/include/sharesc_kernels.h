@@ -125,15 +125,10 @@ void sc_layer_norm_nhwc(const float *x, float *y, size_t pixels, int channels, c
 // Squeeze-and-excitation on one image, in place or not: the mean of each channel over the pixels,
 // hidden = activation(w1 mean + b1) (w1: squeeze x channels, activation SC_ACT_RELU or SC_ACT_SILU),
 // gate = sigmoid(w2 hidden + b2) (w2: channels x squeeze), y[p][c] = x[p][c] * gate[c]. `scratch`
-// holds sc_squeeze_excite_scratch floats. In two parts for threads: sc_squeeze_excite_gate returns
-// the gate (`channels` floats in scratch), then sc_scale_channels_nhwc scales any range of pixels.
+// holds sc_squeeze_excite_scratch floats.
 size_t sc_squeeze_excite_scratch(int channels, int squeeze);
 void sc_squeeze_excite_nhwc(const float *x, float *y, int spatial, int channels, int squeeze, const float *w1,
                             const float *b1, const float *w2, const float *b2, int activation, float *scratch);
-const float *sc_squeeze_excite_gate(const float *x, int spatial, int channels, int squeeze, const float *w1,
-                                    const float *b1, const float *w2, const float *b2, int activation, float *scratch);
-// y[p][c] = x[p][c] * gate[c] for `spatial` pixels; y equals x or does not overlap it.
-void sc_scale_channels_nhwc(const float *x, float *y, int spatial, int channels, const float *gate);
 // Pooling over output rows [row_begin, row_end) of a batch (row = n * out_height + oy); x and y
 // point at the batch's first image. Max: padding never wins. Average: padded positions count as
 // zeros (PyTorch's count_include_pad), the divisor being the window clipped to the padded input.

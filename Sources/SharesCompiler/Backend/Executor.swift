@@ -359,16 +359,11 @@ public final class Executor {
                 }
             }
         case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, let activation):
-            // The gate once, on this thread; then the pixels scaled in pieces.
-            let gate = sc_squeeze_excite_gate(
-                x, Int32(spatial), channels, Int32(program.parameters[reduceBias].shape[0]),
-                raw[reduceWeight]!.pointer, raw[reduceBias]!.pointer, raw[expandWeight]!.pointer,
-                raw[expandBias]!.pointer, activation.kernelCode, workspaces[workers.worker].pointer)
-            workers.runPieces(pieces) { _, piece in
-                let rows = share(of: spatial, worker: piece, of: pieces, granule: 16)
-                let offset = rows.lowerBound * inputShape.channels
-                if !rows.isEmpty { sc_scale_channels_nhwc(x + offset, y + offset, Int32(rows.count), channels, gate) }
-            }
+            sc_squeeze_excite_nhwc(
+                x, y, Int32(spatial), channels, Int32(program.parameters[reduceBias].shape[0]),
+                raw[reduceWeight]!.pointer,
+                raw[reduceBias]!.pointer, raw[expandWeight]!.pointer, raw[expandBias]!.pointer, activation.kernelCode,
+                workspaces[workers.worker].pointer)
         case .activation(let activation):
             workers.runPieces(pieces) { _, piece in
                 let range = share(of: outputElements, worker: piece, of: pieces, granule: 64)
