@@ -257,6 +257,10 @@ def main():
         (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.out / 'model.safetensors'} and {args.out / 'metrics.json'}", flush=True)
     if env.enabled:
+        # Every rank reaches teardown before any leaves it: a rank that destroyed its group while rank 0
+        # was still writing the metrics closed the connection under rank 0's gloo thread, which then
+        # aborted (`terminate called without an active exception`) after all the work was done.
+        dist.barrier()
         dist.destroy_process_group()
 
 
