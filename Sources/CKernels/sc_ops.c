@@ -4,28 +4,24 @@
 // sc_ops_nhwc.c.
 #include "sc_internal.h"
 
-// In place (y == a or y == b), the loops read the operand that is y through y: with two distinct
-// pointers the compiler's run-time overlap check passes and the loop vectorizes (y == a fails it and
-// runs one float at a time). The sum's loop stays a plain one the compiler vectorizes.
-void sc_add(const float *a, const float *b, float *y, size_t n, int activation) {
-    const float *other = y == a ? b : a;
-    const int relu = activation == SC_ACT_RELU;
-    if (y == a || y == b) {
-        if (relu)
-            for (size_t i = 0; i < n; i++) {
-                const float v = y[i] + other[i];
-                y[i] = v < 0.0f ? 0.0f : v;
-            }
-        else
-            for (size_t i = 0; i < n; i++) y[i] += other[i];
-    } else if (relu) {
-        for (size_t i = 0; i < n; i++) {
-            const float v = a[i] + b[i];
-            y[i] = v < 0.0f ? 0.0f : v;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+// In place (`in_place`, a constant in each call) the first operand is read through y, as in
+// sc_scale_shift_rows: with distinct restrict pointers the compiler needs no run-time overlap check,
+// which y == a fails, sending it to a loop one float at a time.
+static inline __attribute__((always_inline)) void sc_add_values(const float *restrict a, const float *restrict b,
+                                                                float *restrict y, size_t n, int relu, int in_place) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = (in_place ? y : a)[i] + b[i];
+        y[i] = relu && v < 0.0f ? 0.0f : v;
     }
+}
+
+void sc_add(const float *a, const float *b, float *y, size_t n, int activation) {
+    const int relu = activation == SC_ACT_RELU, in_place = y == a || y == b;
+    const float *other = y == a ? b : a;  // the operand that is not y, in place
+    if (in_place && relu) sc_add_values(NULL, other, y, n, 1, 1);
+    else if (in_place) sc_add_values(NULL, other, y, n, 0, 1);
+    else if (relu) sc_add_values(a, b, y, n, 1, 0);
+    else sc_add_values(a, b, y, n, 0, 0);
     // Any other activation in a second pass over what was just written (still in cache).
     if (!relu && activation != SC_ACT_NONE) sc_activation(y, y, n, activation);
 }
