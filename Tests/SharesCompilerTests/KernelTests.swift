@@ -163,6 +163,13 @@ struct KernelTests {
                 inChannels: 3, height: 17, width: 16, outChannels: 32, kernel: 3, stride: 2, pad: 1, groups: 1,
                 allEpilogues: true),
             ConvCase(inChannels: 3, height: 16, width: 16, outChannels: 24, kernel: 4, stride: 4, pad: 0, groups: 1),
+            // Tiles of pixels in one output row and inside the image horizontally: their kernel rows'
+            // pointers step by the stride, with the zero row above and below the image; the last
+            // tile's 4 pixels too.
+            ConvCase(inChannels: 3, height: 11, width: 41, outChannels: 20, kernel: 3, stride: 1, pad: 1, groups: 1),
+            ConvCase(
+                inChannels: 16, height: 11, width: 41, outChannels: 20, kernel: 3, stride: 2, pad: 0, groups: 1,
+                batch: 1),
             // 24 output channels: a full panel and one of exactly 8, reduced and stored as half a panel.
             ConvCase(
                 inChannels: 20, height: 5, width: 7, outChannels: 24, kernel: 1, stride: 1, pad: 0, groups: 1,
