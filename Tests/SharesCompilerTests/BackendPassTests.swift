@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -145,6 +146,41 @@ struct BackendPassTests {
         try expectGolden(ProgramPrinter.fused(plan.program), "2-tie-group.fused.txt")
         try expectGolden(ProgramPrinter.memory(plan.program, plan.memory), "2-tie-group.memory.txt")
         try expectGolden(ProgramPrinter.plan(plan), "2-tie-group.plan.txt")
+    }
+
+    // MARK: Scheduling
+
+    @Test func piecesAreReckonedAsTheExecutorCutsAndClaimsThem() {
+        // Three pieces of 4 units on two threads: one thread takes two of them.
+        #expect(Scheduling.busiestLoad(pieces: 3, threads: 2) { _ in 4 } == 8)
+        #expect(Scheduling.busiestLoad(pieces: 5, threads: 2) { [9, 1, 1, 1, 1][$0] } == 9)
+        // 24 output channels: a panel of 16 and one of 8, which costs half as much.
+        let geometry = sc_conv_geometry(
+            in_channels: 144, in_height: 56, in_width: 56, out_channels: 24, out_height: 56, out_width: 56,
+            kernel: 1, stride: 1, pad: 0, groups: 1, algorithm: Algorithm.gemm1x1.kernelCode)
+        let work = Scheduling.ConvolutionWork(geometry)
+        #expect(work.panelCosts == [2, 1])
+        #expect(work.rowTiles == (56 * 56 + 5) / 6)
+        #expect(work.ofPanels(0, of: 2) == 2 * work.rowTiles)
+        #expect((0..<4).map { work.ofRows($0, of: 4) }.reduce(0, +) >= 3 * work.rowTiles)
+    }
+
+    @Test func twoThreadsShareEveryLargeConvolutionEvenly() throws {
+        // MobileNetV2's 16 -> 96 expansion at 112 x 112 once went in 3 pieces of 2 panels: one thread
+        // did two thirds of it, and two threads ran it no faster than one.
+        let program = try shippedProgram("imagenet/mobilenet-v2.yaml")
+        let algorithms = AlgorithmSelection.run(program)
+        let schedule = Scheduling.run(program, algorithms: algorithms, threads: 2)
+        for (index, step) in program.steps.enumerated() {
+            guard let geometry = program.convGeometry(of: step, algorithm: algorithms[index]) else { continue }
+            let work = Scheduling.ConvolutionWork(geometry), entry = schedule.steps[index]
+            guard work.rowTiles >= 128 else { continue }
+            let total = work.rowTiles * work.panelCosts.reduce(0, +)
+            let busiest = Scheduling.busiestLoad(pieces: entry.pieces, threads: 2) {
+                entry.split == .panels ? work.ofPanels($0, of: entry.pieces) : work.ofRows($0, of: entry.pieces)
+            }
+            #expect(Double(busiest) <= 0.52 * Double(total), "\(step.name): \(entry.pieces) x \(entry.split)")
+        }
     }
 
     // MARK: Plan files

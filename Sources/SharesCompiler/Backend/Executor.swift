@@ -434,7 +434,11 @@ public final class Executor {
         let splitPanels = conv.schedule.split == .panels
         let convolve = conv.geometry.isWinograd ? sc_winograd_conv : sc_conv_nhwc
         workers.runPieces(pieces) { t, piece in
-            let rows = splitPanels ? 0..<conv.rows : share(of: conv.rows, worker: piece, of: pieces, granule: 12)
+            let rows =
+                splitPanels
+                ? 0..<conv.rows
+                : share(
+                    of: conv.rows, worker: piece, of: pieces, granule: StepSchedule.convolutionRowGranule)
             let panels = splitPanels ? share(of: conv.panels, worker: piece, of: pieces) : 0..<conv.panels
             if rows.isEmpty || panels.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers

@@ -63,13 +63,6 @@ final class WorkerPool {
     }
 }
 
-/// The part of `0..<count` that worker `index` of `workers` takes, in multiples of `granule`.
-func share(of count: Int, worker index: Int, of workers: Int, granule: Int = 1) -> Range<Int> {
-    let granules = (count + granule - 1) / granule
-    let begin = granules * index / workers * granule, end = granules * (index + 1) / workers * granule
-    return min(begin, count)..<min(end, count)
-}
-
 /// An aligned float buffer: its own memory (sc_alloc: huge pages when large), freed with it, or a
 /// piece of a `BufferArena`, which it keeps alive.
 final class AlignedBuffer {

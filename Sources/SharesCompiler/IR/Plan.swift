@@ -59,6 +59,9 @@ public struct StepSchedule: Codable, Hashable, Sendable {
     public var split: Split
     /// How many pieces (1: the step runs whole on one thread).
     public var pieces: Int
+    /// A convolution's pieces of pixels (or Winograd tiles) are multiples of this many: a whole
+    /// number of every level's micro-tiles.
+    static let convolutionRowGranule = 12
 
     public enum Split: String, Codable, Hashable, Sendable {
         /// Output pixels (for Winograd, its tiles of output pixels), every piece all output channels.
@@ -72,4 +75,12 @@ public struct StepSchedule: Codable, Hashable, Sendable {
         /// Never cut.
         case whole
     }
+}
+
+/// The part of `0..<count` that worker (or piece) `index` of `workers` takes, in multiples of
+/// `granule`: how the executor cuts a step into its pieces, and how the scheduler reckons their work.
+func share(of count: Int, worker index: Int, of workers: Int, granule: Int = 1) -> Range<Int> {
+    let granules = (count + granule - 1) / granule
+    let begin = granules * index / workers * granule, end = granules * (index + 1) / workers * granule
+    return min(begin, count)..<min(end, count)
 }

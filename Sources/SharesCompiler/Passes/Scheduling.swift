@@ -4,10 +4,12 @@ import CKernels
 /// what its work is cut and into how many pieces, which go to whichever thread is free.
 ///
 /// A convolution's work is output pixels (or Winograd's tiles of them) x panels of 16 output
-/// channels. It is cut along whichever leaves the least work on the busiest thread (on a tie, the
-/// panels when the weights outweigh the input: each thread then streams only its share of them), in
-/// up to four pieces per thread of at least 64 row tiles or 2 panels: a piece reads all of its panels'
-/// weights, so smaller ones would read the weights more often than they balance load. Winograd cuts
+/// channels. It is cut into up to four pieces per thread of at least 64 row tiles or 2 panels (a
+/// piece reads all of its panels' weights, so smaller ones would read the weights more often than
+/// they balance load), along whichever leaves the least work on the busiest thread, reckoned with the
+/// pieces as cut (MobileNetV2's 16 -> 96 expansion in 3 pieces of 2 panels left 4 of its 6 panels to
+/// one of two threads) and a panel of 8 channels as half of one of 16; on a tie (within 2%), the
+/// panels when the weights outweigh the input: each thread then streams only its share of them. Winograd cuts
 /// its tiles only: each piece transforms the input of its tiles for all of its panels (cut into
 /// panels, each piece would transform all the tiles: on two threads at batch 1 the Winograd steps of
 /// sharesnet-164's small maps took 13% less time, sharewrn-40-4's wide ones 30% more). Depthwise
@@ -48,21 +50,62 @@ public enum Scheduling {
         threads: Int
     ) -> StepSchedule {
         guard threads > 1 else { return StepSchedule(algorithm: algorithm, split: .pixels, pieces: 1) }
-        // Micro-tiles of rows: 6 output pixels in the GEMM's micro-kernel, chunks of 8 Winograd tiles.
-        let rowTiles = geometry.isWinograd ? (geometry.rows + 7) / 8 : (geometry.rows + 5) / 6
-        let panels = geometry.panels
-        let pixelLoad = (rowTiles + threads - 1) / threads * panels
-        let panelLoad = rowTiles * ((panels + threads - 1) / threads)
+        let work = ConvolutionWork(geometry)
+        let pixelPieces = min(max(work.rowTiles / 64, threads), 4 * threads)
+        let pixelLoad = busiestLoad(pieces: pixelPieces, threads: threads) { work.ofRows($0, of: pixelPieces) }
         // A depthwise convolution's work is mostly per pixel (its pointers and edges, and all of its
         // input for a few FMAs per value): cut into panels of 16 of its 32 channels, it did all of that
         // on both threads and ran no faster on two than on one. So pixels, always.
-        let splitPanels =
-            !geometry.isWinograd && !geometry.isDepthwise
-            && (panelLoad < pixelLoad || (panelLoad == pixelLoad && geometry.packedFloats > inputElements))
-        let units = splitPanels ? panels / 2 : rowTiles / 64
+        guard !geometry.isWinograd, !geometry.isDepthwise, work.panelCosts.count > 1 else {
+            return StepSchedule(algorithm: algorithm, split: .pixels, pieces: pixelPieces)
+        }
+        let panelPieces = min(max(work.panelCosts.count / 2, threads), 4 * threads, work.panelCosts.count)
+        let panelLoad = busiestLoad(pieces: panelPieces, threads: threads) { work.ofPanels($0, of: panelPieces) }
+        // Loads within 2% of each other tie: the difference is the rounding of pieces to whole tiles.
+        let tie = abs(panelLoad - pixelLoad) * 50 <= pixelLoad
+        let splitPanels = tie ? geometry.packedFloats > inputElements : panelLoad < pixelLoad
         return StepSchedule(
             algorithm: algorithm, split: splitPanels ? .panels : .pixels,
-            pieces: min(max(units, threads), 4 * threads))
+            pieces: splitPanels ? panelPieces : pixelPieces)
+    }
+
+    /// A convolution's work in micro-tiles: rows of 6 output pixels (chunks of 8 Winograd tiles) x
+    /// half panels, a panel of at most 8 output channels costing half a full one.
+    struct ConvolutionWork {
+        let rows: Int, rowTiles: Int, tileRows: Int
+        let panelCosts: [Int]
+
+        init(_ geometry: sc_conv_geometry) {
+            rows = geometry.rows
+            tileRows = geometry.isWinograd ? 8 : 6
+            rowTiles = (rows + tileRows - 1) / tileRows
+            let groups = max(Int(geometry.groups), 1), perGroup = Int(geometry.out_channels) / groups
+            let panelsPerGroup = geometry.isDepthwise ? geometry.panels : (perGroup + 15) / 16
+            let groupCosts = (0..<panelsPerGroup).map { min(perGroup - 16 * $0, 16) <= 8 ? 1 : 2 }
+            panelCosts = geometry.isDepthwise ? groupCosts : Array(repeating: groupCosts, count: groups).flatMap { $0 }
+        }
+
+        /// Piece `piece` of `pieces` cut along the pixels, as the executor cuts it.
+        func ofRows(_ piece: Int, of pieces: Int) -> Int {
+            let range = share(of: rows, worker: piece, of: pieces, granule: StepSchedule.convolutionRowGranule)
+            return (range.count + tileRows - 1) / tileRows * panelCosts.reduce(0, +)
+        }
+
+        /// Piece `piece` of `pieces` cut along the panels.
+        func ofPanels(_ piece: Int, of pieces: Int) -> Int {
+            rowTiles * panelCosts[share(of: panelCosts.count, worker: piece, of: pieces)].reduce(0, +)
+        }
+    }
+
+    /// The busiest thread's work when pieces `0..<pieces` (of work `work(piece)`) are claimed in
+    /// order, each by whichever thread is free first (as the worker pool hands them out).
+    static func busiestLoad(pieces: Int, threads: Int, work: (Int) -> Int) -> Int {
+        var loads = [Int](repeating: 0, count: threads)
+        for piece in 0..<pieces {
+            let freest = loads.indices.min { loads[$0] < loads[$1] }!
+            loads[freest] += work(piece)
+        }
+        return loads.max()!
     }
 
     /// How a step other than a convolution is cut (its schedule's `split` must be this, or `whole` in
