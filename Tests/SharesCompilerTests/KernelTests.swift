@@ -41,6 +41,15 @@ struct KernelTests {
         combination & 8 == 0 ? .none : [.relu, .relu6, .silu, .hardswish, .gelu, .sigmoid][combination % 6]
     }
 
+    /// The second (pre-activation) output the epilogue writes beside `values`: scaled and shifted per
+    /// channel, through ReLU if `relu`.
+    static func secondOutput(_ values: [Double], scale: [Float], shift: [Float], relu: Bool) -> [Double] {
+        values.indices.map {
+            let v = values[$0] * Double(scale[$0 % scale.count]) + Double(shift[$0 % shift.count])
+            return relu ? max(v, 0) : v
+        }
+    }
+
     /// An activation's definition in Double (the reference interpreter's, GELU written with erfc).
     static func activate(_ activation: Program.Activation, _ v: Double) -> Double {
         switch activation {
@@ -334,9 +343,8 @@ struct KernelTests {
                         expected[p * m + o] = Self.activate(activation, v)
                     }
                 }
-                let expectedAct = (0..<n * m).map {
-                    max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0)
-                }
+                let actRelu = useScale  // so that both kinds of second output meet every other step
+                let expectedAct = Self.secondOutput(expected, scale: actScale, shift: actShift, relu: actRelu)
                 // Every split for the no-epilogue and full-epilogue cases, the whole range otherwise.
                 for (name, ranges) in splits where name == "whole" || combination == 0 || combination == 31 {
                     let act = Guarded(count: m * n)
@@ -347,7 +355,7 @@ struct KernelTests {
                         activation: activation.kernelCode,
                         act_output: useAct ? act.pointer : nil,
                         act_scale: useAct ? UnsafePointer(actScaleBuffer.pointer) : nil,
-                        act_shift: useAct ? UnsafePointer(actShiftBuffer.pointer) : nil, act_relu: 1)
+                        act_shift: useAct ? UnsafePointer(actShiftBuffer.pointer) : nil, act_relu: actRelu ? 1 : 0)
                     let (output, intact) = Self.runConv(
                         c, packed: packed, input: input, epilogue: epilogue, ranges: ranges)
                     let error = Self.relativeError(output, expected)
@@ -433,9 +441,8 @@ struct KernelTests {
                     if useResidual { v += Double(residual[i]) }
                     return Self.activate(activation, v)
                 }
-                let expectedAct = (0..<n * m).map {
-                    max(expected[$0] * Double(actScale[$0 % m]) + Double(actShift[$0 % m]), 0)
-                }
+                let actRelu = useScale  // so that both kinds of second output meet every other step
+                let expectedAct = Self.secondOutput(expected, scale: actScale, shift: actShift, relu: actRelu)
                 for (name, ranges) in splits {
                     let output = Guarded(count: m * n), act = Guarded(count: m * n)
                     let workspace = Guarded(count: sc_winograd_workspace_size(&geometry))
@@ -446,7 +453,8 @@ struct KernelTests {
                         activation: activation.kernelCode,
                         act_output: useAct ? act.pointer : nil,
                         act_scale: useAct ? UnsafePointer(buffers.actScale.pointer) : nil,
-                        act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil, act_relu: 1)
+                        act_shift: useAct ? UnsafePointer(buffers.actShift.pointer) : nil,
+                        act_relu: actRelu ? 1 : 0)
                     for (tileRange, panelRange) in ranges {
                         sc_winograd_conv(
                             &geometry, packed.pointer, input, output.pointer, &epilogue, workspace.pointer,
