@@ -16,17 +16,11 @@
 #define SC_KC 256
 // Bytes of input a chunk of output pixels may touch: about a third of this machine's 512 KiB L2.
 #define SC_CHUNK_BYTES (192 * 1024)
-// Convolutions with fewer input channels than this, a kernel larger than SC_MERGE_KERNEL and a
-// reduction of at most SC_COPY_K (the 7x7 stem over 3 channels: 147) copy each pixel's taps x channels
-// into a row of its own and reduce over it in one block, so the micro-kernel runs one long reduction
-// instead of 49 reductions of 3. Smaller kernels over few channels (the 3x3/2 and 4x4/4 stems) read
-// in place with merged kernel rows (sc_fill_pointers): 3 runs of 9 or 4 of 12 cost less than the copy
-// (kernel A/B 0.87 and 0.92), while a 7x7's many edge tiles, which cannot merge, make its copy pay.
-// Everything else reads its input in place: copying measured slower for every other shape, including
-// 256 to 2048 channels, whose rows fall in few L1 sets.
-#define SC_COPY_CHANNELS 16
-#define SC_COPY_K 256
-#define SC_MERGE_KERNEL 4
+// Every convolution reads its input in place, stems over 3 channels included: a one-block
+// convolution reduces over merged kernel rows (sc_fill_tile), 7 runs of 21 for a 7x7 over 3 channels.
+// Copying each pixel's taps x channels into a row of its own, once faster for kernels from 5x5, measured
+// slower once pointer tables were built a tile row at a time (kernel A/B 0.74-0.93 for 5x5 to 9x9
+// stems); for more channels it was always slower (rows of 256 to 2048 channels fall in few L1 sets).
 // Weights this small are cheap to read again: from L2 when tiles visit all the panels in turn, or for
 // every chunk.
 #define SC_SMALL_WEIGHTS (256 * 1024)
@@ -35,10 +29,8 @@
 
 // How one convolution is blocked; the same at every level, so the workspace size is level-free.
 typedef struct {
-    int copy_rows;     // the stem: each pixel's taps x channels copied into a row of its own, one block
     int channel_block; // input channels per reduction block
     int blocks;        // reduction blocks
-    int row_pitch;     // floats from one copied row to the next
     long chunk;        // output pixels whose input stays in L2 while every panel passes over them
 } sc_igemm_plan;
 
@@ -49,18 +41,16 @@ static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_chann
 static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     const int groups = sc_groups(g), cg = g->in_channels / groups, taps = g->kernel * g->kernel;
     sc_igemm_plan p;
-    p.copy_rows = groups == 1 && g->kernel > SC_MERGE_KERNEL && cg < SC_COPY_CHANNELS && taps * cg <= SC_COPY_K;
     // The channel block depends only on the kernel size and channel counts, as the packed weights do.
     const long weight_bytes = (long)taps * cg * g->out_channels * 4;
-    const int one_block = p.copy_rows || (taps * cg <= SC_ONE_BLOCK_K && weight_bytes < SC_STREAMED_WEIGHTS);
+    const int one_block = taps * cg <= SC_ONE_BLOCK_K && weight_bytes < SC_STREAMED_WEIGHTS;
     const int blocks = one_block ? 1 : (taps * cg + SC_KC - 1) / SC_KC;
     p.channel_block = (cg + blocks - 1) / blocks;
     p.blocks = (cg + p.channel_block - 1) / p.channel_block;
-    p.row_pitch = (taps * p.channel_block + 15) / 16 * 16 + 16;
-    // A pixel's share of the input: its copied row, or in place its channels (times the stride squared
-    // for strided convolutions, whose pixels sit further apart); with several reduction blocks, also
-    // its output row, which each block reads and writes again and which must not fall out of L2.
-    long bytes_per_pixel = p.copy_rows ? (long)p.row_pitch * 4 : (long)p.channel_block * 4 * g->stride * g->stride;
+    // A pixel's share of the input: its channels (times the stride squared for strided convolutions,
+    // whose pixels sit further apart); with several reduction blocks, also its output row, which each
+    // block reads and writes again and which must not fall out of L2.
+    long bytes_per_pixel = (long)p.channel_block * 4 * g->stride * g->stride;
     // (Not when the weights are large: a chunk re-reads them all, and four re-reads of the 4 MiB of a
     // 512 -> 2048 1x1 over a 7x7 map cost more than partial sums in L3.)
     if (p.blocks > 1 && weight_bytes <= SC_SMALL_WEIGHTS) bytes_per_pixel += (long)g->out_channels * 4;
@@ -142,8 +132,8 @@ size_t sc_conv_nhwc_workspace_size(const sc_conv_geometry *g) {
     const sc_igemm_plan p = sc_igemm_make_plan(g);
     const size_t taps = (size_t)g->kernel * g->kernel;
     const size_t chunk = (size_t)sc_max_chunk(&p);
-    // Copied rows; or the pointer table and a byte per tile saying whether it lists merged kernel rows.
-    const size_t inputs = p.copy_rows ? chunk * p.row_pitch : chunk * taps * (sizeof(float *) / sizeof(float)) + chunk / 4 + 4;
+    // The pointer table and a byte per tile saying whether it lists merged kernel rows.
+    const size_t inputs = chunk * taps * (sizeof(float *) / sizeof(float)) + chunk / 4 + 4;
     return 16 + sc_zero_row_floats(g) + sc_partial_floats(&p, g) + inputs;  // 16: alignment slack
 }
 
@@ -248,36 +238,6 @@ static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, cons
     }
 }
 
-// Short copies and fills as plain loops: rows are built from runs of a few dozen floats, where a
-// call to memcpy or memset costs more than the copy.
-static inline void sc_copy(float *restrict dst, const float *restrict src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = src[i];
-}
-static inline void sc_zero(float *dst, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = 0.0f;
-}
-
-// Copies each pixel's taps x channels of the chunk [c0, c0 + count), zero in the padding, into its row
-// of `rows`. In NHWC a kernel row's taps are adjacent pixels: one contiguous copy clipped to the image.
-static void sc_fill_rows(const sc_conv_geometry *g, const float *input, long c0, long count, float *rows, int pitch) {
-    const int ks = g->kernel, c = g->in_channels, w = g->in_width;
-    sc_pixel px = sc_locate(g, input, c0);
-    for (long i = 0; i < count; i++, px = sc_next(g, px)) {
-        float *dst = rows + (size_t)i * pitch;
-        const int lo = px.x0 < 0 ? -px.x0 : 0, hi = w - px.x0 < ks ? w - px.x0 : ks;  // taps inside: [lo, hi)
-        for (int ky = 0; ky < ks; ky++, dst += (size_t)ks * c) {
-            const int iy = px.y0 + ky;
-            if (iy < 0 || iy >= g->in_height || lo >= hi) {
-                sc_zero(dst, (size_t)ks * c);
-                continue;
-            }
-            sc_zero(dst, (size_t)lo * c);
-            sc_copy(dst + (size_t)lo * c, px.image + ((size_t)iy * w + px.x0 + lo) * c, (size_t)(hi - lo) * c);
-            sc_zero(dst + (size_t)hi * c, (size_t)(ks - hi) * c);
-        }
-    }
-}
-
 // Everything one tile needs besides its panel and position: the convolution, the chunk being
 // worked on and the reduction block.
 typedef struct {
@@ -290,8 +250,7 @@ typedef struct {
     int cg, mg, ppg, taps, direct;
     size_t group_floats;
     float *partial;               // the chunk's partial sums when the output is also the residual, else NULL
-    const float *rows;            // copied rows (copy_rows)
-    const float *const *pointers; // the chunk's pointer table (neither copy_rows nor direct)
+    const float *const *pointers; // the chunk's pointer table (unless direct)
     const unsigned char *merged;  // per tile of the chunk: its table lists kernel rows, not taps
     long c0, count;               // the chunk
     long table_tile;              // the tile whose table is first: 0, or the tile that built its own
@@ -323,11 +282,8 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
                             act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
     sc_igemm_panels b = {sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};
     float *c = partial && !x->last ? partial : x->output + (size_t)first_row * ldc + oc0;
-    const float *a[SC_TILE_ROWS];
-    if (x->p.copy_rows) {  // one reduction over the block's taps x channels, row by row
-        for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->rows + (size_t)(t * SC_TILE_ROWS + (r < mr ? r : mr - 1)) * x->p.row_pitch;
-        x->tile(1, x->taps * x->cc, a, 0, &b, c, mr, &e);
-    } else if (x->direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
+    if (x->direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
+        const float *a[SC_TILE_ROWS];
         for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->input + (size_t)(first_row + (r < mr ? r : mr - 1)) * x->g->in_channels;
         x->tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
     } else if (x->merged[t - x->table_tile]) {  // one run per kernel row: ks taps x all channels
@@ -357,10 +313,9 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     memset(zero, 0, zero_floats * sizeof(float));
     // Partial sums apart only when the output is also the residual (see sc_partial_floats).
     x.partial = x.p.blocks > 1 && epilogue && epilogue->residual == output ? zero + zero_floats : NULL;
-    float *rows = zero + zero_floats + sc_partial_floats(&x.p, g);
-    const float **pointers = (const float **)(void *)rows;
+    const float **pointers = (const float **)(void *)(zero + zero_floats + sc_partial_floats(&x.p, g));
     unsigned char *merged = (unsigned char *)(pointers + (size_t)sc_max_chunk(&x.p) * x.taps);
-    x.rows = rows, x.pointers = pointers, x.merged = merged;
+    x.pointers = pointers, x.merged = merged;
     // Kernel rows merge into one run each when one block holds all the channels of the one group.
     const int merge = groups == 1 && x.p.blocks == 1 && x.taps > 1;
     // With one reduction block and small weights, each tile visits every panel before the next tile:
@@ -372,18 +327,17 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     // When each tile visits every panel at once, it builds its own pointer table just before: the
     // chunk's whole table (295 KiB for a 3x3/2 stem's 4096 pixels) would compete with the input for L2
     // (kernel A/B 0.97 on that stem).
-    const int table = !x.p.copy_rows && !x.direct, tile_tables = table && tiles_outer;
+    const int tile_tables = !x.direct && tiles_outer;
     const long chunk = sc_balanced_chunk(&x.p, pixel_end - pixel_begin);
     for (long c0 = pixel_begin; c0 < pixel_end; c0 += chunk) {
         x.c0 = c0;
         x.count = pixel_end - c0 < chunk ? pixel_end - c0 : chunk;
         const long tiles = (x.count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
-        if (table && !tile_tables) sc_fill_pointers(g, input, zero, c0, x.count, merge, pointers, merged);
+        if (!x.direct && !tile_tables) sc_fill_pointers(g, input, zero, c0, x.count, merge, pointers, merged);
         sc_pixel next_pixel = sc_locate(g, input, c0);
         for (int kb = 0; kb < x.p.blocks; kb++) {
             x.cbeg = kb * x.p.channel_block;
             x.cc = x.cg - x.cbeg < x.p.channel_block ? x.cg - x.cbeg : x.p.channel_block;
-            if (x.p.copy_rows) sc_fill_rows(g, input, c0, x.count, rows, x.p.row_pitch);  // one block: all channels
             x.first = kb == 0;
             x.last = kb == x.p.blocks - 1;
             if (tiles_outer) {

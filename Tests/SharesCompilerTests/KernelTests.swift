@@ -162,12 +162,13 @@ struct KernelTests {
                 inChannels: 3, height: 9, width: 9, outChannels: 5, kernel: 1, stride: 1, pad: 0, groups: 1,
                 allEpilogues: true),
             ConvCase(inChannels: 17, height: 7, width: 7, outChannels: 33, kernel: 1, stride: 2, pad: 0, groups: 1),
-            // Fewer than 16 channels and taps > 1: each pixel's taps copied into one row.
+            // Few channels and taps > 1: kernel rows merged into runs where a tile lies inside the image.
             ConvCase(
                 inChannels: 5, height: 5, width: 3, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1,
                 allEpilogues: true),
             ConvCase(inChannels: 3, height: 15, width: 15, outChannels: 16, kernel: 7, stride: 2, pad: 3, groups: 1),
-            // Stems over 3 channels with kernels up to 4x4 read in place, a kernel row per run.
+            ConvCase(inChannels: 3, height: 20, width: 40, outChannels: 24, kernel: 7, stride: 2, pad: 3, groups: 1),
+            // Stems over 3 channels read in place, a kernel row per run.
             ConvCase(
                 inChannels: 3, height: 17, width: 16, outChannels: 32, kernel: 3, stride: 2, pad: 1, groups: 1,
                 allEpilogues: true),
