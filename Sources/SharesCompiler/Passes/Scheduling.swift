@@ -9,11 +9,11 @@ import CKernels
 /// they balance load), along whichever leaves the least work on the busiest thread, reckoned with the
 /// pieces as cut (MobileNetV2's 16 -> 96 expansion in 3 pieces of 2 panels left 4 of its 6 panels to
 /// one of two threads) and a panel of 8 channels as half of one of 16; on a tie (within 2%), the
-/// panels when the weights outweigh the input: each thread then streams only its share of them. Winograd cuts
-/// its tiles only: each piece transforms the input of its tiles for all of its panels (cut into
-/// panels, each piece would transform all the tiles: on two threads at batch 1 the Winograd steps of
-/// sharesnet-164's small maps took 13% less time, sharewrn-40-4's wide ones 30% more). Depthwise
-/// convolutions cut their pixels only.
+/// panels when the weights outweigh the input: each thread then streams only its share of them.
+/// Winograd cuts its tiles only: each piece transforms the input of its tiles for all of its panels
+/// (cut into panels, each piece would transform all the tiles: on two threads at batch 1 the Winograd
+/// steps of sharesnet-164's small maps took 13% less time, sharewrn-40-4's wide ones 30% more).
+/// Depthwise convolutions cut their pixels only.
 public enum Scheduling {
     public static func run(_ program: Program, algorithms: [Algorithm], threads: Int) -> Schedule {
         Schedule(
@@ -79,10 +79,13 @@ public enum Scheduling {
             rows = geometry.rows
             tileRows = geometry.isWinograd ? 8 : 6
             rowTiles = (rows + tileRows - 1) / tileRows
+            if geometry.isDepthwise {  // panels of 16 channels across the groups (cut by pixels only)
+                panelCosts = Array(repeating: 2, count: geometry.panels)
+                return
+            }
             let groups = max(Int(geometry.groups), 1), perGroup = Int(geometry.out_channels) / groups
-            let panelsPerGroup = geometry.isDepthwise ? geometry.panels : (perGroup + 15) / 16
-            let groupCosts = (0..<panelsPerGroup).map { min(perGroup - 16 * $0, 16) <= 8 ? 1 : 2 }
-            panelCosts = geometry.isDepthwise ? groupCosts : Array(repeating: groupCosts, count: groups).flatMap { $0 }
+            let groupCosts = (0..<(perGroup + 15) / 16).map { min(perGroup - 16 * $0, 16) <= 8 ? 1 : 2 }
+            panelCosts = Array(repeating: groupCosts, count: groups).flatMap { $0 }
         }
 
         /// Piece `piece` of `pieces` cut along the pixels, as the executor cuts it.
