@@ -168,6 +168,11 @@ static inline const float *sc_tap_row(const sc_conv_geometry *g, sc_pixel px, co
     return px.image + ((size_t)iy * g->in_width + ix) * g->in_channels;
 }
 
+// The pixels of tile t of a chunk of `count`: SC_TILE_ROWS, or fewer in the last tile.
+static inline int sc_tile_pixels(long count, long t) {
+    return count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
+}
+
 // Lists each tap's row pointer for each of a tile's SC_TILE_ROWS pixels, the first at `px` (past the
 // chunk's end, its last pixel again), and returns the pixel after the tile. With `merge`, a tile whose
 // pixels all have their kernel rows inside the image horizontally lists one pointer per kernel row
@@ -233,8 +238,7 @@ static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, cons
     const long tiles = (count + SC_TILE_ROWS - 1) / SC_TILE_ROWS;
     sc_pixel px = sc_locate(g, input, c0);
     for (long tile = 0; tile < tiles; tile++) {
-        const int rows = count - tile * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(count - tile * SC_TILE_ROWS) : SC_TILE_ROWS;
-        px = sc_fill_tile(g, px, zero, rows, merge, pointers + tile * taps * SC_TILE_ROWS, merged + tile);
+        px = sc_fill_tile(g, px, zero, sc_tile_pixels(count, tile), merge, pointers + tile * taps * SC_TILE_ROWS, merged + tile);
     }
 }
 
@@ -269,7 +273,7 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
     const int j_last = j + (q_end - q) - 1;
     const int last_width = x->mg - j_last * SC_PANEL < SC_PANEL ? x->mg - j_last * SC_PANEL : SC_PANEL;
     const long first_row = x->c0 + t * SC_TILE_ROWS;
-    const int mr = x->count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(x->count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
+    const int mr = sc_tile_pixels(x->count, t);
     const size_t ldc = (size_t)x->g->out_channels;
     const sc_epilogue *ep = x->epilogue;
     const int act = ep && ep->act_output;
@@ -343,8 +347,7 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
             if (tiles_outer) {
                 for (long t = 0; t < tiles; t++) {
                     if (tile_tables) {
-                        const int rows = x.count - t * SC_TILE_ROWS < SC_TILE_ROWS ? (int)(x.count - t * SC_TILE_ROWS) : SC_TILE_ROWS;
-                        next_pixel = sc_fill_tile(g, next_pixel, zero, rows, merge, pointers, merged);
+                        next_pixel = sc_fill_tile(g, next_pixel, zero, sc_tile_pixels(x.count, t), merge, pointers, merged);
                         x.table_tile = t;
                     }
                     for (int q = panel_begin; q < panel_end;) {  // the panels of each group in one call
