@@ -14,11 +14,18 @@
 #include <string.h>
 #include "sc_internal.h"
 
-// Tiles whose transformed input and products (16 x (in + out channels) floats each) are made at once:
-// about 2 MiB, so one position's GEMM (its share of inputs, products and weights) stays in L2.
+// Tiles whose transformed input and products (positions x (in + out channels) floats each) are made
+// at once. When one position's weights are small (F(4x4)'s 36 positions of 64 x 64 or 128 x 128), a
+// chunk's inputs and products together stay in L2 (512 KiB): from the transforms through the GEMMs
+// and back they are never written out to L3 (on a Zen 1 host, whose L3 is slow, resnet-50's stage 1
+// and 2 Winograd steps took 0.90-0.92 of the time with chunks of 2 MiB). When they are large (F(2x2)
+// over 256 channels: 256 KiB a position), each chunk reads all of them again, so chunks are larger:
+// 2 MiB, which holds a 14 x 14 map's 49 tiles in one chunk (in chunks of 512 KiB: 1.02-1.04).
 #ifndef SC_WINOGRAD_CHUNK_BYTES
 #define SC_WINOGRAD_CHUNK_BYTES (2 << 20)
 #endif
+#define SC_WINOGRAD_L2_CHUNK_BYTES (512 << 10)
+#define SC_WINOGRAD_SMALL_POSITION_WEIGHTS (32 << 10)
 static long sc_tiles_for(const sc_conv_geometry *g, int m) {
     return (long)((g->out_height + m - 1) / m) * ((g->out_width + m - 1) / m);
 }
@@ -52,7 +59,9 @@ static size_t sc_position_stride(long count, int channels) { return (size_t)coun
 
 static long sc_chunk_tiles(const sc_conv_geometry *g) {
     const long bytes_per_tile = (long)sc_positions(g) * (g->in_channels + g->out_channels) * 4;
-    const long chunk = SC_WINOGRAD_CHUNK_BYTES / bytes_per_tile, tiles = sc_winograd_tiles(g);
+    const long position_weights = (long)g->in_channels * g->out_channels * 4;
+    const long budget = position_weights <= SC_WINOGRAD_SMALL_POSITION_WEIGHTS ? SC_WINOGRAD_L2_CHUNK_BYTES : SC_WINOGRAD_CHUNK_BYTES;
+    const long chunk = budget / bytes_per_tile, tiles = sc_winograd_tiles(g);
     return chunk < 1 ? 1 : chunk < tiles ? chunk : tiles;
 }
 

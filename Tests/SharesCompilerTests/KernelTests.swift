@@ -401,7 +401,10 @@ struct KernelTests {
             inChannels: 33, height: 13, width: 15, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1,
             allEpilogues: true),
         ConvCase(
-            inChannels: 40, height: 16, width: 16, outChannels: 24, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1)
+            inChannels: 40, height: 16, width: 16, outChannels: 24, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
+        // Few channels make chunks of at most 512 KiB: 56 of these 72 tiles, then the other 16.
+        ConvCase(
+            inChannels: 32, height: 30, width: 34, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1)
     ]
 
     @Test(arguments: winogradCases)
