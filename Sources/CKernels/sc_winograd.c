@@ -15,12 +15,12 @@
 #include "sc_internal.h"
 
 // Tiles whose transformed input and products (positions x (in + out channels) floats each) are made
-// at once. When one position's weights are small (F(4x4)'s 36 positions of 64 x 64 or 128 x 128), a
-// chunk's inputs and products together stay in L2 (512 KiB): from the transforms through the GEMMs
-// and back they are never written out to L3 (on a Zen 1 host, whose L3 is slow, resnet-50's stage 1
-// and 2 Winograd steps took 0.90-0.92 of the time with chunks of 2 MiB). When they are large (F(2x2)
-// over 256 channels: 256 KiB a position), each chunk reads all of them again, so chunks are larger:
-// 2 MiB, which holds a 14 x 14 map's 49 tiles in one chunk (in chunks of 512 KiB: 1.02-1.04).
+// at once. Where one position's weights are small (up to 32 KiB: 64 x 64 channels), a chunk holds at
+// most 512 KiB, so that its inputs and products stay in L2 from the transforms through the GEMMs and
+// back (resnet-50's F(4x4) steps over 64 channels at 56 x 56, on a Zen 1 host whose L3 is slow: 0.87
+// to 0.91 of the time they took in chunks of 2 MiB, on one thread and on two). Larger weights are read
+// again by every chunk, which costs more than the products' trips to L3 (128 x 128 in chunks of 512
+// KiB: 1.07-1.12 on one thread; 256 x 256 by F(2x2): 1.10-1.20), so their chunks hold 2 MiB.
 #ifndef SC_WINOGRAD_CHUNK_BYTES
 #define SC_WINOGRAD_CHUNK_BYTES (2 << 20)
 #endif
@@ -60,7 +60,8 @@ static size_t sc_position_stride(long count, int channels) { return (size_t)coun
 static long sc_chunk_tiles(const sc_conv_geometry *g) {
     const long bytes_per_tile = (long)sc_positions(g) * (g->in_channels + g->out_channels) * 4;
     const long position_weights = (long)g->in_channels * g->out_channels * 4;
-    const long budget = position_weights <= SC_WINOGRAD_SMALL_POSITION_WEIGHTS ? SC_WINOGRAD_L2_CHUNK_BYTES : SC_WINOGRAD_CHUNK_BYTES;
+    const long budget =
+        position_weights <= SC_WINOGRAD_SMALL_POSITION_WEIGHTS ? SC_WINOGRAD_L2_CHUNK_BYTES : SC_WINOGRAD_CHUNK_BYTES;
     const long chunk = budget / bytes_per_tile, tiles = sc_winograd_tiles(g);
     return chunk < 1 ? 1 : chunk < tiles ? chunk : tiles;
 }
