@@ -183,6 +183,27 @@ struct BackendPassTests {
         }
     }
 
+    @Test func winogradCutsItsPanelsOnlyWhenItsTilesAreTooFewToShare() throws {
+        // sharewrn-40-4 at batch 1: 64 tiles of 32 x 32 go by tiles; 16 of 16 x 16 or 8 x 8 by panels,
+        // one piece per thread (each piece transforms every tile's input).
+        let program = try shippedProgram("cifar/sharewrn-40-4.yaml")
+        let algorithms = AlgorithmSelection.run(program)
+        let schedule = Scheduling.run(program, algorithms: algorithms, threads: 2)
+        var seen: Set<String> = []
+        for (index, step) in program.steps.enumerated() {
+            guard let geometry = program.convGeometry(of: step, algorithm: algorithms[index]), geometry.isWinograd
+            else { continue }
+            let entry = schedule.steps[index], tiles = geometry.rows
+            if tiles > 16 {
+                #expect(entry.split == .pixels, "\(step.name): \(tiles) tiles")
+            } else {
+                #expect(entry.split == .panels && entry.pieces == 2, "\(step.name): \(entry.pieces) x \(entry.split)")
+            }
+            seen.insert(tiles > 16 ? "tiles" : "panels")
+        }
+        #expect(seen == ["tiles", "panels"])
+    }
+
     // MARK: Plan files
 
     func temporary(_ name: String) -> String {

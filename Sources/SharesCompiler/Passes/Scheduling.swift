@@ -10,10 +10,11 @@ import CKernels
 /// pieces as cut (MobileNetV2's 16 -> 96 expansion in 3 pieces of 2 panels left 4 of its 6 panels to
 /// one of two threads) and a panel of 8 channels as half of one of 16; on a tie (within 2%), the
 /// panels when the weights outweigh the input: each thread then streams only its share of them.
-/// Winograd cuts its tiles only: each piece transforms the input of its tiles for all of its panels
-/// (cut into panels, each piece would transform all the tiles: on two threads at batch 1 the Winograd
-/// steps of sharesnet-164's small maps took 13% less time, sharewrn-40-4's wide ones 30% more).
-/// Depthwise convolutions cut their pixels only.
+/// Winograd cuts its tiles, each piece transforming the input of its own tiles only, unless they are
+/// too few to give each thread more than one chunk of 8: then its panels, one piece per thread, each
+/// transforming every tile (on a Zen 1 host at batch 1 on two threads, per step against the plan's
+/// other steps: sharesnet-164's maps of 16 tiles 0.94, sharewrn-40-4's 16 x 16 and 8 x 8 maps 0.88
+/// and 0.79; its 32 x 32 maps, 64 tiles, 1.09). Depthwise convolutions cut their pixels only.
 public enum Scheduling {
     public static func run(_ program: Program, algorithms: [Algorithm], threads: Int) -> Schedule {
         Schedule(
@@ -56,8 +57,11 @@ public enum Scheduling {
         // A depthwise convolution's work is mostly per pixel (its pointers and edges, and all of its
         // input for a few FMAs per value): cut into panels of 16 of its 32 channels, it did all of that
         // on both threads and ran no faster on two than on one. So pixels, always.
-        guard !geometry.isWinograd, !geometry.isDepthwise, work.panelCosts.count > 1 else {
+        guard !geometry.isDepthwise, work.panelCosts.count > 1, !geometry.isWinograd || work.rowTiles <= threads else {
             return StepSchedule(algorithm: algorithm, split: .pixels, pieces: pixelPieces)
+        }
+        if geometry.isWinograd {
+            return StepSchedule(algorithm: algorithm, split: .panels, pieces: min(threads, work.panelCosts.count))
         }
         let panelPieces = min(max(work.panelCosts.count / 2, threads), 4 * threads, work.panelCosts.count)
         let panelLoad = busiestLoad(pieces: panelPieces, threads: threads) { work.ofPanels($0, of: panelPieces) }
