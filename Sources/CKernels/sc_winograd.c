@@ -24,7 +24,9 @@
 #ifndef SC_WINOGRAD_CHUNK_BYTES
 #define SC_WINOGRAD_CHUNK_BYTES (2 << 20)
 #endif
+#ifndef SC_WINOGRAD_L2_CHUNK_BYTES
 #define SC_WINOGRAD_L2_CHUNK_BYTES (512 << 10)
+#endif
 #define SC_WINOGRAD_SMALL_POSITION_WEIGHTS (32 << 10)
 static long sc_tiles_for(const sc_conv_geometry *g, int m) {
     return (long)((g->out_height + m - 1) / m) * ((g->out_width + m - 1) / m);

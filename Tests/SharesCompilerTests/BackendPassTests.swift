@@ -183,25 +183,60 @@ struct BackendPassTests {
         }
     }
 
-    @Test func winogradCutsItsPanelsOnlyWhenItsTilesAreTooFewToShare() throws {
-        // sharewrn-40-4 at batch 1: 64 tiles of 32 x 32 go by tiles; 16 of 16 x 16 or 8 x 8 by panels,
-        // one piece per thread (each piece transforms every tile's input).
-        let program = try shippedProgram("cifar/sharewrn-40-4.yaml")
-        let algorithms = AlgorithmSelection.run(program)
-        let schedule = Scheduling.run(program, algorithms: algorithms, threads: 2)
+    @Test func winogradCutsItsPanelsOnlyWhenItsTilesAreTooFewAndItsWeightsLarge() throws {
+        // sharewrn-40-4 at batch 1: 64 tiles of 32 x 32 go by tiles; 16 of 16 x 16 or 8 x 8, with 2.3
+        // and 4 MiB of weights, by panels, one piece per thread (each piece transforms every tile).
         var seen: Set<String> = []
-        for (index, step) in program.steps.enumerated() {
-            guard let geometry = program.convGeometry(of: step, algorithm: algorithms[index]), geometry.isWinograd
-            else { continue }
-            let entry = schedule.steps[index], tiles = geometry.rows
+        for (step, geometry, entry) in try winogradSchedules("cifar/sharewrn-40-4.yaml") {
+            let tiles = geometry.rows
             if tiles > 16 {
-                #expect(entry.split == .pixels, "\(step.name): \(tiles) tiles")
+                #expect(entry.split == .pixels, "\(step): \(tiles) tiles")
             } else {
-                #expect(entry.split == .panels && entry.pieces == 2, "\(step.name): \(entry.pieces) x \(entry.split)")
+                #expect(entry.split == .panels && entry.pieces == 2, "\(step): \(entry.pieces) x \(entry.split)")
             }
             seen.insert(tiles > 16 ? "tiles" : "panels")
         }
         #expect(seen == ["tiles", "panels"])
+        // sharesnet-164's maps of 16 tiles, with 144 and 256 KiB of weights, which every thread may read
+        // whole: by tiles, 8 to each thread.
+        let small = try winogradSchedules("cifar/sharesnet-164.yaml")
+        #expect(!small.isEmpty)
+        for (step, geometry, entry) in small {
+            let work = Scheduling.ConvolutionWork(geometry)
+            #expect(geometry.rows == 16 && entry.split == .pixels && entry.pieces == 2, "\(step)")
+            #expect(work.ofRows(0, of: 2) == work.ofRows(1, of: 2), "\(step)")
+        }
+    }
+
+    func winogradSchedules(_ spec: String) throws -> [(String, sc_conv_geometry, StepSchedule)] {
+        let program = try shippedProgram(spec)
+        let algorithms = AlgorithmSelection.run(program)
+        let schedule = Scheduling.run(program, algorithms: algorithms, threads: 2)
+        return program.steps.indices.compactMap { index in
+            guard let geometry = program.convGeometry(of: program.steps[index], algorithm: algorithms[index]),
+                geometry.isWinograd
+            else { return nil }
+            return (program.steps[index].name, geometry, schedule.steps[index])
+        }
+    }
+
+    @Test func nearTiesGoToTheCutThatMovesLessData() throws {
+        // Loads 2-3% apart both. sharesnet-164's 16 x 16 1x1s read 32 and 160 KiB of inputs and 16 KiB
+        // of weights: pixels (each thread keeps its own pixels in its cache). resnet-50's 14 x 14
+        // 256 -> 1024 reads 1 MiB of weights and 1 MiB of inputs: panels (each streams half the weights).
+        let cases = [
+            ("cifar/sharesnet-164.yaml", "stage2.block3.conv1+bn1+relu1", StepSchedule.Split.pixels),
+            ("cifar/sharesnet-164.yaml", "stage2.block3.conv3+add+stage2.block4.pre.bn1+relu1", .pixels),
+            ("imagenet/resnet-50.yaml", "stage3.block2.conv3+bn3+add+relu1", .panels)
+        ]
+        for (spec, name, split) in cases {
+            let program = try shippedProgram(spec)
+            let algorithms = AlgorithmSelection.run(program)
+            let schedule = Scheduling.run(program, algorithms: algorithms, threads: 2)
+            let index = try #require(program.steps.firstIndex { $0.name == name }, "\(name)")
+            let pieces = schedule.steps[index].pieces
+            #expect(schedule.steps[index].split == split, "\(name): \(pieces) x \(schedule.steps[index].split)")
+        }
     }
 
     // MARK: Plan files

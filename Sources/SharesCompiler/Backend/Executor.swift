@@ -438,7 +438,8 @@ public final class Executor {
                 splitPanels
                 ? 0..<conv.rows
                 : share(
-                    of: conv.rows, worker: piece, of: pieces, granule: StepSchedule.convolutionRowGranule)
+                    of: conv.rows, worker: piece, of: pieces,
+                    granule: StepSchedule.convolutionRowGranule(winograd: conv.geometry.isWinograd))
             let panels = splitPanels ? share(of: conv.panels, worker: piece, of: pieces) : 0..<conv.panels
             if rows.isEmpty || panels.isEmpty { return }
             var geometry = conv.geometry, epilogue = epilogue  // per thread: the kernel takes pointers

@@ -59,9 +59,10 @@ public struct StepSchedule: Codable, Hashable, Sendable {
     public var split: Split
     /// How many pieces (1: the step runs whole on one thread).
     public var pieces: Int
-    /// A convolution's pieces of pixels (or Winograd tiles) are multiples of this many: a whole
-    /// number of every level's micro-tiles.
-    static let convolutionRowGranule = 12
+    /// A convolution's pieces of pixels are multiples of this many: a whole number of every level's
+    /// micro-tiles. Winograd's pieces of tiles are multiples of 4 (its GEMMs run over a chunk's tiles,
+    /// whatever their number): cut in 12s, a map of 16 tiles left 12 of them to one of two threads.
+    static func convolutionRowGranule(winograd: Bool) -> Int { winograd ? 4 : 12 }
 
     public enum Split: String, Codable, Hashable, Sendable {
         /// Output pixels (for Winograd, its tiles of output pixels), every piece all output channels.

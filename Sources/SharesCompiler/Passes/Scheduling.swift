@@ -8,13 +8,19 @@ import CKernels
 /// piece reads all of its panels' weights, so smaller ones would read the weights more often than
 /// they balance load), along whichever leaves the least work on the busiest thread, reckoned with the
 /// pieces as cut (MobileNetV2's 16 -> 96 expansion in 3 pieces of 2 panels left 4 of its 6 panels to
-/// one of two threads) and a panel of 8 channels as half of one of 16; on a tie (within 2%), the
-/// panels when the weights outweigh the input: each thread then streams only its share of them.
+/// one of two threads) and a panel of 8 channels as half of one of 16. Loads within 5% tie, and then
+/// the split that moves less data wins: panels when the weights outweigh the inputs (each thread
+/// streams only its share of them), else pixels (each thread reads only its own pixels, which the
+/// steps before, cut the same way, left in its cache). On a Zen 1 host at batch 1 on two threads, per
+/// step against the plan's other steps, pixels instead of panels: sharesnet-164's 16 x 16 1x1s 0.67
+/// (loads 2-3% apart), MobileNetV2's 14 x 14 projections 0.97; panels instead of pixels: EfficientNet-
+/// B0's 14 x 14 expansions 0.93.
 /// Winograd cuts its tiles, each piece transforming the input of its own tiles only, unless they are
-/// too few to give each thread more than one chunk of 8: then its panels, one piece per thread, each
-/// transforming every tile (on a Zen 1 host at batch 1 on two threads, per step against the plan's
-/// other steps: sharesnet-164's maps of 16 tiles 0.94, sharewrn-40-4's 16 x 16 and 8 x 8 maps 0.88
-/// and 0.79; its 32 x 32 maps, 64 tiles, 1.09). Depthwise convolutions cut their pixels only.
+/// too few to give each thread more than one chunk of 8 and its weights are too large to share a
+/// core's L2 with the rest (over 256 KiB): then its panels, one piece per thread, each transforming
+/// every tile (sharewrn-40-4's 16 x 16 and 8 x 8 maps, 2.3 and 4 MiB of weights, 0.88 and 0.79; its
+/// 32 x 32 maps, 64 tiles, 1.09; sharesnet-164's 16 x 16 maps, 144 KiB, tiles instead of panels 0.88).
+/// Depthwise convolutions cut their pixels only.
 public enum Scheduling {
     public static func run(_ program: Program, algorithms: [Algorithm], threads: Int) -> Schedule {
         Schedule(
@@ -27,9 +33,8 @@ public enum Scheduling {
     static func schedule(_ program: Program, step index: Int, algorithm: Algorithm, threads: Int) -> StepSchedule {
         let step = program.steps[index]
         if let geometry = program.convGeometry(of: step, algorithm: algorithm) {
-            return convolution(
-                geometry, algorithm: algorithm, inputElements: program.values[step.inputs[0]].elements, threads: threads
-            )
+            let inputFloats = step.inputs.reduce(0) { $0 + program.values[$1].elements }
+            return convolution(geometry, algorithm: algorithm, inputFloats: inputFloats, threads: threads)
         }
         let split = fixedSplit(of: step.kernel)
         let pieces: Int
@@ -47,41 +52,50 @@ public enum Scheduling {
     }
 
     private static func convolution(
-        _ geometry: sc_conv_geometry, algorithm: Algorithm, inputElements: Int,
-        threads: Int
+        _ geometry: sc_conv_geometry, algorithm: Algorithm, inputFloats: Int, threads: Int
     ) -> StepSchedule {
         guard threads > 1 else { return StepSchedule(algorithm: algorithm, split: .pixels, pieces: 1) }
         let work = ConvolutionWork(geometry)
+        // Winograd tiles too few to give each thread more than one chunk, and weights too large for
+        // every thread to read them all: each thread takes a piece of the panels (and every tile).
+        let largeWeights = geometry.packedFloats * MemoryLayout<Float>.size > winogradSharedWeightBytes
+        if geometry.isWinograd && work.rowTiles <= threads && largeWeights && work.panelCosts.count > 1 {
+            return StepSchedule(algorithm: algorithm, split: .panels, pieces: min(threads, work.panelCosts.count))
+        }
         let pixelPieces = min(max(work.rowTiles / 64, threads), 4 * threads)
-        let pixelLoad = busiestLoad(pieces: pixelPieces, threads: threads) { work.ofRows($0, of: pixelPieces) }
         // A depthwise convolution's work is mostly per pixel (its pointers and edges, and all of its
         // input for a few FMAs per value): cut into panels of 16 of its 32 channels, it did all of that
         // on both threads and ran no faster on two than on one. So pixels, always.
-        guard !geometry.isDepthwise, work.panelCosts.count > 1, !geometry.isWinograd || work.rowTiles <= threads else {
+        guard !geometry.isDepthwise, !geometry.isWinograd, work.panelCosts.count > 1 else {
             return StepSchedule(algorithm: algorithm, split: .pixels, pieces: pixelPieces)
         }
-        if geometry.isWinograd {
-            return StepSchedule(algorithm: algorithm, split: .panels, pieces: min(threads, work.panelCosts.count))
-        }
+        let pixelLoad = busiestLoad(pieces: pixelPieces, threads: threads) { work.ofRows($0, of: pixelPieces) }
         let panelPieces = min(max(work.panelCosts.count / 2, threads), 4 * threads, work.panelCosts.count)
         let panelLoad = busiestLoad(pieces: panelPieces, threads: threads) { work.ofPanels($0, of: panelPieces) }
-        // Loads within 2% of each other tie: the difference is the rounding of pieces to whole tiles.
-        let tie = abs(panelLoad - pixelLoad) * 50 <= pixelLoad
-        let splitPanels = tie ? geometry.packedFloats > inputElements : panelLoad < pixelLoad
+        // Loads within 5% of each other tie (the rounding of pieces to whole tiles, and a pixel piece's
+        // longer runs of rows): then the split that moves less data wins. Cut by panels, each thread
+        // streams only its share of the weights; cut by pixels, each reads only its own pixels of the
+        // inputs, which the previous steps' same cut left in its own cache.
+        let tie = abs(panelLoad - pixelLoad) * 20 <= pixelLoad
+        let splitPanels = tie ? geometry.packedFloats > inputFloats : panelLoad < pixelLoad
         return StepSchedule(
             algorithm: algorithm, split: splitPanels ? .panels : .pixels,
             pieces: splitPanels ? panelPieces : pixelPieces)
     }
 
+    /// Winograd weights every thread may read whole: half of a 512 KiB L2.
+    static let winogradSharedWeightBytes = 256 << 10
+
     /// A convolution's work in micro-tiles: rows of 6 output pixels (chunks of 8 Winograd tiles) x
     /// half panels, a panel of at most 8 output channels costing half a full one.
     struct ConvolutionWork {
-        let rows: Int, rowTiles: Int, tileRows: Int
+        let rows: Int, rowTiles: Int, tileRows: Int, granule: Int
         let panelCosts: [Int]
 
         init(_ geometry: sc_conv_geometry) {
             rows = geometry.rows
             tileRows = geometry.isWinograd ? 8 : 6
+            granule = StepSchedule.convolutionRowGranule(winograd: geometry.isWinograd)
             rowTiles = (rows + tileRows - 1) / tileRows
             if geometry.isDepthwise {  // panels of 16 channels across the groups (cut by pixels only)
                 panelCosts = Array(repeating: 2, count: geometry.panels)
@@ -94,7 +108,7 @@ public enum Scheduling {
 
         /// Piece `piece` of `pieces` cut along the pixels, as the executor cuts it.
         func ofRows(_ piece: Int, of pieces: Int) -> Int {
-            let range = share(of: rows, worker: piece, of: pieces, granule: StepSchedule.convolutionRowGranule)
+            let range = share(of: rows, worker: piece, of: pieces, granule: granule)
             return (range.count + tileRows - 1) / tileRows * panelCosts.reduce(0, +)
         }
 
