@@ -5,14 +5,14 @@ import Testing
 /// The memory planner against its former quadratic self, and on networks thousands of blocks deep.
 struct MemoryPlannerTests {
     /// The planner finds its buffers' neighbours through an index of lifetimes instead of scanning every
-    /// placed buffer, but places them as before: the plans are equal (offsets, arena and lower bound
-    /// included) on every shipped network, so the arena is never larger.
+    /// placed buffer, but places them as before: the placements (before staggering) are equal (offsets,
+    /// arena and lower bound included) on every shipped network, so the arena is never larger.
     @Test(arguments: ArchitectureTests.table)
     func sameArenaAsTheQuadraticPlanner(_ expected: ArchitectureTests.Expected) throws {
         for sequential in [false, true] {
             let program = try shippedProgram(expected.file, sequential: sequential, overrides: expected.overrides)
             for batch in [1, 3] {
-                let plan = MemoryPlanner.plan(program, batch: batch)
+                let plan = MemoryPlanner.place(program, batch: batch)
                 let reference = QuadraticPlanner.plan(program, batch: batch)
                 let name = "\(expected.file) sequential \(sequential) batch \(batch)"
                 #expect(plan.arenaBytes <= reference.arenaBytes, "\(name)")
@@ -35,6 +35,32 @@ struct MemoryPlannerTests {
         // Half of them moved out of the way, in an order unlike their lifetimes'.
         for index in plan.buffers.indices where index % 3 != 0 { plan.buffers[index].offset = index * 1_000_000 }
         #expect(plan.conflicts().elementsEqual(QuadraticPlanner.conflicts(plan)) { $0 == $1 })
+    }
+
+    /// Every buffer starts, modulo 4 KiB, as far as it can from the other buffers of the step that first
+    /// writes it (with one of them, half a page), without overlapping a buffer live at the same time and
+    /// within the room placement left it.
+    @Test(arguments: ArchitectureTests.table)
+    func buffersAreStaggeredAcrossPages(_ expected: ArchitectureTests.Expected) throws {
+        let program = try shippedProgram(expected.file, overrides: expected.overrides)
+        for batch in [1, 3] {
+            let plan = MemoryPlanner.plan(program, batch: batch)
+            let roomy = MemoryPlanner.place(program, batch: batch, room: 4096 - 64)
+            #expect(plan.conflicts().isEmpty)
+            #expect(plan.arenaBytes <= roomy.arenaBytes + 4096 - 64)
+            for (index, buffer) in plan.buffers.enumerated() where buffer.firstStep >= 0 {
+                #expect(buffer.offset % 64 == 0)
+                #expect((0..<4096).contains(buffer.offset - roomy.buffers[index].offset))
+                let step = program.steps[buffer.firstStep]
+                let partners = Set((step.inputs + step.outputs).map { plan.bufferOfValue[$0] }).subtracting([index])
+                guard !partners.isEmpty else { continue }
+                let apart = partners.map { partner in
+                    let d = (buffer.offset - plan.buffers[partner].offset) & 4095
+                    return min(d, 4096 - d)
+                }.min()!
+                #expect(apart >= 4096 / (2 * partners.count) - 64, "\(expected.file) \(step.name): \(apart) bytes")
+            }
+        }
     }
 
     @Test func deepNetworkHasNoOverlap() throws {

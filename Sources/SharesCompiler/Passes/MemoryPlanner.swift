@@ -57,7 +57,14 @@ public struct MemoryPlan: Codable, Hashable, Sendable {
 public enum MemoryPlanner {
     static let alignment = 64
 
+    /// The buffers placed (`place`), then staggered across pages (`stagger`): what the executor uses.
     public static func plan(_ program: Program, batch: Int) -> MemoryPlan {
+        stagger(place(program, batch: batch, room: staggerPeriod - alignment), program: program)
+    }
+
+    /// The buffers placed by best fit, every offset a multiple of 64 bytes, each with `room` bytes free
+    /// after it (to be staggered into).
+    static func place(_ program: Program, batch: Int, room: Int = 0) -> MemoryPlan {
         let count = program.values.count
         var defined = [Int](repeating: -1, count: count)
         var lastUse = [Int](repeating: -1, count: count)
@@ -105,7 +112,12 @@ public enum MemoryPlanner {
         let order = buffers.indices.sorted {
             (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep)
         }
-        let offsets = bestFitOffsets(buffers, order: order, steps: program.steps.count)
+        let roomy = buffers.map { buffer in
+            var roomy = buffer
+            roomy.bytes += room
+            return roomy
+        }
+        let offsets = bestFitOffsets(roomy, order: order, steps: program.steps.count)
         for index in buffers.indices { buffers[index].offset = offsets[index] }
 
         // The most bytes live at once, by a sweep over steps: a buffer's bytes count from its first step
