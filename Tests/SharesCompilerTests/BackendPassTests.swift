@@ -221,7 +221,7 @@ struct BackendPassTests {
     }
 
     @Test func nearTiesGoToTheCutThatMovesLessData() throws {
-        // Loads 2-3% apart both. sharesnet-164's 16 x 16 1x1s read 32 and 160 KiB of inputs and 16 KiB
+        // Loads 2-3% apart both. sharesnet-164's 16 x 16 1x1s read 128 and 160 KiB of inputs and 16 KiB
         // of weights: pixels (each thread keeps its own pixels in its cache). resnet-50's 14 x 14
         // 256 -> 1024 reads 1 MiB of weights and 1 MiB of inputs: panels (each streams half the weights).
         let cases = [
