@@ -2,15 +2,14 @@ extension MemoryPlanner {
     /// Bytes after which the low address bits repeat: the page, and the span of L1's sets.
     static let staggerPeriod = 4096
 
-    /// Moves each buffer up by a multiple of 64 bytes below 4 KiB, so that it starts as far as it can,
-    /// modulo 4 KiB, from the other buffers of the step that first writes it (its inputs, its second
-    /// output), without overlapping any buffer live at the same time (the arena grows by at most 4 KiB).
+    /// Moves each buffer up by a multiple of 64 bytes below 4 KiB, within the room `plan` leaves after
+    /// it, so that it starts as far as it can, modulo 4 KiB, from the other buffers of the step that
+    /// first writes it (its inputs, its second output); never over a buffer live at the same time.
     ///
     /// Best fit packs buffers whose sizes are mostly multiples of 4 KiB, so a step's input and output
     /// used to start at the same address modulo 4 KiB: a kernel streaming both then loads addresses
-    /// whose low 12 bits match its recent stores' and the same L1 sets. MobileNetV2's depthwise 3 x 3
-    /// over 96 channels at 112 x 112 and 144 at 56 x 56 ran 2.1 and 1.8 times as fast with their input
-    /// 2 KiB further along (bench/kernel_ab.c, input offset).
+    /// whose low 12 bits match its recent stores' and that fall in the same L1 sets (what it measured:
+    /// README, Memory).
     static func stagger(_ placed: MemoryPlan, program: Program) -> MemoryPlan {
         var plan = placed
         let neighbours = liveTogether(plan.buffers)
