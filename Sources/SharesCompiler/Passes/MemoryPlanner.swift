@@ -19,6 +19,9 @@ public struct MemoryPlan: Codable, Hashable, Sendable {
         public var lastStep: Int
 
         func overlapsInTime(_ other: Buffer) -> Bool { firstStep <= other.lastStep && other.firstStep <= lastStep }
+        func overlapsInMemory(_ other: Buffer) -> Bool {
+            offset < other.offset + other.bytes && other.offset < offset + bytes
+        }
     }
 
     public var batch: Int
@@ -37,20 +40,21 @@ public struct MemoryPlan: Codable, Hashable, Sendable {
     /// A sweep in order of first step compares each buffer only with the earlier ones still live when it
     /// starts: O(n log n) plus the number of pairs live at the same time.
     public func conflicts() -> [(Int, Int)] {
+        liveTogether().filter { buffers[$0].overlapsInMemory(buffers[$1]) }.map { (min($0, $1), max($0, $1)) }
+            .sorted { $0 < $1 }
+    }
+
+    /// Every pair of buffers live at some step together, each once (the one first written first), by a
+    /// sweep in order of first step that compares each buffer only with the earlier ones still live.
+    func liveTogether() -> [(Int, Int)] {
         var result: [(Int, Int)] = []
         var live: [Int] = []
         for b in buffers.indices.sorted(by: { (buffers[$0].firstStep, $0) < (buffers[$1].firstStep, $1) }) {
-            let y = buffers[b]
-            live.removeAll { buffers[$0].lastStep < y.firstStep }
-            for a in live where buffers[a].overlapsInTime(y) {
-                let x = buffers[a]
-                if x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes {
-                    result.append((min(a, b), max(a, b)))
-                }
-            }
+            live.removeAll { buffers[$0].lastStep < buffers[b].firstStep }
+            result += live.map { ($0, b) }
             live.append(b)
         }
-        return result.sorted { $0 < $1 }
+        return result
     }
 }
 

@@ -12,48 +12,35 @@ extension MemoryPlanner {
     /// README, Memory).
     static func stagger(_ placed: MemoryPlan, program: Program) -> MemoryPlan {
         var plan = placed
-        let neighbours = liveTogether(plan.buffers)
+        var neighbours = [[Int]](repeating: [], count: plan.buffers.count)
+        for (a, b) in plan.liveTogether() {
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+        }
         let order = plan.buffers.indices.sorted { (plan.buffers[$0].firstStep, $0) < (plan.buffers[$1].firstStep, $1) }
         for index in order where plan.buffers[index].firstStep >= 0 {
             let step = program.steps[plan.buffers[index].firstStep]
             let partners = Set((step.inputs + step.outputs).map { plan.bufferOfValue[$0] }).subtracting([index])
                 .sorted()
             guard !partners.isEmpty else { continue }
-            let base = plan.buffers[index].offset, bytes = plan.buffers[index].bytes
+            let base = plan.buffers[index].offset
             func distance(_ shift: Int) -> Int {
                 partners.map { partner in
-                    let apart =
-                        ((base + shift - plan.buffers[partner].offset) % staggerPeriod + staggerPeriod) % staggerPeriod
+                    let apart = (base + shift - plan.buffers[partner].offset) & (staggerPeriod - 1)
                     return min(apart, staggerPeriod - apart)
                 }.min()!
             }
-            let shifts = stride(from: 0, to: staggerPeriod, by: alignment).sorted {
-                (-distance($0), $0) < (-distance($1), $1)
-            }
+            // Farthest first; among equals, the smallest shift.
+            let shifts = stride(from: 0, to: staggerPeriod, by: alignment).map { (distance: distance($0), shift: $0) }
+                .sorted { ($0.distance, -$0.shift) > ($1.distance, -$1.shift) }.map(\.shift)
             let free = shifts.first { shift in
-                neighbours[index].allSatisfy { other in
-                    let o = plan.buffers[other]
-                    return base + shift + bytes <= o.offset || o.offset + o.bytes <= base + shift
-                }
+                var moved = plan.buffers[index]
+                moved.offset = base + shift
+                return neighbours[index].allSatisfy { !plan.buffers[$0].overlapsInMemory(moved) }
             }
             plan.buffers[index].offset += free ?? 0
         }
         plan.arenaBytes = plan.buffers.map { $0.offset + $0.bytes }.max() ?? 0
         return plan
-    }
-
-    /// For each buffer, the others live at some step of its lifetime: by a sweep in order of first step.
-    static func liveTogether(_ buffers: [MemoryPlan.Buffer]) -> [[Int]] {
-        var result = [[Int]](repeating: [], count: buffers.count)
-        var live: [Int] = []
-        for b in buffers.indices.sorted(by: { (buffers[$0].firstStep, $0) < (buffers[$1].firstStep, $1) }) {
-            live.removeAll { buffers[$0].lastStep < buffers[b].firstStep }
-            for a in live {
-                result[a].append(b)
-                result[b].append(a)
-            }
-            live.append(b)
-        }
-        return result
     }
 }
