@@ -68,13 +68,15 @@ typedef int sc_v8i __attribute__((vector_size(32)));
 // The activations on eight lanes, in float: accurate approximations (measured against the double
 // versions above on every 389th float bit pattern: at most 2.4e-7 relative for sigmoid and SiLU where
 // the value is a normal float, a few units of the last place where it is subnormal; GELU within
-// 1e-6 relative plus 1.7e-7 |v| absolute, see sc_gelu8), with the same non-finite results. Where e^-v overflows (v < -88.72), sigmoid and SiLU
+// 1e-6 relative plus 1.92e-7 |v| absolute, see sc_gelu8), with the same non-finite results. Where e^-v overflows (v < -88.72), sigmoid and SiLU
 // give 0 and -0, as PyTorch's float kernels do. Vectors go by
 // pointer and the functions are always inlined, as SC_RELU8 is a macro.
 #define SC_SPLAT8(c) ((sc_v8){(c), (c), (c), (c), (c), (c), (c), (c)})
 // Lanes of a where mask m is set, of b elsewhere.
 #define SC_SELECT8(m, a, b) ((sc_v8)(((m) & (sc_v8i)(a)) | (~(m) & (sc_v8i)(b))))
 #define SC_INLINE8 static inline __attribute__((always_inline))
+// MINPS: the lanes of a below b, of b elsewhere (b where either is NaN). With AVX, one MINPS.
+#define SC_MIN8(a, b) SC_SELECT8((a) < (b), a, b)
 
 // e^(x + lo) as p * s1 * s2, lo a small correction carried apart from x (0 for a plain e^x), after
 // Cephes' expf: x = n ln 2 + r with n an integer (ln 2 in two parts, so that n ln 2 is subtracted
@@ -145,20 +147,21 @@ SC_INLINE8 void sc_silu8(sc_v8 *v) {
     *v = *v / (SC_SPLAT8(1.0f) + e);
 }
 
-// v / 2 * (1 + erf(v / sqrt(2))), PyTorch's formula, with erf(|v| / sqrt(2)) as |v| P(v^2) / Q(v^2), a
-// rational fitted to erf on |v| / sqrt(2) <= 3.92 (to 4.4e-8 absolute in exact arithmetic; a few
-// units of 6e-8 in float), and 1 beyond, where erf rounds to 1 in float: 12 multiply-adds and a
-// division, where erfc by t e^(-z^2 + P(t)) took a division, 10 multiply-adds and an exponential (about
-// four times the time; GELU after every ConvNeXt expansion was a tenth of its time). Like PyTorch's, the
-// result is accurate to about 1e-7 |v| absolute, not relative, in the left tail, where 1 + erf cancels:
-// 3.8e-7 relative down to v = -1, and 0 (or -0) from v = -5.54 on, where |GELU| < 1.1e-7; the
-// multiply-add v / 2 + v / 2 erf rounds once. v = -inf gives -inf + inf = NaN and inf gives inf, as in
-// PyTorch; NaN passes.
+// v / 2 * (1 + erf(v / sqrt(2))), PyTorch's formula, as v / 2 + E / 2 with E = v erf(v / sqrt(2)) =
+// |v| erf(|v| / sqrt(2)), an even function: E = u P(u) / Q(u) with u = v^2, a rational fitted to erf
+// on |v| / sqrt(2) <= 3.92 (to 4.4e-8 absolute in exact arithmetic; a few units of 6e-8 in float),
+// capped at |v| (erf <= 1; beyond 3.92 erf rounds to 1 in float, and the rational grows past |v|).
+// So no lane needs |v| clamped, a sign put back or a select: 19 operations a vector, where erf with
+// its sign restored took 25 (GELU after every ConvNeXt expansion is its largest cost beside the
+// multiply-adds; the README's benchmarks give the cycles). Like PyTorch's, the result is accurate to
+// about 1e-7 |v| absolute, not relative, in the left tail, where v + E cancels: 4.2e-7 relative down
+// to v = -1, within 1e-6 relative plus 1.92e-7 |v| everywhere (every float from |v| = 4 up checked,
+// every 61st bit pattern below; the signed-erf form's worst was 1.7e-7 |v|), and 0 from v = -5.54 on,
+// where |GELU| < 1.1e-7. Where u overflows, P and Q are infinite and u P / Q is NaN, and MINPS returns
+// its second operand |v|: v = inf gives inf, v = -inf gives -inf + inf = NaN, as in PyTorch, and NaN
+// passes.
 SC_INLINE8 void sc_gelu8(sc_v8 *v) {
-    const sc_v8 x = *v, limit = SC_SPLAT8(5.54371716f), one = SC_SPLAT8(1.0f);
-    sc_v8 a = (sc_v8)((sc_v8i)x & SC_SPLAT8I(0x7fffffff));
-    a = SC_SELECT8(a > limit, limit, a);
-    const sc_v8 u = a * a;
+    const sc_v8 x = *v, u = x * x;
     sc_v8 p = SC_SPLAT8(2.201069179e-10f);
     p = p * u + SC_SPLAT8(-4.406498737e-08f);
     p = p * u + SC_SPLAT8(6.582864189e-06f);
@@ -170,12 +173,10 @@ SC_INLINE8 void sc_gelu8(sc_v8 *v) {
     q = q * u + SC_SPLAT8(1.860811571e-03f);
     q = q * u + SC_SPLAT8(2.938787937e-02f);
     q = q * u + SC_SPLAT8(2.579824922e-01f);
-    q = q * u + one;
-    sc_v8 r = a * p / q;
-    r = SC_SELECT8((a >= limit) | (r > one), one, r);
-    const sc_v8 erf = (sc_v8)((sc_v8i)r | ((sc_v8i)x & SC_SPLAT8I((int)0x80000000)));
-    const sc_v8 half = SC_SPLAT8(0.5f) * x;
-    *v = half * erf + half;
+    q = q * u + SC_SPLAT8(1.0f);
+    const sc_v8 a = (sc_v8)((sc_v8i)x & SC_SPLAT8I(0x7fffffff));
+    const sc_v8 r = u * p / q, e = SC_MIN8(r, a);
+    *v = SC_SPLAT8(0.5f) * e + SC_SPLAT8(0.5f) * x;
 }
 
 // The activation on n vectors of eight lanes: one switch, then a loop over the vectors (n a constant
