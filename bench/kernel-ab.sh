@@ -3,7 +3,8 @@
 # loads both and alternates them on every repetition, so a slow phase of the machine hits both alike,
 # and checks that their outputs agree. A revision is anything `git archive` takes, or "." for the
 # working tree; both must share the kernel API's structs (sharesc_kernels.h), as every revision since
-# plans record each convolution's algorithm does. A shapes file's lines are
+# plans record each convolution's algorithm does. SHAPES `activations` compares the elementwise
+# activations instead (bench/activation_ab.c). A shapes file's lines are
 # `count in_channels height width out_channels kernel stride pad residual [algorithm]`, the algorithm
 # as `sharesc compile --emit plan` names it (igemm when absent). The kernels build with the flags Package.swift gives them.
 #
@@ -38,8 +39,14 @@ sources "$rev_a" "$work/a"
 sources "$rev_b" "$work/b"
 library "$work/a" "$work/a.so"
 library "$work/b" "$work/b.so"
-clang -O2 -I"$work/b/include" bench/kernel_ab.c -o "$work/kernel_ab" -ldl
-echo "A = $rev_a, B = $rev_b; $shapes; fastest of $reps alternations"
 pin=()
 if command -v taskset > /dev/null; then pin=(taskset -c 0); fi
+if [ "$shapes" = activations ]; then
+  clang -O2 -I"$work/b/include" bench/activation_ab.c -o "$work/activation_ab" -ldl -lm
+  echo "A = $rev_a, B = $rev_b; activations"
+  "${pin[@]}" "$work/activation_ab" "$work/a.so" "$work/b.so" "$reps"
+  exit
+fi
+clang -O2 -I"$work/b/include" bench/kernel_ab.c -o "$work/kernel_ab" -ldl
+echo "A = $rev_a, B = $rev_b; $shapes; fastest of $reps alternations"
 "${pin[@]}" "$work/kernel_ab" "$work/a.so" "$work/b.so" "$shapes" "$reps"
