@@ -5,36 +5,23 @@
 // ratio B/A, and MISMATCH when the outputs differ by more than 1e-5 relative plus 1e-6 absolute.
 //
 // Usage: activation_ab A.so B.so REPS   (built and run by `bash bench/kernel-ab.sh A B activations`)
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "bench.h"
 #include "sharesc_kernels.h"
 
 typedef void (*activation_fn)(const float *, float *, size_t, int);
 
 static activation_fn load(const char *path) {
-    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    activation_fn fn = library ? (activation_fn)dlsym(library, "sc_activation") : NULL;
-    if (!fn) {
-        fprintf(stderr, "activation_ab: %s: %s\n", path, library ? "no sc_activation" : dlerror());
-        exit(1);
-    }
-    return fn;
-}
-
-static double seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
+    return (activation_fn)bench_symbol("activation_ab", bench_open("activation_ab", path), path, "sc_activation", 1);
 }
 
 // One pass of 100 calls, in nanoseconds per call.
 static double time_calls(activation_fn fn, const float *x, float *y, size_t n, int act) {
-    double t0 = seconds();
+    double t0 = bench_now();
     for (int i = 0; i < 100; i++) fn(x, y, n, act);
-    return (seconds() - t0) / 100 * 1e9;
+    return (bench_now() - t0) / 100 * 1e9;
 }
 
 int main(int argc, char **argv) {

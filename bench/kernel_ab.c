@@ -10,11 +10,11 @@
 // `count` weights the shape in the total (how many layers of the network have it); '#' starts a
 // comment. With KERNEL_AB_EVICT=1 in the environment, 64 MiB are written between runs, so every run
 // starts with cold caches.
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench.h"
 #include "sharesc_kernels.h"
 
 typedef struct {
@@ -35,20 +35,11 @@ typedef struct {
 } kernels;
 
 static void *symbol(void *library, const char *path, const char *name, int required) {
-    void *address = dlsym(library, name);
-    if (!address && required) {
-        fprintf(stderr, "kernel_ab: %s has no %s\n", path, name);
-        exit(1);
-    }
-    return address;
+    return bench_symbol("kernel_ab", library, path, name, required);
 }
 
 static kernels load(const char *path) {
-    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-        fprintf(stderr, "kernel_ab: %s\n", dlerror());
-        exit(1);
-    }
+    void *library = bench_open("kernel_ab", path);
     kernels k;
     k.packed_size = symbol(library, path, "sc_conv_nhwc_packed_size", 1);
     k.pack = symbol(library, path, "sc_conv_nhwc_pack", 1);
@@ -103,16 +94,10 @@ static int algorithm(const char *name) {
     return -1;
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static double run(const prepared *p, const sc_conv_geometry *g, const float *input, const sc_epilogue *e) {
-    const double start = now();
+    const double start = bench_now();
     (p->winograd ? p->k->winograd_conv : p->k->conv)(g, p->packed, input, p->output, e, p->workspace, 0, p->rows, 0, p->panels);
-    return now() - start;
+    return bench_now() - start;
 }
 
 // Uniform in [-0.5, 0.5), from a fixed seed.

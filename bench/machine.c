@@ -12,12 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <x86intrin.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "bench.h"
 
 static void pin(int cpu) {
     cpu_set_t set;
@@ -35,7 +30,7 @@ static double fma_gflops(void) {
     const long steps = 50000000;
     double best = 0;
     for (int run = 0; run < 5; run++) {
-        const double t = now();
+        const double t = bench_now();
         for (long i = 0; i < steps; i++) {
 #define STEP(j) acc[j] = _mm256_fmadd_ps(acc[j], b, c);
             STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11)
@@ -43,7 +38,7 @@ static double fma_gflops(void) {
             __asm__ volatile("" ::"x"(acc[0]), "x"(acc[1]), "x"(acc[2]), "x"(acc[3]), "x"(acc[4]), "x"(acc[5]), "x"(acc[6]),
                              "x"(acc[7]), "x"(acc[8]), "x"(acc[9]), "x"(acc[10]), "x"(acc[11]));
         }
-        const double gflops = steps * 12.0 * 16 / (now() - t) * 1e-9;
+        const double gflops = steps * 12.0 * 16 / (bench_now() - t) * 1e-9;
         if (gflops > best) best = gflops;
     }
     return best;
@@ -87,11 +82,11 @@ static void *peer(void *argument) {
 
 // Reads one float per cache line of the buffer; returns the seconds taken.
 static double read_lines(float *sum) {
-    const double t = now();
+    const double t = bench_now();
     float s = 0;
     for (long i = 0; i < shared_floats; i += 16) s += shared[i];
     *sum += s;
-    return now() - t;
+    return bench_now() - t;
 }
 
 int main(int argc, char **argv) {
@@ -122,12 +117,12 @@ int main(int argc, char **argv) {
     pthread_t t;
     atomic_store(&turn, 0);
     pthread_create(&t, NULL, peer, &other);
-    const double start = now();
+    const double start = bench_now();
     for (long i = 0; i < ROUND_TRIPS; i++) {
         atomic_store_explicit(&turn, 2 * i + 1, memory_order_release);
         wait_for(2 * i + 2);
     }
-    printf("cache line round trip between CPUs 0 and 1: %.0f ns\n", (now() - start) / ROUND_TRIPS * 1e9);
+    printf("cache line round trip between CPUs 0 and 1: %.0f ns\n", (bench_now() - start) / ROUND_TRIPS * 1e9);
     double remote = 1e9, local = 1e9;
     float sum = 0;
     for (long r = 0; r < TRANSFERS; r++) {
