@@ -300,6 +300,36 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
     }
 }
 
+// Tiles [0, tiles) of the chunk against panels [q, q_end) of a direct (1x1 stride-1) convolution with
+// one group and one reduction block: the tile's operands set up once and moved along by a tile's rows,
+// instead of rebuilt per tile by sc_tile_at (for a 1x1 over 32 channels into one panel, that set-up
+// is as long as a fifth of the tile's FMAs).
+static void sc_direct_tiles(const sc_tile_job *x, int q, int q_end, long tiles) {
+    const sc_conv_geometry *g = x->g;
+    const size_t ldc = (size_t)g->out_channels, lda = (size_t)g->in_channels;
+    const int j_last = q_end - 1, oc0 = q * SC_PANEL;
+    const int last_width = x->mg - j_last * SC_PANEL < SC_PANEL ? x->mg - j_last * SC_PANEL : SC_PANEL;
+    const sc_epilogue *ep = x->epilogue;
+    const int act = ep && ep->act_output;
+    sc_igemm_epi e = {ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
+                      ep && ep->residual ? ep->residual + (size_t)x->c0 * ldc + oc0 : NULL,
+                      ldc, ep ? ep->activation : 0, 1, 1, NULL,
+                      act ? ep->act_output + (size_t)x->c0 * ldc + oc0 : NULL,
+                      act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
+    const sc_igemm_panels b = {sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};
+    float *c = x->output + (size_t)x->c0 * ldc + oc0;
+    const float *row = x->input + (size_t)x->c0 * lda;
+    const size_t tile_in = SC_TILE_ROWS * lda, tile_out = SC_TILE_ROWS * ldc;
+    for (long t = 0; t < tiles; t++, row += tile_in, c += tile_out) {
+        const int mr = sc_tile_pixels(x->count, t);
+        const float *a[SC_TILE_ROWS];
+        for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = row + (r < mr ? r : mr - 1) * lda;
+        x->tile(1, x->cc, a, 0, &b, c, mr, &e);
+        if (e.residual) e.residual += tile_out;
+        if (e.act) e.act += tile_out;
+    }
+}
+
 static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                   const sc_epilogue *epilogue, float *workspace, long pixel_begin, long pixel_end,
                   int panel_begin, int panel_end, sc_igemm_tile_fn tile) {
@@ -344,6 +374,10 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
             x.cc = x.cg - x.cbeg < x.p.channel_block ? x.cg - x.cbeg : x.p.channel_block;
             x.first = kb == 0;
             x.last = kb == x.p.blocks - 1;
+            if (tiles_outer && x.direct && groups == 1) {
+                sc_direct_tiles(&x, panel_begin, panel_end, tiles);
+                continue;
+            }
             if (tiles_outer) {
                 for (long t = 0; t < tiles; t++) {
                     if (tile_tables) {
