@@ -564,11 +564,13 @@ struct KernelTests {
             applies(32, 32) && applies(64, 64, size: 56) && applies(128, 128, size: 28) && applies(256, 256)
                 && applies(128, 512))
         func tileSize(_ c: Int, size: Int32) -> Int? { algorithm(c, c, size: size).winogradTile }
-        // F(4x4, 3x3) where its 4x larger weights stay under 4 MiB and the map has 16 tiles of 4x4.
-        #expect(tileSize(64, size: 56) == 4 && tileSize(128, size: 28) == 4 && tileSize(32, size: 16) == 4)
-        #expect(tileSize(256, size: 14) == 2 && tileSize(64, size: 8) == 2 && tileSize(128, size: 12) == 2)
+        // F(4x4, 3x3) where its 4x larger weights stay within 9 MiB and the map has 16 tiles of 4x4.
+        #expect(tileSize(64, size: 56) == 4 && tileSize(128, size: 28) == 4 && tileSize(256, size: 14) == 4)
+        #expect(tileSize(32, size: 16) == 4)
+        #expect(tileSize(384, size: 14) == 2 && tileSize(64, size: 8) == 2 && tileSize(128, size: 12) == 2)
+        #expect(tileSize(512, size: 7) == 2)  // F(2x2, 3x3) up to 16 MiB of transformed weights
         #expect(!applies(16, 16) && !applies(16, 64))  // reductions too short
-        #expect(!applies(512, 512))  // 16 MiB of transformed weights
+        #expect(!applies(512, 1024) && !applies(768, 768))  // 32 and 36 MiB
         #expect(!applies(128, 128, stride: 2) && !applies(128, 128, kernel: 1))
     }
 

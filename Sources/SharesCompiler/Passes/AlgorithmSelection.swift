@@ -4,17 +4,18 @@ import CKernels
 /// GEMM over pixel rows in place), Winograd's F(4x4, 3x3) or F(2x2, 3x3) for 3x3 stride-1
 /// convolutions where they pay, the indirect GEMM otherwise. Every other step runs by its kernel.
 ///
-/// Where Winograd pays was measured against the indirect GEMM kernel by kernel (bench/kernel-ab.sh;
-/// figures in the README's "Kernels" section): from 32 input channels (at 16 its GEMMs' reductions are
-/// too short to pay for the transforms), while the transformed weights (16/9 of the direct ones for
-/// F(2x2, 3x3), 4x for F(4x4, 3x3)) stay small enough to come from cache; F(4x4, 3x3) where they stay
-/// smaller still and a map has tiles enough for the GEMMs' rows.
+/// Where Winograd pays was measured against the indirect GEMM, kernel by kernel (bench/kernel-ab.sh)
+/// and inside whole networks (bench/plan-ab.py; figures in the README): from 32 input channels (at 16
+/// its GEMMs' reductions are too short to pay for the transforms), while the transformed weights
+/// (16/9 of the direct ones for F(2x2, 3x3), 4x for F(4x4, 3x3)) stay within 16 MiB, which covers a
+/// 512-channel 3x3 whose weights stream from memory either way; F(4x4, 3x3) where they stay within
+/// 9 MiB (256 x 256 channels) and a map has tiles enough for the GEMMs' rows.
 public enum AlgorithmSelection {
     static let winogradMinimumChannels = 32
     /// Bytes of F(2x2, 3x3)'s transformed weights (16 per channel pair) beyond which it does not pay.
-    static let winogradMaximumWeightBytes = 8 << 20
+    static let winogradMaximumWeightBytes = 16 << 20
     /// Bytes of F(4x4, 3x3)'s transformed weights (36 per channel pair) beyond which F(2x2, 3x3) is faster.
-    static let f4MaximumWeightBytes = 4 << 20
+    static let f4MaximumWeightBytes = 9 << 20
     /// Output tiles of 4 x 4 below which F(4x4, 3x3)'s GEMMs have too few rows.
     static let f4MinimumTiles = 16
 
