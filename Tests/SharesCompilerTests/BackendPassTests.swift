@@ -220,6 +220,19 @@ struct BackendPassTests {
         }
     }
 
+    @Test func aTiedThreeByThreeTakesTheLargerWinogradTile() throws {
+        // The same 256-channel 3x3 at 14 x 14: tied across sharesnet-50's stage 3 (held transformed once,
+        // 9 MiB), untied in each of resnet-50's blocks.
+        let name = "stage3.block3.conv2+bn2+relu2"
+        for (spec, algorithm) in [
+            ("imagenet/sharesnet-50.yaml", Algorithm.winogradF4), ("imagenet/resnet-50.yaml", .winogradF2)
+        ] {
+            let program = try shippedProgram(spec)
+            let index = try #require(program.steps.firstIndex { $0.name == name }, "\(spec): \(name)")
+            #expect(AlgorithmSelection.run(program)[index] == algorithm, "\(spec)")
+        }
+    }
+
     @Test func nearTiesGoToTheCutThatMovesLessData() throws {
         // Loads 2-3% apart both. sharesnet-164's 16 x 16 1x1s read 128 and 160 KiB of inputs and 16 KiB
         // of weights: pixels (each thread keeps its own pixels in its cache). resnet-50's 14 x 14

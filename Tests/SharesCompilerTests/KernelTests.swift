@@ -549,13 +549,16 @@ struct KernelTests {
     }
 
     @Test func winogradAppliesOnlyWhereItPays() {
-        func algorithm(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Algorithm {
+        func algorithm(
+            _ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14, tied: Bool = false
+        ) -> Algorithm {
             let out = (size + 2 - kernel) / stride + 1
             return AlgorithmSelection.choose(
                 sc_conv_geometry(
                     in_channels: Int32(c), in_height: size, in_width: size, out_channels: Int32(m), out_height: out,
                     out_width: out,
-                    kernel: kernel, stride: stride, pad: 1, groups: 1, algorithm: Int32(SC_CONV_IGEMM)))
+                    kernel: kernel, stride: stride, pad: 1, groups: 1, algorithm: Int32(SC_CONV_IGEMM)),
+                tied: tied)
         }
         func applies(_ c: Int, _ m: Int, kernel: Int32 = 3, stride: Int32 = 1, size: Int32 = 14) -> Bool {
             algorithm(c, m, kernel: kernel, stride: stride, size: size).winogradTile != nil
@@ -563,11 +566,14 @@ struct KernelTests {
         #expect(
             applies(32, 32) && applies(64, 64, size: 56) && applies(128, 128, size: 28) && applies(256, 256)
                 && applies(128, 512))
-        func tileSize(_ c: Int, size: Int32) -> Int? { algorithm(c, c, size: size).winogradTile }
-        // F(4x4, 3x3) where its 4x larger weights stay within 9 MiB and the map has 16 tiles of 4x4.
-        #expect(tileSize(64, size: 56) == 4 && tileSize(128, size: 28) == 4 && tileSize(256, size: 14) == 4)
-        #expect(tileSize(32, size: 16) == 4)
-        #expect(tileSize(384, size: 14) == 2 && tileSize(64, size: 8) == 2 && tileSize(128, size: 12) == 2)
+        func tileSize(_ c: Int, size: Int32, tied: Bool = false) -> Int? {
+            algorithm(c, c, size: size, tied: tied).winogradTile
+        }
+        // F(4x4, 3x3) where its 4x larger weights stay within 4 MiB (9 MiB when tied) and the map has 16
+        // tiles of 4x4.
+        #expect(tileSize(64, size: 56) == 4 && tileSize(128, size: 28) == 4 && tileSize(32, size: 16) == 4)
+        #expect(tileSize(256, size: 14) == 2 && tileSize(256, size: 14, tied: true) == 4)
+        #expect(tileSize(384, size: 14, tied: true) == 2 && tileSize(64, size: 8) == 2 && tileSize(128, size: 12) == 2)
         #expect(tileSize(512, size: 7) == 2)  // F(2x2, 3x3) up to 16 MiB of transformed weights
         #expect(!applies(16, 16) && !applies(16, 64))  // reductions too short
         #expect(!applies(512, 1024) && !applies(768, 768))  // 32 and 36 MiB

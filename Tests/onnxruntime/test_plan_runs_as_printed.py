@@ -29,7 +29,7 @@ def test_resnet50_runs_its_3x3s_by_winograd(sharesc):
     planned = steps(sharesc.run("compile", SPECS[0], "--emit", "plan", "--format", "json", "--threads", "2"))
     by_name = {name: algorithm for name, algorithm, _, _ in planned}
     assert by_name["stage1.block1.conv2+bn2+relu2"] == "winograd-f4x4"
-    assert by_name["stage3.block2.conv2+bn2+relu2"] == "winograd-f4x4"  # 9 MiB of transformed weights
+    assert by_name["stage3.block2.conv2+bn2+relu2"] == "winograd-f2x2"  # 9 MiB by F(4x4, 3x3), untied
     assert by_name["stage4.block2.conv2+bn2+relu2"] == "winograd-f2x2"  # 16 MiB
     assert by_name["stage4.block1.conv2+bn2+relu2"] == "igemm"  # stride 2
     assert by_name["stage1.block1.conv1+bn1+relu1"] == "gemm-1x1"

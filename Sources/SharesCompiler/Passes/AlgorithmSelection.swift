@@ -9,25 +9,38 @@ import CKernels
 /// its GEMMs' reductions are too short to pay for the transforms), while the transformed weights
 /// (16/9 of the direct ones for F(2x2, 3x3), 4x for F(4x4, 3x3)) stay within 16 MiB, which covers a
 /// 512-channel 3x3 whose weights stream from memory either way; F(4x4, 3x3) where they stay within
-/// 9 MiB (256 x 256 channels) and a map has tiles enough for the GEMMs' rows.
+/// 4 MiB and a map has tiles enough for the GEMMs' rows. A tied weight is held transformed once for
+/// all its uses, which follow each other block after block, so it takes F(4x4, 3x3) up to 9 MiB (256 x
+/// 256 channels): its memory is paid once, and its transformed weights are still in L3 at the next
+/// use (sharesnet-50's stage 3 3x3s 0.92 of F(2x2, 3x3) inside the network; resnet-50's untied ones
+/// gained 0.95 for twice the memory, which a resnet-152 would pay 36 times).
 public enum AlgorithmSelection {
     static let winogradMinimumChannels = 32
     /// Bytes of F(2x2, 3x3)'s transformed weights (16 per channel pair) beyond which it does not pay.
     static let winogradMaximumWeightBytes = 16 << 20
-    /// Bytes of F(4x4, 3x3)'s transformed weights (36 per channel pair) beyond which F(2x2, 3x3) is faster.
-    static let f4MaximumWeightBytes = 9 << 20
+    /// Bytes of F(4x4, 3x3)'s transformed weights (36 per channel pair) beyond which F(2x2, 3x3) runs:
+    /// of an untied weight, and of a tied one.
+    static let f4MaximumWeightBytes = 4 << 20
+    static let f4MaximumTiedWeightBytes = 9 << 20
     /// Output tiles of 4 x 4 below which F(4x4, 3x3)'s GEMMs have too few rows.
     static let f4MinimumTiles = 16
 
     /// One algorithm per program step.
     public static func run(_ program: Program) -> [Algorithm] {
-        program.steps.map { step in
-            guard let geometry = program.convGeometry(of: step, algorithm: .igemm) else { return .kernel }
-            return choose(geometry)
+        var uses: [Int: Int] = [:]
+        for step in program.steps {
+            if case .conv(let weight, _, _, _, _, _, _) = step.kernel { uses[weight, default: 0] += 1 }
+        }
+        return program.steps.map { step in
+            guard let geometry = program.convGeometry(of: step, algorithm: .igemm),
+                case .conv(let weight, _, _, _, _, _, _) = step.kernel
+            else { return .kernel }
+            return choose(geometry, tied: uses[weight, default: 0] > 1)
         }
     }
 
-    static func choose(_ direct: sc_conv_geometry) -> Algorithm {
+    /// The algorithm for a convolution of this geometry, whose weight is `tied` (used by several steps) or not.
+    static func choose(_ direct: sc_conv_geometry, tied: Bool = false) -> Algorithm {
         func supported(_ algorithm: Algorithm) -> Bool {
             var geometry = direct
             geometry.algorithm = algorithm.kernelCode
@@ -40,6 +53,7 @@ public enum AlgorithmSelection {
             16 * pairs * 4 <= winogradMaximumWeightBytes
         else { return .igemm }
         let tiles4 = ((Int(direct.out_height) + 3) / 4) * ((Int(direct.out_width) + 3) / 4)
-        return 36 * pairs * 4 <= f4MaximumWeightBytes && tiles4 >= f4MinimumTiles ? .winogradF4 : .winogradF2
+        let f4Limit = tied ? f4MaximumTiedWeightBytes : f4MaximumWeightBytes
+        return 36 * pairs * 4 <= f4Limit && tiles4 >= f4MinimumTiles ? .winogradF4 : .winogradF2
     }
 }
