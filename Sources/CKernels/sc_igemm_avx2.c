@@ -170,10 +170,13 @@ static __attribute__((noinline)) void sc_store_tile_full(const __m256 *lo, const
                                                                           : SC_ACT_NONE,                   \
                                                   n / 6 > 0, n / 6 == 2});                                  \
         break;
-static inline __attribute__((always_inline)) void sc_finish_fixed(const __m256 *lo, const __m256 *hi, float *c,
-                                                                  size_t col, const sc_igemm_epi *e) {
+static inline __attribute__((always_inline)) int sc_fixed_steps(const sc_igemm_epi *e) {
     const int activation = e->activation == SC_ACT_RELU ? 1 : e->activation == SC_ACT_RELU6 ? 2 : 0;
-    switch (activation + 3 * (e->residual != NULL) + 6 * (e->act == NULL ? 0 : e->act_relu ? 2 : 1)) {
+    return activation + 3 * (e->residual != NULL) + 6 * (e->act == NULL ? 0 : e->act_relu ? 2 : 1);
+}
+static inline __attribute__((always_inline)) void sc_finish_fixed(const __m256 *lo, const __m256 *hi, float *c,
+                                                                  size_t col, const sc_igemm_epi *e, int steps) {
+    switch (steps) {
         SC_FIXED_STEPS(0) SC_FIXED_STEPS(1) SC_FIXED_STEPS(2) SC_FIXED_STEPS(3) SC_FIXED_STEPS(4) SC_FIXED_STEPS(5)
         SC_FIXED_STEPS(6) SC_FIXED_STEPS(7) SC_FIXED_STEPS(8) SC_FIXED_STEPS(9) SC_FIXED_STEPS(10) SC_FIXED_STEPS(11)
         SC_FIXED_STEPS(12) SC_FIXED_STEPS(13) SC_FIXED_STEPS(14) SC_FIXED_STEPS(15) SC_FIXED_STEPS(16) SC_FIXED_STEPS(17)
@@ -207,6 +210,9 @@ static inline __attribute__((always_inline)) void sc_reduce(const int rows, cons
 static inline __attribute__((always_inline)) void
 sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
              float *c, const sc_igemm_epi *e) {
+    // What every panel tests, read once (the epilogue's memory barrier would make each panel read it again).
+    const int fixed_steps = sc_fixed_steps(e), prefetch = taps * kc >= SC_PREFETCH_MIN_STEPS;
+    const int light = e->first && e->last && e->activation <= SC_ACT_RELU6;
     for (int p = 0; p < b->panels; p++) {
         const size_t col = (size_t)p * SC_PANEL;
         const int width = p + 1 < b->panels ? SC_PANEL : b->last_width;
@@ -216,7 +222,7 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
         // SC_PREFETCH_MIN_STEPS steps the prefetches cost more than they save (kernel A/B 0.83-0.94
         // without them on MobileNetV2's 1x1s over 16 to 96 channels; 1.06 on resnet-50's 256 -> 512
         // stride-2 shortcut, 256 steps, with them removed).
-        if (taps * kc >= SC_PREFETCH_MIN_STEPS)
+        if (prefetch)
             for (int r = 0; r < rows; r++) {
                 _mm_prefetch((const char *)(c + r * e->ldc + col), _MM_HINT_T0);
                 if (e->last && e->residual) _mm_prefetch((const char *)(e->residual + r * e->ldc + col), _MM_HINT_T0);
@@ -228,13 +234,13 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
             sc_reduce(rows, 1, taps, kc, a, offset, b->tap_stride, w, lo, hi);
         else
             sc_reduce(rows, 2, taps, kc, a, offset, b->tap_stride, w, lo, hi);
-        if (e->first && e->last && (width == SC_PANEL || width == 8) && e->activation <= SC_ACT_RELU6) {
+        if (light && (width == SC_PANEL || width == 8)) {
             // One reduction block and a full panel (or half), in registers: 6-22% faster than out of
             // line on 1x1 convolutions over 16 to 64 channels, whose short reductions make the
             // epilogue weigh.
             __asm__ volatile("" ::: "memory");  // keeps the epilogue's loads below the reduction
             if (width == SC_PANEL && rows == SC_TILE_ROWS)
-                sc_finish_fixed(lo, hi, c, col, e);
+                sc_finish_fixed(lo, hi, c, col, e, fixed_steps);
             else if (width == SC_PANEL)
                 sc_finish_tile(lo, hi, rows, c, sc_full_lanes, col, e, 1, 1, 1, NULL);
             else
