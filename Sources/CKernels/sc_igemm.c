@@ -267,24 +267,35 @@ static inline const float *sc_panel_weights(const sc_tile_job *x, int q) {
     return x->packed + (size_t)gi * x->group_floats + ((size_t)x->cbeg * x->ppg + (size_t)j * x->cc) * x->taps * SC_PANEL;
 }
 
-// Tile t of the chunk against panels [q, q_end) of one group.
-static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
-    const int gi = q / x->ppg, j = q - gi * x->ppg, oc0 = gi * x->mg + j * SC_PANEL;
-    const int j_last = j + (q_end - q) - 1;
+// Panels [q, q_end) of one group (q_end - q consecutive panels, the last maybe partial), from panel q's weights.
+static inline sc_igemm_panels sc_panels_at(const sc_tile_job *x, int q, int q_end) {
+    const int j_last = q_end - 1 - q / x->ppg * x->ppg;
     const int last_width = x->mg - j_last * SC_PANEL < SC_PANEL ? x->mg - j_last * SC_PANEL : SC_PANEL;
-    const long first_row = x->c0 + t * SC_TILE_ROWS;
-    const int mr = sc_tile_pixels(x->count, t);
+    return (sc_igemm_panels){sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};
+}
+
+// The epilogue of a tile whose first row is output pixel first_row and first column channel oc0.
+static inline sc_igemm_epi sc_epi_at(const sc_tile_job *x, int oc0, long first_row, float *partial) {
     const size_t ldc = (size_t)x->g->out_channels;
     const sc_epilogue *ep = x->epilogue;
     const int act = ep && ep->act_output;
+    return (sc_igemm_epi){ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
+                          ep && ep->residual ? ep->residual + (size_t)first_row * ldc + oc0 : NULL,
+                          ldc, ep ? ep->activation : 0, x->first, x->last, partial,
+                          act ? ep->act_output + (size_t)first_row * ldc + oc0 : NULL,
+                          act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
+}
+
+// Tile t of the chunk against panels [q, q_end) of one group.
+static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
+    const int gi = q / x->ppg, j = q - gi * x->ppg, oc0 = gi * x->mg + j * SC_PANEL;
+    const long first_row = x->c0 + t * SC_TILE_ROWS;
+    const int mr = sc_tile_pixels(x->count, t);
+    const size_t ldc = (size_t)x->g->out_channels;
     // Partial sums of a conv that writes over its residual go to the workspace until the last block.
     float *partial = x->partial ? x->partial + (size_t)t * SC_TILE_ROWS * ldc + oc0 : NULL;
-    const sc_igemm_epi e = {ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
-                            ep && ep->residual ? ep->residual + (size_t)first_row * ldc + oc0 : NULL,
-                            ldc, ep ? ep->activation : 0, x->first, x->last, partial,
-                            act ? ep->act_output + (size_t)first_row * ldc + oc0 : NULL,
-                            act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
-    sc_igemm_panels b = {sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};
+    const sc_igemm_epi e = sc_epi_at(x, oc0, first_row, partial);
+    sc_igemm_panels b = sc_panels_at(x, q, q_end);
     float *c = partial && !x->last ? partial : x->output + (size_t)first_row * ldc + oc0;
     if (x->direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
         const float *a[SC_TILE_ROWS];
@@ -305,18 +316,10 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
 // instead of rebuilt per tile by sc_tile_at (for a 1x1 over 32 channels into one panel, that set-up
 // is as long as a fifth of the tile's FMAs).
 static void sc_direct_tiles(const sc_tile_job *x, int q, int q_end, long tiles) {
-    const sc_conv_geometry *g = x->g;
-    const size_t ldc = (size_t)g->out_channels, lda = (size_t)g->in_channels;
-    const int j_last = q_end - 1, oc0 = q * SC_PANEL;
-    const int last_width = x->mg - j_last * SC_PANEL < SC_PANEL ? x->mg - j_last * SC_PANEL : SC_PANEL;
-    const sc_epilogue *ep = x->epilogue;
-    const int act = ep && ep->act_output;
-    sc_igemm_epi e = {ep && ep->scale ? ep->scale + oc0 : NULL, ep && ep->shift ? ep->shift + oc0 : NULL,
-                      ep && ep->residual ? ep->residual + (size_t)x->c0 * ldc + oc0 : NULL,
-                      ldc, ep ? ep->activation : 0, 1, 1, NULL,
-                      act ? ep->act_output + (size_t)x->c0 * ldc + oc0 : NULL,
-                      act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
-    const sc_igemm_panels b = {sc_panel_weights(x, q), 0, (size_t)x->taps * x->cc * SC_PANEL, q_end - q, last_width};
+    const size_t ldc = (size_t)x->g->out_channels, lda = (size_t)x->g->in_channels;
+    const int oc0 = q * SC_PANEL;
+    sc_igemm_epi e = sc_epi_at(x, oc0, x->c0, NULL);
+    const sc_igemm_panels b = sc_panels_at(x, q, q_end);
     float *c = x->output + (size_t)x->c0 * ldc + oc0;
     const float *row = x->input + (size_t)x->c0 * lda;
     const size_t tile_in = SC_TILE_ROWS * lda, tile_out = SC_TILE_ROWS * ldc;
