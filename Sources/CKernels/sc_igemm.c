@@ -24,6 +24,10 @@
 // Weights this small are cheap to read again: from L2 when tiles visit all the panels in turn, or for
 // every chunk.
 #define SC_SMALL_WEIGHTS (256 * 1024)
+// A convolution over at most SC_FEW_TILES tiles of output pixels passes each tile under all its
+// panels in turn while its weights are at most SC_FEW_TILES_WEIGHTS (sc_igemm_run).
+#define SC_FEW_TILES 12
+#define SC_FEW_TILES_WEIGHTS (2L << 20)
 // Chunks are a multiple of every level's tile height.
 #define SC_CHUNK_ROUND 12
 
@@ -359,8 +363,12 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     // the tile's inputs stay in L1 and its output and residual rows are written and read in order (a
     // 1x1 expansion writes four times what it reads). Otherwise each panel's weight block stays in L1
     // while every tile of the chunk passes under it.
-    const long panel_bytes = (long)x.taps * x.p.channel_block * SC_PANEL * 4;
-    const int tiles_outer = x.p.blocks == 1 && panel_bytes * (panel_end - panel_begin) <= SC_SMALL_WEIGHTS;
+    // So too over a few tiles (a 7 x 7 map) with weights up to SC_FEW_TILES_WEIGHTS: each panel would
+    // pass over only those few tiles, and each tile read its inputs again from L2 for every panel
+    // (kernel A/B 0.86-0.97 on MobileNetV2's 7 x 7 1x1s with 0.4 to 1.6 MiB of weights).
+    const long panel_bytes = (long)x.taps * x.p.channel_block * SC_PANEL * 4, weight_bytes = panel_bytes * (panel_end - panel_begin);
+    const int few_tiles = pixel_end - pixel_begin <= SC_FEW_TILES * SC_TILE_ROWS && weight_bytes <= SC_FEW_TILES_WEIGHTS;
+    const int tiles_outer = x.p.blocks == 1 && (weight_bytes <= SC_SMALL_WEIGHTS || few_tiles);
     // When each tile visits every panel at once, it builds its own pointer table just before: the
     // chunk's whole table (295 KiB for a 3x3/2 stem's 4096 pixels) would compete with the input for L2
     // (kernel A/B 0.97 on that stem).

@@ -220,6 +220,13 @@ struct KernelTests {
                 inChannels: 16, height: 5, width: 5, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 2,
                 allEpilogues: true),
             ConvCase(inChannels: 512, height: 14, width: 13, outChannels: 20, kernel: 1, stride: 2, pad: 0, groups: 1),
+            // A few tiles under weights beyond SC_SMALL_WEIGHTS (368 and 288 KiB): each tile visits every panel.
+            ConvCase(
+                inChannels: 576, height: 7, width: 7, outChannels: 160, kernel: 1, stride: 1, pad: 0, groups: 1,
+                batch: 1, allEpilogues: true),
+            ConvCase(
+                inChannels: 128, height: 5, width: 5, outChannels: 61, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1
+            ),
             ConvCase(inChannels: 4, height: 30, width: 31, outChannels: 14, kernel: 5, stride: 3, pad: 2, groups: 1),
             ConvCase(inChannels: 8, height: 10, width: 10, outChannels: 8, kernel: 2, stride: 2, pad: 0, groups: 1),
             // The indirect GEMM computes what the special cases do, as a hand-written plan may ask.
