@@ -27,15 +27,11 @@ public enum AlgorithmSelection {
 
     /// One algorithm per program step.
     public static func run(_ program: Program) -> [Algorithm] {
-        var uses: [Int: Int] = [:]
-        for step in program.steps {
-            if case .conv(let weight, _, _, _, _, _, _) = step.kernel { uses[weight, default: 0] += 1 }
-        }
-        return program.steps.map { step in
+        program.steps.map { step in
             guard let geometry = program.convGeometry(of: step, algorithm: .igemm),
                 case .conv(let weight, _, _, _, _, _, _) = step.kernel
             else { return .kernel }
-            return choose(geometry, tied: uses[weight, default: 0] > 1)
+            return choose(geometry, tied: program.parameters[weight].uses > 1)
         }
     }
 
