@@ -157,6 +157,15 @@ static void sc_transpose(const float *restrict x, float *restrict y, int rows, i
         for (size_t i = 0; i < (size_t)rows * cols; i++) y[i] = x[i];
         return;
     }
+    if (rows == 3) {  // an RGB image into NHWC: three streams interleaved, where tiles of 3 x 16 ran 4x slower
+        const float *restrict r = x, *restrict g = x + cols, *restrict b = x + 2 * (size_t)cols;
+        for (size_t i = 0; i < (size_t)cols; i++) {
+            y[3 * i] = r[i];
+            y[3 * i + 1] = g[i];
+            y[3 * i + 2] = b[i];
+        }
+        return;
+    }
     for (int r0 = 0; r0 < rows; r0 += TILE) {
         const int r1 = r0 + TILE < rows ? r0 + TILE : rows;
         for (int c0 = 0; c0 < cols; c0 += TILE) {

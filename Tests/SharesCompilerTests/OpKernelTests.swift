@@ -185,8 +185,9 @@ struct OpKernelTests {
     }
 
     @Test func layoutConversions() {
-        // Tiles of the transposes: partial ones (33 x 20), exact ones (16 x 32), and the copies (1 x n, n x 1).
-        for (channels, spatial) in [(3, 49), (17, 5), (33, 20), (16, 32), (1, 7), (5, 1), (1, 1)] {
+        // Tiles of the transposes: partial ones (33 x 20), exact ones (16 x 32), the copies (1 x n, n x 1),
+        // and the interleaving of three rows (an RGB image to NHWC; 3 pixels back to NCHW).
+        for (channels, spatial) in [(3, 49), (8, 3), (17, 5), (33, 20), (16, 32), (1, 7), (5, 1), (1, 1)] {
             let x = KernelTests.random(channels * spatial, seed: 71)
             let nhwc = Guarded(count: x.count)
             sc_nchw_to_nhwc(x, nhwc.pointer, Int32(channels), Int32(spatial))
