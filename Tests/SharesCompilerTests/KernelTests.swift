@@ -214,7 +214,14 @@ struct KernelTests {
             // A 1x1 over 600 channels (one reduction block of 600 steps); 512 channels at stride 2 (chunks of 24 pixels).
             ConvCase(inChannels: 600, height: 3, width: 4, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 1),
             // 4 MiB of weights: reduction blocks of 256 channels even though the reduction is short.
-            ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
+            ConvCase(
+                inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1,
+                allEpilogues: true),
+            // One reduction block, weights beyond SC_SMALL_WEIGHTS over more tiles than SC_FEW_TILES: each
+            // panel passes over every tile, fetching the next panel's weights.
+            ConvCase(
+                inChannels: 300, height: 9, width: 9, outChannels: 300, kernel: 1, stride: 1, pad: 0, groups: 1,
+                batch: 1, allEpilogues: true),
             // Two groups of three panels (the last of 8 channels): a tile's call covers one group's panels.
             ConvCase(
                 inChannels: 16, height: 5, width: 5, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 2,
