@@ -15,12 +15,14 @@ struct Bench: ParsableCommand {
     )
 
     @OptionGroup var model: ModelOptions
-    @Option(help: "Images per batch.") var batch: Int = 1
-    @Option(help: "Timed runs.") var runs: Int = 20
-    @Option(help: "Untimed warm-up runs.") var warmup: Int = 3
+    // (Parsed unconditionally: a negative number is refused as out of range, not as a missing value.)
+    @Option(parsing: .unconditional, help: "Images per batch.") var batch: Int = 1
+    @Option(parsing: .unconditional, help: "Timed runs.") var runs: Int = 20
+    @Option(parsing: .unconditional, help: "Untimed warm-up runs.") var warmup: Int = 3
     @Option(help: "Output format.") var format: OutputFormat = .text
     @Flag(help: "Also time every step: the slowest listed (text), or every one in order (json).") var profile = false
-    @Option(help: "With --profile: how many of the slowest steps to list (0: all).") var profileSteps = 25
+    @Option(parsing: .unconditional, help: "With --profile: how many of the slowest steps to list (0: all).")
+    var profileSteps = 25
 
     /// Timings have no Markdown form, so the report's formats are not all bench's.
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
@@ -80,8 +82,11 @@ struct Bench: ParsableCommand {
     }
 
     func validate() throws {
-        guard batch >= 1 && batch <= 4096, runs >= 1, warmup >= 0, profileSteps >= 0 else {
-            throw ValidationError("--batch, --runs, --warmup and --profile-steps must be positive")
+        for (name, value, range) in [
+            ("--batch", batch, 1...4096), ("--runs", runs, 1...1_000_000), ("--warmup", warmup, 0...1_000_000),
+            ("--profile-steps", profileSteps, 0...1_000_000)
+        ] where !range.contains(value) {
+            throw ValidationError("\(name) must be between \(range.lowerBound) and \(range.upperBound)")
         }
     }
 

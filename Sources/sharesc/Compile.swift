@@ -42,7 +42,9 @@ struct Compile: ParsableCommand {
         help: "The stage of the pipeline to print (default: report).")
     var stage: Compiler.Stage?
     @Option(name: .shortAndLong, help: "Write an executable plan to this file.") var output: String?
-    @Option(help: "Threads the plan splits its steps for, with --emit plan or -o (default: the number of cores).")
+    @Option(
+        parsing: .unconditional,
+        help: "Threads the plan splits its steps for, with --emit plan or -o (default: the number of cores).")
     var threads: Int?
     @Flag(help: "Add a table to the report: every layer use with its parameters, MACs, tie and activation bytes.")
     var perLayer = false
@@ -52,6 +54,7 @@ struct Compile: ParsableCommand {
                 + "(default: 3).", valueName: "depth"))
     var perLayerDepth: LayerTable.Depth?
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Add memory at this batch to the report: the inference arena, and what training holds (weights, "
                 + "gradients, optimizer state, activations saved for backward).", valueName: "N"))

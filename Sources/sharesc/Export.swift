@@ -69,12 +69,5 @@ struct Export: ParsableCommand {
         emit(summary)
     }
 
-    private func write(_ data: Data) throws(CompileFailure) {
-        do { try data.write(to: URL(fileURLWithPath: output)) } catch {
-            throw CompileFailure(
-                Diagnostic(
-                    at: Location(file: output, line: 1, column: 1),
-                    .cannotWrite(path: output, reason: error.localizedDescription)))
-        }
-    }
+    private func write(_ data: Data) throws(CompileFailure) { try OutputFile.write(data, to: output) }
 }

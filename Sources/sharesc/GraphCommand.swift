@@ -52,11 +52,6 @@ struct Graph: ParsableCommand {
     }
 
     private func write(_ text: String, to path: String) throws(CompileFailure) {
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            throw CompileFailure(
-                Diagnostic(
-                    at: Location(file: path, line: 1, column: 1),
-                    .cannotWrite(path: path, reason: error.localizedDescription)))
-        }
+        try OutputFile.write(Array(text.utf8), to: path)
     }
 }

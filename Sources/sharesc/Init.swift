@@ -17,15 +17,15 @@ struct Init: ParsableCommand {
     @Argument(help: "The spec whose parameters to initialise.") var spec: String
     @OptionGroup var options: SpecOptions
     @Option(name: .shortAndLong, help: "The safetensors file to write.") var output: String
-    @Option(help: "Seed of the generated weights.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Seed of the generated weights.") var seed: UInt64 = 0
     @Flag(name: .customLong("randomize-bn"), help: "Non-trivial batchnorm scale, shift and running statistics.")
     var randomizeBatchNorm = false
 
     func run() throws {
         let summary = try reportingDiagnostics { () throws(CompileFailure) in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
-            let weights = WeightInitializer.initialize(
-                compilation.graph, options: InitOptions(seed: seed, randomizeBatchNorm: randomizeBatchNorm))
+            let weights = try WeightSource.initialized(InitOptions(seed: seed, randomizeBatchNorm: randomizeBatchNorm))
+                .load(for: compilation.graph).weights
             try WeightFile.write(compilation.graph, weights, to: output, seed: seed)
             return
                 "\(output): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"

@@ -7,7 +7,9 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "A spec (.yaml) or a plan written by `sharesc compile -o`.") var model: String
     @OptionGroup var spec: SpecOptions
     @OptionGroup var weights: WeightOptions
-    @Option(help: "Threads that run the network (default: a plan's own, else the number of cores).")
+    @Option(
+        parsing: .unconditional,  // so that `--threads -1` is refused as out of range, not as a missing value
+        help: "Threads that run the network (default: a plan's own, else the number of cores).")
     var threads: Int?
 
     /// The threads it runs on: as asked, a plan file's own, or one per core.

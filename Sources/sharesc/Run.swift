@@ -18,7 +18,7 @@ struct Run: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(help: "A .npy file of float32 images.") var input: String?
     @Option(help: "Write the outputs to this .npy file instead of printing the top 5.") var output: String?
-    @Option(help: "Images in the generated input (ignored with --input).") var batch: Int = 1
+    @Option(parsing: .unconditional, help: "Images in the generated input (ignored with --input).") var batch: Int = 1
 
     func validate() throws {
         guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }

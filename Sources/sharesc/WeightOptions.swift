@@ -8,7 +8,9 @@ struct WeightOptions: ParsableArguments {
             "A safetensors file with the network's weights (as written by `sharesc init`).", valueName: "file"))
     var weights: String?
 
-    @Option(help: "Seed of the generated initial weights when no --weights file is given (default: 0).")
+    @Option(
+        parsing: .unconditional,
+        help: "Seed of the generated initial weights when no --weights file is given (default: 0).")
     var seed: UInt64?
 
     @Flag(

@@ -290,7 +290,8 @@ struct BackendPassTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
 
         try WeightFile.write(graph, weights, to: path)
-        #expect(readError(path).hasPrefix("\(path):1:1: error: not a sharesc plan: its metadata has no 'sharesc.plan'"))
+        let notAPlan = "\(path):1:1: error: not a sharesc plan: its metadata needs sharesc.format 'plan'"
+        #expect(readError(path).hasPrefix(notAPlan))
 
         var newer = document(graph)
         newer.formatVersion = 6
@@ -298,26 +299,31 @@ struct BackendPassTests {
         let tensors = graph.parameters.map {
             Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id])
         }
+        func write(version: String, document: String, format: String = "plan") throws {
+            let metadata = [("sharesc.format", format), ("sharesc.plan.version", version), ("sharesc.plan", document)]
+            try Data(Safetensors.encode(tensors, metadata: metadata)).write(to: URL(fileURLWithPath: path))
+        }
+        // A plan's document in a file that calls itself weights is not read as a plan.
+        try write(version: "5", document: String(decoding: try JSONEncoder().encode(document(graph)), as: UTF8.self))
+        #expect(readError(path) == "(read)")
+        try write(version: "5", document: json, format: "1")
+        #expect(readError(path).hasPrefix(notAPlan))
         for version in ["6", "4"] {
-            try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", version), ("sharesc.plan", json)]))
-                .write(to: URL(fileURLWithPath: path))
+            try write(version: version, document: json)
             #expect(
                 readError(path)
                     == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 5;"
                     + " compile the spec again with 'sharesc compile -o'")
         }
 
-        try Data(
-            Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "5"), ("sharesc.plan", "{\"program\": 3}")])
-        ).write(to: URL(fileURLWithPath: path))
+        try write(version: "5", document: "{\"program\": 3}")
         #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))
 
         // A well-formed document whose step reads a value that does not exist.
         var broken = document(graph)
         broken.program.steps[1].inputs = [999]
         let brokenJSON = String(decoding: try JSONEncoder().encode(broken), as: UTF8.self)
-        try Data(Safetensors.encode(tensors, metadata: [("sharesc.plan.version", "5"), ("sharesc.plan", brokenJSON)]))
-            .write(to: URL(fileURLWithPath: path))
+        try write(version: "5", document: brokenJSON)
         #expect(readError(path).contains("damaged plan: step '"))
 
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))

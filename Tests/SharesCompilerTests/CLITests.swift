@@ -140,6 +140,20 @@ struct CLITests {
         let missing = try Self.run(["compile", "no/such/spec.yaml"])
         #expect(missing.status == 1)
         #expect(missing.stderr == "no/such/spec.yaml:1:1: error: cannot read 'no/such/spec.yaml': no such file\n")
+        // Only a regular file is read: a device (/dev/zero would never end) or a directory is named as such.
+        for (path, reason) in [
+            ("/dev/null", "is not a regular file (a device, pipe or socket)"), ("Examples", "is a directory")
+        ] {
+            let special = try Self.run(["check", path])
+            #expect(special.status == 1)
+            #expect(special.stderr == "\(path):1:1: error: cannot read '\(path)': \(reason)\n")
+        }
+        // An output path that cannot be a file says why.
+        for (path, reason) in [("Examples", "is a directory"), ("no/such/x.plan", "no such directory 'no/such'")] {
+            let unwritable = try Self.run(["compile", "Examples/1-custom-block.yaml", "-o", path])
+            #expect(unwritable.status == 1)
+            #expect(unwritable.stderr == "\(path):1:1: error: cannot write '\(path)': \(reason)\n")
+        }
         let unknown = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "clases=100"])
         #expect(unknown.status == 1)
         #expect(
@@ -155,6 +169,19 @@ struct CLITests {
         #expect(format.status == 64)
         let noSpec = try Self.run(["compile"])
         #expect(noSpec.status == 64)
+        // A negative number is a value out of range, not a missing one; a count has an upper bound.
+        for (arguments, message) in [
+            (["run", "Examples/1-custom-block.yaml", "--threads", "-1"], "--threads must be between 1 and 256"),
+            (
+                ["bench", "Examples/1-custom-block.yaml", "--runs", "100000000000"],
+                "--runs must be between 1 and 1000000"
+            ),
+            (["bench", "Examples/1-custom-block.yaml", "--warmup", "-2"], "--warmup must be between 0 and 1000000")
+        ] {
+            let outOfRange = try Self.run(arguments)
+            #expect(outOfRange.status == 64)
+            #expect(outOfRange.stderr.hasPrefix("Error: \(message)\n"), "\(arguments)")
+        }
         let help = try Self.run(["compare", "--help"])
         #expect(help.status == 0 && help.stdout.contains("Examples:"))
     }

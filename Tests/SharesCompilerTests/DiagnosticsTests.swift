@@ -87,6 +87,14 @@ struct DiagnosticsTests {
             "spec.yaml:3:1: error: YAML syntax error: found a tab; YAML indentation must use spaces")
     }
 
+    /// The reader's errors carry a byte offset, not a mark: the location is the character's own (its
+    /// column in Unicode scalars), not 1:1.
+    @Test func controlCharacterIsLocated() {
+        Self.check(
+            "input: [3, 8, 8]\nstem: [relu]  # \u{E9}\u{1}\n",
+            "spec.yaml:2:18: error: YAML syntax error: control characters are not allowed")
+    }
+
     @Test func duplicateKeyPointsAtTheRepetition() {
         Self.check(
             "input: [3, 8, 8]\ninput: [3, 16, 16]\nstem: [relu]\n",
@@ -113,6 +121,21 @@ struct DiagnosticsTests {
             """,
             "spec.yaml:4:12: error: YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
         )
+    }
+
+    /// A tag would change a value's meaning in YAML or ask for one sharesc does not give: refused, not
+    /// ignored, whether on a scalar, a list or a mapping.
+    @Test func tagsAreRefused() {
+        Self.check(
+            "input: !!str [3, 8, 8]\nstem: [relu]\n",
+            "spec.yaml:1:8: error: YAML tags ('tag:yaml.org,2002:str') are not supported; write the value without one")
+        Self.check(
+            "input: [3, 8, 8]\nstem: [!custom relu]\n",
+            "spec.yaml:2:8: error: YAML tags ('!custom') are not supported; write the value without one")
+        Self.check(
+            "input: [3, 8, 8]\nstem: [{conv: !m {out: 4, kernel: 3}}]\n",
+            "spec.yaml:2:15: error: YAML tags ('!m') are not supported; write the value without one")
+        Self.check("input: [3, 8, 8]\nstem: [\"relu\", 'relu']\n", "(compiled without errors)")
     }
 
     /// Variables resolve recursively: a chain longer than 256 is refused where it reaches the limit (one of

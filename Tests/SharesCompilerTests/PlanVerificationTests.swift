@@ -61,6 +61,41 @@ struct PlanVerificationTests {
         )
     }
 
+    /// Geometry whose arithmetic would overflow an Int (a padding of 2^62, a stride of Int.max) is
+    /// refused as too large, where it trapped before.
+    @Test func overflowingGeometryIsRefused() throws {
+        let good = try Self.compiled("cifar/resnet-56.yaml")
+        func problem(_ change: (inout Program.Kernel) -> Void, at step: Int) -> String {
+            var document = good
+            change(&document.program.steps[step].kernel)
+            return PlanFile.validate(document) ?? "(verified)"
+        }
+        let stem = good.program.steps[0].name
+        for padding in [1 << 62, Int.max] {
+            #expect(
+                problem(
+                    {
+                        guard case .conv(let weight, let bias, let kernel, let stride, _, let groups, let epilogue) = $0
+                        else { return }
+                        $0 = .conv(
+                            weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding,
+                            groups: groups,
+                            epilogue: epilogue)
+                    }, at: 0) == "step '\(stem)': the output of the step is too large to count")
+        }
+        let subsample = try #require(
+            good.program.steps.firstIndex {
+                if case .subsamplePad = $0.kernel { true } else { false }
+            })
+        #expect(
+            problem(
+                {
+                    guard case .subsamplePad(_, let padBefore) = $0 else { return }
+                    $0 = .subsamplePad(stride: Int.max, padBefore: padBefore)
+                }, at: subsample)
+                == "step '\(good.program.steps[subsample].name)': output 32x16x16 should be 32x1x1")
+    }
+
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
     /// any algorithm its geometry allows (each computes the same values), nothing else may.
     @Test func everyScheduleEntryIsChecked() throws {

@@ -113,10 +113,39 @@ struct WeightTests {
                     #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#,
                     data: Array(repeating: 0, count: 8)))
                 == "w.safetensors:1:1: error: not a valid safetensors file: tensors 'a' and 'b' overlap")
+        // The data is exactly the tensors' bytes: nothing before, between or after them.
+        let one = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[%d,%d]}}"#
+        #expect(
+            loadError(file(String(format: one, 0, 4), data: [0, 0, 0, 0, 9]))
+                == "w.safetensors:1:1: error: not a valid safetensors file: data bytes 4 to 5 of 5 belong to no tensor")
+        #expect(
+            loadError(file(String(format: one, 1, 5), data: [0, 0, 0, 0, 9]))
+                == "w.safetensors:1:1: error: not a valid safetensors file: data bytes 0 to 1 of 5 belong to no tensor")
+        #expect(
+            loadError(file(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#))
+                == "w.safetensors:1:1: error: not a valid safetensors file: tensor 'a' of shape [2] needs 2 x 4 bytes, but the file has 0 data bytes"
+        )
         #expect(
             loadError(file(#"{"a":{"dtype":"F32","shape":[1]}}"#))
                 == "w.safetensors:1:1: error: not a valid safetensors file: tensor 'a' lacks a valid dtype, shape or data_offsets"
         )
+    }
+
+    /// Generated weights larger than the machine can allocate (a legal spec: 2^40 floats) are an error at
+    /// the layer that uses them, for every command that generates them, where the allocation trapped.
+    @Test func unallocatableGeneratedWeightsAreAnError() throws {
+        let spec = "input: [1048576, 1, 1]\nstem: [conv: {out: 1048576, kernel: 1}]\n"
+        let graph = try compileInMemory(["spec.yaml": spec]).graph
+        let expected =
+            "spec.yaml:2:8: error: cannot allocate 4398046511104 bytes for 'stem.conv1.weight'; this machine has too little free memory"
+        let source = WeightSource.initialized(InitOptions())
+        #expect(throws: CompileFailure.self) { _ = try source.provider(for: graph) }
+        #expect(throws: CompileFailure.self) { _ = try source.load(for: graph) }
+        do {
+            _ = try source.provider(for: graph)
+        } catch {
+            #expect(error.description == expected)
+        }
     }
 
     @Test func missingExtraAndMisshapenTensorsAreNamed() throws {

@@ -34,11 +34,7 @@ public enum NumPyFile {
                     at: at,
                     .internalError("cannot write \(values.count) values as an array of shape \(Message.shape(shape))")))
         }
-        do {
-            try Data(encode(values, shape: shape)).write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw CompileFailure(Diagnostic(at: at, .cannotWrite(path: path, reason: Paths.reason(error))))
-        }
+        try OutputFile.write(encode(values, shape: shape), to: path)
     }
 
     /// The bytes of a `.npy` file holding `values` with `shape`; the shape must hold exactly `values.count` elements.

@@ -37,7 +37,7 @@ public struct PlanDocument: Codable, Sendable {
 }
 
 public enum PlanFile {
-    static let versionKey = "sharesc.plan.version", documentKey = "sharesc.plan"
+    static let formatKey = "sharesc.format", versionKey = "sharesc.plan.version", documentKey = "sharesc.plan"
 
     public static func write(_ document: PlanDocument, weights: some WeightProvider, to path: String)
         throws(CompileFailure)
@@ -53,19 +53,18 @@ public enum PlanFile {
         let bytes = Safetensors.encode(
             tensors,
             metadata: [
-                ("sharesc.format", "plan"), (versionKey, String(document.formatVersion)),
+                (formatKey, "plan"), (versionKey, String(document.formatVersion)),
                 (documentKey, json)
             ])
-        do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
-            throw Safetensors.failure(path, .cannotWrite(path: path, reason: Paths.reason(error)))
-        }
+        try OutputFile.write(bytes, to: path)
     }
 
     /// The plan and a reader that streams its weights.
     public static func read(_ path: String) throws(CompileFailure) -> (PlanDocument, WeightFileReader) {
         let reader = try WeightFileReader(path: path)
         let metadata = reader.header.metadata
-        guard let versionText = metadata[versionKey], let json = metadata[documentKey] else {
+        guard metadata[formatKey] == "plan", let versionText = metadata[versionKey], let json = metadata[documentKey]
+        else {
             throw Safetensors.failure(path, .planNotAPlan)
         }
         guard let version = Int(versionText), PlanDocument.readableVersions.contains(version) else {

@@ -11,6 +11,7 @@ public enum Message: Error, Hashable, Sendable {
     case yamlContext(String)
     case duplicateKey(String)
     case mergeKeyUnsupported
+    case tagUnsupported(String)
     // Shape of the document
     case expected(String, found: String)
     case unknownKey(String, context: String, allowed: [String])
@@ -119,6 +120,8 @@ public enum Message: Error, Hashable, Sendable {
         case .duplicateKey(let key): return "duplicate key '\(key)' in a mapping; each key may appear once"
         case .mergeKeyUnsupported:
             return "YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
+        case .tagUnsupported(let tag):
+            return "YAML tags ('\(tag)') are not supported; write the value without one"
         case .expected(let what, let found): return "expected \(what), found \(found)"
         case .unknownKey(let key, let context, let allowed):
             return "unknown key '\(key)' in \(context); allowed keys are: \(allowed.joined(separator: ", "))"
@@ -260,7 +263,7 @@ public enum Message: Error, Hashable, Sendable {
         case .torchUnsupported(let layer, let reason): return "cannot export '\(layer)' to PyTorch: \(reason)"
         case .planNotAPlan:
             return
-                "not a sharesc plan: its metadata has no 'sharesc.plan' (is it a weights file? plans are written by 'sharesc compile -o')"
+                "not a sharesc plan: its metadata needs sharesc.format 'plan' and a 'sharesc.plan' document (is it a weights file? plans are written by 'sharesc compile -o')"
         case .planVersion(let found, let supported):
             let readable =
                 supported.count == 1

@@ -92,7 +92,7 @@ public enum ProgramVerifier {
             let problem = expect(arity: 1, extraInputs: epilogue.residual == nil ? 0 : 1) {
                 ShapeRules.convolution(
                     input, outChannels: output.channels, kernel: size, stride: stride, padding: padding,
-                    groups: groups, name: "")
+                    groups: groups, name: "the step")
             }
             if let problem { return problem }
             guard shape(weight) == [output.channels, input.channels / groups, size, size] else {
@@ -131,10 +131,10 @@ public enum ProgramVerifier {
                 return "impossible pooling geometry"
             }
             return expect(arity: 1) {
-                ShapeRules.pooling(input, kernel: size, stride: stride, padding: padding, name: "")
+                ShapeRules.pooling(input, kernel: size, stride: stride, padding: padding, name: "the step")
             }
         case .globalAvgPool:
-            return expect(arity: 1) { ShapeRules.globalPooling(input, name: "") }
+            return expect(arity: 1) { ShapeRules.globalPooling(input, name: "the step") }
         case .linear(let weight, let bias, _):
             guard inputs.count == 1, output.dims.count == 1 else { return "wrong shapes" }
             guard shape(weight) == [output.channels, input.elementCount] else { return "weight shape \(shape(weight))" }
@@ -145,7 +145,7 @@ public enum ProgramVerifier {
                 return "impossible padding"
             }
             return expect(arity: 1) {
-                ShapeRules.subsamplePad(input, outChannels: output.channels, stride: stride, name: "")
+                ShapeRules.subsamplePad(input, outChannels: output.channels, stride: stride, name: "the step")
             }
         case .flatten:
             return input.isImage

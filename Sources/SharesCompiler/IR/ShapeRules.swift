@@ -3,10 +3,14 @@ public enum ShapeRules {
     /// Bounds that keep every count within 64 bits: a tensor or weight of at most 2^40 elements.
     public static let maximumElements = 1 << 40
 
-    /// Output size of a window of `kernel` moved by `stride` over `size + 2 * padding` (floor mode).
-    static func windowOutput(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int {
-        let span = size + 2 * padding - kernel
-        return span < 0 ? 0 : span / stride + 1
+    /// Output size of a window of `kernel` moved by `stride` over `size + 2 * padding` (floor mode); nil
+    /// where that overflows an Int (a plan file's padding may be anything).
+    static func windowOutput(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int? {
+        let doubled = padding.multipliedReportingOverflow(by: 2),
+            padded = size.addingReportingOverflow(doubled.partialValue)
+        let span = padded.partialValue.subtractingReportingOverflow(kernel)
+        guard !doubled.overflow, !padded.overflow, !span.overflow else { return nil }
+        return span.partialValue < 0 ? 0 : span.partialValue / stride + 1
     }
 
     public static func output(of op: Op, inputs: [Shape], name: String) -> Result<Shape, Message> {
@@ -74,8 +78,10 @@ public enum ShapeRules {
             guard outChannels >= input.channels else {
                 return .failure(.subsampleShrinks(from: input.channels, to: outChannels))
             }
-            let height = (input.height + stride - 1) / stride, width = (input.width + stride - 1) / stride
-            return bounded(.image(channels: outChannels, height: height, width: width), name: name)
+            // Every stride-th row and column from the first: (size - 1) / stride + 1, which no stride overflows.
+            func kept(_ size: Int) -> Int { size < 1 ? 0 : (size - 1) / stride + 1 }
+            return bounded(
+                .image(channels: outChannels, height: kept(input.height), width: kept(input.width)), name: name)
         }
     }
 
@@ -87,8 +93,9 @@ public enum ShapeRules {
         _ input: Shape, channels: Int, kernel: Int, stride: Int, padding: Int,
         name: String
     ) -> Result<Shape, Message> {
-        let height = windowOutput(input.height, kernel: kernel, stride: stride, padding: padding)
-        let width = windowOutput(input.width, kernel: kernel, stride: stride, padding: padding)
+        guard let height = windowOutput(input.height, kernel: kernel, stride: stride, padding: padding),
+            let width = windowOutput(input.width, kernel: kernel, stride: stride, padding: padding)
+        else { return .failure(.tensorTooLarge("the output of \(name)")) }
         guard height > 0, width > 0 else { return .failure(.shapeVanishes(layer: name, input: input.description)) }
         return bounded(.image(channels: channels, height: height, width: width), name: name)
     }

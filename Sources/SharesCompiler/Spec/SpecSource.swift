@@ -7,10 +7,17 @@ public struct SpecSource: Sendable {
     public init(read: @escaping @Sendable (_ path: String) throws -> String) { self.read = read }
 
     public static let disk = SpecSource { path in
-        let url = URL(fileURLWithPath: path)
-        let values = try? url.resourceValues(forKeys: [.isDirectoryKey])
-        if values?.isDirectory == true { throw SpecSourceError("is a directory") }
-        let data = try Data(contentsOf: url)
+        // What the path names, through symbolic links: only a regular file is read (a device such as
+        // /dev/zero never ends, and a pipe may never open).
+        var status = stat()
+        if stat(path, &status) == 0 {
+            switch status.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFDIR: throw SpecSourceError("is a directory")
+            default: throw SpecSourceError("is not a regular file (a device, pipe or socket)")
+            }
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard let text = String(data: data, encoding: .utf8) else { throw SpecSourceError("not UTF-8 text") }
         return text
     }

@@ -42,14 +42,29 @@ enum YAMLReader {
         var furthest: Location
     }
 
-    private static func convert(_ node: Yams.Node, file: String, budget: inout Budget) throws(CompileFailure)
-        -> YAMLNode
-    {
+    private static func convert(
+        _ node: Yams.Node, file: String, isKey: Bool = false, budget: inout Budget
+    ) throws(CompileFailure) -> YAMLNode {
         let location = Location(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
         budget.remaining -= 1
         budget.furthest = max(budget.furthest, location)
         if budget.remaining < 0 {
             throw CompileFailure(Diagnostic(at: budget.furthest, .tooManyNodes(limit: maximumNodes)))
+        }
+        // A tag would change what a value means in YAML (`!!str`), or ask for a meaning sharesc does not
+        // give it (`!custom`): refused rather than ignored. Untagged values have the empty or "!" tag, but
+        // a quoted scalar the string tag, as if written `!!str`, and a mapping's keys the standard tag
+        // their text resolves to (Yams resolves them in place to find duplicates).
+        let tag: String? =
+            switch node {
+            case .scalar(let scalar):
+                scalar.style == .singleQuoted || scalar.style == .doubleQuoted ? nil : scalar.tag.description
+            case .mapping(let mapping): mapping.tag.description
+            case .sequence(let sequence): sequence.tag.description
+            case .alias: nil
+            }
+        if let tag, !tag.isEmpty, tag != "!", !(isKey && tag.hasPrefix("tag:yaml.org,2002:")) {
+            throw CompileFailure(Diagnostic(at: location, .tagUnsupported(tag)))
         }
         switch node {
         case .scalar(let scalar):
@@ -69,7 +84,7 @@ enum YAMLReader {
             for (key, value) in mapping {
                 pairs.append(
                     YAMLNode.Pair(
-                        key: try convert(key, file: file, budget: &budget),
+                        key: try convert(key, file: file, isKey: true, budget: &budget),
                         value: try convert(value, file: file, budget: &budget)))
             }
             return YAMLNode(value: .mapping(pairs), location: location)
@@ -120,11 +135,23 @@ enum YAMLReader {
             }
             return Diagnostic(
                 at: at(second), .duplicateKey(key), notes: [Diagnostic.note(at: first, .previousDefinition)])
-        case .reader(let problem, _, _, _):
-            return Diagnostic(at: Location(file: file, line: 1, column: 1), .yamlSyntax(problem))
+        case .reader(let problem, let offset, _, _):
+            return Diagnostic(at: location(ofByte: offset ?? 0, in: text, file: file), .yamlSyntax(problem))
         default:
             return Diagnostic(at: Location(file: file, line: 1, column: 1), .yamlSyntax(error.description))
         }
+    }
+
+    /// Where UTF-8 byte `offset` of `text` is (the reader reports a byte offset, not a mark), its column
+    /// counted in Unicode scalars as marks count them.
+    private static func location(ofByte offset: Int, in text: String, file: String) -> Location {
+        var line = 1, column = 1, bytes = 0
+        for scalar in text.unicodeScalars {
+            if bytes >= offset { break }
+            bytes += UTF8.width(scalar)
+            if scalar == "\n" { (line, column) = (line + 1, 1) } else { column += 1 }
+        }
+        return Location(file: file, line: line, column: column)
     }
 
     private static func character(at mark: Mark, in text: String) -> Unicode.Scalar? {

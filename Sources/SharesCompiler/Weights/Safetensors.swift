@@ -123,9 +123,15 @@ public enum Safetensors {
                 throw fail(.weightsDtype(name: name, dtype: dtype))
             }
             guard shape.allSatisfy({ $0 >= 0 && $0 <= ShapeRules.maximumElements }),
-                let count = Shape.checkedProduct(shape), count <= dataLength / type.size
+                let count = Shape.checkedProduct(shape)
             else {
                 throw fail(.weightsCorrupt("tensor '\(name)' has an impossible shape \(shape)"))
+            }
+            guard count <= dataLength / type.size else {
+                throw fail(
+                    .weightsCorrupt(
+                        "tensor '\(name)' of shape \(shape) needs \(count) x \(type.size) bytes, but the file has \(dataLength) data bytes"
+                    ))
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= dataLength, end - begin == type.size * count else {
@@ -141,6 +147,17 @@ public enum Safetensors {
         for (previous, next) in zip(ranges, ranges.dropFirst()) where next.begin < previous.end {
             throw fail(.weightsCorrupt("tensors '\(previous.name)' and '\(next.name)' overlap"))
         }
+        // The data is the tensors' bytes one after another and nothing else, as the format requires: a
+        // header length off by a byte (every tensor read misaligned) or bytes appended are refused.
+        func unused(_ begin: Int, _ end: Int) -> CompileFailure {
+            fail(.weightsCorrupt("data bytes \(begin) to \(end) of \(dataLength) belong to no tensor"))
+        }
+        var covered = 0
+        for entry in ranges {
+            guard entry.begin == covered else { throw unused(covered, entry.begin) }
+            covered = entry.end
+        }
+        guard covered == dataLength else { throw unused(covered, dataLength) }
         return Header(entries: entries, metadata: metadata, dataStart: dataStart)
     }
 

@@ -33,14 +33,7 @@ public enum WeightFile {
     public static func write(_ graph: Graph, _ weights: WeightStore, to path: String, seed: UInt64? = nil)
         throws(CompileFailure)
     {
-        do {
-            try Data(encode(graph, weights, seed: seed)).write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw CompileFailure(
-                Diagnostic(
-                    at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: Paths.reason(error)))
-            )
-        }
+        try OutputFile.write(encode(graph, weights, seed: seed), to: path)
     }
 
     /// The file's weights for the graph, and notes on what was adapted from a PyTorch checkpoint.

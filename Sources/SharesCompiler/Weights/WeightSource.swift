@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a command's weights come from: a safetensors file checked against the graph, or fresh
 /// deterministic initial values.
 public enum WeightSource: Sendable {
@@ -8,7 +10,9 @@ public enum WeightSource: Sendable {
     public func load(for graph: Graph) throws(CompileFailure) -> (weights: WeightStore, notes: [Diagnostic]) {
         switch self {
         case .file(let path): return try WeightFile.read(path, for: graph)
-        case .initialized(let options): return (WeightInitializer.initialize(graph, options: options), [])
+        case .initialized(let options):
+            try Self.checkAllocatable(graph)
+            return (WeightInitializer.initialize(graph, options: options), [])
         }
     }
 
@@ -18,7 +22,27 @@ public enum WeightSource: Sendable {
         switch self {
         case .file(let path):
             return try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
-        case .initialized(let options): return WeightGenerator(graph, options: options)
+        case .initialized(let options):
+            try Self.checkAllocatable(graph)
+            return WeightGenerator(graph, options: options)
+        }
+    }
+
+    /// Generated weights are as large as the spec says, which may be more than the machine has (a
+    /// 1048576 -> 1048576 convolution is 2^40 floats): each must be allocatable once, or the error
+    /// points at the first layer that uses it, instead of the allocation trapping. (A file's tensors
+    /// are bounded by the file's own size.)
+    static func checkAllocatable(_ graph: Graph) throws(CompileFailure) {
+        for parameter in graph.parameters {
+            let bytes = parameter.elementCount * MemoryLayout<Float>.size
+            guard let trial = malloc(bytes) else {
+                let user = graph.nodes.first { $0.op.parameters.contains(parameter.id) }
+                throw CompileFailure(
+                    Diagnostic(
+                        at: user?.location ?? Location(file: "<spec>", line: 1, column: 1),
+                        .outOfMemory(bytes: bytes, purpose: "'\(parameter.name)'")))
+            }
+            free(trial)
         }
     }
 
