@@ -160,6 +160,13 @@ struct ExecutorTests {
         input: [2, 4, 4]
         stem: [conv: {out: 3, kernel: 3, pad: 1}, flatten, batchnorm, relu, dropout: {p: 0.5}, linear: {out: 3}]
         """,
+        // Elementwise steps after a flatten of a one-pixel map, which the program aliases (its plan was
+        // refused as damaged: each step's output the flattened vector, its input the 1x1 map).
+        "flatten-pixel.yaml": """
+        network: flatten-pixel
+        input: [3, 4, 4]
+        head: [global_avgpool, flatten, layernorm, batchnorm, relu, gelu, layer_scale: {init: 0.5}, linear: {out: 2}]
+        """,
         "flatten-output.yaml": """
         network: flatten-output
         input: [2, 3, 5]
@@ -183,9 +190,9 @@ struct ExecutorTests {
 
     @Test(arguments: [
         "bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml",
-        "feature-map.yaml",
-        "flatten-batchnorm.yaml", "flatten-output.yaml", "mini-mobilenet-v2.yaml", "mini-efficientnet.yaml",
-        "mini-convnext.yaml", "mini-regnet-y.yaml", "standalone-ops.yaml"
+        "feature-map.yaml", "flatten-batchnorm.yaml", "flatten-output.yaml", "flatten-pixel.yaml",
+        "mini-mobilenet-v2.yaml", "mini-efficientnet.yaml", "mini-convnext.yaml", "mini-regnet-y.yaml",
+        "standalone-ops.yaml"
     ])
     func planMatchesReferenceInterpreter(_ name: String) throws {
         for sequential in [false, true] {

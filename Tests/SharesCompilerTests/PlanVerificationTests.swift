@@ -20,15 +20,18 @@ struct PlanVerificationTests {
     }
 
     /// A batchnorm over a flattened map of several pixels: its plan verifies (it was refused as damaged,
-    /// the batchnorm's vectors not matching the map's channels), with a flatten step before it.
-    @Test(arguments: ["flatten-batchnorm.yaml", "flatten-output.yaml", "flattening.yaml"])
+    /// the batchnorm's vectors not matching the map's channels), with a flatten step before it; so do
+    /// elementwise steps after a flatten of a one-pixel map, which needs no step.
+    @Test(arguments: ["flatten-batchnorm.yaml", "flatten-output.yaml", "flattening.yaml", "flatten-pixel.yaml"])
     func flattenedMapsVerify(_ name: String) throws {
         let compilation = try ExecutorTests.compile(name, sequential: false)
         let program = Compiler.program(compilation)
         let document = PlanDocument(Compiler.plan(program, threads: 1))
         #expect(PlanFile.validate(document) == nil)
-        // A linear layer alone reads NHWC: no flatten step.
-        #expect(program.steps.contains { $0.kernel == .flatten } == (name != "flattening.yaml"))
+        // A linear layer alone reads NHWC, and a one-pixel map is its flattening: no flatten step.
+        #expect(
+            program.steps.contains { $0.kernel == .flatten }
+                == (name != "flattening.yaml" && name != "flatten-pixel.yaml"))
     }
 
     @Test func everyDerivedFieldIsChecked() throws {

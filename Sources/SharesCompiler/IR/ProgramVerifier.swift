@@ -77,7 +77,12 @@ public enum ProgramVerifier {
             case .failure(let message): return message.text
             }
         }
-        func elementwise() -> String? { expect(arity: 1) { .success(input) } }
+        // An elementwise step keeps its input's shape, but after a flatten of a one-pixel map (which the
+        // program aliases: C x 1 x 1 and C are the same bytes in NHWC) its output is the flattened vector.
+        func elementwise() -> String? {
+            let flattened = input.isImage && input.height * input.width == 1 && output.dims == [input.channels]
+            return expect(arity: 1) { .success(flattened ? output : input) }
+        }
         func batchNorm(_ bn: Program.BatchNormRef, channels: Int) -> String? {
             [bn.scale, bn.shift, bn.mean, bn.variance].allSatisfy { shape($0) == [channels] } && bn.epsilon > 0
                 ? nil : "batchnorm parameters do not match \(channels) channels"
