@@ -19,6 +19,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 import time
 
 import torch
@@ -200,6 +201,11 @@ def main():
         train_set, test_set, classes = digits(generated.INPUT_SHAPE)
     else:
         train_set, test_set, classes = cifar(args.dataset, args.data, generated.INPUT_SHAPE)
+    with torch.no_grad():  # one sample through the network, on the CPU: how many classes it tells apart
+        outputs = model.eval()(torch.zeros(1, *generated.INPUT_SHAPE)).shape[-1]
+    if outputs != classes:
+        sys.exit(f"{args.model}: the network has {outputs} outputs, but {args.dataset} has {classes} classes; "
+                 f"export the spec with {classes} (for example --set classes={classes}, where it has that variable)")
     model = model.to(env.device)
     if env.enabled and env.device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)

@@ -81,6 +81,16 @@ struct PyTorchWeightTests {
                 == "w.safetensors:1:1: note: stripped the prefix 'module.' from every tensor name (a DistributedDataParallel model's state_dict)"
         )
         #expect(notes.count == 2)
+        // torch.compile's wrapper, alone or around (or inside) DistributedDataParallel's.
+        for prefix in ["_orig_mod.", "module._orig_mod.", "_orig_mod.module."] {
+            let (compiled, compiledNotes) = try load(Self.file(stateDict(weights, prefix: prefix)))
+            #expect(compiled == weights)
+            #expect(
+                compiledNotes.contains(
+                    "w.safetensors:1:1: note: stripped the prefix '_orig_mod.' from every tensor name (a torch.compile model's state_dict)"
+                ))
+            #expect(compiledNotes.count == prefix.split(separator: ".").count + 1)
+        }
     }
 
     @Test func halfPrecisionTensorsBecomeFloat32() throws {

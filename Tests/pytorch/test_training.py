@@ -126,6 +126,20 @@ def test_digits_example_trains_and_its_checkpoint_runs_in_sharesc(sharesc, tmp_p
     assert_close(sharesc.forward(SPEC, checkpoint, probe), torch_output(trained, probe))
 
 
+def test_a_network_with_other_classes_than_the_dataset_is_refused_up_front(sharesc, tmp_path):
+    model = tmp_path / "digits7.py"
+    sharesc.run("export", SPEC, "-o", str(model), "--set", "classes=7")
+    environment = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, str(TRAIN), str(model), "--dataset", "digits", "--epochs", "1",
+                             "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env=environment)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "the network has 7 outputs, but digits has 10 classes; export the spec with 10 "
+        "(for example --set classes=10, where it has that variable)"), result.stderr
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
 def test_two_processes_under_torchrun_end_identical(sharesc, tmp_path):
     model = tmp_path / "digits.py"
     sharesc.run("export", SPEC, "-o", str(model))

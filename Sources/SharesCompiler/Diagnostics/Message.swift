@@ -84,7 +84,7 @@ public enum Message: Error, Hashable, Sendable {
     // Weights saved by PyTorch, adapted on load (notes)
     case weightsBatchCountersIgnored(count: Int)
     case weightsConverted(count: Int, dtypes: [String])
-    case weightsPrefixStripped(String)
+    case weightsPrefixStripped(String, wrapper: String)
     // PyTorch export
     case torchName(String, what: String)
     case torchUnsupported(layer: String, reason: String)
@@ -254,9 +254,8 @@ public enum Message: Error, Hashable, Sendable {
         case .weightsConverted(let count, let dtypes):
             return
                 "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"
-        case .weightsPrefixStripped(let prefix):
-            return
-                "stripped the prefix '\(prefix)' from every tensor name (a DistributedDataParallel model's state_dict)"
+        case .weightsPrefixStripped(let prefix, let wrapper):
+            return "stripped the prefix '\(prefix)' from every tensor name (\(wrapper))"
         case .torchName(let name, let what):
             return
                 "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it"

@@ -159,17 +159,23 @@ public final class WeightFileReader: WeightProvider {
 
 extension Safetensors.Header {
     /// A `state_dict()` saved from PyTorch, made sharesc's: batchnorm step counters (int64
-    /// `num_batches_tracked`) dropped, and a `module.` prefix on every name (a model wrapped in
-    /// DistributedDataParallel) stripped. One note for each, and one for float16/bfloat16 tensors,
-    /// which are read as float32. Every other tensor is still checked by name and shape.
+    /// `num_batches_tracked`) dropped, and a wrapper's prefix on every name stripped (`module.` of
+    /// DistributedDataParallel, `_orig_mod.` of torch.compile, in either order). One note for each, and
+    /// one for float16/bfloat16 tensors, which are read as float32. Every other tensor is still checked
+    /// by name and shape.
     func adaptedFromPyTorch(path: String) -> (header: Safetensors.Header, notes: [Diagnostic]) {
         let at = Location(file: path, line: 1, column: 1)
         var adapted = self
         var notes: [Diagnostic] = []
-        let prefix = "module."
-        if !entries.isEmpty && entries.allSatisfy({ $0.name.hasPrefix(prefix) }) {
+        let wrappers = [
+            ("module.", "a DistributedDataParallel model's state_dict"),
+            ("_orig_mod.", "a torch.compile model's state_dict")
+        ]
+        while let (prefix, wrapper) = wrappers.first(where: { prefix, _ in
+            !adapted.entries.isEmpty && adapted.entries.allSatisfy { $0.name.hasPrefix(prefix) }
+        }) {
             for index in adapted.entries.indices { adapted.entries[index].name.removeFirst(prefix.count) }
-            notes.append(Diagnostic(.note, at: at, .weightsPrefixStripped(prefix)))
+            notes.append(Diagnostic(.note, at: at, .weightsPrefixStripped(prefix, wrapper: wrapper)))
         }
         let counters = adapted.entries.filter { $0.dtype == .i64 }.count
         if counters > 0 {
