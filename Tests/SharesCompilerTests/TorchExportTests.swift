@@ -30,7 +30,11 @@ struct TorchExportTests {
         #expect(source.contains("        if self.use_res_connect:\n            out = out + x\n        return out\n"))
         #expect(
             source.contains(
-                "self.dwconv1 = nn.Conv2d(in_channels * expand, in_channels * expand, 3, stride=stride, padding=1, groups=in_channels * expand, bias=False)"
+                """
+                        self.dwconv1 = nn.Conv2d(
+                            in_channels * expand, in_channels * expand, 3, stride=stride, padding=1,
+                            groups=in_channels * expand, bias=False)
+                """
             ))
         #expect(source.contains("self.relu6_1 = nn.ReLU6()"))
     }
@@ -56,7 +60,10 @@ struct TorchExportTests {
         #expect(source.contains("self.dwconv1 = nn.Conv2d(width, width, 3, padding=1, groups=width)"))
         #expect(
             source.contains(
-                "self.dwconv1 = nn.Conv2d(in_channels, in_channels, 5, stride=stride, padding=2, groups=in_channels, bias=False)"
+                """
+                        self.dwconv1 = nn.Conv2d(
+                            in_channels, in_channels, 5, stride=stride, padding=2, groups=in_channels, bias=False)
+                """
             ))
         // Over a vector: PyTorch's own LayerNorm; the layer scale's multiplier is a parameter named `weight`.
         #expect(source.contains("ln1=nn.LayerNorm(16),"))

@@ -107,6 +107,68 @@ enum PythonSource {
         function + "(" + (positional + keywords.map { "\($0.0)=\($0.1)" }).joined(separator: ", ") + ")"
     }
 
+    /// `source` with each line longer than `limit` that ends in a call (`self.conv1 = nn.Conv2d(...)`,
+    /// `return F.conv2d(...)`) broken after its opening parenthesis, its arguments filling lines
+    /// indented four more, as a person would write it. Lines with comments are left as they are.
+    static func wrappingLongCalls(_ source: String, limit: Int = 110) -> String {
+        source.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.count > limit, !line.contains("#"), line.last == ")",
+                let (open, arguments) = callArguments(line)
+            else { return String(line) }
+            let indent = String(repeating: " ", count: line.prefix { $0 == " " }.count + 4)
+            var lines = [String(line[...open])], current = indent
+            for (index, argument) in arguments.enumerated() {
+                let piece = argument + (index + 1 < arguments.count ? "," : ")")
+                if current != indent && current.count + 1 + piece.count > limit {
+                    lines.append(current)
+                    current = indent
+                }
+                current += (current == indent ? "" : " ") + piece
+            }
+            return (lines + [current]).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// The opening parenthesis of the call that runs to the end of `line`, and its arguments split at
+    /// the commas outside any bracket or string; nil when the line's last parenthesis closes no such call.
+    private static func callArguments(_ line: Substring) -> (Substring.Index, [String])? {
+        var depth = 0, open: Substring.Index?
+        var arguments: [String] = [], current = ""
+        var quote: Character?
+        for index in line.indices {
+            let character = line[index]
+            if let open = quote {  // inside a string: nothing counts until it closes
+                if character == open { quote = nil }
+                current.append(character)
+                continue
+            }
+            switch character {
+            case "\"", "'":
+                quote = character
+            case "(", "[", "{":
+                depth += 1
+                if depth == 1 && character == "(" && open == nil {
+                    open = index
+                    continue
+                }
+            case ")", "]", "}":
+                depth -= 1
+                if depth == 0 {
+                    guard open != nil, index == line.index(before: line.endIndex) else { return nil }
+                    arguments.append(current.trimmingCharacters(in: .whitespaces))
+                    return arguments.count > 1 ? (open!, arguments) : nil
+                }
+            case "," where depth == 1:
+                arguments.append(current.trimmingCharacters(in: .whitespaces))
+                current = ""
+                continue
+            default: break
+            }
+            if open != nil { current.append(character) }
+        }
+        return nil
+    }
+
     /// `nn.Sequential(OrderedDict(a=..., b=...))` (`OrderedDict([("3x3", ...)])` when some name is not
     /// an identifier), on one line for a single entry, else one per line.
     static func sequential(_ entries: [(name: String, constructor: String)], indent: String) -> String {

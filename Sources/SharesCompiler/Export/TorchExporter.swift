@@ -78,7 +78,8 @@ public enum TorchExporter {
                 \"\"\"\(graph.network) (\(graph.variant.rawValue)), freshly initialised.\"\"\"
                 return \(networkClass)()
             """)
-        let source = definitions.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: "\n\n\n") + "\n"
+        let source = PythonSource.wrappingLongCalls(
+            definitions.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: "\n\n\n") + "\n")
         var imports: [String] = []
         if source.contains("OrderedDict(") { imports += ["from collections import OrderedDict", ""] }
         if source.contains("torch.") { imports.append("import torch") }
@@ -273,7 +274,9 @@ public enum TorchExporter {
 }
 
 /// Where each tied weight is registered: a stage's own tie in that stage's `shared` module, a group
-/// spanning stages in the network's. Each holder is an `nn.Conv2d` configured as the first use.
+/// spanning stages in the network's. Each holder is an `nn.Conv2d` that only holds the weight (and
+/// bias): every use, the first included, is a `TiedConv2d` with its own stride and padding, so the
+/// holder says none (the first use's would mislead where later uses differ).
 struct Holders {
     struct Holder {
         /// Path inside its `shared` module: `["conv2"]`, `["shortcut", "conv1"]`, or `["G"]` for a group.
@@ -296,8 +299,8 @@ struct Holders {
             else { continue }
             let shape = graph[tie.weight].shape
             let options =
-                [("stride", conv.stride, 1), ("padding", conv.padding, 0), ("groups", conv.groups, 1)]
-                .filter { $0.1 != $0.2 }.map { ($0.0, String($0.1)) } + (conv.bias == nil ? [("bias", "False")] : [])
+                (conv.groups == 1 ? [] : [("groups", String(conv.groups))])
+                + (conv.bias == nil ? [("bias", "False")] : [])
             let constructor = PythonSource.call(
                 "nn.Conv2d", [String(shape[1] * conv.groups), String(shape[0]), String(conv.kernel)], options)
             let weightName = graph[tie.weight].name

@@ -15,7 +15,8 @@ enum TorchPrelude {
                 return F.conv2d(x, self.owner.weight, self.owner.bias, self.stride, self.padding, 1, self.groups)
 
             def extra_repr(self):
-                return f"stride={self.stride}, padding={self.padding}, groups={self.groups}"
+                shape = tuple(self.owner.weight.shape)
+                return f"tied weight {shape}, stride={self.stride}, padding={self.padding}, groups={self.groups}"
 
 
         def conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, bias=False, tied=None):
@@ -25,7 +26,8 @@ enum TorchPrelude {
                 return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
             expected = (out_channels, in_channels // groups, kernel_size, kernel_size)
             if tied.weight.shape != expected or (tied.bias is not None) != bias:
-                raise ValueError(f"the tied weight {tuple(tied.weight.shape)} does not fit a convolution of weight {expected}")
+                shape = tuple(tied.weight.shape)
+                raise ValueError(f"the tied weight {shape} does not fit a convolution of weight {expected}")
             return TiedConv2d(tied, stride, padding, groups)
 
         """

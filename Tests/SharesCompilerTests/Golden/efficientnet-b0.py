@@ -78,7 +78,9 @@ class MbconvNarrowBlock(nn.Module):
         super().__init__()
         # The residual sum only where the body keeps the input's shape.
         self.use_res_connect = stride == 1 and kernel % 2 == 1 and width == in_channels
-        self.dwconv1 = nn.Conv2d(in_channels, in_channels, kernel, stride=stride, padding=(kernel - 1) // 2, groups=in_channels, bias=False)
+        self.dwconv1 = nn.Conv2d(
+            in_channels, in_channels, kernel, stride=stride, padding=(kernel - 1) // 2, groups=in_channels,
+            bias=False)
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.silu1 = nn.SiLU()
         self.se1 = SqueezeExcitation(in_channels, in_channels // 4, activation=nn.SiLU)
@@ -105,7 +107,9 @@ class MbconvBlock(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, in_channels * expand, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(in_channels * expand)
         self.silu1 = nn.SiLU()
-        self.dwconv1 = nn.Conv2d(in_channels * expand, in_channels * expand, kernel, stride=stride, padding=(kernel - 1) // 2, groups=in_channels * expand, bias=False)
+        self.dwconv1 = nn.Conv2d(
+            in_channels * expand, in_channels * expand, kernel, stride=stride, padding=(kernel - 1) // 2,
+            groups=in_channels * expand, bias=False)
         self.bn2 = nn.BatchNorm2d(in_channels * expand)
         self.silu2 = nn.SiLU()
         self.se1 = SqueezeExcitation(in_channels * expand, in_channels // 4, activation=nn.SiLU)

@@ -34,7 +34,8 @@ class TiedConv2d(nn.Module):
         return F.conv2d(x, self.owner.weight, self.owner.bias, self.stride, self.padding, 1, self.groups)
 
     def extra_repr(self):
-        return f"stride={self.stride}, padding={self.padding}, groups={self.groups}"
+        shape = tuple(self.owner.weight.shape)
+        return f"tied weight {shape}, stride={self.stride}, padding={self.padding}, groups={self.groups}"
 
 
 def conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, bias=False, tied=None):
@@ -44,7 +45,8 @@ def conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1
         return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
     expected = (out_channels, in_channels // groups, kernel_size, kernel_size)
     if tied.weight.shape != expected or (tied.bias is not None) != bias:
-        raise ValueError(f"the tied weight {tuple(tied.weight.shape)} does not fit a convolution of weight {expected}")
+        shape = tuple(tied.weight.shape)
+        raise ValueError(f"the tied weight {shape} does not fit a convolution of weight {expected}")
     return TiedConv2d(tied, stride, padding, groups)
 
 
@@ -118,7 +120,8 @@ class ConvnextBlock(nn.Module):
     def __init__(self, in_channels, scale=1e-06, first=0, drop=0, blocks=1, block_number=1, tied=None):
         super().__init__()
         tied = tied or {}
-        self.dwconv1 = conv2d(in_channels, in_channels, 7, padding=3, groups=in_channels, bias=True, tied=tied.get("dwconv1"))
+        self.dwconv1 = conv2d(
+            in_channels, in_channels, 7, padding=3, groups=in_channels, bias=True, tied=tied.get("dwconv1"))
         self.ln1 = LayerNorm2d(in_channels, eps=1e-06)
         self.conv1 = nn.Conv2d(in_channels, 4 * in_channels, 1)
         self.gelu1 = nn.GELU()
@@ -155,7 +158,7 @@ class SharedConvnextTiny(nn.Module):
             conv1=nn.Conv2d(3, 96, 4, stride=4),
             ln1=LayerNorm2d(96, eps=1e-06),
         ))
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(96, 96, 7, padding=3, groups=96)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(96, 96, 7, groups=96)})
         self.stage1 = Stage(
             *(ConvnextBlock(96, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
@@ -165,7 +168,7 @@ class SharedConvnextTiny(nn.Module):
         self.downsample1 = Stage(
             ConvnextDownsampleBlock(96, width=192),
         )
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(192, 192, 7, padding=3, groups=192)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(192, 192, 7, groups=192)})
         self.stage2 = Stage(
             *(ConvnextBlock(192, first=3, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
@@ -175,7 +178,7 @@ class SharedConvnextTiny(nn.Module):
         self.downsample2 = Stage(
             ConvnextDownsampleBlock(192, width=384),
         )
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(384, 384, 7, padding=3, groups=384)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(384, 384, 7, groups=384)})
         self.stage3 = Stage(
             *(ConvnextBlock(384, first=6, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
@@ -185,7 +188,7 @@ class SharedConvnextTiny(nn.Module):
         self.downsample3 = Stage(
             ConvnextDownsampleBlock(384, width=768),
         )
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(768, 768, 7, padding=3, groups=768)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(768, 768, 7, groups=768)})
         self.stage4 = Stage(
             *(ConvnextBlock(768, first=15, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
