@@ -137,8 +137,8 @@ enum PythonSource {
         var quote: Character?
         for index in line.indices {
             let character = line[index]
-            if let open = quote {  // inside a string: nothing counts until it closes
-                if character == open { quote = nil }
+            if let closing = quote {  // inside a string: nothing counts until it closes
+                if character == closing { quote = nil }
                 current.append(character)
                 continue
             }
