@@ -202,6 +202,24 @@ struct TorchExportTests {
         }
     }
 
+    /// A flatten inside a block exports (nn.Flatten; the next blocks get the feature count, see
+    /// Tests/pytorch/specs/flatten-in-block.yaml), and only a layer after it in the same block that needs
+    /// the features it cannot know refuses.
+    @Test func aFlattenInsideABlockRefusesOnlyWhereItsFeaturesAreNeeded() throws {
+        func export(_ body: String) throws -> String {
+            let compilation = try compileInMemory([
+                "spec.yaml": "input: [4, 8, 8]\nblocks: {b: {body: \(body), merge: none}}\nstages: [{block: b}]\n"
+                    + "head: [linear: {out: 3}]\n"
+            ])
+            do { return try TorchExporter.export(compilation) } catch { return error.description }
+        }
+        #expect(try export("[flatten, relu]").contains("        self.flatten1 = nn.Flatten()\n"))
+        #expect(
+            try export("[flatten, batchnorm]")
+                == "spec.yaml:2:30: error: cannot export 'bn1' to PyTorch: its input features come from a 'flatten' inside the block template, where they depend on the image size; flatten at the end of the block, or after a global_avgpool"
+        )
+    }
+
     @Test func expressionsKeepOnlyTheParenthesesPythonNeeds() throws {
         func printed(_ text: String, whole: Bool = true) throws -> String {
             let compilation = try compileInMemory([

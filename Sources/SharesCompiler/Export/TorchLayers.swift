@@ -4,7 +4,8 @@
 struct TorchLayer {
     /// The tensor entering or leaving a layer, as Python expressions of the template's arguments.
     struct Tensor {
-        /// Channels of an image, features of a vector.
+        /// Channels of an image, features of a vector; empty where a block template cannot know them (the
+        /// features after a `flatten` of a map whose size the template does not fix).
         var channels: String
         var isVector: Bool
         /// Elements of one sample, when they follow from the arguments alone (a 1x1 image or a vector).
@@ -94,31 +95,39 @@ struct TorchLayer {
         func unsupported(_ reason: String) -> CompileFailure {
             CompileFailure(Diagnostic(at: layer.location, .torchUnsupported(layer: name, reason: reason)))
         }
+        /// The input's channels (or features), for a layer whose constructor needs them.
+        func features() throws(CompileFailure) -> String {
+            guard input.channels.isEmpty else { return input.channels }
+            throw unsupported(
+                "its input features come from a 'flatten' inside the block template, where they depend on the image size; flatten at the end of the block, or after a global_avgpool"
+            )
+        }
         output = input
         switch layer.kind {
         case .conv, .depthwise:
             // A depthwise convolution: one group per channel, padded by default to keep the size.
             let depthwise = layer.kind == .depthwise
-            let out = depthwise ? input.channels : argument("out")!, bias = flag("bias", default: false)
+            let channels = try features()
+            let out = depthwise ? channels : argument("out")!, bias = flag("bias", default: false)
             let kernel = argument("kernel")!
             var options = keywords([
                 ("stride", argument("stride"), "1"),
                 ("padding", argument("pad") ?? (depthwise ? Self.halfKernel(layer, printer: printer) : nil), "0"),
-                ("groups", depthwise ? input.channels : argument("groups"), "1")
+                ("groups", depthwise ? channels : argument("groups"), "1")
             ])
             if let tied {
                 // The helper defaults to no bias, as sharesc does.
                 if bias { options.append(("bias", "True")) }
-                constructor = PythonSource.call("conv2d", [input.channels, out, kernel], options + [("tied", tied)])
+                constructor = PythonSource.call("conv2d", [channels, out, kernel], options + [("tied", tied)])
             } else {
                 if !bias { options.append(("bias", "False")) }
-                constructor = PythonSource.call("nn.Conv2d", [input.channels, out, kernel], options)
+                constructor = PythonSource.call("nn.Conv2d", [channels, out, kernel], options)
             }
             output = .image(channels: out)
         case .batchnorm:
             let dimension = input.isVector ? "1d" : "2d"
             constructor = PythonSource.call(
-                "nn.BatchNorm\(dimension)", [input.channels],
+                "nn.BatchNorm\(dimension)", [try features()],
                 keywords([("eps", argument("eps", whole: false), "1e-05")]))
         case .relu6, .silu, .hardswish, .gelu, .sigmoid:
             // Never in place: these save their input for backward, and in place PyTorch first copies it.
@@ -132,15 +141,15 @@ struct TorchLayer {
             var activation: [(String, String)] = []
             if case .word("silu")? = layer.arguments["activation"]?.value { activation = [("activation", "nn.SiLU")] }
             constructor = PythonSource.call(
-                "SqueezeExcitation", [input.channels, argument("width")!], activation)
+                "SqueezeExcitation", [try features(), argument("width")!], activation)
         case .layernorm:
             // Over the channels of each pixel (ConvNeXt's LayerNorm2d), or over a vector's features.
             constructor = PythonSource.call(
-                input.isVector ? "nn.LayerNorm" : "LayerNorm2d", [input.channels],
+                input.isVector ? "nn.LayerNorm" : "LayerNorm2d", [try features()],
                 keywords([("eps", argument("eps", whole: false), "1e-05")]))
         case .layerScale:
             constructor = PythonSource.call(
-                "LayerScale", [input.channels], keywords([("init", argument("init", whole: false), "1e-06")]))
+                "LayerScale", [try features()], keywords([("init", argument("init", whole: false), "1e-06")]))
         case .stochasticDepth:
             let module = PythonSource.call("StochasticDepth", [argument("p", whole: false) ?? "0"])
             switch residual {
@@ -160,16 +169,13 @@ struct TorchLayer {
             output.elements = nil
         case .globalAvgpool:
             constructor = "nn.AdaptiveAvgPool2d(1)"
-            output.elements = input.channels
+            output.elements = try features()
         case .flatten:
             constructor = "nn.Flatten()"
-            guard let elements = input.elements else {
-                throw unsupported(
-                    "the features after 'flatten' depend on the image size, which a block template does not know")
-            }
-            output = Tensor(channels: elements, isVector: true, elements: elements)
+            // (Features the template cannot know are empty: only a layer that needs them refuses.)
+            output = Tensor(channels: input.elements ?? "", isVector: true, elements: input.elements)
         case .linear:
-            guard let features = input.isVector ? input.channels : input.elements else {
+            guard let features = input.isVector ? try features() : input.elements else {
                 throw unsupported(
                     "its input features depend on the image size, which a block template does not know; put a global_avgpool before it"
                 )
