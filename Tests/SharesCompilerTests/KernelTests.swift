@@ -505,6 +505,12 @@ struct KernelTests {
         ConvCase(inChannels: 16, height: 9, width: 10, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 1),
         ConvCase(inChannels: 520, height: 3, width: 3, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 1),
         ConvCase(inChannels: 1024, height: 2, width: 3, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1),
+        // A 7 x 7 map's 49 pixels in tiles of 6 and then 5 rows (not 8 x 6 + 1), over several reduction
+        // blocks, direct and indirect.
+        ConvCase(
+            inChannels: 2600, height: 7, width: 7, outChannels: 48, kernel: 1, stride: 1, pad: 0, groups: 1, batch: 1),
+        ConvCase(
+            inChannels: 300, height: 7, width: 7, outChannels: 20, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         ConvCase(inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6),
         ConvCase(
             inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1)
