@@ -147,7 +147,12 @@ public enum Compiler {
         let lowered = try lower(path, options: options), json = format == .json
         let text: String
         switch stage {
-        case .spec: text = json ? SpecPrinter.json(lowered.spec) : SpecPrinter.yaml(lowered.spec)
+        case .spec:
+            let sequential = options.sequential
+            text =
+                json
+                ? SpecPrinter.json(lowered.spec, sequential: sequential)
+                : SpecPrinter.yaml(lowered.spec, sequential: sequential)
         case .graph: text = json ? GraphPrinter.json(lowered.graph) : GraphPrinter.print(lowered.graph)
         case .fused:
             let program = program(lowered.graph)

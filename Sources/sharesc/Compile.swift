@@ -10,10 +10,10 @@ struct Compile: ParsableCommand {
             as a sharing-unaware tool would. MACs are multiply-accumulates of conv and linear layers per image,
             counted at every use; FLOPs = 2 x MACs.
             --emit prints a stage of the pipeline, as text or (--format json) JSON: spec (the spec after includes,
-            extends, variables and --set, as YAML), graph (the lowered IR with tied parameters), fused (kernel steps
-            after batchnorm, residual-add and ReLU fusion), memory (one image's activation arena), plan (every step
-            with its algorithm, its split over --threads threads and its arena offsets: what `run` executes),
-            report (the default; also --format markdown).
+            extends, variables and --set, as YAML; with --sequential, every share left out), graph (the lowered IR
+            with tied parameters), fused (kernel steps after batchnorm, residual-add and ReLU fusion), memory (one
+            image's activation arena), plan (every step with its algorithm, its split over --threads threads and
+            its arena offsets: what `run` executes), report (the default; also --format markdown).
             -o writes a plan file that `sharesc run` executes without the spec (weights from --weights or --seed).
             --per-layer adds one row per layer use, in graph order: distinct parameters (a tied weight at its first
             use only), parameters per use, MACs, the tie it uses and its output's bytes per image; the rows sum to the

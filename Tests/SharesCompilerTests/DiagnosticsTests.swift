@@ -450,6 +450,37 @@ struct DiagnosticsTests {
         )
     }
 
+    /// An error in the file caused by a value given with --set points at that --set, through the
+    /// variables computed from it; not where the expression uses no overridden variable.
+    @Test func errorsFromOverriddenValuesPointAtTheOverride() {
+        let spec = """
+            input: [3, 8, 8]
+            vars: {depth: 14, n: ($depth - 2) / 4, width: 4}
+            stem: [{conv: {out: $width, kernel: 3}}]
+            stages: [{block: plain, repeat: $n}]
+            blocks: {plain: {body: [relu]}}
+
+            """
+        Self.check(
+            spec, overrides: ["depth=15"],
+            """
+            spec.yaml:2:22: error: 13 / 4 is not a whole number; use '//' to round down, or choose values that divide exactly
+            <command line: --set depth=15>:1:1: note: 'depth' is 15 here, set by --set
+            """)
+        Self.check(
+            spec, overrides: ["depth=-2", "width=2"],
+            """
+            spec.yaml:4:33: error: 'repeat' is -1; expected 0...10000
+            <command line: --set depth=-2>:1:1: note: 'depth' is -2 here, set by --set
+            """)
+        Self.check(
+            spec, overrides: ["width=0"],
+            """
+            spec.yaml:3:21: error: 'out' of conv is 0; expected 1...1048576
+            <command line: --set width=0>:1:1: note: 'width' is 0 here, set by --set
+            """)
+    }
+
     @Test func malformedOverride() {
         let spec = "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n"
         Self.check(
@@ -626,9 +657,32 @@ struct DiagnosticsTests {
             """
             spec.yaml:5:88: error: tied convolutions must have identical weight shapes: tie 'deep' has weight 4x4x3x3 \
             from stage1.block1.conv2, but stage2.block1.conv2 needs 8x8x3x3
-            spec.yaml:4:77: note: tie 'deep' takes its weight shape from stage1.block1.conv2, shared here
+            spec.yaml:4:77: note: tie 'deep' takes its weight from stage1.block1.conv2, shared here
             lib/blocks.yaml:7:9: note: stage2.block1.conv2 is this convolution
             spec.yaml:5:5: note: in block 1 of stage 'stage2' (block 'basic')
+            """)
+    }
+
+    @Test func tiedConvolutionsDisagreeingOnBiasNameBothUses() {
+        Self.check(
+            """
+            input: [3, 16, 16]
+            blocks:
+              plain:
+                body: [{conv: {out: $in_channels, kernel: 3, pad: 1}}]
+              biased:
+                body: [{conv: {out: $in_channels, kernel: 3, pad: 1, bias: true}}]
+            stem: [{conv: {out: 8, kernel: 1}}]
+            stages:
+              - {block: plain, share: {conv1: {group: g}}}
+              - {block: biased, share: {conv1: {group: g}}}
+
+            """,
+            """
+            spec.yaml:6:13: error: tied convolutions must agree on 'bias': tie 'g' has no bias from \
+            stage1.block1.conv1, but stage2.block1.conv1 has 'bias: true'
+            spec.yaml:9:43: note: tie 'g' takes its weight from stage1.block1.conv1, shared here
+            spec.yaml:10:5: note: in block 1 of stage 'stage2' (block 'biased')
             """)
     }
 

@@ -109,6 +109,24 @@ struct SpecPrinterTests {
         try expectGolden(SpecPrinter.yaml(overridden), "sharesnet-164.depth-20.spec.yaml")
     }
 
+    /// With --sequential, the printed spec is the sequential variant: no `share:` left, so that it
+    /// compiles without the flag to the same network, parameter for parameter.
+    @Test func sequentialVariantPrintsWithoutTies() throws {
+        let sequential = try compileShipped("cifar/sharesnet-164.yaml", sequential: true)
+        let printed = SpecPrinter.yaml(sequential.spec, sequential: true)
+        #expect(!printed.contains("share:"))
+        #expect(printed.contains("# its sequential variant (--sequential): every share left out"))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sequential-\(UUID()).yaml").path
+        try printed.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let again = try Compiler.compile(file)
+        // The same graph but for its first line, which says "untied" rather than "sequential".
+        let body = { (graph: Graph) in GraphPrinter.print(graph).split(separator: "\n").dropFirst() }
+        #expect(body(again.graph) == body(sequential.graph))
+        #expect(again.report.parameters.total == sequential.report.parameters.total)
+        #expect(SpecPrinter.json(sequential.spec, sequential: true).contains("every share left out"))
+    }
+
     // MARK: In-memory specs
 
     static let library = """

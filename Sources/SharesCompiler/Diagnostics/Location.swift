@@ -17,6 +17,9 @@ public struct Location: Hashable, Comparable, Sendable, Codable, CustomStringCon
         Location(file: "<command line: \(argument)>", line: 1, column: 1)
     }
 
+    /// Whether this is `commandLine(_:)`'s location rather than a place in a file.
+    public var isCommandLine: Bool { file.hasPrefix("<command line: ") }
+
     public var description: String { "\(file):\(line):\(column)" }
 
     public static func < (a: Location, b: Location) -> Bool {

@@ -41,6 +41,7 @@ public enum Message: Error, Hashable, Sendable {
     case probabilityExpected(String, found: String)
     case badOverride(String)
     case unknownOverride(String, known: [String])
+    case valueSetOnCommandLine(String, value: String)
     // Blocks and stages
     case unknownBlock(String, known: [String])
     case unknownLayerList(String, known: [String])
@@ -70,7 +71,7 @@ public enum Message: Error, Hashable, Sendable {
     case tieShapeMismatch(group: String, use: String, shape: String, firstUse: String, firstShape: String)
     case tieFirstUse(group: String, use: String)
     case tieUse(String)
-    case tieBiasMismatch(group: String)
+    case tieBiasMismatch(group: String, use: String, hasBias: Bool, firstUse: String)
     case expandedFrom(stage: String, block: Int, template: String)
     case declaredHere(String)
     case previousDefinition
@@ -167,6 +168,7 @@ public enum Message: Error, Hashable, Sendable {
         case .probabilityExpected(let kind, let found): return "\(kind) 'p' must be in [0, 1), found \(found)"
         case .badOverride(let text):
             return "--set expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
+        case .valueSetOnCommandLine(let name, let value): return "'\(name)' is \(value) here, set by --set"
         case .unknownOverride(let name, let known):
             return
                 "--set names unknown variable '\(name)'; the spec's variables are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
@@ -233,9 +235,11 @@ public enum Message: Error, Hashable, Sendable {
         case .tieShapeMismatch(let group, let use, let shape, let firstUse, let firstShape):
             return
                 "tied convolutions must have identical weight shapes: tie '\(group)' has weight \(firstShape) from \(firstUse), but \(use) needs \(shape)"
-        case .tieFirstUse(let group, let use): return "tie '\(group)' takes its weight shape from \(use), shared here"
+        case .tieFirstUse(let group, let use): return "tie '\(group)' takes its weight from \(use), shared here"
         case .tieUse(let use): return "\(use) is this convolution"
-        case .tieBiasMismatch(let group): return "tied convolutions of '\(group)' disagree on 'bias'"
+        case .tieBiasMismatch(let group, let use, let hasBias, let firstUse):
+            return
+                "tied convolutions must agree on 'bias': tie '\(group)' \(hasBias ? "has no bias" : "has a bias") from \(firstUse), but \(use) has 'bias: \(hasBias)'"
         case .expandedFrom(let stage, let block, let template):
             return "in block \(block) of stage '\(stage)' (block '\(template)')"
         case .declaredHere(let what): return "\(what) declared here"

@@ -446,7 +446,8 @@ struct Lowering {
             guard state.hasBias == hasBias else {
                 throw CompileFailure(
                     Diagnostic(
-                        at: location, .tieBiasMismatch(group: request.group),
+                        at: location,
+                        .tieBiasMismatch(group: request.group, use: use, hasBias: hasBias, firstUse: state.firstUse),
                         notes: [
                             Diagnostic.note(
                                 at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))

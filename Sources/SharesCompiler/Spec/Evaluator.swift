@@ -1,17 +1,26 @@
 /// Evaluates expressions against variables, with overflow and exact-division checks.
 public struct Scope: Sendable {
     public private(set) var values: [String: Number]
+    /// For each variable whose value comes (perhaps through others) from `--set`, a note at each such
+    /// `--set`: an error in an expression that uses the variable says where its value came from.
+    private var commandLineNotes: [String: [Diagnostic.Note]]
 
-    public init(_ values: [String: Number] = [:]) { self.values = values }
+    public init(_ values: [String: Number] = [:], commandLineNotes: [String: [Diagnostic.Note]] = [:]) {
+        self.values = values
+        self.commandLineNotes = commandLineNotes
+    }
 
     public func adding(_ name: String, _ value: Number) -> Scope {
         var copy = self
         copy.values[name] = value
+        copy.commandLineNotes[name] = nil
         return copy
     }
 
     public func evaluate(_ expression: LocatedExpression) throws(CompileFailure) -> Number {
-        try evaluate(expression.value, at: expression.location)
+        try pointingAtOverrides(expression) { () throws(CompileFailure) in
+            try evaluate(expression.value, at: expression.location)
+        }
     }
 
     /// A size, count or stride: whole and within `range`.
@@ -19,17 +28,38 @@ public struct Scope: Sendable {
         throws(CompileFailure) -> Int
     {
         let number = try evaluate(expression)
-        guard case .int(let value) = number else {
-            throw CompileFailure(
-                Diagnostic(at: expression.location, .wholeNumberExpected(what, found: number.description)))
+        return try pointingAtOverrides(expression) { () throws(CompileFailure) in
+            guard case .int(let value) = number else {
+                throw CompileFailure(
+                    Diagnostic(at: expression.location, .wholeNumberExpected(what, found: number.description)))
+            }
+            guard range.contains(value) else {
+                let bound =
+                    range.upperBound == Int.max
+                    ? "at least \(range.lowerBound)" : "\(range.lowerBound)...\(range.upperBound)"
+                throw CompileFailure(
+                    Diagnostic(at: expression.location, .outOfRange(what, value: value, range: bound)))
+            }
+            return value
         }
-        guard range.contains(value) else {
-            let bound =
-                range.upperBound == Int.max
-                ? "at least \(range.lowerBound)" : "\(range.lowerBound)...\(range.upperBound)"
-            throw CompileFailure(Diagnostic(at: expression.location, .outOfRange(what, value: value, range: bound)))
+    }
+
+    /// `body`'s errors, each with a note at every `--set` that gave one of `expression`'s variables its
+    /// value (the error's location is in the file, where nothing shows that value).
+    private func pointingAtOverrides<T>(_ expression: LocatedExpression, _ body: () throws(CompileFailure) -> T)
+        throws(CompileFailure) -> T
+    {
+        do {
+            return try body()
+        } catch {
+            var seen = Set<Diagnostic.Note>()
+            let notes = expression.value.variables.flatMap { commandLineNotes[$0.name] ?? [] }.filter {
+                seen.insert($0).inserted
+            }
+            var failure = error
+            if !notes.isEmpty, !failure.diagnostics.isEmpty { failure.diagnostics[0].notes += notes }
+            throw failure
         }
-        return value
     }
 
     private func evaluate(_ expression: Expression, at location: Location) throws(CompileFailure) -> Number {
@@ -116,6 +146,7 @@ extension Spec {
         var values: [String: Number] = [:]
         var failed: Set<String> = []
         var inProgress: [String] = []
+        var commandLineNotes: [String: [Diagnostic.Note]] = [:]
 
         func resolve(_ name: String) -> Number? {
             if let value = values[name] { return value }
@@ -133,7 +164,7 @@ extension Spec {
             }
             inProgress.append(name)
             defer { inProgress.removeLast() }
-            var local: [String: Number] = [:]
+            var local: [String: Number] = [:], localNotes: [String: [Diagnostic.Note]] = [:]
             for (dependency, location) in declaration.value.value.variables {
                 guard variables[dependency] != nil else {
                     sink.error(at: location, .unknownVariable(dependency, known: variables.keys.sorted()))
@@ -145,19 +176,27 @@ extension Spec {
                     return nil
                 }
                 local[dependency] = value
+                localNotes[dependency] = commandLineNotes[dependency]
             }
+            let scope = Scope(local, commandLineNotes: localNotes)
             guard
-                let value = sink.recover({ () throws(CompileFailure) in try Scope(local).evaluate(declaration.value) })
+                let value = sink.recover({ () throws(CompileFailure) in try scope.evaluate(declaration.value) })
             else {
                 failed.insert(name)
                 return nil
             }
             values[name] = value
+            // Where --set gave this value, or the values it was computed from.
+            let notes =
+                declaration.location.isCommandLine
+                ? [Diagnostic.note(at: declaration.location, .valueSetOnCommandLine(name, value: value.description))]
+                : localNotes.keys.sorted().flatMap { localNotes[$0]! }
+            commandLineNotes[name] = Array(Set(notes)).sorted { ($0.location, $0.message) < ($1.location, $1.message) }
             return value
         }
 
         for name in variables.keys.sorted() { _ = resolve(name) }
         try sink.check()
-        return Scope(values)
+        return Scope(values, commandLineNotes: commandLineNotes.filter { !$0.value.isEmpty })
     }
 }

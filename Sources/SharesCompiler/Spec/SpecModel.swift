@@ -222,3 +222,12 @@ public struct Spec: Sendable {
     public var head: [LayerSpec]
     public var blocks: [String: BlockTemplate]
 }
+
+extension Spec {
+    /// The spec with every stage's `share:` left out: its sequential variant.
+    public var withoutTies: Spec {
+        var untied = self
+        for index in untied.stages.indices { untied.stages[index].share = [] }
+        return untied
+    }
+}

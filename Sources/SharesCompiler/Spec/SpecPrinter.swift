@@ -27,21 +27,26 @@
 /// Comments, `description`, and how a value was spelt (`010`, `1e-3`, quotes) are not in the model and are
 /// not printed.
 public enum SpecPrinter {
-    /// The resolved spec as YAML, after a comment that names its source and the values of its variables.
-    public static func yaml(_ spec: Spec) -> String {
-        var resolver = Resolver(spec)
+    /// The resolved spec as YAML, after a comment that names its source and the values of its variables;
+    /// `sequential`: its sequential variant, every `share:` left out (what `--sequential` compiles).
+    public static func yaml(_ spec: Spec, sequential: Bool = false) -> String {
+        var resolver = Resolver(sequential ? spec.withoutTies : spec)
         let document = resolver.document()
-        return resolver.header().map { "# " + $0 + "\n" }.joined() + YAMLLayout.render(document)
+        let header = resolver.header(sequential: sequential)
+        return header.map { "# " + $0 + "\n" }.joined() + YAMLLayout.render(document)
     }
 
     /// The same content as JSON (which a YAML reader reads too, so it also compiles), keys in the
     /// language's order; the source is named in `description`, which the compiler ignores.
-    public static func json(_ spec: Spec) -> String {
-        var resolver = Resolver(spec)
+    public static func json(_ spec: Spec, sequential: Bool = false) -> String {
+        var resolver = Resolver(sequential ? spec.withoutTies : spec)
         guard case .map(var entries, let style) = resolver.document() else { return "{}\n" }
-        entries.insert(Node.Entry("description", .text("resolved from " + spec.path)), at: min(1, entries.count))
+        let description = "resolved from " + spec.path + (sequential ? ", " + sequentialNote : "")
+        entries.insert(Node.Entry("description", .text(description)), at: min(1, entries.count))
         return JSONLayout.render(.map(entries, style)) + "\n"
     }
+
+    private static let sequentialNote = "its sequential variant (--sequential): every share left out"
 
     /// Text that the expression parser reads back as the same expression: fewest parentheses, operators
     /// left-associative, numbers exact.
@@ -274,10 +279,11 @@ extension SpecPrinter {
         }
 
         /// Comment lines: the source, and each variable's value (they are no longer in the printed text).
-        func header() -> [String] {
+        func header(sequential: Bool) -> [String] {
             var lines = ["resolved from " + YAMLLayout.escaped(spec.path)]
+            if sequential { lines.append(SpecPrinter.sequentialNote) }
             let items = values.keys.sorted().map { name in
-                let set = spec.variables[name]?.location.file.hasPrefix("<command line") == true
+                let set = spec.variables[name]?.location.isCommandLine == true
                 return "\(name) = \(SpecPrinter.text(.number(values[name]!)))" + (set ? " (--set)" : "")
             }
             guard !items.isEmpty else { return lines }
