@@ -27,3 +27,12 @@ void *sc_alloc(size_t bytes) {
 }
 
 void sc_free(void *p) { free(p); }
+
+// Through a volatile pointer: an allocation that is freed unused is otherwise removed by the optimizer
+// (C's and Swift's alike), which then takes it to have succeeded.
+int sc_can_allocate(size_t bytes) {
+    void *volatile p = malloc(bytes);
+    const int ok = p != NULL;
+    free(p);
+    return ok;
+}

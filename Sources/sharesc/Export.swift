@@ -58,9 +58,10 @@ struct Export: ParsableCommand {
                     + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied"
                     + (weights.weights.map { "; \($0) fits it (load_state_dict)" } ?? "")
             case .onnx:
+                try ONNXExporter.checkSize(compilation.graph)
                 let (values, notes) = try weights.source.load(for: compilation.graph)
                 printWarnings(notes)
-                try write(Data(ONNXExporter.export(compilation.graph, weights: values)))
+                try write(Data(try ONNXExporter.export(compilation.graph, weights: values)))
                 return
                     "\(output): \(compilation.graph.parameters.count) initializers (\(compilation.graph.ties.count) tied), "
                     + "\(compilation.report.parameters.total) parameters, opset \(ONNXExporter.opset)"

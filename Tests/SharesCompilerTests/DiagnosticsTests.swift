@@ -443,6 +443,68 @@ struct DiagnosticsTests {
             "spec.yaml:3:17: error: arithmetic overflow: the value does not fit in 64 bits")
     }
 
+    /// Loading recurses through includes and extends: a chain of thousands overflowed the stack.
+    @Test func longFileChainsAreRefused() {
+        var includes: [String: String] = ["lib/i0.yaml": "blocks: {}\n"]
+        var parents: [String: String] = ["e0.yaml": "input: [3, 8, 8]\nstem: [relu]\n"]
+        for k in 1...300 {
+            includes["lib/i\(k).yaml"] = "include: i\(k - 1).yaml\n"
+            parents["e\(k).yaml"] = "extends: e\(k - 1).yaml\n"
+        }
+        let limit = "more than 256 files include or extend one another in one chain; shorten it"
+        Self.check(
+            "include: lib/i300.yaml\ninput: [3, 8, 8]\nstem: [relu]\n", with: includes,
+            "lib/i46.yaml:1:10: error: \(limit)")
+        #expect(diagnostics(parents, main: "e300.yaml") == "e45.yaml:1:10: error: \(limit)")
+        // Within the limit, they load.
+        #expect(diagnostics(parents, main: "e200.yaml") == "(compiled without errors)")
+    }
+
+    /// Layer and stage names are joined with '.' into the names of layers, parameters and ONNX values:
+    /// a name with a '.' in it could be another's (ONNX export wrote two nodes of one name; two
+    /// parameters of one name stopped the compiler with an internal error), and so could a stage
+    /// named after the stem or the head.
+    @Test func namesThatCouldCollideAreRefused() {
+        Self.check(
+            """
+            input: [4, 8, 8]
+            stem:
+              - squeeze_excite: {width: 2, name: a}
+              - conv: {out: 4, kernel: 1, name: a.fc1}
+              - relu: {name: ""}
+
+            """,
+            """
+            spec.yaml:4:37: error: layer name 'a.fc1' must be non-empty and without '.', which joins the parts of names
+            spec.yaml:5:18: error: layer name '' must be non-empty and without '.', which joins the parts of names
+            """)
+        Self.check(
+            """
+            input: [4, 8, 8]
+            blocks: {b: {body: [relu]}}
+            stages:
+              - {name: stem, block: b}
+              - {name: "", block: b}
+              - {name: s.t, block: b}
+
+            """,
+            """
+            spec.yaml:4:12: error: 'stem' names the network's stem in layer and parameter names; choose another stage name
+            spec.yaml:5:12: error: stage name '' must be non-empty and without '.', which joins the parts of names
+            spec.yaml:6:12: error: stage name 's.t' must be non-empty and without '.', which joins the parts of names
+            """)
+    }
+
+    /// Reals the network holds as 32-bit floats must fit one (1e39 became an infinite layer scale).
+    @Test func realsBeyondFloat32AreRefused() {
+        Self.check(
+            "input: [4, 4, 4]\nstem: [{layer_scale: {init: 1e39}}]\n",
+            "spec.yaml:2:29: error: expected 'init' within 32-bit float range (at most 3.4e38 in size), found 1e+39")
+        Self.check(
+            "input: [4, 4, 4]\nstem: [{layernorm: {eps: 1e-50}}]\n",
+            "spec.yaml:2:26: error: expected 'eps' greater than 0, found 1e-50")
+    }
+
     @Test func overrideOfAnUnknownVariable() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],

@@ -171,6 +171,14 @@ struct ExecutorTests {
         network: flatten-output
         input: [2, 3, 5]
         stem: [conv: {out: 4, kernel: 3, pad: 1}, relu, flatten]
+        """,
+        // The output a flattened one-pixel map (through a dropout): a vector, as in the report and the
+        // exports, not the 3x1x1 map (`run` wrote it so).
+        "flatten-pixel-output.yaml": """
+        network: flatten-pixel-output
+        input: [3, 3, 3]
+        stem: [relu]
+        head: [global_avgpool, flatten, dropout: {p: 0.5}]
         """
     ]
 
@@ -191,7 +199,8 @@ struct ExecutorTests {
     @Test(arguments: [
         "bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml",
         "feature-map.yaml", "flatten-batchnorm.yaml", "flatten-output.yaml", "flatten-pixel.yaml",
-        "mini-mobilenet-v2.yaml", "mini-efficientnet.yaml", "mini-convnext.yaml", "mini-regnet-y.yaml",
+        "flatten-pixel-output.yaml", "mini-mobilenet-v2.yaml", "mini-efficientnet.yaml", "mini-convnext.yaml",
+        "mini-regnet-y.yaml",
         "standalone-ops.yaml"
     ])
     func planMatchesReferenceInterpreter(_ name: String) throws {
@@ -202,6 +211,8 @@ struct ExecutorTests {
             let weights = WeightInitializer.initialize(
                 compilation.graph, options: InitOptions(seed: 21, randomizeBatchNorm: true))
             let program = Compiler.program(compilation)
+            let graph = compilation.graph
+            #expect(program.values[program.output].shape == graph[graph.output].shape)
             for batch in [1, 3] {
                 let input = RandomInput.images(batch * compilation.graph.inputShape.elementCount, seed: UInt64(batch))
                 let expected = ReferenceInterpreter.run(compilation.graph, weights: weights, input: input, batch: batch)

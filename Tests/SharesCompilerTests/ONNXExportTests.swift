@@ -58,9 +58,29 @@ struct ONNXExportTests {
         return result
     }
 
+    /// Protobuf cannot hold 2 GiB in one message: such a model is refused before its weights are made
+    /// (it was written, 2.2 GB that neither onnx nor ONNX Runtime could parse).
+    @Test func modelsPastTwoGiBAreRefused() throws {
+        let graph = try compileInMemory([
+            "spec.yaml": "input: [1, 23, 23]\nhead: [{linear: {out: 1048576, bias: false}}]\n"
+        ])
+        .graph
+        #expect(throws: CompileFailure.self) { try ONNXExporter.checkSize(graph) }
+        do { try ONNXExporter.checkSize(graph) } catch {
+            #expect(
+                error.description
+                    == "spec.yaml:1:1: error: the ONNX model would hold 2218786816 bytes, past protobuf's 2 GiB limit on one file; export the weights as safetensors (sharesc init) or the PyTorch module instead"
+            )
+        }
+        let small = try compileInMemory([
+            "spec.yaml": "input: [1, 23, 23]\nhead: [{linear: {out: 1000, bias: false}}]\n"
+        ])
+        try ONNXExporter.checkSize(small.graph)
+    }
+
     @Test func tiedWeightIsOneInitializerReadByEveryUse() throws {
         let graph = try compileInMemory(PassTests.tiny).graph
-        let bytes = ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph))
+        let bytes = try ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph))
         let model = Self.fields(bytes[...])
         #expect(model.first { $0.0 == 1 }?.1 == UInt64(ONNXExporter.irVersion))
         let graphBytes = try #require(model.first { $0.0 == 7 }?.2)
@@ -83,7 +103,7 @@ struct ONNXExportTests {
         let graph = try compileInMemory(PassTests.tiny).graph
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-tiny-\(getpid()).onnx").path
         try Data(
-            ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph, options: InitOptions(seed: 2)))
+            try ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph, options: InitOptions(seed: 2)))
         ).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let script = """
@@ -140,7 +160,7 @@ struct ONNXExportTests {
     /// reshapes it in the graph), each tied weight once.
     @Test func initializersKeepTheParametersShapes() throws {
         let graph = try compileInMemory(Self.modern).graph
-        let bytes = ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph))
+        let bytes = try ONNXExporter.export(graph, weights: WeightInitializer.initialize(graph))
         let graphFields = Self.fields(try #require(Self.fields(bytes[...]).first { $0.0 == 7 }?.2))
         let initializers = graphFields.filter { $0.0 == 5 }.map { tensor in
             let fields = Self.fields(tensor.2)

@@ -97,6 +97,13 @@ struct PlanVerificationTests {
                     $0 = .subsamplePad(stride: Int.max, padBefore: padBefore)
                 }, at: subsample)
                 == "step '\(good.program.steps[subsample].name)': output 32x16x16 should be 32x1x1")
+        // A value whose dimensions are each in range but whose product overflows (it trapped).
+        var huge = good
+        huge.program.values[1].shape = Shape([1 << 40, 1 << 40, 1 << 40])
+        #expect(
+            PlanFile.validate(huge)
+                == "value '\(huge.program.values[1].name)' has an impossible shape 1099511627776x1099511627776x1099511627776"
+        )
     }
 
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by

@@ -149,6 +149,8 @@ void sc_nhwc_to_nchw(const float *x, float *y, int channels, int spatial);
 // transparent huge pages. NULL when out of memory. Free with sc_free.
 void *sc_alloc(size_t bytes);
 void sc_free(void *pointer);
+// Whether `bytes` can be allocated now (allocated and freed at once): 1 or 0.
+int sc_can_allocate(size_t bytes);
 
 // A persistent pool: `threads` - 1 worker threads that spin briefly between jobs, then sleep.
 // sc_pool_run calls fn(context, i) for every i < threads at once (i = 0 on the calling thread) and

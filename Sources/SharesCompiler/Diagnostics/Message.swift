@@ -33,6 +33,7 @@ public enum Message: Error, Hashable, Sendable {
     case unknownVariable(String, known: [String])
     case variableCycle(chain: [String])
     case variableChainTooLong(limit: Int)
+    case fileChainTooLong(limit: Int)
     case divisionByZero
     case inexactDivision(Int, Int)
     case arithmeticOverflow
@@ -57,6 +58,8 @@ public enum Message: Error, Hashable, Sendable {
     case duplicateShare(String)
     case badGroupName(String)
     case reservedLayerName(String)
+    case badName(String, what: String)
+    case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
     case tooManyBlocks(limit: Int)
@@ -88,6 +91,7 @@ public enum Message: Error, Hashable, Sendable {
     case weightsPrefixStripped(String, wrapper: String)
     // PyTorch export
     case torchName(String, what: String)
+    case onnxTooLarge(bytes: Int)
     case torchUnsupported(layer: String, reason: String)
     case planNotAPlan
     case inputShape(found: [Int], expected: [Int])
@@ -157,6 +161,8 @@ public enum Message: Error, Hashable, Sendable {
             return "unknown variable '$\(name)'; \(list)" + Suggestion.clause(for: name, among: known) { "'$\($0)'" }
         case .variableCycle(let chain):
             return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
+        case .fileChainTooLong(let limit):
+            return "more than \(limit) files include or extend one another in one chain; shorten it"
         case .variableChainTooLong(let limit):
             return "more than \(limit) variables wait on each other's values in one chain; shorten it"
         case .divisionByZero: return "division by zero"
@@ -211,6 +217,10 @@ public enum Message: Error, Hashable, Sendable {
                 : "block \(index) is out of range; the stage has blocks 1...\(count)"
         case .duplicateShare(let conv): return "'\(conv)' is shared twice in this stage"
         case .badGroupName(let name): return "tie group name '\(name)' must be a non-empty name without '.'"
+        case .badName(let name, let what):
+            return "\(what) name '\(name)' must be non-empty and without '.', which joins the parts of names"
+        case .reservedStageName(let name):
+            return "'\(name)' names the network's \(name) in layer and parameter names; choose another stage name"
         case .reservedLayerName(let name):
             return "'\(name)' names the block's residual merge; choose another layer name"
         case .badVariableName(let name):
@@ -260,6 +270,10 @@ public enum Message: Error, Hashable, Sendable {
                 "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"
         case .weightsPrefixStripped(let prefix, let wrapper):
             return "stripped the prefix '\(prefix)' from every tensor name (\(wrapper))"
+        case .onnxTooLarge(let bytes):
+            return
+                "the ONNX model would hold \(bytes) bytes, past protobuf's 2 GiB limit on one file; "
+                + "export the weights as safetensors (sharesc init) or the PyTorch module instead"
         case .torchName(let name, let what):
             return
                 "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it"

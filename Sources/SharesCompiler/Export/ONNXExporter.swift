@@ -22,7 +22,22 @@ public enum ONNXExporter {
     private enum TensorField { static let dims = 1, dataType = 2, int64Data = 7, name = 8, rawData = 9 }
     private enum DataType { static let float = 1, int64 = 7 }
 
-    public static func export(_ graph: Graph, weights: WeightStore) -> [UInt8] {
+    /// Protobuf, which an ONNX file is, cannot hold a message of 2 GiB or more: a larger file would be
+    /// written, and no reader could parse it.
+    static let maximumBytes = Int(Int32.max)
+
+    /// Refuses a graph whose weights alone pass that limit (before any weights are generated or read).
+    public static func checkSize(_ graph: Graph) throws(CompileFailure) {
+        let weightBytes = graph.parameters.reduce(0) { $0 + 4 * (Shape.checkedProduct($1.shape) ?? maximumBytes) }
+        guard weightBytes < maximumBytes else { throw tooLarge(graph, bytes: weightBytes) }
+    }
+
+    private static func tooLarge(_ graph: Graph, bytes: Int) -> CompileFailure {
+        CompileFailure(Diagnostic(at: Location(file: graph.source, line: 1, column: 1), .onnxTooLarge(bytes: bytes)))
+    }
+
+    public static func export(_ graph: Graph, weights: WeightStore) throws(CompileFailure) -> [UInt8] {
+        try checkSize(graph)
         var model = ProtoWriter()
         model.int(Model.irVersion, irVersion)
         model.string(Model.producerName, "sharesc")
@@ -32,6 +47,7 @@ public enum ONNXExporter {
             entry.string(1, "")
             entry.int(2, opset)
         }
+        guard model.bytes.count < maximumBytes else { throw tooLarge(graph, bytes: model.bytes.count) }
         return model.bytes
     }
 

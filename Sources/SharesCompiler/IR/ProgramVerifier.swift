@@ -11,7 +11,7 @@ public enum ProgramVerifier {
         for value in program.values
         where value.shape.dims.isEmpty || value.shape.dims.count > 3
             || value.shape.dims.contains(where: { $0 < 1 || $0 > ShapeRules.maximumElements })
-            || value.shape.elementCount > ShapeRules.maximumElements
+            || (Shape.checkedProduct(value.shape.dims) ?? .max) > ShapeRules.maximumElements
         {
             problems.append("value '\(value.name)' has an impossible shape \(value.shape)")
         }

@@ -285,11 +285,23 @@ struct Lowering {
             return rate
         }
         func positive(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
-            let value = try real(key, default: fallback)
-            guard value > 0, value.isFinite else {
+            let value = try float32(key, default: fallback)
+            guard value > 0, Float(value) > 0 else {
                 throw CompileFailure(
                     Diagnostic(
                         at: spec.arguments[key]!.location, .expected("'\(key)' greater than 0", found: String(value))))
+            }
+            return value
+        }
+        // A real that the network holds as a 32-bit float (an epsilon, a weight's initial value): 1e39 would
+        // be infinite there, in sharesc and in the exports alike.
+        func float32(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
+            let value = try real(key, default: fallback)
+            guard Float(value).isFinite else {
+                throw CompileFailure(
+                    Diagnostic(
+                        at: spec.arguments[key]!.location,
+                        .expected("'\(key)' within 32-bit float range (at most 3.4e38 in size)", found: String(value))))
             }
             return value
         }
@@ -380,7 +392,7 @@ struct Lowering {
         case .layerScale:
             op = .layerScale(
                 Op.LayerScale(
-                    initial: try real("init", default: 1e-6),
+                    initial: try float32("init", default: 1e-6),
                     weight: try parameter("weight", [inputShape.channels], .layerScale)))
         case .subsamplePad:
             op = .subsamplePad(

@@ -40,6 +40,18 @@ public enum Fusion {
             }
             return onlyConsumer(of: current).map { ($0, through) }
         }
+        /// Whether the value is the network's output, or reaches it through dropouts (which are no steps).
+        func isOutput(_ index: Int) -> Bool {
+            index == graph.output.index
+                || consumers[index].contains { consumer in
+                    switch graph.nodes[consumer].op {
+                    case .dropout, .stochasticDepth: return isOutput(consumer)
+                    case .input, .conv, .batchNorm, .relu, .maxPool, .avgPool, .globalAvgPool, .flatten, .add,
+                        .linear, .subsamplePad, .activation, .squeezeExcite, .layerNorm, .layerScale:
+                        return false
+                    }
+                }
+        }
         /// Whether only linear layers read the value (through dropouts): they take a flattened map in NHWC order.
         func onlyLinearsRead(_ index: Int) -> Bool {
             index != graph.output.index
@@ -144,9 +156,11 @@ public enum Fusion {
                 valueOf[first.id.index] = program.values.count - 1
                 program.input = valueOf[first.id.index]
                 continue
+            // (At the output even a one-pixel map: its values are the same, but the output's shape is the vector's.)
             case .flatten
-            where graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
-                && !onlyLinearsRead(first.id.index):
+            where
+                (graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
+                || isOutput(first.id.index)) && !onlyLinearsRead(first.id.index):
                 kernel = .flatten
             case .activation(let activation):
                 kernel = .activation(Program.Activation(activation))

@@ -56,10 +56,20 @@ struct SpecLoader {
         return (file, parser.keysPresent)
     }
 
+    /// Files that include or extend one another in one chain, at most: loading recurses, and a chain of
+    /// 8,000 includes overflowed the stack.
+    static let maximumFileChain = 256
+
     /// The file at `path` and the files it extends, root-most first; libraries collected on the way.
     private mutating func loadChain(path: String, requestedAt: Location?) -> [SpecFile] {
         if let cycle = cycle(reaching: path, at: requestedAt, extending: true) {
             sink.emit(cycle)
+            return []
+        }
+        guard stack.count < Self.maximumFileChain else {
+            sink.error(
+                at: requestedAt ?? Location(file: path, line: 1, column: 1),
+                .fileChainTooLong(limit: Self.maximumFileChain))
             return []
         }
         guard let (file, _) = parse(path: path, requestedAt: requestedAt) else { return [] }
@@ -82,6 +92,10 @@ struct SpecLoader {
                 continue
             }
             guard !libraries.contains(path) else { continue }
+            guard stack.count < Self.maximumFileChain else {
+                sink.error(at: include.location, .fileChainTooLong(limit: Self.maximumFileChain))
+                return
+            }
             libraries.insert(path)
             guard let (library, keys) = parse(path: path, requestedAt: include.location, library: true) else {
                 continue

@@ -26,6 +26,11 @@ enum SpecValidator {
                     notes: [Diagnostic.note(at: previous, .previousDefinition)])
             }
             stageNames[stage.name.value] = stage.name.location
+            if stage.name.value.isEmpty || stage.name.value.contains(".") {
+                sink.error(at: stage.name.location, .badName(stage.name.value, what: "stage"))
+            } else if ["stem", "head"].contains(stage.name.value) {
+                sink.error(at: stage.name.location, .reservedStageName(stage.name.value))
+            }
             guard let template = spec.blocks[stage.block.value] else {
                 sink.error(at: stage.block.location, .unknownBlock(stage.block.value, known: spec.blocks.keys.sorted()))
                 continue
@@ -42,6 +47,9 @@ enum SpecValidator {
             // Lowering names each block's residual merge `add`.
             if let name = layer.spec.name, name.value == "add" {
                 sink.error(at: name.location, .reservedLayerName(name.value))
+            }
+            if let name = layer.spec.name, name.value.isEmpty || name.value.contains(".") {
+                sink.error(at: name.location, .badName(name.value, what: "layer"))
             }
             if let previous = seen[layer.name] {
                 // A name made from the kind and position (`conv1`) was never written: say where it comes from.

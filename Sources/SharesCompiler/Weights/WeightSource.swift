@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Where a command's weights come from: a safetensors file checked against the graph, or fresh
@@ -35,14 +36,13 @@ public enum WeightSource: Sendable {
     static func checkAllocatable(_ graph: Graph) throws(CompileFailure) {
         for parameter in graph.parameters {
             let bytes = parameter.elementCount * MemoryLayout<Float>.size
-            guard let trial = malloc(bytes) else {
+            guard sc_can_allocate(bytes) != 0 else {
                 let user = graph.nodes.first { $0.op.parameters.contains(parameter.id) }
                 throw CompileFailure(
                     Diagnostic(
                         at: user?.location ?? Location(file: "<spec>", line: 1, column: 1),
                         .outOfMemory(bytes: bytes, purpose: "'\(parameter.name)'")))
             }
-            free(trial)
         }
     }
 
