@@ -154,11 +154,40 @@ struct CLITests {
             #expect(unwritable.status == 1)
             #expect(unwritable.stderr == "\(path):1:1: error: cannot write '\(path)': \(reason)\n")
         }
+        let empty = try Self.run(["compile", "Examples/1-custom-block.yaml", "-o", ""])
+        #expect(empty.status == 1)
+        #expect(empty.stderr == ":1:1: error: cannot write '': the path is empty; expected a file name\n")
+        // The system's reason, where Foundation said "NSCocoaErrorDomain error 256".
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createSymbolicLink(atPath: directory + "/loop.yaml", withDestinationPath: "loop.yaml")
+        let loop = try Self.run(["check", directory + "/loop.yaml"])
+        #expect(loop.status == 1)
+        #expect(loop.stderr.hasSuffix("loop.yaml': Too many levels of symbolic links\n"))
         let unknown = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "clases=100"])
         #expect(unknown.status == 1)
         #expect(
             unknown.stderr.hasPrefix(
                 "<command line: --set clases=100>:1:1: error: --set names unknown variable 'clases'"))
+    }
+
+    /// A document that cannot be written to standard output (a full disk) is an error, not exit 0.
+    @Test func failedWritesToStandardOutputAreErrors() throws {
+        let process = Process()
+        process.executableURL = Self.executable("sharesc")
+        process.arguments = ["compile", "Examples/1-custom-block.yaml"]
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        process.standardOutput = try #require(FileHandle(forWritingAtPath: "/dev/full"))
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(
+            String(decoding: stderr, as: UTF8.self)
+                == "error: cannot write to standard output: No space left on device\n")
     }
 
     @Test func badUsageExitsLikeArgumentParser() throws {

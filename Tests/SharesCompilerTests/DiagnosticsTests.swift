@@ -505,6 +505,28 @@ struct DiagnosticsTests {
             "spec.yaml:2:26: error: expected 'eps' greater than 0, found 1e-50")
     }
 
+    /// Block scalars are strings like quoted ones (they were refused as tagged), and may spread an
+    /// expression over lines; a sequence or mapping as a key is refused as what it is; control
+    /// characters from the file are escaped in messages, which stay one line each.
+    @Test func blockScalarsComplexKeysAndControlCharacters() throws {
+        let compiled = try compileInMemory([
+            "spec.yaml": "input: [3, 8, 8]\nvars:\n  a: |\n    1 +\n    2\nstem: [{conv: {out: $a, kernel: 1}}]\n"
+        ])
+        #expect(compiled.graph.nodes.last?.shape == Shape([3, 8, 8]))
+        Self.check(
+            "input: [3, 8, 8]\nstem: [relu]\n? [a, b]\n: 1\n",
+            "spec.yaml:3:3: error: expected a name as a mapping key, found a sequence")
+        Self.check(
+            "input: [3, 8, 8]\nstem: [relu]\n{a: 1}: 2\n",
+            "spec.yaml:3:1: error: expected a name as a mapping key, found a mapping")
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  a: |\n    1 + @\nstem: [relu]\n",
+            "spec.yaml:3:11: error: expected a number, a $variable or '(' but found '@' in '1 + @\\n'")
+        Self.check(
+            "extends: \"base\\e[31m.yaml\"\n",
+            "spec.yaml:1:10: error: cannot read 'base\\u{1b}[31m.yaml': no such file")
+    }
+
     @Test func overrideOfAnUnknownVariable() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],

@@ -26,11 +26,33 @@ public struct Diagnostic: Hashable, Sendable {
         Note(location: location, message: message.text)
     }
 
-    /// `path:line:column: error: message`, then one line per note.
+    /// `path:line:column: error: message`, then one line per note. Control characters that a file or
+    /// name brought into the text (a line break, an escape sequence) are written as escapes, so that
+    /// each diagnostic stays one line and cannot drive the terminal.
     public var rendered: String {
         var lines = ["\(location): \(severity.rawValue): \(message)"]
         for note in notes { lines.append("\(note.location): note: \(note.message)") }
-        return lines.joined(separator: "\n")
+        return lines.map(Self.printable).joined(separator: "\n")
+    }
+
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\t": result += "\\t"
+            case "\r": result += "\\r"
+            case _ where isControl(scalar): result += "\\u{\(String(scalar.value, radix: 16))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// C0 and C1 controls, DEL, and the line and paragraph separators.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 }
 

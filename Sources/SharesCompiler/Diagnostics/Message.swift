@@ -11,6 +11,7 @@ public enum Message: Error, Hashable, Sendable {
     case yamlContext(String)
     case duplicateKey(String)
     case mergeKeyUnsupported
+    case complexKey(found: String)
     case tagUnsupported(String)
     // Shape of the document
     case expected(String, found: String)
@@ -123,6 +124,7 @@ public enum Message: Error, Hashable, Sendable {
         case .yamlSyntax(let detail): return "YAML syntax error: \(detail)"
         case .yamlContext(let what): return "\(what) starts here"
         case .duplicateKey(let key): return "duplicate key '\(key)' in a mapping; each key may appear once"
+        case .complexKey(let found): return "expected a name as a mapping key, found \(found)"
         case .mergeKeyUnsupported:
             return "YAML merge keys ('<<') are not supported; use a block template or 'extends' instead"
         case .tagUnsupported(let tag):

@@ -1,26 +1,62 @@
 import Foundation
 
 /// Writes a command's output file (a plan, weights, an export, an array), or fails with an error at
-/// the path that says why: "is a directory" or "no such directory", where Foundation says only that the
-/// write failed or that "the file doesn't exist".
+/// the path that says why ("is a directory", "no such directory", the system's reason), where
+/// Foundation said only that the write failed or that "the file doesn't exist".
+///
+/// A regular file is written whole or not at all: to a temporary file beside it, then renamed over it,
+/// so that a failed write (a full disk) leaves no truncated file and an existing one as it was. A path
+/// that names something else (`/dev/stdout`, a pipe) is written in place.
 public enum OutputFile {
     public static func write(_ bytes: some Sequence<UInt8>, to path: String) throws(CompileFailure) {
+        func failure(_ reason: String) -> CompileFailure {
+            CompileFailure(
+                Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: reason)))
+        }
+        guard !path.isEmpty else { throw failure("the path is empty; expected a file name") }
         var status = stat()
         let directory = (path as NSString).deletingLastPathComponent
-        let reason: String
-        if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
-            reason = "is a directory"
-        } else if !directory.isEmpty, stat(directory, &status) != 0 || status.st_mode & S_IFMT != S_IFDIR {
-            reason = "no such directory '\(directory)'"
-        } else {
-            do {
-                try Data(bytes).write(to: URL(fileURLWithPath: path))
-                return
-            } catch {
-                reason = Paths.reason(error)
-            }
+        let exists = stat(path, &status) == 0
+        if exists, status.st_mode & S_IFMT == S_IFDIR { throw failure("is a directory") }
+        if !directory.isEmpty, stat(directory, &status) != 0 || status.st_mode & S_IFMT != S_IFDIR {
+            throw failure("no such directory '\(directory)'")
         }
-        throw CompileFailure(
-            Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: reason)))
+        let data = Array(bytes)
+        if exists, stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+            if let reason = writeAll(data, to: path, flags: O_WRONLY | O_TRUNC) { throw failure(reason) }
+            return
+        }
+        let name = (path as NSString).lastPathComponent
+        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name).sharesc-\(getpid())"
+        if writeAll(data, to: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC) != nil {
+            unlink(temporary)
+            // Where no file can be made beside it (a directory that takes none, as /proc), the path
+            // itself, in place: its own failure says why.
+            if let reason = writeAll(data, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC) { throw failure(reason) }
+            return
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw failure(reason)
+        }
+    }
+
+    /// Writes `data` to the file `open` gives for `flags`; the system's reason on failure.
+    private static func writeAll(_ data: [UInt8], to path: String, flags: Int32) -> String? {
+        let descriptor = open(path, flags, 0o644)
+        guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+        var written = 0
+        while written < data.count {
+            let count = data[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                return reason
+            }
+            written += count
+        }
+        return close(descriptor) == 0 ? nil : String(cString: strerror(errno))
     }
 }

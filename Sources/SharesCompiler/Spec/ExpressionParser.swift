@@ -40,7 +40,8 @@ struct ExpressionParser {
     private var text: String { String(String.UnicodeScalarView(scalars)) }
 
     private mutating func skipSpaces() {
-        while position < scalars.count, scalars[position] == " " || scalars[position] == "\t" { position += 1 }
+        // (Line breaks too: a block scalar, `|` or `>`, may spread a long expression over lines.)
+        while position < scalars.count, [" ", "\t", "\n", "\r"].contains(scalars[position]) { position += 1 }
     }
 
     private func peek(_ symbol: String) -> Bool {

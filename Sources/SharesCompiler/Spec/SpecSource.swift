@@ -10,16 +10,35 @@ public struct SpecSource: Sendable {
         // What the path names, through symbolic links: only a regular file is read (a device such as
         // /dev/zero never ends, and a pipe may never open).
         var status = stat()
-        if stat(path, &status) == 0 {
-            switch status.st_mode & S_IFMT {
-            case S_IFREG: break
-            case S_IFDIR: throw SpecSourceError("is a directory")
-            default: throw SpecSourceError("is not a regular file (a device, pipe or socket)")
-            }
+        guard stat(path, &status) == 0 else { throw SpecSourceError(errno: errno) }
+        switch status.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw SpecSourceError("is a directory")
+        default: throw SpecSourceError("is not a regular file (a device, pipe or socket)")
         }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard let text = String(data: data, encoding: .utf8) else { throw SpecSourceError("not UTF-8 text") }
+        guard let text = String(data: try readAll(path), encoding: .utf8) else {
+            throw SpecSourceError("not UTF-8 text")
+        }
         return text
+    }
+
+    /// The file's bytes, read with the system's calls so that a failure says why (Foundation's reader
+    /// gave "NSCocoaErrorDomain error 256" for /proc/self/mem and for a loop of symbolic links).
+    private static func readAll(_ path: String) throws -> Data {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw SpecSourceError(errno: errno) }
+        defer { close(descriptor) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { return data }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SpecSourceError(errno: errno)
+            }
+            data.append(contentsOf: buffer[..<count])
+        }
     }
 
     public static func memory(_ files: [String: String]) -> SpecSource {
@@ -33,6 +52,7 @@ public struct SpecSource: Sendable {
 struct SpecSourceError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+    init(errno code: Int32) { description = code == ENOENT ? "no such file" : String(cString: strerror(code)) }
 }
 
 /// Lexical path handling: `a/b/../c` -> `a/c`, relative paths resolved against the including file.

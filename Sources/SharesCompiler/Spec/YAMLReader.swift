@@ -53,12 +53,12 @@ enum YAMLReader {
         }
         // A tag would change what a value means in YAML (`!!str`), or ask for a meaning sharesc does not
         // give it (`!custom`): refused rather than ignored. Untagged values have the empty or "!" tag, but
-        // a quoted scalar the string tag, as if written `!!str`, and a mapping's keys the standard tag
-        // their text resolves to (Yams resolves them in place to find duplicates).
+        // a quoted or block scalar (`|`, `>`) the string tag, as if written `!!str`, and a mapping's keys
+        // the standard tag their text resolves to (Yams resolves them in place to find duplicates).
         let tag: String? =
             switch node {
             case .scalar(let scalar):
-                scalar.style == .singleQuoted || scalar.style == .doubleQuoted ? nil : scalar.tag.description
+                [.singleQuoted, .doubleQuoted, .literal, .folded].contains(scalar.style) ? nil : scalar.tag.description
             case .mapping(let mapping): mapping.tag.description
             case .sequence(let sequence): sequence.tag.description
             case .alias: nil
@@ -82,6 +82,15 @@ enum YAMLReader {
             }
             var pairs: [YAMLNode.Pair] = []
             for (key, value) in mapping {
+                // Keys are names: a sequence or mapping as a key (`? [a, b]`) has no meaning here.
+                if key.scalar == nil {
+                    throw CompileFailure(
+                        Diagnostic(
+                            at: Location(
+                                file: file, line: key.mark?.line ?? location.line,
+                                column: key.mark?.column ?? location.column),
+                            .complexKey(found: key.mapping == nil ? "a sequence" : "a mapping")))
+                }
                 pairs.append(
                     YAMLNode.Pair(
                         key: try convert(key, file: file, isKey: true, budget: &budget),
