@@ -106,6 +106,37 @@ struct PlanVerificationTests {
         )
     }
 
+    /// A plan edited by hand is told what is wrong in the plan's own terms: the field, and the value
+    /// (a negative epsilon was "parameters do not match 8 channels"; a decoding error the decoder's text).
+    @Test func handEditedPlansAreNamedInTheirOwnTerms() throws {
+        var good = try Self.compiled("cifar/resnet-56.yaml")
+        let step = try #require(
+            good.program.steps.firstIndex {
+                if case .conv(_, _, _, _, _, _, let epilogue) = $0.kernel { epilogue.batchNorm != nil } else { false }
+            })
+        guard case .conv(let w, let b, let k, let s, let p, let g, var epilogue) = good.program.steps[step].kernel
+        else {
+            return
+        }
+        epilogue.batchNorm?.epsilon = -1
+        good.program.steps[step].kernel = .conv(
+            weight: w, bias: b, kernel: k, stride: s, padding: p, groups: g, epilogue: epilogue)
+        #expect(
+            PlanFile.validate(good)
+                == "step '\(good.program.steps[step].name)': batchnorm epsilon -1.0 is not greater than 0")
+        struct Probe: Decodable { var activation: Program.Activation }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(Probe.self, from: Data(#"{"activation": "tanh"}"#.utf8))
+        }
+        do { _ = try JSONDecoder().decode(Probe.self, from: Data(#"{"activation": "tanh"}"#.utf8)) } catch {
+            #expect(
+                PlanFile.describe(error) == "activation: cannot initialize Activation from invalid String value tanh")
+        }
+        do { _ = try JSONDecoder().decode(Probe.self, from: Data("{}".utf8)) } catch {
+            #expect(PlanFile.describe(error) == "the plan: key 'activation' is missing")
+        }
+    }
+
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
     /// any algorithm its geometry allows (each computes the same values), nothing else may.
     @Test func everyScheduleEntryIsChecked() throws {

@@ -72,13 +72,35 @@ public enum PlanFile {
         }
         let document: PlanDocument
         do { document = try JSONDecoder().decode(PlanDocument.self, from: Data(json.utf8)) } catch {
-            throw Safetensors.failure(path, .planDamaged(String(describing: error).prefix(200).description))
+            throw Safetensors.failure(path, .planDamaged(describe(error)))
         }
         guard let problem = validate(document) else {
             try reader.expect(document.program.parameters.map { ($0.name, $0.shape) })
             return (document, reader)
         }
         throw Safetensors.failure(path, .planDamaged(problem))
+    }
+
+    /// A decoding error as the field it is about and what was wrong there, without the decoder's type
+    /// names (`program.steps[1].kernel.conv.epilogue.activation: cannot initialize Activation from
+    /// invalid String value tanh`).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return String(String(describing: error).prefix(200)) }
+        func at(_ context: DecodingError.Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return path.isEmpty ? "the plan" : String(path.drop { $0 == "." })
+        }
+        func detail(_ context: DecodingError.Context) -> String {
+            let text = context.debugDescription
+            return (text.first.map { $0.lowercased() + text.dropFirst() } ?? text).trimmingCharacters(in: ["."])
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(at(context)): expected \(type), found another type"
+        case .valueNotFound(let type, let context): return "\(at(context)): expected \(type), found null"
+        case .keyNotFound(let key, let context): return "\(at(context)): key '\(key.stringValue)' is missing"
+        case .dataCorrupted(let context): return "\(at(context)): \(detail(context))"
+        @unknown default: return String(String(describing: error).prefix(200))
+        }
     }
 
     /// Activation bytes of one batch no plan may exceed: far beyond any machine, and far enough below

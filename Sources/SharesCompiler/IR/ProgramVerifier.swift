@@ -84,7 +84,8 @@ public enum ProgramVerifier {
             return expect(arity: 1) { .success(flattened ? output : input) }
         }
         func batchNorm(_ bn: Program.BatchNormRef, channels: Int) -> String? {
-            [bn.scale, bn.shift, bn.mean, bn.variance].allSatisfy { shape($0) == [channels] } && bn.epsilon > 0
+            guard bn.epsilon > 0 else { return "batchnorm epsilon \(bn.epsilon) is not greater than 0" }
+            return [bn.scale, bn.shift, bn.mean, bn.variance].allSatisfy { shape($0) == [channels] }
                 ? nil : "batchnorm parameters do not match \(channels) channels"
         }
         switch kernel {
@@ -121,12 +122,16 @@ public enum ProgramVerifier {
         case .layerScale(let weight):
             return elementwise() ?? (shape(weight) == [input.channels] ? nil : "layer scale shape \(shape(weight))")
         case .layerNorm(let scale, let shift, let epsilon):
+            guard epsilon > 0 else { return "layer norm epsilon \(epsilon) is not greater than 0" }
             return elementwise()
-                ?? (shape(scale) == [input.channels] && shape(shift) == [input.channels] && epsilon > 0
+                ?? (shape(scale) == [input.channels] && shape(shift) == [input.channels]
                     ? nil : "layer norm parameters do not match \(input.channels) channels")
         case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, let activation):
             let channels = input.channels, squeeze = shape(reduceBias).first ?? 0
-            guard input.isImage, activation == .relu || activation == .silu, squeeze >= 1,
+            guard activation == .relu || activation == .silu else {
+                return "squeeze-and-excitation activation '\(activation.rawValue)'; expected relu or silu"
+            }
+            guard input.isImage, squeeze >= 1,
                 shape(reduceWeight) == [squeeze, channels, 1, 1], shape(reduceBias) == [squeeze],
                 shape(expandWeight) == [channels, squeeze, 1, 1], shape(expandBias) == [channels]
             else { return "squeeze-and-excitation parameters do not match \(channels) channels" }
