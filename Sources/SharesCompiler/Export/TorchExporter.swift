@@ -17,6 +17,10 @@ public enum TorchExporter {
         let graph = compilation.graph, spec = compilation.spec
         let globals = try spec.globalScope()
         let holders = try Holders(graph, spec: spec)
+        // Looked up once, not searched for each stage and block: a search per block made large networks'
+        // export quadratic (20,000 blocks took minutes).
+        let nodesOfSection = Dictionary(grouping: graph.nodes, by: \.section)
+        let stagesOfTemplate = Dictionary(grouping: spec.stages.indices, by: { spec.stages[$0].block.value })
 
         // One class per template, in order of first use.
         var classes: [String: TorchBlockClass] = [:]
@@ -26,19 +30,20 @@ public enum TorchExporter {
         taken.insert(networkClass)
         for stage in spec.stages where classes[stage.block.value] == nil {
             let template = spec.blocks[stage.block.value]!
+            let stages = stagesOfTemplate[template.name]!
             let tieable = Set(
-                spec.stages.indices.filter { spec.stages[$0].block.value == template.name }
-                    .flatMap { holders.tiedConvolutions(ofStage: $0, in: graph).map(\.conv) })
+                stages.flatMap { index in
+                    (1...max(graph.stages[index].blocks, 1)).flatMap {
+                        holders.tiedConvolutions(ofStage: index, block: $0).map(\.conv)
+                    }
+                })
             var name = PythonSource.className(template.name)
             if !name.lowercased().hasSuffix("block") { name += "Block" }
             name = PythonSource.localName(name, avoiding: taken)
             taken.insert(name)
             // The blocks of every stage using the template read images, or every one reads vectors.
-            let inputs = spec.stages.indices.filter { spec.stages[$0].block.value == template.name }.compactMap {
-                index in
-                graph.nodes.first { $0.section == .block(stage: index, block: 1) }.map {
-                    graph[$0.inputs[0]].shape.dims.count == 1
-                }
+            let inputs = stages.compactMap { index in
+                nodesOfSection[.block(stage: index, block: 1)]?.first.map { graph[$0.inputs[0]].shape.dims.count == 1 }
             }
             if Set(inputs).count > 1 {
                 throw CompileFailure(
@@ -60,7 +65,8 @@ public enum TorchExporter {
             classOrder.map { classes[$0]!.source }
             + [
                 try networkSource(
-                    compilation, className: networkClass, classes: classes, holders: holders, globals: globals)
+                    compilation, className: networkClass, classes: classes, holders: holders,
+                    nodesOfSection: nodesOfSection, globals: globals)
             ]
         var definitions: [String] = []
         if holders.usesTiedConvolutions { definitions.append(TorchPrelude.tiedConvolution) }
@@ -119,7 +125,7 @@ public enum TorchExporter {
 
     private static func networkSource(
         _ compilation: Compilation, className: String, classes: [String: TorchBlockClass],
-        holders: Holders, globals: Scope
+        holders: Holders, nodesOfSection: [Section: [GraphNode]], globals: Scope
     ) throws(CompileFailure) -> String {
         let graph = compilation.graph, spec = compilation.spec
         var lines = [
@@ -152,7 +158,7 @@ public enum TorchExporter {
             // Each block's constructor call, and the same call with its block number as `n`.
             var calls: [String] = [], numbered: [String?] = []
             for block in 1...max(graph.stages[index].blocks, 1) where graph.stages[index].blocks > 0 {
-                let nodes = graph.nodes.filter { $0.section == .block(stage: index, block: block) }
+                let nodes = nodesOfSection[.block(stage: index, block: block)] ?? []
                 let input = current
                 current = nodes.last?.id ?? current
                 var project = false
@@ -174,9 +180,7 @@ public enum TorchExporter {
                                     "whether its body keeps the input's shape, which decides its residual sum, depends on the image size, which the generated block does not know"
                             )))
                 }
-                let tied = holders.tiedConvolutions(ofStage: index, in: graph).filter { $0.block == block }.map {
-                    ($0.conv, $0.holder)
-                }
+                let tied = holders.tiedConvolutions(ofStage: index, block: block)
                 calls.append(
                     blockClass.instance(
                         inChannels: graph[input].shape.dims[0], values: values, project: project, tied: tied,
@@ -289,12 +293,19 @@ struct Holders {
     var stages: [Int: [Holder]] = [:]
     /// Access expression of each tied weight's holder.
     private var access: [ParameterID: String] = [:]
+    /// The tied convolutions of each block, in the block's order: the layer's name in it, and its holder.
+    private var tied: [Section: [(conv: String, holder: String)]] = [:]
 
     var usesTiedConvolutions: Bool { !access.isEmpty }
 
     init(_ graph: Graph, spec: Spec) throws(CompileFailure) {
+        // Each parameter's first user, found in one pass: a search of the nodes per tie was quadratic.
+        var firstUse: [ParameterID: ValueID] = [:]
+        for node in graph.nodes {
+            for parameter in node.op.parameters where firstUse[parameter] == nil { firstUse[parameter] = node.id }
+        }
         for tie in graph.ties {
-            guard let use = graph.nodes.first(where: { $0.op.parameters.contains(tie.weight) }),
+            guard let use = firstUse[tie.weight].map({ graph[$0] }),
                 case .conv(let conv) = use.op, case .block(let stage, _) = use.section
             else { continue }
             let shape = graph[tie.weight].shape
@@ -323,17 +334,18 @@ struct Holders {
                 access[tie.weight] = holder.access
             }
         }
+        for node in graph.nodes {
+            guard case .block(let stage, let block) = node.section, case .conv(let conv) = node.op,
+                let holder = access[conv.weight]
+            else { continue }
+            let prefix = "\(graph.stages[stage].name).block\(block)."
+            tied[node.section, default: []].append((String(node.name.dropFirst(prefix.count)), holder))
+        }
     }
 
-    /// The tied convolutions of a stage's blocks: the block, the layer's name in it, and its holder.
-    func tiedConvolutions(ofStage stage: Int, in graph: Graph) -> [(block: Int, conv: String, holder: String)] {
-        graph.nodes.compactMap { node in
-            guard case .block(stage, let block) = node.section, case .conv(let conv) = node.op,
-                let holder = access[conv.weight]
-            else { return nil }
-            let prefix = "\(graph.stages[stage].name).block\(block)."
-            return (block, String(node.name.dropFirst(prefix.count)), holder)
-        }
+    /// The tied convolutions of one block: the layer's name in it, and its holder.
+    func tiedConvolutions(ofStage stage: Int, block: Int) -> [(conv: String, holder: String)] {
+        tied[.block(stage: stage, block: block)] ?? []
     }
 
     /// `nn.ModuleDict({...})` nesting the holders by path.

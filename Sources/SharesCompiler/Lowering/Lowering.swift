@@ -15,6 +15,8 @@ struct Lowering {
     /// Every tie group a share declared, in source order, with its first declaration: a group that
     /// ends up with fewer than two uses shares nothing and is reported.
     private var declaredTies: [(group: String, conv: String, stage: String, declaration: Location)] = []
+    /// The groups of `declaredTies`, looked up per share entry (a search of the list made 10,000 groups quadratic).
+    private var declaredGroups: Set<String> = []
     private var warnings: [Diagnostic] = []
 
     /// The first use of a tie fixes its shape; later uses are checked against it.
@@ -180,7 +182,7 @@ struct Lowering {
             let prefix = entry.group.map { "shared.\($0.value)." } ?? "\(stage.name.value).shared.\(entry.conv.value)."
             let declaration = entry.group?.location ?? entry.selector.location
             if case .none = entry.selector.value {
-            } else if !declaredTies.contains(where: { $0.group == group }) {
+            } else if declaredGroups.insert(group).inserted {
                 declaredTies.append((group, entry.conv.value, stage.name.value, declaration))
             }
             for block in selected {
