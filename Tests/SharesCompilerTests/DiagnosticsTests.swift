@@ -441,6 +441,10 @@ struct DiagnosticsTests {
         Self.check(
             "input: [3, 8, 8]\nstem:\n  - conv: {out: 99999999999999999999, kernel: 3}\n",
             "spec.yaml:3:17: error: arithmetic overflow: the value does not fit in 64 bits")
+        // Reals overflow past the largest double, not 64 bits.
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  x: 1e308 * 10\nstem: [relu]\n",
+            "spec.yaml:3:6: error: arithmetic overflow: the real value is beyond the largest double (about 1.8e308)")
     }
 
     /// Loading recurses through includes and extends: a chain of thousands overflowed the stack.
@@ -574,6 +578,10 @@ struct DiagnosticsTests {
         Self.check(
             spec, overrides: ["=8"],
             "<command line: --set =8>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found '=8'"
+        )
+        Self.check(
+            spec, overrides: ["width=99999999999999999999"],
+            "<command line: --set width=99999999999999999999>:1:1: error: arithmetic overflow: the value does not fit in 64 bits"
         )
         Self.check(
             spec, overrides: ["width=wide"],

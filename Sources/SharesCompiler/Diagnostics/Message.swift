@@ -38,6 +38,7 @@ public enum Message: Error, Hashable, Sendable {
     case divisionByZero
     case inexactDivision(Int, Int)
     case arithmeticOverflow
+    case realOverflow
     case wholeNumberExpected(String, found: String)
     case outOfRange(String, value: Int, range: String)
     case probabilityExpected(String, found: String)
@@ -170,6 +171,7 @@ public enum Message: Error, Hashable, Sendable {
         case .divisionByZero: return "division by zero"
         case .inexactDivision(let a, let b):
             return "\(a) / \(b) is not a whole number; use '//' to round down, or choose values that divide exactly"
+        case .realOverflow: return "arithmetic overflow: the real value is beyond the largest double (about 1.8e308)"
         case .arithmeticOverflow: return "arithmetic overflow: the value does not fit in 64 bits"
         case .wholeNumberExpected(let what, let found): return "\(what) must be a whole number, found \(found)"
         case .outOfRange(let what, let value, let range): return "\(what) is \(value); expected \(range)"

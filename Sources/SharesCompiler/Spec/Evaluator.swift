@@ -130,7 +130,7 @@ public struct Scope: Sendable {
             let floored = (x / y).rounded(.down)
             value = op == .divide ? x / y : (op == .floorDivide ? floored : x - floored * y)
         }
-        guard value.isFinite else { throw CompileFailure(Diagnostic(at: location, .arithmeticOverflow)) }
+        guard value.isFinite else { throw CompileFailure(Diagnostic(at: location, .realOverflow)) }
         return value
     }
 }

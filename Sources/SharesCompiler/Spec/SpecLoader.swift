@@ -228,6 +228,8 @@ public struct VariableOverride: Hashable, Sendable {
         do {
             value = Located(try ExpressionParser.parse(text, at: location), at: location)
         } catch {
+            // A number too large for 64 bits is well formed, only too large: say that.
+            if let overflow = error.diagnostics.first, overflow.id == .arithmeticOverflow { throw error }
             throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
         }
     }
