@@ -190,6 +190,30 @@ struct CLITests {
                 == "error: cannot write to standard output: No space left on device\n")
     }
 
+    /// No output replaces a file the command read: `init spec.yaml -o spec.yaml` wrote weights over the spec.
+    @Test func outputsNeverReplaceInputs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spec = directory + "/spec.yaml", text = "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 3}}, relu]\n"
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        for arguments in [["init", spec, "-o", spec], ["export", spec, "-o", spec, "--format", "torch"]] {
+            let result = try Self.run(arguments)
+            #expect(result.status == 1)
+            #expect(
+                result.stderr
+                    == "\(spec):1:1: error: cannot write '\(spec)': it is an input of this command; choose another output path\n"
+            )
+            #expect(try String(contentsOfFile: spec, encoding: .utf8) == text)
+        }
+        #expect(try Self.run(["init", spec, "-o", directory + "/weights.safetensors"]).status == 0)
+        let again = try Self.run([
+            "run", spec, "--weights", directory + "/weights.safetensors", "--output", directory + "/weights.safetensors"
+        ])
+        #expect(again.status == 1)
+        #expect(again.stderr.hasSuffix("it is an input of this command; choose another output path\n"))
+    }
+
     @Test func badUsageExitsLikeArgumentParser() throws {
         let malformed = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "classes"])
         #expect(malformed.status == 64)

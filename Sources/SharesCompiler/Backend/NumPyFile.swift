@@ -18,6 +18,7 @@ public enum NumPyFile {
 
     public static func read(_ path: String) throws(CompileFailure) -> (shape: [Int], values: [Float]) {
         let bytes: [UInt8]
+        InputFiles.note(path)
         do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
             throw CompileFailure(
                 Diagnostic(

@@ -18,6 +18,10 @@ public enum OutputFile {
         let directory = (path as NSString).deletingLastPathComponent
         let exists = stat(path, &status) == 0
         if exists, status.st_mode & S_IFMT == S_IFDIR { throw failure("is a directory") }
+        if exists, let input = InputFiles.path(of: status) {
+            let which = input == path ? "it is" : "it is the file '\(input)', which is"
+            throw failure("\(which) an input of this command; choose another output path")
+        }
         if !directory.isEmpty, stat(directory, &status) != 0 || status.st_mode & S_IFMT != S_IFDIR {
             throw failure("no such directory '\(directory)'")
         }
@@ -59,4 +63,27 @@ public enum OutputFile {
         }
         return close(descriptor) == 0 ? nil : String(cString: strerror(errno))
     }
+}
+
+/// The regular files this process has read (specs, weights, plans, arrays), so that no output replaces
+/// one of them: `sharesc init spec.yaml -o spec.yaml` would have written weights over the spec.
+public enum InputFiles {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var read: [FileIdentity: String] = [:]
+
+    private struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ status: stat) { (device, inode) = (UInt64(status.st_dev), UInt64(status.st_ino)) }
+    }
+
+    /// Notes that the file at `path` (through symbolic links) was read.
+    public static func note(_ path: String) {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return }
+        lock.withLock { read[FileIdentity(status)] = path }
+    }
+
+    /// The path it was read by, if the file `status` describes was read.
+    static func path(of status: stat) -> String? { lock.withLock { read[FileIdentity(status)] } }
 }

@@ -16,6 +16,7 @@ public struct SpecSource: Sendable {
         case S_IFDIR: throw SpecSourceError("is a directory")
         default: throw SpecSourceError("is not a regular file (a device, pipe or socket)")
         }
+        InputFiles.note(path)
         guard let text = String(data: try readAll(path), encoding: .utf8) else {
             throw SpecSourceError("not UTF-8 text")
         }

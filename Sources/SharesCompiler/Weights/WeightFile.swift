@@ -108,6 +108,7 @@ public final class WeightFileReader: WeightProvider {
             throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
         }
         self.handle = handle
+        InputFiles.note(path)
         let fileSize: Int
         do {
             fileSize = Int(try handle.seekToEnd())
