@@ -30,16 +30,20 @@ public enum OutputFile {
             if let reason = writeAll(data, to: path, flags: O_WRONLY | O_TRUNC) { throw failure(reason) }
             return
         }
-        let name = (path as NSString).lastPathComponent
-        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name).sharesc-\(getpid())"
-        if writeAll(data, to: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC) != nil {
+        // An existing file keeps its place (a symbolic link is written through, not replaced) and its mode.
+        let target = exists ? URL(fileURLWithPath: path).resolvingSymlinksInPath().path : path
+        let mode = exists ? mode_t(status.st_mode & 0o7777) : 0o644
+        let targetDirectory = (target as NSString).deletingLastPathComponent
+        let name = (target as NSString).lastPathComponent
+        let temporary = (targetDirectory.isEmpty ? "" : targetDirectory + "/") + ".\(name).sharesc-\(getpid())"
+        if writeAll(data, to: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode) != nil {
             unlink(temporary)
             // Where no file can be made beside it (a directory that takes none, as /proc), the path
             // itself, in place: its own failure says why.
             if let reason = writeAll(data, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC) { throw failure(reason) }
             return
         }
-        guard rename(temporary, path) == 0 else {
+        guard rename(temporary, target) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
             throw failure(reason)
@@ -47,12 +51,14 @@ public enum OutputFile {
     }
 
     /// Writes `data` to the file `open` gives for `flags`; the system's reason on failure.
-    private static func writeAll(_ data: [UInt8], to path: String, flags: Int32) -> String? {
-        let descriptor = open(path, flags, 0o644)
+    private static func writeAll(_ data: [UInt8], to path: String, flags: Int32, mode: mode_t = 0o644) -> String? {
+        let descriptor = open(path, flags, mode)
         guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+        // (open's mode passes through the umask; an existing file's mode is given back exactly.)
+        if mode != 0o644 { fchmod(descriptor, mode) }
         var written = 0
         while written < data.count {
-            let count = data[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            let count = data[written...].withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
                 let reason = String(cString: strerror(errno))
@@ -63,6 +69,11 @@ public enum OutputFile {
         }
         return close(descriptor) == 0 ? nil : String(cString: strerror(errno))
     }
+}
+
+/// The system's write(2), which `OutputFile.write` hides inside the enum.
+private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
 }
 
 /// The regular files this process has read (specs, weights, plans, arrays), so that no output replaces

@@ -32,7 +32,7 @@ public struct SpecSource: Sendable {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
             if count == 0 { return data }
             if count < 0 {
                 if errno == EINTR { continue }
@@ -48,6 +48,11 @@ public struct SpecSource: Sendable {
             return text
         }
     }
+}
+
+/// The system's read(2), which `SpecSource.read` hides inside the struct.
+private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(descriptor, buffer, count)
 }
 
 struct SpecSourceError: Error, CustomStringConvertible {
