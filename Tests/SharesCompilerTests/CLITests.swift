@@ -190,6 +190,23 @@ struct CLITests {
                 == "error: cannot write to standard output: No space left on device\n")
     }
 
+    /// An output file is replaced whole, through a symbolic link that names it, keeping its mode.
+    @Test func outputsReplaceFilesWholeThroughLinks() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let target = directory + "/target.bin", link = directory + "/link.bin"
+        try Data("old".utf8).write(to: URL(fileURLWithPath: target))
+        chmod(target, 0o600)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.bin")
+        try OutputFile.write(Array("new".utf8), to: link)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.bin")
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "new")
+        let attributes = try FileManager.default.attributesOfItem(atPath: target)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["link.bin", "target.bin"])
+    }
+
     /// No output replaces a file the command read: `init spec.yaml -o spec.yaml` wrote weights over the spec.
     @Test func outputsNeverReplaceInputs() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
