@@ -14,7 +14,7 @@ public enum OutputFile {
                 Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: reason)))
         }
         guard !path.isEmpty else { throw failure("the path is empty; expected a file name") }
-        var status = stat()
+        var status = stat(), directoryStatus = stat()
         let directory = (path as NSString).deletingLastPathComponent
         let exists = stat(path, &status) == 0
         if exists, status.st_mode & S_IFMT == S_IFDIR { throw failure("is a directory") }
@@ -22,11 +22,13 @@ public enum OutputFile {
             let which = input == path ? "it is" : "it is the file '\(input)', which is"
             throw failure("\(which) an input of this command; choose another output path")
         }
-        if !directory.isEmpty, stat(directory, &status) != 0 || status.st_mode & S_IFMT != S_IFDIR {
+        if !directory.isEmpty,
+            stat(directory, &directoryStatus) != 0 || directoryStatus.st_mode & S_IFMT != S_IFDIR
+        {
             throw failure("no such directory '\(directory)'")
         }
         let data = Array(bytes)
-        if exists, stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+        if exists, status.st_mode & S_IFMT != S_IFREG {
             if let reason = writeAll(data, to: path, flags: O_WRONLY | O_TRUNC) { throw failure(reason) }
             return
         }
@@ -56,18 +58,26 @@ public enum OutputFile {
         guard descriptor >= 0 else { return String(cString: strerror(errno)) }
         // (open's mode passes through the umask; an existing file's mode is given back exactly.)
         if mode != 0o644 { fchmod(descriptor, mode) }
+        if let reason = writeAll(data, toDescriptor: descriptor) {
+            close(descriptor)
+            return reason
+        }
+        return close(descriptor) == 0 ? nil : String(cString: strerror(errno))
+    }
+
+    /// Writes all of `data` to an open descriptor (a file's, standard output's), again where a write is
+    /// interrupted or partial; the system's reason on failure.
+    public static func writeAll(_ data: [UInt8], toDescriptor descriptor: Int32) -> String? {
         var written = 0
         while written < data.count {
             let count = data[written...].withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                let reason = String(cString: strerror(errno))
-                close(descriptor)
-                return reason
+                return String(cString: strerror(errno))
             }
             written += count
         }
-        return close(descriptor) == 0 ? nil : String(cString: strerror(errno))
+        return nil
     }
 }
 

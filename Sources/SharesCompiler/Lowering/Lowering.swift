@@ -288,7 +288,7 @@ struct Lowering {
         }
         func positive(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
             let value = try float32(key, default: fallback)
-            guard value > 0, Float(value) > 0 else {
+            guard Float(value) > 0 else {  // (as a float too: 1e-50 would be 0 there)
                 throw CompileFailure(
                     Diagnostic(
                         at: spec.arguments[key]!.location, .expected("'\(key)' greater than 0", found: String(value))))

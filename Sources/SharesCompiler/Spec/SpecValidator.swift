@@ -26,7 +26,7 @@ enum SpecValidator {
                     notes: [Diagnostic.note(at: previous, .previousDefinition)])
             }
             stageNames[stage.name.value] = stage.name.location
-            if stage.name.value.isEmpty || stage.name.value.contains(".") {
+            if !isNamePart(stage.name.value) {
                 sink.error(at: stage.name.location, .badName(stage.name.value, what: "stage"))
             } else if ["stem", "head"].contains(stage.name.value) {
                 sink.error(at: stage.name.location, .reservedStageName(stage.name.value))
@@ -41,6 +41,10 @@ enum SpecValidator {
         try sink.check()
     }
 
+    /// Whether a name given in the spec (a layer's, a stage's, a tie group's) can be one part of the
+    /// dotted names of layers, parameters and ties: non-empty, and without the '.' that joins parts.
+    private static func isNamePart(_ name: String) -> Bool { !name.isEmpty && !name.contains(".") }
+
     private static func checkUniqueNames(_ layers: [NamedLayer], context: String, sink: inout DiagnosticSink) {
         var seen: [String: NamedLayer] = [:]
         for layer in layers {
@@ -48,7 +52,7 @@ enum SpecValidator {
             if let name = layer.spec.name, name.value == "add" {
                 sink.error(at: name.location, .reservedLayerName(name.value))
             }
-            if let name = layer.spec.name, name.value.isEmpty || name.value.contains(".") {
+            if let name = layer.spec.name, !isNamePart(name.value) {
                 sink.error(at: name.location, .badName(name.value, what: "layer"))
             }
             if let previous = seen[layer.name] {
@@ -114,7 +118,7 @@ enum SpecValidator {
                 sink.error(at: entry.conv.location, .duplicateShare(entry.conv.value))
             }
             // Stage ties are named `stage.conv`; a dot-free group name can never join one by accident.
-            if let group = entry.group, group.value.contains(".") || group.value.isEmpty {
+            if let group = entry.group, !isNamePart(group.value) {
                 sink.error(at: group.location, .badGroupName(group.value))
             }
         }
