@@ -13,56 +13,18 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
-enum { SC_DW_PIXELS = 4, SC_DW_MAX_TAPS = 49 };
+enum { SC_DW_PIXELS = 4, SC_DW_ROW_PIXELS = 8, SC_DW_VECTORS = 8, SC_DW_MAX_TAPS = 49 };
 
 static inline __attribute__((always_inline)) __m256i sc_dw_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// Channels [c, c + 8 * groups) of `pixels` pixels (both constants after inlining); with `tail` > 0 the
-// last group has only `tail` channels (masked loads and stores, never touching the others). The input
-// of tap t and pixel p is at ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at
-// rows[ky] + (kx + p * stride) * channels, addresses the loop computes instead of loading.
-static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int groups, int taps, const float *const *ptr,
-                                                              const float *const *rows, int ks, int stride,
-                                                              const float *w, int channels, int c, int tail,
-                                                              float *out, const sc_epilogue *e) {
-    __m256 acc[SC_DW_PIXELS][2];
+// A block's accumulators through the epilogue and out: acc[p * groups + q] holds pixel p's channels
+// [c + 8 q, c + 8 q + 8) (the last group only `tail` of them where tail > 0). The epilogue: scale and
+// shift (1 and 0 where absent), then its steps, per pixel and group.
+static inline __attribute__((always_inline)) void sc_dw_finish(int pixels, int groups, const __m256 *acc, int channels,
+                                                               int c, int tail, float *out, const sc_epilogue *e) {
     const __m256i mask = sc_dw_mask(tail);
-    for (int p = 0; p < pixels; p++)
-        for (int q = 0; q < groups; q++) acc[p][q] = _mm256_setzero_ps();
-    if (rows) {
-        const size_t step = (size_t)stride * channels;
-        const float *wt = w + c;
-        for (int ky = 0; ky < ks; ky++) {
-            const float *base = rows[ky] + c;
-            for (int kx = 0; kx < ks; kx++, base += channels, wt += channels) {
-                __m256 wv[2];
-                for (int q = 0; q < groups; q++)
-                    wv[q] = tail && q == groups - 1 ? _mm256_maskload_ps(wt + 8 * q, mask) : _mm256_loadu_ps(wt + 8 * q);
-                for (int p = 0; p < pixels; p++)
-                    for (int q = 0; q < groups; q++) {
-                        const float *x = base + p * step + 8 * q;
-                        const __m256 xv = tail && q == groups - 1 ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
-                        acc[p][q] = _mm256_fmadd_ps(xv, wv[q], acc[p][q]);
-                    }
-            }
-        }
-    } else {
-        for (int t = 0; t < taps; t++, ptr += SC_DW_PIXELS) {
-            const float *wt = w + (size_t)t * channels + c;
-            __m256 wv[2];
-            for (int q = 0; q < groups; q++)
-                wv[q] = tail && q == groups - 1 ? _mm256_maskload_ps(wt + 8 * q, mask) : _mm256_loadu_ps(wt + 8 * q);
-            for (int p = 0; p < pixels; p++)
-                for (int q = 0; q < groups; q++) {
-                    const float *x = ptr[p] + c + 8 * q;
-                    const __m256 xv = tail && q == groups - 1 ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
-                    acc[p][q] = _mm256_fmadd_ps(xv, wv[q], acc[p][q]);
-                }
-        }
-    }
-    // The epilogue: scale and shift (1 and 0 where absent), then its steps, per pixel and group.
     sc_epilogue8 k[2];
     for (int q = 0; q < groups; q++) {
         const int masked = tail && q == groups - 1;
@@ -77,14 +39,14 @@ static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int gr
     const sc_epilogue_steps steps = {e->residual != NULL, e->activation, e->act_output != NULL, e->act_relu};
     // The whole block through the epilogue at once (its vectors' chains interleave: an activation
     // such as SiLU is a long chain of dependent operations).
-    sc_epilogue8 kk[SC_DW_PIXELS * 2];
-    __m256 v[SC_DW_PIXELS * 2], r[SC_DW_PIXELS * 2], a[SC_DW_PIXELS * 2];
+    sc_epilogue8 kk[SC_DW_VECTORS];
+    __m256 v[SC_DW_VECTORS], r[SC_DW_VECTORS], a[SC_DW_VECTORS];
     for (int p = 0; p < pixels; p++)
         for (int q = 0; q < groups; q++) {
             const int masked = tail && q == groups - 1, i = p * groups + q;
             const size_t at = (size_t)p * channels + c + 8 * q;
             kk[i] = k[q];
-            v[i] = acc[p][q];
+            v[i] = acc[i];
             if (steps.residual) r[i] = masked ? _mm256_maskload_ps(e->residual + at, mask) : _mm256_loadu_ps(e->residual + at);
         }
     sc_epilogue8_apply(pixels * groups, kk, steps, v, r, a);
@@ -99,6 +61,52 @@ static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int gr
                 else _mm256_storeu_ps(e->act_output + at, a[i]);
             }
         }
+}
+
+// Channels [c, c + 8 * groups) of `pixels` pixels (both constants after inlining); with `tail` > 0 the
+// last group has only `tail` channels (masked loads and stores, never touching the others). The input
+// of tap t and pixel p is at ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at
+// rows[ky] + (kx + p * stride) * channels, addresses the loop computes instead of loading.
+static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int groups, int taps, const float *const *ptr,
+                                                              const float *const *rows, int ks, int stride,
+                                                              const float *w, int channels, int c, int tail,
+                                                              float *out, const sc_epilogue *e) {
+    __m256 acc[SC_DW_PIXELS * 2];
+    const __m256i mask = sc_dw_mask(tail);
+    for (int p = 0; p < pixels; p++)
+        for (int q = 0; q < groups; q++) acc[p * groups + q] = _mm256_setzero_ps();
+    if (rows) {
+        const size_t step = (size_t)stride * channels;
+        const float *wt = w + c;
+        for (int ky = 0; ky < ks; ky++) {
+            const float *base = rows[ky] + c;
+            for (int kx = 0; kx < ks; kx++, base += channels, wt += channels) {
+                __m256 wv[2];
+                for (int q = 0; q < groups; q++)
+                    wv[q] = tail && q == groups - 1 ? _mm256_maskload_ps(wt + 8 * q, mask) : _mm256_loadu_ps(wt + 8 * q);
+                for (int p = 0; p < pixels; p++)
+                    for (int q = 0; q < groups; q++) {
+                        const float *x = base + p * step + 8 * q;
+                        const __m256 xv = tail && q == groups - 1 ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
+                        acc[p * groups + q] = _mm256_fmadd_ps(xv, wv[q], acc[p * groups + q]);
+                    }
+            }
+        }
+    } else {
+        for (int t = 0; t < taps; t++, ptr += SC_DW_PIXELS) {
+            const float *wt = w + (size_t)t * channels + c;
+            __m256 wv[2];
+            for (int q = 0; q < groups; q++)
+                wv[q] = tail && q == groups - 1 ? _mm256_maskload_ps(wt + 8 * q, mask) : _mm256_loadu_ps(wt + 8 * q);
+            for (int p = 0; p < pixels; p++)
+                for (int q = 0; q < groups; q++) {
+                    const float *x = ptr[p] + c + 8 * q;
+                    const __m256 xv = tail && q == groups - 1 ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
+                    acc[p * groups + q] = _mm256_fmadd_ps(xv, wv[q], acc[p * groups + q]);
+                }
+        }
+    }
+    sc_dw_finish(pixels, groups, acc, channels, c, tail, out, e);
 }
 
 // All the channels [cb, ce) of `pixels` (1 to 4) consecutive output pixels, whose tap pointers are in
@@ -117,6 +125,88 @@ static inline __attribute__((always_inline)) void sc_dw_pixels(int pixels, int t
     if (c < ce) sc_dw_block(pixels, 1, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
 }
 
+// All taps inside the image: `pixels` (1 to 8) consecutive output pixels of one row x eight channels,
+// each input vector loaded once per kernel row and multiplied into every pixel it reaches, with the
+// kernel row's weights in registers. For 3 x 3 at stride 1 that is 13 loads per 24 FMAs where the
+// block above needs 30, and its epilogue and set-up serve twice the pixels. Each sum still takes its
+// taps in the order ky, kx, so the result is the same, bit for bit. `ks`, `stride` and `pixels` are
+// constants after inlining, so the loops unroll into straight-line code.
+static inline __attribute__((always_inline)) void sc_dw_row_block(int ks, int stride, int pixels, const float *const *rows,
+                                                                  const float *w, int channels, int c, int tail,
+                                                                  float *out, const sc_epilogue *e) {
+    __m256 acc[SC_DW_ROW_PIXELS];
+    const __m256i mask = sc_dw_mask(tail);
+    for (int p = 0; p < pixels; p++) acc[p] = _mm256_setzero_ps();
+    // A kernel row's taps at most four at a time, so that accumulators, weights and the input vector
+    // fit the 16 registers (7 x 7 with all seven weights held spilled, and ran at half speed).
+    _Pragma("clang loop unroll(full)") for (int ky = 0; ky < ks; ky++)
+        _Pragma("clang loop unroll(full)") for (int k0 = 0; k0 < ks; k0 += 4) {
+            const int k1 = k0 + 4 < ks ? k0 + 4 : ks;
+            const float *x = rows[ky] + (size_t)k0 * channels + c, *wt = w + ((size_t)ky * ks + k0) * channels + c;
+            __m256 wv[4];
+            for (int kx = k0; kx < k1; kx++, wt += channels)
+                wv[kx - k0] = tail ? _mm256_maskload_ps(wt, mask) : _mm256_loadu_ps(wt);
+            _Pragma("clang loop unroll(full)") for (int i = k0; i < (pixels - 1) * stride + k1; i++, x += channels) {
+                const __m256 xv = tail ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
+                // Input i meets pixel (i - kx) / stride through tap kx; by pixel, kx rises with i.
+                for (int kx = k1 - 1; kx >= k0; kx--) {
+                    const int p = (i - kx) / stride;
+                    if (i - kx >= 0 && (i - kx) % stride == 0 && p < pixels)
+                        acc[p] = _mm256_fmadd_ps(xv, wv[kx - k0], acc[p]);
+                }
+            }
+        }
+    sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
+}
+
+// All the channels [cb, ce) of `pixels` output pixels by sc_dw_row_block.
+static inline __attribute__((always_inline)) void sc_dw_row(int ks, int stride, int pixels, const float *const *rows,
+                                                            const float *w, int channels, int cb, int ce, float *out,
+                                                            const sc_epilogue *e) {
+    int c = cb;
+    for (; c + 8 <= ce; c += 8) sc_dw_row_block(ks, stride, pixels, rows, w, channels, c, 0, out, e);
+    if (c < ce) sc_dw_row_block(ks, stride, pixels, rows, w, channels, c, ce - c, out, e);
+}
+
+// sc_dw_row with `ks` and `s` constants, in pieces of up to eight pixels as even as they come (50 pixels as
+// 8 + 6 x 7, not 6 x 8 + 2: fewer pixels are fewer independent sums to hide the FMAs' latency).
+#define SC_DW_ROW_PIECES(ks, s)                                                                               \
+    for (int done = 0; done < pixels;) {                                                                    \
+        const int left = pixels - done, pieces = (left + SC_DW_ROW_PIXELS - 1) / SC_DW_ROW_PIXELS;          \
+        const int n = (left + pieces - 1) / pieces;                                                         \
+        const float *at[SC_DW_MAX_KERNEL];                                                                  \
+        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)done * s * channels;                     \
+        float *o = out + (size_t)done * channels;                                                           \
+        sc_epilogue ep = *e;                                                                                \
+        if (ep.residual) ep.residual += (size_t)done * channels;                                            \
+        if (ep.act_output) ep.act_output += (size_t)done * channels;                                        \
+        switch (n) {                                                                                        \
+        case 8: sc_dw_row(ks, s, 8, at, w, channels, cb, ce, o, &ep); break;                                \
+        case 7: sc_dw_row(ks, s, 7, at, w, channels, cb, ce, o, &ep); break;                                \
+        case 6: sc_dw_row(ks, s, 6, at, w, channels, cb, ce, o, &ep); break;                                \
+        case 5: sc_dw_row(ks, s, 5, at, w, channels, cb, ce, o, &ep); break;                                \
+        case 4: sc_dw_row(ks, s, 4, at, w, channels, cb, ce, o, &ep); break;                                \
+        case 3: sc_dw_row(ks, s, 3, at, w, channels, cb, ce, o, &ep); break;                                \
+        case 2: sc_dw_row(ks, s, 2, at, w, channels, cb, ce, o, &ep); break;                                \
+        default: sc_dw_row(ks, s, 1, at, w, channels, cb, ce, o, &ep); break;                               \
+        }                                                                                                   \
+        done += n;                                                                                          \
+    }
+
+// `pixels` consecutive output pixels of one row, stride 1 or 2, kernel 3, 5 or 7, every tap inside the
+// image; rows[ky] is the first pixel's input at kernel row ky, kernel column 0.
+static void sc_dw_rows(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels, int cb,
+                       int ce, float *out, const sc_epilogue *e) {
+    switch (stride * 8 + ks) {
+    case 8 + 3: SC_DW_ROW_PIECES(3, 1) break;
+    case 8 + 5: SC_DW_ROW_PIECES(5, 1) break;
+    case 8 + 7: SC_DW_ROW_PIECES(7, 1) break;
+    case 16 + 3: SC_DW_ROW_PIECES(3, 2) break;
+    case 16 + 5: SC_DW_ROW_PIECES(5, 2) break;
+    default: SC_DW_ROW_PIECES(7, 2) break;
+    }
+}
+
 void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                        const sc_epilogue *epilogue, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
     const int ks = g->kernel, taps = ks * ks, s = g->stride, pad = g->pad, channels = g->out_channels;
@@ -125,18 +215,37 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
     const sc_epilogue none = {0};
     const sc_epilogue *e0 = epilogue ? epilogue : &none;
     const float *ptr[SC_DW_MAX_TAPS * SC_DW_PIXELS];
+    // Stride 1 or 2 with an odd kernel, where a row has at least eight pixels whose taps are all inside
+    // the image (from column `first` to `last`): runs of such pixels by rows (sc_dw_rows). With fewer,
+    // the row blocks hold too few independent sums (a 7 x 7 map through 7 x 7 taps has one such pixel
+    // a row), and blocks of four pixels x sixteen channels ran faster.
+    const int first = (pad + s - 1) / s, last = (w - ks + pad) / s;
+    const int by_rows = (s == 1 || s == 2) && (ks == 3 || ks == 5 || ks == 7) && last - first + 1 >= SC_DW_ROW_PIXELS;
     for (long p0 = pixel_begin; p0 < pixel_end;) {
-        // A block: up to four pixels of one output row.
+        // A block of pixels of one output row.
         const long n = p0 / plane, rest = p0 - n * plane;
         const int oy = (int)(rest / ow), ox = (int)(rest - (long)oy * ow);
-        const int pixels = (int)(pixel_end - p0 < SC_DW_PIXELS ? pixel_end - p0 : SC_DW_PIXELS) < ow - ox
-                               ? (int)(pixel_end - p0 < SC_DW_PIXELS ? pixel_end - p0 : SC_DW_PIXELS)
-                               : ow - ox;
+        const long left = pixel_end - p0 < ow - ox ? pixel_end - p0 : ow - ox;
         const float *image = input + (size_t)n * h * w * channels;
-        // Inside the image (every tap of every pixel): row pointers, addresses computed in the loop.
         const int x0 = ox * s - pad, y0 = oy * s - pad;
-        const int inside = x0 >= 0 && (ox + pixels - 1) * s - pad + ks <= w && y0 >= 0 && y0 + ks <= h;
         const float *rows[SC_DW_MAX_KERNEL];
+        if (by_rows && y0 >= 0 && y0 + ks <= h && ox >= first && ox <= last) {
+            // A run of pixels whose taps are all inside the image, by sc_dw_rows.
+            const int run = (int)(left < last - ox + 1 ? left : last - ox + 1);
+            for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * channels;
+            sc_epilogue e = *e0;
+            const size_t at = (size_t)p0 * channels;
+            if (e.residual) e.residual += at;
+            if (e.act_output) e.act_output += at;
+            sc_dw_rows(ks, s, run, rows, packed, channels, cb, ce, output + at, &e);
+            p0 += run;
+            continue;
+        }
+        // Up to four pixels; where runs go by rows, a left border block stops where the run starts.
+        int pixels = (int)(left < SC_DW_PIXELS ? left : SC_DW_PIXELS);
+        if (by_rows && ox < first && pixels > first - ox) pixels = first - ox;
+        // Inside the image (every tap of every pixel): row pointers, addresses computed in the loop.
+        const int inside = x0 >= 0 && (ox + pixels - 1) * s - pad + ks <= w && y0 >= 0 && y0 + ks <= h;
         if (inside)
             for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * channels;
         else

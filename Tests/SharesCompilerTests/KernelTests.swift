@@ -82,7 +82,24 @@ struct KernelTests {
         ConvCase(inChannels: 17, height: 2, width: 3, outChannels: 17, kernel: 5, stride: 2, pad: 2, groups: 17),
         ConvCase(inChannels: 8, height: 3, width: 3, outChannels: 8, kernel: 7, stride: 1, pad: 3, groups: 8),
         ConvCase(
-            inChannels: 64, height: 6, width: 5, outChannels: 64, kernel: 3, stride: 1, pad: 1, groups: 64, batch: 1)
+            inChannels: 64, height: 6, width: 5, outChannels: 64, kernel: 3, stride: 1, pad: 1, groups: 64, batch: 1),
+        // Rows with eight or more pixels whose taps are all inside the image, which go by runs along
+        // the row: at stride 1 runs of 17 (pieces of 6, 6 and 5), 8 and 9, a channel tail, no padding;
+        // at stride 2 runs of 9, 10 and 9.
+        ConvCase(
+            inChannels: 21, height: 5, width: 19, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 21,
+            allEpilogues: true),
+        ConvCase(inChannels: 16, height: 7, width: 12, outChannels: 16, kernel: 5, stride: 1, pad: 2, groups: 16),
+        ConvCase(
+            inChannels: 11, height: 9, width: 23, outChannels: 11, kernel: 7, stride: 1, pad: 3, groups: 11,
+            allEpilogues: true),
+        ConvCase(
+            inChannels: 8, height: 9, width: 15, outChannels: 8, kernel: 7, stride: 1, pad: 0, groups: 8, batch: 1),
+        ConvCase(
+            inChannels: 13, height: 5, width: 21, outChannels: 13, kernel: 3, stride: 2, pad: 1, groups: 13,
+            allEpilogues: true),
+        ConvCase(inChannels: 24, height: 6, width: 23, outChannels: 24, kernel: 5, stride: 2, pad: 2, groups: 24),
+        ConvCase(inChannels: 9, height: 8, width: 25, outChannels: 9, kernel: 7, stride: 2, pad: 3, groups: 9)
     ]
 
     /// Runs `body` at every level the CPU supports, then restores the level in use.
