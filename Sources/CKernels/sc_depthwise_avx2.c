@@ -6,7 +6,9 @@
 // listed once per tap and pixel (the zero row in the padding, which is multiplied as PyTorch does, so
 // that a non-finite weight reaches the border pixels too) and serve all the block's channels: the
 // block's k x k x 4 pixels of input stay in L1 while its channels are swept. After XNNPACK's and
-// ONNX Runtime MLAS's depthwise kernels (pixels outer, channels inner, pointer per tap).
+// ONNX Runtime MLAS's depthwise kernels (pixels outer, channels inner, pointer per tap). Where a row
+// holds eight or more pixels whose taps are all inside the image (stride 1 or 2, kernel 3, 5 or 7),
+// those pixels go by runs instead (sc_dw_rows), which load each input vector once per kernel row.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include "sc_igemm.h"
@@ -17,6 +19,14 @@ enum { SC_DW_PIXELS = 4, SC_DW_ROW_PIXELS = 8, SC_DW_VECTORS = 8, SC_DW_MAX_TAPS
 
 static inline __attribute__((always_inline)) __m256i sc_dw_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// The epilogue of the pixels that start `at` floats further on: its residual and second output moved.
+static inline sc_epilogue sc_dw_epilogue_at(const sc_epilogue *e, size_t at) {
+    sc_epilogue moved = *e;
+    if (moved.residual) moved.residual += at;
+    if (moved.act_output) moved.act_output += at;
+    return moved;
 }
 
 // A block's accumulators through the epilogue and out: acc[p * groups + q] holds pixel p's channels
@@ -177,9 +187,7 @@ static inline __attribute__((always_inline)) void sc_dw_row(int ks, int stride, 
         const float *at[SC_DW_MAX_KERNEL];                                                                  \
         for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)done * s * channels;                     \
         float *o = out + (size_t)done * channels;                                                           \
-        sc_epilogue ep = *e;                                                                                \
-        if (ep.residual) ep.residual += (size_t)done * channels;                                            \
-        if (ep.act_output) ep.act_output += (size_t)done * channels;                                        \
+        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * channels);                               \
         switch (n) {                                                                                        \
         case 8: sc_dw_row(ks, s, 8, at, w, channels, cb, ce, o, &ep); break;                                \
         case 7: sc_dw_row(ks, s, 7, at, w, channels, cb, ce, o, &ep); break;                                \
@@ -229,21 +237,20 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
         const float *image = input + (size_t)n * h * w * channels;
         const int x0 = ox * s - pad, y0 = oy * s - pad;
         const float *rows[SC_DW_MAX_KERNEL];
-        if (by_rows && y0 >= 0 && y0 + ks <= h && ox >= first && ox <= last) {
+        // Whether this output row's taps are inside the image vertically, where runs go by rows.
+        const int rows_inside = by_rows && y0 >= 0 && y0 + ks <= h;
+        if (rows_inside && ox >= first && ox <= last) {
             // A run of pixels whose taps are all inside the image, by sc_dw_rows.
             const int run = (int)(left < last - ox + 1 ? left : last - ox + 1);
             for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * channels;
-            sc_epilogue e = *e0;
-            const size_t at = (size_t)p0 * channels;
-            if (e.residual) e.residual += at;
-            if (e.act_output) e.act_output += at;
-            sc_dw_rows(ks, s, run, rows, packed, channels, cb, ce, output + at, &e);
+            const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * channels);
+            sc_dw_rows(ks, s, run, rows, packed, channels, cb, ce, output + (size_t)p0 * channels, &e);
             p0 += run;
             continue;
         }
         // Up to four pixels; where runs go by rows, a left border block stops where the run starts.
         int pixels = (int)(left < SC_DW_PIXELS ? left : SC_DW_PIXELS);
-        if (by_rows && ox < first && pixels > first - ox) pixels = first - ox;
+        if (rows_inside && ox < first && pixels > first - ox) pixels = first - ox;
         // Inside the image (every tap of every pixel): row pointers, addresses computed in the loop.
         const int inside = x0 >= 0 && (ox + pixels - 1) * s - pad + ks <= w && y0 >= 0 && y0 + ks <= h;
         if (inside)
@@ -260,11 +267,8 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
                 }
             }
         const float *const *r = inside ? rows : NULL;
-        sc_epilogue e = *e0;
-        const size_t at = (size_t)p0 * channels;
-        if (e.residual) e.residual += at;
-        if (e.act_output) e.act_output += at;
-        float *out = output + at;
+        const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * channels);
+        float *out = output + (size_t)p0 * channels;
         switch (pixels) {
         case 4:
             if (inside) sc_dw_pixels(4, taps, ptr, rows, ks, s, packed, channels, cb, ce, out, &e);
