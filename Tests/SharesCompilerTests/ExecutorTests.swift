@@ -193,7 +193,11 @@ struct ExecutorTests {
 
     func relativeError(_ actual: [Float], _ expected: [Float]) -> Double {
         let scale = expected.map { abs(Double($0)) }.max() ?? 1
-        return zip(actual, expected).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
+        return largestDifference(actual, expected) / max(scale, 1e-30)
+    }
+
+    func largestDifference(_ a: some Collection<Float>, _ b: some Collection<Float>) -> Double {
+        zip(a, b).map { abs(Double($0) - Double($1)) }.max() ?? 0
     }
 
     @Test(arguments: [
@@ -216,6 +220,13 @@ struct ExecutorTests {
             for batch in [1, 3] {
                 let input = RandomInput.images(batch * compilation.graph.inputShape.elementCount, seed: UInt64(batch))
                 let expected = ReferenceInterpreter.run(compilation.graph, weights: weights, input: input, batch: batch)
+                // How far apart two images' outputs are: the input's own effect. Where the weights make
+                // the output barely depend on the input (EfficientNet's gates, BatchNorm's shifts), an
+                // error within the tolerance of the output's scale could still be most of that effect, so
+                // the error must also be a hundredth of it at most.
+                let perImage = expected.count / batch
+                let spread =
+                    batch < 2 ? .infinity : largestDifference(expected[0..<perImage], expected[perImage..<2 * perImage])
                 try atEveryKernelLevel { level in
                     for threads in [1, 2] {
                         let executor = try makeExecutor(program, weights: weights, threads: threads)
@@ -224,9 +235,10 @@ struct ExecutorTests {
                         let actual = executor.run(input, batch: batch)
                         #expect(actual.count == expected.count)
                         let error = relativeError(actual, expected)
+                        let largest = largestDifference(actual, expected)
                         #expect(
-                            error < 1e-4,
-                            "\(name) sequential=\(sequential) batch=\(batch) level=\(level) threads=\(threads): \(error)"
+                            error < 1e-4 && largest <= spread / 100,
+                            "\(name) sequential=\(sequential) batch=\(batch) level=\(level) threads=\(threads): \(error), \(largest) against images \(spread) apart"
                         )
                     }
                 }
