@@ -7,7 +7,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
-from sharesc_cli import ROOT, sharesc_binary  # noqa: E402
+from sharesc_cli import ROOT, keep_signal, sharesc_binary  # noqa: E402
 
 
 class Sharesc:
@@ -25,10 +25,12 @@ class Sharesc:
         return json.loads(self.run("compile", spec, "--format", "json", *options))
 
     def export(self, spec: str, name: str, *options: str, seed: int = 1) -> tuple[pathlib.Path, pathlib.Path]:
-        """Writes initial weights with non-trivial batchnorm statistics, then the model from them."""
+        """Writes initial weights with non-trivial batchnorm statistics and convolutions that carry the
+        input's signal through the network, then the model from them."""
         weights = self.workdir / f"{name}.safetensors"
         model = self.workdir / f"{name}.onnx"
         self.run("init", spec, "-o", str(weights), "--seed", str(seed), "--randomize-bn", *options)
+        keep_signal(weights, seed)
         self.run("export", spec, "-o", str(model), "--weights", str(weights), *options)
         return weights, model
 

@@ -12,7 +12,7 @@ import torch
 from safetensors import safe_open
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "support"))
-from sharesc_cli import ROOT, sharesc_binary  # noqa: E402
+from sharesc_cli import ROOT, keep_signal, sharesc_binary  # noqa: E402, F401
 
 # One thread: on a machine whose cores are busy with other work, PyTorch's threads wait for each
 # other (a resnet-152 forward pass measured 8.7 s with two threads against 1.5 s with one).

@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from conftest import ROOT, assert_close, sharesc_binary, tied_users
+from conftest import ROOT, assert_close, keep_signal, sharesc_binary, tied_users
 
 LIBRARIES = {"blocks.yaml", "modern-blocks.yaml"}  # block templates, no network
 SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "Architectures").rglob("*.yaml") if p.name not in LIBRARIES)
@@ -47,6 +47,7 @@ def exported(request, sharesc):
     name = case_id(request.param)
     module = sharesc.export(spec, name, *variant)
     weights = sharesc.init(spec, name, *variant)
+    keep_signal(weights, seed=1)  # so that the logits compared below depend on the input
     torch.manual_seed(0)
     model = module.create_model()
     model.load_state_dict(load_file(weights))  # strict: PyTorch fills in the batchnorm counters
