@@ -231,6 +231,36 @@ struct CLITests {
         #expect(again.stderr.hasSuffix("it is an input of this command; choose another output path\n"))
     }
 
+    /// A file read and then deleted is no longer an input, though a new file may take its inode: the
+    /// suite's own in-process reads once made an unrelated output "an input of this command".
+    @Test func deletedInputsFreeTheirInodes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func inode(_ path: String) -> UInt64 {
+            var status = stat()
+            return stat(path, &status) == 0 ? UInt64(status.st_ino) : 0
+        }
+        let input = directory + "/input.bin", output = directory + "/output.bin"
+        var reused = false
+        // The file system usually hands the freed inode to the next file at once (ext4, tmpfs).
+        for _ in 0..<20 where !reused {
+            try Data("read".utf8).write(to: URL(fileURLWithPath: input))
+            InputFiles.note(input)
+            let freed = inode(input)
+            unlink(input)
+            try Data("old".utf8).write(to: URL(fileURLWithPath: output))
+            reused = inode(output) == freed
+            if !reused { unlink(output) }
+        }
+        try OutputFile.write(Array("new".utf8), to: output)
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == "new")
+        // The input itself, still there, is refused.
+        try Data("read".utf8).write(to: URL(fileURLWithPath: input))
+        InputFiles.note(input)
+        #expect(throws: CompileFailure.self) { try OutputFile.write(Array("new".utf8), to: input) }
+    }
+
     @Test func badUsageExitsLikeArgumentParser() throws {
         let malformed = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "classes"])
         #expect(malformed.status == 64)

@@ -105,6 +105,12 @@ public enum InputFiles {
         lock.withLock { read[FileIdentity(status)] = path }
     }
 
-    /// The path it was read by, if the file `status` describes was read.
-    static func path(of status: stat) -> String? { lock.withLock { read[FileIdentity(status)] } }
+    /// The path it was read by, if the file `status` describes was read and that path still names it.
+    /// (A file read and then deleted frees its inode for the next new file, which is not an input.)
+    static func path(of status: stat) -> String? {
+        let identity = FileIdentity(status)
+        guard let path = lock.withLock({ read[identity] }) else { return nil }
+        var now = stat()
+        return stat(path, &now) == 0 && FileIdentity(now) == identity ? path : nil
+    }
 }
