@@ -246,7 +246,7 @@ struct CLITests {
         // The file system usually hands the freed inode to the next file at once (ext4, tmpfs).
         for _ in 0..<20 where !reused {
             try Data("read".utf8).write(to: URL(fileURLWithPath: input))
-            InputFiles.note(input)
+            _ = try InputFiles.readAll(input)
             let freed = inode(input)
             unlink(input)
             try Data("old".utf8).write(to: URL(fileURLWithPath: output))
@@ -257,8 +257,54 @@ struct CLITests {
         #expect(try String(contentsOfFile: output, encoding: .utf8) == "new")
         // The input itself, still there, is refused.
         try Data("read".utf8).write(to: URL(fileURLWithPath: input))
-        InputFiles.note(input)
+        _ = try InputFiles.readAll(input)
         #expect(throws: CompileFailure.self) { try OutputFile.write(Array("new".utf8), to: input) }
+    }
+
+    /// Every reader (spec, weights, plan, input array) refuses what is not a regular file, in the same
+    /// words: a pipe as weights or plan once blocked the command for good, and a directory as weights
+    /// was "the file is 9223372036854775807 bytes".
+    @Test func readersRefuseWhatIsNotARegularFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pipe = directory + "/pipe", folder = directory + "/folder.npy"
+        #expect(mkfifo(pipe, 0o600) == 0)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let spec = "Examples/1-custom-block.yaml"
+        for (path, reason) in [
+            (pipe, "is not a regular file (a device, pipe or socket)"),
+            ("/dev/zero", "is not a regular file (a device, pipe or socket)"),
+            (folder, "is a directory"), (directory + "/none.npy", "no such file")
+        ] {
+            for arguments in [
+                ["check", path], ["run", spec, "--weights", path], ["run", path], ["bench", path],
+                ["run", spec, "--input", path]
+            ] {
+                let result = try Self.run(arguments)
+                #expect(result.status == 1, "\(arguments)")
+                #expect(result.stderr == "\(path):1:1: error: cannot read '\(path)': \(reason)\n", "\(arguments)")
+            }
+        }
+    }
+
+    /// A tensor the 32-bit kernels cannot index is refused before anything is allocated, where it
+    /// would have trapped after allocating (a 50000 x 50000 input: 2.5e9 values).
+    @Test func tensorsBeyondTheKernelsAreRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spec = directory + "/huge.yaml"
+        try "input: [1, 50000, 50000]\nstem: [{conv: {out: 1, kernel: 1}}]\n".write(
+            toFile: spec, atomically: true, encoding: .utf8)
+        for command in ["run", "bench"] {
+            let result = try Self.run([command, spec])
+            #expect(result.status == 1)
+            #expect(
+                result.stderr
+                    == "\(spec):1:1: error: 'input' holds 2500000000 values per image; the CPU kernels run tensors of at most 2147483647 (32-bit indices)\n"
+            )
+        }
     }
 
     @Test func badUsageExitsLikeArgumentParser() throws {

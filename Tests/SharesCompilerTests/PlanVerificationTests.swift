@@ -64,8 +64,8 @@ struct PlanVerificationTests {
         )
     }
 
-    /// Geometry whose arithmetic would overflow an Int (a padding of 2^62, a stride of Int.max) is
-    /// refused as too large, where it trapped before.
+    /// Geometry whose arithmetic would overflow an Int (a padding of 2^62, a stride of Int.max), or
+    /// that the kernels cannot take as 32-bit integers (a stride of 2^31), is refused, where it trapped.
     @Test func overflowingGeometryIsRefused() throws {
         let good = try Self.compiled("cifar/resnet-56.yaml")
         func problem(_ change: (inout Program.Kernel) -> Void, at step: Int) -> String {
@@ -74,17 +74,17 @@ struct PlanVerificationTests {
             return PlanFile.validate(document) ?? "(verified)"
         }
         let stem = good.program.steps[0].name
-        for padding in [1 << 62, Int.max] {
+        for (padding, stride) in [(1 << 62, 1), (Int.max, 1), (1 << 31, 1), (1, 1 << 31), (1, 1 << 40)] {
             #expect(
                 problem(
                     {
-                        guard case .conv(let weight, let bias, let kernel, let stride, _, let groups, let epilogue) = $0
+                        guard case .conv(let weight, let bias, let kernel, _, _, let groups, let epilogue) = $0
                         else { return }
                         $0 = .conv(
                             weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding,
                             groups: groups,
                             epilogue: epilogue)
-                    }, at: 0) == "step '\(stem)': the output of the step is too large to count")
+                    }, at: 0) == "step '\(stem)': impossible convolution geometry")
         }
         let subsample = try #require(
             good.program.steps.firstIndex {
@@ -96,7 +96,7 @@ struct PlanVerificationTests {
                     guard case .subsamplePad(_, let padBefore) = $0 else { return }
                     $0 = .subsamplePad(stride: Int.max, padBefore: padBefore)
                 }, at: subsample)
-                == "step '\(good.program.steps[subsample].name)': output 32x16x16 should be 32x1x1")
+                == "step '\(good.program.steps[subsample].name)': impossible padding")
         // A value whose dimensions are each in range but whose product overflows (it trapped).
         var huge = good
         huge.program.values[1].shape = Shape([1 << 40, 1 << 40, 1 << 40])
@@ -104,6 +104,11 @@ struct PlanVerificationTests {
             PlanFile.validate(huge)
                 == "value '\(huge.program.values[1].name)' has an impossible shape 1099511627776x1099511627776x1099511627776"
         )
+        // A dimension beyond the kernels' 32-bit integers.
+        huge = good
+        huge.program.values[1].shape = Shape([1 << 31, 1, 1])
+        #expect(
+            PlanFile.validate(huge) == "value '\(huge.program.values[1].name)' has an impossible shape 2147483648x1x1")
     }
 
     /// A plan edited by hand is told what is wrong in the plan's own terms: the field, and the value
@@ -196,8 +201,8 @@ struct PlanVerificationTests {
     }
 
     /// Activations no machine holds: refused by the verifier (before the memory planner's sums could
-    /// overflow), and where one image's fit the verifier but not the machine, an error from the
-    /// executor, not a crash.
+    /// overflow), and where one image's fit the verifier but not the kernels' 32-bit indices, an error
+    /// from the executor before it allocates anything, not a crash.
     @Test func impossibleActivations() throws {
         let huge = Shape.image(channels: 1 << 18, height: 1 << 10, width: 1 << 10)  // 2^38 floats
         func chain(_ steps: Int) -> Program {
@@ -214,12 +219,12 @@ struct PlanVerificationTests {
         #expect(PlanFile.validate(PlanDocument(plan)) == nil)
         do {
             _ = try Executor(plan: plan, weights: WeightStore(values: []), source: "huge.plan")
-            Issue.record("2^40 bytes of activations were allocated")
+            Issue.record("a value of 2^38 floats was taken to run")
         } catch {
-            // One buffer: the ReLU works in place.
             #expect(
-                error.description.hasPrefix(
-                    "huge.plan:1:1: error: cannot allocate 1099511627776 bytes for the activations"))
+                error.description
+                    == "huge.plan:1:1: error: 'v0' holds 274877906944 values per image; the CPU kernels run tensors of at most 2147483647 (32-bit indices)"
+            )
         }
     }
 }

@@ -67,6 +67,13 @@ public final class Executor {
     public init(plan: Plan, weights: some WeightProvider, source: String = "<program>") throws(CompileFailure) {
         self.plan = plan
         let program = plan.program
+        // The kernels count a tensor's elements per image in 32-bit integers.
+        if let value = program.values.first(where: { $0.elements > Int(Int32.max) }) {
+            throw CompileFailure(
+                Diagnostic(
+                    at: Location(file: source, line: 1, column: 1),
+                    .tensorTooLargeToRun(value: value.name, elements: value.elements, limit: Int(Int32.max))))
+        }
         pool = WorkerPool(threads: plan.schedule.threads)
         // Running out of memory (for weights, or for activations whose size a plan file decides) is an
         // error naming what could not be had, never a crash.

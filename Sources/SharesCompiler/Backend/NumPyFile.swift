@@ -18,11 +18,10 @@ public enum NumPyFile {
 
     public static func read(_ path: String) throws(CompileFailure) -> (shape: [Int], values: [Float]) {
         let bytes: [UInt8]
-        InputFiles.note(path)
-        do { bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
+        do { bytes = try InputFiles.readAll(path) } catch {
             throw CompileFailure(
                 Diagnostic(
-                    at: Location(file: path, line: 1, column: 1), .cannotRead(path: path, reason: Paths.reason(error))))
+                    at: Location(file: path, line: 1, column: 1), .cannotRead(path: path, reason: error.description)))
         }
         return try decode(bytes, path: path)
     }

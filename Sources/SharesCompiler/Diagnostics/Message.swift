@@ -100,6 +100,7 @@ public enum Message: Error, Hashable, Sendable {
     case planVersion(found: String, supported: ClosedRange<Int>)
     case planDamaged(String)
     case outOfMemory(bytes: Int, purpose: String)
+    case tensorTooLargeToRun(value: String, elements: Int, limit: Int)
     case nonFiniteWeight(parameter: String, step: String)
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
@@ -294,6 +295,9 @@ public enum Message: Error, Hashable, Sendable {
         case .planDamaged(let detail): return "damaged plan: \(detail)"
         case .outOfMemory(let bytes, let purpose):
             return "cannot allocate \(bytes) bytes for \(purpose); this machine has too little free memory"
+        case .tensorTooLargeToRun(let value, let elements, let limit):
+            return
+                "'\(value)' holds \(elements) values per image; the CPU kernels run tensors of at most \(limit) (32-bit indices)"
         case .nonFiniteWeight(let parameter, let step):
             return
                 "'\(parameter)' holds NaN or infinity, so step '\(step)' runs by the indirect GEMM instead of Winograd"

@@ -85,32 +85,3 @@ public enum OutputFile {
 private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
     write(descriptor, bytes, count)
 }
-
-/// The regular files this process has read (specs, weights, plans, arrays), so that no output replaces
-/// one of them: `sharesc init spec.yaml -o spec.yaml` would have written weights over the spec.
-public enum InputFiles {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var read: [FileIdentity: String] = [:]
-
-    private struct FileIdentity: Hashable {
-        var device: UInt64
-        var inode: UInt64
-        init(_ status: stat) { (device, inode) = (UInt64(status.st_dev), UInt64(status.st_ino)) }
-    }
-
-    /// Notes that the file at `path` (through symbolic links) was read.
-    public static func note(_ path: String) {
-        var status = stat()
-        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return }
-        lock.withLock { read[FileIdentity(status)] = path }
-    }
-
-    /// The path it was read by, if the file `status` describes was read and that path still names it.
-    /// (A file read and then deleted frees its inode for the next new file, which is not an input.)
-    static func path(of status: stat) -> String? {
-        let identity = FileIdentity(status)
-        guard let path = lock.withLock({ read[identity] }) else { return nil }
-        var now = stat()
-        return stat(path, &now) == 0 && FileIdentity(now) == identity ? path : nil
-    }
-}

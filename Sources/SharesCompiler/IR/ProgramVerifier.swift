@@ -10,7 +10,7 @@ public enum ProgramVerifier {
         }
         for value in program.values
         where value.shape.dims.isEmpty || value.shape.dims.count > 3
-            || value.shape.dims.contains(where: { $0 < 1 || $0 > ShapeRules.maximumElements })
+            || value.shape.dims.contains(where: { !kernelIntegers.contains($0) })
             || (Shape.checkedProduct(value.shape.dims) ?? .max) > ShapeRules.maximumElements
         {
             problems.append("value '\(value.name)' has an impossible shape \(value.shape)")
@@ -63,6 +63,9 @@ public enum ProgramVerifier {
         }
     }
 
+    /// Sizes, strides and groups the C kernels take (as 32-bit integers).
+    private static let kernelIntegers = 1...Int(Int32.max)
+
     private static func check(
         _ kernel: Program.Kernel, inputs: [Shape], output: Shape, parameters: [Program.ParameterInfo]
     ) -> String? {
@@ -90,7 +93,7 @@ public enum ProgramVerifier {
         }
         switch kernel {
         case .conv(let weight, let bias, let size, let stride, let padding, let groups, let epilogue):
-            guard (1...ShapeRules.maximumElements).contains(size), stride >= 1, padding >= 0, groups >= 1,
+            guard [size, stride, groups].allSatisfy(kernelIntegers.contains), padding >= 0, padding <= Int32.max,
                 output.isImage, input.isImage
             else {
                 return "impossible convolution geometry"
@@ -137,7 +140,7 @@ public enum ProgramVerifier {
             else { return "squeeze-and-excitation parameters do not match \(channels) channels" }
             return elementwise()
         case .maxPool(let size, let stride, let padding), .avgPool(let size, let stride, let padding):
-            guard size >= 1, size <= 1 << 10, stride >= 1, padding >= 0, padding <= size / 2 else {
+            guard size >= 1, size <= 1 << 10, kernelIntegers.contains(stride), padding >= 0, padding <= size / 2 else {
                 return "impossible pooling geometry"
             }
             return expect(arity: 1) {
@@ -151,7 +154,7 @@ public enum ProgramVerifier {
             if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
             return nil
         case .subsamplePad(let stride, let padBefore):
-            guard stride >= 1, padBefore >= 0, padBefore <= output.channels - input.channels else {
+            guard kernelIntegers.contains(stride), padBefore >= 0, padBefore <= output.channels - input.channels else {
                 return "impossible padding"
             }
             return expect(arity: 1) {

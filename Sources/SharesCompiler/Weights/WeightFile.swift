@@ -103,12 +103,11 @@ public final class WeightFileReader: WeightProvider {
         self.path = path
         let handle: FileHandle
         do {
-            handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            handle = FileHandle(fileDescriptor: try InputFiles.openForReading(path), closeOnDealloc: true)
         } catch {
-            throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
+            throw Safetensors.failure(path, .cannotRead(path: path, reason: error.description))
         }
         self.handle = handle
-        InputFiles.note(path)
         let fileSize: Int
         do {
             fileSize = Int(try handle.seekToEnd())

@@ -1,0 +1,76 @@
+import Foundation
+
+/// The regular files this process has read (specs, weights, plans, arrays), so that no output replaces
+/// one of them: `sharesc init spec.yaml -o spec.yaml` would have written weights over the spec. Every
+/// reader opens its file here, so that each refuses what is not a regular file in the same words.
+public enum InputFiles {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var read: [FileIdentity: String] = [:]
+
+    private struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ status: stat) { (device, inode) = (UInt64(status.st_dev), UInt64(status.st_ino)) }
+    }
+
+    /// The path it was read by, if the file `status` describes was read and that path still names it.
+    /// (A file read and then deleted frees its inode for the next new file, which is not an input.)
+    static func path(of status: stat) -> String? {
+        let identity = FileIdentity(status)
+        guard let path = lock.withLock({ read[identity] }) else { return nil }
+        var now = stat()
+        return stat(path, &now) == 0 && FileIdentity(now) == identity ? path : nil
+    }
+
+    /// Opens `path` for reading and notes it, only where it names (through symbolic links) a regular
+    /// file: a directory says so, and a device or pipe is refused (/dev/zero never ends; a pipe with
+    /// no writer would block the open, which is therefore made without waiting).
+    static func openForReading(_ path: String) throws(UnreadableFile) -> Int32 {
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw UnreadableFile(errno: errno) }
+        var status = stat()
+        let kind = fstat(descriptor, &status) == 0 ? status.st_mode & S_IFMT : 0
+        guard kind == S_IFREG else {
+            let problem =
+                kind == 0
+                ? UnreadableFile(errno: errno)
+                : UnreadableFile(
+                    kind == S_IFDIR ? "is a directory" : "is not a regular file (a device, pipe or socket)")
+            close(descriptor)
+            throw problem
+        }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
+        lock.withLock { read[FileIdentity(status)] = path }
+        return descriptor
+    }
+
+    /// The whole file, read with the system's calls so that a failure says why (Foundation's reader gave
+    /// "NSCocoaErrorDomain error 256" for a directory, /proc/self/mem and a loop of symbolic links).
+    static func readAll(_ path: String) throws(UnreadableFile) -> [UInt8] {
+        let descriptor = try openForReading(path)
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
+            if count == 0 { return bytes }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw UnreadableFile(errno: errno)
+            }
+            bytes.append(contentsOf: buffer[..<count])
+        }
+    }
+}
+
+/// The system's read(2), which `InputFiles.readAll` hides inside the enum.
+private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(descriptor, buffer, count)
+}
+
+/// Why a file could not be read, in words for a diagnostic ("no such file", "is a directory").
+struct UnreadableFile: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+    init(errno code: Int32) { description = code == ENOENT ? "no such file" : String(cString: strerror(code)) }
+}
