@@ -499,6 +499,26 @@ struct DiagnosticsTests {
             """)
     }
 
+    /// A control character in a name (a NUL, a newline) is refused where the name is given: the
+    /// exported PyTorch module held a NUL, and a newline split a report's heading.
+    @Test func namesWithControlCharactersAreRefused() {
+        Self.check(
+            """
+            network: "n\\0"
+            input: [4, 8, 8]
+            blocks: {"b\\n": {body: [{relu: {name: "r\\t"}}, {conv: {out: 4, kernel: 1, name: c}}]}}
+            stages: [{name: "s\\e", block: "b\\n", repeat: 2, share: {c: {group: "g\\a"}}}]
+
+            """,
+            """
+            spec.yaml:1:10: error: network name 'n\\u{0}' contains a control character; names are printed in reports, graphs and generated code
+            spec.yaml:3:10: error: block name 'b\\n' contains a control character; names are printed in reports, graphs and generated code
+            spec.yaml:3:39: error: layer name 'r\\t' contains a control character; names are printed in reports, graphs and generated code
+            spec.yaml:4:17: error: stage name 's\\u{1b}' contains a control character; names are printed in reports, graphs and generated code
+            spec.yaml:4:68: error: tie group name 'g\\u{7}' contains a control character; names are printed in reports, graphs and generated code
+            """)
+    }
+
     /// Reals the network holds as 32-bit floats must fit one (1e39 became an infinite layer scale).
     @Test func realsBeyondFloat32AreRefused() {
         Self.check(

@@ -61,6 +61,7 @@ public enum Message: Error, Hashable, Sendable {
     case badGroupName(String)
     case reservedLayerName(String)
     case badName(String, what: String)
+    case controlCharacterInName(String, what: String)
     case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
@@ -224,6 +225,9 @@ public enum Message: Error, Hashable, Sendable {
         case .badGroupName(let name): return "tie group name '\(name)' must be a non-empty name without '.'"
         case .badName(let name, let what):
             return "\(what) name '\(name)' must be non-empty and without '.', which joins the parts of names"
+        case .controlCharacterInName(let name, let what):
+            return
+                "\(what) name '\(name)' contains a control character; names are printed in reports, graphs and generated code"
         case .reservedStageName(let name):
             return "'\(name)' names the network's \(name) in layer and parameter names; choose another stage name"
         case .reservedLayerName(let name):
@@ -281,7 +285,7 @@ public enum Message: Error, Hashable, Sendable {
                 + "export the weights as safetensors (sharesc init) or the PyTorch module instead"
         case .torchName(let name, let what):
             return
-                "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name, or the generated module uses it for its own parts); rename it"
+                "cannot export \(what) '\(name)' to PyTorch: the module tree mirrors sharesc's names, and no module can be registered under this one (a '.' separates module paths, nn.Module has an attribute of that name or keeps its own under a leading '_', or the generated module uses it for its own parts); rename it"
         case .torchUnsupported(let layer, let reason): return "cannot export '\(layer)' to PyTorch: \(reason)"
         case .planNotAPlan:
             return

@@ -25,9 +25,10 @@ enum PythonSource {
     }
 
     /// A name PyTorch can register a child module under: not empty, no `.` (it separates the levels
-    /// of a module path), and not an attribute `nn.Module` already has.
+    /// of a module path), not an attribute `nn.Module` already has, and not starting with `_`, where
+    /// its private attributes live (`_modules`, `_parameters`, `__init__`, more in each release).
     static func isModuleName(_ text: String) -> Bool {
-        !text.isEmpty && !text.contains(".") && !moduleAttributes.contains(text)
+        !text.isEmpty && !text.contains(".") && !text.hasPrefix("_") && !moduleAttributes.contains(text)
     }
 
     /// `self.conv1`, or `getattr(self, "3x3")` for a module name that is not an identifier.
@@ -56,6 +57,12 @@ enum PythonSource {
     }
 
     static func string(_ text: String) -> String { Safetensors.json(text) }
+
+    /// Text for inside a `"""` docstring: a backslash or quote in a name (`a"""b`, or a final `"`)
+    /// would otherwise end the docstring or escape what follows.
+    static func docstringText(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    }
 
     static func literal(_ number: Number) -> String {
         switch number {

@@ -99,7 +99,7 @@ struct TorchBlockClass {
         if !tieable.isEmpty { signature.append("tied=None") }
         var lines = [
             "class \(className)(nn.Module):",
-            "    \"\"\"Block template `\(template.name)`.\(takesProject ? " `project`: the body changes the shape, so the shortcut projects." : "")\"\"\"",
+            "    \"\"\"Block template `\(PythonSource.docstringText(template.name))`.\(takesProject ? " `project`: the body changes the shape, so the shortcut projects." : "")\"\"\"",
             "",
             "    def __init__(\(signature.joined(separator: ", "))):",
             "        super().__init__()"

@@ -81,7 +81,7 @@ public enum TorchExporter {
         definitions.append(
             """
             def create_model():
-                \"\"\"\(graph.network) (\(graph.variant.rawValue)), freshly initialised.\"\"\"
+                \"\"\"\(PythonSource.docstringText(graph.network)) (\(graph.variant.rawValue)), freshly initialised.\"\"\"
                 return \(networkClass)()
             """)
         let source = PythonSource.wrappingLongCalls(
@@ -118,9 +118,7 @@ public enum TorchExporter {
                 "use it hold a TiedConv2d, so autograd sums its gradient over the uses."
             ]
         }
-        return "\"\"\""
-            + lines.joined(separator: "\n").replacingOccurrences(of: "\\", with: "\\\\")
-            .replacingOccurrences(of: "\"\"\"", with: "\\\"\\\"\\\"") + "\n\"\"\"\n"
+        return "\"\"\"" + PythonSource.docstringText(lines.joined(separator: "\n")) + "\n\"\"\"\n"
     }
 
     private static func networkSource(
@@ -130,7 +128,7 @@ public enum TorchExporter {
         let graph = compilation.graph, spec = compilation.spec
         var lines = [
             "class \(className)(nn.Module):",
-            "    \"\"\"\(graph.network) (\(graph.variant.rawValue)).\"\"\"",
+            "    \"\"\"\(PythonSource.docstringText(graph.network)) (\(graph.variant.rawValue)).\"\"\"",
             "",
             "    def __init__(self):",
             "        super().__init__()"

@@ -3,9 +3,11 @@
 enum SpecValidator {
     static func validate(_ spec: Spec) throws(CompileFailure) {
         var sink = DiagnosticSink()
+        checkPrintable(spec.network.value, at: spec.network.location, what: "network", sink: &sink)
         checkUniqueNames(spec.stem.namedLayers(prefix: ""), context: "'stem'", sink: &sink)
         checkUniqueNames(spec.head.namedLayers(prefix: ""), context: "'head'", sink: &sink)
         for template in spec.blocks.values.sorted(by: { $0.location < $1.location }) {
+            checkPrintable(template.name, at: template.location, what: "block", sink: &sink)
             checkUniqueNames(template.allNamedLayers, context: "block '\(template.name)'", sink: &sink)
             var seen: [String: Location] = [:]
             for parameter in template.parameters {
@@ -26,6 +28,7 @@ enum SpecValidator {
                     notes: [Diagnostic.note(at: previous, .previousDefinition)])
             }
             stageNames[stage.name.value] = stage.name.location
+            checkPrintable(stage.name.value, at: stage.name.location, what: "stage", sink: &sink)
             if !isNamePart(stage.name.value) {
                 sink.error(at: stage.name.location, .badName(stage.name.value, what: "stage"))
             } else if ["stem", "head"].contains(stage.name.value) {
@@ -39,6 +42,15 @@ enum SpecValidator {
             checkShares(of: stage, against: template, sink: &sink)
         }
         try sink.check()
+    }
+
+    /// A name given in the spec may not hold control characters: a NUL or a newline in it would break
+    /// the Python, DOT and Markdown that print it (a NUL made the exported module unreadable).
+    private static func checkPrintable(_ name: String, at location: Location, what: String, sink: inout DiagnosticSink)
+    {
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            sink.error(at: location, .controlCharacterInName(name, what: what))
+        }
     }
 
     /// Whether a name given in the spec (a layer's, a stage's, a tie group's) can be one part of the
@@ -55,6 +67,7 @@ enum SpecValidator {
             if let name = layer.spec.name, !isNamePart(name.value) {
                 sink.error(at: name.location, .badName(name.value, what: "layer"))
             }
+            if let name = layer.spec.name { checkPrintable(name.value, at: name.location, what: "layer", sink: &sink) }
             if let previous = seen[layer.name] {
                 // A name made from the kind and position (`conv1`) was never written: say where it comes from.
                 var notes = [
@@ -120,6 +133,9 @@ enum SpecValidator {
             // Stage ties are named `stage.conv`; a dot-free group name can never join one by accident.
             if let group = entry.group, !isNamePart(group.value) {
                 sink.error(at: group.location, .badGroupName(group.value))
+            }
+            if let group = entry.group {
+                checkPrintable(group.value, at: group.location, what: "tie group", sink: &sink)
             }
         }
     }
