@@ -108,6 +108,18 @@ struct DiagnosticsTests {
             spec.yaml:3:31: error: duplicate key 'out' in a mapping; each key may appear once
             spec.yaml:3:12: note: previous definition is here
             """)
+        // Every duplicate, each at its repetition, where only the innermost was reported, at its first
+        // occurrence; a key given three times twice (the third renamed key was reported as 'Z').
+        Self.check(
+            "network: a\ninput: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 1, out: 5}}]\nnetwork: b\nnetwork: c\n",
+            """
+            spec.yaml:3:35: error: duplicate key 'out' in a mapping; each key may appear once
+            spec.yaml:3:16: note: previous definition is here
+            spec.yaml:4:1: error: duplicate key 'network' in a mapping; each key may appear once
+            spec.yaml:1:1: note: previous definition is here
+            spec.yaml:5:1: error: duplicate key 'network' in a mapping; each key may appear once
+            spec.yaml:4:1: note: previous definition is here
+            """)
     }
 
     @Test func mergeKeysAreRefused() {
@@ -554,7 +566,7 @@ struct DiagnosticsTests {
     @Test func overrideOfAnUnknownVariable() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],
-            "<command line: --set widht=8>:1:1: error: --set names unknown variable 'widht'; the spec's variables are: width; did you mean 'width'?"
+            "<command line: --set widht=8>:1:1: error: --set names unknown variable 'widht'; the variables of 'spec.yaml' are: width; did you mean 'width'?"
         )
     }
 

@@ -72,7 +72,8 @@ struct SpecSemanticsTests {
         // A real number (1e0) makes the result real, and sizes must be whole.
         #expect(
             diagnostics(["spec.yaml": spec.replacing("OUT", with: "4 * 1e0")])
-                == "spec.yaml:3:44: error: 'out' of conv must be a whole number, found 4.0")
+                == "spec.yaml:3:44: error: 'out' of conv must be an integer (written without a decimal point or exponent), found the real 4.0"
+        )
     }
 
     @Test func singleUseTieIsDroppedAndNamedAfterItsLayer() throws {

@@ -43,7 +43,7 @@ public enum Message: Error, Hashable, Sendable {
     case outOfRange(String, value: Int, range: String)
     case probabilityExpected(String, found: String)
     case badOverride(String)
-    case unknownOverride(String, known: [String])
+    case unknownOverride(String, spec: String, known: [String])
     case valueSetOnCommandLine(String, value: String)
     // Blocks and stages
     case unknownBlock(String, known: [String])
@@ -175,15 +175,16 @@ public enum Message: Error, Hashable, Sendable {
             return "\(a) / \(b) is not a whole number; use '//' to round down, or choose values that divide exactly"
         case .realOverflow: return "arithmetic overflow: the real value is beyond the largest double (about 1.8e308)"
         case .arithmeticOverflow: return "arithmetic overflow: the value does not fit in 64 bits"
-        case .wholeNumberExpected(let what, let found): return "\(what) must be a whole number, found \(found)"
+        case .wholeNumberExpected(let what, let found):
+            return "\(what) must be an integer (written without a decimal point or exponent), found the real \(found)"
         case .outOfRange(let what, let value, let range): return "\(what) is \(value); expected \(range)"
         case .probabilityExpected(let kind, let found): return "\(kind) 'p' must be in [0, 1), found \(found)"
         case .badOverride(let text):
             return "--set expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
         case .valueSetOnCommandLine(let name, let value): return "'\(name)' is \(value) here, set by --set"
-        case .unknownOverride(let name, let known):
+        case .unknownOverride(let name, let spec, let known):
             return
-                "--set names unknown variable '\(name)'; the spec's variables are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+                "--set names unknown variable '\(name)'; the variables of '\(spec)' are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
                 + Suggestion.clause(for: name, among: known)
         case .unknownBlock(let name, let known):
             return

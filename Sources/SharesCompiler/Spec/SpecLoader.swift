@@ -129,7 +129,7 @@ struct SpecLoader {
             guard var declaration = variables[override.name] else {
                 sink.error(
                     at: .commandLine("--set \(override.name)=\(override.text)"),
-                    .unknownOverride(override.name, known: variables.keys.sorted()))
+                    .unknownOverride(override.name, spec: main.path, known: variables.keys.sorted()))
                 continue
             }
             declaration.value = override.value

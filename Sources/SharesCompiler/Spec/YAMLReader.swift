@@ -26,6 +26,10 @@ enum YAMLReader {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
+            if case .duplicatedKeysInMapping(let duplicates, let context) = error {
+                throw CompileFailure(
+                    duplicateKeys(duplicates.first ?? "", firstAt: context.mark, file: file, text: text))
+            }
             throw CompileFailure(diagnostic(for: error, file: file, text: text))
         } catch {
             throw CompileFailure(Diagnostic(at: start, .yamlSyntax(String(describing: error))))
@@ -135,15 +139,6 @@ enum YAMLReader {
             // libyaml's contexts read "while parsing ..."; Yams' own read "expected ..." and come before the problem.
             let detail = context.text.hasPrefix("while ") ? "\(problem) \(context.text)" : "\(context.text), \(problem)"
             return Diagnostic(at: at(mark), .yamlSyntax(detail), notes: notes)
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            // Yams marks the first occurrence; point at the repeated one, with a note at the first.
-            let key = duplicates.first ?? ""
-            let first = at(context.mark)
-            guard let second = repeatedKey(key, firstAt: context.mark, in: text) else {
-                return Diagnostic(at: first, .duplicateKey(key))
-            }
-            return Diagnostic(
-                at: at(second), .duplicateKey(key), notes: [Diagnostic.note(at: first, .previousDefinition)])
         case .reader(let problem, let offset, _, _):
             return Diagnostic(at: location(ofByte: offset ?? 0, in: text, file: file), .yamlSyntax(problem))
         default:
@@ -170,31 +165,73 @@ enum YAMLReader {
         return mark.column >= 1 && mark.column <= line.count ? line[mark.column - 1] : nil
     }
 
-    /// Where `key` appears again in the mapping whose key at `first` it duplicates: the first
-    /// occurrence is renamed (one letter changed) and the text composed again, which then succeeds
-    /// when the key appears exactly twice. Nil when that cannot be done.
-    private static func repeatedKey(_ key: String, firstAt first: Mark, in text: String) -> Mark? {
+    /// Every duplicated key of the text, each at its repeated occurrence with a note at the first.
+    /// Yams stops at one duplicate and marks where the key first appears: that occurrence is renamed
+    /// (one letter changed) and the text composed again, which then finds the next duplicate, until it
+    /// composes; the repeated keys are then found in the composed tree. Where that cannot be done (a
+    /// key that starts with a symbol), the duplicates found so far, at their first occurrences.
+    private static func duplicateKeys(_ key: String, firstAt mark: Mark, file: String, text: String) -> [Diagnostic] {
+        func at(_ mark: Mark) -> Location { Location(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
         var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0) }
-        guard first.line >= 1, first.line <= lines.count, first.column >= 1 else { return nil }
-        var column = first.column - 1
-        let line = lines[first.line - 1]
+        var found: [(key: String, first: Mark)] = []
+        var next: (key: String, first: Mark)? = (key, mark)
+        var root: Node?
+        while let (key, first) = next, found.count < 16, rename(at: first, in: &lines, to: found.count) {
+            found.append((key, first))
+            next = nil
+            do {
+                root = try Yams.compose(
+                    yaml: lines.map { String(String.UnicodeScalarView($0)) }.joined(separator: "\n"))
+            } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
+                next = (duplicates.first ?? "", context.mark)
+            } catch {}
+        }
+        if found.isEmpty { return [Diagnostic(at: at(mark), .duplicateKey(key))] }
+        let diagnostics = found.enumerated().map { index, duplicate in
+            let (key, first) = duplicate
+            // A key given three times was renamed twice: its second occurrence is the next renamed one.
+            let later = found[(index + 1)...].filter { $0.key == key }.map(\.first)
+            guard let root, let second = repeated(key, firstAt: first, orAt: later, in: root) else {
+                return Diagnostic(at: at(first), .duplicateKey(key))
+            }
+            return Diagnostic(
+                at: at(second), .duplicateKey(key), notes: [Diagnostic.note(at: at(first), .previousDefinition)])
+        }
+        return diagnostics.sorted { $0.location < $1.location }
+    }
+
+    /// Changes the first letter or digit of the key at `mark` (after an opening quote) to a private-use
+    /// character of its own (`index`), so that it equals no other key; false where the key does not
+    /// start with one.
+    private static func rename(at mark: Mark, in lines: inout [[Unicode.Scalar]], to index: Int) -> Bool {
+        guard mark.line >= 1, mark.line <= lines.count, mark.column >= 1 else { return false }
+        let line = lines[mark.line - 1]
+        var column = mark.column - 1
         if column < line.count, line[column] == "\"" || line[column] == "'" { column += 1 }
         guard column < line.count, line[column].properties.isAlphabetic || ("0"..."9").contains(line[column]) else {
-            return nil
+            return false
         }
-        lines[first.line - 1][column] = line[column] == "Z" ? "Y" : "Z"
-        let renamed = lines.map { String(String.UnicodeScalarView($0)) }.joined(separator: "\n")
-        guard let root = try? Yams.compose(yaml: renamed) else { return nil }
+        lines[mark.line - 1][column] = Unicode.Scalar(0xE000 + UInt32(index)) ?? "Z"
+        return true
+    }
+
+    /// Where `key` appears again in the mapping whose (renamed) key at `first` it duplicates: the
+    /// first key after it that reads `key` or was renamed at one of `later`.
+    private static func repeated(_ key: String, firstAt first: Mark, orAt later: [Mark], in root: Node) -> Mark? {
+        func position(_ mark: Mark) -> (Int, Int) { (mark.line, mark.column) }
         var budget = maximumNodes
         func search(_ node: Node) -> Mark? {
             budget -= 1
             guard budget >= 0 else { return nil }
             switch node {
             case .mapping(let mapping):
-                if mapping.keys.contains(where: { $0.mark?.line == first.line && $0.mark?.column == first.column }),
-                    let repeated = mapping.keys.first(where: { $0.scalar?.string == key })
-                {
-                    return repeated.mark
+                if mapping.keys.contains(where: { $0.mark.map { position($0) == position(first) } ?? false }) {
+                    let marks = mapping.keys.compactMap { node -> Mark? in
+                        guard let mark = node.mark, position(mark) > position(first) else { return nil }
+                        let renamed = later.contains { position($0) == position(mark) }
+                        return node.scalar?.string == key || renamed ? mark : nil
+                    }
+                    return marks.min { position($0) < position($1) }
                 }
                 for (child, value) in mapping {
                     if let found = search(child) ?? search(value) { return found }
