@@ -16,6 +16,14 @@ struct CLITests {
         (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent().appendingPathComponent(name)
     }
 
+    /// Runs `body` with a new empty directory under the system's temporary one, removed afterwards.
+    static func withScratchDirectory(_ prefix: String = "cli", _ body: (String) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try body(directory)
+    }
+
     /// `environment` replaces variables of this process's environment (a PATH without Graphviz, say).
     static func run(_ arguments: [String], executable name: String = "sharesc", environment: [String: String] = [:])
         throws -> Run
@@ -158,18 +166,18 @@ struct CLITests {
         #expect(empty.status == 1)
         #expect(empty.stderr == ":1:1: error: cannot write '': the path is empty; expected a file name\n")
         // The system's reason, where Foundation said "NSCocoaErrorDomain error 256".
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.createSymbolicLink(atPath: directory + "/loop.yaml", withDestinationPath: "loop.yaml")
-        let loop = try Self.run(["check", directory + "/loop.yaml"])
-        #expect(loop.status == 1)
-        #expect(loop.stderr.hasSuffix("loop.yaml': Too many levels of symbolic links\n"))
-        let unknown = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "clases=100"])
-        #expect(unknown.status == 1)
-        #expect(
-            unknown.stderr.hasPrefix(
-                "<command line: --set clases=100>:1:1: error: --set names unknown variable 'clases'"))
+        try Self.withScratchDirectory { directory in
+            try FileManager.default.createSymbolicLink(
+                atPath: directory + "/loop.yaml", withDestinationPath: "loop.yaml")
+            let loop = try Self.run(["check", directory + "/loop.yaml"])
+            #expect(loop.status == 1)
+            #expect(loop.stderr.hasSuffix("loop.yaml': Too many levels of symbolic links\n"))
+            let unknown = try Self.run(["compile", "Architectures/imagenet/resnet-18.yaml", "--set", "clases=100"])
+            #expect(unknown.status == 1)
+            #expect(
+                unknown.stderr.hasPrefix(
+                    "<command line: --set clases=100>:1:1: error: --set names unknown variable 'clases'"))
+        }
     }
 
     /// A document that cannot be written to standard output (a full disk) is an error, not exit 0.
@@ -192,98 +200,96 @@ struct CLITests {
 
     /// An output file is replaced whole, through a symbolic link that names it, keeping its mode.
     @Test func outputsReplaceFilesWholeThroughLinks() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let target = directory + "/target.bin", link = directory + "/link.bin"
-        try Data("old".utf8).write(to: URL(fileURLWithPath: target))
-        chmod(target, 0o600)
-        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.bin")
-        try OutputFile.write(Array("new".utf8), to: link)
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.bin")
-        #expect(try String(contentsOfFile: target, encoding: .utf8) == "new")
-        let attributes = try FileManager.default.attributesOfItem(atPath: target)
-        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["link.bin", "target.bin"])
+        try Self.withScratchDirectory("out") { directory in
+            let target = directory + "/target.bin", link = directory + "/link.bin"
+            try Data("old".utf8).write(to: URL(fileURLWithPath: target))
+            chmod(target, 0o600)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.bin")
+            try OutputFile.write(Array("new".utf8), to: link)
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.bin")
+            #expect(try String(contentsOfFile: target, encoding: .utf8) == "new")
+            let attributes = try FileManager.default.attributesOfItem(atPath: target)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["link.bin", "target.bin"])
+        }
     }
 
     /// No output replaces a file the command read: `init spec.yaml -o spec.yaml` wrote weights over the spec.
     @Test func outputsNeverReplaceInputs() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let spec = directory + "/spec.yaml", text = "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 3}}, relu]\n"
-        try text.write(toFile: spec, atomically: true, encoding: .utf8)
-        for arguments in [["init", spec, "-o", spec], ["export", spec, "-o", spec, "--format", "torch"]] {
-            let result = try Self.run(arguments)
-            #expect(result.status == 1)
-            #expect(
-                result.stderr
-                    == "\(spec):1:1: error: cannot write '\(spec)': it is an input of this command; choose another output path\n"
-            )
-            #expect(try String(contentsOfFile: spec, encoding: .utf8) == text)
+        try Self.withScratchDirectory { directory in
+            let spec = directory + "/spec.yaml", text = "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 3}}, relu]\n"
+            try text.write(toFile: spec, atomically: true, encoding: .utf8)
+            for arguments in [["init", spec, "-o", spec], ["export", spec, "-o", spec, "--format", "torch"]] {
+                let result = try Self.run(arguments)
+                #expect(result.status == 1)
+                #expect(
+                    result.stderr
+                        == "\(spec):1:1: error: cannot write '\(spec)': it is an input of this command; choose another output path\n"
+                )
+                #expect(try String(contentsOfFile: spec, encoding: .utf8) == text)
+            }
+            #expect(try Self.run(["init", spec, "-o", directory + "/weights.safetensors"]).status == 0)
+            let again = try Self.run([
+                "run", spec, "--weights", directory + "/weights.safetensors", "--output",
+                directory + "/weights.safetensors"
+            ])
+            #expect(again.status == 1)
+            #expect(again.stderr.hasSuffix("it is an input of this command; choose another output path\n"))
         }
-        #expect(try Self.run(["init", spec, "-o", directory + "/weights.safetensors"]).status == 0)
-        let again = try Self.run([
-            "run", spec, "--weights", directory + "/weights.safetensors", "--output", directory + "/weights.safetensors"
-        ])
-        #expect(again.status == 1)
-        #expect(again.stderr.hasSuffix("it is an input of this command; choose another output path\n"))
     }
 
     /// A file read and then deleted is no longer an input, though a new file may take its inode: the
     /// suite's own in-process reads once made an unrelated output "an input of this command".
     @Test func deletedInputsFreeTheirInodes() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        func inode(_ path: String) -> UInt64 {
-            var status = stat()
-            return stat(path, &status) == 0 ? UInt64(status.st_ino) : 0
-        }
-        let input = directory + "/input.bin", output = directory + "/output.bin"
-        var reused = false
-        // The file system usually hands the freed inode to the next file at once (ext4, tmpfs).
-        for _ in 0..<20 where !reused {
+        try Self.withScratchDirectory { directory in
+            func inode(_ path: String) -> UInt64 {
+                var status = stat()
+                return stat(path, &status) == 0 ? UInt64(status.st_ino) : 0
+            }
+            let input = directory + "/input.bin", output = directory + "/output.bin"
+            var reused = false
+            // The file system usually hands the freed inode to the next file at once (ext4, tmpfs).
+            for _ in 0..<20 where !reused {
+                try Data("read".utf8).write(to: URL(fileURLWithPath: input))
+                _ = try InputFiles.readAll(input)
+                let freed = inode(input)
+                unlink(input)
+                try Data("old".utf8).write(to: URL(fileURLWithPath: output))
+                reused = inode(output) == freed
+                if !reused { unlink(output) }
+            }
+            try OutputFile.write(Array("new".utf8), to: output)
+            #expect(try String(contentsOfFile: output, encoding: .utf8) == "new")
+            // The input itself, still there, is refused.
             try Data("read".utf8).write(to: URL(fileURLWithPath: input))
             _ = try InputFiles.readAll(input)
-            let freed = inode(input)
-            unlink(input)
-            try Data("old".utf8).write(to: URL(fileURLWithPath: output))
-            reused = inode(output) == freed
-            if !reused { unlink(output) }
+            #expect(throws: CompileFailure.self) { try OutputFile.write(Array("new".utf8), to: input) }
         }
-        try OutputFile.write(Array("new".utf8), to: output)
-        #expect(try String(contentsOfFile: output, encoding: .utf8) == "new")
-        // The input itself, still there, is refused.
-        try Data("read".utf8).write(to: URL(fileURLWithPath: input))
-        _ = try InputFiles.readAll(input)
-        #expect(throws: CompileFailure.self) { try OutputFile.write(Array("new".utf8), to: input) }
     }
 
     /// Every reader (spec, weights, plan, input array) refuses what is not a regular file, in the same
     /// words: a pipe as weights or plan once blocked the command for good, and a directory as weights
     /// was "the file is 9223372036854775807 bytes".
     @Test func readersRefuseWhatIsNotARegularFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pipe = directory + "/pipe", folder = directory + "/folder.npy"
-        #expect(mkfifo(pipe, 0o600) == 0)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
-        let spec = "Examples/1-custom-block.yaml"
-        for (path, reason) in [
-            (pipe, "is not a regular file (a device, pipe or socket)"),
-            ("/dev/zero", "is not a regular file (a device, pipe or socket)"),
-            (folder, "is a directory"), (directory + "/none.npy", "no such file")
-        ] {
-            for arguments in [
-                ["check", path], ["run", spec, "--weights", path], ["run", path], ["bench", path],
-                ["run", spec, "--input", path]
+        try Self.withScratchDirectory { directory in
+            let pipe = directory + "/pipe", folder = directory + "/folder.npy"
+            #expect(mkfifo(pipe, 0o600) == 0)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+            let spec = "Examples/1-custom-block.yaml"
+            for (path, reason) in [
+                (pipe, "is not a regular file (a device, pipe or socket)"),
+                ("/dev/zero", "is not a regular file (a device, pipe or socket)"),
+                (folder, "is a directory"), (directory + "/none.npy", "no such file")
             ] {
-                let result = try Self.run(arguments)
-                #expect(result.status == 1, "\(arguments)")
-                #expect(result.stderr == "\(path):1:1: error: cannot read '\(path)': \(reason)\n", "\(arguments)")
+                for arguments in [
+                    ["check", path], ["run", spec, "--weights", path], ["run", path], ["bench", path],
+                    ["run", spec, "--input", path]
+                ] {
+                    let result = try Self.run(arguments)
+                    #expect(result.status == 1, "\(arguments)")
+                    #expect(result.stderr == "\(path):1:1: error: cannot read '\(path)': \(reason)\n", "\(arguments)")
+                }
             }
         }
     }
@@ -291,19 +297,18 @@ struct CLITests {
     /// A tensor the 32-bit kernels cannot index is refused before anything is allocated, where it
     /// would have trapped after allocating (a 50000 x 50000 input: 2.5e9 values).
     @Test func tensorsBeyondTheKernelsAreRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let spec = directory + "/huge.yaml"
-        try "input: [1, 50000, 50000]\nstem: [{conv: {out: 1, kernel: 1}}]\n".write(
-            toFile: spec, atomically: true, encoding: .utf8)
-        for command in ["run", "bench"] {
-            let result = try Self.run([command, spec])
-            #expect(result.status == 1)
-            #expect(
-                result.stderr
-                    == "\(spec):1:1: error: 'input' holds 2500000000 values per image; the CPU kernels run tensors of at most 2147483647 (32-bit indices)\n"
-            )
+        try Self.withScratchDirectory { directory in
+            let spec = directory + "/huge.yaml"
+            try "input: [1, 50000, 50000]\nstem: [{conv: {out: 1, kernel: 1}}]\n".write(
+                toFile: spec, atomically: true, encoding: .utf8)
+            for command in ["run", "bench"] {
+                let result = try Self.run([command, spec])
+                #expect(result.status == 1)
+                #expect(
+                    result.stderr
+                        == "\(spec):1:1: error: 'input' holds 2500000000 values per image; the CPU kernels run tensors of at most 2147483647 (32-bit indices)\n"
+                )
+            }
         }
     }
 
