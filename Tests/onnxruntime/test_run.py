@@ -35,6 +35,12 @@ def within_input_effect(actual, expected):
     return float(np.abs(actual - expected).max() / np.abs(expected[0] - expected[1]).max())
 
 
+def assert_agrees(actual, expected, label):
+    assert actual.shape == expected.shape, label
+    assert relative_error(actual, expected) < 1e-4, label
+    assert within_input_effect(actual, expected) < 1e-2, label
+
+
 @pytest.mark.parametrize("spec,size,variant,batch", RUN,
                          ids=lambda v: v.split("/")[-1] if isinstance(v, str) else None)
 def test_run_agrees_with_onnx_runtime(sharesc, spec, size, variant, batch):
@@ -50,16 +56,11 @@ def test_run_agrees_with_onnx_runtime(sharesc, spec, size, variant, batch):
         outputs = sharesc.workdir / f"{name}-y{threads}.npy"
         sharesc.run("run", spec, *variant, "--weights", str(weights), "--input", str(inputs), "--output", str(outputs),
                     "--threads", threads)
-        actual = np.load(outputs)
-        assert actual.shape == expected.shape
-        assert relative_error(actual, expected) < 1e-4, f"{threads} threads"
-        assert within_input_effect(actual, expected) < 1e-2, f"{threads} threads"
+        assert_agrees(np.load(outputs), expected, f"{threads} threads")
 
     # From a plan file scheduled for two threads, run on the machine's (the steps split again).
     plan = sharesc.workdir / f"{name}.plan"
     sharesc.run("compile", spec, *variant, "--weights", str(weights), "-o", str(plan), "--threads", "2")
     outputs = sharesc.workdir / f"{name}-plan.npy"
     sharesc.run("run", str(plan), "--input", str(inputs), "--output", str(outputs))
-    actual = np.load(outputs)
-    assert relative_error(actual, expected) < 1e-4
-    assert within_input_effect(actual, expected) < 1e-2
+    assert_agrees(np.load(outputs), expected, "from a plan file")
