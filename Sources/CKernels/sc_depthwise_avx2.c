@@ -9,8 +9,11 @@
 // ONNX Runtime MLAS's depthwise kernels (pixels outer, channels inner, pointer per tap). Where a row
 // holds eight or more pixels whose taps are all inside the image (stride 1 or 2, kernel 3, 5 or 7),
 // those pixels go by runs instead (sc_dw_rows), which load each input vector once per kernel row.
+// Kernels of 5 x 5 and 7 x 7 at stride 1 read their input from a stage instead (sc_dw_staged): the
+// rows copied by blocks of eight channels, padding included, which the same row kernel sweeps.
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <string.h>
 #include "sc_igemm.h"
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -139,11 +142,16 @@ static inline __attribute__((always_inline)) void sc_dw_pixels(int pixels, int t
 // each input vector loaded once per kernel row and multiplied into every pixel it reaches, with the
 // kernel row's weights in registers. For 3 x 3 at stride 1 that is 13 loads per 24 FMAs where the
 // block above needs 30, and its epilogue and set-up serve twice the pixels. Each sum still takes its
-// taps in the order ky, kx, so the result is the same, bit for bit. `ks`, `stride` and `pixels` are
-// constants after inlining, so the loops unroll into straight-line code.
+// taps in the order ky, kx, so the result is the same, bit for bit. rows[ky] is the first pixel's
+// input at kernel row ky, kernel column 0, channel c; consecutive input columns are `step` floats
+// apart (the channel count in NHWC, 8 on the stage). With `tail` > 0, only that many channels, and the
+// input loads masked too where `masked_input` (in NHWC; the stage's last block holds zeros past its
+// channels). `ks`, `stride` and `pixels` are constants after inlining, so the loops unroll into
+// straight-line code.
 static inline __attribute__((always_inline)) void sc_dw_row_block(int ks, int stride, int pixels, const float *const *rows,
-                                                                  const float *w, int channels, int c, int tail,
-                                                                  float *out, const sc_epilogue *e) {
+                                                                  size_t step, int masked_input, const float *w,
+                                                                  int channels, int c, int tail, float *out,
+                                                                  const sc_epilogue *e) {
     __m256 acc[SC_DW_ROW_PIXELS];
     const __m256i mask = sc_dw_mask(tail);
     for (int p = 0; p < pixels; p++) acc[p] = _mm256_setzero_ps();
@@ -152,12 +160,12 @@ static inline __attribute__((always_inline)) void sc_dw_row_block(int ks, int st
     _Pragma("clang loop unroll(full)") for (int ky = 0; ky < ks; ky++)
         _Pragma("clang loop unroll(full)") for (int k0 = 0; k0 < ks; k0 += 4) {
             const int k1 = k0 + 4 < ks ? k0 + 4 : ks;
-            const float *x = rows[ky] + (size_t)k0 * channels + c, *wt = w + ((size_t)ky * ks + k0) * channels + c;
+            const float *x = rows[ky] + k0 * step, *wt = w + ((size_t)ky * ks + k0) * channels + c;
             __m256 wv[4];
             for (int kx = k0; kx < k1; kx++, wt += channels)
                 wv[kx - k0] = tail ? _mm256_maskload_ps(wt, mask) : _mm256_loadu_ps(wt);
-            _Pragma("clang loop unroll(full)") for (int i = k0; i < (pixels - 1) * stride + k1; i++, x += channels) {
-                const __m256 xv = tail ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
+            _Pragma("clang loop unroll(full)") for (int i = k0; i < (pixels - 1) * stride + k1; i++, x += step) {
+                const __m256 xv = tail && masked_input ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
                 // Input i meets pixel (i - kx) / stride through tap kx; by pixel, kx rises with i.
                 for (int kx = k1 - 1; kx >= k0; kx--) {
                     const int p = (i - kx) / stride;
@@ -173,55 +181,215 @@ static inline __attribute__((always_inline)) void sc_dw_row_block(int ks, int st
 static inline __attribute__((always_inline)) void sc_dw_row(int ks, int stride, int pixels, const float *const *rows,
                                                             const float *w, int channels, int cb, int ce, float *out,
                                                             const sc_epilogue *e) {
+    const float *at[SC_DW_MAX_KERNEL];
     int c = cb;
-    for (; c + 8 <= ce; c += 8) sc_dw_row_block(ks, stride, pixels, rows, w, channels, c, 0, out, e);
-    if (c < ce) sc_dw_row_block(ks, stride, pixels, rows, w, channels, c, ce - c, out, e);
+    for (; c + 8 <= ce; c += 8) {
+        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
+        sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, 0, out, e);
+    }
+    for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
+    if (c < ce) sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, ce - c, out, e);
 }
 
-// sc_dw_row with `ks` and `s` constants, in pieces of up to eight pixels as even as they come (50 pixels as
-// 8 + 6 x 7, not 6 x 8 + 2: fewer pixels are fewer independent sums to hide the FMAs' latency).
-#define SC_DW_ROW_PIECES(ks, s)                                                                               \
-    for (int done = 0; done < pixels;) {                                                                    \
-        const int left = pixels - done, pieces = (left + SC_DW_ROW_PIXELS - 1) / SC_DW_ROW_PIXELS;          \
+// Pixels [0, run) in pieces of up to eight as even as they come (50 pixels as 8 + 6 x 7, not 6 x 8 + 2:
+// fewer pixels are fewer independent sums to hide the FMAs' latency): for each piece, `done` is its
+// first pixel and PIECE(n) runs its n pixels (n a constant in each expansion).
+#define SC_DW_BY_PIECES(run, PIECE)                                                                         \
+    for (int done = 0; done < (run);) {                                                                     \
+        const int left = (run) - done, pieces = (left + SC_DW_ROW_PIXELS - 1) / SC_DW_ROW_PIXELS;           \
         const int n = (left + pieces - 1) / pieces;                                                         \
-        const float *at[SC_DW_MAX_KERNEL];                                                                  \
-        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)done * s * channels;                     \
-        float *o = out + (size_t)done * channels;                                                           \
-        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * channels);                               \
         switch (n) {                                                                                        \
-        case 8: sc_dw_row(ks, s, 8, at, w, channels, cb, ce, o, &ep); break;                                \
-        case 7: sc_dw_row(ks, s, 7, at, w, channels, cb, ce, o, &ep); break;                                \
-        case 6: sc_dw_row(ks, s, 6, at, w, channels, cb, ce, o, &ep); break;                                \
-        case 5: sc_dw_row(ks, s, 5, at, w, channels, cb, ce, o, &ep); break;                                \
-        case 4: sc_dw_row(ks, s, 4, at, w, channels, cb, ce, o, &ep); break;                                \
-        case 3: sc_dw_row(ks, s, 3, at, w, channels, cb, ce, o, &ep); break;                                \
-        case 2: sc_dw_row(ks, s, 2, at, w, channels, cb, ce, o, &ep); break;                                \
-        default: sc_dw_row(ks, s, 1, at, w, channels, cb, ce, o, &ep); break;                               \
+        case 8: PIECE(8); break;                                                                            \
+        case 7: PIECE(7); break;                                                                            \
+        case 6: PIECE(6); break;                                                                            \
+        case 5: PIECE(5); break;                                                                            \
+        case 4: PIECE(4); break;                                                                            \
+        case 3: PIECE(3); break;                                                                            \
+        case 2: PIECE(2); break;                                                                            \
+        default: PIECE(1); break;                                                                           \
         }                                                                                                   \
         done += n;                                                                                          \
     }
 
+// sc_dw_row on the pixels [done, done + n) of a run, `ks` and `s` constants.
+#define SC_DW_ROW_PIECE(n)                                                                                   \
+    do {                                                                                                     \
+        const float *at[SC_DW_MAX_KERNEL];                                                                   \
+        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)done * s * channels;                      \
+        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * channels);                                \
+        sc_dw_row(ks, s, n, at, w, channels, cb, ce, out + (size_t)done * channels, &ep);                    \
+    } while (0)
+
 // `pixels` consecutive output pixels of one row, stride 1 or 2, kernel 3, 5 or 7, every tap inside the
 // image; rows[ky] is the first pixel's input at kernel row ky, kernel column 0.
+static inline __attribute__((always_inline)) void sc_dw_row_pieces(int ks, int s, int pixels, const float *const *rows,
+                                                                   const float *w, int channels, int cb, int ce,
+                                                                   float *out, const sc_epilogue *e) {
+    SC_DW_BY_PIECES(pixels, SC_DW_ROW_PIECE)
+}
+
 static void sc_dw_rows(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels, int cb,
                        int ce, float *out, const sc_epilogue *e) {
     switch (stride * 8 + ks) {
-    case 8 + 3: SC_DW_ROW_PIECES(3, 1) break;
-    case 8 + 5: SC_DW_ROW_PIECES(5, 1) break;
-    case 8 + 7: SC_DW_ROW_PIECES(7, 1) break;
-    case 16 + 3: SC_DW_ROW_PIECES(3, 2) break;
-    case 16 + 5: SC_DW_ROW_PIECES(5, 2) break;
-    default: SC_DW_ROW_PIECES(7, 2) break;
+    case 8 + 3: sc_dw_row_pieces(3, 1, pixels, rows, w, channels, cb, ce, out, e); break;
+    case 8 + 5: sc_dw_row_pieces(5, 1, pixels, rows, w, channels, cb, ce, out, e); break;
+    case 8 + 7: sc_dw_row_pieces(7, 1, pixels, rows, w, channels, cb, ce, out, e); break;
+    case 16 + 3: sc_dw_row_pieces(3, 2, pixels, rows, w, channels, cb, ce, out, e); break;
+    case 16 + 5: sc_dw_row_pieces(5, 2, pixels, rows, w, channels, cb, ce, out, e); break;
+    default: sc_dw_row_pieces(7, 2, pixels, rows, w, channels, cb, ce, out, e); break;
+    }
+}
+
+// The input rows of a stride-1 depthwise convolution, copied by blocks of eight channels: [block][slot]
+// [column][8], `columns` = every column an output row's taps reach, padding included (zeros, written
+// once per call, so every pixel takes the row kernel and border pixels cost no more than the others).
+// Input row r (counted from the top padding) sits in slot r mod ks, so moving down one output row
+// copies one new row. Read from NHWC rows, a 7 x 7 window over 384 channels is 150 KiB with half of
+// each line used, and L1 thrashed (the row kernel ran at 35 GFLOP/s on it, 85 on the staged layout); a
+// block's ks rows of the stage (14 KiB for 7 x 7 over 62 columns) stay in L1 while its pixels are
+// swept. After oneDNN's blocked layouts.
+typedef struct {
+    float *stage;
+    const float *input;
+    int ks, pad, height, width, channels, cb, ce;
+    int columns, copied;   // columns per row; image columns copied into each (from column pad)
+    long rows_per_image;   // rows an image's output reads, padding included: oh + ks - 1
+    long held[SC_DW_MAX_KERNEL]; // the row each slot holds, as image * rows_per_image + row; -1 none
+    // The rows the current output row needs and the stage lacks: their slots, and where they start
+    // in the input (NULL: a row of the padding).
+    int fresh;
+    int fresh_slot[SC_DW_MAX_KERNEL];
+    const float *fresh_row[SC_DW_MAX_KERNEL];
+} sc_dw_stage;
+
+static inline float *sc_dw_slot(const sc_dw_stage *st, int block, int slot) {
+    return st->stage + ((size_t)block * st->ks + slot) * st->columns * 8;
+}
+
+static sc_dw_stage sc_dw_stage_make(const sc_conv_geometry *g, float *stage, const float *input, int cb, int ce) {
+    sc_dw_stage st = {.stage = stage, .input = input, .ks = g->kernel, .pad = g->pad, .height = g->in_height,
+                      .width = g->in_width, .channels = g->in_channels, .cb = cb, .ce = ce};
+    st.columns = (int)sc_depthwise_stage_columns(g);
+    const int inside = st.columns - st.pad;
+    st.copied = inside < 0 ? 0 : inside < st.width ? inside : st.width;
+    st.rows_per_image = (long)g->out_height + g->kernel - 1;
+    for (int k = 0; k < st.ks; k++) st.held[k] = -1;
+    // The padding columns, left and right; no row writes them.
+    const int left = st.pad < st.columns ? st.pad : st.columns, right = st.columns - left - st.copied;
+    for (int b = 0; b < (ce - cb + 7) / 8; b++)
+        for (int k = 0; k < st.ks; k++) {
+            float *row = sc_dw_slot(&st, b, k);
+            memset(row, 0, (size_t)left * 8 * sizeof(float));
+            memset(row + (size_t)(left + st.copied) * 8, 0, (size_t)right * 8 * sizeof(float));
+        }
+    return st;
+}
+
+// Notes input row `row` (from -pad) of image `n` as fresh unless its slot holds it already.
+static void sc_dw_stage_need(sc_dw_stage *st, long n, int row) {
+    const int slot = (row + st->pad) % st->ks;
+    const long key = n * st->rows_per_image + row + st->pad;
+    if (st->held[slot] == key) return;
+    st->held[slot] = key;
+    st->fresh_slot[st->fresh] = slot;
+    st->fresh_row[st->fresh++] = row < 0 || row >= st->height
+                                     ? NULL
+                                     : st->input + ((size_t)n * st->height + row) * st->width * st->channels;
+}
+
+// Block b of the fresh rows into their slots, `tail` > 0 the channels of a last block that ends early
+// (its other lanes zeros). A block is staged just before its pixels are computed, so that reading the
+// input from L2 and L3 overlaps the FMAs of the blocks around it (staging a row's every block first,
+// then computing, was 1.10-1.21 times slower on EfficientNet-B0's 5 x 5 steps).
+static inline __attribute__((always_inline)) void sc_dw_stage_block(const sc_dw_stage *st, int b, int tail) {
+    const __m256i mask = sc_dw_mask(tail);
+    for (int f = 0; f < st->fresh; f++) {
+        float *dst = sc_dw_slot(st, b, st->fresh_slot[f]) + (size_t)st->pad * 8;
+        if (!st->fresh_row[f]) {
+            memset(dst, 0, (size_t)st->copied * 8 * sizeof(float));
+            continue;
+        }
+        const float *src = st->fresh_row[f] + st->cb + 8 * b;
+        for (int x = 0; x < st->copied; x++, src += st->channels, dst += 8)
+            _mm256_storeu_ps(dst, tail ? _mm256_maskload_ps(src, mask) : _mm256_loadu_ps(src));
+    }
+}
+
+// sc_dw_row_block on the pixels [done, done + n) of a run, from block b of the stage.
+#define SC_DW_STAGED_PIECE(n)                                                                                \
+    do {                                                                                                     \
+        const float *at[SC_DW_MAX_KERNEL];                                                                   \
+        for (int ky = 0; ky < ks; ky++) at[ky] = sc_dw_slot(st, b, slots[ky]) + (size_t)(ox + done) * 8;      \
+        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * st->channels);                           \
+        sc_dw_row_block(ks, 1, n, at, 8, 0, w, st->channels, c, tail, out + (size_t)done * st->channels, &ep); \
+    } while (0)
+
+// Output pixels [ox, ox + run) of one row, channels [c, c + 8) (the stage's block b, staged first;
+// with `tail` > 0, only that many). slots[ky] is the slot of kernel row ky; `out` and the epilogue
+// point at pixel ox.
+static inline __attribute__((always_inline)) void sc_dw_staged_block(int ks, const sc_dw_stage *st, int b, int c,
+                                                                     int tail, const int *slots, int ox, int run,
+                                                                     const float *w, float *out, const sc_epilogue *e) {
+    sc_dw_stage_block(st, b, tail);
+    SC_DW_BY_PIECES(run, SC_DW_STAGED_PIECE)
+}
+
+// All the stage's channels of output pixels [ox, ox + run), one function per kernel (kept apart, so
+// that each is register-allocated alone), the last block masked where the channels end inside it.
+#define SC_DW_STAGED_RUN(ks)                                                                                    \
+    static void sc_dw_staged_run_##ks(const sc_dw_stage *st, const int *slots, int ox, int run, const float *w,  \
+                                      float *out, const sc_epilogue *e) {                                      \
+        int c = st->cb, b = 0;                                                                                  \
+        for (; c + 8 <= st->ce; c += 8, b++) sc_dw_staged_block(ks, st, b, c, 0, slots, ox, run, w, out, e);    \
+        if (c < st->ce) sc_dw_staged_block(ks, st, b, c, st->ce - c, slots, ox, run, w, out, e);              \
+    }
+SC_DW_STAGED_RUN(5)
+SC_DW_STAGED_RUN(7)
+
+// Whether the stage serves this convolution: 5 x 5 and 7 x 7 at stride 1. The stage is a second pass
+// over the input, one load and one store per vector; at 3 x 3 (9 FMAs per input vector, against 25
+// and 49) and at stride 2 (four input vectors per output vector, and as many stores), that cost more
+// than it saved: kernel A/B 1.04-2.06 on MobileNetV2's steps against reading NHWC in place, where
+// ConvNeXt-T's 7 x 7 steps took 0.70-0.80 and EfficientNet-B0's 5 x 5 at stride 1 0.73-0.85.
+static int sc_dw_staged_shape(const sc_conv_geometry *g) { return g->stride == 1 && (g->kernel == 5 || g->kernel == 7); }
+
+static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                         const sc_epilogue *e0, float *stage, long pixel_begin, long pixel_end, int cb, int ce) {
+    const int ks = g->kernel, oh = g->out_height, ow = g->out_width;
+    const long plane = (long)oh * ow;
+    sc_dw_stage st = sc_dw_stage_make(g, stage, input, cb, ce);
+    for (long p0 = pixel_begin; p0 < pixel_end;) {
+        // The rest of an output row, or of the range.
+        const long n = p0 / plane, rest = p0 - n * plane;
+        const int oy = (int)(rest / ow), ox = (int)(rest - (long)oy * ow);
+        const int run = (int)(pixel_end - p0 < ow - ox ? pixel_end - p0 : ow - ox);
+        int slots[SC_DW_MAX_KERNEL];
+        st.fresh = 0;
+        for (int ky = 0; ky < ks; ky++) {
+            sc_dw_stage_need(&st, n, oy - g->pad + ky);
+            slots[ky] = (oy + ky) % ks;
+        }
+        const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * st.channels);
+        float *out = output + (size_t)p0 * st.channels;
+        if (ks == 5) sc_dw_staged_run_5(&st, slots, ox, run, packed, out, &e);
+        else sc_dw_staged_run_7(&st, slots, ox, run, packed, out, &e);
+        p0 += run;
     }
 }
 
 void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
-                       const sc_epilogue *epilogue, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
+                       const sc_epilogue *epilogue, float *scratch, long pixel_begin, long pixel_end, int cb, int ce) {
+    const sc_epilogue none = {0};
+    const sc_epilogue *e0 = epilogue ? epilogue : &none;
+    if (sc_dw_staged_shape(g)) {
+        sc_dw_staged(g, packed, input, output, e0, scratch, pixel_begin, pixel_end, cb, ce);
+        return;
+    }
     const int ks = g->kernel, taps = ks * ks, s = g->stride, pad = g->pad, channels = g->out_channels;
     const int h = g->in_height, w = g->in_width, oh = g->out_height, ow = g->out_width;
     const long plane = (long)oh * ow;
-    const sc_epilogue none = {0};
-    const sc_epilogue *e0 = epilogue ? epilogue : &none;
+    const float *zero = scratch;
+    memset(scratch, 0, (size_t)channels * sizeof(float));
     const float *ptr[SC_DW_MAX_TAPS * SC_DW_PIXELS];
     // Stride 1 or 2 with an odd kernel, where a row has at least eight pixels whose taps are all inside
     // the image (from column `first` to `last`): runs of such pixels by rows (sc_dw_rows). With fewer,

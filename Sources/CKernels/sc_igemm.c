@@ -133,6 +133,7 @@ static size_t sc_partial_floats(const sc_igemm_plan *p, const sc_conv_geometry *
 }
 
 size_t sc_conv_nhwc_workspace_size(const sc_conv_geometry *g) {
+    if (sc_depthwise(g)) return 16 + (sc_depthwise_scratch_floats(g) + 15) / 16 * 16;
     const sc_igemm_plan p = sc_igemm_make_plan(g);
     const size_t taps = (size_t)g->kernel * g->kernel;
     const size_t chunk = (size_t)sc_max_chunk(&p);
@@ -487,16 +488,16 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
         g->in_channels / sc_groups(g) <= 0)
         return;
     if (sc_depthwise(g)) {
-        float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-        memset(zero, 0, sc_zero_row_floats(g) * sizeof(float));
+        float *scratch = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
         const int ce = panel_end * SC_PANEL < g->out_channels ? panel_end * SC_PANEL : g->out_channels;
 #if defined(__x86_64__)
         if (sc_level_internal() >= SC_LEVEL_AVX2 && g->out_channels == g->in_channels && g->kernel <= SC_DW_MAX_KERNEL) {
-            sc_depthwise_avx2(g, packed, input, output, epilogue, zero, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
+            sc_depthwise_avx2(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
             return;
         }
 #endif
-        sc_depthwise_nhwc(g, packed, input, output, epilogue, zero, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
+        memset(scratch, 0, sc_zero_row_floats(g) * sizeof(float));
+        sc_depthwise_nhwc(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
         return;
     }
     sc_igemm_tile_fn tile = sc_igemm_tile_portable;

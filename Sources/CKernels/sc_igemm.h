@@ -37,6 +37,19 @@ typedef struct {
     int panels, last_width;
 } sc_igemm_panels;
 
+// The columns of a depthwise convolution's staged input rows (sc_depthwise_avx2.c): every input column
+// an output row's taps reach, padding included.
+static inline size_t sc_depthwise_stage_columns(const sc_conv_geometry *g) {
+    return (size_t)(g->out_width - 1) * g->stride + g->kernel;
+}
+// A depthwise convolution's scratch at every level: a row of zeros for the padding taps, or the staged
+// input rows, ks of them by blocks of eight channels.
+static inline size_t sc_depthwise_scratch_floats(const sc_conv_geometry *g) {
+    const size_t zeros = (size_t)g->kernel * g->in_channels;
+    const size_t stage = (size_t)(g->in_channels + 7) / 8 * 8 * g->kernel * sc_depthwise_stage_columns(g);
+    return zeros > stage ? zeros : stage;
+}
+
 // The micro-kernel contract, at every level:
 //   for each of `taps` taps t, rows r < SC_TILE_ROWS read a[t][r] + offset .. + kc (a holds
 //   taps x SC_TILE_ROWS pointers; rows >= mr repeat a valid row); for each panel p, rows r < mr and
@@ -52,10 +65,11 @@ void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offs
 void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
                         float *c, int mr, const sc_igemm_epi *e);
 // Depthwise with one output channel per input channel and kernels up to 7x7 (sc_depthwise_avx2.c):
-// output pixels [pixel_begin, pixel_end), channels [cb, ce); `zero` holds at least `channels` zeros.
+// output pixels [pixel_begin, pixel_end), channels [cb, ce); `scratch`, 32-byte aligned, holds
+// sc_depthwise_scratch_floats(g).
 enum { SC_DW_MAX_KERNEL = 7 };
 void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
-                       const sc_epilogue *epilogue, const float *zero, long pixel_begin, long pixel_end, int cb, int ce);
+                       const sc_epilogue *epilogue, float *scratch, long pixel_begin, long pixel_end, int cb, int ce);
 #endif
 
 #endif

@@ -84,8 +84,8 @@ struct KernelTests {
         ConvCase(
             inChannels: 64, height: 6, width: 5, outChannels: 64, kernel: 3, stride: 1, pad: 1, groups: 64, batch: 1),
         // Rows with eight or more pixels whose taps are all inside the image, which go by runs along
-        // the row: at stride 1 runs of 17 (pieces of 6, 6 and 5), 8 and 9, a channel tail, no padding;
-        // at stride 2 runs of 9, 10 and 9.
+        // the row (5 x 5 and 7 x 7 at stride 1: whole rows from the stage): at stride 1 runs of 17
+        // (pieces of 6, 6 and 5), 8 and 9, a channel tail, no padding; at stride 2 runs of 9, 10 and 9.
         ConvCase(
             inChannels: 21, height: 5, width: 19, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 21,
             allEpilogues: true),
@@ -99,7 +99,14 @@ struct KernelTests {
             inChannels: 13, height: 5, width: 21, outChannels: 13, kernel: 3, stride: 2, pad: 1, groups: 13,
             allEpilogues: true),
         ConvCase(inChannels: 24, height: 6, width: 23, outChannels: 24, kernel: 5, stride: 2, pad: 2, groups: 24),
-        ConvCase(inChannels: 9, height: 8, width: 25, outChannels: 9, kernel: 7, stride: 2, pad: 3, groups: 9)
+        ConvCase(inChannels: 9, height: 8, width: 25, outChannels: 9, kernel: 7, stride: 2, pad: 3, groups: 9),
+        // 5 x 5 and 7 x 7 at stride 1 read staged rows (blocks of eight channels, padding included): less
+        // padding than the kernel's half, so that the stage's columns end one past the image's right
+        // padding; and more channels than one block with a tail.
+        ConvCase(inChannels: 10, height: 6, width: 13, outChannels: 10, kernel: 5, stride: 1, pad: 1, groups: 10),
+        ConvCase(
+            inChannels: 27, height: 4, width: 11, outChannels: 27, kernel: 7, stride: 1, pad: 3, groups: 27,
+            allEpilogues: true)
     ]
 
     /// Runs `body` at every level the CPU supports, then restores the level in use.
@@ -529,6 +536,7 @@ struct KernelTests {
         ConvCase(
             inChannels: 300, height: 7, width: 7, outChannels: 20, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1),
         ConvCase(inChannels: 6, height: 7, width: 5, outChannels: 6, kernel: 3, stride: 1, pad: 1, groups: 6),
+        ConvCase(inChannels: 12, height: 6, width: 9, outChannels: 12, kernel: 7, stride: 1, pad: 3, groups: 12),
         ConvCase(
             inChannels: 35, height: 5, width: 4, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 1, batch: 1)
     ])
