@@ -187,8 +187,10 @@ static inline __attribute__((always_inline)) void sc_dw_row(int ks, int stride, 
         for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
         sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, 0, out, e);
     }
-    for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
-    if (c < ce) sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, ce - c, out, e);
+    if (c < ce) {
+        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
+        sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, ce - c, out, e);
+    }
 }
 
 // Pixels [0, run) in pieces of up to eight as even as they come (50 pixels as 8 + 6 x 7, not 6 x 8 + 2:
