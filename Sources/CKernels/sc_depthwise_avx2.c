@@ -256,7 +256,7 @@ typedef struct {
     int ks, pad, height, width, channels, cb, ce;
     int columns, copied;   // columns per row; image columns copied into each (from column pad)
     long rows_per_image;   // rows an image's output reads, padding included: oh + ks - 1
-    long held[SC_DW_MAX_KERNEL]; // the row each slot holds, as image * rows_per_image + row; -1 none
+    long held[SC_DW_MAX_KERNEL]; // the row each slot holds, as image * rows_per_image + row + pad; -1 none
     // The rows the current output row needs and the stage lacks: their slots, and where they start
     // in the input (NULL: a row of the padding).
     int fresh;
