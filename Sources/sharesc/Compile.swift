@@ -44,7 +44,9 @@ struct Compile: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write an executable plan to this file.") var output: String?
     @Option(
         parsing: .unconditional,
-        help: "Threads the plan splits its steps for, with --emit plan or -o (default: the number of cores).")
+        help:
+            "Threads the plan splits its steps for, with --emit plan or -o (default: one per CPU this process may use)."
+    )
     var threads: Int?
     @Flag(help: "Add a table to the report: every layer use with its parameters, MACs, tie and activation bytes.")
     var perLayer = false
@@ -96,7 +98,7 @@ struct Compile: ParsableCommand {
             var compileOptions = options.compileOptions
             if perLayer { compileOptions.perLayer = perLayerDepth ?? .layers }
             compileOptions.memoryBatch = batch
-            let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            let threads = threads ?? Executor.usableCores
             guard let output else {
                 let (text, warnings) = try Compiler.emit(
                     stage ?? .report, spec: spec, options: compileOptions, format: format ?? .text, threads: threads)

@@ -9,11 +9,11 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var weights: WeightOptions
     @Option(
         parsing: .unconditional,  // so that `--threads -1` is refused as out of range, not as a missing value
-        help: "Threads that run the network (default: a plan's own, else the number of cores).")
+        help: "Threads that run the network (default: a plan's own, else one per CPU this process may use).")
     var threads: Int?
 
-    /// The threads it runs on: as asked, a plan file's own, or one per core.
-    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+    /// The threads it runs on: as asked, a plan file's own, or one per CPU this process may use.
+    var threadCount: Int { threads ?? Executor.usableCores }
 
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }

@@ -318,6 +318,32 @@ struct ExecutorTests {
         #expect(Array(counts) == expected)
     }
 
+    /// More threads than the process has CPUs (as under taskset): every job still runs each worker once
+    /// (waiting threads yield their CPU to the ones with work, so this takes milliseconds, not minutes).
+    @Test func workerPoolWithMoreThreadsThanCPUs() {
+        let threads = 4 * Executor.usableCores
+        let pool = WorkerPool(threads: threads)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0)
+        for _ in 0..<200 { pool.run(threads) { counts[$0] += 1 } }
+        #expect(Array(counts) == [Int](repeating: 200, count: threads))
+    }
+
+    /// The default thread count is the CPUs the process may use, as Linux lists them for it
+    /// (`Cpus_allowed_list: 0-3,6`), not the machine's.
+    @Test func usableCoresAreTheAllowedCPUs() throws {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
+        else { return }  // not Linux
+        let ranges = line.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces)
+        let allowed = ranges.split(separator: ",").map { range in
+            let ends = range.split(separator: "-").compactMap { Int($0) }
+            return ends.count == 2 ? ends[1] - ends[0] + 1 : 1
+        }
+        #expect(Executor.usableCores == allowed.reduce(0, +))
+    }
+
     /// Pieces handed out to whichever thread is free: each runs exactly once, whatever the count.
     @Test func workerPoolRunsEveryPieceOnce() {
         let pool = WorkerPool(threads: 2)

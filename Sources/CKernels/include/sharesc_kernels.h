@@ -161,6 +161,9 @@ sc_pool *sc_pool_create(int threads);
 int sc_pool_threads(const sc_pool *pool);
 void sc_pool_run(sc_pool *pool, sc_task_fn fn, void *context);
 void sc_pool_destroy(sc_pool *pool);
+// The CPUs this process may run on (its affinity mask: fewer than the machine's under taskset or a
+// cpuset), at least 1.
+int sc_usable_cpus(void);
 // Returns *counter and adds one, atomically: threads claim pieces of work with it.
 int sc_claim(int *counter);
 

@@ -479,4 +479,8 @@ extension Executor {
         default: return "portable"
         }
     }
+
+    /// The CPUs this process may run on: its affinity mask, so fewer than the machine has under
+    /// taskset or a cpuset. The default thread count.
+    public static var usableCores: Int { Int(sc_usable_cpus()) }
 }
