@@ -326,6 +326,13 @@ struct BackendPassTests {
         try write(version: "5", document: brokenJSON)
         #expect(readError(path).contains("damaged plan: step '"))
 
+        // A key given twice in the document: the decoder kept one value silently.
+        let good = String(decoding: try JSONEncoder().encode(document(graph)), as: UTF8.self)
+        let twice = good.replacingOccurrences(of: #""schedule":{"#, with: #""schedule":{"threads":7,"#)
+        #expect(twice != good)
+        try write(version: "5", document: twice)
+        #expect(readError(path) == "\(path):1:1: error: damaged plan: key 'threads' appears twice in 'schedule'")
+
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
         #expect(readError(path).contains("not a valid safetensors file"))
     }

@@ -131,6 +131,41 @@ struct WeightTests {
         )
     }
 
+    /// A key given twice is refused, where the parser kept one of the two silently (a second
+    /// `__metadata__`, a tensor listed twice); the reference safetensors reader refuses both.
+    @Test func duplicateKeysAreRefused() {
+        let a = #""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#
+        let refused = "w.safetensors:1:1: error: not a valid safetensors file: "
+        #expect(
+            loadError(file(#"{"__metadata__":{},"# + a + #","__metadata__":{"x":"y"}}"#, data: [0, 0, 0, 0]))
+                == refused + "key '__metadata__' appears twice in the top-level object")
+        #expect(
+            loadError(file("{" + a + "," + a + "}", data: [0, 0, 0, 0]))
+                == refused + "key 'a' appears twice in the top-level object")
+        #expect(
+            loadError(file(#"{"__metadata__":{"k":"1","k":"2"},"# + a + "}", data: [0, 0, 0, 0]))
+                == refused + "key 'k' appears twice in '__metadata__'")
+        #expect(
+            loadError(
+                file(#"{"a":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]))
+                == refused + "key 'dtype' appears twice in 'a'")
+    }
+
+    /// The duplicate-key scan reads strings as JSON does: an escaped quote does not end one, an escape
+    /// spells the same key as its character, and a key's text inside a value is no key.
+    @Test func duplicateKeyScanReadsEscapes() {
+        func scan(_ json: String) -> String? { Safetensors.duplicateKey(in: Array(json.utf8)) }
+        #expect(scan(#"{"a\":":1,"a\":":2}"#) == #"key 'a":' appears twice in the top-level object"#)
+        #expect(scan(#"{"a\\":1,"a\\\\":2,"a\\\"":3}"#) == nil)
+        #expect(scan(#"{"a\\":1,"a\\":2}"#) == #"key 'a\' appears twice in the top-level object"#)
+        #expect(scan(#"{"a":1,"\u0061":2}"#) == "key 'a' appears twice in the top-level object")
+        #expect(scan(#"{"x":"a\",\"a\":","a":1,"y":["a","a"]}"#) == nil)
+        #expect(scan(#"{"l":[{"a":1},{"a":2}],"o":{"a":1}}"#) == nil)
+        #expect(scan(#"{"l":[{"b":1},{"a":1,"a":2}]}"#) == "key 'a' appears twice in 'l'")
+        #expect(scan(#"{"o":{"p":{}},"q":{"a":{},"a":[]}}"#) == "key 'a' appears twice in 'q'")
+        #expect(scan(#"["a","a"]"#) == nil)
+    }
+
     /// Generated weights larger than the machine can allocate (a legal spec: 2^40 floats) are an error at
     /// the layer that uses them, for every command that generates them, where the allocation trapped.
     @Test func unallocatableGeneratedWeightsAreAnError() throws {

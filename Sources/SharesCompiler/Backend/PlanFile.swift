@@ -74,6 +74,10 @@ public enum PlanFile {
         do { document = try JSONDecoder().decode(PlanDocument.self, from: Data(json.utf8)) } catch {
             throw Safetensors.failure(path, .planDamaged(describe(error)))
         }
+        // The decoder keeps one of a key's two values silently; which one the writer meant is unknown.
+        if let duplicate = Safetensors.duplicateKey(in: Array(json.utf8)) {
+            throw Safetensors.failure(path, .planDamaged(duplicate))
+        }
         guard let problem = validate(document) else {
             try reader.expect(document.program.parameters.map { ($0.name, $0.shape) })
             return (document, reader)

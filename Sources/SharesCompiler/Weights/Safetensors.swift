@@ -96,6 +96,7 @@ public enum Safetensors {
         else {
             throw fail(.weightsCorrupt("the header is not a JSON object"))
         }
+        if let duplicate = duplicateKey(in: Array(json)) { throw fail(.weightsCorrupt(duplicate)) }
         let dataStart = 8 + json.count
         let dataLength = fileSize - dataStart
         var metadata: [String: String] = [:]
@@ -159,6 +160,57 @@ public enum Safetensors {
         }
         guard covered == dataLength else { throw unused(covered, dataLength) }
         return Header(entries: entries, metadata: metadata, dataStart: dataStart)
+    }
+
+    /// The first key that an object in `json` (which JSONSerialization has parsed) holds twice, as
+    /// "key 'k' appears twice in 'parent'". The parsers keep one of the two values silently, where the
+    /// reference safetensors reader refuses the header. Keys compare as the parsed dictionary's do:
+    /// escapes decoded, as Swift strings.
+    static func duplicateKey(in json: [UInt8]) -> String? {
+        // Per open object (or array: no keys), the keys seen so far and the key that names it.
+        var open: [(keys: Set<String>?, name: String?)] = []
+        var lastKey: String?
+        var index = 0
+        while index < json.count {
+            switch json[index] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                open.append((json[index] == UInt8(ascii: "{") ? [] : nil, lastKey ?? open.last?.name))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                _ = open.popLast()
+                lastKey = nil
+            case UInt8(ascii: "\""):
+                var end = index + 1  // the closing quote: a backslash escapes the byte after it
+                while end < json.count, json[end] != UInt8(ascii: "\"") {
+                    end += json[end] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard end < json.count else { return nil }
+                var next = end + 1
+                while next < json.count, [0x20, 0x09, 0x0A, 0x0D].contains(json[next]) { next += 1 }
+                // A string followed by a colon is a key of the innermost object.
+                if next < json.count, json[next] == UInt8(ascii: ":"), open.last?.keys != nil {
+                    guard let key = string(json[index...end]) else { return nil }
+                    guard open[open.count - 1].keys!.insert(key).inserted else {
+                        return "key '\(key)' appears twice in "
+                            + (open.last!.name.map { "'\($0)'" } ?? "the top-level object")
+                    }
+                    lastKey = key
+                }
+                index = end
+            case UInt8(ascii: ","):
+                if open.last?.keys != nil { lastKey = nil }
+            default: break
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// A JSON string literal's text, its escapes decoded (by JSONSerialization, where it has any).
+    private static func string(_ literal: ArraySlice<UInt8>) -> String? {
+        guard literal.contains(UInt8(ascii: "\\")) else {
+            return String(decoding: literal.dropFirst().dropLast(), as: UTF8.self)
+        }
+        return (try? JSONSerialization.jsonObject(with: Data(literal), options: .fragmentsAllowed)) as? String
     }
 
     /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`.
