@@ -142,6 +142,32 @@ struct PlanVerificationTests {
         }
     }
 
+    /// An epsilon follows the spec's rule: finite and greater than 0 as the 32-bit float the kernels
+    /// compute with (1e300 was accepted and ran as infinity).
+    @Test func epsilonsFollowTheSpecRule() throws {
+        var good = try Self.compiled("cifar/resnet-56.yaml")
+        let name = good.program.steps[0].name
+        guard case .conv(let w, let b, let k, let s, let p, let g, var epilogue) = good.program.steps[0].kernel else {
+            Issue.record("the stem is no convolution")
+            return
+        }
+        func problem(_ epsilon: Double) -> String {
+            epilogue.batchNorm?.epsilon = epsilon
+            good.program.steps[0].kernel = .conv(
+                weight: w, bias: b, kernel: k, stride: s, padding: p, groups: g, epilogue: epilogue)
+            return PlanFile.validate(good) ?? "(verified)"
+        }
+        #expect(
+            problem(1e300)
+                == "step '\(name)': batchnorm epsilon 1e+300 is not within 32-bit float range (at most 3.4e38 in size)")
+        #expect(problem(1e-50) == "step '\(name)': batchnorm epsilon 1e-50 is not greater than 0 as a 32-bit float")
+        #expect(problem(0) == "step '\(name)': batchnorm epsilon 0.0 is not greater than 0")
+        #expect(problem(1e-5) == "(verified)")
+        #expect(
+            ProgramVerifier.epsilonProblem(-1e39, of: "layer norm")
+                == "layer norm epsilon -1e+39 is not within 32-bit float range (at most 3.4e38 in size)")
+    }
+
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
     /// any algorithm its geometry allows (each computes the same values), nothing else may.
     @Test func everyScheduleEntryIsChecked() throws {

@@ -63,6 +63,19 @@ public enum ProgramVerifier {
         }
     }
 
+    /// The spec's rule for an epsilon (Lowering's `positive`): the kernels compute with it as a 32-bit
+    /// float, where 1e300 is infinite and 1e-50 is 0, so it must be finite and greater than 0 there.
+    static func epsilonProblem(_ epsilon: Double, of what: String) -> String? {
+        let float = Float(epsilon)
+        guard float.isFinite else {
+            return "\(what) epsilon \(epsilon) is not within 32-bit float range (at most 3.4e38 in size)"
+        }
+        guard float > 0 else {
+            return "\(what) epsilon \(epsilon) is not greater than 0" + (epsilon > 0 ? " as a 32-bit float" : "")
+        }
+        return nil
+    }
+
     /// Sizes, strides and groups the C kernels take (as 32-bit integers).
     private static let kernelIntegers = 1...Int(Int32.max)
 
@@ -87,7 +100,7 @@ public enum ProgramVerifier {
             return expect(arity: 1) { .success(flattened ? output : input) }
         }
         func batchNorm(_ bn: Program.BatchNormRef, channels: Int) -> String? {
-            guard bn.epsilon > 0 else { return "batchnorm epsilon \(bn.epsilon) is not greater than 0" }
+            if let problem = epsilonProblem(bn.epsilon, of: "batchnorm") { return problem }
             return [bn.scale, bn.shift, bn.mean, bn.variance].allSatisfy { shape($0) == [channels] }
                 ? nil : "batchnorm parameters do not match \(channels) channels"
         }
@@ -125,7 +138,7 @@ public enum ProgramVerifier {
         case .layerScale(let weight):
             return elementwise() ?? (shape(weight) == [input.channels] ? nil : "layer scale shape \(shape(weight))")
         case .layerNorm(let scale, let shift, let epsilon):
-            guard epsilon > 0 else { return "layer norm epsilon \(epsilon) is not greater than 0" }
+            if let problem = epsilonProblem(epsilon, of: "layer norm") { return problem }
             return elementwise()
                 ?? (shape(scale) == [input.channels] && shape(shift) == [input.channels]
                     ? nil : "layer norm parameters do not match \(input.channels) channels")
