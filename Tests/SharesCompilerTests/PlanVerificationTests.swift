@@ -168,6 +168,26 @@ struct PlanVerificationTests {
                 == "layer norm epsilon -1e+39 is not within 32-bit float range (at most 3.4e38 in size)")
     }
 
+    /// Names are printed by profiles and reports, so a plan's may not hold control characters, which
+    /// the spec refuses too (an escape sequence in the network's name recolored the terminal).
+    @Test func namesWithControlCharactersAreRefused() throws {
+        let good = try Self.compiled("cifar/resnet-56.yaml")
+        func problem(_ change: (inout Program) -> Void) -> String {
+            var document = good
+            change(&document.program)
+            return PlanFile.validate(document) ?? "(verified)"
+        }
+        #expect(
+            problem { $0.network = "x\u{1b}[31mred" }
+                == "program.network 'x\u{1b}[31mred' contains a control character")
+        #expect(
+            problem { $0.steps[2].name = "a\u{0}\nb" }
+                == "program.steps[2].name 'a\u{0}\nb' contains a control character")
+        #expect(problem { $0.values[1].name += "\t" }.hasPrefix("program.values[1].name '"))
+        #expect(problem { $0.parameters[3].name += "\u{7f}" }.hasPrefix("program.parameters[3].name '"))
+        #expect(problem { $0.network = "ünïcode ok" } == "(verified)")
+    }
+
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
     /// any algorithm its geometry allows (each computes the same values), nothing else may.
     @Test func everyScheduleEntryIsChecked() throws {

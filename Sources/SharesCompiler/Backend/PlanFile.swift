@@ -123,6 +123,7 @@ public enum PlanFile {
         let batch = document.memory.batch
         guard batch == 1 else { return "memory.batch is \(batch); a plan's arena holds one image (1)" }
         let program = document.program
+        if let problem = unprintableName(in: program) { return problem }
         if let problem = ProgramVerifier.problems(in: program).first { return problem }
         let input = program.values[program.input], output = program.values[program.output]
         if document.inputShape != input.shape {
@@ -146,6 +147,20 @@ public enum PlanFile {
         let planned = MemoryPlanner.plan(program, batch: batch)
         return firstDifference(document.memory, planned).map {
             "memory\($0.path) is \($0.found), but the program's memory plan has \($0.expected)"
+        }
+    }
+
+    /// The first name with a control character, which the spec refuses: profiles, reports and the
+    /// diagnostics of a run print these names (an escape sequence in a network's name recolored the terminal).
+    static func unprintableName(in program: Program) -> String? {
+        func named(_ field: String, _ names: [String]) -> [(String, String)] {
+            names.enumerated().map { ("program.\(field)[\($0.offset)].name", $0.element) }
+        }
+        let names =
+            [("program.network", program.network)] + named("values", program.values.map(\.name))
+            + named("steps", program.steps.map(\.name)) + named("parameters", program.parameters.map(\.name))
+        return names.first { SpecValidator.hasControlCharacter($0.1) }.map {
+            "\($0.0) '\($0.1)' contains a control character"
         }
     }
 

@@ -48,9 +48,12 @@ enum SpecValidator {
     /// the Python, DOT and Markdown that print it (a NUL made the exported module unreadable).
     private static func checkPrintable(_ name: String, at location: Location, what: String, sink: inout DiagnosticSink)
     {
-        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            sink.error(at: location, .controlCharacterInName(name, what: what))
-        }
+        if hasControlCharacter(name) { sink.error(at: location, .controlCharacterInName(name, what: what)) }
+    }
+
+    /// The rule for every name sharesc prints, from a spec or from a plan.
+    static func hasControlCharacter(_ name: String) -> Bool {
+        name.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
     /// Whether a name given in the spec (a layer's, a stage's, a tie group's) can be one part of the
