@@ -188,6 +188,60 @@ struct PlanVerificationTests {
         #expect(problem { $0.network = "ünïcode ok" } == "(verified)")
     }
 
+    /// A field holding a value of the wrong kind is named with what it should hold: the decoder itself
+    /// says only "the given data was not valid JSON" for a fraction or 1e30 where an integer belongs.
+    @Test func wronglyTypedFieldsAreNamed() throws {
+        let good = try Self.compiled("cifar/resnet-56.yaml")
+        func problem(_ change: (inout [String: Any]) -> Void) throws -> String {
+            var object = try #require(
+                try JSONSerialization.jsonObject(with: try JSONEncoder().encode(good)) as? [String: Any])
+            change(&object)
+            let json = try JSONSerialization.data(withJSONObject: object)
+            do { _ = try JSONDecoder().decode(PlanDocument.self, from: json) } catch {
+                return PlanFile.describe(error, json: json)
+            }
+            return "(decoded)"
+        }
+        func set(_ object: inout [String: Any], _ path: [String], _ value: Any) {
+            guard let key = path.first else { return }
+            if path.count == 1 {
+                object[key] = value
+                return
+            }
+            var inner = object[key] as? [String: Any] ?? [:]
+            set(&inner, Array(path.dropFirst()), value)
+            object[key] = inner
+        }
+        #expect(
+            try problem { set(&$0, ["schedule", "threads"], 2.5) }
+                == "schedule.threads: expected a 64-bit integer, found 2.5"
+        )
+        #expect(
+            try problem { set(&$0, ["program", "output"], 1e30) }
+                == "program.output: expected a 64-bit integer, found 1e+30")
+        #expect(
+            try problem {
+                var program = $0["program"] as! [String: Any], steps = program["steps"] as! [[String: Any]]
+                steps[12]["inputs"] = [1e30]
+                program["steps"] = steps
+                $0["program"] = program
+            } == "program.steps[12].inputs[0]: expected a 64-bit integer, found 1e+30")
+        #expect(try problem { set(&$0, ["schedule", "threads"], "2") }.hasPrefix("schedule.threads: expected Int"))
+        // Beyond 64 bits as an integer literal too; an epsilon is the one number that may be a fraction.
+        #expect(
+            PlanFile.nonInteger(in: Data(#"{"a":[1,1000000000000000000000000000000]}"#.utf8))
+                == "a[1]: expected a 64-bit integer, found 1000000000000000000000000000000")
+        #expect(
+            PlanFile.nonInteger(in: Data(#"{"epsilon":1e-05,"b":{"c":2.5}}"#.utf8))
+                == "b.c: expected a 64-bit integer, found 2.5")
+        // An index out of range names the field and the value (it said "input or output value out of range").
+        var outside = good
+        outside.program.output = 1_000_000
+        #expect(
+            PlanFile.validate(outside)
+                == "program.output is 1000000, but the program has \(good.program.values.count) values")
+    }
+
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
     /// any algorithm its geometry allows (each computes the same values), nothing else may.
     @Test func everyScheduleEntryIsChecked() throws {

@@ -72,7 +72,7 @@ public enum PlanFile {
         }
         let document: PlanDocument
         do { document = try JSONDecoder().decode(PlanDocument.self, from: Data(json.utf8)) } catch {
-            throw Safetensors.failure(path, .planDamaged(describe(error)))
+            throw Safetensors.failure(path, .planDamaged(describe(error, json: Data(json.utf8))))
         }
         // The decoder keeps one of a key's two values silently; which one the writer meant is unknown.
         if let duplicate = Safetensors.duplicateKey(in: Array(json.utf8)) {
@@ -88,8 +88,13 @@ public enum PlanFile {
     /// A decoding error as the field it is about and what was wrong there, without the decoder's type
     /// names (`program.steps[1].kernel.conv.epilogue.activation: cannot initialize Activation from
     /// invalid String value tanh`).
-    static func describe(_ error: any Error) -> String {
+    static func describe(_ error: any Error, json: Data? = nil) -> String {
         guard let error = error as? DecodingError else { return String(String(describing: error).prefix(200)) }
+        if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let json,
+            let field = nonInteger(in: json)
+        {
+            return field
+        }
         func at(_ context: DecodingError.Context) -> String {
             let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
             return path.isEmpty ? "the plan" : String(path.drop { $0 == "." })
@@ -105,6 +110,24 @@ public enum PlanFile {
         case .dataCorrupted(let context): return "\(at(context)): \(detail(context))"
         @unknown default: return String(String(describing: error).prefix(200))
         }
+    }
+
+    /// Where a plan holds a number that is not an integer in place of one (`2.5`, `1e30`, 10^30): the decoder
+    /// reports that as "the given data was not valid JSON", with no field. Every number in a plan is
+    /// an integer but the epsilons, so the first other number that is no Int is the field.
+    static func nonInteger(in json: Data) -> String? {
+        func walk(_ value: Any, _ path: String, _ key: String) -> String? {
+            switch value {
+            case let object as [String: Any]:
+                return object.keys.sorted().lazy.compactMap { walk(object[$0]!, path + "." + $0, $0) }.first
+            case let array as [Any]:
+                return array.indices.lazy.compactMap { walk(array[$0], path + "[\($0)]", key) }.first
+            case let number as NSNumber where key != "epsilon" && Int(exactly: number) == nil:
+                return "\(path.drop { $0 == "." }): expected a 64-bit integer, found \(number)"
+            default: return nil
+            }
+        }
+        return (try? JSONSerialization.jsonObject(with: json)).flatMap { walk($0, "", "") }
     }
 
     /// Activation bytes of one batch no plan may exceed: far beyond any machine, and far enough below

@@ -5,8 +5,8 @@ public enum ProgramVerifier {
     public static func problems(in program: Program) -> [String] {
         var problems: [String] = []
         let values = program.values.indices, parameters = program.parameters
-        guard values.contains(program.input), values.contains(program.output) else {
-            return ["input or output value out of range"]
+        for (field, value) in [("input", program.input), ("output", program.output)] where !values.contains(value) {
+            return ["program.\(field) is \(value), but the program has \(program.values.count) values"]
         }
         for value in program.values
         where value.shape.dims.isEmpty || value.shape.dims.count > 3
