@@ -7,7 +7,7 @@ struct Run: ParsableCommand {
         abstract: "Run a network on the CPU and print its top-5 classes, or write its outputs.",
         discussion: """
             Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output
-            N x classes. Without --input, a deterministic random input of --batch images is used.
+            N x classes (N x C x H x W for a network without a classifier). Without --input, a deterministic random input of --batch images is used.
             Examples:
               sharesc run Architectures/cifar/sharesnet-164.yaml --seed 1
               sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan
@@ -32,8 +32,9 @@ struct Run: ParsableCommand {
             if let warning = NonFiniteOutputs(logits, images: batch).warning { printError(warning) }
             let classes = loaded.outputShape.elementCount
             if let output {
-                try NumPyFile.write(logits, shape: [batch] + loaded.outputShape.dims, to: output)
-                return "\(output): \(batch) x \(classes) float32"
+                let shape = [batch] + loaded.outputShape.dims
+                try NumPyFile.write(logits, shape: shape, to: output)
+                return "\(output): " + shape.map(String.init).joined(separator: " x ") + " float32"
             }
             return (0..<batch).map { image in
                 let row = Array(logits[(image * classes)..<((image + 1) * classes)])

@@ -522,6 +522,31 @@ struct RunCLITests {
         #expect(shape == [3, 10] && values.allSatisfy(\.isFinite))
     }
 
+    /// Specs and plans are told apart by name (.yaml, .yml, .plan), else by content: a spec under
+    /// another name runs as a spec, a plan under another name as a plan, and `compile` given a plan
+    /// says what it is. Outputs without a classifier are written and reported in their real shape.
+    @Test func specsAndPlansAreRecognisedByContent() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spec = directory.appendingPathComponent("net.txt").path
+        try "network: z\ninput: [1, 5, 7]\nstem: [relu]\n".write(toFile: spec, atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("z.npy").path
+        let ran = try CLITests.run(["run", spec, "--output", output])
+        #expect(ran.status == 0 && ran.stdout == "\(output): 1 x 1 x 5 x 7 float32\n", "\(ran)")
+        #expect(try NumPyFile.read(output).shape == [1, 1, 5, 7])
+
+        let plan = directory.appendingPathComponent("net.bin").path
+        #expect(try CLITests.run(["compile", spec, "-o", plan]).status == 0)
+        let fromPlan = try CLITests.run(["run", plan, "--output", output])
+        #expect(fromPlan.status == 0 && fromPlan.stdout == ran.stdout, "\(fromPlan)")
+        let compiled = try CLITests.run(["compile", plan])
+        #expect(compiled.status != 0)
+        #expect(
+            compiled.stderr.contains(
+                "cannot read '\(plan)': a plan or weights file (safetensors), not a spec; `run` and `bench` take plans"
+            ), "\(compiled.stderr)")
+    }
+
     /// The four findings of the run-path fuzzing, end to end: a plan whose declared shapes disagree with
     /// its program is refused (it read past the input, or trapped on the output); logits of any size,
     /// infinite or NaN print (formatting trapped from about 9.2e14); NaN in the input comes out as NaN
@@ -589,8 +614,14 @@ struct RunCLITests {
             wrongShape.stderr
                 == "\(input):1:1: error: input has shape [2, 3, 16, 16]; the network expects [N, 3, 32, 32] or [3, 32, 32]\n"
         )
-        let notAPlan = try CLITests.run(["run", "README.md"])
-        #expect(notAPlan.status == 1 && notAPlan.stderr.hasPrefix("README.md:1:1: error: not a valid safetensors file"))
+        // A file named .plan is read as a plan; one named otherwise, that does not open like a plan, as a spec.
+        let notAPlan = directory.appendingPathComponent("notes.plan").path
+        try "network: z\n".write(toFile: notAPlan, atomically: true, encoding: .utf8)
+        let plan = try CLITests.run(["run", notAPlan])
+        #expect(plan.status == 1 && plan.stderr.hasPrefix("\(notAPlan):1:1: error: not a valid safetensors file"))
+        let markdown = try CLITests.run(["run", "README.md"])
+        #expect(markdown.status == 1 && markdown.stderr.hasPrefix("README.md:"))
+        #expect(markdown.stderr.contains(": error: YAML syntax error"))
         let planWithSeed = try CLITests.run(["run", "some.plan", "--seed", "3"])
         #expect(planWithSeed.status == 64)
         let zeroThreads = try CLITests.run(["bench", spec, "--threads", "0"])

@@ -11,8 +11,12 @@ public struct LoadedModel {
 }
 
 public enum ModelLoader {
-    /// Whether `path` names a spec (by its extension) rather than a plan.
-    public static func isSpec(_ path: String) -> Bool { path.hasSuffix(".yaml") || path.hasSuffix(".yml") }
+    /// Whether `run` and `bench` read `path` as a spec rather than a plan: by its name (.yaml and .yml
+    /// are specs, .plan plans), else by its first bytes (a plan is a safetensors file).
+    public static func isSpec(_ path: String) -> Bool {
+        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { return true }
+        return !path.hasSuffix(".plan") && !InputFiles.startsLikeSafetensors(path: path)
+    }
 
     public static func load(
         spec path: String, options: CompileOptions, weights: WeightSource,

@@ -44,6 +44,23 @@ public enum InputFiles {
         return descriptor
     }
 
+    /// Whether `bytes` (a file's first nine at least) open a safetensors file, as plans and weights are:
+    /// an 8-byte little-endian header length, below 2^56 so its last byte is 0, then the header's `{`.
+    /// YAML text never holds a 0 byte.
+    static func startsLikeSafetensors(_ bytes: some Collection<UInt8>) -> Bool {
+        let head = Array(bytes.prefix(9))
+        return head.count == 9 && head[7] == 0 && head[8] == UInt8(ascii: "{")
+    }
+
+    /// Whether the file at `path` opens like a safetensors file (false where it cannot be read).
+    static func startsLikeSafetensors(path: String) -> Bool {
+        guard let descriptor = try? openForReading(path) else { return false }
+        defer { close(descriptor) }
+        var head = [UInt8](repeating: 0, count: 9)
+        let count = head.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
+        return count == 9 && startsLikeSafetensors(head)
+    }
+
     /// The whole file, read with the system's calls so that a failure says why (Foundation's reader gave
     /// "NSCocoaErrorDomain error 256" for a directory, /proc/self/mem and a loop of symbolic links).
     static func readAll(_ path: String) throws(UnreadableFile) -> [UInt8] {

@@ -7,8 +7,12 @@ public struct SpecSource: Sendable {
     public init(read: @escaping @Sendable (_ path: String) throws -> String) { self.read = read }
 
     public static let disk = SpecSource { path in
-        guard let text = String(validating: try InputFiles.readAll(path), as: UTF8.self) else {
-            throw UnreadableFile("not UTF-8 text")
+        let bytes = try InputFiles.readAll(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw UnreadableFile(
+                InputFiles.startsLikeSafetensors(bytes)
+                    ? "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans"
+                    : "not UTF-8 text")
         }
         return text
     }
