@@ -120,8 +120,8 @@ public enum Compiler {
     public static func fitted(_ plan: Plan, to weights: some WeightProvider, source: String) throws(CompileFailure)
         -> (Plan, [Diagnostic])
     {
-        var plan = plan, warnings: [Diagnostic] = []
-        var finite: [Int: Bool] = [:]
+        var plan = plan
+        var finite: [Int: Bool] = [:], redirected: [Int: [String]] = [:]
         for (index, step) in plan.program.steps.enumerated()
         where plan.schedule.steps[index].algorithm.winogradTile != nil {
             guard case .conv(let weight, _, _, _, _, _, _) = step.kernel else { continue }
@@ -130,10 +130,13 @@ public enum Compiler {
             plan.schedule.steps[index] = Scheduling.schedule(
                 plan.program, step: index, algorithm: .igemm,
                 threads: plan.schedule.threads)
-            warnings.append(
-                Diagnostic(
-                    .warning, at: Location(file: source, line: 1, column: 1),
-                    .nonFiniteWeight(parameter: plan.program.parameters[weight].name, step: step.name)))
+            redirected[weight, default: []].append(step.name)
+        }
+        // One warning per tensor (a tied one has many steps), at the file that holds it.
+        let warnings = redirected.keys.sorted().map { weight in
+            Diagnostic(
+                .warning, at: Location(file: weights.file ?? source, line: 1, column: 1),
+                .nonFiniteWeight(parameter: plan.program.parameters[weight].name, steps: redirected[weight]!))
         }
         return (plan, warnings)
     }

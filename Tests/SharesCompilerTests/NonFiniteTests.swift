@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import Testing
 
 @testable import SharesCompiler
@@ -210,6 +211,38 @@ struct NonFiniteTests {
     static let source = SpecSource { path in
         if path == "winograd-map.yaml" { return winogradMap }
         return try ExecutorTests.source.read(path)
+    }
+
+    /// A weight holding NaN or infinity takes its Winograd steps to the indirect GEMM, with one warning
+    /// per tensor naming its steps, at the weights file when the values come from one.
+    @Test func nonFiniteWeightLeavesWinogradWithOneWarningPerTensor() throws {
+        let compilation = try Compiler.compile("winograd-map.yaml", options: CompileOptions(source: Self.source))
+        let graph = compilation.graph
+        var weights = WeightInitializer.initialize(graph, options: InitOptions(seed: 5))
+        let plan = Compiler.plan(Compiler.program(compilation), threads: 1)
+        #expect(plan.schedule.steps.filter { $0.algorithm.winogradTile != nil }.count == 3)
+        for name in ["stem.conv2.weight", "stem.conv4.weight"] {
+            weights[graph.parameters.first { $0.name == name }!.id][7] = .infinity
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-nonfinite-\(getpid()).st")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try WeightFile.write(graph, weights, to: path)
+        let reader = try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
+        for (provider, file) in [(weights as any WeightProvider, "winograd-map.yaml"), (reader, path)] {
+            let (fitted, warnings) = try Compiler.fitted(plan, to: provider, source: "winograd-map.yaml")
+            #expect(fitted.schedule.steps.filter { $0.algorithm.winogradTile != nil }.count == 1)
+            #expect(
+                warnings.map(\.rendered) == [
+                    "\(file):1:1: warning: 'stem.conv2.weight' holds NaN or infinity, so step 'stem.conv2+bn2' runs by the indirect GEMM instead of Winograd",
+                    "\(file):1:1: warning: 'stem.conv4.weight' holds NaN or infinity, so step 'stem.conv4' runs by the indirect GEMM instead of Winograd"
+                ])
+        }
+        let tied = Message.nonFiniteWeight(parameter: "w", steps: ["a", "b", "c", "d", "e"]).text
+        #expect(
+            tied
+                == "'w' holds NaN or infinity, so steps 'a', 'b', 'c' and 2 more run by the indirect GEMM instead of Winograd"
+        )
     }
 
     /// The plan against the reference interpreter with NaN and infinities in the input, and then with

@@ -102,7 +102,7 @@ public enum Message: Error, Hashable, Sendable {
     case planDamaged(String)
     case outOfMemory(bytes: Int, purpose: String)
     case tensorTooLargeToRun(value: String, elements: Int, limit: Int)
-    case nonFiniteWeight(parameter: String, step: String)
+    case nonFiniteWeight(parameter: String, steps: [String])
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
     // Pictures
@@ -303,9 +303,11 @@ public enum Message: Error, Hashable, Sendable {
         case .tensorTooLargeToRun(let value, let elements, let limit):
             return
                 "'\(value)' holds \(elements) values per image; the CPU kernels run tensors of at most \(limit) (32-bit indices)"
-        case .nonFiniteWeight(let parameter, let step):
-            return
-                "'\(parameter)' holds NaN or infinity, so step '\(step)' runs by the indirect GEMM instead of Winograd"
+        case .nonFiniteWeight(let parameter, let steps):
+            let named = steps.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
+            let more = steps.count > 3 ? " and \(steps.count - 3) more" : ""
+            return "'\(parameter)' holds NaN or infinity, so \(steps.count == 1 ? "step" : "steps") \(named)\(more) "
+                + "\(steps.count == 1 ? "runs" : "run") by the indirect GEMM instead of Winograd"
         case .inputShape(let found, let expected):
             return
                 "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"

@@ -91,6 +91,7 @@ public enum WeightFile {
 /// so that loading a large network never holds the whole file in memory.
 public final class WeightFileReader: WeightProvider {
     public let path: String
+    public var file: String? { path }
     public let header: Safetensors.Header
     /// What was adapted in a file saved from PyTorch (counters dropped, prefix stripped, dtypes converted).
     public let notes: [Diagnostic]

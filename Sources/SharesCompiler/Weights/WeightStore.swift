@@ -42,10 +42,13 @@ public protocol WeightProvider {
     /// What the provider adapted on the way (a PyTorch checkpoint's prefix, converted types), for the
     /// command to print.
     var notes: [Diagnostic] { get }
+    /// The file the values come from, for diagnostics about them (nil: generated, or in memory).
+    var file: String? { get }
 }
 
 extension WeightProvider {
     public var notes: [Diagnostic] { [] }
+    public var file: String? { nil }
 }
 
 extension WeightStore: WeightProvider {
