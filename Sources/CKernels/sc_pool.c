@@ -16,14 +16,14 @@
 #define SC_PAUSE() ((void)0)
 #endif
 
-// Turns of waiting before a worker sleeps: about a millisecond in all (2000 pauses of some 20 ns, then
-// 2000 yields of about half a microsecond), far longer than the gap between two steps.
-#define SC_SPINS 4000
+// Turns of waiting before a worker sleeps: about a millisecond in all (2000 pauses of some 35 ns, then
+// 500 yields of 1-2 microseconds), far longer than the gap between two steps.
+#define SC_SPINS 2500
 // Turns after which a waiting thread also yields its CPU at each turn. With more threads than CPUs
 // (--threads above the cores, or a process confined by taskset or a cgroup), a thread that only
 // spins holds the CPU that the thread it waits for needs, for a whole time slice: 2 threads on one
 // CPU ran a small network 12 times slower, 64 threads 100 times. Where each thread has a CPU, the
-// yield returns at once (about a microsecond), and steps rarely leave a thread waiting this long.
+// yield returns at once (in 1-2 microseconds), and steps rarely leave a thread waiting this long.
 #define SC_SPINS_BEFORE_YIELD 2000
 
 // One turn of a wait: a pause, and after SC_SPINS_BEFORE_YIELD turns a yield too.
