@@ -54,16 +54,27 @@ public struct Comparison: Codable, Hashable, Sendable {
             Metric("distinct weighted layers", a.layers.distinct, b.layers.distinct),
             Metric("tied weights", a.ties.count, b.ties.count)
         ]
-        // Stages are matched by name, in A's order, then B's extra stages.
-        let names =
-            a.stages.map(\.name) + b.stages.map(\.name).filter { name in !a.stages.contains { $0.name == name } }
-        stages = names.map { name in
+        stages = Self.merged(a.stages, b.stages).map { name in
             let left = a.stages.first { $0.name == name }, right = b.stages.first { $0.name == name }
             return StageDelta(
                 name: name, a: left, b: right,
                 parameters: Metric("parameters", left?.parameters ?? 0, right?.parameters ?? 0),
                 macs: Metric("MACs", left?.macs ?? 0, right?.macs ?? 0))
         }
+    }
+
+    /// Stage names matched by name, in network order: A's, with each stage of B alone placed after the row
+    /// before it in B. Every report starts with a stem row and ends with a head row, so these stay at the ends.
+    static func merged(_ a: [Report.StageRow], _ b: [Report.StageRow]) -> [String] {
+        var names = a.map(\.name)
+        var previous: String?
+        for row in b {
+            if !names.contains(row.name) {
+                names.insert(row.name, at: previous.flatMap { names.firstIndex(of: $0) }.map { $0 + 1 } ?? 0)
+            }
+            previous = row.name
+        }
+        return names
     }
 
     public func rendered(as format: ReportFormat) -> String {
