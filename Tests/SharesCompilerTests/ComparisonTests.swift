@@ -2,12 +2,17 @@ import Testing
 
 @testable import SharesCompiler
 
-/// `compare` of two specs: stages matched by name in network order.
+/// `compare` of two specs: stages matched by name in network order, and a summary that reads well when a
+/// side has nothing to compare against.
 struct ComparisonTests {
     static let block = "blocks: {b: {args: {}, body: [conv: {out: 3, kernel: 1}]}}\n"
 
     static func report(_ spec: String) throws -> Report {
         try compileInMemory(["spec.yaml": "input: [3, 8, 8]\n" + spec]).report
+    }
+
+    static func summary(_ a: String, _ b: String) throws -> String {
+        ComparisonText.summary(Comparison(try report(a), try report(b)))
     }
 
     /// B's own stages follow the stage before them in B, so the head stays last.
@@ -22,5 +27,17 @@ struct ComparisonTests {
         // A spec without a head still has an (empty) head row, last.
         let headless = try Self.report(Self.block + "stages: [{name: v, block: b}, {name: x, block: b}]\n")
         #expect(Comparison(a, headless).stages.map(\.name) == ["stem", "v", "x", "y", "head"])
+    }
+
+    /// A at zero gives no percentage: the counts say it.
+    @Test func summaryWithZeroCounts() throws {
+        let none = "stem: [relu]\n", conv = "stem: [conv: {out: 2, kernel: 1}]\n"
+        #expect(
+            try Self.summary(none, conv)
+                == "B has 6 more parameters than A, with 384 MACs in B and none in A.")
+        #expect(
+            try Self.summary(conv, none)
+                == "B has 6 fewer parameters than A (-100.0%), with -100.0% MACs in B (384 MACs -> 0 MACs).")
+        #expect(try Self.summary(none, none) == "Both have 0 parameters, at the same compute (0 MACs per image).")
     }
 }

@@ -135,14 +135,20 @@ enum ComparisonText {
     /// One sentence with the trade-off, in the table's terms: B against A, relative to A.
     static func summary(_ comparison: Comparison) -> String {
         let parameters = comparison.totals[0], macs = comparison.totals[5]
-        let compute =
-            macs.delta == 0
-            ? "at the same compute (\(Format.metric(macs.a, unit: "MACs")) per image)"
-            : "with \(Format.signedPercent(macs.deltaPercent)) MACs in B (\(Format.metric(macs.a, unit: "MACs")) -> \(Format.metric(macs.b, unit: "MACs")))"
+        // A change relative to nothing (A at 0) has no percentage: the sentence gives the counts alone.
+        let compute: String
+        if macs.delta == 0 {
+            compute = "at the same compute (\(Format.metric(macs.a, unit: "MACs")) per image)"
+        } else if let percent = macs.deltaPercent {
+            compute =
+                "with \(Format.signedPercent(percent)) MACs in B (\(Format.metric(macs.a, unit: "MACs")) -> \(Format.metric(macs.b, unit: "MACs")))"
+        } else {
+            compute = "with \(Format.metric(macs.b, unit: "MACs")) in B and none in A"
+        }
         if parameters.delta == 0 { return "Both have \(Format.grouped(parameters.a)) parameters, " + compute + "." }
         let direction = parameters.delta > 0 ? "more" : "fewer"
+        let change = parameters.deltaPercent.map { " (\(Format.signedPercent($0)))" } ?? ""
         return
-            "B has \(Format.grouped(abs(parameters.delta))) \(direction) parameters than A "
-            + "(\(Format.signedPercent(parameters.deltaPercent))), " + compute + "."
+            "B has \(Format.grouped(abs(parameters.delta))) \(direction) parameters than A\(change), " + compute + "."
     }
 }
