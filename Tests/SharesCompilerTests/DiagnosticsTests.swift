@@ -378,6 +378,19 @@ struct DiagnosticsTests {
             "spec.yaml:1:10: error: cannot read 'lib/blokcs.yaml': no such file")
     }
 
+    /// An empty path would resolve to the spec's own folder ("cannot read '.': is a directory").
+    @Test func emptyIncludeOrExtendsPath() {
+        Self.check(
+            "include: \"\"\ninput: [3, 8, 8]\nstem: [relu]\n",
+            "spec.yaml:1:10: error: expected the path of a file to include, found an empty string")
+        Self.check(
+            "include: [lib/blocks.yaml, '']\ninput: [3, 8, 8]\nstem: [relu]\n",
+            "spec.yaml:1:28: error: expected the path of a file to include, found an empty string")
+        Self.check(
+            "extends: ''\ninput: [3, 8, 8]\nstem: [relu]\n",
+            "spec.yaml:1:10: error: expected the path of the spec this one extends, found an empty string")
+    }
+
     @Test func emptyIncludeFile() {
         Self.check(
             "include: a.yaml\ninput: [3, 8, 8]\nstem: [relu]\n", with: ["a.yaml": ""],

@@ -21,8 +21,8 @@ struct SpecParser {
             switch key.value {
             case "network": file.network = decode.string(value, "the network's name")
             case "description": _ = decode.string(value, "a description")
-            case "include": file.includes = decode.strings(value, "an include path")
-            case "extends": file.extends = decode.string(value, "the path of the spec this one extends")
+            case "include": file.includes = decode.paths(value, "the path of a file to include")
+            case "extends": file.extends = decode.path(value, "the path of the spec this one extends")
             case "input": file.input = parseInput(value)
             case "vars": file.variables = parseVariables(value)
             case "stem": file.stem = parseLayerList(value, "'stem'")

@@ -43,6 +43,16 @@ struct YAMLDecoding {
         return Located(text, at: node.location)
     }
 
+    /// A file path: a string, and not an empty one, which would resolve to the including file's folder.
+    mutating func path(_ node: YAMLNode, _ what: String) -> Located<String>? {
+        guard let path = string(node, what) else { return nil }
+        guard !path.value.isEmpty else {
+            sink.error(at: node.location, .expected(what, found: "an empty string"))
+            return nil
+        }
+        return path
+    }
+
     /// A scalar read as a number or an arithmetic expression (`64`, `$width * 4`).
     mutating func expression(_ node: YAMLNode, _ what: String) -> LocatedExpression? {
         guard let text = node.scalar, !node.isNull else {
@@ -81,11 +91,11 @@ struct YAMLDecoding {
         }
     }
 
-    /// A value that may be one string or a list of strings (`include: a.yaml` or `include: [a.yaml, b.yaml]`).
-    mutating func strings(_ node: YAMLNode, _ what: String) -> [Located<String>] {
+    /// A value that may be one path or a list of paths (`include: a.yaml` or `include: [a.yaml, b.yaml]`).
+    mutating func paths(_ node: YAMLNode, _ what: String) -> [Located<String>] {
         if case .sequence(let items) = node.value {
-            return items.compactMap { string($0, what) }
+            return items.compactMap { path($0, what) }
         }
-        return string(node, what).map { [$0] } ?? []
+        return path(node, what).map { [$0] } ?? []
     }
 }
