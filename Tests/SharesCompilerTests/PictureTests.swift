@@ -167,8 +167,13 @@ struct PictureTests {
         #expect(
             failure("botleneck")
                 == "<command line: --block botleneck>:1:1: error: no stage of the network is built from a block named "
-                + "'botleneck'; its stages use: bottleneck (or name one block, such as stage1.block2); "
+                + "'botleneck'; its stages use: bottleneck (or name one block, such as stage1.block1); "
                 + "did you mean 'bottleneck'?")
+        #expect(
+            failure("stage1.blok2")
+                == "<command line: --block stage1.blok2>:1:1: error: no stage of the network is built from a block "
+                + "named 'stage1.blok2'; its stages use: bottleneck (or name one block, such as stage1.block1); "
+                + "did you mean 'stage1.block2'?")
         #expect(
             failure("stage7.block1")
                 == "<command line: --block stage7.block1>:1:1: error: unknown stage 'stage7'; stages are: stage1, "
@@ -177,6 +182,32 @@ struct PictureTests {
             failure("stage4.block4")
                 == "<command line: --block stage4.block4>:1:1: error: block 4 is out of range; the stage has blocks 1...3"
         )
+    }
+
+    /// The example block is one of this network's, whatever its stages are called; none when it has no blocks.
+    @Test func missingBlockHintsNameThisNetworksBlocks() throws {
+        let spec = """
+            input: [3, 8, 8]
+            blocks: {b: {args: {}, body: [conv: {out: 3, kernel: 1}]}}
+            stages: [{name: a, block: b, repeat: 2}]
+
+            """
+        let withBlocks = try compileInMemory(["spec.yaml": spec]).graph
+        let withoutBlocks = try compileInMemory(["spec.yaml": "input: [3, 8, 8]\nstem: [relu]\n"]).graph
+        func failure(_ graph: Graph, _ name: String) -> String {
+            do {
+                _ = try DOTRendering.renderBlock(graph, named: name)
+                return "(drawn)"
+            } catch { return error.description }
+        }
+        #expect(
+            failure(withBlocks, "zzz")
+                == "<command line: --block zzz>:1:1: error: no stage of the network is built from a block named "
+                + "'zzz'; its stages use: b (or name one block, such as a.block1)")
+        #expect(
+            failure(withoutBlocks, "zzz")
+                == "<command line: --block zzz>:1:1: error: no stage of the network is built from a block named "
+                + "'zzz'; its stages use: (none)")
     }
 
     @Test func fileFormatComesFromTheExtension() throws {

@@ -106,7 +106,7 @@ public enum Message: Error, Hashable, Sendable {
     case automaticName(String, kind: String, previous: Bool)
     case internalError(String)
     // Pictures
-    case blockNotInNetwork(String, used: [String])
+    case blockNotInNetwork(String, used: [String], blocks: [String])
     case pictureFormat(path: String, known: [String])
     case graphvizMissing(path: String)
     case graphvizFailed(path: String, detail: String)
@@ -315,10 +315,12 @@ public enum Message: Error, Hashable, Sendable {
             return (previous ? "previous definition is here: " : "")
                 + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
-        case .blockNotInNetwork(let name, let used):
+        case .blockNotInNetwork(let name, let used, let blocks):
+            // The example is a block of this network, so it can be pasted as it stands.
             return
-                "no stage of the network is built from a block named '\(name)'; its stages use: \(used.isEmpty ? "(none)" : used.joined(separator: ", ")) (or name one block, such as stage1.block2)"
-                + Suggestion.clause(for: name, among: used)
+                "no stage of the network is built from a block named '\(name)'; its stages use: \(used.isEmpty ? "(none)" : used.joined(separator: ", "))"
+                + (blocks.first.map { " (or name one block, such as \($0))" } ?? "")
+                + Suggestion.clause(for: name, among: used + blocks)
         case .pictureFormat(let path, let known):
             return
                 "cannot tell the picture's format from '\(path)'; name the file .\(known.joined(separator: ", .")) (.dot writes the DOT text)"

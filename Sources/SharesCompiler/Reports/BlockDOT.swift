@@ -122,7 +122,8 @@ enum BlockDOT {
         }
         guard let best else {
             let used = Set(graph.stages.filter { $0.blocks > 0 }.map(\.template)).sorted()
-            throw CompileFailure(Diagnostic(at: location, .blockNotInNetwork(name, used: used)))
+            let blocks = graph.stages.flatMap { stage in (0..<stage.blocks).map { "\(stage.name).block\($0 + 1)" } }
+            throw CompileFailure(Diagnostic(at: location, .blockNotInNetwork(name, used: used, blocks: blocks)))
         }
         return (best.stage, best.block)
     }
