@@ -17,6 +17,10 @@ struct ExpressionTests {
         #expect(try value("7 // 2") == .int(3))
         #expect(try value("-7 // 2") == .int(-4))
         #expect(try value("7 % 3") == .int(1))
+        #expect(try value("-7 % 3") == .int(2))
+        #expect(try value("7 % -3") == .int(-2))
+        // Int.min % -1 is 0, as in Python, though Int.min / -1 does not fit in 64 bits.
+        #expect(try value("$a % -1", ["a": .int(.min)]) == .int(0))
         #expect(try value("2 + 3 * 4") == .int(14))
         #expect(try value("-(2 + 3)") == .int(-5))
         #expect(try value("0.3") == .real(0.3))
@@ -39,6 +43,11 @@ struct ExpressionTests {
         #expect(
             failure("9223372036854775807 + 1")
                 == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
+        for op in ["//", "/"] {
+            #expect(
+                failure("$a \(op) -1", ["a": .int(.min)])
+                    == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
+        }
         #expect(
             failure("$widht * 2", ["width": .int(1)])
                 == "t.yaml:3:10: error: unknown variable '$widht'; known here: $width; did you mean '$width'?")

@@ -98,6 +98,8 @@ public struct Scope: Sendable {
         case .multiply: result = x.multipliedReportingOverflow(by: y)
         case .divide, .floorDivide, .remainder:
             guard y != 0 else { throw fail(.divisionByZero) }
+            // Every integer is a multiple of -1, Int.min too, whose quotient alone overflows: its `%` is 0.
+            if op == .remainder, y == -1 { return 0 }
             let (quotient, overflow) = x.dividedReportingOverflow(by: y)
             if overflow { throw fail(.arithmeticOverflow) }
             let remainder = x - quotient * y
