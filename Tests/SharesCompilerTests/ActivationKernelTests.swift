@@ -89,8 +89,9 @@ struct ActivationKernelTests {
     }
 
     @Test func layerNorm() {
-        for (channels, pixels) in [(5, 13), (17, 4), (1, 3), (96, 5), (768, 2)] {
-            // A large common offset: the variance must come from deviations, not from squares.
+        for (channels, pixels) in [(5, 13), (17, 4), (1, 3), (96, 5), (768, 2), (27, 9), (40, 6)] {
+            // Pixels by fours and one at a time; channels by 16, by 8 and one at a time. A large common
+            // offset: the variance must come from deviations, not from squares.
             let x = KernelTests.random(pixels * channels, seed: 91).map { $0 + 100 }
             let scale = KernelTests.random(channels, seed: 92), shift = KernelTests.random(channels, seed: 93)
             let epsilon: Float = 1e-6
