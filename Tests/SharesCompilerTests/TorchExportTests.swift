@@ -215,6 +215,18 @@ struct TorchExportTests {
                 error.description.contains(
                     "error: cannot export 'fc1' to PyTorch: its input features depend on the image size"))
         }
+        // The same template in a stage that builds no block needs no class: the network exports, as it
+        // compiles, runs and exports to ONNX.
+        let unused = try compileInMemory([
+            "spec.yaml": """
+            input: [4, 8, 8]
+            blocks: {b: {body: [linear: {out: 3}], merge: none}}
+            stages: [{block: b, repeat: 0}]
+            head: [global_avgpool, flatten, linear: {out: 2}]
+            """
+        ])
+        let source = try TorchExporter.export(unused)
+        #expect(!source.contains("class BBlock") && source.contains("        self.stage1 = Stage()\n"), "\(source)")
     }
 
     /// A flatten inside a block exports (nn.Flatten; the next blocks get the feature count, see

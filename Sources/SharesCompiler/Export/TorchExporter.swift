@@ -31,6 +31,9 @@ public enum TorchExporter {
         for stage in spec.stages where classes[stage.block.value] == nil {
             let template = spec.blocks[stage.block.value]!
             let stages = stagesOfTemplate[template.name]!
+            // A template that builds no block (its stages repeat it 0 times) needs no class, and may
+            // hold what a class could not (a linear over features that depend on the image size).
+            if stages.allSatisfy({ graph.stages[$0].blocks == 0 }) { continue }
             let tieable = Set(
                 stages.flatMap { index in
                     (1...max(graph.stages[index].blocks, 1)).flatMap {
@@ -147,7 +150,6 @@ public enum TorchExporter {
             guard PythonSource.isModuleName(name), !["stem", "head", "shared"].contains(name) else {
                 throw CompileFailure(Diagnostic(at: stage.name.location, .torchName(name, what: "stage")))
             }
-            let blockClass = classes[stage.block.value]!
             let own = holders.stages[index] ?? []
             if !own.isEmpty { lines.append("        shared = \(holders.moduleDict(own, indent: "        "))") }
             var values: [String: Number] = [:]
@@ -156,6 +158,7 @@ public enum TorchExporter {
             // Each block's constructor call, and the same call with its block number as `n`.
             var calls: [String] = [], numbered: [String?] = []
             for block in 1...max(graph.stages[index].blocks, 1) where graph.stages[index].blocks > 0 {
+                let blockClass = classes[stage.block.value]!  // every template that builds a block has one
                 let nodes = nodesOfSection[.block(stage: index, block: block)] ?? []
                 let input = current
                 current = nodes.last?.id ?? current
