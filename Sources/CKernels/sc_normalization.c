@@ -19,7 +19,8 @@ static inline __attribute__((always_inline)) float sc_lanes_sum(const sc_v8 *v) 
 }
 
 // For each of `rows` rows of n floats (row k at x + k * n): the sum of its values, or of their squared
-// deviations from mean[k] (the two-pass variance, exact for constant rows and stable for large means).
+// deviations from mean[k] (the two-pass variance, exact for constant rows and stable for large means;
+// mean may be NULL for the plain sums).
 // Two vectors of partial sums per row, so that the rows' add chains are in flight together; the last
 // n % 8 values one by one.
 static inline __attribute__((always_inline)) void sc_row_moments(const float *x, int rows, int n, const float *mean,
@@ -61,7 +62,7 @@ static inline __attribute__((always_inline)) void sc_layer_norm_rows(const float
                                                                      const float *scale, const float *shift,
                                                                      float epsilon) {
     float mean[SC_LN_PIXELS], variance[SC_LN_PIXELS];
-    sc_row_moments(x, rows, channels, mean, 0, mean);
+    sc_row_moments(x, rows, channels, NULL, 0, mean);
     for (int k = 0; k < rows; k++) mean[k] /= (float)channels;
     sc_row_moments(x, rows, channels, mean, 1, variance);
     float rstd[SC_LN_PIXELS];
