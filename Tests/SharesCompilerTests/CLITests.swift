@@ -25,16 +25,18 @@ struct CLITests {
     }
 
     /// `environment` replaces variables of this process's environment (a PATH without Graphviz, say).
-    static func run(_ arguments: [String], executable name: String = "sharesc", environment: [String: String] = [:])
-        throws -> Run
-    {
+    /// `directory`: where it runs (the repository's root unless given).
+    static func run(
+        _ arguments: [String], executable name: String = "sharesc", environment: [String: String] = [:],
+        in directory: String = repositoryRoot
+    ) throws -> Run {
         let process = Process()
-        process.executableURL = executable(name)
+        process.executableURL = name.hasPrefix("/") ? URL(fileURLWithPath: name) : executable(name)
         process.arguments = arguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
-        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -215,6 +217,72 @@ struct CLITests {
         }
     }
 
+    /// Names of one character (Foundation's path functions trapped on them, SIGILL) and names near the
+    /// 255-byte limit (which leave no room for the temporary file's own) are written like any other.
+    @Test func shortAndLongOutputNames() throws {
+        try Self.withScratchDirectory("out") { directory in
+            let spec = repositoryRoot + "/Examples/1-custom-block.yaml"
+            for name in ["a", "-"] {
+                let result = try Self.run(["compile", spec, "-o", name], in: directory)
+                #expect(result.status == 0, "\(name): \(result.stderr)")
+                #expect(FileManager.default.fileExists(atPath: directory + "/" + name))
+            }
+            let long = directory + "/" + String(repeating: "x", count: 250)
+            try OutputFile.write(Array("new".utf8), to: long)
+            #expect(try String(contentsOfFile: long, encoding: .utf8) == "new")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count == 3)
+        }
+    }
+
+    /// A write that fails part-way (a full disk; here a limit on file size) leaves the file at the path as
+    /// it was, and no temporary file: the path itself used to be written again, in place, and truncated.
+    @Test func failedWritesLeaveTheOldFile() throws {
+        try Self.withScratchDirectory("out") { directory in
+            let plan = directory + "/good.plan", old = "the plan that was there"
+            try old.write(toFile: plan, atomically: true, encoding: .utf8)
+            // (SIGXFSZ ignored, so that the write past the limit fails with EFBIG instead of killing.)
+            let limited = "trap '' XFSZ; ulimit -f 2; exec \"$0\" compile \"$1\" -o \"$2\""
+            let result = try Self.run(
+                [
+                    "-c", limited, Self.executable("sharesc").path, repositoryRoot + "/Examples/1-custom-block.yaml",
+                    plan
+                ],
+                executable: "/bin/sh")
+            #expect(result.status == 1)
+            #expect(result.stderr == "\(plan):1:1: error: cannot write '\(plan)': File too large\n")
+            #expect(try String(contentsOfFile: plan, encoding: .utf8) == old)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["good.plan"])
+        }
+    }
+
+    /// An included file is one file by whatever path reaches it: two links to the library's own folder
+    /// made each spelling `d/e/d/.../lib.yaml` a new file to read, 2^40 of them (the command never ended).
+    @Test func includesThroughSymbolicLinksAreOneFile() throws {
+        try Self.withScratchDirectory { directory in
+            for link in ["d", "e"] {
+                try FileManager.default.createSymbolicLink(atPath: directory + "/" + link, withDestinationPath: ".")
+            }
+            let files = [
+                "lib.yaml": "include: [d/lib.yaml, e/lib.yaml]\nvars: {a: 1}\n",
+                "cycle.yaml": "include: lib.yaml\ninput: [3, 8, 8]\nstem: [relu]\n",
+                "blocks.yaml": "blocks:\n  b:\n    body: [relu]\n",
+                "twice.yaml": "include: [blocks.yaml, d/blocks.yaml, d/e/blocks.yaml]\ninput: [3, 8, 8]\nstem: [relu]\n"
+            ]
+            for (name, text) in files {
+                try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+            }
+            let cycle = try Self.run(["check", "cycle.yaml"], in: directory)
+            #expect(cycle.status == 1)
+            #expect(
+                cycle.stderr
+                    == "lib.yaml:1:11: error: include cycle: lib.yaml -> d/lib.yaml\n"
+                    + "lib.yaml:1:23: error: include cycle: lib.yaml -> e/lib.yaml\n")
+            // Read once: the block is defined once, not three times.
+            let twice = try Self.run(["check", "twice.yaml"], in: directory)
+            #expect(twice.status == 0, "\(twice.stderr)")
+        }
+    }
+
     /// No output replaces a file the command read: `init spec.yaml -o spec.yaml` wrote weights over the spec.
     @Test func outputsNeverReplaceInputs() throws {
         try Self.withScratchDirectory { directory in
@@ -280,7 +348,8 @@ struct CLITests {
             for (path, reason) in [
                 (pipe, "is not a regular file (a device, pipe or socket)"),
                 ("/dev/zero", "is not a regular file (a device, pipe or socket)"),
-                (folder, "is a directory"), (directory + "/none.npy", "no such file")
+                (folder, "is a directory"), (directory + "/none.npy", "no such file"),
+                ("", "the path is empty; expected a file name")
             ] {
                 for arguments in [
                     ["check", path], ["run", spec, "--weights", path], ["run", path], ["bench", path],

@@ -26,6 +26,7 @@ public enum InputFiles {
     /// file: a directory says so, and a device or pipe is refused (/dev/zero never ends; a pipe with
     /// no writer would block the open, which is therefore made without waiting).
     static func openForReading(_ path: String) throws(UnreadableFile) -> Int32 {
+        guard !path.isEmpty else { throw UnreadableFile("the path is empty; expected a file name") }
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { throw UnreadableFile(errno: errno) }
         var status = stat()

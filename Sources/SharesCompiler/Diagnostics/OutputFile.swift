@@ -15,7 +15,7 @@ public enum OutputFile {
         }
         guard !path.isEmpty else { throw failure("the path is empty; expected a file name") }
         var status = stat(), directoryStatus = stat()
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = split(path).directory
         let exists = stat(path, &status) == 0
         if exists, status.st_mode & S_IFMT == S_IFDIR { throw failure("is a directory") }
         if exists, let input = InputFiles.path(of: status) {
@@ -29,20 +29,27 @@ public enum OutputFile {
         }
         let data = Array(bytes)
         if exists, status.st_mode & S_IFMT != S_IFREG {
-            if let reason = writeAll(data, to: path, flags: O_WRONLY | O_TRUNC) { throw failure(reason) }
+            if let problem = writeAll(data, to: path, flags: O_WRONLY | O_TRUNC) { throw failure(problem.reason) }
             return
         }
         // An existing file keeps its place (a symbolic link is written through, not replaced) and its mode.
         let target = exists ? URL(fileURLWithPath: path).resolvingSymlinksInPath().path : path
         let mode = exists ? mode_t(status.st_mode & 0o7777) : 0o644
-        let targetDirectory = (target as NSString).deletingLastPathComponent
-        let name = (target as NSString).lastPathComponent
-        let temporary = (targetDirectory.isEmpty ? "" : targetDirectory + "/") + ".\(name).sharesc-\(getpid())"
-        if writeAll(data, to: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode) != nil {
+        let (targetDirectory, name) = split(target)
+        // (A name near the system's 255-byte limit leaves no room for the temporary's own.)
+        let temporaryName = name.utf8.count > 200 ? ".sharesc-\(getpid())" : ".\(name).sharesc-\(getpid())"
+        let temporary = (targetDirectory.isEmpty ? "" : targetDirectory + "/") + temporaryName
+        switch writeAll(data, to: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode) {
+        case nil: break
+        case .write(let reason):  // a full disk, a size limit: the file at the path stays as it was
             unlink(temporary)
+            throw failure(reason)
+        case .open:
             // Where no file can be made beside it (a directory that takes none, as /proc), the path
             // itself, in place: its own failure says why.
-            if let reason = writeAll(data, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC) { throw failure(reason) }
+            if let problem = writeAll(data, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC) {
+                throw failure(problem.reason)
+            }
             return
         }
         guard rename(temporary, target) == 0 else {
@@ -52,17 +59,34 @@ public enum OutputFile {
         }
     }
 
+    /// `path` as the directory before its last '/' ("" where it has none) and the name after it.
+    /// (Foundation's `deletingLastPathComponent` traps on a name of one character.)
+    static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+        return (slash == path.startIndex ? "/" : String(path[..<slash]), String(path[path.index(after: slash)...]))
+    }
+
+    /// Why a file was not written: it could not be opened, or it was opened and the writing failed.
+    private enum Problem {
+        case open(String), write(String)
+        var reason: String {
+            switch self {
+            case .open(let reason), .write(let reason): reason
+            }
+        }
+    }
+
     /// Writes `data` to the file `open` gives for `flags`; the system's reason on failure.
-    private static func writeAll(_ data: [UInt8], to path: String, flags: Int32, mode: mode_t = 0o644) -> String? {
+    private static func writeAll(_ data: [UInt8], to path: String, flags: Int32, mode: mode_t = 0o644) -> Problem? {
         let descriptor = open(path, flags, mode)
-        guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+        guard descriptor >= 0 else { return .open(String(cString: strerror(errno))) }
         // (open's mode passes through the umask; an existing file's mode is given back exactly.)
         if mode != 0o644 { fchmod(descriptor, mode) }
         if let reason = writeAll(data, toDescriptor: descriptor) {
             close(descriptor)
-            return reason
+            return .write(reason)
         }
-        return close(descriptor) == 0 ? nil : String(cString: strerror(errno))
+        return close(descriptor) == 0 ? nil : .write(String(cString: strerror(errno)))
     }
 
     /// Writes all of `data` to an open descriptor (a file's, standard output's), again where a write is

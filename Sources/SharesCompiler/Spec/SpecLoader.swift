@@ -6,12 +6,15 @@ import Foundation
 ///   and `head` replace the parent's when given, its `vars` override the parent's one by one, and its
 ///   top-level `share` adds ties to the parent's stages.
 /// - `include: blocks.yaml` brings in a library of block templates (and default `vars`). A file reached
-///   twice is read once; a file that includes itself, directly or not, is an error.
+///   twice is read once; a file that includes itself, directly or not, is an error. A file is the same
+///   by whatever path it is reached (`SpecSource.identity`): two symbolic links to `.` once made each
+///   spelling of `d/e/d/.../lib.yaml` a new file, 2^40 of them.
 struct SpecLoader {
     private let source: SpecSource
     private var sink = DiagnosticSink()
-    /// Files being read, outermost first: a path that reappears here is a cycle.
-    private var stack: [String] = []
+    /// Files being read, outermost first, with their identities: a file that reappears here is a cycle.
+    private var stack: [(path: String, identity: String)] = []
+    /// The identities of the libraries loaded.
     private var libraries: Set<String> = []
     private var libraryFiles: [SpecFile] = []
 
@@ -21,7 +24,8 @@ struct SpecLoader {
 
     static func load(path: String, source: SpecSource, overrides: [VariableOverride]) throws(CompileFailure) -> Spec {
         var loader = SpecLoader(source: source)
-        let chain = loader.loadChain(path: Paths.normalize(path), requestedAt: nil)
+        // (An empty path stays empty, for its reading to say so: normalised, it would name the folder '.'.)
+        let chain = loader.loadChain(path: path.isEmpty ? path : Paths.normalize(path), requestedAt: nil)
         try loader.sink.check()
         let spec = loader.merge(chain, overrides: overrides)
         try loader.sink.check()
@@ -73,7 +77,7 @@ struct SpecLoader {
             return []
         }
         guard let (file, _) = parse(path: path, requestedAt: requestedAt) else { return [] }
-        stack.append(path)
+        stack.append((path, identity(path)))
         defer { stack.removeLast() }
         // The parent's libraries load first, so that this file's libraries override their variables.
         let ancestors =
@@ -91,19 +95,20 @@ struct SpecLoader {
                 sink.emit(cycle)
                 continue
             }
-            guard !libraries.contains(path) else { continue }
+            let fileIdentity = identity(path)
+            guard !libraries.contains(fileIdentity) else { continue }
             guard stack.count < Self.maximumFileChain else {
                 sink.error(at: include.location, .fileChainTooLong(limit: Self.maximumFileChain))
                 return
             }
-            libraries.insert(path)
+            libraries.insert(fileIdentity)
             guard let (library, keys) = parse(path: path, requestedAt: include.location, library: true) else {
                 continue
             }
             for key in keys where !Self.libraryKeys.contains(key.value) {
                 sink.error(at: key.location, .notAllowedInInclude(key.value))
             }
-            stack.append(path)
+            stack.append((path, fileIdentity))
             loadLibraries(of: library)
             stack.removeLast()
             libraryFiles.append(library)
@@ -112,12 +117,16 @@ struct SpecLoader {
 
     /// `extending`: the edge that closes the cycle is an `extends` (else an `include`).
     private func cycle(reaching path: String, at location: Location?, extending: Bool) -> Diagnostic? {
-        guard let start = stack.firstIndex(of: path) else { return nil }
-        let chain = Array(stack[start...]) + [path]
+        let reached = identity(path)
+        guard let start = stack.firstIndex(where: { $0.identity == reached }) else { return nil }
+        let chain = stack[start...].map(\.path) + [path]
         return Diagnostic(
             at: location ?? Location(file: path, line: 1, column: 1),
             extending ? .extendsCycle(chain: chain) : .includeCycle(chain: chain))
     }
+
+    /// The file's identity, or its path where there is no such file (its reading then says so).
+    private func identity(_ path: String) -> String { source.identity?(path) ?? path }
 
     // MARK: Merging
 

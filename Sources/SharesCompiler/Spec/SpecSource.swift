@@ -3,19 +3,33 @@ import Foundation
 /// Where spec files come from: the disk, or a dictionary in tests.
 public struct SpecSource: Sendable {
     public var read: @Sendable (_ path: String) throws -> String
+    /// What names one file by whatever path it is reached (symbolic and hard links): its device and
+    /// inode on disk; nil where there is no such file. Without it, a file's (normalised) path names it.
+    public var identity: (@Sendable (_ path: String) -> String?)?
 
-    public init(read: @escaping @Sendable (_ path: String) throws -> String) { self.read = read }
-
-    public static let disk = SpecSource { path in
-        let bytes = try InputFiles.readAll(path)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw UnreadableFile(
-                InputFiles.startsLikeSafetensors(bytes)
-                    ? "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans"
-                    : "not UTF-8 text")
-        }
-        return text
+    public init(
+        read: @escaping @Sendable (_ path: String) throws -> String,
+        identity: (@Sendable (_ path: String) -> String?)? = nil
+    ) {
+        self.read = read
+        self.identity = identity
     }
+
+    public static let disk = SpecSource(
+        read: { path in
+            let bytes = try InputFiles.readAll(path)
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw UnreadableFile(
+                    InputFiles.startsLikeSafetensors(bytes)
+                        ? "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans"
+                        : "not UTF-8 text")
+            }
+            return text
+        },
+        identity: { path in
+            var status = stat()
+            return stat(path, &status) == 0 ? "\(status.st_dev):\(status.st_ino)" : nil
+        })
 
     public static func memory(_ files: [String: String]) -> SpecSource {
         SpecSource { path in
