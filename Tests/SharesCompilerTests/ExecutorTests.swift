@@ -179,6 +179,13 @@ struct ExecutorTests {
         input: [3, 3, 3]
         stem: [relu]
         head: [global_avgpool, flatten, dropout: {p: 0.5}]
+        """,
+        // A flatten of a vector (here after a linear layer, at the output): the vector itself, no step
+        // (compile -o wrote a flatten step of it, which run refused as damaged).
+        "flatten-vector.yaml": """
+        network: flatten-vector
+        input: [3, 4, 4]
+        stem: [flatten, flatten, linear: {out: 3}, relu, flatten]
         """
     ]
 
@@ -203,7 +210,8 @@ struct ExecutorTests {
     @Test(arguments: [
         "bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml",
         "feature-map.yaml", "flatten-batchnorm.yaml", "flatten-output.yaml", "flatten-pixel.yaml",
-        "flatten-pixel-output.yaml", "mini-mobilenet-v2.yaml", "mini-efficientnet.yaml", "mini-convnext.yaml",
+        "flatten-pixel-output.yaml", "flatten-vector.yaml", "mini-mobilenet-v2.yaml", "mini-efficientnet.yaml",
+        "mini-convnext.yaml",
         "mini-regnet-y.yaml",
         "standalone-ops.yaml"
     ])

@@ -156,11 +156,13 @@ public enum Fusion {
                 valueOf[first.id.index] = program.values.count - 1
                 program.input = valueOf[first.id.index]
                 continue
-            // (At the output even a one-pixel map: its values are the same, but the output's shape is the vector's.)
+            // (At the output even a one-pixel map: its values are the same, but the output's shape is the vector's.
+            // A vector flattens to itself, an alias.)
             case .flatten
-            where
-                (graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
-                || isOutput(first.id.index)) && !onlyLinearsRead(first.id.index):
+            where graph[first.inputs[0]].shape.isImage
+                && (graph[first.inputs[0]].shape.elementCount > graph[first.inputs[0]].shape.channels
+                    || isOutput(first.id.index))
+                && !onlyLinearsRead(first.id.index):
                 kernel = .flatten
             case .activation(let activation):
                 kernel = .activation(Program.Activation(activation))
