@@ -151,3 +151,18 @@ def test_onnx_runtime_fuses_the_activations_written_as_formulas(sharesc, tmp_pat
     op_types = collections.Counter(node.op_type for node in optimized.graph.node)
     assert written > 0 and op_types[fused] == written, op_types
     assert written_activations(optimized) == {"Gelu": 0, "QuickGelu": 0}, op_types
+
+
+@pytest.mark.parametrize("layers", ["stages: [{block: b, width: 3, repeat: 0}]", "stem: [dropout]"])
+def test_a_network_of_no_layers_exports_its_input(sharesc, tmp_path, layers):
+    """Stages of no blocks leave the input as the output: the model passes it on (an Identity), where it
+    named an output no node wrote, which ONNX Runtime refused."""
+    spec = tmp_path / "empty.yaml"
+    spec.write_text("input: [3, 5, 4]\nblocks:\n  b:\n    args: {width: required}\n"
+                    f"    body: [{{conv: {{out: $width, kernel: 3, pad: 1}}}}]\n{layers}\n")
+    model_path = tmp_path / "empty.onnx"
+    sharesc.run("export", str(spec), "-o", str(model_path))
+    onnx.checker.check_model(onnx.load(str(model_path)), full_check=True)
+    x = np.random.default_rng(3).standard_normal((2, 3, 5, 4)).astype(np.float32)
+    (logits,) = session(model_path).run(["logits"], {"input": x})
+    np.testing.assert_array_equal(logits, x)

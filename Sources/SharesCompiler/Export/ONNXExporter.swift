@@ -63,6 +63,8 @@ public enum ONNXExporter {
             switch node.op {
             case .input:
                 valueNames[node.id.index] = "input"
+                // A network of no layers (stages of no blocks): its output is its input.
+                if node.id == graph.output { emit(&out, "Identity", name: "identity", inputs: ["input"], output: name) }
             case .dropout, .stochasticDepth:
                 // Identity at inference: later nodes read the input directly.
                 valueNames[node.id.index] = valueNames[node.inputs[0].index]
