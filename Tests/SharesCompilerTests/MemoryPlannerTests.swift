@@ -78,55 +78,13 @@ struct MemoryPlannerTests {
     }
 }
 
-/// The planner as it was before lifetimes were indexed (verbatim but for its name): best fit by scanning
-/// every placed buffer for each new one, the lower bound by filtering every buffer at each step.
+/// The planner's placement as it was before lifetimes were indexed (verbatim but for its name): best fit
+/// by scanning every placed buffer for each new one, the lower bound by filtering every buffer at each
+/// step. The buffers and their lifetimes are the planner's own (`MemoryPlanner.unplacedBuffers`).
 enum QuadraticPlanner {
-    static let alignment = 64
-
-    public static func plan(_ program: Program, batch: Int) -> MemoryPlan {
-        let count = program.values.count
-        var defined = [Int](repeating: -1, count: count)
-        var lastUse = [Int](repeating: -1, count: count)
-        for (index, step) in program.steps.enumerated() {
-            for output in step.outputs { defined[output] = index }
-            for input in step.inputs { lastUse[input] = max(lastUse[input], index) }
-        }
-        lastUse[program.output] = program.steps.count
-        // A value nobody reads still occupies its buffer while its step writes it.
-        for value in 0..<count where defined[value] >= 0 { lastUse[value] = max(lastUse[value], defined[value]) }
-
-        // In-place: a step's output takes over an overwritable input that dies at that step (and is not
-        // also read another way, as a convolution reading its own residual).
-        var bufferOfValue = [Int](repeating: -1, count: count)
-        var buffers: [MemoryPlan.Buffer] = []
-        func bytes(_ value: Int) -> Int {
-            let raw = program.values[value].elements * batch * MemoryLayout<Float>.size
-            return (raw + alignment - 1) / alignment * alignment
-        }
-        func newBuffer(_ value: Int) {
-            bufferOfValue[value] = buffers.count
-            buffers.append(
-                .init(
-                    values: [value], bytes: bytes(value), offset: 0, firstStep: defined[value], lastStep: lastUse[value]
-                ))
-        }
-        newBuffer(program.input)
-        for (index, step) in program.steps.enumerated() {
-            let reusable = step.kernel.overwritableInputs.map { step.inputs[$0] }.first { input in
-                lastUse[input] == index && bytes(input) == bytes(step.output) && input != program.output
-                    && step.inputs.filter({ $0 == input }).count == 1
-            }
-            if let input = reusable {
-                let buffer = bufferOfValue[input]
-                bufferOfValue[step.output] = buffer
-                buffers[buffer].values.append(step.output)
-                buffers[buffer].lastStep = lastUse[step.output]
-            } else if bufferOfValue[step.output] < 0 {
-                newBuffer(step.output)
-            }
-            if let second = step.preActivationOutput, bufferOfValue[second] < 0 { newBuffer(second) }
-        }
-
+    static func plan(_ program: Program, batch: Int) -> MemoryPlan {
+        let (unplaced, bufferOfValue) = MemoryPlanner.unplacedBuffers(program, batch: batch)
+        var buffers = unplaced
         // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
         let order = buffers.indices.sorted {
             (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep)

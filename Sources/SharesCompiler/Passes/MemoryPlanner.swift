@@ -69,6 +69,41 @@ public enum MemoryPlanner {
     /// The buffers placed by best fit, every offset a multiple of 64 bytes, each with `room` bytes free
     /// after it (to be staggered into).
     static func place(_ program: Program, batch: Int, room: Int = 0) -> MemoryPlan {
+        let (unplaced, bufferOfValue) = unplacedBuffers(program, batch: batch)
+        var buffers = unplaced
+        // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
+        let order = buffers.indices.sorted {
+            (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep)
+        }
+        let roomy = buffers.map { buffer in
+            var roomy = buffer
+            roomy.bytes += room
+            return roomy
+        }
+        let offsets = bestFitOffsets(roomy, order: order, steps: program.steps.count)
+        for index in buffers.indices { buffers[index].offset = offsets[index] }
+
+        // The most bytes live at once, by a sweep over steps: a buffer's bytes count from its first step
+        // through its last.
+        var change = [Int](repeating: 0, count: program.steps.count + 3)
+        for buffer in buffers {
+            change[buffer.firstStep + 1] += buffer.bytes
+            change[buffer.lastStep + 2] -= buffer.bytes
+        }
+        var live = 0, lowerBound = 0
+        for delta in change {
+            live += delta
+            lowerBound = max(lowerBound, live)
+        }
+        let arena = buffers.map { $0.offset + $0.bytes }.max() ?? 0
+        return MemoryPlan(
+            batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound
+        )
+    }
+
+    /// The buffers, not yet placed (offset 0), and the buffer of each value: each value's lifetime from its
+    /// uses, and the in-place reuses.
+    static func unplacedBuffers(_ program: Program, batch: Int) -> (buffers: [MemoryPlan.Buffer], ofValue: [Int]) {
         let count = program.values.count
         var defined = [Int](repeating: -1, count: count)
         var lastUse = [Int](repeating: -1, count: count)
@@ -111,35 +146,7 @@ public enum MemoryPlanner {
             }
             if let second = step.preActivationOutput, bufferOfValue[second] < 0 { newBuffer(second) }
         }
-
-        // Largest first; among equals, the earlier one. Each goes in the smallest gap that fits.
-        let order = buffers.indices.sorted {
-            (buffers[$0].bytes, -buffers[$0].firstStep) > (buffers[$1].bytes, -buffers[$1].firstStep)
-        }
-        let roomy = buffers.map { buffer in
-            var roomy = buffer
-            roomy.bytes += room
-            return roomy
-        }
-        let offsets = bestFitOffsets(roomy, order: order, steps: program.steps.count)
-        for index in buffers.indices { buffers[index].offset = offsets[index] }
-
-        // The most bytes live at once, by a sweep over steps: a buffer's bytes count from its first step
-        // through its last.
-        var change = [Int](repeating: 0, count: program.steps.count + 3)
-        for buffer in buffers {
-            change[buffer.firstStep + 1] += buffer.bytes
-            change[buffer.lastStep + 2] -= buffer.bytes
-        }
-        var live = 0, lowerBound = 0
-        for delta in change {
-            live += delta
-            lowerBound = max(lowerBound, live)
-        }
-        let arena = buffers.map { $0.offset + $0.bytes }.max() ?? 0
-        return MemoryPlan(
-            batch: batch, buffers: buffers, bufferOfValue: bufferOfValue, arenaBytes: arena, lowerBoundBytes: lowerBound
-        )
+        return (buffers, bufferOfValue)
     }
 
     /// Greedy best fit: the buffers in `order` each go in the lowest of the smallest gaps that fit among the
