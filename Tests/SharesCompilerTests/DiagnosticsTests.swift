@@ -301,7 +301,8 @@ struct DiagnosticsTests {
     @Test func inputTooLargeToCount() {
         Self.check(
             "input: [1048576, 65536, 65536]\nstem: [relu]\n",
-            "spec.yaml:1:8: error: the input 1048576x65536x65536 is too large to count")
+            "spec.yaml:1:8: error: the input 1048576x65536x65536 is too large to count: tensors are limited to 2^40"
+                + " values and counts to 64 bits")
     }
 
     @Test func absurdRepeatCount() {

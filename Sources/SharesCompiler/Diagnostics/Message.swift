@@ -251,7 +251,8 @@ public enum Message: Error, Hashable, Sendable {
             return "the block's body gives \(body) but its identity shortcut gives \(input); use a projection shortcut"
         case .mergeShapeMismatch(let body, let shortcut):
             return "cannot add the body's \(body) output to the shortcut's \(shortcut) output"
-        case .tensorTooLarge(let what): return "\(what) is too large to count"
+        case .tensorTooLarge(let what):
+            return "\(what) is too large to count: tensors are limited to 2^40 values and counts to 64 bits"
         case .tieShapeMismatch(let group, let use, let shape, let firstUse, let firstShape):
             return
                 "tied convolutions must have identical weight shapes: tie '\(group)' has weight \(firstShape) from \(firstUse), but \(use) needs \(shape)"
