@@ -141,6 +141,17 @@ def shard(model: nn.Module) -> nn.Module:
     return fully_shard(model)
 
 
+def load_checkpoint(path: pathlib.Path) -> dict[str, torch.Tensor]:
+    """A safetensors file under the model's own names: the prefix of a wrapped model's checkpoint
+    (DistributedDataParallel's `module.`, torch.compile's `_orig_mod.`, in either order) is stripped, as
+    sharesc strips it."""
+    state = load_file(path)
+    wrappers = ("module.", "_orig_mod.")
+    while state and (prefix := next((p for p in wrappers if all(name.startswith(p) for name in state)), None)):
+        state = {name.removeprefix(prefix): tensor for name, tensor in state.items()}
+    return state
+
+
 def state_dict_for_sharesc(model: nn.Module, sharded: bool) -> dict[str, torch.Tensor]:
     """The model's tensors under sharesc's names (no `module.` prefix), on the CPU, float32 where they
     are floating. With FSDP every process must call it (it gathers the shards); rank 0 gets them."""
@@ -194,7 +205,7 @@ def main():
     torch.manual_seed(args.seed)
     model = generated.create_model()
     if args.weights:
-        model.load_state_dict(load_file(args.weights))  # `sharesc init` files too: PyTorch adds the batchnorm counters
+        model.load_state_dict(load_checkpoint(args.weights))  # `sharesc init` files too: PyTorch adds the batchnorm counters
     parameters = sum(p.numel() for p in model.parameters())  # a tied weight is one Parameter: counted once
 
     if args.dataset == "digits":

@@ -49,14 +49,23 @@ struct Export: ParsableCommand {
             case .torch:
                 let source = try TorchExporter.export(compilation, overrides: options.overrides)
                 // The module holds no weights; a weights file is checked against it, for load_state_dict.
+                var fits = ""
                 if let file = weights.weights {
-                    printWarnings(try WeightSource.file(file).load(for: compilation.graph).notes)
+                    let notes = try WeightSource.file(file).load(for: compilation.graph).notes
+                    printWarnings(notes)
+                    // A wrapper's prefix that sharesc strips, load_state_dict does not.
+                    let prefix = notes.map { note in
+                        if case .weightsPrefixStripped(let prefix, _) = note.id { prefix } else { "" }
+                    }.joined()
+                    fits =
+                        prefix.isEmpty
+                        ? "; \(file) fits it (load_state_dict)"
+                        : "; \(file) fits it without the prefix '\(prefix)' (strip it for load_state_dict, as train.py does)"
                 }
                 try write(Data(source.utf8))
                 return
                     "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
-                    + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied"
-                    + (weights.weights.map { "; \($0) fits it (load_state_dict)" } ?? "")
+                    + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied" + fits
             case .onnx:
                 try ONNXExporter.checkSize(compilation.graph)
                 let (values, notes) = try weights.source.load(for: compilation.graph)

@@ -4,6 +4,7 @@
 FSDP2 also with a tie group spanning stages). Small networks of the modern families train a few steps
 with their tied weights kept tied, and their state_dict goes back to sharesc; stochastic depth behaves
 as torchvision's."""
+import importlib.util
 import json
 import os
 import pathlib
@@ -60,6 +61,23 @@ def test_a_ddp_prefixed_state_dict_runs_with_a_note(stepped, sharesc):
     assert "note: stripped the prefix 'module.'" in result.stderr
     assert "note: ignored" in result.stderr and "num_batches_tracked" in result.stderr
     assert_close(sharesc.forward(SPEC, path, stepped["probe"]), torch_output(stepped["model"], stepped["probe"]))
+
+
+def test_a_wrapped_models_checkpoint_loads_in_the_module_once_its_prefix_is_stripped(stepped, sharesc):
+    """A checkpoint of a wrapped model (torch.compile over DDP) fits the exported module without its prefix:
+    export --weights says so (it said the file fit load_state_dict, which refuses the prefixed names), and
+    train.py --weights strips it."""
+    path = stepped["directory"] / "compiled-ddp.safetensors"
+    save_file({"_orig_mod.module." + k: v for k, v in stepped["state"].items()}, path)
+    result = sharesc.call("export", SPEC, "-o", str(stepped["directory"] / "again.py"), "--weights", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"{path} fits it without the prefix '_orig_mod.module.' (strip it for load_state_dict" in result.stdout
+    spec = importlib.util.spec_from_file_location("train_example", TRAIN)
+    train_example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_example)
+    model = stepped["module"].create_model()
+    model.load_state_dict(train_example.load_checkpoint(path))
+    assert_close(torch_output(model, stepped["probe"]), torch_output(stepped["model"], stepped["probe"]))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["F16", "BF16"])
