@@ -1,3 +1,5 @@
+import Foundation
+
 /// Small pieces of Python source for the PyTorch exporter: identifiers, literals, and spec
 /// expressions printed with only the parentheses Python needs.
 enum PythonSource {
@@ -18,10 +20,16 @@ enum PythonSource {
         "clear"
     ]
 
-    /// A Python identifier that is not a keyword (letters, digits and `_`, not starting with a digit).
+    /// A Python identifier that is not a keyword, as Python reads it: Unicode's identifier characters
+    /// (XID_Start or `_`, then XID_Continue), already in NFKC form, to which Python normalises identifiers
+    /// (written as `ﬁ`, the ligature, it would be `fi`: two names of the spec, one of Python).
     static func isIdentifier(_ text: String) -> Bool {
-        guard let first = text.first, first == "_" || first.isLetter, !keywords.contains(text) else { return false }
-        return text.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.first, first == "_" || first.properties.isXIDStart, !keywords.contains(text),
+            scalars.dropFirst().allSatisfy({ $0.properties.isXIDContinue }),
+            scalars.elementsEqual(text.precomposedStringWithCompatibilityMapping.unicodeScalars)
+        else { return false }
+        return true
     }
 
     /// A name PyTorch can register a child module under: not empty, no `.` (it separates the levels
@@ -42,9 +50,17 @@ enum PythonSource {
     }
 
     /// `name` if it is free to use as a local name, else `name_` (a keyword, or a name the generated
-    /// code itself uses, such as `nn` or `in_channels`).
+    /// code itself uses, such as `nn` or `in_channels`). A name Python would not read as written (`ﬁ`,
+    /// read as `fi`; `ͺ`, no identifier) is spelled in ASCII, its other characters as `_xHHHH`.
     static func localName(_ name: String, avoiding taken: Set<String>) -> String {
         var result = name
+        if !isIdentifier(name) && !keywords.contains(name) {
+            result = name.unicodeScalars.map { scalar in
+                scalar.isASCII && (scalar == "_" || scalar.properties.isAlphabetic || ("0"..."9").contains(scalar))
+                    ? String(scalar) : "_x" + String(scalar.value, radix: 16, uppercase: true)
+            }.joined()
+            if ("0"..."9").contains(result.unicodeScalars.first ?? "_") { result = "_" + result }
+        }
         while !isIdentifier(result) || taken.contains(result) { result += "_" }
         return result
     }
