@@ -295,15 +295,15 @@ struct SpecPrinterTests {
             input: [8, 8, 8]
             blocks:
               "true":
-                args: {"my width": required, stride: 1}
+                args: {"null": required, stride: 1}
                 body:
                   - conv: {out: 8, kernel: 3, pad: 1, name: "a#b"}
                   - conv: {out: 8, kernel: 3, pad: 1, name: "-x"}
                   - conv: {out: 8, kernel: 3, pad: 1, name: "ünïcode_layer-1"}
             stages:
-              - {name: "null", block: "true", "my width": 8, repeat: 2, share: {"a#b": all, "-x": {group: "[g]"}}}
-              - {name: "'", block: "true", "my width": 8, repeat: 2, share: {"-x": {group: "[g]"}}}
-              - {name: "stage: 3", block: "true", "my width": 8, repeat: 1}
+              - {name: "null", block: "true", "null": 8, repeat: 2, share: {"a#b": all, "-x": {group: "[g]"}}}
+              - {name: "'", block: "true", "null": 8, repeat: 2, share: {"-x": {group: "[g]"}}}
+              - {name: "stage: 3", block: "true", "null": 8, repeat: 1}
 
             """#
         let printed = try roundTrip(["spec.yaml": spec])

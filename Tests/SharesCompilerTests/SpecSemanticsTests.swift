@@ -154,6 +154,11 @@ struct SpecSemanticsTests {
             diagnostics(files("vars: {my-width: 4}\nstages: []\nstem: [relu]\n"))
                 == "spec.yaml:3:8: error: variable name 'my-width' must be letters, digits and '_', not starting with a digit"
         )
+        // A block argument too: one that no `$name` can read (`℘` is a symbol, not a letter) was accepted.
+        #expect(
+            diagnostics(files("blocks:\n  b: {args: {℘: 1}, body: [relu]}\nstages: [{block: b, repeat: 1}]\n"))
+                == "spec.yaml:4:14: error: variable name '℘' must be letters, digits and '_', not starting with a digit"
+        )
         #expect(
             diagnostics(files("stem: [relu: {name: add}]\n"))
                 == "spec.yaml:3:21: error: 'add' names the block's residual merge; choose another layer name")

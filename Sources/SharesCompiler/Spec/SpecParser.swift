@@ -54,12 +54,7 @@ struct SpecParser {
     private mutating func parseVariables(_ node: YAMLNode) -> [VariableDeclaration] {
         guard let entries = decode.mapping(node, "'vars'") else { return [] }
         return entries.compactMap { key, value in
-            // Only identifiers can be written as `$name` in an expression.
-            guard let first = key.value.unicodeScalars.first, !("0"..."9").contains(first),
-                key.value.unicodeScalars.allSatisfy({
-                    $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0)
-                })
-            else {
+            guard Self.isVariableName(key.value) else {
                 decode.sink.error(at: key.location, .badVariableName(key.value))
                 return nil
             }
@@ -197,10 +192,21 @@ struct SpecParser {
         return block
     }
 
+    /// What can be written as `$name` in an expression (`ExpressionParser`): letters, digits and `_`,
+    /// not starting with a digit. Variables and block arguments are named so.
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0) }
+    }
+
     private mutating func parseParameters(_ node: YAMLNode, _ context: String) -> [BlockParameter] {
         guard let entries = decode.mapping(node, "'args' of \(context)") else { return [] }
         var parameters: [BlockParameter] = []
         for (key, value) in entries {
+            guard Self.isVariableName(key.value) else {
+                decode.sink.error(at: key.location, .badVariableName(key.value))
+                continue
+            }
             if Self.stageKeys.contains(key.value) && key.value != "stride" {
                 decode.sink.error(at: key.location, .reservedArgument(key.value))
                 continue
