@@ -177,6 +177,21 @@ struct TorchExportTests {
             "spec.yaml": "input: [4, 8, 8]\nblocks: {b: {body: [relu]}}\nstages: [{name: shared, block: b}]\n"
         ])
         #expect(throws: CompileFailure.self) { try TorchExporter.export(stage) }
+        // With a tie of its own, the stage is still what is refused, where it is named: its tie
+        // (`shared.conv1`) was taken for a tie group.
+        let tied = try compileInMemory([
+            "spec.yaml": """
+            input: [4, 8, 8]
+            blocks: {b: {body: [conv: {out: 4, kernel: 1}]}}
+            stages: [{name: shared, block: b, repeat: 2, share: {conv1: all}}]
+            """
+        ])
+        do {
+            _ = try TorchExporter.export(tied)
+            Issue.record("exported a stage named 'shared'")
+        } catch {
+            #expect(error.description.hasPrefix("spec.yaml:3:17: error: cannot export stage 'shared' to PyTorch"))
+        }
         // `__init__` and `_modules` exported, and the module then failed to build ("attribute '__init__'
         // already exists").
         for name in ["values", "__init__", "_modules"] {

@@ -317,7 +317,9 @@ struct Holders {
                 "nn.Conv2d", [String(shape[1] * conv.groups), String(shape[0]), String(conv.kernel)], options)
             let weightName = graph[tie.weight].name
             let holderName = String(weightName.dropLast(".weight".count))
-            if holderName == "shared.\(tie.name)" {
+            // A tie group's weight is `shared.GROUP.weight` (a group's name holds no '.'); a stage's own tie,
+            // `STAGE.shared.CONV.weight`, is named `STAGE.CONV`, which a stage named `shared` makes look alike.
+            if holderName == "shared.\(tie.name)" && !tie.name.contains(".") {
                 guard PythonSource.isModuleName(tie.name) else {
                     throw CompileFailure(Diagnostic(at: tie.declarations[0], .torchName(tie.name, what: "tie group")))
                 }
