@@ -109,7 +109,7 @@ struct ExpressionParser {
         if peek("$") {
             let location = here
             position += 1
-            let name = takeWhile { $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0) }
+            let name = takeWhile(Self.isNameCharacter)
             guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else {
                 throw failure(.expressionExpected("a variable name after '$'", text: text))
             }
@@ -143,6 +143,12 @@ struct ExpressionParser {
         guard end > digitsStart else { return "" }
         defer { position = end }
         return String(String.UnicodeScalarView(scalars[position..<end]))
+    }
+
+    /// A character of a variable's name, as `$name` reads it: a letter, an ASCII digit or `_` (the
+    /// first not a digit; `SpecParser.isVariableName`).
+    static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isAlphabetic || scalar == "_" || ("0"..."9").contains(scalar)
     }
 
     private mutating func takeWhile(_ accept: (Unicode.Scalar) -> Bool) -> String {

@@ -66,7 +66,8 @@ struct SpecLoader {
 
     /// The file at `path` and the files it extends, root-most first; libraries collected on the way.
     private mutating func loadChain(path: String, requestedAt: Location?) -> [SpecFile] {
-        if let cycle = cycle(reaching: path, at: requestedAt, extending: true) {
+        let fileIdentity = identity(path)
+        if let cycle = cycle(reaching: path, fileIdentity, at: requestedAt, extending: true) {
             sink.emit(cycle)
             return []
         }
@@ -77,7 +78,7 @@ struct SpecLoader {
             return []
         }
         guard let (file, _) = parse(path: path, requestedAt: requestedAt) else { return [] }
-        stack.append((path, identity(path)))
+        stack.append((path, fileIdentity))
         defer { stack.removeLast() }
         // The parent's libraries load first, so that this file's libraries override their variables.
         let ancestors =
@@ -91,11 +92,11 @@ struct SpecLoader {
     private mutating func loadLibraries(of file: SpecFile) {
         for include in file.includes {
             let path = Paths.resolve(include.value, relativeTo: file.path)
-            if let cycle = cycle(reaching: path, at: include.location, extending: false) {
+            let fileIdentity = identity(path)
+            if let cycle = cycle(reaching: path, fileIdentity, at: include.location, extending: false) {
                 sink.emit(cycle)
                 continue
             }
-            let fileIdentity = identity(path)
             guard !libraries.contains(fileIdentity) else { continue }
             guard stack.count < Self.maximumFileChain else {
                 sink.error(at: include.location, .fileChainTooLong(limit: Self.maximumFileChain))
@@ -115,9 +116,11 @@ struct SpecLoader {
         }
     }
 
+    /// The cycle that reaching `path` (whose identity is `reached`) closes, if it is being read.
     /// `extending`: the edge that closes the cycle is an `extends` (else an `include`).
-    private func cycle(reaching path: String, at location: Location?, extending: Bool) -> Diagnostic? {
-        let reached = identity(path)
+    private func cycle(reaching path: String, _ reached: String, at location: Location?, extending: Bool)
+        -> Diagnostic?
+    {
         guard let start = stack.firstIndex(where: { $0.identity == reached }) else { return nil }
         let chain = stack[start...].map(\.path) + [path]
         return Diagnostic(

@@ -192,11 +192,11 @@ struct SpecParser {
         return block
     }
 
-    /// What can be written as `$name` in an expression (`ExpressionParser`): letters, digits and `_`,
-    /// not starting with a digit. Variables and block arguments are named so.
+    /// What can be written as `$name` in an expression (`ExpressionParser.isNameCharacter`): letters,
+    /// digits and `_`, not starting with a digit. Variables and block arguments are named so.
     static func isVariableName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
-        return name.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0) }
+        return name.unicodeScalars.allSatisfy(ExpressionParser.isNameCharacter)
     }
 
     private mutating func parseParameters(_ node: YAMLNode, _ context: String) -> [BlockParameter] {
