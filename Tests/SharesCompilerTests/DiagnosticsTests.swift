@@ -625,14 +625,21 @@ struct DiagnosticsTests {
             spec, overrides: ["=8"],
             "<command line: --set =8>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found '=8'"
         )
+        // A malformed value gets the expression parser's message, at its column in `--set name=value`.
         Self.check(
             spec, overrides: ["width=99999999999999999999"],
-            "<command line: --set width=99999999999999999999>:1:1: error: arithmetic overflow: the value does not fit in 64 bits"
+            "<command line: --set width=99999999999999999999>:1:13: error: arithmetic overflow: the value does not fit in 64 bits"
         )
         Self.check(
             spec, overrides: ["width=wide"],
-            "<command line: --set width=wide>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found 'width=wide'"
+            "<command line: --set width=wide>:1:13: error: expected a number, a $variable or '(' but found 'w' in 'wide'"
         )
+        Self.check(
+            spec, overrides: ["width=0x10"],
+            "<command line: --set width=0x10>:1:14: error: unexpected 'x' in '0x10'; expected an operator (+ - * / // %) or the end"
+        )
+        Self.check(
+            spec, overrides: ["width=(4"], "<command line: --set width=(4>:1:15: error: expected ')' in '(4'")
         // The override's own value is what loops, so the command line is blamed, not the spec.
         Self.check(
             spec, overrides: ["width=$width * 2"],

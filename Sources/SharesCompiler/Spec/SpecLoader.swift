@@ -237,12 +237,10 @@ public struct VariableOverride: Hashable, Sendable {
         }
         name = String(argument[..<equals]).trimmingCharacters(in: .whitespaces)
         text = String(argument[argument.index(after: equals)...])
-        do {
-            value = Located(try ExpressionParser.parse(text, at: location), at: location)
-        } catch {
-            // A number too large for 64 bits is well formed, only too large: say that.
-            if let overflow = error.diagnostics.first, overflow.id == .arithmeticOverflow { throw error }
-            throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
-        }
+        // The parser's own message (what it found, what it expected), at the value's column in
+        // `--set name=value` as the location shows it.
+        var valueStart = location
+        valueStart.column += "--set ".unicodeScalars.count + argument[...equals].unicodeScalars.count
+        value = Located(try ExpressionParser.parse(text, at: valueStart), at: location)
     }
 }
