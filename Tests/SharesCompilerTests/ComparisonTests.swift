@@ -40,4 +40,15 @@ struct ComparisonTests {
                 == "B has 6 fewer parameters than A (-100.0%), with -100.0% MACs in B (384 MACs -> 0 MACs).")
         #expect(try Self.summary(none, none) == "Both have 0 parameters, at the same compute (0 MACs per image).")
     }
+
+    /// A change too small for one decimal still says which way it goes, both ways alike.
+    @Test func smallChangesKeepTheirSign() throws {
+        let wide = "stem: [conv: {out: 10000, kernel: 1}]\n", wider = "stem: [conv: {out: 10001, kernel: 1}]\n"
+        #expect(
+            try Self.summary(wide, wider)
+                == "B has 3 more parameters than A (+0.0%), with +0.0% MACs in B (1.920 MMACs -> 1.920 MMACs).")
+        #expect(
+            try Self.summary(wider, wide)
+                == "B has 3 fewer parameters than A (-0.0%), with -0.0% MACs in B (1.920 MMACs -> 1.920 MMACs).")
+    }
 }

@@ -331,21 +331,3 @@ struct PlanVerificationTests {
         }
     }
 }
-
-/// Numbers print whatever their value: `run` formatted logits through `Int`, which trapped from about
-/// 9.2e14 and on infinities and NaN.
-struct FormatTests {
-    @Test func fixedIsTotal() {
-        #expect(Format.fixed(3.14159, decimals: 4) == "3.1416")
-        #expect(Format.fixed(-0.00001, decimals: 4) == "0.0000")
-        #expect(Format.fixed(-2.5, decimals: 0) == "-3")
-        #expect(Format.fixed(.nan, decimals: 4) == "nan")
-        #expect(Format.fixed(.infinity, decimals: 4) == "inf")
-        #expect(Format.fixed(-.infinity, decimals: 2) == "-inf")
-        #expect(Format.fixed(9.2e14, decimals: 4) == "9.2000e+14")
-        #expect(Format.fixed(-1.23456e300, decimals: 3) == "-1.235e+300")
-        #expect(Format.fixed(9.99996e20, decimals: 4) == "1.0000e+21")
-        #expect(Format.fixed(Double(Float.greatestFiniteMagnitude), decimals: 4) == "3.4028e+38")
-        #expect(Format.fixed(123456789012.5, decimals: 1) == "123456789012.5")
-    }
-}

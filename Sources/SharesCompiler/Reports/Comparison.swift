@@ -108,7 +108,7 @@ enum ComparisonText {
         for metric in comparison.totals {
             totals.add([
                 metric.metric, Format.grouped(metric.a), Format.grouped(metric.b), Format.signed(metric.delta),
-                Format.signedPercent(metric.deltaPercent)
+                Format.change(from: metric.a, to: metric.b)
             ])
         }
         table(totals)
@@ -124,8 +124,8 @@ enum ComparisonText {
                 stage.name, stage.a.map { String($0.blocks) } ?? "-", stage.b.map { String($0.blocks) } ?? "-",
                 Format.grouped(stage.parameters.a), Format.grouped(stage.parameters.b),
                 Format.signed(stage.parameters.delta),
-                Format.signedPercent(stage.parameters.deltaPercent), Format.grouped(stage.macs.a),
-                Format.grouped(stage.macs.b), Format.signedPercent(stage.macs.deltaPercent)
+                Format.change(from: stage.parameters.a, to: stage.parameters.b), Format.grouped(stage.macs.a),
+                Format.grouped(stage.macs.b), Format.change(from: stage.macs.a, to: stage.macs.b)
             ])
         }
         table(stages)
@@ -139,15 +139,15 @@ enum ComparisonText {
         let compute: String
         if macs.delta == 0 {
             compute = "at the same compute (\(Format.metric(macs.a, unit: "MACs")) per image)"
-        } else if let percent = macs.deltaPercent {
+        } else if macs.a != 0 {
             compute =
-                "with \(Format.signedPercent(percent)) MACs in B (\(Format.metric(macs.a, unit: "MACs")) -> \(Format.metric(macs.b, unit: "MACs")))"
+                "with \(Format.change(from: macs.a, to: macs.b)) MACs in B (\(Format.metric(macs.a, unit: "MACs")) -> \(Format.metric(macs.b, unit: "MACs")))"
         } else {
             compute = "with \(Format.metric(macs.b, unit: "MACs")) in B and none in A"
         }
         if parameters.delta == 0 { return "Both have \(Format.grouped(parameters.a)) parameters, " + compute + "." }
         let direction = parameters.delta > 0 ? "more" : "fewer"
-        let change = parameters.deltaPercent.map { " (\(Format.signedPercent($0)))" } ?? ""
+        let change = parameters.a == 0 ? "" : " (\(Format.change(from: parameters.a, to: parameters.b)))"
         return
             "B has \(Format.grouped(abs(parameters.delta))) \(direction) parameters than A\(change), " + compute + "."
     }

@@ -156,7 +156,9 @@ extension Report.TieRow {
     }
 }
 
-/// `part / whole` in percent, rounded to two decimals so that printed output is stable.
+/// `part / whole` in percent, rounded to two decimals so that printed output is stable; a change too
+/// small to show is 0, never -0.
 func percent(_ part: Int, of whole: Int) -> Double {
-    whole == 0 ? 0 : (Double(part) * 10_000 / Double(whole)).rounded() / 100
+    let value = whole == 0 ? 0 : (Double(part) * 10_000 / Double(whole)).rounded() / 100
+    return value == 0 ? 0 : value
 }

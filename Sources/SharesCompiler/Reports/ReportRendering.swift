@@ -36,7 +36,7 @@ enum ReportText {
         let p = report.parameters
         totals.add(["parameters (distinct, trainable)", Format.grouped(p.total), Format.metric(p.total)])
         totals.add(["parameters per use (unshared)", Format.grouped(p.perUse), Format.metric(p.perUse)])
-        totals.add(["saved by sharing", Format.grouped(p.saved), Format.percent(p.savedPercent)])
+        totals.add(["saved by sharing", Format.grouped(p.saved), Format.percent(p.saved, of: p.perUse)])
         totals.add(["buffers (batchnorm statistics)", Format.grouped(p.buffers), ""])
         totals.add(["weight bytes (float32)", Format.grouped(report.weightBytes), Format.bytes(report.weightBytes)])
         totals.add(["MACs per image", Format.grouped(report.macs), Format.metric(report.macs)])

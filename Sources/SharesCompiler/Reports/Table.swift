@@ -59,12 +59,18 @@ public enum Format {
     /// Signed, for differences: `+1,234`, `-56`, `0`.
     static func signed(_ value: Int) -> String { value > 0 ? "+" + grouped(value) : grouped(value) }
 
-    /// A percentage with one decimal: `19.9%`.
-    static func percent(_ value: Double) -> String { fixed(value, decimals: 1) + "%" }
+    /// `part` of `whole` as a percentage with one decimal, `19.0%` for 4 of 21: rounded once, from the
+    /// counts (not from a value already rounded to two decimals, which gave 19.1%). 0.0% of nothing.
+    static func percent(_ part: Int, of whole: Int) -> String {
+        fixed(whole == 0 ? 0 : Double(part) / Double(whole) * 100, decimals: 1) + "%"
+    }
 
-    static func signedPercent(_ value: Double?) -> String {
-        guard let value else { return "n/a" }
-        return (value > 0 ? "+" : "") + percent(value)
+    /// A change from `a` to `b` relative to `a`, signed as the change is: `+0.1%`, and for changes
+    /// too small to show, `+0.0%` or `-0.0%` (`0.0%` only for none). `n/a` from nothing to something.
+    static func change(from a: Int, to b: Int) -> String {
+        if a == 0 { return b == 0 ? "0.0%" : "n/a" }
+        let magnitude = percent(Int(exactly: (b - a).magnitude) ?? Int.max, of: abs(a))
+        return (b > a ? "+" : b < a ? "-" : "") + magnitude
     }
 
     /// Fixed decimals without Foundation's locale-dependent formatting. Total over every Double:
@@ -99,18 +105,30 @@ public enum Format {
     /// `4089184256` -> `4.089 G` (SI prefixes, three decimals); with a unit, `4.089 GMACs` or `512 MACs`.
     public static func metric(_ value: Int, unit: String = "") -> String {
         let prefixes: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
-        for (scale, prefix) in prefixes where Double(value.magnitude) >= scale {
-            return fixed(Double(value) / scale, decimals: 3) + " " + prefix + unit
+        guard let (scale, prefix) = largestUnit(Double(value.magnitude), prefixes, ratio: 1000, decimals: 3) else {
+            return unit.isEmpty ? String(value) : "\(value) \(unit)"
         }
-        return unit.isEmpty ? String(value) : "\(value) \(unit)"
+        return fixed(Double(value) / scale, decimals: 3) + " " + prefix + unit
     }
 
     /// `81879200` -> `78.09 MiB`.
     public static func bytes(_ value: Int) -> String {
         let units: [(Double, String)] = [(1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB")]
-        for (scale, unit) in units where Double(value) >= scale {
-            return fixed(Double(value) / scale, decimals: 2) + " " + unit
+        guard let (scale, unit) = largestUnit(Double(value), units, ratio: 1024, decimals: 2) else {
+            return "\(value) B"
         }
-        return "\(value) B"
+        return fixed(Double(value) / scale, decimals: 2) + " " + unit
+    }
+
+    /// The largest of `units` (largest first, each `ratio` times the next) that `magnitude` reaches once
+    /// rounded to `decimals` in the unit below: 999,999,759 is 1.000 G, not 1000.000 M.
+    private static func largestUnit(_ magnitude: Double, _ units: [(Double, String)], ratio: Double, decimals: Int)
+        -> (Double, String)?
+    {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        return units.first { unit, _ in
+            magnitude >= unit || (magnitude * ratio / unit * scale).rounded() >= ratio * scale
+        }
     }
 }

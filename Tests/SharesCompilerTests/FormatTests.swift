@@ -1,0 +1,55 @@
+import Testing
+
+@testable import SharesCompiler
+
+/// The number formats of reports and `run`: total over every value, each figure rounded once, from the
+/// exact counts.
+struct FormatTests {
+    /// Numbers print whatever their value: `run` formatted logits through `Int`, which trapped from
+    /// about 9.2e14 and on infinities and NaN.
+    @Test func fixedIsTotal() {
+        #expect(Format.fixed(3.14159, decimals: 4) == "3.1416")
+        #expect(Format.fixed(-0.00001, decimals: 4) == "0.0000")
+        #expect(Format.fixed(-2.5, decimals: 0) == "-3")
+        #expect(Format.fixed(.nan, decimals: 4) == "nan")
+        #expect(Format.fixed(.infinity, decimals: 4) == "inf")
+        #expect(Format.fixed(-.infinity, decimals: 2) == "-inf")
+        #expect(Format.fixed(9.2e14, decimals: 4) == "9.2000e+14")
+        #expect(Format.fixed(-1.23456e300, decimals: 3) == "-1.235e+300")
+        #expect(Format.fixed(9.99996e20, decimals: 4) == "1.0000e+21")
+        #expect(Format.fixed(Double(Float.greatestFiniteMagnitude), decimals: 4) == "3.4028e+38")
+        #expect(Format.fixed(123456789012.5, decimals: 1) == "123456789012.5")
+    }
+
+    /// 4 of 21 is 19.048%: 19.0%, not 19.1% (19.05 rounded again); 212 of 953 is 22.2455%.
+    @Test func percentagesAreRoundedOnceFromTheCounts() {
+        #expect(Format.percent(4, of: 21) == "19.0%")
+        #expect(Format.percent(212, of: 953) == "22.2%")
+        #expect(Format.percent(1, of: 8) == "12.5%")
+        #expect(Format.percent(0, of: 0) == "0.0%")
+        // The JSON's two decimals: one rounding as well, and no negative zero.
+        #expect(percent(212, of: 953) == 22.25)
+        #expect(percent(-1, of: 1_000_000) == 0 && percent(-1, of: 1_000_000).sign == .plus)
+    }
+
+    /// A change keeps its sign however small; only no change at all is unsigned.
+    @Test func changesAreSignedAsTheyAre() {
+        #expect(Format.change(from: 2005, to: 2006) == "+0.0%")
+        #expect(Format.change(from: 223_562, to: 223_497) == "-0.0%")
+        #expect(Format.change(from: 200, to: 150) == "-25.0%")
+        #expect(Format.change(from: 7, to: 7) == "0.0%")
+        #expect(Format.change(from: 0, to: 0) == "0.0%")
+        #expect(Format.change(from: 0, to: 3) == "n/a")
+    }
+
+    /// A value that rounds to 1000 of one unit is shown in the next.
+    @Test func unitsMoveUpWhereRoundingReachesTheNext() {
+        #expect(Format.metric(999_999_759, unit: "MACs") == "1.000 GMACs")
+        #expect(Format.metric(999_999_499, unit: "MACs") == "999.999 MMACs")
+        #expect(Format.metric(999, unit: "MACs") == "999 MACs")
+        #expect(Format.metric(999_9995) == "10.000 M")
+        #expect(Format.bytes(1_048_572) == "1.00 MiB")
+        #expect(Format.bytes(1_048_000) == "1023.44 KiB")
+        #expect(Format.bytes(1023) == "1023 B")
+    }
+}
