@@ -61,7 +61,11 @@ enum PythonSource {
             }.joined()
             if ("0"..."9").contains(result.unicodeScalars.first ?? "_") { result = "_" + result }
         }
-        while !isIdentifier(result) || taken.contains(result) { result += "_" }
+        // A name that starts with two underscores and does not end with two is mangled inside a class
+        // (`__w` becomes `_BBlock__w`), so that a keyword argument `__w=3` would miss it: `__w__`.
+        while !isIdentifier(result) || taken.contains(result) || (result.hasPrefix("__") && !result.hasSuffix("__")) {
+            result += "_"
+        }
         return result
     }
 

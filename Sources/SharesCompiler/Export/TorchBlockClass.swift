@@ -37,12 +37,21 @@ struct TorchBlockClass {
         let inputSize = vectorInput ? "in_features" : "in_channels"
         var names: [String: String] = [BlockBuiltins.inChannels: inputSize]
         var arguments: [Argument] = []
+        // A default sees the global variables, the arguments the stage gives, and the defaults of the
+        // arguments declared before it (docs/spec-language.md, §7). So a name of its own argument is the
+        // global (`a: $a + 1`), and a name of a later argument that argument where the stage gives it,
+        // else the global: such a later argument defaults to None, to tell whether it was given.
+        let declared = Dictionary(uniqueKeysWithValues: template.parameters.enumerated().map { ($1.name, $0) })
+        let readBefore = Set(
+            template.parameters.enumerated().flatMap { index, parameter in
+                (parameter.defaultValue?.value.variables ?? []).map(\.name).filter { (declared[$0] ?? -1) > index }
+            })
         for parameter in template.parameters {
             let python = PythonSource.localName(parameter.name, avoiding: taken)
             taken.insert(python)
             names[parameter.name] = python
             var literal: String?
-            if let value = parameter.defaultValue, value.value.variables.isEmpty,
+            if let value = parameter.defaultValue, value.value.variables.isEmpty, !readBefore.contains(parameter.name),
                 let number = try? Scope().evaluate(value)
             {
                 literal = PythonSource.literal(number)
@@ -72,6 +81,19 @@ struct TorchBlockClass {
             names[BlockBuiltins.blockNumber] = python
             arguments.append(
                 Argument(specName: BlockBuiltins.blockNumber, pythonName: python, required: false, literalDefault: "1"))
+        }
+        // The globals that a default reads under the name of its own or a later argument, under Python
+        // names of their own.
+        var shadowedGlobals: [String: String] = [:]
+        for (index, parameter) in template.parameters.enumerated() {
+            for (name, _) in parameter.defaultValue?.value.variables ?? []
+            where (declared[name] ?? -1) >= index && shadowedGlobals[name] == nil {
+                guard let value = scope.values[name] else { continue }
+                let python = PythonSource.localName(name, avoiding: taken)
+                taken.insert(python)
+                shadowedGlobals[name] = python
+                globals.append((python, PythonSource.literal(value)))
+            }
         }
         for (name, _) in read.joined() where names[name] == nil {
             guard let value = scope.values[name] else { continue }
@@ -105,10 +127,16 @@ struct TorchBlockClass {
             "        super().__init__()"
         ]
         for argument in arguments where !argument.required && argument.literalDefault == nil {
-            let value = template.parameters.first { $0.name == argument.specName }!.defaultValue!.value
+            let index = declared[argument.specName] ?? 0
+            let value = template.parameters[index].defaultValue!.value
+            var visible = names
+            for (name, global) in shadowedGlobals {
+                guard let at = declared[name], at >= index, let python = names[name] else { continue }
+                visible[name] = at == index ? global : "(\(python) if \(python) is not None else \(global))"
+            }
             lines.append("        if \(argument.pythonName) is None:")
             lines.append(
-                "            \(argument.pythonName) = \(PythonSource.expression(value, names: names, whole: true))")
+                "            \(argument.pythonName) = \(PythonSource.expression(value, names: visible, whole: true))")
         }
         if !tieable.isEmpty { lines.append("        tied = tied or {}") }
         if takesProject { lines.append("        self.project = project") }
