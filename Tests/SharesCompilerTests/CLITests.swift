@@ -283,6 +283,30 @@ struct CLITests {
         }
     }
 
+    /// A path with a NUL (`"lib.yaml\0 x"`, a YAML escape) is refused: the system would read it only up
+    /// to the NUL, another file than the one named.
+    @Test func pathsWithANulAreRefused() throws {
+        try Self.withScratchDirectory { directory in
+            let files = [
+                "lib.yaml": "vars: {a: 1}\n",
+                "spec.yaml": "include: [lib.yaml, \"lib.yaml\\0 x\"]\ninput: [3, 8, 8]\nstem: [relu]\n",
+                "child.yaml": "extends: \"spec.yaml\\0.bak\"\n"
+            ]
+            for (name, text) in files {
+                try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+            }
+            let include = try Self.run(["check", "spec.yaml"], in: directory)
+            #expect(include.status == 1)
+            #expect(
+                include.stderr
+                    == "spec.yaml:1:21: error: cannot read 'lib.yaml\\u{0} x': the path contains a NUL character\n")
+            let extends = try Self.run(["check", "child.yaml"], in: directory)
+            #expect(
+                extends.stderr
+                    == "child.yaml:1:10: error: cannot read 'spec.yaml\\u{0}.bak': the path contains a NUL character\n")
+        }
+    }
+
     /// No output replaces a file the command read: `init spec.yaml -o spec.yaml` wrote weights over the spec.
     @Test func outputsNeverReplaceInputs() throws {
         try Self.withScratchDirectory { directory in

@@ -577,6 +577,14 @@ struct DiagnosticsTests {
             "spec.yaml:1:10: error: cannot read 'base\\u{1b}[31m.yaml': no such file")
     }
 
+    /// ONNX refuses a graph without a name, so the spec does too.
+    @Test func emptyNetworkName() {
+        Self.check(
+            "network: \"\"\ninput: [3, 8, 8]\nstem: [relu]\n",
+            "spec.yaml:1:10: error: the network's name is empty; expected a name after 'network:' (ONNX and the reports need one)"
+        )
+    }
+
     @Test func overrideOfAnUnknownVariable() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],

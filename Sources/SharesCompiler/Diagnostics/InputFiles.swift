@@ -27,6 +27,8 @@ public enum InputFiles {
     /// no writer would block the open, which is therefore made without waiting).
     static func openForReading(_ path: String) throws(UnreadableFile) -> Int32 {
         guard !path.isEmpty else { throw UnreadableFile("the path is empty; expected a file name") }
+        // The system would read the path only up to the NUL: another file than the one named.
+        guard !path.utf8.contains(0) else { throw UnreadableFile("the path contains a NUL character") }
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { throw UnreadableFile(errno: errno) }
         var status = stat()

@@ -62,6 +62,7 @@ public enum Message: Error, Hashable, Sendable {
     case reservedLayerName(String)
     case badName(String, what: String)
     case controlCharacterInName(String, what: String)
+    case emptyNetworkName
     case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
@@ -226,6 +227,8 @@ public enum Message: Error, Hashable, Sendable {
         case .badGroupName(let name): return "tie group name '\(name)' must be a non-empty name without '.'"
         case .badName(let name, let what):
             return "\(what) name '\(name)' must be non-empty and without '.', which joins the parts of names"
+        case .emptyNetworkName:
+            return "the network's name is empty; expected a name after 'network:' (ONNX and the reports need one)"
         case .controlCharacterInName(let name, let what):
             return
                 "\(what) name '\(name)' contains a control character; names are printed in reports, graphs and generated code"

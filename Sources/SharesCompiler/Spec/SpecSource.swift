@@ -27,8 +27,10 @@ public struct SpecSource: Sendable {
             return text
         },
         identity: { path in
+            // (None for a path with a NUL, which stat would cut short: reading it then says why.)
             var status = stat()
-            return stat(path, &status) == 0 ? "\(status.st_dev):\(status.st_ino)" : nil
+            guard !path.utf8.contains(0), stat(path, &status) == 0 else { return nil }
+            return "\(status.st_dev):\(status.st_ino)"
         })
 
     public static func memory(_ files: [String: String]) -> SpecSource {

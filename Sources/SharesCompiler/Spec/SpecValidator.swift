@@ -4,6 +4,7 @@ enum SpecValidator {
     static func validate(_ spec: Spec) throws(CompileFailure) {
         var sink = DiagnosticSink()
         checkPrintable(spec.network.value, at: spec.network.location, what: "network", sink: &sink)
+        if spec.network.value.isEmpty { sink.error(at: spec.network.location, .emptyNetworkName) }
         checkUniqueNames(spec.stem.namedLayers(prefix: ""), context: "'stem'", sink: &sink)
         checkUniqueNames(spec.head.namedLayers(prefix: ""), context: "'head'", sink: &sink)
         for template in spec.blocks.values.sorted(by: { $0.location < $1.location }) {
