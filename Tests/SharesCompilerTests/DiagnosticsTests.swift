@@ -856,3 +856,39 @@ struct DiagnosticsTests {
         #expect(compilation.graph.ties.isEmpty)
     }
 }
+
+/// What a small hostile file cannot make large: names, lines of output, the number of diagnostics.
+struct DiagnosticLimitTests {
+    /// A name is at most 256 characters: every layer's and parameter's name repeats it.
+    @Test func longNamesAreRefused() {
+        let name = String(repeating: "n", count: 300)
+        DiagnosticsTests.check(
+            "input: [3, 8, 8]\nblocks: {b: {body: [relu: {name: \(name)}]}}\nstages: [{block: b}]\n",
+            "spec.yaml:2:34: error: layer name of 300 characters is too long; names have at most 256")
+    }
+
+    /// The first hundred diagnostics, then how many more; a long line loses its middle, and a word
+    /// far longer than any known name gets no suggestion (comparing it took minutes).
+    @Test func outputIsBounded() {
+        let word = String(repeating: "x", count: 5000) + "conv"
+        let failure = CompileFailure(
+            (1...150).map {
+                Diagnostic(
+                    at: Location(file: "spec.yaml", line: $0, column: 1), .unknownLayerKind(word, known: ["conv"]))
+            })
+        let lines = failure.description.split(separator: "\n")
+        #expect(lines.count == 101)
+        #expect(lines.last == "(50 more diagnostics not shown: fix the ones above first)")
+        #expect(lines.dropLast().allSatisfy { $0.count < Diagnostic.longestLine + 60 })
+        #expect(lines[0].contains(" characters left out) ... "))
+        #expect(!lines[0].contains("did you mean"))
+    }
+
+    /// An included file's unknown key lists what a library may hold.
+    @Test func unknownKeyInALibrary() {
+        DiagnosticsTests.check(
+            "include: lib.yaml\ninput: [3, 8, 8]\nstem: [relu]\n", with: ["lib.yaml": "blockz: {}\n"],
+            "lib.yaml:1:1: error: unknown key 'blockz' in the library; allowed keys are: description, include, vars, blocks, layers; did you mean 'blocks'?"
+        )
+    }
+}

@@ -32,7 +32,20 @@ public struct Diagnostic: Hashable, Sendable {
     public var rendered: String {
         var lines = ["\(location): \(severity.rawValue): \(message)"]
         for note in notes { lines.append("\(note.location): note: \(note.message)") }
-        return lines.map(Self.printable).joined(separator: "\n")
+        return lines.map { Self.printable(Self.shortened($0)) }.joined(separator: "\n")
+    }
+
+    /// Lines longer than this lose their middle: a name of 900,000 characters, quoted in each of
+    /// thousands of errors, made gigabytes of output.
+    static let longestLine = 1000
+
+    static func shortened(_ line: String) -> String {
+        let scalars = line.unicodeScalars
+        guard scalars.count > longestLine else { return line }
+        let head = scalars.prefix(longestLine * 3 / 4), tail = scalars.suffix(longestLine / 5)
+        let left = scalars.count - head.count - tail.count
+        return String(String.UnicodeScalarView(head)) + " ... (\(left) characters left out) ... "
+            + String(String.UnicodeScalarView(tail))
     }
 
     static func printable(_ text: String) -> String {
@@ -63,7 +76,16 @@ public struct CompileFailure: Error, Sendable, CustomStringConvertible {
     public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
     public init(_ diagnostic: Diagnostic) { self.diagnostics = [diagnostic] }
 
-    public var description: String { diagnostics.map(\.rendered).joined(separator: "\n") }
+    /// At most this many diagnostics are printed, then how many more there are: past the first
+    /// hundred, more of the same helps nobody, and each costs its rendering.
+    public static let mostShown = 100
+
+    public var description: String {
+        let shown = diagnostics.prefix(Self.mostShown).map(\.rendered)
+        let more = diagnostics.count - shown.count
+        return (shown + (more > 0 ? ["(\(more) more diagnostics not shown: fix the ones above first)"] : []))
+            .joined(separator: "\n")
+    }
 }
 
 /// Collects diagnostics while a stage keeps going, so that one run reports every independent error.

@@ -63,6 +63,7 @@ public enum Message: Error, Hashable, Sendable {
     case badName(String, what: String)
     case controlCharacterInName(String, what: String)
     case emptyNetworkName
+    case nameTooLong(what: String, length: Int, limit: Int)
     case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
@@ -227,6 +228,8 @@ public enum Message: Error, Hashable, Sendable {
         case .badGroupName(let name): return "tie group name '\(name)' must be a non-empty name without '.'"
         case .badName(let name, let what):
             return "\(what) name '\(name)' must be non-empty and without '.', which joins the parts of names"
+        case .nameTooLong(let what, let length, let limit):
+            return "\(what) name of \(length) characters is too long; names have at most \(limit)"
         case .emptyNetworkName:
             return "the network's name is empty; expected a name after 'network:' (ONNX and the reports need one)"
         case .controlCharacterInName(let name, let what):

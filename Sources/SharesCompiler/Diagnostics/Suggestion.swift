@@ -1,10 +1,15 @@
 /// "Did you mean" for a misspelt name: the known names closest to it by edit distance, when they are close.
 enum Suggestion {
+    static let longestComparedName = 256
+
     /// The known names nearest `name` (at most three, in the order given), or none when the nearest is
     /// further than a typo away: one edit for names of up to five characters, then one more per three.
     /// Letter case counts for nothing and a swap of two neighbours is one edit (`repaet` -> `repeat`);
     /// failing that, a known name that begins the name or that it begins is close too.
     static func closest(to name: String, among known: [String]) -> [String] {
+        // No name is a typo of one many times its length; comparing each of thousands of errors'
+        // 900,000-character word with every known name took minutes.
+        guard name.utf8.count <= Self.longestComparedName else { return [] }
         let limit = name.count < 3 ? 0 : max(1, name.count / 3)
         var best = Int.max, nearest: [String] = []
         for candidate in known where candidate != name {

@@ -55,7 +55,7 @@ struct SpecLoader {
             return nil
         }
         var parser = SpecParser()
-        let file = parser.parse(root, path: path)
+        let file = parser.parse(root, path: path, library: library)
         for diagnostic in parser.diagnostics { sink.emit(diagnostic) }
         return (file, parser.keysPresent)
     }

@@ -13,9 +13,16 @@ struct SpecParser {
     /// Top-level keys as written, so the loader can refuse network keys in an included file.
     private(set) var keysPresent: [Located<String>] = []
 
-    mutating func parse(_ root: YAMLNode, path: String) -> SpecFile {
+    /// A `library` (an included file) lists only the keys a library may hold when a key is unknown;
+    /// the network's keys parse, so that the loader can say they are not allowed there.
+    mutating func parse(_ root: YAMLNode, path: String, library: Bool = false) -> SpecFile {
         var file = SpecFile(path: path)
-        guard let entries = decode.mapping(root, "the spec", allowed: Self.topLevelKeys) else { return file }
+        let libraryKeys = Self.topLevelKeys.filter(SpecLoader.libraryKeys.contains)
+        guard
+            let entries = decode.mapping(
+                root, library ? "the library" : "the spec", allowed: Self.topLevelKeys,
+                listed: library ? libraryKeys : nil)
+        else { return file }
         for (key, value) in entries {
             keysPresent.append(key)
             switch key.value {

@@ -6,7 +6,11 @@ struct YAMLDecoding {
     typealias Entry = (key: Located<String>, value: YAMLNode)
 
     /// The pairs of a mapping with string keys, checked against `allowed` (nil: any key).
-    mutating func mapping(_ node: YAMLNode, _ what: String, allowed: [String]? = nil) -> [Entry]? {
+    /// The entries of a mapping whose keys are names; with `allowed`, others are errors that list
+    /// `listed` (by default the allowed keys themselves).
+    mutating func mapping(_ node: YAMLNode, _ what: String, allowed: [String]? = nil, listed: [String]? = nil)
+        -> [Entry]?
+    {
         guard case .mapping(let pairs) = node.value else {
             sink.error(at: node.location, .expected(what + " (a mapping)", found: node.kindDescription))
             return nil
@@ -19,7 +23,7 @@ struct YAMLDecoding {
                 continue
             }
             if let allowed, !allowed.contains(key) {
-                sink.error(at: pair.key.location, .unknownKey(key, context: what, allowed: allowed))
+                sink.error(at: pair.key.location, .unknownKey(key, context: what, allowed: listed ?? allowed))
                 continue
             }
             entries.append((Located(key, at: pair.key.location), pair.value))
