@@ -108,6 +108,14 @@ struct DiagnosticsTests {
             spec.yaml:3:31: error: duplicate key 'out' in a mapping; each key may appear once
             spec.yaml:3:12: note: previous definition is here
             """)
+        // A key that starts with a symbol YAML does not read as structure, as well (`_a` was reported at
+        // its first occurrence, without the note).
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  _a: 1\n  b: 2\n  _a: 3\nstem: [relu]\n",
+            """
+            spec.yaml:5:3: error: duplicate key '_a' in a mapping; each key may appear once
+            spec.yaml:3:3: note: previous definition is here
+            """)
         // Every duplicate, each at its repetition, where only the innermost was reported, at its first
         // occurrence; a key given three times twice (the third renamed key was reported as 'Z').
         Self.check(

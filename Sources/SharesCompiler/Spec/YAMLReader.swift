@@ -200,15 +200,17 @@ enum YAMLReader {
         return diagnostics.sorted { $0.location < $1.location }
     }
 
-    /// Changes the first letter or digit of the key at `mark` (after an opening quote) to a private-use
-    /// character of its own (`index`), so that it equals no other key; false where the key does not
-    /// start with one.
+    /// Changes the first character of the key at `mark` (after an opening quote) to a private-use
+    /// character of its own (`index`), so that it equals no other key; false where that character
+    /// is one that YAML reads as structure or an escape (`*k`, `"\x61"`), which the change would break.
     private static func rename(at mark: Mark, in lines: inout [[Unicode.Scalar]], to index: Int) -> Bool {
         guard mark.line >= 1, mark.line <= lines.count, mark.column >= 1 else { return false }
         let line = lines[mark.line - 1]
         var column = mark.column - 1
         if column < line.count, line[column] == "\"" || line[column] == "'" { column += 1 }
-        guard column < line.count, line[column].properties.isAlphabetic || ("0"..."9").contains(line[column]) else {
+        guard column < line.count, !"-?:,[]{}#&*!|>'\"%@`\\".unicodeScalars.contains(line[column]),
+            !line[column].properties.isWhitespace
+        else {
             return false
         }
         lines[mark.line - 1][column] = Unicode.Scalar(0xE000 + UInt32(index)) ?? "Z"
