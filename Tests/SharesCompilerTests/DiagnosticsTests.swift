@@ -865,8 +865,22 @@ struct DiagnosticsTests {
     }
 }
 
-/// What a small hostile file cannot make large: names, lines of output, the number of diagnostics.
-struct DiagnosticLimitTests {
+/// How diagnostics are printed: in source order, and bounded, so that a small hostile file cannot make
+/// names, lines of output or the number of diagnostics large.
+struct DiagnosticOutputTests {
+    /// The passes find errors in their own order (the head's layers before the blocks'); they are
+    /// printed by line and column.
+    @Test func inSourceOrder() {
+        DiagnosticsTests.check(
+            "input: [3, 8, 8]\nstem: [conv: {out: 4, kernel: 1, name: add}]\nblocks: {b: {body: [relu: {name: add}]}}\n"
+                + "stages: [{block: b}]\nhead: [relu: {name: add}]\n",
+            """
+            spec.yaml:2:40: error: 'add' names the block's residual merge; choose another layer name
+            spec.yaml:3:34: error: 'add' names the block's residual merge; choose another layer name
+            spec.yaml:5:21: error: 'add' names the block's residual merge; choose another layer name
+            """)
+    }
+
     /// A name is at most 256 characters: every layer's and parameter's name repeats it.
     @Test func longNamesAreRefused() {
         let name = String(repeating: "n", count: 300)

@@ -60,9 +60,9 @@ struct SuggestionTests {
         Self.check(
             "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {blokc: basic, width: 4}\n",
             """
+            spec.yaml:4:5: error: stage 1 needs the key 'block'
             spec.yaml:4:6: error: unknown key 'blokc' in a stage: not a stage key (name, block, repeat, stride, share), \
             nor a block argument, whose value would be a number or expression, not 'basic'; did you mean 'block'?
-            spec.yaml:4:5: error: stage 1 needs the key 'block'
             """)
     }
 

@@ -76,12 +76,25 @@ public struct CompileFailure: Error, Sendable, CustomStringConvertible {
     public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
     public init(_ diagnostic: Diagnostic) { self.diagnostics = [diagnostic] }
 
+    /// Each file's diagnostics by line and column (the passes find them in their own order: a layer
+    /// name in the head before one in a block), the files in the order they first appear.
+    static func inSourceOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        var files: [String: Int] = [:]
+        for diagnostic in diagnostics where files[diagnostic.location.file] == nil {
+            files[diagnostic.location.file] = files.count
+        }
+        return diagnostics.enumerated().sorted { x, y in
+            let (a, b) = (x.element.location, y.element.location)
+            return (files[a.file]!, a.line, a.column, x.offset) < (files[b.file]!, b.line, b.column, y.offset)
+        }.map(\.element)
+    }
+
     /// At most this many diagnostics are printed, then how many more there are: past the first
     /// hundred, more of the same helps nobody, and each costs its rendering.
     public static let mostShown = 100
 
     public var description: String {
-        let shown = diagnostics.prefix(Self.mostShown).map(\.rendered)
+        let shown = Self.inSourceOrder(diagnostics).prefix(Self.mostShown).map(\.rendered)
         let more = diagnostics.count - shown.count
         return (shown + (more > 0 ? ["(\(more) more diagnostics not shown: fix the ones above first)"] : []))
             .joined(separator: "\n")
