@@ -21,6 +21,8 @@ struct Check: ParsableCommand {
         }
         printWarnings(compilation.warnings)
         let report = compilation.report
-        emit("\(spec): ok: \(report.network), \(report.parameters.total) parameters, \(report.ties.count) tied weights")
+        emit(
+            "\(spec): ok: \(report.network), \(Format.counted(report.parameters.total, "parameter")), "
+                + Format.counted(report.ties.count, "tied weight"))
     }
 }

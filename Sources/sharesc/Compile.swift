@@ -113,8 +113,9 @@ struct Compile: ParsableCommand {
             printWarnings(provider.notes + warnings)
             try PlanFile.write(PlanDocument(plan), weights: provider, to: output)
             return
-                "\(output): \(plan.program.steps.count) steps, \(plan.program.parameters.count) distinct parameters, "
-                + "\(threads) threads, arena \(plan.memory.arenaBytes) bytes per image (lower bound \(plan.memory.lowerBoundBytes))"
+                "\(output): \(Format.counted(plan.program.steps.count, "step")), "
+                + "\(Format.counted(plan.program.parameters.count, "distinct parameter")), "
+                + "\(Format.counted(threads, "thread")), arena \(plan.memory.arenaBytes) bytes per image (lower bound \(plan.memory.lowerBoundBytes))"
         }
         emit(text)
     }

@@ -65,15 +65,17 @@ struct Export: ParsableCommand {
                 try write(Data(source.utf8))
                 return
                     "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
-                    + "\(compilation.report.parameters.total) parameters, \(compilation.graph.ties.count) tied" + fits
+                    + "\(SharesCompiler.Format.counted(compilation.report.parameters.total, "parameter")), "
+                    + "\(compilation.graph.ties.count) tied" + fits
             case .onnx:
                 try ONNXExporter.checkSize(compilation.graph)
                 let (values, notes) = try weights.source.load(for: compilation.graph)
                 printWarnings(notes)
                 try write(Data(try ONNXExporter.export(compilation.graph, weights: values)))
                 return
-                    "\(output): \(compilation.graph.parameters.count) initializers (\(compilation.graph.ties.count) tied), "
-                    + "\(compilation.report.parameters.total) parameters, opset \(ONNXExporter.opset)"
+                    "\(output): \(SharesCompiler.Format.counted(compilation.graph.parameters.count, "initializer")) "
+                    + "(\(compilation.graph.ties.count) tied), "
+                    + "\(SharesCompiler.Format.counted(compilation.report.parameters.total, "parameter")), opset \(ONNXExporter.opset)"
             }
         }
         emit(summary)

@@ -32,6 +32,13 @@ struct FormatTests {
         #expect(percent(-1, of: 1_000_000) == 0 && percent(-1, of: 1_000_000).sign == .plus)
     }
 
+    /// One of a thing is singular: `1 tied weight`, not `1 tied weights`.
+    @Test func countsAgreeWithTheirNoun() {
+        #expect(Format.counted(1, "tied weight") == "1 tied weight")
+        #expect(Format.counted(0, "parameter") == "0 parameters")
+        #expect(Format.counted(36_479_194, "parameter") == "36479194 parameters")
+    }
+
     /// A change keeps its sign however small; only no change at all is unsigned.
     @Test func changesAreSignedAsTheyAre() {
         #expect(Format.change(from: 2005, to: 2006) == "+0.0%")

@@ -145,10 +145,14 @@ enum ComparisonText {
         } else {
             compute = "with \(Format.metric(macs.b, unit: "MACs")) in B and none in A"
         }
-        if parameters.delta == 0 { return "Both have \(Format.grouped(parameters.a)) parameters, " + compute + "." }
+        if parameters.delta == 0 {
+            return "Both have \(Format.grouped(parameters.a)) parameter\(parameters.a == 1 ? "" : "s"), " + compute
+                + "."
+        }
         let direction = parameters.delta > 0 ? "more" : "fewer"
         let change = parameters.a == 0 ? "" : " (\(Format.change(from: parameters.a, to: parameters.b)))"
         return
-            "B has \(Format.grouped(abs(parameters.delta))) \(direction) parameters than A\(change), " + compute + "."
+            "B has \(Format.grouped(abs(parameters.delta))) \(direction) parameter\(abs(parameters.delta) == 1 ? "" : "s") "
+            + "than A\(change), " + compute + "."
     }
 }

@@ -56,6 +56,11 @@ public enum Format {
         return (value < 0 ? "-" : "") + result
     }
 
+    /// A count and its noun, singular for one: `1 parameter`, `0 parameters`, `12 tied weights`.
+    public static func counted(_ count: Int, _ noun: String) -> String {
+        "\(count) \(noun)" + (count == 1 ? "" : "s")
+    }
+
     /// Signed, for differences: `+1,234`, `-56`, `0`.
     static func signed(_ value: Int) -> String { value > 0 ? "+" + grouped(value) : grouped(value) }
 
