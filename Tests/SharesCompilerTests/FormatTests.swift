@@ -32,6 +32,15 @@ struct FormatTests {
         #expect(percent(-1, of: 1_000_000) == 0 && percent(-1, of: 1_000_000).sign == .plus)
     }
 
+    /// Text tables line up by terminal columns: a CJK character takes two.
+    @Test func tablesAlignWideCharacters() {
+        var table = Table([("stage", .left), ("blocks", .right)])
+        table.add(["阶段二", "3"])
+        table.add(["stage1", "12"])
+        #expect(table.text(indent: "") == "stage   blocks\n阶段二       3\nstage1      12\n")
+        #expect("阶段二".displayWidth == 6 && "e\u{301}".displayWidth == 1 && "a\u{200B}b".displayWidth == 2)
+    }
+
     /// One of a thing is singular: `1 tied weight`, not `1 tied weights`.
     @Test func countsAgreeWithTheirNoun() {
         #expect(Format.counted(1, "tied weight") == "1 tied weight")

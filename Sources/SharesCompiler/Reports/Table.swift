@@ -13,14 +13,14 @@ struct Table {
 
     func text(indent: String = "  ") -> String {
         let widths = columns.indices.map { column in
-            ([columns[column].title] + rows.map { $0[column] }).map(\.count).max() ?? 0
+            ([columns[column].title] + rows.map { $0[column] }).map(\.displayWidth).max() ?? 0
         }
         func line(_ cells: [String]) -> String {
             let padded = cells.enumerated().map { column, cell in
                 // A left-aligned last column is never padded: one long cell (the values of a buffer that
                 // a whole stage writes in place) would otherwise pad every row to its width.
                 if column == cells.count - 1 && columns[column].alignment == .left { return cell }
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                let padding = String(repeating: " ", count: widths[column] - cell.displayWidth)
                 return columns[column].alignment == .left ? cell + padding : padding + cell
             }
             return indent + padded.joined(separator: "  ").trimmingTrailingSpaces()
@@ -37,6 +37,22 @@ struct Table {
 }
 
 extension String {
+    /// Columns on a terminal: two for East Asian wide and fullwidth characters (a stage named 阶段二
+    /// pushed its row's columns right by three), none for zero-width ones, one for the rest.
+    var displayWidth: Int {
+        reduce(0) { width, character in
+            guard let scalar = character.unicodeScalars.first else { return width }
+            switch scalar.value {
+            case 0x200B...0x200F, 0x2060...0x2064, 0xFEFF: return width
+            case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
+                0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
+                0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x2FFFD, 0x30000...0x3FFFD:
+                return width + 2
+            default: return width + 1
+            }
+        }
+    }
+
     func trimmingTrailingSpaces() -> String {
         guard let last = lastIndex(where: { $0 != " " }) else { return "" }
         return String(self[...last])
