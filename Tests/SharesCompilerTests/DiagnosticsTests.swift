@@ -868,6 +868,27 @@ struct DiagnosticsTests {
 /// How diagnostics are printed: in source order, and bounded, so that a small hostile file cannot make
 /// names, lines of output or the number of diagnostics large.
 struct DiagnosticOutputTests {
+    /// U+0085, U+2028 and U+2029 are not line breaks (YAML 1.2, and every editor): libyaml counted
+    /// them, so every later line number was one too far, and one in a comment ended the comment.
+    @Test func onlyNewlinesBreakLines() throws {
+        for separator in ["\u{85}", "\u{2028}", "\u{2029}"] {
+            DiagnosticsTests.check(
+                "network: d  # a\(separator)b\ndescription: \"a\(separator)b\"\ninput: [3, 8, 8]\nstem:\n  - relux\n",
+                "spec.yaml:5:5: error: unknown layer kind 'relux'; the kinds are: conv, batchnorm, relu, maxpool, avgpool, "
+                    + "global_avgpool, flatten, linear, dropout, subsample_pad, depthwise, relu6, silu, hardswish, gelu, "
+                    + "sigmoid, squeeze_excite, layernorm, layer_scale, stochastic_depth; did you mean 'relu' or 'relu6'?"
+            )
+            // Values keep the character.
+            let root = try YAMLReader.read("a: \"x\(separator)y\"\nb: 1\n", file: "t.yaml")
+            guard case .mapping(let pairs) = root?.value else {
+                Issue.record("not a mapping")
+                continue
+            }
+            #expect(pairs.map(\.value.scalar) == ["x\(separator)y", "1"])
+            #expect(pairs[1].key.location == Location(file: "t.yaml", line: 2, column: 1))
+        }
+    }
+
     /// The passes find errors in their own order (the head's layers before the blocks'); they are
     /// printed by line and column.
     @Test func inSourceOrder() {

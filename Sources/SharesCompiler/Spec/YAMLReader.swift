@@ -13,6 +13,7 @@ enum YAMLReader {
         // A UTF-8 byte order mark (some editors write one) reaches libyaml as content; drop it.
         var text = text
         if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
+        let substituted = substituteOtherBreaks(&text)
         if text.utf8.count > maximumBytes {
             throw CompileFailure(Diagnostic(at: start, .fileTooLarge(bytes: text.utf8.count, limit: maximumBytes)))
         }
@@ -35,15 +36,40 @@ enum YAMLReader {
             throw CompileFailure(Diagnostic(at: start, .yamlSyntax(String(describing: error))))
         }
         guard let root else { return nil }
-        var budget = Budget(remaining: maximumNodes, furthest: start)
+        var budget = Budget(remaining: maximumNodes, furthest: start, substituted: substituted)
         return try convert(root, file: file, budget: &budget)
     }
 
     /// Nodes left to convert, and the furthest position reached: an expanded alias revisits its anchor's
     /// earlier positions, so the furthest one is where the expansion was asked for.
+    /// (And whether the text's other line breaks stand as private-use characters, to put back.)
     private struct Budget {
         var remaining: Int
         var furthest: Location
+        var substituted: Bool
+    }
+
+    /// YAML 1.2 breaks lines at `\n` and `\r` only; libyaml (YAML 1.1) also at U+0085, U+2028 and
+    /// U+2029, which put every later line number past the one editors show (and ended a comment). While
+    /// parsing, each stands as a private-use character of its own, put back in the values; not where
+    /// the text holds those characters already. Whether it substituted.
+    private static let otherBreaks: [(Unicode.Scalar, Unicode.Scalar)] = [
+        ("\u{85}", "\u{E085}"), ("\u{2028}", "\u{E028}"), ("\u{2029}", "\u{E029}")
+    ]
+
+    private static func substituteOtherBreaks(_ text: inout String) -> Bool {
+        func isBreak(_ scalar: Unicode.Scalar) -> Bool { otherBreaks.contains { $0.0 == scalar } }
+        func isStandIn(_ scalar: Unicode.Scalar) -> Bool { otherBreaks.contains { $0.1 == scalar } }
+        guard text.unicodeScalars.contains(where: isBreak), !text.unicodeScalars.contains(where: isStandIn) else {
+            return false
+        }
+        text = String(
+            String.UnicodeScalarView(text.unicodeScalars.map { s in otherBreaks.first { $0.0 == s }?.1 ?? s }))
+        return true
+    }
+
+    private static func restoringBreaks(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { s in otherBreaks.first { $0.1 == s }?.0 ?? s }))
     }
 
     private static func convert(
@@ -73,7 +99,9 @@ enum YAMLReader {
         switch node {
         case .scalar(let scalar):
             return YAMLNode(
-                value: .scalar(scalar.string, plain: scalar.style == .plain || scalar.style == .any),
+                value: .scalar(
+                    budget.substituted ? restoringBreaks(scalar.string) : scalar.string,
+                    plain: scalar.style == .plain || scalar.style == .any),
                 location: location)
         case .mapping(let mapping):
             if let merge = mapping.keys.first(where: { $0.scalar?.string == "<<" && $0.scalar?.style == .plain }) {
