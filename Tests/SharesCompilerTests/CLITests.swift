@@ -307,6 +307,20 @@ struct CLITests {
         }
     }
 
+    /// A spec that is not UTF-8 says where the bytes go wrong.
+    @Test func invalidUTF8IsLocated() throws {
+        try Self.withScratchDirectory { directory in
+            let bytes = Array("network: d\ninput: [3, 8, 8]\n# ".utf8) + [0xC3, 0x28] + Array("\nstem: [relu]\n".utf8)
+            try Data(bytes).write(to: URL(fileURLWithPath: directory + "/spec.yaml"))
+            let result = try Self.run(["check", "spec.yaml"], in: directory)
+            #expect(result.status == 1)
+            #expect(
+                result.stderr
+                    == "spec.yaml:1:1: error: cannot read 'spec.yaml': not UTF-8 text (the bytes at line 3, column 3 are not UTF-8)\n"
+            )
+        }
+    }
+
     /// No output replaces a file the command read: `init spec.yaml -o spec.yaml` wrote weights over the spec.
     @Test func outputsNeverReplaceInputs() throws {
         try Self.withScratchDirectory { directory in

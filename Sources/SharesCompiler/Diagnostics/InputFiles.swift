@@ -22,6 +22,25 @@ public enum InputFiles {
         return stat(path, &now) == 0 && FileIdentity(now) == identity ? path : nil
     }
 
+    /// Where UTF-8 text first goes wrong, as an editor counts: `line 3, column 5` (columns in
+    /// characters, as in every location).
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> String {
+        var parser = Unicode.UTF8.ForwardParser(), iterator = bytes.makeIterator()
+        var line = 1, column = 1
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar):
+                if scalar.count == 1 && scalar.first == UInt8(ascii: "\n") {
+                    (line, column) = (line + 1, 1)
+                } else {
+                    column += 1
+                }
+            case .error: return "the bytes at line \(line), column \(column) are not UTF-8"
+            case .emptyInput: return "valid UTF-8"
+            }
+        }
+    }
+
     /// Opens `path` for reading and notes it, only where it names (through symbolic links) a regular
     /// file: a directory says so, and a device or pipe is refused (/dev/zero never ends; a pipe with
     /// no writer would block the open, which is therefore made without waiting).

@@ -22,7 +22,7 @@ public struct SpecSource: Sendable {
                 throw UnreadableFile(
                     InputFiles.startsLikeSafetensors(bytes)
                         ? "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans"
-                        : "not UTF-8 text")
+                        : "not UTF-8 text (\(InputFiles.firstInvalidUTF8(bytes)))")
             }
             return text
         },
