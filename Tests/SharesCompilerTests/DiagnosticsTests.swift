@@ -479,6 +479,10 @@ struct DiagnosticsTests {
         Self.check(
             "input: [3, 8, 8]\nvars:\n  x: 1e308 * 10\nstem: [relu]\n",
             "spec.yaml:3:6: error: arithmetic overflow: the real value is beyond the largest double (about 1.8e308)")
+        // So does a literal: `1e400` is a number, too large ("expected a number but found '1e400'").
+        Self.check(
+            "input: [3, 8, 8]\nvars:\n  x: 2 * 1e400\nstem: [relu]\n",
+            "spec.yaml:3:10: error: arithmetic overflow: the real value is beyond the largest double (about 1.8e308)")
     }
 
     /// Loading recurses through includes and extends: a chain of thousands overflowed the stack.

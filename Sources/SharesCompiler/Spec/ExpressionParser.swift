@@ -128,7 +128,14 @@ struct ExpressionParser {
             position = numberStart
             throw failure(.arithmeticOverflow)
         }
-        if let value = Double(digits), value.isFinite, digits.first != "." { return .number(.real(value)) }
+        if let value = Double(digits), digits.first != "." {
+            // `1e400` is a number, only too large: say that.
+            guard value.isFinite else {
+                position = numberStart
+                throw failure(.realOverflow)
+            }
+            return .number(.real(value))
+        }
         position = numberStart
         throw failure(.expressionExpected("a number but found '\(digits)'", text: text))
     }
