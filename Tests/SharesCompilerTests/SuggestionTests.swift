@@ -113,6 +113,10 @@ struct SuggestionTests {
             "input: [3, 8, 8]\nblocks:\n  plain: {body: [relu], merge: nnoe}\nstages:\n  - {block: plain}\n",
             "spec.yaml:3:32: error: expected 'merge' to be 'add', 'add-if-same-shape' or 'none', found 'nnoe'; did you mean 'none'?"
         )
+        // An empty value lists the words too.
+        Self.check(
+            "input: [3, 8, 8]\nblocks:\n  plain: {body: [relu], merge: ~}\nstages:\n  - {block: plain}\n",
+            "spec.yaml:3:32: error: expected 'merge' to be 'add', 'add-if-same-shape' or 'none', found an empty value")
         Self.check(
             "input: [3, 8, 8]\nblocks:\n  plain: {body: [relu], shortcut: {layers: [relu], when: alwasy}}\nstages:\n  - {block: plain}\n",
             "spec.yaml:3:58: error: expected 'when' to be 'changed' or 'always', found 'alwasy'; did you mean 'always'?"

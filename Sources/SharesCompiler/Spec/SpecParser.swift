@@ -181,13 +181,11 @@ struct SpecParser {
                 block.body = parseLayers(value, "'body' of \(context)")
             case "shortcut": block.shortcut = parseShortcut(value, context) ?? .identity
             case "merge":
-                guard let text = decode.string(value, "'merge'") else { break }
+                let expected = "'merge' to be 'add', 'add-if-same-shape' or 'none'"
+                guard let text = decode.string(value, expected) else { break }
                 guard let merge = Merge(rawValue: text.value) else {
                     let known = ["add", "add-if-same-shape", "none"]
-                    decode.sink.error(
-                        at: value.location,
-                        .unknownWord(
-                            text.value, expected: "'merge' to be 'add', 'add-if-same-shape' or 'none'", known: known))
+                    decode.sink.error(at: value.location, .unknownWord(text.value, expected: expected, known: known))
                     break
                 }
                 block.merge = merge
