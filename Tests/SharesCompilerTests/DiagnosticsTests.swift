@@ -44,6 +44,10 @@ struct DiagnosticsTests {
             "# only a comment\n",
             "spec.yaml:1:1: error: the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
         )
+        Self.check(
+            "---\n",
+            "spec.yaml:1:1: error: the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
+        )
     }
 
     @Test func fileThatIsNotAMapping() {

@@ -50,7 +50,8 @@ struct SpecLoader {
             for diagnostic in error.diagnostics { sink.emit(diagnostic) }
             return nil
         }
-        guard let root else {
+        // (A document with nothing in it, `---` alone, is an empty file too.)
+        guard let root, !(root.isNull && root.scalar == "") else {
             sink.error(at: Location(file: path, line: 1, column: 1), library ? .emptyLibrary : .emptySpec)
             return nil
         }
