@@ -187,6 +187,9 @@ struct DiagnosticsTests {
         Self.check("input: [a\"b, \(deep)]\n", "spec.yaml:1:213: error: YAML nested more than 200 levels deep")
         let indented = (0..<300).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + " 1\n"
         Self.check(indented, "spec.yaml:202:202: error: YAML nested more than 200 levels deep")
+        // At the indicator that goes one level too deep (the 201st `- `, column 401), not at the end of the run.
+        let dashes = String(repeating: "- ", count: 10_000) + "x\n"
+        Self.check("stem:\n" + dashes, "spec.yaml:2:401: error: YAML nested more than 200 levels deep")
     }
 
     @Test func aliasBombIsStoppedWhereItExpands() {

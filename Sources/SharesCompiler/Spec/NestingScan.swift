@@ -13,12 +13,14 @@ enum NestingScan {
             while index < scalars.count, scalars[index] == " " { index += 1 }
             var depth = index + flowDepth
             // Compact nested sequences and explicit keys: "- - - x", "? ? x".
+            // (Reported at the indicator that goes past the limit, not at the end of the run.)
+            if depth > limit { return (lineNumber, min(index, scalars.count) + 1) }
             while index + 1 < scalars.count, "-?:".unicodeScalars.contains(scalars[index]), scalars[index + 1] == " " {
                 depth += 1
+                if depth > limit { return (lineNumber, index + 1) }
                 index += 2
                 while index < scalars.count, scalars[index] == " " { index += 1 }
             }
-            if depth > limit { return (lineNumber, min(index, scalars.count) + 1) }
             var quote: Unicode.Scalar?
             var column = index
             while column < scalars.count {
