@@ -5,9 +5,8 @@ struct YAMLDecoding {
 
     typealias Entry = (key: Located<String>, value: YAMLNode)
 
-    /// The pairs of a mapping with string keys, checked against `allowed` (nil: any key).
-    /// The entries of a mapping whose keys are names; with `allowed`, others are errors that list
-    /// `listed` (by default the allowed keys themselves).
+    /// The pairs of a mapping with string keys, checked against `allowed` (nil: any key); an unknown
+    /// key's error lists `listed` (by default the allowed keys themselves).
     mutating func mapping(_ node: YAMLNode, _ what: String, allowed: [String]? = nil, listed: [String]? = nil)
         -> [Entry]?
     {

@@ -13,10 +13,10 @@ enum YAMLReader {
         // A UTF-8 byte order mark (some editors write one) reaches libyaml as content; drop it.
         var text = text
         if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
-        let substituted = substituteOtherBreaks(&text)
         if text.utf8.count > maximumBytes {
             throw CompileFailure(Diagnostic(at: start, .fileTooLarge(bytes: text.utf8.count, limit: maximumBytes)))
         }
+        let substituted = substituteOtherBreaks(&text)
         if let deep = NestingScan.firstTooDeep(text, limit: maximumDepth) {
             throw CompileFailure(
                 Diagnostic(
