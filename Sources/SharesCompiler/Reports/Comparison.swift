@@ -146,13 +146,13 @@ enum ComparisonText {
             compute = "with \(Format.metric(macs.b, unit: "MACs")) in B and none in A"
         }
         if parameters.delta == 0 {
-            return "Both have \(Format.grouped(parameters.a)) parameter\(parameters.a == 1 ? "" : "s"), " + compute
-                + "."
+            return "Both have \(Format.grouped(parameters.a)) \(Format.noun("parameter", for: parameters.a)), "
+                + compute + "."
         }
         let direction = parameters.delta > 0 ? "more" : "fewer"
         let change = parameters.a == 0 ? "" : " (\(Format.change(from: parameters.a, to: parameters.b)))"
         return
-            "B has \(Format.grouped(abs(parameters.delta))) \(direction) parameter\(abs(parameters.delta) == 1 ? "" : "s") "
+            "B has \(Format.grouped(abs(parameters.delta))) \(direction) \(Format.noun("parameter", for: abs(parameters.delta))) "
             + "than A\(change), " + compute + "."
     }
 }

@@ -73,9 +73,10 @@ public enum Format {
     }
 
     /// A count and its noun, singular for one: `1 parameter`, `0 parameters`, `12 tied weights`.
-    public static func counted(_ count: Int, _ noun: String) -> String {
-        "\(count) \(noun)" + (count == 1 ? "" : "s")
-    }
+    public static func counted(_ count: Int, _ noun: String) -> String { "\(count) " + Self.noun(noun, for: count) }
+
+    /// `noun` as it goes with `count`: `parameter` for one, `parameters` for any other count.
+    static func noun(_ noun: String, for count: Int) -> String { count == 1 ? noun : noun + "s" }
 
     /// Signed, for differences: `+1,234`, `-56`, `0`.
     static func signed(_ value: Int) -> String { value > 0 ? "+" + grouped(value) : grouped(value) }
