@@ -590,10 +590,37 @@ struct DiagnosticsTests {
             "spec.yaml:3:1: error: expected a name as a mapping key, found a mapping")
         Self.check(
             "input: [3, 8, 8]\nvars:\n  a: |\n    1 + @\nstem: [relu]\n",
-            "spec.yaml:3:11: error: expected a number, a $variable or '(' but found '@' in '1 + @\\n'")
+            "spec.yaml:4:9: error: expected a number, a $variable or '(' but found '@' in '1 + @\\n'")
         Self.check(
             "extends: \"base\\e[31m.yaml\"\n",
             "spec.yaml:1:10: error: cannot read 'base\\u{1b}[31m.yaml': no such file")
+    }
+
+    /// An expression written over several lines is located where each character is in the file, not
+    /// past the end of its first line: plain, block (`|`, `>`) and quoted scalars, line breaks `\r\n`.
+    @Test func expressionsOverSeveralLinesAreLocatedInTheirLines() {
+        let unknown = "error: unknown variable '$wdth'; known here: $w"
+        func check(_ value: String, _ location: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            Self.check(
+                "input: [3, 8, 8]\nvars: {w: 4}\nstem:\n  - conv:\n      out: \(value)\n      kernel: 1\n",
+                "spec.yaml:\(location): \(unknown)", sourceLocation: sourceLocation)
+        }
+        check("$w *\n        2 + $wdth", "6:13")
+        check("|\n        $w * 2\n          + $wdth", "7:13")
+        check(">-\n        $w * 2 + $wdth", "6:18")
+        check("\"$w * 2 +\n        $wdth\"", "6:9")
+        check("\"$w * 2 + \\\n        $wdth\"", "6:9")
+        check("'$w *\n\n        $wdth'", "7:9")
+        check("\"$w + $wdth\"", "5:18")
+        // Escapes are as long as they are written.
+        check("\"\\x24w + \\u0024wdth\"", "5:21")
+        Self.check(
+            "input: [3, 8, 8]\r\nvars: {w: 4}\r\nstem:\r\n  - conv:\r\n      out: $w *\r\n        $wdth\r\n      kernel: 1\r\n",
+            "spec.yaml:6:9: \(unknown)")
+        // The end of an expression cut short is just past its last character.
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv:\n      out: 16 *\n        (2 +\n      kernel: 1\n",
+            "spec.yaml:5:13: error: expected a number, a $variable or '(' but found the end in '16 * (2 +'")
     }
 
     /// ONNX refuses a graph without a name, so the spec does too.

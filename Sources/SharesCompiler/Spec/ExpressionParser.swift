@@ -7,14 +7,19 @@ struct ExpressionParser {
     static let maximumOperators = 1000
 
     private let scalars: [Unicode.Scalar]
-    private let start: Location
+    private let positions: TextPositions
     private var position = 0
     private var depth = 0
     private var operators = 0
 
-    /// `start` is where the scalar's first character is; column offsets are added to it.
+    /// Text on one line from `start` (a command-line value).
     static func parse(_ text: String, at start: Location) throws(CompileFailure) -> Expression {
-        var parser = ExpressionParser(scalars: Array(text.unicodeScalars), start: start)
+        try parse(text, at: TextPositions(start: start))
+    }
+
+    /// `positions` says where each character of `text` is, for diagnostics and variables' locations.
+    static func parse(_ text: String, at positions: TextPositions) throws(CompileFailure) -> Expression {
+        var parser = ExpressionParser(scalars: Array(text.unicodeScalars), positions: positions)
         parser.skipSpaces()
         let expression = try parser.parseSum()
         parser.skipSpaces()
@@ -24,14 +29,12 @@ struct ExpressionParser {
         return expression
     }
 
-    private init(scalars: [Unicode.Scalar], start: Location) {
+    private init(scalars: [Unicode.Scalar], positions: TextPositions) {
         self.scalars = scalars
-        self.start = start
+        self.positions = positions
     }
 
-    private var here: Location {
-        Location(file: start.file, line: start.line, column: start.column + position)
-    }
+    private var here: Location { positions.location(at: position) }
 
     private func failure(_ message: Message) -> CompileFailure {
         CompileFailure(Diagnostic(at: here, message))

@@ -308,7 +308,7 @@ struct SpecParser {
 
     private static func isExpression(_ node: YAMLNode) -> Bool {
         guard let text = node.scalar, !node.isNull else { return false }
-        return (try? ExpressionParser.parse(text, at: node.location)) != nil
+        return (try? ExpressionParser.parse(text, at: node.textPositions)) != nil
     }
 
     mutating func parseShare(_ node: YAMLNode) -> [ShareEntry] {

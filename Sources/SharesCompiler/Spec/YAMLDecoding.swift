@@ -62,16 +62,8 @@ struct YAMLDecoding {
             sink.error(at: node.location, .expected(what + " (a number or expression)", found: node.kindDescription))
             return nil
         }
-        let start = node.location
-        // Quoted scalars start one column after their mark.
-        let textStart: Location
-        if case .scalar(_, plain: false) = node.value {
-            textStart = Location(file: start.file, line: start.line, column: start.column + 1)
-        } else {
-            textStart = start
-        }
         do {
-            return Located(try ExpressionParser.parse(text, at: textStart), at: start)
+            return Located(try ExpressionParser.parse(text, at: node.textPositions), at: node.location)
         } catch {
             // Not an attempt at a number at all (`out: four`): say what the key wants, not which character failed.
             if !text.unicodeScalars.contains(where: { ("0"..."9").contains($0) || $0 == "$" || $0 == "(" }) {

@@ -36,17 +36,43 @@ enum YAMLReader {
             throw CompileFailure(Diagnostic(at: start, .yamlSyntax(String(describing: error))))
         }
         guard let root else { return nil }
-        var budget = Budget(remaining: maximumNodes, furthest: start, substituted: substituted)
+        var budget = Budget(
+            remaining: maximumNodes, furthest: start, substituted: substituted, lines: TextPositions.lines(of: text))
         return try convert(root, file: file, budget: &budget)
     }
 
     /// Nodes left to convert, and the furthest position reached: an expanded alias revisits its anchor's
     /// earlier positions, so the furthest one is where the expansion was asked for.
-    /// (And whether the text's other line breaks stand as private-use characters, to put back.)
+    /// (And whether the text's other line breaks stand as private-use characters, to put back; the
+    /// text's lines, and the positions of the scalars' texts found in them, each scalar's once however
+    /// many aliases repeat it.)
     private struct Budget {
         var remaining: Int
         var furthest: Location
         var substituted: Bool
+        var lines: [[Unicode.Scalar]]
+        var positions: [Location: TextPositions?] = [:]
+    }
+
+    /// Where the characters of `scalar` (at `location`) lie: nil where along one line from `location`.
+    private static func positions(of scalar: Node.Scalar, at location: Location, budget: inout Budget)
+        -> TextPositions?
+    {
+        if let known = budget.positions[location] { return known }
+        let style: TextPositions.Style =
+            switch scalar.style {
+            case .singleQuoted: .quoted
+            case .doubleQuoted: .doubleQuoted
+            case .literal, .folded: .block
+            case .any, .plain: .plain
+            }
+        let found = TextPositions(locating: scalar.string, style: style, in: budget.lines, at: location)
+        // Quoted text not found (an escape): from after the quote, as before any escape.
+        let fallback = style == .quoted || style == .doubleQuoted ? TextPositions(start: location.advanced(by: 1)) : nil
+        var positions = found ?? fallback
+        if positions == TextPositions(start: location) { positions = nil }
+        budget.positions[location] = positions
+        return positions
     }
 
     /// YAML 1.2 breaks lines at `\n` and `\r` only; libyaml (YAML 1.1) also at U+0085, U+2028 and
@@ -102,7 +128,7 @@ enum YAMLReader {
                 value: .scalar(
                     budget.substituted ? restoringBreaks(scalar.string) : scalar.string,
                     plain: scalar.style == .plain || scalar.style == .any),
-                location: location)
+                location: location, positions: positions(of: scalar, at: location, budget: &budget))
         case .mapping(let mapping):
             if let merge = mapping.keys.first(where: { $0.scalar?.string == "<<" && $0.scalar?.style == .plain }) {
                 // `compose` does not apply `<<` merges; refuse them rather than silently ignore them.

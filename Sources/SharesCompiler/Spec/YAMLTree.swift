@@ -15,6 +15,11 @@ public struct YAMLNode: Sendable, Hashable {
 
     public var value: Value
     public var location: Location
+    /// Where a scalar's text lies, where not along one line from `location` (see `textPositions`).
+    var positions: TextPositions? = nil
+
+    /// Where each character of a scalar's text is in the file: for an expression's diagnostics.
+    var textPositions: TextPositions { positions ?? TextPositions(start: location) }
 
     public var scalar: String? {
         if case .scalar(let text, _) = value { return text }
