@@ -88,11 +88,13 @@ struct ActivationKernelTests {
         }
     }
 
-    @Test func layerNorm() {
+    @Test(arguments: [Float(0), 100, 10_000])
+    func layerNorm(offset: Float) {
         for (channels, pixels) in [(5, 13), (17, 4), (1, 3), (96, 5), (768, 2), (27, 9), (40, 6)] {
             // Pixels by fours and one at a time; channels by 16, by 8 and one at a time. A large common
-            // offset: the variance must come from deviations, not from squares.
-            let x = KernelTests.random(pixels * channels, seed: 91).map { $0 + 100 }
+            // offset: the variance must come from deviations, not from squares, and the mean must not
+            // lose what rounding it to a float drops (at 1e4, floats are 1e-3 apart).
+            let x = KernelTests.random(pixels * channels, seed: 91).map { $0 + offset }
             let scale = KernelTests.random(channels, seed: 92), shift = KernelTests.random(channels, seed: 93)
             let epsilon: Float = 1e-6
             var expected = [Double](repeating: 0, count: x.count)
@@ -109,9 +111,8 @@ struct ActivationKernelTests {
             KernelTests.atEveryLevel { level in
                 let y = Guarded(count: x.count)
                 sc_layer_norm_nhwc(x, y.pointer, pixels, Int32(channels), scale, shift, epsilon)
-                // (Normalizing values near 100 loses up to 100 / spread of their float precision.)
-                #expect(
-                    KernelTests.relativeError(y.values, expected) <= 1e-3, "level \(level), \(channels) x \(pixels)")
+                let error = KernelTests.relativeError(y.values, expected)
+                #expect(error <= 2e-6, "level \(level), \(channels) x \(pixels), offset \(offset): \(error)")
                 #expect(y.guardsIntact)
                 let inPlace = Guarded(x)
                 sc_layer_norm_nhwc(inPlace.pointer, inPlace.pointer, pixels, Int32(channels), scale, shift, epsilon)
