@@ -139,9 +139,12 @@ struct Bench: ParsableCommand {
         }
         // One arena per thread that runs images side by side, each planned for one image.
         let arenas = loaded.executor.arenaCount > 1 ? "\(loaded.executor.arenaCount) x " : ""
+        // Fewer threads than the plan's where the process has fewer CPUs (Executor.threads).
+        let planned = executor.plan.schedule.threads
+        let capped = planned > threads ? " (the plan's \(planned), on \(Executor.usableCores) usable CPUs)" : ""
         emit(
             """
-            \(result.network): batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(runs) runs, \(result.kernelLevel) kernels
+            \(result.network): batch \(batch), \(threads) thread\(threads == 1 ? "" : "s")\(capped), \(runs) runs, \(result.kernelLevel) kernels
               median \(Format.fixed(median, decimals: 2)) ms  (min \(Format.fixed(result.minMs, decimals: 2)), max \(Format.fixed(result.maxMs, decimals: 2)))
               \(Format.fixed(result.imagesPerSecond, decimals: 1)) images/s, \(Format.fixed(result.gflops, decimals: 1)) GFLOP/s (2 x \(Format.metric(loaded.macs, unit: "MACs")) per image)
               arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))\(arenas.isEmpty ? "" : " each")), packed weights \(Format.bytes(result.packedWeightBytes)), workspace \(Format.bytes(result.workspaceBytes))

@@ -9,7 +9,9 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var weights: WeightOptions
     @Option(
         parsing: .unconditional,  // so that `--threads -1` is refused as out of range, not as a missing value
-        help: "Threads that run the network (default: a plan's own, else one per CPU this process may use).")
+        help:
+            "Threads that run the network (default: a plan's own, else one per CPU this process may use; at most one per usable CPU run, taking the pieces of more in turn)."
+    )
     var threads: Int?
 
     /// The threads it runs on: as asked, a plan file's own, or one per CPU this process may use.

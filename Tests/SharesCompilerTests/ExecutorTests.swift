@@ -274,7 +274,27 @@ struct ExecutorTests {
             let actual = executor.run(Array(input[0..<(batch * inputSize)]), batch: batch)
             #expect(relativeError(actual, expected) < 1e-5, "batch \(batch)")
         }
-        #expect(executor.arenaCount == 2)
+        #expect(executor.arenaCount == min(2, Executor.usableCores))
+    }
+
+    /// A plan for more threads than the process has CPUs runs on one thread per CPU, which take its
+    /// pieces in turn: the same outputs, images side by side included.
+    @Test func planForMoreThreadsThanCPUsRunsOnTheCPUs() throws {
+        let compilation = try Self.compile("bottleneck.yaml", sequential: false)
+        let weights = WeightInitializer.initialize(
+            compilation.graph, options: InitOptions(seed: 3, randomizeBatchNorm: true))
+        let program = Compiler.program(compilation)
+        let input = RandomInput.images(3 * compilation.graph.inputShape.elementCount, seed: 8)
+        kernelLevelLock.lock()
+        defer { kernelLevelLock.unlock() }
+        let many = try makeExecutor(program, weights: weights, threads: Executor.usableCores + 3)
+        #expect(many.plan.schedule.threads == Executor.usableCores + 3)
+        #expect(many.threads == Executor.usableCores)
+        let one = try makeExecutor(program, weights: weights, threads: 1)
+        for batch in [1, 3] {
+            let images = Array(input.prefix(batch * compilation.graph.inputShape.elementCount))
+            #expect(relativeError(many.run(images, batch: batch), one.run(images, batch: batch)) < 1e-5)
+        }
     }
 
     @Test func tiedWeightIsPackedOnce() throws {
