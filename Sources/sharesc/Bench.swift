@@ -141,7 +141,9 @@ struct Bench: ParsableCommand {
         let arenas = loaded.executor.arenaCount > 1 ? "\(loaded.executor.arenaCount) x " : ""
         // Fewer threads than the plan's where the process has fewer CPUs (Executor.threads).
         let planned = executor.plan.schedule.threads
-        let capped = planned > threads ? " (the plan's \(planned), on \(Executor.usableCores) usable CPUs)" : ""
+        let capped =
+            planned > threads
+            ? " (the plan's \(planned), on \(Format.counted(Executor.usableCores, "usable CPU")))" : ""
         emit(
             """
             \(result.network): batch \(batch), \(threads) thread\(threads == 1 ? "" : "s")\(capped), \(runs) runs, \(result.kernelLevel) kernels

@@ -67,7 +67,7 @@ enum YAMLReader {
             case .any, .plain: .plain
             }
         let found = TextPositions(locating: scalar.string, style: style, in: budget.lines, at: location)
-        // Quoted text not found (an escape): from after the quote, as before any escape.
+        // Quoted text not found (a single-quoted `''`): from after the quote, as it starts.
         let fallback = style == .quoted || style == .doubleQuoted ? TextPositions(start: location.advanced(by: 1)) : nil
         var positions = found ?? fallback
         if positions == TextPositions(start: location) { positions = nil }
