@@ -946,6 +946,15 @@ struct DiagnosticOutputTests {
         DiagnosticsTests.check(
             "input: [3, 8, 8]\nblocks: {b: {body: [relu: {name: \(name)}]}}\nstages: [{block: b}]\n",
             "spec.yaml:2:34: error: layer name of 300 characters is too long; names have at most 256")
+        // A key past the 1024 characters YAML reads as one, at the key, not libyaml's "mapping values
+        // are not allowed" at its colon.
+        let key = String(repeating: "k", count: 1100)
+        DiagnosticsTests.check(
+            "input: [3, 8, 8]\nvars:\n  \(key): 1\nstem: [relu]\n",
+            "spec.yaml:3:3: error: key name of 1100 characters is too long; names have at most 256")
+        DiagnosticsTests.check(
+            "input: [3, 8, 8]\nvars: {\(key): 1}\nstem: [relu]\n",
+            "spec.yaml:2:8: error: key name of 1100 characters is too long; names have at most 256")
     }
 
     /// The first hundred diagnostics, then how many more; a long line loses its middle, and a word

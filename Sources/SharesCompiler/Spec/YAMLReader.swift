@@ -178,6 +178,11 @@ enum YAMLReader {
             if problem.hasPrefix("found character that cannot start any token"), character(at: mark, in: text) == "\t" {
                 return Diagnostic(at: at(mark), .yamlSyntax("found a tab; YAML indentation must use spaces"))
             }
+            if let key = overlongKey(endingAt: mark, in: text) {
+                return Diagnostic(
+                    at: Location(file: file, line: mark.line, column: key.column),
+                    .nameTooLong(what: "key", length: key.length, limit: SpecValidator.longestName))
+            }
             guard let context else { return Diagnostic(at: at(mark), .yamlSyntax(problem)) }
             // "while parsing a flow sequence": the construct starts at the context mark, often lines above the problem.
             var notes: [Diagnostic.Note] = []
@@ -210,6 +215,18 @@ enum YAMLReader {
             if scalar == "\n" { (line, column) = (line + 1, 1) } else { column += 1 }
         }
         return Location(file: file, line: line, column: column)
+    }
+
+    /// The key before the `:` at `mark` where it is longer than the 1024 characters libyaml reads as a
+    /// key (past that it says "mapping values are not allowed"): its column and length.
+    private static func overlongKey(endingAt mark: Mark, in text: String) -> (column: Int, length: Int)? {
+        guard character(at: mark, in: text) == ":", mark.column > 1025 else { return nil }
+        let line = Array(
+            text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)[mark.line - 1])
+        var start = mark.column - 1
+        while start > 0, !" \t,{[".unicodeScalars.contains(line[start - 1]) { start -= 1 }
+        let length = mark.column - 1 - start
+        return length > 1024 ? (start + 1, length) : nil
     }
 
     private static func character(at mark: Mark, in text: String) -> Unicode.Scalar? {
