@@ -35,8 +35,7 @@ struct Compare: ParsableCommand {
             let right = try Compiler.compile(b ?? a, options: rightOptions)
             return (left, right)
         }
-        printWarnings(left.warnings)
-        if b != nil { printWarnings(right.warnings) }
+        printWarnings(left.warnings + (b == nil ? [] : right.warnings))
         emit(Comparison(left.report, right.report).rendered(as: format))
     }
 }

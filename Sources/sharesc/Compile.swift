@@ -117,7 +117,7 @@ struct Compile: ParsableCommand {
                 + "\(Format.counted(plan.program.parameters.count, "distinct parameter")), "
                 + "\(Format.counted(threads, "thread")), arena \(plan.memory.arenaBytes) bytes per image (lower bound \(plan.memory.lowerBoundBytes))"
         }
-        emit(text)
+        if let output { emitSummary(text, of: output) } else { emit(text) }
     }
 }
 

@@ -45,6 +45,7 @@ struct Export: ParsableCommand {
     func run() throws {
         let summary = try reportingDiagnostics { () throws(CompileFailure) in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
+            printWarnings(compilation.warnings)
             switch resolvedFormat {
             case .torch:
                 let source = try TorchExporter.export(compilation, overrides: options.overrides)
@@ -78,7 +79,7 @@ struct Export: ParsableCommand {
                     + "\(SharesCompiler.Format.counted(compilation.report.parameters.total, "parameter")), opset \(ONNXExporter.opset)"
             }
         }
-        emit(summary)
+        emitSummary(summary, of: output)
     }
 
     private func write(_ data: Data) throws(CompileFailure) { try OutputFile.write(data, to: output) }

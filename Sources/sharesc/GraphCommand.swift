@@ -31,7 +31,7 @@ struct Graph: ParsableCommand {
     }
 
     func run() throws {
-        let summary = try reportingDiagnostics { () throws(CompileFailure) -> String? in
+        let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             let format = try output.map { path throws(CompileFailure) in try DOTRendering.FileFormat(path: path) }
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
             printWarnings(compilation.warnings)
@@ -48,7 +48,7 @@ struct Graph: ParsableCommand {
             let what = block.map { "block \($0)" } ?? (expand ? "every block" : "identical blocks collapsed")
             return "\(output): \(graph.network) (\(graph.variant.rawValue)), \(what)"
         }
-        if let summary { emit(summary) }
+        if let output { emitSummary(text, of: output) } else { emit(text) }
     }
 
     private func write(_ text: String, to path: String) throws(CompileFailure) {

@@ -24,6 +24,7 @@ struct Init: ParsableCommand {
     func run() throws {
         let summary = try reportingDiagnostics { () throws(CompileFailure) in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
+            printWarnings(compilation.warnings)
             let weights = try WeightSource.initialized(InitOptions(seed: seed, randomizeBatchNorm: randomizeBatchNorm))
                 .load(for: compilation.graph).weights
             try WeightFile.write(compilation.graph, weights, to: output, seed: seed)
@@ -31,6 +32,6 @@ struct Init: ParsableCommand {
                 "\(output): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"
                 + " + \(compilation.report.parameters.buffers) buffers, \(compilation.graph.ties.count) tied"
         }
-        emit(summary)
+        emitSummary(summary, of: output)
     }
 }

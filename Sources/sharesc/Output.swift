@@ -6,6 +6,12 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
 }
 
+/// A written file's one-line summary: on standard output, but on standard error where the file is
+/// standard output itself (`-o /dev/stdout`), whose bytes the line would otherwise end.
+func emitSummary(_ summary: String, of path: String) {
+    if OutputFile.isStandardOutput(path) { printError(summary) } else { emit(summary) }
+}
+
 /// Writes a finished document to standard output at once. A failed write (a full disk, a closed
 /// standard output) is an error, not a success with the document lost.
 func emit(_ text: String) {

@@ -47,7 +47,7 @@ struct Run: ParsableCommand {
                     + top.map { "\($0) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }.joined(separator: ", ")
             }.joined(separator: "\n")
         }
-        emit(text)
+        if let output { emitSummary(text, of: output) } else { emit(text) }
     }
 
     private func readInput(for loaded: LoadedModel) throws(CompileFailure) -> ([Float], Int) {

@@ -32,6 +32,8 @@ func reportingDiagnostics<T>(_ body: () throws(CompileFailure) -> T) throws -> T
     }
 }
 
+/// Each warning once (`compare A A` compiles one spec twice).
 func printWarnings(_ warnings: [Diagnostic]) {
-    for warning in warnings { printError(warning.rendered) }
+    var printed: Set<Diagnostic> = []
+    for warning in warnings where printed.insert(warning).inserted { printError(warning.rendered) }
 }

@@ -307,6 +307,53 @@ struct CLITests {
         }
     }
 
+    /// An output on standard output itself (`-o /dev/stdout` into a pipe) gets only the file's bytes
+    /// there, its summary on standard error; a file its owner may not write is not replaced.
+    @Test func outputFilesKeepTheirBytesAndPermissions() throws {
+        let weights = try Self.run(["init", "Examples/2-tie-group.yaml", "-o", "/dev/stdout"])
+        #expect(weights.status == 0)
+        #expect(weights.stderr.hasPrefix("/dev/stdout: ") && !weights.stdout.contains("/dev/stdout"))
+        try Self.withScratchDirectory { directory in
+            // Root may write any file: there the binary runs as nobody, from a directory anyone may use.
+            let asNobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            let root = getuid() == 0
+            if root, !FileManager.default.isExecutableFile(atPath: asNobody[0]) { return }
+            let binary = directory + "/sharesc"
+            try FileManager.default.copyItem(atPath: Self.executable("sharesc").path, toPath: binary)
+            try "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 3}}]\n".write(
+                toFile: directory + "/spec.yaml", atomically: true, encoding: .utf8)
+            try "kept\n".write(toFile: directory + "/model.onnx", atomically: true, encoding: .utf8)
+            chmod(directory + "/model.onnx", 0o444)
+            chmod(directory, 0o777)
+            let command = [binary, "export", "spec.yaml", "-o", "model.onnx"]
+            let export = try Self.run(
+                root ? asNobody.dropFirst() + command : Array(command.dropFirst()),
+                executable: root ? asNobody[0] : binary, in: directory)
+            #expect(export.status == 1)
+            #expect(export.stderr == "model.onnx:1:1: error: cannot write 'model.onnx': Permission denied\n")
+            #expect(try String(contentsOfFile: directory + "/model.onnx", encoding: .utf8) == "kept\n")
+        }
+    }
+
+    /// Every command that compiles a spec prints its warnings, each once (`compare A A` compiles it twice).
+    @Test func everyCommandPrintsTheSpecsWarningsOnce() throws {
+        try Self.withScratchDirectory { directory in
+            try
+                "input: [3, 8, 8]\nblocks: {b: {body: [{conv: {out: 3, kernel: 1}}]}}\nstages: [{block: b, share: {conv1: all}}]\n"
+                .write(toFile: directory + "/spec.yaml", atomically: true, encoding: .utf8)
+            let warning =
+                "spec.yaml:3:36: warning: sharing 'conv1' in stage 'stage1' reaches fewer than two convolutions, so nothing is shared\n"
+            for command in [
+                ["check"], ["compile"], ["graph"], ["compare"], ["compare", "spec.yaml"],
+                ["init", "-o", "w.safetensors"],
+                ["export", "-o", "m.onnx"], ["run"], ["bench", "--runs", "1", "--warmup", "0"]
+            ] {
+                let run = try Self.run([command[0], "spec.yaml"] + command.dropFirst(), in: directory)
+                #expect(run.status == 0 && run.stderr == warning, "\(command)")
+            }
+        }
+    }
+
     /// A spec that is not UTF-8 says where the bytes go wrong.
     @Test func invalidUTF8IsLocated() throws {
         try Self.withScratchDirectory { directory in

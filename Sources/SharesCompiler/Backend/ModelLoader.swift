@@ -26,7 +26,7 @@ public enum ModelLoader {
         let provider = try weights.provider(for: lowered.graph)
         let (executor, warnings) = try executor(
             Compiler.program(lowered.graph), weights: provider, threads: threads, source: path)
-        return LoadedModel(executor: executor, warnings: provider.notes + warnings)
+        return LoadedModel(executor: executor, warnings: lowered.warnings + provider.notes + warnings)
     }
 
     /// The rest of the pipeline for a fused program whose weights are at hand: planned for `threads`,

@@ -27,6 +27,10 @@ public enum OutputFile {
         {
             throw failure("no such directory '\(directory)'")
         }
+        // A file its owner may not write is not replaced (renaming over it would), as `cp` would not.
+        if exists, status.st_mode & S_IFMT == S_IFREG, access(path, W_OK) != 0 {
+            throw failure(String(cString: strerror(errno)))
+        }
         let data = Array(bytes)
         if exists, status.st_mode & S_IFMT != S_IFREG {
             if let problem = writeAll(data, to: path, flags: O_WRONLY | O_TRUNC) { throw failure(problem.reason) }
@@ -57,6 +61,13 @@ public enum OutputFile {
             unlink(temporary)
             throw failure(reason)
         }
+    }
+
+    /// Whether `path` names the file, pipe or terminal that standard output writes to.
+    public static func isStandardOutput(_ path: String) -> Bool {
+        var file = stat(), output = stat()
+        return stat(path, &file) == 0 && fstat(STDOUT_FILENO, &output) == 0 && file.st_dev == output.st_dev
+            && file.st_ino == output.st_ino
     }
 
     /// `path` as the directory before its last '/' ("" where it has none) and the name after it.
