@@ -72,3 +72,36 @@ struct ReportHeaderTests {
         #expect(text.stdout.hasPrefix("resnet-56 (untied) --set depth=20\n"))
     }
 }
+
+/// Names as Markdown and DOT show them: what either would read as markup is escaped.
+struct MarkupEscapingTests {
+    static let spec = """
+        network: "<i>net</i>"
+        input: [3, 8, 8]
+        blocks: {b: {body: [{conv: {out: 3, kernel: 1}}]}}
+        stages:
+          - {name: "*x*", block: b, repeat: 2, share: {conv1: all}}
+          - {name: 'a\\|b', block: b}
+          - {name: 'R&amp;D', block: b}
+          - {name: _u_, block: b}
+          - {name: relu6_1, block: b}
+
+        """
+
+    @Test func markdownShowsNamesAsWritten() throws {
+        let report = try compileInMemory(["spec.yaml": Self.spec]).report
+        let markdown = report.rendered(as: .markdown)
+        #expect(markdown.hasPrefix("# \\<i\\>net\\</i\\> (shared)\n\nSpec `spec.yaml`,"))
+        for row in ["| \\*x\\* | b |", "| a\\\\\\|b | b |", "| R\\&amp;D | b |", "| \\_u\\_ | b |", "| relu6_1 | b |"] {
+            #expect(markdown.contains(row), "\(row)")
+        }
+        #expect(Markdown.code("a`b") == "``a`b``" && Markdown.code("`a") == "`` `a ``")
+    }
+
+    @Test func dotWritesAmpersandsAsEntities() throws {
+        let graph = try compileInMemory(["spec.yaml": Self.spec]).graph
+        let dot = DOTRendering.render(graph, detail: .collapsed)
+        #expect(dot.contains("R&amp;amp;D"))
+        #expect(!dot.contains("R&amp;D"))
+    }
+}

@@ -95,11 +95,11 @@ enum ComparisonText {
 
         out +=
             markdown
-            ? "# \(label(comparison.a)) vs \(label(comparison.b))\n\n"
+            ? "# \(Markdown.escaped(label(comparison.a))) vs \(Markdown.escaped(label(comparison.b)))\n\n"
             : "\(label(comparison.a)) vs \(label(comparison.b))\n"
         out +=
             markdown
-            ? "A is `\(comparison.a.source)`, B is `\(comparison.b.source)`. Differences are B - A, relative to A.\n"
+            ? "A is \(Markdown.code(comparison.a.source)), B is \(Markdown.code(comparison.b.source)). Differences are B - A, relative to A.\n"
             : "  A  \(comparison.a.source)\n  B  \(comparison.b.source)\n  differences are B - A, relative to A\n"
         out += (markdown ? "\n" : "\n  ") + summary(comparison) + "\n"
 

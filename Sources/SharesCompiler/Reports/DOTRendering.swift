@@ -51,7 +51,11 @@ public enum DOTRendering {
 
     static func quoted(_ lines: [String]) -> String { quoted(lines.joined(separator: "\n")) }
 
+    /// A DOT string: quotes and backslashes escaped, and `&` written `&amp;`, since Graphviz decodes
+    /// HTML entities in labels (a stage named `R&amp;D` was drawn as "R&D").
     static func quoted(_ text: String) -> String {
-        "\"" + text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n") + "\""
+        "\""
+            + text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n")
+            .replacing("&", with: "&amp;") + "\""
     }
 }

@@ -25,10 +25,10 @@ enum ReportText {
         // `--set` changes the network, so the name line says which settings it was compiled with.
         let name =
             "\(report.network) (\(report.variant.rawValue))" + report.overrides.map { " --set \($0)" }.joined()
-        out += markdown ? "# \(name)\n\n" : "\(name)\n"
+        out += markdown ? "# \(Markdown.escaped(name))\n\n" : "\(name)\n"
         out +=
             (markdown
-                ? "Spec `\(report.source)`, input \(report.input), output \(report.output).\n"
+                ? "Spec \(Markdown.code(report.source)), input \(report.input), output \(report.output).\n"
                 : "  spec    \(report.source)\n  input   \(report.input)\n  output  \(report.output)\n")
 
         heading("Totals")

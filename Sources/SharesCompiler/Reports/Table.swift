@@ -31,7 +31,7 @@ struct Table {
     func markdown() -> String {
         let header = "| " + columns.map(\.title).joined(separator: " | ") + " |"
         let rule = "|" + columns.map { $0.alignment == .left ? "---|" : "---:|" }.joined()
-        let body = rows.map { "| " + $0.map { $0.replacing("|", with: "\\|") }.joined(separator: " | ") + " |" }
+        let body = rows.map { "| " + $0.map(Markdown.escaped).joined(separator: " | ") + " |" }
         return ([header, rule] + body).joined(separator: "\n") + "\n"
     }
 }
