@@ -64,13 +64,17 @@ public struct Comparison: Codable, Hashable, Sendable {
     }
 
     /// Stage names matched by name, in network order: A's, with each stage of B alone placed after the row
-    /// before it in B. Every report starts with a stem row and ends with a head row, so these stay at the ends.
+    /// before it in B and after A's own stages that follow that row (A's first, then B's). Every report
+    /// starts with a stem row and ends with a head row, so these stay at the ends.
     static func merged(_ a: [Report.StageRow], _ b: [Report.StageRow]) -> [String] {
         var names = a.map(\.name)
+        let inB = Set(b.map(\.name))
         var previous: String?
         for row in b {
             if !names.contains(row.name) {
-                names.insert(row.name, at: previous.flatMap { names.firstIndex(of: $0) }.map { $0 + 1 } ?? 0)
+                var index = previous.flatMap { names.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+                while index < names.count, !inB.contains(names[index]) { index += 1 }
+                names.insert(row.name, at: index)
             }
             previous = row.name
         }
