@@ -29,7 +29,7 @@ struct Export: ParsableCommand {
     @Option(help: "Output format (default: from the output's extension).") var format: Format?
 
     func validate() throws {
-        if format == nil && !output.hasSuffix(".onnx") && !output.hasSuffix(".py") {
+        if format == nil && !lowercasedOutput.hasSuffix(".onnx") && !lowercasedOutput.hasSuffix(".py") {
             throw ValidationError(
                 "cannot tell the format from '\(output)': name it .onnx or .py, or give --format onnx|torch")
         }
@@ -40,7 +40,10 @@ struct Export: ParsableCommand {
         }
     }
 
-    var resolvedFormat: Format { format ?? (output.hasSuffix(".py") ? .torch : .onnx) }
+    /// The output path in lower case, for its extension (`M.ONNX` is an ONNX file, as `graph` takes `x.SVG`).
+    private var lowercasedOutput: String { output.lowercased() }
+
+    var resolvedFormat: Format { format ?? (lowercasedOutput.hasSuffix(".py") ? .torch : .onnx) }
 
     func run() throws {
         let summary = try reportingDiagnostics { () throws(CompileFailure) in

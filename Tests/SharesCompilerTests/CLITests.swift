@@ -159,7 +159,10 @@ struct CLITests {
             #expect(special.stderr == "\(path):1:1: error: cannot read '\(path)': \(reason)\n")
         }
         // An output path that cannot be a file says why.
-        for (path, reason) in [("Examples", "is a directory"), ("no/such/x.plan", "no such directory 'no/such'")] {
+        for (path, reason) in [
+            ("Examples", "is a directory"), ("no/such/x.plan", "no such directory 'no/such'"),
+            ("README.md/x.plan", "'README.md' is not a directory")
+        ] {
             let unwritable = try Self.run(["compile", "Examples/1-custom-block.yaml", "-o", path])
             #expect(unwritable.status == 1)
             #expect(unwritable.stderr == "\(path):1:1: error: cannot write '\(path)': \(reason)\n")
@@ -313,6 +316,15 @@ struct CLITests {
         let weights = try Self.run(["init", "Examples/2-tie-group.yaml", "-o", "/dev/stdout"])
         #expect(weights.status == 0)
         #expect(weights.stderr.hasPrefix("/dev/stdout: ") && !weights.stdout.contains("/dev/stdout"))
+        // The extension in any case, as graph takes x.SVG.
+        try Self.withScratchDirectory { directory in
+            for name in ["m.onnx", "M.ONNX", "m.py", "M.Py"] {
+                let export = try Self.run(["export", "Examples/2-tie-group.yaml", "-o", directory + "/" + name])
+                #expect(export.status == 0, "\(name)")
+            }
+            let bytes = { (name: String) in FileManager.default.contents(atPath: directory + "/" + name) }
+            #expect(bytes("M.ONNX") == bytes("m.onnx") && bytes("M.Py") == bytes("m.py"))
+        }
         try Self.withScratchDirectory { directory in
             // Root may write any file: there the binary runs as nobody, from a directory anyone may use.
             let asNobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

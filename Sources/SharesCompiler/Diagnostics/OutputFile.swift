@@ -22,10 +22,9 @@ public enum OutputFile {
             let which = input == path ? "it is" : "it is the file '\(input)', which is"
             throw failure("\(which) an input of this command; choose another output path")
         }
-        if !directory.isEmpty,
-            stat(directory, &directoryStatus) != 0 || directoryStatus.st_mode & S_IFMT != S_IFDIR
-        {
-            throw failure("no such directory '\(directory)'")
+        if !directory.isEmpty {
+            if stat(directory, &directoryStatus) != 0 { throw failure("no such directory '\(directory)'") }
+            if directoryStatus.st_mode & S_IFMT != S_IFDIR { throw failure("'\(directory)' is not a directory") }
         }
         // A file its owner may not write is not replaced (renaming over it would), as `cp` would not.
         if exists, status.st_mode & S_IFMT == S_IFREG, access(path, W_OK) != 0 {
