@@ -49,7 +49,9 @@ struct WeightTests {
         #expect(try WeightFile.bind(tensors, to: graph, path: "w.safetensors") == weights)
         #expect(tensors.count == graph.parameters.count)
         #expect(tensors.filter { $0.name.contains("shared") }.map(\.name) == ["stage1.shared.conv2.weight"])
-        #expect(metadata["stage1.shared.conv2.weight"] == "stage1.block1.conv2,stage1.block2.conv2,stage1.block3.conv2")
+        #expect(
+            metadata["stage1.shared.conv2.weight"]
+                == #"["stage1.block1.conv2", "stage1.block2.conv2", "stage1.block3.conv2"]"#)
         #expect(
             metadata["sharesc.network"] == "tiny" && metadata["sharesc.variant"] == "shared"
                 && metadata["sharesc.seed"] == "3")

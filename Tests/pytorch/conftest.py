@@ -83,4 +83,4 @@ def tied_users(weights: pathlib.Path) -> dict[str, list[str]]:
     """For each tied tensor, the layers that use it (from the file's metadata)."""
     with safe_open(weights, "pt") as f:
         metadata = f.metadata() or {}
-    return {name: users.split(",") for name, users in metadata.items() if not name.startswith("sharesc.")}
+    return {name: json.loads(users) for name, users in metadata.items() if not name.startswith("sharesc.")}

@@ -11,7 +11,8 @@ public enum WeightFile {
         return Safetensors.encode(tensors, metadata: metadata(graph, seed: seed))
     }
 
-    /// `sharesc.*` keys describe the file; every other key is a tied tensor and the layers that use it.
+    /// `sharesc.*` keys describe the file; every other key is a tied tensor, and its value the layers
+    /// that use it as a JSON list (names may hold commas).
     static func metadata(_ graph: Graph, seed: UInt64?) -> [(key: String, value: String)] {
         var users: [ParameterID: [String]] = [:]
         for node in graph.nodes {
@@ -25,7 +26,8 @@ public enum WeightFile {
         ]
         if let seed { entries.append(("sharesc.seed", String(seed))) }
         for parameter in graph.parameters where parameter.tie != nil {
-            entries.append((parameter.name, (users[parameter.id] ?? []).joined(separator: ",")))
+            let names = (users[parameter.id] ?? []).map(Safetensors.json)
+            entries.append((parameter.name, "[" + names.joined(separator: ", ") + "]"))
         }
         return entries
     }
