@@ -19,8 +19,8 @@ public final class Executor {
     public var program: Program { plan.program }
     /// The threads that run the plan: its own count, but at most one per CPU this process may use.
     /// More only wait for one another, each holding a CPU that the thread it waits for needs (a plan for
-    /// 8 threads ran sharesnet-164 in 40 ms on 2 CPUs, against 3.7 ms on 2 threads). Its steps are cut
-    /// into the pieces it plans all the same; the threads there are take them in turn.
+    /// 8 threads ran sharesnet-164 in 40 ms on 2 CPUs, against 3.7 ms on 2 threads). Its steps are still
+    /// cut into the pieces it plans, which the threads take in turn.
     public var threads: Int { pool.threads }
     private let pool: WorkerPool
 

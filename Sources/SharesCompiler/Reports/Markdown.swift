@@ -5,12 +5,12 @@ enum Markdown {
     /// backslash itself. A `_` inside a word (`relu6_1`) is left as it is: it emphasises nothing there.
     static func escaped(_ text: String) -> String {
         let characters = Array(text)
+        func atEdge(_ neighbour: Int) -> Bool {
+            !characters.indices.contains(neighbour)
+                || !(characters[neighbour].isLetter || characters[neighbour].isNumber)
+        }
         var out = ""
         for (index, character) in characters.enumerated() {
-            let atEdge = { (neighbour: Int) in
-                !characters.indices.contains(neighbour)
-                    || !(characters[neighbour].isLetter || characters[neighbour].isNumber)
-            }
             if "\\`*~[]<>&|".contains(character) || (character == "_" && (atEdge(index - 1) || atEdge(index + 1))) {
                 out.append("\\")
             }
