@@ -146,7 +146,7 @@ struct Bench: ParsableCommand {
             ? " (the plan's \(planned), on \(Format.counted(Executor.usableCores, "usable CPU")))" : ""
         emit(
             """
-            \(result.network): batch \(batch), \(Format.counted(threads, "thread"))\(capped), \(runs) runs, \(result.kernelLevel) kernels
+            \(result.network): batch \(batch), \(Format.counted(threads, "thread"))\(capped), \(Format.counted(runs, "run")), \(result.kernelLevel) kernels
               median \(Format.fixed(median, decimals: 2)) ms  (min \(Format.fixed(result.minMs, decimals: 2)), max \(Format.fixed(result.maxMs, decimals: 2)))
               \(Format.fixed(result.imagesPerSecond, decimals: 1)) images/s, \(Format.fixed(result.gflops, decimals: 1)) GFLOP/s (2 x \(Format.metric(loaded.macs, unit: "MACs")) per image)
               arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))\(arenas.isEmpty ? "" : " each")), packed weights \(Format.bytes(result.packedWeightBytes)), workspace \(Format.bytes(result.workspaceBytes))
