@@ -617,7 +617,20 @@ struct DiagnosticsTests {
         Self.check(
             "input: [3, 8, 8]\r\nvars: {w: 4}\r\nstem:\r\n  - conv:\r\n      out: $w *\r\n        $wdth\r\n      kernel: 1\r\n",
             "spec.yaml:6:9: \(unknown)")
-        // The end of an expression cut short is just past its last character.
+        // Escapes that stand for blanks, and an anchor before the value.
+        check("\"\\t$w *\\x20$wdth\"", "5:23")
+        check("&o 2 * $wdth", "5:19")
+        check("&o\n        2 * $wdth", "6:13")
+        // A name cannot start with a digit: at the digit.
+        Self.check(
+            "input: [3, 8, 8]\nstem: [{conv: {out: 2 * $12x, kernel: 1}}]\n",
+            "spec.yaml:2:26: error: expected a variable name after '$' (a name starts with a letter or '_') in '2 * $12x'"
+        )
+        // The end of an expression cut short is just past its last character, also where a block
+        // scalar's text ends with line breaks.
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv:\n      out: |+\n        2 *\n\n      kernel: 1\n",
+            "spec.yaml:5:12: error: expected a number, a $variable or '(' but found the end in '2 *\\n\\n'")
         Self.check(
             "input: [3, 8, 8]\nstem:\n  - conv:\n      out: 16 *\n        (2 +\n      kernel: 1\n",
             "spec.yaml:5:13: error: expected a number, a $variable or '(' but found the end in '16 * (2 +'")

@@ -112,9 +112,12 @@ struct ExpressionParser {
         if peek("$") {
             let location = here
             position += 1
+            let nameStart = position
             let name = takeWhile(Self.isNameCharacter)
             guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else {
-                throw failure(.expressionExpected("a variable name after '$'", text: text))
+                position = nameStart  // at the digit that cannot start a name
+                throw failure(
+                    .expressionExpected("a variable name after '$' (a name starts with a letter or '_')", text: text))
             }
             return .variable(name, location)
         }
