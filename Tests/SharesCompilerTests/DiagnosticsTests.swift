@@ -460,24 +460,24 @@ struct DiagnosticsTests {
     @Test func inexactDivision() {
         Self.check(
             "input: [3, 8, 8]\nvars:\n  n: (165 - 2) / 9\nstem: [relu]\n",
-            "spec.yaml:3:6: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly"
+            "spec.yaml:3:16: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly"
         )
     }
 
     @Test func divisionByZero() {
         Self.check(
             "input: [3, 8, 8]\nvars:\n  zero: 0\n  n: 4 / $zero\nstem: [relu]\n",
-            "spec.yaml:4:6: error: division by zero")
-        Self.check("input: [3, 8, 8]\nvars:\n  n: 4 % 0\nstem: [relu]\n", "spec.yaml:3:6: error: division by zero")
+            "spec.yaml:4:8: error: division by zero")
+        Self.check("input: [3, 8, 8]\nvars:\n  n: 4 % 0\nstem: [relu]\n", "spec.yaml:3:8: error: division by zero")
     }
 
     @Test func arithmeticOverflow() {
         Self.check(
             "input: [3, 8, 8]\nvars:\n  n: 4294967296 * 4294967296\nstem: [relu]\n",
-            "spec.yaml:3:6: error: arithmetic overflow: the value does not fit in 64 bits")
+            "spec.yaml:3:17: error: arithmetic overflow: the value does not fit in 64 bits")
         Self.check(
             "input: [3, 8, 8]\nvars:\n  n: -9223372036854775807 - 2\nstem: [relu]\n",
-            "spec.yaml:3:6: error: arithmetic overflow: the value does not fit in 64 bits")
+            "spec.yaml:3:27: error: arithmetic overflow: the value does not fit in 64 bits")
         // A literal past Int.max is not silently read as an inexact real.
         Self.check(
             "input: [3, 8, 8]\nstem:\n  - conv: {out: 99999999999999999999, kernel: 3}\n",
@@ -485,7 +485,7 @@ struct DiagnosticsTests {
         // Reals overflow past the largest double, not 64 bits.
         Self.check(
             "input: [3, 8, 8]\nvars:\n  x: 1e308 * 10\nstem: [relu]\n",
-            "spec.yaml:3:6: error: arithmetic overflow: the real value is beyond the largest double (about 1.8e308)")
+            "spec.yaml:3:12: error: arithmetic overflow: the real value is beyond the largest double (about 1.8e308)")
         // So does a literal: `1e400` is a number, too large ("expected a number but found '1e400'").
         Self.check(
             "input: [3, 8, 8]\nvars:\n  x: 2 * 1e400\nstem: [relu]\n",
@@ -617,6 +617,10 @@ struct DiagnosticsTests {
         Self.check(
             "input: [3, 8, 8]\r\nvars: {w: 4}\r\nstem:\r\n  - conv:\r\n      out: $w *\r\n        $wdth\r\n      kernel: 1\r\n",
             "spec.yaml:6:9: \(unknown)")
+        // The arithmetic's errors at their operator, on its line.
+        Self.check(
+            "input: [3, 8, 8]\nvars: {w: 16}\nstem:\n  - conv:\n      out: 1 +\n        $w / 0\n      kernel: 1\n",
+            "spec.yaml:6:12: error: division by zero")
         // Escapes that stand for blanks, and an anchor before the value.
         check("\"\\t$w *\\x20$wdth\"", "5:23")
         check("&o 2 * $wdth", "5:19")
@@ -665,7 +669,7 @@ struct DiagnosticsTests {
         Self.check(
             spec, overrides: ["depth=15"],
             """
-            spec.yaml:2:22: error: 13 / 4 is not a whole number; use '//' to round down, or choose values that divide exactly
+            spec.yaml:2:35: error: 13 / 4 is not a whole number; use '//' to round down, or choose values that divide exactly
             <command line: --set depth=15>:1:1: note: 'depth' is 15 here, set by --set
             """)
         Self.check(
@@ -707,6 +711,11 @@ struct DiagnosticsTests {
         )
         Self.check(
             spec, overrides: ["width=(4"], "<command line: --set width=(4>:1:15: error: expected ')' in '(4'")
+        // An error of the arithmetic at its operator.
+        Self.check(
+            spec, overrides: ["width=7/2"],
+            "<command line: --set width=7/2>:1:14: error: 7 / 2 is not a whole number; use '//' to round down, or choose values that divide exactly"
+        )
         // The override's own value is what loops, so the command line is blamed, not the spec.
         Self.check(
             spec, overrides: ["width=$width * 2"],

@@ -37,16 +37,16 @@ struct ExpressionTests {
     @Test func errorsSayWhatWasExpected() {
         #expect(
             failure("(165 - 2) / 9")
-                == "t.yaml:3:10: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly"
+                == "t.yaml:3:20: error: 163 / 9 is not a whole number; use '//' to round down, or choose values that divide exactly"
         )
-        #expect(failure("1 / 0") == "t.yaml:3:10: error: division by zero")
+        #expect(failure("1 / 0") == "t.yaml:3:12: error: division by zero")
         #expect(
             failure("9223372036854775807 + 1")
-                == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
+                == "t.yaml:3:30: error: arithmetic overflow: the value does not fit in 64 bits")
         for op in ["//", "/"] {
             #expect(
                 failure("$a \(op) -1", ["a": .int(.min)])
-                    == "t.yaml:3:10: error: arithmetic overflow: the value does not fit in 64 bits")
+                    == "t.yaml:3:13: error: arithmetic overflow: the value does not fit in 64 bits")
         }
         #expect(
             failure("$widht * 2", ["width": .int(1)])

@@ -110,10 +110,10 @@ enum PythonSource {
             return (text, text.hasPrefix("-") ? 3 : 4)
         case .variable(let name, _):
             return (names[name] ?? name, 4)
-        case .negate(let operand):
+        case .negate(let operand, _):
             let inner = printed(operand, names: names, whole: whole)
             return ("-" + (inner.strength < 3 ? "(\(inner.text))" : inner.text), 3)
-        case .binary(let op, let lhs, let rhs):
+        case .binary(let op, let lhs, let rhs, _):
             let strength: Int
             let symbol: String
             switch op {

@@ -72,18 +72,20 @@ public struct Scope: Sendable {
                     Diagnostic(at: variableLocation, .unknownVariable(name, known: values.keys.sorted())))
             }
             return value
-        case .negate(let operand):
+        case .negate(let operand, let minus):
             switch try evaluate(operand, at: location) {
             case .int(let value):
                 let (result, overflow) = Int(0).subtractingReportingOverflow(value)
-                if overflow { throw CompileFailure(Diagnostic(at: location, .arithmeticOverflow)) }
+                if overflow { throw CompileFailure(Diagnostic(at: minus ?? location, .arithmeticOverflow)) }
                 return .int(result)
             case .real(let value): return .real(-value)
             }
-        case .binary(let op, let lhs, let rhs):
+        case .binary(let op, let lhs, let rhs, let at):
             let a = try evaluate(lhs, at: location), b = try evaluate(rhs, at: location)
-            if case .int(let x) = a, case .int(let y) = b { return .int(try integerOperation(op, x, y, at: location)) }
-            return .real(try realOperation(op, a.asDouble, b.asDouble, at: location))
+            if case .int(let x) = a, case .int(let y) = b {
+                return .int(try integerOperation(op, x, y, at: at ?? location))
+            }
+            return .real(try realOperation(op, a.asDouble, b.asDouble, at: at ?? location))
         }
     }
 

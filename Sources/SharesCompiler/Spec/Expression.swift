@@ -29,15 +29,18 @@ public indirect enum Expression: Hashable, Sendable, CustomStringConvertible {
     case number(Number)
     /// A `$name` reference; the location is the `$` itself.
     case variable(String, Location)
-    case negate(Expression)
-    case binary(Operator, Expression, Expression)
+    /// `-a`; parsed from text, with the `-`'s location (where an overflow is reported).
+    case negate(Expression, at: Location? = nil)
+    /// `a op b`; parsed from text, with the operator's location (where a division by zero, an inexact
+    /// `/` or an overflow is reported).
+    case binary(Operator, Expression, Expression, at: Location? = nil)
 
     public var description: String {
         switch self {
         case .number(let number): return number.description
         case .variable(let name, _): return "$" + name
-        case .negate(let operand): return "-" + operand.description
-        case .binary(let op, let lhs, let rhs): return "(\(lhs) \(op.rawValue) \(rhs))"
+        case .negate(let operand, _): return "-" + operand.description
+        case .binary(let op, let lhs, let rhs, _): return "(\(lhs) \(op.rawValue) \(rhs))"
         }
     }
 
@@ -46,8 +49,8 @@ public indirect enum Expression: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .number: return []
         case .variable(let name, let location): return [(name, location)]
-        case .negate(let operand): return operand.variables
-        case .binary(_, let lhs, let rhs): return lhs.variables + rhs.variables
+        case .negate(let operand, _): return operand.variables
+        case .binary(_, let lhs, let rhs, _): return lhs.variables + rhs.variables
         }
     }
 }

@@ -60,8 +60,9 @@ struct ExpressionParser {
             let op: Expression.Operator
             if peek("+") { op = .add } else if peek("-") { op = .subtract } else { return result }
             try countOperator()
+            let location = here
             position += 1
-            result = .binary(op, result, try parseProduct())
+            result = .binary(op, result, try parseProduct(), at: location)
         }
     }
 
@@ -82,8 +83,9 @@ struct ExpressionParser {
                 return result
             }
             try countOperator()
+            let location = here
             position += op.rawValue.unicodeScalars.count
-            result = .binary(op, result, try parseUnary())
+            result = .binary(op, result, try parseUnary(), at: location)
         }
     }
 
@@ -98,8 +100,9 @@ struct ExpressionParser {
         defer { depth -= 1 }
         if depth > Self.maximumDepth { throw failure(.expressionTooDeep(limit: Self.maximumDepth)) }
         if peek("-") {
+            let location = here
             position += 1
-            return .negate(try parseUnary())
+            return .negate(try parseUnary(), at: location)
         }
         if peek("(") {
             position += 1

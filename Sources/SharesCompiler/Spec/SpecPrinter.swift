@@ -175,8 +175,8 @@ extension SpecPrinter {
                 switch next {
                 case .number: break
                 case .variable(let name, _): names.append(name)
-                case .negate(let operand): stack.append(operand)
-                case .binary(_, let lhs, let rhs): stack += [rhs, lhs]
+                case .negate(let operand, _): stack.append(operand)
+                case .binary(_, let lhs, let rhs, _): stack += [rhs, lhs]
                 }
             }
             return names
@@ -202,7 +202,7 @@ extension SpecPrinter {
                     referenced.insert(name)
                 }
                 return expression
-            case .negate(let operand):
+            case .negate(let operand, _):
                 return Self.fold(.negate(resolve(operand, kept: kept, unbound: unbound)))
             case .binary:
                 // `a + b + c + ...` nests to the left as deep as it is long: walk that spine in a loop.
@@ -220,7 +220,7 @@ extension SpecPrinter {
         /// One operation on numbers, computed as the compiler computes it; its operands are folded already.
         private static func fold(_ expression: Expression) -> Expression {
             switch expression {
-            case .negate(.number), .binary(_, .number, .number):
+            case .negate(.number, _), .binary(_, .number, .number, _):
                 guard let value = try? Scope().evaluate(Located(expression, at: nowhere)) else { return expression }
                 return .number(value)
             default:
@@ -410,7 +410,7 @@ extension SpecPrinter {
             return (number.description, unary)
         case .variable(let name, _):
             return ("$" + name, unary)
-        case .negate(let operand):
+        case .negate(let operand, _):
             return ("-" + text(operand, atLeast: unary), unary)
         case .binary:
             let (base, spine) = expression.leftSpine
@@ -566,7 +566,7 @@ extension Expression {
     fileprivate var leftSpine: (base: Expression, spine: [(Expression.Operator, Expression)]) {
         var spine: [(Expression.Operator, Expression)] = []
         var base = self
-        while case .binary(let op, let lhs, let rhs) = base {
+        while case .binary(let op, let lhs, let rhs, _) = base {
             spine.append((op, rhs))
             base = lhs
         }
