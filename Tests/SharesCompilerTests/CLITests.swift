@@ -181,7 +181,7 @@ struct CLITests {
             #expect(unknown.status == 1)
             #expect(
                 unknown.stderr.hasPrefix(
-                    "<command line: --set clases=100>:1:1: error: --set names unknown variable 'clases'"))
+                    "<command line: --set clases=100>:1:7: error: --set names unknown variable 'clases'"))
         }
     }
 

@@ -651,7 +651,7 @@ struct DiagnosticsTests {
     @Test func overrideOfAnUnknownVariable() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],
-            "<command line: --set widht=8>:1:1: error: --set names unknown variable 'widht'; the variables of 'spec.yaml' are: width; did you mean 'width'?"
+            "<command line: --set widht=8>:1:7: error: --set names unknown variable 'widht'; the variables of 'spec.yaml' are: width; did you mean 'width'?"
         )
     }
 

@@ -140,9 +140,9 @@ struct SpecLoader {
         for declaration in (libraryFiles + chain).flatMap(\.variables) { variables[declaration.name] = declaration }
         for override in overrides {
             guard var declaration = variables[override.name] else {
-                sink.error(
-                    at: .commandLine("--set \(override.name)=\(override.text)"),
-                    .unknownOverride(override.name, spec: main.path, known: variables.keys.sorted()))
+                var name = Location.commandLine("--set \(override.name)=\(override.text)")
+                name.column += "--set ".count
+                sink.error(at: name, .unknownOverride(override.name, spec: main.path, known: variables.keys.sorted()))
                 continue
             }
             declaration.value = override.value
