@@ -80,12 +80,12 @@ public struct Scope: Sendable {
                 return .int(result)
             case .real(let value): return .real(-value)
             }
-        case .binary(let op, let lhs, let rhs, let at):
+        case .binary(let op, let lhs, let rhs, let operatorLocation):
             let a = try evaluate(lhs, at: location), b = try evaluate(rhs, at: location)
             if case .int(let x) = a, case .int(let y) = b {
-                return .int(try integerOperation(op, x, y, at: at ?? location))
+                return .int(try integerOperation(op, x, y, at: operatorLocation ?? location))
             }
-            return .real(try realOperation(op, a.asDouble, b.asDouble, at: at ?? location))
+            return .real(try realOperation(op, a.asDouble, b.asDouble, at: operatorLocation ?? location))
         }
     }
 
