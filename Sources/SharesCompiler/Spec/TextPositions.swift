@@ -93,11 +93,19 @@ struct TextPositions: Sendable, Hashable {
         guard column + 1 < line.count else { return 1 }
         let kind = line[column + 1]
         if isBlank(kind) || "tnr".unicodeScalars.contains(kind) { return 2 }
-        guard let digits = ["x": 2, "u": 4, "U": 8][kind], column + 2 + digits <= line.count,
-            let code = UInt32(String(String.UnicodeScalarView(line[(column + 2)..<(column + 2 + digits)])), radix: 16),
+        guard let length = escapeLength(at: column, in: line), length > 2,
+            let code = UInt32(String(String.UnicodeScalarView(line[(column + 2)..<(column + length)])), radix: 16),
             let scalar = Unicode.Scalar(code), isBlank(scalar)
         else { return nil }
-        return 2 + digits
+        return length
+    }
+
+    /// The length of the escape at `column` of a double-quoted scalar's line: `\x` with 2 hex digits,
+    /// `\u` with 4, `\U` with 8, else a backslash and one character; nil where the line ends first.
+    private static func escapeLength(at column: Int, in line: [Unicode.Scalar]) -> Int? {
+        let next = column + 1 < line.count ? line[column + 1] : " "
+        let length = ["x": 4, "u": 6, "U": 10][next] ?? 2
+        return column + length <= line.count ? length : nil
     }
 
     /// How many characters of `line` from `column` stand for `scalar`: 1 where it is written as itself,
@@ -106,11 +114,9 @@ struct TextPositions: Sendable, Hashable {
     private static func written(_ scalar: Unicode.Scalar, style: Style, at column: Int, in line: [Unicode.Scalar])
         -> Int
     {
-        let next = column + 1 < line.count ? line[column + 1] : nil
         switch (style, line[column]) {
         case (.doubleQuoted, "\\"):
-            let length = ["x": 4, "u": 6, "U": 10][next ?? " "] ?? 2
-            return column + length <= line.count ? length : 0
+            return escapeLength(at: column, in: line) ?? 0
         case (_, let written):
             return written == scalar ? 1 : 0
         }

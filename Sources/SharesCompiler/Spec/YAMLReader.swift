@@ -220,9 +220,9 @@ enum YAMLReader {
     /// The key before the `:` at `mark` where it is longer than the 1024 characters libyaml reads as a
     /// key (past that it says "mapping values are not allowed"): its column and length.
     private static func overlongKey(endingAt mark: Mark, in text: String) -> (column: Int, length: Int)? {
-        guard character(at: mark, in: text) == ":", mark.column > 1025 else { return nil }
-        let line = Array(
-            text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)[mark.line - 1])
+        guard let line = line(of: mark, in: text), line.indices.contains(mark.column - 1), line[mark.column - 1] == ":",
+            mark.column > 1025
+        else { return nil }
         var start = mark.column - 1
         while start > 0, !" \t,{[".unicodeScalars.contains(line[start - 1]) { start -= 1 }
         let length = mark.column - 1 - start
@@ -230,10 +230,14 @@ enum YAMLReader {
     }
 
     private static func character(at mark: Mark, in text: String) -> Unicode.Scalar? {
+        guard let line = line(of: mark, in: text), mark.column >= 1, mark.column <= line.count else { return nil }
+        return line[mark.column - 1]
+    }
+
+    /// The line that `mark` is on, where the text has it.
+    private static func line(of mark: Mark, in text: String) -> [Unicode.Scalar]? {
         let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
-        guard mark.line >= 1, mark.line <= lines.count else { return nil }
-        let line = Array(lines[mark.line - 1])
-        return mark.column >= 1 && mark.column <= line.count ? line[mark.column - 1] : nil
+        return mark.line >= 1 && mark.line <= lines.count ? Array(lines[mark.line - 1]) : nil
     }
 
     /// Every duplicated key of the text, each at its repeated occurrence with a note at the first.
