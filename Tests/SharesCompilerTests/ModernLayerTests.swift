@@ -143,10 +143,10 @@ struct ModernLayerTests {
         #expect(weights[scale.weight].allSatisfy { $0 == 0.5 })
         #expect(
             diagnostics(["spec.yaml": "input: [8, 4, 4]\nstem: [stochastic_depth: {p: 1}]\n"])
-                == "spec.yaml:2:30: error: stochastic_depth 'p' must be in [0, 1), found 1.0")
+                == "spec.yaml:2:30: error: stochastic_depth 'p' must be in [0, 1), found 1")
         #expect(
             diagnostics(["spec.yaml": "input: [8, 4, 4]\nstem: [layernorm: {eps: 0}]\n"])
-                == "spec.yaml:2:25: error: expected 'eps' greater than 0, found 0.0")
+                == "spec.yaml:2:25: error: expected 'eps' greater than 0, found 0")
         #expect(
             diagnostics(["spec.yaml": "input: [8, 4, 4]\nstem: [stochastic_depth]\n"])
                 == "spec.yaml:2:8: error: 'stochastic_depth' needs the key 'p'")

@@ -269,41 +269,44 @@ struct Lowering {
             if case .flag(let value)? = spec.arguments[key]?.value { return value }
             return fallback
         }
-        func real(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
+        // (A number, not a Double, so that a message shows a whole number as written: "found 16".)
+        func real(_ key: String, default fallback: Double) throws(CompileFailure) -> Number {
             guard let argument = spec.arguments[key], case .expression(let expression) = argument.value else {
-                return fallback
+                return .real(fallback)
             }
-            return try scope.evaluate(Located(expression, at: argument.location)).asDouble
+            return try scope.evaluate(Located(expression, at: argument.location))
         }
 
         func probability(default fallback: Double) throws(CompileFailure) -> Double {
             let rate = try real("p", default: fallback)
-            guard (0..<1).contains(rate) else {
+            guard (0..<1).contains(rate.asDouble) else {
                 throw CompileFailure(
                     Diagnostic(
                         at: spec.arguments["p"]?.location ?? spec.location,
-                        .probabilityExpected(spec.kind.rawValue, found: String(rate))))
+                        .probabilityExpected(spec.kind.rawValue, found: rate.description)))
             }
-            return rate
+            return rate.asDouble
         }
         func positive(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
             let value = try float32(key, default: fallback)
-            guard Float(value) > 0 else {  // (as a float too: 1e-50 would be 0 there)
-                throw CompileFailure(
-                    Diagnostic(
-                        at: spec.arguments[key]!.location, .expected("'\(key)' greater than 0", found: String(value))))
-            }
-            return value
-        }
-        // A real that the network holds as a 32-bit float (an epsilon, a weight's initial value): 1e39 would
-        // be infinite there, in sharesc and in the exports alike.
-        func float32(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
-            let value = try real(key, default: fallback)
-            guard Float(value).isFinite else {
+            guard Float(value.asDouble) > 0 else {  // (as a float too: 1e-50 would be 0 there)
                 throw CompileFailure(
                     Diagnostic(
                         at: spec.arguments[key]!.location,
-                        .expected("'\(key)' within 32-bit float range (at most 3.4e38 in size)", found: String(value))))
+                        .expected("'\(key)' greater than 0", found: value.description)))
+            }
+            return value.asDouble
+        }
+        // A real that the network holds as a 32-bit float (an epsilon, a weight's initial value): 1e39 would
+        // be infinite there, in sharesc and in the exports alike.
+        func float32(_ key: String, default fallback: Double) throws(CompileFailure) -> Number {
+            let value = try real(key, default: fallback)
+            guard Float(value.asDouble).isFinite else {
+                throw CompileFailure(
+                    Diagnostic(
+                        at: spec.arguments[key]!.location,
+                        .expected(
+                            "'\(key)' within 32-bit float range (at most 3.4e38 in size)", found: value.description)))
             }
             return value
         }
@@ -394,7 +397,7 @@ struct Lowering {
         case .layerScale:
             op = .layerScale(
                 Op.LayerScale(
-                    initial: try float32("init", default: 1e-6),
+                    initial: try float32("init", default: 1e-6).asDouble,
                     weight: try parameter("weight", [inputShape.channels], .layerScale)))
         case .subsamplePad:
             op = .subsamplePad(

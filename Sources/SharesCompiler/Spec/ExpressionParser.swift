@@ -24,7 +24,7 @@ struct ExpressionParser {
         let expression = try parser.parseSum()
         parser.skipSpaces()
         if parser.position < parser.scalars.count {
-            throw parser.failure(.expressionUnexpected(String(parser.scalars[parser.position]), text: text))
+            throw parser.failure(.expressionUnexpected(shown(parser.scalars[parser.position]), text: text))
         }
         return expression
     }
@@ -126,9 +126,9 @@ struct ExpressionParser {
         }
         let numberStart = position
         var digits = takeWhile { ("0"..."9").contains($0) || $0 == "." }
-        digits += takeExponent()
+        if !digits.isEmpty { digits += try takeExponent() }
         guard !digits.isEmpty else {
-            let found = position < scalars.count ? "'\(scalars[position])'" : "the end"
+            let found = position < scalars.count ? Self.shown(scalars[position]) : "the end"
             throw failure(.expressionExpected("a number, a $variable or '(' but found \(found)", text: text))
         }
         if let value = Int(digits) { return .number(.int(value)) }
@@ -149,16 +149,38 @@ struct ExpressionParser {
         throw failure(.expressionExpected("a number but found '\(digits)'", text: text))
     }
 
-    /// `e5`, `e-5`, `E+3` after a number's digits; nothing (and nothing consumed) if no digit follows.
-    private mutating func takeExponent() -> String {
+    /// `e5`, `e-5`, `E+3` after a number's digits; nothing if no `e` follows. An `e` without digits
+    /// (`1e`, `2e+`) is an incomplete exponent, reported where its digits should be.
+    private mutating func takeExponent() throws(CompileFailure) -> String {
         guard position < scalars.count, scalars[position] == "e" || scalars[position] == "E" else { return "" }
         var end = position + 1
         if end < scalars.count, scalars[end] == "+" || scalars[end] == "-" { end += 1 }
         let digitsStart = end
         while end < scalars.count, ("0"..."9").contains(scalars[end]) { end += 1 }
-        guard end > digitsStart else { return "" }
+        guard end > digitsStart else {
+            let exponent = String(String.UnicodeScalarView(scalars[position..<end]))
+            position = end
+            throw failure(.expressionExpected("the exponent's digits after '\(exponent)'", text: text))
+        }
         defer { position = end }
         return String(String.UnicodeScalarView(scalars[position..<end]))
+    }
+
+    /// A character as a message shows it: quoted, or by its code where it would not be seen or would
+    /// look like another (a no-break space, a zero-width space, a control character).
+    static func shown(_ scalar: Unicode.Scalar) -> String {
+        switch scalar.properties.generalCategory {
+        case .spaceSeparator where scalar != " ", .lineSeparator, .paragraphSeparator, .control, .format,
+            .nonspacingMark, .enclosingMark, .privateUse, .surrogate, .unassigned:
+            return code(scalar)
+        default:
+            return "'\(scalar)'"
+        }
+    }
+
+    private static func code(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// A character of a variable's name, as `$name` reads it: a letter, an ASCII digit or `_` (the
