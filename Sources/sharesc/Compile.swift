@@ -113,7 +113,7 @@ struct Compile: ParsableCommand {
             printWarnings(provider.notes + warnings)
             try PlanFile.write(PlanDocument(plan), weights: provider, to: output)
             return
-                "\(output): \(Format.counted(plan.program.steps.count, "step")), "
+                "\(outputName(output)): \(Format.counted(plan.program.steps.count, "step")), "
                 + "\(Format.counted(plan.program.parameters.count, "distinct parameter")), "
                 + "\(Format.counted(threads, "thread")), arena \(plan.memory.arenaBytes) bytes per image (lower bound \(plan.memory.lowerBoundBytes))"
         }

@@ -68,7 +68,7 @@ struct Export: ParsableCommand {
                 }
                 try write(Data(source.utf8))
                 return
-                    "\(output): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
+                    "\(outputName(output)): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
                     + "\(SharesCompiler.Format.counted(compilation.report.parameters.total, "parameter")), "
                     + "\(compilation.graph.ties.count) tied" + fits
             case .onnx:
@@ -77,7 +77,7 @@ struct Export: ParsableCommand {
                 printWarnings(notes)
                 try write(Data(try ONNXExporter.export(compilation.graph, weights: values)))
                 return
-                    "\(output): \(SharesCompiler.Format.counted(compilation.graph.parameters.count, "initializer")) "
+                    "\(outputName(output)): \(SharesCompiler.Format.counted(compilation.graph.parameters.count, "initializer")) "
                     + "(\(compilation.graph.ties.count) tied), "
                     + "\(SharesCompiler.Format.counted(compilation.report.parameters.total, "parameter")), opset \(ONNXExporter.opset)"
             }

@@ -46,7 +46,7 @@ struct Graph: ParsableCommand {
                 try Graphviz.render(dot, format: format, to: output)
             }
             let what = block.map { "block \($0)" } ?? (expand ? "every block" : "identical blocks collapsed")
-            return "\(output): \(graph.network) (\(graph.variant.rawValue)), \(what)"
+            return "\(outputName(output)): \(graph.network) (\(graph.variant.rawValue)), \(what)"
         }
         if let output { emitSummary(text, of: output) } else { emit(text) }
     }

@@ -29,7 +29,7 @@ struct Init: ParsableCommand {
                 .load(for: compilation.graph).weights
             try WeightFile.write(compilation.graph, weights, to: output, seed: seed)
             return
-                "\(output): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"
+                "\(outputName(output)): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"
                 + " + \(compilation.report.parameters.buffers) buffers, \(compilation.graph.ties.count) tied"
         }
         emitSummary(summary, of: output)

@@ -12,6 +12,11 @@ func emitSummary(_ summary: String, of path: String) {
     if OutputFile.isStandardOutput(path) { printError(summary) } else { emit(summary) }
 }
 
+/// An output path as a summary names it: `-` is standard output.
+func outputName(_ path: String) -> String {
+    path == OutputFile.standardOutputPath ? "standard output" : path
+}
+
 /// Writes a finished document to standard output at once. A failed write (a full disk, a closed
 /// standard output) is an error, not a success with the document lost.
 func emit(_ text: String) {

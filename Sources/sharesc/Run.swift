@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
             if let output {
                 let shape = [batch] + loaded.outputShape.dims
                 try NumPyFile.write(logits, shape: shape, to: output)
-                return "\(output): " + shape.map(String.init).joined(separator: " x ") + " float32"
+                return "\(outputName(output)): " + shape.map(String.init).joined(separator: " x ") + " float32"
             }
             return (0..<batch).map { image in
                 let row = Array(logits[(image * classes)..<((image + 1) * classes)])

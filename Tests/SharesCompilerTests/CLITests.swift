@@ -310,8 +310,8 @@ struct CLITests {
         }
     }
 
-    /// An output on standard output itself (`-o /dev/stdout` into a pipe) gets only the file's bytes
-    /// there, its summary on standard error; a file its owner may not write is not replaced.
+    /// An output on standard output itself (`-o /dev/stdout` into a pipe, or `-o -`) gets only the
+    /// file's bytes there, its summary on standard error; a file its owner may not write is not replaced.
     @Test func outputFilesKeepTheirBytesAndPermissions() throws {
         let weights = try Self.run(["init", "Examples/2-tie-group.yaml", "-o", "/dev/stdout"])
         #expect(weights.status == 0)
@@ -324,6 +324,11 @@ struct CLITests {
             }
             let bytes = { (name: String) in FileManager.default.contents(atPath: directory + "/" + name) }
             #expect(bytes("M.ONNX") == bytes("m.onnx") && bytes("M.Py") == bytes("m.py"))
+            // `-` is standard output, as in most tools: the same bytes, no file named '-'.
+            let torch = try Self.run(["export", "Examples/2-tie-group.yaml", "--format", "torch", "-o", "-"])
+            #expect(torch.status == 0 && Data(torch.stdout.utf8) == bytes("m.py"))
+            #expect(torch.stderr.hasPrefix("standard output: PyTorch module isotropic-trunk"))
+            #expect(!FileManager.default.fileExists(atPath: repositoryRoot + "/-"))
         }
         try Self.withScratchDirectory { directory in
             // Root may write any file: there the binary runs as nobody, from a directory anyone may use.

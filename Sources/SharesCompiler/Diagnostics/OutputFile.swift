@@ -6,14 +6,21 @@ import Foundation
 ///
 /// A regular file is written whole or not at all: to a temporary file beside it, then renamed over it,
 /// so that a failed write (a full disk) leaves no truncated file and an existing one as it was. A path
-/// that names something else (`/dev/stdout`, a pipe) is written in place.
+/// that names something else (`/dev/stdout`, a pipe) is written in place. `-` is standard output,
+/// as in most command-line tools (`sharesc export spec.yaml --format torch -o -`).
 public enum OutputFile {
+    public static let standardOutputPath = "-"
+
     public static func write(_ bytes: some Sequence<UInt8>, to path: String) throws(CompileFailure) {
         func failure(_ reason: String) -> CompileFailure {
             CompileFailure(
                 Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: reason)))
         }
         guard !path.isEmpty else { throw failure("the path is empty; expected a file name") }
+        if path == standardOutputPath {
+            if let reason = writeAll(Array(bytes), toDescriptor: STDOUT_FILENO) { throw failure(reason) }
+            return
+        }
         var status = stat(), directoryStatus = stat()
         let directory = split(path).directory
         let exists = stat(path, &status) == 0
@@ -65,8 +72,9 @@ public enum OutputFile {
     /// Whether `path` names the file, pipe or terminal that standard output writes to.
     public static func isStandardOutput(_ path: String) -> Bool {
         var file = stat(), output = stat()
-        return stat(path, &file) == 0 && fstat(STDOUT_FILENO, &output) == 0 && file.st_dev == output.st_dev
-            && file.st_ino == output.st_ino
+        return path == standardOutputPath
+            || stat(path, &file) == 0 && fstat(STDOUT_FILENO, &output) == 0 && file.st_dev == output.st_dev
+                && file.st_ino == output.st_ino
     }
 
     /// `path` as the directory before its last '/' ("" where it has none) and the name after it.
