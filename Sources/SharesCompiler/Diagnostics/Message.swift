@@ -240,7 +240,7 @@ public enum Message: Error, Hashable, Sendable {
         case .reservedLayerName(let name):
             return "'\(name)' names the block's residual merge; choose another layer name"
         case .badVariableName(let name):
-            return "variable name '\(name)' must be letters, digits and '_', not starting with a digit"
+            return "variable name '\(name)' must be letters, digits and '_', starting with a letter or '_'"
         case .shareSelectsOneBlock(let conv, let stage):
             return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
         case .tooManyBlocks(let limit): return "the network has more than \(limit) blocks"

@@ -51,11 +51,12 @@ enum PythonSource {
 
     /// `name` if it is free to use as a local name, else `name_` (a keyword, or a name the generated
     /// code itself uses, such as `nn` or `in_channels`). A name Python would not read as written (`ﬁ`,
-    /// read as `fi`; `ͺ`, no identifier) is spelled in ASCII, its other characters as `_xHHHH`.
+    /// read as `fi`; `ͺ`, no identifier) is spelled in ASCII, its other characters as `_xHHHH`; an
+    /// accent written as a combining mark is composed with its letter first (`e` and U+0301 as `é`).
     static func localName(_ name: String, avoiding taken: Set<String>) -> String {
-        var result = name
-        if !isIdentifier(name) && !keywords.contains(name) {
-            result = name.unicodeScalars.map { scalar in
+        var result = name.precomposedStringWithCanonicalMapping
+        if !isIdentifier(result) && !keywords.contains(result) {
+            result = result.unicodeScalars.map { scalar in
                 scalar.isASCII && (scalar == "_" || scalar.properties.isAlphabetic || ("0"..."9").contains(scalar))
                     ? String(scalar) : "_x" + String(scalar.value, radix: 16, uppercase: true)
             }.joined()

@@ -117,8 +117,8 @@ struct ExpressionParser {
             position += 1
             let nameStart = position
             let name = takeWhile(Self.isNameCharacter)
-            guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else {
-                position = nameStart  // at the digit that cannot start a name
+            guard let first = name.unicodeScalars.first, Self.canStartName(first) else {
+                position = nameStart  // at the digit (or mark) that cannot start a name
                 throw failure(
                     .expressionExpected("a variable name after '$' (a name starts with a letter or '_')", text: text))
             }
@@ -183,11 +183,15 @@ struct ExpressionParser {
         return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
-    /// A character of a variable's name, as `$name` reads it: a letter, an ASCII digit or `_` (the
-    /// first not a digit; `SpecParser.isVariableName`).
+    /// A character of a variable's name, as `$name` reads it: a letter, an ASCII digit, `_`, or a mark
+    /// that combines with the letter before it (`é` written as `e` and U+0301, as some editors and
+    /// systems write it); the first a letter or `_` (`canStartName`, `SpecParser.isVariableName`).
     static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isAlphabetic || scalar == "_" || ("0"..."9").contains(scalar)
+        canStartName(scalar) || ("0"..."9").contains(scalar)
+            || [.nonspacingMark, .spacingMark].contains(scalar.properties.generalCategory)
     }
+
+    static func canStartName(_ scalar: Unicode.Scalar) -> Bool { scalar.properties.isAlphabetic || scalar == "_" }
 
     private mutating func takeWhile(_ accept: (Unicode.Scalar) -> Bool) -> String {
         var result = String.UnicodeScalarView()

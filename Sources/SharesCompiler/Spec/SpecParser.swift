@@ -198,9 +198,10 @@ struct SpecParser {
     }
 
     /// What can be written as `$name` in an expression (`ExpressionParser.isNameCharacter`): letters,
-    /// digits and `_`, not starting with a digit. Variables and block arguments are named so.
+    /// digits, `_` and combining marks, starting with a letter or `_`. Variables and block arguments are
+    /// named so.
     static func isVariableName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        guard let first = name.unicodeScalars.first, ExpressionParser.canStartName(first) else { return false }
         return name.unicodeScalars.allSatisfy(ExpressionParser.isNameCharacter)
     }
 
