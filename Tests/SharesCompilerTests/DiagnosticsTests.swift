@@ -91,12 +91,34 @@ struct DiagnosticsTests {
             "spec.yaml:3:1: error: YAML syntax error: found a tab; YAML indentation must use spaces")
     }
 
-    /// The reader's errors carry a byte offset, not a mark: the location is the character's own (its
-    /// column in Unicode scalars), not 1:1.
+    /// The reader's errors carry an offset, not a mark: the location is the character's own (its
+    /// column in Unicode scalars), not 1:1. The offset counts Swift characters (Yams converts libyaml's
+    /// bytes), in which `\r\n` is one, as is an accented letter however written: counted as bytes, the
+    /// lines of a `\r\n` file and the columns after `é` were placed short.
     @Test func controlCharacterIsLocated() {
         Self.check(
             "input: [3, 8, 8]\nstem: [relu]  # \u{E9}\u{1}\n",
             "spec.yaml:2:18: error: YAML syntax error: control characters are not allowed")
+        for lineBreak in ["\n", "\r\n", "\r"] {
+            Self.check(
+                ["input: [3, 8, 8]", "stem: [relu]", "head: [\u{E9}\u{E9}e\u{301}, \u{1}]", ""].joined(
+                    separator: lineBreak),
+                "spec.yaml:3:14: error: YAML syntax error: control characters are not allowed")
+        }
+    }
+
+    /// A file whose lines end in a lone `\r` (as old Macs wrote them) has its tabs and repeated keys
+    /// found on the right lines (they were looked for in lines split at `\n` only).
+    @Test func linesEndingInCarriageReturns() {
+        Self.check(
+            "input: [3, 8, 8]\rstem:\r\t- relu\r",
+            "spec.yaml:3:1: error: YAML syntax error: found a tab; YAML indentation must use spaces")
+        Self.check(
+            "input: [3, 8, 8]\rstem: [relu]\rstem: [relu]\r",
+            """
+            spec.yaml:3:1: error: duplicate key 'stem' in a mapping; each key may appear once
+            spec.yaml:2:1: note: previous definition is here
+            """)
     }
 
     @Test func duplicateKeyPointsAtTheRepetition() {

@@ -199,20 +199,23 @@ enum YAMLReader {
             let detail = context.text.hasPrefix("while ") ? "\(problem) \(context.text)" : "\(context.text), \(problem)"
             return Diagnostic(at: at(mark), .yamlSyntax(detail), notes: notes)
         case .reader(let problem, let offset, _, _):
-            return Diagnostic(at: location(ofByte: offset ?? 0, in: text, file: file), .yamlSyntax(problem))
+            return Diagnostic(at: location(ofCharacter: offset ?? 0, in: text, file: file), .yamlSyntax(problem))
         default:
             return Diagnostic(at: Location(file: file, line: 1, column: 1), .yamlSyntax(error.description))
         }
     }
 
-    /// Where UTF-8 byte `offset` of `text` is (the reader reports a byte offset, not a mark), its column
-    /// counted in Unicode scalars as marks count them.
-    private static func location(ofByte offset: Int, in text: String, file: String) -> Location {
-        var line = 1, column = 1, bytes = 0
-        for scalar in text.unicodeScalars {
-            if bytes >= offset { break }
-            bytes += UTF8.width(scalar)
-            if scalar == "\n" { (line, column) = (line + 1, 1) } else { column += 1 }
+    /// Where character `offset` of `text` is: Yams turns libyaml's byte offset into a count of Swift
+    /// characters (so `\r\n` is one, and so is `é` however written); the column counted in Unicode
+    /// scalars as marks count them, a line ending at `\n`, `\r\n` or a lone `\r` (as `TextPositions.lines`).
+    private static func location(ofCharacter offset: Int, in text: String, file: String) -> Location {
+        var line = 1, column = 1
+        for character in text.prefix(offset) {
+            if character == "\n" || character == "\r" || character == "\r\n" {
+                (line, column) = (line + 1, 1)
+            } else {
+                column += character.unicodeScalars.count
+            }
         }
         return Location(file: file, line: line, column: column)
     }
@@ -236,8 +239,8 @@ enum YAMLReader {
 
     /// The line that `mark` is on, where the text has it.
     private static func line(of mark: Mark, in text: String) -> [Unicode.Scalar]? {
-        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
-        return mark.line >= 1 && mark.line <= lines.count ? Array(lines[mark.line - 1]) : nil
+        let lines = TextPositions.lines(of: text)
+        return mark.line >= 1 && mark.line <= lines.count ? lines[mark.line - 1] : nil
     }
 
     /// Every duplicated key of the text, each at its repeated occurrence with a note at the first.
@@ -247,7 +250,7 @@ enum YAMLReader {
     /// key that starts with a symbol), the duplicates found so far, at their first occurrences.
     private static func duplicateKeys(_ key: String, firstAt mark: Mark, file: String, text: String) -> [Diagnostic] {
         func at(_ mark: Mark) -> Location { Location(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
-        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0) }
+        var lines = TextPositions.lines(of: text)
         var found: [(key: String, first: Mark)] = []
         var next: (key: String, first: Mark)? = (key, mark)
         var root: Node?
