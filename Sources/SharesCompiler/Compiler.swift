@@ -42,6 +42,8 @@ public struct Lowered: Sendable {
     public var graph: Graph
     /// Non-fatal findings, such as a share that selects a single block.
     public var warnings: [Diagnostic]
+    /// The `--set` values it was lowered with.
+    public var overrides: [VariableOverride]
 }
 
 public enum Compiler {
@@ -56,7 +58,7 @@ public enum Compiler {
             throw CompileFailure(
                 Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))
         }
-        return Lowered(spec: spec, graph: graph, warnings: warnings)
+        return Lowered(spec: spec, graph: graph, warnings: warnings, overrides: overrides)
     }
 
     /// The front and the report (cost analysis, and the sections `options` asks for).
@@ -76,7 +78,7 @@ public enum Compiler {
             let arena = MemoryPlanner.plan(program(graph), batch: 1).arenaBytes
             report.memory = try MemoryReportBuilder.build(graph, report: report, arena: arena, batch: batch)
         }
-        report.overrides = options.overrides
+        report.overrides = lowered.overrides.map(\.setting)
         report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }
         return Compilation(spec: lowered.spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }

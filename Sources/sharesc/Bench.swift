@@ -21,8 +21,9 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Untimed warm-up runs.") var warmup: Int = 3
     @Option(help: "Output format.") var format: OutputFormat = .text
     @Flag(help: "Also time every step: the slowest listed (text), or every one in order (json).") var profile = false
-    @Option(parsing: .unconditional, help: "With --profile: how many of the slowest steps to list (0: all).")
-    var profileSteps = 25
+    @Option(
+        parsing: .unconditional, help: "With --profile: how many of the slowest steps to list (0: all; default 25).")
+    var profileSteps: Int?
 
     /// Timings have no Markdown form, so the report's formats are not all bench's.
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
@@ -84,10 +85,11 @@ struct Bench: ParsableCommand {
     func validate() throws {
         for (name, value, range) in [
             ("--batch", batch, 1...4096), ("--runs", runs, 1...1_000_000), ("--warmup", warmup, 0...1_000_000),
-            ("--profile-steps", profileSteps, 0...1_000_000)
+            ("--profile-steps", profileSteps ?? 0, 0...1_000_000)
         ] where !range.contains(value) {
             throw ValidationError("\(name) must be between \(range.lowerBound) and \(range.upperBound)")
         }
+        if profileSteps != nil && !profile { throw ValidationError("--profile-steps lists the steps --profile times") }
     }
 
     func run() throws {
@@ -143,7 +145,8 @@ struct Bench: ParsableCommand {
         let planned = executor.plan.schedule.threads
         let capped =
             planned > threads
-            ? " (the plan's \(planned), on \(Format.counted(Executor.usableCores, "usable CPU")))" : ""
+            ? " (\(model.threads == nil ? "the plan's \(planned)" : "\(planned) asked for"), on \(Format.counted(Executor.usableCores, "usable CPU")))"
+            : ""
         emit(
             """
             \(result.network): batch \(batch), \(Format.counted(threads, "thread"))\(capped), \(Format.counted(runs, "run")), \(result.kernelLevel) kernels
@@ -152,7 +155,7 @@ struct Bench: ParsableCommand {
               arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))\(arenas.isEmpty ? "" : " each")), packed weights \(Format.bytes(result.packedWeightBytes)), workspace \(Format.bytes(result.workspaceBytes))
               peak resident memory \(Format.bytes(result.peakRssBytes))
             """)
-        if profile { emit(Self.profileTable(profiled, runs: runs, listed: profileSteps)) }
+        if profile { emit(Self.profileTable(profiled, runs: runs, listed: profileSteps ?? 25)) }
     }
 
     /// The slowest steps first, with their share of the time and GFLOP/s; then the time by algorithm.

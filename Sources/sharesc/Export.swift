@@ -51,7 +51,7 @@ struct Export: ParsableCommand {
             printWarnings(compilation.warnings)
             switch resolvedFormat {
             case .torch:
-                let source = try TorchExporter.export(compilation, overrides: options.overrides)
+                let source = try TorchExporter.export(compilation)
                 // The module holds no weights; a weights file is checked against it, for load_state_dict.
                 var fits = ""
                 if let file = weights.weights {

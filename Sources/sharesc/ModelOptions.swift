@@ -20,10 +20,12 @@ struct ModelOptions: ParsableArguments {
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
         if !ModelLoader.isSpec(model)
-            && (weights.weights != nil || weights.seed != nil || !spec.overrides.isEmpty || spec.sequential)
+            && (weights.weights != nil || weights.seed != nil || weights.randomizeBatchNorm || !spec.overrides.isEmpty
+                || spec.sequential)
         {
             throw ValidationError(
-                "a plan carries its weights and variant; --weights, --seed, --set and --sequential apply to specs")
+                "a plan carries its weights and variant; --weights, --seed, --randomize-bn, --set and --sequential apply to specs"
+            )
         }
     }
 

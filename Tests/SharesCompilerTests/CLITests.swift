@@ -225,7 +225,7 @@ struct CLITests {
     @Test func shortAndLongOutputNames() throws {
         try Self.withScratchDirectory("out") { directory in
             let spec = repositoryRoot + "/Examples/1-custom-block.yaml"
-            for name in ["a", "-"] {
+            for name in ["a", "./-"] {  // (`-` alone is standard output)
                 let result = try Self.run(["compile", spec, "-o", name], in: directory)
                 #expect(result.status == 0, "\(name): \(result.stderr)")
                 #expect(FileManager.default.fileExists(atPath: directory + "/" + name))
@@ -795,6 +795,13 @@ struct RunCLITests {
         #expect(markdown.stderr.contains(": error: YAML syntax error"))
         let planWithSeed = try CLITests.run(["run", "some.plan", "--seed", "3"])
         #expect(planWithSeed.status == 64)
+        // What would be ignored is refused: a plan's batchnorm is its own; a listing needs the profile.
+        let planWithBatchNorm = try CLITests.run(["bench", "some.plan", "--randomize-bn"])
+        #expect(planWithBatchNorm.status == 64 && planWithBatchNorm.stderr.contains("--randomize-bn"))
+        let stepsUnprofiled = try CLITests.run(["bench", spec, "--profile-steps", "3"])
+        #expect(
+            stepsUnprofiled.status == 64
+                && stepsUnprofiled.stderr.contains("--profile-steps lists the steps --profile times"))
         let zeroThreads = try CLITests.run(["bench", spec, "--threads", "0"])
         #expect(zeroThreads.status == 64)
     }

@@ -348,6 +348,38 @@ struct DiagnosticsTests {
             "spec.yaml:4:38: error: 'repeat' is 1000000000; expected 0...10000")
     }
 
+    /// Past 20,000 blocks in all, the error is at the stage whose blocks cross the limit, with the total
+    /// (it was at the first stage, without it).
+    @Test func tooManyBlocksAtTheStageThatCrossesTheLimit() {
+        Self.check(
+            """
+            input: [3, 8, 8]
+            blocks:
+              p: {body: [relu]}
+            stages:
+              - {block: p, repeat: 5}
+              - {block: p, repeat: 10000}
+              - {block: p, repeat: 9996}
+              - {block: p, repeat: 1}
+            """,
+            "spec.yaml:7:5: error: the network has 20002 blocks, more than 20000; the blocks of this stage cross the limit"
+        )
+    }
+
+    /// An error whose consequence is an empty network stands alone ("no layers" followed from an unknown
+    /// layer list); a block without convolutions says so (its list of convolutions was empty).
+    @Test func followOnAndEmptyListsAreNotPrinted() {
+        Self.check(
+            "layers: {h: [relu]}\ninput: [1, 2, 2]\nhead: nope\n",
+            "spec.yaml:3:7: error: unknown layer list 'nope'; expected a list of layers or one of: h")
+        Self.check(
+            "input: [3, 8, 8]\nblocks:\n  p: {body: [relu]}\nstages: [{block: p, repeat: 2, share: {conv1: all}}]\n",
+            """
+            spec.yaml:4:40: error: block 'p' has no convolution named 'conv1'; it has no convolutions
+            spec.yaml:3:3: note: block 'p' declared here
+            """)
+    }
+
     @Test func shapeThatShrinksToNothing() {
         // Padded 3x3 blocks never reach zero, but the head's 4x4 pool does not fit the 2x2 left after two stride-2 stages.
         Self.check(
@@ -593,7 +625,7 @@ struct DiagnosticsTests {
             "spec.yaml:2:29: error: expected 'init' within 32-bit float range (at most 3.4e38 in size), found 1e+39")
         Self.check(
             "input: [4, 4, 4]\nstem: [{layernorm: {eps: 1e-50}}]\n",
-            "spec.yaml:2:26: error: expected 'eps' greater than 0, found 1e-50")
+            "spec.yaml:2:26: error: expected 'eps' greater than 0, found 1e-50, which is 0 as a 32-bit float")
     }
 
     /// A value in a message as the spec gives it: a whole number as whole (it said "found 16.0"), a real

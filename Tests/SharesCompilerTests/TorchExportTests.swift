@@ -97,8 +97,9 @@ struct TorchExportTests {
 
     @Test func optionAShortcutsAndArgumentDefaults() throws {
         let compilation = try Compiler.compile(
-            "Tests/pytorch/specs/option-a.yaml", options: CompileOptions(source: repositorySource))
-        let source = try TorchExporter.export(compilation, overrides: ["drop=0.25"])
+            "Tests/pytorch/specs/option-a.yaml",
+            options: CompileOptions(overrides: [" drop = 0.25 "], source: repositorySource))
+        let source = try TorchExporter.export(compilation)
         // A global read by the template is a keyword argument with its value; a default that reads
         // another argument is computed in the constructor; the stage's arguments are passed as given.
         #expect(

@@ -67,7 +67,7 @@ public enum Message: Error, Hashable, Sendable {
     case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
-    case tooManyBlocks(limit: Int)
+    case tooManyBlocks(Int, limit: Int)
     // Shapes and ties
     case shapeNotImage(layer: String, shape: String)
     case shapeVanishes(layer: String, input: String)
@@ -217,6 +217,9 @@ public enum Message: Error, Hashable, Sendable {
             return "unknown stage '\(name)'; stages are: \(known.joined(separator: ", "))"
                 + Suggestion.clause(for: name, among: known)
         case .unknownConv(let name, let block, let known):
+            guard !known.isEmpty else {
+                return "block '\(block)' has no convolution named '\(name)'; it has no convolutions"
+            }
             return
                 "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(known.joined(separator: ", "))"
                 + Suggestion.clause(for: name, among: known)
@@ -243,7 +246,8 @@ public enum Message: Error, Hashable, Sendable {
             return "variable name '\(name)' must be letters, digits and '_', starting with a letter or '_'"
         case .shareSelectsOneBlock(let conv, let stage):
             return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
-        case .tooManyBlocks(let limit): return "the network has more than \(limit) blocks"
+        case .tooManyBlocks(let count, let limit):
+            return "the network has \(count) blocks, more than \(limit); the blocks of this stage cross the limit"
         case .shapeNotImage(let layer, let shape):
             return "\(layer) needs an image input (channels x height x width), found \(shape)"
         case .shapeVanishes(let layer, let input):

@@ -13,7 +13,7 @@ public enum TorchExporter {
         "SqueezeExcitation", "LayerNorm2d", "LayerScale", "StochasticDepth"
     ]
 
-    public static func export(_ compilation: Compilation, overrides: [String] = []) throws(CompileFailure) -> String {
+    public static func export(_ compilation: Compilation) throws(CompileFailure) -> String {
         let graph = compilation.graph, spec = compilation.spec
         let globals = try spec.globalScope()
         let holders = try Holders(graph, spec: spec)
@@ -95,13 +95,13 @@ public enum TorchExporter {
         if source.contains("F.") { imports.append("import torch.nn.functional as F") }
         imports.append("from torch import nn")
         let input = graph.inputShape.dims.map(String.init).joined(separator: ", ")
-        return docstring(compilation.report, overrides: overrides) + "\n" + imports.joined(separator: "\n")
+        return docstring(compilation.report) + "\n" + imports.joined(separator: "\n")
             + "\n\nINPUT_SHAPE = (\(input))  # channels, height, width of one sample\n\n\n" + source
     }
 
-    private static func docstring(_ report: Report, overrides: [String]) -> String {
+    private static func docstring(_ report: Report) -> String {
         let p = report.parameters
-        let settings = overrides.isEmpty ? "" : " " + overrides.map { "--set \($0)" }.joined(separator: " ")
+        let settings = report.overrides.map { " --set \($0)" }.joined()
         let input = report.input.dims.map(String.init).joined(separator: " x ")
         let output = report.output.dims.map(String.init).joined(separator: " x ")
         var lines = [

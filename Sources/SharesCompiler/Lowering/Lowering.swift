@@ -99,8 +99,13 @@ struct Lowering {
         let counts = try spec.stages.map { stage throws(CompileFailure) in
             try globals.integer(stage.repeatCount, "'repeat'", in: 0...Self.maximumRepeat)
         }
-        if counts.reduce(0, +) > Self.maximumBlocks, let first = spec.stages.first {
-            throw CompileFailure(Diagnostic(at: first.location, .tooManyBlocks(limit: Self.maximumBlocks)))
+        var blocks = 0
+        for (stage, count) in zip(spec.stages, counts) {
+            blocks += count
+            if blocks > Self.maximumBlocks {  // at the stage whose blocks cross the limit
+                throw CompileFailure(
+                    Diagnostic(at: stage.location, .tooManyBlocks(counts.reduce(0, +), limit: Self.maximumBlocks)))
+            }
         }
         for (index, stage) in spec.stages.enumerated() {
             current = try lowerStage(stage, index: index, blocks: counts[index], from: current)
@@ -290,10 +295,11 @@ struct Lowering {
         func positive(_ key: String, default fallback: Double) throws(CompileFailure) -> Double {
             let value = try float32(key, default: fallback)
             guard Float(value.asDouble) > 0 else {  // (as a float too: 1e-50 would be 0 there)
+                let rounded = value.asDouble > 0 ? ", which is 0 as a 32-bit float" : ""
                 throw CompileFailure(
                     Diagnostic(
                         at: spec.arguments[key]!.location,
-                        .expected("'\(key)' greater than 0", found: value.description)))
+                        .expected("'\(key)' greater than 0", found: value.description + rounded)))
             }
             return value.asDouble
         }

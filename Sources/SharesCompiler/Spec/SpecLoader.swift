@@ -180,6 +180,7 @@ struct SpecLoader {
             }
             lists[name.value] = (name.location, layers)
         }
+        var unresolved = false  // (then "no layers" would only repeat that error)
         func resolve(_ list: LayerList?) -> [LayerSpec] {
             switch list {
             case nil: return []
@@ -187,6 +188,7 @@ struct SpecLoader {
             case .named(let name):
                 guard let (_, layers) = lists[name.value] else {
                     sink.error(at: name.location, .unknownLayerList(name.value, known: lists.keys.sorted()))
+                    unresolved = true
                     return []
                 }
                 return layers
@@ -194,7 +196,7 @@ struct SpecLoader {
         }
         let stem = resolve(chain.last { $0.stem != nil }?.stem)
         let head = resolve(chain.last { $0.head != nil }?.head)
-        if stem.isEmpty && stages.isEmpty && head.isEmpty {
+        if stem.isEmpty && stages.isEmpty && head.isEmpty && !unresolved {
             sink.error(at: Location(file: main.path, line: 1, column: 1), .noLayers)
         }
         // Unnamed, a network is called after its file: a child of resnet-50 is not "resnet-50".
@@ -244,4 +246,7 @@ public struct VariableOverride: Hashable, Sendable {
         valueStart.column += "--set ".unicodeScalars.count + argument[...equals].unicodeScalars.count
         value = Located(try ExpressionParser.parse(text, at: valueStart), at: location)
     }
+
+    /// `name=value` as reports and generated code show it, without the spaces the argument had around them.
+    public var setting: String { name + "=" + text.trimmingCharacters(in: .whitespaces) }
 }
