@@ -36,16 +36,30 @@ struct Run: ParsableCommand {
                 try NumPyFile.write(logits, shape: shape, to: output)
                 return "\(outputName(output)): " + shape.map(String.init).joined(separator: " x ") + " float32"
             }
-            return (0..<batch).map { image in
-                let row = Array(logits[(image * classes)..<((image + 1) * classes)])
-                // Largest first, NaN above everything (as PyTorch's topk), ties by class: a total order.
-                func key(_ index: Int) -> (Int, Float, Int) {
-                    row[index].isNaN ? (1, 0, -index) : (0, row[index], -index)
-                }
-                let top = row.indices.sorted { key($0) > key($1) }.prefix(5)
-                return "image \(image): "
-                    + top.map { "\($0) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }.joined(separator: ", ")
-            }.joined(separator: "\n")
+            // An output map (a network without a classifier) names its largest values by channel, row
+            // and column, not by their index in the flattened map.
+            let dims = loaded.outputShape.dims
+            let isMap = dims.count == 3 && dims[1] * dims[2] > 1
+            func position(_ index: Int) -> String {
+                isMap
+                    ? "[\(index / (dims[1] * dims[2])), \(index / dims[2] % dims[1]), \(index % dims[2])]" : "\(index)"
+            }
+            let header =
+                isMap
+                ? "largest values of each image's \(dims.map(String.init).joined(separator: " x ")) output, at [channel, row, column]\n"
+                : ""
+            return header
+                + (0..<batch).map { image in
+                    let row = Array(logits[(image * classes)..<((image + 1) * classes)])
+                    // Largest first, NaN above everything (as PyTorch's topk), ties by class: a total order.
+                    func key(_ index: Int) -> (Int, Float, Int) {
+                        row[index].isNaN ? (1, 0, -index) : (0, row[index], -index)
+                    }
+                    let top = row.indices.sorted { key($0) > key($1) }.prefix(5)
+                    return "image \(image): "
+                        + top.map { "\(position($0)) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }
+                        .joined(separator: ", ")
+                }.joined(separator: "\n")
         }
         if let output { emitSummary(text, of: output) } else { emit(text) }
     }

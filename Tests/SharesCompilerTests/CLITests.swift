@@ -705,6 +705,15 @@ struct RunCLITests {
         let ran = try CLITests.run(["run", spec, "--output", output])
         #expect(ran.status == 0 && ran.stdout == "\(output): 1 x 1 x 5 x 7 float32\n", "\(ran)")
         #expect(try NumPyFile.read(output).shape == [1, 1, 5, 7])
+        // Printed, such an output names its largest values by channel, row and column, not by their
+        // index in the flattened map.
+        let values = try NumPyFile.read(output).values
+        let largest = try #require(values.indices.max { values[$0] < values[$1] })
+        let printed = try CLITests.run(["run", spec])
+        #expect(
+            printed.stdout.hasPrefix(
+                "largest values of each image's 1 x 5 x 7 output, at [channel, row, column]\n"
+                    + "image 0: [0, \(largest / 7), \(largest % 7)] ("))
 
         let plan = directory.appendingPathComponent("net.bin").path
         #expect(try CLITests.run(["compile", spec, "-o", plan]).status == 0)
