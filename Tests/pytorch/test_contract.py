@@ -79,6 +79,21 @@ def test_eval_output_matches_sharesc_run(exported, sharesc):
     assert_close(ours, theirs)
 
 
+def test_dropout_and_drop_path_rates_are_the_graphs(exported, sharesc):
+    """Every dropout and stochastic depth layer drops at the rate sharesc computed for it (a real
+    division in a block argument's default was printed as `//`, so rates of 0.04-0.16 became 0)."""
+    graph = json.loads(sharesc.run("compile", exported["spec"], "--emit", "graph", "--format", "json",
+                                   *exported["variant"]))
+    model = exported["model"]
+    for node in graph["nodes"]:
+        if node["op"] not in ("dropout", "stochastic_depth"):
+            continue
+        layer = model.get_submodule(node["name"])
+        if isinstance(layer, torch.nn.Identity):  # no residual branch to drop
+            continue
+        assert layer.p == pytest.approx(float(node["attributes"]["p"]), rel=1e-6), node["name"]
+
+
 def test_state_dict_saves_with_safetensors(exported, tmp_path):
     state = exported["model"].state_dict()
     save_file(state, tmp_path / "saved.safetensors")  # refuses tensors that share memory

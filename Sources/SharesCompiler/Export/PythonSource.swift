@@ -98,13 +98,20 @@ enum PythonSource {
     /// Prints `expression` with `$name` replaced by `names[name]`. `/` is exact division of whole
     /// numbers in a spec (checked when compiling); where the value must be whole (`whole`) it is `//`.
     static func expression(_ expression: Expression, names: [String: String], whole: Bool) -> String {
-        printed(expression, names: names, whole: whole).text
+        printed(expression, names: names) { _ in whole }.text
+    }
+
+    /// The same, `/` printed as `//` where both its operands are whole (`isWhole`), else as `/`.
+    static func expression(_ expression: Expression, names: [String: String], isWhole: (Expression) -> Bool)
+        -> String
+    {
+        printed(expression, names: names, isWhole: isWhole).text
     }
 
     /// Binding strength: 1 additive, 2 multiplicative, 3 unary minus, 4 atoms (as in Python).
-    private static func printed(_ expression: Expression, names: [String: String], whole: Bool) -> (
-        text: String, strength: Int
-    ) {
+    private static func printed(_ expression: Expression, names: [String: String], isWhole: (Expression) -> Bool)
+        -> (text: String, strength: Int)
+    {
         switch expression {
         case .number(let number):
             let text = literal(number)
@@ -112,7 +119,7 @@ enum PythonSource {
         case .variable(let name, _):
             return (names[name] ?? name, 4)
         case .negate(let operand, _):
-            let inner = printed(operand, names: names, whole: whole)
+            let inner = printed(operand, names: names, isWhole: isWhole)
             return ("-" + (inner.strength < 3 ? "(\(inner.text))" : inner.text), 3)
         case .binary(let op, let lhs, let rhs, _):
             let strength: Int
@@ -120,9 +127,10 @@ enum PythonSource {
             switch op {
             case .add, .subtract: (strength, symbol) = (1, op.rawValue)
             case .multiply, .floorDivide, .remainder: (strength, symbol) = (2, op.rawValue)
-            case .divide: (strength, symbol) = (2, whole ? "//" : "/")
+            case .divide: (strength, symbol) = (2, isWhole(lhs) && isWhole(rhs) ? "//" : "/")
             }
-            let left = printed(lhs, names: names, whole: whole), right = printed(rhs, names: names, whole: whole)
+            let left = printed(lhs, names: names, isWhole: isWhole)
+            let right = printed(rhs, names: names, isWhole: isWhole)
             // Left-associative: the right operand needs parentheses at equal strength.
             let leftText = left.strength < strength ? "(\(left.text))" : left.text
             let rightText = right.strength <= strength ? "(\(right.text))" : right.text

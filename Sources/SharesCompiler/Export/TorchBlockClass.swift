@@ -23,10 +23,11 @@ struct TorchBlockClass {
     let residual: ResidualRule
     let source: String
 
-    /// `vectorInput`: the blocks read vectors (a residual MLP), not images.
+    /// `vectorInput`: the blocks read vectors (a residual MLP), not images. `realArguments`: the
+    /// arguments some stage gives as real numbers.
     init(
         _ template: BlockTemplate, className: String, tieable: Set<String>, vectorInput: Bool, globals scope: Scope,
-        reserved: Set<String>
+        realArguments: Set<String>, reserved: Set<String>
     ) throws(CompileFailure) {
         self.template = template
         self.className = className
@@ -126,6 +127,7 @@ struct TorchBlockClass {
             "    def __init__(\(signature.joined(separator: ", "))):",
             "        super().__init__()"
         ]
+        let types = ArgumentTypes(template, globals: scope, realArguments: realArguments)
         for argument in arguments where !argument.required && argument.literalDefault == nil {
             let index = declared[argument.specName] ?? 0
             let value = template.parameters[index].defaultValue!.value
@@ -134,9 +136,9 @@ struct TorchBlockClass {
                 guard let at = declared[name], at >= index, let python = names[name] else { continue }
                 visible[name] = at == index ? global : "(\(python) if \(python) is not None else \(global))"
             }
+            let printed = PythonSource.expression(value, names: visible) { types.isWhole($0, inDefaultOf: index) }
             lines.append("        if \(argument.pythonName) is None:")
-            lines.append(
-                "            \(argument.pythonName) = \(PythonSource.expression(value, names: visible, whole: true))")
+            lines.append("            \(argument.pythonName) = \(printed)")
         }
         if !tieable.isEmpty { lines.append("        tied = tied or {}") }
         if takesProject { lines.append("        self.project = project") }
@@ -447,5 +449,56 @@ enum ResidualRule {
             kept.append(condition)
         }
         return kept
+    }
+}
+
+/// Whether a block argument's default is a whole number, to print its divisions as Python's `//` (the
+/// spec's exact division of whole numbers) or `/` (true division, where a real number takes part:
+/// `eps: $e / 2` with `e: 1.0` is 0.5, where `//` gave 0.0). A name is whole where every value it can
+/// take is: a global's, the default's, and what each stage gives (`realArguments`: the arguments some
+/// stage gives as reals). Names as a default sees them (docs/spec-language.md, §7): an argument
+/// declared before it is that argument; its own name or a later one's is the stage's value, else the
+/// global.
+struct ArgumentTypes {
+    let template: BlockTemplate
+    let globals: Scope
+    let realArguments: Set<String>
+    private let declared: [String: Int]
+
+    init(_ template: BlockTemplate, globals: Scope, realArguments: Set<String>) {
+        self.template = template
+        self.globals = globals
+        self.realArguments = realArguments
+        declared = Dictionary(uniqueKeysWithValues: template.parameters.enumerated().map { ($1.name, $0) })
+    }
+
+    /// Whether `expression`, in the default of the argument at `index`, is a whole number.
+    func isWhole(_ expression: Expression, inDefaultOf index: Int) -> Bool {
+        switch expression {
+        case .number(let number):
+            if case .int = number { return true }
+            return false
+        case .variable(let name, _):
+            guard let argument = declared[name] else { return isWholeGlobal(name) }
+            if argument < index { return isWholeArgument(argument) }
+            return !realArguments.contains(name) && isWholeGlobal(name)
+        case .negate(let operand, _):
+            return isWhole(operand, inDefaultOf: index)
+        case .binary(_, let lhs, let rhs, _):
+            return isWhole(lhs, inDefaultOf: index) && isWhole(rhs, inDefaultOf: index)
+        }
+    }
+
+    private func isWholeArgument(_ index: Int) -> Bool {
+        let parameter = template.parameters[index]
+        guard !realArguments.contains(parameter.name) else { return false }
+        return parameter.defaultValue.map { isWhole($0.value, inDefaultOf: index) } ?? true
+    }
+
+    /// A global's type; a built-in (`in_channels`, `block_number`) is whole.
+    private func isWholeGlobal(_ name: String) -> Bool {
+        guard let value = globals.values[name] else { return true }
+        if case .int = value { return true }
+        return false
     }
 }

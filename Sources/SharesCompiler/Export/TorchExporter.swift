@@ -56,9 +56,17 @@ public enum TorchExporter {
                             layer: "block '\(template.name)'",
                             reason: "some stages give it images and others vectors; use two templates")))
             }
+            // The arguments some stage gives as real numbers: a division in a default that reads one is
+            // true division, not the exact division of whole numbers.
+            var realArguments: Set<String> = []
+            for index in stages {
+                for argument in spec.stages[index].arguments {
+                    if case .real = try globals.evaluate(argument.value) { realArguments.insert(argument.name.value) }
+                }
+            }
             classes[template.name] = try TorchBlockClass(
                 template, className: name, tieable: tieable, vectorInput: inputs.first ?? false,
-                globals: globals, reserved: taken)
+                globals: globals, realArguments: realArguments, reserved: taken)
             classOrder.append(template.name)
         }
 
