@@ -1002,6 +1002,33 @@ struct DiagnosticsTests {
             ])
         #expect(compilation.graph.ties.isEmpty)
     }
+
+    /// Stochastic depth outside a block's body has no residual branch to drop (the PyTorch export makes
+    /// it an identity): a warning where it is written, not silence.
+    @Test func stochasticDepthOutsideABodyIsAWarning() throws {
+        let compilation = try compileInMemory(
+            Self.files(
+                """
+                input: [2, 4, 4]
+                blocks:
+                  b:
+                    pre: [{stochastic_depth: {p: 0.5}}]
+                    body: [{conv: {out: 2, kernel: 1}}, {stochastic_depth: {p: 0.5}}]
+                    shortcut: {layers: [{stochastic_depth: {p: 0.5}}], when: always}
+                    post: [{stochastic_depth: {p: 0.5}}]
+                stem: [{stochastic_depth: {p: 0.5}}]
+                stages: [{block: b}]
+
+                """))
+        let problem = "does nothing: it drops a block's residual branch, so it belongs at the end of a block's body"
+        #expect(
+            compilation.warnings.map(\.rendered) == [
+                "spec.yaml:4:12: warning: stochastic_depth in the pre layers of block 'b' \(problem)",
+                "spec.yaml:6:26: warning: stochastic_depth in the shortcut of block 'b' \(problem)",
+                "spec.yaml:7:13: warning: stochastic_depth in the post layers of block 'b' \(problem)",
+                "spec.yaml:8:9: warning: stochastic_depth in the stem \(problem)"
+            ])
+    }
 }
 
 /// How diagnostics are printed: in source order, and bounded, so that a small hostile file cannot make

@@ -67,6 +67,7 @@ public enum Message: Error, Hashable, Sendable {
     case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
+    case stochasticDepthOutsideBody(place: String)
     case tooManyBlocks(Int, limit: Int)
     // Shapes and ties
     case shapeNotImage(layer: String, shape: String)
@@ -244,6 +245,9 @@ public enum Message: Error, Hashable, Sendable {
             return "'\(name)' names the block's residual merge; choose another layer name"
         case .badVariableName(let name):
             return "variable name '\(name)' must be letters, digits and '_', starting with a letter or '_'"
+        case .stochasticDepthOutsideBody(let place):
+            return
+                "stochastic_depth in \(place) does nothing: it drops a block's residual branch, so it belongs at the end of a block's body"
         case .shareSelectsOneBlock(let conv, let stage):
             return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
         case .tooManyBlocks(let count, let limit):

@@ -43,8 +43,31 @@ struct Lowering {
         var lowering = Lowering(spec: spec, globals: try spec.globalScope())
         try lowering.lowerNetwork()
         lowering.dropTiesWithOneUse(warn: warnAboutTies)
+        lowering.warnAboutStochasticDepthOutsideBodies()
         lowering.graph.variant = lowering.graph.ties.isEmpty ? .untied : .shared
         return (lowering.graph, lowering.warnings)
+    }
+
+    /// Stochastic depth drops a block's residual branch: outside a block's body (the stem, the head, a
+    /// block's pre, shortcut or post layers) there is none, and it does nothing, in training too.
+    private mutating func warnAboutStochasticDepthOutsideBodies() {
+        let used = Set(spec.stages.map(\.block.value))
+        var places: [(layers: [LayerSpec], place: String)] = [(spec.stem, "the stem"), (spec.head, "the head")]
+        for name in used.sorted() {
+            guard let template = spec.blocks[name] else { continue }
+            var shortcut: [LayerSpec] = []
+            if case .projection(let layers, _) = template.shortcut { shortcut = layers }
+            places += [
+                (template.pre, "the pre layers of block '\(name)'"), (shortcut, "the shortcut of block '\(name)'"),
+                (template.post, "the post layers of block '\(name)'")
+            ]
+        }
+        let found = places.flatMap { layers, place in
+            layers.filter { $0.kind == .stochasticDepth }.map {
+                Diagnostic(.warning, at: $0.location, .stochasticDepthOutsideBody(place: place))
+            }
+        }
+        warnings += found.sorted { $0.location < $1.location }
     }
 
     /// A tie used once shares nothing: warn, and give its weight the name of the layer that uses it.
