@@ -623,6 +623,17 @@ struct KernelTests {
         #expect(!applies(16, 16) && !applies(16, 64))  // reductions too short
         #expect(!applies(512, 1024) && !applies(768, 768))  // 32 and 36 MiB
         #expect(!applies(128, 128, stride: 2) && !applies(128, 128, kernel: 1))
+        // A map one row high computes four rows (F(4x4, 3x3)) or two (F(2x2, 3x3)) for each it keeps:
+        // no products saved, so the indirect GEMM; two rows high, F(2x2, 3x3), which wastes none.
+        func wide(rows: Int32) -> Algorithm {
+            AlgorithmSelection.choose(
+                sc_conv_geometry(
+                    in_channels: 32, in_height: rows, in_width: 4096, out_channels: 32, out_height: rows,
+                    out_width: 4096, kernel: 3, stride: 1, pad: 1, groups: 1, algorithm: Int32(SC_CONV_IGEMM)))
+        }
+        #expect(wide(rows: 1) == .igemm && wide(rows: 2) == .winogradF2 && wide(rows: 4) == .winogradF4)
+        #expect(AlgorithmSelection.saving(tile: 4, products: 36, height: 56, width: 56) == 4)
+        #expect(AlgorithmSelection.saving(tile: 2, products: 16, height: 7, width: 7) == 9.0 * 49 / (16 * 16))
     }
 
     @Test func packingIgnoresStridePaddingAndImageSize() {
