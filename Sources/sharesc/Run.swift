@@ -25,42 +25,44 @@ struct Run: ParsableCommand {
         guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
     }
 
+    /// Each image's five largest outputs: classes, or for an output map (a network without a
+    /// classifier) positions `[channel, row, column]`, not indices into the flattened map.
+    static func largest(_ outputs: [Float], images: Int, shape dims: [Int]) -> String {
+        let count = dims.reduce(1, *)
+        let isMap = dims.count == 3 && dims[1] * dims[2] > 1
+        func position(_ index: Int) -> String {
+            isMap ? "[\(index / (dims[1] * dims[2])), \(index / dims[2] % dims[1]), \(index % dims[2])]" : "\(index)"
+        }
+        let header =
+            isMap
+            ? "largest values of each image's \(dims.map(String.init).joined(separator: " x ")) output, at [channel, row, column]\n"
+            : ""
+        return header
+            + (0..<images).map { image in
+                let row = Array(outputs[(image * count)..<((image + 1) * count)])
+                // Largest first, NaN above everything (as PyTorch's topk), ties by index: a total order.
+                func key(_ index: Int) -> (Int, Float, Int) {
+                    row[index].isNaN ? (1, 0, -index) : (0, row[index], -index)
+                }
+                let top = row.indices.sorted { key($0) > key($1) }.prefix(5)
+                return "image \(image): "
+                    + top.map { "\(position($0)) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }
+                    .joined(separator: ", ")
+            }.joined(separator: "\n")
+    }
+
     func run() throws {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             let loaded = try model.load()
             let (images, batch) = try readInput(for: loaded)
             let logits = loaded.executor.run(images, batch: batch)
             if let warning = NonFiniteOutputs(logits, images: batch).warning { printError(warning) }
-            let classes = loaded.outputShape.elementCount
             if let output {
                 let shape = [batch] + loaded.outputShape.dims
                 try NumPyFile.write(logits, shape: shape, to: output)
                 return "\(outputName(output)): " + shape.map(String.init).joined(separator: " x ") + " float32"
             }
-            // An output map (a network without a classifier) names its largest values by channel, row
-            // and column, not by their index in the flattened map.
-            let dims = loaded.outputShape.dims
-            let isMap = dims.count == 3 && dims[1] * dims[2] > 1
-            func position(_ index: Int) -> String {
-                isMap
-                    ? "[\(index / (dims[1] * dims[2])), \(index / dims[2] % dims[1]), \(index % dims[2])]" : "\(index)"
-            }
-            let header =
-                isMap
-                ? "largest values of each image's \(dims.map(String.init).joined(separator: " x ")) output, at [channel, row, column]\n"
-                : ""
-            return header
-                + (0..<batch).map { image in
-                    let row = Array(logits[(image * classes)..<((image + 1) * classes)])
-                    // Largest first, NaN above everything (as PyTorch's topk), ties by class: a total order.
-                    func key(_ index: Int) -> (Int, Float, Int) {
-                        row[index].isNaN ? (1, 0, -index) : (0, row[index], -index)
-                    }
-                    let top = row.indices.sorted { key($0) > key($1) }.prefix(5)
-                    return "image \(image): "
-                        + top.map { "\(position($0)) (\(Format.fixed(Double(row[$0]), decimals: 4)))" }
-                        .joined(separator: ", ")
-                }.joined(separator: "\n")
+            return Self.largest(logits, images: batch, shape: loaded.outputShape.dims)
         }
         if let output { emitSummary(text, of: output) } else { emit(text) }
     }

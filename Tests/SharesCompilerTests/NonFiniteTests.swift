@@ -97,7 +97,7 @@ struct NonFiniteTests {
     /// direct convolution reaches, not whole tiles, as the transforms alone would spread them.
     @Test(arguments: KernelTests.winogradCases)
     func winogradInput(_ c: ConvCase) {
-        var geometry = c.winogradGeometry
+        var geometry = c.winogradKernelGeometry
         let epilogue = Epilogue(c)
         let weights = KernelTests.random(c.outChannels * c.inChannels * 9, seed: 76)
         var input = KernelTests.random(c.height * c.width * c.inChannels, seed: 77)

@@ -476,8 +476,7 @@ struct ArgumentTypes {
     func isWhole(_ expression: Expression, inDefaultOf index: Int) -> Bool {
         switch expression {
         case .number(let number):
-            if case .int = number { return true }
-            return false
+            return number.isWhole
         case .variable(let name, _):
             guard let argument = declared[name] else { return isWholeGlobal(name) }
             if argument < index { return isWholeArgument(argument) }
@@ -496,9 +495,5 @@ struct ArgumentTypes {
     }
 
     /// A global's type; a built-in (`in_channels`, `block_number`) is whole.
-    private func isWholeGlobal(_ name: String) -> Bool {
-        guard let value = globals.values[name] else { return true }
-        if case .int = value { return true }
-        return false
-    }
+    private func isWholeGlobal(_ name: String) -> Bool { globals.values[name]?.isWhole ?? true }
 }

@@ -61,7 +61,7 @@ public enum TorchExporter {
             var realArguments: Set<String> = []
             for index in stages {
                 for argument in spec.stages[index].arguments {
-                    if case .real = try globals.evaluate(argument.value) { realArguments.insert(argument.name.value) }
+                    if !(try globals.evaluate(argument.value).isWhole) { realArguments.insert(argument.name.value) }
                 }
             }
             classes[template.name] = try TorchBlockClass(

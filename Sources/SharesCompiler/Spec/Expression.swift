@@ -10,6 +10,12 @@ public enum Number: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether it is a whole number (`.int`), as the spec's arithmetic keeps it: `2.0` is real.
+    public var isWhole: Bool {
+        if case .int = self { return true }
+        return false
+    }
+
     var asDouble: Double {
         switch self {
         case .int(let value): return Double(value)
