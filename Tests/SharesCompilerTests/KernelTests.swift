@@ -65,8 +65,8 @@ struct KernelTests {
     }
 
     /// Depthwise convolutions (one input channel per group) over the shape classes of the modern
-    /// networks: kernels 3, 5 and 7 at strides 1 and 2, channel counts below, at and past multiples of
-    /// eight, and maps smaller than the kernel.
+    /// networks: kernels 3, 5 and 7 at strides 1 and 2 (and 8 to 13), channel counts below, at and past
+    /// multiples of eight, and maps smaller than the kernel.
     static let depthwiseCases: [ConvCase] = [
         ConvCase(
             inChannels: 13, height: 7, width: 6, outChannels: 13, kernel: 3, stride: 1, pad: 1, groups: 13,
@@ -106,7 +106,16 @@ struct KernelTests {
         ConvCase(inChannels: 10, height: 6, width: 13, outChannels: 10, kernel: 5, stride: 1, pad: 1, groups: 10),
         ConvCase(
             inChannels: 27, height: 4, width: 11, outChannels: 27, kernel: 7, stride: 1, pad: 3, groups: 27,
-            allEpilogues: true)
+            allEpilogues: true),
+        // Kernels past 7 x 7 (large-kernel networks): 9, 11 and 13 at stride 1 from the stage, a map
+        // smaller than the kernel, an even kernel and a stride of 2 by blocks of pixels.
+        ConvCase(
+            inChannels: 20, height: 10, width: 17, outChannels: 20, kernel: 9, stride: 1, pad: 4, groups: 20,
+            allEpilogues: true),
+        ConvCase(inChannels: 9, height: 12, width: 14, outChannels: 9, kernel: 11, stride: 1, pad: 5, groups: 9),
+        ConvCase(inChannels: 16, height: 5, width: 6, outChannels: 16, kernel: 13, stride: 1, pad: 6, groups: 16),
+        ConvCase(inChannels: 12, height: 9, width: 10, outChannels: 12, kernel: 8, stride: 1, pad: 3, groups: 12),
+        ConvCase(inChannels: 24, height: 15, width: 13, outChannels: 24, kernel: 9, stride: 2, pad: 4, groups: 24)
     ]
 
     /// Runs `body` at every level the CPU supports, then restores the level in use.
