@@ -351,8 +351,8 @@ SC_DW_STAGED_RUN(9)
 SC_DW_STAGED_RUN(11)
 SC_DW_STAGED_RUN(13)
 
-// Whether the stage serves this convolution: odd kernels from 5 x 5 to 13 x 13 at stride 1 (9 x 9 ran at
-// 10 GFLOP/s by the portable kernel, at SC_DW_MAX_KERNEL 7). The stage is a second pass
+// Whether the stage serves this convolution: odd kernels from 5 x 5 to 13 x 13 at stride 1 (past 7 x 7
+// they ran by the portable kernel, at about a fifth of the speed). The stage is a second pass
 // over the input, one load and one store per vector; at 3 x 3 (9 FMAs per input vector, against 25
 // and 49) and at stride 2 (four input vectors per output vector, and as many stores), that cost more
 // than it saved: kernel A/B 1.04-2.06 on MobileNetV2's steps against reading NHWC in place, where

@@ -22,8 +22,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Output format.") var format: OutputFormat = .text
     @Flag(help: "Also time every step: the slowest listed (text), or every one in order (json).") var profile = false
     @Option(
-        parsing: .unconditional, help: "With --profile: how many of the slowest steps to list (0: all; default 25).")
+        parsing: .unconditional,
+        help: "With --profile: how many of the slowest steps to list (0: all; default \(Self.listedSteps)).")
     var profileSteps: Int?
+    static let listedSteps = 25
 
     /// Timings have no Markdown form, so the report's formats are not all bench's.
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
@@ -155,7 +157,7 @@ struct Bench: ParsableCommand {
               arena \(arenas)\(Format.bytes(memory.arenaBytes)) (lower bound \(Format.bytes(memory.lowerBoundBytes))\(arenas.isEmpty ? "" : " each")), packed weights \(Format.bytes(result.packedWeightBytes)), workspace \(Format.bytes(result.workspaceBytes))
               peak resident memory \(Format.bytes(result.peakRssBytes))
             """)
-        if profile { emit(Self.profileTable(profiled, runs: runs, listed: profileSteps ?? 25)) }
+        if profile { emit(Self.profileTable(profiled, runs: runs, listed: profileSteps ?? Self.listedSteps)) }
     }
 
     /// The slowest steps first, with their share of the time and GFLOP/s; then the time by algorithm.

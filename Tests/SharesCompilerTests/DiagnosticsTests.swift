@@ -630,8 +630,8 @@ struct DiagnosticsTests {
 
     /// A value in a message as the spec gives it: a whole number as whole (it said "found 16.0"), a real
     /// as a real; an exponent without digits says so (it said "unexpected 'e'"), where its digits
-    /// belong; a character that cannot be seen, or looks like a space, by its code (a no-break space
-    /// was shown as ' ').
+    /// belong; a character that cannot be seen, or looks like a space, escaped as control characters
+    /// are (a no-break space was shown as ' ').
     @Test func valuesAndUnseenCharactersInMessages() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 16}\nstem: [{dropout: {p: $width}}]\n",
@@ -647,10 +647,11 @@ struct DiagnosticsTests {
             "spec.yaml:2:37: error: expected the exponent's digits after 'E-' in '1.5E-'")
         Self.check(
             "input: [3, 8, 8]\nstem: [{conv: {out: 4\u{A0}* 2, kernel: 3}}]\n",
-            "spec.yaml:2:22: error: unexpected U+00A0 in '4\u{A0}* 2'; expected an operator (+ - * / // %) or the end")
+            "spec.yaml:2:22: error: unexpected '\\u{a0}' in '4\\u{a0}* 2'; expected an operator (+ - * / // %) or the end"
+        )
         Self.check(
             "input: [3, 8, 8]\nstem: [{conv: {out: \u{200B}4, kernel: 3}}]\n",
-            "spec.yaml:2:21: error: expected a number, a $variable or '(' but found U+200B in '\u{200B}4'")
+            "spec.yaml:2:21: error: expected a number, a $variable or '(' but found '\\u{200b}' in '\\u{200b}4'")
     }
 
     /// Block scalars are strings like quoted ones (they were refused as tagged), and may spread an

@@ -63,9 +63,20 @@ public struct Diagnostic: Hashable, Sendable {
         return result
     }
 
-    /// C0 and C1 controls, DEL, and the line and paragraph separators.
+    /// C0 and C1 controls, DEL, and the line and paragraph separators; and what a message would show as
+    /// a space or as nothing: the other spaces (a no-break space, U+00A0) and format characters (a
+    /// zero-width space, U+200B), so that `unexpected '\u{a0}'` says which character it means.
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028
+            || scalar.value == 0x2029
+        {
+            return true
+        }
+        switch scalar.properties.generalCategory {
+        case .spaceSeparator: return scalar != " "
+        case .format: return true
+        default: return false
+        }
     }
 }
 

@@ -158,7 +158,7 @@ public enum Message: Error, Hashable, Sendable {
         case .noLayers: return "the network has no layers: give it 'stem', 'stages' or 'head'"
         case .expressionExpected(let what, let text): return "expected \(what) in '\(text)'"
         case .expressionUnexpected(let found, let text):
-            return "unexpected \(found) in '\(text)'; expected an operator (+ - * / // %) or the end"
+            return "unexpected '\(found)' in '\(text)'; expected an operator (+ - * / // %) or the end"
         case .expressionTooDeep(let limit): return "expression nested more than \(limit) levels deep"
         case .expressionTooLong(let limit):
             return "expression has more than \(limit) operators; compute long sums in steps, with variables"

@@ -24,7 +24,7 @@ struct ExpressionParser {
         let expression = try parser.parseSum()
         parser.skipSpaces()
         if parser.position < parser.scalars.count {
-            throw parser.failure(.expressionUnexpected(shown(parser.scalars[parser.position]), text: text))
+            throw parser.failure(.expressionUnexpected(String(parser.scalars[parser.position]), text: text))
         }
         return expression
     }
@@ -128,7 +128,7 @@ struct ExpressionParser {
         var digits = takeWhile { ("0"..."9").contains($0) || $0 == "." }
         if !digits.isEmpty { digits += try takeExponent() }
         guard !digits.isEmpty else {
-            let found = position < scalars.count ? Self.shown(scalars[position]) : "the end"
+            let found = position < scalars.count ? "'\(scalars[position])'" : "the end"
             throw failure(.expressionExpected("a number, a $variable or '(' but found \(found)", text: text))
         }
         if let value = Int(digits) { return .number(.int(value)) }
@@ -164,23 +164,6 @@ struct ExpressionParser {
         }
         defer { position = end }
         return String(String.UnicodeScalarView(scalars[position..<end]))
-    }
-
-    /// A character as a message shows it: quoted, or by its code where it would not be seen or would
-    /// look like another (a no-break space, a zero-width space, a control character).
-    static func shown(_ scalar: Unicode.Scalar) -> String {
-        switch scalar.properties.generalCategory {
-        case .spaceSeparator where scalar != " ", .lineSeparator, .paragraphSeparator, .control, .format,
-            .nonspacingMark, .enclosingMark, .privateUse, .surrogate, .unassigned:
-            return code(scalar)
-        default:
-            return "'\(scalar)'"
-        }
-    }
-
-    private static func code(_ scalar: Unicode.Scalar) -> String {
-        let hex = String(scalar.value, radix: 16, uppercase: true)
-        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// A character of a variable's name, as `$name` reads it: a letter, an ASCII digit, `_`, or a mark
