@@ -5,7 +5,7 @@
 # working tree; both must share the kernel API's structs (sharesc_kernels.h), as every revision since
 # plans record each convolution's algorithm does. SHAPES `activations` compares the elementwise
 # activations instead (bench/activation_ab.c). A shapes file's lines are
-# `count in_channels height width out_channels kernel stride pad residual [algorithm]`, the algorithm
+# `count in_channels height width out_channels kernel stride pad residual [algorithm [groups]]`, the algorithm
 # as `sharesc compile --emit plan` names it (igemm when absent). The kernels build with the flags Package.swift gives them.
 #
 # Usage: bash bench/kernel-ab.sh [REV_A] [REV_B] [SHAPES] [REPS]

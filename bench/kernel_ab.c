@@ -88,9 +88,9 @@ static prepared prepare(const kernels *k, const sc_conv_geometry *g, const float
 
 // The algorithm named in a shapes file's last column (as `sharesc compile --emit plan` names it).
 static int algorithm(const char *name) {
-    static const char *names[] = {"igemm", "gemm-1x1", "depthwise", "winograd-f2x2", "winograd-f4x4"};
-    for (int i = 0; i < 5; i++)
-        if (strcmp(name, names[i]) == 0) return i;  // SC_CONV_IGEMM ... SC_CONV_WINOGRAD_F4, in order
+    static const char *names[] = {"igemm", "gemm-1x1", "depthwise", "winograd-f2x2", "winograd-f4x4", "grouped"};
+    for (int i = 0; i < 6; i++)
+        if (strcmp(name, names[i]) == 0) return i;  // SC_CONV_IGEMM ... SC_CONV_GROUPED, in order
     return -1;
 }
 
@@ -128,13 +128,13 @@ int main(int argc, char **argv) {
     unsigned long state = 1;
     char line[512];
     while (fgets(line, sizeof line, shapes)) {
-        int count, c, h, w, m, k, s, pad, residual;
+        int count, c, h, w, m, k, s, pad, residual, groups = 0;
         char name[32] = "igemm";
-        if (line[0] == '#' || sscanf(line, "%d %d %d %d %d %d %d %d %d %31s", &count, &c, &h, &w, &m, &k, &s, &pad, &residual,
-                                     name) < 9)
+        if (line[0] == '#' || sscanf(line, "%d %d %d %d %d %d %d %d %d %31s %d", &count, &c, &h, &w, &m, &k, &s, &pad,
+                                     &residual, name, &groups) < 9)
             continue;
-        // A depthwise convolution has one input channel per group.
-        const int groups = algorithm(name) == SC_CONV_DEPTHWISE ? c : 1;
+        // Unless the line gives the groups, a depthwise convolution has one input channel per group.
+        if (groups < 1) groups = algorithm(name) == SC_CONV_DEPTHWISE ? c : 1;
         const sc_conv_geometry g = {c, h, w, m, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1, k, s, pad, groups,
                                     algorithm(name)};
         if (g.algorithm < 0 || !lib[0].supports(&g) || !lib[1].supports(&g)) {

@@ -76,19 +76,61 @@ static inline __attribute__((always_inline)) void sc_dw_finish(int pixels, int g
         }
 }
 
-// Channels [c, c + 8 * groups) of `pixels` pixels (both constants after inlining); with `tail` > 0 the
-// last group has only `tail` channels (masked loads and stores, never touching the others). The input
-// of tap t and pixel p is at ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at
-// rows[ky] + (kx + p * stride) * channels, addresses the loop computes instead of loading.
-static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int groups, int taps, const float *const *ptr,
-                                                              const float *const *rows, int ks, int stride,
-                                                              const float *w, int channels, int c, int tail,
-                                                              float *out, const sc_epilogue *e) {
+// Lane i's input through exchange k of a grouped convolution: x[i ^ k] (k < cg <= 4), so that over k
+// each lane meets every input channel of its group (groups of cg lanes, aligned) once: an in-lane
+// permute with an immediate, a cycle beside the FMAs.
+static inline __attribute__((always_inline)) __m256 sc_dw_exchange(__m256 x, int k) {
+    switch (k) {
+    case 1: return _mm256_permute_ps(x, 0xB1);  // lanes 1 0 3 2
+    case 2: return _mm256_permute_ps(x, 0x4E);  // lanes 2 3 0 1
+    case 3: return _mm256_permute_ps(x, 0x1B);  // lanes 3 2 1 0
+    default: return x;
+    }
+}
+
+// One tap of a grouped convolution's block (see sc_dw_block): x[p] is pixel p's input at channel c,
+// wt the tap's weights at channel c, [exchange][channel]. The pixels' input vectors are loaded once,
+// then each exchange's weights once for all of them; even and odd exchanges add into two sums per
+// pixel (acc[p] and acc[SC_DW_PIXELS + p]), so that eight chains of FMAs are in flight.
+static inline __attribute__((always_inline)) void sc_dw_exchange_tap(int pixels, int cg, const float *const *x,
+                                                                     const float *wt, int channels, int tail,
+                                                                     __m256i mask, __m256 *acc) {
+    __m256 xv[SC_DW_PIXELS];
+    for (int p = 0; p < pixels; p++) xv[p] = tail ? _mm256_maskload_ps(x[p], mask) : _mm256_loadu_ps(x[p]);
+    for (int k = 0; k < cg; k++) {
+        const __m256 wv = tail ? _mm256_maskload_ps(wt + (size_t)k * channels, mask) : _mm256_loadu_ps(wt + (size_t)k * channels);
+        for (int p = 0; p < pixels; p++) {
+            __m256 *sum = &acc[(k & 1) * SC_DW_PIXELS + p];
+            *sum = _mm256_fmadd_ps(sc_dw_exchange(xv[p], k), wv, *sum);
+        }
+    }
+}
+
+// Channels [c, c + 8 * groups) of `pixels` pixels (constants after inlining, as is cg); with `tail` >
+// 0 the last group has only `tail` channels (masked loads and stores, never touching the others; a
+// multiple of cg, so exchanges stay among loaded lanes). The input of tap t and pixel p is at
+// ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at rows[ky] + (kx + p *
+// stride) * channels, addresses the loop computes instead of loading. With cg > 1 (SC_CONV_GROUPED),
+// each input vector goes through cg exchanges, weights packed [tap][exchange][channel].
+static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int groups, int cg, int taps,
+                                                              const float *const *ptr, const float *const *rows,
+                                                              int ks, int stride, const float *w, int channels, int c,
+                                                              int tail, float *out, const sc_epilogue *e) {
     __m256 acc[SC_DW_PIXELS * 2];
     const __m256i mask = sc_dw_mask(tail);
     for (int p = 0; p < pixels; p++)
         for (int q = 0; q < groups; q++) acc[p * groups + q] = _mm256_setzero_ps();
-    if (rows) {
+    if (cg > 1) {  // one group of eight channels (groups == 1), two sums per pixel
+        for (int p = 0; p < pixels; p++) acc[SC_DW_PIXELS + p] = _mm256_setzero_ps();
+        const size_t step = (size_t)stride * channels, tap_floats = (size_t)cg * channels;
+        for (int t = 0; t < taps; t++, ptr += SC_DW_PIXELS) {
+            const float *x[SC_DW_PIXELS];
+            for (int p = 0; p < pixels; p++)
+                x[p] = (rows ? rows[t / ks] + (size_t)(t % ks) * channels + p * step : ptr[p]) + c;
+            sc_dw_exchange_tap(pixels, cg, x, w + t * tap_floats + c, channels, tail, mask, acc);
+        }
+        for (int p = 0; p < pixels; p++) acc[p] = _mm256_add_ps(acc[p], acc[SC_DW_PIXELS + p]);
+    } else if (rows) {
         const size_t step = (size_t)stride * channels;
         const float *wt = w + c;
         for (int ky = 0; ky < ks; ky++) {
@@ -125,17 +167,36 @@ static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int gr
 // All the channels [cb, ce) of `pixels` (1 to 4) consecutive output pixels, whose tap pointers are in
 // ptr[tap][pixel] (or whose rows are `rows`, see sc_dw_block). `out` and the epilogue's residual and
 // second output point at the first pixel.
-static inline __attribute__((always_inline)) void sc_dw_pixels(int pixels, int taps, const float *const *ptr,
+static inline __attribute__((always_inline)) void sc_dw_pixels(int pixels, int cg, int taps, const float *const *ptr,
                                                                const float *const *rows, int ks, int stride,
                                                                const float *w, int channels, int cb, int ce, float *out,
                                                                const sc_epilogue *e) {
     int c = cb;
-    for (; c + 16 <= ce; c += 16) sc_dw_block(pixels, 2, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
-    if (c + 8 <= ce) {
-        sc_dw_block(pixels, 1, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
-        c += 8;
+    if (cg == 1)
+        for (; c + 16 <= ce; c += 16) sc_dw_block(pixels, 2, cg, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
+    for (; c + 8 <= ce; c += 8) sc_dw_block(pixels, 1, cg, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
+    if (c < ce) sc_dw_block(pixels, 1, cg, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
+}
+
+// sc_dw_pixels with `pixels` and cg as constants: one copy of the block for each (two for four pixels,
+// with and without rows, the common blocks).
+#define SC_DW_PIXELS_CASES(cg)                                                                                  \
+    switch (pixels) {                                                                                           \
+    case 4:                                                                                                     \
+        if (rows) sc_dw_pixels(4, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e);                \
+        else sc_dw_pixels(4, cg, taps, ptr, NULL, ks, stride, w, channels, cb, ce, out, e);                     \
+        break;                                                                                                  \
+    case 3: sc_dw_pixels(3, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;               \
+    case 2: sc_dw_pixels(2, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;               \
+    default: sc_dw_pixels(1, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;              \
     }
-    if (c < ce) sc_dw_block(pixels, 1, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
+static void sc_dw_pixels_by(int pixels, int cg, int taps, const float *const *ptr, const float *const *rows, int ks,
+                            int stride, const float *w, int channels, int cb, int ce, float *out, const sc_epilogue *e) {
+    switch (cg) {
+    case 4: SC_DW_PIXELS_CASES(4) break;
+    case 2: SC_DW_PIXELS_CASES(2) break;
+    default: SC_DW_PIXELS_CASES(1) break;
+    }
 }
 
 // All taps inside the image: `pixels` (1 to 8) consecutive output pixels of one row x eight channels,
@@ -230,15 +291,29 @@ static inline __attribute__((always_inline)) void sc_dw_row_pieces(int ks, int s
     SC_DW_BY_PIECES(pixels, SC_DW_ROW_PIECE)
 }
 
+// One function per kernel and stride, each optimised alone (in one function, the six took the compiler
+// minutes).
+#define SC_DW_ROWS(ks, s)                                                                                      \
+    static void sc_dw_rows_##ks##_##s(int pixels, const float *const *rows, const float *w, int channels, int cb, \
+                                      int ce, float *out, const sc_epilogue *e) {                              \
+        sc_dw_row_pieces(ks, s, pixels, rows, w, channels, cb, ce, out, e);                                    \
+    }
+SC_DW_ROWS(3, 1)
+SC_DW_ROWS(5, 1)
+SC_DW_ROWS(7, 1)
+SC_DW_ROWS(3, 2)
+SC_DW_ROWS(5, 2)
+SC_DW_ROWS(7, 2)
+
 static void sc_dw_rows(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels, int cb,
                        int ce, float *out, const sc_epilogue *e) {
     switch (stride * 8 + ks) {
-    case 8 + 3: sc_dw_row_pieces(3, 1, pixels, rows, w, channels, cb, ce, out, e); break;
-    case 8 + 5: sc_dw_row_pieces(5, 1, pixels, rows, w, channels, cb, ce, out, e); break;
-    case 8 + 7: sc_dw_row_pieces(7, 1, pixels, rows, w, channels, cb, ce, out, e); break;
-    case 16 + 3: sc_dw_row_pieces(3, 2, pixels, rows, w, channels, cb, ce, out, e); break;
-    case 16 + 5: sc_dw_row_pieces(5, 2, pixels, rows, w, channels, cb, ce, out, e); break;
-    default: sc_dw_row_pieces(7, 2, pixels, rows, w, channels, cb, ce, out, e); break;
+    case 8 + 3: sc_dw_rows_3_1(pixels, rows, w, channels, cb, ce, out, e); break;
+    case 8 + 5: sc_dw_rows_5_1(pixels, rows, w, channels, cb, ce, out, e); break;
+    case 8 + 7: sc_dw_rows_7_1(pixels, rows, w, channels, cb, ce, out, e); break;
+    case 16 + 3: sc_dw_rows_3_2(pixels, rows, w, channels, cb, ce, out, e); break;
+    case 16 + 5: sc_dw_rows_5_2(pixels, rows, w, channels, cb, ce, out, e); break;
+    default: sc_dw_rows_7_2(pixels, rows, w, channels, cb, ce, out, e); break;
     }
 }
 
@@ -337,13 +412,18 @@ static inline __attribute__((always_inline)) void sc_dw_staged_block(int ks, con
 }
 
 // All the stage's channels of output pixels [ox, ox + run), one function per kernel (kept apart, so
-// that each is register-allocated alone), the last block masked where the channels end inside it.
+// that each is register-allocated and optimised alone), the last block masked where the channels end
+// inside it, by a function of its own (with it inlined, 13 x 13's took the compiler a minute).
 #define SC_DW_STAGED_RUN(ks)                                                                                    \
+    static void sc_dw_staged_tail_##ks(const sc_dw_stage *st, int b, int c, const int *slots, int ox, int run,  \
+                                       const float *w, float *out, const sc_epilogue *e) {                     \
+        sc_dw_staged_block(ks, st, b, c, st->ce - c, slots, ox, run, w, out, e);                               \
+    }                                                                                                           \
     static void sc_dw_staged_run_##ks(const sc_dw_stage *st, const int *slots, int ox, int run, const float *w,  \
                                       float *out, const sc_epilogue *e) {                                      \
         int c = st->cb, b = 0;                                                                                  \
         for (; c + 8 <= st->ce; c += 8, b++) sc_dw_staged_block(ks, st, b, c, 0, slots, ox, run, w, out, e);    \
-        if (c < st->ce) sc_dw_staged_block(ks, st, b, c, st->ce - c, slots, ox, run, w, out, e);              \
+        if (c < st->ce) sc_dw_staged_tail_##ks(st, b, c, slots, ox, run, w, out, e);                            \
     }
 SC_DW_STAGED_RUN(5)
 SC_DW_STAGED_RUN(7)
@@ -394,7 +474,8 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
                        const sc_epilogue *epilogue, float *scratch, long pixel_begin, long pixel_end, int cb, int ce) {
     const sc_epilogue none = {0};
     const sc_epilogue *e0 = epilogue ? epilogue : &none;
-    if (sc_dw_staged_shape(g)) {
+    const int cg = g->algorithm == SC_CONV_GROUPED ? g->in_channels / g->groups : 1;
+    if (cg == 1 && sc_dw_staged_shape(g)) {
         sc_dw_staged(g, packed, input, output, e0, scratch, pixel_begin, pixel_end, cb, ce);
         return;
     }
@@ -409,7 +490,7 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
     // the row blocks hold too few independent sums (a 7 x 7 map through 7 x 7 taps has one such pixel
     // a row), and blocks of four pixels x sixteen channels ran faster.
     const int first = (pad + s - 1) / s, last = (w - ks + pad) / s;
-    const int by_rows = (s == 1 || s == 2) && (ks == 3 || ks == 5 || ks == 7) && last - first + 1 >= SC_DW_ROW_PIXELS;
+    const int by_rows = cg == 1 && (s == 1 || s == 2) && (ks == 3 || ks == 5 || ks == 7) && last - first + 1 >= SC_DW_ROW_PIXELS;
     for (long p0 = pixel_begin; p0 < pixel_end;) {
         // A block of pixels of one output row.
         const long n = p0 / plane, rest = p0 - n * plane;
@@ -447,18 +528,9 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
                     }
                 }
             }
-        const float *const *r = inside ? rows : NULL;
         const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * channels);
-        float *out = output + (size_t)p0 * channels;
-        switch (pixels) {
-        case 4:
-            if (inside) sc_dw_pixels(4, taps, ptr, rows, ks, s, packed, channels, cb, ce, out, &e);
-            else sc_dw_pixels(4, taps, ptr, NULL, ks, s, packed, channels, cb, ce, out, &e);
-            break;
-        case 3: sc_dw_pixels(3, taps, ptr, r, ks, s, packed, channels, cb, ce, out, &e); break;
-        case 2: sc_dw_pixels(2, taps, ptr, r, ks, s, packed, channels, cb, ce, out, &e); break;
-        default: sc_dw_pixels(1, taps, ptr, r, ks, s, packed, channels, cb, ce, out, &e); break;
-        }
+        sc_dw_pixels_by(pixels, cg, taps, ptr, inside ? rows : NULL, ks, s, packed, channels, cb, ce,
+                        output + (size_t)p0 * channels, &e);
         p0 += pixels;
     }
 }

@@ -41,6 +41,11 @@ int sc_conv_supports(const sc_conv_geometry *g) {
     case SC_CONV_IGEMM: return 1;
     case SC_CONV_GEMM_1X1: return g->kernel == 1 && g->stride == 1 && g->pad == 0 && same_size;
     case SC_CONV_DEPTHWISE: return groups > 1 && g->in_channels == groups;
+    case SC_CONV_GROUPED: {
+        const int cg = g->in_channels / groups;
+        return groups > 1 && g->in_channels == g->out_channels && cg * groups == g->in_channels &&
+               (cg == 2 || cg == 4);
+    }
     case SC_CONV_WINOGRAD_F2:
     case SC_CONV_WINOGRAD_F4: return g->kernel == 3 && g->stride == 1 && g->pad == 1 && groups == 1 && same_size;
     default: return 0;

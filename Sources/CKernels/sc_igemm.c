@@ -39,7 +39,14 @@ typedef struct {
 } sc_igemm_plan;
 
 static int sc_groups(const sc_conv_geometry *g) { return g->groups > 0 ? g->groups : 1; }
-static int sc_depthwise(const sc_conv_geometry *g) { return g->algorithm == SC_CONV_DEPTHWISE; }
+// Depthwise and grouped convolutions run by the same per-channel loop (their weights packed by tap).
+static int sc_depthwise(const sc_conv_geometry *g) {
+    return g->algorithm == SC_CONV_DEPTHWISE || g->algorithm == SC_CONV_GROUPED;
+}
+// The exchanges each input vector goes through: a grouped convolution's channels per group, else 1.
+static int sc_exchanges(const sc_conv_geometry *g) {
+    return g->algorithm == SC_CONV_GROUPED ? g->in_channels / sc_groups(g) : 1;
+}
 static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_channels / sc_groups(g) + SC_PANEL - 1) / SC_PANEL; }
 
 static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
@@ -81,11 +88,13 @@ int sc_conv_nhwc_panels(const sc_conv_geometry *g) {
 
 size_t sc_conv_nhwc_packed_size(const sc_conv_geometry *g) {
     const size_t taps = (size_t)g->kernel * g->kernel;
-    if (sc_depthwise(g)) return taps * g->out_channels;
+    if (sc_depthwise(g)) return taps * sc_exchanges(g) * g->out_channels;
     return (size_t)sc_conv_nhwc_panels(g) * SC_PANEL * taps * (g->in_channels / sc_groups(g));
 }
 
-// Depthwise: [tap][out channel]. Otherwise, per group, per reduction block of input channels (the
+// Depthwise: [tap][out channel]. Grouped: [tap][exchange k][out channel], the weight out channel oc
+// takes from input channel oc ^ k (in its group, since groups are aligned runs of a power of two).
+// Otherwise, per group, per reduction block of input channels (the
 // plan's channel_block, which depends only on the kernel size and channels, never on stride or image
 // size), per panel: [ky][kx][channel in block][16 lanes]. Each (block, panel) piece is contiguous, so
 // its taps never collide in L1 sets (with [tap][all channels], a power-of-two channel count put every
@@ -95,8 +104,11 @@ void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *p
     const int groups = sc_groups(g), cg = g->in_channels / groups, mg = g->out_channels / groups;
     const int ks = g->kernel, taps = ks * ks;
     if (sc_depthwise(g)) {
+        const int ex = sc_exchanges(g), m = g->out_channels;
         for (int t = 0; t < taps; t++)
-            for (int oc = 0; oc < g->out_channels; oc++) packed[(size_t)t * g->out_channels + oc] = weights[(size_t)oc * taps + t];
+            for (int k = 0; k < ex; k++)
+                for (int oc = 0; oc < m; oc++)
+                    packed[((size_t)t * ex + k) * m + oc] = weights[((size_t)oc * ex + ((oc % ex) ^ k)) * taps + t];
         return;
     }
     const int block = sc_igemm_make_plan(g).channel_block;
@@ -453,12 +465,13 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
 }
 
 // Depthwise (one input channel per group): out[p][oc] = sum over taps of in[tap row][oc / multiplier]
-// * w[tap][oc], vectorized over output channels by the compiler: the portable level, and channel
-// multipliers above 1 or kernels above 7x7 at every level (sc_depthwise_avx2 runs the rest).
+// * w[tap][oc]; grouped: the sum over taps and exchanges k of in[tap row][oc ^ k] * w[tap][k][oc].
+// Vectorized over output channels by the compiler: the portable level, and channel multipliers above
+// 1 or kernels above 13x13 at every level (sc_depthwise_avx2 runs the rest).
 static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                               const sc_epilogue *e, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
     enum { LANES = 64 };
-    const int m = g->out_channels, mult = m / g->in_channels, ks = g->kernel;
+    const int m = g->out_channels, mult = m / g->in_channels, ks = g->kernel, ex = sc_exchanges(g);
     for (long p = pixel_begin; p < pixel_end; p++)
         for (int c0 = cb; c0 < ce; c0 += LANES) {
             const sc_pixel px = sc_locate(g, input, p);
@@ -467,8 +480,11 @@ static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, co
             for (int ky = 0; ky < ks; ky++)
                 for (int kx = 0; kx < ks; kx++) {
                     const float *src = sc_tap_row(g, px, zero, ky, kx);
-                    const float *w = packed + (size_t)(ky * ks + kx) * m + c0;
-                    if (mult == 1)
+                    const float *w = packed + (size_t)(ky * ks + kx) * ex * m + c0;
+                    if (ex > 1)
+                        for (int k = 0; k < ex; k++)
+                            for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) ^ k] * w[(size_t)k * m + i];
+                    else if (mult == 1)
                         for (int i = 0; i < n; i++) acc[i] += src[c0 + i] * w[i];
                     else
                         for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) / mult] * w[i];

@@ -64,7 +64,8 @@ void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offs
 #if defined(__x86_64__)
 void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
                         float *c, int mr, const sc_igemm_epi *e);
-// Depthwise with one output channel per input channel and kernels up to 13x13 (sc_depthwise_avx2.c):
+// Depthwise with one output channel per input channel, and grouped (SC_CONV_GROUPED), with kernels up
+// to 13x13 (sc_depthwise_avx2.c):
 // output pixels [pixel_begin, pixel_end), channels [cb, ce); `scratch`, 32-byte aligned, holds
 // sc_depthwise_scratch_floats(g).
 enum { SC_DW_MAX_KERNEL = 13 };

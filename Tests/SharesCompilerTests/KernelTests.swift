@@ -118,6 +118,27 @@ struct KernelTests {
         ConvCase(inChannels: 24, height: 15, width: 13, outChannels: 24, kernel: 9, stride: 2, pad: 4, groups: 24)
     ]
 
+    /// Grouped convolutions of 2 and 4 channels per group (ResNeXt-50's stage 1), which the
+    /// per-channel loop runs with each input vector's lanes exchanged within their groups: strides 1
+    /// and 2, blocks inside the image and at its edges, channel counts with a tail of a vector (12 and
+    /// 6: half a vector, and three pairs) and past one block of sixteen.
+    static let groupedCases: [ConvCase] = [
+        ConvCase(
+            inChannels: 32, height: 9, width: 11, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 8,
+            allEpilogues: true),
+        ConvCase(inChannels: 40, height: 10, width: 9, outChannels: 40, kernel: 3, stride: 2, pad: 1, groups: 10),
+        ConvCase(
+            inChannels: 12, height: 7, width: 8, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 3,
+            allEpilogues: true),
+        ConvCase(inChannels: 6, height: 6, width: 5, outChannels: 6, kernel: 5, stride: 1, pad: 2, groups: 3),
+        ConvCase(
+            inChannels: 24, height: 8, width: 8, outChannels: 24, kernel: 3, stride: 1, pad: 1, groups: 12,
+            allEpilogues: true),
+        ConvCase(inChannels: 64, height: 5, width: 7, outChannels: 64, kernel: 1, stride: 1, pad: 0, groups: 16),
+        ConvCase(inChannels: 48, height: 4, width: 4, outChannels: 48, kernel: 2, stride: 2, pad: 0, groups: 24),
+        ConvCase(inChannels: 16, height: 3, width: 17, outChannels: 16, kernel: 15, stride: 1, pad: 7, groups: 4)
+    ]
+
     /// Runs `body` at every level the CPU supports, then restores the level in use.
     static func atEveryLevel(_ body: (Int32) throws -> Void) rethrows { try atEveryKernelLevel(body) }
 
@@ -160,7 +181,8 @@ struct KernelTests {
         var outWidth: Int { (width + 2 * pad - kernel) / stride + 1 }
         /// Output pixels of the whole batch: the rows of the convolution's GEMM.
         var pixels: Int { batch * outHeight * outWidth }
-        var depthwise: Bool { directAlgorithm == .depthwise }
+        /// Run by the per-channel loop, cut in panels of 16 channels across the groups.
+        var depthwise: Bool { directAlgorithm == .depthwise || directAlgorithm == .grouped }
         var testDescription: String {
             "\(batch)x\(inChannels)x\(height)x\(width) -> \(outChannels) k\(kernel) s\(stride) p\(pad) g\(groups)"
                 + (algorithm.map { " by \($0.rawValue)" } ?? "")
@@ -196,7 +218,7 @@ struct KernelTests {
     }
 
     static let convCases: [ConvCase] =
-        depthwiseCases + [
+        depthwiseCases + groupedCases + [
             ConvCase(
                 inChannels: 3, height: 9, width: 9, outChannels: 5, kernel: 1, stride: 1, pad: 0, groups: 1,
                 allEpilogues: true),
@@ -278,6 +300,9 @@ struct KernelTests {
             // The indirect GEMM computes what the special cases do, as a hand-written plan may ask.
             ConvCase(
                 inChannels: 6, height: 7, width: 5, outChannels: 12, kernel: 3, stride: 1, pad: 1, groups: 6,
+                algorithm: .igemm),
+            ConvCase(
+                inChannels: 32, height: 9, width: 11, outChannels: 32, kernel: 3, stride: 1, pad: 1, groups: 8,
                 algorithm: .igemm),
             ConvCase(
                 inChannels: 16, height: 20, width: 19, outChannels: 30, kernel: 1, stride: 1, pad: 0, groups: 1,
@@ -649,6 +674,22 @@ struct KernelTests {
         #expect(wide(rows: 1) == .igemm && wide(rows: 2) == .winogradF2 && wide(rows: 4) == .winogradF4)
         #expect(AlgorithmSelection.saving(tile: 4, products: 36, height: 56, width: 56) == 4)
         #expect(AlgorithmSelection.saving(tile: 2, products: 16, height: 7, width: 7) == 9.0 * 49 / (16 * 16))
+    }
+
+    /// The per-channel loop with lanes exchanged runs groups of 2 and 4 channels (a GEMM panel of 16
+    /// would hold 2 or 4 of them); from 8 per group, and where a group's outputs outnumber its inputs,
+    /// the indirect GEMM.
+    @Test func groupedAppliesToSmallSquareGroups() {
+        func algorithm(_ c: Int, _ m: Int, groups: Int) -> Algorithm {
+            AlgorithmSelection.choose(
+                sc_conv_geometry(
+                    in_channels: Int32(c), in_height: 28, in_width: 28, out_channels: Int32(m), out_height: 28,
+                    out_width: 28, kernel: 3, stride: 1, pad: 1, groups: Int32(groups), algorithm: Int32(SC_CONV_IGEMM))
+            )
+        }
+        #expect(algorithm(128, 128, groups: 32) == .grouped && algorithm(64, 64, groups: 32) == .grouped)
+        #expect(algorithm(256, 256, groups: 32) == .igemm && algorithm(64, 128, groups: 32) == .igemm)
+        #expect(algorithm(64, 64, groups: 64) == .depthwise && algorithm(12, 12, groups: 4) == .igemm)
     }
 
     @Test func packingIgnoresStridePaddingAndImageSize() {

@@ -116,7 +116,7 @@ public enum ProgramPrinter {
         case .conv(_, _, let size, let stride, _, let groups, let epilogue):
             let form: String
             switch algorithm {
-            case .igemm, .depthwise, .kernel: form = "\(algorithm.rawValue)-\(size)x\(size)/\(stride)"
+            case .igemm, .depthwise, .grouped, .kernel: form = "\(algorithm.rawValue)-\(size)x\(size)/\(stride)"
             case .gemm1x1, .winogradF2, .winogradF4: form = algorithm.rawValue
             }
             return "conv.\(form)\(groups > 1 ? ".g\(groups)" : "")\(epilogueSuffix(epilogue))"

@@ -1,8 +1,11 @@
 import CKernels
 
-/// Chooses how each convolution runs: a special case where its geometry has one (depthwise, a 1x1
-/// GEMM over pixel rows in place), Winograd's F(4x4, 3x3) or F(2x2, 3x3) for 3x3 stride-1
-/// convolutions where they pay, the indirect GEMM otherwise. Every other step runs by its kernel.
+/// Chooses how each convolution runs: a special case where its geometry has one (depthwise; groups of
+/// 2 or 4 channels in and out, which would fill 2 or 4 of a GEMM panel's 16 columns, by depthwise's
+/// loop with lanes exchanged, while groups of 8 measured faster by the GEMM (README, and
+/// bench/kernel-shapes/resnext-50-groups.txt); a 1x1 GEMM over pixel rows in place), Winograd's
+/// F(4x4, 3x3) or F(2x2, 3x3) for 3x3 stride-1 convolutions where they pay, the indirect GEMM
+/// otherwise. Every other step runs by its kernel.
 ///
 /// Where Winograd pays was measured against the indirect GEMM, kernel by kernel (bench/kernel-ab.sh)
 /// and inside whole networks (bench/plan-ab.py; figures in the README): from 32 input channels (at 16
@@ -46,6 +49,7 @@ public enum AlgorithmSelection {
             return geometry.isSupported
         }
         if supported(.depthwise) { return .depthwise }
+        if supported(.grouped) { return .grouped }
         if supported(.gemm1x1) { return .gemm1x1 }
         let pairs = Int(direct.in_channels) * Int(direct.out_channels)
         guard supported(.winogradF2), direct.in_channels >= winogradMinimumChannels,

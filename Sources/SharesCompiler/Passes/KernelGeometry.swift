@@ -21,6 +21,7 @@ extension Algorithm {
         case .igemm: return Int32(SC_CONV_IGEMM)
         case .gemm1x1: return Int32(SC_CONV_GEMM_1X1)
         case .depthwise: return Int32(SC_CONV_DEPTHWISE)
+        case .grouped: return Int32(SC_CONV_GROUPED)
         case .winogradF2: return Int32(SC_CONV_WINOGRAD_F2)
         case .winogradF4: return Int32(SC_CONV_WINOGRAD_F4)
         case .kernel: return -1
@@ -36,7 +37,8 @@ extension sc_conv_geometry {
     }
 
     var isWinograd: Bool { algorithm == Int32(SC_CONV_WINOGRAD_F2) || algorithm == Int32(SC_CONV_WINOGRAD_F4) }
-    var isDepthwise: Bool { algorithm == Int32(SC_CONV_DEPTHWISE) }
+    /// Depthwise or grouped: the per-channel loop, cut by channels only.
+    var isDepthwise: Bool { algorithm == Int32(SC_CONV_DEPTHWISE) || algorithm == Int32(SC_CONV_GROUPED) }
 
     /// Rows of the convolution's work: output pixels, or for Winograd its m x m tiles of them.
     var rows: Int {
