@@ -28,9 +28,9 @@ public enum Algorithm: String, Codable, Hashable, Sendable, CaseIterable {
     case gemm1x1 = "gemm-1x1"
     /// One input channel per group: a per-channel loop instead of a GEMM.
     case depthwise
-    /// 2, 4 or 8 input and output channels per group: depthwise's loop, each input vector's lanes
+    /// 2 or 4 input and output channels per group: depthwise's loop, each input vector's lanes
     /// exchanged within their group so that every lane meets its group's inputs (a GEMM panel of 16
-    /// output channels would hold 2 to 8 of them, the rest zeros).
+    /// output channels would hold 2 or 4 of them, the rest zeros).
     case grouped
     /// Winograd's minimal filtering F(2x2, 3x3) and F(4x4, 3x3), over tiles of output pixels.
     case winogradF2 = "winograd-f2x2"

@@ -37,7 +37,7 @@ extension sc_conv_geometry {
     }
 
     var isWinograd: Bool { algorithm == Int32(SC_CONV_WINOGRAD_F2) || algorithm == Int32(SC_CONV_WINOGRAD_F4) }
-    /// Depthwise or grouped: the per-channel loop, cut by channels only.
+    /// Depthwise or grouped: the per-channel loop (whose steps `Scheduling` cuts by pixels only).
     var isDepthwise: Bool { algorithm == Int32(SC_CONV_DEPTHWISE) || algorithm == Int32(SC_CONV_GROUPED) }
 
     /// Rows of the convolution's work: output pixels, or for Winograd its m x m tiles of them.
