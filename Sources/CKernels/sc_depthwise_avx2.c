@@ -208,6 +208,61 @@ static void sc_dw_pixels_by(int pixels, int cg, int taps, const float *const *pt
     }
 }
 
+// Depthwise convolutions with a channel multiplier m > 1 (output channel o reads input channel o / m),
+// by blocks of up to four pixels x eight output channels through the pointer table. A block's lanes
+// read input channels q .. q + reads - 1 (reads <= 8), loaded once per tap and pixel and spread over
+// the lanes by a permute, lane i taking element (c + i) / m - q. A permute per FMA bounds it at one
+// FMA a cycle; the portable loop's per-lane division ran it at 1 GFLOP/s. Even and odd taps add into
+// two sums per pixel (acc[p] and acc[SC_DW_PIXELS + p]), so that eight chains of FMAs are in flight.
+static inline __attribute__((always_inline)) void sc_dw_spread_tap(int pixels, const float *const *ptr, int q,
+                                                                   __m256i load, __m256i spread, const float *wt,
+                                                                   int tail, __m256i wmask, __m256 *acc) {
+    const __m256 wv = tail ? _mm256_maskload_ps(wt, wmask) : _mm256_loadu_ps(wt);
+    for (int p = 0; p < pixels; p++)
+        acc[p] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_maskload_ps(ptr[p] + q, load), spread), wv, acc[p]);
+}
+
+static inline __attribute__((always_inline)) void sc_dw_spread_pixels(int pixels, int mult, int taps,
+                                                                      const float *const *ptr, const float *w,
+                                                                      int channels, int cb, int ce, float *out,
+                                                                      const sc_epilogue *e) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int q = cb / mult, r = cb - q * mult;  // block c's first output channel is q * mult + r
+    for (int c = cb; c < ce; c += 8) {
+        const int tail = ce - c < 8 ? ce - c : 0, n = tail ? tail : 8;
+        // Lane i reads q + (r + i) / mult: one more for each multiple of mult that r + i reaches.
+        const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(r), lane);
+        __m256i spread = _mm256_setzero_si256();
+        int reads = 1;
+        for (int k = mult; k < r + n; k += mult, reads++)
+            spread = _mm256_sub_epi32(spread, _mm256_cmpgt_epi32(at, _mm256_set1_epi32(k - 1)));
+        const __m256i load = sc_dw_mask(reads), wmask = sc_dw_mask(n);
+        __m256 acc[2 * SC_DW_PIXELS];
+        for (int p = 0; p < pixels; p++) acc[p] = acc[SC_DW_PIXELS + p] = _mm256_setzero_ps();
+        const float *const *tp = ptr;
+        const float *wt = w + c;
+        int t = 0;
+        for (; t + 2 <= taps; t += 2, tp += 2 * SC_DW_PIXELS, wt += 2 * (size_t)channels) {
+            sc_dw_spread_tap(pixels, tp, q, load, spread, wt, tail, wmask, acc);
+            sc_dw_spread_tap(pixels, tp + SC_DW_PIXELS, q, load, spread, wt + channels, tail, wmask, acc + SC_DW_PIXELS);
+        }
+        if (t < taps) sc_dw_spread_tap(pixels, tp, q, load, spread, wt, tail, wmask, acc);
+        for (int p = 0; p < pixels; p++) acc[p] = _mm256_add_ps(acc[p], acc[SC_DW_PIXELS + p]);
+        sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
+        for (r += 8; r >= mult; r -= mult) q++;
+    }
+}
+
+static void sc_dw_spread_by(int pixels, int mult, int taps, const float *const *ptr, const float *w, int channels,
+                            int cb, int ce, float *out, const sc_epilogue *e) {
+    switch (pixels) {
+    case 4: sc_dw_spread_pixels(4, mult, taps, ptr, w, channels, cb, ce, out, e); break;
+    case 3: sc_dw_spread_pixels(3, mult, taps, ptr, w, channels, cb, ce, out, e); break;
+    case 2: sc_dw_spread_pixels(2, mult, taps, ptr, w, channels, cb, ce, out, e); break;
+    default: sc_dw_spread_pixels(1, mult, taps, ptr, w, channels, cb, ce, out, e); break;
+    }
+}
+
 // All taps inside the image: `pixels` (1 to 8) consecutive output pixels of one row x eight channels,
 // each input vector loaded once per kernel row and multiplied into every pixel it reaches, with the
 // kernel row's weights in registers. For 3 x 3 at stride 1 that is 13 loads per 24 FMAs where the
@@ -484,7 +539,8 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
     const sc_epilogue none = {0};
     const sc_epilogue *e0 = epilogue ? epilogue : &none;
     const int cg = g->algorithm == SC_CONV_GROUPED ? g->in_channels / g->groups : 1;
-    if (cg == 1 && sc_dw_staged_shape(g)) {
+    const int in_channels = g->in_channels, mult = g->out_channels / in_channels;  // the channel multiplier
+    if (cg == 1 && mult == 1 && sc_dw_staged_shape(g)) {
         sc_dw_staged(g, packed, input, output, e0, scratch, pixel_begin, pixel_end, cb, ce);
         return;
     }
@@ -492,20 +548,20 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
     const int h = g->in_height, w = g->in_width, oh = g->out_height, ow = g->out_width;
     const long plane = (long)oh * ow;
     const float *zero = scratch;
-    memset(scratch, 0, (size_t)channels * sizeof(float));
+    memset(scratch, 0, (size_t)in_channels * sizeof(float));
     const float *ptr[SC_DW_MAX_TAPS * SC_DW_PIXELS];
     // Stride 1 or 2 with an odd kernel, where a row has at least eight pixels whose taps are all inside
     // the image (from column `first` to `last`): runs of such pixels by rows (sc_dw_rows). With fewer,
     // the row blocks hold too few independent sums (a 7 x 7 map through 7 x 7 taps has one such pixel
     // a row), and blocks of four pixels x sixteen channels ran faster.
     const int first = (pad + s - 1) / s, last = (w - ks + pad) / s;
-    const int by_rows = cg == 1 && (s == 1 || s == 2) && (ks == 3 || ks == 5 || ks == 7) && last - first + 1 >= SC_DW_ROW_PIXELS;
+    const int by_rows = cg == 1 && mult == 1 && (s == 1 || s == 2) && (ks == 3 || ks == 5 || ks == 7) && last - first + 1 >= SC_DW_ROW_PIXELS;
     for (long p0 = pixel_begin; p0 < pixel_end;) {
         // A block of pixels of one output row.
         const long n = p0 / plane, rest = p0 - n * plane;
         const int oy = (int)(rest / ow), ox = (int)(rest - (long)oy * ow);
         const long left = pixel_end - p0 < ow - ox ? pixel_end - p0 : ow - ox;
-        const float *image = input + (size_t)n * h * w * channels;
+        const float *image = input + (size_t)n * h * w * in_channels;
         const int x0 = ox * s - pad, y0 = oy * s - pad;
         const float *rows[SC_DW_MAX_KERNEL];
         // Whether this output row's taps are inside the image vertically, where runs go by rows.
@@ -513,7 +569,7 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
         if (rows_inside && ox >= first && ox <= last) {
             // A run of pixels whose taps are all inside the image, by sc_dw_rows.
             const int run = (int)(left < last - ox + 1 ? left : last - ox + 1);
-            for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * channels;
+            for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * in_channels;
             const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * channels);
             sc_dw_rows(ks, s, run, rows, packed, channels, cb, ce, output + (size_t)p0 * channels, &e);
             p0 += run;
@@ -522,10 +578,11 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
         // Up to four pixels; where runs go by rows, a left border block stops where the run starts.
         int pixels = (int)(left < SC_DW_PIXELS ? left : SC_DW_PIXELS);
         if (rows_inside && ox < first && pixels > first - ox) pixels = first - ox;
-        // Inside the image (every tap of every pixel): row pointers, addresses computed in the loop.
-        const int inside = x0 >= 0 && (ox + pixels - 1) * s - pad + ks <= w && y0 >= 0 && y0 + ks <= h;
+        // Inside the image (every tap of every pixel): row pointers, addresses computed in the loop (not
+        // with a multiplier, which reads through the pointer table).
+        const int inside = mult == 1 && x0 >= 0 && (ox + pixels - 1) * s - pad + ks <= w && y0 >= 0 && y0 + ks <= h;
         if (inside)
-            for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * channels;
+            for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * in_channels;
         else
             for (int ky = 0; ky < ks; ky++) {
                 const int iy = y0 + ky;
@@ -533,13 +590,16 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
                     const float **row = ptr + (ky * ks + kx) * SC_DW_PIXELS;
                     for (int p = 0; p < SC_DW_PIXELS; p++) {
                         const int ix = (ox + (p < pixels ? p : pixels - 1)) * s - pad + kx;
-                        row[p] = iy < 0 || iy >= h || ix < 0 || ix >= w ? zero : image + ((size_t)iy * w + ix) * channels;
+                        row[p] = iy < 0 || iy >= h || ix < 0 || ix >= w ? zero : image + ((size_t)iy * w + ix) * in_channels;
                     }
                 }
             }
         const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * channels);
-        sc_dw_pixels_by(pixels, cg, taps, ptr, inside ? rows : NULL, ks, s, packed, channels, cb, ce,
-                        output + (size_t)p0 * channels, &e);
+        if (mult > 1)
+            sc_dw_spread_by(pixels, mult, taps, ptr, packed, channels, cb, ce, output + (size_t)p0 * channels, &e);
+        else
+            sc_dw_pixels_by(pixels, cg, taps, ptr, inside ? rows : NULL, ks, s, packed, channels, cb, ce,
+                            output + (size_t)p0 * channels, &e);
         p0 += pixels;
     }
 }

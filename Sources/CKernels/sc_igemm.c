@@ -466,8 +466,9 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
 
 // Depthwise (one input channel per group): out[p][oc] = sum over taps of in[tap row][oc / multiplier]
 // * w[tap][oc]; grouped: the sum over taps and exchanges k of in[tap row][oc ^ k] * w[tap][k][oc].
-// Vectorized over output channels by the compiler: the portable level, and channel multipliers above
-// 1 or kernels above 13x13 at every level (sc_depthwise_avx2 runs the rest).
+// Vectorized over output channels by the compiler (but a channel multiplier's lanes read their input
+// one by one): the portable level, and kernels above 13x13 at every level (sc_depthwise_avx2 runs the
+// rest).
 static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                               const sc_epilogue *e, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
     enum { LANES = 64 };
@@ -507,7 +508,7 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
         float *scratch = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
         const int ce = panel_end * SC_PANEL < g->out_channels ? panel_end * SC_PANEL : g->out_channels;
 #if defined(__x86_64__)
-        if (sc_level_internal() >= SC_LEVEL_AVX2 && g->out_channels == g->in_channels && g->kernel <= SC_DW_MAX_KERNEL) {
+        if (sc_level_internal() >= SC_LEVEL_AVX2 && g->kernel <= SC_DW_MAX_KERNEL) {
             sc_depthwise_avx2(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
             return;
         }

@@ -139,6 +139,28 @@ struct KernelTests {
         ConvCase(inChannels: 16, height: 3, width: 17, outChannels: 16, kernel: 15, stride: 1, pad: 7, groups: 4)
     ]
 
+    /// Depthwise convolutions with a channel multiplier (output channel o reads input channel o / m),
+    /// whose blocks of eight output channels read a few input channels and spread them over the lanes:
+    /// multipliers that divide eight and that do not (so that blocks start inside a channel's run), past
+    /// eight (a block reading one or two channels), channel tails, strides 1 and 2, edges, a map
+    /// smaller than the kernel, and a kernel past the AVX2 kernel's 13 (the portable loop).
+    static let multiplierCases: [ConvCase] = [
+        ConvCase(
+            inChannels: 8, height: 7, width: 9, outChannels: 16, kernel: 3, stride: 1, pad: 1, groups: 8,
+            allEpilogues: true),
+        ConvCase(
+            inChannels: 5, height: 6, width: 7, outChannels: 15, kernel: 3, stride: 2, pad: 1, groups: 5,
+            allEpilogues: true),
+        ConvCase(inChannels: 7, height: 9, width: 6, outChannels: 28, kernel: 5, stride: 1, pad: 2, groups: 7),
+        ConvCase(inChannels: 3, height: 5, width: 5, outChannels: 33, kernel: 3, stride: 1, pad: 1, groups: 3),
+        ConvCase(
+            inChannels: 2, height: 4, width: 11, outChannels: 40, kernel: 7, stride: 2, pad: 3, groups: 2,
+            allEpilogues: true),
+        ConvCase(inChannels: 12, height: 2, width: 2, outChannels: 60, kernel: 5, stride: 1, pad: 2, groups: 12),
+        ConvCase(inChannels: 6, height: 5, width: 8, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 6),
+        ConvCase(inChannels: 4, height: 3, width: 17, outChannels: 8, kernel: 15, stride: 1, pad: 7, groups: 4)
+    ]
+
     /// Runs `body` at every level the CPU supports, then restores the level in use.
     static func atEveryLevel(_ body: (Int32) throws -> Void) rethrows { try atEveryKernelLevel(body) }
 
@@ -218,7 +240,7 @@ struct KernelTests {
     }
 
     static let convCases: [ConvCase] =
-        depthwiseCases + groupedCases + [
+        depthwiseCases + groupedCases + multiplierCases + [
             ConvCase(
                 inChannels: 3, height: 9, width: 9, outChannels: 5, kernel: 1, stride: 1, pad: 0, groups: 1,
                 allEpilogues: true),

@@ -61,14 +61,16 @@ struct OpKernelTests {
         }
     }
 
-    /// KernelTests' cases, plus odd channel counts, a 1 x 1 image, a kernel past 16 and ceil mode.
+    /// KernelTests' cases, plus odd channel counts, a 1 x 1 image, a kernel past 16, ceil mode, and
+    /// channels past a vector of eight with a tail under a 5 x 5 window at stride 1 (as in SPP).
     static let poolCases: [Case] =
         KernelTests.poolCases.map { Case(pool: $0) } + [
             Case(pool: PoolCase(channels: 17, height: 4, width: 6, kernel: 3, stride: 2, pad: 1)),
             Case(pool: PoolCase(channels: 5, height: 1, width: 1, kernel: 3, stride: 1, pad: 1)),
             Case(pool: PoolCase(channels: 3, height: 17, width: 18, kernel: 17, stride: 2, pad: 1)),
             Case(pool: PoolCase(channels: 3, height: 6, width: 7, kernel: 3, stride: 2, pad: 1), ceilMode: true),
-            Case(pool: PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2), ceilMode: true)
+            Case(pool: PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2), ceilMode: true),
+            Case(pool: PoolCase(channels: 21, height: 8, width: 9, kernel: 5, stride: 1, pad: 2))
         ]
 
     /// Runs a pool over output rows [0, rows) in one call, then split in two at several rows; checks
@@ -129,11 +131,12 @@ struct OpKernelTests {
                 }
             }
         }
-        let maxActual = Self.runPool(c, batch: batch, input: x, isMax: true)
-        #expect(KernelTests.relativeError(maxActual, maxExpected) <= Self.tolerance)
-        let avgActual = Self.runPool(c, batch: batch, input: x, isMax: false)
-        #expect(KernelTests.relativeError(avgActual, avgExpected) <= Self.tolerance)
-
+        KernelTests.atEveryLevel { level in
+            let maxActual = Self.runPool(c, batch: batch, input: x, isMax: true)
+            #expect(KernelTests.relativeError(maxActual, maxExpected) <= Self.tolerance, "level \(level)")
+            let avgActual = Self.runPool(c, batch: batch, input: x, isMax: false)
+            #expect(KernelTests.relativeError(avgActual, avgExpected) <= Self.tolerance, "level \(level)")
+        }
     }
 
     @Test func globalAveragePool() {
@@ -186,33 +189,36 @@ struct OpKernelTests {
 
     @Test func layoutConversions() {
         // Tiles of the transposes: partial ones (33 x 20), exact ones (16 x 32), the copies (1 x n, n x 1),
-        // and the interleaving of three rows (an RGB image to NHWC; 3 pixels back to NCHW).
-        for (channels, spatial) in [(3, 49), (8, 3), (17, 5), (33, 20), (16, 32), (1, 7), (5, 1), (1, 1)] {
-            let x = KernelTests.random(channels * spatial, seed: 71)
-            let nhwc = Guarded(count: x.count)
-            sc_nchw_to_nhwc(x, nhwc.pointer, Int32(channels), Int32(spatial))
-            let toNHWC = nhwc.values
-            #expect(
-                (0..<spatial).allSatisfy { p in
-                    (0..<channels).allSatisfy { c in toNHWC[p * channels + c] == x[c * spatial + p] }
-                },
-                "\(channels) x \(spatial) to NHWC")
-            #expect(nhwc.guardsIntact)
+        // the interleaving of three rows (an RGB image to NHWC; 3 pixels back to NCHW), and at the AVX2
+        // level blocks of 8 x 8 with strips of the last rows and columns (33 x 20, 19 x 41), at every level.
+        for (channels, spatial) in [(3, 49), (8, 3), (17, 5), (33, 20), (16, 32), (1, 7), (5, 1), (1, 1), (19, 41)] {
+            KernelTests.atEveryLevel { level in
+                let x = KernelTests.random(channels * spatial, seed: 71)
+                let nhwc = Guarded(count: x.count)
+                sc_nchw_to_nhwc(x, nhwc.pointer, Int32(channels), Int32(spatial))
+                let toNHWC = nhwc.values
+                #expect(
+                    (0..<spatial).allSatisfy { p in
+                        (0..<channels).allSatisfy { c in toNHWC[p * channels + c] == x[c * spatial + p] }
+                    },
+                    "level \(level), \(channels) x \(spatial) to NHWC")
+                #expect(nhwc.guardsIntact)
 
-            let nchw = Guarded(count: x.count)
-            sc_nhwc_to_nchw(x, nchw.pointer, Int32(channels), Int32(spatial))  // x read as NHWC
-            let toNCHW = nchw.values
-            #expect(
-                (0..<spatial).allSatisfy { p in
-                    (0..<channels).allSatisfy { c in toNCHW[c * spatial + p] == x[p * channels + c] }
-                },
-                "\(channels) x \(spatial) to NCHW")
-            #expect(nchw.guardsIntact)
+                let nchw = Guarded(count: x.count)
+                sc_nhwc_to_nchw(x, nchw.pointer, Int32(channels), Int32(spatial))  // x read as NHWC
+                let toNCHW = nchw.values
+                #expect(
+                    (0..<spatial).allSatisfy { p in
+                        (0..<channels).allSatisfy { c in toNCHW[c * spatial + p] == x[p * channels + c] }
+                    },
+                    "level \(level), \(channels) x \(spatial) to NCHW")
+                #expect(nchw.guardsIntact)
 
-            let back = Guarded(count: x.count)
-            sc_nhwc_to_nchw(toNHWC, back.pointer, Int32(channels), Int32(spatial))
-            #expect(back.values == x, "\(channels) x \(spatial) round trip")
-            #expect(back.guardsIntact)
+                let back = Guarded(count: x.count)
+                sc_nhwc_to_nchw(toNHWC, back.pointer, Int32(channels), Int32(spatial))
+                #expect(back.values == x, "level \(level), \(channels) x \(spatial) round trip")
+                #expect(back.guardsIntact)
+            }
         }
     }
 }
