@@ -52,8 +52,8 @@ void sc_scale_shift_nhwc(const float *x, float *y, size_t pixels, int channels, 
 
 // Both pools combine, for each output pixel, the input rows of the taps inside the image, in the
 // same order as sc_pool (ky, then kx), so the results equal the NCHW kernels' bit for bit; eight lanes
-// at a time at the AVX2 level (a 5 x 5 max pool at stride 1 ran at a third of ONNX Runtime's speed
-// four lanes at a time).
+// at a time at the AVX2 level (the baseline's four lanes left stride-1 pools, with many taps per
+// output, far behind ONNX Runtime: bench/ops/maxpool.yaml).
 static inline __attribute__((always_inline)) void sc_pool_nhwc_body(const float *restrict x, float *restrict y,
                                                                     int channels, int height, int width, int kernel,
                                                                     int stride, int pad, int out_height, int out_width,
@@ -188,8 +188,8 @@ static void sc_transpose_block(const float *restrict x, float *restrict y, int r
 
 #if defined(__x86_64__)
 // An 8 x 8 block in eight registers: pairs of rows interleaved, then pairs of pairs, then halves
-// exchanged (the layout conversions at a network's ends moved a float at a time ran at a third of
-// this speed on large maps).
+// exchanged; a float at a time, the layout conversions of large maps at a network's ends cost as
+// much as a one-layer network's convolution.
 __attribute__((target("avx2,fma"))) static void sc_transpose8x8(const float *x, size_t x_stride, float *y,
                                                                  size_t y_stride) {
     __m256 r[8], t[8], u[8];
