@@ -157,11 +157,13 @@ struct NonFiniteTests {
         #expect(y.values.contains { $0.isNaN }, "the planted NaN must reach an output")
     }
 
-    /// Max pooling keeps a NaN wherever in the window it comes (first, middle or last); average and
-    /// global pooling carry NaN and infinities by their sums.
-    @Test func poolingKeepsNaN() {
+    /// Max pooling keeps a NaN wherever in the window it comes (first, middle or last), at stride 2
+    /// and at stride 1 (by rows and columns); average and global pooling carry NaN and infinities by
+    /// their sums.
+    @Test(arguments: [2, 1])
+    func poolingKeepsNaN(step: Int) {
         // 11 channels: a vector of eight and a tail at the AVX2 level.
-        let channels = 11, height = 7, width = 6, kernel = 3, step = 2, pad = 1
+        let channels = 11, height = 7, width = 6, kernel = 3, pad = 1
         let outHeight = (height + 2 * pad - kernel) / step + 1, outWidth = (width + 2 * pad - kernel) / step + 1
         var x = Self.planted(KernelTests.random(height * width * channels, seed: 84))
         x[0] = .nan  // the first tap of the first window
@@ -188,7 +190,7 @@ struct NonFiniteTests {
             sc_max_pool_nhwc(
                 x, y.pointer, Int32(channels), Int32(height), Int32(width), Int32(kernel), Int32(step), Int32(pad),
                 Int32(outHeight), Int32(outWidth), 0, outHeight)
-            #expect(Self.disagreement(y.values, maximum) == nil, "level \(level)")
+            #expect(Self.disagreement(y.values, maximum) == nil, "level \(level), stride \(step)")
             let global = Guarded(count: channels)
             sc_global_avg_pool_nhwc(x, global.pointer, Int32(channels), Int32(height * width))
             #expect(Self.disagreement(global.values, sums) == nil, "level \(level)")

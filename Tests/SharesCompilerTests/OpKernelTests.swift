@@ -61,8 +61,10 @@ struct OpKernelTests {
         }
     }
 
-    /// KernelTests' cases, plus odd channel counts, a 1 x 1 image, a kernel past 16, ceil mode, and
-    /// channels past a vector of eight with a tail under a 5 x 5 window at stride 1 (as in SPP).
+    /// KernelTests' cases, plus odd channel counts, a 1 x 1 image, a kernel past 16, ceil mode, and at
+    /// stride 1 (max pools by rows and columns where an input row has at most 8192 floats): channels
+    /// past a vector of eight with a tail under a 5 x 5 window (as in SPP), a window larger than the
+    /// map, and rows too long for the stack (600 x 14 floats).
     static let poolCases: [Case] =
         KernelTests.poolCases.map { Case(pool: $0) } + [
             Case(pool: PoolCase(channels: 17, height: 4, width: 6, kernel: 3, stride: 2, pad: 1)),
@@ -70,7 +72,9 @@ struct OpKernelTests {
             Case(pool: PoolCase(channels: 3, height: 17, width: 18, kernel: 17, stride: 2, pad: 1)),
             Case(pool: PoolCase(channels: 3, height: 6, width: 7, kernel: 3, stride: 2, pad: 1), ceilMode: true),
             Case(pool: PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2), ceilMode: true),
-            Case(pool: PoolCase(channels: 21, height: 8, width: 9, kernel: 5, stride: 1, pad: 2))
+            Case(pool: PoolCase(channels: 21, height: 8, width: 9, kernel: 5, stride: 1, pad: 2)),
+            Case(pool: PoolCase(channels: 9, height: 5, width: 6, kernel: 7, stride: 1, pad: 3)),
+            Case(pool: PoolCase(channels: 600, height: 3, width: 14, kernel: 3, stride: 1, pad: 1))
         ]
 
     /// Runs a pool over output rows [0, rows) in one call, then split in two at several rows; checks
