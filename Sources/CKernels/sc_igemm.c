@@ -464,35 +464,68 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     }
 }
 
+enum { SC_DW_LANES = 64 };
+
+// The sums of output channels [c0, c0 + n) of the pixel at px over its taps (see sc_depthwise_nhwc).
+static inline __attribute__((always_inline)) void sc_depthwise_lanes(const sc_conv_geometry *g, sc_pixel px,
+                                                                     const float *packed, const float *zero, int c0,
+                                                                     int n, float *acc) {
+    const int m = g->out_channels, mult = m / g->in_channels, ks = g->kernel, ex = sc_exchanges(g);
+    for (int i = 0; i < n; i++) acc[i] = 0.0f;
+    for (int ky = 0; ky < ks; ky++)
+        for (int kx = 0; kx < ks; kx++) {
+            const float *src = sc_tap_row(g, px, zero, ky, kx);
+            const float *w = packed + (size_t)(ky * ks + kx) * ex * m + c0;
+            if (ex > 1)
+                for (int k = 0; k < ex; k++)
+                    for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) ^ k] * w[(size_t)k * m + i];
+            else if (mult == 1)
+                for (int i = 0; i < n; i++) acc[i] += src[c0 + i] * w[i];
+            else
+                for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) / mult] * w[i];
+        }
+}
+
 // Depthwise (one input channel per group): out[p][oc] = sum over taps of in[tap row][oc / multiplier]
 // * w[tap][oc]; grouped: the sum over taps and exchanges k of in[tap row][oc ^ k] * w[tap][k][oc].
 // Vectorized over output channels by the compiler (but a channel multiplier's lanes read their input
-// one by one): the portable level, and kernels above 13x13 at every level (sc_depthwise_avx2 runs the
-// rest).
-static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
-                              const sc_epilogue *e, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
-    enum { LANES = 64 };
-    const int m = g->out_channels, mult = m / g->in_channels, ks = g->kernel, ex = sc_exchanges(g);
+// one by one): the portable level, and kernels above 13x13 (sc_depthwise_avx2 runs the rest), compiled
+// a second time for AVX2 and FMA.
+static inline __attribute__((always_inline)) void sc_depthwise_nhwc_body(const sc_conv_geometry *g, const float *packed,
+                                                                         const float *input, float *output,
+                                                                         const sc_epilogue *e, const float *zero,
+                                                                         long pixel_begin, long pixel_end, int cb,
+                                                                         int ce) {
+    const int m = g->out_channels;
     for (long p = pixel_begin; p < pixel_end; p++)
-        for (int c0 = cb; c0 < ce; c0 += LANES) {
+        for (int c0 = cb; c0 < ce; c0 += SC_DW_LANES) {
             const sc_pixel px = sc_locate(g, input, p);
-            const int n = ce - c0 < LANES ? ce - c0 : LANES;
-            float acc[LANES] = {0};
-            for (int ky = 0; ky < ks; ky++)
-                for (int kx = 0; kx < ks; kx++) {
-                    const float *src = sc_tap_row(g, px, zero, ky, kx);
-                    const float *w = packed + (size_t)(ky * ks + kx) * ex * m + c0;
-                    if (ex > 1)
-                        for (int k = 0; k < ex; k++)
-                            for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) ^ k] * w[(size_t)k * m + i];
-                    else if (mult == 1)
-                        for (int i = 0; i < n; i++) acc[i] += src[c0 + i] * w[i];
-                    else
-                        for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) / mult] * w[i];
-                }
-            sc_epilogue_pixel(acc, output, (size_t)p * m, c0, c0 + n, e);
+            float acc[SC_DW_LANES];
+            // A whole block with its lane count a constant, so that the sums stay in registers.
+            if (ce - c0 >= SC_DW_LANES) {
+                sc_depthwise_lanes(g, px, packed, zero, c0, SC_DW_LANES, acc);
+                sc_epilogue_pixel(acc, output, (size_t)p * m, c0, c0 + SC_DW_LANES, e);
+            } else {
+                sc_depthwise_lanes(g, px, packed, zero, c0, ce - c0, acc);
+                sc_epilogue_pixel(acc, output, (size_t)p * m, c0, ce, e);
+            }
         }
 }
+
+static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                              const sc_epilogue *e, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
+    sc_depthwise_nhwc_body(g, packed, input, output, e, zero, pixel_begin, pixel_end, cb, ce);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void sc_depthwise_nhwc_avx2(const sc_conv_geometry *g, const float *packed,
+                                                                         const float *input, float *output,
+                                                                         const sc_epilogue *e, const float *zero,
+                                                                         long pixel_begin, long pixel_end, int cb,
+                                                                         int ce) {
+    sc_depthwise_nhwc_body(g, packed, input, output, e, zero, pixel_begin, pixel_end, cb, ce);
+}
+#endif
 
 void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                   const sc_epilogue *epilogue, float *workspace,
@@ -514,6 +547,13 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
         }
 #endif
         memset(scratch, 0, sc_zero_row_floats(g) * sizeof(float));
+#if defined(__x86_64__)
+        if (sc_level_internal() >= SC_LEVEL_AVX2) {
+            sc_depthwise_nhwc_avx2(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end,
+                                   panel_begin * SC_PANEL, ce);
+            return;
+        }
+#endif
         sc_depthwise_nhwc(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
         return;
     }

@@ -65,8 +65,8 @@ struct KernelTests {
     }
 
     /// Depthwise convolutions (one input channel per group) over the shape classes of the modern
-    /// networks: kernels 3, 5 and 7 at strides 1 and 2 (and 8 to 13), channel counts below, at and past
-    /// multiples of eight, and maps smaller than the kernel.
+    /// networks: kernels 3, 5 and 7 at strides 1 and 2 (and 8 to 13, and 17), channel counts below, at
+    /// and past multiples of eight, and maps smaller than the kernel.
     static let depthwiseCases: [ConvCase] = [
         ConvCase(
             inChannels: 13, height: 7, width: 6, outChannels: 13, kernel: 3, stride: 1, pad: 1, groups: 13,
@@ -115,7 +115,11 @@ struct KernelTests {
         ConvCase(inChannels: 9, height: 12, width: 14, outChannels: 9, kernel: 11, stride: 1, pad: 5, groups: 9),
         ConvCase(inChannels: 16, height: 5, width: 6, outChannels: 16, kernel: 13, stride: 1, pad: 6, groups: 16),
         ConvCase(inChannels: 12, height: 9, width: 10, outChannels: 12, kernel: 8, stride: 1, pad: 3, groups: 12),
-        ConvCase(inChannels: 24, height: 15, width: 13, outChannels: 24, kernel: 9, stride: 2, pad: 4, groups: 24)
+        ConvCase(inChannels: 24, height: 15, width: 13, outChannels: 24, kernel: 9, stride: 2, pad: 4, groups: 24),
+        // Past 13 x 13 (the per-channel loop, blocks of 64 channels and a tail).
+        ConvCase(
+            inChannels: 70, height: 9, width: 8, outChannels: 70, kernel: 17, stride: 1, pad: 8, groups: 70,
+            allEpilogues: true)
     ]
 
     /// Grouped convolutions of 2 and 4 channels per group (ResNeXt-50's stage 1), which the
