@@ -21,6 +21,14 @@ public enum TorchExporter {
         // export quadratic (20,000 blocks took minutes).
         let nodesOfSection = Dictionary(grouping: graph.nodes, by: \.section)
         let stagesOfTemplate = Dictionary(grouping: spec.stages.indices, by: { spec.stages[$0].block.value })
+        // Each stage's arguments, evaluated once: the classes ask which are real numbers, the network
+        // passes them to the blocks.
+        var stageArguments: [[String: Number]] = []
+        for stage in spec.stages {
+            var values: [String: Number] = [:]
+            for argument in stage.arguments { values[argument.name.value] = try globals.evaluate(argument.value) }
+            stageArguments.append(values)
+        }
 
         // One class per template, in order of first use.
         var classes: [String: TorchBlockClass] = [:]
@@ -58,12 +66,7 @@ public enum TorchExporter {
             }
             // The arguments some stage gives as real numbers: a division in a default that reads one is
             // true division, not the exact division of whole numbers.
-            var realArguments: Set<String> = []
-            for index in stages {
-                for argument in spec.stages[index].arguments {
-                    if !(try globals.evaluate(argument.value).isWhole) { realArguments.insert(argument.name.value) }
-                }
-            }
+            let realArguments = Set(stages.flatMap { stageArguments[$0].filter { !$0.value.isWhole }.keys })
             classes[template.name] = try TorchBlockClass(
                 template, className: name, tieable: tieable, vectorInput: inputs.first ?? false,
                 globals: globals, realArguments: realArguments, reserved: taken)
@@ -77,7 +80,7 @@ public enum TorchExporter {
             + [
                 try networkSource(
                     compilation, className: networkClass, classes: classes, holders: holders,
-                    nodesOfSection: nodesOfSection, globals: globals)
+                    nodesOfSection: nodesOfSection, stageArguments: stageArguments, globals: globals)
             ]
         var definitions: [String] = []
         if holders.usesTiedConvolutions { definitions.append(TorchPrelude.tiedConvolution) }
@@ -134,7 +137,7 @@ public enum TorchExporter {
 
     private static func networkSource(
         _ compilation: Compilation, className: String, classes: [String: TorchBlockClass],
-        holders: Holders, nodesOfSection: [Section: [GraphNode]], globals: Scope
+        holders: Holders, nodesOfSection: [Section: [GraphNode]], stageArguments: [[String: Number]], globals: Scope
     ) throws(CompileFailure) -> String {
         let graph = compilation.graph, spec = compilation.spec
         var lines = [
@@ -160,8 +163,7 @@ public enum TorchExporter {
             }
             let own = holders.stages[index] ?? []
             if !own.isEmpty { lines.append("        shared = \(holders.moduleDict(own, indent: "        "))") }
-            var values: [String: Number] = [:]
-            for argument in stage.arguments { values[argument.name.value] = try globals.evaluate(argument.value) }
+            var values = stageArguments[index]
             let stride = try stage.stride.map { stride throws(CompileFailure) in try globals.evaluate(stride) }
             // Each block's constructor call, and the same call with its block number as `n`.
             var calls: [String] = [], numbered: [String?] = []
