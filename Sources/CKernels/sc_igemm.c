@@ -512,11 +512,6 @@ static inline __attribute__((always_inline)) void sc_depthwise_nhwc_body(const s
         }
 }
 
-static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
-                              const sc_epilogue *e, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
-    sc_depthwise_nhwc_body(g, packed, input, output, e, zero, pixel_begin, pixel_end, cb, ce);
-}
-
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) static void sc_depthwise_nhwc_avx2(const sc_conv_geometry *g, const float *packed,
                                                                          const float *input, float *output,
@@ -526,6 +521,17 @@ __attribute__((target("avx2,fma"))) static void sc_depthwise_nhwc_avx2(const sc_
     sc_depthwise_nhwc_body(g, packed, input, output, e, zero, pixel_begin, pixel_end, cb, ce);
 }
 #endif
+
+static void sc_depthwise_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                              const sc_epilogue *e, const float *zero, long pixel_begin, long pixel_end, int cb, int ce) {
+#if defined(__x86_64__)
+    if (sc_level_internal() >= SC_LEVEL_AVX2) {
+        sc_depthwise_nhwc_avx2(g, packed, input, output, e, zero, pixel_begin, pixel_end, cb, ce);
+        return;
+    }
+#endif
+    sc_depthwise_nhwc_body(g, packed, input, output, e, zero, pixel_begin, pixel_end, cb, ce);
+}
 
 void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                   const sc_epilogue *epilogue, float *workspace,
@@ -547,13 +553,6 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
         }
 #endif
         memset(scratch, 0, sc_zero_row_floats(g) * sizeof(float));
-#if defined(__x86_64__)
-        if (sc_level_internal() >= SC_LEVEL_AVX2) {
-            sc_depthwise_nhwc_avx2(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end,
-                                   panel_begin * SC_PANEL, ce);
-            return;
-        }
-#endif
         sc_depthwise_nhwc(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
         return;
     }
