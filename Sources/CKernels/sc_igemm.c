@@ -28,6 +28,8 @@
 // panels in turn while its weights are at most SC_FEW_TILES_WEIGHTS (sc_igemm_run).
 #define SC_FEW_TILES 12
 #define SC_FEW_TILES_WEIGHTS (2L << 20)
+// The most cache lines of the next panel's weights a tile asks for (sc_prefetch_share).
+#define SC_PREFETCH_SHARE_LINES 32
 // Chunks are a multiple of every level's tile height.
 #define SC_CHUNK_ROUND 12
 
@@ -350,9 +352,15 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
 // Tile t's share of the next panel's weights (`lines` cache lines from `next`), fetched
 // into L2 while the tiles pass under this panel, so that no panel starts by waiting for memory: an
 // untied weight is read once per inference, from DRAM (inside ConvNeXt-T, its stage-4 1x1s took
-// 1.06-1.10 of the time without).
+// 1.06-1.10 of the time without). Only while a tile's share is at most SC_PREFETCH_SHARE_LINES:
+// the share goes out at once when the tile starts, and a large one (256 lines for ConvNeXt-T's
+// 1536 -> 384 1x1s, whose 96 KiB panels pass over 6 tiles per chunk) outran the misses L2 can
+// have in flight and held up the tile's own loads; the hardware prefetcher follows those long
+// panels by itself (measured faster without the prefetches: those steps inside the network, and
+// resnet-50's 1x1s over 1024 channels in kernel A/B with cold caches; figures in the README).
 static inline void sc_prefetch_share(const char *next, long lines, long tiles, long t) {
     const long per_tile = (lines + tiles - 1) / tiles;
+    if (per_tile > SC_PREFETCH_SHARE_LINES) return;
     for (long l = t * per_tile; l < (t + 1) * per_tile && l < lines; l++) __builtin_prefetch(next + l * 64, 0, 2);
 }
 
