@@ -59,19 +59,46 @@ static inline __attribute__((always_inline)) float sc_max_keeping_nan(float best
 // The floats of an input row that a stride-1 max pool keeps on the stack (its column maxima).
 #define SC_POOL_ROW_FLOATS 8192
 
+// One output pixel of a pool, all its channels: the window's taps inside the image are rows
+// [y0 + ky0, y0 + ky1) and columns [x0 + kx0, x0 + kx1) of image `x`; an average divides by `count`.
+typedef void (*sc_pool_pixel_fn)(const float *x, float *y, int channels, int width, int y0, int x0, int ky0, int ky1,
+                                 int kx0, int kx1, int count, int is_max);
+
+static void sc_pool_pixel_portable(const float *x, float *restrict y, int channels, int width, int y0, int x0, int ky0,
+                                   int ky1, int kx0, int kx1, int count, int is_max) {
+    const float init = is_max ? -__builtin_inff() : 0.0f;
+    for (int c = 0; c < channels; c++) y[c] = init;
+    for (int ky = ky0; ky < ky1; ky++) {
+        for (int kx = kx0; kx < kx1; kx++) {
+            const float *restrict xp = x + ((size_t)(y0 + ky) * width + (x0 + kx)) * channels;
+            if (is_max)
+                for (int c = 0; c < channels; c++) y[c] = sc_max_keeping_nan(y[c], xp[c]);
+            else
+                for (int c = 0; c < channels; c++) y[c] += xp[c];
+        }
+    }
+    if (!is_max) {
+        if (count > 0)
+            for (int c = 0; c < channels; c++) y[c] /= (float)count;
+        else
+            for (int c = 0; c < channels; c++) y[c] = 0.0f;
+    }
+}
+
 // Both pools combine, for each output pixel, the input rows of the taps inside the image, in the
-// order ky, then kx (as PyTorch's kernels do); eight lanes at a time at the AVX2 level (the
-// baseline's four lanes left stride-1 pools, with many taps per output, far behind ONNX Runtime:
-// bench/ops/maxpool.yaml). A max pool at stride 1 whose input row fits SC_POOL_ROW_FLOATS goes by
-// rows and columns instead: each output row takes the maxima of its window's input rows column by
-// column, then each pixel the maximum of its window's columns (2k comparisons per value instead of
-// k^2; the same values, though a zero's sign may come from another tap of the window).
+// order ky, then kx (as PyTorch's kernels do), by `pixel` (at the AVX2 level, sc_pool_pixel_avx2). A
+// max pool at stride 1 with a kernel above 3 whose input row fits SC_POOL_ROW_FLOATS goes by rows and
+// columns instead: each output row takes the maxima of its window's input rows column by column, then
+// each pixel the maximum of its window's columns (2k comparisons per value instead of k^2; the same
+// values, though a zero's sign may come from another tap of the window). At 3 x 3 the window in
+// registers is the faster (bench/ops/maxpool.yaml, and even at 5 x 5).
 static inline __attribute__((always_inline)) void sc_pool_nhwc_body(const float *restrict x, float *restrict y,
                                                                     int channels, int height, int width, int kernel,
                                                                     int stride, int pad, int out_height, int out_width,
-                                                                    long row_begin, long row_end, int is_max) {
+                                                                    long row_begin, long row_end, int is_max,
+                                                                    sc_pool_pixel_fn pixel) {
     const size_t image = (size_t)height * width * channels, row_floats = (size_t)width * channels;
-    const int separable = is_max && stride == 1 && kernel > 1 && row_floats <= SC_POOL_ROW_FLOATS;
+    const int separable = is_max && stride == 1 && kernel > 3 && row_floats <= SC_POOL_ROW_FLOATS;
     float column[SC_POOL_ROW_FLOATS];
     for (long row = row_begin; row < row_end; row++) {
         const int oy = (int)(row % out_height);
@@ -85,53 +112,96 @@ static inline __attribute__((always_inline)) void sc_pool_nhwc_body(const float 
                 const float *restrict xr = xi + (size_t)(y0 + ky) * row_floats;
                 for (size_t i = 0; i < row_floats; i++) column[i] = sc_max_keeping_nan(column[i], xr[i]);
             }
-            for (int ox = 0; ox < out_width; ox++) {
-                float *restrict yp = y + ((size_t)row * out_width + ox) * channels;
+            for (int ox = 0; ox < out_width; ox++) {  // the column maxima as a one-row image
                 const int x0 = ox - pad, kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + kernel > width ? width - x0 : kernel;
-                for (int c = 0; c < channels; c++) yp[c] = -__builtin_inff();
-                for (int kx = kx0; kx < kx1; kx++) {
-                    const float *cp = column + (size_t)(x0 + kx) * channels;
-                    for (int c = 0; c < channels; c++) yp[c] = sc_max_keeping_nan(yp[c], cp[c]);
-                }
+                pixel(column, y + ((size_t)row * out_width + ox) * channels, channels, width, 0, x0, 0, 1, kx0, kx1, 0, 1);
             }
             continue;
         }
         for (int ox = 0; ox < out_width; ox++) {
-            float *restrict yp = y + ((size_t)row * out_width + ox) * channels;
             const int x0 = ox * stride - pad;
             const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + kernel > width ? width - x0 : kernel;
-            const float init = is_max ? -__builtin_inff() : 0.0f;
-            for (int c = 0; c < channels; c++) yp[c] = init;
-            for (int ky = ky0; ky < ky1; ky++) {
-                for (int kx = kx0; kx < kx1; kx++) {
-                    const float *restrict xp = xi + ((size_t)(y0 + ky) * width + (x0 + kx)) * channels;
-                    if (is_max)
-                        for (int c = 0; c < channels; c++) yp[c] = sc_max_keeping_nan(yp[c], xp[c]);
-                    else
-                        for (int c = 0; c < channels; c++) yp[c] += xp[c];
-                }
-            }
-            if (!is_max) {
-                // PyTorch (count_include_pad): the divisor is the window clipped to the padded input.
-                const int rows = (y0 + kernel > height + pad ? height + pad : y0 + kernel) - y0;
-                const int count = rows * ((x0 + kernel > width + pad ? width + pad : x0 + kernel) - x0);
-                if (count > 0)
-                    for (int c = 0; c < channels; c++) yp[c] /= (float)count;
-                else
-                    for (int c = 0; c < channels; c++) yp[c] = 0.0f;
-            }
+            // PyTorch (count_include_pad): the divisor is the window clipped to the padded input.
+            const int rows = (y0 + kernel > height + pad ? height + pad : y0 + kernel) - y0;
+            const int count = rows * ((x0 + kernel > width + pad ? width + pad : x0 + kernel) - x0);
+            pixel(xi, y + ((size_t)row * out_width + ox) * channels, channels, width, y0, x0, ky0, ky1, kx0, kx1, count,
+                  is_max);
         }
     }
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void sc_pool_nhwc_avx2(const float *restrict x, float *restrict y,
-                                                                    int channels, int height, int width, int kernel,
-                                                                    int stride, int pad, int out_height, int out_width,
-                                                                    long row_begin, long row_end, int is_max) {
-    sc_pool_nhwc_body(x, y, channels, height, width, kernel, stride, pad, out_height, out_width, row_begin, row_end,
-                      is_max);
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+
+// One output pixel's window of a pool, `vectors` x 8 channels from c (masked to `tail` lanes when
+// tail > 0), its taps in the order ky, kx as above, with the sums or maxima in registers: the
+// portable loop reads and writes the output pixel for every tap, a store a tap that bounded a 3 x 3
+// average pool at 3.8 cycles a vector (bench/ops/avgpool.yaml). The maximum is _mm256_max_ps(v, best),
+// which is v > best ? v : best exactly (an equal value leaves the earlier), and a NaN, which that
+// passes over, is remembered by lane and wins at the end (as a quiet NaN).
+static inline __attribute__((always_inline)) void sc_pool_window(const int vectors, const float *x, float *y, int c,
+                                                                  int tail, int channels, int width, int y0, int x0,
+                                                                  int ky0, int ky1, int kx0, int kx1, int count,
+                                                                  int is_max) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 acc[8], nan[8];
+    for (int v = 0; v < vectors; v++) {
+        acc[v] = is_max ? _mm256_set1_ps(-__builtin_inff()) : _mm256_setzero_ps();
+        nan[v] = _mm256_setzero_ps();
+    }
+    for (int ky = ky0; ky < ky1; ky++) {
+        for (int kx = kx0; kx < kx1; kx++) {
+            const float *xp = x + ((size_t)(y0 + ky) * width + (x0 + kx)) * channels + c;
+            for (int v = 0; v < vectors; v++) {
+                const __m256 in = tail ? _mm256_maskload_ps(xp + 8 * v, mask) : _mm256_loadu_ps(xp + 8 * v);
+                if (is_max) {
+                    nan[v] = _mm256_or_ps(nan[v], _mm256_cmp_ps(in, in, _CMP_UNORD_Q));
+                    acc[v] = _mm256_max_ps(in, acc[v]);
+                } else {
+                    acc[v] = _mm256_add_ps(acc[v], in);
+                }
+            }
+        }
+    }
+    for (int v = 0; v < vectors; v++) {
+        __m256 out = acc[v];
+        if (is_max)
+            out = _mm256_blendv_ps(out, _mm256_set1_ps(__builtin_nanf("")), nan[v]);
+        else  // PyTorch's division (not a reciprocal's product), 0 for a window wholly in the padding
+            out = count > 0 ? _mm256_div_ps(out, _mm256_set1_ps((float)count)) : _mm256_setzero_ps();
+        if (tail)
+            _mm256_maskstore_ps(y + c + 8 * v, mask, out);
+        else
+            _mm256_storeu_ps(y + c + 8 * v, out);
+    }
 }
+
+// sc_pool_pixel_fn by sc_pool_window: 64 channels at a time for sums (eight independent chains, as
+// many as two pipes of four cycles' latency take), 32 for maxima (whose NaN masks take the other
+// registers), then 8, then the masked rest.
+static void sc_pool_pixel_avx2(const float *x, float *y, int channels, int width, int y0, int x0, int ky0, int ky1,
+                               int kx0, int kx1, int count, int is_max) {
+#define SC_POOL_WINDOWS(block, max)                                                                           \
+    for (; c + 8 * block <= channels; c += 8 * block)                                                         \
+        sc_pool_window(block, x, y, c, 0, channels, width, y0, x0, ky0, ky1, kx0, kx1, count, max);           \
+    for (; c + 8 <= channels; c += 8) sc_pool_window(1, x, y, c, 0, channels, width, y0, x0, ky0, ky1, kx0, kx1, count, max); \
+    if (c < channels) sc_pool_window(1, x, y, c, channels - c, channels, width, y0, x0, ky0, ky1, kx0, kx1, count, max);
+    int c = 0;
+    if (is_max) {
+        SC_POOL_WINDOWS(4, 1)
+    } else {
+        SC_POOL_WINDOWS(8, 0)
+    }
+#undef SC_POOL_WINDOWS
+}
+
+static void sc_pool_nhwc_avx2(const float *restrict x, float *restrict y, int channels, int height, int width,
+                              int kernel, int stride, int pad, int out_height, int out_width, long row_begin,
+                              long row_end, int is_max) {
+    sc_pool_nhwc_body(x, y, channels, height, width, kernel, stride, pad, out_height, out_width, row_begin, row_end,
+                      is_max, sc_pool_pixel_avx2);
+}
+#pragma clang attribute pop
 #endif
 
 static void sc_pool_nhwc(const float *x, float *y, int channels, int height, int width, int kernel, int stride, int pad,
@@ -144,7 +214,7 @@ static void sc_pool_nhwc(const float *x, float *y, int channels, int height, int
     }
 #endif
     sc_pool_nhwc_body(x, y, channels, height, width, kernel, stride, pad, out_height, out_width, row_begin, row_end,
-                      is_max);
+                      is_max, sc_pool_pixel_portable);
 }
 
 void sc_max_pool_nhwc(const float *x, float *y, int channels, int height, int width, int kernel, int stride, int pad,

@@ -158,17 +158,23 @@ struct NonFiniteTests {
     }
 
     /// Max pooling keeps a NaN wherever in the window it comes (first, middle or last), at stride 2
-    /// and at stride 1 (by rows and columns); average and global pooling carry NaN and infinities by
-    /// their sums.
-    @Test(arguments: [2, 1])
-    func poolingKeepsNaN(step: Int) {
-        // 11 channels: a vector of eight and a tail at the AVX2 level.
-        let channels = 11, height = 7, width = 6, kernel = 3, pad = 1
+    /// and at stride 1 (5 x 5 by rows and columns); average and global pooling carry NaN and
+    /// infinities by their sums.
+    @Test(arguments: [2, 1], [11, 40])
+    func poolingKeepsNaN(step: Int, channels: Int) {
+        // 11 channels: a vector of eight and a tail at the AVX2 level; 40: a block of 32 maxima first.
+        for kernel in step == 1 ? [3, 5] : [3] {
+            poolingKeepsNaN(step: step, channels: channels, kernel: kernel)
+        }
+    }
+
+    func poolingKeepsNaN(step: Int, channels: Int, kernel: Int) {
+        let height = 7, width = 6, pad = kernel / 2
         let outHeight = (height + 2 * pad - kernel) / step + 1, outWidth = (width + 2 * pad - kernel) / step + 1
         var x = Self.planted(KernelTests.random(height * width * channels, seed: 84))
         x[0] = .nan  // the first tap of the first window
-        x[(width + 1) * channels + 2] = .nan  // the last tap of the first window, channel 2
-        x[(2 * width + 3) * channels + 9] = .nan  // a middle tap, channel 9 (in the tail)
+        x[(width + 1) * channels + 2] = .nan  // the last tap of the first 3 x 3 window, channel 2
+        x[(2 * width + 3) * channels + 9] = .nan  // a middle tap, channel 9 (in the tail of 11)
         func window(_ c: Int, _ oy: Int, _ ox: Int) -> [Double] {
             (0..<kernel * kernel).compactMap { k in
                 let iy = oy * step - pad + k / kernel, ix = ox * step - pad + k % kernel
@@ -176,24 +182,30 @@ struct NonFiniteTests {
                     ? nil : Double(x[(iy * width + ix) * channels + c])
             }
         }
-        func expected(_ combine: ([Double]) -> Double) -> [Double] {
+        func expected(_ combine: ([Double], _ oy: Int, _ ox: Int) -> Double) -> [Double] {
             (0..<outHeight * outWidth * channels).map {
-                combine(window($0 % channels, $0 / channels / outWidth, $0 / channels % outWidth))
+                let oy = $0 / channels / outWidth, ox = $0 / channels % outWidth
+                return combine(window($0 % channels, oy, ox), oy, ox)
             }
         }
-        let maximum = expected { $0.contains(where: \.isNaN) ? .nan : $0.max()! }
+        let maximum = expected { taps, _, _ in taps.contains(where: \.isNaN) ? .nan : taps.max()! }
+        // Every window lies inside the padded input, so the divisor (which counts the padding) is k x k.
+        let average = expected { taps, _, _ in taps.reduce(0, +) / Double(kernel * kernel) }
         let sums = (0..<channels).map { c in
             stride(from: c, to: x.count, by: channels).reduce(0.0) { $0 + Double(x[$1]) } / Double(height * width)
         }
         KernelTests.atEveryLevel { level in
-            let y = Guarded(count: outHeight * outWidth * channels)
-            sc_max_pool_nhwc(
-                x, y.pointer, Int32(channels), Int32(height), Int32(width), Int32(kernel), Int32(step), Int32(pad),
-                Int32(outHeight), Int32(outWidth), 0, outHeight)
-            #expect(Self.disagreement(y.values, maximum) == nil, "level \(level), stride \(step)")
+            let context = "level \(level), stride \(step), \(kernel) x \(kernel), \(channels) channels"
+            for (pool, expected) in [(sc_max_pool_nhwc, maximum), (sc_avg_pool_nhwc, average)] {
+                let y = Guarded(count: outHeight * outWidth * channels)
+                pool(
+                    x, y.pointer, Int32(channels), Int32(height), Int32(width), Int32(kernel), Int32(step), Int32(pad),
+                    Int32(outHeight), Int32(outWidth), 0, outHeight)
+                #expect(Self.disagreement(y.values, expected) == nil, "\(context)")
+            }
             let global = Guarded(count: channels)
             sc_global_avg_pool_nhwc(x, global.pointer, Int32(channels), Int32(height * width))
-            #expect(Self.disagreement(global.values, sums) == nil, "level \(level)")
+            #expect(Self.disagreement(global.values, sums) == nil, "\(context)")
         }
     }
 

@@ -74,7 +74,10 @@ struct OpKernelTests {
             Case(pool: PoolCase(channels: 2, height: 9, width: 11, kernel: 5, stride: 3, pad: 2), ceilMode: true),
             Case(pool: PoolCase(channels: 21, height: 8, width: 9, kernel: 5, stride: 1, pad: 2)),
             Case(pool: PoolCase(channels: 9, height: 5, width: 6, kernel: 7, stride: 1, pad: 3)),
-            Case(pool: PoolCase(channels: 600, height: 3, width: 14, kernel: 3, stride: 1, pad: 1))
+            Case(pool: PoolCase(channels: 600, height: 3, width: 14, kernel: 3, stride: 1, pad: 1)),
+            // 75 channels: the AVX2 windows' blocks of 64 sums and 32 maxima, a vector of 8 and a tail.
+            Case(pool: PoolCase(channels: 75, height: 5, width: 6, kernel: 3, stride: 1, pad: 1)),
+            Case(pool: PoolCase(channels: 75, height: 7, width: 5, kernel: 3, stride: 2, pad: 1))
         ]
 
     /// Runs a pool over output rows [0, rows) in one call, then split in two at several rows; checks
