@@ -331,11 +331,16 @@ static void sc_transpose(const float *restrict x, float *restrict y, int rows, i
     }
 #if defined(__x86_64__)
     if (sc_level_internal() >= SC_LEVEL_AVX2) {
-        // Blocks of 8 x 8 in registers, then the strips of the last rows and columns one by one.
+        // Blocks of 8 x 8 in registers, then the strips of the last rows and columns one by one. The
+        // inner loop runs along the shorter side, so that the other halves of the lines a block reads
+        // and writes in part are used by the next few blocks, not a whole sweep later from beyond L2
+        // (both ways across a network's ends, 64 x 3136: 0.035 ms against 0.071 the other way).
         const int rows8 = rows / 8 * 8, cols8 = cols / 8 * 8;
-        for (int r0 = 0; r0 < rows8; r0 += 8)
-            for (int c0 = 0; c0 < cols8; c0 += 8)
+        for (int outer = 0; outer < (rows <= cols ? cols8 : rows8); outer += 8)
+            for (int inner = 0; inner < (rows <= cols ? rows8 : cols8); inner += 8) {
+                const int r0 = rows <= cols ? inner : outer, c0 = rows <= cols ? outer : inner;
                 sc_transpose8x8(x + (size_t)r0 * cols + c0, (size_t)cols, y + (size_t)c0 * rows + r0, (size_t)rows);
+            }
         sc_transpose_block(x, y, rows, cols, 0, rows8, cols8, cols);
         sc_transpose_block(x, y, rows, cols, rows8, rows, 0, cols);
         return;
