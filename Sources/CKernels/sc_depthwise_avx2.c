@@ -395,12 +395,12 @@ typedef struct {
     int ks, pad, height, width, channels, cb, ce;
     int columns, copied;   // columns per row; image columns copied into each (from column pad)
     long rows_per_image;   // rows an image's output reads, padding included: oh + ks - 1
-    long held[SC_DW_MAX_KERNEL]; // the row each slot holds, as image * rows_per_image + row + pad; -1 none
+    long held[SC_DW_STAGE_MAX_KERNEL]; // the row each slot holds, as image * rows_per_image + row + pad; -1 none
     // The rows the current output row needs and the stage lacks: their slots, and where they start
     // in the input (NULL: a row of the padding).
     int fresh;
-    int fresh_slot[SC_DW_MAX_KERNEL];
-    const float *fresh_row[SC_DW_MAX_KERNEL];
+    int fresh_slot[SC_DW_STAGE_MAX_KERNEL];
+    const float *fresh_row[SC_DW_STAGE_MAX_KERNEL];
 } sc_dw_stage;
 
 static inline float *sc_dw_slot(const sc_dw_stage *st, int block, int slot) {
@@ -495,6 +495,64 @@ SC_DW_STAGED_RUN(9)
 SC_DW_STAGED_RUN(11)
 SC_DW_STAGED_RUN(13)
 
+// `taps` consecutive taps of one kernel row (at most four, their weights in registers) into `pixels`
+// sums of the stage's block (both constants): input column i of the stage meets pixel i - k through
+// tap k, so each input vector is loaded once for all the pixels it reaches, as in sc_dw_row_block.
+static inline __attribute__((always_inline)) void sc_dw_wide_taps(const int taps, const int pixels, const float *x,
+                                                                  const float *wt, int channels, int tail,
+                                                                  __m256 *acc) {
+    const __m256i mask = sc_dw_mask(tail);
+    __m256 wv[4];
+    for (int k = 0; k < taps; k++) wv[k] = tail ? _mm256_maskload_ps(wt + (size_t)k * channels, mask) : _mm256_loadu_ps(wt + (size_t)k * channels);
+    for (int i = 0; i < pixels - 1 + taps; i++) {
+        const __m256 xv = _mm256_loadu_ps(x + (size_t)i * 8);  // the stage holds zeros past the channels
+        for (int k = taps - 1; k >= 0; k--)
+            if (i - k >= 0 && i - k < pixels) acc[i - k] = _mm256_fmadd_ps(xv, wv[k], acc[i - k]);
+    }
+}
+
+// sc_dw_row_block on the stage for kernels past SC_DW_MAX_KERNEL (RepLKNet's 31 x 31): the kernel
+// size a variable, so that its loops stay loops (unrolled, as below 13 x 13, the code would grow with
+// the square of the kernel), the taps of each kernel row four at a time. Each sum takes its taps in
+// the order ky, kx, as everywhere.
+static inline __attribute__((always_inline)) void sc_dw_wide_block(int pixels, int ks, const float *const *rows,
+                                                                   const float *w, int channels, int c, int tail,
+                                                                   float *out, const sc_epilogue *e) {
+    __m256 acc[SC_DW_ROW_PIXELS];
+    for (int p = 0; p < pixels; p++) acc[p] = _mm256_setzero_ps();
+    for (int ky = 0; ky < ks; ky++) {
+        const float *wt = w + (size_t)ky * ks * channels + c;
+        int k0 = 0;
+        for (; k0 + 4 <= ks; k0 += 4) sc_dw_wide_taps(4, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc);
+        switch (ks - k0) {
+        case 3: sc_dw_wide_taps(3, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
+        case 2: sc_dw_wide_taps(2, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
+        case 1: sc_dw_wide_taps(1, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
+        default: break;
+        }
+    }
+    sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
+}
+
+// sc_dw_wide_block on the pixels [done, done + n) of a run, from block b of the stage.
+#define SC_DW_WIDE_PIECE(n)                                                                                  \
+    do {                                                                                                     \
+        const float *at[SC_DW_STAGE_MAX_KERNEL];                                                             \
+        for (int ky = 0; ky < st->ks; ky++) at[ky] = sc_dw_slot(st, b, slots[ky]) + (size_t)(ox + done) * 8;  \
+        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * st->channels);                           \
+        sc_dw_wide_block(n, st->ks, at, w, st->channels, c, tail, out + (size_t)done * st->channels, &ep);   \
+    } while (0)
+
+// sc_dw_staged_run_##ks for kernels past SC_DW_MAX_KERNEL.
+static void sc_dw_wide_run(const sc_dw_stage *st, const int *slots, int ox, int run, const float *w, float *out,
+                           const sc_epilogue *e) {
+    for (int c = st->cb, b = 0; c < st->ce; c += 8, b++) {
+        const int tail = st->ce - c < 8 ? st->ce - c : 0;
+        sc_dw_stage_block(st, b, tail);
+        SC_DW_BY_PIECES(run, SC_DW_WIDE_PIECE)
+    }
+}
+
 // Whether the stage serves this convolution: odd kernels from 5 x 5 to 13 x 13 at stride 1 (past 7 x 7
 // they ran by the portable kernel, at about a fifth of the speed). The stage is a second pass
 // over the input, one load and one store per vector; at 3 x 3 (9 FMAs per input vector, against 25
@@ -502,7 +560,12 @@ SC_DW_STAGED_RUN(13)
 // than it saved: kernel A/B 1.04-2.06 on MobileNetV2's steps against reading NHWC in place, where
 // ConvNeXt-T's 7 x 7 steps took 0.70-0.80 and EfficientNet-B0's 5 x 5 at stride 1 0.73-0.85.
 static int sc_dw_staged_shape(const sc_conv_geometry *g) {
-    return g->stride == 1 && g->kernel >= 5 && g->kernel <= SC_DW_MAX_KERNEL && g->kernel % 2 == 1;
+    return g->stride == 1 && g->kernel >= 5 && g->kernel <= SC_DW_STAGE_MAX_KERNEL && g->kernel % 2 == 1;
+}
+
+int sc_depthwise_avx2_takes(const sc_conv_geometry *g) {
+    const int plain = g->algorithm != SC_CONV_GROUPED && g->out_channels == g->in_channels;
+    return g->kernel <= SC_DW_MAX_KERNEL || (plain && sc_dw_staged_shape(g));
 }
 
 static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
@@ -515,7 +578,7 @@ static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const f
         const long n = p0 / plane, rest = p0 - n * plane;
         const int oy = (int)(rest / ow), ox = (int)(rest - (long)oy * ow);
         const int run = (int)(pixel_end - p0 < ow - ox ? pixel_end - p0 : ow - ox);
-        int slots[SC_DW_MAX_KERNEL];
+        int slots[SC_DW_STAGE_MAX_KERNEL];
         st.fresh = 0;
         for (int ky = 0; ky < ks; ky++) {
             sc_dw_stage_need(&st, n, oy - g->pad + ky);
@@ -528,7 +591,8 @@ static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const f
         case 7: sc_dw_staged_run_7(&st, slots, ox, run, packed, out, &e); break;
         case 9: sc_dw_staged_run_9(&st, slots, ox, run, packed, out, &e); break;
         case 11: sc_dw_staged_run_11(&st, slots, ox, run, packed, out, &e); break;
-        default: sc_dw_staged_run_13(&st, slots, ox, run, packed, out, &e); break;
+        case 13: sc_dw_staged_run_13(&st, slots, ox, run, packed, out, &e); break;
+        default: sc_dw_wide_run(&st, slots, ox, run, packed, out, &e); break;
         }
         p0 += run;
     }

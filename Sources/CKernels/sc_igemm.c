@@ -497,8 +497,9 @@ static inline __attribute__((always_inline)) void sc_depthwise_lanes(const sc_co
 // Depthwise (one input channel per group): out[p][oc] = sum over taps of in[tap row][oc / multiplier]
 // * w[tap][oc]; grouped: the sum over taps and exchanges k of in[tap row][oc ^ k] * w[tap][k][oc].
 // Vectorized over output channels by the compiler (but a channel multiplier's lanes read their input
-// one by one): the portable level, and kernels above 13x13 (sc_depthwise_avx2 runs the rest), compiled
-// a second time for AVX2 and FMA.
+// one by one): the portable level, and what sc_depthwise_avx2 does not take (kernels above 13 x 13,
+// but for odd ones up to 63 x 63 at stride 1 with one output channel per input channel), compiled a
+// second time for AVX2 and FMA.
 static inline __attribute__((always_inline)) void sc_depthwise_nhwc_body(const sc_conv_geometry *g, const float *packed,
                                                                          const float *input, float *output,
                                                                          const sc_epilogue *e, const float *zero,
@@ -555,7 +556,7 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
         float *scratch = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
         const int ce = panel_end * SC_PANEL < g->out_channels ? panel_end * SC_PANEL : g->out_channels;
 #if defined(__x86_64__)
-        if (sc_level_internal() >= SC_LEVEL_AVX2 && g->kernel <= SC_DW_MAX_KERNEL) {
+        if (sc_level_internal() >= SC_LEVEL_AVX2 && sc_depthwise_avx2_takes(g)) {
             sc_depthwise_avx2(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
             return;
         }

@@ -65,10 +65,12 @@ void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offs
 void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
                         float *c, int mr, const sc_igemm_epi *e);
 // Depthwise with one output channel per input channel, and grouped (SC_CONV_GROUPED), with kernels up
-// to 13x13 (sc_depthwise_avx2.c):
+// to 13x13, and plain depthwise at stride 1 with odd kernels up to 63 x 63 (sc_depthwise_avx2.c, where
+// sc_depthwise_avx2_takes says which):
 // output pixels [pixel_begin, pixel_end), channels [cb, ce); `scratch`, 32-byte aligned, holds
 // sc_depthwise_scratch_floats(g).
-enum { SC_DW_MAX_KERNEL = 13 };
+enum { SC_DW_MAX_KERNEL = 13, SC_DW_STAGE_MAX_KERNEL = 63 };
+int sc_depthwise_avx2_takes(const sc_conv_geometry *g);
 void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                        const sc_epilogue *epilogue, float *scratch, long pixel_begin, long pixel_end, int cb, int ce);
 #endif

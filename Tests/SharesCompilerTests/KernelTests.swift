@@ -116,10 +116,21 @@ struct KernelTests {
         ConvCase(inChannels: 16, height: 5, width: 6, outChannels: 16, kernel: 13, stride: 1, pad: 6, groups: 16),
         ConvCase(inChannels: 12, height: 9, width: 10, outChannels: 12, kernel: 8, stride: 1, pad: 3, groups: 12),
         ConvCase(inChannels: 24, height: 15, width: 13, outChannels: 24, kernel: 9, stride: 2, pad: 4, groups: 24),
-        // Past 13 x 13 (the per-channel loop, blocks of 64 channels and a tail).
+        // Past 13 x 13 at stride 1, odd: the stage with the kernel size a variable (a map smaller than
+        // the kernel, channels past a block with a tail, rows long enough for several pieces, less
+        // padding than the kernel's half); up to 63 x 63. The per-channel loop (blocks of 64 channels
+        // and a tail) past that, at stride 2, and for an even kernel.
         ConvCase(
             inChannels: 70, height: 9, width: 8, outChannels: 70, kernel: 17, stride: 1, pad: 8, groups: 70,
-            allEpilogues: true)
+            allEpilogues: true),
+        ConvCase(
+            inChannels: 11, height: 5, width: 40, outChannels: 11, kernel: 31, stride: 1, pad: 15, groups: 11,
+            allEpilogues: true),
+        ConvCase(inChannels: 20, height: 19, width: 21, outChannels: 20, kernel: 15, stride: 1, pad: 2, groups: 20),
+        ConvCase(inChannels: 3, height: 4, width: 5, outChannels: 3, kernel: 63, stride: 1, pad: 31, groups: 3),
+        ConvCase(inChannels: 5, height: 4, width: 3, outChannels: 5, kernel: 65, stride: 1, pad: 32, groups: 5),
+        ConvCase(inChannels: 9, height: 16, width: 17, outChannels: 9, kernel: 15, stride: 2, pad: 7, groups: 9),
+        ConvCase(inChannels: 8, height: 9, width: 9, outChannels: 8, kernel: 16, stride: 1, pad: 7, groups: 8)
     ]
 
     /// Grouped convolutions of 2 and 4 channels per group (ResNeXt-50's stage 1), which the
