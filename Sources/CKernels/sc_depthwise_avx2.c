@@ -9,8 +9,9 @@
 // ONNX Runtime MLAS's depthwise kernels (pixels outer, channels inner, pointer per tap). Where a row
 // holds eight or more pixels whose taps are all inside the image (stride 1 or 2, kernel 3, 5 or 7),
 // those pixels go by runs instead (sc_dw_rows), which load each input vector once per kernel row.
-// Kernels of 5 x 5 to 13 x 13 at stride 1 read their input from a stage instead (sc_dw_staged): the
-// rows copied by blocks of eight channels, padding included, which the same row kernel sweeps.
+// Odd kernels of 5 x 5 to 63 x 63 at stride 1 read their input from a stage instead (sc_dw_staged): the
+// rows copied by blocks of eight channels, padding included, which the same row kernel sweeps (past
+// 13 x 13, its variant with the kernel size a variable, sc_dw_wide_block).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
@@ -222,6 +223,47 @@ static inline __attribute__((always_inline)) void sc_dw_spread_tap(int pixels, c
         acc[p] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_maskload_ps(ptr[p] + q, load), spread), wv, acc[p]);
 }
 
+// A full block of eight output channels whose multiplier (2, 4 or 8) divides eight, starting at an
+// input channel's first output (q's): each pixel's 8 / mult input channels are broadcast in one load
+// (four as both halves, two into each pair of lanes, one into all), where the general block loads and
+// permutes. Lane i then holds output channel order[i] of the block ([0 2 4 6 1 3 5 7] for 2, [0 4 1 5
+// 2 6 3 7] for 4, each the other's inverse), the weights permuted to match once per tap for all the
+// pixels and the sums back once at the end. The same sums as the general block, in the same order.
+static inline __attribute__((always_inline)) __m256 sc_dw_broadcast(const int mult, const float *x) {
+    return mult == 8   ? _mm256_broadcast_ss(x)
+           : mult == 4 ? _mm256_castpd_ps(_mm256_broadcast_sd((const double *)(const void *)x))
+                       : _mm256_broadcast_ps((const __m128 *)(const void *)x);
+}
+
+static inline __attribute__((always_inline)) void sc_dw_broadcast_tap(int pixels, int mult, const float *const *ptr,
+                                                                      int q, __m256i order, const float *wt,
+                                                                      __m256 *acc) {
+    const __m256 wv = mult == 8 ? _mm256_loadu_ps(wt) : _mm256_permutevar8x32_ps(_mm256_loadu_ps(wt), order);
+    for (int p = 0; p < pixels; p++) acc[p] = _mm256_fmadd_ps(sc_dw_broadcast(mult, ptr[p] + q), wv, acc[p]);
+}
+
+static inline __attribute__((always_inline)) void sc_dw_broadcast_block(int pixels, int mult, int taps,
+                                                                        const float *const *ptr, int q, const float *w,
+                                                                        int channels, int c, float *out,
+                                                                        const sc_epilogue *e) {
+    const __m256i two = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7), four = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i order = mult == 2 ? two : four, inverse = mult == 2 ? four : two;
+    __m256 acc[2 * SC_DW_PIXELS];
+    for (int p = 0; p < pixels; p++) acc[p] = acc[SC_DW_PIXELS + p] = _mm256_setzero_ps();
+    const float *wt = w + c;
+    int t = 0;
+    for (; t + 2 <= taps; t += 2, ptr += 2 * SC_DW_PIXELS, wt += 2 * (size_t)channels) {
+        sc_dw_broadcast_tap(pixels, mult, ptr, q, order, wt, acc);
+        sc_dw_broadcast_tap(pixels, mult, ptr + SC_DW_PIXELS, q, order, wt + channels, acc + SC_DW_PIXELS);
+    }
+    if (t < taps) sc_dw_broadcast_tap(pixels, mult, ptr, q, order, wt, acc);
+    for (int p = 0; p < pixels; p++) {
+        acc[p] = _mm256_add_ps(acc[p], acc[SC_DW_PIXELS + p]);
+        if (mult != 8) acc[p] = _mm256_permutevar8x32_ps(acc[p], inverse);
+    }
+    sc_dw_finish(pixels, 1, acc, channels, c, 0, out, e);
+}
+
 static inline __attribute__((always_inline)) void sc_dw_spread_pixels(int pixels, int mult, int taps,
                                                                       const float *const *ptr, const float *w,
                                                                       int channels, int cb, int ce, float *out,
@@ -230,6 +272,13 @@ static inline __attribute__((always_inline)) void sc_dw_spread_pixels(int pixels
     int q = cb / mult, r = cb - q * mult;  // block c's first output channel is q * mult + r
     for (int c = cb; c < ce; c += 8) {
         const int tail = ce - c < 8 ? ce - c : 0, n = tail ? tail : 8;
+        if (!tail && r == 0 && (mult == 2 || mult == 4 || mult == 8)) {
+            if (mult == 2) sc_dw_broadcast_block(pixels, 2, taps, ptr, q, w, channels, c, out, e);
+            if (mult == 4) sc_dw_broadcast_block(pixels, 4, taps, ptr, q, w, channels, c, out, e);
+            if (mult == 8) sc_dw_broadcast_block(pixels, 8, taps, ptr, q, w, channels, c, out, e);
+            q += 8 / mult;
+            continue;
+        }
         // Lane i reads q + (r + i) / mult: one more for each multiple of mult that r + i reaches.
         const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(r), lane);
         __m256i spread = _mm256_setzero_si256();
@@ -553,8 +602,8 @@ static void sc_dw_wide_run(const sc_dw_stage *st, const int *slots, int ox, int 
     }
 }
 
-// Whether the stage serves this convolution: odd kernels from 5 x 5 to 13 x 13 at stride 1 (past 7 x 7
-// they ran by the portable kernel, at about a fifth of the speed). The stage is a second pass
+// Whether the stage serves this convolution: odd kernels from 5 x 5 to 63 x 63 at stride 1 (past 7 x 7
+// they ran by the portable kernel, at about a fifth of the speed; 31 x 31 at a third). The stage is a second pass
 // over the input, one load and one store per vector; at 3 x 3 (9 FMAs per input vector, against 25
 // and 49) and at stride 2 (four input vectors per output vector, and as many stores), that cost more
 // than it saved: kernel A/B 1.04-2.06 on MobileNetV2's steps against reading NHWC in place, where

@@ -158,7 +158,8 @@ struct KernelTests {
     /// whose blocks of eight output channels read a few input channels and spread them over the lanes:
     /// multipliers that divide eight and that do not (so that blocks start inside a channel's run), past
     /// eight (a block reading one or two channels), channel tails, strides 1 and 2, edges, a map
-    /// smaller than the kernel, and a kernel past the AVX2 kernel's 13 (the portable loop).
+    /// smaller than the kernel, a kernel past the AVX2 kernel's 13 (the portable loop), and full
+    /// blocks by broadcasts.
     static let multiplierCases: [ConvCase] = [
         ConvCase(
             inChannels: 8, height: 7, width: 9, outChannels: 16, kernel: 3, stride: 1, pad: 1, groups: 8,
@@ -173,7 +174,14 @@ struct KernelTests {
             allEpilogues: true),
         ConvCase(inChannels: 12, height: 2, width: 2, outChannels: 60, kernel: 5, stride: 1, pad: 2, groups: 12),
         ConvCase(inChannels: 6, height: 5, width: 8, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 6),
-        ConvCase(inChannels: 4, height: 3, width: 17, outChannels: 8, kernel: 15, stride: 1, pad: 7, groups: 4)
+        ConvCase(inChannels: 4, height: 3, width: 17, outChannels: 8, kernel: 15, stride: 1, pad: 7, groups: 4),
+        // Multipliers 2, 4 and 8 broadcast each pixel's input channels into full blocks (lanes in
+        // another order, put back at the end); a tail of a block by the general loads.
+        ConvCase(
+            inChannels: 5, height: 6, width: 9, outChannels: 40, kernel: 3, stride: 1, pad: 1, groups: 5,
+            allEpilogues: true),
+        ConvCase(inChannels: 6, height: 7, width: 7, outChannels: 24, kernel: 3, stride: 2, pad: 1, groups: 6),
+        ConvCase(inChannels: 13, height: 5, width: 6, outChannels: 26, kernel: 3, stride: 1, pad: 1, groups: 13)
     ]
 
     /// Runs `body` at every level the CPU supports, then restores the level in use.
