@@ -552,7 +552,7 @@ static inline __attribute__((always_inline)) void sc_dw_wide_taps(const int taps
                                                                   __m256 *acc) {
     const __m256i mask = sc_dw_mask(tail);
     __m256 wv[4];
-    for (int k = 0; k < taps; k++) wv[k] = tail ? _mm256_maskload_ps(wt + (size_t)k * channels, mask) : _mm256_loadu_ps(wt + (size_t)k * channels);
+    for (int k = 0; k < taps; k++, wt += channels) wv[k] = tail ? _mm256_maskload_ps(wt, mask) : _mm256_loadu_ps(wt);
     for (int i = 0; i < pixels - 1 + taps; i++) {
         const __m256 xv = _mm256_loadu_ps(x + (size_t)i * 8);  // the stage holds zeros past the channels
         for (int k = taps - 1; k >= 0; k--)
@@ -570,13 +570,13 @@ static inline __attribute__((always_inline)) void sc_dw_wide_block(int pixels, i
     __m256 acc[SC_DW_ROW_PIXELS];
     for (int p = 0; p < pixels; p++) acc[p] = _mm256_setzero_ps();
     for (int ky = 0; ky < ks; ky++) {
-        const float *wt = w + (size_t)ky * ks * channels + c;
+        const float *x = rows[ky], *wt = w + (size_t)ky * ks * channels + c;
         int k0 = 0;
-        for (; k0 + 4 <= ks; k0 += 4) sc_dw_wide_taps(4, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc);
+        for (; k0 + 4 <= ks; k0 += 4) sc_dw_wide_taps(4, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc);
         switch (ks - k0) {
-        case 3: sc_dw_wide_taps(3, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
-        case 2: sc_dw_wide_taps(2, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
-        case 1: sc_dw_wide_taps(1, pixels, rows[ky] + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
+        case 3: sc_dw_wide_taps(3, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
+        case 2: sc_dw_wide_taps(2, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
+        case 1: sc_dw_wide_taps(1, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
         default: break;
         }
     }

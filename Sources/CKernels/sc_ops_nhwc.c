@@ -91,7 +91,8 @@ static void sc_pool_pixel_portable(const float *x, float *restrict y, int channe
 // columns instead: each output row takes the maxima of its window's input rows column by column, then
 // each pixel the maximum of its window's columns (2k comparisons per value instead of k^2; the same
 // values, though a zero's sign may come from another tap of the window). At 3 x 3 the window in
-// registers is the faster (bench/ops/maxpool.yaml, and even at 5 x 5).
+// registers is the faster (0.090 against 0.110 ms over 64 channels at 56 x 56, bench/ops/maxpool.yaml);
+// from 5 x 5 on, rows and columns.
 static inline __attribute__((always_inline)) void sc_pool_nhwc_body(const float *restrict x, float *restrict y,
                                                                     int channels, int height, int width, int kernel,
                                                                     int stride, int pad, int out_height, int out_width,
@@ -134,9 +135,9 @@ static inline __attribute__((always_inline)) void sc_pool_nhwc_body(const float 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
 // One output pixel's window of a pool, `vectors` x 8 channels from c (masked to `tail` lanes when
-// tail > 0), its taps in the order ky, kx as above, with the sums or maxima in registers: the
-// portable loop reads and writes the output pixel for every tap, a store a tap that bounded a 3 x 3
-// average pool at 3.8 cycles a vector (bench/ops/avgpool.yaml). The maximum is _mm256_max_ps(v, best),
+// tail > 0), its taps in the order ky, kx as above, with the sums or maxima in registers (the
+// portable loop reads and writes the output pixel at every tap: 3.8 cycles a vector and tap on
+// bench/ops/avgpool.yaml, against under one here). The maximum is _mm256_max_ps(v, best),
 // which is v > best ? v : best exactly (an equal value leaves the earlier), and a NaN, which that
 // passes over, is remembered by lane and wins at the end (as a quiet NaN).
 static inline __attribute__((always_inline)) void sc_pool_window(const int vectors, const float *x, float *y, int c,
@@ -176,16 +177,17 @@ static inline __attribute__((always_inline)) void sc_pool_window(const int vecto
     }
 }
 
-// sc_pool_pixel_fn by sc_pool_window: 64 channels at a time for sums (eight independent chains, as
-// many as two pipes of four cycles' latency take), 32 for maxima (whose NaN masks take the other
-// registers), then 8, then the masked rest.
+// sc_pool_pixel_fn by sc_pool_window: 64 channels at a time for sums (eight independent chains of
+// adds, enough for both pipes), 32 for maxima (whose NaN masks take the other registers), then 8,
+// then the masked rest.
 static void sc_pool_pixel_avx2(const float *x, float *y, int channels, int width, int y0, int x0, int ky0, int ky1,
                                int kx0, int kx1, int count, int is_max) {
-#define SC_POOL_WINDOWS(block, max)                                                                           \
-    for (; c + 8 * block <= channels; c += 8 * block)                                                         \
-        sc_pool_window(block, x, y, c, 0, channels, width, y0, x0, ky0, ky1, kx0, kx1, count, max);           \
-    for (; c + 8 <= channels; c += 8) sc_pool_window(1, x, y, c, 0, channels, width, y0, x0, ky0, ky1, kx0, kx1, count, max); \
-    if (c < channels) sc_pool_window(1, x, y, c, channels - c, channels, width, y0, x0, ky0, ky1, kx0, kx1, count, max);
+#define SC_POOL_WINDOW(vectors, tail, max) \
+    sc_pool_window(vectors, x, y, c, tail, channels, width, y0, x0, ky0, ky1, kx0, kx1, count, max)
+#define SC_POOL_WINDOWS(block, max)                                                  \
+    for (; c + 8 * block <= channels; c += 8 * block) SC_POOL_WINDOW(block, 0, max); \
+    for (; c + 8 <= channels; c += 8) SC_POOL_WINDOW(1, 0, max);                     \
+    if (c < channels) SC_POOL_WINDOW(1, channels - c, max);
     int c = 0;
     if (is_max) {
         SC_POOL_WINDOWS(4, 1)
@@ -193,6 +195,7 @@ static void sc_pool_pixel_avx2(const float *x, float *y, int channels, int width
         SC_POOL_WINDOWS(8, 0)
     }
 #undef SC_POOL_WINDOWS
+#undef SC_POOL_WINDOW
 }
 
 static void sc_pool_nhwc_avx2(const float *restrict x, float *restrict y, int channels, int height, int width,
@@ -334,7 +337,7 @@ static void sc_transpose(const float *restrict x, float *restrict y, int rows, i
         // Blocks of 8 x 8 in registers, then the strips of the last rows and columns one by one. The
         // inner loop runs along the shorter side, so that the other halves of the lines a block reads
         // and writes in part are used by the next few blocks, not a whole sweep later from beyond L2
-        // (both ways across a network's ends, 64 x 3136: 0.035 ms against 0.071 the other way).
+        // (NCHW -> NHWC over 64 channels x 3136 pixels: 0.035 ms against 0.071 the other way round).
         const int rows8 = rows / 8 * 8, cols8 = cols / 8 * 8;
         for (int outer = 0; outer < (rows <= cols ? cols8 : rows8); outer += 8)
             for (int inner = 0; inner < (rows <= cols ? rows8 : cols8); inner += 8) {

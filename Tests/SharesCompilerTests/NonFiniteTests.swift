@@ -182,15 +182,14 @@ struct NonFiniteTests {
                     ? nil : Double(x[(iy * width + ix) * channels + c])
             }
         }
-        func expected(_ combine: ([Double], _ oy: Int, _ ox: Int) -> Double) -> [Double] {
+        func expected(_ combine: ([Double]) -> Double) -> [Double] {
             (0..<outHeight * outWidth * channels).map {
-                let oy = $0 / channels / outWidth, ox = $0 / channels % outWidth
-                return combine(window($0 % channels, oy, ox), oy, ox)
+                combine(window($0 % channels, $0 / channels / outWidth, $0 / channels % outWidth))
             }
         }
-        let maximum = expected { taps, _, _ in taps.contains(where: \.isNaN) ? .nan : taps.max()! }
+        let maximum = expected { $0.contains(where: \.isNaN) ? .nan : $0.max()! }
         // Every window lies inside the padded input, so the divisor (which counts the padding) is k x k.
-        let average = expected { taps, _, _ in taps.reduce(0, +) / Double(kernel * kernel) }
+        let average = expected { $0.reduce(0, +) / Double(kernel * kernel) }
         let sums = (0..<channels).map { c in
             stride(from: c, to: x.count, by: channels).reduce(0.0) { $0 + Double(x[$1]) } / Double(height * width)
         }
