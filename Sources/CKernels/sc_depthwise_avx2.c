@@ -30,10 +30,6 @@
 
 enum { SC_DW_PIXELS = 4, SC_DW_ROW_PIXELS = 8, SC_DW_VECTORS = 8, SC_DW_MAX_TAPS = SC_DW_MAX_KERNEL * SC_DW_MAX_KERNEL };
 
-static inline __attribute__((always_inline)) __m256i sc_dw_mask(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // The epilogue of the pixels that start `at` floats further on: its residual and second output moved.
 static inline sc_epilogue sc_dw_epilogue_at(const sc_epilogue *e, size_t at) {
     sc_epilogue moved = *e;
@@ -47,7 +43,7 @@ static inline sc_epilogue sc_dw_epilogue_at(const sc_epilogue *e, size_t at) {
 // shift (1 and 0 where absent), then its steps, per pixel and group.
 static inline __attribute__((always_inline)) void sc_dw_finish(int pixels, int groups, const __m256 *acc, int channels,
                                                                int c, int tail, float *out, const sc_epilogue *e) {
-    const __m256i mask = sc_dw_mask(tail);
+    const __m256i mask = sc_mask8(tail);
     sc_epilogue8 k[2];
     for (int q = 0; q < groups; q++) {
         const int masked = tail && q == groups - 1;
@@ -127,7 +123,7 @@ static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int gr
                                                               int ks, int stride, const float *w, int channels, int c,
                                                               int tail, float *out, const sc_epilogue *e) {
     __m256 acc[SC_DW_PIXELS * 2];
-    const __m256i mask = sc_dw_mask(tail);
+    const __m256i mask = sc_mask8(tail);
     for (int p = 0; p < pixels; p++)
         for (int q = 0; q < groups; q++) acc[p * groups + q] = _mm256_setzero_ps();
     if (cg > 1) {  // one group of eight channels (groups == 1), two sums per pixel
@@ -285,7 +281,7 @@ static inline __attribute__((always_inline)) void sc_dw_spread_pixels(int pixels
         int reads = 1;
         for (int k = mult; k < r + n; k += mult, reads++)
             spread = _mm256_sub_epi32(spread, _mm256_cmpgt_epi32(at, _mm256_set1_epi32(k - 1)));
-        const __m256i load = sc_dw_mask(reads), wmask = sc_dw_mask(n);
+        const __m256i load = sc_mask8(reads), wmask = sc_mask8(n);
         __m256 acc[2 * SC_DW_PIXELS];
         for (int p = 0; p < pixels; p++) acc[p] = acc[SC_DW_PIXELS + p] = _mm256_setzero_ps();
         const float *const *tp = ptr;
@@ -327,7 +323,7 @@ static inline __attribute__((always_inline)) void sc_dw_row_block(int ks, int st
                                                                   int channels, int c, int tail, float *out,
                                                                   const sc_epilogue *e) {
     __m256 acc[SC_DW_ROW_PIXELS];
-    const __m256i mask = sc_dw_mask(tail);
+    const __m256i mask = sc_mask8(tail);
     for (int p = 0; p < pixels; p++) acc[p] = _mm256_setzero_ps();
     // A kernel row's taps at most four at a time, so that accumulators, weights and the input vector
     // fit the 16 registers (7 x 7 with all seven weights held spilled, and ran at half speed).
@@ -492,7 +488,7 @@ static void sc_dw_stage_need(sc_dw_stage *st, long n, int row) {
 // input from L2 and L3 overlaps the FMAs of the blocks around it (staging a row's every block first,
 // then computing, was 1.10-1.21 times slower on EfficientNet-B0's 5 x 5 steps).
 static inline __attribute__((always_inline)) void sc_dw_stage_block(const sc_dw_stage *st, int b, int tail) {
-    const __m256i mask = sc_dw_mask(tail);
+    const __m256i mask = sc_mask8(tail);
     for (int f = 0; f < st->fresh; f++) {
         float *dst = sc_dw_slot(st, b, st->fresh_slot[f]) + (size_t)st->pad * 8;
         if (!st->fresh_row[f]) {
@@ -550,7 +546,7 @@ SC_DW_STAGED_RUN(13)
 static inline __attribute__((always_inline)) void sc_dw_wide_taps(const int taps, const int pixels, const float *x,
                                                                   const float *wt, int channels, int tail,
                                                                   __m256 *acc) {
-    const __m256i mask = sc_dw_mask(tail);
+    const __m256i mask = sc_mask8(tail);
     __m256 wv[4];
     for (int k = 0; k < taps; k++, wt += channels) wv[k] = tail ? _mm256_maskload_ps(wt, mask) : _mm256_loadu_ps(wt);
     for (int i = 0; i < pixels - 1 + taps; i++) {
@@ -602,19 +598,20 @@ static void sc_dw_wide_run(const sc_dw_stage *st, const int *slots, int ox, int 
     }
 }
 
-// Whether the stage serves this convolution: odd kernels from 5 x 5 to 63 x 63 at stride 1 (past 7 x 7
-// they ran by the portable kernel, at about a fifth of the speed; 31 x 31 at a third). The stage is a second pass
+// Whether the stage serves this convolution: plain depthwise (one output channel per input channel,
+// not grouped) with an odd kernel from 5 x 5 to 63 x 63 at stride 1 (past 7 x 7 they ran by the
+// portable kernel, at about a fifth of the speed; 31 x 31 at a third). The stage is a second pass
 // over the input, one load and one store per vector; at 3 x 3 (9 FMAs per input vector, against 25
 // and 49) and at stride 2 (four input vectors per output vector, and as many stores), that cost more
 // than it saved: kernel A/B 1.04-2.06 on MobileNetV2's steps against reading NHWC in place, where
 // ConvNeXt-T's 7 x 7 steps took 0.70-0.80 and EfficientNet-B0's 5 x 5 at stride 1 0.73-0.85.
 static int sc_dw_staged_shape(const sc_conv_geometry *g) {
-    return g->stride == 1 && g->kernel >= 5 && g->kernel <= SC_DW_STAGE_MAX_KERNEL && g->kernel % 2 == 1;
+    const int plain = g->algorithm != SC_CONV_GROUPED && g->out_channels == g->in_channels;
+    return plain && g->stride == 1 && g->kernel >= 5 && g->kernel <= SC_DW_STAGE_MAX_KERNEL && g->kernel % 2 == 1;
 }
 
 int sc_depthwise_avx2_takes(const sc_conv_geometry *g) {
-    const int plain = g->algorithm != SC_CONV_GROUPED && g->out_channels == g->in_channels;
-    return g->kernel <= SC_DW_MAX_KERNEL || (plain && sc_dw_staged_shape(g));
+    return g->kernel <= SC_DW_MAX_KERNEL || sc_dw_staged_shape(g);
 }
 
 static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
@@ -653,7 +650,7 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
     const sc_epilogue *e0 = epilogue ? epilogue : &none;
     const int cg = g->algorithm == SC_CONV_GROUPED ? g->in_channels / g->groups : 1;
     const int in_channels = g->in_channels, mult = g->out_channels / in_channels;  // the channel multiplier
-    if (cg == 1 && mult == 1 && sc_dw_staged_shape(g)) {
+    if (sc_dw_staged_shape(g)) {
         sc_dw_staged(g, packed, input, output, e0, scratch, pixel_begin, pixel_end, cb, ce);
         return;
     }

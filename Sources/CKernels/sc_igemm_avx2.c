@@ -23,9 +23,7 @@ typedef struct {
 static const sc_lanes sc_full_lanes = {1, 0, {0}, {0}}, sc_half_lanes = {0, 1, {0}, {0}};
 
 static inline __attribute__((always_inline)) sc_lanes sc_lanes_for(int nr) {
-    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return (sc_lanes){nr >= SC_PANEL, 0, _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), index),
-                      _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), index)};
+    return (sc_lanes){nr >= SC_PANEL, 0, sc_mask8(nr), sc_mask8(nr - 8)};
 }
 
 static inline __attribute__((always_inline)) void sc_load16(const float *p, sc_lanes l, __m256 *lo, __m256 *hi) {

@@ -9,6 +9,14 @@
 
 int sc_level_internal(void);
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+// The first n lanes (n <= 8; none for n <= 0) of an AVX2 vector, for masked loads and stores.
+static inline __attribute__((always_inline, target("avx2"))) __m256i sc_mask8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
 // Where sc_conv_nhwc_pack puts weight (oc, ic, tap) of an ungrouped convolution.
 size_t sc_conv_nhwc_packed_index(const sc_conv_geometry *g, int oc, int ic, int tap);
 

@@ -144,7 +144,7 @@ static inline __attribute__((always_inline)) void sc_pool_window(const int vecto
                                                                   int tail, int channels, int width, int y0, int x0,
                                                                   int ky0, int ky1, int kx0, int kx1, int count,
                                                                   int is_max) {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i mask = sc_mask8(tail);
     __m256 acc[8], nan[8];
     for (int v = 0; v < vectors; v++) {
         acc[v] = is_max ? _mm256_set1_ps(-__builtin_inff()) : _mm256_setzero_ps();
