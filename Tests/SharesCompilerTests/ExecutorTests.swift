@@ -203,10 +203,6 @@ struct ExecutorTests {
         return largestDifference(actual, expected) / max(scale, 1e-30)
     }
 
-    func largestDifference(_ a: some Collection<Float>, _ b: some Collection<Float>) -> Double {
-        zip(a, b).map { abs(Double($0) - Double($1)) }.max() ?? 0
-    }
-
     @Test(arguments: [
         "bottleneck.yaml", "preact.yaml", "mixed.yaml", "tied-groups.yaml", "winograd.yaml", "flattening.yaml",
         "feature-map.yaml", "flatten-batchnorm.yaml", "flatten-output.yaml", "flatten-pixel.yaml",

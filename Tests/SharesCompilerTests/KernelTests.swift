@@ -27,12 +27,7 @@ struct KernelTests {
     static func relativeError(_ actual: [Float], _ expected: [Double]) -> Double {
         precondition(actual.count == expected.count)
         let scale = max(expected.map(abs).max() ?? 0, 1e-30)
-        var worst = 0.0
-        for (a, e) in zip(actual, expected) {
-            let d = abs(Double(a) - e)
-            if !(d <= worst) { worst = d }  // NaN counts as the worst
-        }
-        return worst / scale
+        return largestDifference(actual, expected) / scale
     }
 
     /// The activation of epilogue combination `combination` (bit 3 set: one of the six, in turn, by

@@ -82,7 +82,7 @@ struct OpCoverageTests {
         let expected = ReferenceInterpreter.run(compilation.graph, weights: weights, input: input, batch: 2)
         let actual = try makeExecutor(Compiler.program(compilation), weights: weights, threads: 2).run(input, batch: 2)
         let scale = max(expected.map { abs(Double($0)) }.max() ?? 0, 1e-30)
-        let error = zip(actual, expected).map { abs(Double($0) - Double($1)) }.max() ?? .infinity
+        let error = largestDifference(actual, expected)
         #expect(
             actual.count == expected.count && error / scale < 1e-5, "\(kind.rawValue): relative error \(error / scale)")
     }

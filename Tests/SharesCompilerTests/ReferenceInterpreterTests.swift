@@ -249,7 +249,7 @@ struct ReferenceInterpreterTests {
         let actual = ReferenceInterpreter.run(graph, weights: weights, input: input, batch: batch)
         try #require(actual.count == expected.count)
         let scale = expected.map { abs(Double($0)) }.max() ?? 0
-        let difference = zip(actual, expected).map { abs(Double($0) - Double($1)) }.max() ?? 0
+        let difference = largestDifference(actual, expected)
         #expect(scale > 0)
         #expect(difference / scale <= 1e-4, "max abs diff \(difference), max abs \(scale)")
         // The two samples differ, so the batch is not one sample repeated.

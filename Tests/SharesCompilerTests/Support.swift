@@ -136,3 +136,18 @@ extension Executor {
     }
     var winogradSteps: Int { winogradStepsByTile.values.reduce(0, +) }
 }
+
+/// The largest |a - b| over two arrays, NaN where a NaN is at any position: Swift's `max()` skips a NaN
+/// that is not first, and `>`-based loops lose one that is not last, so an output left unwritten
+/// (NaN-filled) could compare as close.
+func largestDifference<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
+    _ a: some Collection<A>, _ b: some Collection<B>
+) -> Double {
+    var worst = 0.0
+    for (x, y) in zip(a, b) {
+        let difference = abs(Double(x) - Double(y))
+        if difference.isNaN { return .nan }
+        worst = max(worst, difference)
+    }
+    return worst
+}
