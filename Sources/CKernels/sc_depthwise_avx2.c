@@ -7,7 +7,7 @@
 // that a non-finite weight reaches the border pixels too) and serve all the block's channels: the
 // block's k x k x 4 pixels of input stay in L1 while its channels are swept. After XNNPACK's and
 // ONNX Runtime MLAS's depthwise kernels (pixels outer, channels inner, pointer per tap). Where a row
-// holds eight or more pixels whose taps are all inside the image (stride 1 or 2, kernel 3, 5 or 7),
+// holds eight or more pixels whose taps are all inside the image (3 x 3, or 5 x 5 and 7 x 7 at stride 2),
 // those pixels go by runs instead (sc_dw_rows), which load each input vector once per kernel row.
 // Odd kernels of 5 x 5 to 63 x 63 at stride 1 read their input from a stage instead (sc_dw_staged): the
 // rows copied by blocks of eight channels, padding included, which the same row kernel sweeps (past
@@ -358,72 +358,89 @@ static inline __attribute__((always_inline)) void sc_dw_row(int ks, int stride, 
         sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, 0, out, e);
     }
     if (c < ce) {
+        const int tail = ce - c;
+        __builtin_assume(tail > 0 && tail < 8);
         for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
-        sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, ce - c, out, e);
+        sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, tail, out, e);
     }
 }
 
-// Pixels [0, run) in pieces of up to eight as even as they come (50 pixels as 8 + 6 x 7, not 6 x 8 + 2:
-// fewer pixels are fewer independent sums to hide the FMAs' latency): for each piece, `done` is its
-// first pixel and PIECE(n) runs its n pixels (n a constant in each expansion).
-#define SC_DW_BY_PIECES(run, PIECE)                                                                         \
-    for (int done = 0; done < (run);) {                                                                     \
-        const int left = (run) - done, pieces = (left + SC_DW_ROW_PIXELS - 1) / SC_DW_ROW_PIXELS;           \
-        const int n = (left + pieces - 1) / pieces;                                                         \
-        switch (n) {                                                                                        \
-        case 8: PIECE(8); break;                                                                            \
-        case 7: PIECE(7); break;                                                                            \
-        case 6: PIECE(6); break;                                                                            \
-        case 5: PIECE(5); break;                                                                            \
-        case 4: PIECE(4); break;                                                                            \
-        case 3: PIECE(3); break;                                                                            \
-        case 2: PIECE(2); break;                                                                            \
-        default: PIECE(1); break;                                                                           \
-        }                                                                                                   \
-        done += n;                                                                                          \
-    }
+// Pixels [0, run) go in pieces of up to eight as even as they come (50 pixels as 8 + 6 x 7, not 6 x 8
+// + 2: fewer pixels are fewer independent sums to hide the FMAs' latency): `larger` pieces of size + 1
+// pixels, then the rest of `size`.
+typedef struct {
+    int pieces, size, larger;
+} sc_dw_cut;
 
-// sc_dw_row on the pixels [done, done + n) of a run, `ks` and `s` constants.
-#define SC_DW_ROW_PIECE(n)                                                                                   \
-    do {                                                                                                     \
-        const float *at[SC_DW_MAX_KERNEL];                                                                   \
-        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)done * s * channels;                      \
-        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * channels);                                \
-        sc_dw_row(ks, s, n, at, w, channels, cb, ce, out + (size_t)done * channels, &ep);                    \
-    } while (0)
-
-// `pixels` consecutive output pixels of one row, stride 1 or 2, kernel 3, 5 or 7, every tap inside the
-// image; rows[ky] is the first pixel's input at kernel row ky, kernel column 0.
-static inline __attribute__((always_inline)) void sc_dw_row_pieces(int ks, int s, int pixels, const float *const *rows,
-                                                                   const float *w, int channels, int cb, int ce,
-                                                                   float *out, const sc_epilogue *e) {
-    SC_DW_BY_PIECES(pixels, SC_DW_ROW_PIECE)
+static inline sc_dw_cut sc_dw_cut_run(int run) {
+    const int pieces = (run + SC_DW_ROW_PIXELS - 1) / SC_DW_ROW_PIXELS;
+    return (sc_dw_cut){pieces, run / pieces, run % pieces};
 }
 
-// One function per kernel and stride, each optimised alone (in one function, the six took the compiler
-// minutes).
+// `count` pieces of n pixels, one after another along a row, by sc_dw_row: each piece over all the
+// channels before the next, so that its window of the input (all channels of ks rows) stays in L1 while
+// its blocks pass (over all pieces one block at a time, the row kernel took 1.1 to 1.6 times as long).
+static inline __attribute__((always_inline)) void sc_dw_row_pieces(int ks, int s, int n, int count,
+                                                                   const float *const *rows, const float *w,
+                                                                   int channels, int cb, int ce, float *out,
+                                                                   const sc_epilogue *e) {
+    for (int i = 0; i < count; i++) {
+        const float *at[SC_DW_MAX_KERNEL];
+        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)i * n * s * channels;
+        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)i * n * channels);
+        sc_dw_row(ks, s, n, at, w, channels, cb, ce, out + (size_t)i * n * channels, &ep);
+    }
+}
+
+// The row kernels are instantiated once per kernel size, stride and piece size, each a function of its
+// own, which a run calls through a table by the size of its pieces, of which there are at most two:
+// the compiler's value numbering grows much faster than the code it works on (with one function per
+// kernel and stride holding every piece size, 7 x 7 at stride 2 took 47 s to compile, and the file
+// four to five minutes).
+typedef void (*sc_dw_row_fn)(int count, const float *const *rows, const float *w, int channels, int cb, int ce,
+                             float *out, const sc_epilogue *e);
+
+#define SC_DW_ROW_FN(ks, s, n)                                                                                 \
+    static void sc_dw_row_##ks##_##s##_##n(int count, const float *const *rows, const float *w, int channels,  \
+                                           int cb, int ce, float *out, const sc_epilogue *e) {                 \
+        sc_dw_row_pieces(ks, s, n, count, rows, w, channels, cb, ce, out, e);                                  \
+    }
 #define SC_DW_ROWS(ks, s)                                                                                      \
-    static void sc_dw_rows_##ks##_##s(int pixels, const float *const *rows, const float *w, int channels, int cb, \
-                                      int ce, float *out, const sc_epilogue *e) {                              \
-        sc_dw_row_pieces(ks, s, pixels, rows, w, channels, cb, ce, out, e);                                    \
-    }
-SC_DW_ROWS(3, 1)
-SC_DW_ROWS(5, 1)
-SC_DW_ROWS(7, 1)
+    SC_DW_ROW_FN(ks, s, 1)                                                                                     \
+    SC_DW_ROW_FN(ks, s, 2)                                                                                     \
+    SC_DW_ROW_FN(ks, s, 3)                                                                                     \
+    SC_DW_ROW_FN(ks, s, 4)                                                                                     \
+    SC_DW_ROW_FN(ks, s, 5)                                                                                     \
+    SC_DW_ROW_FN(ks, s, 6)                                                                                     \
+    SC_DW_ROW_FN(ks, s, 7)                                                                                     \
+    SC_DW_ROW_FN(ks, s, 8)                                                                                     \
+    static const sc_dw_row_fn sc_dw_rows_##ks##_##s[SC_DW_ROW_PIXELS + 1] = {                                  \
+        NULL, sc_dw_row_##ks##_##s##_1, sc_dw_row_##ks##_##s##_2, sc_dw_row_##ks##_##s##_3,                    \
+        sc_dw_row_##ks##_##s##_4, sc_dw_row_##ks##_##s##_5, sc_dw_row_##ks##_##s##_6,                          \
+        sc_dw_row_##ks##_##s##_7, sc_dw_row_##ks##_##s##_8};
+SC_DW_ROWS(3, 1)  // (5 x 5 and 7 x 7 at stride 1 go by the stage)
 SC_DW_ROWS(3, 2)
 SC_DW_ROWS(5, 2)
 SC_DW_ROWS(7, 2)
 
+// `pixels` consecutive output pixels of one row, kernel 3 at stride 1, 3, 5 or 7 at stride 2, every tap
+// inside the image; rows[ky] is the first pixel's input at kernel row ky, kernel column 0.
 static void sc_dw_rows(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels, int cb,
                        int ce, float *out, const sc_epilogue *e) {
+    const sc_dw_row_fn *piece;
     switch (stride * 8 + ks) {
-    case 8 + 3: sc_dw_rows_3_1(pixels, rows, w, channels, cb, ce, out, e); break;
-    case 8 + 5: sc_dw_rows_5_1(pixels, rows, w, channels, cb, ce, out, e); break;
-    case 8 + 7: sc_dw_rows_7_1(pixels, rows, w, channels, cb, ce, out, e); break;
-    case 16 + 3: sc_dw_rows_3_2(pixels, rows, w, channels, cb, ce, out, e); break;
-    case 16 + 5: sc_dw_rows_5_2(pixels, rows, w, channels, cb, ce, out, e); break;
-    default: sc_dw_rows_7_2(pixels, rows, w, channels, cb, ce, out, e); break;
+    case 8 + 3: piece = sc_dw_rows_3_1; break;
+    case 16 + 3: piece = sc_dw_rows_3_2; break;
+    case 16 + 5: piece = sc_dw_rows_5_2; break;
+    default: piece = sc_dw_rows_7_2; break;
     }
+    const sc_dw_cut cut = sc_dw_cut_run(pixels);
+    const int done = cut.larger * (cut.size + 1);
+    if (cut.larger) piece[cut.size + 1](cut.larger, rows, w, channels, cb, ce, out, e);
+    const float *at[SC_DW_MAX_KERNEL];
+    for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)done * stride * channels;
+    const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * channels);
+    piece[cut.size](cut.pieces - cut.larger, at, w, channels, cb, ce, out + (size_t)done * channels, &ep);
 }
 
 // The input rows of a stride-1 depthwise convolution, copied by blocks of eight channels: [block][slot]
@@ -501,45 +518,6 @@ static inline __attribute__((always_inline)) void sc_dw_stage_block(const sc_dw_
     }
 }
 
-// sc_dw_row_block on the pixels [done, done + n) of a run, from block b of the stage.
-#define SC_DW_STAGED_PIECE(n)                                                                                \
-    do {                                                                                                     \
-        const float *at[SC_DW_MAX_KERNEL];                                                                   \
-        for (int ky = 0; ky < ks; ky++) at[ky] = sc_dw_slot(st, b, slots[ky]) + (size_t)(ox + done) * 8;      \
-        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * st->channels);                           \
-        sc_dw_row_block(ks, 1, n, at, 8, 0, w, st->channels, c, tail, out + (size_t)done * st->channels, &ep); \
-    } while (0)
-
-// Output pixels [ox, ox + run) of one row, channels [c, c + 8) (the stage's block b, staged first;
-// with `tail` > 0, only that many). slots[ky] is the slot of kernel row ky; `out` and the epilogue
-// point at pixel ox.
-static inline __attribute__((always_inline)) void sc_dw_staged_block(int ks, const sc_dw_stage *st, int b, int c,
-                                                                     int tail, const int *slots, int ox, int run,
-                                                                     const float *w, float *out, const sc_epilogue *e) {
-    sc_dw_stage_block(st, b, tail);
-    SC_DW_BY_PIECES(run, SC_DW_STAGED_PIECE)
-}
-
-// All the stage's channels of output pixels [ox, ox + run), one function per kernel (kept apart, so
-// that each is register-allocated and optimised alone), the last block masked where the channels end
-// inside it, by a function of its own (with it inlined, 13 x 13's took the compiler a minute).
-#define SC_DW_STAGED_RUN(ks)                                                                                    \
-    static void sc_dw_staged_tail_##ks(const sc_dw_stage *st, int b, int c, const int *slots, int ox, int run,  \
-                                       const float *w, float *out, const sc_epilogue *e) {                     \
-        sc_dw_staged_block(ks, st, b, c, st->ce - c, slots, ox, run, w, out, e);                               \
-    }                                                                                                           \
-    static void sc_dw_staged_run_##ks(const sc_dw_stage *st, const int *slots, int ox, int run, const float *w,  \
-                                      float *out, const sc_epilogue *e) {                                      \
-        int c = st->cb, b = 0;                                                                                  \
-        for (; c + 8 <= st->ce; c += 8, b++) sc_dw_staged_block(ks, st, b, c, 0, slots, ox, run, w, out, e);    \
-        if (c < st->ce) sc_dw_staged_tail_##ks(st, b, c, slots, ox, run, w, out, e);                            \
-    }
-SC_DW_STAGED_RUN(5)
-SC_DW_STAGED_RUN(7)
-SC_DW_STAGED_RUN(9)
-SC_DW_STAGED_RUN(11)
-SC_DW_STAGED_RUN(13)
-
 // `taps` consecutive taps of one kernel row (at most four, their weights in registers) into `pixels`
 // sums of the stage's block (both constants): input column i of the stage meets pixel i - k through
 // tap k, so each input vector is loaded once for all the pixels it reaches, as in sc_dw_row_block.
@@ -579,22 +557,104 @@ static inline __attribute__((always_inline)) void sc_dw_wide_block(int pixels, i
     sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
 }
 
-// sc_dw_wide_block on the pixels [done, done + n) of a run, from block b of the stage.
-#define SC_DW_WIDE_PIECE(n)                                                                                  \
-    do {                                                                                                     \
-        const float *at[SC_DW_STAGE_MAX_KERNEL];                                                             \
-        for (int ky = 0; ky < st->ks; ky++) at[ky] = sc_dw_slot(st, b, slots[ky]) + (size_t)(ox + done) * 8;  \
-        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * st->channels);                           \
-        sc_dw_wide_block(n, st->ks, at, w, st->channels, c, tail, out + (size_t)done * st->channels, &ep);   \
-    } while (0)
+// The stage's row kernels: `count` pieces of n pixels of a row from column ox, one after another, for
+// each of the stage's blocks [b0, b1), each staged first where `stage` (a run's first call: the stage
+// holds every block, so that its second, over the pieces of the other size, finds them staged), by
+// sc_dw_row_block or, past SC_DW_MAX_KERNEL, by sc_dw_wide_block (`wide`). With `tail` > 0 the blocks
+// hold only that many channels (their weights loaded and their sums stored masked; the stage holds
+// zeros past the channels). As for the rows above, one function per kernel size and piece size, and
+// one more for a last block whose channels end inside it; the wide ones take the stage's kernel size
+// and the tail as variables.
+static inline __attribute__((always_inline)) void sc_dw_staged_pieces(int ks, int n, int wide, const sc_dw_stage *st,
+                                                                      int stage, int b0, int b1, int tail,
+                                                                      const int *slots, int ox, int count,
+                                                                      const float *w, float *out,
+                                                                      const sc_epilogue *e) {
+    for (int b = b0; b < b1; b++) {
+        const int c = st->cb + 8 * b;
+        if (stage) sc_dw_stage_block(st, b, tail);
+        for (int i = 0; i < count; i++) {
+            // Each piece loads its weights again: hoisted out of the loop (they are the same for every
+            // piece of the block), the 49 of a 7 x 7 kernel were spilled (1.08 times as long at 56 x 56).
+            __asm__("" : "+r"(w));
+            const float *rows[SC_DW_STAGE_MAX_KERNEL];
+            for (int ky = 0; ky < ks; ky++) rows[ky] = sc_dw_slot(st, b, slots[ky]) + (size_t)(ox + i * n) * 8;
+            const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)i * n * st->channels);
+            float *o = out + (size_t)i * n * st->channels;
+            if (wide) sc_dw_wide_block(n, ks, rows, w, st->channels, c, tail, o, &ep);
+            else sc_dw_row_block(ks, 1, n, rows, 8, 0, w, st->channels, c, tail, o, &ep);
+        }
+    }
+}
 
-// sc_dw_staged_run_##ks for kernels past SC_DW_MAX_KERNEL.
-static void sc_dw_wide_run(const sc_dw_stage *st, const int *slots, int ox, int run, const float *w, float *out,
-                           const sc_epilogue *e) {
-    for (int c = st->cb, b = 0; c < st->ce; c += 8, b++) {
-        const int tail = st->ce - c < 8 ? st->ce - c : 0;
-        sc_dw_stage_block(st, b, tail);
-        SC_DW_BY_PIECES(run, SC_DW_WIDE_PIECE)
+#define SC_DW_STAGED_ARGS                                                                                      \
+    const sc_dw_stage *st, int stage, int b0, int b1, int tail, const int *slots, int ox, int count,           \
+        const float *w, float *out, const sc_epilogue *e
+typedef void (*sc_dw_staged_fn)(SC_DW_STAGED_ARGS);
+
+#define SC_DW_STAGED_FNS(k, n)                                                                                 \
+    static void sc_dw_staged_##k##_##n(SC_DW_STAGED_ARGS) {                                                    \
+        (void)tail;                                                                                            \
+        sc_dw_staged_pieces(k, n, 0, st, stage, b0, b1, 0, slots, ox, count, w, out, e);                       \
+    }                                                                                                          \
+    static void sc_dw_staged_tail_##k##_##n(SC_DW_STAGED_ARGS) {                                               \
+        __builtin_assume(tail > 0 && tail < 8);                                                                \
+        sc_dw_staged_pieces(k, n, 0, st, stage, b0, b1, tail, slots, ox, count, w, out, e);                    \
+    }
+#define SC_DW_STAGED(k)                                                                                        \
+    SC_DW_STAGED_FNS(k, 1)                                                                                     \
+    SC_DW_STAGED_FNS(k, 2)                                                                                     \
+    SC_DW_STAGED_FNS(k, 3)                                                                                     \
+    SC_DW_STAGED_FNS(k, 4)                                                                                     \
+    SC_DW_STAGED_FNS(k, 5)                                                                                     \
+    SC_DW_STAGED_FNS(k, 6)                                                                                     \
+    SC_DW_STAGED_FNS(k, 7)                                                                                     \
+    SC_DW_STAGED_FNS(k, 8)                                                                                     \
+    static const sc_dw_staged_fn sc_dw_staged_##k[2][SC_DW_ROW_PIXELS + 1] = {                                 \
+        {NULL, sc_dw_staged_##k##_1, sc_dw_staged_##k##_2, sc_dw_staged_##k##_3, sc_dw_staged_##k##_4,         \
+         sc_dw_staged_##k##_5, sc_dw_staged_##k##_6, sc_dw_staged_##k##_7, sc_dw_staged_##k##_8},              \
+        {NULL, sc_dw_staged_tail_##k##_1, sc_dw_staged_tail_##k##_2, sc_dw_staged_tail_##k##_3,                \
+         sc_dw_staged_tail_##k##_4, sc_dw_staged_tail_##k##_5, sc_dw_staged_tail_##k##_6,                      \
+         sc_dw_staged_tail_##k##_7, sc_dw_staged_tail_##k##_8}};
+SC_DW_STAGED(5)
+SC_DW_STAGED(7)
+SC_DW_STAGED(9)
+SC_DW_STAGED(11)
+SC_DW_STAGED(13)
+
+#define SC_DW_WIDE_FN(n)                                                                                       \
+    static void sc_dw_wide_##n(SC_DW_STAGED_ARGS) {                                                            \
+        sc_dw_staged_pieces(st->ks, n, 1, st, stage, b0, b1, tail, slots, ox, count, w, out, e);               \
+    }
+SC_DW_WIDE_FN(1)
+SC_DW_WIDE_FN(2)
+SC_DW_WIDE_FN(3)
+SC_DW_WIDE_FN(4)
+SC_DW_WIDE_FN(5)
+SC_DW_WIDE_FN(6)
+SC_DW_WIDE_FN(7)
+SC_DW_WIDE_FN(8)
+static const sc_dw_staged_fn sc_dw_wide[2][SC_DW_ROW_PIXELS + 1] = {
+    {NULL, sc_dw_wide_1, sc_dw_wide_2, sc_dw_wide_3, sc_dw_wide_4, sc_dw_wide_5, sc_dw_wide_6, sc_dw_wide_7,
+     sc_dw_wide_8},
+    {NULL, sc_dw_wide_1, sc_dw_wide_2, sc_dw_wide_3, sc_dw_wide_4, sc_dw_wide_5, sc_dw_wide_6, sc_dw_wide_7,
+     sc_dw_wide_8}};
+
+// All the stage's channels of output pixels [ox, ox + run) by the kernels `pieces` ([last block
+// ending inside it][pixels]); slots[ky] is the slot of kernel row ky; `out` and the epilogue point at
+// pixel ox.
+static void sc_dw_staged_run(const sc_dw_stage *st, const sc_dw_staged_fn (*pieces)[SC_DW_ROW_PIXELS + 1],
+                             const int *slots, int ox, int run, const float *w, float *out, const sc_epilogue *e) {
+    const sc_dw_cut cut = sc_dw_cut_run(run);
+    const int done = cut.larger * (cut.size + 1), blocks = (st->ce - st->cb) / 8, tail = (st->ce - st->cb) % 8;
+    const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * st->channels);
+    float *rest = out + (size_t)done * st->channels;
+    for (int part = 0; part < 2; part++) {  // the full blocks, then a last block of `tail` channels
+        const int b0 = part ? blocks : 0, b1 = part ? blocks + (tail > 0) : blocks;
+        if (b0 == b1) continue;
+        const int t = part ? tail : 0;
+        if (cut.larger) pieces[part][cut.size + 1](st, 1, b0, b1, t, slots, ox, cut.larger, w, out, e);
+        pieces[part][cut.size](st, !cut.larger, b0, b1, t, slots, ox + done, cut.pieces - cut.larger, w, rest, &ep);
     }
 }
 
@@ -619,6 +679,12 @@ static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const f
     const int ks = g->kernel, oh = g->out_height, ow = g->out_width;
     const long plane = (long)oh * ow;
     sc_dw_stage st = sc_dw_stage_make(g, stage, input, cb, ce);
+    const sc_dw_staged_fn(*pieces)[SC_DW_ROW_PIXELS + 1] = ks == 5    ? sc_dw_staged_5
+                                                         : ks == 7  ? sc_dw_staged_7
+                                                         : ks == 9  ? sc_dw_staged_9
+                                                         : ks == 11 ? sc_dw_staged_11
+                                                         : ks == 13 ? sc_dw_staged_13
+                                                                    : sc_dw_wide;
     for (long p0 = pixel_begin; p0 < pixel_end;) {
         // The rest of an output row, or of the range.
         const long n = p0 / plane, rest = p0 - n * plane;
@@ -632,14 +698,7 @@ static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const f
         }
         const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * st.channels);
         float *out = output + (size_t)p0 * st.channels;
-        switch (ks) {
-        case 5: sc_dw_staged_run_5(&st, slots, ox, run, packed, out, &e); break;
-        case 7: sc_dw_staged_run_7(&st, slots, ox, run, packed, out, &e); break;
-        case 9: sc_dw_staged_run_9(&st, slots, ox, run, packed, out, &e); break;
-        case 11: sc_dw_staged_run_11(&st, slots, ox, run, packed, out, &e); break;
-        case 13: sc_dw_staged_run_13(&st, slots, ox, run, packed, out, &e); break;
-        default: sc_dw_wide_run(&st, slots, ox, run, packed, out, &e); break;
-        }
+        sc_dw_staged_run(&st, pieces, slots, ox, run, packed, out, &e);
         p0 += run;
     }
 }
@@ -660,12 +719,13 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
     const float *zero = scratch;
     memset(scratch, 0, (size_t)in_channels * sizeof(float));
     const float *ptr[SC_DW_MAX_TAPS * SC_DW_PIXELS];
-    // Stride 1 or 2 with an odd kernel, where a row has at least eight pixels whose taps are all inside
-    // the image (from column `first` to `last`): runs of such pixels by rows (sc_dw_rows). With fewer,
+    // 3 x 3, or 5 x 5 and 7 x 7 at stride 2 (at stride 1 they go by the stage), where a row has at least
+    // eight pixels whose taps are all inside the image (from column `first` to `last`): runs of such pixels by rows (sc_dw_rows). With fewer,
     // the row blocks hold too few independent sums (a 7 x 7 map through 7 x 7 taps has one such pixel
     // a row), and blocks of four pixels x sixteen channels ran faster.
     const int first = (pad + s - 1) / s, last = (w - ks + pad) / s;
-    const int by_rows = cg == 1 && mult == 1 && (s == 1 || s == 2) && (ks == 3 || ks == 5 || ks == 7) && last - first + 1 >= SC_DW_ROW_PIXELS;
+    const int row_kernel = s == 1 ? ks == 3 : s == 2 && (ks == 3 || ks == 5 || ks == 7);
+    const int by_rows = cg == 1 && mult == 1 && row_kernel && last - first + 1 >= SC_DW_ROW_PIXELS;
     for (long p0 = pixel_begin; p0 < pixel_end;) {
         // A block of pixels of one output row.
         const long n = p0 / plane, rest = p0 - n * plane;

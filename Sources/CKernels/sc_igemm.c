@@ -489,17 +489,20 @@ static inline __attribute__((always_inline)) void sc_depthwise_lanes(const sc_co
                     for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) ^ k] * w[(size_t)k * m + i];
             else if (mult == 1)
                 for (int i = 0; i < n; i++) acc[i] += src[c0 + i] * w[i];
-            else
-                for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) / mult] * w[i];
+            else  // by runs of one input channel's outputs, with no division per lane
+                for (int i = 0, q = c0 / mult, r = c0 - q * mult; i < n; q++, r = 0) {
+                    const int run = mult - r < n - i ? mult - r : n - i;
+                    for (int k = 0; k < run; k++, i++) acc[i] += src[q] * w[i];
+                }
         }
 }
 
 // Depthwise (one input channel per group): out[p][oc] = sum over taps of in[tap row][oc / multiplier]
 // * w[tap][oc]; grouped: the sum over taps and exchanges k of in[tap row][oc ^ k] * w[tap][k][oc].
-// Vectorized over output channels by the compiler (but a channel multiplier's lanes read their input
-// one by one): the portable level, and what sc_depthwise_avx2 does not take (kernels above 13 x 13,
-// but for odd ones up to 63 x 63 at stride 1 with one output channel per input channel), compiled a
-// second time for AVX2 and FMA.
+// Vectorized over output channels by the compiler (but a channel multiplier's lanes go by runs of one
+// input channel's outputs): the portable level, and what sc_depthwise_avx2 does not take (kernels above
+// 13 x 13, but for odd ones up to 63 x 63 at stride 1 with one output channel per input channel),
+// compiled a second time for AVX2 and FMA.
 static inline __attribute__((always_inline)) void sc_depthwise_nhwc_body(const sc_conv_geometry *g, const float *packed,
                                                                          const float *input, float *output,
                                                                          const sc_epilogue *e, const float *zero,

@@ -170,6 +170,8 @@ struct KernelTests {
         ConvCase(inChannels: 12, height: 2, width: 2, outChannels: 60, kernel: 5, stride: 1, pad: 2, groups: 12),
         ConvCase(inChannels: 6, height: 5, width: 8, outChannels: 18, kernel: 1, stride: 1, pad: 0, groups: 6),
         ConvCase(inChannels: 4, height: 3, width: 17, outChannels: 8, kernel: 15, stride: 1, pad: 7, groups: 4),
+        // (Its second block of 64 lanes starts inside an input channel's run of three.)
+        ConvCase(inChannels: 22, height: 4, width: 9, outChannels: 66, kernel: 15, stride: 1, pad: 7, groups: 22),
         // Multipliers 2, 4 and 8 broadcast each pixel's input channels into full blocks (lanes in
         // another order, put back at the end); a tail of a block by the general loads.
         ConvCase(
