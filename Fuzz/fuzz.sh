@@ -13,8 +13,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(spec safetensors npy plan planjson)
 
 scratch=.build-fuzz
-swift build --scratch-path "$scratch" --product sharesc-fuzz \
-  -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address -Xswiftc -use-ld=lld -Xlinker --export-dynamic
+Fuzz/build.sh --product sharesc-fuzz
 swift build --product sharesc  # an ordinary build, for the seed files
 
 # Seeds that sharesc writes, so that they follow its formats: weights, an image, a plan and its JSON.

@@ -1,4 +1,4 @@
-// Fuzz targets, one per reader of outside bytes. Built with `-sanitize=fuzzer,address` (Fuzz/fuzz.sh),
+// Fuzz targets, one per reader of outside bytes. In the sanitized build (Fuzz/build.sh, for Fuzz/fuzz.sh),
 // `sharesc-fuzz TARGET ...` hands the target to libFuzzer's driver. In an ordinary build,
 // `sharesc-fuzz TARGET FILE...` feeds each file to the target once: how a finding is reproduced (and
 // debugged) without the sanitizers.
@@ -80,8 +80,8 @@ enum Target: String, CaseIterable {
         + "/sharesc-fuzz-\(getpid()).plan"
 }
 
-// libFuzzer's driver, present when Fuzz/fuzz.sh built this with -sanitize=fuzzer (and exported it to
-// dlsym with --export-dynamic); absent from an ordinary build, which then replays files.
+// libFuzzer's driver, present in the sanitized build (Fuzz/build.sh links it and exports it to dlsym
+// with --export-dynamic); absent from an ordinary build, which then replays files.
 typealias Driver =
     @convention(c) (
         UnsafeMutablePointer<CInt>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
@@ -89,9 +89,8 @@ typealias Driver =
     ) -> CInt
 nonisolated(unsafe) var fuzzTarget = Target.spec
 
-/// The entry libFuzzer's runtime expects to link against (the driver below is given the same).
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+/// One input from libFuzzer's driver.
+func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     fuzzTarget.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
     return 0
 }
