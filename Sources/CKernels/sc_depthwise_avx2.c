@@ -720,9 +720,10 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
     memset(scratch, 0, (size_t)in_channels * sizeof(float));
     const float *ptr[SC_DW_MAX_TAPS * SC_DW_PIXELS];
     // 3 x 3, or 5 x 5 and 7 x 7 at stride 2 (at stride 1 they go by the stage), where a row has at least
-    // eight pixels whose taps are all inside the image (from column `first` to `last`): runs of such pixels by rows (sc_dw_rows). With fewer,
-    // the row blocks hold too few independent sums (a 7 x 7 map through 7 x 7 taps has one such pixel
-    // a row), and blocks of four pixels x sixteen channels ran faster.
+    // eight pixels whose taps are all inside the image (from column `first` to `last`): runs of such
+    // pixels by rows (sc_dw_rows). With fewer, the row blocks hold too few independent sums (a 7 x 7 map
+    // through 7 x 7 taps has one such pixel a row), and blocks of four pixels x sixteen channels ran
+    // faster.
     const int first = (pad + s - 1) / s, last = (w - ks + pad) / s;
     const int row_kernel = s == 1 ? ks == 3 : s == 2 && (ks == 3 || ks == 5 || ks == 7);
     const int by_rows = cg == 1 && mult == 1 && row_kernel && last - first + 1 >= SC_DW_ROW_PIXELS;
