@@ -199,7 +199,7 @@ struct ExecutorTests {
     }
 
     func relativeError(_ actual: [Float], _ expected: [Float]) -> Double {
-        let scale = expected.map { abs(Double($0)) }.max() ?? 1
+        let scale = largestMagnitude(expected)
         return largestDifference(actual, expected) / max(scale, 1e-30)
     }
 

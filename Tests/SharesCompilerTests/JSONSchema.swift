@@ -1,43 +1,5 @@
 import Foundation
 
-/// A JSON document as the schema validator sees it: integers apart from other numbers, so that
-/// `"type": "integer"` means what JSON Schema says.
-indirect enum JSONValue: Decodable, Equatable {
-    case null, bool(Bool), integer(Int), number(Double), string(String), array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    static func parse(_ text: String) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
-
-    var number: Double? {
-        switch self {
-        case .integer(let value): return Double(value)
-        case .number(let value): return value
-        case .null, .bool, .string, .array, .object: return nil
-        }
-    }
-}
-
 /// The subset of JSON Schema (draft 2020-12) that the schemas under docs/schemas/ use: `type`, `enum`,
 /// `minimum`, `required`, `properties`, `additionalProperties`, `items`, `anyOf` and `$ref` (within a
 /// file, `#/$defs/row`, or to another file of the directory, `report.schema.json#/$defs/row`). A keyword

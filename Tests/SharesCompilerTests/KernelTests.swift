@@ -26,7 +26,7 @@ struct KernelTests {
     /// max |actual - expected| / max |expected|.
     static func relativeError(_ actual: [Float], _ expected: [Double]) -> Double {
         precondition(actual.count == expected.count)
-        let scale = max(expected.map(abs).max() ?? 0, 1e-30)
+        let scale = max(largestMagnitude(expected), 1e-30)
         return largestDifference(actual, expected) / scale
     }
 
@@ -39,10 +39,12 @@ struct KernelTests {
     /// The second (pre-activation) output the epilogue writes beside `values`: scaled and shifted per
     /// channel, through ReLU if `relu`.
     static func secondOutput(_ values: [Double], scale: [Float], shift: [Float], relu: Bool) -> [Double] {
-        values.indices.map {
-            let v = values[$0] * Double(scale[$0 % scale.count]) + Double(shift[$0 % shift.count])
-            return relu ? max(v, 0) : v
+        var result = values
+        for index in result.indices {
+            let v = values[index] * Double(scale[index % scale.count]) + Double(shift[index % shift.count])
+            result[index] = relu ? max(v, 0) : v
         }
+        return result
     }
 
     /// An activation's definition in Double (the reference interpreter's, GELU written with erfc).
@@ -401,12 +403,13 @@ struct KernelTests {
                 pixels.lowerBound, pixels.upperBound, Int32(panels.lowerBound), Int32(panels.upperBound))
         }
         if ranges.count > 1 {
+            let panelOf = (0..<c.outChannels).map(c.panel(of:))
             for (pixels, panels) in ranges {
                 let alone = Guarded(count: c.outChannels * c.pixels, fill: Guarded.sentinel)
                 call(alone, pixels, panels)
                 let values = alone.values
                 for p in 0..<c.pixels {
-                    for o in 0..<c.outChannels where !(pixels.contains(p) && panels.contains(c.panel(of: o))) {
+                    for o in 0..<c.outChannels where !(pixels.contains(p) && panels.contains(panelOf[o])) {
                         intact = intact && values[p * c.outChannels + o] == Guarded.sentinel
                     }
                 }

@@ -81,7 +81,7 @@ struct OpCoverageTests {
         let input = RandomInput.images(2 * compilation.graph.inputShape.elementCount, seed: 4)
         let expected = ReferenceInterpreter.run(compilation.graph, weights: weights, input: input, batch: 2)
         let actual = try makeExecutor(Compiler.program(compilation), weights: weights, threads: 2).run(input, batch: 2)
-        let scale = max(expected.map { abs(Double($0)) }.max() ?? 0, 1e-30)
+        let scale = max(largestMagnitude(expected), 1e-30)
         let error = largestDifference(actual, expected)
         #expect(
             actual.count == expected.count && error / scale < 1e-5, "\(kind.rawValue): relative error \(error / scale)")

@@ -248,7 +248,7 @@ struct ReferenceInterpreterTests {
         let expected = try Self.onnxRuntime(graph, weights: weights, input: input, batch: batch)
         let actual = ReferenceInterpreter.run(graph, weights: weights, input: input, batch: batch)
         try #require(actual.count == expected.count)
-        let scale = expected.map { abs(Double($0)) }.max() ?? 0
+        let scale = largestMagnitude(expected)
         let difference = largestDifference(actual, expected)
         #expect(scale > 0)
         #expect(difference / scale <= 1e-4, "max abs diff \(difference), max abs \(scale)")

@@ -153,4 +153,27 @@ struct SchemaTests {
         ])
         #expect(unsupported.unsupportedKeywords(in: "c.schema.json") == ["c.schema.json#/properties/x/items/maxItems"])
     }
+
+    /// The validator's JSON parser against RFC 8259: values of every kind, escapes (a surrogate pair
+    /// too), integers apart from other numbers, and the malformed documents it must refuse.
+    @Test func jsonParserReadsTheStandardGrammar() throws {
+        let document =
+            #" {"a": [null, true, false, -0, 12, 3.0, 2.5e-1, 1E2], "s": "q\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"} "#
+        #expect(
+            try JSONValue.parse(document)
+                == .object([
+                    "a": .array([
+                        .null, .bool(true), .bool(false), .integer(0), .integer(12), .integer(3), .number(0.25),
+                        .integer(100)
+                    ]),
+                    "s": .string("q\"\\/\u{08}\u{0C}\n\r\té😀")
+                ]))
+        #expect(try JSONValue.parse("[]") == .array([]) && JSONValue.parse("{ }") == .object([:]))
+        for malformed in [
+            "", "01", "+1", "1.", ".5", "1e", "-", "[1,]", "[1 2]", #"{"a" 1}"#, "{1: 2}", #""\x""#, #""\ud800""#,
+            "\"a", "\"\u{01}\"", "nul", "1e999", "[] []"
+        ] {
+            #expect(throws: JSONParseError.self, "\(malformed.debugDescription)") { try JSONValue.parse(malformed) }
+        }
+    }
 }

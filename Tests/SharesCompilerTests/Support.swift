@@ -151,3 +151,40 @@ func largestDifference<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(
     }
     return worst
 }
+
+// The same for whole arrays, by index over their buffers: debug builds run generic code unspecialised,
+// and the loop over `zip` above took half the time of the kernel tests, which compare many outputs.
+func largestDifference(_ a: [Float], _ b: [Float]) -> Double {
+    a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in
+            largestDifference(count: min(a.count, b.count)) { Double(a[$0]) - Double(b[$0]) }
+        }
+    }
+}
+
+func largestDifference(_ a: [Float], _ b: [Double]) -> Double {
+    a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in largestDifference(count: min(a.count, b.count)) { Double(a[$0]) - b[$0] } }
+    }
+}
+
+private func largestDifference(count: Int, _ difference: (Int) -> Double) -> Double {
+    var worst = 0.0
+    var index = 0
+    while index < count {
+        let d = abs(difference(index))
+        if d.isNaN { return .nan }
+        if d > worst { worst = d }
+        index += 1
+    }
+    return worst
+}
+
+/// The largest |value|, NaNs skipped (0 for none): the scale of a relative error.
+func largestMagnitude(_ values: [Double]) -> Double {
+    values.withUnsafeBufferPointer { v in largestDifference(count: v.count) { v[$0].isNaN ? 0 : v[$0] } }
+}
+
+func largestMagnitude(_ values: [Float]) -> Double {
+    values.withUnsafeBufferPointer { v in largestDifference(count: v.count) { v[$0].isNaN ? 0 : Double(v[$0]) } }
+}
