@@ -366,6 +366,18 @@ struct DiagnosticsTests {
         )
     }
 
+    /// Past 200,000 layers in all (a 13 KB spec of long bodies times 20,000 blocks made billions, and ran
+    /// out of memory), the error is at the layer that crosses the limit, with its block and stage.
+    @Test func tooManyLayersAtTheLayerThatCrossesTheLimit() {
+        let body = Array(repeating: "relu", count: 100).joined(separator: ", ")
+        Self.check(
+            "input: [1, 1, 1]\nblocks:\n  b:\n    body: [\(body)]\nstages:\n  - {block: b, repeat: 2000}\n",
+            """
+            spec.yaml:4:126: error: the network has more than 200000 layers; 'stage1.block1981.relu20' crosses the limit
+            spec.yaml:6:5: note: in block 1981 of stage 'stage1' (block 'b')
+            """)
+    }
+
     /// An error whose consequence is an empty network stands alone ("no layers" followed from an unknown
     /// layer list); a block without convolutions says so (its list of convolutions was empty).
     @Test func followOnAndEmptyListsAreNotPrinted() {

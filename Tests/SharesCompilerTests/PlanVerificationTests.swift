@@ -62,6 +62,15 @@ struct PlanVerificationTests {
                 "memory.bufferOfValue[3] is 0, but the program's memory plan has "))
         #expect(problem { $0.memory.buffers.removeLast() }.hasPrefix("memory.buffers.count is "))
         #expect(problem { $0.memory.batch = 0 } == "memory.batch is 0; a plan's arena holds one image (1)")
+        // An output no step writes (with the memory plan edited to match: it has no buffer) ran into the
+        // executor, which trapped on its buffer.
+        #expect(
+            problem {
+                $0.program.values.append(.init(name: "ghost", shape: .image(channels: 1, height: 1, width: 1)))
+                $0.program.output = $0.program.values.count - 1
+                $0.outputShape = .image(channels: 1, height: 1, width: 1)
+                $0.memory.bufferOfValue.append(-1)
+            } == "program.output 'ghost' is never written by any step")
         #expect(
             problem { $0.memory.batch = 1 << 40 } == "memory.batch is 1099511627776; a plan's arena holds one image (1)"
         )

@@ -69,6 +69,7 @@ public enum Message: Error, Hashable, Sendable {
     case shareSelectsOneBlock(conv: String, stage: String)
     case stochasticDepthOutsideBody(place: String)
     case tooManyBlocks(Int, limit: Int)
+    case tooManyLayers(layer: String, limit: Int)
     // Shapes and ties
     case shapeNotImage(layer: String, shape: String)
     case shapeVanishes(layer: String, input: String)
@@ -252,6 +253,8 @@ public enum Message: Error, Hashable, Sendable {
             return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
         case .tooManyBlocks(let count, let limit):
             return "the network has \(count) blocks, more than \(limit); the blocks of this stage cross the limit"
+        case .tooManyLayers(let layer, let limit):
+            return "the network has more than \(limit) layers; '\(layer)' crosses the limit"
         case .shapeNotImage(let layer, let shape):
             return "\(layer) needs an image input (channels x height x width), found \(shape)"
         case .shapeVanishes(let layer, let input):

@@ -46,6 +46,9 @@ public enum ProgramVerifier {
                 problems.append("\(name): \(problem)")
             }
         }
+        if problems.isEmpty, !defined.contains(program.output) {
+            problems.append("program.output '\(program.values[program.output].name)' is never written by any step")
+        }
         return problems
     }
 

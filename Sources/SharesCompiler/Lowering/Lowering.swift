@@ -4,6 +4,9 @@ struct Lowering {
     /// Bounds that keep hostile specs from exhausting memory; real networks are far below them.
     static let maximumRepeat = 10_000
     static let maximumBlocks = 20_000
+    /// Graph nodes in all (layers and the input): long block bodies times many blocks grew without
+    /// bound (a 13 KB spec made billions), and every pass and report walks them.
+    static let maximumLayers = 200_000
     static let maximumChannels = 1 << 20
     static let maximumSpatial = 1 << 16
     static let maximumWindow = 1 << 10
@@ -443,6 +446,9 @@ struct Lowering {
         _ op: Op, inputs: [ValueID], name: String, section: Section, location: Location,
         inputShapes: [Shape]? = nil
     ) throws(CompileFailure) -> ValueID {
+        guard graph.nodes.count < Self.maximumLayers else {
+            throw CompileFailure(Diagnostic(at: location, .tooManyLayers(layer: name, limit: Self.maximumLayers)))
+        }
         let shapes = inputShapes ?? inputs.map { graph[$0].shape }
         switch ShapeRules.output(of: op, inputs: shapes, name: name) {
         case .failure(let message):
