@@ -26,7 +26,7 @@ struct Init: ParsableCommand {
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
             printWarnings(compilation.warnings)
             let weights = try WeightSource.initialized(InitOptions(seed: seed, randomizeBatchNorm: randomizeBatchNorm))
-                .load(for: compilation.graph).weights
+                .provider(for: compilation.graph)
             try WeightFile.write(compilation.graph, weights, to: output, seed: seed)
             return
                 "\(outputName(output)): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"

@@ -60,6 +60,35 @@ struct WeightTests {
         #expect(headerLength % 8 == 0)
     }
 
+    /// Files are written one tensor at a time (so that a network's weights are never held twice, or at
+    /// all when generated): the bytes are those of the whole encoding, and a tensor that fails on the way
+    /// leaves the file at the path as it was, with no temporary beside it.
+    @Test func streamedFilesEqualTheirEncodingAndFailWhole() throws {
+        struct FailingAt: WeightProvider {
+            let weights: WeightStore, failing: Int
+            func values(of parameter: Int) throws(CompileFailure) -> [Float] {
+                guard parameter != failing else {
+                    throw CompileFailure(Diagnostic(at: Location(file: "w", line: 1, column: 1), .emptySpec))
+                }
+                return weights.values[parameter]
+            }
+        }
+        let weights = WeightInitializer.initialize(graph, options: InitOptions(seed: 5, randomizeBatchNorm: true))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sharesc-stream-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("w.safetensors").path
+        try WeightFile.write(
+            graph, WeightGenerator(graph, options: InitOptions(seed: 5, randomizeBatchNorm: true)), to: path, seed: 5)
+        let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(written == WeightFile.encode(graph, weights, seed: 5))
+        #expect(throws: CompileFailure.self) {
+            try WeightFile.write(graph, FailingAt(weights: weights, failing: graph.parameters.count - 1), to: path)
+        }
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == written)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["w.safetensors"])
+    }
+
     func loadError(_ bytes: [UInt8]) -> String {
         do {
             let (tensors, _) = try Safetensors.decode(bytes, path: "w.safetensors")

@@ -42,21 +42,13 @@ public enum PlanFile {
     public static func write(_ document: PlanDocument, weights: some WeightProvider, to path: String)
         throws(CompileFailure)
     {
-        var tensors: [Safetensors.Tensor] = []
-        for (index, parameter) in document.program.parameters.enumerated() {
-            tensors.append(
-                Safetensors.Tensor(name: parameter.name, shape: parameter.shape, values: try weights.values(of: index)))
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self)
-        let bytes = Safetensors.encode(
-            tensors,
-            metadata: [
-                (formatKey, "plan"), (versionKey, String(document.formatVersion)),
-                (documentKey, json)
-            ])
-        try OutputFile.write(bytes, to: path)
+        try Safetensors.write(
+            document.program.parameters.map { ($0.name, $0.shape) },
+            metadata: [(formatKey, "plan"), (versionKey, String(document.formatVersion)), (documentKey, json)],
+            values: weights.values(of:), to: path)
     }
 
     /// The plan and a reader that streams its weights.

@@ -12,15 +12,37 @@ public enum OutputFile {
     public static let standardOutputPath = "-"
 
     public static func write(_ bytes: some Sequence<UInt8>, to path: String) throws(CompileFailure) {
+        let data = Array(bytes)
+        try write(to: path) { file throws(CompileFailure) in try file.append(data) }
+    }
+
+    /// Where `write(to:by:)` appends its chunks, in order.
+    public struct Sink {
+        fileprivate let descriptor: Int32
+        fileprivate let failure: (String) -> CompileFailure
+
+        /// Appends the elements' bytes as they are in memory (little-endian on x86-64 and arm64).
+        public func append<Element: BitwiseCopyable>(_ elements: [Element]) throws(CompileFailure) {
+            if let reason = elements.withUnsafeBytes({ writeAll($0, toDescriptor: descriptor) }) {
+                throw failure(reason)
+            }
+        }
+    }
+
+    /// Writes the chunks that `produce` appends, without holding them all: a plan's or a weights file's
+    /// tensors one at a time (all of them at once, then the file's bytes, needed twice the weights'
+    /// memory). A failure of `produce` leaves the path as it was, as a failed write does.
+    public static func write(to path: String, by produce: (Sink) throws(CompileFailure) -> Void) throws(CompileFailure)
+    {
         func failure(_ reason: String) -> CompileFailure {
             CompileFailure(
                 Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: reason)))
         }
         guard !path.isEmpty else { throw failure("the path is empty; expected a file name") }
-        if path == standardOutputPath {
-            if let reason = writeAll(Array(bytes), toDescriptor: STDOUT_FILENO) { throw failure(reason) }
-            return
+        func stream(to descriptor: Int32) throws(CompileFailure) {
+            try produce(Sink(descriptor: descriptor, failure: failure))
         }
+        if path == standardOutputPath { return try stream(to: STDOUT_FILENO) }
         var status = stat(), directoryStatus = stat()
         let directory = split(path).directory
         let exists = stat(path, &status) == 0
@@ -37,9 +59,21 @@ public enum OutputFile {
         if exists, status.st_mode & S_IFMT == S_IFREG, access(path, W_OK) != 0 {
             throw failure(String(cString: strerror(errno)))
         }
-        let data = Array(bytes)
+        /// Opens `path` with `flags` and streams into it; nil where it cannot be opened (with the reason).
+        func stream(into path: String, flags: Int32, mode: mode_t = 0o644) throws(CompileFailure) -> String? {
+            let descriptor = open(path, flags, mode)
+            guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+            // (open's mode passes through the umask; an existing file's mode is given back exactly.)
+            if mode != 0o644 { fchmod(descriptor, mode) }
+            do throws(CompileFailure) { try stream(to: descriptor) } catch {
+                close(descriptor)
+                throw error
+            }
+            if close(descriptor) != 0 { throw failure(String(cString: strerror(errno))) }
+            return nil
+        }
         if exists, status.st_mode & S_IFMT != S_IFREG {
-            if let problem = writeAll(data, to: path, flags: O_WRONLY | O_TRUNC) { throw failure(problem.reason) }
+            if let reason = try stream(into: path, flags: O_WRONLY | O_TRUNC) { throw failure(reason) }
             return
         }
         // An existing file keeps its place (a symbolic link is written through, not replaced) and its mode.
@@ -49,18 +83,16 @@ public enum OutputFile {
         // (A name near the system's 255-byte limit leaves no room for the temporary's own.)
         let temporaryName = name.utf8.count > 200 ? ".sharesc-\(getpid())" : ".\(name).sharesc-\(getpid())"
         let temporary = (targetDirectory.isEmpty ? "" : targetDirectory + "/") + temporaryName
-        switch writeAll(data, to: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode) {
-        case nil: break
-        case .write(let reason):  // a full disk, a size limit: the file at the path stays as it was
-            unlink(temporary)
-            throw failure(reason)
-        case .open:
-            // Where no file can be made beside it (a directory that takes none, as /proc), the path
-            // itself, in place: its own failure says why.
-            if let problem = writeAll(data, to: path, flags: O_WRONLY | O_CREAT | O_TRUNC) {
-                throw failure(problem.reason)
+        do throws(CompileFailure) {
+            if try stream(into: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode) != nil {
+                // Where no file can be made beside it (a directory that takes none, as /proc), the path
+                // itself, in place: its own failure says why.
+                if let reason = try stream(into: path, flags: O_WRONLY | O_CREAT | O_TRUNC) { throw failure(reason) }
+                return
             }
-            return
+        } catch {
+            unlink(temporary)  // a full disk, a size limit, no memory: the file at the path stays as it was
+            throw error
         }
         guard rename(temporary, target) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -84,35 +116,16 @@ public enum OutputFile {
         return (slash == path.startIndex ? "/" : String(path[..<slash]), String(path[path.index(after: slash)...]))
     }
 
-    /// Why a file was not written: it could not be opened, or it was opened and the writing failed.
-    private enum Problem {
-        case open(String), write(String)
-        var reason: String {
-            switch self {
-            case .open(let reason), .write(let reason): reason
-            }
-        }
-    }
-
-    /// Writes `data` to the file `open` gives for `flags`; the system's reason on failure.
-    private static func writeAll(_ data: [UInt8], to path: String, flags: Int32, mode: mode_t = 0o644) -> Problem? {
-        let descriptor = open(path, flags, mode)
-        guard descriptor >= 0 else { return .open(String(cString: strerror(errno))) }
-        // (open's mode passes through the umask; an existing file's mode is given back exactly.)
-        if mode != 0o644 { fchmod(descriptor, mode) }
-        if let reason = writeAll(data, toDescriptor: descriptor) {
-            close(descriptor)
-            return .write(reason)
-        }
-        return close(descriptor) == 0 ? nil : .write(String(cString: strerror(errno)))
-    }
-
     /// Writes all of `data` to an open descriptor (a file's, standard output's), again where a write is
     /// interrupted or partial; the system's reason on failure.
     public static func writeAll(_ data: [UInt8], toDescriptor descriptor: Int32) -> String? {
+        data.withUnsafeBytes { writeAll($0, toDescriptor: descriptor) }
+    }
+
+    static func writeAll(_ data: UnsafeRawBufferPointer, toDescriptor descriptor: Int32) -> String? {
         var written = 0
         while written < data.count {
-            let count = data[written...].withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
+            let count = systemWrite(descriptor, data.baseAddress! + written, data.count - written)
             if count < 0 {
                 if errno == EINTR { continue }
                 return String(cString: strerror(errno))

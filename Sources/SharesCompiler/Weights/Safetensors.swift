@@ -15,29 +15,46 @@ public enum Safetensors {
     static let maximumHeaderBytes = 100 << 20
 
     public static func encode(_ tensors: [Tensor], metadata: [(key: String, value: String)]) -> [UInt8] {
+        var bytes = header(tensors.map { ($0.name, $0.shape) }, metadata: metadata)
+        // x86-64 and arm64 are little-endian, the byte order safetensors stores.
+        for tensor in tensors { tensor.values.withUnsafeBytes { bytes.append(contentsOf: $0) } }
+        return bytes
+    }
+
+    /// Writes a file of float32 tensors whose values `values(index)` hands out one at a time, so that no
+    /// more than one is held (with `encode`, every tensor and then the whole file were).
+    public static func write(
+        _ tensors: [(name: String, shape: [Int])], metadata: [(key: String, value: String)],
+        values: (Int) throws(CompileFailure) -> [Float], to path: String
+    ) throws(CompileFailure) {
+        try OutputFile.write(to: path) { file throws(CompileFailure) in
+            try file.append(header(tensors, metadata: metadata))
+            for (index, tensor) in tensors.enumerated() {
+                let values = try values(index)
+                precondition(values.count == Shape.checkedProduct(tensor.shape), "'\(tensor.name)' has the wrong count")
+                try file.append(values)
+            }
+        }
+    }
+
+    /// The file's bytes before the data: the header's length, then its JSON (each tensor's dtype, shape
+    /// and byte range, after `__metadata__`), padded with spaces so that the data starts 8-byte aligned,
+    /// as the reference implementation does.
+    static func header(_ tensors: [(name: String, shape: [Int])], metadata: [(key: String, value: String)]) -> [UInt8] {
         var entries = [
             "\"__metadata__\":{" + metadata.map { "\(json($0.key)):\(json($0.value))" }.joined(separator: ",") + "}"
         ]
         var offset = 0
         for tensor in tensors {
-            let end = offset + 4 * tensor.values.count
+            let end = offset + 4 * (Shape.checkedProduct(tensor.shape) ?? 0)
             entries.append(
                 "\(json(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
                     + "\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
-        // Pad with spaces so that the data starts 8-byte aligned, as the reference implementation does.
         while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(8 + header.count + offset)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: header)
-        for tensor in tensors {
-            // x86-64 and arm64 are little-endian, the byte order safetensors stores.
-            tensor.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-        }
-        return bytes
+        return withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
     }
 
     /// The element types sharesc reads.

@@ -32,10 +32,13 @@ public enum WeightFile {
         return entries
     }
 
-    public static func write(_ graph: Graph, _ weights: WeightStore, to path: String, seed: UInt64? = nil)
+    /// Writes the file one tensor at a time, as `weights` hands them out.
+    public static func write(_ graph: Graph, _ weights: some WeightProvider, to path: String, seed: UInt64? = nil)
         throws(CompileFailure)
     {
-        try OutputFile.write(encode(graph, weights, seed: seed), to: path)
+        try Safetensors.write(
+            graph.parameters.map { ($0.name, $0.shape) }, metadata: metadata(graph, seed: seed),
+            values: weights.values(of:), to: path)
     }
 
     /// The file's weights for the graph, and notes on what was adapted from a PyTorch checkpoint.

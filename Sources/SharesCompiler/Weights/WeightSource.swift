@@ -1,6 +1,3 @@
-import CKernels
-import Foundation
-
 /// Where a command's weights come from: a safetensors file checked against the graph, or fresh
 /// deterministic initial values.
 public enum WeightSource: Sendable {
@@ -12,8 +9,10 @@ public enum WeightSource: Sendable {
         switch self {
         case .file(let path): return try WeightFile.read(path, for: graph)
         case .initialized(let options):
-            try Self.checkAllocatable(graph)
-            return (WeightInitializer.initialize(graph, options: options), [])
+            let generator = try Self.generator(graph, options)
+            var values: [[Float]] = []
+            for index in graph.parameters.indices { values.append(try generator.values(of: index)) }
+            return (WeightStore(values: values), [])
         }
     }
 
@@ -23,27 +22,16 @@ public enum WeightSource: Sendable {
         switch self {
         case .file(let path):
             return try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
-        case .initialized(let options):
-            try Self.checkAllocatable(graph)
-            return WeightGenerator(graph, options: options)
+        case .initialized(let options): return try Self.generator(graph, options)
         }
     }
 
-    /// Generated weights are as large as the spec says, which may be more than the machine has (a
-    /// 1048576 -> 1048576 convolution is 2^40 floats): each must be allocatable once, or the error
-    /// points at the first layer that uses it, instead of the allocation trapping. (A file's tensors
-    /// are bounded by the file's own size.)
-    static func checkAllocatable(_ graph: Graph) throws(CompileFailure) {
-        for parameter in graph.parameters {
-            let bytes = parameter.elementCount * MemoryLayout<Float>.size
-            guard sc_can_allocate(bytes) != 0 else {
-                let user = graph.nodes.first { $0.op.parameters.contains(parameter.id) }
-                throw CompileFailure(
-                    Diagnostic(
-                        at: user?.location ?? Location(file: "<spec>", line: 1, column: 1),
-                        .outOfMemory(bytes: bytes, purpose: "'\(parameter.name)'")))
-            }
-        }
+    /// A generator whose every tensor could be allocated alone: a tensor too large for the machine is
+    /// refused before anything runs or is written.
+    private static func generator(_ graph: Graph, _ options: InitOptions) throws(CompileFailure) -> WeightGenerator {
+        let generator = WeightGenerator(graph, options: options)
+        for index in graph.parameters.indices { try generator.checkAllocatable(index) }
+        return generator
     }
 
     /// The seed to record in a written weights file, if the weights were generated.

@@ -1,3 +1,5 @@
+import CKernels
+
 /// The values of a graph's distinct parameters, one float32 buffer per `ParameterID`:
 /// a tied weight is one buffer, whatever the number of its uses.
 public struct WeightStore: Sendable, Equatable {
@@ -63,12 +65,16 @@ public struct WeightGenerator: WeightProvider, Sendable {
     private let biasFanIn: [ParameterID: Int]
     /// A layer scale starts at its layer's `init`.
     private let layerScaleInitial: [ParameterID: Double]
+    /// Each parameter's first layer, where an error about it points.
+    private let firstUse: [ParameterID: Location]
 
     public init(_ graph: Graph, options: InitOptions) {
         parameters = graph.parameters
         self.options = options
-        var fanIn: [ParameterID: Int] = [:], initial: [ParameterID: Double] = [:]
+        var fanIn: [ParameterID: Int] = [:], initial: [ParameterID: Double] = [:],
+            firstUse: [ParameterID: Location] = [:]
         for node in graph.nodes {
+            for parameter in node.op.parameters where firstUse[parameter] == nil { firstUse[parameter] = node.location }
             switch node.op {
             case .conv(let conv): conv.bias.map { fanIn[$0] = graph[conv.weight].elementCount / conv.outChannels }
             case .linear(let linear): linear.bias.map { fanIn[$0] = graph[linear.weight].shape[1] }
@@ -83,9 +89,27 @@ public struct WeightGenerator: WeightProvider, Sendable {
         }
         biasFanIn = fanIn
         layerScaleInitial = initial
+        self.firstUse = firstUse
     }
 
-    public func values(of parameter: Int) -> [Float] { generate(parameter) }
+    /// Checked as each tensor is made, while the ones made before it may hold the memory it needs.
+    public func values(of parameter: Int) throws(CompileFailure) -> [Float] {
+        try checkAllocatable(parameter)
+        return generate(parameter)
+    }
+
+    /// Generated weights are as large as the spec says, which may be more than the machine has (a
+    /// 1048576 -> 1048576 convolution is 2^40 floats): the error points at the first layer that uses
+    /// the tensor, where the allocation would trap.
+    func checkAllocatable(_ index: Int) throws(CompileFailure) {
+        let parameter = parameters[index]
+        let bytes = parameter.elementCount * MemoryLayout<Float>.size
+        guard sc_can_allocate(bytes) == 0 else { return }
+        throw CompileFailure(
+            Diagnostic(
+                at: firstUse[parameter.id] ?? Location(file: "<spec>", line: 1, column: 1),
+                .outOfMemory(bytes: bytes, purpose: "'\(parameter.name)'")))
+    }
 
     func generate(_ index: Int) -> [Float] {
         let parameter = parameters[index]
