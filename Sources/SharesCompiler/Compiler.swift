@@ -44,6 +44,8 @@ public struct Lowered: Sendable {
     public var warnings: [Diagnostic]
     /// The `--set` values it was lowered with.
     public var overrides: [VariableOverride]
+    /// Per node, and in all (every count fits 64 bits).
+    public var costs: [NodeCost], totals: CostTotals
 }
 
 public enum Compiler {
@@ -58,7 +60,10 @@ public enum Compiler {
             throw CompileFailure(
                 Diagnostic(at: spec.network.location, .internalError(problems.joined(separator: "; "))))
         }
-        return Lowered(spec: spec, graph: graph, warnings: warnings, overrides: overrides)
+        let costs = try CostAnalysis.run(graph)
+        return Lowered(
+            spec: spec, graph: graph, warnings: warnings, overrides: overrides, costs: costs,
+            totals: try CostTotals(graph, costs: costs))
     }
 
     /// The front and the report (cost analysis, and the sections `options` asks for).
@@ -68,9 +73,8 @@ public enum Compiler {
     }
 
     private static func compile(_ lowered: Lowered, options: CompileOptions) throws(CompileFailure) -> Compilation {
-        let graph = lowered.graph, warnings = lowered.warnings
-        let costs = try CostAnalysis.run(graph)
-        var report = try ReportBuilder.build(graph, costs: costs)
+        let graph = lowered.graph, warnings = lowered.warnings, costs = lowered.costs
+        var report = ReportBuilder.build(graph, costs: costs, totals: lowered.totals)
         if let depth = options.perLayer {
             report.perLayer = try LayerTableBuilder.build(graph, costs: costs, depth: depth)
         }

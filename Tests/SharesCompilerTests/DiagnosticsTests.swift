@@ -342,6 +342,32 @@ struct DiagnosticsTests {
                 + " values and counts to 64 bits")
     }
 
+    /// Totals past 64 bits (eight uses of a 2^60-MAC convolution) are refused where the graph is made,
+    /// for every command: a plan was written, and `--emit` printed, for a spec that the report refused.
+    @Test func countsPast64BitsAreRefusedByEveryStage() {
+        let spec = """
+            input: [1048576, 1024, 1024]
+            blocks:
+              b: {body: [conv: {out: 1048576, kernel: 1}], merge: none}
+            stages:
+              - {block: b, repeat: 8, share: {conv1: all}}
+            """
+        let expected =
+            "spec.yaml:1:8: error: the MAC count is too large to count: tensors are limited to 2^40 values and counts"
+            + " to 64 bits"
+        Self.check(spec, expected)
+        let options = CompileOptions(source: .memory(["spec.yaml": spec]))
+        for stage in Compiler.Stage.allCases {
+            #expect(throws: CompileFailure.self, "--emit \(stage)") {
+                _ = try Compiler.emit(stage, spec: "spec.yaml", options: options, format: .text, threads: 1)
+            }
+        }
+        do {
+            _ = try Compiler.lower("spec.yaml", options: options)
+            Issue.record("lowered")
+        } catch { #expect(error.description == expected) }
+    }
+
     @Test func absurdRepeatCount() {
         Self.check(
             "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, width: 4, repeat: 1000000000}\n",

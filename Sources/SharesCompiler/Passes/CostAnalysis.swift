@@ -35,6 +35,31 @@ public enum CostAnalysis {
     }
 }
 
+/// A network's totals, each counted in 64 bits: checked where the graph is made (`Compiler.lower`), so
+/// that every command refuses a network whose counts overflow, where only the report did (a plan was
+/// written for a spec that `check` refused).
+public struct CostTotals: Hashable, Sendable {
+    /// Distinct trainable parameters (a tied weight once), and buffers (batchnorm statistics).
+    public var parameters: Int, buffers: Int
+    /// Trainable parameters counted at every use, and multiply-accumulates.
+    public var perUse: Int, macs: Int
+    /// 2 x MACs.
+    public var flops: Int
+
+    public init(_ graph: Graph, costs: [NodeCost]) throws(CompileFailure) {
+        let location = graph.nodes.first?.location ?? Location(file: graph.source, line: 1, column: 1)
+        parameters = try checkedSum(
+            graph.parameters.filter(\.role.isTrainable).map(\.elementCount), at: location, "the parameter count")
+        buffers = try checkedSum(
+            graph.parameters.filter { !$0.role.isTrainable }.map(\.elementCount), at: location, "the buffer count")
+        perUse = try checkedSum(costs.map(\.parametersPerUse), at: location, "the parameter count")
+        macs = try checkedSum(costs.map(\.macs), at: location, "the MAC count")
+        let (doubled, overflow) = macs.multipliedReportingOverflow(by: 2)
+        if overflow { throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("the FLOP count"))) }
+        flops = doubled
+    }
+}
+
 /// Sums that cannot overflow silently: a network whose totals exceed 64 bits is reported, not wrapped.
 func checkedSum(_ values: [Int], at location: Location, _ what: String) throws(CompileFailure) -> Int {
     var total = 0

@@ -1,15 +1,7 @@
 /// Builds a `Report` from a graph and its per-node costs.
 public enum ReportBuilder {
-    public static func build(_ graph: Graph, costs: [NodeCost]) throws(CompileFailure) -> Report {
-        let location = graph.nodes.first?.location ?? Location(file: graph.source, line: 1, column: 1)
-        let trainable = graph.parameters.filter(\.role.isTrainable)
-        let total = try checkedSum(trainable.map(\.elementCount), at: location, "the parameter count")
-        let buffers = try checkedSum(
-            graph.parameters.filter { !$0.role.isTrainable }.map(\.elementCount), at: location, "the buffer count")
-        let perUse = try checkedSum(costs.map(\.parametersPerUse), at: location, "the parameter count")
-        let macs = try checkedSum(costs.map(\.macs), at: location, "the MAC count")
-        let (flops, overflow) = macs.multipliedReportingOverflow(by: 2)
-        if overflow { throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("the FLOP count"))) }
+    public static func build(_ graph: Graph, costs: [NodeCost], totals: CostTotals) -> Report {
+        let (total, buffers, perUse) = (totals.parameters, totals.buffers, totals.perUse)
         let weights = graph.nodes.flatMap(\.op.layerWeights)
 
         return Report(
@@ -19,7 +11,7 @@ public enum ReportBuilder {
             parameters: .init(
                 total: total, perUse: perUse, saved: perUse - total,
                 savedPercent: percent(perUse - total, of: perUse), buffers: buffers),
-            weightBytes: total * 4, bufferBytes: buffers * 4, macs: macs, flops: flops,
+            weightBytes: total * 4, bufferBytes: buffers * 4, macs: totals.macs, flops: totals.flops,
             layers: .init(total: weights.count, distinct: Set(weights).count),
             stages: stageRows(graph, costs: costs), ties: tieRows(graph))
     }
