@@ -983,6 +983,28 @@ struct DiagnosticsTests {
             """)
     }
 
+    /// A tied convolution whose groups do not divide its input says so, as an untied one does; the tie
+    /// reported a weight shape with a zero in it (4x0x3x3) instead.
+    @Test func tiedConvolutionWithIndivisibleGroupsSaysSo() {
+        let spec = """
+            input: [4, 8, 8]
+            blocks:
+              d:
+                body:
+                  - conv: {out: 4, kernel: 3, pad: 1, groups: 4}
+                  - conv: {out: 1, kernel: 1}
+                merge: none
+            stages:
+              - {block: d, repeat: 2, share: {conv1: all}}
+            """
+        let expected = """
+            spec.yaml:5:9: error: input channels 1 is not divisible by groups 4
+            spec.yaml:9:5: note: in block 2 of stage 'stage1' (block 'd')
+            """
+        Self.check(spec, expected)
+        Self.check(spec.replacingOccurrences(of: ", share: {conv1: all}", with: ""), expected)
+    }
+
     @Test func namedTieGroupAcrossStagesOfDifferentWidths() {
         Self.check(
             """

@@ -362,6 +362,11 @@ struct Lowering {
                 weight: ParameterID(-1), bias: nil)
             let hasBias = flag("bias", default: false)
             if hasBias { conv.bias = ParameterID(-1) }
+            // The layer's own geometry first: where its groups do not divide its input, its weight's shape
+            // has a zero in it, and a tie reported that shape instead.
+            if case .failure(let message) = ShapeRules.output(of: .conv(conv), inputs: [inputShape], name: layer.name) {
+                throw CompileFailure(Diagnostic(at: spec.location, message))
+            }
             let shapes = ShapeRules.parameterShapes(of: .conv(conv), input: inputShape)
             if let tie {
                 (conv.weight, conv.bias) = try tiedParameters(
