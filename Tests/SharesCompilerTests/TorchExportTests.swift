@@ -139,6 +139,8 @@ struct TorchExportTests {
     @Test(arguments: [
         ("module attribute", "conv: {out: 4, kernel: 1, name: training}", "layer 'training'"),
         ("section name", "conv: {out: 4, kernel: 1, name: shortcut}", "layer 'shortcut'"),
+        // The flag of `add-if-same-shape` (a layer of that name replaced it, and forward always added).
+        ("block flag", "conv: {out: 4, kernel: 1, name: use_res_connect}", "layer 'use_res_connect'"),
         ("private attribute", "conv: {out: 4, kernel: 1, name: _parameters}", "layer '_parameters'"),
         ("special method", "conv: {out: 4, kernel: 1, name: __class__}", "layer '__class__'")
     ])

@@ -287,8 +287,9 @@ struct TorchBlockClass {
     /// Whether the blocks are given their number in the stage (the template reads `$block_number`).
     var takesBlockNumber: Bool { arguments.contains { $0.specName == BlockBuiltins.blockNumber } }
 
-    /// Names a body layer cannot take: the block's own sections and flags.
-    static let sectionNames: Set<String> = ["pre", "shortcut", "post", "project"]
+    /// Names a body layer cannot take: the block's own sections and flags (`project`, and the
+    /// `use_res_connect` of `add-if-same-shape`).
+    static let sectionNames: Set<String> = ["pre", "shortcut", "post", "project", "use_res_connect"]
 
     /// The constructor call of one block: input channels, then the arguments the stage gives that
     /// differ from the defaults, whether it projects, and the convolutions it ties.
