@@ -68,7 +68,7 @@ struct Export: ParsableCommand {
                 }
                 try write(Data(source.utf8))
                 return
-                    "\(outputName(output)): PyTorch module \(compilation.graph.network) (\(compilation.graph.variant.rawValue)), "
+                    "\(outputName(output)): PyTorch module \(Report.label(compilation.graph, overrides: compilation.report.overrides)), "
                     + "\(SharesCompiler.Format.counted(compilation.report.parameters.total, "parameter")), "
                     + "\(compilation.graph.ties.count) tied" + fits
             case .onnx:

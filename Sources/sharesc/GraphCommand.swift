@@ -35,10 +35,11 @@ struct Graph: ParsableCommand {
             let format = try output.map { path throws(CompileFailure) in try DOTRendering.FileFormat(path: path) }
             let compilation = try Compiler.compile(spec, options: options.compileOptions)
             printWarnings(compilation.warnings)
-            let graph = compilation.graph
+            let graph = compilation.graph, overrides = compilation.report.overrides
             let dot =
-                try block.map { name throws(CompileFailure) in try DOTRendering.renderBlock(graph, named: name) }
-                ?? DOTRendering.render(graph, detail: expand ? .expanded : .collapsed)
+                try block.map { name throws(CompileFailure) in
+                    try DOTRendering.renderBlock(graph, named: name, overrides: overrides)
+                } ?? DOTRendering.render(graph, detail: expand ? .expanded : .collapsed, overrides: overrides)
             guard let output, let format else { return dot }
             if format == .dot {
                 try write(dot, to: output)
@@ -46,7 +47,7 @@ struct Graph: ParsableCommand {
                 try Graphviz.render(dot, format: format, to: output)
             }
             let what = block.map { "block \($0)" } ?? (expand ? "every block" : "identical blocks collapsed")
-            return "\(outputName(output)): \(graph.network) (\(graph.variant.rawValue)), \(what)"
+            return "\(outputName(output)): \(Report.label(graph, overrides: overrides)), \(what)"
         }
         if let output { emitSummary(text, of: output) } else { emit(text) }
     }

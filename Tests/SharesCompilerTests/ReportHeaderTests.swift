@@ -36,6 +36,26 @@ struct ReportHeaderTests {
         #expect(try Self.json(plain)["overrides"] as? [String] == [])
     }
 
+    /// A comparison and a picture name their networks with the overrides too: a saved comparison at
+    /// `--set depth=29` read as one at the defaults.
+    @Test func overridesAreInComparisonsAndPictures() throws {
+        let overrides = ["depth=29"]
+        let shared = try compileShipped("cifar/sharesnet-164.yaml", overrides: overrides)
+        let sequential = try compileShipped("cifar/sharesnet-164.yaml", sequential: true, overrides: overrides)
+        let comparison = Comparison(shared.report, sequential.report)
+        #expect(
+            Self.firstLine(comparison.rendered(as: .text))
+                == "sharesnet-164 (shared) --set depth=29 vs sharesnet-164 (sequential) --set depth=29")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(comparison.rendered(as: .json).utf8)) as? [String: Any])
+        #expect((json["b"] as? [String: Any])?["overrides"] as? [String] == overrides)
+        let title = "label=\"sharesnet-164 (shared) --set depth=29\""
+        #expect(DOTRendering.render(shared.graph, overrides: overrides).contains(title))
+        #expect(
+            try DOTRendering.renderBlock(shared.graph, named: "stage1.block1", overrides: overrides).contains(
+                "of sharesnet-164 (shared) --set depth=29\""))
+    }
+
     /// A share that reaches one block shares nothing: a warning with its location, and no tie left.
     @Test func warningsAreInTheJSONWithTheirLocations() throws {
         let compilation = try compileInMemory(

@@ -2,12 +2,13 @@
 /// clusters for the `pre`, body, `shortcut` and `post` paths, joined at the residual add. A template
 /// has no shapes of its own, so a block built from it is drawn, and the title says which.
 enum BlockDOT {
-    static func render(_ graph: Graph, named name: String) throws(CompileFailure) -> String {
+    /// `network`: how the title names the network.
+    static func render(_ graph: Graph, named name: String, network: String) throws(CompileFailure) -> String {
         let (stage, block) = try instance(graph, named: name)
         let section = Section.block(stage: stage, block: block)
         let nodes = graph.nodes.filter { $0.section == section }
         let info = graph.stages[stage]
-        let title = "\(info.template), as \(info.name).block\(block) of \(graph.network) (\(graph.variant.rawValue))"
+        let title = "\(info.template), as \(info.name).block\(block) of \(network)"
         var out = DOTRendering.header(graph, title: title)
         // A block without layers (an empty body, no merge) passes its input through.
         guard let firstNode = nodes.first, let last = nodes.last else { return out + "  in -> out;\n}\n" }

@@ -5,6 +5,15 @@ public struct Comparison: Codable, Hashable, Sendable {
         public var network: String
         public var variant: Graph.Variant
         public var source: String
+        /// The `--set name=value` overrides the side was compiled with, as written.
+        public var overrides: [String]
+
+        init(_ report: Report) {
+            (network, variant, source, overrides) = (report.network, report.variant, report.source, report.overrides)
+        }
+
+        /// As the report's first line names it: `resnet-56 (shared) --set depth=20`.
+        var label: String { Report.label(network, variant, overrides: overrides) }
     }
 
     public struct Metric: Codable, Hashable, Sendable {
@@ -41,8 +50,8 @@ public struct Comparison: Codable, Hashable, Sendable {
     public var stages: [StageDelta]
 
     public init(_ a: Report, _ b: Report) {
-        self.a = Side(network: a.network, variant: a.variant, source: a.source)
-        self.b = Side(network: b.network, variant: b.variant, source: b.source)
+        self.a = Side(a)
+        self.b = Side(b)
         totals = [
             Metric("parameters", a.parameters.total, b.parameters.total),
             Metric("parameters per use", a.parameters.perUse, b.parameters.perUse),
@@ -95,12 +104,8 @@ enum ComparisonText {
         var out = ""
         func heading(_ title: String) { out += markdown ? "\n## \(title)\n\n" : "\n\(title)\n" }
         func table(_ table: Table) { out += markdown ? table.markdown() : table.text() }
-        func label(_ side: Comparison.Side) -> String { "\(side.network) (\(side.variant.rawValue))" }
-
-        out +=
-            markdown
-            ? "# \(Markdown.escaped(label(comparison.a))) vs \(Markdown.escaped(label(comparison.b)))\n\n"
-            : "\(label(comparison.a)) vs \(label(comparison.b))\n"
+        let (a, b) = (comparison.a.label, comparison.b.label)
+        out += markdown ? "# \(Markdown.escaped(a)) vs \(Markdown.escaped(b))\n\n" : "\(a) vs \(b)\n"
         out +=
             markdown
             ? "A is \(Markdown.code(comparison.a.source)), B is \(Markdown.code(comparison.b.source)). Differences are B - A, relative to A.\n"

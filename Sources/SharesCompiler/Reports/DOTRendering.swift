@@ -9,15 +9,17 @@ public enum DOTRendering {
         case expanded
     }
 
-    /// The network at stage and block level.
-    public static func render(_ graph: Graph, detail: Detail = .collapsed) -> String {
-        NetworkDOT.render(graph, collapse: detail == .collapsed)
+    /// The network at stage and block level; `overrides` (the `--set` values) go into the title.
+    public static func render(_ graph: Graph, detail: Detail = .collapsed, overrides: [String] = []) -> String {
+        NetworkDOT.render(graph, collapse: detail == .collapsed, title: Report.label(graph, overrides: overrides))
     }
 
     /// The inside of one block: a template's name draws the first block built from it (the first with
     /// the most layers, so that a projection shortcut shows); `stage2.block3` draws that block.
-    public static func renderBlock(_ graph: Graph, named name: String) throws(CompileFailure) -> String {
-        try BlockDOT.render(graph, named: name)
+    public static func renderBlock(_ graph: Graph, named name: String, overrides: [String] = []) throws(CompileFailure)
+        -> String
+    {
+        try BlockDOT.render(graph, named: name, network: Report.label(graph, overrides: overrides))
     }
 
     /// The file formats `sharesc graph -o` writes, from the file's extension.

@@ -1,9 +1,9 @@
 /// The stage-level picture: input, stem, one cluster per stage with its blocks (or runs of identical
 /// blocks), head; each tied weight one cylinder with a dashed edge to every unit that uses it.
 enum NetworkDOT {
-    static func render(_ graph: Graph, collapse: Bool) -> String {
+    static func render(_ graph: Graph, collapse: Bool, title: String) -> String {
         let units = PictureUnits(graph, collapse: collapse).units
-        var out = DOTRendering.header(graph, title: "\(graph.network) (\(graph.variant.rawValue))")
+        var out = DOTRendering.header(graph, title: title)
 
         // Each tie's users, in network order: the unit and the layers in it that read the tie (each once, by
         // name). Gathered in one pass over the units: a pass over the units for each tie was quadratic.

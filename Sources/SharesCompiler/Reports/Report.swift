@@ -66,6 +66,16 @@ public struct Report: Codable, Hashable, Sendable {
     public var memory: Memory?
     /// The `--set name=value` overrides the network was compiled with, as written.
     public var overrides: [String] = []
+
+    /// How a report or a comparison names a network: `resnet-56 (shared) --set depth=20` (`--set` changes
+    /// the network, so the name says which settings it was compiled with).
+    public static func label(_ network: String, _ variant: Graph.Variant, overrides: [String]) -> String {
+        "\(network) (\(variant.rawValue))" + overrides.map { " --set \($0)" }.joined()
+    }
+
+    public static func label(_ graph: Graph, overrides: [String]) -> String {
+        label(graph.network, graph.variant, overrides: overrides)
+    }
     /// Non-fatal findings of the compilation (also printed to standard error by the commands).
     public var warnings: [Warning] = []
 

@@ -22,9 +22,7 @@ enum ReportText {
         func heading(_ title: String) { out += markdown ? "\n## \(title)\n\n" : "\n\(title)\n" }
         func table(_ table: Table) { out += markdown ? table.markdown() : table.text() }
 
-        // `--set` changes the network, so the name line says which settings it was compiled with.
-        let name =
-            "\(report.network) (\(report.variant.rawValue))" + report.overrides.map { " --set \($0)" }.joined()
+        let name = Report.label(report.network, report.variant, overrides: report.overrides)
         out += markdown ? "# \(Markdown.escaped(name))\n\n" : "\(name)\n"
         out +=
             (markdown
