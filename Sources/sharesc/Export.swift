@@ -7,9 +7,9 @@ struct Export: ParsableCommand {
         abstract: "Export the network as an ONNX model or a PyTorch module, tied weights stored once.",
         discussion: """
             The format follows the output's extension (.onnx, .py) unless --format says it.
-            ONNX: opset 17, input `input` (N x C x H x W float32, N dynamic), output `logits`; a tied weight
+            ONNX: opset 17, input `input` (N x C x H x W float32, N dynamic), output `logits`; a tied weight \
             is one initializer consumed by several Conv nodes.
-            PyTorch: one Python file importing only torch; `create_model()` returns the network, whose
+            PyTorch: one Python file importing only torch; `create_model()` returns the network, whose \
             state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter.
             It holds no weights: --weights only checks that a file fits it (for load_state_dict).
             Examples:

@@ -6,9 +6,9 @@ struct Graph: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw the network as Graphviz DOT (or SVG/PNG through Graphviz), each tied weight one node.",
         discussion: """
-            Blocks are grouped by stage, and consecutive blocks that are alike layer for layer are drawn as one
-            node with their count ("block2..block18 x17"); --expand draws every block. Each tied weight is a
-            coloured cylinder naming the layers that use it, with dashed edges to their blocks. --block draws
+            Blocks are grouped by stage, and consecutive blocks that are alike layer for layer are drawn as one \
+            node with their count ("block2..block18 x17"); --expand draws every block. Each tied weight is a \
+            coloured cylinder naming the layers that use it, with dashed edges to their blocks. --block draws \
             the inside of one block: a template's name (its first, fullest block) or one block (stage2.block1).
             -o writes the DOT (.dot) or renders it with Graphviz's dot (.svg, .png), which must be installed.
             Examples:

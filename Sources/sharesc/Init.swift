@@ -5,8 +5,8 @@ struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write deterministic initial weights as a safetensors file.",
         discussion: """
-            One tensor per distinct parameter: a tied weight is stored once (e.g. stage3.shared.conv2.weight),
-            and __metadata__ lists the layers that use it. Conv weights are He-normal (fan-out), batchnorm
+            One tensor per distinct parameter: a tied weight is stored once (e.g. stage3.shared.conv2.weight), \
+            and __metadata__ lists the layers that use it. Conv weights are He-normal (fan-out), batchnorm \
             gamma 1 / beta 0 / mean 0 / variance 1, linear layers as PyTorch initialises them.
             Examples:
               sharesc init Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.safetensors

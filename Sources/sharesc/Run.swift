@@ -6,8 +6,8 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a network on the CPU and print its top-5 classes, or write its outputs.",
         discussion: """
-            Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output
-            N x classes (N x C x H x W for a network without a classifier, whose five largest values are printed at
+            Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output \
+            N x classes (N x C x H x W for a network without a classifier, whose five largest values are printed at \
             [channel, row, column]). Without --input, a deterministic random input of --batch images is used.
             Examples:
               sharesc run Architectures/cifar/sharesnet-164.yaml --seed 1

@@ -134,7 +134,7 @@ struct CLITests {
         let result = try Self.run(["check", "Architectures/cifar/wrn-40-4.yaml", "--set", "depth=28", "--set", "k=10"])
         #expect(result.status == 0)
         #expect(
-            result.stdout == "Architectures/cifar/wrn-40-4.yaml: ok: wrn-40-4, 36479194 parameters, 0 tied weights\n")
+            result.stdout == "Architectures/cifar/wrn-40-4.yaml: ok: wrn-40-4, 36,479,194 parameters, 0 tied weights\n")
     }
 
     @Test func invalidSpecPrintsLocatedErrorsOnlyToStderr() throws {
@@ -625,7 +625,7 @@ struct WeightCLITests {
             "export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", model, "--weights", weights
         ])
         #expect(exported.status == 0)
-        #expect(exported.stdout == "\(model): 142 initializers (3 tied), 263834 parameters, opset 17\n")
+        #expect(exported.stdout == "\(model): 142 initializers (3 tied), 263,834 parameters, opset 17\n")
         // The shared weights do not fit the sequential variant: every missing per-use tensor is named.
         let mismatch = try CLITests.run([
             "export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "--sequential",

@@ -41,11 +41,11 @@ struct FormatTests {
         #expect("阶段二".displayWidth == 6 && "e\u{301}".displayWidth == 1 && "a\u{200B}b".displayWidth == 2)
     }
 
-    /// One of a thing is singular: `1 tied weight`, not `1 tied weights`.
+    /// One of a thing is singular: `1 tied weight`, not `1 tied weights`; digits are grouped as in the reports.
     @Test func countsAgreeWithTheirNoun() {
         #expect(Format.counted(1, "tied weight") == "1 tied weight")
         #expect(Format.counted(0, "parameter") == "0 parameters")
-        #expect(Format.counted(36_479_194, "parameter") == "36479194 parameters")
+        #expect(Format.counted(36_479_194, "parameter") == "36,479,194 parameters")
     }
 
     /// A change keeps its sign however small; only no change at all is unsigned.

@@ -4,7 +4,7 @@ public enum GraphPrinter {
     public static func print(_ graph: Graph) -> String {
         var lines = ["graph \"\(graph.network)\" \(graph.variant.rawValue) input \(graph.inputShape)"]
         let uses = graph.parameterUseCounts()
-        lines.append("parameters \(graph.parameters.count):")
+        lines.append("parameter tensors \(graph.parameters.count):")
         for parameter in graph.parameters {
             var line = "  \(parameter.id) \(parameter.name) \(parameter.shape.map(String.init).joined(separator: "x"))"
             if let tie = parameter.tie { line += " tie=\(tie) uses=\(uses[parameter.id.index])" }

@@ -39,7 +39,7 @@ public enum ProgramPrinter {
         let program = plan.program, memory = plan.memory
         var lines = [
             "plan \"\(program.network)\" \(program.variant.rawValue), \(plan.schedule.threads) threads, arena \(memory.arenaBytes)"
-                + " bytes per image (lower bound \(memory.lowerBoundBytes)), \(program.parameters.count) distinct parameters"
+                + " bytes per image (lower bound \(memory.lowerBoundBytes)), \(Format.counted(program.parameters.count, "distinct parameter tensor"))"
         ]
         for parameter in program.parameters where parameter.uses > 1 {
             lines.append(

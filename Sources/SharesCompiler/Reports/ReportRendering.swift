@@ -97,14 +97,14 @@ enum MemoryText {
         func row(_ label: String, _ bytes: Int) { table.add([label, Format.grouped(bytes), Format.bytes(bytes)]) }
         let i = memory.inference, t = memory.training, n = memory.batch
         row("inference: activation arena, one image", i.arenaBytesPerImage)
-        row("inference: \(n) arenas (the batch's activations laid out together)", i.arenaBytes)
+        row("inference: \(Format.counted(n, "arena")), one per image (`run` holds one per thread)", i.arenaBytes)
         row("inference: weights (distinct)", i.weightBytes)
         row("inference: buffers (batchnorm statistics)", i.bufferBytes)
         row("inference: total", i.totalBytes)
         row("training: weights (distinct)", t.weightBytes)
         row("training: gradients", t.gradientBytes)
         row("training: buffers (batchnorm statistics)", t.bufferBytes)
-        row("training: activations saved for backward, one image", t.savedActivationBytesPerImage)
+        row("training: activations saved for backward that grow with each image", t.savedActivationBytesPerImage)
         row("training: activations saved for backward, batch \(n)", t.savedActivationBytes)
         row("training: SGD momentum (1 x weights)", t.sgdMomentumBytes)
         row("training: Adam moments (2 x weights)", t.adamBytes)

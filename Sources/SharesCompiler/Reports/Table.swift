@@ -72,8 +72,11 @@ public enum Format {
         return (value < 0 ? "-" : "") + result
     }
 
-    /// A count and its noun, singular for one: `1 parameter`, `0 parameters`, `12 tied weights`.
-    public static func counted(_ count: Int, _ noun: String) -> String { "\(count) " + Self.noun(noun, for: count) }
+    /// A count and its noun, singular for one, digits grouped as in the reports: `1 parameter`,
+    /// `0 parameters`, `20,469,800 parameters`.
+    public static func counted(_ count: Int, _ noun: String) -> String {
+        grouped(count) + " " + Self.noun(noun, for: count)
+    }
 
     /// `noun` as it goes with `count`: `parameter` for one, `parameters` for any other count.
     static func noun(_ noun: String, for count: Int) -> String { count == 1 ? noun : noun + "s" }
