@@ -19,10 +19,16 @@ struct Run: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(help: "A .npy file of float32 images.") var input: String?
     @Option(help: "Write the outputs to this .npy file instead of printing the top 5.") var output: String?
-    @Option(parsing: .unconditional, help: "Images in the generated input (ignored with --input).") var batch: Int = 1
+    @Option(parsing: .unconditional, help: "Images in the generated input (default: 1).") var batch: Int?
 
     func validate() throws {
-        guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        if let batch {
+            guard input == nil else {
+                throw ValidationError(
+                    "--batch sizes the generated input; with --input, the file's first dimension does")
+            }
+            guard batch >= 1 && batch <= 4096 else { throw ValidationError("--batch must be between 1 and 4096") }
+        }
     }
 
     /// Each image's five largest outputs: classes, or for an output map (a network without a
@@ -69,7 +75,10 @@ struct Run: ParsableCommand {
 
     private func readInput(for loaded: LoadedModel) throws(CompileFailure) -> ([Float], Int) {
         let imageShape = loaded.inputShape.dims
-        guard let input else { return (RandomInput.images(batch * loaded.inputShape.elementCount, seed: 0), batch) }
+        guard let input else {
+            let batch = batch ?? 1
+            return (RandomInput.images(batch * loaded.inputShape.elementCount, seed: 0), batch)
+        }
         let (shape, values) = try NumPyFile.read(input)
         if shape == imageShape { return (values, 1) }
         guard shape.count == imageShape.count + 1, Array(shape.dropFirst()) == imageShape, shape[0] >= 1 else {

@@ -813,6 +813,11 @@ struct RunCLITests {
                 && stepsUnprofiled.stderr.contains("--profile-steps lists the steps --profile times"))
         let zeroThreads = try CLITests.run(["bench", spec, "--threads", "0"])
         #expect(zeroThreads.status == 64)
+        // The input file sets the batch (--batch was ignored).
+        let batchWithInput = try CLITests.run(["run", spec, "--input", "x.npy", "--batch", "4"])
+        #expect(
+            batchWithInput.status == 64
+                && batchWithInput.stderr.contains("--batch sizes the generated input; with --input, the file's"))
     }
 
     @Test func benchReportsTheDocumentedKeys() throws {
