@@ -7,9 +7,8 @@ struct Compile: ParsableCommand {
         abstract: "Compile a spec: print its report, print a pipeline stage, or write an executable plan.",
         discussion: """
             Parameters are the elements of the distinct trainable tensors (a tied weight counts once); "per use" \
-            counts every use, \
-            as a sharing-unaware tool would. MACs are multiply-accumulates of conv and linear layers per image, \
-            counted at every use; FLOPs = 2 x MACs.
+            counts every use, as a sharing-unaware tool would. MACs are multiply-accumulates of conv and linear \
+            layers per image, counted at every use; FLOPs = 2 x MACs.
             --emit prints a stage of the pipeline, as text or (--format json) JSON: spec (the spec after includes, \
             extends, variables and --set, as YAML; with --sequential, every share left out), graph (the lowered IR \
             with tied parameters), fused (kernel steps after batchnorm, residual-add and ReLU fusion), memory (one \

@@ -46,9 +46,7 @@ public enum WeightFile {
         -> (weights: WeightStore, notes: [Diagnostic])
     {
         let reader = try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
-        var values: [[Float]] = []
-        for index in graph.parameters.indices { values.append(try reader.values(of: index)) }
-        return (WeightStore(values: values), reader.notes)
+        return (try WeightStore.collect(reader, count: graph.parameters.count), reader.notes)
     }
 
     /// Checks every tensor against the graph: each parameter present once with its shape, nothing extra.

@@ -9,10 +9,7 @@ public enum WeightSource: Sendable {
         switch self {
         case .file(let path): return try WeightFile.read(path, for: graph)
         case .initialized(let options):
-            let generator = try Self.generator(graph, options)
-            var values: [[Float]] = []
-            for index in graph.parameters.indices { values.append(try generator.values(of: index)) }
-            return (WeightStore(values: values), [])
+            return (try WeightStore.collect(Self.generator(graph, options), count: graph.parameters.count), [])
         }
     }
 

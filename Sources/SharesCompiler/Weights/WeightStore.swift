@@ -54,6 +54,13 @@ extension WeightProvider {
 }
 
 extension WeightStore: WeightProvider {
+    /// Every tensor of `provider`, one for each of a graph's `count` parameters.
+    static func collect(_ provider: some WeightProvider, count: Int) throws(CompileFailure) -> WeightStore {
+        var values: [[Float]] = []
+        for index in 0..<count { values.append(try provider.values(of: index)) }
+        return WeightStore(values: values)
+    }
+
     public func values(of parameter: Int) -> [Float] { values[parameter] }
 }
 
