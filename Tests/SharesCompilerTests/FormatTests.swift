@@ -41,6 +41,18 @@ struct FormatTests {
         #expect("阶段二".displayWidth == 6 && "e\u{301}".displayWidth == 1 && "a\u{200B}b".displayWidth == 2)
     }
 
+    /// A tie's users: names that differ only in their block number make one entry, in the order each
+    /// first appears, with runs of blocks as ranges (a tie read by two convolutions of each block was
+    /// split into one entry per block).
+    @Test func useListsGroupBlocksOfTheSameLayer() {
+        let names = [
+            "stage1.block2.conv2", "stage1.block4.conv2", "stage2.block1.conv1", "stage2.block1.conv2",
+            "stage2.block2.conv2", "stage2.block3.conv1", "stage2.block3.conv2", "head.fc"
+        ]
+        #expect(
+            UseList.compact(names) == "stage1.block2,4.conv2, stage2.block1,3.conv1, stage2.block1-3.conv2, head.fc")
+    }
+
     /// One of a thing is singular: `1 tied weight`, not `1 tied weights`; digits are grouped as in the reports.
     @Test func countsAgreeWithTheirNoun() {
         #expect(Format.counted(1, "tied weight") == "1 tied weight")

@@ -117,8 +117,12 @@ enum MemoryText {
 /// Shortens lists of layer paths for tables: `stage1.block1.conv2, stage1.block2.conv2, stage1.block3.conv2`
 /// becomes `stage1.block1-3.conv2`.
 enum UseList {
+    /// Names that differ only in their block number make one entry, in the order each first appears
+    /// (a tie read by two convolutions of each block gives `stage2.block1-3.conv1, stage2.block1-3.conv2`,
+    /// where grouping only neighbours gave six).
     static func compact(_ names: [String]) -> String {
         var groups: [(prefix: String, suffix: String, blocks: [Int])] = []
+        var groupOf: [String: Int] = [:]
         var loose: [String] = []
         for name in names {
             guard let range = name.range(of: ".block"),
@@ -129,9 +133,10 @@ enum UseList {
                 continue
             }
             let prefix = String(name[..<range.upperBound]), suffix = String(name[dot...])
-            if let last = groups.indices.last, groups[last].prefix == prefix, groups[last].suffix == suffix {
-                groups[last].blocks.append(block)
+            if let group = groupOf[prefix + "\u{0}" + suffix] {
+                groups[group].blocks.append(block)
             } else {
+                groupOf[prefix + "\u{0}" + suffix] = groups.count
                 groups.append((prefix, suffix, [block]))
             }
         }
