@@ -15,8 +15,10 @@ enum TorchPrelude {
                 return F.conv2d(x, self.owner.weight, self.owner.bias, self.stride, self.padding, 1, self.groups)
 
             def extra_repr(self):
-                shape = tuple(self.owner.weight.shape)
-                return f"tied weight {shape}, stride={self.stride}, padding={self.padding}, groups={self.groups}"
+                return (
+                    f"tied weight {tuple(self.owner.weight.shape)}, stride={self.stride}, padding={self.padding}, "
+                    f"groups={self.groups}, bias={self.owner.bias is not None}"
+                )
 
 
         def conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, bias=False, tied=None):
