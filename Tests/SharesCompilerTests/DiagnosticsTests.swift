@@ -1005,6 +1005,30 @@ struct DiagnosticsTests {
         Self.check(spec.replacingOccurrences(of: ", share: {conv1: all}", with: ""), expected)
     }
 
+    /// Two layers whose paths meet (a squeeze-excite named `shortcut`, whose `fc1` is then the shortcut's
+    /// `fc1`) give one parameter name: an error at the second, with the first (an internal error at 1:1).
+    @Test func parameterNamesThatMeetAreNamed() {
+        Self.check(
+            """
+            input: [8, 8, 8]
+            blocks:
+              blk:
+                body:
+                  - conv: {out: 8, kernel: 3, pad: 1}
+                  - squeeze_excite: {name: shortcut, width: 4}
+                shortcut:
+                  layers: [conv: {name: fc1, out: 8, kernel: 1, bias: true}]
+                  when: always
+            stages: [{block: blk, repeat: 1}]
+            """,
+            """
+            spec.yaml:8:16: error: this layer's parameter 'stage1.block1.shortcut.fc1.weight' has the name of \
+            another layer's (their paths meet where a layer's name is a section's, as 'shortcut'); rename one of them
+            spec.yaml:6:9: note: the other 'stage1.block1.shortcut.fc1.weight' is this layer's
+            spec.yaml:10:10: note: in block 1 of stage 'stage1' (block 'blk')
+            """)
+    }
+
     @Test func namedTieGroupAcrossStagesOfDifferentWidths() {
         Self.check(
             """

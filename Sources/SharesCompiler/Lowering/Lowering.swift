@@ -21,6 +21,9 @@ struct Lowering {
     /// The groups of `declaredTies`, looked up per share entry (a search of the list made 10,000 groups quadratic).
     private var declaredGroups: Set<String> = []
     private var warnings: [Diagnostic] = []
+    /// Where each parameter name was made: two layers' paths can give one name (a layer named `shortcut`
+    /// holding `fc1`, and the shortcut's own `fc1`), which every file format needs unique.
+    private var parameterNames: [String: Location] = [:]
 
     /// The first use of a tie fixes its shape; later uses are checked against it.
     private struct TieState {
@@ -473,6 +476,12 @@ struct Lowering {
     ) throws(CompileFailure) -> ParameterID {
         guard let count = Shape.checkedProduct(shape), count <= ShapeRules.maximumElements else {
             throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
+        }
+        if let first = parameterNames.updateValue(location, forKey: name) {
+            throw CompileFailure(
+                Diagnostic(
+                    at: location, .parameterNameClash(name),
+                    notes: [Diagnostic.note(at: first, .parameterNameFirst(name))]))
         }
         let id = ParameterID(graph.parameters.count)
         graph.parameters.append(Parameter(id: id, name: name, shape: shape, role: role, tie: tie))
