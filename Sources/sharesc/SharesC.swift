@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct SharesC: ParsableCommand {
@@ -14,4 +15,11 @@ struct SharesC: ParsableCommand {
         version: "0.1.0",
         subcommands: [Check.self, Compile.self, Compare.self, Graph.self, Init.self, Export.self, Run.self, Bench.self]
     )
+
+    static func main() {
+        // A write past the file size limit (`ulimit -f`) then fails with its reason, and the output file
+        // is left whole, where the signal killed the process with its temporary file beside the output.
+        signal(SIGXFSZ, SIG_IGN)
+        main(nil)
+    }
 }

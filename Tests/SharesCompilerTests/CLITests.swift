@@ -203,6 +203,22 @@ struct CLITests {
                 == "error: cannot write to standard output: No space left on device\n")
     }
 
+    /// A write past the file size limit (`ulimit -f`) is an error with its reason: the file at the path
+    /// stays as it was and no temporary is left beside it (SIGXFSZ killed the process, leaving its
+    /// temporary file).
+    @Test func writesPastTheFileSizeLimitFailWhole() throws {
+        try Self.withScratchDirectory("limit") { directory in
+            let plan = directory + "/x.plan"
+            try Data("old".utf8).write(to: URL(fileURLWithPath: plan))
+            let command = "ulimit -f 4; exec \"$0\" compile Examples/1-custom-block.yaml -o \"$1\""
+            let result = try Self.run(["-c", command, Self.executable("sharesc").path, plan], executable: "/bin/bash")
+            #expect(result.status == 1)
+            #expect(result.stderr == "\(plan):1:1: error: cannot write '\(plan)': File too large\n")
+            #expect(try String(contentsOfFile: plan, encoding: .utf8) == "old")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["x.plan"])
+        }
+    }
+
     /// An output file is replaced whole, through a symbolic link that names it, keeping its mode.
     @Test func outputsReplaceFilesWholeThroughLinks() throws {
         try Self.withScratchDirectory("out") { directory in

@@ -83,16 +83,30 @@ public enum OutputFile {
         // (A name near the system's 255-byte limit leaves no room for the temporary's own.)
         let temporaryName = name.utf8.count > 200 ? ".sharesc-\(getpid())" : ".\(name).sharesc-\(getpid())"
         let temporary = (targetDirectory.isEmpty ? "" : targetDirectory + "/") + temporaryName
+        let temporaryProblem: String?
         do throws(CompileFailure) {
-            if try stream(into: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode) != nil {
-                // Where no file can be made beside it (a directory that takes none, as /proc), the path
-                // itself, in place: its own failure says why.
-                if let reason = try stream(into: path, flags: O_WRONLY | O_CREAT | O_TRUNC) { throw failure(reason) }
-                return
-            }
+            temporaryProblem = try stream(into: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode)
         } catch {
             unlink(temporary)  // a full disk, a size limit, no memory: the file at the path stays as it was
             throw error
+        }
+        if let reason = temporaryProblem {
+            // Where no file can be made beside it (a directory its user may not write), an existing file
+            // is not overwritten in place, which a failed write would leave cut short.
+            if exists {
+                let directory = targetDirectory.isEmpty ? "." : targetDirectory
+                throw failure(
+                    "no file can be made beside it in '\(directory)' (\(reason)) to replace it whole; it is left as it was"
+                )
+            }
+            // A new file is written at the path itself, and removed if the write fails.
+            let problem: String?
+            do throws(CompileFailure) { problem = try stream(into: path, flags: O_WRONLY | O_CREAT | O_EXCL) } catch {
+                unlink(path)
+                throw error
+            }
+            if let problem { throw failure(problem) }
+            return
         }
         guard rename(temporary, target) == 0 else {
             let reason = String(cString: strerror(errno))
