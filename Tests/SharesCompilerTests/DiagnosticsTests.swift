@@ -1005,27 +1005,41 @@ struct DiagnosticsTests {
         Self.check(spec.replacingOccurrences(of: ", share: {conv1: all}", with: ""), expected)
     }
 
-    /// Two layers whose paths meet (a squeeze-excite named `shortcut`, whose `fc1` is then the shortcut's
-    /// `fc1`) give one parameter name: an error at the second, with the first (an internal error at 1:1).
-    @Test func parameterNamesThatMeetAreNamed() {
-        Self.check(
+    /// Two layers whose paths meet in one name are an error at the second with a note at the first,
+    /// whatever made the name: a parameter of both (a squeeze-excite named `shortcut`, whose `fc1` is
+    /// then the shortcut's own `fc1`: an internal error at 1:1), or a layer and another's parameter (a
+    /// shortcut's conv named `weight`: an ONNX model with two definitions of one name, or a stage named
+    /// `shared` meeting a tie group's weight).
+    @Test func namesThatMeetAreNamed() {
+        func block(_ body: String, shortcut: String) -> String {
             """
             input: [8, 8, 8]
             blocks:
               blk:
-                body:
-                  - conv: {out: 8, kernel: 3, pad: 1}
-                  - squeeze_excite: {name: shortcut, width: 4}
-                shortcut:
-                  layers: [conv: {name: fc1, out: 8, kernel: 1, bias: true}]
-                  when: always
+                body: [conv: {out: 8, kernel: 3, pad: 1}, \(body)]
+                shortcut: {layers: [\(shortcut)], when: always}
             stages: [{block: blk, repeat: 1}]
-            """,
             """
-            spec.yaml:8:16: error: this layer's parameter 'stage1.block1.shortcut.fc1.weight' has the name of \
-            another layer's (their paths meet where a layer's name is a section's, as 'shortcut'); rename one of them
-            spec.yaml:6:9: note: the other 'stage1.block1.shortcut.fc1.weight' is this layer's
-            spec.yaml:10:10: note: in block 1 of stage 'stage1' (block 'blk')
+        }
+        let message = """
+            a name this layer makes for itself or its parameters, is also another layer's (paths meet where a layer \
+            is named as a section, a stage or a tie group is, as 'shortcut'); rename one
+            """
+        Self.check(
+            block(
+                "{squeeze_excite: {name: shortcut, width: 4}}",
+                shortcut: "conv: {name: fc1, out: 8, kernel: 1, bias: true}"),
+            """
+            spec.yaml:5:25: error: 'stage1.block1.shortcut.fc1.weight', \(message)
+            spec.yaml:4:48: note: the other 'stage1.block1.shortcut.fc1.weight' is this layer's
+            spec.yaml:6:10: note: in block 1 of stage 'stage1' (block 'blk')
+            """)
+        Self.check(
+            block("{conv: {name: shortcut, out: 8, kernel: 1}}", shortcut: "conv: {name: weight, out: 8, kernel: 1}"),
+            """
+            spec.yaml:5:25: error: 'stage1.block1.shortcut.weight', \(message)
+            spec.yaml:4:48: note: the other 'stage1.block1.shortcut.weight' is this layer's
+            spec.yaml:6:10: note: in block 1 of stage 'stage1' (block 'blk')
             """)
     }
 

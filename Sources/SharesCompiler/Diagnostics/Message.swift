@@ -81,8 +81,8 @@ public enum Message: Error, Hashable, Sendable {
     case tieShapeMismatch(group: String, use: String, shape: String, firstUse: String, firstShape: String)
     case tieFirstUse(group: String, use: String)
     case tieUse(String)
-    case parameterNameClash(String)
-    case parameterNameFirst(String)
+    case nameClash(String)
+    case nameClashFirst(String)
     case tieBiasMismatch(group: String, use: String, hasBias: Bool, firstUse: String)
     case expandedFrom(stage: String, block: Int, template: String)
     case declaredHere(String)
@@ -277,10 +277,10 @@ public enum Message: Error, Hashable, Sendable {
                 "tied convolutions must have identical weight shapes: tie '\(group)' has weight \(firstShape) from \(firstUse), but \(use) needs \(shape)"
         case .tieFirstUse(let group, let use): return "tie '\(group)' takes its weight from \(use), shared here"
         case .tieUse(let use): return "\(use) is this convolution"
-        case .parameterNameClash(let name):
-            return "this layer's parameter '\(name)' has the name of another layer's (their paths meet where a"
-                + " layer's name is a section's, as 'shortcut'); rename one of them"
-        case .parameterNameFirst(let name): return "the other '\(name)' is this layer's"
+        case .nameClash(let name):
+            return "'\(name)', a name this layer makes for itself or its parameters, is also another layer's (paths"
+                + " meet where a layer is named as a section, a stage or a tie group is, as 'shortcut'); rename one"
+        case .nameClashFirst(let name): return "the other '\(name)' is this layer's"
         case .tieBiasMismatch(let group, let use, let hasBias, let firstUse):
             return
                 "tied convolutions must agree on 'bias': tie '\(group)' \(hasBias ? "has no bias" : "has a bias") from \(firstUse), but \(use) has 'bias: \(hasBias)'"

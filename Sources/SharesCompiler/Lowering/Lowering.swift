@@ -21,9 +21,11 @@ struct Lowering {
     /// The groups of `declaredTies`, looked up per share entry (a search of the list made 10,000 groups quadratic).
     private var declaredGroups: Set<String> = []
     private var warnings: [Diagnostic] = []
-    /// Where each parameter name was made: two layers' paths can give one name (a layer named `shortcut`
-    /// holding `fc1`, and the shortcut's own `fc1`), which every file format needs unique.
-    private var parameterNames: [String: Location] = [:]
+    /// Where each name of a layer or parameter was made: two layers' paths can give one name (a layer
+    /// named `shortcut` holding `fc1`, and the shortcut's own `fc1`), and ONNX, PyTorch and the weights
+    /// files need every one unique. A tied convolution reserves the names its weight takes in the
+    /// sequential variant.
+    private var takenNames: [String: Location] = [:]
 
     /// The first use of a tie fixes its shape; later uses are checked against it.
     private struct TieState {
@@ -372,6 +374,8 @@ struct Lowering {
             }
             let shapes = ShapeRules.parameterShapes(of: .conv(conv), input: inputShape)
             if let tie {
+                try take(layer.name + ".weight", at: spec.location)
+                if hasBias { try take(layer.name + ".bias", at: spec.location) }
                 (conv.weight, conv.bias) = try tiedParameters(
                     tie, use: layer.name, weightShape: shapes[0], hasBias: hasBias,
                     location: spec.location)
@@ -457,6 +461,7 @@ struct Lowering {
         guard graph.nodes.count < Self.maximumLayers else {
             throw CompileFailure(Diagnostic(at: location, .tooManyLayers(layer: name, limit: Self.maximumLayers)))
         }
+        try take(name, at: location)
         let shapes = inputShapes ?? inputs.map { graph[$0].shape }
         switch ShapeRules.output(of: op, inputs: shapes, name: name) {
         case .failure(let message):
@@ -470,6 +475,12 @@ struct Lowering {
         }
     }
 
+    private mutating func take(_ name: String, at location: Location) throws(CompileFailure) {
+        guard let first = takenNames.updateValue(location, forKey: name) else { return }
+        throw CompileFailure(
+            Diagnostic(at: location, .nameClash(name), notes: [Diagnostic.note(at: first, .nameClashFirst(name))]))
+    }
+
     private mutating func newParameter(
         _ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil,
         at location: Location
@@ -477,12 +488,7 @@ struct Lowering {
         guard let count = Shape.checkedProduct(shape), count <= ShapeRules.maximumElements else {
             throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
         }
-        if let first = parameterNames.updateValue(location, forKey: name) {
-            throw CompileFailure(
-                Diagnostic(
-                    at: location, .parameterNameClash(name),
-                    notes: [Diagnostic.note(at: first, .parameterNameFirst(name))]))
-        }
+        try take(name, at: location)
         let id = ParameterID(graph.parameters.count)
         graph.parameters.append(Parameter(id: id, name: name, shape: shape, role: role, tie: tie))
         return id
