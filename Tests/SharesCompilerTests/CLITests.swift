@@ -808,7 +808,7 @@ struct RunCLITests {
         #expect(wrongShape.status == 1)
         #expect(
             wrongShape.stderr
-                == "\(input):1:1: error: input has shape [2, 3, 16, 16]; the network expects [N, 3, 32, 32] or [3, 32, 32]\n"
+                == "\(input):1:1: error: input has shape [2, 3, 16, 16]; the network expects [N, 3, 32, 32] with N >= 1, or [3, 32, 32]\n"
         )
         // A file named .plan is read as a plan; one named otherwise, that does not open like a plan, as a spec.
         let notAPlan = directory.appendingPathComponent("notes.plan").path

@@ -93,6 +93,10 @@ struct NumPyFileTests {
         let header = "{ \"shape\" : ( 2 ,3L ) , 'fortran_order':False,'descr':\"<f4\"}"
         let decoded = try NumPyFile.decode(Self.file(header, data: Self.sixFloats), path: "a.npy")
         #expect(decoded.shape == [2, 3])
+        // The native byte order, as `numpy.load` reads it on a little-endian machine (it was refused).
+        let native = try NumPyFile.decode(
+            Self.file(Self.header(descr: "'=f4'", shape: "(2, 3)"), data: Self.sixFloats), path: "a.npy")
+        #expect(native.shape == [2, 3] && native.values == decoded.values)
     }
 
     @Test func refusesOtherDtypesAndOrders() {

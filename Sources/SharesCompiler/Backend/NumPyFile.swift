@@ -131,7 +131,8 @@ public enum NumPyFile {
         guard case .bool(let fortranOrder) = fields["fortran_order"]! else {
             throw corrupt("'fortran_order' is \(fields["fortran_order"]!.rendered); expected True or False")
         }
-        guard case .string("<f4") = descr, !fortranOrder else {
+        // '=' is the native byte order, little-endian on every machine sharesc runs on; NumPy reads it so.
+        guard case .string(let dtype) = descr, dtype == "<f4" || dtype == "=f4", !fortranOrder else {
             throw CompileFailure(Diagnostic(at: start, .npyDtype(found: describe(descr, fortranOrder: fortranOrder))))
         }
         guard case .tuple(let dims) = shapeField else {

@@ -334,7 +334,7 @@ public enum Message: Error, Hashable, Sendable {
                 + "\(steps.count == 1 ? "runs" : "run") by the indirect GEMM instead of Winograd"
         case .inputShape(let found, let expected):
             return
-                "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) or \(Message.shape(expected))"
+                "input has shape \(Message.shape(found)); the network expects \(Message.shape([1] + expected).replacing("[1,", with: "[N,")) with N >= 1, or \(Message.shape(expected))"
         case .automaticName(let name, let kind, let previous):
             return (previous ? "previous definition is here: " : "")
                 + "'\(name)' is the automatic name of this '\(kind)' layer"
