@@ -7,10 +7,13 @@ struct Bench: ParsableCommand {
         abstract: "Time a network on the CPU: median, min and max ms per batch, GFLOP/s, memory.",
         discussion: """
             Runs --warmup untimed batches, then --runs timed ones. GFLOP/s = 2 x MACs x batch / time.
+
             Peak resident memory is the whole process's (weights, arena, workspace, code).
+
             Examples:
               sharesc bench Architectures/imagenet/resnet-50.yaml --threads 1
-              sharesc bench Architectures/cifar/sharesnet-164.yaml --batch 8 --threads 2 --format json
+              sharesc bench Architectures/cifar/sharesnet-164.yaml --batch 8 --threads 2 \\
+                --format json
             """
     )
 

@@ -6,6 +6,7 @@ struct Check: ParsableCommand {
         abstract: "Validate a spec without printing a report.",
         discussion: """
             Prints every error as path:line:column: error: message and exits with status 1.
+
             Examples:
               sharesc check Architectures/imagenet/sharesnet-50.yaml
               sharesc check Architectures/cifar/wrn-40-4.yaml --set depth=28 --set k=10

@@ -6,11 +6,15 @@ struct Compare: ParsableCommand {
         abstract: "Compare a spec with its sequential variant, or two specs side by side.",
         discussion: """
             With one spec, A is the spec as written and B its sequential (unshared) variant.
+
             With two, A and B are the two specs (--set and --sequential apply to both).
+
             Differences are B - A, percentages relative to A.
+
             Examples:
               sharesc compare Architectures/imagenet/sharesnet-50.yaml
-              sharesc compare Architectures/imagenet/sharesnet-152.yaml Architectures/imagenet/sharesnet-152-all.yaml
+              sharesc compare Architectures/imagenet/sharesnet-152.yaml \\
+                Architectures/imagenet/sharesnet-152-all.yaml
               sharesc compare Architectures/cifar/sharewrn-40-4.yaml --format markdown
             """
     )

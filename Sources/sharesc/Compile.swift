@@ -9,26 +9,34 @@ struct Compile: ParsableCommand {
             Parameters are the elements of the distinct trainable tensors (a tied weight counts once); "per use" \
             counts every use, as a sharing-unaware tool would. MACs are multiply-accumulates of conv and linear \
             layers per image, counted at every use; FLOPs = 2 x MACs.
+
             --emit prints a stage of the pipeline, as text or (--format json) JSON: spec (the spec after includes, \
             extends, variables and --set, as YAML; with --sequential, every share left out), graph (the lowered IR \
             with tied parameters), fused (kernel steps after batchnorm, residual-add and ReLU fusion), memory (one \
             image's activation arena), plan (every step with its algorithm, its split over --threads threads and \
             its arena offsets: what `run` executes), report (the default; also --format markdown).
+
             -o writes a plan file that `sharesc run` executes without the spec (weights from --weights or --seed).
+
             --per-layer adds one row per layer use, in graph order: distinct parameters (a tied weight at its first \
             use only), parameters per use, MACs, the tie it uses and its output's bytes per image; the rows sum to the \
             report's totals. --per-layer-depth 2 or 1 folds them into blocks or into the stem, stages and head.
+
             --batch N adds memory at N images, float32: the inference arena of one image (--emit memory) and N of \
             them, the weights; and for training, weights, gradients, SGD momentum or Adam moments, and the \
             activations saved for backward as PyTorch saves them (each saved tensor once, parameters apart).
+
             Examples:
               sharesc compile Architectures/imagenet/sharesnet-50.yaml
               sharesc compile Examples/2-tie-group.yaml --per-layer
               sharesc compile Architectures/imagenet/resnet-50.yaml --batch 64
-              sharesc compile Architectures/cifar/sharewrn-28-10.yaml --set classes=100 --format json
+              sharesc compile Architectures/cifar/sharewrn-28-10.yaml --set classes=100 \\
+                --format json
               sharesc compile Architectures/imagenet/resnet-18.yaml --emit fused
-              sharesc compile Architectures/imagenet/resnet-50.yaml --emit plan --threads 2 --format json
-              sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan --threads 2 --seed 1
+              sharesc compile Architectures/imagenet/resnet-50.yaml --emit plan \\
+                --threads 2 --format json
+              sharesc compile Architectures/imagenet/sharesnet-50.yaml \\
+                -o sharesnet-50.plan --threads 2 --seed 1
             """
     )
 
@@ -115,7 +123,8 @@ struct Compile: ParsableCommand {
             return
                 "\(outputName(output)): \(Format.counted(plan.program.steps.count, "step")), "
                 + "\(Format.counted(plan.program.parameters.count, "distinct parameter tensor")), "
-                + "\(Format.counted(threads, "thread")), arena \(plan.memory.arenaBytes) bytes per image (lower bound \(plan.memory.lowerBoundBytes))"
+                + "\(Format.counted(threads, "thread")), arena \(Format.counted(plan.memory.arenaBytes, "byte")) per image "
+                + "(lower bound \(Format.grouped(plan.memory.lowerBoundBytes)))"
         }
         if let output { emitSummary(text, of: output) } else { emit(text) }
     }

@@ -7,15 +7,21 @@ struct Export: ParsableCommand {
         abstract: "Export the network as an ONNX model or a PyTorch module, tied weights stored once.",
         discussion: """
             The format follows the output's extension (.onnx, .py) unless --format says it.
+
             ONNX: opset 17, input `input` (N x C x H x W float32, N dynamic), output `logits`; a tied weight \
             is one initializer consumed by several Conv nodes.
+
             PyTorch: one Python file importing only torch; `create_model()` returns the network, whose \
             state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter.
+
             It holds no weights: --weights only checks that a file fits it (for load_state_dict).
+
             Examples:
               sharesc export Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.onnx
-              sharesc export Architectures/cifar/sharesnet-164.yaml -o m.onnx --weights w.safetensors
-              sharesc export Architectures/cifar/sharesnet-164.yaml -o seq.onnx --sequential --seed 3
+              sharesc export Architectures/cifar/sharesnet-164.yaml -o m.onnx \\
+                --weights w.safetensors
+              sharesc export Architectures/cifar/sharesnet-164.yaml -o seq.onnx \\
+                --sequential --seed 3
               sharesc export Architectures/cifar/sharesnet-164.yaml -o sharesnet164.py
             """
     )

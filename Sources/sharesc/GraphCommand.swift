@@ -10,11 +10,15 @@ struct Graph: ParsableCommand {
             node with their count ("block2..block18 x17"); --expand draws every block. Each tied weight is a \
             coloured cylinder naming the layers that use it, with dashed edges to their blocks. --block draws \
             the inside of one block: a template's name (its first, fullest block) or one block (stage2.block1).
+
             -o writes the DOT (.dot) or renders it with Graphviz's dot (.svg, .png), which must be installed.
+
             Examples:
               sharesc graph Architectures/cifar/sharesnet-164.yaml -o sharesnet-164.svg
-              sharesc graph Architectures/imagenet/sharesnet-50.yaml --expand | dot -Tpng > sharesnet-50.png
-              sharesc graph Architectures/imagenet/sharesnet-50.yaml --block bottleneck -o bottleneck.svg
+              sharesc graph Architectures/imagenet/sharesnet-50.yaml --expand \\
+                | dot -Tpng > sharesnet-50.png
+              sharesc graph Architectures/imagenet/sharesnet-50.yaml --block bottleneck \\
+                -o bottleneck.svg
             """
     )
 

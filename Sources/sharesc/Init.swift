@@ -8,9 +8,12 @@ struct Init: ParsableCommand {
             One tensor per distinct parameter: a tied weight is stored once (e.g. stage3.shared.conv2.weight), \
             and __metadata__ lists the layers that use it. Conv weights are He-normal (fan-out), batchnorm \
             gamma 1 / beta 0 / mean 0 / variance 1, linear layers as PyTorch initialises them.
+
             Examples:
-              sharesc init Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.safetensors
-              sharesc init Architectures/cifar/sharesnet-164.yaml -o w.safetensors --seed 7 --randomize-bn
+              sharesc init Architectures/imagenet/sharesnet-50.yaml \\
+                -o sharesnet-50.safetensors
+              sharesc init Architectures/cifar/sharesnet-164.yaml -o w.safetensors \\
+                --seed 7 --randomize-bn
             """
     )
 
@@ -29,8 +32,9 @@ struct Init: ParsableCommand {
                 .provider(for: compilation.graph)
             try WeightFile.write(compilation.graph, weights, to: output, seed: seed)
             return
-                "\(outputName(output)): \(compilation.graph.parameters.count) tensors, \(compilation.report.parameters.total) parameters"
-                + " + \(compilation.report.parameters.buffers) buffers, \(compilation.graph.ties.count) tied"
+                "\(outputName(output)): \(Format.counted(compilation.graph.parameters.count, "tensor")), "
+                + "\(Format.counted(compilation.report.parameters.total, "parameter")) + "
+                + "\(Format.counted(compilation.report.parameters.buffers, "buffer")), \(compilation.graph.ties.count) tied"
         }
         emitSummary(summary, of: output)
     }

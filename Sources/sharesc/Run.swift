@@ -9,10 +9,13 @@ struct Run: ParsableCommand {
             Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output \
             N x classes (N x C x H x W for a network without a classifier, whose five largest values are printed at \
             [channel, row, column]). Without --input, a deterministic random input of --batch images is used.
+
             Examples:
               sharesc run Architectures/cifar/sharesnet-164.yaml --seed 1
-              sharesc compile Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.plan
-              sharesc run sharesnet-50.plan --input images.npy --output logits.npy --threads 2
+              sharesc compile Architectures/imagenet/sharesnet-50.yaml \\
+                -o sharesnet-50.plan
+              sharesc run sharesnet-50.plan --input images.npy --output logits.npy \\
+                --threads 2
             """
     )
 

@@ -121,6 +121,10 @@ struct CLITests {
         // Expanded, one per use: 3 + 4 + 6 + 3 blocks.
         let expanded = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml", "--expand"])
         #expect(expanded.stdout.components(separatedBy: "style=dashed").count - 1 == 16)
+        // `-o -` is standard output, as for every command: the same DOT, what was written said on stderr.
+        let piped = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml", "-o", "-"])
+        #expect(piped.status == 0 && piped.stdout == result.stdout)
+        #expect(piped.stderr == "standard output: sharesnet-34 (shared), identical blocks collapsed\n")
     }
 
     @Test func emitGraph() throws {
@@ -387,17 +391,20 @@ struct CLITests {
         }
     }
 
-    /// A spec that is not UTF-8 says where the bytes go wrong.
+    /// A spec that is not UTF-8 is located where its bytes go wrong (columns in characters: the 'é' is
+    /// one), and an included one also where it is named.
     @Test func invalidUTF8IsLocated() throws {
         try Self.withScratchDirectory { directory in
-            let bytes = Array("network: d\ninput: [3, 8, 8]\n# ".utf8) + [0xC3, 0x28] + Array("\nstem: [relu]\n".utf8)
+            let bytes = Array("network: d\ninput: [3, 8, 8]\n# é ".utf8) + [0xC3, 0x28] + Array("\nstem: [relu]\n".utf8)
             try Data(bytes).write(to: URL(fileURLWithPath: directory + "/spec.yaml"))
+            try "include: spec.yaml\n".write(toFile: directory + "/main.yaml", atomically: true, encoding: .utf8)
             let result = try Self.run(["check", "spec.yaml"], in: directory)
+            let message = "error: cannot read 'spec.yaml': the bytes here are not UTF-8 text"
             #expect(result.status == 1)
-            #expect(
-                result.stderr
-                    == "spec.yaml:1:1: error: cannot read 'spec.yaml': not UTF-8 text (the bytes at line 3, column 3 are not UTF-8)\n"
-            )
+            #expect(result.stderr == "spec.yaml:3:5: \(message)\n")
+            let included = try Self.run(["check", "main.yaml"], in: directory)
+            #expect(included.status == 1)
+            #expect(included.stderr == "spec.yaml:3:5: \(message)\nmain.yaml:1:10: note: 'spec.yaml' is named here\n")
         }
     }
 
@@ -514,7 +521,12 @@ struct CLITests {
                 ["bench", "Examples/1-custom-block.yaml", "--runs", "100000000000"],
                 "--runs must be between 1 and 1000000"
             ),
-            (["bench", "Examples/1-custom-block.yaml", "--warmup", "-2"], "--warmup must be between 0 and 1000000")
+            (["bench", "Examples/1-custom-block.yaml", "--warmup", "-2"], "--warmup must be between 0 and 1000000"),
+            // (swift-argument-parser printed the general help and exited 0.)
+            (
+                ["help", "compil"],
+                "'sharesc help' knows no command 'compil'; the commands are check, compile, compare, graph, init, export, run, bench"
+            )
         ] {
             let outOfRange = try Self.run(arguments)
             #expect(outOfRange.status == 64)
@@ -613,6 +625,22 @@ struct CLITests {
         }
     }
 
+    /// Help printed to a pipe wraps at 80 columns, and an example wrapped by the printer would paste as a
+    /// broken command: each example fits, or goes on over lines that end in a backslash.
+    @Test func helpExamplesFitEightyColumns() throws {
+        for command in ["", "check", "compile", "compare", "graph", "init", "export", "run", "bench"] {
+            let help = try Self.run(command.isEmpty ? ["help"] : ["help", command])
+            let examples = try #require(help.stdout.components(separatedBy: "Examples:\n").dropFirst().first)
+            let lines = examples.components(separatedBy: "\n\n")[0].split(separator: "\n")
+            #expect(!lines.isEmpty, "\(command)")
+            for (index, line) in lines.enumerated() {
+                let continued = index > 0 && lines[index - 1].hasSuffix(" \\")
+                #expect(line.hasPrefix(continued ? "    " : "  sharesc "), "\(command): \(line)")
+                #expect(line.count <= 80, "\(command): \(line)")
+            }
+        }
+    }
+
     @Test func compareVariantsExampleRuns() throws {
         let result = try Self.run(["Architectures"], executable: "compare-variants")
         #expect(result.status == 0)
@@ -636,7 +664,7 @@ struct WeightCLITests {
         ])
         #expect(initialized.status == 0)
         // 312,218 sequential (worked out by hand) less 9 x (16² + 32² + 64²) for the three two-use ties.
-        #expect(initialized.stdout == "\(weights): 142 tensors, 263834 parameters + 4064 buffers, 3 tied\n")
+        #expect(initialized.stdout == "\(weights): 142 tensors, 263,834 parameters + 4,064 buffers, 3 tied\n")
         let exported = try CLITests.run([
             "export", "Architectures/cifar/sharesnet-164.yaml", "--set", "depth=29", "-o", model, "--weights", weights
         ])
@@ -735,6 +763,11 @@ struct RunCLITests {
         #expect(try CLITests.run(["compile", spec, "-o", plan]).status == 0)
         let fromPlan = try CLITests.run(["run", plan, "--output", output])
         #expect(fromPlan.status == 0 && fromPlan.stdout == ran.stdout, "\(fromPlan)")
+        // Whatever its name says: a plan named .yaml was read as a spec, and refused as a plan.
+        let misnamed = directory.appendingPathComponent("net.yaml").path
+        try FileManager.default.copyItem(atPath: plan, toPath: misnamed)
+        let fromMisnamed = try CLITests.run(["run", misnamed, "--output", output])
+        #expect(fromMisnamed.status == 0 && fromMisnamed.stdout == ran.stdout, "\(fromMisnamed)")
         let compiled = try CLITests.run(["compile", plan])
         #expect(compiled.status != 0)
         #expect(

@@ -11,11 +11,11 @@ public struct LoadedModel {
 }
 
 public enum ModelLoader {
-    /// Whether `run` and `bench` read `path` as a spec rather than a plan: by its name (.yaml and .yml
-    /// are specs, .plan plans), else by its first bytes (a plan is a safetensors file).
+    /// Whether `run` and `bench` read `path` as a spec rather than a plan: by its first bytes (a plan is
+    /// a safetensors file, which YAML never begins like), else by its name (.plan is a plan, so that a
+    /// damaged one gets the plan reader's errors). A plan named .yaml was read as a spec, and refused.
     public static func isSpec(_ path: String) -> Bool {
-        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { return true }
-        return !path.hasSuffix(".plan") && !InputFiles.startsLikeSafetensors(path: path)
+        !InputFiles.startsLikeSafetensors(path: path) && !path.hasSuffix(".plan")
     }
 
     public static func load(

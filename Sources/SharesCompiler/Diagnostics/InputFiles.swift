@@ -22,9 +22,9 @@ public enum InputFiles {
         return stat(path, &now) == 0 && FileIdentity(now) == identity ? path : nil
     }
 
-    /// Where UTF-8 text first goes wrong, as an editor counts: `line 3, column 5` (columns in
-    /// characters, as in every location).
-    static func firstInvalidUTF8(_ bytes: [UInt8]) -> String {
+    /// Where UTF-8 text first goes wrong, as an editor counts: line and column (columns in characters,
+    /// as in every location); nil where the bytes are all UTF-8.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> (line: Int, column: Int)? {
         var parser = Unicode.UTF8.ForwardParser(), iterator = bytes.makeIterator()
         var line = 1, column = 1
         while true {
@@ -35,8 +35,8 @@ public enum InputFiles {
                 } else {
                     column += 1
                 }
-            case .error: return "the bytes at line \(line), column \(column) are not UTF-8"
-            case .emptyInput: return "valid UTF-8"
+            case .error: return (line, column)
+            case .emptyInput: return nil
             }
         }
     }
@@ -110,6 +110,11 @@ private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer?,
 /// Why a file could not be read, in words for a diagnostic ("no such file", "is a directory").
 struct UnreadableFile: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    /// Where in the file the fault lies, for a file read but not understood (text that is not UTF-8).
+    var position: (line: Int, column: Int)?
+    init(_ description: String, at position: (line: Int, column: Int)? = nil) {
+        self.description = description
+        self.position = position
+    }
     init(errno code: Int32) { description = code == ENOENT ? "no such file" : String(cString: strerror(code)) }
 }

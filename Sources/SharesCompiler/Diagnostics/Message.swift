@@ -4,6 +4,7 @@ public enum Message: Error, Hashable, Sendable {
     case cannotRead(path: String, reason: String)
     case emptySpec
     case emptyLibrary
+    case fileNamedHere(String)
     case fileTooLarge(bytes: Int, limit: Int)
     case nestingTooDeep(limit: Int)
     case tooManyNodes(limit: Int)
@@ -33,7 +34,6 @@ public enum Message: Error, Hashable, Sendable {
     case expressionTooLong(limit: Int)
     case unknownVariable(String, known: [String])
     case variableCycle(chain: [String])
-    case variableChainTooLong(limit: Int)
     case fileChainTooLong(limit: Int)
     case divisionByZero
     case inexactDivision(Int, Int)
@@ -81,8 +81,8 @@ public enum Message: Error, Hashable, Sendable {
     case tieShapeMismatch(group: String, use: String, shape: String, firstUse: String, firstShape: String)
     case tieFirstUse(group: String, use: String)
     case tieUse(String)
-    case nameClash(String)
-    case nameClashFirst(String)
+    case nameClash(String, tie: String?)
+    case nameClashFirst(String, tie: String?)
     case tieBiasMismatch(group: String, use: String, hasBias: Bool, firstUse: String)
     case expandedFrom(stage: String, block: Int, template: String)
     case declaredHere(String)
@@ -125,6 +125,7 @@ public enum Message: Error, Hashable, Sendable {
         case .cannotRead(let path, let reason): return "cannot read '\(path)': \(reason)"
         case .emptySpec:
             return "the spec is empty; expected a mapping with at least 'input' and 'stages' (or 'stem'/'head')"
+        case .fileNamedHere(let path): return "'\(path)' is named here"
         case .emptyLibrary: return "the included file is empty; expected a mapping with 'blocks', 'layers' or 'vars'"
         case .fileTooLarge(let bytes, let limit): return "file is \(bytes) bytes; specs are limited to \(limit) bytes"
         case .nestingTooDeep(let limit): return "YAML nested more than \(limit) levels deep"
@@ -168,14 +169,12 @@ public enum Message: Error, Hashable, Sendable {
         case .unknownVariable(let name, let known):
             let list =
                 known.isEmpty
-                ? "none are defined here" : "known here: " + known.map { "$" + $0 }.joined(separator: ", ")
+                ? "none are defined here" : "known here: " + Self.names(known.map { "$" + $0 })
             return "unknown variable '$\(name)'; \(list)" + Suggestion.clause(for: name, among: known) { "'$\($0)'" }
         case .variableCycle(let chain):
             return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
         case .fileChainTooLong(let limit):
             return "more than \(limit) files include or extend one another in one chain; shorten it"
-        case .variableChainTooLong(let limit):
-            return "more than \(limit) variables wait on each other's values in one chain; shorten it"
         case .divisionByZero: return "division by zero"
         case .inexactDivision(let a, let b):
             return "\(a) / \(b) is not a whole number; use '//' to round down, or choose values that divide exactly"
@@ -190,19 +189,19 @@ public enum Message: Error, Hashable, Sendable {
         case .valueSetOnCommandLine(let name, let value): return "'\(name)' is \(value) here, set by --set"
         case .unknownOverride(let name, let spec, let known):
             return
-                "--set names unknown variable '\(name)'; the variables of '\(spec)' are: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+                "--set names unknown variable '\(name)'; the variables of '\(spec)' are: \(known.isEmpty ? "(none)" : Self.names(known))"
                 + Suggestion.clause(for: name, among: known)
         case .unknownBlock(let name, let known):
             return
-                "unknown block '\(name)'; known blocks: \(known.isEmpty ? "(none; did you forget 'include'?)" : known.joined(separator: ", "))"
+                "unknown block '\(name)'; known blocks: \(known.isEmpty ? "(none; did you forget 'include'?)" : Self.names(known))"
                 + Suggestion.clause(for: name, among: known)
         case .unknownLayerList(let name, let known):
             return
-                "unknown layer list '\(name)'; expected a list of layers or one of: \(known.isEmpty ? "(none defined under 'layers')" : known.joined(separator: ", "))"
+                "unknown layer list '\(name)'; expected a list of layers or one of: \(known.isEmpty ? "(none defined under 'layers')" : Self.names(known))"
                 + Suggestion.clause(for: name, among: known)
         case .unknownBlockArgument(let name, let block, let known):
             // A stage holds its own keys and its block's arguments side by side: a typo may be either.
-            let arguments = known.isEmpty ? "it takes none" : known.joined(separator: ", ")
+            let arguments = known.isEmpty ? "it takes none" : Self.names(known)
             return
                 "unknown key '\(name)' in a stage: neither a stage key (\(SpecParser.stageKeys.joined(separator: ", "))) nor an argument of block '\(block)' (\(arguments))"
                 + Suggestion.clause(for: name, among: SpecParser.stageKeys + known)
@@ -218,14 +217,14 @@ public enum Message: Error, Hashable, Sendable {
         case .strideWithoutParameter(let block):
             return "the stage sets 'stride' but block '\(block)' has no 'stride' argument"
         case .unknownStage(let name, let known):
-            return "unknown stage '\(name)'; stages are: \(known.joined(separator: ", "))"
+            return "unknown stage '\(name)'; stages are: \(Self.names(known))"
                 + Suggestion.clause(for: name, among: known)
         case .unknownConv(let name, let block, let known):
             guard !known.isEmpty else {
                 return "block '\(block)' has no convolution named '\(name)'; it has no convolutions"
             }
             return
-                "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(known.joined(separator: ", "))"
+                "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(Self.names(known))"
                 + Suggestion.clause(for: name, among: known)
         case .blockIndexOutOfRange(let index, let count):
             return count == 0
@@ -277,10 +276,15 @@ public enum Message: Error, Hashable, Sendable {
                 "tied convolutions must have identical weight shapes: tie '\(group)' has weight \(firstShape) from \(firstUse), but \(use) needs \(shape)"
         case .tieFirstUse(let group, let use): return "tie '\(group)' takes its weight from \(use), shared here"
         case .tieUse(let use): return "\(use) is this convolution"
-        case .nameClash(let name):
-            return "'\(name)', a name this layer makes for itself or its parameters, is also another layer's (paths"
-                + " meet where a layer is named as a section, a stage or a tie group is, as 'shortcut'); rename one"
-        case .nameClashFirst(let name): return "the other '\(name)' is this layer's"
+        case .nameClash(let name, let tie):
+            let maker =
+                tie.map { "the weight name of tie group '\($0)'" }
+                ?? "a name this layer makes for itself or its parameters"
+            return "'\(name)', \(maker), is also another's (paths meet where a layer is named as a section, a stage"
+                + " or a tie group is, as 'shortcut'); rename one"
+        case .nameClashFirst(let name, let tie):
+            return "the other '\(name)' is "
+                + (tie.map { "the weight of tie group '\($0)', declared here" } ?? "this layer's")
         case .tieBiasMismatch(let group, let use, let hasBias, let firstUse):
             return
                 "tied convolutions must agree on 'bias': tie '\(group)' \(hasBias ? "has no bias" : "has a bias") from \(firstUse), but \(use) has 'bias: \(hasBias)'"
@@ -359,6 +363,13 @@ public enum Message: Error, Hashable, Sendable {
 }
 
 extension Message {
+    /// A spec's own names, listed: a spec may define thousands, so past `limit` the message names the
+    /// first ones and counts the rest (a misspelt one is still suggested from all of them).
+    static func names(_ names: [String], limit: Int = 20) -> String {
+        guard names.count > limit else { return names.joined(separator: ", ") }
+        return names.prefix(limit).joined(separator: ", ") + " and \(names.count - limit) more"
+    }
+
     /// `[64, 3, 7, 7]`, as in PyTorch and the safetensors header.
     static func shape(_ dims: [Int]) -> String { "[" + dims.map(String.init).joined(separator: ", ") + "]" }
 }

@@ -19,7 +19,8 @@ public enum ProgramPrinter {
 
     public static func memory(_ program: Program, _ plan: MemoryPlan) -> String {
         let lines = [
-            "memory for batch \(plan.batch): arena \(plan.arenaBytes) bytes, lower bound \(plan.lowerBoundBytes) bytes"
+            "memory for batch \(plan.batch): arena \(Format.counted(plan.arenaBytes, "byte")), lower bound "
+                + "\(Format.counted(plan.lowerBoundBytes, "byte"))"
                 + " (\(Format.fixed(Double(plan.arenaBytes) / Double(max(plan.lowerBoundBytes, 1)), decimals: 3))x), \(plan.buffers.count) buffers"
         ]
         var table = Table([("buffer", .left), ("offset", .right), ("bytes", .right), ("live", .left), ("values", .left)]
@@ -38,8 +39,9 @@ public enum ProgramPrinter {
     public static func plan(_ plan: Plan) -> String {
         let program = plan.program, memory = plan.memory
         var lines = [
-            "plan \"\(program.network)\" \(program.variant.rawValue), \(plan.schedule.threads) threads, arena \(memory.arenaBytes)"
-                + " bytes per image (lower bound \(memory.lowerBoundBytes)), \(Format.counted(program.parameters.count, "distinct parameter tensor"))"
+            "plan \"\(program.network)\" \(program.variant.rawValue), \(Format.counted(plan.schedule.threads, "thread")), "
+                + "arena \(Format.counted(memory.arenaBytes, "byte")) per image (lower bound \(Format.grouped(memory.lowerBoundBytes))), "
+                + Format.counted(program.parameters.count, "distinct parameter tensor")
         ]
         for parameter in program.parameters where parameter.uses > 1 {
             lines.append(

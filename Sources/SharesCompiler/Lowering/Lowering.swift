@@ -25,7 +25,7 @@ struct Lowering {
     /// named `shortcut` holding `fc1`, and the shortcut's own `fc1`), and ONNX, PyTorch and the weights
     /// files need every one unique. A tied convolution reserves the names its weight takes in the
     /// sequential variant.
-    private var takenNames: [String: Location] = [:]
+    private var takenNames: [String: (location: Location, tie: String?)] = [:]
 
     /// The first use of a tie fixes its shape; later uses are checked against it.
     private struct TieState {
@@ -475,20 +475,25 @@ struct Lowering {
         }
     }
 
-    private mutating func take(_ name: String, at location: Location) throws(CompileFailure) {
-        guard let first = takenNames.updateValue(location, forKey: name) else { return }
+    /// Claims `name` in the one namespace of layers and parameters, for a layer (`tie` nil) or for the
+    /// weight of tie group `tie`, declared at `location`.
+    private mutating func take(_ name: String, at location: Location, tie: String? = nil) throws(CompileFailure) {
+        guard let first = takenNames.updateValue((location, tie), forKey: name) else { return }
         throw CompileFailure(
-            Diagnostic(at: location, .nameClash(name), notes: [Diagnostic.note(at: first, .nameClashFirst(name))]))
+            Diagnostic(
+                at: location, .nameClash(name, tie: tie),
+                notes: [Diagnostic.note(at: first.location, .nameClashFirst(name, tie: first.tie))]))
     }
 
+    /// A tied parameter (`tie`) takes its name where its group is declared (`tieDeclaration`).
     private mutating func newParameter(
-        _ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil,
+        _ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil, tieDeclaration: Location? = nil,
         at location: Location
     ) throws(CompileFailure) -> ParameterID {
         guard let count = Shape.checkedProduct(shape), count <= ShapeRules.maximumElements else {
             throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
         }
-        try take(name, at: location)
+        try take(name, at: tieDeclaration ?? location, tie: tie)
         let id = ParameterID(graph.parameters.count)
         graph.parameters.append(Parameter(id: id, name: name, shape: shape, role: role, tie: tie))
         return id
@@ -533,11 +538,13 @@ struct Lowering {
             return (graph.ties[state.index].weight, graph.ties[state.index].bias)
         }
         let weight = try newParameter(
-            request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group, at: location)
+            request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group,
+            tieDeclaration: request.declaration, at: location)
         let bias =
             hasBias
             ? try newParameter(
-                request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group, at: location) : nil
+                request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group,
+                tieDeclaration: request.declaration, at: location) : nil
         tieIndex[request.group] = TieState(
             index: graph.ties.count, firstUse: use, firstDeclaration: request.declaration,
             weightShape: weightShape, hasBias: hasBias, uses: 1)

@@ -26,8 +26,13 @@ public enum DOTRendering {
     public enum FileFormat: String, CaseIterable, Sendable {
         case dot, svg, png
 
-        /// The format `path` names, or an error that lists the ones there are.
+        /// The format `path` names, or an error that lists the ones there are; `-`, standard output,
+        /// takes DOT (for a pipe into Graphviz, or a file of another name).
         public init(path: String) throws(CompileFailure) {
+            if path == "-" {
+                self = .dot
+                return
+            }
             let suffix = path.split(separator: "/").last?.split(separator: ".", omittingEmptySubsequences: false)
             guard let suffix, suffix.count > 1, let format = FileFormat(rawValue: suffix.last!.lowercased()) else {
                 throw CompileFailure(

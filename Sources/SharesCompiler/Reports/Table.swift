@@ -62,7 +62,7 @@ extension String {
 /// Number formats shared by the renderers.
 public enum Format {
     /// `20469800` -> `20,469,800`.
-    static func grouped(_ value: Int) -> String {
+    public static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)
         var result = ""
         for (index, character) in digits.enumerated() {

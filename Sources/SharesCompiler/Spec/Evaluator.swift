@@ -140,54 +140,44 @@ public struct Scope: Sendable {
 }
 
 extension Spec {
-    /// Variables whose values wait on each other at once (`a` on `b` on `c` ...): resolving recurses, and
-    /// a chain of 20,000 overflowed the stack.
-    static let maximumVariableChain = 256
-
     /// Evaluates every variable, each once, in dependency order; a variable may use others (`n: ($depth - 2) / 9`).
+    /// Depth first with a stack of its own, not by recursion: a chain of 20,000 variables, each using the
+    /// next, overflowed the call stack.
     func globalScope() throws(CompileFailure) -> Scope {
         var sink = DiagnosticSink()
         var values: [String: Number] = [:]
         var failed: Set<String> = []
-        var inProgress: [String] = []
         var commandLineNotes: [String: [Diagnostic.Note]] = [:]
 
-        func resolve(_ name: String) -> Number? {
-            if let value = values[name] { return value }
-            if failed.contains(name) { return nil }
-            guard let declaration = variables[name] else { return nil }
-            if let start = inProgress.firstIndex(of: name) {
-                sink.error(at: declaration.location, .variableCycle(chain: Array(inProgress[start...]) + [name]))
-                failed.insert(name)
-                return nil
-            }
-            if inProgress.count >= Self.maximumVariableChain {
-                sink.error(at: declaration.location, .variableChainTooLong(limit: Self.maximumVariableChain))
-                failed.insert(name)
-                return nil
-            }
-            inProgress.append(name)
-            defer { inProgress.removeLast() }
+        // A variable under evaluation, and how many of its dependencies it has looked at.
+        struct Pending {
+            var name: String
+            var dependencies: [(name: String, location: Location)]
+            var next = 0
+        }
+        var pending: [Pending] = []
+        var pendingNames: Set<String> = []
+        // A failure fails every variable waiting on the one that failed.
+        func failPending() {
+            failed.formUnion(pendingNames)
+            pending.removeAll()
+            pendingNames.removeAll()
+        }
+
+        // All of `name`'s dependencies have values: its own value, with the --set notes it inherits.
+        func evaluate(
+            _ name: String, _ declaration: VariableDeclaration, after dependencies: [(name: String, location: Location)]
+        ) {
             var local: [String: Number] = [:], localNotes: [String: [Diagnostic.Note]] = [:]
-            for (dependency, location) in declaration.value.value.variables {
-                guard variables[dependency] != nil else {
-                    sink.error(at: location, .unknownVariable(dependency, known: variables.keys.sorted()))
-                    failed.insert(name)
-                    return nil
-                }
-                guard let value = resolve(dependency) else {
-                    failed.insert(name)
-                    return nil
-                }
-                local[dependency] = value
+            for (dependency, _) in dependencies {
+                local[dependency] = values[dependency]
                 localNotes[dependency] = commandLineNotes[dependency]
             }
             let scope = Scope(local, commandLineNotes: localNotes)
-            guard
-                let value = sink.recover({ () throws(CompileFailure) in try scope.evaluate(declaration.value) })
+            guard let value = sink.recover({ () throws(CompileFailure) in try scope.evaluate(declaration.value) })
             else {
                 failed.insert(name)
-                return nil
+                return failPending()
             }
             values[name] = value
             // Where --set gave this value, or the values it was computed from.
@@ -196,10 +186,39 @@ extension Spec {
                 ? [Diagnostic.note(at: declaration.location, .valueSetOnCommandLine(name, value: value.description))]
                 : localNotes.keys.sorted().flatMap { localNotes[$0]! }
             commandLineNotes[name] = Array(Set(notes)).sorted { ($0.location, $0.message) < ($1.location, $1.message) }
-            return value
         }
 
-        for name in variables.keys.sorted() { _ = resolve(name) }
+        for root in variables.keys.sorted() where values[root] == nil && !failed.contains(root) {
+            pending = [Pending(name: root, dependencies: variables[root]!.value.value.variables)]
+            pendingNames = [root]
+            while let top = pending.last {
+                guard top.next < top.dependencies.count else {
+                    pending.removeLast()
+                    pendingNames.remove(top.name)
+                    evaluate(top.name, variables[top.name]!, after: top.dependencies)
+                    continue
+                }
+                let (dependency, location) = top.dependencies[top.next]
+                pending[pending.count - 1].next += 1
+                if values[dependency] != nil { continue }
+                guard let declaration = variables[dependency] else {
+                    sink.error(at: location, .unknownVariable(dependency, known: variables.keys.sorted()))
+                    failPending()
+                    continue
+                }
+                if failed.contains(dependency) {
+                    failPending()
+                } else if pendingNames.contains(dependency) {
+                    let start = pending.firstIndex { $0.name == dependency }!
+                    let chain = pending[start...].map(\.name) + [dependency]
+                    sink.error(at: declaration.location, .variableCycle(chain: chain))
+                    failPending()
+                } else {
+                    pending.append(Pending(name: dependency, dependencies: declaration.value.value.variables))
+                    pendingNames.insert(dependency)
+                }
+            }
+        }
         try sink.check()
         return Scope(values, commandLineNotes: commandLineNotes.filter { !$0.value.isEmpty })
     }

@@ -40,9 +40,17 @@ struct SpecLoader {
     )? {
         let text: String
         do { text = try source.read(path) } catch {
-            sink.error(
-                at: requestedAt ?? Location(file: path, line: 1, column: 1),
-                .cannotRead(path: path, reason: Paths.reason(error)))
+            // Text that is not UTF-8 is located in the file, with a note where the file was named.
+            if let position = (error as? UnreadableFile)?.position {
+                sink.error(
+                    at: Location(file: path, line: position.line, column: position.column),
+                    .cannotRead(path: path, reason: Paths.reason(error)),
+                    notes: requestedAt.map { [Diagnostic.note(at: $0, .fileNamedHere(path))] } ?? [])
+            } else {
+                sink.error(
+                    at: requestedAt ?? Location(file: path, line: 1, column: 1),
+                    .cannotRead(path: path, reason: Paths.reason(error)))
+            }
             return nil
         }
         let root: YAMLNode?
@@ -50,9 +58,10 @@ struct SpecLoader {
             for diagnostic in error.diagnostics { sink.emit(diagnostic) }
             return nil
         }
-        // (A document with nothing in it, `---` alone, is an empty file too.)
-        guard let root, !(root.isNull && root.scalar == "") else {
-            sink.error(at: Location(file: path, line: 1, column: 1), library ? .emptyLibrary : .emptySpec)
+        // (A document with nothing in it, `---` alone, or a mapping of nothing, `{}`, is an empty file too.)
+        guard let root, !(root.isNull && root.scalar == ""), root.value != .mapping([]) else {
+            let at = root?.value == .mapping([]) ? root!.location : Location(file: path, line: 1, column: 1)
+            sink.error(at: at, library ? .emptyLibrary : .emptySpec)
             return nil
         }
         var parser = SpecParser()

@@ -221,7 +221,7 @@ struct SpecParser {
                 decode.sink.error(at: key.location, .builtinArgument(key.value))
                 continue
             }
-            if value.isNull || (value.scalar == "required" && value.value == .scalar("required", plain: true)) {
+            if value.isNull || value.scalar == "required" {
                 parameters.append(BlockParameter(name: key.value, defaultValue: nil, location: key.location))
             } else if let expression = decode.expression(
                 value, "the default of argument '\(key.value)' (or 'required')")

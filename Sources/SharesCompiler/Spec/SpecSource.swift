@@ -19,10 +19,12 @@ public struct SpecSource: Sendable {
         read: { path in
             let bytes = try InputFiles.readAll(path)
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw UnreadableFile(
-                    InputFiles.startsLikeSafetensors(bytes)
-                        ? "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans"
-                        : "not UTF-8 text (\(InputFiles.firstInvalidUTF8(bytes)))")
+                if InputFiles.startsLikeSafetensors(bytes) {
+                    throw UnreadableFile(
+                        "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans")
+                }
+                let position = InputFiles.firstInvalidUTF8(bytes)
+                throw UnreadableFile("the bytes here are not UTF-8 text", at: position)
             }
             return text
         },
