@@ -6,6 +6,16 @@ import Testing
 
 /// Fusion and memory planning on their own, and the plan file: no kernels run here.
 struct BackendPassTests {
+    /// Autograd saves nothing for layers that read only the image, before any weight (the activation and
+    /// the pool here, which were counted); the convolution saves its input, 3 x 16 x 16 floats, for its
+    /// weight's gradient, and the activation after it its output. (The PyTorch suite measures the same.)
+    @Test func layersBeforeTheFirstWeightSaveNothing() throws {
+        let spec =
+            "input: [3, 32, 32]\nstem: [relu, {avgpool: {kernel: 2}}, {conv: {out: 8, kernel: 3, pad: 1}}, relu]\n"
+        let graph = try compileInMemory(["spec.yaml": spec]).graph
+        #expect(TrainingMemory.savedActivations(graph) == .init(perImage: (3 + 8) * 16 * 16 * 4, perBatch: 0))
+    }
+
     @Test(arguments: ArchitectureTests.table)
     func everyShippedProgramVerifiesAndItsArenaHasNoOverlap(_ expected: ArchitectureTests.Expected) throws {
         for sequential in [false, true] {

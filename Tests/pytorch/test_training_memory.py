@@ -31,6 +31,8 @@ NETWORKS = [
     ("Architectures/imagenet/resnext50-32x4d.yaml",),
     # Hardswish, sigmoid, a vector LayerNorm and layer scale, stochastic depth where there is no residual.
     ("Tests/pytorch/specs/modern-corners.yaml",),
+    # Layers before the first weight, which save nothing.
+    ("Tests/pytorch/specs/untracked-front.yaml",),
 ]
 
 

@@ -29,15 +29,22 @@ public enum TrainingMemory {
         var saved = Set<ValueID>()
         var perImage = 0, perBatch = 0
         let branches = residualBranches(graph)
+        // Whether autograd tracks a node's output: it has parameters, or an input that is tracked. A node
+        // that is not tracked saves nothing (a pool or activation reading the image, before the first
+        // weight, runs as if under no_grad); its views are still views.
+        var tracked = [Bool](repeating: false, count: graph.nodes.count)
         for node in graph.nodes {
+            tracked[node.id.index] = !node.op.parameters.isEmpty || node.inputs.contains { tracked[$0.index] }
             let input = node.inputs.first.map { storage[$0.index] }
+            // What this node saves: values (each counted once, whoever saves it) and bytes of its own.
+            var keeps: [ValueID] = [], ownPerImage = 0, ownPerBatch = 0
             switch node.op {
             case .stochasticDepth(let rate):
                 // On a residual branch at a rate above 0, the branch times a per-sample mask of kept (scaled) or
                 // dropped samples: the product saves the mask, one float per image. Elsewhere, or at rate 0,
                 // the layer returns its input.
                 if rate > 0 && branches.contains(node.id) {
-                    perImage += floatBytes
+                    ownPerImage += floatBytes
                 } else if let input {
                     storage[node.id.index] = input
                 }
@@ -52,36 +59,36 @@ public enum TrainingMemory {
             case .conv, .linear, .avgPool:
                 // Conv: the gradient of the weight needs the input (the weight, a parameter, too). Linear (addmm):
                 // the input and the weight's transpose, a view of the parameter. Average pooling: its input.
-                if let input { saved.insert(input) }
+                if let input { keeps.append(input) }
             case .batchNorm:
                 // Training batchnorm saves its input and the batch's mean and inverse standard deviation, one
                 // float per channel each (and gamma and the running statistics: parameters and buffers).
-                if let input { saved.insert(input) }
-                perBatch += 2 * node.shape.channels * floatBytes
+                if let input { keeps.append(input) }
+                ownPerBatch += 2 * node.shape.channels * floatBytes
             case .relu, .activation(.sigmoid):
                 // ReLU's and sigmoid's gradients need their output (in place or not: the output is what it saves).
-                saved.insert(node.id)
+                keeps.append(node.id)
             case .activation(.relu6), .activation(.silu), .activation(.hardswish), .activation(.gelu):
                 // Their gradients are functions of the input.
-                if let input { saved.insert(input) }
+                if let input { keeps.append(input) }
             case .layerScale:
                 // The product's gradient for the scale needs the input.
-                if let input { saved.insert(input) }
+                if let input { keeps.append(input) }
             case .layerNorm:
                 // The input, and the mean and inverse standard deviation of every pixel.
-                if let input { saved.insert(input) }
-                perImage += 2 * node.shape.elementCount / max(node.shape.channels, 1) * floatBytes
+                if let input { keeps.append(input) }
+                ownPerImage += 2 * node.shape.elementCount / max(node.shape.channels, 1) * floatBytes
             case .squeezeExcite(let se):
                 // The input (for the product with the gate and the pooling), the pooled vector (read by fc1), the
                 // activation's saved value (and, for SiLU, its output read by fc2), and the gate (sigmoid's
                 // output, also read by the product).
-                if let input { saved.insert(input) }
+                if let input { keeps.append(input) }
                 let channels = node.shape.channels, squeeze = se.squeezeChannels
-                perImage += (2 * channels + (se.activation == .silu ? 2 : 1) * squeeze) * floatBytes
+                ownPerImage += (2 * channels + (se.activation == .silu ? 2 : 1) * squeeze) * floatBytes
             case .maxPool:
                 // Max pooling saves its input and the argmax indices, one int64 per output element.
-                if let input { saved.insert(input) }
-                perImage += node.shape.elementCount * indexBytes
+                if let input { keeps.append(input) }
+                ownPerImage += node.shape.elementCount * indexBytes
             case .dropout(let rate):
                 // At rate 0 dropout returns its input. Otherwise, on the CPU, it multiplies by a float mask
                 // (scaled Bernoulli noise) and the product saves the mask: one float per element. (CUDA's fused
@@ -89,9 +96,13 @@ public enum TrainingMemory {
                 if rate == 0 {
                     if let input { storage[node.id.index] = input }
                 } else {
-                    perImage += node.shape.elementCount * floatBytes
+                    ownPerImage += node.shape.elementCount * floatBytes
                 }
             }
+            guard tracked[node.id.index] else { continue }
+            saved.formUnion(keeps)
+            perImage += ownPerImage
+            perBatch += ownPerBatch
         }
         perImage = saved.reduce(perImage) { $0 + graph[$1].shape.elementCount * floatBytes }
         return SavedActivations(perImage: perImage, perBatch: perBatch)
