@@ -173,7 +173,8 @@ struct CLITests {
         }
         let empty = try Self.run(["compile", "Examples/1-custom-block.yaml", "-o", ""])
         #expect(empty.status == 1)
-        #expect(empty.stderr == ":1:1: error: cannot write '': the path is empty; expected a file name\n")
+        #expect(
+            empty.stderr == "<command line: ''>:1:1: error: cannot write '': the path is empty; expected a file name\n")
         // The system's reason, where Foundation said "NSCocoaErrorDomain error 256".
         try Self.withScratchDirectory { directory in
             try FileManager.default.createSymbolicLink(
@@ -482,7 +483,8 @@ struct CLITests {
                 ] {
                     let result = try Self.run(arguments)
                     #expect(result.status == 1, "\(arguments)")
-                    #expect(result.stderr == "\(path):1:1: error: cannot read '\(path)': \(reason)\n", "\(arguments)")
+                    let at = path.isEmpty ? "<command line: ''>" : path
+                    #expect(result.stderr == "\(at):1:1: error: cannot read '\(path)': \(reason)\n", "\(arguments)")
                 }
             }
         }

@@ -20,7 +20,8 @@ public struct Location: Hashable, Comparable, Sendable, Codable, CustomStringCon
     /// Whether this is `commandLine(_:)`'s location rather than a place in a file.
     public var isCommandLine: Bool { file.hasPrefix("<command line: ") }
 
-    public var description: String { "\(file):\(line):\(column)" }
+    /// `path:line:column`; a file given as an empty path (`-o ''`) is named as the command line's.
+    public var description: String { "\(file.isEmpty ? "<command line: ''>" : file):\(line):\(column)" }
 
     public static func < (a: Location, b: Location) -> Bool {
         (a.file, a.line, a.column) < (b.file, b.line, b.column)
