@@ -162,8 +162,8 @@ public final class WeightFileReader: WeightProvider {
 }
 
 extension Safetensors.Header {
-    /// A `state_dict()` saved from PyTorch, made sharesc's: batchnorm step counters (int64
-    /// `num_batches_tracked`) dropped, and a wrapper's prefix on every name stripped (`module.` of
+    /// A `state_dict()` saved from PyTorch, made sharesc's: batchnorm step counters
+    /// (`num_batches_tracked`, int64 or converted to float) dropped, and a wrapper's prefix on every name stripped (`module.` of
     /// DistributedDataParallel, `_orig_mod.` of torch.compile, in either order). One note for each, and
     /// one for float16/bfloat16 tensors, which are read as float32. Every other tensor is still checked
     /// by name and shape.
@@ -181,9 +181,10 @@ extension Safetensors.Header {
             for index in adapted.entries.indices { adapted.entries[index].name.removeFirst(prefix.count) }
             notes.append(Diagnostic(.note, at: at, .weightsPrefixStripped(prefix, wrapper: wrapper)))
         }
-        let counters = adapted.entries.filter { $0.dtype == .i64 }.count
+        // By name, whatever their type: a checkpoint converted to float32 throughout holds them as floats.
+        let counters = adapted.entries.filter { Safetensors.isBatchCounter($0.name) }.count
         if counters > 0 {
-            adapted.entries.removeAll { $0.dtype == .i64 }
+            adapted.entries.removeAll { Safetensors.isBatchCounter($0.name) }
             notes.append(Diagnostic(.note, at: at, .weightsBatchCountersIgnored(count: counters)))
         }
         let converted = adapted.entries.filter { $0.dtype == .f16 || $0.dtype == .bf16 }
