@@ -25,9 +25,10 @@ struct PyTorchWeightTests {
     static func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
 
     /// The graph's weights as PyTorch saves them: float32, plus an int64 counter per batchnorm.
-    func stateDict(_ weights: WeightStore, prefix: String = "") -> [(
+    func stateDict(_ weights: WeightStore, prefix: String = "", of network: Graph? = nil) -> [(
         name: String, dtype: String, shape: [Int], bytes: [UInt8]
     )] {
+        let graph = network ?? graph
         var tensors = graph.parameters.map { (prefix + $0.name, "F32", $0.shape, Self.bytes(weights[$0.id])) }
         for parameter in graph.parameters where parameter.role == .bnMean {
             let layer = parameter.name.dropLast(".running_mean".count)
@@ -37,7 +38,8 @@ struct PyTorchWeightTests {
     }
 
     /// Loads through the file reader, as `run`, `compile -o` and `export` do.
-    func load(_ bytes: [UInt8]) throws(CompileFailure) -> (WeightStore, notes: [String]) {
+    func load(_ bytes: [UInt8], for network: Graph? = nil) throws(CompileFailure) -> (WeightStore, notes: [String]) {
+        let graph = network ?? graph
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sharesc-\(UUID().uuidString).safetensors"
         ).path
@@ -57,7 +59,7 @@ struct PyTorchWeightTests {
             _ = try load(bytes)
             return "(loaded)"
         } catch {
-            return error.diagnostics.map(\.message).joined(separator: "\n")
+            return error.diagnostics.filter { $0.severity == .error }.map(\.message).joined(separator: "\n")
         }
     }
 
@@ -160,6 +162,60 @@ struct PyTorchWeightTests {
         let message = loadError(Self.file(tensors))
         #expect(message.contains("missing tensor '\(graph.parameters[1].name)'"))
         #expect(message.contains("tensor 'module.\(graph.parameters[1].name)' is not a parameter of this network"))
+    }
+
+    /// Any one wrapper's prefix (a training framework's `model.`), and AveragedModel's `module.` beside
+    /// its `n_averaged`; a failure keeps the notes, which explain the names its errors give.
+    @Test func anyWrapperPrefixIsStrippedWhereTheNamesThenFit() throws {
+        let weights = WeightInitializer.initialize(graph, options: InitOptions(seed: 6))
+        let (loaded, notes) = try load(Self.file(stateDict(weights, prefix: "model.")))
+        #expect(loaded == weights)
+        let stripped = "stripped the prefix 'model.' from every tensor name (a wrapping module's state_dict)"
+        #expect(notes.contains("w.safetensors:1:1: note: " + stripped))
+        let averaged = stateDict(weights, prefix: "module.") + [("n_averaged", "I64", [], Self.bytes([Int64(5)]))]
+        let (fromAverage, averageNotes) = try load(Self.file(averaged))
+        #expect(fromAverage == weights)
+        #expect(
+            averageNotes.contains(
+                "w.safetensors:1:1: note: ignored 'n_averaged' (an AveragedModel's count of averaged models, not a weight)"
+            ))
+        var misshapen = stateDict(weights, prefix: "model.")
+        misshapen[0].shape += [1]
+        #expect(throws: CompileFailure.self) { try load(Self.file(misshapen)) }
+        do { _ = try load(Self.file(misshapen)) } catch {
+            #expect(error.diagnostics.map(\.severity) == [.note, .note, .error])
+            #expect(error.diagnostics[0].message == stripped)
+            #expect(error.diagnostics[2].message.hasPrefix("tensor '\(graph.parameters[0].name)' has shape"))
+        }
+    }
+
+    /// PyTorch's own checkpoint formats, handed over for safetensors, are named with what to do.
+    @Test func torchSaveFilesAreNamed() {
+        let body = [UInt8](repeating: 7, count: 200)
+        let save = "; save the state_dict with safetensors.torch.save_file instead)"
+        #expect(
+            loadError([0x50, 0x4B, 0x03, 0x04] + body).hasSuffix("(it is a zip archive, as torch.save writes" + save))
+        #expect(
+            loadError([0x80, 0x02] + body).hasSuffix("(it is a pickle, as torch.save's legacy format writes" + save))
+    }
+
+    /// A network whose own names all begin as a wrapper's (its one stage named `module`) keeps them: they
+    /// were stripped as DistributedDataParallel's, and sharesc refused its own `init` file.
+    @Test func aNetworkNamedLikeAWrapperKeepsItsNames() throws {
+        let spec = """
+            input: [3, 8, 8]
+            blocks:
+              b:
+                body: [{conv: {out: 3, kernel: 3, pad: 1}}, batchnorm]
+            stages:
+              - {name: module, block: b, repeat: 2, share: {conv1: all}}
+            """
+        let own = try compileInMemory(["spec.yaml": spec]).graph
+        #expect(own.parameters.allSatisfy { $0.name.hasPrefix("module.") })
+        let weights = WeightInitializer.initialize(own, options: InitOptions(seed: 7))
+        let (loaded, notes) = try load(Self.file(stateDict(weights, of: own)), for: own)
+        #expect(loaded == weights)
+        #expect(notes.count == 1 && notes[0].contains("num_batches_tracked"))
     }
 
     @Test func halfPrecisionTensorsAreStillCheckedByShapeAndSize() {

@@ -96,6 +96,7 @@ public enum Message: Error, Hashable, Sendable {
     case cannotWrite(path: String, reason: String)
     // Weights saved by PyTorch, adapted on load (notes)
     case weightsBatchCountersIgnored(count: Int)
+    case weightsAveragedCountIgnored
     case weightsConverted(count: Int, dtypes: [String])
     case weightsPrefixStripped(String, wrapper: String)
     // PyTorch export
@@ -303,6 +304,8 @@ public enum Message: Error, Hashable, Sendable {
         case .weightsBatchCountersIgnored(let count):
             return
                 "ignored \(count) num_batches_tracked tensor\(count == 1 ? "" : "s") (PyTorch's batchnorm step counters, not weights)"
+        case .weightsAveragedCountIgnored:
+            return "ignored 'n_averaged' (an AveragedModel's count of averaged models, not a weight)"
         case .weightsConverted(let count, let dtypes):
             return
                 "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"

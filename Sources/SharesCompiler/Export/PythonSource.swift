@@ -9,15 +9,21 @@ enum PythonSource {
         "not", "or", "pass", "raise", "return", "try", "while", "with", "yield"
     ]
 
-    /// Attributes every `nn.Module` (or `nn.ModuleDict`) already has: a child module of that name
-    /// cannot be registered, so a layer, stage or tie group named so cannot be mirrored.
+    /// The public attributes of `nn.Module` and of the containers the export builds (`nn.Sequential`,
+    /// `nn.ModuleDict`, `nn.ModuleList`), as of PyTorch 2.13: a child module of such a name cannot be
+    /// registered (or hides a method its container calls), so a layer, stage or tie group named so
+    /// cannot be mirrored. The PyTorch suite checks the list against the installed PyTorch.
     static let moduleAttributes: Set<String> = [
-        "training", "forward", "parameters", "named_parameters", "buffers", "named_buffers", "children",
-        "named_children", "modules", "named_modules", "state_dict", "load_state_dict", "train", "eval", "to", "cuda",
-        "cpu", "type", "float", "double", "half", "bfloat16", "apply", "zero_grad", "requires_grad_", "add_module",
-        "register_module", "register_buffer", "register_parameter", "get_submodule", "get_parameter", "get_buffer",
-        "extra_repr", "share_memory", "dump_patches", "call_super_init", "keys", "items", "values", "update", "pop",
-        "clear"
+        "T_destination", "add_module", "append", "apply", "bfloat16", "buffers", "call_super_init", "children",
+        "clear", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extend", "extra_repr", "float",
+        "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "insert", "ipu", "items",
+        "keys", "load_state_dict", "modules", "mtia", "named_buffers", "named_children", "named_modules",
+        "named_parameters", "parameters", "pop", "register_backward_hook", "register_buffer", "register_forward_hook",
+        "register_forward_pre_hook", "register_full_backward_hook", "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook", "register_module",
+        "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
+        "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training",
+        "type", "update", "values", "xpu", "zero_grad"
     ]
 
     /// A Python identifier that is not a keyword, as Python reads it: Unicode's identifier characters

@@ -85,6 +85,9 @@ public enum Safetensors {
         name == "num_batches_tracked" || name.hasSuffix(".num_batches_tracked")
     }
 
+    /// `torch.optim.swa_utils.AveragedModel`'s count of averaged models, an int64 beside its `module.` weights.
+    static let averagedCount = "n_averaged"
+
     public struct Header: Sendable {
         public var entries: [Entry]
         public var metadata: [String: String]
@@ -101,9 +104,23 @@ public enum Safetensors {
         guard length <= UInt64(min(fileSize - 8, maximumHeaderBytes)) else {
             throw failure(
                 path,
-                .weightsCorrupt("the header claims \(length) bytes but the file has \(fileSize - 8) after the length"))
+                .weightsCorrupt(
+                    "the header claims \(length) bytes but the file has \(fileSize - 8) after the length"
+                        + otherFormat(prefix, path: path)))
         }
         return Int(length)
+    }
+
+    /// What a file that is not safetensors seems to be, by its first bytes or its name, as a clause
+    /// that says what to do: the files users hand over by mistake are PyTorch's own checkpoints.
+    static func otherFormat(_ prefix: [UInt8], path: String) -> String {
+        let save = "; save the state_dict with safetensors.torch.save_file instead"
+        if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return " (it is a zip archive, as torch.save writes\(save))"
+        }
+        if prefix.first == 0x80 { return " (it is a pickle, as torch.save's legacy format writes\(save))" }
+        if path.lowercased().hasSuffix(".onnx") { return " (it is named as an ONNX model, which holds no safetensors)" }
+        return ""
     }
 
     /// Parses and bounds-checks the JSON header against a file of `fileSize` bytes.
@@ -136,8 +153,9 @@ public enum Safetensors {
             else {
                 throw fail(.weightsCorrupt("tensor '\(name)' lacks a valid dtype, shape or data_offsets"))
             }
-            // int64 only as a batchnorm counter: any other int64 tensor is not a weight sharesc can use.
-            guard let type = DType(rawValue: dtype), type != .i64 || isBatchCounter(name) else {
+            // int64 only as a step counter: any other int64 tensor is not a weight sharesc can use.
+            guard let type = DType(rawValue: dtype), type != .i64 || isBatchCounter(name) || name == averagedCount
+            else {
                 throw fail(.weightsDtype(name: name, dtype: dtype))
             }
             guard shape.allSatisfy({ $0 >= 0 && $0 <= ShapeRules.maximumElements }),
@@ -230,13 +248,14 @@ public enum Safetensors {
         return (try? JSONSerialization.jsonObject(with: Data(literal), options: .fragmentsAllowed)) as? String
     }
 
-    /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`.
-    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (
-        tensors: [Tensor], metadata: [String: String]
-    ) {
+    /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`. A PyTorch
+    /// checkpoint's names are adapted toward `expected` (see `adaptedFromPyTorch`).
+    public static func decode(_ bytes: [UInt8], path: String, expecting expected: Set<String> = [])
+        throws(CompileFailure) -> (tensors: [Tensor], metadata: [String: String])
+    {
         let length = try headerLength(Array(bytes.prefix(8)), fileSize: bytes.count, path: path)
         let header = try parseHeader(bytes[8..<(8 + length)], fileSize: bytes.count, path: path).adaptedFromPyTorch(
-            path: path
+            expecting: expected, path: path
         ).header
         let tensors = header.entries.map { entry in
             Tensor(

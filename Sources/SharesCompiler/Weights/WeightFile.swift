@@ -95,9 +95,9 @@ public enum WeightFile {
 public final class WeightFileReader: WeightProvider {
     public let path: String
     public var file: String? { path }
-    public let header: Safetensors.Header
+    public private(set) var header: Safetensors.Header
     /// What was adapted in a file saved from PyTorch (counters dropped, prefix stripped, dtypes converted).
-    public let notes: [Diagnostic]
+    public private(set) var notes: [Diagnostic] = []
     private let handle: FileHandle
     /// Header entry of each expected parameter, in the order given.
     private var entries: [Safetensors.Entry] = []
@@ -125,8 +125,7 @@ public final class WeightFileReader: WeightProvider {
         guard json.count == length else {
             throw Safetensors.failure(path, .weightsCorrupt("the file ends inside its header"))
         }
-        (header, notes) = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path).adaptedFromPyTorch(
-            path: path)
+        header = try Safetensors.parseHeader(json[...], fileSize: fileSize, path: path)
     }
 
     /// Opens a weights file for a network (`notes` says what was adapted from a PyTorch checkpoint).
@@ -135,11 +134,17 @@ public final class WeightFileReader: WeightProvider {
         try expect(expected)
     }
 
-    /// Binds the expected parameters, in order, to the file's tensors: every missing, extra or
-    /// misshapen tensor is an error.
+    /// Binds the expected parameters, in order, to the file's tensors, as adapted from a PyTorch
+    /// checkpoint: every missing, extra or misshapen tensor is an error, after the notes on what was
+    /// adapted (a stripped prefix explains the names the errors give).
     public func expect(_ expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
-        let order = try WeightFile.match(header.entries.map { ($0.name, $0.shape) }, to: expected, path: path)
-        entries = order.map { header.entries[$0] }
+        (header, notes) = header.adaptedFromPyTorch(expecting: Set(expected.map(\.name)), path: path)
+        do {
+            let order = try WeightFile.match(header.entries.map { ($0.name, $0.shape) }, to: expected, path: path)
+            entries = order.map { header.entries[$0] }
+        } catch {
+            throw CompileFailure(notes + error.diagnostics)
+        }
     }
 
     deinit { try? handle.close() }
@@ -162,25 +167,51 @@ public final class WeightFileReader: WeightProvider {
 }
 
 extension Safetensors.Header {
-    /// A `state_dict()` saved from PyTorch, made sharesc's: batchnorm step counters
-    /// (`num_batches_tracked`, int64 or converted to float) dropped, and a wrapper's prefix on every name stripped (`module.` of
-    /// DistributedDataParallel, `_orig_mod.` of torch.compile, in either order). One note for each, and
-    /// one for float16/bfloat16 tensors, which are read as float32. Every other tensor is still checked
-    /// by name and shape.
-    func adaptedFromPyTorch(path: String) -> (header: Safetensors.Header, notes: [Diagnostic]) {
+    /// A `state_dict()` saved from PyTorch, made sharesc's for a network whose parameters are `expected`:
+    /// step counters dropped (batchnorm's `num_batches_tracked`, int64 or converted to float, and
+    /// AveragedModel's `n_averaged`), and a wrapper's prefix on every name stripped (`module.` of
+    /// DistributedDataParallel, `_orig_mod.` of torch.compile, `model.` of a training framework's
+    /// module, in any order) where that makes names the network's: a network whose own names all begin
+    /// `module.` (its one stage named so) keeps them. One note for each, and one for
+    /// float16/bfloat16 tensors, which are read as float32. Every other tensor is still checked by name
+    /// and shape.
+    func adaptedFromPyTorch(expecting expected: Set<String>, path: String) -> (
+        header: Safetensors.Header, notes: [Diagnostic]
+    ) {
         let at = Location(file: path, line: 1, column: 1)
         var adapted = self
         var notes: [Diagnostic] = []
-        let wrappers = [
-            ("module.", "a DistributedDataParallel model's state_dict"),
-            ("_orig_mod.", "a torch.compile model's state_dict")
-        ]
-        while let (prefix, wrapper) = wrappers.first(where: { prefix, _ in
-            !adapted.entries.isEmpty && adapted.entries.allSatisfy { $0.name.hasPrefix(prefix) }
-        }) {
-            for index in adapted.entries.indices { adapted.entries[index].name.removeFirst(prefix.count) }
-            notes.append(Diagnostic(.note, at: at, .weightsPrefixStripped(prefix, wrapper: wrapper)))
+        if adapted.entries.contains(where: { $0.name == Safetensors.averagedCount }) {
+            adapted.entries.removeAll { $0.name == Safetensors.averagedCount }
+            notes.append(Diagnostic(.note, at: at, .weightsAveragedCountIgnored))
         }
+        // A prefix is stripped where that makes more names the network's, or where none is yet (the
+        // first of two wrappers), four at most (DDP, torch.compile and an average make three): if none
+        // is the network's at the end either, the names stay as the file has them.
+        let wrappers = [
+            "module.": "a DistributedDataParallel model's state_dict",
+            "_orig_mod.": "a torch.compile model's state_dict"
+        ]
+        func known(_ entries: [Safetensors.Entry]) -> Int { entries.filter { expected.contains($0.name) }.count }
+        let unstripped = adapted
+        var prefixNotes: [Diagnostic] = []
+        for _ in 0..<4 {
+            guard let first = adapted.entries.first?.name.split(separator: ".", maxSplits: 1).first,
+                case let prefix = first + ".",
+                adapted.entries.allSatisfy({ $0.name.hasPrefix(prefix) && $0.name != prefix })
+            else { break }
+            var stripped = adapted
+            for index in stripped.entries.indices { stripped.entries[index].name.removeFirst(prefix.count) }
+            guard known(stripped.entries) > known(adapted.entries) || known(adapted.entries) == 0 else { break }
+            adapted = stripped
+            let wrapper = wrappers[String(prefix)] ?? "a wrapping module's state_dict"
+            prefixNotes.append(Diagnostic(.note, at: at, .weightsPrefixStripped(String(prefix), wrapper: wrapper)))
+        }
+        if known(adapted.entries) == 0 {
+            adapted = unstripped
+            prefixNotes = []
+        }
+        notes += prefixNotes
         // By name, whatever their type: a checkpoint converted to float32 throughout holds them as floats.
         let counters = adapted.entries.filter { Safetensors.isBatchCounter($0.name) }.count
         if counters > 0 {
