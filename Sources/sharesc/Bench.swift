@@ -98,8 +98,10 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try reportingDiagnostics { () throws(CompileFailure) in try model.load() }
-        let input = RandomInput.images(batch * loaded.inputShape.elementCount, seed: 0)
+        let (loaded, input) = try reportingDiagnostics { () throws(CompileFailure) in
+            let loaded = try model.load()
+            return (loaded, try loaded.executor.randomInput(batch: batch, seed: 0))
+        }
         let memory = loaded.executor.prepare(batch: batch)
         for _ in 0..<warmup { _ = loaded.executor.run(input, batch: batch) }
         var times: [Double] = [], outputs: [Float] = []

@@ -64,6 +64,7 @@ struct Run: ParsableCommand {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             let loaded = try model.load()
             let (images, batch) = try readInput(for: loaded)
+            try loaded.executor.checkMemory(batch: batch)
             let logits = loaded.executor.run(images, batch: batch)
             if let warning = NonFiniteOutputs(logits, images: batch).warning { printError(warning) }
             if let output {
@@ -80,7 +81,7 @@ struct Run: ParsableCommand {
         let imageShape = loaded.inputShape.dims
         guard let input else {
             let batch = batch ?? 1
-            return (RandomInput.images(batch * loaded.inputShape.elementCount, seed: 0), batch)
+            return (try loaded.executor.randomInput(batch: batch, seed: 0), batch)
         }
         let (shape, values) = try NumPyFile.read(input)
         if shape == imageShape { return (values, 1) }

@@ -21,6 +21,14 @@ struct SharesC: ParsableCommand {
         // A write past the file size limit (`ulimit -f`) then fails with its reason, and the output file
         // is left whole, where the signal killed the process with its temporary file beside the output.
         signal(SIGXFSZ, SIG_IGN)
+        // What swift-argument-parser prints itself (help, the version) is flushed at exit: a failed
+        // write there (a full disk, /dev/full) lost it and exited 0.
+        atexit {
+            guard fflush(nil) != 0 else { return }
+            FileHandle.standardError.write(
+                Data("error: cannot write to standard output: \(String(cString: strerror(errno)))\n".utf8))
+            _exit(1)
+        }
         refuseHelpOnUnknownCommands(Array(CommandLine.arguments.dropFirst()))
         main(nil)
     }

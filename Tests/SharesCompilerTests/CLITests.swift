@@ -190,11 +190,13 @@ struct CLITests {
         }
     }
 
-    /// A document that cannot be written to standard output (a full disk) is an error, not exit 0.
-    @Test func failedWritesToStandardOutputAreErrors() throws {
+    /// A document that cannot be written to standard output (a full disk) is an error, not exit 0: a
+    /// report, and what swift-argument-parser prints itself (help and the version were lost, exit 0).
+    @Test(arguments: [["compile", "Examples/1-custom-block.yaml"], ["--version"], ["help", "compile"]])
+    func failedWritesToStandardOutputAreErrors(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = Self.executable("sharesc")
-        process.arguments = ["compile", "Examples/1-custom-block.yaml"]
+        process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
         process.standardOutput = try #require(FileHandle(forWritingAtPath: "/dev/full"))
         let err = Pipe()
@@ -486,6 +488,24 @@ struct CLITests {
                     let at = path.isEmpty ? "<command line: ''>" : path
                     #expect(result.stderr == "\(at):1:1: error: cannot read '\(path)': \(reason)\n", "\(arguments)")
                 }
+            }
+        }
+    }
+
+    /// A batch whose images and outputs do not fit in memory is refused before they are made (16384 x
+    /// 16384 x 3 at a batch of 4096, 26 TB): the allocation aborted `run` and `bench`.
+    @Test func batchesBeyondMemoryAreRefused() throws {
+        try Self.withScratchDirectory { directory in
+            let spec = directory + "/big.yaml"
+            try "network: big\ninput: [3, 16384, 16384]\nstem: [relu]\n".write(
+                toFile: spec, atomically: true, encoding: .utf8)
+            for command in [["run", spec], ["bench", spec, "--runs", "1", "--warmup", "0"]] {
+                let result = try Self.run(command + ["--batch", "4096"])
+                #expect(result.status == 1, "\(command)")
+                #expect(
+                    result.stderr
+                        == "\(spec):1:1: error: cannot allocate 26388279066624 bytes for the images and outputs of a batch of 4096; this machine has too little free memory\n"
+                )
             }
         }
     }

@@ -65,11 +65,14 @@ public final class Executor {
 
     /// Bytes of every weight as stored for the kernels (packed convolutions, linear layers, epilogue vectors).
     public private(set) var weightBytes = 0
+    /// The spec or plan, where errors about running it point.
+    private let source: String
 
     /// `source` names the spec or plan in errors. The plan must be verified (`PlanFile.validate` for one
     /// read from disk; the compiler's own are).
     public init(plan: Plan, weights: some WeightProvider, source: String = "<program>") throws(CompileFailure) {
         self.plan = plan
+        self.source = source
         let program = plan.program
         // The kernels count a tensor's elements per image in 32-bit integers.
         if let value = program.values.first(where: { $0.elements > Int(Int32.max) }) {
@@ -254,6 +257,26 @@ public final class Executor {
             }
         }
         return reordered
+    }
+
+    /// Whether `batch` outputs (and, with `inputs`, as many images) fit in memory, where allocating them
+    /// would trap: an error naming the batch otherwise. `run` takes a batch this has passed.
+    public func checkMemory(batch: Int, inputs: Bool = false) throws(CompileFailure) {
+        let perImage = program.values[program.output].elements + (inputs ? program.values[program.input].elements : 0)
+        let (bytes, overflow) = perImage.multipliedReportingOverflow(by: batch * MemoryLayout<Float>.size)
+        guard overflow || sc_can_allocate(bytes) == 0 else { return }
+        throw CompileFailure(
+            Diagnostic(
+                at: Location(file: source, line: 1, column: 1),
+                .outOfMemory(
+                    bytes: overflow ? Int.max : bytes,
+                    purpose: "the \(inputs ? "images and " : "")outputs of a batch of \(batch)")))
+    }
+
+    /// Deterministic random images (`RandomInput`) for a batch that fits, outputs included.
+    public func randomInput(batch: Int, seed: UInt64) throws(CompileFailure) -> [Float] {
+        try checkMemory(batch: batch, inputs: true)
+        return RandomInput.images(batch * program.values[program.input].elements, seed: seed)
     }
 
     /// `input` holds `batch` images (C x H x W each); returns `batch` outputs (C x H x W each).

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// NumPy's `.npy` format, for float32 arrays: the magic `\x93NUMPY`, a version (major, minor), the
@@ -131,8 +132,9 @@ public enum NumPyFile {
         guard case .bool(let fortranOrder) = fields["fortran_order"]! else {
             throw corrupt("'fortran_order' is \(fields["fortran_order"]!.rendered); expected True or False")
         }
-        // '=' is the native byte order, little-endian on every machine sharesc runs on; NumPy reads it so.
-        guard case .string(let dtype) = descr, dtype == "<f4" || dtype == "=f4", !fortranOrder else {
+        // '=' is the native byte order, little-endian on every machine sharesc runs on, and '|' (no
+        // order) NumPy reads as native too.
+        guard case .string(let dtype) = descr, ["<f4", "=f4", "|f4"].contains(dtype), !fortranOrder else {
             throw CompileFailure(Diagnostic(at: start, .npyDtype(found: describe(descr, fortranOrder: fortranOrder))))
         }
         guard case .tuple(let dims) = shapeField else {
@@ -155,6 +157,11 @@ public enum NumPyFile {
                     ? "the file is truncated: the shape \(shapeField.rendered) needs \(4 * count) data bytes but the file has \(dataLength)"
                     : "the file has \(dataLength - 4 * count) bytes after the \(4 * count) data bytes of the shape \(shapeField.rendered)"
             )
+        }
+        // The file is held already; its values are a second copy, which may not fit where the first did.
+        guard sc_can_allocate(4 * count) != 0 else {
+            throw CompileFailure(
+                Diagnostic(at: start, .outOfMemory(bytes: 4 * count, purpose: "the values of '\(path)'")))
         }
         var values = [Float](repeating: 0, count: count)
         for index in 0..<count {

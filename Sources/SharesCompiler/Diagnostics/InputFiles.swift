@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The regular files this process has read (specs, weights, plans, arrays), so that no output replaces
@@ -88,7 +89,14 @@ public enum InputFiles {
     static func readAll(_ path: String) throws(UnreadableFile) -> [UInt8] {
         let descriptor = try openForReading(path)
         defer { close(descriptor) }
+        // Held whole: where the file is larger than free memory, an error, where the array's growth trapped.
+        var status = stat()
+        let size = fstat(descriptor, &status) == 0 ? Int(status.st_size) : 0
+        guard sc_can_allocate(size) != 0 else {
+            throw UnreadableFile("its \(size) bytes do not fit in this machine's free memory")
+        }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = buffer.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
@@ -99,6 +107,24 @@ public enum InputFiles {
             }
             bytes.append(contentsOf: buffer[..<count])
         }
+    }
+}
+
+extension InputFiles {
+    /// Fills `buffer` from `descriptor` at `offset` (pread, so the file position is left alone); false
+    /// where the file ends or a read fails first (what was not read is then zeros).
+    static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Bool {
+        var done = 0
+        while done < buffer.count {
+            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                (buffer.baseAddress! + done).initializeMemory(as: UInt8.self, repeating: 0, count: buffer.count - done)
+                return false
+            }
+            done += count
+        }
+        return true
     }
 }
 

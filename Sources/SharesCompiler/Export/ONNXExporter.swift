@@ -1,3 +1,5 @@
+import CKernels
+
 /// Writes a graph and its weights as an ONNX model (opset 17): input `input` (N x C x H x W float32,
 /// N dynamic), output `logits`. Every distinct parameter is one initializer named as in the weights
 /// file, so a tied weight is ONE initializer consumed by several Conv nodes. Nodes and values are
@@ -26,10 +28,19 @@ public enum ONNXExporter {
     /// written, and no reader could parse it.
     static let maximumBytes = Int(Int32.max)
 
-    /// Refuses a graph whose weights alone pass that limit (before any weights are generated or read).
+    /// Refuses a graph whose weights alone pass that limit (before any weights are generated or read),
+    /// or whose model does not fit in memory: it is built there, its initializers' bytes held four
+    /// times over at most (the weights, the graph's message, the model's, the file's), where the
+    /// allocation trapped.
     public static func checkSize(_ graph: Graph) throws(CompileFailure) {
         let weightBytes = graph.parameters.reduce(0) { $0 + 4 * (Shape.checkedProduct($1.shape) ?? maximumBytes) }
         guard weightBytes < maximumBytes else { throw tooLarge(graph, bytes: weightBytes) }
+        guard sc_can_allocate(4 * weightBytes) != 0 else {
+            throw CompileFailure(
+                Diagnostic(
+                    at: Location(file: graph.source, line: 1, column: 1),
+                    .outOfMemory(bytes: 4 * weightBytes, purpose: "building the ONNX model")))
+        }
     }
 
     private static func tooLarge(_ graph: Graph, bytes: Int) -> CompileFailure {

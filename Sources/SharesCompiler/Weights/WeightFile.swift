@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// A graph's weights as a safetensors file: one tensor per distinct parameter, under the parameter's
@@ -149,20 +150,36 @@ public final class WeightFileReader: WeightProvider {
 
     deinit { try? handle.close() }
 
+    /// One tensor as float32: read into its array where it is float32 (one copy of it in memory, not
+    /// three), and checked first to fit in memory, where the allocation would trap.
     public func values(of parameter: Int) throws(CompileFailure) -> [Float] {
         let entry = entries[parameter]
-        do {
-            try handle.seek(toOffset: UInt64(header.dataStart + entry.begin))
-            let data = try handle.read(upToCount: entry.end - entry.begin) ?? Data()
-            guard data.count == entry.end - entry.begin else {
-                throw Safetensors.failure(path, .weightsCorrupt("the file ends inside tensor '\(entry.name)'"))
-            }
-            return Safetensors.floats([UInt8](data)[...], entry.dtype)
-        } catch let failure as CompileFailure {
-            throw failure
-        } catch {
-            throw Safetensors.failure(path, .cannotRead(path: path, reason: Paths.reason(error)))
+        let bytes = entry.end - entry.begin, floats = entry.count * MemoryLayout<Float>.size
+        guard sc_can_allocate(entry.dtype == .f32 ? floats : bytes + floats) != 0 else {
+            throw Safetensors.failure(path, .outOfMemory(bytes: floats, purpose: "tensor '\(entry.name)'"))
         }
+        var complete = true
+        let read = { (buffer: UnsafeMutableRawBufferPointer) in
+            complete = InputFiles.read(
+                self.handle.fileDescriptor, into: buffer, at: self.header.dataStart + entry.begin)
+        }
+        let values: [Float]
+        if entry.dtype == .f32 {
+            values = [Float](unsafeUninitializedCapacity: entry.count) { buffer, count in
+                read(UnsafeMutableRawBufferPointer(buffer))
+                count = entry.count
+            }
+        } else {
+            let raw = [UInt8](unsafeUninitializedCapacity: bytes) { buffer, count in
+                read(UnsafeMutableRawBufferPointer(buffer))
+                count = bytes
+            }
+            values = complete ? Safetensors.floats(raw[...], entry.dtype) : []
+        }
+        guard complete else {
+            throw Safetensors.failure(path, .weightsCorrupt("the file ends inside tensor '\(entry.name)'"))
+        }
+        return values
     }
 }
 
