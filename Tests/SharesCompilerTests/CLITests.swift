@@ -511,18 +511,29 @@ struct CLITests {
     }
 
     /// A tensor the 32-bit kernels cannot index is refused before anything is allocated, where it
-    /// would have trapped after allocating (a 50000 x 50000 input: 2.5e9 values).
+    /// would have trapped after allocating (a 50000 x 50000 input: 2.5e9 values), at the layer that
+    /// makes it (it was at 1:1).
     @Test func tensorsBeyondTheKernelsAreRefused() throws {
         try Self.withScratchDirectory { directory in
-            let spec = directory + "/huge.yaml"
+            let spec = directory + "/huge.yaml", padded = directory + "/padded.yaml"
             try "input: [1, 50000, 50000]\nstem: [{conv: {out: 1, kernel: 1}}]\n".write(
                 toFile: spec, atomically: true, encoding: .utf8)
+            try
+                "input: [1, 45000, 45000]\nstem:\n  - relu\n  - conv: {out: 1, kernel: 1, pad: 1024}\n  - maxpool: {kernel: 2}\n"
+                .write(
+                    toFile: padded, atomically: true, encoding: .utf8)
             for command in ["run", "bench"] {
                 let result = try Self.run([command, spec])
                 #expect(result.status == 1)
                 #expect(
                     result.stderr
-                        == "\(spec):1:1: error: 'input' holds 2500000000 values per image; the CPU kernels run tensors of at most 2147483647 (32-bit indices)\n"
+                        == "\(spec):1:8: error: 'input' holds 2500000000 values per image; the CPU kernels run tensors of at most 2147483647 (32-bit indices)\n"
+                )
+                let layer = try Self.run([command, padded])
+                #expect(layer.status == 1)
+                #expect(
+                    layer.stderr
+                        == "\(padded):4:5: error: 'stem.conv1' holds 2213514304 values per image; the CPU kernels run tensors of at most 2147483647 (32-bit indices)\n"
                 )
             }
         }

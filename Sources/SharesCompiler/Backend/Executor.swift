@@ -68,29 +68,41 @@ public final class Executor {
     /// The spec or plan, where errors about running it point.
     private let source: String
 
-    /// `source` names the spec or plan in errors. The plan must be verified (`PlanFile.validate` for one
-    /// read from disk; the compiler's own are).
-    public init(plan: Plan, weights: some WeightProvider, source: String = "<program>") throws(CompileFailure) {
+    /// `source` names the spec or plan in errors, and `locations` the places in a spec of its layers and
+    /// parameters (a parameter's at its first use), by name, where errors about them point. The plan must
+    /// be verified (`PlanFile.validate` for one read from disk; the compiler's own are).
+    public init(
+        plan: Plan, weights: some WeightProvider, source: String = "<program>", locations: [String: Location] = [:]
+    ) throws(CompileFailure) {
         self.plan = plan
         self.source = source
         let program = plan.program
+        // A fused step's name (`stem.conv1+bn1+relu1`) is at its first layer's place.
+        func location(of name: String?) -> Location {
+            guard let name else { return Location(file: source, line: 1, column: 1) }
+            let first = name.split(separator: "+", maxSplits: 1).first.map(String.init) ?? name
+            return locations[name] ?? locations[first] ?? Location(file: source, line: 1, column: 1)
+        }
         // The kernels count a tensor's elements per image in 32-bit integers.
         if let value = program.values.first(where: { $0.elements > Int(Int32.max) }) {
             throw CompileFailure(
                 Diagnostic(
-                    at: Location(file: source, line: 1, column: 1),
+                    at: location(of: value.name),
                     .tensorTooLargeToRun(value: value.name, elements: value.elements, limit: Int(Int32.max))))
         }
         pool = WorkerPool(threads: min(plan.schedule.threads, Self.usableCores))
         // Running out of memory (for weights, or for activations whose size a plan file decides) is an
-        // error naming what could not be had, never a crash.
-        func outOfMemory(_ floats: Int, for purpose: String) -> CompileFailure {
+        // error naming what could not be had, never a crash; at the layer it is for, where there is one.
+        func outOfMemory(_ floats: Int, for purpose: String, of layer: String? = nil) -> CompileFailure {
             CompileFailure(
-                Diagnostic(
-                    at: Location(file: source, line: 1, column: 1), .outOfMemory(bytes: floats * 4, purpose: purpose)))
+                Diagnostic(at: location(of: layer ?? purpose), .outOfMemory(bytes: floats * 4, purpose: purpose)))
         }
-        func allocate(_ floats: Int, for purpose: String) throws(CompileFailure) -> AlignedBuffer {
-            guard let buffer = AlignedBuffer(allocating: floats) else { throw outOfMemory(floats, for: purpose) }
+        func allocate(_ floats: Int, for purpose: String, of layer: String? = nil) throws(CompileFailure)
+            -> AlignedBuffer
+        {
+            guard let buffer = AlignedBuffer(allocating: floats) else {
+                throw outOfMemory(floats, for: purpose, of: layer)
+            }
             return buffer
         }
         func copy(_ values: [Float], of name: String) throws(CompileFailure) -> AlignedBuffer {
@@ -129,7 +141,7 @@ public final class Executor {
                 return sc_winograd_pack(&geometry, values.baseAddress, packed.pointer) != 0
             }
             // (Winograd's transform holds (m + 2)^2 floats per channel pair, m = 4 at most.)
-            guard done else { throw outOfMemory(36 * values.count / 9, for: "transforming \(name)") }
+            guard done else { throw outOfMemory(36 * values.count / 9, for: "transforming \(name)", of: name) }
             packedByParameter[key] = packed
             weightBytes += packed.count * 4
             return packed
@@ -177,7 +189,10 @@ public final class Executor {
             return (scale!, shift!)
         }
 
-        var workspaceFloats = 0
+        var workspaceFloats = 0, workspaceStep: String?  // the most any step needs, and the first that does
+        func needWorkspace(_ floats: Int, for step: Program.Step) {
+            if floats > workspaceFloats { (workspaceFloats, workspaceStep) = (floats, step.name) }
+        }
         convs = Array(repeating: nil, count: program.steps.count)
         scaleShifts = Array(repeating: nil, count: program.steps.count)
         for (index, step) in program.steps.enumerated() {
@@ -196,11 +211,10 @@ public final class Executor {
                     geometry: geometry, packed: packed, scale: scale, shift: shift, schedule: schedule,
                     rows: geometry.rows, panels: geometry.panels, preActivation: preActivation,
                     activation: epilogue.activation.kernelCode)
-                workspaceFloats = max(
-                    workspaceFloats,
+                needWorkspace(
                     geometry.isWinograd
-                        ? sc_winograd_workspace_size(&geometry)
-                        : sc_conv_nhwc_workspace_size(&geometry))
+                        ? sc_winograd_workspace_size(&geometry) : sc_conv_nhwc_workspace_size(&geometry),
+                    for: step)
             case .scaleShift(let bn, _):
                 scaleShifts[index] = try normalization(bn)
             case .linear(let weight, let bias, _):
@@ -221,7 +235,7 @@ public final class Executor {
             case .squeezeExcite(let reduceWeight, let reduceBias, let expandWeight, let expandBias, _):
                 for parameter in [reduceWeight, reduceBias, expandWeight, expandBias] { try vector(parameter) }
                 let squeeze = program.parameters[reduceBias].shape[0]
-                workspaceFloats = max(workspaceFloats, sc_squeeze_excite_scratch(Int32(input.channels), Int32(squeeze)))
+                needWorkspace(sc_squeeze_excite_scratch(Int32(input.channels), Int32(squeeze)), for: step)
             case .add, .relu, .activation, .maxPool, .avgPool, .globalAvgPool, .subsamplePad, .flatten:
                 break
             }
@@ -229,7 +243,9 @@ public final class Executor {
         weightBytes += vectorBytes
         // Arenas for more threads come with the first batch that uses them.
         arenas = [try allocate(memory.arenaBytes / 4, for: "the activations")]
-        for _ in 0..<self.threads { workspaces.append(try allocate(workspaceFloats, for: "the kernels' scratch")) }
+        for _ in 0..<self.threads {
+            workspaces.append(try allocate(workspaceFloats, for: "the kernels' scratch", of: workspaceStep))
+        }
     }
 
     public var workspaceBytes: Int { workspaces.reduce(0) { $0 + $1.count * 4 } }

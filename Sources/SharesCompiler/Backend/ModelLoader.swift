@@ -25,19 +25,33 @@ public enum ModelLoader {
         let lowered = try Compiler.lower(path, options: options)
         let provider = try weights.provider(for: lowered.graph)
         let (executor, warnings) = try executor(
-            Compiler.program(lowered.graph), weights: provider, threads: threads, source: path)
+            Compiler.program(lowered.graph), weights: provider, threads: threads, source: path,
+            locations: locations(in: lowered.graph))
         return LoadedModel(executor: executor, warnings: lowered.warnings + provider.notes + warnings)
+    }
+
+    /// Each layer's place in the spec (the last one's also as `logits`, the program's name for its
+    /// output), and each parameter's at its first use, by name.
+    static func locations(in graph: Graph) -> [String: Location] {
+        var locations: [String: Location] = ["logits": graph[graph.output].location]
+        for node in graph.nodes {
+            locations[node.name] = node.location
+            for parameter in node.op.parameters where locations[graph[parameter].name] == nil {
+                locations[graph[parameter].name] = node.location
+            }
+        }
+        return locations
     }
 
     /// The rest of the pipeline for a fused program whose weights are at hand: planned for `threads`,
     /// fitted to the weights, loaded.
     public static func executor(
         _ program: Program, weights: some WeightProvider, threads: Int,
-        source: String = "<program>"
+        source: String = "<program>", locations: [String: Location] = [:]
     ) throws(CompileFailure) -> (Executor, [Diagnostic]) {
         let (plan, warnings) = try Compiler.fitted(
             Compiler.plan(program, threads: threads), to: weights, source: source)
-        return (try Executor(plan: plan, weights: weights, source: source), warnings)
+        return (try Executor(plan: plan, weights: weights, source: source, locations: locations), warnings)
     }
 
     /// A plan file, run as it says; with `threads`, its steps are split for that many threads instead.
