@@ -248,14 +248,14 @@ public enum Safetensors {
         return (try? JSONSerialization.jsonObject(with: Data(literal), options: .fragmentsAllowed)) as? String
     }
 
-    /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`. A PyTorch
-    /// checkpoint's names are adapted toward `expected` (see `adaptedFromPyTorch`).
-    public static func decode(_ bytes: [UInt8], path: String, expecting expected: Set<String> = [])
-        throws(CompileFailure) -> (tensors: [Tensor], metadata: [String: String])
-    {
+    /// Parses and bounds-checks a whole file held in memory; never reads outside `bytes`. Step counters
+    /// are dropped; names are kept as they are (no network to adapt them toward: `WeightFileReader` has).
+    public static func decode(_ bytes: [UInt8], path: String) throws(CompileFailure) -> (
+        tensors: [Tensor], metadata: [String: String]
+    ) {
         let length = try headerLength(Array(bytes.prefix(8)), fileSize: bytes.count, path: path)
         let header = try parseHeader(bytes[8..<(8 + length)], fileSize: bytes.count, path: path).adaptedFromPyTorch(
-            expecting: expected, path: path
+            expecting: [], path: path
         ).header
         let tensors = header.entries.map { entry in
             Tensor(
