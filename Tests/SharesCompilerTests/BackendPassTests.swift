@@ -326,6 +326,12 @@ struct BackendPassTests {
                     + " compile the spec again with 'sharesc compile -o'")
         }
 
+        // Without its version, a plan is a damaged plan (it was "not a plan", beside the keys that say it is).
+        try Data(
+            Safetensors.encode(tensors, metadata: [("sharesc.format", "plan"), ("sharesc.plan", json)])
+        ).write(to: URL(fileURLWithPath: path))
+        #expect(readError(path) == "\(path):1:1: error: damaged plan: its metadata has no 'sharesc.plan.version'")
+
         try write(version: "5", document: "{\"program\": 3}")
         #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))
 

@@ -828,6 +828,12 @@ struct DiagnosticsTests {
             spec, overrides: ["=8"],
             "<command line: --set =8>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found '=8'"
         )
+        // Spaces around the name go; a zero-width space is part of it (it was trimmed, and set 'width').
+        Self.check(
+            spec, overrides: ["width\u{200B}=8"],
+            "<command line: --set width\\u{200b}=8>:1:1: error: variable name 'width\\u{200b}' must be letters, digits and '_', starting with a letter or '_'"
+        )
+        #expect(diagnostics(Self.files(spec), overrides: [" width =8"]) == "(compiled without errors)")
         // A malformed value gets the expression parser's message, at its column in `--set name=value`.
         Self.check(
             spec, overrides: ["width=99999999999999999999"],

@@ -189,7 +189,7 @@ struct PyTorchWeightTests {
         }
     }
 
-    /// PyTorch's own checkpoint formats, handed over for safetensors, are named with what to do.
+    /// Files handed over for safetensors by mistake (PyTorch's own checkpoints, a spec) are named with what to do.
     @Test func torchSaveFilesAreNamed() {
         let body = [UInt8](repeating: 7, count: 200)
         let save = "; save the state_dict with safetensors.torch.save_file instead)"
@@ -197,6 +197,10 @@ struct PyTorchWeightTests {
             loadError([0x50, 0x4B, 0x03, 0x04] + body).hasSuffix("(it is a zip archive, as torch.save writes" + save))
         #expect(
             loadError([0x80, 0x02] + body).hasSuffix("(it is a pickle, as torch.save's legacy format writes" + save))
+        // And a spec, handed over as a plan by its name.
+        #expect(
+            loadError(Array("network: n\ninput: [3, 8, 8]\n".utf8)).hasSuffix(
+                "(it begins as text, as a spec does; a file named .plan is read as a plan)"))
     }
 
     /// A network whose own names all begin as a wrapper's (its one stage named `module`) keeps them: they

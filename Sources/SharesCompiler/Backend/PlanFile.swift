@@ -55,9 +55,12 @@ public enum PlanFile {
     public static func read(_ path: String) throws(CompileFailure) -> (PlanDocument, WeightFileReader) {
         let reader = try WeightFileReader(path: path)
         let metadata = reader.header.metadata
-        guard metadata[formatKey] == "plan", let versionText = metadata[versionKey], let json = metadata[documentKey]
-        else {
+        guard metadata[formatKey] == "plan", let json = metadata[documentKey] else {
             throw Safetensors.failure(path, .planNotAPlan)
+        }
+        // (A plan whose version key is gone was "not a plan", beside the two keys that say it is.)
+        guard let versionText = metadata[versionKey] else {
+            throw Safetensors.failure(path, .planDamaged("its metadata has no '\(versionKey)'"))
         }
         guard let version = Int(versionText), PlanDocument.readableVersions.contains(version) else {
             throw Safetensors.failure(path, .planVersion(found: versionText, supported: PlanDocument.readableVersions))

@@ -247,7 +247,12 @@ public struct VariableOverride: Hashable, Sendable {
         guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {
             throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
         }
-        name = String(argument[..<equals]).trimmingCharacters(in: .whitespaces)
+        // Spaces and tabs around the name only: Foundation's whitespace took a zero-width space too, and
+        // `w\u{200B}=16` set `w`.
+        name = String(argument[..<equals]).trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
+        guard SpecParser.isVariableName(name) else {
+            throw CompileFailure(Diagnostic(at: location, .badVariableName(name)))
+        }
         text = String(argument[argument.index(after: equals)...])
         // The parser's own message (what it found, what it expected), at the value's column in
         // `--set name=value` as the location shows it.

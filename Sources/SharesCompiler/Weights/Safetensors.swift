@@ -120,6 +120,9 @@ public enum Safetensors {
         }
         if prefix.first == 0x80 { return " (it is a pickle, as torch.save's legacy format writes\(save))" }
         if path.lowercased().hasSuffix(".onnx") { return " (it is named as an ONNX model, which holds no safetensors)" }
+        if !prefix.isEmpty, prefix.allSatisfy({ (0x20..<0x7F).contains($0) || [0x09, 0x0A, 0x0D].contains($0) }) {
+            return " (it begins as text, as a spec does; a file named .plan is read as a plan)"
+        }
         return ""
     }
 
