@@ -64,7 +64,6 @@ struct Run: ParsableCommand {
         let text = try reportingDiagnostics { () throws(CompileFailure) -> String in
             let loaded = try model.load()
             let (images, batch) = try readInput(for: loaded)
-            try loaded.executor.checkMemory(batch: batch)
             let logits = loaded.executor.run(images, batch: batch)
             if let warning = NonFiniteOutputs(logits, images: batch).warning { printError(warning) }
             if let output {
@@ -77,6 +76,7 @@ struct Run: ParsableCommand {
         if let output { emitSummary(text, of: output) } else { emit(text) }
     }
 
+    /// The images and their number, whose outputs fit in memory (checked with the images, for generated ones).
     private func readInput(for loaded: LoadedModel) throws(CompileFailure) -> ([Float], Int) {
         let imageShape = loaded.inputShape.dims
         guard let input else {
@@ -84,13 +84,17 @@ struct Run: ParsableCommand {
             return (try loaded.executor.randomInput(batch: batch, seed: 0), batch)
         }
         let (shape, values) = try NumPyFile.read(input)
-        if shape == imageShape { return (values, 1) }
-        guard shape.count == imageShape.count + 1, Array(shape.dropFirst()) == imageShape, shape[0] >= 1 else {
-            throw CompileFailure(
-                Diagnostic(
-                    at: Location(file: input, line: 1, column: 1),
-                    .inputShape(found: shape, expected: imageShape)))
+        var batch = 1
+        if shape != imageShape {
+            guard shape.count == imageShape.count + 1, Array(shape.dropFirst()) == imageShape, shape[0] >= 1 else {
+                throw CompileFailure(
+                    Diagnostic(
+                        at: Location(file: input, line: 1, column: 1),
+                        .inputShape(found: shape, expected: imageShape)))
+            }
+            batch = shape[0]
         }
-        return (values, shape[0])
+        try loaded.executor.checkMemory(batch: batch)
+        return (values, batch)
     }
 }

@@ -485,17 +485,16 @@ struct Lowering {
                 notes: [Diagnostic.note(at: first.location, .nameClashFirst(name, tie: first.tie))]))
     }
 
-    /// A tied parameter (`tie`) takes its name where its group is declared (`tieDeclaration`).
+    /// A tied parameter (of `tie`'s group) takes its name where its group is declared.
     private mutating func newParameter(
-        _ name: String, _ shape: [Int], _ role: Parameter.Role, tie: String? = nil, tieDeclaration: Location? = nil,
-        at location: Location
+        _ name: String, _ shape: [Int], _ role: Parameter.Role, tie: TieRequest? = nil, at location: Location
     ) throws(CompileFailure) -> ParameterID {
         guard let count = Shape.checkedProduct(shape), count <= ShapeRules.maximumElements else {
             throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("parameter '\(name)'")))
         }
-        try take(name, at: tieDeclaration ?? location, tie: tie)
+        try take(name, at: tie?.declaration ?? location, tie: tie?.group)
         let id = ParameterID(graph.parameters.count)
-        graph.parameters.append(Parameter(id: id, name: name, shape: shape, role: role, tie: tie))
+        graph.parameters.append(Parameter(id: id, name: name, shape: shape, role: role, tie: tie?.group))
         return id
     }
 
@@ -538,13 +537,11 @@ struct Lowering {
             return (graph.ties[state.index].weight, graph.ties[state.index].bias)
         }
         let weight = try newParameter(
-            request.parameterPrefix + "weight", weightShape, .convWeight, tie: request.group,
-            tieDeclaration: request.declaration, at: location)
+            request.parameterPrefix + "weight", weightShape, .convWeight, tie: request, at: location)
         let bias =
             hasBias
             ? try newParameter(
-                request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request.group,
-                tieDeclaration: request.declaration, at: location) : nil
+                request.parameterPrefix + "bias", [weightShape[0]], .convBias, tie: request, at: location) : nil
         tieIndex[request.group] = TieState(
             index: graph.ties.count, firstUse: use, firstDeclaration: request.declaration,
             weightShape: weightShape, hasBias: hasBias, uses: 1)
