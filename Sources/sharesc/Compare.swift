@@ -9,6 +9,9 @@ struct Compare: ParsableCommand {
 
             With two, A and B are the two specs (--set and --sequential apply to both).
 
+            --set-a and --set-b set a variable on one side only, after --set: two
+            settings of one spec side by side.
+
             Differences are B - A, percentages relative to A.
 
             Examples:
@@ -16,15 +19,27 @@ struct Compare: ParsableCommand {
               sharesc compare Architectures/imagenet/sharesnet-152.yaml \\
                 Architectures/imagenet/sharesnet-152-all.yaml
               sharesc compare Architectures/cifar/sharewrn-40-4.yaml --format markdown
+              sharesc compare Architectures/cifar/resnet-164.yaml \\
+                Architectures/cifar/resnet-164.yaml --set-b depth=110
             """
     )
 
     @Argument(help: "Spec A.") var a: String
     @Argument(help: "Spec B (default: A's sequential variant).") var b: String?
     @OptionGroup var options: SpecOptions
+    @Option(
+        name: .customLong("set-a"),
+        help: ArgumentHelp("Override a variable of spec A only, after --set (repeatable).", valueName: "name=value"))
+    var overridesA: [String] = []
+    @Option(
+        name: .customLong("set-b"),
+        help: ArgumentHelp("Override a variable of spec B only, after --set (repeatable).", valueName: "name=value"))
+    var overridesB: [String] = []
     @Option(help: "Output format.") var format: ReportFormat = .text
 
     func validate() throws {
+        try SpecOptions.validate(overridesA, option: "--set-a")
+        try SpecOptions.validate(overridesB, option: "--set-b")
         if b == nil && options.sequential {
             throw ValidationError(
                 "--sequential needs two specs; with one spec, compare already sets it against its sequential variant")
@@ -33,8 +48,10 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         let (left, right) = try reportingDiagnostics { () throws(CompileFailure) in
-            let left = try Compiler.compile(a, options: options.compileOptions)
-            var rightOptions = options.compileOptions
+            var leftOptions = options.compileOptions, rightOptions = options.compileOptions
+            leftOptions.overrides += overridesA
+            rightOptions.overrides += overridesB
+            let left = try Compiler.compile(a, options: leftOptions)
             if b == nil { rightOptions.sequential = true }
             let right = try Compiler.compile(b ?? a, options: rightOptions)
             return (left, right)

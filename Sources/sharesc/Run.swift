@@ -8,7 +8,8 @@ struct Run: ParsableCommand {
         discussion: """
             Input and output are NumPy .npy files of float32: the input N x C x H x W (or C x H x W), the output \
             N x classes (N x C x H x W for a network without a classifier, whose five largest values are printed at \
-            [channel, row, column]). Without --input, a deterministic random input of --batch images is used.
+            [channel, row, column]; a C x 1 x 1 output, as a 1x1 convolution head gives, is printed as C classes). \
+            Without --input, a deterministic random input of --batch images is used.
 
             Examples:
               sharesc run Architectures/cifar/sharesnet-164.yaml --seed 1

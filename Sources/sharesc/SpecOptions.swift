@@ -11,9 +11,11 @@ struct SpecOptions: ParsableArguments {
     @Flag(help: "Turn every tie off: the unshared (sequential) variant of the spec.")
     var sequential = false
 
-    func validate() throws {
+    func validate() throws { try Self.validate(overrides, option: "--set") }
+
+    static func validate(_ overrides: [String], option: String) throws {
         for override in overrides where !override.contains("=") || override.hasPrefix("=") {
-            throw ValidationError("--set expects name=value, for example --set classes=100; got '\(override)'")
+            throw ValidationError("\(option) expects name=value, for example \(option) classes=100; got '\(override)'")
         }
     }
 

@@ -108,6 +108,18 @@ struct CLITests {
         #expect(two.status == 0)
         #expect(two.stdout.hasPrefix("# resnet-50 (untied) vs wide-resnet-50-2 (untied)"))
         #expect(two.stdout.contains("| MACs | 4,089,184,256 | 11,398,021,120 | +7,308,836,864 | +178.7% |"))
+        // Two settings of one spec: --set-b sets B alone, after --set (which sets both).
+        let depths = try Self.run([
+            "compare", "Architectures/cifar/resnet-164.yaml", "Architectures/cifar/resnet-164.yaml", "--set",
+            "classes=100", "--set-b", "depth=110"
+        ])
+        #expect(depths.status == 0)
+        #expect(
+            depths.stdout.hasPrefix(
+                "resnet-164 (untied) --set classes=100 vs resnet-164 (untied) --set classes=100 --set depth=110\n"))
+        #expect(depths.stdout.contains("  total         54        36  "))
+        let missing = try Self.run(["compare", "Examples/2-tie-group.yaml", "--set-a", "depth"])
+        #expect(missing.status == 64 && missing.stderr.contains("--set-a expects name=value"))
     }
 
     @Test func graphIsDOT() throws {
@@ -391,6 +403,9 @@ struct CLITests {
                 let run = try Self.run([command[0], "spec.yaml"] + command.dropFirst(), in: directory)
                 #expect(run.status == 0 && run.stderr == warning, "\(command)")
             }
+            // JSON carries it too, a comparison on each side.
+            let json = try Self.run(["compare", "spec.yaml", "spec.yaml", "--format", "json"], in: directory)
+            #expect(json.stdout.components(separatedBy: "fewer than two convolutions").count == 3)
         }
     }
 

@@ -41,14 +41,36 @@ struct ComparisonTests {
         #expect(try Self.summary(none, none) == "Both have 0 parameters, at the same compute (0 MACs per image).")
     }
 
-    /// A change too small for one decimal still says which way it goes, both ways alike.
+    /// A change too small for one decimal still says which way it goes, both ways alike, and its size.
     @Test func smallChangesKeepTheirSign() throws {
         let wide = "stem: [conv: {out: 10000, kernel: 1}]\n", wider = "stem: [conv: {out: 10001, kernel: 1}]\n"
         #expect(
             try Self.summary(wide, wider)
-                == "B has 3 more parameters than A (+0.0%), with +0.0% MACs in B (1.920 MMACs -> 1.920 MMACs).")
+                == "B has 3 more parameters than A (+0.01%), with +0.01% MACs in B (1.920 MMACs -> 1.920 MMACs).")
         #expect(
             try Self.summary(wider, wide)
-                == "B has 3 fewer parameters than A (-0.0%), with -0.0% MACs in B (1.920 MMACs -> 1.920 MMACs).")
+                == "B has 3 fewer parameters than A (-0.01%), with -0.01% MACs in B (1.920 MMACs -> 1.920 MMACs).")
+    }
+}
+
+/// The report's tables say what their counts hold.
+struct ReportTableTests {
+    /// A tied bias is named in the tie's row, whose `saved` counts it (2 x (144 + 4) here, where the
+    /// weight's shape alone gives 288).
+    @Test func aTiedBiasIsNamedInItsRow() throws {
+        let spec = """
+            input: [3, 8, 8]
+            blocks: {b: {body: [conv: {out: 4, kernel: 3, pad: 1, bias: true}]}}
+            stem: [conv: {out: 4, kernel: 1}]
+            stages: [{block: b, repeat: 3, share: {conv1: all}}]
+
+            """
+        let report = try compileInMemory(["spec.yaml": spec]).report
+        #expect(report.ties.map(\.bias) == ["stage1.shared.conv1.bias"] && report.ties[0].saved == 296)
+        #expect(
+            report.rendered(as: .text).contains(
+                "stage1.conv1  stage1.shared.conv1.weight + bias  4x4x3x3 + 4     3  stage1.block1-3.conv1    296"))
+        // Counts under 1,000 are not said twice (`688  688`); larger ones take their SI form.
+        #expect(report.rendered(as: .text).contains("  parameters (distinct, trainable)            160\n"))
     }
 }

@@ -60,10 +60,14 @@ struct FormatTests {
         #expect(Format.counted(36_479_194, "parameter") == "36,479,194 parameters")
     }
 
-    /// A change keeps its sign however small; only no change at all is unsigned.
+    /// A change keeps its sign however small, and shows its first digit (a probe's 4,800 saved of 23
+    /// million read "0.0%", as if nothing); only no change at all is unsigned.
     @Test func changesAreSignedAsTheyAre() {
-        #expect(Format.change(from: 2005, to: 2006) == "+0.0%")
-        #expect(Format.change(from: 223_562, to: 223_497) == "-0.0%")
+        #expect(Format.change(from: 2005, to: 2006) == "+0.05%")
+        #expect(Format.change(from: 223_562, to: 223_497) == "-0.03%")
+        #expect(Format.percent(4800, of: 23_000_000) == "0.02%")
+        #expect(Format.percent(1, of: 1 << 40) == "<0.000001%")
+        #expect(Format.percent(-1, of: 300) == "-0.3%")
         #expect(Format.change(from: 200, to: 150) == "-25.0%")
         #expect(Format.change(from: 7, to: 7) == "0.0%")
         #expect(Format.change(from: 0, to: 0) == "0.0%")

@@ -315,11 +315,13 @@ struct Lowering {
 
         func probability(default fallback: Double) throws(CompileFailure) -> Double {
             let rate = try real("p", default: fallback)
-            guard (0..<1).contains(rate.asDouble) else {
+            // (As a float too, as ONNX holds it: 0.99999999999 is 1 there.)
+            guard (0..<1).contains(rate.asDouble), Float(rate.asDouble) < 1 else {
+                let rounded = rate.asDouble < 1 && rate.asDouble >= 0 ? ", which is 1 as a 32-bit float" : ""
                 throw CompileFailure(
                     Diagnostic(
                         at: spec.arguments["p"]?.location ?? spec.location,
-                        .probabilityExpected(spec.kind.rawValue, found: rate.description)))
+                        .probabilityExpected(spec.kind.rawValue, found: rate.description + rounded)))
             }
             return rate.asDouble
         }

@@ -7,9 +7,12 @@ public struct Comparison: Codable, Hashable, Sendable {
         public var source: String
         /// The `--set name=value` overrides the side was compiled with, as written.
         public var overrides: [String]
+        /// The side's compilation warnings, as its report has them (also printed to standard error).
+        public var warnings: [Report.Warning]
 
         init(_ report: Report) {
             (network, variant, source, overrides) = (report.network, report.variant, report.source, report.overrides)
+            warnings = report.warnings
         }
 
         /// As the report's first line names it: `resnet-56 (shared) --set depth=20`.
@@ -137,6 +140,16 @@ enum ComparisonText {
                 Format.grouped(stage.macs.b), Format.change(from: stage.macs.a, to: stage.macs.b)
             ])
         }
+        // As the report's stage table ends: the totals (parameters distinct, as in the Totals above).
+        let blocks = { (side: (Comparison.StageDelta) -> Report.StageRow?) in
+            String(comparison.stages.reduce(0) { $0 + (side($1)?.blocks ?? 0) })
+        }
+        let parameters = comparison.totals[0], macs = comparison.totals[5]
+        stages.add([
+            "total", blocks(\.a), blocks(\.b), Format.grouped(parameters.a), Format.grouped(parameters.b),
+            Format.signed(parameters.delta), Format.change(from: parameters.a, to: parameters.b),
+            Format.grouped(macs.a), Format.grouped(macs.b), Format.change(from: macs.a, to: macs.b)
+        ])
         table(stages)
         return out
     }

@@ -36,6 +36,8 @@ public struct Report: Codable, Hashable, Sendable {
         public var name: String
         public var weight: String
         public var shape: [Int]
+        /// The tied bias, where the tie's convolutions have one (tied with the weight): its name.
+        public var bias: String?
         /// Elements of the tied weight (and bias).
         public var parameters: Int
         public var uses: Int
@@ -162,7 +164,7 @@ extension Report.StageRow {
 
 extension Report.TieRow {
     enum CodingKeys: String, CodingKey {
-        case name, weight, shape, parameters, uses, usedBy = "used_by", saved
+        case name, weight, shape, bias, parameters, uses, usedBy = "used_by", saved
     }
 }
 

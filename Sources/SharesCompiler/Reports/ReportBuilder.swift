@@ -69,7 +69,8 @@ public enum ReportBuilder {
             let elements = weight.elementCount + (tie.bias.map { graph[$0].elementCount } ?? 0)
             let usedBy = users[tie.weight] ?? []
             return .init(
-                name: tie.name, weight: weight.name, shape: weight.shape, parameters: elements, uses: usedBy.count,
+                name: tie.name, weight: weight.name, shape: weight.shape, bias: tie.bias.map { graph[$0].name },
+                parameters: elements, uses: usedBy.count,
                 usedBy: usedBy, saved: (usedBy.count - 1) * elements)
         }
     }

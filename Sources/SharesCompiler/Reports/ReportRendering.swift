@@ -31,14 +31,16 @@ enum ReportText {
 
         heading("Totals")
         var totals = Table([("", .left), ("count", .right), ("", .left)])
+        // The count again with an SI prefix, where it has one (`688` twice said nothing).
+        func scaled(_ count: Int) -> String { count.magnitude < 1000 ? "" : Format.metric(count) }
         let p = report.parameters
-        totals.add(["parameters (distinct, trainable)", Format.grouped(p.total), Format.metric(p.total)])
-        totals.add(["parameters per use (unshared)", Format.grouped(p.perUse), Format.metric(p.perUse)])
+        totals.add(["parameters (distinct, trainable)", Format.grouped(p.total), scaled(p.total)])
+        totals.add(["parameters per use (unshared)", Format.grouped(p.perUse), scaled(p.perUse)])
         totals.add(["saved by sharing", Format.grouped(p.saved), Format.percent(p.saved, of: p.perUse)])
         totals.add(["buffers (batchnorm statistics)", Format.grouped(p.buffers), ""])
         totals.add(["weight bytes (float32)", Format.grouped(report.weightBytes), Format.bytes(report.weightBytes)])
-        totals.add(["MACs per image", Format.grouped(report.macs), Format.metric(report.macs)])
-        totals.add(["FLOPs per image (2 x MACs)", Format.grouped(report.flops), Format.metric(report.flops)])
+        totals.add(["MACs per image", Format.grouped(report.macs), scaled(report.macs)])
+        totals.add(["FLOPs per image (2 x MACs)", Format.grouped(report.flops), scaled(report.flops)])
         totals.add(["weighted layers per use (conv + linear)", Format.grouped(report.layers.total), ""])
         totals.add(["weighted layers, distinct weights", Format.grouped(report.layers.distinct), ""])
         table(totals)
@@ -68,9 +70,12 @@ enum ReportText {
                 ("tie", .left), ("weight", .left), ("shape", .left), ("uses", .right), ("used by", .left),
                 ("saved", .right)
             ])
+            // A tied bias goes with its weight: `saved` counts both, so the row names both.
             for tie in report.ties {
+                let shape = tie.shape.map(String.init).joined(separator: "x")
                 ties.add([
-                    tie.name, tie.weight, tie.shape.map(String.init).joined(separator: "x"), String(tie.uses),
+                    tie.name, tie.weight + (tie.bias == nil ? "" : " + bias"),
+                    shape + (tie.bias == nil ? "" : " + \(tie.shape[0])"), String(tie.uses),
                     UseList.compact(tie.usedBy), Format.grouped(tie.saved)
                 ])
             }

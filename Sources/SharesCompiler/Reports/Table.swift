@@ -85,13 +85,20 @@ public enum Format {
     static func signed(_ value: Int) -> String { value > 0 ? "+" + grouped(value) : grouped(value) }
 
     /// `part` of `whole` as a percentage with one decimal, `19.0%` for 4 of 21: rounded once, from the
-    /// counts (not from a value already rounded to two decimals, which gave 19.1%). 0.0% of nothing.
+    /// counts (not from a value already rounded to two decimals, which gave 19.1%). 0.0% of nothing. A
+    /// part too small for one decimal takes the decimals its first digit needs (`0.02%`, never `0.0%` for
+    /// something), up to six (`<0.000001%`).
     static func percent(_ part: Int, of whole: Int) -> String {
-        fixed(whole == 0 ? 0 : Double(part) / Double(whole) * 100, decimals: 1) + "%"
+        let value = whole == 0 ? 0 : Double(part) / Double(whole) * 100
+        for decimals in 1...6 {
+            let text = fixed(value, decimals: decimals)
+            if part == 0 || text.contains(where: { "123456789".contains($0) }) { return text + "%" }
+        }
+        return "<0.000001%"
     }
 
     /// A change from `a` to `b` relative to `a`, signed as the change is: `+0.1%`, and for changes
-    /// too small to show, `+0.0%` or `-0.0%` (`0.0%` only for none). `n/a` from nothing to something.
+    /// too small for one decimal, `+0.02%` (`0.0%` only for none). `n/a` from nothing to something.
     static func change(from a: Int, to b: Int) -> String {
         if a == 0 { return b == 0 ? "0.0%" : "n/a" }
         let magnitude = percent(Int(exactly: (b - a).magnitude) ?? Int.max, of: abs(a))

@@ -202,7 +202,9 @@ extension Spec {
                 pending[pending.count - 1].next += 1
                 if values[dependency] != nil { continue }
                 guard let declaration = variables[dependency] else {
-                    sink.error(at: location, .unknownVariable(dependency, known: variables.keys.sorted()))
+                    // Not the one being defined, a cycle of its own (`x: 1 + $nope` offered `$x`).
+                    let known = variables.keys.filter { $0 != top.name }.sorted()
+                    sink.error(at: location, .unknownVariable(dependency, known: known))
                     failPending()
                     continue
                 }

@@ -119,8 +119,11 @@ enum YAMLReader {
             case .sequence(let sequence): sequence.tag.description
             case .alias: nil
             }
-        if let tag, !tag.isEmpty, tag != "!", !(isKey && tag.hasPrefix("tag:yaml.org,2002:")) {
-            throw CompileFailure(Diagnostic(at: location, .tagUnsupported(tag)))
+        let standard = "tag:yaml.org,2002:"
+        if let tag, !tag.isEmpty, tag != "!", !(isKey && tag.hasPrefix(standard)) {
+            // As written: the parser resolves `!!int` to the standard tag's full name.
+            let written = tag.hasPrefix(standard) ? "!!" + tag.dropFirst(standard.count) : tag
+            throw CompileFailure(Diagnostic(at: location, .tagUnsupported(written)))
         }
         switch node {
         case .scalar(let scalar):
