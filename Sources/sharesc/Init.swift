@@ -21,7 +21,11 @@ struct Init: ParsableCommand {
     @OptionGroup var options: SpecOptions
     @Option(name: .shortAndLong, help: "The safetensors file to write.") var output: String
     @Option(parsing: .unconditional, help: "Seed of the generated weights.") var seed: UInt64 = 0
-    @Flag(name: .customLong("randomize-bn"), help: "Non-trivial batchnorm scale, shift and running statistics.")
+    @Flag(
+        name: .customLong("randomize-bn"),
+        help:
+            "Non-trivial normalisation weights: batchnorm scale, shift and running statistics, layernorm scale and shift, layer scales."
+    )
     var randomizeBatchNorm = false
 
     func run() throws {

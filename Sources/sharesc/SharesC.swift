@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SharesCompiler
 
 @main
 struct SharesC: ParsableCommand {
@@ -29,20 +30,26 @@ struct SharesC: ParsableCommand {
                 Data("error: cannot write to standard output: \(String(cString: strerror(errno)))\n".utf8))
             _exit(1)
         }
-        refuseHelpOnUnknownCommands(Array(CommandLine.arguments.dropFirst()))
+        refuseUnknownCommands(Array(CommandLine.arguments.dropFirst()))
         main(nil)
     }
 
-    /// `sharesc help NAME` for a NAME that is no command: swift-argument-parser prints the general help
-    /// and exits 0, as if it had been asked for; bad usage exits 64, with the commands there are.
-    private static func refuseHelpOnUnknownCommands(_ arguments: [String]) {
-        guard arguments.first == "help", let name = arguments.dropFirst().first else { return }
-        let commands = configuration.subcommands.map { $0._commandName } + ["help"]
-        guard !commands.contains(name) else { return }
+    /// A first argument that is no command (`sharesc compil x.yaml`), or `sharesc help NAME` for one:
+    /// swift-argument-parser says "2 unexpected arguments", or prints the general help and exits 0 as if
+    /// it had been asked for. Bad usage exits 64, with the commands there are and the one meant where
+    /// the name is close to it.
+    private static func refuseUnknownCommands(_ arguments: [String]) {
+        let commands = configuration.subcommands.map { $0._commandName }
+        let asksHelp = arguments.first == "help"
+        guard let name = asksHelp ? arguments.dropFirst().first : arguments.first, !name.hasPrefix("-"),
+            !(commands + ["help"]).contains(name)
+        else { return }
+        let what = asksHelp ? "'sharesc help' knows no command '\(name)'" : "'\(name)' is no command"
+        let isSpec = !asksHelp && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
+        let hint =
+            isSpec ? "; to compile a spec: sharesc compile \(name)" : Suggestion.clause(for: name, among: commands)
         FileHandle.standardError.write(
-            Data(
-                ("Error: 'sharesc help' knows no command '\(name)'; the commands are "
-                    + commands.dropLast().joined(separator: ", ") + "\n").utf8))
+            Data("Error: \(what) (the commands are \(commands.joined(separator: ", ")))\(hint)\n".utf8))
         Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 }

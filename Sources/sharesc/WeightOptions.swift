@@ -14,7 +14,10 @@ struct WeightOptions: ParsableArguments {
     var seed: UInt64?
 
     @Flag(
-        name: .customLong("randomize-bn"), help: "Generate non-trivial batchnorm scale, shift and running statistics.")
+        name: .customLong("randomize-bn"),
+        help:
+            "Generate non-trivial normalisation weights: batchnorm scale, shift and running statistics, layernorm scale and shift, layer scales."
+    )
     var randomizeBatchNorm = false
 
     func validate() throws {

@@ -573,7 +573,16 @@ struct CLITests {
             // (swift-argument-parser printed the general help and exited 0.)
             (
                 ["help", "compil"],
-                "'sharesc help' knows no command 'compil'; the commands are check, compile, compare, graph, init, export, run, bench"
+                "'sharesc help' knows no command 'compil' (the commands are check, compile, compare, graph, init, export, run, bench); did you mean 'compile'?"
+            ),
+            // (It said "2 unexpected arguments: 'compil', 'x.yaml'".)
+            (
+                ["compil", "x.yaml"],
+                "'compil' is no command (the commands are check, compile, compare, graph, init, export, run, bench); did you mean 'compile'?"
+            ),
+            (
+                ["x.yaml"],
+                "'x.yaml' is no command (the commands are check, compile, compare, graph, init, export, run, bench); to compile a spec: sharesc compile x.yaml"
             )
         ] {
             let outOfRange = try Self.run(arguments)
@@ -724,12 +733,37 @@ struct WeightCLITests {
             "-o", model, "--weights", weights
         ])
         #expect(mismatch.status == 1)
+        // First, what the file holds and what to do (the file's metadata says which network sharesc wrote it for).
+        #expect(
+            mismatch.stderr.hasPrefix(
+                "\(weights):1:1: error: the file holds the weights of the shared variant of 'sharesnet-164', and this is its sequential variant; leave out --sequential\n"
+            ))
         #expect(
             mismatch.stderr.contains(
                 "\(weights):1:1: error: missing tensor 'stage1.block2.conv2.weight' of shape [16, 16, 3, 3]"))
         #expect(
             mismatch.stderr.contains(
                 "\(weights):1:1: error: tensor 'stage1.shared.conv2.weight' is not a parameter of this network"))
+    }
+
+    /// Weights sharesc wrote for another network say so first: which network and variant the file holds.
+    @Test func weightsOfAnotherNetworkSaySo() throws {
+        let weights = NSTemporaryDirectory() + "other-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: weights) }
+        #expect(try CLITests.run(["init", "Examples/1-custom-block.yaml", "-o", weights]).status == 0)
+        let run = try CLITests.run(["run", "Examples/2-tie-group.yaml", "--weights", weights])
+        #expect(run.status == 1)
+        #expect(
+            run.stderr.hasPrefix(
+                "\(weights):1:1: error: the file holds the weights of 'resnext-cifar' (shared), not of 'isotropic-trunk'\n"
+            ))
+        let sequential = try CLITests.run(["init", "Examples/2-tie-group.yaml", "--sequential", "-o", weights])
+        #expect(sequential.status == 0)
+        let shared = try CLITests.run(["run", "Examples/2-tie-group.yaml", "--weights", weights])
+        #expect(
+            shared.stderr.hasPrefix(
+                "\(weights):1:1: error: the file holds the weights of the sequential variant of 'isotropic-trunk', and this is its shared variant; add --sequential\n"
+            ))
     }
 
     @Test func weightErrorsAndUsage() throws {

@@ -313,8 +313,7 @@ struct ExecutorTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try WeightFile.write(compilation.graph, weights, to: path)
         let program = Compiler.program(compilation)
-        let reader = try WeightFileReader(
-            path: path, expecting: compilation.graph.parameters.map { ($0.name, $0.shape) })
+        let reader = try WeightFileReader(path: path, for: compilation.graph)
         let input = RandomInput.images(2 * compilation.graph.inputShape.elementCount, seed: 1)
         // Bit-for-bit only at one kernel level: hold it while other suites switch levels.
         kernelLevelLock.lock()

@@ -245,7 +245,7 @@ struct NonFiniteTests {
             .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try WeightFile.write(graph, weights, to: path)
-        let reader = try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
+        let reader = try WeightFileReader(path: path, for: graph)
         for (provider, file) in [(weights as any WeightProvider, "winograd-map.yaml"), (reader, path)] {
             let (fitted, warnings) = try Compiler.fitted(plan, to: provider, source: "winograd-map.yaml")
             #expect(fitted.schedule.steps.filter { $0.algorithm.winogradTile != nil }.count == 1)

@@ -147,7 +147,16 @@ struct PlanVerificationTests {
         }
         do { _ = try JSONDecoder().decode(Probe.self, from: Data(#"{"activation": "tanh"}"#.utf8)) } catch {
             #expect(
-                PlanFile.describe(error) == "activation: cannot initialize Activation from invalid String value tanh")
+                PlanFile.describe(error)
+                    == "activation: expected one of none, relu, relu6, silu, hardswish, gelu, sigmoid, found 'tanh'")
+        }
+        // A misspelt value gets the one meant (it said "cannot initialize Split from invalid String value pixel").
+        struct Split: Decodable { var split: StepSchedule.Split }
+        do { _ = try JSONDecoder().decode(Split.self, from: Data(#"{"split": "pixel"}"#.utf8)) } catch {
+            #expect(
+                PlanFile.describe(error)
+                    == "split: expected one of pixels, panels, rows, values, whole, found 'pixel'; did you mean 'pixels'?"
+            )
         }
         do { _ = try JSONDecoder().decode(Probe.self, from: Data("{}".utf8)) } catch {
             #expect(PlanFile.describe(error) == "the plan: key 'activation' is missing")
@@ -238,7 +247,9 @@ struct PlanVerificationTests {
                 program["steps"] = steps
                 $0["program"] = program
             } == "program.steps[12].inputs[0]: expected a 64-bit integer, found 1e+30")
-        #expect(try problem { set(&$0, ["schedule", "threads"], "2") }.hasPrefix("schedule.threads: expected Int"))
+        #expect(
+            try problem { set(&$0, ["schedule", "threads"], "2") }
+                == "schedule.threads: expected an integer, found a string")
         // Beyond 64 bits as an integer literal too; an epsilon is the one number that may be a fraction.
         #expect(
             PlanFile.nonInteger(in: Data(#"{"a":[1,1000000000000000000000000000000]}"#.utf8))

@@ -7,6 +7,7 @@ architecture, the examples and the corner specs under specs/, shared and sequent
 - state_dict() saves with safetensors (each tied weight once), and every use of a tied weight reads
   that one parameter object;
 - a tied weight's gradient is the sum of the per-use gradients of the sequential export;
+- torch.fx traces the module, to the same outputs;
 - the torchvision families count torchvision's parameters."""
 import json
 import pathlib
@@ -77,6 +78,16 @@ def test_eval_output_matches_sharesc_run(exported, sharesc):
         ours = model(torch.from_numpy(exported["x"])).numpy()
     theirs = sharesc.forward(exported["spec"], exported["weights"], exported["x"], *exported["variant"])
     assert_close(ours, theirs)
+
+
+def test_torch_fx_traces_the_module(exported):
+    """torch.fx.symbolic_trace (what quantization and graph-rewriting tools start from) traces every
+    export: no branch on a traced value (LayerScale's forward branched on x.dim()), same outputs."""
+    model = exported["model"].eval()
+    traced = torch.fx.symbolic_trace(model)
+    x = torch.from_numpy(exported["x"])
+    with torch.no_grad():
+        assert torch.equal(traced(x), model(x))
 
 
 def test_dropout_and_drop_path_rates_are_the_graphs(exported, sharesc):

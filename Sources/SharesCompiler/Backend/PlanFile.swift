@@ -99,11 +99,49 @@ public enum PlanFile {
             return (text.first.map { $0.lowercased() + text.dropFirst() } ?? text).trimmingCharacters(in: ["."])
         }
         switch error {
-        case .typeMismatch(let type, let context): return "\(at(context)): expected \(type), found another type"
-        case .valueNotFound(let type, let context): return "\(at(context)): expected \(type), found null"
+        case .typeMismatch(let type, let context):
+            // Foundation's "Expected to decode Int but found a string instead."
+            let text = context.debugDescription
+            let found = text.range(of: "but found ").map { text[$0.upperBound...] }.map {
+                $0.hasSuffix(" instead.") ? String($0.dropLast(" instead.".count)) : String($0)
+            }
+            return "\(at(context)): expected \(kind(of: type)), found \(found ?? "another type")"
+        case .valueNotFound(let type, let context): return "\(at(context)): expected \(kind(of: type)), found null"
         case .keyNotFound(let key, let context): return "\(at(context)): key '\(key.stringValue)' is missing"
-        case .dataCorrupted(let context): return "\(at(context)): \(detail(context))"
+        case .dataCorrupted(let context):
+            if let (type, value) = invalidRawValue(context.debugDescription), let cases = namedValues[type] {
+                return "\(at(context)): expected one of \(cases.joined(separator: ", ")), found '\(value)'"
+                    + Suggestion.clause(for: value, among: cases)
+            }
+            return "\(at(context)): \(detail(context))"
         @unknown default: return String(String(describing: error).prefix(200))
+        }
+    }
+
+    /// The values of each enumeration a plan holds by name, by the type name the decoder's message gives.
+    static let namedValues: [String: [String]] = [
+        "Algorithm": Algorithm.allCases.map(\.rawValue), "Split": StepSchedule.Split.allCases.map(\.rawValue),
+        "Activation": Program.Activation.allCases.map(\.rawValue), "Variant": Graph.Variant.allCases.map(\.rawValue)
+    ]
+
+    /// The type and value of Foundation's "Cannot initialize Split from invalid String value pixel".
+    static func invalidRawValue(_ text: String) -> (type: String, value: String)? {
+        guard text.hasPrefix("Cannot initialize "), let from = text.range(of: " from invalid ") else { return nil }
+        let type = String(text[text.index(text.startIndex, offsetBy: "Cannot initialize ".count)..<from.lowerBound])
+        guard let value = text.range(of: " value ", range: from.upperBound..<text.endIndex) else { return nil }
+        return (type, String(text[value.upperBound...]))
+    }
+
+    /// A JSON kind as a plan's reader names it: `an integer` for Int.
+    static func kind(of type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Double.Type, is Float.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default:
+            let name = String(describing: type)
+            return name.hasPrefix("Array") ? "a list" : name.hasPrefix("Dictionary") ? "an object" : name
         }
     }
 

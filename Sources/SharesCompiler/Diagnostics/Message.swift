@@ -93,6 +93,7 @@ public enum Message: Error, Hashable, Sendable {
     case weightMissing(name: String, shape: [Int])
     case weightUnexpected(name: String)
     case weightShape(name: String, expected: [Int], found: [Int])
+    case weightsOfAnotherNetwork(network: String, variant: String, expected: String, expectedVariant: String)
     case cannotWrite(path: String, reason: String)
     // Weights saved by PyTorch, adapted on load (notes)
     case weightsBatchCountersIgnored(count: Int)
@@ -300,6 +301,17 @@ public enum Message: Error, Hashable, Sendable {
         case .weightUnexpected(let name): return "tensor '\(name)' is not a parameter of this network"
         case .weightShape(let name, let expected, let found):
             return "tensor '\(name)' has shape \(Message.shape(found)); the network expects \(Message.shape(expected))"
+        case .weightsOfAnotherNetwork(let network, let variant, let expected, let expectedVariant):
+            guard network == expected else {
+                return "the file holds the weights of '\(network)' (\(variant)), not of '\(expected)'"
+            }
+            let hint =
+                variant == Graph.Variant.sequential.rawValue
+                ? "; add --sequential"
+                : expectedVariant == Graph.Variant.sequential.rawValue ? "; leave out --sequential" : ""
+            return
+                "the file holds the weights of the \(variant) variant of '\(network)', and this is its \(expectedVariant) variant"
+                + hint
         case .cannotWrite(let path, let reason): return "cannot write '\(path)': \(reason)"
         case .weightsBatchCountersIgnored(let count):
             return

@@ -1,5 +1,5 @@
 /// "Did you mean" for a misspelt name: the known names closest to it by edit distance, when they are close.
-enum Suggestion {
+public enum Suggestion {
     static let longestComparedName = 256
 
     /// The known names nearest `name` (at most three, in the order given), or none when the nearest is
@@ -34,7 +34,9 @@ enum Suggestion {
     }
 
     /// `; did you mean 'stages'?` (names quoted as written by `quote`), or "" when nothing is close.
-    static func clause(for name: String, among known: [String], quote: (String) -> String = { "'\($0)'" }) -> String {
+    public static func clause(for name: String, among known: [String], quote: (String) -> String = { "'\($0)'" })
+        -> String
+    {
         let nearest = closest(to: name, among: known).map(quote)
         guard let last = nearest.last else { return "" }
         let list = nearest.count == 1 ? last : nearest.dropLast().joined(separator: ", ") + " or " + last

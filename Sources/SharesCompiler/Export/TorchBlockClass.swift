@@ -339,8 +339,9 @@ extension BlockTemplate {
 
 /// When a block of a template has its residual sum. `merge: add` always and `merge: none` never;
 /// `merge: add-if-same-shape` where the body keeps the block input's shape, which the block's arguments
-/// decide: the body's output channels equal the input's, and each convolution or pool keeps the size
-/// (stride 1, `2 * pad + 1 == kernel`). Conditions that hold or fail for any arguments are folded.
+/// decide: the body's output channels equal the input's, every convolution and pool has stride 1, and
+/// their changes of the size (`2 * pad + 1 - kernel` each) add up to none (a 2x2 pool and a 2x2 convolution
+/// padded by 1 keep it together). Conditions that hold or fail for any arguments are folded.
 enum ResidualRule {
     case never, always
     /// The equalities that must all hold, over the template's arguments and built-ins.
@@ -393,20 +394,26 @@ enum ResidualRule {
         let one = Expression.number(.int(1)), two = Expression.number(.int(2))
         var channels = Expression.variable(BlockBuiltins.inChannels, Self.nowhere)
         var conditions: [(lhs: Expression, rhs: Expression)] = []
+        // At stride 1 a window changes the size by the same amount on every image, `change`; their sum must
+        // be 0. `keeps` is the window's own condition for a change of 0, as the generated code says it.
+        var windows: [(change: Expression, keeps: (lhs: Expression, rhs: Expression))] = []
         for layer in layers {
             let spec = layer.spec
             func value(_ key: String) -> Expression? {
                 if case .expression(let expression)? = spec.arguments[key]?.value { return expression }
                 return nil
             }
-            /// A window of `kernel` at `stride` padded by `pad` keeps the size.
+            /// A window of `kernel` at stride 1 padded by `pad`: `2 * pad + 1 - kernel` more rows and columns.
             func window(kernel: Expression, stride: Expression, pad: Expression?) {
                 conditions.append((stride, one))
                 if let pad {
-                    conditions.append((.binary(.add, .binary(.multiply, two, pad), one), kernel))
+                    let twicePadPlusOne = Expression.binary(.add, .binary(.multiply, two, pad), one)
+                    windows.append((.binary(.subtract, twicePadPlusOne, kernel), (twicePadPlusOne, kernel)))
                 } else {
-                    // A depthwise convolution's default padding, (kernel - 1) / 2, keeps an odd kernel's size.
-                    conditions.append((.binary(.remainder, kernel, two), one))
+                    // A depthwise convolution's default padding, (kernel - 1) / 2: an odd kernel keeps the size,
+                    // an even one loses a row and a column.
+                    let parity = Expression.binary(.remainder, kernel, two)
+                    windows.append((.binary(.subtract, parity, one), (parity, one)))
                 }
             }
             switch spec.kind {
@@ -434,6 +441,7 @@ enum ResidualRule {
                 break
             }
         }
+        conditions += Self.sizeKept(by: windows)
         conditions.append((channels, .variable(BlockBuiltins.inChannels, Self.nowhere)))
         // Fold what the arguments do not decide.
         var kept: [(lhs: Expression, rhs: Expression)] = []
@@ -450,6 +458,29 @@ enum ResidualRule {
             kept.append(condition)
         }
         return kept
+    }
+
+    /// The conditions under which windows at stride 1 keep the size together: where those the arguments
+    /// decide change it by nothing in all, each other keeping its own (`kernel % 2 == 1`, as a person
+    /// would write it); otherwise the sum of the others making up for them.
+    private static func sizeKept(by windows: [(change: Expression, keeps: (lhs: Expression, rhs: Expression))])
+        -> [(lhs: Expression, rhs: Expression)]
+    {
+        var fixed = 0
+        var open: [(change: Expression, keeps: (lhs: Expression, rhs: Expression))] = []
+        for window in windows {
+            if window.change.variables.isEmpty,
+                case .int(let whole)? = try? Scope().evaluate(Located(window.change, at: nowhere))
+            {
+                fixed += whole
+            } else {
+                open.append(window)
+            }
+        }
+        guard fixed != 0 else { return open.map(\.keeps) }
+        guard let first = open.first else { return [(.number(.int(fixed)), .number(.int(0)))] }  // never
+        let sum = open.dropFirst().reduce(first.change) { .binary(.add, $0, $1.change) }
+        return [(sum, .number(.int(-fixed)))]
     }
 }
 

@@ -149,7 +149,11 @@ struct TorchLayer {
                 keywords([("eps", argument("eps", whole: false), "1e-05")]))
         case .layerScale:
             constructor = PythonSource.call(
-                "LayerScale", [try features()], keywords([("init", argument("init", whole: false), "1e-06")]))
+                "LayerScale", [try features()],
+                keywords([
+                    ("init", argument("init", whole: false), "1e-06"), ("images", input.isVector ? "False" : nil, "")
+                ])
+            )
         case .stochasticDepth:
             let module = PythonSource.call("StochasticDepth", [argument("p", whole: false) ?? "0"])
             switch residual {

@@ -39,7 +39,7 @@ public struct StageInfo: Hashable, Sendable {
 public struct Graph: Hashable, Sendable {
     /// `shared`: the spec ties weights; `untied`: it declares no tie (or none with two uses); `sequential`:
     /// its ties turned off by `--sequential`.
-    public enum Variant: String, Hashable, Sendable, Codable { case shared, untied, sequential }
+    public enum Variant: String, Hashable, Sendable, Codable, CaseIterable { case shared, untied, sequential }
 
     public var network: String
     public var source: String

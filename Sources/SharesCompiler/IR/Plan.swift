@@ -68,7 +68,7 @@ public struct StepSchedule: Codable, Hashable, Sendable {
     /// whatever their number): cut in 12s, a map of 16 tiles left 12 of them to one of two threads.
     static func convolutionRowGranule(winograd: Bool) -> Int { winograd ? 4 : 12 }
 
-    public enum Split: String, Codable, Hashable, Sendable {
+    public enum Split: String, Codable, Hashable, Sendable, CaseIterable {
         /// Output pixels (for Winograd, its tiles of output pixels), every piece all output channels.
         case pixels
         /// Panels of 16 output channels, every piece all output pixels.

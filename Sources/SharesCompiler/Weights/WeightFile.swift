@@ -46,7 +46,7 @@ public enum WeightFile {
     public static func read(_ path: String, for graph: Graph) throws(CompileFailure)
         -> (weights: WeightStore, notes: [Diagnostic])
     {
-        let reader = try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
+        let reader = try WeightFileReader(path: path, for: graph)
         return (try WeightStore.collect(reader, count: graph.parameters.count), reader.notes)
     }
 
@@ -130,21 +130,38 @@ public final class WeightFileReader: WeightProvider {
     }
 
     /// Opens a weights file for a network (`notes` says what was adapted from a PyTorch checkpoint).
-    public convenience init(path: String, expecting expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
+    public convenience init(path: String, for graph: Graph) throws(CompileFailure) {
         try self.init(path: path)
-        try expect(expected)
+        try expect(graph.parameters.map { ($0.name, $0.shape) }, of: (graph.network, graph.variant.rawValue))
     }
 
     /// Binds the expected parameters, in order, to the file's tensors, as adapted from a PyTorch
     /// checkpoint: every missing, extra or misshapen tensor is an error, after the notes on what was
-    /// adapted (a stripped prefix explains the names the errors give).
-    public func expect(_ expected: [(name: String, shape: [Int])]) throws(CompileFailure) {
+    /// adapted (a stripped prefix explains the names the errors give), and after one error that says
+    /// which network and variant the file holds, where sharesc wrote it for another (the names alone
+    /// were dozens of errors with no hint).
+    public func expect(_ expected: [(name: String, shape: [Int])], of network: (name: String, variant: String)? = nil)
+        throws(CompileFailure)
+    {
         (header, notes) = header.adaptedFromPyTorch(expecting: Set(expected.map(\.name)), path: path)
         do {
             let order = try WeightFile.match(header.entries.map { ($0.name, $0.shape) }, to: expected, path: path)
             entries = order.map { header.entries[$0] }
         } catch {
-            throw CompileFailure(notes + error.diagnostics)
+            let metadata = header.metadata
+            var identity: [Diagnostic] = []
+            if let network, let writtenFor = metadata["sharesc.network"], let variant = metadata["sharesc.variant"],
+                (writtenFor, variant) != network
+            {
+                identity = [
+                    Diagnostic(
+                        at: Location(file: path, line: 1, column: 1),
+                        .weightsOfAnotherNetwork(
+                            network: writtenFor, variant: variant, expected: network.name,
+                            expectedVariant: network.variant))
+                ]
+            }
+            throw CompileFailure(notes + identity + error.diagnostics)
         }
     }
 

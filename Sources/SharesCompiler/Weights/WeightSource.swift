@@ -18,7 +18,7 @@ public enum WeightSource: Sendable {
     public func provider(for graph: Graph) throws(CompileFailure) -> any WeightProvider {
         switch self {
         case .file(let path):
-            return try WeightFileReader(path: path, expecting: graph.parameters.map { ($0.name, $0.shape) })
+            return try WeightFileReader(path: path, for: graph)
         case .initialized(let options): return try Self.generator(graph, options)
         }
     }
