@@ -85,7 +85,8 @@ struct Compile: ParsableCommand {
                 throw ValidationError("--batch adds memory to the report; --emit \(stage.rawValue) prints no report")
             }
         }
-        if output != nil {
+        if let output {
+            try refuseOtherKind(of: output, option: "-o", writes: "an executable plan", own: "plan")
             guard stage == nil, format == nil else {
                 throw ValidationError("-o writes a plan file; --emit and --format choose what to print instead")
             }

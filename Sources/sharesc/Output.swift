@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import SharesCompiler
 
@@ -25,4 +26,22 @@ func emit(_ text: String) {
         printError("error: cannot write to standard output: \(reason)")
         exit(1)
     }
+}
+
+/// Files other commands write, by extension, and the command that writes each: an output named for one
+/// of them is refused where a command writes another kind (`compile -o model.onnx` wrote a plan).
+private let writtenElsewhere: [String: String] = [
+    "onnx": "sharesc export writes ONNX", "py": "sharesc export writes PyTorch source",
+    "safetensors": "sharesc init writes weights", "npy": "sharesc run --output writes outputs",
+    "plan": "sharesc compile -o writes plans", "yaml": "a spec", "yml": "a spec",
+    "json": "--format json prints JSON", "dot": "sharesc graph draws pictures", "svg": "sharesc graph draws pictures",
+    "png": "sharesc graph draws pictures", "pdf": "sharesc graph draws pictures", "txt": "a text file",
+    "pt": "a PyTorch checkpoint", "pth": "a PyTorch checkpoint"
+]
+
+/// Refuses an output whose extension names another kind of file than `kind` (whose own is `own`).
+func refuseOtherKind(of path: String, option: String, writes kind: String, own: String) throws {
+    let ext = (path as NSString).pathExtension.lowercased()
+    guard ext != own, let other = writtenElsewhere[ext] else { return }
+    throw ValidationError("\(option) writes \(kind); '.\(ext)' names another kind of file (\(other)): name it .\(own)")
 }

@@ -26,6 +26,7 @@ struct Run: ParsableCommand {
     @Option(parsing: .unconditional, help: "Images in the generated input (default: 1).") var batch: Int?
 
     func validate() throws {
+        if let output { try refuseOtherKind(of: output, option: "--output", writes: "a NumPy file", own: "npy") }
         if let batch {
             guard input == nil else {
                 throw ValidationError(

@@ -151,6 +151,18 @@ struct CLITests {
         #expect(result.status == 0)
         #expect(
             result.stdout == "Architectures/cifar/wrn-40-4.yaml: ok: wrn-40-4, 36,479,194 parameters, 0 tied weights\n")
+        // Several specs: each checked, whichever fails; the status says whether any did.
+        let several = try Self.run([
+            "check", "Examples/1-custom-block.yaml", "Examples/3-deliberate-error.yaml", "Examples/2-tie-group.yaml"
+        ])
+        #expect(several.status == 1)
+        #expect(
+            several.stdout == """
+                Examples/1-custom-block.yaml: ok: resnext-cifar, 136,122 parameters, 2 tied weights
+                Examples/2-tie-group.yaml: ok: isotropic-trunk, 270,538 parameters, 1 tied weight
+
+                """)
+        #expect(several.stderr.hasPrefix("Examples/3-deliberate-error.yaml:12:69: error: "))
     }
 
     @Test func invalidSpecPrintsLocatedErrorsOnlyToStderr() throws {
@@ -440,10 +452,10 @@ struct CLITests {
                 )
                 #expect(try String(contentsOfFile: spec, encoding: .utf8) == text)
             }
-            #expect(try Self.run(["init", spec, "-o", directory + "/weights.safetensors"]).status == 0)
+            // (Named without an extension: `.safetensors` is refused as a name for outputs before this.)
+            #expect(try Self.run(["init", spec, "-o", directory + "/weights"]).status == 0)
             let again = try Self.run([
-                "run", spec, "--weights", directory + "/weights.safetensors", "--output",
-                directory + "/weights.safetensors"
+                "run", spec, "--weights", directory + "/weights", "--output", directory + "/weights"
             ])
             #expect(again.status == 1)
             #expect(again.stderr.hasSuffix("it is an input of this command; choose another output path\n"))
@@ -574,6 +586,15 @@ struct CLITests {
             (
                 ["help", "compil"],
                 "'sharesc help' knows no command 'compil' (the commands are check, compile, compare, graph, init, export, run, bench); did you mean 'compile'?"
+            ),
+            // An output named for another kind of file (a plan was written as `model.onnx`).
+            (
+                ["compile", "Examples/1-custom-block.yaml", "-o", "/tmp/never.onnx"],
+                "-o writes an executable plan; '.onnx' names another kind of file (sharesc export writes ONNX): name it .plan"
+            ),
+            (
+                ["run", "Examples/1-custom-block.yaml", "--output", "/tmp/never.TXT"],
+                "--output writes a NumPy file; '.txt' names another kind of file (a text file): name it .npy"
             ),
             // (It said "2 unexpected arguments: 'compil', 'x.yaml'".)
             (
@@ -856,6 +877,17 @@ struct RunCLITests {
             compiled.stderr.contains(
                 "cannot read '\(plan)': a plan or weights file (safetensors), not a spec; `run` and `bench` take plans"
             ), "\(compiled.stderr)")
+        // The outputs and an ONNX export, handed over as the network, are named (they were "not UTF-8 text"
+        // at some byte).
+        let onnx = directory.appendingPathComponent("net.onnx").path
+        #expect(try CLITests.run(["export", spec, "-o", onnx]).status == 0)
+        for (file, kind) in [
+            (output, "a NumPy array (.npy), not a spec; `run --input` takes images as one"),
+            (onnx, "an ONNX model, not a spec; sharesc reads a network from a spec (.yaml) or a plan (compile -o)")
+        ] {
+            let misused = try CLITests.run(["run", file])
+            #expect(misused.status == 1 && misused.stderr == "\(file):1:1: error: cannot read '\(file)': \(kind)\n")
+        }
     }
 
     /// The four findings of the run-path fuzzing, end to end: a plan whose declared shapes disagree with

@@ -19,10 +19,7 @@ public struct SpecSource: Sendable {
         read: { path in
             let bytes = try InputFiles.readAll(path)
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                if InputFiles.startsLikeSafetensors(bytes) {
-                    throw UnreadableFile(
-                        "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans")
-                }
+                if let kind = Self.binaryKind(bytes, path: path) { throw UnreadableFile(kind) }
                 let position = InputFiles.firstInvalidUTF8(bytes)
                 throw UnreadableFile("the bytes here are not UTF-8 text", at: position)
             }
@@ -34,6 +31,24 @@ public struct SpecSource: Sendable {
             guard !path.utf8.contains(0), stat(path, &status) == 0 else { return nil }
             return "\(status.st_dev):\(status.st_ino)"
         })
+
+    /// What a binary file handed over as a spec is, and where it goes instead, for the files of the
+    /// workflow (its "not UTF-8 text" at some byte said nothing of what to do).
+    static func binaryKind(_ bytes: [UInt8], path: String) -> String? {
+        let network = "sharesc reads a network from a spec (.yaml) or a plan (compile -o)"
+        if InputFiles.startsLikeSafetensors(bytes) {
+            return
+                "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans, --weights takes weights"
+        }
+        if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
+            return "a NumPy array (.npy), not a spec; `run --input` takes images as one"
+        }
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return "a zip archive (as torch.save writes), not a spec; \(network)"
+        }
+        if path.lowercased().hasSuffix(".onnx") { return "an ONNX model, not a spec; \(network)" }
+        return nil
+    }
 
     public static func memory(_ files: [String: String]) -> SpecSource {
         SpecSource { path in
