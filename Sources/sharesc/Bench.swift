@@ -37,6 +37,8 @@ struct Bench: ParsableCommand {
         var network: String
         var batch: Int
         var threads: Int
+        /// The plan's threads, where the process had fewer CPUs and ran on fewer (`threads`).
+        var plannedThreads: Int
         var runs: Int
         var medianMs: Double
         var minMs: Double
@@ -57,6 +59,7 @@ struct Bench: ParsableCommand {
 
         enum CodingKeys: String, CodingKey {
             case network, batch, threads, runs, macs, steps
+            case plannedThreads = "planned_threads"
             case medianMs = "median_ms", minMs = "min_ms", maxMs = "max_ms", imagesPerSecond = "images_per_second",
                 gflops
             case arenaBytes = "arena_bytes", arenaLowerBoundBytes = "arena_lower_bound_bytes"
@@ -134,7 +137,8 @@ struct Bench: ParsableCommand {
                 step: step, ms: stepSeconds[step.index] * 1000, percent: 100 * stepSeconds[step.index] / total)
         }
         let result = Result(
-            network: loaded.network, batch: batch, threads: threads, runs: runs, medianMs: median,
+            network: loaded.network, batch: batch, threads: threads,
+            plannedThreads: executor.plan.schedule.threads, runs: runs, medianMs: median,
             minMs: times.first!, maxMs: times.last!, imagesPerSecond: Double(batch) * 1000 / median,
             gflops: 2 * Double(loaded.macs) * Double(batch) / (median * 1e6), macs: loaded.macs,
             arenaBytes: memory.arenaBytes * loaded.executor.arenaCount,

@@ -12,9 +12,8 @@ struct Export: ParsableCommand {
             is one initializer consumed by several Conv nodes.
 
             PyTorch: one Python file importing only torch; `create_model()` returns the network, whose \
-            state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter.
-
-            It holds no weights: --weights only checks that a file fits it (for load_state_dict).
+            state_dict() keys are the tensor names of `sharesc init`; a tied weight is one nn.Parameter. \
+            The module holds no weights: --weights only checks that a file fits it (for load_state_dict).
 
             Examples:
               sharesc export Architectures/imagenet/sharesnet-50.yaml -o sharesnet-50.onnx

@@ -20,7 +20,7 @@ struct Init: ParsableCommand {
     @Argument(help: "The spec whose parameters to initialise.") var spec: String
     @OptionGroup var options: SpecOptions
     @Option(name: .shortAndLong, help: "The safetensors file to write.") var output: String
-    @Option(parsing: .unconditional, help: "Seed of the generated weights.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Seed of the generated weights, 0 to 2^64 - 1.") var seed: UInt64 = 0
     @Flag(
         name: .customLong("randomize-bn"),
         help:

@@ -10,7 +10,7 @@ struct WeightOptions: ParsableArguments {
 
     @Option(
         parsing: .unconditional,
-        help: "Seed of the generated initial weights when no --weights file is given (default: 0).")
+        help: "Seed of the generated initial weights when no --weights file is given, 0 to 2^64 - 1 (default: 0).")
     var seed: UInt64?
 
     @Flag(

@@ -146,6 +146,18 @@ struct CLITests {
         #expect(result.stdout.contains("subsample_pad %"))
     }
 
+    /// `-` as an input says that it names standard output only (it said "no such file").
+    @Test func dashIsNoInput() throws {
+        for arguments in [["compile", "-"], ["run", "-"], ["run", "Examples/2-tie-group.yaml", "--input", "-"]] {
+            let result = try Self.run(arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(
+                result.stderr
+                    == "-:1:1: error: cannot read '-': '-' is standard output for -o and --output only; inputs are read from files\n",
+                "\(arguments)")
+        }
+    }
+
     @Test func checkSaysOk() throws {
         let result = try Self.run(["check", "Architectures/cifar/wrn-40-4.yaml", "--set", "depth=28", "--set", "k=10"])
         #expect(result.status == 0)

@@ -67,7 +67,7 @@ struct TorchExportTests {
             ))
         // Over a vector: PyTorch's own LayerNorm; the layer scale's multiplier is a parameter named `weight`.
         #expect(source.contains("ln1=nn.LayerNorm(16),"))
-        #expect(source.contains("layer_scale1=LayerScale(16, init=0.5),"))
+        #expect(source.contains("layer_scale1=LayerScale(16, init=0.5, images=False),"))
         #expect(source.contains("self.weight = nn.Parameter(torch.full((channels,), float(init)))"))
         #expect(source.contains("import torch\n"))
         #expect(source.contains("self.se1 = SqueezeExcitation(width, 4)\n"))

@@ -50,6 +50,10 @@ public enum InputFiles {
         // The system would read the path only up to the NUL: another file than the one named.
         guard !path.utf8.contains(0) else { throw UnreadableFile("the path contains a NUL character") }
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if descriptor < 0, errno == ENOENT, path == "-" {
+            // (`-o -` writes to standard output; inputs are files, read twice or by parts, never a stream.)
+            throw UnreadableFile("'-' is standard output for -o and --output only; inputs are read from files")
+        }
         guard descriptor >= 0 else { throw UnreadableFile(errno: errno) }
         var status = stat()
         let kind = fstat(descriptor, &status) == 0 ? status.st_mode & S_IFMT : 0

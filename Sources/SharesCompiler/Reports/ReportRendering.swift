@@ -102,7 +102,7 @@ enum MemoryText {
         func row(_ label: String, _ bytes: Int) { table.add([label, Format.grouped(bytes), Format.bytes(bytes)]) }
         let i = memory.inference, t = memory.training, n = memory.batch
         row("inference: activation arena, one image", i.arenaBytesPerImage)
-        row("inference: \(Format.counted(n, "arena")), one per image (`run` holds one per thread)", i.arenaBytes)
+        row("inference: \(Format.counted(n, "arena")), one per image (sharesc run holds one per thread)", i.arenaBytes)
         row("inference: weights (distinct)", i.weightBytes)
         row("inference: buffers (batchnorm statistics)", i.bufferBytes)
         row("inference: total", i.totalBytes)

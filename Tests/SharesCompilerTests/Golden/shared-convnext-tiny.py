@@ -65,14 +65,15 @@ class LayerScale(nn.Module):
     """A learnt multiplier per channel (ConvNeXt's layer scale), starting at `init`. torchvision's CNBlock
     holds it as `layer_scale` of shape C x 1 x 1; here it is `weight` of shape C, as sharesc saves it."""
 
-    def __init__(self, channels, init=1e-06):
+    def __init__(self, channels, init=1e-06, images=True):
         super().__init__()
         self.weight = nn.Parameter(torch.full((channels,), float(init)))
+        # Broadcast over an image's pixels, or over a batch of vectors; fixed here, so that the
+        # forward pass has no branch on the input (torch.fx traces it).
+        self.shape = (channels, 1, 1) if images else (channels,)
 
     def forward(self, x):
-        if x.dim() == 4:  # images: one multiplier per channel, broadcast over the pixels
-            return x * self.weight[:, None, None]
-        return x * self.weight
+        return x * self.weight.view(self.shape)
 
 
 class StochasticDepth(nn.Module):
