@@ -32,6 +32,12 @@ struct Graph: ParsableCommand {
 
     func validate() throws {
         if expand && block != nil { throw ValidationError("--expand draws the whole network; --block draws one block") }
+        // Usage, as export's: an output whose name says no format is refused before anything is read.
+        if let output {
+            do { _ = try DOTRendering.FileFormat(path: output) } catch {
+                throw ValidationError(error.diagnostics.map(\.message).joined(separator: "; "))
+            }
+        }
     }
 
     func run() throws {
