@@ -667,11 +667,26 @@ struct DiagnosticsTests {
 
             """,
             """
-            spec.yaml:1:10: error: network name 'n\\u{0}' contains a control character; names are printed in reports, graphs and generated code
-            spec.yaml:3:10: error: block name 'b\\n' contains a control character; names are printed in reports, graphs and generated code
-            spec.yaml:3:39: error: layer name 'r\\t' contains a control character; names are printed in reports, graphs and generated code
-            spec.yaml:4:17: error: stage name 's\\u{1b}' contains a control character; names are printed in reports, graphs and generated code
-            spec.yaml:4:68: error: tie group name 'g\\u{7}' contains a control character; names are printed in reports, graphs and generated code
+            spec.yaml:1:10: error: network name 'n\\u{0}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            spec.yaml:3:10: error: block name 'b\\n' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            spec.yaml:3:39: error: layer name 'r\\t' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            spec.yaml:4:17: error: stage name 's\\u{1b}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            spec.yaml:4:68: error: tie group name 'g\\u{7}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            """)
+        // Nor what a table shows as another name: a bidirectional override, a zero-width space, a space
+        // at either end; or a stage named as the tables' row of totals.
+        Self.check(
+            """
+            input: [4, 8, 8]
+            blocks: {b: {body: [{conv: {out: 4, kernel: 1}}]}}
+            stages: [{name: "\\u202e1egats", block: b}, {name: "s\\u200b", block: b}, {name: " s", block: b}, {name: total, block: b}]
+
+            """,
+            """
+            spec.yaml:3:17: error: stage name '\\u{202e}1egats' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            spec.yaml:3:51: error: stage name 's\\u{200b}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            spec.yaml:3:80: error: stage name ' s' begins or ends with a space, which reports and graphs do not show
+            spec.yaml:3:104: error: 'total' names the reports' row of totals; choose another stage name
             """)
     }
 
@@ -1231,6 +1246,11 @@ struct DiagnosticOutputTests {
         DiagnosticsTests.check(
             "input: [3, 8, 8]\nblocks: {b: {body: [relu: {name: \(name)}]}}\nstages: [{block: b}]\n",
             "spec.yaml:2:34: error: layer name of 300 characters is too long; names have at most 256")
+        // Characters as a reader counts them: 256 accented letters written with combining marks pass.
+        let accented = String(repeating: "e\u{301}", count: 256)
+        DiagnosticsTests.check(
+            "input: [3, 8, 8]\nblocks: {b: {body: [relu: {name: \(accented)}]}}\nstages: [{block: b}]\n",
+            "(compiled without errors)")
         // A key past the 1024 characters YAML reads as one, at the key, not libyaml's "mapping values
         // are not allowed" at its colon.
         let key = String(repeating: "k", count: 1100)

@@ -83,5 +83,9 @@ struct FormatTests {
         #expect(Format.bytes(1_048_572) == "1.00 MiB")
         #expect(Format.bytes(1_048_000) == "1023.44 KiB")
         #expect(Format.bytes(1023) == "1023 B")
+        // Up to the largest counts a report holds (they stopped at T and GiB: "136237.187 T").
+        #expect(Format.metric(136_237_187_000_000_000) == "136.237 P")
+        #expect(Format.metric(Int.max) == "9.223 E")
+        #expect(Format.bytes(4_299_161_603 << 30) == "4.00 EiB" && Format.bytes(5 << 40) == "5.00 TiB")
     }
 }

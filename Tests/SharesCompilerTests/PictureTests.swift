@@ -208,6 +208,14 @@ struct PictureTests {
             failure(withoutBlocks, "zzz")
                 == "<command line: --block zzz>:1:1: error: no stage of the network is built from a block named "
                 + "'zzz'; its stages use: (none)")
+        // Used only by stages of no blocks: said so (it said "its stages use: (none)").
+        let emptyStages = try compileInMemory([
+            "spec.yaml": spec.replacing("repeat: 2}]", with: "repeat: 0}, {name: c, block: b, repeat: 0}]")
+        ]).graph
+        #expect(
+            failure(emptyStages, "b")
+                == "<command line: --block b>:1:1: error: block 'b' builds no block to draw: the stages that use it, "
+                + "'a', 'c', repeat it 0 times")
     }
 
     @Test func fileFormatComesFromTheExtension() throws {

@@ -62,6 +62,7 @@ public enum Message: Error, Hashable, Sendable {
     case reservedLayerName(String)
     case badName(String, what: String)
     case controlCharacterInName(String, what: String)
+    case nameEdgeSpace(String, what: String)
     case emptyNetworkName
     case nameTooLong(what: String, length: Int, limit: Int)
     case reservedStageName(String)
@@ -115,6 +116,7 @@ public enum Message: Error, Hashable, Sendable {
     case internalError(String)
     // Pictures
     case blockNotInNetwork(String, used: [String], blocks: [String])
+    case blockOnlyInEmptyStages(String, stages: [String])
     case pictureFormat(path: String, known: [String])
     case graphvizMissing(path: String)
     case graphvizFailed(path: String, detail: String)
@@ -238,12 +240,15 @@ public enum Message: Error, Hashable, Sendable {
             return "\(what) name '\(name)' must be non-empty and without '.', which joins the parts of names"
         case .nameTooLong(let what, let length, let limit):
             return "\(what) name of \(length) characters is too long; names have at most \(limit)"
+        case .nameEdgeSpace(let name, let what):
+            return "\(what) name '\(name)' begins or ends with a space, which reports and graphs do not show"
         case .emptyNetworkName:
             return "the network's name is empty; expected a name after 'network:' (ONNX and the reports need one)"
         case .controlCharacterInName(let name, let what):
             return
-                "\(what) name '\(name)' contains a control character; names are printed in reports, graphs and generated code"
+                "\(what) name '\(name)' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code"
         case .reservedStageName(let name):
+            guard name != "total" else { return "'total' names the reports' row of totals; choose another stage name" }
             return "'\(name)' names the network's \(name) in layer and parameter names; choose another stage name"
         case .reservedLayerName(let name):
             return "'\(name)' names the block's residual merge; choose another layer name"
@@ -358,6 +363,9 @@ public enum Message: Error, Hashable, Sendable {
             return (previous ? "previous definition is here: " : "")
                 + "'\(name)' is the automatic name of this '\(kind)' layer"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
+        case .blockOnlyInEmptyStages(let name, let stages):
+            return
+                "block '\(name)' builds no block to draw: the stages that use it, \(Self.names(stages.map { "'\($0)'" })), repeat it 0 times"
         case .blockNotInNetwork(let name, let used, let blocks):
             // The example is a block of this network, so it can be pasted as it stands.
             return

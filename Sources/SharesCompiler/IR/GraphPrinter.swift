@@ -2,7 +2,7 @@
 /// Golden tests read it, so it must never depend on dictionary order or the machine.
 public enum GraphPrinter {
     public static func print(_ graph: Graph) -> String {
-        var lines = ["graph \"\(graph.network)\" \(graph.variant.rawValue) input \(graph.inputShape)"]
+        var lines = ["graph \(quotedName(graph.network)) \(graph.variant.rawValue) input \(graph.inputShape)"]
         let uses = graph.parameterUseCounts()
         lines.append("parameter tensors \(graph.parameters.count):")
         for parameter in graph.parameters {
@@ -91,4 +91,10 @@ public enum GraphPrinter {
             return []
         }
     }
+}
+
+/// A network's name in the printed stages' headers: in quotes, its own quotes and backslashes escaped
+/// (a network named `my "net"` printed `graph "my "net"`).
+func quotedName(_ name: String) -> String {
+    "\"" + name.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
 }

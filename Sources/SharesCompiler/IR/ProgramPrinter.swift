@@ -3,7 +3,8 @@
 public enum ProgramPrinter {
     public static func fused(_ program: Program) -> String {
         var lines = [
-            "program \"\(program.network)\" \(program.variant.rawValue): \(program.steps.count) steps, \(program.values.count) values"
+            "program \(quotedName(program.network)) \(program.variant.rawValue): "
+                + "\(Format.counted(program.steps.count, "step")), \(Format.counted(program.values.count, "value"))"
         ]
         lines.append("  %\(program.input) = input : \(program.values[program.input].shape)")
         for step in program.steps {
@@ -39,7 +40,7 @@ public enum ProgramPrinter {
     public static func plan(_ plan: Plan) -> String {
         let program = plan.program, memory = plan.memory
         var lines = [
-            "plan \"\(program.network)\" \(program.variant.rawValue), \(Format.counted(plan.schedule.threads, "thread")), "
+            "plan \(quotedName(program.network)) \(program.variant.rawValue), \(Format.counted(plan.schedule.threads, "thread")), "
                 + "arena \(Format.counted(memory.arenaBytes, "byte")) per image (lower bound \(Format.grouped(memory.lowerBoundBytes))), "
                 + Format.counted(program.parameters.count, "distinct parameter tensor")
         ]

@@ -122,6 +122,10 @@ enum BlockDOT {
             }
         }
         guard let best else {
+            let empty = graph.stages.filter { $0.template == name }.map(\.name)
+            if !empty.isEmpty {
+                throw CompileFailure(Diagnostic(at: location, .blockOnlyInEmptyStages(name, stages: empty)))
+            }
             let used = Set(graph.stages.filter { $0.blocks > 0 }.map(\.template)).sorted()
             let blocks = graph.stages.flatMap { stage in (0..<stage.blocks).map { "\(stage.name).block\($0 + 1)" } }
             throw CompileFailure(Diagnostic(at: location, .blockNotInNetwork(name, used: used, blocks: blocks)))

@@ -136,7 +136,7 @@ public enum Format {
 
     /// `4089184256` -> `4.089 G` (SI prefixes, three decimals); with a unit, `4.089 GMACs` or `512 MACs`.
     public static func metric(_ value: Int, unit: String = "") -> String {
-        let prefixes: [(Double, String)] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        let prefixes: [(Double, String)] = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
         guard let (scale, prefix) = largestUnit(Double(value.magnitude), prefixes, ratio: 1000, decimals: 3) else {
             return unit.isEmpty ? String(value) : "\(value) \(unit)"
         }
@@ -145,7 +145,9 @@ public enum Format {
 
     /// `81879200` -> `78.09 MiB`.
     public static func bytes(_ value: Int) -> String {
-        let units: [(Double, String)] = [(1_073_741_824, "GiB"), (1_048_576, "MiB"), (1024, "KiB")]
+        let units: [(Double, String)] = [
+            (0x1p60, "EiB"), (0x1p50, "PiB"), (0x1p40, "TiB"), (0x1p30, "GiB"), (0x1p20, "MiB"), (0x1p10, "KiB")
+        ]
         guard let (scale, unit) = largestUnit(Double(value), units, ratio: 1024, decimals: 2) else {
             return "\(value) B"
         }

@@ -32,7 +32,7 @@ enum SpecValidator {
             checkPrintable(stage.name.value, at: stage.name.location, what: "stage", sink: &sink)
             if !isNamePart(stage.name.value) {
                 sink.error(at: stage.name.location, .badName(stage.name.value, what: "stage"))
-            } else if ["stem", "head"].contains(stage.name.value) {
+            } else if ["stem", "head", "total"].contains(stage.name.value) {
                 sink.error(at: stage.name.location, .reservedStageName(stage.name.value))
             }
             guard let template = spec.blocks[stage.block.value] else {
@@ -46,13 +46,23 @@ enum SpecValidator {
     }
 
     /// A name given in the spec may not hold control characters: a NUL or a newline in it would break
-    /// the Python, DOT and Markdown that print it (a NUL made the exported module unreadable).
+    /// the Python, DOT and Markdown that print it (a NUL made the exported module unreadable). Nor may it
+    /// hold what a table shows as another name: an invisible or direction-changing character, a space at
+    /// either end.
     private static func checkPrintable(_ name: String, at location: Location, what: String, sink: inout DiagnosticSink)
     {
         if hasControlCharacter(name) { sink.error(at: location, .controlCharacterInName(name, what: what)) }
+        if let edge = [name.first, name.last].compactMap({ $0 }).first(where: \.isWhitespace),
+            !hasControlCharacter(String(edge))
+        {
+            sink.error(at: location, .nameEdgeSpace(name, what: what))
+        }
         // Names are joined into every layer's and parameter's name: 10,000 blocks of a layer named
-        // with 900,000 characters (a file under the size limit) took 8.8 GB.
-        let length = name.unicodeScalars.count
+        // with 900,000 characters (a file under the size limit) took 8.8 GB. Characters as a reader
+        // counts them (an accent written as a combining mark is part of its letter); marks piled on one
+        // letter count one each past four code points a character.
+        let scalars = name.unicodeScalars.count
+        let length = scalars > 4 * longestName ? scalars : name.count
         if length > longestName {
             sink.error(at: location, .nameTooLong(what: what, length: length, limit: longestName))
         }
@@ -60,9 +70,18 @@ enum SpecValidator {
 
     static let longestName = 256
 
+    /// Format characters no table shows, which make one name look like another: bidirectional
+    /// overrides, embeddings, isolates and marks, the zero-width space, the word joiner and the BOM (the
+    /// joiners that some scripts spell with, U+200C and U+200D, are letters' business and stay).
+    static let invisibleScalars: Set<UInt32> = Set([0x061C, 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF]).union(
+        Set(0x202A...0x202E)
+    ).union(Set(0x2066...0x2069))
+
     /// The rule for every name sharesc prints, from a spec or from a plan.
     static func hasControlCharacter(_ name: String) -> Bool {
-        name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        name.unicodeScalars.contains {
+            $0.properties.generalCategory == .control || invisibleScalars.contains($0.value)
+        }
     }
 
     /// Whether a name given in the spec (a layer's, a stage's, a tie group's) can be one part of the
