@@ -37,7 +37,7 @@ struct Bench: ParsableCommand {
         var network: String
         var batch: Int
         var threads: Int
-        /// The plan's threads, where the process had fewer CPUs and ran on fewer (`threads`).
+        /// The plan's threads; `threads` ran, fewer where the process has fewer usable CPUs.
         var plannedThreads: Int
         var runs: Int
         var medianMs: Double

@@ -200,10 +200,12 @@ struct PlanVerificationTests {
         }
         #expect(
             problem { $0.network = "x\u{1b}[31mred" }
-                == "program.network 'x\u{1b}[31mred' contains a control character")
+                == "program.network 'x\u{1b}[31mred' contains a control character, or an invisible or direction-changing one"
+        )
         #expect(
             problem { $0.steps[2].name = "a\u{0}\nb" }
-                == "program.steps[2].name 'a\u{0}\nb' contains a control character")
+                == "program.steps[2].name 'a\u{0}\nb' contains a control character, or an invisible or direction-changing one"
+        )
         #expect(problem { $0.values[1].name += "\t" }.hasPrefix("program.values[1].name '"))
         #expect(problem { $0.parameters[3].name += "\u{7f}" }.hasPrefix("program.parameters[3].name '"))
         #expect(problem { $0.network = "ünïcode ok" } == "(verified)")

@@ -215,8 +215,8 @@ public enum PlanFile {
         let names =
             [("program.network", program.network)] + named("values", program.values.map(\.name))
             + named("steps", program.steps.map(\.name)) + named("parameters", program.parameters.map(\.name))
-        return names.first { SpecValidator.hasControlCharacter($0.1) }.map {
-            "\($0.0) '\($0.1)' contains a control character"
+        return names.first { SpecValidator.hasUnprintableCharacter($0.1) }.map {
+            "\($0.0) '\($0.1)' contains a control character, or an invisible or direction-changing one"
         }
     }
 

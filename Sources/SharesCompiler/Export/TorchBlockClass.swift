@@ -343,9 +343,14 @@ extension BlockTemplate {
 /// their changes of the size (`2 * pad + 1 - kernel` each) add up to none (a 2x2 pool and a 2x2 convolution
 /// padded by 1 keep it together). Conditions that hold or fail for any arguments are folded.
 enum ResidualRule {
+    typealias Equality = (lhs: Expression, rhs: Expression)
+    /// A window at stride 1: how many rows and columns it adds (`2 * pad + 1 - kernel`), and its own
+    /// condition for adding none, as the generated code says it (`kernel % 2 == 1`).
+    typealias Window = (change: Expression, keeps: Equality)
+
     case never, always
     /// The equalities that must all hold, over the template's arguments and built-ins.
-    case when([(lhs: Expression, rhs: Expression)])
+    case when([Equality])
 
     /// The equalities are built, not read from the spec: their evaluation errors are not reported.
     private static let nowhere = Location(file: "", line: 0, column: 0)
@@ -390,13 +395,12 @@ enum ResidualRule {
     }
 
     /// The equalities under which `layers` keep their input's shape; nil when they never do.
-    private static func shapeKept(by layers: [NamedLayer], vectorInput: Bool) -> [(lhs: Expression, rhs: Expression)]? {
+    private static func shapeKept(by layers: [NamedLayer], vectorInput: Bool) -> [Equality]? {
         let one = Expression.number(.int(1)), two = Expression.number(.int(2))
         var channels = Expression.variable(BlockBuiltins.inChannels, Self.nowhere)
-        var conditions: [(lhs: Expression, rhs: Expression)] = []
-        // At stride 1 a window changes the size by the same amount on every image, `change`; their sum must
-        // be 0. `keeps` is the window's own condition for a change of 0, as the generated code says it.
-        var windows: [(change: Expression, keeps: (lhs: Expression, rhs: Expression))] = []
+        var conditions: [Equality] = []
+        // At stride 1 a window changes the size by the same amount on every image: their sum must be 0.
+        var windows: [Window] = []
         for layer in layers {
             let spec = layer.spec
             func value(_ key: String) -> Expression? {
@@ -444,7 +448,7 @@ enum ResidualRule {
         conditions += Self.sizeKept(by: windows)
         conditions.append((channels, .variable(BlockBuiltins.inChannels, Self.nowhere)))
         // Fold what the arguments do not decide.
-        var kept: [(lhs: Expression, rhs: Expression)] = []
+        var kept: [Equality] = []
         for condition in conditions {
             if condition.lhs.description == condition.rhs.description { continue }
             if condition.lhs.variables.isEmpty && condition.rhs.variables.isEmpty {
@@ -463,11 +467,9 @@ enum ResidualRule {
     /// The conditions under which windows at stride 1 keep the size together: where those the arguments
     /// decide change it by nothing in all, each other keeping its own (`kernel % 2 == 1`, as a person
     /// would write it); otherwise the sum of the others making up for them.
-    private static func sizeKept(by windows: [(change: Expression, keeps: (lhs: Expression, rhs: Expression))])
-        -> [(lhs: Expression, rhs: Expression)]
-    {
+    private static func sizeKept(by windows: [Window]) -> [Equality] {
         var fixed = 0
-        var open: [(change: Expression, keeps: (lhs: Expression, rhs: Expression))] = []
+        var open: [Window] = []
         for window in windows {
             if window.change.variables.isEmpty,
                 case .int(let whole)? = try? Scope().evaluate(Located(window.change, at: nowhere))

@@ -317,7 +317,7 @@ struct Lowering {
             let rate = try real("p", default: fallback)
             // (As a float too, as ONNX holds it: 0.99999999999 is 1 there.)
             guard (0..<1).contains(rate.asDouble), Float(rate.asDouble) < 1 else {
-                let rounded = rate.asDouble < 1 && rate.asDouble >= 0 ? ", which is 1 as a 32-bit float" : ""
+                let rounded = (0..<1).contains(rate.asDouble) ? ", which is 1 as a 32-bit float" : ""
                 throw CompileFailure(
                     Diagnostic(
                         at: spec.arguments["p"]?.location ?? spec.location,

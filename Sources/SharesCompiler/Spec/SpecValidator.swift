@@ -51,9 +51,10 @@ enum SpecValidator {
     /// either end.
     private static func checkPrintable(_ name: String, at location: Location, what: String, sink: inout DiagnosticSink)
     {
-        if hasControlCharacter(name) { sink.error(at: location, .controlCharacterInName(name, what: what)) }
+        if hasUnprintableCharacter(name) { sink.error(at: location, .controlCharacterInName(name, what: what)) }
+        // (A newline at an end is a control character, reported as one.)
         if let edge = [name.first, name.last].compactMap({ $0 }).first(where: \.isWhitespace),
-            !hasControlCharacter(String(edge))
+            !hasUnprintableCharacter(String(edge))
         {
             sink.error(at: location, .nameEdgeSpace(name, what: what))
         }
@@ -77,8 +78,9 @@ enum SpecValidator {
         Set(0x202A...0x202E)
     ).union(Set(0x2066...0x2069))
 
-    /// The rule for every name sharesc prints, from a spec or from a plan.
-    static func hasControlCharacter(_ name: String) -> Bool {
+    /// The rule for every name sharesc prints, from a spec or from a plan: no control character, none of
+    /// `invisibleScalars`.
+    static func hasUnprintableCharacter(_ name: String) -> Bool {
         name.unicodeScalars.contains {
             $0.properties.generalCategory == .control || invisibleScalars.contains($0.value)
         }

@@ -12,6 +12,9 @@ public enum WeightFile {
         return Safetensors.encode(tensors, metadata: metadata(graph, seed: seed))
     }
 
+    /// The metadata keys that say which network and variant sharesc wrote a file for.
+    static let networkKey = "sharesc.network", variantKey = "sharesc.variant"
+
     /// `sharesc.*` keys describe the file; every other key is a tied tensor, and its value the layers
     /// that use it as a JSON list (names may hold commas).
     static func metadata(_ graph: Graph, seed: UInt64?) -> [(key: String, value: String)] {
@@ -22,8 +25,7 @@ public enum WeightFile {
             }
         }
         var entries: [(key: String, value: String)] = [
-            ("sharesc.format", "1"), ("sharesc.network", graph.network),
-            ("sharesc.variant", graph.variant.rawValue)
+            ("sharesc.format", "1"), (networkKey, graph.network), (variantKey, graph.variant.rawValue)
         ]
         if let seed { entries.append(("sharesc.seed", String(seed))) }
         for parameter in graph.parameters where parameter.tie != nil {
@@ -150,7 +152,8 @@ public final class WeightFileReader: WeightProvider {
         } catch {
             let metadata = header.metadata
             var identity: [Diagnostic] = []
-            if let network, let writtenFor = metadata["sharesc.network"], let variant = metadata["sharesc.variant"],
+            if let network, let writtenFor = metadata[WeightFile.networkKey],
+                let variant = metadata[WeightFile.variantKey],
                 (writtenFor, variant) != network
             {
                 identity = [
