@@ -28,6 +28,10 @@ struct Init: ParsableCommand {
     )
     var randomizeBatchNorm = false
 
+    func validate() throws {
+        try refuseOtherKind(of: output, option: "-o", writes: "a weights file", own: "safetensors")
+    }
+
     func run() throws {
         let summary = try reportingDiagnostics { () throws(CompileFailure) in
             let compilation = try Compiler.compile(spec, options: options.compileOptions)

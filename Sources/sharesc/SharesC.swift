@@ -44,10 +44,11 @@ struct SharesC: ParsableCommand {
         guard let name = asksHelp ? arguments.dropFirst().first : arguments.first, !name.hasPrefix("-"),
             !(commands + ["help"]).contains(name)
         else { return }
-        let what = asksHelp ? "'sharesc help' knows no command '\(name)'" : "'\(name)' is no command"
+        let shown = Diagnostic.printable(name)  // (an escape sequence in it would drive the terminal)
+        let what = asksHelp ? "'sharesc help' knows no command '\(shown)'" : "'\(shown)' is no command"
         let isSpec = !asksHelp && (name.hasSuffix(".yaml") || name.hasSuffix(".yml"))
         let hint =
-            isSpec ? "; to compile a spec: sharesc compile \(name)" : Suggestion.clause(for: name, among: commands)
+            isSpec ? "; to compile a spec: sharesc compile \(shown)" : Suggestion.clause(for: name, among: commands)
         FileHandle.standardError.write(
             Data("Error: \(what) (the commands are \(commands.joined(separator: ", ")))\(hint)\n".utf8))
         Foundation.exit(ExitCode.validationFailure.rawValue)

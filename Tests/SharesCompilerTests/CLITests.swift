@@ -453,7 +453,8 @@ struct CLITests {
     /// No output replaces a file the command read: `init spec.yaml -o spec.yaml` wrote weights over the spec.
     @Test func outputsNeverReplaceInputs() throws {
         try Self.withScratchDirectory { directory in
-            let spec = directory + "/spec.yaml", text = "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 3}}, relu]\n"
+            // (Named without an extension: `init -o x.yaml` is refused by its name before this.)
+            let spec = directory + "/spec", text = "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 3}}, relu]\n"
             try text.write(toFile: spec, atomically: true, encoding: .utf8)
             for arguments in [["init", spec, "-o", spec], ["export", spec, "-o", spec, "--format", "torch"]] {
                 let result = try Self.run(arguments)
@@ -603,6 +604,10 @@ struct CLITests {
             (
                 ["compile", "Examples/1-custom-block.yaml", "-o", "/tmp/never.onnx"],
                 "-o writes an executable plan; '.onnx' names another kind of file (sharesc export writes ONNX): name it .plan"
+            ),
+            (
+                ["init", "Examples/1-custom-block.yaml", "-o", "/tmp/never.yaml"],
+                "-o writes a weights file; '.yaml' names another kind of file (a spec): name it .safetensors"
             ),
             (
                 ["run", "Examples/1-custom-block.yaml", "--output", "/tmp/never.TXT"],

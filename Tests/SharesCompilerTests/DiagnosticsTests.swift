@@ -679,7 +679,7 @@ struct DiagnosticsTests {
             """
             input: [4, 8, 8]
             blocks: {b: {body: [{conv: {out: 4, kernel: 1}}]}}
-            stages: [{name: "\\u202e1egats", block: b}, {name: "s\\u200b", block: b}, {name: " s", block: b}, {name: total, block: b}]
+            stages: [{name: "\\u202e1egats", block: b}, {name: "s\\u200b", block: b}, {name: " s", block: b}, {name: total, block: b}, {name: "tr\\u2062unk\\u00ad\\u2028", block: b}, {name: "\\u200d\\u200c", block: b}]
 
             """,
             """
@@ -687,6 +687,7 @@ struct DiagnosticsTests {
             spec.yaml:3:51: error: stage name 's\\u{200b}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
             spec.yaml:3:80: error: stage name ' s' begins or ends with a space, which reports and graphs do not show
             spec.yaml:3:104: error: 'total' names the reports' row of totals; choose another stage name
+            spec.yaml:3:129: error: stage name 'tr\\u{2062}unk\\u{ad}\\u{2028}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
             """)
     }
 
@@ -857,6 +858,12 @@ struct DiagnosticsTests {
             "<command line: --set width\\u{200b}=8>:1:1: error: variable name 'width\\u{200b}' must be letters, digits and '_', starting with a letter or '_'"
         )
         #expect(diagnostics(Self.files(spec), overrides: [" width =8"]) == "(compiled without errors)")
+        // A value the reports would print with a carriage return or a newline in it (tabs are spaces).
+        Self.check(
+            spec, overrides: ["width=4\r\r+1"],
+            "<command line: --set width=4\\r\\r+1>:1:1: error: --set expects NAME=VALUE with a number or expression as VALUE, found 'width=4\\r\\r+1'"
+        )
+        #expect(diagnostics(Self.files(spec), overrides: ["width=4\t+ 1"]) == "(compiled without errors)")
         // A malformed value gets the expression parser's message, at its column in `--set name=value`.
         Self.check(
             spec, overrides: ["width=99999999999999999999"],
@@ -1135,6 +1142,8 @@ struct DiagnosticsTests {
             """)
     }
 
+    /// Located as a shape disagreement is: at the share that brings the second use in (it was at the
+    /// convolution, and left that share out).
     @Test func tiedConvolutionsDisagreeingOnBiasNameBothUses() {
         Self.check(
             """
@@ -1151,9 +1160,10 @@ struct DiagnosticsTests {
 
             """,
             """
-            spec.yaml:6:13: error: tied convolutions must agree on 'bias': tie 'g' has no bias from \
-            stage1.block1.conv1, but stage2.block1.conv1 has 'bias: true'
+            spec.yaml:10:44: error: tied convolutions must agree on 'bias': tie 'g' has no bias from \
+            stage1.block1.conv1, but stage2.block1.conv1 has one
             spec.yaml:9:43: note: tie 'g' takes its weight from stage1.block1.conv1, shared here
+            spec.yaml:6:13: note: stage2.block1.conv1 is this convolution
             spec.yaml:10:5: note: in block 1 of stage 'stage2' (block 'biased')
             """)
     }

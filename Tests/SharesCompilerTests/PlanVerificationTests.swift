@@ -252,6 +252,24 @@ struct PlanVerificationTests {
         #expect(
             try problem { set(&$0, ["schedule", "threads"], "2") }
                 == "schedule.threads: expected an integer, found a string")
+        #expect(
+            try problem { set(&$0, ["schedule", "threads"], true) }
+                == "schedule.threads: expected an integer, found a boolean")
+        // A key the reader does not know, which the decoder passes over (a misspelt `bias` was then a
+        // parameter that no step reads).
+        func unknown(_ change: (inout [String: Any]) -> Void) throws -> String {
+            var object = try #require(
+                try JSONSerialization.jsonObject(with: try JSONEncoder().encode(good)) as? [String: Any])
+            change(&object)
+            let json = try JSONSerialization.data(withJSONObject: object)
+            return PlanFile.unknownKey(in: json, decoded: try JSONDecoder().decode(PlanDocument.self, from: json))
+                ?? "(none)"
+        }
+        #expect(try unknown { _ in } == "(none)")
+        #expect(try unknown { $0["netwrok"] = "x" } == "the plan: unknown key 'netwrok'")
+        #expect(
+            try unknown { set(&$0, ["schedule", "Threads"], 2) }
+                == "schedule: unknown key 'Threads'; did you mean 'threads'?")
         // Beyond 64 bits as an integer literal too; an epsilon is the one number that may be a fraction.
         #expect(
             PlanFile.nonInteger(in: Data(#"{"a":[1,1000000000000000000000000000000]}"#.utf8))

@@ -73,6 +73,9 @@ public enum PlanFile {
         if let duplicate = Safetensors.duplicateKey(in: Array(json.utf8)) {
             throw Safetensors.failure(path, .planDamaged(duplicate))
         }
+        if let unknown = unknownKey(in: Data(json.utf8), decoded: document) {
+            throw Safetensors.failure(path, .planDamaged(unknown))
+        }
         guard let problem = validate(document) else {
             try reader.expect(document.program.parameters.map { ($0.name, $0.shape) })
             return (document, reader)
@@ -100,11 +103,11 @@ public enum PlanFile {
         }
         switch error {
         case .typeMismatch(let type, let context):
-            // Foundation's "Expected to decode Int but found a string instead."
+            // Foundation's "Expected to decode Int but found a string instead." ("number", "bool" bare).
             let text = context.debugDescription
             let found = text.range(of: "but found ").map { text[$0.upperBound...] }.map {
                 $0.hasSuffix(" instead.") ? String($0.dropLast(" instead.".count)) : String($0)
-            }
+            }.map { ["number": "a number", "bool": "a boolean"][$0] ?? $0 }
             return "\(at(context)): expected \(kind(of: type)), found \(found ?? "another type")"
         case .valueNotFound(let type, let context): return "\(at(context)): expected \(kind(of: type)), found null"
         case .keyNotFound(let key, let context): return "\(at(context)): key '\(key.stringValue)' is missing"
@@ -143,6 +146,39 @@ public enum PlanFile {
             let name = String(describing: type)
             return name.hasPrefix("Array") ? "a list" : name.hasPrefix("Dictionary") ? "an object" : name
         }
+    }
+
+    /// The first key of the plan's JSON that its reader does not know, where the decoder would pass over
+    /// it: a misspelt key (`Bias`) then surfaced as some other field's disagreement. Found by encoding
+    /// the decoded document again, which writes every key the reader knows of and holds.
+    static func unknownKey(in json: Data, decoded document: PlanDocument) -> String? {
+        func walk(_ given: Any, _ known: Any?, _ path: String) -> String? {
+            switch given {
+            case let object as [String: Any]:
+                let knownObject = known as? [String: Any] ?? [:]
+                for key in object.keys.sorted() {
+                    guard let inner = knownObject[key] else {
+                        if object[key] is NSNull { continue }  // an optional field written as null
+                        let at = path.isEmpty ? "the plan" : String(path.drop { $0 == "." })
+                        return "\(at): unknown key '\(key)'"
+                            + Suggestion.clause(for: key, among: knownObject.keys.sorted())
+                    }
+                    if let problem = walk(object[key]!, inner, path + "." + key) { return problem }
+                }
+                return nil
+            case let array as [Any]:
+                let knownArray = known as? [Any] ?? []
+                for (index, element) in zip(array.indices, array) where index < knownArray.count {
+                    if let problem = walk(element, knownArray[index], path + "[\(index)]") { return problem }
+                }
+                return nil
+            default: return nil
+            }
+        }
+        guard let given = try? JSONSerialization.jsonObject(with: json),
+            let known = (try? JSONEncoder().encode(document)).flatMap({ try? JSONSerialization.jsonObject(with: $0) })
+        else { return nil }
+        return walk(given, known, "")
     }
 
     /// Where a plan holds a number that is not an integer in place of one (`2.5`, `1e30`, 10^30): the decoder

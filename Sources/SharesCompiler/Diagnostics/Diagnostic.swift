@@ -48,7 +48,8 @@ public struct Diagnostic: Hashable, Sendable {
             + String(String.UnicodeScalarView(tail))
     }
 
-    static func printable(_ text: String) -> String {
+    /// `text` with its control and invisible characters written as escapes (`\n`, `\u{1b}`).
+    public static func printable(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var result = ""
         for scalar in text.unicodeScalars {

@@ -294,7 +294,7 @@ public enum Message: Error, Hashable, Sendable {
                 + (tie.map { "the weight of tie group '\($0)', declared here" } ?? "this layer's")
         case .tieBiasMismatch(let group, let use, let hasBias, let firstUse):
             return
-                "tied convolutions must agree on 'bias': tie '\(group)' \(hasBias ? "has no bias" : "has a bias") from \(firstUse), but \(use) has 'bias: \(hasBias)'"
+                "tied convolutions must agree on 'bias': tie '\(group)' \(hasBias ? "has no bias" : "has a bias") from \(firstUse), but \(use) \(hasBias ? "has one" : "has none")"
         case .expandedFrom(let stage, let block, let template):
             return "in block \(block) of stage '\(stage)' (block '\(template)')"
         case .declaredHere(let what): return "\(what) declared here"

@@ -506,30 +506,29 @@ struct Lowering {
     ) throws(CompileFailure) -> (ParameterID, ParameterID?) {
         let describe = { (shape: [Int]) in shape.map(String.init).joined(separator: "x") }
         if var state = tieIndex[request.group] {
-            guard state.weightShape == weightShape else {
-                throw CompileFailure(
+            // A disagreement is at the share that brings this use in, with notes at the first use's share
+            // (where it is another) and at the convolution.
+            func disagreement(_ message: Message) -> CompileFailure {
+                let first =
+                    state.firstDeclaration == request.declaration
+                    ? []
+                    : [
+                        Diagnostic.note(
+                            at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))
+                    ]
+                return CompileFailure(
                     Diagnostic(
-                        at: request.declaration,
-                        .tieShapeMismatch(
-                            group: request.group, use: use, shape: describe(weightShape),
-                            firstUse: state.firstUse, firstShape: describe(state.weightShape)),
-                        notes: (state.firstDeclaration == request.declaration
-                            ? []
-                            : [
-                                Diagnostic.note(
-                                    at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))
-                            ])
-                            + [Diagnostic.note(at: location, .tieUse(use))]))
+                        at: request.declaration, message, notes: first + [Diagnostic.note(at: location, .tieUse(use))]))
+            }
+            guard state.weightShape == weightShape else {
+                throw disagreement(
+                    .tieShapeMismatch(
+                        group: request.group, use: use, shape: describe(weightShape), firstUse: state.firstUse,
+                        firstShape: describe(state.weightShape)))
             }
             guard state.hasBias == hasBias else {
-                throw CompileFailure(
-                    Diagnostic(
-                        at: location,
-                        .tieBiasMismatch(group: request.group, use: use, hasBias: hasBias, firstUse: state.firstUse),
-                        notes: [
-                            Diagnostic.note(
-                                at: state.firstDeclaration, .tieFirstUse(group: request.group, use: state.firstUse))
-                        ]))
+                throw disagreement(
+                    .tieBiasMismatch(group: request.group, use: use, hasBias: hasBias, firstUse: state.firstUse))
             }
             state.uses += 1
             tieIndex[request.group] = state

@@ -254,6 +254,11 @@ public struct VariableOverride: Hashable, Sendable {
             throw CompileFailure(Diagnostic(at: location, .badVariableName(name)))
         }
         text = String(argument[argument.index(after: equals)...])
+        // Reports, graphs and generated code print the value as written: a carriage return in it
+        // overwrote the report's title on the terminal.
+        guard !SpecValidator.hasUnprintableCharacter(text.replacing("\t", with: " ")) else {
+            throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
+        }
         // The parser's own message (what it found, what it expected), at the value's column in
         // `--set name=value` as the location shows it.
         var valueStart = location

@@ -71,18 +71,18 @@ enum SpecValidator {
 
     static let longestName = 256
 
-    /// Format characters no table shows, which make one name look like another: bidirectional
-    /// overrides, embeddings, isolates and marks, the zero-width space, the word joiner and the BOM (the
-    /// joiners that some scripts spell with, U+200C and U+200D, are letters' business and stay).
-    static let invisibleScalars: Set<UInt32> = Set([0x061C, 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF]).union(
-        Set(0x202A...0x202E)
-    ).union(Set(0x2066...0x2069))
-
-    /// The rule for every name sharesc prints, from a spec or from a plan: no control character, none of
-    /// `invisibleScalars`.
+    /// The rule for every name sharesc prints, from a spec or from a plan: no control character, no
+    /// line or paragraph separator, and no format character, which no table shows and which makes one
+    /// name look like another (bidirectional overrides and isolates, the zero-width space, the soft
+    /// hyphen, invisible operators, tag characters, the BOM). The joiners some scripts spell with,
+    /// U+200C and U+200D, are letters' business and stay.
     static func hasUnprintableCharacter(_ name: String) -> Bool {
         name.unicodeScalars.contains {
-            $0.properties.generalCategory == .control || invisibleScalars.contains($0.value)
+            switch $0.properties.generalCategory {
+            case .control, .lineSeparator, .paragraphSeparator: return true
+            case .format: return $0.value != 0x200C && $0.value != 0x200D
+            default: return false
+            }
         }
     }
 

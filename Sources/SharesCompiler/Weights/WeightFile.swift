@@ -152,8 +152,9 @@ public final class WeightFileReader: WeightProvider {
         } catch {
             let metadata = header.metadata
             var identity: [Diagnostic] = []
+            // (Only for a variant sharesc writes: advice from another would be a guess.)
             if let network, let writtenFor = metadata[WeightFile.networkKey],
-                let variant = metadata[WeightFile.variantKey],
+                let variant = metadata[WeightFile.variantKey], Graph.Variant(rawValue: variant) != nil,
                 (writtenFor, variant) != network
             {
                 identity = [
