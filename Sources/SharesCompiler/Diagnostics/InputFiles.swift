@@ -79,6 +79,25 @@ public enum InputFiles {
         return head.count == 9 && head[7] == 0 && head[8] == UInt8(ascii: "{")
     }
 
+    /// The kinds of file users hand over in the wrong place, for messages that say what to do instead.
+    enum Kind { case safetensors, numpy, zip, pickle, onnx, text }
+
+    /// What a file is, by its first bytes (a zip archive, as torch.save writes; a pickle, as its legacy
+    /// format does; printable ASCII), or by its name for ONNX, whose protobuf has no magic number. Nil for
+    /// anything else.
+    static func kind(of head: some Collection<UInt8>, path: String) -> Kind? {
+        let head = Array(head.prefix(9))
+        if startsLikeSafetensors(head) { return .safetensors }
+        if head.starts(with: [0x93] + Array("NUMPY".utf8)) { return .numpy }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .zip }
+        if head.first == 0x80 { return .pickle }
+        if path.lowercased().hasSuffix(".onnx") { return .onnx }
+        if !head.isEmpty, head.allSatisfy({ (0x20..<0x7F).contains($0) || [0x09, 0x0A, 0x0D].contains($0) }) {
+            return .text
+        }
+        return nil
+    }
+
     /// Whether the file at `path` opens like a safetensors file (false where it cannot be read).
     static func startsLikeSafetensors(path: String) -> Bool {
         guard let descriptor = try? openForReading(path) else { return false }

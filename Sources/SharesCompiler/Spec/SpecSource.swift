@@ -36,18 +36,15 @@ public struct SpecSource: Sendable {
     /// workflow (its "not UTF-8 text" at some byte said nothing of what to do).
     static func binaryKind(_ bytes: [UInt8], path: String) -> String? {
         let network = "sharesc reads a network from a spec (.yaml) or a plan (compile -o)"
-        if InputFiles.startsLikeSafetensors(bytes) {
+        switch InputFiles.kind(of: bytes, path: path) {
+        case .safetensors:
             return
                 "a plan or weights file (safetensors), not a spec; `run` and `bench` take plans, --weights takes weights"
+        case .numpy: return "a NumPy array (.npy), not a spec; `run --input` takes images as one"
+        case .zip: return "a zip archive (as torch.save writes), not a spec; \(network)"
+        case .onnx: return "an ONNX model, not a spec; \(network)"
+        case .pickle, .text, nil: return nil
         }
-        if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
-            return "a NumPy array (.npy), not a spec; `run --input` takes images as one"
-        }
-        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
-            return "a zip archive (as torch.save writes), not a spec; \(network)"
-        }
-        if path.lowercased().hasSuffix(".onnx") { return "an ONNX model, not a spec; \(network)" }
-        return nil
     }
 
     public static func memory(_ files: [String: String]) -> SpecSource {

@@ -115,15 +115,13 @@ public enum Safetensors {
     /// that says what to do: the files users hand over by mistake are PyTorch's own checkpoints.
     static func otherFormat(_ prefix: [UInt8], path: String) -> String {
         let save = "; save the state_dict with safetensors.torch.save_file instead"
-        if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
-            return " (it is a zip archive, as torch.save writes\(save))"
+        switch InputFiles.kind(of: prefix, path: path) {
+        case .zip: return " (it is a zip archive, as torch.save writes\(save))"
+        case .pickle: return " (it is a pickle, as torch.save's legacy format writes\(save))"
+        case .onnx: return " (it is named as an ONNX model, which holds no safetensors)"
+        case .text: return " (it begins as text, as a spec does; a file named .plan is read as a plan)"
+        case .safetensors, .numpy, nil: return ""
         }
-        if prefix.first == 0x80 { return " (it is a pickle, as torch.save's legacy format writes\(save))" }
-        if path.lowercased().hasSuffix(".onnx") { return " (it is named as an ONNX model, which holds no safetensors)" }
-        if !prefix.isEmpty, prefix.allSatisfy({ (0x20..<0x7F).contains($0) || [0x09, 0x0A, 0x0D].contains($0) }) {
-            return " (it begins as text, as a spec does; a file named .plan is read as a plan)"
-        }
-        return ""
     }
 
     /// Parses and bounds-checks the JSON header against a file of `fileSize` bytes.
