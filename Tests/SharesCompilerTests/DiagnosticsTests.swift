@@ -673,13 +673,14 @@ struct DiagnosticsTests {
             spec.yaml:4:17: error: stage name 's\\u{1b}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
             spec.yaml:4:68: error: tie group name 'g\\u{7}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
             """)
-        // Nor what a table shows as another name: a bidirectional override, a zero-width space, a space
-        // at either end; or a stage named as the tables' row of totals.
+        // Nor what a table shows as another name: a bidirectional override, a zero-width space, a Hangul
+        // filler (a letter shown as nothing), a space at either end; or a stage named as the tables'
+        // row of totals.
         Self.check(
             """
             input: [4, 8, 8]
             blocks: {b: {body: [{conv: {out: 4, kernel: 1}}]}}
-            stages: [{name: "\\u202e1egats", block: b}, {name: "s\\u200b", block: b}, {name: " s", block: b}, {name: total, block: b}, {name: "tr\\u2062unk\\u00ad\\u2028", block: b}, {name: "\\u200d\\u200c", block: b}]
+            stages: [{name: "\\u202e1egats", block: b}, {name: "s\\u200b", block: b}, {name: " s", block: b}, {name: total, block: b}, {name: "tr\\u2062unk\\u00ad\\u2028", block: b}, {name: "\\u200d\\u200c", block: b}, {name: "s\\u3164", block: b}]
 
             """,
             """
@@ -688,6 +689,7 @@ struct DiagnosticsTests {
             spec.yaml:3:80: error: stage name ' s' begins or ends with a space, which reports and graphs do not show
             spec.yaml:3:104: error: 'total' names the reports' row of totals; choose another stage name
             spec.yaml:3:129: error: stage name 'tr\\u{2062}unk\\u{ad}\\u{2028}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
+            spec.yaml:3:208: error: stage name 's\\u{3164}' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code
             """)
     }
 

@@ -160,6 +160,16 @@ struct WeightTests {
             loadError(file(#"{"a":{"dtype":"F32","shape":[1]}}"#))
                 == "w.safetensors:1:1: error: not a valid safetensors file: tensor 'a' lacks a valid dtype, shape or data_offsets"
         )
+        // Numbers written as floats or booleans are no dimensions or offsets (safetensors' reader refuses
+        // them too); the header parser gave 8.0, 1e0 and true as 8, 1 and 1.
+        for header in [
+            #"{"a":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}"#,
+            #"{"a":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}"#,
+            #"{"a":{"dtype":"F32","shape":[true],"data_offsets":[0,4]}}"#,
+            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.0]}}"#,
+        ] {
+            #expect(loadError(file(header, data: [0, 0, 0, 0])).hasSuffix("tensor 'a' lacks a valid dtype, shape or data_offsets"))
+        }
     }
 
     /// A key given twice is refused, where the parser kept one of the two silently (a second

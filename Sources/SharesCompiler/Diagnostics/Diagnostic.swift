@@ -65,8 +65,9 @@ public struct Diagnostic: Hashable, Sendable {
     }
 
     /// C0 and C1 controls, DEL, and the line and paragraph separators; and what a message would show as
-    /// a space or as nothing: the other spaces (a no-break space, U+00A0) and format characters (a
-    /// zero-width space, U+200B), so that `unexpected '\u{a0}'` says which character it means.
+    /// a space or as nothing: the other spaces (a no-break space, U+00A0), format characters (a
+    /// zero-width space, U+200B) and letters shown as nothing (a Hangul filler, U+3164), so that
+    /// `unexpected '\u{a0}'` says which character it means.
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028
             || scalar.value == 0x2029
@@ -76,6 +77,7 @@ public struct Diagnostic: Hashable, Sendable {
         switch scalar.properties.generalCategory {
         case .spaceSeparator: return scalar != " "
         case .format: return true
+        case .otherLetter: return scalar.properties.isDefaultIgnorableCodePoint
         default: return false
         }
     }

@@ -74,13 +74,15 @@ enum SpecValidator {
     /// The rule for every name sharesc prints, from a spec or from a plan: no control character, no
     /// line or paragraph separator, and no format character, which no table shows and which makes one
     /// name look like another (bidirectional overrides and isolates, the zero-width space, the soft
-    /// hyphen, invisible operators, tag characters, the BOM). The joiners some scripts spell with,
-    /// U+200C and U+200D, are letters' business and stay.
+    /// hyphen, invisible operators, tag characters, the BOM), nor a letter that Unicode says to show as
+    /// nothing (the Hangul fillers, U+3164 and its kin). The joiners some scripts spell with, U+200C and
+    /// U+200D, are letters' business and stay.
     static func hasUnprintableCharacter(_ name: String) -> Bool {
         name.unicodeScalars.contains {
             switch $0.properties.generalCategory {
             case .control, .lineSeparator, .paragraphSeparator: return true
             case .format: return $0.value != 0x200C && $0.value != 0x200D
+            case .otherLetter: return $0.properties.isDefaultIgnorableCodePoint
             default: return false
             }
         }

@@ -310,10 +310,11 @@ public enum Safetensors {
         guard let array = value as? [Any] else { return nil }
         var result: [Int] = []
         for item in array {
-            // JSONSerialization gives NSNumber; refuse fractions and values beyond Int.
-            guard let number = item as? NSNumber, let integer = Int(exactly: number.doubleValue),
-                Double(integer) == number.doubleValue
-            else { return nil }
+            // JSONSerialization gives NSNumber, typed as the text was written: refuse `8.0`, `1e1` and
+            // `true` (a double or a boolean, which safetensors' own reader refuses) and values beyond Int.
+            guard let number = item as? NSNumber, "ilqs".contains(String(cString: number.objCType)) else {
+                return nil
+            }
             result.append(number.intValue)
         }
         return result
