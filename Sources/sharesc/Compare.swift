@@ -51,10 +51,17 @@ struct Compare: ParsableCommand {
             var leftOptions = options.compileOptions, rightOptions = options.compileOptions
             leftOptions.overrides += overridesA
             rightOptions.overrides += overridesB
-            let left = try Compiler.compile(a, options: leftOptions)
+            let left = Result { () throws(CompileFailure) in try Compiler.compile(a, options: leftOptions) }
             if b == nil { rightOptions.sequential = true }
-            let right = try Compiler.compile(b ?? a, options: rightOptions)
-            return (left, right)
+            let right = Result { () throws(CompileFailure) in try Compiler.compile(b ?? a, options: rightOptions) }
+            switch (left, right) {
+            case (.success(let left), .success(let right)): return (left, right)
+            case (.failure(let left), .failure(let right)):
+                // Both sides' errors, each once: one spec compiled twice fails the same way twice.
+                var seen = Set(left.diagnostics)
+                throw CompileFailure(left.diagnostics + right.diagnostics.filter { seen.insert($0).inserted })
+            case (.failure(let failure), .success), (.success, .failure(let failure)): throw failure
+            }
         }
         printWarnings(left.warnings + (b == nil ? [] : right.warnings))
         emit(Comparison(left.report, right.report).rendered(as: format))

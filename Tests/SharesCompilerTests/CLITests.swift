@@ -122,6 +122,22 @@ struct CLITests {
         #expect(missing.status == 64 && missing.stderr.contains("--set-a expects name=value"))
     }
 
+    /// When both sides fail, both sides' errors print (only A's did), each once.
+    @Test func compareReportsBothSidesErrors() throws {
+        try Self.withScratchDirectory { directory in
+            try "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernal: 3}}]\n".write(
+                toFile: directory + "/a.yaml", atomically: true, encoding: .utf8)
+            try "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 0}}]\n".write(
+                toFile: directory + "/b.yaml", atomically: true, encoding: .utf8)
+            let both = try Self.run(["compare", "a.yaml", "b.yaml"], in: directory)
+            #expect(both.status == 1 && both.stdout.isEmpty)
+            let lines = both.stderr.split(separator: "\n")
+            #expect(lines.count == 3 && lines[0].hasPrefix("a.yaml:2:9: error:") && lines[2].hasPrefix("b.yaml:2:"))
+            let same = try Self.run(["compare", "a.yaml", "a.yaml", "--set-b", "x=1"], in: directory)
+            #expect(same.status == 1 && same.stderr.split(separator: "\n").count == 2)
+        }
+    }
+
     @Test func graphIsDOT() throws {
         let result = try Self.run(["graph", "Architectures/imagenet/sharesnet-34.yaml"])
         #expect(result.status == 0)

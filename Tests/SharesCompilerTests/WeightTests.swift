@@ -166,9 +166,11 @@ struct WeightTests {
             #"{"a":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}"#,
             #"{"a":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}"#,
             #"{"a":{"dtype":"F32","shape":[true],"data_offsets":[0,4]}}"#,
-            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.0]}}"#,
+            #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4.0]}}"#
         ] {
-            #expect(loadError(file(header, data: [0, 0, 0, 0])).hasSuffix("tensor 'a' lacks a valid dtype, shape or data_offsets"))
+            #expect(
+                loadError(file(header, data: [0, 0, 0, 0])).hasSuffix(
+                    "tensor 'a' lacks a valid dtype, shape or data_offsets"))
         }
     }
 
