@@ -133,7 +133,8 @@ enum ComparisonText {
         ])
         for stage in comparison.stages {
             stages.add([
-                stage.name, stage.a.map { String($0.blocks) } ?? "-", stage.b.map { String($0.blocks) } ?? "-",
+                stage.name, stage.a.map { Format.grouped($0.blocks) } ?? "-",
+                stage.b.map { Format.grouped($0.blocks) } ?? "-",
                 Format.grouped(stage.parameters.a), Format.grouped(stage.parameters.b),
                 Format.signed(stage.parameters.delta),
                 Format.change(from: stage.parameters.a, to: stage.parameters.b), Format.grouped(stage.macs.a),
@@ -142,7 +143,7 @@ enum ComparisonText {
         }
         // As the report's stage table ends: the totals (parameters distinct, as in the Totals above).
         let blocks = { (side: (Comparison.StageDelta) -> Report.StageRow?) in
-            String(comparison.stages.reduce(0) { $0 + (side($1)?.blocks ?? 0) })
+            Format.grouped(comparison.stages.reduce(0) { $0 + (side($1)?.blocks ?? 0) })
         }
         let parameters = comparison.totals[0], macs = comparison.totals[5]
         stages.add([

@@ -52,12 +52,13 @@ enum ReportText {
         ])
         for row in report.stages {
             stages.add([
-                row.name, row.block ?? "-", String(row.blocks), row.output.description, Format.grouped(row.parameters),
+                row.name, row.block ?? "-", Format.grouped(row.blocks), row.output.description,
+                Format.grouped(row.parameters),
                 Format.grouped(row.perUse), Format.grouped(row.saved), Format.grouped(row.macs)
             ])
         }
         stages.add([
-            "total", "", String(report.stages.reduce(0) { $0 + $1.blocks }), "", Format.grouped(p.total),
+            "total", "", Format.grouped(report.stages.reduce(0) { $0 + $1.blocks }), "", Format.grouped(p.total),
             Format.grouped(p.perUse), Format.grouped(p.saved), Format.grouped(report.macs)
         ])
         table(stages)
@@ -75,7 +76,7 @@ enum ReportText {
                 let shape = tie.shape.map(String.init).joined(separator: "x")
                 ties.add([
                     tie.name, tie.weight + (tie.bias == nil ? "" : " + bias"),
-                    shape + (tie.bias == nil ? "" : " + \(tie.shape[0])"), String(tie.uses),
+                    shape + (tie.bias == nil ? "" : " + \(tie.shape[0])"), Format.grouped(tie.uses),
                     UseList.compact(tie.usedBy), Format.grouped(tie.saved)
                 ])
             }

@@ -85,16 +85,28 @@ public enum Format {
     static func signed(_ value: Int) -> String { value > 0 ? "+" + grouped(value) : grouped(value) }
 
     /// `part` of `whole` as a percentage with one decimal, `19.0%` for 4 of 21: rounded once, from the
-    /// counts (not from a value already rounded to two decimals, which gave 19.1%). 0.0% of nothing. A
-    /// part too small for one decimal takes the decimals its first digit needs (`0.02%`, never `0.0%` for
-    /// something), up to six (`<0.000001%`).
+    /// counts (not from a value already rounded to two decimals, which gave 19.1%). 0.0% of nothing.
+    /// Rounding never makes something look like nothing or all: a part that one decimal shows as 0.0% or
+    /// 100.0% takes the decimals its difference needs (`0.02%`, `99.99%`), up to six (`<0.000001%`,
+    /// `>99.999999%`). The whole number of percent is grouped as counts are (`+999,900.0%`).
     static func percent(_ part: Int, of whole: Int) -> String {
         let value = whole == 0 ? 0 : Double(part) / Double(whole) * 100
         for decimals in 1...6 {
             let text = fixed(value, decimals: decimals)
-            if part == 0 || text.contains(where: { "123456789".contains($0) }) { return text + "%" }
+            let looksLikeNothing = part != 0 && !text.contains(where: { "123456789".contains($0) })
+            let looksLikeAll = part != whole && text == fixed(100, decimals: decimals)
+            if !looksLikeNothing && !looksLikeAll { return groupedWholePart(text) + "%" }
         }
-        return "<0.000001%"
+        return value < 50 ? "<0.000001%" : part < whole ? ">99.999999%" : ">100%"
+    }
+
+    /// `-999900.0` -> `-999,900.0`; text that is not a sign, digits and a fraction (`1.2e+20`) as it is.
+    private static func groupedWholePart(_ text: String) -> String {
+        let sign = text.hasPrefix("-") ? "-" : ""
+        let parts = text.dropFirst(sign.count).split(separator: ".", maxSplits: 1)
+        guard let first = parts.first, first.allSatisfy(\.isASCII), first.allSatisfy(\.isNumber), let whole = Int(first)
+        else { return text }
+        return sign + grouped(whole) + (parts.count == 2 ? "." + parts[1] : "")
     }
 
     /// A change from `a` to `b` relative to `a`, signed as the change is: `+0.1%`, and for changes
