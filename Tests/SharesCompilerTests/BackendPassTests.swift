@@ -325,6 +325,12 @@ struct BackendPassTests {
                     == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 5;"
                     + " compile the spec again with 'sharesc compile -o'")
         }
+        // A document of another version than its metadata's is damaged, and says which it is.
+        try write(version: "5", document: json)
+        #expect(
+            readError(path)
+                == "\(path):1:1: error: damaged plan: format_version is 6 inside the document, unlike its metadata; this sharesc reads version 5"
+        )
 
         // Without its version, a plan is a damaged plan (it was "not a plan", beside the keys that say it is).
         try Data(

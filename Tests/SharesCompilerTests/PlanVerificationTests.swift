@@ -283,6 +283,17 @@ struct PlanVerificationTests {
         #expect(
             PlanFile.validate(outside)
                 == "program.output is 1000000, but the program has \(good.program.values.count) values")
+        // So does a step's (it named neither), and a step reading its own output says so.
+        var stepOutside = good, ownOutput = good
+        stepOutside.program.steps[3].inputs[0] = 99_999
+        ownOutput.program.steps[3].inputs[0] = good.program.steps[3].output
+        let step = good.program.steps[3], written = good.program.values[step.output].name
+        #expect(
+            PlanFile.validate(stepOutside)
+                == "step '\(step.name)' refers to value 99999, but the program has \(good.program.values.count) values")
+        #expect(
+            PlanFile.validate(ownOutput)
+                == "step '\(step.name)' reads its own output '\(written)' before any step writes it")
     }
 
     /// The schedule is the executor's to follow, so it is checked as strictly: a convolution may run by
@@ -332,11 +343,19 @@ struct PlanVerificationTests {
             problem {
                 $0.schedule.steps[classifier].split = .whole
                 $0.schedule.steps[classifier].pieces = 2
-            } == "schedule: step '\(steps[classifier].name)' cannot split by whole")
+            } == "schedule: step '\(steps[classifier].name)' is split whole, so into 1 piece, not 2")
+        // Nor more pieces for a step that is always whole (they were taken without a word).
+        let pooling = index("head.gap")
+        #expect(good.schedule.steps[pooling].split == .whole)
+        #expect(
+            problem { $0.schedule.steps[pooling].pieces = 7 }
+                == "schedule: step '\(steps[pooling].name)' is split whole, so into 1 piece, not 7")
         #expect(
             problem { $0.schedule.steps[winograd].split = .whole }
                 == "schedule: step '\(steps[winograd].name)' cannot split by whole")
-        #expect(problem { $0.schedule.steps[0].pieces = 0 } == "schedule: step '\(steps[0].name)' has 0 pieces")
+        #expect(
+            problem { $0.schedule.steps[0].pieces = 65537 }
+                == "schedule: step '\(steps[0].name)' has 65537 pieces; expected 1 to 65536")
         #expect(problem { $0.schedule.threads = 0 } == "schedule: threads is 0; expected 1 to 256")
         #expect(
             problem { $0.schedule.steps.removeLast() }

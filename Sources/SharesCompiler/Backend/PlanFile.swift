@@ -210,7 +210,9 @@ public enum PlanFile {
     /// read out of bounds with is taken on trust.
     static func validate(_ document: PlanDocument) -> String? {
         guard PlanDocument.readableVersions.contains(document.formatVersion) else {
-            return "format version \(document.formatVersion) inside the document"
+            return
+                "format_version is \(document.formatVersion) inside the document, unlike its metadata; this sharesc reads "
+                + Message.versions(PlanDocument.readableVersions)
         }
         let batch = document.memory.batch
         guard batch == 1 else { return "memory.batch is \(batch); a plan's arena holds one image (1)" }

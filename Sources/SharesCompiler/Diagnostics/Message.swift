@@ -340,11 +340,8 @@ public enum Message: Error, Hashable, Sendable {
             return
                 "not a sharesc plan: its metadata needs sharesc.format 'plan' and a 'sharesc.plan' document (is it a weights file? plans are written by 'sharesc compile -o')"
         case .planVersion(let found, let supported):
-            let readable =
-                supported.count == 1
-                ? "version \(supported.lowerBound)" : "versions \(supported.lowerBound) to \(supported.upperBound)"
             return
-                "plan written in format version \(found); this sharesc reads \(readable); compile the spec again with 'sharesc compile -o'"
+                "plan written in format version \(found); this sharesc reads \(Self.versions(supported)); compile the spec again with 'sharesc compile -o'"
         case .planDamaged(let detail): return "damaged plan: \(detail)"
         case .outOfMemory(let bytes, let purpose):
             return "cannot allocate \(bytes) bytes for \(purpose); this machine has too little free memory"
@@ -395,4 +392,9 @@ extension Message {
 
     /// `[64, 3, 7, 7]`, as in PyTorch and the safetensors header.
     static func shape(_ dims: [Int]) -> String { "[" + dims.map(String.init).joined(separator: ", ") + "]" }
+
+    /// `version 5`, or `versions 5 to 6`: the plan format versions a sharesc reads.
+    static func versions(_ range: ClosedRange<Int>) -> String {
+        range.count == 1 ? "version \(range.lowerBound)" : "versions \(range.lowerBound) to \(range.upperBound)"
+    }
 }

@@ -19,14 +19,17 @@ public enum ProgramVerifier {
         var defined = Set([program.input])
         for step in program.steps {
             let name = "step '\(step.name)'"
-            guard !step.inputs.isEmpty, step.inputs.allSatisfy(values.contains),
-                step.outputs.allSatisfy(values.contains)
-            else {
-                problems.append("\(name) refers to a value that does not exist")
+            guard !step.inputs.isEmpty else {
+                problems.append("\(name) reads no value")
+                continue
+            }
+            if let missing = (step.inputs + step.outputs).first(where: { !values.contains($0) }) {
+                problems.append("\(name) refers to value \(missing), but the program has \(values.count) values")
                 continue
             }
             if let missing = step.inputs.first(where: { !defined.contains($0) }) {
-                problems.append("\(name) reads '\(program.values[missing].name)' before any step writes it")
+                let whose = step.outputs.contains(missing) ? "its own output " : ""
+                problems.append("\(name) reads \(whose)'\(program.values[missing].name)' before any step writes it")
             }
             if let written = step.outputs.first(where: defined.contains)
                 ?? (Set(step.outputs).count < step.outputs.count ? step.output : nil)

@@ -159,7 +159,9 @@ public enum Scheduling {
         }
         for (step, entry) in zip(program.steps, schedule.steps) {
             let name = "step '\(step.name)'"
-            guard (1...maximumPieces).contains(entry.pieces) else { return "\(name) has \(entry.pieces) pieces" }
+            guard (1...maximumPieces).contains(entry.pieces) else {
+                return "\(name) has \(entry.pieces) pieces; expected 1 to \(maximumPieces)"
+            }
             if let geometry = program.convGeometry(of: step, algorithm: entry.algorithm) {
                 guard entry.algorithm != .kernel, geometry.isSupported else {
                     return "\(name) cannot run by '\(entry.algorithm.rawValue)'"
@@ -171,8 +173,11 @@ public enum Scheduling {
                 guard entry.algorithm == .kernel else {
                     return "\(name) is not a convolution, so it runs by its kernel"
                 }
-                guard entry.split == fixedSplit(of: step.kernel) || (entry.split == .whole && entry.pieces == 1) else {
+                guard entry.split == fixedSplit(of: step.kernel) || entry.split == .whole else {
                     return "\(name) cannot split by \(entry.split)"
+                }
+                guard entry.split != .whole || entry.pieces == 1 else {
+                    return "\(name) is split whole, so into 1 piece, not \(entry.pieces)"
                 }
             }
         }
