@@ -9,6 +9,7 @@ architecture, the examples and the corner specs under specs/, shared and sequent
 - a tied weight's gradient is the sum of the per-use gradients of the sequential export;
 - torch.fx traces the module, to the same outputs;
 - the torchvision families count torchvision's parameters."""
+import copy
 import json
 import pathlib
 import subprocess
@@ -116,9 +117,32 @@ def test_state_dict_saves_with_safetensors(exported, tmp_path):
 def test_every_use_of_a_tied_weight_reads_one_parameter(exported):
     model = exported["model"]
     for weight, users in tied_users(exported["weights"]).items():
-        parameter, role = model.get_parameter(weight), weight.rsplit(".", 1)[1]  # a weight or a bias
-        for user in users:
-            assert getattr(model.get_submodule(user).owner, role) is parameter, f"{user} does not read {weight}"
+        holder, role = weight.rsplit(".", 1)  # a weight or a bias
+        parameter, uses = model.get_parameter(weight), [model.get_submodule(user) for user in users]
+        for user, use in zip(users, uses):
+            assert getattr(use.owner, role) is parameter, f"{user} does not read {weight}"
+            assert getattr(use, role) is parameter, f"{user}.{role} is not {weight}"
+        # The holder never runs, but prints and copies as its uses run it, where they all agree.
+        for option in ("stride", "padding"):
+            values = {getattr(use, option) for use in uses}
+            if len(values) == 1:
+                assert getattr(model.get_submodule(holder), option) == (values.pop(),) * 2, f"{holder}.{option}"
+
+
+def test_ties_by_hand_are_checked_and_a_copied_holder_unties(sharesc):
+    module = sharesc.export("Examples/2-tie-group.yaml", "hand-ties")
+    model = module.create_model().eval()
+    trunk = model.shared["trunk"]
+    with pytest.raises(KeyError, match="'conv_2' is no convolution this block ties; it ties conv2"):
+        module.BasicBlock(64, width=64, tied={"conv_2": trunk})
+    with pytest.raises(ValueError, match="the tied convolution lacks a bias, where this one has bias=True"):
+        module.conv2d(64, 64, 3, padding=1, bias=True, tied=trunk)
+    # A copy of the holder is the convolution its uses run: untying one block by it changes nothing yet.
+    x = torch.randn(1, *module.INPUT_SHAPE)
+    before = model(x)
+    model.stage1.block1.conv2 = copy.deepcopy(trunk)
+    assert model.stage1.block1.conv2.weight is not trunk.weight
+    assert torch.equal(model(x), before)
 
 
 # torchvision's parameter counts (torchvision.models.<name>(), its documentation's table): the specs build

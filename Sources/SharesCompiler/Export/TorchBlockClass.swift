@@ -140,7 +140,11 @@ struct TorchBlockClass {
             lines.append("        if \(argument.pythonName) is None:")
             lines.append("            \(argument.pythonName) = \(printed)")
         }
-        if !tieable.isEmpty { lines.append("        tied = tied or {}") }
+        if !tieable.isEmpty {
+            // In the order of the block's layers, as `tied.get` reads them below.
+            let names = sections.flatMap(\.layers).map(\.name).filter(tieable.contains)
+            lines.append("        tied = known_ties(tied, \(names.map(PythonSource.string).joined(separator: ", ")))")
+        }
         if takesProject { lines.append("        self.project = project") }
         var branch = TorchLayer.Residual.none
         switch residual {

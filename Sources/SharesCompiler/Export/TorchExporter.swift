@@ -310,18 +310,32 @@ struct Holders {
     var usesTiedConvolutions: Bool { !access.isEmpty }
 
     init(_ graph: Graph, spec: Spec) throws(CompileFailure) {
-        // Each parameter's first user, found in one pass: a search of the nodes per tie was quadratic.
+        // Each parameter's first user, and the strides and paddings of a weight's convolutions, found in
+        // one pass: a search of the nodes per tie was quadratic.
         var firstUse: [ParameterID: ValueID] = [:]
+        var strides: [ParameterID: Set<Int>] = [:], paddings: [ParameterID: Set<Int>] = [:]
         for node in graph.nodes {
             for parameter in node.op.parameters where firstUse[parameter] == nil { firstUse[parameter] = node.id }
+            if case .conv(let conv) = node.op {
+                strides[conv.weight, default: []].insert(conv.stride)
+                paddings[conv.weight, default: []].insert(conv.padding)
+            }
         }
         for tie in graph.ties {
             guard let use = firstUse[tie.weight].map({ graph[$0] }),
                 case .conv(let conv) = use.op, case .block(let stage, _) = use.section
             else { continue }
             let shape = graph[tie.weight].shape
+            // The holder never runs; it has its uses' stride and padding where they all agree, so that
+            // printing it, or copying it to untie a use, shows a convolution as its uses run it.
+            func agreed(_ option: String, _ values: Set<Int>?) -> [(String, String)] {
+                guard let values, values.count == 1, let value = values.first, value != (option == "stride" ? 1 : 0)
+                else { return [] }
+                return [(option, String(value))]
+            }
             let options =
-                (conv.groups == 1 ? [] : [("groups", String(conv.groups))])
+                agreed("stride", strides[tie.weight]) + agreed("padding", paddings[tie.weight])
+                + (conv.groups == 1 ? [] : [("groups", String(conv.groups))])
                 + (conv.bias == nil ? [("bias", "False")] : [])
             let constructor = PythonSource.call(
                 "nn.Conv2d", [String(shape[1] * conv.groups), String(shape[0]), String(conv.kernel)], options)

@@ -11,13 +11,21 @@ enum TorchPrelude {
                 self.__dict__["owner"] = owner  # a plain reference, not a second registration
                 self.stride, self.padding, self.groups = stride, padding, groups
 
+            @property
+            def weight(self):
+                return self.owner.weight
+
+            @property
+            def bias(self):
+                return self.owner.bias
+
             def forward(self, x):
-                return F.conv2d(x, self.owner.weight, self.owner.bias, self.stride, self.padding, 1, self.groups)
+                return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups)
 
             def extra_repr(self):
                 return (
-                    f"tied weight {tuple(self.owner.weight.shape)}, stride={self.stride}, padding={self.padding}, "
-                    f"groups={self.groups}, bias={self.owner.bias is not None}"
+                    f"tied weight {tuple(self.weight.shape)}, stride={self.stride}, padding={self.padding}, "
+                    f"groups={self.groups}, bias={self.bias is not None}"
                 )
 
 
@@ -27,10 +35,23 @@ enum TorchPrelude {
             if tied is None:
                 return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
             expected = (out_channels, in_channels // groups, kernel_size, kernel_size)
-            if tied.weight.shape != expected or (tied.bias is not None) != bias:
+            if tied.weight.shape != expected:
                 shape = tuple(tied.weight.shape)
                 raise ValueError(f"the tied weight {shape} does not fit a convolution of weight {expected}")
+            if (tied.bias is not None) != bias:
+                having = "has" if tied.bias is not None else "lacks"
+                raise ValueError(f"the tied convolution {having} a bias, where this one has bias={bias}")
             return TiedConv2d(tied, stride, padding, groups)
+
+
+        def known_ties(tied, *names):
+            \"\"\"A block's `tied` (convolutions by layer name), checked against the `names` it can tie: a
+            misspelt name would otherwise leave that convolution with a weight of its own.\"\"\"
+            tied = tied or {}
+            unknown = sorted(set(tied) - set(names))
+            if unknown:
+                raise KeyError(f"{unknown[0]!r} is no convolution this block ties; it ties {', '.join(names)}")
+            return tied
 
         """
 
@@ -101,6 +122,9 @@ enum TorchPrelude {
 
             def forward(self, x):
                 return x * self.weight.view(self.shape)
+
+            def extra_repr(self):
+                return f"{self.weight.shape[0]}"
 
         """
 

@@ -29,13 +29,21 @@ class TiedConv2d(nn.Module):
         self.__dict__["owner"] = owner  # a plain reference, not a second registration
         self.stride, self.padding, self.groups = stride, padding, groups
 
+    @property
+    def weight(self):
+        return self.owner.weight
+
+    @property
+    def bias(self):
+        return self.owner.bias
+
     def forward(self, x):
-        return F.conv2d(x, self.owner.weight, self.owner.bias, self.stride, self.padding, 1, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups)
 
     def extra_repr(self):
         return (
-            f"tied weight {tuple(self.owner.weight.shape)}, stride={self.stride}, padding={self.padding}, "
-            f"groups={self.groups}, bias={self.owner.bias is not None}"
+            f"tied weight {tuple(self.weight.shape)}, stride={self.stride}, padding={self.padding}, "
+            f"groups={self.groups}, bias={self.bias is not None}"
         )
 
 
@@ -45,10 +53,23 @@ def conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1
     if tied is None:
         return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
     expected = (out_channels, in_channels // groups, kernel_size, kernel_size)
-    if tied.weight.shape != expected or (tied.bias is not None) != bias:
+    if tied.weight.shape != expected:
         shape = tuple(tied.weight.shape)
         raise ValueError(f"the tied weight {shape} does not fit a convolution of weight {expected}")
+    if (tied.bias is not None) != bias:
+        having = "has" if tied.bias is not None else "lacks"
+        raise ValueError(f"the tied convolution {having} a bias, where this one has bias={bias}")
     return TiedConv2d(tied, stride, padding, groups)
+
+
+def known_ties(tied, *names):
+    """A block's `tied` (convolutions by layer name), checked against the `names` it can tie: a
+    misspelt name would otherwise leave that convolution with a weight of its own."""
+    tied = tied or {}
+    unknown = sorted(set(tied) - set(names))
+    if unknown:
+        raise KeyError(f"{unknown[0]!r} is no convolution this block ties; it ties {', '.join(names)}")
+    return tied
 
 
 class Stage(nn.Module):
@@ -70,7 +91,7 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_channels, width, stride=1, project=False, tied=None):
         super().__init__()
-        tied = tied or {}
+        tied = known_ties(tied, "conv2")
         self.project = project
         self.conv1 = nn.Conv2d(in_channels, width, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -101,7 +122,7 @@ class IsotropicTrunk(nn.Module):
             bn1=nn.BatchNorm2d(64),
             relu1=nn.ReLU(inplace=True),
         ))
-        self.shared = nn.ModuleDict({"trunk": nn.Conv2d(64, 64, 3, bias=False)})
+        self.shared = nn.ModuleDict({"trunk": nn.Conv2d(64, 64, 3, padding=1, bias=False)})
         self.stage1 = Stage(
             BasicBlock(64, width=64, tied={"conv2": self.shared["trunk"]}),
             BasicBlock(64, width=64, tied={"conv2": self.shared["trunk"]}),

@@ -30,13 +30,21 @@ class TiedConv2d(nn.Module):
         self.__dict__["owner"] = owner  # a plain reference, not a second registration
         self.stride, self.padding, self.groups = stride, padding, groups
 
+    @property
+    def weight(self):
+        return self.owner.weight
+
+    @property
+    def bias(self):
+        return self.owner.bias
+
     def forward(self, x):
-        return F.conv2d(x, self.owner.weight, self.owner.bias, self.stride, self.padding, 1, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups)
 
     def extra_repr(self):
         return (
-            f"tied weight {tuple(self.owner.weight.shape)}, stride={self.stride}, padding={self.padding}, "
-            f"groups={self.groups}, bias={self.owner.bias is not None}"
+            f"tied weight {tuple(self.weight.shape)}, stride={self.stride}, padding={self.padding}, "
+            f"groups={self.groups}, bias={self.bias is not None}"
         )
 
 
@@ -46,10 +54,23 @@ def conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1
     if tied is None:
         return nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
     expected = (out_channels, in_channels // groups, kernel_size, kernel_size)
-    if tied.weight.shape != expected or (tied.bias is not None) != bias:
+    if tied.weight.shape != expected:
         shape = tuple(tied.weight.shape)
         raise ValueError(f"the tied weight {shape} does not fit a convolution of weight {expected}")
+    if (tied.bias is not None) != bias:
+        having = "has" if tied.bias is not None else "lacks"
+        raise ValueError(f"the tied convolution {having} a bias, where this one has bias={bias}")
     return TiedConv2d(tied, stride, padding, groups)
+
+
+def known_ties(tied, *names):
+    """A block's `tied` (convolutions by layer name), checked against the `names` it can tie: a
+    misspelt name would otherwise leave that convolution with a weight of its own."""
+    tied = tied or {}
+    unknown = sorted(set(tied) - set(names))
+    if unknown:
+        raise KeyError(f"{unknown[0]!r} is no convolution this block ties; it ties {', '.join(names)}")
+    return tied
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -74,6 +95,9 @@ class LayerScale(nn.Module):
 
     def forward(self, x):
         return x * self.weight.view(self.shape)
+
+    def extra_repr(self):
+        return f"{self.weight.shape[0]}"
 
 
 class StochasticDepth(nn.Module):
@@ -122,7 +146,7 @@ class ConvnextBlock(nn.Module):
 
     def __init__(self, in_channels, scale=1e-06, first=0, drop=0, blocks=1, block_number=1, tied=None):
         super().__init__()
-        tied = tied or {}
+        tied = known_ties(tied, "dwconv1")
         self.dwconv1 = conv2d(
             in_channels, in_channels, 7, padding=3, groups=in_channels, bias=True, tied=tied.get("dwconv1"))
         self.ln1 = LayerNorm2d(in_channels, eps=1e-06)
@@ -161,7 +185,7 @@ class SharedConvnextTiny(nn.Module):
             conv1=nn.Conv2d(3, 96, 4, stride=4),
             ln1=LayerNorm2d(96, eps=1e-06),
         ))
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(96, 96, 7, groups=96)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(96, 96, 7, padding=3, groups=96)})
         self.stage1 = Stage(
             *(ConvnextBlock(96, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
@@ -171,7 +195,7 @@ class SharedConvnextTiny(nn.Module):
         self.downsample1 = Stage(
             ConvnextDownsampleBlock(96, width=192),
         )
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(192, 192, 7, groups=192)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(192, 192, 7, padding=3, groups=192)})
         self.stage2 = Stage(
             *(ConvnextBlock(192, first=3, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
@@ -181,7 +205,7 @@ class SharedConvnextTiny(nn.Module):
         self.downsample2 = Stage(
             ConvnextDownsampleBlock(192, width=384),
         )
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(384, 384, 7, groups=384)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(384, 384, 7, padding=3, groups=384)})
         self.stage3 = Stage(
             *(ConvnextBlock(384, first=6, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
@@ -191,7 +215,7 @@ class SharedConvnextTiny(nn.Module):
         self.downsample3 = Stage(
             ConvnextDownsampleBlock(384, width=768),
         )
-        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(768, 768, 7, groups=768)})
+        shared = nn.ModuleDict({"dwconv1": nn.Conv2d(768, 768, 7, padding=3, groups=768)})
         self.stage4 = Stage(
             *(ConvnextBlock(768, first=15, drop=0.1, blocks=17, block_number=n, tied={
                 "dwconv1": shared["dwconv1"],
