@@ -1213,6 +1213,28 @@ struct DiagnosticsTests {
                 "spec.yaml:8:9: warning: stochastic_depth in the stem \(problem)"
             ])
     }
+
+    /// In a body, before a layer that makes something of nothing (a batchnorm's shift, a bias, a
+    /// sigmoid's one half), a dropped sample's branch still adds that: the PyTorch export's training
+    /// dropped nothing. Layers that keep zero zero (a ReLU, a bias-free convolution) may follow.
+    @Test func stochasticDepthBeforeAnOffsetIsAWarning() throws {
+        func warnings(_ body: String) throws -> [String] {
+            try compileInMemory(
+                Self.files("input: [2, 4, 4]\nblocks: {b: {body: \(body)}}\nstages: [{block: b, repeat: 2}]\n")
+            ).warnings.map(\.rendered)
+        }
+        let drop = "{stochastic_depth: {p: 0.5}}"
+        #expect(
+            try warnings("[{conv: {out: 2, kernel: 1}}, \(drop), relu, batchnorm]") == [
+                """
+                spec.yaml:2:51: warning: stochastic_depth in the body of block 'b' comes before a batchnorm, which gives a dropped branch a value other than zero; put it at the end of the body
+                spec.yaml:2:86: note: this batchnorm does not keep a zero input zero
+                """
+            ])
+        #expect(try warnings("[\(drop), {conv: {out: 2, kernel: 1, bias: true}}]").count == 1)
+        #expect(try warnings("[\(drop), sigmoid]").count == 1)
+        #expect(try warnings("[batchnorm, \(drop), relu, {conv: {out: 2, kernel: 3, pad: 1}}, layer_scale]").isEmpty)
+    }
 }
 
 /// How diagnostics are printed: in source order, and bounded, so that a small hostile file cannot make

@@ -69,6 +69,8 @@ public enum Message: Error, Hashable, Sendable {
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
     case stochasticDepthOutsideBody(place: String)
+    case stochasticDepthBeforeOffset(block: String, layer: String)
+    case offsetLayer(String)
     case tooManyBlocks(Int, limit: Int)
     case tooManyLayers(layer: String, limit: Int)
     // Shapes and ties
@@ -257,6 +259,11 @@ public enum Message: Error, Hashable, Sendable {
         case .stochasticDepthOutsideBody(let place):
             return
                 "stochastic_depth in \(place) does nothing: it drops a block's residual branch, so it belongs at the end of a block's body"
+        case .stochasticDepthBeforeOffset(let block, let layer):
+            return
+                "stochastic_depth in the body of block '\(block)' comes before a \(layer), which gives a dropped branch a value other than zero; put it at the end of the body"
+        case .offsetLayer(let layer):
+            return "this \(layer) does not keep a zero input zero"
         case .shareSelectsOneBlock(let conv, let stage):
             return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
         case .tooManyBlocks(let count, let limit):

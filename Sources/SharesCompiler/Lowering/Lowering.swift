@@ -51,14 +51,16 @@ struct Lowering {
         var lowering = Lowering(spec: spec, globals: try spec.globalScope())
         try lowering.lowerNetwork()
         lowering.dropTiesWithOneUse(warn: warnAboutTies)
-        lowering.warnAboutStochasticDepthOutsideBodies()
+        lowering.warnAboutMisplacedStochasticDepth()
         lowering.graph.variant = lowering.graph.ties.isEmpty ? .untied : .shared
         return (lowering.graph, lowering.warnings)
     }
 
     /// Stochastic depth drops a block's residual branch: outside a block's body (the stem, the head, a
-    /// block's pre, shortcut or post layers) there is none, and it does nothing, in training too.
-    private mutating func warnAboutStochasticDepthOutsideBodies() {
+    /// block's pre, shortcut or post layers) there is none, and it does nothing, in training too. Inside
+    /// one, a later layer that makes something of nothing (a batchnorm's shift, a bias) gives a dropped
+    /// sample's branch a value all the same.
+    private mutating func warnAboutMisplacedStochasticDepth() {
         let used = Set(spec.stages.map(\.block.value))
         var places: [(layers: [LayerSpec], place: String)] = [(spec.stem, "the stem"), (spec.head, "the head")]
         for name in used.sorted() {
@@ -70,12 +72,34 @@ struct Lowering {
                 (template.post, "the post layers of block '\(name)'")
             ]
         }
-        let found = places.flatMap { layers, place in
+        var found = places.flatMap { layers, place in
             layers.filter { $0.kind == .stochasticDepth }.map {
                 Diagnostic(.warning, at: $0.location, .stochasticDepthOutsideBody(place: place))
             }
         }
+        for name in used.sorted() {
+            guard let body = spec.blocks[name]?.body,
+                let drop = body.firstIndex(where: { $0.kind == .stochasticDepth }),
+                let later = body[(drop + 1)...].first(where: { !Self.keepsZero($0) })
+            else { continue }
+            found.append(
+                Diagnostic(
+                    .warning, at: body[drop].location,
+                    .stochasticDepthBeforeOffset(block: name, layer: later.kind.rawValue),
+                    notes: [Diagnostic.note(at: later.location, .offsetLayer(later.kind.rawValue))]))
+        }
         warnings += found.sorted { $0.location < $1.location }
+    }
+
+    /// Whether a layer maps an all-zero input to zero (a dropped branch stays dropped through it).
+    private static func keepsZero(_ layer: LayerSpec) -> Bool {
+        switch layer.kind {
+        case .conv, .linear, .depthwise: return layer.arguments["bias"]?.value != .flag(true)
+        case .batchnorm, .layernorm, .sigmoid: return false
+        case .relu, .maxpool, .avgpool, .globalAvgpool, .flatten, .dropout, .subsamplePad, .relu6, .silu, .hardswish,
+            .gelu, .squeezeExcite, .layerScale, .stochasticDepth:
+            return true
+        }
     }
 
     /// A tie used once shares nothing: warn, and give its weight the name of the layer that uses it.
