@@ -179,6 +179,16 @@ struct PyTorchWeightTests {
             averageNotes.contains(
                 "w.safetensors:1:1: note: ignored 'n_averaged' (an AveragedModel's count of averaged models, not a weight)"
             ))
+        // Its `module.` is the average's (it said a DistributedDataParallel model's), a second the DDP's.
+        let average = "stripped the prefix 'module.' from every tensor name (an AveragedModel's state_dict)"
+        let ddp = "stripped the prefix 'module.' from every tensor name (a DistributedDataParallel model's state_dict)"
+        #expect(averageNotes.contains("w.safetensors:1:1: note: " + average))
+        let twice = stateDict(weights, prefix: "module.module.") + [("n_averaged", "I64", [], Self.bytes([Int64(5)]))]
+        let (_, twiceNotes) = try load(Self.file(twice))
+        #expect(
+            twiceNotes.filter { $0.contains("stripped") } == [
+                "w.safetensors:1:1: note: " + average, "w.safetensors:1:1: note: " + ddp
+            ])
         var misshapen = stateDict(weights, prefix: "model.")
         misshapen[0].shape += [1]
         #expect(throws: CompileFailure.self) { try load(Self.file(misshapen)) }

@@ -219,9 +219,12 @@ extension Safetensors.Header {
         let at = Location(file: path, line: 1, column: 1)
         var adapted = self
         var notes: [Diagnostic] = []
+        // An AveragedModel's own `module.` comes first (the model it averages may be wrapped too).
+        var averaged = false
         if adapted.entries.contains(where: { $0.name == Safetensors.averagedCount }) {
             adapted.entries.removeAll { $0.name == Safetensors.averagedCount }
             notes.append(Diagnostic(.note, at: at, .weightsAveragedCountIgnored))
+            averaged = true
         }
         // A prefix is stripped where that makes more names the network's, or where none is yet (the
         // first of two wrappers), four at most (DDP, torch.compile and an average make three): if none
@@ -242,7 +245,10 @@ extension Safetensors.Header {
             for index in stripped.entries.indices { stripped.entries[index].name.removeFirst(prefix.count) }
             guard known(stripped.entries) > known(adapted.entries) || known(adapted.entries) == 0 else { break }
             adapted = stripped
-            let wrapper = wrappers[String(prefix)] ?? "a wrapping module's state_dict"
+            let wrapper =
+                averaged && prefix == "module."
+                ? "an AveragedModel's state_dict" : wrappers[String(prefix)] ?? "a wrapping module's state_dict"
+            averaged = averaged && prefix != "module."
             prefixNotes.append(Diagnostic(.note, at: at, .weightsPrefixStripped(String(prefix), wrapper: wrapper)))
         }
         if known(adapted.entries) == 0 {
