@@ -112,13 +112,56 @@ static inline __attribute__((always_inline)) void sc_dw_exchange_tap(int pixels,
     }
 }
 
+// One tap of a grouped convolution's block whose groups are not aligned runs of 2 or 4 lanes (cg of 3,
+// 5 to 16): lane i, the r-th channel of its group, needs the group's channels c + i - r to c + i - r +
+// cg - 1, which are c + i + s for the shifts s from -r to cg - 1 - r. Over the 2 cg - 1 shifts k - (cg
+// - 1) every lane meets each of them once; masks[k] keeps the lanes whose shifted channel is in their
+// group, the rest load zero (no read past the pixel, and no NaN of another group times a zero weight).
+// A masked load per FMA where exchanges need a permute, and cg of every 2 cg - 1 products count:
+// MobileNet-like 48-channel groups of 3 ran 0.2 ms a 56 x 56 step, where the GEMM's panels of 16
+// (3 columns used, 27 steps deep) took 1.2 (bench/kernel-shapes). Weights packed [tap][k][channel].
+static inline __attribute__((always_inline)) void sc_dw_shift_step(int pixels, int cg, int k, const float *const *x,
+                                                                   const float *wt, int channels, int tail,
+                                                                   const __m256i *masks, __m256i mask, __m256 *sum) {
+    const float *wk = wt + (size_t)k * channels;
+    const __m256 wv = tail ? _mm256_maskload_ps(wk, mask) : _mm256_loadu_ps(wk);
+    for (int p = 0; p < pixels; p++)
+        sum[p] = _mm256_fmadd_ps(_mm256_maskload_ps(x[p] + k - (cg - 1), masks[k]), wv, sum[p]);
+}
+static inline __attribute__((always_inline)) void sc_dw_shift_tap(int pixels, int cg, const float *const *x,
+                                                                  const float *wt, int channels, int tail,
+                                                                  const __m256i *masks, __m256i mask, __m256 *acc) {
+    // Even and odd shifts into the two sums, by pairs: with the shift count a variable, a sum picked by
+    // k & 1 would live in memory. The count, 2 cg - 1, is odd.
+    int k = 0;
+    for (; k + 1 < 2 * cg - 1; k += 2) {
+        sc_dw_shift_step(pixels, cg, k, x, wt, channels, tail, masks, mask, acc);
+        sc_dw_shift_step(pixels, cg, k + 1, x, wt, channels, tail, masks, mask, acc + SC_DW_PIXELS);
+    }
+    sc_dw_shift_step(pixels, cg, k, x, wt, channels, tail, masks, mask, acc);
+}
+
+// The masks of sc_dw_shift_tap for the lanes c .. c + 7 (the first `tail` of them where tail > 0).
+static inline __attribute__((always_inline)) void sc_dw_shift_masks(int cg, int c, int tail, __m256i *masks) {
+    int group_lane[8];
+    for (int i = 0, r = c % cg; i < 8; i++, r = r + 1 == cg ? 0 : r + 1) group_lane[i] = r;
+    const __m256i r = _mm256_loadu_si256((const __m256i *)group_lane), lanes = sc_mask8(tail ? tail : 8);
+    for (int k = 0; k < 2 * cg - 1; k++) {
+        const __m256i j = _mm256_add_epi32(r, _mm256_set1_epi32(k - (cg - 1)));  // the input's place in the group
+        const __m256i inside = _mm256_and_si256(_mm256_cmpgt_epi32(j, _mm256_set1_epi32(-1)),
+                                                _mm256_cmpgt_epi32(_mm256_set1_epi32(cg), j));
+        masks[k] = _mm256_and_si256(inside, lanes);
+    }
+}
+
 // Channels [c, c + 8 * groups) of `pixels` pixels (constants after inlining, as is cg); with `tail` >
 // 0 the last group has only `tail` channels (masked loads and stores, never touching the others; a
 // multiple of cg, so exchanges stay among loaded lanes). The input of tap t and pixel p is at
 // ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at rows[ky] + (kx + p *
 // stride) * channels, addresses the loop computes instead of loading. With cg > 1 (SC_CONV_GROUPED),
-// each input vector goes through cg exchanges, weights packed [tap][exchange][channel].
-static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int groups, int cg, int taps,
+// each input vector goes through cg exchanges, weights packed [tap][exchange][channel], or is loaded at
+// 2 cg - 1 shifts (sc_dw_shift_tap).
+static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int groups, int cg, int shifted, int taps,
                                                               const float *const *ptr, const float *const *rows,
                                                               int ks, int stride, const float *w, int channels, int c,
                                                               int tail, float *out, const sc_epilogue *e) {
@@ -128,13 +171,21 @@ static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int gr
         for (int q = 0; q < groups; q++) acc[p * groups + q] = _mm256_setzero_ps();
     if (cg > 1) {  // one group of eight channels (groups == 1), two sums per pixel
         for (int p = 0; p < pixels; p++) acc[SC_DW_PIXELS + p] = _mm256_setzero_ps();
-        const size_t step = (size_t)stride * channels, tap_floats = (size_t)cg * channels;
-        for (int t = 0; t < taps; t++, ptr += SC_DW_PIXELS) {
-            const float *x[SC_DW_PIXELS];
-            for (int p = 0; p < pixels; p++)
-                x[p] = (rows ? rows[t / ks] + (size_t)(t % ks) * channels + p * step : ptr[p]) + c;
-            sc_dw_exchange_tap(pixels, cg, x, w + t * tap_floats + c, channels, tail, mask, acc);
-        }
+        __m256i masks[2 * SC_GROUPED_MAX - 1];
+        if (shifted) sc_dw_shift_masks(cg, c, tail, masks);
+        const size_t step = (size_t)stride * channels, tap_floats = (size_t)(shifted ? 2 * cg - 1 : cg) * channels;
+        // Taps by kernel rows and columns where the rows are given: a tap's row and column by division
+        // (t / ks, t % ks, the kernel size a variable) cost more than its FMAs at 2 and 4 per group.
+        const int kernel_rows = rows ? ks : 1, kernel_columns = rows ? ks : taps;
+        const float *wt = w + c;
+        for (int ky = 0; ky < kernel_rows; ky++)
+            for (int kx = 0; kx < kernel_columns; kx++, ptr += SC_DW_PIXELS, wt += tap_floats) {
+                const float *x[SC_DW_PIXELS];
+                for (int p = 0; p < pixels; p++)
+                    x[p] = (rows ? rows[ky] + (size_t)kx * channels + p * step : ptr[p]) + c;
+                if (shifted) sc_dw_shift_tap(pixels, cg, x, wt, channels, tail, masks, mask, acc);
+                else sc_dw_exchange_tap(pixels, cg, x, wt, channels, tail, mask, acc);
+            }
         for (int p = 0; p < pixels; p++) acc[p] = _mm256_add_ps(acc[p], acc[SC_DW_PIXELS + p]);
     } else if (rows) {
         const size_t step = (size_t)stride * channels;
@@ -172,36 +223,41 @@ static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int gr
 
 // All the channels [cb, ce) of `pixels` (1 to 4) consecutive output pixels, whose tap pointers are in
 // ptr[tap][pixel] (or whose rows are `rows`, see sc_dw_block). `out` and the epilogue's residual and
-// second output point at the first pixel.
-static inline __attribute__((always_inline)) void sc_dw_pixels(int pixels, int cg, int taps, const float *const *ptr,
+// second output point at the first pixel. `shifted`: a grouped convolution by shifts (sc_dw_shift_tap).
+static inline __attribute__((always_inline)) void sc_dw_pixels(int pixels, int cg, int shifted, int taps,
+                                                               const float *const *ptr,
                                                                const float *const *rows, int ks, int stride,
                                                                const float *w, int channels, int cb, int ce, float *out,
                                                                const sc_epilogue *e) {
     int c = cb;
     if (cg == 1)
-        for (; c + 16 <= ce; c += 16) sc_dw_block(pixels, 2, cg, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
-    for (; c + 8 <= ce; c += 8) sc_dw_block(pixels, 1, cg, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
-    if (c < ce) sc_dw_block(pixels, 1, cg, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
+        for (; c + 16 <= ce; c += 16)
+            sc_dw_block(pixels, 2, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
+    for (; c + 8 <= ce; c += 8)
+        sc_dw_block(pixels, 1, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
+    if (c < ce) sc_dw_block(pixels, 1, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
 }
 
-// sc_dw_pixels with `pixels` and cg as constants: one copy of the block for each (two for four pixels,
-// with and without rows, the common blocks).
-#define SC_DW_PIXELS_CASES(cg)                                                                                  \
-    switch (pixels) {                                                                                           \
-    case 4:                                                                                                     \
-        if (rows) sc_dw_pixels(4, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e);                \
-        else sc_dw_pixels(4, cg, taps, ptr, NULL, ks, stride, w, channels, cb, ce, out, e);                     \
-        break;                                                                                                  \
-    case 3: sc_dw_pixels(3, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;               \
-    case 2: sc_dw_pixels(2, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;               \
-    default: sc_dw_pixels(1, cg, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;              \
+// sc_dw_pixels with `pixels`, cg and `shifted` as constants: one copy of the block for each (two for four
+// pixels, with and without rows, the common blocks). By shifts, cg stays a variable, and `shifted` keeps
+// the exchanges' code, whose sums a variable cg would put in memory, out of that copy.
+#define SC_DW_PIXELS_CASES(cg, shifted)                                                                                \
+    switch (pixels) {                                                                                                  \
+    case 4:                                                                                                            \
+        if (rows) sc_dw_pixels(4, cg, shifted, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e);              \
+        else sc_dw_pixels(4, cg, shifted, taps, ptr, NULL, ks, stride, w, channels, cb, ce, out, e);                   \
+        break;                                                                                                         \
+    case 3: sc_dw_pixels(3, cg, shifted, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;             \
+    case 2: sc_dw_pixels(2, cg, shifted, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;             \
+    default: sc_dw_pixels(1, cg, shifted, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;            \
     }
 static void sc_dw_pixels_by(int pixels, int cg, int taps, const float *const *ptr, const float *const *rows, int ks,
                             int stride, const float *w, int channels, int cb, int ce, float *out, const sc_epilogue *e) {
     switch (cg) {
-    case 4: SC_DW_PIXELS_CASES(4) break;
-    case 2: SC_DW_PIXELS_CASES(2) break;
-    default: SC_DW_PIXELS_CASES(1) break;
+    case 4: SC_DW_PIXELS_CASES(4, 0) break;
+    case 2: SC_DW_PIXELS_CASES(2, 0) break;
+    case 1: SC_DW_PIXELS_CASES(1, 0) break;
+    default: SC_DW_PIXELS_CASES(cg, 1) break;  // by shifts, their count a variable
     }
 }
 

@@ -43,8 +43,8 @@ int sc_conv_supports(const sc_conv_geometry *g) {
     case SC_CONV_DEPTHWISE: return groups > 1 && g->in_channels == groups;
     case SC_CONV_GROUPED: {
         const int cg = g->in_channels / groups;
-        return groups > 1 && g->in_channels == g->out_channels && cg * groups == g->in_channels &&
-               (cg == 2 || cg == 4);
+        return groups > 1 && g->in_channels == g->out_channels && cg * groups == g->in_channels && cg >= 2 &&
+               cg <= SC_GROUPED_MAX;
     }
     case SC_CONV_WINOGRAD_F2:
     case SC_CONV_WINOGRAD_F4: return g->kernel == 3 && g->stride == 1 && g->pad == 1 && groups == 1 && same_size;

@@ -45,9 +45,13 @@ static int sc_groups(const sc_conv_geometry *g) { return g->groups > 0 ? g->grou
 static int sc_depthwise(const sc_conv_geometry *g) {
     return g->algorithm == SC_CONV_DEPTHWISE || g->algorithm == SC_CONV_GROUPED;
 }
-// The exchanges each input vector goes through: a grouped convolution's channels per group, else 1.
+// The weight rows of a tap (each of its output channels' weights for one input each): a grouped
+// convolution's channels per group where they are exchanged within the vector (2 or 4), its 2 cg - 1
+// shifts otherwise (sc_grouped_shift), and 1 for depthwise.
 static int sc_exchanges(const sc_conv_geometry *g) {
-    return g->algorithm == SC_CONV_GROUPED ? g->in_channels / sc_groups(g) : 1;
+    if (g->algorithm != SC_CONV_GROUPED) return 1;
+    const int cg = g->in_channels / sc_groups(g);
+    return sc_grouped_by_exchange(cg) ? cg : 2 * cg - 1;
 }
 static int sc_panels_per_group(const sc_conv_geometry *g) { return (g->out_channels / sc_groups(g) + SC_PANEL - 1) / SC_PANEL; }
 
@@ -95,7 +99,9 @@ size_t sc_conv_nhwc_packed_size(const sc_conv_geometry *g) {
 }
 
 // Depthwise: [tap][out channel]. Grouped: [tap][exchange k][out channel], the weight out channel oc
-// takes from input channel oc ^ k (in its group, since groups are aligned runs of a power of two).
+// takes from input channel oc ^ k (in its group, since groups are aligned runs of a power of two);
+// or, by shifts, [tap][k][out channel], the weight from input channel oc + k - (cg - 1) where that is
+// in oc's group, else 0.
 // Otherwise, per group, per reduction block of input channels (the
 // plan's channel_block, which depends only on the kernel size and channels, never on stride or image
 // size), per panel: [ky][kx][channel in block][16 lanes]. Each (block, panel) piece is contiguous, so
@@ -106,11 +112,14 @@ void sc_conv_nhwc_pack(const sc_conv_geometry *g, const float *weights, float *p
     const int groups = sc_groups(g), cg = g->in_channels / groups, mg = g->out_channels / groups;
     const int ks = g->kernel, taps = ks * ks;
     if (sc_depthwise(g)) {
-        const int ex = sc_exchanges(g), m = g->out_channels;
+        const int ex = sc_exchanges(g), m = g->out_channels, exchanged = ex == cg;
         for (int t = 0; t < taps; t++)
             for (int k = 0; k < ex; k++)
-                for (int oc = 0; oc < m; oc++)
-                    packed[((size_t)t * ex + k) * m + oc] = weights[((size_t)oc * ex + ((oc % ex) ^ k)) * taps + t];
+                for (int oc = 0; oc < m; oc++) {
+                    const int r = oc % cg, j = exchanged ? r ^ k : r + k - (cg - 1);  // input j of oc's group
+                    packed[((size_t)t * ex + k) * m + oc] =
+                        j >= 0 && j < cg ? weights[((size_t)oc * cg + j) * taps + t] : 0.0f;
+                }
         return;
     }
     const int block = sc_igemm_make_plan(g).channel_block;
@@ -479,14 +488,21 @@ static inline __attribute__((always_inline)) void sc_depthwise_lanes(const sc_co
                                                                      const float *packed, const float *zero, int c0,
                                                                      int n, float *acc) {
     const int m = g->out_channels, mult = m / g->in_channels, ks = g->kernel, ex = sc_exchanges(g);
+    const int cg = g->algorithm == SC_CONV_GROUPED ? g->in_channels / sc_groups(g) : 1;
     for (int i = 0; i < n; i++) acc[i] = 0.0f;
     for (int ky = 0; ky < ks; ky++)
         for (int kx = 0; kx < ks; kx++) {
             const float *src = sc_tap_row(g, px, zero, ky, kx);
             const float *w = packed + (size_t)(ky * ks + kx) * ex * m + c0;
-            if (ex > 1)
+            if (cg > 1 && sc_grouped_by_exchange(cg))
                 for (int k = 0; k < ex; k++)
                     for (int i = 0; i < n; i++) acc[i] += src[(c0 + i) ^ k] * w[(size_t)k * m + i];
+            else if (cg > 1)  // by shifts, over the lanes whose shifted input is in their group
+                for (int k = 0; k < ex; k++)
+                    for (int i = 0; i < n; i++) {
+                        const int j = (c0 + i) % cg + k - (cg - 1);
+                        if (j >= 0 && j < cg) acc[i] += src[c0 + i + k - (cg - 1)] * w[(size_t)k * m + i];
+                    }
             else if (mult == 1)
                 for (int i = 0; i < n; i++) acc[i] += src[c0 + i] * w[i];
             else  // by runs of one input channel's outputs, with no division per lane
@@ -498,7 +514,8 @@ static inline __attribute__((always_inline)) void sc_depthwise_lanes(const sc_co
 }
 
 // Depthwise (one input channel per group): out[p][oc] = sum over taps of in[tap row][oc / multiplier]
-// * w[tap][oc]; grouped: the sum over taps and exchanges k of in[tap row][oc ^ k] * w[tap][k][oc].
+// * w[tap][oc]; grouped: the sum over taps and exchanges k of in[tap row][oc ^ k] * w[tap][k][oc], or
+// over the shifts k that stay in oc's group of in[tap row][oc + k - (cg - 1)] * w[tap][k][oc].
 // Vectorized over output channels by the compiler (but a channel multiplier's lanes go by runs of one
 // input channel's outputs): the portable level, and what sc_depthwise_avx2 does not take (kernels above
 // 13 x 13, but for odd ones up to 63 x 63 at stride 1 with one output channel per input channel),

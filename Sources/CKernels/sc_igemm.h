@@ -59,6 +59,10 @@ static inline size_t sc_depthwise_scratch_floats(const sc_conv_geometry *g) {
 typedef void (*sc_igemm_tile_fn)(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
                                  float *c, int mr, const sc_igemm_epi *e);
 
+// Whether a grouped convolution of cg channels per group brings each group's inputs to its lanes by
+// exchanges within the vector (groups that are aligned runs of 2 or 4 lanes), rather than by shifts.
+static inline int sc_grouped_by_exchange(int cg) { return cg == 2 || cg == 4; }
+
 void sc_igemm_tile_portable(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
                             float *c, int mr, const sc_igemm_epi *e);
 #if defined(__x86_64__)

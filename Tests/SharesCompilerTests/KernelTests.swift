@@ -148,7 +148,34 @@ struct KernelTests {
             allEpilogues: true),
         ConvCase(inChannels: 64, height: 5, width: 7, outChannels: 64, kernel: 1, stride: 1, pad: 0, groups: 16),
         ConvCase(inChannels: 48, height: 4, width: 4, outChannels: 48, kernel: 2, stride: 2, pad: 0, groups: 24),
-        ConvCase(inChannels: 16, height: 3, width: 17, outChannels: 16, kernel: 15, stride: 1, pad: 7, groups: 4)
+        ConvCase(inChannels: 16, height: 3, width: 17, outChannels: 16, kernel: 15, stride: 1, pad: 7, groups: 4),
+        // Groups that are not aligned runs of 2 or 4 lanes, by shifted loads: 3, 5, 6, 7 (groups across
+        // vectors, channel tails), 8, 12 and 16 per group; strides 1 and 2, edges, and the portable loop
+        // past 13 x 13.
+        ConvCase(
+            inChannels: 24, height: 9, width: 11, outChannels: 24, kernel: 3, stride: 1, pad: 1, groups: 8,
+            allEpilogues: true, algorithm: .grouped),
+        ConvCase(
+            inChannels: 30, height: 10, width: 9, outChannels: 30, kernel: 3, stride: 2, pad: 1, groups: 6,
+            algorithm: .grouped),
+        ConvCase(
+            inChannels: 18, height: 6, width: 7, outChannels: 18, kernel: 5, stride: 1, pad: 2, groups: 3,
+            allEpilogues: true, algorithm: .grouped),
+        ConvCase(
+            inChannels: 21, height: 7, width: 5, outChannels: 21, kernel: 3, stride: 1, pad: 1, groups: 3,
+            algorithm: .grouped),
+        ConvCase(
+            inChannels: 64, height: 6, width: 6, outChannels: 64, kernel: 3, stride: 1, pad: 1, groups: 8,
+            algorithm: .grouped),
+        ConvCase(
+            inChannels: 36, height: 5, width: 7, outChannels: 36, kernel: 1, stride: 1, pad: 0, groups: 3,
+            algorithm: .grouped),
+        ConvCase(
+            inChannels: 48, height: 4, width: 9, outChannels: 48, kernel: 3, stride: 2, pad: 0, groups: 3,
+            algorithm: .grouped),
+        ConvCase(
+            inChannels: 9, height: 3, width: 16, outChannels: 9, kernel: 15, stride: 1, pad: 7, groups: 3,
+            algorithm: .grouped)
     ]
 
     /// Depthwise convolutions with a channel multiplier (output channel o reads input channel o / m),
@@ -721,9 +748,9 @@ struct KernelTests {
         #expect(AlgorithmSelection.saving(tile: 2, products: 16, height: 7, width: 7) == 9.0 * 49 / (16 * 16))
     }
 
-    /// The per-channel loop with lanes exchanged runs groups of 2 and 4 channels (a GEMM panel of 16
-    /// would hold 2 or 4 of them); from 8 per group, and where a group's outputs outnumber its inputs,
-    /// the indirect GEMM.
+    /// The per-channel loop runs groups of 2 to 4 channels (a GEMM panel of 16 would hold as few of
+    /// them), lanes exchanged for 2 and 4 and loads shifted for 3, and of 5 up to 3 x 3; from 6 per
+    /// group, and where a group's outputs outnumber its inputs, the indirect GEMM.
     @Test func groupedAppliesToSmallSquareGroups() {
         func algorithm(_ c: Int, _ m: Int, groups: Int) -> Algorithm {
             AlgorithmSelection.choose(
@@ -734,7 +761,12 @@ struct KernelTests {
         }
         #expect(algorithm(128, 128, groups: 32) == .grouped && algorithm(64, 64, groups: 32) == .grouped)
         #expect(algorithm(256, 256, groups: 32) == .igemm && algorithm(64, 128, groups: 32) == .igemm)
-        #expect(algorithm(64, 64, groups: 64) == .depthwise && algorithm(12, 12, groups: 4) == .igemm)
+        #expect(algorithm(64, 64, groups: 64) == .depthwise && algorithm(12, 12, groups: 4) == .grouped)
+        #expect(algorithm(48, 48, groups: 16) == .grouped && algorithm(30, 30, groups: 6) == .grouped)
+        #expect(algorithm(48, 48, groups: 8) == .igemm && algorithm(64, 64, groups: 8) == .igemm)
+        #expect(
+            !AlgorithmSelection.groupedPays(width: 5, kernel: 5) && AlgorithmSelection.groupedPays(width: 3, kernel: 7))
+        #expect(algorithm(64, 64, groups: 4) == .igemm)
     }
 
     @Test func packingIgnoresStridePaddingAndImageSize() {

@@ -20,8 +20,10 @@ enum {
     SC_CONV_DEPTHWISE = 2,    // one input channel per group
     SC_CONV_WINOGRAD_F2 = 3,  // Winograd's F(2x2, 3x3): 3x3, stride 1, padding 1, one group
     SC_CONV_WINOGRAD_F4 = 4,  // Winograd's F(4x4, 3x3), where F(2x2, 3x3) applies
-    SC_CONV_GROUPED = 5,      // 2 or 4 input and as many output channels per group: depthwise's loop,
-                              // each group's inputs brought to its lanes by exchanges within the vector
+    SC_CONV_GROUPED = 5,      // 2 to SC_GROUPED_MAX input and as many output channels per group:
+                              // depthwise's loop, each group's inputs brought to its lanes (2 or 4 by
+                              // exchanges within the vector, other counts by shifted loads)
+    SC_GROUPED_MAX = 16,
 };
 
 typedef struct {

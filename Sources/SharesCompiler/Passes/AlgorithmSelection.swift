@@ -1,9 +1,8 @@
 import CKernels
 
-/// Chooses how each convolution runs: a special case where its geometry has one (depthwise; groups of
-/// 2 or 4 channels in and out, which would fill 2 or 4 of a GEMM panel's 16 columns, by depthwise's
-/// loop with lanes exchanged, while groups of 8 measured faster by the GEMM (README, and
-/// bench/kernel-shapes/resnext-50-groups.txt); a 1x1 GEMM over pixel rows in place), Winograd's
+/// Chooses how each convolution runs: a special case where its geometry has one (depthwise; small
+/// groups, which fill few of a GEMM panel's 16 columns, by depthwise's loop where that measured faster,
+/// see `groupedPays`; a 1x1 GEMM over pixel rows in place), Winograd's
 /// F(4x4, 3x3) or F(2x2, 3x3) for 3x3 stride-1 convolutions where they pay, the indirect GEMM
 /// otherwise. Every other step runs by its kernel.
 ///
@@ -49,7 +48,11 @@ public enum AlgorithmSelection {
             return geometry.isSupported
         }
         if supported(.depthwise) { return .depthwise }
-        if supported(.grouped) { return .grouped }
+        if supported(.grouped)
+            && groupedPays(width: Int(direct.in_channels / direct.groups), kernel: Int(direct.kernel))
+        {
+            return .grouped
+        }
         if supported(.gemm1x1) { return .gemm1x1 }
         let pairs = Int(direct.in_channels) * Int(direct.out_channels)
         guard supported(.winogradF2), direct.in_channels >= winogradMinimumChannels,
@@ -62,6 +65,19 @@ public enum AlgorithmSelection {
         let tiles4 = ((height + 3) / 4) * ((width + 3) / 4)
         let f4Limit = tied ? f4MaximumTiedWeightBytes : f4MaximumWeightBytes
         return 36 * pairs * 4 <= f4Limit && tiles4 >= f4MinimumTiles && saving4 >= saving2 ? .winogradF4 : .winogradF2
+    }
+
+    /// Whether groups of `width` channels in and out run faster by depthwise's loop than by the GEMM
+    /// (bench/kernel-shapes/resnext-50-groups.txt and odd-groups.txt): 2 and 4, lanes exchanged, at any
+    /// kernel; 3, by shifted loads (2 x 3 - 1 products per output for 3 that count), at any kernel (1.7-3x
+    /// faster: the GEMM's 27-deep reductions filled 3 of 16 columns); 5 up to 3 x 3 (1.1-1.4x), where at
+    /// 5 x 5 the GEMM's deeper reductions ran 1.2x faster; 6 (3 x 3 1.4x slower) and more by the GEMM.
+    static func groupedPays(width: Int, kernel: Int) -> Bool {
+        switch width {
+        case 2, 3, 4: return true
+        case 5: return kernel <= 3
+        default: return false
+        }
     }
 
     /// How many times fewer products per output F(tile x tile, 3x3) makes than the direct convolution's
