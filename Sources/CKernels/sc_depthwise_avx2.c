@@ -117,9 +117,9 @@ static inline __attribute__((always_inline)) void sc_dw_exchange_tap(int pixels,
 // cg - 1, which are c + i + s for the shifts s from -r to cg - 1 - r. Over the 2 cg - 1 shifts k - (cg
 // - 1) every lane meets each of them once; masks[k] keeps the lanes whose shifted channel is in their
 // group, the rest load zero (no read past the pixel, and no NaN of another group times a zero weight).
-// A masked load per FMA where exchanges need a permute, and cg of every 2 cg - 1 products count:
-// MobileNet-like 48-channel groups of 3 ran 0.2 ms a 56 x 56 step, where the GEMM's panels of 16
-// (3 columns used, 27 steps deep) took 1.2 (bench/kernel-shapes). Weights packed [tap][k][channel].
+// A masked load per FMA where exchanges need a permute, and cg of every 2 cg - 1 products count, where
+// a GEMM panel's 16 columns hold cg (bench/kernel-shapes/odd-groups.txt; AlgorithmSelection chooses
+// where this pays). Weights packed [tap][k][channel].
 static inline __attribute__((always_inline)) void sc_dw_shift_step(int pixels, int cg, int k, const float *const *x,
                                                                    const float *wt, int channels, int tail,
                                                                    const __m256i *masks, __m256i mask, __m256 *sum) {
@@ -154,9 +154,10 @@ static inline __attribute__((always_inline)) void sc_dw_shift_masks(int cg, int 
     }
 }
 
-// Channels [c, c + 8 * groups) of `pixels` pixels (constants after inlining, as is cg); with `tail` >
-// 0 the last group has only `tail` channels (masked loads and stores, never touching the others; a
-// multiple of cg, so exchanges stay among loaded lanes). The input of tap t and pixel p is at
+// Channels [c, c + 8 * groups) of `pixels` pixels (constants after inlining, as are `shifted` and cg
+// but by shifts); with `tail` > 0 the last group has only `tail` channels (masked loads and stores,
+// never touching the others; a multiple of cg, so exchanges stay among loaded lanes). The input of tap
+// t and pixel p is at
 // ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at rows[ky] + (kx + p *
 // stride) * channels, addresses the loop computes instead of loading. With cg > 1 (SC_CONV_GROUPED),
 // each input vector goes through cg exchanges, weights packed [tap][exchange][channel], or is loaded at

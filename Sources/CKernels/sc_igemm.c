@@ -47,7 +47,7 @@ static int sc_depthwise(const sc_conv_geometry *g) {
 }
 // The weight rows of a tap (each of its output channels' weights for one input each): a grouped
 // convolution's channels per group where they are exchanged within the vector (2 or 4), its 2 cg - 1
-// shifts otherwise (sc_grouped_shift), and 1 for depthwise.
+// shifts otherwise (sc_dw_shift_tap), and 1 for depthwise.
 static int sc_exchanges(const sc_conv_geometry *g) {
     if (g->algorithm != SC_CONV_GROUPED) return 1;
     const int cg = g->in_channels / sc_groups(g);

@@ -328,13 +328,12 @@ struct Holders {
             let shape = graph[tie.weight].shape
             // The holder never runs; it has its uses' stride and padding where they all agree, so that
             // printing it, or copying it to untie a use, shows a convolution as its uses run it.
-            func agreed(_ option: String, _ values: Set<Int>?) -> [(String, String)] {
-                guard let values, values.count == 1, let value = values.first, value != (option == "stride" ? 1 : 0)
-                else { return [] }
+            func agreed(_ option: String, _ values: Set<Int>?, unless standard: Int) -> [(String, String)] {
+                guard let values, values.count == 1, let value = values.first, value != standard else { return [] }
                 return [(option, String(value))]
             }
             let options =
-                agreed("stride", strides[tie.weight]) + agreed("padding", paddings[tie.weight])
+                agreed("stride", strides[tie.weight], unless: 1) + agreed("padding", paddings[tie.weight], unless: 0)
                 + (conv.groups == 1 ? [] : [("groups", String(conv.groups))])
                 + (conv.bias == nil ? [("bias", "False")] : [])
             let constructor = PythonSource.call(
