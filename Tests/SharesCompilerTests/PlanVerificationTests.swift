@@ -96,7 +96,9 @@ struct PlanVerificationTests {
                             weight: weight, bias: bias, kernel: kernel, stride: stride, padding: padding,
                             groups: groups,
                             epilogue: epilogue)
-                    }, at: 0) == "step '\(stem)': impossible convolution geometry")
+                    }, at: 0)
+                    == "step '\(stem)': impossible convolution geometry: kernel 3, stride \(stride), padding \(padding), "
+                    + "groups 1 (kernel, stride and groups from 1, padding from 0, each at most 2147483647)")
         }
         let subsample = try #require(
             good.program.steps.firstIndex {
@@ -121,6 +123,20 @@ struct PlanVerificationTests {
         huge.program.values[1].shape = Shape([1 << 31, 1, 1])
         #expect(
             PlanFile.validate(huge) == "value '\(huge.program.values[1].name)' has an impossible shape 2147483648x1x1")
+    }
+
+    /// A convolution's groups edited by hand name the weight shape they would need (the message gave the
+    /// weight's shape alone, which read as if the weight were at fault).
+    @Test func editedGroupsNameTheWeightTheyNeed() throws {
+        var document = try Self.compiled("cifar/resnet-56.yaml")
+        let step = document.program.steps[1]
+        guard case .conv(let w, let b, let k, let s, let p, _, let epilogue) = step.kernel else { return }
+        document.program.steps[1].kernel = .conv(
+            weight: w, bias: b, kernel: k, stride: s, padding: p, groups: 2, epilogue: epilogue)
+        #expect(
+            PlanFile.validate(document)
+                == "step '\(step.name)': weight shape [16, 16, 3, 3], where 16 -> 16 channels in 2 groups need [16, 8, 3, 3]"
+        )
     }
 
     /// A plan edited by hand is told what is wrong in the plan's own terms: the field, and the value

@@ -112,21 +112,26 @@ public enum ProgramVerifier {
         }
         switch kernel {
         case .conv(let weight, let bias, let size, let stride, let padding, let groups, let epilogue):
-            guard [size, stride, groups].allSatisfy(kernelIntegers.contains), padding >= 0, padding <= Int32.max,
-                output.isImage, input.isImage
+            guard [size, stride, groups].allSatisfy(kernelIntegers.contains), padding >= 0, padding <= Int32.max
             else {
-                return "impossible convolution geometry"
+                return "impossible convolution geometry: kernel \(size), stride \(stride), padding \(padding), groups "
+                    + "\(groups) (kernel, stride and groups from 1, padding from 0, each at most \(Int32.max))"
             }
+            guard output.isImage, input.isImage else { return "a convolution reads and writes images" }
             let problem = expect(arity: 1, extraInputs: epilogue.residual == nil ? 0 : 1) {
                 ShapeRules.convolution(
                     input, outChannels: output.channels, kernel: size, stride: stride, padding: padding,
                     groups: groups, name: "the step")
             }
             if let problem { return problem }
-            guard shape(weight) == [output.channels, input.channels / groups, size, size] else {
-                return "weight shape \(shape(weight))"
+            let expected = [output.channels, input.channels / groups, size, size]
+            guard shape(weight) == expected else {
+                return "weight shape \(shape(weight)), where \(input.channels) -> \(output.channels) channels in "
+                    + "\(groups) group\(groups == 1 ? "" : "s") need \(expected)"
             }
-            if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
+            if let bias, shape(bias) != [output.channels] {
+                return "bias shape \(shape(bias)), where \(output.channels) output channels need [\(output.channels)]"
+            }
             if let residual = epilogue.residual, residual != 1 || inputs[1] != output {
                 return "residual does not match the output"
             }
@@ -160,7 +165,8 @@ public enum ProgramVerifier {
             return elementwise()
         case .maxPool(let size, let stride, let padding), .avgPool(let size, let stride, let padding):
             guard size >= 1, size <= 1 << 10, kernelIntegers.contains(stride), padding >= 0, padding <= size / 2 else {
-                return "impossible pooling geometry"
+                return "impossible pooling geometry: kernel \(size), stride \(stride), padding \(padding) (kernel 1 "
+                    + "to 1024, stride from 1, padding 0 to half the kernel)"
             }
             return expect(arity: 1) {
                 ShapeRules.pooling(input, kernel: size, stride: stride, padding: padding, name: "the step")
@@ -169,8 +175,14 @@ public enum ProgramVerifier {
             return expect(arity: 1) { ShapeRules.globalPooling(input, name: "the step") }
         case .linear(let weight, let bias, _):
             guard inputs.count == 1, output.dims.count == 1 else { return "wrong shapes" }
-            guard shape(weight) == [output.channels, input.elementCount] else { return "weight shape \(shape(weight))" }
-            if let bias, shape(bias) != [output.channels] { return "bias shape \(shape(bias))" }
+            let expected = [output.channels, input.elementCount]
+            guard shape(weight) == expected else {
+                return
+                    "weight shape \(shape(weight)), where \(input.elementCount) -> \(output.channels) values need \(expected)"
+            }
+            if let bias, shape(bias) != [output.channels] {
+                return "bias shape \(shape(bias)), where \(output.channels) outputs need [\(output.channels)]"
+            }
             return nil
         case .subsamplePad(let stride, let padBefore):
             guard kernelIntegers.contains(stride), padBefore >= 0, padBefore <= output.channels - input.channels else {
