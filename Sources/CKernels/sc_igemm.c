@@ -489,6 +489,9 @@ static inline __attribute__((always_inline)) void sc_depthwise_lanes(const sc_co
                                                                      int n, float *acc) {
     const int m = g->out_channels, mult = m / g->in_channels, ks = g->kernel, ex = sc_exchanges(g);
     const int cg = g->algorithm == SC_CONV_GROUPED ? g->in_channels / sc_groups(g) : 1;
+    int group_lane[SC_DW_LANES];  // by shifts: each lane's place in its group, for every tap
+    if (cg > 1)
+        for (int i = 0, r = c0 % cg; i < n; i++, r = r + 1 == cg ? 0 : r + 1) group_lane[i] = r;
     for (int i = 0; i < n; i++) acc[i] = 0.0f;
     for (int ky = 0; ky < ks; ky++)
         for (int kx = 0; kx < ks; kx++) {
@@ -500,7 +503,7 @@ static inline __attribute__((always_inline)) void sc_depthwise_lanes(const sc_co
             else if (cg > 1)  // by shifts, over the lanes whose shifted input is in their group
                 for (int k = 0; k < ex; k++)
                     for (int i = 0; i < n; i++) {
-                        const int j = (c0 + i) % cg + k - (cg - 1);
+                        const int j = group_lane[i] + k - (cg - 1);
                         if (j >= 0 && j < cg) acc[i] += src[c0 + i + k - (cg - 1)] * w[(size_t)k * m + i];
                     }
             else if (mult == 1)

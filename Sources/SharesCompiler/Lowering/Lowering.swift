@@ -63,6 +63,7 @@ struct Lowering {
     private mutating func warnAboutMisplacedStochasticDepth() {
         let used = Set(spec.stages.map(\.block.value))
         var places: [(layers: [LayerSpec], place: String)] = [(spec.stem, "the stem"), (spec.head, "the head")]
+        var found: [Diagnostic] = []
         for name in used.sorted() {
             guard let template = spec.blocks[name] else { continue }
             var shortcut: [LayerSpec] = []
@@ -71,15 +72,8 @@ struct Lowering {
                 (template.pre, "the pre layers of block '\(name)'"), (shortcut, "the shortcut of block '\(name)'"),
                 (template.post, "the post layers of block '\(name)'")
             ]
-        }
-        var found = places.flatMap { layers, place in
-            layers.filter { $0.kind == .stochasticDepth }.map {
-                Diagnostic(.warning, at: $0.location, .stochasticDepthOutsideBody(place: place))
-            }
-        }
-        for name in used.sorted() {
-            guard let body = spec.blocks[name]?.body,
-                let drop = body.firstIndex(where: { $0.kind == .stochasticDepth }),
+            let body = template.body
+            guard let drop = body.firstIndex(where: { $0.kind == .stochasticDepth }),
                 let later = body[(drop + 1)...].first(where: { !Self.keepsZero($0) })
             else { continue }
             found.append(
@@ -87,6 +81,11 @@ struct Lowering {
                     .warning, at: body[drop].location,
                     .stochasticDepthBeforeOffset(block: name, layer: later.kind.rawValue),
                     notes: [Diagnostic.note(at: later.location, .offsetLayer(later.kind.rawValue))]))
+        }
+        found += places.flatMap { layers, place in
+            layers.filter { $0.kind == .stochasticDepth }.map {
+                Diagnostic(.warning, at: $0.location, .stochasticDepthOutsideBody(place: place))
+            }
         }
         warnings += found.sorted { $0.location < $1.location }
     }
