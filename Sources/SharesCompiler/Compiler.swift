@@ -6,8 +6,8 @@
 public struct CompileOptions: Sendable {
     /// Turn every tie off: the unshared counterpart of the same spec.
     public var sequential: Bool
-    /// `--set name=value` overrides, as written on the command line.
-    public var overrides: [String]
+    /// `--set name=value` overrides, as written on the command line, in order (a later one wins).
+    public var overrides: [CommandLineSetting]
     public var source: SpecSource
     /// Add the per-layer table, folded to this depth, to the report (`--per-layer`).
     public var perLayer: LayerTable.Depth?
@@ -15,7 +15,7 @@ public struct CompileOptions: Sendable {
     public var memoryBatch: Int?
 
     public init(
-        sequential: Bool = false, overrides: [String] = [], source: SpecSource = .disk,
+        sequential: Bool = false, overrides: [CommandLineSetting] = [], source: SpecSource = .disk,
         perLayer: LayerTable.Depth? = nil, memoryBatch: Int? = nil
     ) {
         self.sequential = sequential
@@ -24,6 +24,16 @@ public struct CompileOptions: Sendable {
         self.perLayer = perLayer
         self.memoryBatch = memoryBatch
     }
+}
+
+/// One `name=value` from the command line and the option that gave it: `--set`, or `compare`'s `--set-a`
+/// or `--set-b`, which messages name as the user typed it.
+public struct CommandLineSetting: Hashable, Sendable, ExpressibleByStringLiteral {
+    public var text: String
+    public var option: String
+
+    public init(_ text: String, option: String = "--set") { (self.text, self.option) = (text, option) }
+    public init(stringLiteral text: String) { self.init(text) }
 }
 
 public struct Compilation: Sendable {
@@ -87,10 +97,12 @@ public enum Compiler {
         return Compilation(spec: lowered.spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }
 
-    private static func parseOverrides(_ arguments: [String]) throws(CompileFailure) -> [VariableOverride] {
+    private static func parseOverrides(_ arguments: [CommandLineSetting]) throws(CompileFailure) -> [VariableOverride] {
         var sink = DiagnosticSink()
         let overrides = arguments.compactMap { argument in
-            sink.recover { () throws(CompileFailure) in try VariableOverride(parsing: argument) }
+            sink.recover { () throws(CompileFailure) in
+                try VariableOverride(parsing: argument.text, option: argument.option)
+            }
         }
         try sink.check()
         return overrides

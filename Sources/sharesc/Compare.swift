@@ -49,8 +49,8 @@ struct Compare: ParsableCommand {
     func run() throws {
         let (left, right) = try reportingDiagnostics { () throws(CompileFailure) in
             var leftOptions = options.compileOptions, rightOptions = options.compileOptions
-            leftOptions.overrides += overridesA
-            rightOptions.overrides += overridesB
+            leftOptions.overrides += overridesA.map { CommandLineSetting($0, option: "--set-a") }
+            rightOptions.overrides += overridesB.map { CommandLineSetting($0, option: "--set-b") }
             let left = Result { () throws(CompileFailure) in try Compiler.compile(a, options: leftOptions) }
             if b == nil { rightOptions.sequential = true }
             let right = Result { () throws(CompileFailure) in try Compiler.compile(b ?? a, options: rightOptions) }

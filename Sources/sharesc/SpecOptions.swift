@@ -19,7 +19,9 @@ struct SpecOptions: ParsableArguments {
         }
     }
 
-    var compileOptions: CompileOptions { CompileOptions(sequential: sequential, overrides: overrides) }
+    var compileOptions: CompileOptions {
+        CompileOptions(sequential: sequential, overrides: overrides.map { CommandLineSetting($0) })
+    }
 }
 
 extension ReportFormat: ExpressibleByArgument {}

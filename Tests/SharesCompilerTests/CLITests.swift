@@ -120,6 +120,19 @@ struct CLITests {
         #expect(depths.stdout.contains("  total         54        36  "))
         let missing = try Self.run(["compare", "Examples/2-tie-group.yaml", "--set-a", "depth"])
         #expect(missing.status == 64 && missing.stderr.contains("--set-a expects name=value"))
+        // A side's setting is named by the option that gave it, not as --set.
+        let misspelt = try Self.run(["compare", "Architectures/cifar/resnet-164.yaml", "--set-a", "depht=110"])
+        #expect(
+            misspelt.status == 1
+                && misspelt.stderr.hasPrefix(
+                    "<command line: --set-a depht=110>:1:9: error: --set-a names unknown variable 'depht'")
+        )
+        let inexact = try Self.run([
+            "compare", "Architectures/cifar/resnet-164.yaml", "Architectures/cifar/resnet-164.yaml", "--set-b",
+            "depth=111"
+        ])
+        #expect(
+            inexact.stderr.contains("<command line: --set-b depth=111>:1:1: note: 'depth' is 111 here, set by --set-b"))
     }
 
     /// When both sides fail, both sides' errors print (only A's did), each once.

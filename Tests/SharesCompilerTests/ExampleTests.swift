@@ -8,7 +8,7 @@ struct ExampleTests {
         try Compiler.compile(
             "Examples/" + name,
             options: CompileOptions(
-                sequential: sequential, overrides: overrides,
+                sequential: sequential, overrides: overrides.map { CommandLineSetting($0) },
                 source: repositorySource)
         ).report
     }

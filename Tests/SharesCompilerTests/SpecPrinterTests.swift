@@ -84,7 +84,8 @@ struct SpecPrinterTests {
         let original = try Compiler.compile(
             testCase.path,
             options: CompileOptions(
-                sequential: testCase.sequential, overrides: testCase.overrides, source: repositorySource))
+                sequential: testCase.sequential, overrides: testCase.overrides.map { CommandLineSetting($0) },
+                source: repositorySource))
         let name = String(testCase.path.split(separator: "/").last!)
         try expectRoundTrip(
             original, printed: SpecPrinter.yaml(original.spec), sequential: testCase.sequential,

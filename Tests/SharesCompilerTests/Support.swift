@@ -19,7 +19,9 @@ func compileInMemory(
     overrides: [String] = []
 ) throws(CompileFailure) -> Compilation {
     try Compiler.compile(
-        main, options: CompileOptions(sequential: sequential, overrides: overrides, source: .memory(files)))
+        main,
+        options: CompileOptions(
+            sequential: sequential, overrides: overrides.map { CommandLineSetting($0) }, source: .memory(files)))
 }
 
 /// The rendered diagnostics of a spec that must fail to compile.
@@ -44,7 +46,8 @@ let repositorySource = SpecSource { path in
 func compileShipped(_ relative: String, sequential: Bool = false, overrides: [String] = []) throws -> Compilation {
     try Compiler.compile(
         "Architectures/" + relative,
-        options: CompileOptions(sequential: sequential, overrides: overrides, source: repositorySource))
+        options: CompileOptions(
+            sequential: sequential, overrides: overrides.map { CommandLineSetting($0) }, source: repositorySource))
 }
 
 /// A shipped architecture's fused program.

@@ -17,9 +17,6 @@ public struct Location: Hashable, Comparable, Sendable, Codable, CustomStringCon
         Location(file: "<command line: \(argument)>", line: 1, column: 1)
     }
 
-    /// Whether this is `commandLine(_:)`'s location rather than a place in a file.
-    public var isCommandLine: Bool { file.hasPrefix("<command line: ") }
-
     /// `path:line:column`; a file given as an empty path (`-o ''`) is named as the command line's.
     public var description: String { "\(file.isEmpty ? "<command line: ''>" : file):\(line):\(column)" }
 

@@ -42,9 +42,9 @@ public enum Message: Error, Hashable, Sendable {
     case wholeNumberExpected(String, found: String)
     case outOfRange(String, value: Int, range: String)
     case probabilityExpected(String, found: String)
-    case badOverride(String)
-    case unknownOverride(String, spec: String, known: [String])
-    case valueSetOnCommandLine(String, value: String)
+    case badOverride(String, option: String)
+    case unknownOverride(String, option: String, spec: String, known: [String])
+    case valueSetOnCommandLine(String, value: String, option: String)
     // Blocks and stages
     case unknownBlock(String, known: [String])
     case unknownLayerList(String, known: [String])
@@ -190,12 +190,13 @@ public enum Message: Error, Hashable, Sendable {
             return "\(what) must be an integer (written without a decimal point or exponent), found the real \(found)"
         case .outOfRange(let what, let value, let range): return "\(what) is \(value); expected \(range)"
         case .probabilityExpected(let kind, let found): return "\(kind) 'p' must be in [0, 1), found \(found)"
-        case .badOverride(let text):
-            return "--set expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
-        case .valueSetOnCommandLine(let name, let value): return "'\(name)' is \(value) here, set by --set"
-        case .unknownOverride(let name, let spec, let known):
+        case .badOverride(let text, let option):
+            return "\(option) expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
+        case .valueSetOnCommandLine(let name, let value, let option):
+            return "'\(name)' is \(value) here, set by \(option)"
+        case .unknownOverride(let name, let option, let spec, let known):
             return
-                "--set names unknown variable '\(name)'; the variables of '\(spec)' are: \(known.isEmpty ? "(none)" : Self.names(known))"
+                "\(option) names unknown variable '\(name)'; the variables of '\(spec)' are: \(known.isEmpty ? "(none)" : Self.names(known))"
                 + Suggestion.clause(for: name, among: known)
         case .unknownBlock(let name, let known):
             return

@@ -182,9 +182,13 @@ extension Spec {
             values[name] = value
             // Where --set gave this value, or the values it was computed from.
             let notes =
-                declaration.location.isCommandLine
-                ? [Diagnostic.note(at: declaration.location, .valueSetOnCommandLine(name, value: value.description))]
-                : localNotes.keys.sorted().flatMap { localNotes[$0]! }
+                declaration.setBy.map { option in
+                    [
+                        Diagnostic.note(
+                            at: declaration.location,
+                            .valueSetOnCommandLine(name, value: value.description, option: option))
+                    ]
+                } ?? localNotes.keys.sorted().flatMap { localNotes[$0]! }
             commandLineNotes[name] = Array(Set(notes)).sorted { ($0.location, $0.message) < ($1.location, $1.message) }
         }
 

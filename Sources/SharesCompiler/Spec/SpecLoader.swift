@@ -149,13 +149,17 @@ struct SpecLoader {
         for declaration in (libraryFiles + chain).flatMap(\.variables) { variables[declaration.name] = declaration }
         for override in overrides {
             guard var declaration = variables[override.name] else {
-                var name = Location.commandLine("--set \(override.name)=\(override.text)")
-                name.column += "--set ".count
-                sink.error(at: name, .unknownOverride(override.name, spec: main.path, known: variables.keys.sorted()))
+                var name = Location.commandLine("\(override.option) \(override.name)=\(override.text)")
+                name.column += override.option.count + 1
+                sink.error(
+                    at: name,
+                    .unknownOverride(
+                        override.name, option: override.option, spec: main.path, known: variables.keys.sorted()))
                 continue
             }
             declaration.value = override.value
             declaration.location = override.value.location
+            declaration.setBy = override.option
             variables[override.name] = declaration
         }
 
@@ -235,17 +239,19 @@ struct SpecLoader {
     }
 }
 
-/// `--set name=value` from the command line.
+/// `--set name=value` from the command line (or `compare`'s `--set-a` or `--set-b`: `option`).
 public struct VariableOverride: Hashable, Sendable {
     public var name: String
     public var text: String
     public var value: LocatedExpression
+    public var option: String
 
     /// Parses `name=value`; the value is a number or expression.
-    public init(parsing argument: String) throws(CompileFailure) {
-        let location = Location.commandLine("--set \(argument)")
+    public init(parsing argument: String, option: String = "--set") throws(CompileFailure) {
+        self.option = option
+        let location = Location.commandLine("\(option) \(argument)")
         guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {
-            throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
+            throw CompileFailure(Diagnostic(at: location, .badOverride(argument, option: option)))
         }
         // Spaces and tabs around the name only: Foundation's whitespace took a zero-width space too, and
         // `w\u{200B}=16` set `w`.
@@ -257,12 +263,12 @@ public struct VariableOverride: Hashable, Sendable {
         // Reports, graphs and generated code print the value as written: a carriage return in it
         // overwrote the report's title on the terminal.
         guard !SpecValidator.hasUnprintableCharacter(text.replacing("\t", with: " ")) else {
-            throw CompileFailure(Diagnostic(at: location, .badOverride(argument)))
+            throw CompileFailure(Diagnostic(at: location, .badOverride(argument, option: option)))
         }
         // The parser's own message (what it found, what it expected), at the value's column in
         // `--set name=value` as the location shows it.
         var valueStart = location
-        valueStart.column += "--set ".unicodeScalars.count + argument[...equals].unicodeScalars.count
+        valueStart.column += option.unicodeScalars.count + 1 + argument[...equals].unicodeScalars.count
         value = Located(try ExpressionParser.parse(text, at: valueStart), at: location)
     }
 

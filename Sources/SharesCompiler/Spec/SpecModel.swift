@@ -182,6 +182,8 @@ public struct VariableDeclaration: Hashable, Sendable {
     public var name: String
     public var value: LocatedExpression
     public var location: Location
+    /// The command-line option whose value replaced the spec's (`--set`, or `compare`'s `--set-a` or `--set-b`).
+    public var setBy: String? = nil
 }
 
 /// `stem` and `head` are written in place, or name a list from `layers:` (usually in the block library).

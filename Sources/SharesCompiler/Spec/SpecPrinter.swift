@@ -283,8 +283,8 @@ extension SpecPrinter {
             var lines = ["resolved from " + YAMLLayout.escaped(spec.path)]
             if sequential { lines.append(SpecPrinter.sequentialNote) }
             let items = values.keys.sorted().map { name in
-                let set = spec.variables[name]?.location.isCommandLine == true
-                return "\(name) = \(SpecPrinter.text(.number(values[name]!)))" + (set ? " (--set)" : "")
+                let option = spec.variables[name]?.setBy
+                return "\(name) = \(SpecPrinter.text(.number(values[name]!)))" + (option.map { " (\($0))" } ?? "")
             }
             guard !items.isEmpty else { return lines }
             var line = "variables:"
