@@ -285,6 +285,28 @@ struct PictureCLITests {
         #expect(both.status == 64)
     }
 
+    /// A picture goes to its path as every output does: never over the spec it was drawn from (dot's own
+    /// -o wrote through a link named for the picture into the spec), and a temporary directory that is
+    /// not there is named in the error, not Foundation's error domain.
+    @Test(.enabled(if: hasGraphviz, "needs Graphviz's dot (apt-get install graphviz)"))
+    func picturesAreWrittenAsEveryOutput() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spec = "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernel: 3}}]\n"
+        try spec.write(to: directory.appendingPathComponent("v.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/v.svg", withDestinationPath: "v.yaml")
+        let linked = try CLITests.run(["graph", "v.yaml", "-o", "v.svg"], in: directory.path)
+        #expect(linked.status == 1)
+        #expect(
+            linked.stderr.hasPrefix(
+                "v.svg:1:1: error: cannot write 'v.svg': it is the file 'v.yaml', which is an input"))
+        #expect(try String(contentsOf: directory.appendingPathComponent("v.yaml"), encoding: .utf8) == spec)
+        let scratch = try CLITests.run(
+            ["graph", "v.yaml", "-o", "a.png"], environment: ["TMPDIR": "/nonexistent"], in: directory.path)
+        #expect(scratch.status == 1 && scratch.stderr.contains(": no such directory '/nonexistent'\n"))
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/a.png"))
+    }
+
     /// The default pictures of the deepest shipped networks fit a screen: at most 2,600 pixels tall as
     /// dot's PNG (96 dpi), where drawing every block takes over 5,000.
     @Test(.enabled(if: hasGraphviz, "needs Graphviz's dot (apt-get install graphviz)"))
