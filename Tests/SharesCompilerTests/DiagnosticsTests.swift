@@ -1313,6 +1313,20 @@ struct DiagnosticOutputTests {
         #expect(!lines[0].contains("did you mean"))
     }
 
+    /// A long path loses its middle at each place it is quoted, and the words between stay whole: the
+    /// reason after it was cut away with the line's middle.
+    @Test func longPathsKeepTheReason() {
+        let directory = "nosuch/" + String(repeating: "d", count: 600), path = directory + "/w.safetensors"
+        let line = Diagnostic(
+            at: Location(file: path, line: 1, column: 1),
+            .cannotWrite(path: path, reason: "no such directory '\(directory)'")
+        ).rendered
+        #expect(line.count < Diagnostic.longestLine)
+        #expect(line.contains("/w.safetensors:1:1: error: cannot write 'nosuch/ddd"))
+        #expect(line.contains("/w.safetensors': no such directory 'nosuch/ddd"))
+        #expect(line.components(separatedBy: " characters left out) ... ").count == 4)
+    }
+
     /// An included file's unknown key lists what a library may hold.
     @Test func unknownKeyInALibrary() {
         DiagnosticsTests.check(

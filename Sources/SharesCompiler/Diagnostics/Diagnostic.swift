@@ -38,14 +38,26 @@ public struct Diagnostic: Hashable, Sendable {
     /// Lines longer than this lose their middle: a name of 900,000 characters, quoted in each of
     /// thousands of errors, made gigabytes of output.
     static let longestLine = 1000
+    /// Words (runs without a space) longer than this lose their middle first, so that a long path or
+    /// name leaves the words around it whole: a 600-character path, in the location and twice in
+    /// "cannot write 'PATH': no such directory 'DIRECTORY'", pushed the reason into the line's cut.
+    static let longestWord = 240
 
     static func shortened(_ line: String) -> String {
-        let scalars = line.unicodeScalars
-        guard scalars.count > longestLine else { return line }
-        let head = scalars.prefix(longestLine * 3 / 4), tail = scalars.suffix(longestLine / 5)
-        let left = scalars.count - head.count - tail.count
-        return String(String.UnicodeScalarView(head)) + " ... (\(left) characters left out) ... "
-            + String(String.UnicodeScalarView(tail))
+        let words = line.split(separator: " ", omittingEmptySubsequences: false).map { word in
+            elided(Substring.UnicodeScalarView(word.unicodeScalars), keeping: longestWord * 2 / 3, longestWord / 4)
+        }
+        let text = words.joined(separator: " ")
+        return elided(Substring.UnicodeScalarView(text.unicodeScalars), keeping: longestLine * 3 / 4, longestLine / 5)
+    }
+
+    /// `scalars` whole, or where longer than its two kept ends together with the note, its first `head`
+    /// and last `tail` with how many were left out between them.
+    private static func elided(_ scalars: Substring.UnicodeScalarView, keeping head: Int, _ tail: Int) -> String {
+        let note = " ... (\(scalars.count - head - tail) characters left out) ... "
+        guard scalars.count > head + tail + note.count else { return String(scalars) }
+        return String(String.UnicodeScalarView(scalars.prefix(head))) + note
+            + String(String.UnicodeScalarView(scalars.suffix(tail)))
     }
 
     /// `text` with its control and invisible characters written as escapes (`\n`, `\u{1b}`).
