@@ -74,6 +74,19 @@ struct TorchExportTests {
         #expect(source.contains("self.hardswish1 = nn.Hardswish()") && source.contains("self.sigmoid1 = nn.Sigmoid()"))
     }
 
+    /// The docstring calls a classifier's output the logits, and a network without one its feature map.
+    @Test func docstringNamesWhatTheOutputIs() throws {
+        let map = try TorchExporter.export(
+            compileInMemory(["spec.yaml": "input: [4, 15, 13]\nstem: [{conv: {out: 8, kernel: 3, pad: 1}}]\n"]))
+        #expect(map.contains("Input N x 4 x 15 x 13 float32; output N x 8 x 15 x 13 (a feature map)."))
+        let classifier = try TorchExporter.export(
+            compileInMemory([
+                "spec.yaml":
+                    "input: [4, 5, 5]\nstem: [{conv: {out: 8, kernel: 3}}]\nhead: [global_avgpool, {linear: {out: 3}}]\n"
+            ]))
+        #expect(classifier.contains("output N x 3 (the logits)."))
+    }
+
     @Test func aResidualThatDependsOnTheImageSizeIsRefused() throws {
         // On a 1 x 1 image a stride-2 convolution padded by 1 keeps the shape, so sharesc sums; the generated
         // block, which knows its arguments but not the image, would not.

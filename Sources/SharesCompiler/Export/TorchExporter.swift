@@ -121,7 +121,8 @@ public enum TorchExporter {
             "Parameters: \(Format.grouped(p.total)) distinct, trainable; \(Format.grouped(p.perUse)) counted per use; "
                 + "\(Format.grouped(p.saved)) saved by sharing (\(Format.percent(p.saved, of: p.perUse))).",
             "Buffers (batchnorm statistics): \(Format.grouped(p.buffers)). MACs per image: \(Format.grouped(report.macs)).",
-            "Input N x \(input) float32; output N x \(output) (the logits).", "",
+            "Input N x \(input) float32; output N x \(output) (\(report.output.isImage ? "a feature map" : "the logits")).",
+            "",
             "`create_model()` builds the network. Module paths mirror sharesc's names, so `state_dict()`",
             "holds the tensors of `sharesc init` (plus PyTorch's num_batches_tracked) and a safetensors",
             "file of it goes back to `sharesc run --weights`."
