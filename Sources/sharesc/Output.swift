@@ -2,10 +2,15 @@ import ArgumentParser
 import Foundation
 import SharesCompiler
 
-/// Diagnostics go to standard error so that standard output holds only the requested document.
+/// Diagnostics go to standard error so that standard output holds only the requested document. A
+/// standard error that cannot be written (/dev/full, closed) loses them, not the command, whose exit
+/// status still tells (FileHandle's write trapped).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    _ = OutputFile.writeAll(Array((text.hasSuffix("\n") ? text : text + "\n").utf8), toDescriptor: STDERR_FILENO)
 }
+
+/// Whether standard output was closed when the command started (`SharesC.holdClosedStandardStreams`).
+nonisolated(unsafe) var standardOutputWasClosed = false
 
 /// A written file's one-line summary: on standard output, but on standard error where the file is
 /// standard output itself (`-o /dev/stdout`), whose bytes the line would otherwise end.
@@ -23,7 +28,7 @@ func outputName(_ path: String) -> String {
 func emit(_ text: String) {
     let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
     if let reason = OutputFile.writeAll(bytes, toDescriptor: STDOUT_FILENO) {
-        printError("error: cannot write to standard output: \(reason)")
+        printError("error: cannot write to standard output: \(standardOutputWasClosed ? "it is closed" : reason)")
         exit(1)
     }
 }

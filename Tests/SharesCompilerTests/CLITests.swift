@@ -275,6 +275,90 @@ struct CLITests {
                 == "error: cannot write to standard output: No space left on device\n")
     }
 
+    /// Standard streams that cannot be written or are closed: a warning or an error lost on a full
+    /// standard error is no crash (FileHandle's write trapped, exit 132), and a closed standard output's
+    /// descriptor is not given to an output file whose bytes the summary line would then end.
+    @Test func unwritableOrClosedStandardStreams() throws {
+        try Self.withScratchDirectory { directory in
+            try
+                "input: [3, 8, 8]\nblocks: {b: {body: [{conv: {out: 3, kernel: 1}}]}}\nstages: [{block: b, share: {conv1: all}}]\n"
+                .write(toFile: directory + "/spec.yaml", atomically: true, encoding: .utf8)
+            func shell(_ command: String) throws -> Int32 {
+                try Self.run(["-c", command, Self.executable("sharesc").path], executable: "/bin/sh", in: directory)
+                    .status
+            }
+            #expect(try shell("exec \"$0\" check missing.yaml 2>/dev/full") == 1)
+            #expect(try shell("exec \"$0\" compile spec.yaml 2>/dev/full >/dev/null") == 0)  // (only a warning)
+            #expect(try shell("exec \"$0\" check spec.yaml >&- 2>&-") == 1)
+            #expect(try shell("exec \"$0\" export spec.yaml -o whole.onnx --seed 1 2>/dev/null") == 0)
+            let closed = try Self.run(
+                ["-c", "exec \"$0\" export spec.yaml -o closed.onnx --seed 1 >&-", Self.executable("sharesc").path],
+                executable: "/bin/sh", in: directory)
+            #expect(
+                closed.status == 1 && closed.stderr.hasSuffix("error: cannot write to standard output: it is closed\n"))
+            let whole = try Data(contentsOf: URL(fileURLWithPath: directory + "/whole.onnx"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/closed.onnx")) == whole)
+        }
+    }
+
+    /// An argument that is not UTF-8 is refused, where its bytes became U+FFFD: "no such file" for a file
+    /// that is there, and -o wrote a file of another name.
+    @Test func argumentsThatAreNotUTF8AreRefused() throws {
+        try Self.withScratchDirectory { directory in
+            let result = try Self.run(
+                [
+                    "-c", "exec \"$0\" export \"$1\" -o \"$(printf 'bad\\377.onnx')\"", Self.executable("sharesc").path,
+                    repositoryRoot + "/Examples/1-custom-block.yaml"
+                ], executable: "/bin/sh", in: directory)
+            #expect(result.status == 64)
+            #expect(
+                result.stderr
+                    == "Error: argument 4, 'bad\u{FFFD}.onnx', is not UTF-8 (shown with U+FFFD for its bad bytes); sharesc reads paths and names as UTF-8: rename the file\n"
+            )
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        }
+    }
+
+    /// A spec named with a leading '-' is refused with the way to name it (it was read as short options,
+    /// and the -h among them printed the help with exit status 0).
+    @Test func specsThatReadAsOptionsAreRefused() throws {
+        let dashed = try Self.run(["check", "-dash.yaml"])
+        #expect(dashed.status == 64 && dashed.stdout.isEmpty)
+        #expect(
+            dashed.stderr
+                == "Error: '-dash.yaml' would be read as options; to name a spec that starts with '-', write ./-dash.yaml or put -- before it\n"
+        )
+        let separated = try Self.run(["check", "--", "-dash.yaml"])
+        #expect(separated.status == 1 && separated.stderr.contains("cannot read '-dash.yaml': no such file"))
+    }
+
+    /// Interrupted while it writes, a command removes its unfinished temporary file (Ctrl-C left a hidden
+    /// one of the output's size beside it each time) and dies of the signal.
+    @Test func interruptedWritesLeaveNoTemporaryFile() throws {
+        try Self.withScratchDirectory { directory in
+            let process = Process()
+            process.executableURL = Self.executable("sharesc")
+            process.arguments = [
+                "init", repositoryRoot + "/Architectures/imagenet/resnet-50.yaml", "-o", directory + "/w.safetensors"
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            var writing = false
+            for _ in 0..<6000 where process.isRunning {
+                if try !FileManager.default.contentsOfDirectory(atPath: directory).isEmpty {
+                    writing = true
+                    break
+                }
+                usleep(5000)
+            }
+            try #require(writing, "init finished before its temporary file was seen")
+            process.interrupt()
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGINT)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        }
+    }
+
     /// A write past the file size limit (`ulimit -f`) is an error with its reason: the file at the path
     /// stays as it was and no temporary is left beside it (SIGXFSZ killed the process, leaving its
     /// temporary file).

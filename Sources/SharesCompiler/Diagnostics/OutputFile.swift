@@ -84,6 +84,8 @@ public enum OutputFile {
         let temporaryName = name.utf8.count > 200 ? ".sharesc-\(getpid())" : ".\(name).sharesc-\(getpid())"
         let temporary = (targetDirectory.isEmpty ? "" : targetDirectory + "/") + temporaryName
         let temporaryProblem: String?
+        unfinished.set(temporary)
+        defer { unfinished.set(nil) }
         do throws(CompileFailure) {
             temporaryProblem = try stream(into: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, mode: mode)
         } catch {
@@ -112,6 +114,27 @@ public enum OutputFile {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
             throw failure(reason)
+        }
+    }
+
+    /// The temporary file being written, for `removeUnfinished`.
+    nonisolated(unsafe) private static var unfinished = CPath()
+
+    /// Removes the temporary file a write has not finished, if any: for a signal handler (Ctrl-C during
+    /// a large plan or weights file left a hidden temporary of hundreds of megabytes beside the output).
+    /// Async-signal-safe: it only calls unlink(2).
+    public static func removeUnfinished() {
+        if let path = unfinished.pointer { unlink(path) }
+    }
+
+    /// A path held as a C string that a signal handler can read without allocating.
+    private struct CPath {
+        var pointer: UnsafeMutablePointer<CChar>?
+
+        mutating func set(_ path: String?) {
+            let old = pointer
+            pointer = path.map { strdup($0) }
+            free(old)
         }
     }
 
