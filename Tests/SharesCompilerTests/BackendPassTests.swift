@@ -33,6 +33,19 @@ struct BackendPassTests {
         }
     }
 
+    /// A plan names every field of its steps: Swift's `_0` for an unlabelled value reached the file.
+    @Test func planStepsNameEveryField() throws {
+        let graph = try compileInMemory([
+            "spec.yaml": "input: [4, 8, 8]\nstem: [batchnorm, relu, {conv: {out: 8, kernel: 3, pad: 1}}, relu, relu6]\n"
+        ]).graph
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Fusion.run(graph))) as? [String: Any]
+        let kernels = try #require(json?["steps"] as? [[String: Any]]).map { $0["kernel"] as? [String: Any] }
+        let scaleShift = try #require(kernels.first??["scaleShift"] as? [String: Any])
+        #expect(
+            scaleShift.keys.sorted() == ["activation", "batchNorm"] && scaleShift["activation"] as? String == "relu")
+        #expect((kernels.last??["activation"] as? [String: String]) == ["activation": "relu6"])
+    }
+
     @Test func bottleneckFusesBatchnormResidualAndReLUIntoConvolutions() throws {
         let program = try shippedProgram("imagenet/sharesnet-50.yaml")
         let convs = program.steps.filter { if case .conv = $0.kernel { return true } else { return false } }
@@ -304,7 +317,8 @@ struct BackendPassTests {
         #expect(readError(path).hasPrefix(notAPlan))
 
         var newer = document(graph)
-        newer.formatVersion = 6
+        let current = PlanDocument.formatVersion
+        newer.formatVersion = current + 1
         let json = String(decoding: try JSONEncoder().encode(newer), as: UTF8.self)
         let tensors = graph.parameters.map {
             Safetensors.Tensor(name: $0.name, shape: $0.shape, values: weights[$0.id])
@@ -314,22 +328,23 @@ struct BackendPassTests {
             try Data(Safetensors.encode(tensors, metadata: metadata)).write(to: URL(fileURLWithPath: path))
         }
         // A plan's document in a file that calls itself weights is not read as a plan.
-        try write(version: "5", document: String(decoding: try JSONEncoder().encode(document(graph)), as: UTF8.self))
+        try write(
+            version: "\(current)", document: String(decoding: try JSONEncoder().encode(document(graph)), as: UTF8.self))
         #expect(readError(path) == "(read)")
-        try write(version: "5", document: json, format: "1")
+        try write(version: "\(current)", document: json, format: "1")
         #expect(readError(path).hasPrefix(notAPlan))
-        for version in ["6", "4"] {
-            try write(version: version, document: json)
+        for version in [current + 1, current - 1] {
+            try write(version: "\(version)", document: json)
             #expect(
                 readError(path)
-                    == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version 5;"
+                    == "\(path):1:1: error: plan written in format version \(version); this sharesc reads version \(current);"
                     + " compile the spec again with 'sharesc compile -o'")
         }
         // A document of another version than its metadata's is damaged, and says which it is.
-        try write(version: "5", document: json)
+        try write(version: "\(current)", document: json)
         #expect(
             readError(path)
-                == "\(path):1:1: error: damaged plan: format_version is 6 inside the document, unlike its metadata; this sharesc reads version 5"
+                == "\(path):1:1: error: damaged plan: format_version is \(current + 1) inside the document, unlike its metadata; this sharesc reads version \(current)"
         )
 
         // Without its version, a plan is a damaged plan (it was "not a plan", beside the keys that say it is).
@@ -338,21 +353,21 @@ struct BackendPassTests {
         ).write(to: URL(fileURLWithPath: path))
         #expect(readError(path) == "\(path):1:1: error: damaged plan: its metadata has no 'sharesc.plan.version'")
 
-        try write(version: "5", document: "{\"program\": 3}")
+        try write(version: "\(current)", document: "{\"program\": 3}")
         #expect(readError(path).hasPrefix("\(path):1:1: error: damaged plan: "))
 
         // A well-formed document whose step reads a value that does not exist.
         var broken = document(graph)
         broken.program.steps[1].inputs = [999]
         let brokenJSON = String(decoding: try JSONEncoder().encode(broken), as: UTF8.self)
-        try write(version: "5", document: brokenJSON)
+        try write(version: "\(current)", document: brokenJSON)
         #expect(readError(path).contains("damaged plan: step '"))
 
         // A key given twice in the document: the decoder kept one value silently.
         let good = String(decoding: try JSONEncoder().encode(document(graph)), as: UTF8.self)
         let twice = good.replacingOccurrences(of: #""schedule":{"#, with: #""schedule":{"threads":7,"#)
         #expect(twice != good)
-        try write(version: "5", document: twice)
+        try write(version: "\(current)", document: twice)
         #expect(readError(path) == "\(path):1:1: error: damaged plan: key 'threads' appears twice in 'schedule'")
 
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))

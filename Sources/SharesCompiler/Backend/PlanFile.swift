@@ -5,12 +5,13 @@ import Foundation
 /// `sharesc.plan.version` and `sharesc.plan`, the JSON of a `PlanDocument`. Any safetensors reader
 /// can open it; sharesc refuses one written by another format version. See docs/plan-format.md.
 public struct PlanDocument: Codable, Sendable {
-    /// Version 5 names each epilogue's activation (`activation`: none, relu, relu6, silu, hardswish,
-    /// gelu, sigmoid, where version 4 had `relu: true|false`) and adds the layer scale, layer norm,
-    /// squeeze-and-excitation and activation steps; sharesc reads only what it writes, since the
-    /// executor acts on every field.
-    public static let formatVersion = 5
-    public static let readableVersions = 5...5
+    /// Version 6 names a `scaleShift` step's batchnorm `batchNorm` and an `activation` step's function
+    /// `activation`, which version 5 wrote as `_0`. Version 5 named each epilogue's activation (`activation`:
+    /// none, relu, relu6, silu, hardswish, gelu, sigmoid, where version 4 had `relu: true|false`) and
+    /// added the layer scale, layer norm, squeeze-and-excitation and activation steps. sharesc reads
+    /// only what it writes, since the executor acts on every field.
+    public static let formatVersion = 6
+    public static let readableVersions = 6...6
 
     public var formatVersion: Int
     public var program: Program

@@ -91,6 +91,10 @@ public struct Program: Codable, Hashable, Sendable {
         /// weight's columns instead) or is the network's output.
         case flatten
 
+        // The plan file's names for the unlabelled values (Swift's default, `_0`, reached the file).
+        enum ScaleShiftCodingKeys: String, CodingKey { case _0 = "batchNorm", activation }
+        enum ActivationCodingKeys: String, CodingKey { case _0 = "activation" }
+
         /// The kernel's name as printed: conv, scale_shift, add, ...
         public var kind: String {
             switch self {
