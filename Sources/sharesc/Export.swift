@@ -38,6 +38,12 @@ struct Export: ParsableCommand {
             throw ValidationError(
                 "cannot tell the format from '\(output)': name it .onnx or .py, or give --format onnx|torch")
         }
+        // `--format` says the format, not what the file may be named: `--format torch -o other.yaml` wrote
+        // Python over a spec.
+        switch resolvedFormat {
+        case .onnx: try refuseOtherKind(of: output, option: "-o", writes: "an ONNX model", own: "onnx")
+        case .torch: try refuseOtherKind(of: output, option: "-o", writes: "PyTorch source", own: "py", alike: ["txt"])
+        }
         if resolvedFormat == .torch && (weights.seed != nil || weights.randomizeBatchNorm) {
             throw ValidationError(
                 "a PyTorch export holds no weights, so --seed and --randomize-bn do nothing: the module initialises itself, "

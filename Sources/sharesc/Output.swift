@@ -44,9 +44,12 @@ private let writtenElsewhere: [String: String] = [
     "pt": "a PyTorch checkpoint", "pth": "a PyTorch checkpoint"
 ]
 
-/// Refuses an output whose extension names another kind of file than `kind` (whose own is `own`).
-func refuseOtherKind(of path: String, option: String, writes kind: String, own: String) throws {
+/// Refuses an output whose extension names another kind of file than `kind` (whose own is `own`, and
+/// which may also be named by the extensions `alike`).
+func refuseOtherKind(of path: String, option: String, writes kind: String, own: String, alike: Set<String> = [])
+    throws
+{
     let ext = (path as NSString).pathExtension.lowercased()
-    guard ext != own, let other = writtenElsewhere[ext] else { return }
+    guard ext != own, !alike.contains(ext), let other = writtenElsewhere[ext] else { return }
     throw ValidationError("\(option) writes \(kind); '.\(ext)' names another kind of file (\(other)): name it .\(own)")
 }

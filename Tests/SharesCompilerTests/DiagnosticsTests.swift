@@ -806,6 +806,14 @@ struct DiagnosticsTests {
         )
     }
 
+    /// A block named "" left the reports' block column blank.
+    @Test func emptyBlockName() {
+        Self.check(
+            "input: [4, 8, 8]\nblocks: {\"\": {body: [conv: {out: 4, kernel: 1}]}}\nstages: [{block: \"\", repeat: 2}]\n",
+            "spec.yaml:2:10: error: the block's name is empty; expected a name (stages name their block, and the reports show it)"
+        )
+    }
+
     @Test func overrideOfAnUnknownVariable() {
         Self.check(
             "input: [3, 8, 8]\nvars: {width: 4}\nstem: [relu]\n", overrides: ["widht=8"],

@@ -334,6 +334,15 @@ struct TorchExportCLITests {
         #expect(try String(contentsOfFile: other, encoding: .utf8) == expected)
         let unknown = try CLITests.run(["export", "Examples/2-tie-group.yaml", "-o", other])
         #expect(unknown.status == 64 && unknown.stderr.contains("cannot tell the format from"))
+        // A name that says another kind of file is refused even with --format (it wrote Python over a spec).
+        let spec = directory.appendingPathComponent("other.yaml").path
+        let refused = try CLITests.run(["export", "Examples/2-tie-group.yaml", "-o", spec, "--format", "torch"])
+        #expect(
+            refused.status == 64
+                && refused.stderr.hasPrefix(
+                    "Error: -o writes PyTorch source; '.yaml' names another kind of file (a spec): name it .py")
+        )
+        #expect(!FileManager.default.fileExists(atPath: spec))
         let seed = try CLITests.run(["export", "Examples/2-tie-group.yaml", "-o", model, "--seed", "3"])
         #expect(seed.status == 64 && seed.stderr.contains("a PyTorch export holds no weights"))
         // A weights file is checked against the module: one that fits is named, one that does not is an error.

@@ -64,6 +64,7 @@ public enum Message: Error, Hashable, Sendable {
     case controlCharacterInName(String, what: String)
     case nameEdgeSpace(String, what: String)
     case emptyNetworkName
+    case emptyBlockName
     case nameTooLong(what: String, length: Int, limit: Int)
     case reservedStageName(String)
     case badVariableName(String)
@@ -247,6 +248,8 @@ public enum Message: Error, Hashable, Sendable {
             return "\(what) name '\(name)' begins or ends with a space, which reports and graphs do not show"
         case .emptyNetworkName:
             return "the network's name is empty; expected a name after 'network:' (ONNX and the reports need one)"
+        case .emptyBlockName:
+            return "the block's name is empty; expected a name (stages name their block, and the reports show it)"
         case .controlCharacterInName(let name, let what):
             return
                 "\(what) name '\(name)' contains a control character, or an invisible or direction-changing one; names are printed in reports, graphs and generated code"
@@ -325,7 +328,9 @@ public enum Message: Error, Hashable, Sendable {
             return
                 "the file holds the weights of the \(variant) variant of '\(network)', and this is its \(expectedVariant) variant"
                 + hint
-        case .cannotWrite(let path, let reason): return "cannot write '\(path)': \(reason)"
+        case .cannotWrite(let path, let reason):
+            return
+                "cannot write \(path == OutputFile.standardOutputPath ? "to standard output" : "'\(path)'"): \(reason)"
         case .weightsBatchCountersIgnored(let count):
             return
                 "ignored \(count) num_batches_tracked tensor\(count == 1 ? "" : "s") (PyTorch's batchnorm step counters, not weights)"

@@ -35,8 +35,9 @@ public enum OutputFile {
     public static func write(to path: String, by produce: (Sink) throws(CompileFailure) -> Void) throws(CompileFailure)
     {
         func failure(_ reason: String) -> CompileFailure {
-            CompileFailure(
-                Diagnostic(at: Location(file: path, line: 1, column: 1), .cannotWrite(path: path, reason: reason)))
+            let file = path == standardOutputPath ? "<standard output>" : path
+            return CompileFailure(
+                Diagnostic(at: Location(file: file, line: 1, column: 1), .cannotWrite(path: path, reason: reason)))
         }
         guard !path.isEmpty else { throw failure("the path is empty; expected a file name") }
         func stream(to descriptor: Int32) throws(CompileFailure) {

@@ -9,6 +9,7 @@ enum SpecValidator {
         checkUniqueNames(spec.head.namedLayers(prefix: ""), context: "'head'", sink: &sink)
         for template in spec.blocks.values.sorted(by: { $0.location < $1.location }) {
             checkPrintable(template.name, at: template.location, what: "block", sink: &sink)
+            if template.name.isEmpty { sink.error(at: template.location, .emptyBlockName) }
             checkUniqueNames(template.allNamedLayers, context: "block '\(template.name)'", sink: &sink)
             var seen: [String: Location] = [:]
             for parameter in template.parameters {
