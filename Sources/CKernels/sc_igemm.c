@@ -32,6 +32,9 @@
 #define SC_PREFETCH_SHARE_LINES 32
 // Chunks are a multiple of every level's tile height.
 #define SC_CHUNK_ROUND 12
+// The most bytes a chunk's pointer table (a pointer per pixel and tap) may take: a 63 x 63 kernel's
+// took 2 GiB of workspace, where its pixels' input was the chunk's only bound.
+#define SC_TABLE_BYTES (16L << 20)
 
 // How one convolution is blocked; the same at every level, so the workspace size is level-free.
 typedef struct {
@@ -72,7 +75,13 @@ static sc_igemm_plan sc_igemm_make_plan(const sc_conv_geometry *g) {
     // 512 -> 2048 1x1 over a 7x7 map cost more than partial sums in L3.)
     if (p.blocks > 1 && weight_bytes <= SC_SMALL_WEIGHTS) bytes_per_pixel += (long)g->out_channels * 4;
     long chunk = SC_CHUNK_BYTES / (bytes_per_pixel > 0 ? bytes_per_pixel : 1);
+    const long table_pixels = SC_TABLE_BYTES / ((long)taps * (long)sizeof(float *));
+    if (chunk > table_pixels) chunk = table_pixels;
     chunk = chunk / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
+    // Nor more pixels than one image's map, rounded up (which splits no map differently, see
+    // sc_balanced_chunk): a 256 x 256 kernel over a 2 x 2 output sized its table for thousands (36 GiB).
+    const long map = ((long)g->out_height * g->out_width + SC_CHUNK_ROUND - 1) / SC_CHUNK_ROUND * SC_CHUNK_ROUND;
+    if (chunk > map) chunk = map;
     p.chunk = chunk < SC_CHUNK_ROUND ? SC_CHUNK_ROUND : chunk;
     return p;
 }

@@ -299,6 +299,8 @@ struct KernelTests {
                 inChannels: 5, height: 5, width: 3, outChannels: 17, kernel: 3, stride: 1, pad: 1, groups: 1,
                 allEpilogues: true),
             ConvCase(inChannels: 3, height: 15, width: 15, outChannels: 16, kernel: 7, stride: 2, pad: 3, groups: 1),
+            // A kernel far larger than its map: the chunk of pixels, and so the workspace, is the map's.
+            ConvCase(inChannels: 3, height: 1, width: 2, outChannels: 8, kernel: 40, stride: 1, pad: 20, groups: 1),
             ConvCase(inChannels: 3, height: 20, width: 40, outChannels: 24, kernel: 7, stride: 2, pad: 3, groups: 1),
             // Stems over 3 channels read in place, a kernel row per run.
             ConvCase(
@@ -767,6 +769,20 @@ struct KernelTests {
         #expect(
             !AlgorithmSelection.groupedPays(width: 5, kernel: 5) && AlgorithmSelection.groupedPays(width: 3, kernel: 7))
         #expect(algorithm(64, 64, groups: 4) == .igemm)
+    }
+
+    /// The indirect GEMM's workspace is bounded by its output map and by its pointer table's size: a 256 x
+    /// 256 kernel over a 2 x 2 output asked for 36 GiB (its chunk of pixels sized for thousands), a 63 x 63
+    /// one over 64 x 64 for 2 GiB, and `run` refused both as "too little free memory".
+    @Test func workspaceIsBoundedByTheMapAndThePointerTable() {
+        var tiny = sc_conv_geometry(
+            in_channels: 3, in_height: 1, in_width: 1, out_channels: 8, out_height: 2, out_width: 2,
+            kernel: 256, stride: 1, pad: 128, groups: 1, algorithm: Int32(SC_CONV_IGEMM))
+        #expect(sc_conv_nhwc_workspace_size(&tiny) * 4 < 32 << 20)
+        var wide = sc_conv_geometry(
+            in_channels: 3, in_height: 64, in_width: 64, out_channels: 8, out_height: 64, out_width: 64,
+            kernel: 63, stride: 1, pad: 31, groups: 1, algorithm: Int32(SC_CONV_IGEMM))
+        #expect(sc_conv_nhwc_workspace_size(&wide) * 4 < 64 << 20)
     }
 
     @Test func packingIgnoresStridePaddingAndImageSize() {
