@@ -27,9 +27,12 @@ struct FormatTests {
         #expect(Format.percent(212, of: 953) == "22.2%")
         #expect(Format.percent(1, of: 8) == "12.5%")
         #expect(Format.percent(0, of: 0) == "0.0%")
-        // The JSON's two decimals: one rounding as well, and no negative zero.
+        // The JSON's two decimals: one rounding as well; more where two would show a part as none or as
+        // all of the whole (JSON said 100 where the text said 99.995%), and no negative zero.
         #expect(percent(212, of: 953) == 22.25)
-        #expect(percent(-1, of: 1_000_000) == 0 && percent(-1, of: 1_000_000).sign == .plus)
+        #expect(percent(19_999, of: 20_000) == 99.995 && percent(20_000, of: 20_000) == 100)
+        #expect(percent(-1, of: 1_000_000) == -0.0001 && percent(1, of: 1 << 50) > 0)
+        #expect(percent(0, of: 7) == 0 && percent(0, of: 7).sign == .plus)
     }
 
     /// Text tables line up by terminal columns: a CJK character takes two.

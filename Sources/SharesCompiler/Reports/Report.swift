@@ -168,9 +168,17 @@ extension Report.TieRow {
     }
 }
 
-/// `part / whole` in percent, rounded to two decimals so that printed output is stable; a change too
-/// small to show is 0, never -0.
+/// `part / whole` in percent, rounded to two decimals so that printed output is stable, or to as many
+/// more as it takes not to show a part as none or as all of the whole (a tie with 20,000 uses saved
+/// 99.995%, which two decimals made 100 where the text said 99.995%); nothing is 0, never -0.
 func percent(_ part: Int, of whole: Int) -> Double {
-    let value = whole == 0 ? 0 : (Double(part) * 10_000 / Double(whole)).rounded() / 100
-    return value == 0 ? 0 : value
+    guard whole != 0, part != 0 else { return 0 }
+    let exact = Double(part) / Double(whole) * 100
+    var scale = 100.0  // two decimals, then three, ... eight
+    for _ in 2...8 {
+        let value = (exact * scale).rounded() / scale
+        if value != 0 && (abs(value) != 100 || part.magnitude == whole.magnitude) { return value }
+        scale *= 10
+    }
+    return exact
 }
