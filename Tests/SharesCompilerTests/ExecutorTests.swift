@@ -252,6 +252,15 @@ struct ExecutorTests {
 
     /// Images run side by side (one arena per thread) and the rest one at a time over all threads: one
     /// executor, reused across batch sizes, gives every image the same result as a batch of one.
+    /// Peak resident memory from /proc/self/status, whose eight-digit kilobyte counts (from 9.5 GiB) follow
+    /// the tab with no space: `bench` printed 0 B for a 13 GB run.
+    @Test func peakResidentMemoryIsReadAtEverySize() {
+        #expect(peakResidentBytes(status: "Name:\tsharesc\nVmHWM:\t   53312 kB\nVmRSS:\t   10 kB\n") == 53312 * 1024)
+        #expect(peakResidentBytes(status: "VmPeak:\t13300000 kB\nVmHWM:\t13270068 kB\n") == 13_270_068 * 1024)
+        #expect(peakResidentBytes(status: "Name:\tsharesc\n") == nil)
+        #expect((peakResidentBytes() ?? 0) > 0)
+    }
+
     @Test func imagesSideBySideMatchOneAtATime() throws {
         let compilation = try Self.compile("bottleneck.yaml", sequential: false)
         let weights = WeightInitializer.initialize(
