@@ -367,10 +367,15 @@ struct DiagnosticsTests {
             stages:
               - {block: b, repeat: 8, share: {conv1: all}}
             """
+        // At the layer, named, whose turn overflows (it was the input's line); FLOPs where only they do.
         let expected =
-            "spec.yaml:1:8: error: the MAC count is too large to count: tensors are limited to 2^40 values and counts"
-            + " to 64 bits"
+            "spec.yaml:3:14: error: the MAC count, summed up to stage1.block8.conv1, is too large to count: tensors"
+            + " are limited to 2^40 values and counts to 64 bits"
         Self.check(spec, expected)
+        Self.check(
+            spec.replacingOccurrences(of: "repeat: 8", with: "repeat: 4"),
+            "spec.yaml:3:14: error: the FLOP count (2 x MACs), summed up to stage1.block4.conv1, is too large to count:"
+                + " tensors are limited to 2^40 values and counts to 64 bits")
         let options = CompileOptions(source: .memory(["spec.yaml": spec]))
         for stage in Compiler.Stage.allCases {
             #expect(throws: CompileFailure.self, "--emit \(stage)") {

@@ -52,20 +52,31 @@ public struct CostTotals: Hashable, Sendable {
             graph.parameters.filter(\.role.isTrainable).map(\.elementCount), at: location, "the parameter count")
         buffers = try checkedSum(
             graph.parameters.filter { !$0.role.isTrainable }.map(\.elementCount), at: location, "the buffer count")
-        perUse = try checkedSum(costs.map(\.parametersPerUse), at: location, "the parameter count")
-        macs = try checkedSum(costs.map(\.macs), at: location, "the MAC count")
-        let (doubled, overflow) = macs.multipliedReportingOverflow(by: 2)
-        if overflow { throw CompileFailure(Diagnostic(at: location, .tensorTooLarge("the FLOP count"))) }
-        flops = doubled
+        // At the layer where the running total overflows, named (it was the network's first line).
+        func failure(_ what: String) -> (Int) -> Diagnostic {
+            { index in
+                let node = graph.nodes[index]
+                return Diagnostic(at: node.location, .tensorTooLarge("\(what), summed up to \(node.name),"))
+            }
+        }
+        perUse = try checkedSum(costs.map(\.parametersPerUse), failure: failure("the parameter count"))
+        macs = try checkedSum(costs.map(\.macs), failure: failure("the MAC count"))
+        flops = try checkedSum(costs.map(\.macs), times: 2, failure: failure("the FLOP count (2 x MACs)"))
     }
 }
 
 /// Sums that cannot overflow silently: a network whose totals exceed 64 bits is reported, not wrapped.
 func checkedSum(_ values: [Int], at location: Location, _ what: String) throws(CompileFailure) -> Int {
+    try checkedSum(values, failure: { _ in Diagnostic(at: location, .tensorTooLarge(what)) })
+}
+
+/// `factor` times the sum of `values`; `failure(i)` where adding the i-th overflows.
+func checkedSum(_ values: [Int], times factor: Int = 1, failure: (Int) -> Diagnostic) throws(CompileFailure) -> Int {
     var total = 0
-    for value in values {
-        let (sum, overflow) = total.addingReportingOverflow(value)
-        if overflow { throw CompileFailure(Diagnostic(at: location, .tensorTooLarge(what))) }
+    for (index, value) in values.enumerated() {
+        let (scaled, scaledOverflow) = value.multipliedReportingOverflow(by: factor)
+        let (sum, overflow) = total.addingReportingOverflow(scaled)
+        if scaledOverflow || overflow { throw CompileFailure(failure(index)) }
         total = sum
     }
     return total
