@@ -69,7 +69,7 @@ struct ReportTableTests {
         #expect(report.ties.map(\.bias) == ["stage1.shared.conv1.bias"] && report.ties[0].saved == 296)
         #expect(
             report.rendered(as: .text).contains(
-                "stage1.conv1  stage1.shared.conv1.weight + bias  4x4x3x3 + 4     3  stage1.block1-3.conv1    296"))
+                "stage1.conv1  stage1.shared.conv1.weight + bias  4x4x3x3 + 4     3    296  stage1.block1-3.conv1\n"))
         // Counts under 1,000 are not said twice (`688  688`); larger ones take their SI form.
         #expect(report.rendered(as: .text).contains("  parameters (distinct, trainable)            160\n"))
     }
