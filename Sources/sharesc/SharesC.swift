@@ -24,20 +24,7 @@ struct SharesC: ParsableCommand {
         // A write past the file size limit (`ulimit -f`) then fails with its reason, and the output file
         // is left whole, where the signal killed the process with its temporary file beside the output.
         signal(SIGXFSZ, SIG_IGN)
-        // Interrupted, a write takes its unfinished temporary file with it (the output stays as it was).
-        // The signals are unblocked too: a parent's thread that blocks them (a test runner's) passed its
-        // mask on, and Ctrl-C then did nothing.
-        var interruptions = sigset_t()
-        sigemptyset(&interruptions)
-        for interruption in [SIGINT, SIGTERM, SIGHUP] {
-            sigaddset(&interruptions, interruption)
-            signal(interruption) { number in
-                OutputFile.removeUnfinished()
-                signal(number, SIG_DFL)
-                raise(number)
-            }
-        }
-        pthread_sigmask(SIG_UNBLOCK, &interruptions, nil)
+        removeUnfinishedWritesWhenInterrupted()
         // What swift-argument-parser prints itself (help, the version) is flushed at exit: a failed
         // write there (a full disk, /dev/full) lost it and exited 0.
         atexit {
@@ -85,6 +72,23 @@ struct SharesC: ParsableCommand {
         }
     }
 
+    /// Interrupted, a write takes its unfinished temporary file with it (the output stays as it was; each
+    /// Ctrl-C left a hidden file of the output's size). The signals are unblocked too: a parent's thread
+    /// that blocks them (a test runner's) passed its mask on, and Ctrl-C then did nothing.
+    private static func removeUnfinishedWritesWhenInterrupted() {
+        var interruptions = sigset_t()
+        sigemptyset(&interruptions)
+        for interruption in [SIGINT, SIGTERM, SIGHUP] {
+            sigaddset(&interruptions, interruption)
+            signal(interruption) { number in
+                OutputFile.removeUnfinished()
+                signal(number, SIG_DFL)
+                raise(number)
+            }
+        }
+        pthread_sigmask(SIG_UNBLOCK, &interruptions, nil)
+    }
+
     /// A closed standard stream's descriptor went to the next file opened, a temporary output whose
     /// bytes a summary or an error line then ended. Each is held on a device instead: standard input on
     /// /dev/null (an empty input), standard output on /dev/full (what is printed fails as an error rather
@@ -107,7 +111,7 @@ struct SharesC: ParsableCommand {
     /// An argument that is not UTF-8 (a file name in Latin-1) reached the command with its bad bytes
     /// replaced by U+FFFD: reading said "no such file" of a file that is there, and -o wrote another name.
     private static func refuseArgumentsThatAreNotUTF8() {
-        for index in 1..<Int(CommandLine.argc) {
+        for index in stride(from: 1, to: Int(CommandLine.argc), by: 1) {  // (argc may be 0)
             guard let argument = CommandLine.unsafeArgv[index] else { continue }
             let bytes = UnsafeRawBufferPointer(start: argument, count: strlen(argument))
             guard String(validating: bytes, as: UTF8.self) == nil else { continue }

@@ -174,11 +174,5 @@ extension Report.TieRow {
 func percent(_ part: Int, of whole: Int) -> Double {
     guard whole != 0, part != 0 else { return 0 }
     let exact = Double(part) / Double(whole) * 100
-    var scale = 100.0  // two decimals, then three, ... eight
-    for _ in 2...8 {
-        let value = (exact * scale).rounded() / scale
-        if value != 0 && (abs(value) != 100 || part.magnitude == whole.magnitude) { return value }
-        scale *= 10
-    }
-    return exact
+    return Format.percentDecimals(part, of: whole, from: 2, to: 8).map { Format.rounded(exact, decimals: $0) } ?? exact
 }

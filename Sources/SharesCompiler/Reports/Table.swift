@@ -91,13 +91,27 @@ public enum Format {
     /// `>99.999999%`). The whole number of percent is grouped as counts are (`+999,900.0%`).
     static func percent(_ part: Int, of whole: Int) -> String {
         let value = whole == 0 ? 0 : Double(part) / Double(whole) * 100
-        for decimals in 1...6 {
-            let text = fixed(value, decimals: decimals)
-            let looksLikeNothing = part != 0 && !text.contains(where: { "123456789".contains($0) })
-            let looksLikeAll = part != whole && text == fixed(100, decimals: decimals)
-            if !looksLikeNothing && !looksLikeAll { return groupedWholePart(text) + "%" }
+        guard let decimals = percentDecimals(part, of: whole, from: 1, to: 6) else {
+            return value < 50 ? "<0.000001%" : part < whole ? ">99.999999%" : ">100%"
         }
-        return value < 50 ? "<0.000001%" : part < whole ? ">99.999999%" : ">100%"
+        return groupedWholePart(fixed(value, decimals: decimals)) + "%"
+    }
+
+    /// The fewest decimals, from `fewest` to `most`, at which `part / whole` in percent rounds neither
+    /// to 0 (a part that is not nothing) nor to 100 (a part that is not all of the whole); nil where none
+    /// does. The text's percentages and the JSON's take theirs from here.
+    static func percentDecimals(_ part: Int, of whole: Int, from fewest: Int, to most: Int) -> Int? {
+        let value = whole == 0 ? 0 : Double(part) / Double(whole) * 100
+        return (fewest...most).first { decimals in
+            let shown = rounded(value, decimals: decimals)
+            return (shown != 0 || part == 0) && (abs(shown) != 100 || part.magnitude == whole.magnitude)
+        }
+    }
+
+    /// `value` rounded to `decimals` decimals (half away from zero).
+    static func rounded(_ value: Double, decimals: Int) -> Double {
+        let scale = (0..<decimals).reduce(1.0) { product, _ in product * 10 }
+        return (value * scale).rounded() / scale
     }
 
     /// `-999900.0` -> `-999,900.0`; text that is not a sign, digits and a fraction (`1.2e+20`) as it is.
