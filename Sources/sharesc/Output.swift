@@ -9,9 +9,6 @@ func printError(_ text: String) {
     _ = OutputFile.writeAll(Array((text.hasSuffix("\n") ? text : text + "\n").utf8), toDescriptor: STDERR_FILENO)
 }
 
-/// Whether standard output was closed when the command started (`SharesC.holdClosedStandardStreams`).
-nonisolated(unsafe) var standardOutputWasClosed = false
-
 /// A written file's one-line summary: on standard output, but on standard error where the file is
 /// standard output itself (`-o /dev/stdout`), whose bytes the line would otherwise end.
 func emitSummary(_ summary: String, of path: String) {
@@ -28,7 +25,7 @@ func outputName(_ path: String) -> String {
 func emit(_ text: String) {
     let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
     if let reason = OutputFile.writeAll(bytes, toDescriptor: STDOUT_FILENO) {
-        printError("error: cannot write to standard output: \(standardOutputWasClosed ? "it is closed" : reason)")
+        printError("error: cannot write to standard output: \(OutputFile.standardOutputWasClosed ? "it is closed" : reason)")
         exit(1)
     }
 }

@@ -29,7 +29,7 @@ struct SharesC: ParsableCommand {
         // write there (a full disk, /dev/full) lost it and exited 0.
         atexit {
             guard fflush(nil) != 0 else { return }
-            let reason = standardOutputWasClosed ? "it is closed" : String(cString: strerror(errno))
+            let reason = OutputFile.standardOutputWasClosed ? "it is closed" : String(cString: strerror(errno))
             printError("error: cannot write to standard output: \(reason)")
             _exit(1)
         }
@@ -99,7 +99,7 @@ struct SharesC: ParsableCommand {
             (STDERR_FILENO, "/dev/null", O_WRONLY)
         ]
         for (descriptor, device, flags) in devices where fcntl(descriptor, F_GETFD) < 0 {
-            if descriptor == STDOUT_FILENO { standardOutputWasClosed = true }
+            if descriptor == STDOUT_FILENO { OutputFile.standardOutputWasClosed = true }
             let opened = open(device, flags)  // (the lowest free descriptor: this one)
             if opened >= 0 && opened != descriptor {
                 dup2(opened, descriptor)

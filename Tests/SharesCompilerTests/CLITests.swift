@@ -301,6 +301,12 @@ struct CLITests {
                 executable: "/bin/sh", in: directory)
             #expect(
                 closed.status == 1 && closed.stderr.hasSuffix("error: cannot write to standard output: it is closed\n"))
+            let dash = try Self.run(
+                ["-c", "exec \"$0\" export spec.yaml --format torch -o - >&-", Self.executable("sharesc").path],
+                executable: "/bin/sh", in: directory)
+            #expect(
+                dash.status == 1
+                    && dash.stderr.hasSuffix("<standard output>:1:1: error: cannot write to standard output: it is closed\n"))
             let whole = try Data(contentsOf: URL(fileURLWithPath: directory + "/whole.onnx"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/closed.onnx")) == whole)
         }

@@ -10,6 +10,9 @@ import Foundation
 /// as in most command-line tools (`sharesc export spec.yaml --format torch -o -`).
 public enum OutputFile {
     public static let standardOutputPath = "-"
+    /// Whether standard output was closed when the process started (the command-line tool holds its
+    /// descriptor on /dev/full then): writing to `-` fails saying so, not with /dev/full's reason.
+    nonisolated(unsafe) public static var standardOutputWasClosed = false
 
     public static func write(_ bytes: some Sequence<UInt8>, to path: String) throws(CompileFailure) {
         let data = Array(bytes)
@@ -43,7 +46,10 @@ public enum OutputFile {
         func stream(to descriptor: Int32) throws(CompileFailure) {
             try produce(Sink(descriptor: descriptor, failure: failure))
         }
-        if path == standardOutputPath { return try stream(to: STDOUT_FILENO) }
+        if path == standardOutputPath {
+            if standardOutputWasClosed { throw failure("it is closed") }
+            return try stream(to: STDOUT_FILENO)
+        }
         var status = stat(), directoryStatus = stat()
         let directory = split(path).directory
         let exists = stat(path, &status) == 0
