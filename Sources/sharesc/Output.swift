@@ -25,7 +25,8 @@ func outputName(_ path: String) -> String {
 func emit(_ text: String) {
     let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
     if let reason = OutputFile.writeAll(bytes, toDescriptor: STDOUT_FILENO) {
-        printError("error: cannot write to standard output: \(OutputFile.standardOutputWasClosed ? "it is closed" : reason)")
+        printError(
+            "error: cannot write to standard output: \(OutputFile.standardOutputWasClosed ? "it is closed" : reason)")
         exit(1)
     }
 }

@@ -306,7 +306,9 @@ struct CLITests {
                 executable: "/bin/sh", in: directory)
             #expect(
                 dash.status == 1
-                    && dash.stderr.hasSuffix("<standard output>:1:1: error: cannot write to standard output: it is closed\n"))
+                    && dash.stderr.hasSuffix(
+                        "<standard output>:1:1: error: cannot write to standard output: it is closed\n")
+            )
             let whole = try Data(contentsOf: URL(fileURLWithPath: directory + "/whole.onnx"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/closed.onnx")) == whole)
         }
@@ -400,6 +402,30 @@ struct CLITests {
             #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
             #expect(
                 try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["link.bin", "target.bin"])
+        }
+    }
+
+    /// A symbolic link to a file not yet made is written through (as a shell's `>` does), making the
+    /// file it names, where the output took the link's place; through a chain of links too.
+    @Test func outputsMakeTheFileADanglingLinkNames() throws {
+        try Self.withScratchDirectory("out") { directory in
+            try FileManager.default.createDirectory(atPath: directory + "/runs", withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(
+                atPath: directory + "/latest.bin", withDestinationPath: "last.bin")
+            try FileManager.default.createSymbolicLink(
+                atPath: directory + "/last.bin", withDestinationPath: "runs/7.bin")
+            try OutputFile.write(Array("new".utf8), to: directory + "/latest.bin")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: directory + "/latest.bin") == "last.bin")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: directory + "/last.bin") == "runs/7.bin")
+            #expect(try String(contentsOfFile: directory + "/runs/7.bin", encoding: .utf8) == "new")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/runs") == ["7.bin"])
+            // A link into a directory that does not exist fails, naming the directory, and stays a link.
+            try FileManager.default.createSymbolicLink(
+                atPath: directory + "/lost.bin", withDestinationPath: "gone/x.bin")
+            #expect(throws: CompileFailure.self) {
+                try OutputFile.write(Array("new".utf8), to: directory + "/lost.bin")
+            }
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: directory + "/lost.bin") == "gone/x.bin")
         }
     }
 

@@ -50,6 +50,9 @@ public enum OutputFile {
             if standardOutputWasClosed { throw failure("it is closed") }
             return try stream(to: STDOUT_FILENO)
         }
+        // A symbolic link that names no file yet is written through, making the file it names (as a
+        // shell's `>` does), where the file written took the link's place.
+        let path = danglingLinkTarget(path) ?? path
         var status = stat(), directoryStatus = stat()
         let directory = split(path).directory
         let exists = stat(path, &status) == 0
@@ -155,6 +158,25 @@ public enum OutputFile {
 
     /// `path` as the directory before its last '/' ("" where it has none) and the name after it.
     /// (Foundation's `deletingLastPathComponent` traps on a name of one character.)
+    /// Where a symbolic link that names nothing yet points (through further links to nothing, up to
+    /// 32); nil for any other path, and for a loop of links.
+    static func danglingLinkTarget(_ path: String) -> String? {
+        var status = stat(), current = path
+        guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFLNK, stat(path, &status) != 0 else {
+            return nil
+        }
+        for _ in 0..<32 {
+            var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
+            let count = buffer.withUnsafeMutableBytes { readlink(current, $0.baseAddress!, $0.count) }
+            guard count > 0 else { return nil }
+            let destination = String(decoding: buffer[..<count], as: UTF8.self), directory = split(current).directory
+            current = destination.hasPrefix("/") || directory.isEmpty ? destination : directory + "/" + destination
+            guard lstat(current, &status) == 0 else { return current }  // nothing there: the file to make
+            guard status.st_mode & S_IFMT == S_IFLNK else { return nil }
+        }
+        return nil
+    }
+
     static func split(_ path: String) -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return ("", path) }
         return (slash == path.startIndex ? "/" : String(path[..<slash]), String(path[path.index(after: slash)...]))
