@@ -64,6 +64,7 @@ public enum Compiler {
         let spec = try SpecLoader.load(path: path, source: options.source, overrides: overrides)
         try SpecValidator.validate(spec)
         var (graph, warnings) = try Lowering.lower(spec, warnAboutTies: !options.sequential)
+        warnings = UnusedNames.warnings(in: spec) + warnings
         if options.sequential { graph = Untie.run(graph) }
         let problems = Verifier.problems(in: graph)
         guard problems.isEmpty else {

@@ -1200,6 +1200,38 @@ struct DiagnosticsTests {
         #expect(compilation.graph.ties.isEmpty)
     }
 
+    /// A misspelt variable in a spec that extends another, and a block argument none of the block's
+    /// layers reads (a stage's stride then strode nothing), changed nothing and said nothing: warnings,
+    /// with the name meant and the stage that sets the argument. The names that are read warn of nothing.
+    @Test func unusedVariablesAndBlockArgumentsAreWarnings() throws {
+        let base = """
+            input: [3, 8, 8]
+            vars: {classes: 10, width: 4}
+            blocks:
+              plain:
+                args: {width: required, stride: 1}
+                body: [{conv: {out: $width, kernel: 3, pad: 1}}]
+                merge: none
+            stages: [{block: plain, width: $width}, {block: plain, width: 8, stride: 2}]
+            head: [global_avgpool, {linear: {out: $classes}}]
+
+            """
+        let compilation = try compileInMemory(
+            Self.files("extends: base.yaml\nvars: {clases: 100, depth: 3}\n", ["base.yaml": base]))
+        #expect(
+            compilation.warnings.map(\.rendered) == [
+                """
+                base.yaml:5:29: warning: block 'plain' takes the argument 'stride', but none of its layers reads $stride, so setting it changes nothing
+                base.yaml:8:74: note: stage 'stage2' sets it here
+                """,
+                "spec.yaml:2:8: warning: variable 'clases' is never used: no expression reads $clases; did you mean 'classes'?",
+                "spec.yaml:2:21: warning: variable 'depth' is never used: no expression reads $depth"
+            ])
+        #expect(
+            try compileInMemory(Self.files(base.replacingOccurrences(of: "pad: 1", with: "pad: 1, stride: $stride")))
+                .warnings.isEmpty)
+    }
+
     /// Stochastic depth outside a block's body has no residual branch to drop (the PyTorch export makes
     /// it an identity): a warning where it is written, not silence.
     @Test func stochasticDepthOutsideABodyIsAWarning() throws {

@@ -66,13 +66,21 @@ struct SpecPrinterTests {
         // The printed spec holds the `--set` values, so it compiles without overrides to record.
         var expected = original.report
         expected.overrides = []
+        // Warnings are compared by message below: the printed spec has its own lines, and declares only
+        // the variables its text reads, so one that nothing read is gone, and so is the warning about it.
+        expected.warnings = []
+        var printedReport = again.report
+        printedReport.warnings = []
+        func printable(_ message: String) -> Bool {
+            !(message.hasPrefix("variable '") && message.contains("never used"))
+        }
         for format in ReportFormat.allCases {
             // Only the `spec` line (the file compiled) may differ.
             #expect(
-                again.report.rendered(as: format).replacingOccurrences(of: file, with: original.spec.path)
+                printedReport.rendered(as: format).replacingOccurrences(of: file, with: original.spec.path)
                     == expected.rendered(as: format))
         }
-        #expect(again.warnings.map(\.message) == original.warnings.map(\.message))
+        #expect(again.warnings.map(\.message) == original.warnings.map(\.message).filter(printable))
         // Reprinting what was printed gives the same text, but for the header comment (the printed spec has no
         // variables left to list) and the file name in JSON's description.
         let reprinted = printed.hasPrefix("{") ? SpecPrinter.json(again.spec) : SpecPrinter.yaml(again.spec)

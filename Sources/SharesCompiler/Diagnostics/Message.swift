@@ -69,6 +69,9 @@ public enum Message: Error, Hashable, Sendable {
     case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
+    case unusedVariable(String, known: [String])
+    case unusedBlockArgument(block: String, argument: String)
+    case argumentSetByStage(String)
     case stochasticDepthOutsideBody(place: String)
     case stochasticDepthBeforeOffset(block: String, layer: String)
     case offsetLayer(String)
@@ -260,6 +263,14 @@ public enum Message: Error, Hashable, Sendable {
             return "'\(name)' names the block's residual merge; choose another layer name"
         case .badVariableName(let name):
             return "variable name '\(name)' must be letters, digits and '_', starting with a letter or '_'"
+        case .unusedVariable(let name, let known):
+            return "variable '\(name)' is never used: no expression reads $\(name)"
+                + Suggestion.clause(for: name, among: known)
+        case .unusedBlockArgument(let block, let argument):
+            return
+                "block '\(block)' takes the argument '\(argument)', but none of its layers reads $\(argument), so setting it changes nothing"
+        case .argumentSetByStage(let stage):
+            return "stage '\(stage)' sets it here"
         case .stochasticDepthOutsideBody(let place):
             return
                 "stochastic_depth in \(place) does nothing: it drops a block's residual branch, so it belongs at the end of a block's body"
@@ -312,7 +323,7 @@ public enum Message: Error, Hashable, Sendable {
         case .previousDefinition: return "previous definition is here"
         case .weightsCorrupt(let detail): return "not a valid safetensors file: \(detail)"
         case .weightsDtype(let name, let dtype):
-            return "tensor '\(name)' is \(dtype); expected F32 (float32), or F16 or BF16 (converted to float32)"
+            return "tensor '\(name)' is \(dtype); expected F32 (float32), or F16, BF16 or F64 (converted to float32)"
         case .weightMissing(let name, let shape): return "missing tensor '\(name)' of shape \(Message.shape(shape))"
         case .weightUnexpected(let name): return "tensor '\(name)' is not a parameter of this network"
         case .weightShape(let name, let expected, let found):
@@ -338,7 +349,8 @@ public enum Message: Error, Hashable, Sendable {
             return "ignored 'n_averaged' (an AveragedModel's count of averaged models, not a weight)"
         case .weightsConverted(let count, let dtypes):
             return
-                "converted \(count) tensor\(count == 1 ? "" : "s") from \(dtypes.joined(separator: " and ")) to float32"
+                "converted \(count) tensor\(count == 1 ? "" : "s") from "
+                + "\(dtypes.dropLast().joined(separator: ", "))\(dtypes.count > 1 ? " and " : "")\(dtypes.last ?? "") to float32"
         case .weightsPrefixStripped(let prefix, let wrapper):
             return "stripped the prefix '\(prefix)' from every tensor name (\(wrapper))"
         case .onnxTooLarge(let bytes):

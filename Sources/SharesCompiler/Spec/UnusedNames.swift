@@ -1,0 +1,74 @@
+/// Names a spec declares and nothing reads: a variable no expression uses, and an argument of a block
+/// (one that a stage uses) that none of its layers uses. Each is legal, and each is how a mistake
+/// looks: a misspelt variable in a spec that extends another (`vars: {clases: 100}`) changed nothing
+/// and said nothing, and a stage's `stride: 2` strode nothing where the block's layers did not read
+/// `$stride`. Warnings, with the names meant where one is close.
+enum UnusedNames {
+    static func warnings(in spec: Spec) -> [Diagnostic] {
+        var globalUses = Set<String>()
+        var unused: [String: Set<String>] = [:]  // by block: the arguments none of its layers reads
+        var globalExpressions: [Expression] =
+            spec.variables.values.map(\.value.value) + spec.input.value.map(\.value)
+            + (spec.stem + spec.head).flatMap(\.expressions)
+        for stage in spec.stages {
+            globalExpressions +=
+                ([stage.repeatCount] + (stage.stride.map { [$0] } ?? []) + stage.arguments.map(\.value))
+                .map(\.value)
+        }
+        func names(_ expressions: [Expression]) -> Set<String> { Set(expressions.flatMap { $0.variables.map(\.0) }) }
+        for (name, template) in spec.blocks {
+            let declared = Set(template.parameters.map(\.name))
+            // A default reads the stage's argument of that name where the stage gives it, else the global.
+            let inDefaults = names(template.parameters.compactMap(\.defaultValue?.value))
+            let inLayers = names(template.layers.flatMap(\.expressions))
+            unused[name] = declared.subtracting(inDefaults).subtracting(inLayers)
+            globalUses.formUnion(inDefaults)
+            globalUses.formUnion(inLayers.subtracting(declared))
+        }
+        globalUses.formUnion(names(globalExpressions))
+        var warnings: [Diagnostic] = []
+        let variables = spec.variables.keys.sorted()
+        for name in variables where !globalUses.contains(name) {
+            let declaration = spec.variables[name]!
+            warnings.append(
+                Diagnostic(
+                    .warning, at: declaration.location,
+                    .unusedVariable(name, known: variables.filter(globalUses.contains))))
+        }
+        for name in Set(spec.stages.map(\.block.value)).sorted() {
+            guard let template = spec.blocks[name], let arguments = unused[name] else { continue }
+            for parameter in template.parameters where arguments.contains(parameter.name) {
+                let setting = spec.stages.filter { $0.block.value == name && $0.sets(parameter.name) }
+                warnings.append(
+                    Diagnostic(
+                        .warning, at: parameter.location, .unusedBlockArgument(block: name, argument: parameter.name),
+                        notes: setting.prefix(3).map { stage in
+                            let place =
+                                stage.arguments.first { $0.name.value == parameter.name }?.name.location
+                                ?? stage.stride?.location ?? stage.location
+                            return Diagnostic.note(at: place, .argumentSetByStage(stage.name.value))
+                        }))
+            }
+        }
+        return warnings.sorted { $0.location < $1.location }
+    }
+}
+
+extension LayerSpec {
+    /// The expressions among its arguments.
+    var expressions: [Expression] {
+        arguments.values.compactMap { argument in
+            if case .expression(let expression) = argument.value { return expression }
+            return nil
+        }
+    }
+}
+
+extension BlockTemplate {
+    /// Every layer: pre, body, shortcut (where it has layers) and post.
+    var layers: [LayerSpec] {
+        var shortcut: [LayerSpec] = []
+        if case .projection(let layers, _) = self.shortcut { shortcut = layers }
+        return pre + body + shortcut + post
+    }
+}
