@@ -1,6 +1,6 @@
 """Train a network exported by `sharesc export SPEC -o model.py`, on one device or many.
 
-    python3 train.py model.py --dataset digits                      # CPU, offline, a minute
+    python3 train.py model.py --dataset digits --epochs 30          # CPU, offline, about 90 s
     python3 train.py model.py --dataset cifar10 --data ~/data      # one GPU (torchvision needed)
     torchrun --nproc_per_node=8 train.py model.py --dataset cifar100 --data ~/data
     torchrun --nproc_per_node=8 train.py model.py --dataset cifar100 --data ~/data --fsdp
@@ -141,15 +141,29 @@ def shard(model: nn.Module) -> nn.Module:
     return fully_shard(model)
 
 
-def load_checkpoint(path: pathlib.Path) -> dict[str, torch.Tensor]:
-    """A safetensors file under the model's own names: the prefix of a wrapped model's checkpoint
-    (DistributedDataParallel's `module.`, torch.compile's `_orig_mod.`, in either order) is stripped, as
-    sharesc strips it."""
-    state = load_file(path)
-    wrappers = ("module.", "_orig_mod.")
-    while state and (prefix := next((p for p in wrappers if all(name.startswith(p) for name in state)), None)):
-        state = {name.removeprefix(prefix): tensor for name, tensor in state.items()}
-    return state
+def load_checkpoint(path: pathlib.Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """A safetensors file under the model's own names, read as sharesc reads it: an AveragedModel's
+    `n_averaged` dropped, and a prefix on every name stripped (DistributedDataParallel's or
+    AveragedModel's `module.`, torch.compile's `_orig_mod.`, a training framework's `model.`, in any
+    order) while that makes more of the names the model's; if none is the model's even then, the names
+    stay as the file has them, for load_state_dict to list."""
+    original = load_file(path)
+    original.pop("n_averaged", None)
+    names = set(model.state_dict())
+
+    def known(state):
+        return sum(name in names for name in state)
+
+    state = original
+    for _ in range(4):  # DDP, torch.compile and an average make three wrappers
+        prefix = next(iter(state), "").split(".", 1)[0] + "."
+        if not state or not all(name.startswith(prefix) and name != prefix for name in state):
+            break
+        stripped = {name.removeprefix(prefix): tensor for name, tensor in state.items()}
+        if known(stripped) <= known(state) and known(state) > 0:
+            break
+        state = stripped
+    return state if known(state) > 0 else original
 
 
 def state_dict_for_sharesc(model: nn.Module, sharded: bool) -> dict[str, torch.Tensor]:
@@ -188,6 +202,15 @@ def run_epoch(model, loader, optimizer, scaler, args, env, train: bool):
     return loss_sum / max(seen, 1), correct / max(seen, 1)
 
 
+def share_rank0_buffers(model):
+    """Every process's buffers (batchnorm's running statistics) made rank 0's. FSDP shards the
+    parameters but leaves each process its own buffers, which without SyncBatchNorm (on CPUs) drift
+    apart; the checkpoint holds rank 0's, so the test pass (each process its share of the test set) must
+    run with them to measure the checkpoint. DDP does the same before every forward pass."""
+    for buffer in model.buffers():
+        dist.broadcast(buffer.data, 0)
+
+
 def ranks_agree(model, env) -> float:
     """The largest difference between this process's parameters and rank 0's, over all processes."""
     flat = torch.cat([p.detach().flatten().double() for p in model.parameters()])
@@ -205,7 +228,7 @@ def main():
     torch.manual_seed(args.seed)
     model = generated.create_model()
     if args.weights:
-        model.load_state_dict(load_checkpoint(args.weights))  # `sharesc init` files too: PyTorch adds the batchnorm counters
+        model.load_state_dict(load_checkpoint(args.weights, model))  # `sharesc init` files too: PyTorch adds the batchnorm counters
     parameters = sum(p.numel() for p in model.parameters())  # a tied weight is one Parameter: counted once
 
     if args.dataset == "digits":
@@ -251,6 +274,8 @@ def main():
             train_sampler.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_accuracy = run_epoch(model, train_loader, optimizer, scaler, args, env, train=True)
+        if sharded:
+            share_rank0_buffers(model)
         test_loss, test_accuracy = run_epoch(model, test_loader, optimizer, scaler, args, env, train=False)
         schedule.step()
         elapsed = time.perf_counter() - start

@@ -148,12 +148,35 @@ struct PyTorchWeightTests {
         tensors.append(("stage1.block1.bn1.step", "I64", [], Self.bytes([Int64(1)])))
         #expect(
             loadError(Self.file(tensors))
-                == "tensor 'stage1.block1.bn1.step' is I64; expected F32 (float32), or F16 or BF16 (converted to float32)"
+                == "tensor 'stage1.block1.bn1.step' is I64; expected F32 (float32), or F16, BF16 or F64 (converted to float32)"
         )
-        tensors.removeLast()
-        tensors[0].dtype = "F64"
-        tensors[0].bytes += tensors[0].bytes
-        #expect(loadError(Self.file(tensors)).hasPrefix("tensor '\(graph.parameters[0].name)' is F64; expected F32"))
+        tensors[tensors.count - 1].dtype = "I32"
+        tensors[tensors.count - 1].bytes = Self.bytes([Int32(1)])
+        #expect(loadError(Self.file(tensors)).hasPrefix("tensor 'stage1.block1.bn1.step' is I32; expected F32"))
+    }
+
+    /// A counter saved as int32 (or any type) is ignored like an int64 one; float64 weights (`.double()`)
+    /// are read rounded to float32, as PyTorch's `.float()` rounds them, and said so.
+    @Test func int32CountersAndFloat64WeightsAreRead() throws {
+        let weights = WeightInitializer.initialize(graph)
+        let tensors = stateDict(weights).map { tensor in
+            var tensor = tensor
+            if tensor.dtype == "I64" {
+                (tensor.dtype, tensor.bytes) = ("I32", Self.bytes([Int32(391)]))
+            } else {
+                let values = tensor.bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                (tensor.dtype, tensor.bytes) = ("F64", Self.bytes(values.map { Double($0) }))
+            }
+            return tensor
+        }
+        let (loaded, notes) = try load(Self.file(tensors))
+        #expect(loaded == weights)
+        let counters = graph.parameters.filter { $0.role == .bnMean }.count
+        #expect(
+            notes == [
+                "w.safetensors:1:1: note: ignored \(counters) num_batches_tracked tensors (PyTorch's batchnorm step counters, not weights)",
+                "w.safetensors:1:1: note: converted \(graph.parameters.count) tensors from F64 to float32"
+            ])
     }
 
     @Test func aPrefixOnSomeNamesIsNotStripped() {

@@ -127,8 +127,8 @@ struct WeightTests {
                 "the header claims 18446744073709551615 bytes"))
         #expect(
             loadError(
-                file(#"{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
-                == "w.safetensors:1:1: error: tensor 'a' is F64; expected F32 (float32), or F16 or BF16 (converted to float32)"
+                file(#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#, data: Array(repeating: 0, count: 8)))
+                == "w.safetensors:1:1: error: tensor 'a' is U8; expected F32 (float32), or F16, BF16 or F64 (converted to float32)"
         )
         #expect(
             loadError(file(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]))

@@ -63,24 +63,36 @@ def test_a_ddp_prefixed_state_dict_runs_with_a_note(stepped, sharesc):
     assert_close(sharesc.forward(SPEC, path, stepped["probe"]), torch_output(stepped["model"], stepped["probe"]))
 
 
-def test_a_wrapped_models_checkpoint_loads_in_the_module_once_its_prefix_is_stripped(stepped, sharesc):
-    """A checkpoint of a wrapped model (torch.compile over DDP) fits the exported module without its prefix:
+def train_example():
+    """Examples/train/train.py as a module, for its functions."""
+    spec = importlib.util.spec_from_file_location("train_example", TRAIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("wrapper", ["compiled-ddp", "framework", "averaged"])
+def test_a_wrapped_models_checkpoint_loads_in_the_module_once_its_prefix_is_stripped(stepped, sharesc, wrapper):
+    """A checkpoint of a wrapped model (torch.compile over DDP, a training framework's `model.`, an
+    AveragedModel's `module.` beside its `n_averaged`) fits the exported module without its prefix:
     export --weights says so (it said the file fit load_state_dict, which refuses the prefixed names), and
-    train.py --weights strips it."""
-    path = stepped["directory"] / "compiled-ddp.safetensors"
-    save_file({"_orig_mod.module." + k: v for k, v in stepped["state"].items()}, path)
+    train.py --weights strips it as sharesc does (it stripped only DDP's and torch.compile's, and no prefix
+    where a name lacked it, as `n_averaged` does)."""
+    prefix = {"compiled-ddp": "_orig_mod.module.", "framework": "model.", "averaged": "module."}[wrapper]
+    state = {prefix + k: v for k, v in stepped["state"].items()}
+    if wrapper == "averaged":
+        state["n_averaged"] = torch.tensor(3)
+    path = stepped["directory"] / f"{wrapper}.safetensors"
+    save_file(state, path)
     result = sharesc.call("export", SPEC, "-o", str(stepped["directory"] / "again.py"), "--weights", str(path))
     assert result.returncode == 0, result.stderr
-    assert f"{path} fits it without the prefix '_orig_mod.module.' (strip it for load_state_dict" in result.stdout
-    spec = importlib.util.spec_from_file_location("train_example", TRAIN)
-    train_example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_example)
+    assert f"{path} fits it without the prefix '{prefix}' (strip it for load_state_dict" in result.stdout
     model = stepped["module"].create_model()
-    model.load_state_dict(train_example.load_checkpoint(path))
+    model.load_state_dict(train_example().load_checkpoint(path, model))
     assert_close(torch_output(model, stepped["probe"]), torch_output(stepped["model"], stepped["probe"]))
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["F16", "BF16"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64], ids=["F16", "BF16", "F64"])
 def test_half_precision_weights_are_read_as_float32(stepped, sharesc, dtype):
     half = {k: v.to(dtype) if v.is_floating_point() else v for k, v in stepped["state"].items()}
     path = stepped["directory"] / f"{dtype}.safetensors"
@@ -186,6 +198,16 @@ def test_two_processes_sharded_with_fsdp(sharesc, tmp_path, spec):
     trained.load_state_dict(load_file(checkpoint))
     probe = np.random.default_rng(4).standard_normal((2, *module.INPUT_SHAPE)).astype(np.float32)
     assert_close(sharesc.forward(spec, checkpoint, probe), torch_output(trained, probe))
+    # The test loss printed is the checkpoint's: each process tested with its own batchnorm statistics,
+    # where the checkpoint holds rank 0's. Over the test set as two processes' samplers split it (the
+    # first sample repeated where the count is odd).
+    _, test_set, _ = train_example().digits(module.INPUT_SHAPE)
+    order = list(range(len(test_set))) + list(range(len(test_set) % 2))
+    images, labels = test_set[order]
+    with torch.no_grad():
+        loss = F.cross_entropy(trained.eval()(images), labels).item()
+    recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"][-1]["test_loss"]
+    assert abs(recorded - loss) <= 1e-4 * abs(loss), (recorded, loss)
 
 
 MODERN = ["mobilenet-small", "efficientnet-small", "regnet-small", "convnext-small", "resnext-small", "modern-corners"]

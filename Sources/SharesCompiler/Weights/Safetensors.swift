@@ -59,15 +59,18 @@ public enum Safetensors {
 
     /// The element types sharesc reads.
     public enum DType: String, Sendable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64"
+        case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32"
 
         var size: Int {
             switch self {
-            case .f32: return 4
+            case .f32, .i32: return 4
             case .f16, .bf16: return 2
-            case .i64: return 8
+            case .f64, .i64: return 8
             }
         }
+
+        /// Whether it is a type of integers, which only step counters have.
+        var isInteger: Bool { self == .i64 || self == .i32 }
     }
 
     /// A tensor's entry in the header: its element type, and where its data lies relative to the data section.
@@ -154,8 +157,8 @@ public enum Safetensors {
             else {
                 throw fail(.weightsCorrupt("tensor '\(name)' lacks a valid dtype, shape or data_offsets"))
             }
-            // int64 only as a step counter: any other int64 tensor is not a weight sharesc can use.
-            guard let type = DType(rawValue: dtype), type != .i64 || isBatchCounter(name) || name == averagedCount
+            // Integers only as a step counter: any other integer tensor is not a weight sharesc can use.
+            guard let type = DType(rawValue: dtype), !type.isInteger || isBatchCounter(name) || name == averagedCount
             else {
                 throw fail(.weightsDtype(name: name, dtype: dtype))
             }
@@ -279,11 +282,16 @@ public enum Safetensors {
             halves.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
             // bfloat16 is the top half of a float32; float16 is widened field by field.
             return dtype == .bf16 ? halves.map { Float(bitPattern: UInt32($0) << 16) } : halves.map(float16)
-        case .i64:
-            var values = [Int64](repeating: 0, count: bytes.count / 8)
-            values.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
-            return values.map { Float($0) }
+        case .f64: return values(bytes, as: Double.self).map { Float($0) }  // rounded, as PyTorch's .float()
+        case .i64: return values(bytes, as: Int64.self).map { Float($0) }
+        case .i32: return values(bytes, as: Int32.self).map { Float($0) }
         }
+    }
+
+    private static func values<T: BitwiseCopyable & Numeric>(_ bytes: ArraySlice<UInt8>, as: T.Type) -> [T] {
+        var values = [T](repeating: 0, count: bytes.count / MemoryLayout<T>.size)
+        values.withUnsafeMutableBytes { target in bytes.withUnsafeBytes { target.copyMemory(from: $0) } }
+        return values
     }
 
     /// IEEE half precision to single, exactly (subnormals, infinities and NaN included).

@@ -262,10 +262,11 @@ extension Safetensors.Header {
             adapted.entries.removeAll { Safetensors.isBatchCounter($0.name) }
             notes.append(Diagnostic(.note, at: at, .weightsBatchCountersIgnored(count: counters)))
         }
-        let converted = adapted.entries.filter { $0.dtype == .f16 || $0.dtype == .bf16 }
+        let converted = adapted.entries.filter { $0.dtype != .f32 }
         if !converted.isEmpty {
-            let dtypes = [Safetensors.DType.f16, .bf16].filter { type in converted.contains { $0.dtype == type } }.map(
-                \.rawValue)
+            let dtypes = [Safetensors.DType.f16, .bf16, .f64].filter { type in converted.contains { $0.dtype == type } }
+                .map(
+                    \.rawValue)
             notes.append(Diagnostic(.note, at: at, .weightsConverted(count: converted.count, dtypes: dtypes)))
         }
         return (adapted, notes)
