@@ -179,6 +179,34 @@ struct PyTorchWeightTests {
             ])
     }
 
+    /// A checkpoint of the other variant's PyTorch export carries no metadata: its names alone tell
+    /// (every tied weight once per use, or once for all), and the first error says which variant it is
+    /// and what to add, where a page of missing and unexpected tensors said nothing of it.
+    @Test func aCheckpointOfTheOtherVariantIsNamedSo() throws {
+        let sequential = Untie.run(graph)
+        let sharedFile = Self.file(stateDict(WeightInitializer.initialize(graph)))
+        let sequentialFile = Self.file(stateDict(WeightInitializer.initialize(sequential), of: sequential))
+        func firstError(_ bytes: [UInt8], for network: Graph) -> String? {
+            do {
+                _ = try load(bytes, for: network)
+                return nil
+            } catch {
+                return error.diagnostics.first { $0.severity == .error }?.message
+            }
+        }
+        #expect(
+            firstError(sequentialFile, for: graph)
+                == "the file holds the weights of the sequential variant of '\(graph.network)', and this is its shared variant; add --sequential"
+        )
+        #expect(
+            firstError(sharedFile, for: sequential)
+                == "the file holds the weights of the shared variant of '\(graph.network)', and this is its sequential variant; leave out --sequential"
+        )
+        // A file of neither variant gets no such error.
+        let other = Self.file(Array(stateDict(WeightInitializer.initialize(graph)).dropFirst()))
+        #expect(firstError(other, for: graph)?.hasPrefix("missing tensor") == true)
+    }
+
     @Test func aPrefixOnSomeNamesIsNotStripped() {
         var tensors = stateDict(WeightInitializer.initialize(graph), prefix: "module.")
         tensors[0].name.removeFirst("module.".count)

@@ -25,6 +25,8 @@ public struct Parameter: Hashable, Sendable {
     public var role: Role
     /// The tie group this parameter belongs to, if it is shared.
     public var tie: String?
+    /// In the sequential variant, the name of the tied parameter this per-use copy stands for.
+    public var untiedFrom: String? = nil
 
     public var elementCount: Int { shape.reduce(1, *) }
 }

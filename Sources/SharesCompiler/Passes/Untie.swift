@@ -8,15 +8,16 @@ public enum Untie {
         result.parameters = []
         var renumbered: [ParameterID: ParameterID] = [:]
 
-        func add(_ parameter: Parameter, name: String) -> ParameterID {
+        func add(_ parameter: Parameter, name: String, untiedFrom: String? = nil) -> ParameterID {
             let id = ParameterID(result.parameters.count)
             result.parameters.append(
-                Parameter(id: id, name: name, shape: parameter.shape, role: parameter.role, tie: nil))
+                Parameter(
+                    id: id, name: name, shape: parameter.shape, role: parameter.role, tie: nil, untiedFrom: untiedFrom))
             return id
         }
         func remap(_ id: ParameterID, node: GraphNode, suffix: String) -> ParameterID {
             let parameter = graph[id]
-            if parameter.tie != nil { return add(parameter, name: node.name + suffix) }
+            if parameter.tie != nil { return add(parameter, name: node.name + suffix, untiedFrom: parameter.name) }
             if let existing = renumbered[id] { return existing }
             let new = add(parameter, name: parameter.name)
             renumbered[id] = new
@@ -60,5 +61,20 @@ public enum Untie {
             }
         }
         return result
+    }
+}
+
+extension Graph {
+    /// The network's other variant, by the names of its parameters in order: the sequential one for the
+    /// shared variant, the shared one for the sequential; nil for a network without ties. How a
+    /// weights file of the other variant is recognized.
+    public func otherVariant() -> (variant: Variant, names: [String])? {
+        switch variant {
+        case .untied: return nil
+        case .shared: return (.sequential, Untie.run(self).parameters.map(\.name))
+        case .sequential:
+            var seen = Set<String>()
+            return (.shared, parameters.map { $0.untiedFrom ?? $0.name }.filter { seen.insert($0).inserted })
+        }
     }
 }

@@ -134,7 +134,9 @@ public final class WeightFileReader: WeightProvider {
     /// Opens a weights file for a network (`notes` says what was adapted from a PyTorch checkpoint).
     public convenience init(path: String, for graph: Graph) throws(CompileFailure) {
         try self.init(path: path)
-        try expect(graph.parameters.map { ($0.name, $0.shape) }, of: (graph.network, graph.variant.rawValue))
+        try expect(
+            graph.parameters.map { ($0.name, $0.shape) }, of: (graph.network, graph.variant.rawValue),
+            otherVariant: { graph.otherVariant().map { ($0.variant.rawValue, $0.names) } })
     }
 
     /// Binds the expected parameters, in order, to the file's tensors, as adapted from a PyTorch
@@ -142,9 +144,13 @@ public final class WeightFileReader: WeightProvider {
     /// adapted (a stripped prefix explains the names the errors give), and after one error that says
     /// which network and variant the file holds, where sharesc wrote it for another (the names alone
     /// were dozens of errors with no hint).
-    public func expect(_ expected: [(name: String, shape: [Int])], of network: (name: String, variant: String)? = nil)
-        throws(CompileFailure)
-    {
+    /// `otherVariant` gives the variant and parameter names of the network's other variant: a file
+    /// whose names are all of those (a PyTorch checkpoint of the other export, which carries no
+    /// metadata) gets the same error.
+    public func expect(
+        _ expected: [(name: String, shape: [Int])], of network: (name: String, variant: String)? = nil,
+        otherVariant: (() -> (variant: String, names: [String])?)? = nil
+    ) throws(CompileFailure) {
         (header, notes) = header.adaptedFromPyTorch(expecting: Set(expected.map(\.name)), path: path)
         do {
             let order = try WeightFile.match(header.entries.map { ($0.name, $0.shape) }, to: expected, path: path)
@@ -162,6 +168,17 @@ public final class WeightFileReader: WeightProvider {
                         at: Location(file: path, line: 1, column: 1),
                         .weightsOfAnotherNetwork(
                             network: writtenFor, variant: variant, expected: network.name,
+                            expectedVariant: network.variant))
+                ]
+            }
+            if identity.isEmpty, let network, let other = otherVariant?(),
+                Set(other.names) == Set(header.entries.map(\.name))
+            {
+                identity = [
+                    Diagnostic(
+                        at: Location(file: path, line: 1, column: 1),
+                        .weightsOfAnotherNetwork(
+                            network: network.name, variant: other.variant, expected: network.name,
                             expectedVariant: network.variant))
                 ]
             }
