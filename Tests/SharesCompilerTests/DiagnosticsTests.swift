@@ -927,6 +927,18 @@ struct DiagnosticsTests {
             """)
     }
 
+    /// An argument the block does not take beside one it needs, a typo apart: one error about the pair,
+    /// where two said "needs 'widht'" and "did you mean 'widht'?" (advice to misspell the stage too).
+    @Test func aMisspeltBlockArgumentIsOneErrorAboutThePair() {
+        Self.check(
+            "input: [3, 8, 8]\nblocks:\n  b:\n    args: {widht: required}\n    body: [{conv: {out: $widht, kernel: 1}}]\n"
+                + "    merge: none\nstages: [{block: b, width: 4}]\n",
+            """
+            spec.yaml:7:21: error: the stage gives 'width', which block 'b' does not take, and not 'widht', which it needs: one of the two names is misspelt
+            spec.yaml:4:12: note: argument 'widht' declared here
+            """)
+    }
+
     @Test func missingRequiredBlockArgument() {
         Self.check(
             "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, repeat: 2}\n",

@@ -51,6 +51,7 @@ public enum Message: Error, Hashable, Sendable {
     case unknownBlockArgument(String, block: String, known: [String])
     case unknownStageKey(String, found: String)
     case missingBlockArgument(String, block: String)
+    case misspeltBlockArgument(given: String, declared: String, block: String)
     case reservedArgument(String)
     case builtinArgument(String)
     case strideWithoutParameter(block: String)
@@ -221,6 +222,9 @@ public enum Message: Error, Hashable, Sendable {
                 "unknown key '\(name)' in a stage: not a stage key (\(SpecParser.stageKeys.joined(separator: ", "))), nor a block argument, whose value would be a number or expression, not \(found)"
                 + Suggestion.clause(for: name, among: SpecParser.stageKeys)
         case .missingBlockArgument(let name, let block): return "block '\(block)' needs the argument '\(name)'"
+        case .misspeltBlockArgument(let given, let declared, let block):
+            return
+                "the stage gives '\(given)', which block '\(block)' does not take, and not '\(declared)', which it needs: one of the two names is misspelt"
         case .reservedArgument(let name): return "'\(name)' is a stage key and cannot be a block argument"
         case .builtinArgument(let name):
             return

@@ -130,27 +130,35 @@ enum SpecValidator {
     private static func checkArguments(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink)
     {
         let known = template.parameters.map(\.name)
-        for argument in stage.arguments {
-            if !known.contains(argument.name.value) {
+        let blockNote = Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))
+        var missing = template.parameters.filter { $0.defaultValue == nil && !stage.sets($0.name) }
+        for argument in stage.arguments where !known.contains(argument.name.value) {
+            // Beside an argument the block needs and does not get, a typo away: one error about the pair,
+            // which does not say which to change (alone, each error advised the wrong one half the time:
+            // "did you mean 'widht'?" where the declaration was misspelt).
+            if let index = missing.firstIndex(where: {
+                !Suggestion.closest(to: argument.name.value, among: [$0.name]).isEmpty
+            }) {
+                let parameter = missing.remove(at: index)
                 sink.error(
                     at: argument.name.location,
-                    .unknownBlockArgument(
-                        argument.name.value, block: template.name,
-                        known: known.filter { $0 != "stride" }),
-                    notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+                    .misspeltBlockArgument(given: argument.name.value, declared: parameter.name, block: template.name),
+                    notes: [Diagnostic.note(at: parameter.location, .declaredHere("argument '\(parameter.name)'"))])
+                continue
             }
+            sink.error(
+                at: argument.name.location,
+                .unknownBlockArgument(
+                    argument.name.value, block: template.name, known: known.filter { $0 != "stride" }),
+                notes: [blockNote])
         }
         if let stride = stage.stride, !known.contains("stride") {
-            sink.error(
-                at: stride.location, .strideWithoutParameter(block: template.name),
-                notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])
+            sink.error(at: stride.location, .strideWithoutParameter(block: template.name), notes: [blockNote])
         }
-        for parameter in template.parameters where parameter.defaultValue == nil {
-            if !stage.sets(parameter.name) {
-                sink.error(
-                    at: stage.block.location, .missingBlockArgument(parameter.name, block: template.name),
-                    notes: [Diagnostic.note(at: parameter.location, .declaredHere("argument '\(parameter.name)'"))])
-            }
+        for parameter in missing {
+            sink.error(
+                at: stage.block.location, .missingBlockArgument(parameter.name, block: template.name),
+                notes: [Diagnostic.note(at: parameter.location, .declaredHere("argument '\(parameter.name)'"))])
         }
     }
 
