@@ -939,6 +939,28 @@ struct DiagnosticsTests {
             """)
     }
 
+    /// A misspelt required key is the unknown key it is, with "did you mean"; it was also called missing,
+    /// two errors for one typo.
+    @Test func aMisspeltRequiredKeyIsOneError() {
+        Self.check(
+            "input: [3, 8, 8]\nstem: [{conv: {out: 4, kernal: 3}}]\n",
+            """
+            spec.yaml:2:24: error: unknown key 'kernal' in the arguments of 'conv'; allowed keys are: name, out, kernel, stride, pad, groups, bias; did you mean 'kernel'?
+            """)
+        Self.check(
+            "input: [3, 8, 8]\nblocks:\n  b:\n    bdy: [relu]\nstages: [{block: b}]\n",
+            """
+            spec.yaml:4:5: error: unknown key 'bdy' in block 'b'; allowed keys are: args, pre, body, shortcut, merge, post; did you mean 'body'?
+            """)
+        // Another unknown key does not excuse a missing one.
+        Self.check(
+            "input: [3, 8, 8]\nstem: [{conv: {out: 4, size: 3}}]\n",
+            """
+            spec.yaml:2:9: error: 'conv' needs the key 'kernel'
+            spec.yaml:2:24: error: unknown key 'size' in the arguments of 'conv'; allowed keys are: name, out, kernel, stride, pad, groups, bias
+            """)
+    }
+
     @Test func missingRequiredBlockArgument() {
         Self.check(
             "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {block: basic, repeat: 2}\n",

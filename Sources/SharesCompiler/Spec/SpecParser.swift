@@ -151,8 +151,14 @@ struct SpecParser {
                 }
             }
         }
-        // A key given with a bad value was reported already; do not also call it missing.
+        // A key given with a bad value was reported already; do not also call it missing. Nor one that a
+        // key not allowed misspells (`kernal`), reported as unknown with "did you mean" already.
+        var unknown: [String] = []
+        if case .mapping(let pairs)? = argumentsNode?.value {
+            unknown = pairs.compactMap(\.key.scalar).filter { !allowed.contains($0) }
+        }
         for (key, required) in kind.keys where required && !given.contains(key) {
+            if unknown.contains(where: { !Suggestion.closest(to: $0, among: [key]).isEmpty }) { continue }
             decode.sink.error(at: kindNode.location, .missingKey(key, context: "'\(kind.rawValue)'"))
         }
         return layer
@@ -193,7 +199,14 @@ struct SpecParser {
             default: break
             }
         }
-        if !hasBody { decode.sink.error(at: name.location, .missingKey("body", context: context)) }
+        // (A misspelt `body` is reported as the unknown key it is, with "did you mean".)
+        var misspeltBody = false
+        if case .mapping(let pairs) = node.value {
+            misspeltBody = pairs.compactMap(\.key.scalar).contains {
+                !Self.blockKeys.contains($0) && !Suggestion.closest(to: $0, among: ["body"]).isEmpty
+            }
+        }
+        if !hasBody && !misspeltBody { decode.sink.error(at: name.location, .missingKey("body", context: context)) }
         return block
     }
 
