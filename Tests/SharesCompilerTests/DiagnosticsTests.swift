@@ -315,11 +315,42 @@ struct DiagnosticsTests {
 
     // MARK: Wrong types and sizes
 
+    /// The mistakes a newcomer makes most, each with what was meant: a word a typo from the one allowed,
+    /// a tie of a layer that is no convolution, a block's variable outside blocks, a batch size in
+    /// `input`.
+    @Test func newcomersMistakesSayWhatWasMeant() {
+        let block = "blocks:\n  b:\n    args: {w: 4}\n    body: [{conv: {out: $w, kernel: 1}}, batchnorm]\n"
+        Self.check(
+            "input: [3, 8, 8]\n" + block + "    shortcut: identiy\nstages: [{block: b}]\n",
+            "spec.yaml:6:15: error: expected 'shortcut' to be 'identity', a list of projection layers, or "
+                + "{layers: [...], when: changed|always}, found 'identiy'; did you mean 'identity'?")
+        Self.check(
+            "input: [3, 8, 8]\nblocks:\n  b:\n    args: {w: requried}\n    body: [{conv: {out: $w, kernel: 1}}]\n"
+                + "stages: [{block: b, w: 3}]\n",
+            "spec.yaml:4:15: error: expected the default of argument 'w' (a number or expression, or 'required'), "
+                + "found 'requried'; did you mean 'required'?")
+        Self.check(
+            "input: [3, 8, 8]\n" + block + "    merge: none\nstages: [{block: b, repeat: 2, share: {bn1: all}}]\n",
+            """
+            spec.yaml:7:40: error: 'bn1' in block 'b' is a batchnorm, not a convolution: only convolutions (conv, depthwise) share weights
+            spec.yaml:5:42: note: 'bn1' declared here
+            """)
+        Self.check(
+            "input: [3, 8, 8]\nstem: [{conv: {out: $in_channels, kernel: 1}}]\n",
+            "spec.yaml:2:21: error: unknown variable '$in_channels'; none are defined here ('$in_channels' is bound inside blocks only)"
+        )
+        Self.check(
+            "input: [1, 3, 8, 8]\n",
+            "spec.yaml:1:8: error: expected 'input' as [channels, height, width], found 4 values (no batch size: a plan runs any batch)"
+        )
+    }
+
     @Test func stringWhereANumberIsExpected() {
         // One error: the key was given, so it is not also reported missing.
         Self.check(
             "input: [3, 8, 8]\nstem:\n  - conv: {out: four, kernel: 3}\n",
-            "spec.yaml:3:17: error: expected 'out' (a number or expression), found 'four'")
+            "spec.yaml:3:17: error: expected 'out' (a number or expression), found 'four' (to read a variable, write '$four')"
+        )
         Self.check(
             "input: [3, 8, 8]\nstem:\n  - conv: {out: 4x, kernel: 3}\n",
             "spec.yaml:3:18: error: unexpected 'x' in '4x'; expected an operator (+ - * / // %) or the end")

@@ -57,6 +57,8 @@ public enum Message: Error, Hashable, Sendable {
     case strideWithoutParameter(block: String)
     case unknownStage(String, known: [String])
     case unknownConv(String, block: String, known: [String])
+    case notAConvolution(String, kind: String, block: String)
+    case nameWithoutDollar(String, what: String)
     case blockIndexOutOfRange(Int, repeatCount: Int)
     case duplicateShare(String)
     case badGroupName(String)
@@ -181,6 +183,9 @@ public enum Message: Error, Hashable, Sendable {
             let list =
                 known.isEmpty
                 ? "none are defined here" : "known here: " + Self.names(known.map { "$" + $0 })
+            if BlockBuiltins.names.contains(name) {
+                return "unknown variable '$\(name)'; \(list) ('$\(name)' is bound inside blocks only)"
+            }
             return "unknown variable '$\(name)'; \(list)" + Suggestion.clause(for: name, among: known) { "'$\($0)'" }
         case .variableCycle(let chain):
             return "variables depend on each other in a cycle: \(chain.map { "$" + $0 }.joined(separator: " -> "))"
@@ -241,6 +246,11 @@ public enum Message: Error, Hashable, Sendable {
             return
                 "block '\(block)' has no convolution named '\(name)'; its convolutions are: \(Self.names(known))"
                 + Suggestion.clause(for: name, among: known)
+        case .notAConvolution(let name, let kind, let block):
+            return
+                "'\(name)' in block '\(block)' is a \(kind), not a convolution: only convolutions (conv, depthwise) share weights"
+        case .nameWithoutDollar(let name, let what):
+            return "expected \(what), found '\(name)' (to read a variable, write '$\(name)')"
         case .blockIndexOutOfRange(let index, let count):
             return count == 0
                 ? "block \(index) is out of range; the stage has no blocks ('repeat' is 0)"

@@ -50,8 +50,9 @@ struct SpecParser {
     private mutating func parseInput(_ node: YAMLNode) -> Located<[LocatedExpression]>? {
         guard let items = decode.sequence(node, "'input' as [channels, height, width]") else { return nil }
         guard items.count == 3 else {
-            decode.sink.error(
-                at: node.location, .expected("'input' as [channels, height, width]", found: "\(items.count) values"))
+            // Four values are usually a batch size in front, as PyTorch shapes have it.
+            let found = "\(items.count) values" + (items.count == 4 ? " (no batch size: a plan runs any batch)" : "")
+            decode.sink.error(at: node.location, .expected("'input' as [channels, height, width]", found: found))
             return nil
         }
         let dims = items.compactMap { decode.expression($0, "an input size") }
@@ -234,11 +235,13 @@ struct SpecParser {
                 decode.sink.error(at: key.location, .builtinArgument(key.value))
                 continue
             }
+            let what = "the default of argument '\(key.value)'", kinds = "a number or expression, or 'required'"
             if value.isNull || value.scalar == "required" {
                 parameters.append(BlockParameter(name: key.value, defaultValue: nil, location: key.location))
-            } else if let expression = decode.expression(
-                value, "the default of argument '\(key.value)' (or 'required')")
-            {
+            } else if let word = value.scalar, !Suggestion.closest(to: word, among: ["required"]).isEmpty {
+                decode.sink.error(
+                    at: value.location, .unknownWord(word, expected: "\(what) (\(kinds))", known: ["required"]))
+            } else if let expression = decode.expression(value, what, kinds: kinds) {
                 parameters.append(BlockParameter(name: key.value, defaultValue: expression, location: key.location))
             }
         }
@@ -271,11 +274,13 @@ struct SpecParser {
             }
             return .projection(layers, when: when)
         default:
-            decode.sink.error(
-                at: node.location,
-                .expected(
-                    "'shortcut' to be 'identity', a list of projection layers, or {layers: [...], when: changed|always}",
-                    found: node.kindDescription))
+            let expected =
+                "'shortcut' to be 'identity', a list of projection layers, or {layers: [...], when: changed|always}"
+            if let word = node.scalar, !node.isNull {
+                decode.sink.error(at: node.location, .unknownWord(word, expected: expected, known: ["identity"]))
+            } else {
+                decode.sink.error(at: node.location, .expected(expected, found: node.kindDescription))
+            }
             return nil
         }
     }
@@ -326,7 +331,7 @@ struct SpecParser {
     }
 
     mutating func parseShare(_ node: YAMLNode) -> [ShareEntry] {
-        guard let entries = decode.mapping(node, "'share' (convolution name: which blocks)") else { return [] }
+        guard let entries = decode.mapping(node, "'share' as {convolution name: which blocks}") else { return [] }
         var result: [ShareEntry] = []
         for (conv, value) in entries {
             if case .mapping = value.value {

@@ -166,7 +166,14 @@ enum SpecValidator {
         let convs = template.allNamedLayers.filter { $0.spec.kind.isConvolution }.map(\.name)
         var seen: Set<String> = []
         for entry in stage.share {
-            if !convs.contains(entry.conv.value) {
+            if !convs.contains(entry.conv.value),
+                let layer = template.allNamedLayers.first(where: { $0.name == entry.conv.value })
+            {
+                sink.error(
+                    at: entry.conv.location,
+                    .notAConvolution(entry.conv.value, kind: layer.spec.kind.rawValue, block: template.name),
+                    notes: [Diagnostic.note(at: layer.spec.location, .declaredHere("'\(entry.conv.value)'"))])
+            } else if !convs.contains(entry.conv.value) {
                 sink.error(
                     at: entry.conv.location, .unknownConv(entry.conv.value, block: template.name, known: convs),
                     notes: [Diagnostic.note(at: template.location, .declaredHere("block '\(template.name)'"))])

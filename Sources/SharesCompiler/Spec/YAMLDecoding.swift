@@ -56,19 +56,27 @@ struct YAMLDecoding {
         return path
     }
 
-    /// A scalar read as a number or an arithmetic expression (`64`, `$width * 4`).
-    mutating func expression(_ node: YAMLNode, _ what: String) -> LocatedExpression? {
+    /// A scalar read as a number or an arithmetic expression (`64`, `$width * 4`); `kinds` says what
+    /// else the value may be, for the error.
+    mutating func expression(_ node: YAMLNode, _ what: String, kinds: String = "a number or expression")
+        -> LocatedExpression?
+    {
+        let expected = "\(what) (\(kinds))"
         guard let text = node.scalar, !node.isNull else {
-            sink.error(at: node.location, .expected(what + " (a number or expression)", found: node.kindDescription))
+            sink.error(at: node.location, .expected(expected, found: node.kindDescription))
             return nil
         }
         do {
             return Located(try ExpressionParser.parse(text, at: node.textPositions), at: node.location)
         } catch {
             // Not an attempt at a number at all (`out: four`): say what the key wants, not which character failed.
-            if !text.unicodeScalars.contains(where: { ("0"..."9").contains($0) || $0 == "$" || $0 == "(" }) {
-                sink.error(
-                    at: node.location, .expected(what + " (a number or expression)", found: node.kindDescription))
+            // A name alone (`out: width`) is a variable without its '$'.
+            if let first = text.unicodeScalars.first, !("0"..."9").contains(first),
+                text.unicodeScalars.allSatisfy(ExpressionParser.isNameCharacter)
+            {
+                sink.error(at: node.location, .nameWithoutDollar(text, what: expected))
+            } else if !text.unicodeScalars.contains(where: { ("0"..."9").contains($0) || $0 == "$" || $0 == "(" }) {
+                sink.error(at: node.location, .expected(expected, found: node.kindDescription))
             } else {
                 for diagnostic in error.diagnostics { sink.emit(diagnostic) }
             }
