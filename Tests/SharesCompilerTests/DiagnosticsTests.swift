@@ -1268,6 +1268,19 @@ struct DiagnosticsTests {
     /// A misspelt variable in a spec that extends another, and a block argument none of the block's
     /// layers reads (a stage's stride then strode nothing), changed nothing and said nothing: warnings,
     /// with the name meant and the stage that sets the argument. The names that are read warn of nothing.
+    /// Images written channels last compile (as many channels as rows, a map 3 pixels wide): a warning
+    /// with the order meant. Three channels first, or a map as tall as it is channels, say nothing.
+    @Test func anInputChannelsLastIsAWarning() throws {
+        #expect(
+            try compileInMemory(["spec.yaml": "input: [32, 32, 3]\nstem: [{conv: {out: 4, kernel: 1}}]\n"]).warnings
+                .map(\.rendered) == [
+                    "spec.yaml:1:8: warning: input [32, 32, 3] is 32 channels of 32 x 3 pixels: 'input' is [channels, height, width]; for 3-channel 32 x 32 images, write [3, 32, 32]"
+                ])
+        for input in ["[3, 32, 32]", "[32, 32, 32]", "[4, 4, 3]"] {
+            #expect(try compileInMemory(["spec.yaml": "input: \(input)\nstem: [relu]\n"]).warnings.isEmpty)
+        }
+    }
+
     @Test func unusedVariablesAndBlockArgumentsAreWarnings() throws {
         let base = """
             input: [3, 8, 8]

@@ -72,6 +72,7 @@ public enum Message: Error, Hashable, Sendable {
     case reservedStageName(String)
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
+    case inputChannelsLast(channels: Int, height: Int, width: Int)
     case unusedVariable(String, known: [String])
     case unusedBlockArgument(block: String, argument: String)
     case argumentSetByStage(String)
@@ -293,6 +294,9 @@ public enum Message: Error, Hashable, Sendable {
                 "stochastic_depth in the body of block '\(block)' comes before a \(layer), which gives a dropped branch a value other than zero; put it at the end of the body"
         case .offsetLayer(let layer):
             return "this \(layer) does not keep a zero input zero"
+        case .inputChannelsLast(let channels, let height, let width):
+            return
+                "input [\(channels), \(height), \(width)] is \(channels) channels of \(height) x \(width) pixels: 'input' is [channels, height, width]; for \(width)-channel \(channels) x \(height) images, write [\(width), \(channels), \(height)]"
         case .shareSelectsOneBlock(let conv, let stage):
             return "sharing '\(conv)' in stage '\(stage)' reaches fewer than two convolutions, so nothing is shared"
         case .tooManyBlocks(let count, let limit):

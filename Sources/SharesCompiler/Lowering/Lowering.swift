@@ -144,6 +144,14 @@ struct Lowering {
                 Diagnostic(at: spec.input.location, .tensorTooLarge("the input \(channels)x\(height)x\(width)")))
         }
         graph.inputShape = .image(channels: channels, height: height, width: width)
+        // Images written channels last ([224, 224, 3], as NumPy and TensorFlow hold them) read as 224
+        // channels of a 224 x 3 map, which compiles.
+        if [1, 3, 4].contains(width), channels == height, channels > 4 {
+            warnings.append(
+                Diagnostic(
+                    .warning, at: spec.input.location,
+                    .inputChannelsLast(channels: channels, height: height, width: width)))
+        }
         var current = try append(
             .input, inputs: [], name: "input", section: .stem, location: spec.input.location,
             inputShapes: [graph.inputShape])
