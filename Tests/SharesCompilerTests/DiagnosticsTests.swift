@@ -315,6 +315,27 @@ struct DiagnosticsTests {
 
     // MARK: Wrong types and sizes
 
+    /// A real that reaches a size, from a stage's argument or a variable, is noted where it became real
+    /// (the error inside the block said nothing of the stage's `$w * 1.5`).
+    @Test func aRealSizeIsNotedWhereItBecameReal() {
+        let block =
+            "blocks:\n  b:\n    args: {w: required}\n    body: [{conv: {out: $w, kernel: 1}}]\n    merge: none\n"
+        Self.check(
+            "input: [3, 8, 8]\nvars: {w: 16}\n" + block + "stages: [{block: b, w: $w * 1.5}]\n",
+            """
+            spec.yaml:6:25: error: 'out' of conv must be an integer (written without a decimal point or exponent), found the real 24.0
+            spec.yaml:8:24: note: 'w' is 24.0 here, a real number (written with a decimal point or exponent, or computed from one)
+            spec.yaml:8:10: note: in block 1 of stage 'stage1' (block 'b')
+            """)
+        Self.check(
+            "input: [3, 8, 8]\nvars: {w: 16.0}\n" + block + "stages: [{block: b, w: $w}]\n",
+            """
+            spec.yaml:6:25: error: 'out' of conv must be an integer (written without a decimal point or exponent), found the real 16.0
+            spec.yaml:2:11: note: 'w' is 16.0 here, a real number (written with a decimal point or exponent, or computed from one)
+            spec.yaml:8:10: note: in block 1 of stage 'stage1' (block 'b')
+            """)
+    }
+
     /// The mistakes a newcomer makes most, each with what was meant: a word a typo from the one allowed,
     /// a tie of a layer that is no convolution, a block's variable outside blocks, a batch size in
     /// `input`.

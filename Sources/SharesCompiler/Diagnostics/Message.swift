@@ -45,6 +45,7 @@ public enum Message: Error, Hashable, Sendable {
     case badOverride(String, option: String)
     case unknownOverride(String, option: String, spec: String, known: [String])
     case valueSetOnCommandLine(String, value: String, option: String)
+    case realValue(String, value: String)
     // Blocks and stages
     case unknownBlock(String, known: [String])
     case unknownLayerList(String, known: [String])
@@ -205,6 +206,9 @@ public enum Message: Error, Hashable, Sendable {
             return "\(option) expects NAME=VALUE with a number or expression as VALUE, found '\(text)'"
         case .valueSetOnCommandLine(let name, let value, let option):
             return "'\(name)' is \(value) here, set by \(option)"
+        case .realValue(let name, let value):
+            return
+                "'\(name)' is \(value) here, a real number (written with a decimal point or exponent, or computed from one)"
         case .unknownOverride(let name, let option, let spec, let known):
             return
                 "\(option) names unknown variable '\(name)'; the variables of '\(spec)' are: \(known.isEmpty ? "(none)" : Self.names(known))"

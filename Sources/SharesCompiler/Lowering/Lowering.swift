@@ -191,7 +191,8 @@ struct Lowering {
         }
         var arguments = globals
         for argument in stage.arguments {
-            arguments = arguments.adding(argument.name.value, try globals.evaluate(argument.value))
+            arguments = arguments.binding(
+                argument.name.value, to: try globals.evaluate(argument.value), from: argument.value)
         }
         let requests = try tieRequests(of: stage, blocks: count)
         var current = input
@@ -206,7 +207,7 @@ struct Lowering {
                 if let stride { scope = scope.adding("stride", .int(block == 1 ? stride : 1)) }
                 for parameter in template.parameters where !stage.sets(parameter.name) {
                     if let value = parameter.defaultValue {
-                        scope = scope.adding(parameter.name, try scope.evaluate(value))
+                        scope = scope.binding(parameter.name, to: try scope.evaluate(value), from: value)
                     }
                 }
                 current = try lowerBlock(

@@ -1,19 +1,39 @@
 /// Evaluates expressions against variables, with overflow and exact-division checks.
 public struct Scope: Sendable {
     public private(set) var values: [String: Number]
-    /// For each variable whose value comes (perhaps through others) from `--set`, a note at each such
-    /// `--set`: an error in an expression that uses the variable says where its value came from.
-    private var commandLineNotes: [String: [Diagnostic.Note]]
+    /// For each variable whose value comes (perhaps through others) from `--set`, or is a real, notes at
+    /// where it came from (each such `--set`, the expression that made it real): an error in an
+    /// expression that uses the variable says where its value came from.
+    private var originNotes: [String: [Diagnostic.Note]]
 
-    public init(_ values: [String: Number] = [:], commandLineNotes: [String: [Diagnostic.Note]] = [:]) {
+    public init(_ values: [String: Number] = [:], originNotes: [String: [Diagnostic.Note]] = [:]) {
         self.values = values
-        self.commandLineNotes = commandLineNotes
+        self.originNotes = originNotes
+    }
+
+    /// `name` bound to `value`, computed from `expression` in this scope, with the notes of the values it
+    /// was computed from, and a note at `expression` where the value is real (sizes must be whole, and a
+    /// real from `$width * 1.5` in a stage was reported inside the block, far from it, with no note).
+    public func binding(_ name: String, to value: Number, from expression: LocatedExpression) -> Scope {
+        var copy = adding(name, value)
+        var notes = expression.value.variables.flatMap { originNotes[$0.name] ?? [] }
+        if becameReal(value, from: expression.value) {
+            notes.append(Diagnostic.note(at: expression.location, .realValue(name, value: value.description)))
+        }
+        var seen = Set<Diagnostic.Note>()
+        copy.originNotes[name] = notes.filter { seen.insert($0).inserted }
+        return copy
+    }
+
+    /// Whether `value` is real and none of the variables `expression` reads is: where it became real.
+    func becameReal(_ value: Number, from expression: Expression) -> Bool {
+        !value.isWhole && expression.variables.allSatisfy { values[$0.name]?.isWhole ?? true }
     }
 
     public func adding(_ name: String, _ value: Number) -> Scope {
         var copy = self
         copy.values[name] = value
-        copy.commandLineNotes[name] = nil
+        copy.originNotes[name] = nil
         return copy
     }
 
@@ -53,7 +73,7 @@ public struct Scope: Sendable {
             return try body()
         } catch {
             var seen = Set<Diagnostic.Note>()
-            let notes = expression.value.variables.flatMap { commandLineNotes[$0.name] ?? [] }.filter {
+            let notes = expression.value.variables.flatMap { originNotes[$0.name] ?? [] }.filter {
                 seen.insert($0).inserted
             }
             var failure = error
@@ -147,7 +167,7 @@ extension Spec {
         var sink = DiagnosticSink()
         var values: [String: Number] = [:]
         var failed: Set<String> = []
-        var commandLineNotes: [String: [Diagnostic.Note]] = [:]
+        var originNotes: [String: [Diagnostic.Note]] = [:]
 
         // A variable under evaluation, and how many of its dependencies it has looked at.
         struct Pending {
@@ -171,9 +191,9 @@ extension Spec {
             var local: [String: Number] = [:], localNotes: [String: [Diagnostic.Note]] = [:]
             for (dependency, _) in dependencies {
                 local[dependency] = values[dependency]
-                localNotes[dependency] = commandLineNotes[dependency]
+                localNotes[dependency] = originNotes[dependency]
             }
-            let scope = Scope(local, commandLineNotes: localNotes)
+            let scope = Scope(local, originNotes: localNotes)
             guard let value = sink.recover({ () throws(CompileFailure) in try scope.evaluate(declaration.value) })
             else {
                 failed.insert(name)
@@ -189,7 +209,10 @@ extension Spec {
                             .valueSetOnCommandLine(name, value: value.description, option: option))
                     ]
                 } ?? localNotes.keys.sorted().flatMap { localNotes[$0]! }
-            commandLineNotes[name] = Array(Set(notes)).sorted { ($0.location, $0.message) < ($1.location, $1.message) }
+                + (declaration.setBy != nil || !scope.becameReal(value, from: declaration.value.value)
+                    ? []
+                    : [Diagnostic.note(at: declaration.value.location, .realValue(name, value: value.description))])
+            originNotes[name] = Array(Set(notes)).sorted { ($0.location, $0.message) < ($1.location, $1.message) }
         }
 
         for root in variables.keys.sorted() where values[root] == nil && !failed.contains(root) {
@@ -226,6 +249,6 @@ extension Spec {
             }
         }
         try sink.check()
-        return Scope(values, commandLineNotes: commandLineNotes.filter { !$0.value.isEmpty })
+        return Scope(values, originNotes: originNotes.filter { !$0.value.isEmpty })
     }
 }
