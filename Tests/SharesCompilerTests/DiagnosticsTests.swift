@@ -315,6 +315,17 @@ struct DiagnosticsTests {
 
     // MARK: Wrong types and sizes
 
+    /// A whole network included where `extends` was meant: one error for its keys, at the first, with a
+    /// note at the include (an error per key, all in a file that checks on its own, with no pointer back).
+    @Test func aNetworkIncludedIsOneErrorNotedAtTheInclude() {
+        Self.check(
+            "include: net.yaml\n", with: ["net.yaml": "input: [3, 8, 8]\nstem: [relu]\n"],
+            """
+            net.yaml:1:1: error: an included file may only hold 'blocks', 'layers', 'vars', 'include' and 'description', not 'input', 'stem'; use 'extends' to build on a whole network
+            spec.yaml:1:10: note: included here
+            """)
+    }
+
     /// A real that reaches a size, from a stage's argument or a variable, is noted where it became real
     /// (the error inside the block said nothing of the stage's `$w * 1.5`).
     @Test func aRealSizeIsNotedWhereItBecameReal() {

@@ -20,7 +20,8 @@ public enum Message: Error, Hashable, Sendable {
     case unknownWord(String, expected: String, known: [String])
     case unknownLayerKind(String, known: [String])
     case missingKey(String, context: String)
-    case notAllowedInInclude(String)
+    case notAllowedInInclude([String])
+    case includedHere
     case includeCycle(chain: [String])
     case extendsCycle(chain: [String])
     case duplicateBlock(String)
@@ -164,9 +165,11 @@ public enum Message: Error, Hashable, Sendable {
             return "unknown layer kind '\(kind)'; the kinds are: \(known.joined(separator: ", "))"
                 + Suggestion.clause(for: kind, among: known)
         case .missingKey(let key, let context): return "\(context) needs the key '\(key)'"
-        case .notAllowedInInclude(let key):
+        case .notAllowedInInclude(let keys):
             return
-                "an included file may only hold 'blocks', 'layers', 'vars', 'include' and 'description', not '\(key)'; use 'extends' to build on a whole network"
+                "an included file may only hold 'blocks', 'layers', 'vars', 'include' and 'description', not "
+                + keys.map { "'\($0)'" }.joined(separator: ", ") + "; use 'extends' to build on a whole network"
+        case .includedHere: return "included here"
         case .includeCycle(let chain): return "include cycle: \(chain.joined(separator: " -> "))"
         case .extendsCycle(let chain):
             return

@@ -116,8 +116,13 @@ struct SpecLoader {
             guard let (library, keys) = parse(path: path, requestedAt: include.location, library: true) else {
                 continue
             }
-            for key in keys where !Self.libraryKeys.contains(key.value) {
-                sink.error(at: key.location, .notAllowedInInclude(key.value))
+            // One error for all such keys, at the first, with a note at the include: a whole network
+            // included (where `extends` was meant) gave an error per key, all in a file that checks.
+            let networkKeys = keys.filter { !Self.libraryKeys.contains($0.value) }
+            if let first = networkKeys.first {
+                sink.error(
+                    at: first.location, .notAllowedInInclude(networkKeys.map(\.value)),
+                    notes: [Diagnostic.note(at: include.location, .includedHere)])
             }
             stack.append((path, fileIdentity))
             loadLibraries(of: library)
