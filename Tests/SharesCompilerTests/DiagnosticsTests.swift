@@ -1369,6 +1369,19 @@ struct DiagnosticsTests {
             ])
     }
 
+    /// A block without a residual merge has no branch to drop: stochastic depth in its body does nothing
+    /// (the PyTorch export makes it an identity), where it had no warning, or advice to move it.
+    @Test func stochasticDepthInABlockWithoutAResidualIsAWarning() throws {
+        let compilation = try compileInMemory(
+            Self.files(
+                "input: [2, 4, 4]\nblocks: {b: {body: [{stochastic_depth: {p: 0.5}}, {conv: {out: 2, kernel: 1, bias: true}}], "
+                    + "merge: none}}\nstages: [{block: b}]\n"))
+        #expect(
+            compilation.warnings.map(\.rendered) == [
+                "spec.yaml:2:22: warning: stochastic_depth in block 'b' does nothing: the block has no residual branch to drop (merge: none)"
+            ])
+    }
+
     /// In a body, before a layer that makes something of nothing (a batchnorm's shift, a bias, a
     /// sigmoid's one half), a dropped sample's branch still adds that: the PyTorch export's training
     /// dropped nothing. Layers that keep zero zero (a ReLU, a bias-free convolution) may follow.

@@ -80,6 +80,7 @@ public enum Message: Error, Hashable, Sendable {
     case argumentSetByStage(String)
     case stochasticDepthOutsideBody(place: String)
     case stochasticDepthBeforeOffset(block: String, layer: String)
+    case stochasticDepthWithoutResidual(block: String)
     case offsetLayer(String)
     case tooManyBlocks(Int, limit: Int)
     case tooManyLayers(layer: String, limit: Int)
@@ -299,6 +300,9 @@ public enum Message: Error, Hashable, Sendable {
         case .stochasticDepthBeforeOffset(let block, let layer):
             return
                 "stochastic_depth in the body of block '\(block)' comes before a \(layer), which gives a dropped branch a value other than zero; put it at the end of the body"
+        case .stochasticDepthWithoutResidual(let block):
+            return
+                "stochastic_depth in block '\(block)' does nothing: the block has no residual branch to drop (merge: none)"
         case .offsetLayer(let layer):
             return "this \(layer) does not keep a zero input zero"
         case .inputChannelsLast(let channels, let height, let width):

@@ -73,6 +73,13 @@ struct Lowering {
                 (template.post, "the post layers of block '\(name)'")
             ]
             let body = template.body
+            // Without a residual merge the body is the block's whole output: nothing to drop.
+            if template.merge == .none {
+                found += body.filter { $0.kind == .stochasticDepth }.map {
+                    Diagnostic(.warning, at: $0.location, .stochasticDepthWithoutResidual(block: name))
+                }
+                continue
+            }
             guard let drop = body.firstIndex(where: { $0.kind == .stochasticDepth }),
                 let later = body[(drop + 1)...].first(where: { !Self.keepsZero($0) })
             else { continue }
