@@ -156,29 +156,25 @@ public final class WeightFileReader: WeightProvider {
             let order = try WeightFile.match(header.entries.map { ($0.name, $0.shape) }, to: expected, path: path)
             entries = order.map { header.entries[$0] }
         } catch {
+            // Which network and variant the file holds, where not this one: by its metadata (only a variant
+            // sharesc writes: advice from another would be a guess), else by its names alone (a PyTorch
+            // checkpoint of the other variant's export, which carries no metadata).
             let metadata = header.metadata
-            var identity: [Diagnostic] = []
-            // (Only for a variant sharesc writes: advice from another would be a guess.)
-            if let network, let writtenFor = metadata[WeightFile.networkKey],
-                let variant = metadata[WeightFile.variantKey], Graph.Variant(rawValue: variant) != nil,
-                (writtenFor, variant) != network
+            var holds: (name: String, variant: String)?
+            if let writtenFor = metadata[WeightFile.networkKey], let variant = metadata[WeightFile.variantKey],
+                Graph.Variant(rawValue: variant) != nil
             {
-                identity = [
-                    Diagnostic(
-                        at: Location(file: path, line: 1, column: 1),
-                        .weightsOfAnotherNetwork(
-                            network: writtenFor, variant: variant, expected: network.name,
-                            expectedVariant: network.variant))
-                ]
+                holds = (writtenFor, variant)
+            } else if let network, let other = otherVariant?(), Set(other.names) == Set(header.entries.map(\.name)) {
+                holds = (network.name, other.variant)
             }
-            if identity.isEmpty, let network, let other = otherVariant?(),
-                Set(other.names) == Set(header.entries.map(\.name))
-            {
+            var identity: [Diagnostic] = []
+            if let network, let holds, holds != network {
                 identity = [
                     Diagnostic(
                         at: Location(file: path, line: 1, column: 1),
                         .weightsOfAnotherNetwork(
-                            network: network.name, variant: other.variant, expected: network.name,
+                            network: holds.name, variant: holds.variant, expected: network.name,
                             expectedVariant: network.variant))
                 ]
             }
@@ -282,9 +278,8 @@ extension Safetensors.Header {
         let converted = adapted.entries.filter { $0.dtype != .f32 }
         if !converted.isEmpty {
             let dtypes = [Safetensors.DType.f16, .bf16, .f64].filter { type in converted.contains { $0.dtype == type } }
-                .map(
-                    \.rawValue)
-            notes.append(Diagnostic(.note, at: at, .weightsConverted(count: converted.count, dtypes: dtypes)))
+            notes.append(
+                Diagnostic(.note, at: at, .weightsConverted(count: converted.count, dtypes: dtypes.map(\.rawValue))))
         }
         return (adapted, notes)
     }
