@@ -154,12 +154,8 @@ struct SpecParser {
         }
         // A key given with a bad value was reported already; do not also call it missing. Nor one that a
         // key not allowed misspells (`kernal`), reported as unknown with "did you mean" already.
-        var unknown: [String] = []
-        if case .mapping(let pairs)? = argumentsNode?.value {
-            unknown = pairs.compactMap(\.key.scalar).filter { !allowed.contains($0) }
-        }
         for (key, required) in kind.keys where required && !given.contains(key) {
-            if unknown.contains(where: { !Suggestion.closest(to: $0, among: [key]).isEmpty }) { continue }
+            if Self.misspells(key, in: argumentsNode, allowed: allowed) { continue }
             decode.sink.error(at: kindNode.location, .missingKey(key, context: "'\(kind.rawValue)'"))
         }
         return layer
@@ -201,14 +197,20 @@ struct SpecParser {
             }
         }
         // (A misspelt `body` is reported as the unknown key it is, with "did you mean".)
-        var misspeltBody = false
-        if case .mapping(let pairs) = node.value {
-            misspeltBody = pairs.compactMap(\.key.scalar).contains {
-                !Self.blockKeys.contains($0) && !Suggestion.closest(to: $0, among: ["body"]).isEmpty
-            }
+        if !hasBody && !Self.misspells("body", in: node, allowed: Self.blockKeys) {
+            decode.sink.error(at: name.location, .missingKey("body", context: context))
         }
-        if !hasBody && !misspeltBody { decode.sink.error(at: name.location, .missingKey("body", context: context)) }
         return block
+    }
+
+    /// Whether a key of mapping `node` that is not `allowed` is a typo of `key`: reported as unknown,
+    /// with "did you mean", so not also as a missing `key`.
+    private static func misspells(_ key: String, in node: YAMLNode?, allowed: [String]) -> Bool {
+        guard case .mapping(let pairs)? = node?.value else { return false }
+        return pairs.contains { pair in
+            guard let written = pair.key.scalar, !allowed.contains(written) else { return false }
+            return !Suggestion.closest(to: written, among: [key]).isEmpty
+        }
     }
 
     /// What can be written as `$name` in an expression (`ExpressionParser.isNameCharacter`): letters,
