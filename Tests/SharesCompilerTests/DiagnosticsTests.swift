@@ -64,6 +64,22 @@ struct DiagnosticsTests {
             """)
     }
 
+    /// libyaml's two terse problems that specs hit most get what they usually mean: a key without its
+    /// colon, and a line indented unlike its siblings.
+    @Test func yamlSyntaxErrorsThatSpecsHitMostHaveAHint() {
+        Self.check(
+            "input: [3, 8, 8]\nstem:\n  - conv {out: 4, kernel: 1}\n",
+            "spec.yaml:3:25: error: YAML syntax error: mapping values are not allowed in this context; a key needs its ':' "
+                + "right after it ('conv: {out: 16}', not 'conv {out: 16}'), and a plain value cannot hold ': ' (quote it)"
+        )
+        Self.check(
+            "input: [3, 8, 8]\nstem: [relu]\n head: [relu]\n",
+            """
+            spec.yaml:3:2: error: YAML syntax error: did not find expected key while parsing a block mapping; a line is probably indented unlike the keys beside it (a mapping's keys start in one column)
+            spec.yaml:1:1: note: the block mapping starts here
+            """)
+    }
+
     @Test func moreThanOneDocument() {
         Self.check(
             "input: [3, 8, 8]\nstem: [relu]\n---\ninput: [3, 16, 16]\n",

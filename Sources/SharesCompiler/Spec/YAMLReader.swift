@@ -98,6 +98,18 @@ enum YAMLReader {
         String(String.UnicodeScalarView(text.unicodeScalars.map { s in otherBreaks.first { $0.1 == s }?.0 ?? s }))
     }
 
+    /// What libyaml's terse problems usually mean in a spec, as a hint after them.
+    static let hints: [(problem: String, hint: String)] = [
+        (
+            "mapping values are not allowed in this context",
+            "a key needs its ':' right after it ('conv: {out: 16}', not 'conv {out: 16}'), and a plain value cannot hold ': ' (quote it)"
+        ),
+        (
+            "did not find expected key",
+            "a line is probably indented unlike the keys beside it (a mapping's keys start in one column)"
+        )
+    ]
+
     private static func convert(
         _ node: Yams.Node, file: String, isKey: Bool = false, budget: inout Budget
     ) throws(CompileFailure) -> YAMLNode {
@@ -186,7 +198,8 @@ enum YAMLReader {
                     at: Location(file: file, line: mark.line, column: key.column),
                     .nameTooLong(what: "key", length: key.length, limit: SpecValidator.longestName))
             }
-            guard let context else { return Diagnostic(at: at(mark), .yamlSyntax(problem)) }
+            let hint = Self.hints.first { problem.hasPrefix($0.problem) }.map { "; " + $0.hint } ?? ""
+            guard let context else { return Diagnostic(at: at(mark), .yamlSyntax(problem + hint)) }
             // "while parsing a flow sequence": the construct starts at the context mark, often lines above the problem.
             var notes: [Diagnostic.Note] = []
             for prefix in ["while parsing ", "while scanning "] where context.text.hasPrefix(prefix) {
@@ -200,7 +213,7 @@ enum YAMLReader {
             }
             // libyaml's contexts read "while parsing ..."; Yams' own read "expected ..." and come before the problem.
             let detail = context.text.hasPrefix("while ") ? "\(problem) \(context.text)" : "\(context.text), \(problem)"
-            return Diagnostic(at: at(mark), .yamlSyntax(detail), notes: notes)
+            return Diagnostic(at: at(mark), .yamlSyntax(detail + hint), notes: notes)
         case .reader(let problem, let offset, _, _):
             return Diagnostic(at: location(ofCharacter: offset ?? 0, in: text, file: file), .yamlSyntax(problem))
         default:
