@@ -1091,6 +1091,15 @@ struct DiagnosticsTests {
             spec.yaml:5:12: error: stage name 'early' is used twice
             spec.yaml:4:12: note: previous definition is here
             """)
+        // A name that clashes with a stage's automatic one says where that comes from.
+        Self.check(
+            "include: lib/blocks.yaml\ninput: [3, 8, 8]\nstages:\n  - {name: stage2, block: basic, width: 4}\n"
+                + "  - {block: basic, width: 4}\n",
+            """
+            spec.yaml:5:5: error: stage name 'stage2' is used twice
+            spec.yaml:4:12: note: previous definition is here
+            spec.yaml:5:5: note: 'stage2' is the automatic name of the stage in this place ('name:' gives it another)
+            """)
     }
 
     @Test func duplicateLayerNamesInABlock() {

@@ -126,6 +126,7 @@ public enum Message: Error, Hashable, Sendable {
     case tensorTooLargeToRun(value: String, elements: Int, limit: Int)
     case nonFiniteWeight(parameter: String, steps: [String])
     case automaticName(String, kind: String, previous: Bool)
+    case automaticStageName(String, previous: Bool)
     case internalError(String)
     // Pictures
     case blockNotInNetwork(String, used: [String], blocks: [String])
@@ -413,6 +414,9 @@ public enum Message: Error, Hashable, Sendable {
         case .automaticName(let name, let kind, let previous):
             return (previous ? "previous definition is here: " : "")
                 + "'\(name)' is the automatic name of this '\(kind)' layer"
+        case .automaticStageName(let name, let previous):
+            return (previous ? "previous definition is here: " : "")
+                + "'\(name)' is the automatic name of the stage in this place ('name:' gives it another)"
         case .internalError(let detail): return "internal error in sharesc (please report it): \(detail)"
         case .blockOnlyInEmptyStages(let name, let stages):
             return

@@ -22,14 +22,24 @@ enum SpecValidator {
                 seen[parameter.name] = parameter.location
             }
         }
-        var stageNames: [String: Location] = [:]
+        var stageNames: [String: StageSpec] = [:]
+        // An unnamed stage is named `stageN` by its place (at the stage itself): say so where it clashes.
+        func automatic(_ stage: StageSpec) -> Bool { stage.name.location == stage.location }
         for stage in spec.stages {
             if let previous = stageNames[stage.name.value] {
-                sink.error(
-                    at: stage.name.location, .duplicateStage(stage.name.value),
-                    notes: [Diagnostic.note(at: previous, .previousDefinition)])
+                var notes = [
+                    Diagnostic.note(
+                        at: previous.name.location,
+                        automatic(previous)
+                            ? .automaticStageName(previous.name.value, previous: true) : .previousDefinition)
+                ]
+                if automatic(stage) {
+                    notes.append(
+                        Diagnostic.note(at: stage.location, .automaticStageName(stage.name.value, previous: false)))
+                }
+                sink.error(at: stage.name.location, .duplicateStage(stage.name.value), notes: notes)
             }
-            stageNames[stage.name.value] = stage.name.location
+            stageNames[stage.name.value] = stage
             checkPrintable(stage.name.value, at: stage.name.location, what: "stage", sink: &sink)
             if !isNamePart(stage.name.value) {
                 sink.error(at: stage.name.location, .badName(stage.name.value, what: "stage"))
@@ -163,7 +173,10 @@ enum SpecValidator {
     }
 
     private static func checkShares(of stage: StageSpec, against template: BlockTemplate, sink: inout DiagnosticSink) {
-        let convs = template.allNamedLayers.filter { $0.spec.kind.isConvolution }.map(\.name)
+        var listed = Set<String>()  // (a name used twice, an error of its own, is listed once)
+        let convs = template.allNamedLayers.filter { $0.spec.kind.isConvolution }.map(\.name).filter {
+            listed.insert($0).inserted
+        }
         var seen: Set<String> = []
         for entry in stage.share {
             if !convs.contains(entry.conv.value),
