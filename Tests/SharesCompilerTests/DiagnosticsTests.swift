@@ -1102,6 +1102,17 @@ struct DiagnosticsTests {
             """)
     }
 
+    /// A block a child defines again (an `extends` does not replace blocks) says it is a block, and why.
+    @Test func aBlockDefinedAgainInAChildIsNamedAsABlock() {
+        Self.check(
+            "extends: base.yaml\nblocks:\n  b: {body: [relu]}\n",
+            with: ["base.yaml": "input: [3, 8, 8]\nblocks:\n  b: {body: [relu]}\nstages: [{block: b}]\n"],
+            """
+            spec.yaml:3:3: error: block 'b' is defined more than once; a network's blocks, across the files it includes and extends, each have one definition (name this one otherwise)
+            base.yaml:3:3: note: previous definition is here
+            """)
+    }
+
     @Test func duplicateLayerNamesInABlock() {
         Self.check(
             """
@@ -1365,6 +1376,25 @@ struct DiagnosticsTests {
         #expect(
             try compileInMemory(Self.files(base.replacingOccurrences(of: "pad: 1", with: "pad: 1, stride: $stride")))
                 .warnings.isEmpty)
+    }
+
+    /// No warning where the variable is read, or is not this file's to drop: one whose reader `--set`
+    /// replaced (`--set n=9` over `n: ($depth - 2) / 6`), a parent's that a child's own stages no longer
+    /// read. A variable a block argument hides says so, where "no expression reads" was untrue.
+    @Test func unusedVariableWarningsOnlyWhereTheFileCanDropIt() throws {
+        let derived = "input: [3, 8, 8]\nvars: {depth: 8, n: $depth // 2}\nstem: [{conv: {out: $n, kernel: 1}}]\n"
+        #expect(try compileInMemory(["spec.yaml": derived], overrides: ["n=4"]).warnings.isEmpty)
+        let parent = "input: [3, 8, 8]\nvars: {width: 4}\nstem: [{conv: {out: $width, kernel: 1}}]\n"
+        #expect(
+            try compileInMemory(["spec.yaml": "extends: parent.yaml\nstem: [relu]\n", "parent.yaml": parent]).warnings
+                .isEmpty)
+        let hidden =
+            "input: [3, 8, 8]\nvars: {w: 4}\nblocks: {b: {args: {w: 2}, body: [{conv: {out: $w, kernel: 1}}], merge: none}}\n"
+            + "stages: [{block: b}]\n"
+        #expect(
+            try compileInMemory(["spec.yaml": hidden]).warnings.map(\.message) == [
+                "variable 'w' is never used: $w in block 'b' reads the block's own argument 'w', which a stage gives (or its default)"
+            ])
     }
 
     /// Stochastic depth outside a block's body has no residual branch to drop (the PyTorch export makes

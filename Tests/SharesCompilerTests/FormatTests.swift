@@ -69,12 +69,14 @@ struct FormatTests {
         #expect(Format.change(from: 2005, to: 2006) == "+0.05%")
         #expect(Format.change(from: 223_562, to: 223_497) == "-0.03%")
         #expect(Format.percent(4800, of: 23_000_000) == "0.02%")
-        #expect(Format.percent(1, of: 1 << 40) == "<0.000001%")
+        #expect(Format.percent(1, of: 1 << 40) == "0.0000000001%")
         // Nor all for less than all (a probe's 16 parameters left of 160,000 read as -100.0%), nor a
         // large change without its digits grouped.
         #expect(Format.percent(159_984, of: 160_000) == "99.99%")
         #expect(Format.change(from: 160_000, to: 16) == "-99.99%")
-        #expect(Format.percent((1 << 40) - 1, of: 1 << 40) == ">99.999999%")
+        #expect(Format.percent((1 << 40) - 1, of: 1 << 40) == "99.9999999999%")
+        #expect(Format.change(from: 1 << 40, to: 1) == "-99.9999999999%")
+        #expect(Format.percent(1, of: 1 << 62) == "<0.0000000000001%")
         #expect(Format.percent(1001, of: 1000) == "100.1%" && Format.percent(100_001, of: 100_000) == "100.001%")
         #expect(
             Format.change(from: 1, to: 10_000) == "+999,900.0%" && Format.percent(-12_345, of: 1) == "-1,234,500.0%")

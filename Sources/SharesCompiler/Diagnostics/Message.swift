@@ -24,7 +24,7 @@ public enum Message: Error, Hashable, Sendable {
     case includedHere
     case includeCycle(chain: [String])
     case extendsCycle(chain: [String])
-    case duplicateBlock(String)
+    case duplicateBlock(String, what: String)
     case duplicateName(String, context: String)
     case duplicateStage(String)
     case noLayers
@@ -75,7 +75,7 @@ public enum Message: Error, Hashable, Sendable {
     case badVariableName(String)
     case shareSelectsOneBlock(conv: String, stage: String)
     case inputChannelsLast(channels: Int, height: Int, width: Int)
-    case unusedVariable(String, known: [String])
+    case unusedVariable(String, known: [String], hiddenBy: [String])
     case unusedBlockArgument(block: String, argument: String)
     case argumentSetByStage(String)
     case stochasticDepthOutsideBody(place: String)
@@ -176,7 +176,9 @@ public enum Message: Error, Hashable, Sendable {
         case .extendsCycle(let chain):
             return
                 "extends cycle: \(chain.joined(separator: " -> ")); a spec cannot extend itself, directly or through other specs"
-        case .duplicateBlock(let name): return "'\(name)' is defined more than once"
+        case .duplicateBlock(let name, let what):
+            return "\(what) '\(name)' is defined more than once; a network's \(what)s, across the files it includes "
+                + "and extends, each have one definition (name this one otherwise)"
         case .duplicateName(let name, let context): return "the name '\(name)' is used twice in \(context)"
         case .duplicateStage(let name): return "stage name '\(name)' is used twice"
         case .noLayers: return "the network has no layers: give it 'stem', 'stages' or 'head'"
@@ -287,7 +289,12 @@ public enum Message: Error, Hashable, Sendable {
             return "'\(name)' names the block's residual merge; choose another layer name"
         case .badVariableName(let name):
             return "variable name '\(name)' must be letters, digits and '_', starting with a letter or '_'"
-        case .unusedVariable(let name, let known):
+        case .unusedVariable(let name, let known, let hiddenBy):
+            guard hiddenBy.isEmpty else {
+                let blocks = hiddenBy.map { "'\($0)'" }.joined(separator: ", ")
+                return "variable '\(name)' is never used: $\(name) in block\(hiddenBy.count == 1 ? "" : "s") \(blocks) "
+                    + "reads the block's own argument '\(name)', which a stage gives (or its default)"
+            }
             return "variable '\(name)' is never used: no expression reads $\(name)"
                 + Suggestion.clause(for: name, among: known)
         case .unusedBlockArgument(let block, let argument):

@@ -153,7 +153,7 @@ struct Lowering {
         graph.inputShape = .image(channels: channels, height: height, width: width)
         // Images written channels last ([224, 224, 3], as NumPy and TensorFlow hold them) read as 224
         // channels of a 224 x 3 map, which compiles.
-        if [1, 3, 4].contains(width), channels == height, channels > 4 {
+        if [1, 3, 4].contains(width), channels == height, channels >= 16 {
             warnings.append(
                 Diagnostic(
                     .warning, at: spec.input.location,

@@ -162,6 +162,7 @@ struct SpecLoader {
                         override.name, option: override.option, spec: main.path, known: variables.keys.sorted()))
                 continue
             }
+            declaration.written = declaration.written ?? declaration.value
             declaration.value = override.value
             declaration.location = override.value.location
             declaration.setBy = override.option
@@ -172,7 +173,7 @@ struct SpecLoader {
         for block in (libraryFiles + chain).flatMap(\.blocks) {
             if let previous = blocks[block.name], previous.location != block.location {
                 sink.error(
-                    at: block.location, .duplicateBlock(block.name),
+                    at: block.location, .duplicateBlock(block.name, what: "block"),
                     notes: [Diagnostic.note(at: previous.location, .previousDefinition)])
                 continue
             }
@@ -193,7 +194,7 @@ struct SpecLoader {
         for (name, layers) in (libraryFiles + chain).flatMap(\.layerLists) {
             if let (previous, _) = lists[name.value], previous != name.location {
                 sink.error(
-                    at: name.location, .duplicateBlock(name.value),
+                    at: name.location, .duplicateBlock(name.value, what: "layer list"),
                     notes: [Diagnostic.note(at: previous, .previousDefinition)])
             }
             lists[name.value] = (name.location, layers)

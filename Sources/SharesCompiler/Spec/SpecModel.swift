@@ -184,6 +184,9 @@ public struct VariableDeclaration: Hashable, Sendable {
     public var location: Location
     /// The command-line option whose value replaced the spec's (`--set`, or `compare`'s `--set-a` or `--set-b`).
     public var setBy: String? = nil
+    /// The spec's own value, where a command-line option replaced it: the variables it reads are still
+    /// the spec's uses of them (`--set n=9` leaves `depth`, which `n: ($depth - 2) / 6` reads, used).
+    public var written: LocatedExpression? = nil
 }
 
 /// `stem` and `head` are written in place, or name a list from `layers:` (usually in the block library).

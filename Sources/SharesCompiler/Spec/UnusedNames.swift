@@ -8,7 +8,8 @@ enum UnusedNames {
         var globalUses = Set<String>()
         var unused: [String: Set<String>] = [:]  // by block: the arguments none of its layers reads
         var globalExpressions: [Expression] =
-            spec.variables.values.map(\.value.value) + spec.input.value.map(\.value)
+            spec.variables.values.flatMap { [$0.value.value] + ($0.written.map { [$0.value] } ?? []) }
+            + spec.input.value.map(\.value)
             + (spec.stem + spec.head).flatMap(\.expressions)
         for stage in spec.stages {
             globalExpressions +=
@@ -28,12 +29,19 @@ enum UnusedNames {
         globalUses.formUnion(names(globalExpressions))
         var warnings: [Diagnostic] = []
         let variables = spec.variables.keys.sorted()
+        // Only the compiled file's own: a parent's or a library's variable may serve stages, heads or
+        // blocks that this network replaced or does not use.
         for name in variables where !globalUses.contains(name) {
             let declaration = spec.variables[name]!
+            guard declaration.setBy == nil, declaration.location.file == spec.path else { continue }
+            // A block argument of the same name hides the variable inside the block.
+            let hiding = Set(spec.stages.map(\.block.value)).sorted().filter { block in
+                spec.blocks[block]?.parameters.contains { $0.name == name } ?? false
+            }
             warnings.append(
                 Diagnostic(
                     .warning, at: declaration.location,
-                    .unusedVariable(name, known: variables.filter(globalUses.contains))))
+                    .unusedVariable(name, known: variables.filter(globalUses.contains), hiddenBy: hiding)))
         }
         for name in Set(spec.stages.map(\.block.value)).sorted() {
             guard let template = spec.blocks[name], let arguments = unused[name] else { continue }
