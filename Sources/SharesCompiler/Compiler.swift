@@ -93,7 +93,11 @@ public enum Compiler {
             let arena = MemoryPlanner.plan(program(graph), batch: 1).arenaBytes
             report.memory = try MemoryReportBuilder.build(graph, report: report, arena: arena, batch: batch)
         }
-        report.overrides = lowered.overrides.map(\.setting)
+        // Each name once, with the value that holds (the last: a compare side's --set-a after --set).
+        let settings = lowered.overrides.enumerated().filter { index, override in
+            !lowered.overrides[(index + 1)...].contains { $0.name == override.name }
+        }
+        report.overrides = settings.map(\.element.setting)
         report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }
         return Compilation(spec: lowered.spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }

@@ -133,6 +133,15 @@ struct CLITests {
         ])
         #expect(
             inexact.stderr.contains("<command line: --set-b depth=111>:1:1: note: 'depth' is 111 here, set by --set-b"))
+        // Each side is named by the settings that hold for it, each name once (a side's --set-a after a
+        // --set of the same name read as two values, the first of which did not hold).
+        let both = try Self.run([
+            "compare", "Architectures/cifar/resnet-56.yaml", "Architectures/cifar/resnet-56.yaml", "--set", "depth=20",
+            "--set-a", "depth= 32", "--set-b", "classes=3"
+        ])
+        #expect(
+            both.stdout.hasPrefix(
+                "resnet-56 (untied) --set depth=32 vs resnet-56 (untied) --set depth=20 --set classes=3\n"))
     }
 
     /// When both sides fail, both sides' errors print (only A's did), each once.

@@ -66,7 +66,8 @@ public struct Report: Codable, Hashable, Sendable {
     public var perLayer: LayerTable?
     /// Asked for (`--batch N`): inference and training memory at batch N; absent otherwise.
     public var memory: Memory?
-    /// The `--set name=value` overrides the network was compiled with, as written.
+    /// The `--set name=value` overrides the network was compiled with, each name once with the value that
+    /// held (the last given), spaces around the value dropped.
     public var overrides: [String] = []
 
     /// How a report or a comparison names a network: `resnet-56 (shared) --set depth=20` (`--set` changes
