@@ -98,7 +98,11 @@ public enum Compiler {
             !lowered.overrides[(index + 1)...].contains { $0.name == override.name }
         }
         report.overrides = settings.map(\.element.setting)
-        report.warnings = warnings.map { Report.Warning(location: $0.location, message: $0.message) }
+        report.warnings = warnings.map { warning in
+            Report.Warning(
+                location: warning.location, message: warning.message,
+                notes: warning.notes.map { Report.Warning.Note(location: $0.location, message: $0.message) })
+        }
         return Compilation(spec: lowered.spec, graph: graph, costs: costs, report: report, warnings: warnings)
     }
 

@@ -47,6 +47,15 @@ struct SchemaTests {
     /// A spec against its sequential variant, an unshared spec against a shared one (tied weights go from 0,
     /// so that change in percent has no base and is left out), and two specs whose stages differ (a stage on
     /// one side only).
+    /// A report's warnings with their notes (the shipped networks have none).
+    @Test func warningsWithNotesFitTheSchema() throws {
+        let compilation = try compileInMemory([
+            "spec.yaml": "input: [3, 8, 8]\nblocks: {b: {args: {s: 1}, body: [relu]}}\nstages: [{block: b, s: 2}]\n"
+        ])
+        #expect(compilation.report.warnings.first?.notes.count == 1)
+        #expect(try Self.errors(compilation.report.json, "report.schema.json") == [])
+    }
+
     @Test func comparisonsFitTheirSchema() throws {
         let pairs: [(String, Bool, String, Bool)] = [
             ("cifar/sharesnet-164.yaml", false, "cifar/sharesnet-164.yaml", true),

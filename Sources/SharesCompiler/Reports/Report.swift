@@ -85,6 +85,13 @@ public struct Report: Codable, Hashable, Sendable {
     public struct Warning: Codable, Hashable, Sendable {
         public var location: Location
         public var message: String
+        /// The places the text prints under it (`note: stage 'stage2' sets it here`).
+        public var notes: [Note] = []
+
+        public struct Note: Codable, Hashable, Sendable {
+            public var location: Location
+            public var message: String
+        }
     }
 
     enum CodingKeys: String, CodingKey {
