@@ -1378,6 +1378,17 @@ struct DiagnosticsTests {
                 .warnings.isEmpty)
     }
 
+    /// Twenty warnings of a kind, then one that counts the rest: 20,000 unused variables, each compared
+    /// with every used one for "did you mean", took 40 s, and flooded the terminal.
+    @Test func unusedNamesPastTwentyAreCounted() throws {
+        let names = (1...25).map { "v\($0)" }
+        let spec = "input: [3, 8, 8]\nvars: {" + names.map { "\($0): 1" }.joined(separator: ", ") + "}\nstem: [relu]\n"
+        let warnings = try compileInMemory(["spec.yaml": spec]).warnings.map(\.message)
+        #expect(warnings.count == 21)
+        #expect(warnings.first == "variable 'v1' is never used: no expression reads $v1")
+        #expect(warnings.last == "5 more variables from here on are never used either (their warnings are left out)")
+    }
+
     /// No warning where the variable is read, or is not this file's to drop: one whose reader `--set`
     /// replaced (`--set n=9` over `n: ($depth - 2) / 6`), a parent's that a child's own stages no longer
     /// read. A variable a block argument hides says so, where "no expression reads" was untrue.

@@ -77,6 +77,7 @@ public enum Message: Error, Hashable, Sendable {
     case inputChannelsLast(channels: Int, height: Int, width: Int)
     case unusedVariable(String, known: [String], hiddenBy: [String])
     case unusedBlockArgument(block: String, argument: String)
+    case moreUnused(Int, what: String)
     case argumentSetByStage(String)
     case stochasticDepthOutsideBody(place: String)
     case stochasticDepthBeforeOffset(block: String, layer: String)
@@ -300,6 +301,9 @@ public enum Message: Error, Hashable, Sendable {
         case .unusedBlockArgument(let block, let argument):
             return
                 "block '\(block)' takes the argument '\(argument)', but none of its layers reads $\(argument), so setting it changes nothing"
+        case .moreUnused(let count, let what):
+            return
+                "\(Format.grouped(count)) more \(what) from here on are never used either (their warnings are left out)"
         case .argumentSetByStage(let stage):
             return "stage '\(stage)' sets it here"
         case .stochasticDepthOutsideBody(let place):
