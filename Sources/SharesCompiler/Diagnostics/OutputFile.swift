@@ -156,8 +156,6 @@ public enum OutputFile {
                 && file.st_ino == output.st_ino
     }
 
-    /// `path` as the directory before its last '/' ("" where it has none) and the name after it.
-    /// (Foundation's `deletingLastPathComponent` traps on a name of one character.)
     /// Where a symbolic link that names nothing yet points (through further links to nothing, up to
     /// 32); nil for any other path, and for a loop of links.
     static func danglingLinkTarget(_ path: String) -> String? {
@@ -177,6 +175,8 @@ public enum OutputFile {
         return nil
     }
 
+    /// `path` as the directory before its last '/' ("" where it has none) and the name after it.
+    /// (Foundation's `deletingLastPathComponent` traps on a name of one character.)
     static func split(_ path: String) -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return ("", path) }
         return (slash == path.startIndex ? "/" : String(path[..<slash]), String(path[path.index(after: slash)...]))
