@@ -87,15 +87,13 @@ public enum Format {
     /// `part` of `whole` as a percentage with one decimal, `19.0%` for 4 of 21: rounded once, from the
     /// counts (not from a value already rounded to two decimals, which gave 19.1%). 0.0% of nothing.
     /// Rounding never makes something look like nothing or all: a part that one decimal shows as 0.0% or
-    /// 100.0% takes the decimals its difference needs (`0.02%`, `99.99%`); past six, as many as a
-    /// double holds there (`99.9999999999091%`, `0.00000001%`), as the JSON gives them (a mark,
+    /// 100.0% takes the decimals its difference needs (`0.02%`, `99.99%`), up to the thirteen a double
+    /// holds below 100 (`99.9999999999091%`, `0.00000001%`), as the JSON gives them (six and a mark,
     /// `>99.999999%`, read as an arrow after a change's minus sign). The whole number of percent is
     /// grouped as counts are (`+999,900.0%`).
     static func percent(_ part: Int, of whole: Int) -> String {
         let value = whole == 0 ? 0 : Double(part) / Double(whole) * 100
-        let decimals =
-            percentDecimals(part, of: whole, from: 1, to: 6) ?? percentDecimals(part, of: whole, from: 7, to: 13)
-        guard let decimals else {
+        guard let decimals = percentDecimals(part, of: whole, from: 1, to: 13) else {
             return value < 50 ? "<0.0000000000001%" : part < whole ? ">99.9999999999999%" : ">100%"
         }
         return groupedWholePart(fixed(value, decimals: decimals)) + "%"
