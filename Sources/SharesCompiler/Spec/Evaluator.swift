@@ -16,18 +16,20 @@ public struct Scope: Sendable {
     /// real from `$width * 1.5` in a stage was reported inside the block, far from it, with no note).
     public func binding(_ name: String, to value: Number, from expression: LocatedExpression) -> Scope {
         var copy = adding(name, value)
-        var notes = expression.value.variables.flatMap { originNotes[$0.name] ?? [] }
-        if becameReal(value, from: expression.value) {
-            notes.append(Diagnostic.note(at: expression.location, .realValue(name, value: value.description)))
-        }
+        let notes =
+            expression.value.variables.flatMap { originNotes[$0.name] ?? [] } + realNote(name, value, from: expression)
         var seen = Set<Diagnostic.Note>()
         copy.originNotes[name] = notes.filter { seen.insert($0).inserted }
         return copy
     }
 
-    /// Whether `value` is real and none of the variables `expression` reads is: where it became real.
-    func becameReal(_ value: Number, from expression: Expression) -> Bool {
-        !value.isWhole && expression.variables.allSatisfy { values[$0.name]?.isWhole ?? true }
+    /// A note at `expression` where `name`'s value, computed from it, became real: the value is real and
+    /// none of the variables it reads is (their own notes say where they did).
+    func realNote(_ name: String, _ value: Number, from expression: LocatedExpression) -> [Diagnostic.Note] {
+        guard !value.isWhole, expression.value.variables.allSatisfy({ values[$0.name]?.isWhole ?? true }) else {
+            return []
+        }
+        return [Diagnostic.note(at: expression.location, .realValue(name, value: value.description))]
     }
 
     public func adding(_ name: String, _ value: Number) -> Scope {
@@ -200,7 +202,7 @@ extension Spec {
                 return failPending()
             }
             values[name] = value
-            // Where --set gave this value, or the values it was computed from.
+            // Where --set gave this value, or the values it was computed from, or where it became real.
             let notes =
                 declaration.setBy.map { option in
                     [
@@ -209,9 +211,7 @@ extension Spec {
                             .valueSetOnCommandLine(name, value: value.description, option: option))
                     ]
                 } ?? localNotes.keys.sorted().flatMap { localNotes[$0]! }
-                + (declaration.setBy != nil || !scope.becameReal(value, from: declaration.value.value)
-                    ? []
-                    : [Diagnostic.note(at: declaration.value.location, .realValue(name, value: value.description))])
+                + scope.realNote(name, value, from: declaration.value)
             originNotes[name] = Array(Set(notes)).sorted { ($0.location, $0.message) < ($1.location, $1.message) }
         }
 
