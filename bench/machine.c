@@ -1,7 +1,7 @@
 // What a machine gives the kernels, to name beside any figure measured on it: float32 FMA peak per
 // core (alone, and on every CPU at once), and what a thread pays to use what another core wrote (a
 // cache line's round trip, and reading a buffer the other core has just written). Built and run by
-// bench/machine.sh; x86-64 with AVX2 and FMA.
+// bench/machine.sh; x86-64 with AVX2 and FMA (and AVX-512 where the CPU has it).
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
@@ -21,28 +21,41 @@ static void pin(int cpu) {
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
-// Twelve independent FMA chains, as many as the micro-kernel's accumulators: enough to cover the
+// Twelve independent FMA chains, as many as the micro-kernels' accumulators: enough to cover the
 // FMA latency on every x86 core, so the loop runs at the FMA units' throughput. Best of five runs.
-static double fma_gflops(void) {
-    __m256 acc[12];
-    const __m256 b = _mm256_set1_ps(1.0000001f), c = _mm256_set1_ps(1e-8f);
-    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i);
-    const long steps = 50000000;
-    double best = 0;
-    for (int run = 0; run < 5; run++) {
-        const double t = bench_now();
-        for (long i = 0; i < steps; i++) {
-#define STEP(j) acc[j] = _mm256_fmadd_ps(acc[j], b, c);
-            STEP(0) STEP(1) STEP(2) STEP(3) STEP(4) STEP(5) STEP(6) STEP(7) STEP(8) STEP(9) STEP(10) STEP(11)
-            // Keeps the chains alive without storing them (an input operand: they stay in registers).
-            __asm__ volatile("" ::"x"(acc[0]), "x"(acc[1]), "x"(acc[2]), "x"(acc[3]), "x"(acc[4]), "x"(acc[5]), "x"(acc[6]),
-                             "x"(acc[7]), "x"(acc[8]), "x"(acc[9]), "x"(acc[10]), "x"(acc[11]));
-        }
-        const double gflops = steps * 12.0 * 16 / (bench_now() - t) * 1e-9;
-        if (gflops > best) best = gflops;
+// Once with ymm registers (AVX2) and, where the CPU has it, with zmm (AVX-512: twice the lanes,
+// which some cores run as two halves, Zen 4, and others on two 512-bit units, Ice Lake's Xeons).
+#define SC_FMA_PEAK(name, isa, vector, set1, fmadd, constraint, lanes)                                          \
+    __attribute__((target(isa))) static double name(void) {                                                    \
+        vector acc[12];                                                                                            \
+        const vector b = set1(1.0000001f), c = set1(1e-8f);                                                        \
+        for (int i = 0; i < 12; i++) acc[i] = set1((float)i);                                                      \
+        const long steps = 50000000;                                                                               \
+        double best = 0;                                                                                           \
+        for (int run = 0; run < 5; run++) {                                                                        \
+            const double t = bench_now();                                                                          \
+            for (long i = 0; i < steps; i++) {                                                                     \
+                /* Written out: a loop over j left the chains in memory (gcc -O2). */                              \
+                acc[0] = fmadd(acc[0], b, c), acc[1] = fmadd(acc[1], b, c), acc[2] = fmadd(acc[2], b, c);          \
+                acc[3] = fmadd(acc[3], b, c), acc[4] = fmadd(acc[4], b, c), acc[5] = fmadd(acc[5], b, c);          \
+                acc[6] = fmadd(acc[6], b, c), acc[7] = fmadd(acc[7], b, c), acc[8] = fmadd(acc[8], b, c);          \
+                acc[9] = fmadd(acc[9], b, c), acc[10] = fmadd(acc[10], b, c), acc[11] = fmadd(acc[11], b, c);      \
+                /* Keeps the chains alive without storing them (inputs: they stay in registers). */                \
+                __asm__ volatile("" ::constraint(acc[0]), constraint(acc[1]), constraint(acc[2]), constraint(acc[3]), \
+                                 constraint(acc[4]), constraint(acc[5]), constraint(acc[6]), constraint(acc[7]),    \
+                                 constraint(acc[8]), constraint(acc[9]), constraint(acc[10]), constraint(acc[11])); \
+            }                                                                                                      \
+            const double gflops = steps * 12.0 * 2 * lanes / (bench_now() - t) * 1e-9;                             \
+            if (gflops > best) best = gflops;                                                                      \
+        }                                                                                                          \
+        return best;                                                                                               \
     }
-    return best;
-}
+SC_FMA_PEAK(fma_gflops_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, "x", 8)
+SC_FMA_PEAK(fma_gflops_avx512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, "v", 16)
+
+static int has_avx512 = 0;
+// The peak at the widest level the CPU has (the kernels' own choice: sc_dispatch.c).
+static double fma_gflops(void) { return has_avx512 ? fma_gflops_avx512() : fma_gflops_avx2(); }
 
 typedef struct {
     int cpu;
@@ -93,7 +106,10 @@ int main(int argc, char **argv) {
     const int cpus = argc > 1 ? atoi(argv[1]) : 2;
     const long kib = argc > 2 ? atol(argv[2]) : 1024;
     pin(0);
-    printf("FMA peak, one core alone: %.1f GFLOP/s\n", fma_gflops());
+    __builtin_cpu_init();
+    has_avx512 = __builtin_cpu_supports("avx512f");
+    if (has_avx512) printf("FMA peak, one core alone, AVX2 (ymm): %.1f GFLOP/s\n", fma_gflops_avx2());
+    printf("FMA peak, one core alone%s: %.1f GFLOP/s\n", has_avx512 ? ", AVX-512 (zmm)" : "", fma_gflops());
     peak_job jobs[64];
     pthread_t threads[64];
     const int n = cpus < 64 ? cpus : 64;
@@ -101,7 +117,7 @@ int main(int argc, char **argv) {
         jobs[i] = (peak_job){i, 0};
         pthread_create(&threads[i], NULL, peak_thread, &jobs[i]);
     }
-    printf("FMA peak, %d cores at once:", n);
+    printf("FMA peak, %d cores at once%s:", n, has_avx512 ? ", AVX-512 (zmm)" : "");
     for (int i = 0; i < n; i++) {
         pthread_join(threads[i], NULL);
         printf(" %.1f", jobs[i].gflops);

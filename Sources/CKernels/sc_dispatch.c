@@ -4,7 +4,10 @@
 static int sc_best_level(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SC_LEVEL_AVX2;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return SC_LEVEL_PORTABLE;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return SC_LEVEL_AVX512;
+    return SC_LEVEL_AVX2;
 #endif
     return SC_LEVEL_PORTABLE;
 }

@@ -30,6 +30,11 @@
 #define SC_FEW_TILES_WEIGHTS (2L << 20)
 // The most cache lines of the next panel's weights a tile asks for (sc_prefetch_share).
 #define SC_PREFETCH_SHARE_LINES 32
+// The reduction length from which the AVX-512 level takes a 1x1 convolution's tiles in pairs: at 64,
+// kernel A/B measured 1.06-1.29 of the 6-row kernel's time (resnet-50's 1x1s over 64 channels, whose
+// short reductions make the epilogue weigh); from 128, 0.72-0.98 (its 1x1s over 128 to 2048
+// channels, and Winograd's GEMMs over 128 and 256).
+#define SC_TWELVE_MIN_STEPS 128
 // Chunks are a multiple of every level's tile height.
 #define SC_CHUNK_ROUND 12
 // The most bytes a chunk's pointer table (a pointer per pixel and tap) may take: a 63 x 63 kernel's
@@ -298,6 +303,14 @@ static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, cons
     }
 }
 
+// What the level in use gives the driver: its micro-kernel, the panels a pass over the tiles takes
+// where weights pass over them a pass at a time, and whether full pairs of a 1x1 convolution's tiles
+// go by sc_igemm_tile12_avx512 where the reduction is long enough.
+typedef struct {
+    sc_igemm_tile_fn tile;
+    int pass_panels, twelve;
+} sc_igemm_kernels;
+
 // Everything one tile needs besides its panel and position: the convolution, the chunk being
 // worked on and the reduction block.
 typedef struct {
@@ -305,7 +318,7 @@ typedef struct {
     const float *packed, *input;
     float *output;
     const sc_epilogue *epilogue;
-    sc_igemm_tile_fn tile;
+    sc_igemm_kernels k;
     sc_igemm_plan p;
     int cg, mg, ppg, taps, direct;
     size_t group_floats;
@@ -356,14 +369,14 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
     if (x->direct) {  // a 1x1 stride-1 convolution reads pixel rows in place
         const float *a[SC_TILE_ROWS];
         for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->input + (size_t)(first_row + (r < mr ? r : mr - 1)) * x->g->in_channels;
-        x->tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
+        x->k.tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
     } else if (x->merged[t - x->table_tile]) {  // one run per kernel row: ks taps x all channels
         const int ks = x->g->kernel;
         b.tap_stride = (size_t)ks * x->cc * SC_PANEL;
-        x->tile(ks, ks * x->cc, x->pointers + (t - x->table_tile) * x->taps * SC_TILE_ROWS, 0, &b, c, mr, &e);
+        x->k.tile(ks, ks * x->cc, x->pointers + (t - x->table_tile) * x->taps * SC_TILE_ROWS, 0, &b, c, mr, &e);
     } else {
         b.tap_stride = (size_t)x->cc * SC_PANEL;
-        x->tile(x->taps, x->cc, x->pointers + (t - x->table_tile) * x->taps * SC_TILE_ROWS, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
+        x->k.tile(x->taps, x->cc, x->pointers + (t - x->table_tile) * x->taps * SC_TILE_ROWS, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
     }
 }
 
@@ -394,12 +407,24 @@ static void sc_direct_tiles(const sc_tile_job *x, int q, int q_end, long tiles, 
     const sc_igemm_panels b = sc_panels_at(x, q, q_end);
     float *c = x->output + (size_t)x->c0 * ldc + oc0;
     const float *row = x->input + (size_t)x->c0 * lda;
-    for (long t = 0; t < tiles; t++) {
+    const int twelve = x->k.twelve && x->cc >= SC_TWELVE_MIN_STEPS;
+    for (long t = 0; t < tiles;) {
         if (next_lines > 0) sc_prefetch_share(next, next_lines, tiles, t);
-        const int mr = sc_tile_pixels(x->count, t);
+        int mr = sc_tile_pixels(x->count, t);
         const float *a[SC_TILE_ROWS];
-        for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = row + (r < mr ? r : mr - 1) * lda;
-        x->tile(1, x->cc, a, (size_t)x->cbeg, &b, c, mr, &e);
+#if defined(__x86_64__)
+        if (twelve && t + 1 < tiles && mr + sc_tile_pixels(x->count, t + 1) == 2 * SC_TILE_ROWS) {
+            if (next_lines > 0) sc_prefetch_share(next, next_lines, tiles, t + 1);
+            mr = 2 * SC_TILE_ROWS;
+            sc_igemm_tile12_avx512(x->cc, row + x->cbeg, lda, &b, c, &e);
+            t += 2;
+        } else
+#endif
+        {
+            for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = row + (r < mr ? r : mr - 1) * lda;
+            x->k.tile(1, x->cc, a, (size_t)x->cbeg, &b, c, mr, &e);
+            t++;
+        }
         row += mr * lda, c += mr * ldc;
         if (e.residual) e.residual += mr * ldc;
         if (e.act) e.act += mr * ldc;
@@ -408,9 +433,9 @@ static void sc_direct_tiles(const sc_tile_job *x, int q, int q_end, long tiles, 
 
 static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                   const sc_epilogue *epilogue, float *workspace, long pixel_begin, long pixel_end,
-                  int panel_begin, int panel_end, sc_igemm_tile_fn tile) {
+                  int panel_begin, int panel_end, sc_igemm_kernels k) {
     sc_tile_job x = {0};
-    x.g = g, x.packed = packed, x.input = input, x.output = output, x.epilogue = epilogue, x.tile = tile;
+    x.g = g, x.packed = packed, x.input = input, x.output = output, x.epilogue = epilogue, x.k = k;
     x.p = sc_igemm_make_plan(g);
     const int groups = sc_groups(g);
     x.cg = g->in_channels / groups, x.mg = g->out_channels / groups;
@@ -430,7 +455,7 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     const int merge = groups == 1 && x.p.blocks == 1 && x.taps > 1;
     // With one reduction block and small weights, each tile visits every panel before the next tile:
     // the tile's inputs stay in L1 and its output and residual rows are written and read in order (a
-    // 1x1 expansion writes four times what it reads). Otherwise each panel's weight block stays in L1
+    // 1x1 expansion writes four times what it reads). Otherwise each panel's (or pass's) weight block stays in L1
     // while every tile of the chunk passes under it.
     // So too over a few tiles (a 7 x 7 map) with weights up to SC_FEW_TILES_WEIGHTS: each panel would
     // pass over only those few tiles, and each tile read its inputs again from L2 for every panel
@@ -473,17 +498,21 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
                 }
                 continue;
             }
-            for (int q = panel_begin; q < panel_end; q++) {
-                // The next panel's weights (a block's panels are contiguous: they follow this one).
-                const char *next = (const char *)(sc_panel_weights(&x, q) + (size_t)x.taps * x.cc * SC_PANEL);
-                const long next_lines = q + 1 < panel_end ? (long)x.taps * x.cc * SC_PANEL * 4 / 64 : 0;
+            for (int q = panel_begin, n; q < panel_end; q += n) {
+                // k.pass_panels panels of one group at a time.
+                const int group_end = (q / x.ppg + 1) * x.ppg, end = group_end < panel_end ? group_end : panel_end;
+                n = end - q < k.pass_panels ? end - q : k.pass_panels;
+                // The next pass's weights (a block's panels are contiguous: they follow these).
+                const long panel_floats = (long)x.taps * x.cc * SC_PANEL, after = panel_end - (q + n);
+                const char *next = (const char *)(sc_panel_weights(&x, q) + n * panel_floats);
+                const long next_lines = (after < n ? after : n) * panel_floats * 4 / 64;
                 if (x.direct && groups == 1 && !x.partial) {
-                    sc_direct_tiles(&x, q, q + 1, tiles, next, next_lines);
+                    sc_direct_tiles(&x, q, q + n, tiles, next, next_lines);
                     continue;
                 }
                 for (long t = 0; t < tiles; t++) {
                     sc_prefetch_share(next, next_lines, tiles, t);
-                    sc_tile_at(&x, q, q + 1, t);
+                    sc_tile_at(&x, q, q + n, t);
                 }
             }
         }
@@ -597,9 +626,13 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
         sc_depthwise_nhwc(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
         return;
     }
-    sc_igemm_tile_fn tile = sc_igemm_tile_portable;
+    // Where weights pass over the tiles a panel at a time, the AVX-512 kernel takes two: it needs both
+    // for 12 independent sums (kernel A/B 1.04-1.28 one at a time on resnet-50's stage 4).
+    sc_igemm_kernels k = {sc_igemm_tile_portable, 1, 0};
 #if defined(__x86_64__)
-    if (sc_level_internal() >= SC_LEVEL_AVX2) tile = sc_igemm_tile_avx2;
+    const int level = sc_level_internal();
+    if (level >= SC_LEVEL_AVX512) k = (sc_igemm_kernels){sc_igemm_tile_avx512, 2, 1};
+    else if (level >= SC_LEVEL_AVX2) k.tile = sc_igemm_tile_avx2;
 #endif
-    sc_igemm_run(g, packed, input, output, epilogue, workspace, pixel_begin, pixel_end, panel_begin, panel_end, tile);
+    sc_igemm_run(g, packed, input, output, epilogue, workspace, pixel_begin, pixel_end, panel_begin, panel_end, k);
 }

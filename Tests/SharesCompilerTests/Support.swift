@@ -119,7 +119,7 @@ func atEveryKernelLevel(_ body: (Int32) throws -> Void) rethrows {
     defer { kernelLevelLock.unlock() }
     let saved = sc_level()
     defer { sc_force_level(saved) }
-    for level in [SC_LEVEL_PORTABLE, SC_LEVEL_AVX2].map(Int32.init) {
+    for level in [SC_LEVEL_PORTABLE, SC_LEVEL_AVX2, SC_LEVEL_AVX512].map(Int32.init) {
         guard sc_force_level(level) == level else { continue }  // the CPU lacks it
         try body(level)
     }

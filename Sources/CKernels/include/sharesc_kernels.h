@@ -69,7 +69,8 @@ typedef struct {
 } sc_epilogue;
 
 // Instruction-set levels.
-enum { SC_LEVEL_PORTABLE = 0, SC_LEVEL_AVX2 = 1 };
+// AVX-512 here means AVX-512 F, DQ and VL (Skylake-SP, Ice Lake, Zen 4 and later); it implies AVX2 and FMA.
+enum { SC_LEVEL_PORTABLE = 0, SC_LEVEL_AVX2 = 1, SC_LEVEL_AVX512 = 2 };
 // The level in use (the best the CPU supports unless forced).
 int sc_level(void);
 // Forces a level no higher than the CPU supports (tests use it to exercise every path); returns the level now in use.

@@ -515,9 +515,10 @@ private struct Workers {
 }
 
 extension Executor {
-    /// The instruction set the kernels use on this CPU: avx2 or portable.
+    /// The instruction set the kernels use on this CPU: avx512, avx2 or portable.
     public static var kernelLevel: String {
         switch sc_level() {
+        case Int32(SC_LEVEL_AVX512): return "avx512"
         case Int32(SC_LEVEL_AVX2): return "avx2"
         default: return "portable"
         }

@@ -1,0 +1,146 @@
+// The AVX-512 micro-kernel of the NHWC convolution: the AVX2 kernel's contract and packed weights
+// (6 output pixels, panels of 16 channels), with a whole panel in one zmm register, so that a tile
+// takes two panels at once: 6 x 32 in 12 zmm accumulators. Each reduction step loads the two panels'
+// 16 weights (one vector load each) and broadcasts one input value per pixel (folded into the FMA):
+// 8 loads feed 12 FMAs of twice the AVX2 width, and 12 independent sums cover the FMA's latency on
+// both pipes. A lone panel (an odd count) has 6 sums; the driver's passes over the tiles take panels
+// two at a time at this level. For 1x1 convolutions with long reductions, two tiles go at once
+// (sc_igemm_tile12_avx512, 12 x 32 in 24 sums).
+// A finished panel is stored as two ymm halves by the AVX2 kernel's epilogue (sc_igemm_store.h): the
+// same code, and each output the same sequence of FMAs, so both levels give the same results.
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include "sc_igemm.h"
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#include "sc_igemm_store.h"
+
+// The reduction of `np` (1 or 2, a constant) consecutive panels for `rows` pixels: s[j][r] holds
+// panel j's sums for pixel r. (Four panels at once, 24 sums, measured 1.11 of two's time over
+// resnet-50's convolutions: kernel A/B 1.15-1.65 where the tile passes over all the panels.)
+static inline __attribute__((always_inline)) void sc_reduce512(const int rows, const int np, int taps, int kc,
+                                                               const float *const *a, size_t offset, size_t tap_stride,
+                                                               const float *w, size_t panel_stride,
+                                                               __m512 s[][SC_TILE_ROWS]) {
+    for (int j = 0; j < np; j++)
+        for (int r = 0; r < rows; r++) s[j][r] = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t++, a += SC_TILE_ROWS) {
+        const float *row[SC_TILE_ROWS];
+        for (int r = 0; r < rows; r++) row[r] = a[r] + offset;
+        const float *restrict wk = w + (size_t)t * tap_stride;
+        for (int k = 0; k < kc; k++, wk += SC_PANEL) {
+            __m512 b[2];
+            for (int j = 0; j < np; j++) b[j] = _mm512_loadu_ps(wk + j * panel_stride);
+            for (int r = 0; r < rows; r++) {
+                const __m512 x = _mm512_set1_ps(row[r][k]);
+                for (int j = 0; j < np; j++) s[j][r] = _mm512_fmadd_ps(x, b[j], s[j][r]);
+            }
+        }
+    }
+}
+
+// Panels [p, p + np) of the tile, reduced and stored.
+static inline __attribute__((always_inline)) void sc_panels512(const int rows, const int np, int p, int taps, int kc,
+                                                               const float *const *a, size_t offset,
+                                                               const sc_igemm_panels *b, float *c,
+                                                               const sc_igemm_epi *e, int prefetch, int light,
+                                                               int fixed_steps) {
+    const size_t col = (size_t)p * SC_PANEL;
+    if (prefetch)
+        for (int j = 0; j < np; j++) sc_prefetch_tile(rows, c, col + j * SC_PANEL, e);
+    __m512 s[2][SC_TILE_ROWS];
+    sc_reduce512(rows, np, taps, kc, a, offset, b->tap_stride, b->w + p * b->panel_stride, b->panel_stride, s);
+    for (int j = 0; j < np; j++) {
+        // Each row's sums as the ymm halves sc_finish_panel takes.
+        __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
+        for (int r = 0; r < rows; r++) {
+            lo[r] = _mm512_castps512_ps256(s[j][r]);
+            hi[r] = _mm512_extractf32x8_ps(s[j][r], 1);
+        }
+        const int width = p + j + 1 < b->panels ? SC_PANEL : b->last_width;
+        sc_finish_panel(rows, lo, hi, c, col + j * SC_PANEL, width, e, light, fixed_steps);
+    }
+}
+
+// The tile for exactly `rows` pixels (a constant in each instantiation below).
+static inline __attribute__((always_inline)) void
+sc_tile_rows512(const int rows, int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
+                float *c, const sc_igemm_epi *e) {
+    const int fixed_steps = sc_fixed_steps(e), prefetch = taps * kc >= SC_PREFETCH_MIN_STEPS;
+    const int light = e->first && e->last && e->activation <= SC_ACT_RELU6;
+    int p = 0;
+    for (; p + 2 <= b->panels; p += 2)
+        sc_panels512(rows, 2, p, taps, kc, a, offset, b, c, e, prefetch, light, fixed_steps);
+    if (p < b->panels) sc_panels512(rows, 1, p, taps, kc, a, offset, b, c, e, prefetch, light, fixed_steps);
+}
+
+// Two full tiles of a 1x1 convolution at once (pixel r's channels at a + r lda, no partial sums
+// apart): 12 x 32 in 24 zmm sums, so that each step's two weight vectors, which come from L2 where
+// the weights pass under many tiles, serve 12 pixels instead of 6.
+static inline __attribute__((always_inline)) void sc_twelve(const int np, int p, int kc, const float *a, size_t lda,
+                                                            const sc_igemm_panels *b, float *c,
+                                                            const sc_igemm_epi *e, const sc_igemm_epi *e6,
+                                                            int prefetch, int light, int fixed_steps) {
+    const size_t col = (size_t)p * SC_PANEL;
+    if (prefetch)
+        for (int j = 0; j < np; j++) {
+            sc_prefetch_tile(SC_TILE_ROWS, c, col + j * SC_PANEL, e);
+            sc_prefetch_tile(SC_TILE_ROWS, c + SC_TILE_ROWS * e->ldc, col + j * SC_PANEL, e6);
+        }
+    __m512 s[2][2 * SC_TILE_ROWS];
+    for (int j = 0; j < np; j++)
+        for (int r = 0; r < 2 * SC_TILE_ROWS; r++) s[j][r] = _mm512_setzero_ps();
+    // The rows from four bases, three rows apart, and the row stride: 12 row pointers would not fit
+    // the general registers beside the loop's own, and were reloaded from the stack at every step.
+    const float *base[4] = {a, a + 3 * lda, a + 6 * lda, a + 9 * lda};
+    const float *restrict wk = b->w + p * b->panel_stride;
+    for (int k = 0; k < kc; k++, wk += SC_PANEL) {
+        __m512 w[2];
+        for (int j = 0; j < np; j++) w[j] = _mm512_loadu_ps(wk + j * b->panel_stride);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < 2 * SC_TILE_ROWS; r++) {
+            const __m512 x = _mm512_set1_ps(base[r / 3][(r % 3) * lda + k]);
+            for (int j = 0; j < np; j++) s[j][r] = _mm512_fmadd_ps(x, w[j], s[j][r]);
+        }
+    }
+    for (int j = 0; j < np; j++) {
+        const int width = p + j + 1 < b->panels ? SC_PANEL : b->last_width;
+        for (int half = 0; half < 2; half++) {
+            __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
+            for (int r = 0; r < SC_TILE_ROWS; r++) {
+                lo[r] = _mm512_castps512_ps256(s[j][half * SC_TILE_ROWS + r]);
+                hi[r] = _mm512_extractf32x8_ps(s[j][half * SC_TILE_ROWS + r], 1);
+            }
+            sc_finish_panel(SC_TILE_ROWS, lo, hi, c + half * SC_TILE_ROWS * e->ldc, col + j * SC_PANEL, width,
+                            half ? e6 : e, light, fixed_steps);
+        }
+    }
+}
+
+void sc_igemm_tile12_avx512(int kc, const float *a, size_t lda, const sc_igemm_panels *b, float *c,
+                            const sc_igemm_epi *e) {
+    // The second tile's epilogue: its residual and second output 6 rows on.
+    sc_igemm_epi e6 = *e;
+    if (e6.residual) e6.residual += SC_TILE_ROWS * e->ldc;
+    if (e6.act) e6.act += SC_TILE_ROWS * e->ldc;
+    const int fixed_steps = sc_fixed_steps(e), prefetch = kc >= SC_PREFETCH_MIN_STEPS;
+    const int light = e->first && e->last && e->activation <= SC_ACT_RELU6;
+    int p = 0;
+    for (; p + 2 <= b->panels; p += 2) sc_twelve(2, p, kc, a, lda, b, c, e, &e6, prefetch, light, fixed_steps);
+    if (p < b->panels) sc_twelve(1, p, kc, a, lda, b, c, e, &e6, prefetch, light, fixed_steps);
+}
+
+void sc_igemm_tile_avx512(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
+                          float *c, int mr, const sc_igemm_epi *e) {
+    switch (mr) {
+    case 1: sc_tile_rows512(1, taps, kc, a, offset, b, c, e); break;
+    case 2: sc_tile_rows512(2, taps, kc, a, offset, b, c, e); break;
+    case 3: sc_tile_rows512(3, taps, kc, a, offset, b, c, e); break;
+    case 4: sc_tile_rows512(4, taps, kc, a, offset, b, c, e); break;
+    case 5: sc_tile_rows512(5, taps, kc, a, offset, b, c, e); break;
+    default: sc_tile_rows512(SC_TILE_ROWS, taps, kc, a, offset, b, c, e); break;
+    }
+}
+
+#pragma clang attribute pop
+#endif
