@@ -304,12 +304,19 @@ static void sc_fill_pointers(const sc_conv_geometry *g, const float *input, cons
 }
 
 // What the level in use gives the driver: its micro-kernel, the panels a pass over the tiles takes
-// where weights pass over them a pass at a time, and whether full pairs of a 1x1 convolution's tiles
-// go by sc_igemm_tile12_avx512 where the reduction is long enough.
+// where weights pass over them a pass at a time, and whether full pairs of tiles go at once where the
+// reduction is long enough (sc_igemm_tile12_avx512 and sc_igemm_tile12_table_avx512).
 typedef struct {
     sc_igemm_tile_fn tile;
     int pass_panels, twelve;
 } sc_igemm_kernels;
+
+// Whether tiles t and t + 1 of a chunk of `count` pixels go at once: both full, and the reduction
+// (taps x channels) long enough.
+static inline int sc_pair_tiles(sc_igemm_kernels k, long steps, long count, long t, long tiles) {
+    return k.twelve && steps >= SC_TWELVE_MIN_STEPS && t + 1 < tiles &&
+           sc_tile_pixels(count, t) + sc_tile_pixels(count, t + 1) == 2 * SC_TILE_ROWS;
+}
 
 // Everything one tile needs besides its panel and position: the convolution, the chunk being
 // worked on and the reduction block.
@@ -355,8 +362,9 @@ static inline sc_igemm_epi sc_epi_at(const sc_tile_job *x, int oc0, long first_r
                           act ? ep->act_scale + oc0 : NULL, act ? ep->act_shift + oc0 : NULL, act ? ep->act_relu : 0};
 }
 
-// Tile t of the chunk against panels [q, q_end) of one group.
-static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
+// Tile t of the chunk against panels [q, q_end) of one group; with `pair` (never for direct), tiles t
+// and t + 1, whose tables list the same (merged kernel rows or taps).
+static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t, int pair) {
     const int gi = q / x->ppg, j = q - gi * x->ppg, oc0 = gi * x->mg + j * SC_PANEL;
     const long first_in_chunk = sc_tile_first(x->count, t), first_row = x->c0 + first_in_chunk;
     const int mr = sc_tile_pixels(x->count, t);
@@ -370,14 +378,23 @@ static inline void sc_tile_at(const sc_tile_job *x, int q, int q_end, long t) {
         const float *a[SC_TILE_ROWS];
         for (int r = 0; r < SC_TILE_ROWS; r++) a[r] = x->input + (size_t)(first_row + (r < mr ? r : mr - 1)) * x->g->in_channels;
         x->k.tile(1, x->cc, a, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
-    } else if (x->merged[t - x->table_tile]) {  // one run per kernel row: ks taps x all channels
-        const int ks = x->g->kernel;
-        b.tap_stride = (size_t)ks * x->cc * SC_PANEL;
-        x->k.tile(ks, ks * x->cc, x->pointers + (t - x->table_tile) * x->taps * SC_TILE_ROWS, 0, &b, c, mr, &e);
-    } else {
-        b.tap_stride = (size_t)x->cc * SC_PANEL;
-        x->k.tile(x->taps, x->cc, x->pointers + (t - x->table_tile) * x->taps * SC_TILE_ROWS, (size_t)gi * x->cg + x->cbeg, &b, c, mr, &e);
+        return;
     }
+    // One run per kernel row (ks taps x all channels) where the table lists merged rows.
+    const int merged = x->merged[t - x->table_tile], ks = x->g->kernel;
+    const int taps = merged ? ks : x->taps, kc = merged ? ks * x->cc : x->cc;
+    const size_t offset = merged ? 0 : (size_t)gi * x->cg + x->cbeg, table_floats = (size_t)x->taps * SC_TILE_ROWS;
+    const float *const *table = x->pointers + (t - x->table_tile) * table_floats;
+    b.tap_stride = (size_t)kc * SC_PANEL;
+#if defined(__x86_64__)
+    if (pair) {
+        sc_igemm_tile12_table_avx512(taps, kc, table, table_floats, offset, &b, c, &e);
+        return;
+    }
+#else
+    (void)pair;
+#endif
+    x->k.tile(taps, kc, table, offset, &b, c, mr, &e);
 }
 
 // Tile t's share of the next panel's weights (`lines` cache lines from `next`), fetched
@@ -407,13 +424,12 @@ static void sc_direct_tiles(const sc_tile_job *x, int q, int q_end, long tiles, 
     const sc_igemm_panels b = sc_panels_at(x, q, q_end);
     float *c = x->output + (size_t)x->c0 * ldc + oc0;
     const float *row = x->input + (size_t)x->c0 * lda;
-    const int twelve = x->k.twelve && x->cc >= SC_TWELVE_MIN_STEPS;
     for (long t = 0; t < tiles;) {
         if (next_lines > 0) sc_prefetch_share(next, next_lines, tiles, t);
         int mr = sc_tile_pixels(x->count, t);
         const float *a[SC_TILE_ROWS];
 #if defined(__x86_64__)
-        if (twelve && t + 1 < tiles && mr + sc_tile_pixels(x->count, t + 1) == 2 * SC_TILE_ROWS) {
+        if (sc_pair_tiles(x->k, x->cc, x->count, t, tiles)) {
             if (next_lines > 0) sc_prefetch_share(next, next_lines, tiles, t + 1);
             mr = 2 * SC_TILE_ROWS;
             sc_igemm_tile12_avx512(x->cc, row + x->cbeg, lda, &b, c, &e);
@@ -492,7 +508,7 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
                     }
                     for (int q = panel_begin; q < panel_end;) {  // the panels of each group in one call
                         const int group_end = (q / x.ppg + 1) * x.ppg, q_end = group_end < panel_end ? group_end : panel_end;
-                        sc_tile_at(&x, q, q_end, t);
+                        sc_tile_at(&x, q, q_end, t, 0);
                         q = q_end;
                     }
                 }
@@ -510,9 +526,13 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
                     sc_direct_tiles(&x, q, q + n, tiles, next, next_lines);
                     continue;
                 }
-                for (long t = 0; t < tiles; t++) {
-                    sc_prefetch_share(next, next_lines, tiles, t);
-                    sc_tile_at(&x, q, q + n, t);
+                for (long t = 0; t < tiles;) {
+                    // Pairs of tiles only where their tables list alike (direct has none).
+                    const int pair = !x.direct && sc_pair_tiles(k, (long)x.taps * x.cc, x.count, t, tiles) &&
+                                     merged[t - x.table_tile] == merged[t + 1 - x.table_tile];
+                    for (long u = t; u <= t + pair; u++) sc_prefetch_share(next, next_lines, tiles, u);
+                    sc_tile_at(&x, q, q + n, t, pair);
+                    t += 1 + pair;
                 }
             }
         }

@@ -70,10 +70,13 @@ void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, 
                         float *c, int mr, const sc_igemm_epi *e);
 void sc_igemm_tile_avx512(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
                           float *c, int mr, const sc_igemm_epi *e);
-// Two full tiles of a 1x1 convolution (pixel r's kc channels at a + r lda, r < 12), with no partial
-// sums apart: the same results as two calls of sc_igemm_tile_avx512.
+// Two full tiles at once, the same results as two calls of sc_igemm_tile_avx512: of a 1x1 convolution
+// (pixel r's kc channels at a + r lda, r < 12); or by pointer tables, the first tile's at a, the
+// second's at a + second.
 void sc_igemm_tile12_avx512(int kc, const float *a, size_t lda, const sc_igemm_panels *b, float *c,
                             const sc_igemm_epi *e);
+void sc_igemm_tile12_table_avx512(int taps, int kc, const float *const *a, size_t second, size_t offset,
+                                  const sc_igemm_panels *b, float *c, const sc_igemm_epi *e);
 // Depthwise with one output channel per input channel, and grouped (SC_CONV_GROUPED), with kernels up
 // to 13x13, and plain depthwise at stride 1 with odd kernels up to 63 x 63 (sc_depthwise_avx2.c, where
 // sc_depthwise_avx2_takes says which):

@@ -74,12 +74,16 @@ sc_tile_rows512(const int rows, int taps, int kc, const float *const *a, size_t 
     if (p < b->panels) sc_panels512(rows, 1, p, taps, kc, a, offset, b, c, e, prefetch, light, fixed_steps);
 }
 
-// Two full tiles of a 1x1 convolution at once (pixel r's channels at a + r lda, no partial sums
-// apart): 12 x 32 in 24 zmm sums, so that each step's two weight vectors, which come from L2 where
-// the weights pass under many tiles, serve 12 pixels instead of 6.
-static inline __attribute__((always_inline)) void sc_twelve(const int np, int p, int kc, const float *a, size_t lda,
-                                                            const sc_igemm_panels *b, float *c,
-                                                            const sc_igemm_epi *e, const sc_igemm_epi *e6,
+// Two full tiles at once: 12 x 32 in 24 zmm sums, so that each step's two weight vectors, which
+// come from L2 where the weights pass under many tiles, serve 12 pixels instead of 6. Pixel r's
+// input for tap t: with `direct` (a constant; a 1x1 convolution, one tap) at a + r lda, read from
+// four bases three rows apart (12 row pointers would not fit the general registers beside the
+// loop's own, and were reloaded from the stack at every step); otherwise from the two tiles' pointer
+// tables, table[t * 6 + r] and table[second + t * 6 + r - 6], + offset.
+static inline __attribute__((always_inline)) void sc_twelve(const int np, const int direct, int p, int taps, int kc,
+                                                            const float *a, size_t lda, const float *const *table,
+                                                            size_t second, size_t offset, const sc_igemm_panels *b,
+                                                            float *c, const sc_igemm_epi *e, const sc_igemm_epi *e6,
                                                             int prefetch, int light, int fixed_steps) {
     const size_t col = (size_t)p * SC_PANEL;
     if (prefetch)
@@ -90,17 +94,21 @@ static inline __attribute__((always_inline)) void sc_twelve(const int np, int p,
     __m512 s[2][2 * SC_TILE_ROWS];
     for (int j = 0; j < np; j++)
         for (int r = 0; r < 2 * SC_TILE_ROWS; r++) s[j][r] = _mm512_setzero_ps();
-    // The rows from four bases, three rows apart, and the row stride: 12 row pointers would not fit
-    // the general registers beside the loop's own, and were reloaded from the stack at every step.
     const float *base[4] = {a, a + 3 * lda, a + 6 * lda, a + 9 * lda};
-    const float *restrict wk = b->w + p * b->panel_stride;
-    for (int k = 0; k < kc; k++, wk += SC_PANEL) {
-        __m512 w[2];
-        for (int j = 0; j < np; j++) w[j] = _mm512_loadu_ps(wk + j * b->panel_stride);
+    for (int t = 0; t < (direct ? 1 : taps); t++, table += SC_TILE_ROWS) {
+        const float *row[2 * SC_TILE_ROWS];
+        if (!direct)
+            for (int r = 0; r < 2 * SC_TILE_ROWS; r++)
+                row[r] = (r < SC_TILE_ROWS ? table[r] : table[second + r - SC_TILE_ROWS]) + offset;
+        const float *restrict wk = b->w + p * b->panel_stride + (size_t)t * b->tap_stride;
+        for (int k = 0; k < kc; k++, wk += SC_PANEL) {
+            __m512 w[2];
+            for (int j = 0; j < np; j++) w[j] = _mm512_loadu_ps(wk + j * b->panel_stride);
 #pragma clang loop unroll(full)
-        for (int r = 0; r < 2 * SC_TILE_ROWS; r++) {
-            const __m512 x = _mm512_set1_ps(base[r / 3][(r % 3) * lda + k]);
-            for (int j = 0; j < np; j++) s[j][r] = _mm512_fmadd_ps(x, w[j], s[j][r]);
+            for (int r = 0; r < 2 * SC_TILE_ROWS; r++) {
+                const __m512 x = _mm512_set1_ps(direct ? base[r / 3][(r % 3) * lda + k] : row[r][k]);
+                for (int j = 0; j < np; j++) s[j][r] = _mm512_fmadd_ps(x, w[j], s[j][r]);
+            }
         }
     }
     for (int j = 0; j < np; j++) {
@@ -117,17 +125,34 @@ static inline __attribute__((always_inline)) void sc_twelve(const int np, int p,
     }
 }
 
-void sc_igemm_tile12_avx512(int kc, const float *a, size_t lda, const sc_igemm_panels *b, float *c,
-                            const sc_igemm_epi *e) {
-    // The second tile's epilogue: its residual and second output 6 rows on.
+// The entry points' common part: the second tile's epilogue (its pointers 6 rows on), then the
+// panels by pairs.
+static inline __attribute__((always_inline)) void sc_tile12(const int direct, int taps, int kc, const float *a,
+                                                            size_t lda, const float *const *table, size_t second,
+                                                            size_t offset, const sc_igemm_panels *b, float *c,
+                                                            const sc_igemm_epi *e) {
     sc_igemm_epi e6 = *e;
-    if (e6.residual) e6.residual += SC_TILE_ROWS * e->ldc;
-    if (e6.act) e6.act += SC_TILE_ROWS * e->ldc;
-    const int fixed_steps = sc_fixed_steps(e), prefetch = kc >= SC_PREFETCH_MIN_STEPS;
+    const size_t rows6 = SC_TILE_ROWS * e->ldc;
+    if (e6.residual) e6.residual += rows6;
+    if (e6.act) e6.act += rows6;
+    if (e6.partial) e6.partial += rows6;
+    const int fixed_steps = sc_fixed_steps(e), prefetch = taps * kc >= SC_PREFETCH_MIN_STEPS;
     const int light = e->first && e->last && e->activation <= SC_ACT_RELU6;
     int p = 0;
-    for (; p + 2 <= b->panels; p += 2) sc_twelve(2, p, kc, a, lda, b, c, e, &e6, prefetch, light, fixed_steps);
-    if (p < b->panels) sc_twelve(1, p, kc, a, lda, b, c, e, &e6, prefetch, light, fixed_steps);
+    for (; p + 2 <= b->panels; p += 2)
+        sc_twelve(2, direct, p, taps, kc, a, lda, table, second, offset, b, c, e, &e6, prefetch, light, fixed_steps);
+    if (p < b->panels)
+        sc_twelve(1, direct, p, taps, kc, a, lda, table, second, offset, b, c, e, &e6, prefetch, light, fixed_steps);
+}
+
+void sc_igemm_tile12_avx512(int kc, const float *a, size_t lda, const sc_igemm_panels *b, float *c,
+                            const sc_igemm_epi *e) {
+    sc_tile12(1, 1, kc, a, lda, NULL, 0, 0, b, c, e);
+}
+
+void sc_igemm_tile12_table_avx512(int taps, int kc, const float *const *a, size_t second, size_t offset,
+                                  const sc_igemm_panels *b, float *c, const sc_igemm_epi *e) {
+    sc_tile12(0, taps, kc, NULL, 0, a, second, offset, b, c, e);
 }
 
 void sc_igemm_tile_avx512(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,

@@ -356,6 +356,11 @@ struct KernelTests {
             ConvCase(
                 inChannels: 1024, height: 4, width: 4, outChannels: 1024, kernel: 1, stride: 1, pad: 0, groups: 1,
                 batch: 1, allEpilogues: true),
+            // A 3x3/2 whose 331 KiB of weights pass over the tiles two panels at a time (the last of 8
+            // channels alone): at the AVX-512 level tiles go by pairs, tables of taps or merged rows.
+            ConvCase(
+                inChannels: 128, height: 12, width: 12, outChannels: 72, kernel: 3, stride: 2, pad: 1, groups: 1,
+                batch: 1, allEpilogues: true),
             // One reduction block, weights beyond SC_SMALL_WEIGHTS over more tiles than SC_FEW_TILES: each
             // panel passes over every tile, fetching the next panel's weights.
             ConvCase(
