@@ -30,10 +30,11 @@
 #define SC_FEW_TILES_WEIGHTS (2L << 20)
 // The most cache lines of the next panel's weights a tile asks for (sc_prefetch_share).
 #define SC_PREFETCH_SHARE_LINES 32
-// The reduction length from which the AVX-512 level takes a 1x1 convolution's tiles in pairs: at 64,
+// The reduction length (taps x channels) from which the AVX-512 level takes tiles in pairs: at 64,
 // kernel A/B measured 1.06-1.29 of the 6-row kernel's time (resnet-50's 1x1s over 64 channels, whose
 // short reductions make the epilogue weigh); from 128, 0.72-0.98 (its 1x1s over 128 to 2048
-// channels, and Winograd's GEMMs over 128 and 256).
+// channels, and Winograd's GEMMs over 128 and 256), and 0.86-0.95 for its 3x3s and stride-2 1x1s
+// whose weights pass over the tiles.
 #define SC_TWELVE_MIN_STEPS 128
 // Chunks are a multiple of every level's tile height.
 #define SC_CHUNK_ROUND 12
