@@ -472,8 +472,8 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     const int merge = groups == 1 && x.p.blocks == 1 && x.taps > 1;
     // With one reduction block and small weights, each tile visits every panel before the next tile:
     // the tile's inputs stay in L1 and its output and residual rows are written and read in order (a
-    // 1x1 expansion writes four times what it reads). Otherwise each panel's (or pass's) weight block stays in L1
-    // while every tile of the chunk passes under it.
+    // 1x1 expansion writes four times what it reads). Otherwise each pass's weight block (a panel's,
+    // two at the AVX-512 level) stays in L1 while every tile of the chunk passes under it.
     // So too over a few tiles (a 7 x 7 map) with weights up to SC_FEW_TILES_WEIGHTS: each panel would
     // pass over only those few tiles, and each tile read its inputs again from L2 for every panel
     // (inside MobileNetV2 and EfficientNet-B0, their 7 x 7 1x1s with 0.4 to 1.6 MiB of weights took
