@@ -55,14 +55,7 @@ sc_tile_rows(const int rows, int taps, int kc, const float *const *a, size_t off
 
 void sc_igemm_tile_avx2(int taps, int kc, const float *const *a, size_t offset, const sc_igemm_panels *b,
                         float *c, int mr, const sc_igemm_epi *e) {
-    switch (mr) {
-    case 1: sc_tile_rows(1, taps, kc, a, offset, b, c, e); break;
-    case 2: sc_tile_rows(2, taps, kc, a, offset, b, c, e); break;
-    case 3: sc_tile_rows(3, taps, kc, a, offset, b, c, e); break;
-    case 4: sc_tile_rows(4, taps, kc, a, offset, b, c, e); break;
-    case 5: sc_tile_rows(5, taps, kc, a, offset, b, c, e); break;
-    default: sc_tile_rows(SC_TILE_ROWS, taps, kc, a, offset, b, c, e); break;
-    }
+    SC_TILE_BY_ROWS(sc_tile_rows, mr, taps, kc, a, offset, b, c, e)
 }
 
 #pragma clang attribute pop

@@ -8,6 +8,18 @@
 #include <immintrin.h>
 #include "sc_igemm.h"
 
+// Calls tile(rows, ...) with mr (1 to SC_TILE_ROWS) as the constant `rows`, so that each row count
+// has its own copy of the tile, whose accumulators are indexed by constants.
+#define SC_TILE_BY_ROWS(tile, mr, ...)                                                                     \
+    switch (mr) {                                                                                          \
+    case 1: tile(1, __VA_ARGS__); break;                                                                   \
+    case 2: tile(2, __VA_ARGS__); break;                                                                   \
+    case 3: tile(3, __VA_ARGS__); break;                                                                   \
+    case 4: tile(4, __VA_ARGS__); break;                                                                   \
+    case 5: tile(5, __VA_ARGS__); break;                                                                   \
+    default: tile(SC_TILE_ROWS, __VA_ARGS__); break;                                                       \
+    }
+
 // The reduction length (taps x channels) from which a tile prefetches its output lines (sc_prefetch_tile).
 #define SC_PREFETCH_MIN_STEPS 256
 
@@ -145,14 +157,7 @@ static inline __attribute__((always_inline)) void sc_finish_full(const int rows,
 
 static __attribute__((noinline)) void sc_store_tile_full(const __m256 *lo, const __m256 *hi, int rows, float *c,
                                                          size_t col, const sc_igemm_epi *e) {
-    switch (rows) {
-    case 1: sc_finish_full(1, lo, hi, c, col, e); break;
-    case 2: sc_finish_full(2, lo, hi, c, col, e); break;
-    case 3: sc_finish_full(3, lo, hi, c, col, e); break;
-    case 4: sc_finish_full(4, lo, hi, c, col, e); break;
-    case 5: sc_finish_full(5, lo, hi, c, col, e); break;
-    default: sc_finish_full(SC_TILE_ROWS, lo, hi, c, col, e); break;
-    }
+    SC_TILE_BY_ROWS(sc_finish_full, rows, lo, hi, c, col, e)
 }
 
 // A full tile's full panel through the light epilogue (one reduction block, an activation of at most
