@@ -12,6 +12,8 @@
 #   defaults: HEAD, ".", bench/kernel-shapes/resnet-50.txt, 20
 # Pinned to CPU 0 when taskset exists. KERNEL_AB_EVICT=1 writes 64 MiB between runs (cold caches);
 # KERNEL_AB_ACT=N applies activation SC_ACT_N in the epilogue instead of ReLU (3 SiLU, 5 GELU).
+# KERNEL_AB_LEVEL=N runs both at instruction-set level N (0 portable, 1 AVX2, 2 AVX-512, at most
+# what the CPU has), KERNEL_AB_LEVEL=N,M A at N and B at M (`HEAD HEAD`: one build's two levels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev_a=${1:-HEAD}

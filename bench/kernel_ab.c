@@ -23,6 +23,7 @@ typedef struct {
     size_t (*workspace_size)(const sc_conv_geometry *);
     int (*panels)(const sc_conv_geometry *);
     void (*conv)(const sc_conv_geometry *, const float *, const float *, float *, const sc_epilogue *, float *, long, long, int, int);
+    int (*force_level)(int);
     void *(*alloc)(size_t);
     void (*release)(void *);
     int (*supports)(const sc_conv_geometry *);
@@ -46,6 +47,7 @@ static kernels load(const char *path) {
     k.workspace_size = symbol(library, path, "sc_conv_nhwc_workspace_size", 1);
     k.panels = symbol(library, path, "sc_conv_nhwc_panels", 1);
     k.conv = symbol(library, path, "sc_conv_nhwc", 1);
+    k.force_level = symbol(library, path, "sc_force_level", 1);
     k.alloc = symbol(library, path, "sc_alloc", 1);
     k.release = symbol(library, path, "sc_free", 1);
     k.supports = symbol(library, path, "sc_conv_supports", 1);
@@ -112,6 +114,22 @@ int main(int argc, char **argv) {
         return 1;
     }
     const kernels lib[2] = {load(argv[1]), load(argv[2])};
+    // KERNEL_AB_LEVEL=N forces both builds to instruction-set level N (SC_LEVEL_*: 0 portable, 1 AVX2,
+    // 2 AVX-512), or A's to N and B's to M with N,M: two levels of one build with `HEAD HEAD`.
+    const char *level_flag = getenv("KERNEL_AB_LEVEL");
+    if (level_flag) {
+        int levels[2];
+        const int given = sscanf(level_flag, "%d,%d", &levels[0], &levels[1]);
+        if (given < 1) {
+            fprintf(stderr, "kernel_ab: KERNEL_AB_LEVEL is N or N,M, not %s\n", level_flag);
+            return 1;
+        }
+        if (given == 1) levels[1] = levels[0];
+        for (int i = 0; i < 2; i++)
+            if (lib[i].force_level(levels[i]) != levels[i])
+                fprintf(stderr, "kernel_ab: this CPU lacks level %d; %s runs at level %d\n", levels[i], argv[1 + i],
+                        lib[i].force_level(levels[i]));
+    }
     FILE *shapes = fopen(argv[3], "r");
     const int reps = atoi(argv[4]);
     if (!shapes || reps < 1) {

@@ -25,30 +25,30 @@ static void pin(int cpu) {
 // FMA latency on every x86 core, so the loop runs at the FMA units' throughput. Best of five runs.
 // Once with ymm registers (AVX2) and, where the CPU has it, with zmm (AVX-512: twice the lanes,
 // which some cores run as two halves, Zen 4, and others on two 512-bit units, Ice Lake's Xeons).
-#define SC_FMA_PEAK(name, isa, vector, set1, fmadd, constraint, lanes)                                          \
-    __attribute__((target(isa))) static double name(void) {                                                    \
-        vector acc[12];                                                                                            \
-        const vector b = set1(1.0000001f), c = set1(1e-8f);                                                        \
-        for (int i = 0; i < 12; i++) acc[i] = set1((float)i);                                                      \
-        const long steps = 50000000;                                                                               \
-        double best = 0;                                                                                           \
-        for (int run = 0; run < 5; run++) {                                                                        \
-            const double t = bench_now();                                                                          \
-            for (long i = 0; i < steps; i++) {                                                                     \
-                /* Written out: a loop over j left the chains in memory (gcc -O2). */                              \
-                acc[0] = fmadd(acc[0], b, c), acc[1] = fmadd(acc[1], b, c), acc[2] = fmadd(acc[2], b, c);          \
-                acc[3] = fmadd(acc[3], b, c), acc[4] = fmadd(acc[4], b, c), acc[5] = fmadd(acc[5], b, c);          \
-                acc[6] = fmadd(acc[6], b, c), acc[7] = fmadd(acc[7], b, c), acc[8] = fmadd(acc[8], b, c);          \
-                acc[9] = fmadd(acc[9], b, c), acc[10] = fmadd(acc[10], b, c), acc[11] = fmadd(acc[11], b, c);      \
-                /* Keeps the chains alive without storing them (inputs: they stay in registers). */                \
-                __asm__ volatile("" ::constraint(acc[0]), constraint(acc[1]), constraint(acc[2]), constraint(acc[3]), \
-                                 constraint(acc[4]), constraint(acc[5]), constraint(acc[6]), constraint(acc[7]),    \
-                                 constraint(acc[8]), constraint(acc[9]), constraint(acc[10]), constraint(acc[11])); \
-            }                                                                                                      \
-            const double gflops = steps * 12.0 * 2 * lanes / (bench_now() - t) * 1e-9;                             \
-            if (gflops > best) best = gflops;                                                                      \
-        }                                                                                                          \
-        return best;                                                                                               \
+#define SC_FMA_PEAK(name, isa, vector, set1, fmadd, constraint, lanes)                                                 \
+    __attribute__((target(isa))) static double name(void) {                                                            \
+        vector acc[12];                                                                                                \
+        const vector b = set1(1.0000001f), c = set1(1e-8f);                                                            \
+        for (int i = 0; i < 12; i++) acc[i] = set1((float)i);                                                          \
+        const long steps = 50000000;                                                                                   \
+        double best = 0;                                                                                               \
+        for (int run = 0; run < 5; run++) {                                                                            \
+            const double t = bench_now();                                                                              \
+            for (long i = 0; i < steps; i++) {                                                                         \
+                /* Written out: a loop over j left the chains in memory (gcc -O2). */                                  \
+                acc[0] = fmadd(acc[0], b, c), acc[1] = fmadd(acc[1], b, c), acc[2] = fmadd(acc[2], b, c);              \
+                acc[3] = fmadd(acc[3], b, c), acc[4] = fmadd(acc[4], b, c), acc[5] = fmadd(acc[5], b, c);              \
+                acc[6] = fmadd(acc[6], b, c), acc[7] = fmadd(acc[7], b, c), acc[8] = fmadd(acc[8], b, c);              \
+                acc[9] = fmadd(acc[9], b, c), acc[10] = fmadd(acc[10], b, c), acc[11] = fmadd(acc[11], b, c);          \
+                /* Keeps the chains alive without storing them (inputs: they stay in registers). */                    \
+                __asm__ volatile("" ::constraint(acc[0]), constraint(acc[1]), constraint(acc[2]), constraint(acc[3]),  \
+                                 constraint(acc[4]), constraint(acc[5]), constraint(acc[6]), constraint(acc[7]),       \
+                                 constraint(acc[8]), constraint(acc[9]), constraint(acc[10]), constraint(acc[11]));    \
+            }                                                                                                          \
+            const double gflops = steps * 12.0 * 2 * lanes / (bench_now() - t) * 1e-9;                                 \
+            if (gflops > best) best = gflops;                                                                          \
+        }                                                                                                              \
+        return best;                                                                                                   \
     }
 SC_FMA_PEAK(fma_gflops_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, "x", 8)
 SC_FMA_PEAK(fma_gflops_avx512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, "v", 16)
