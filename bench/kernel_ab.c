@@ -125,10 +125,11 @@ int main(int argc, char **argv) {
             return 1;
         }
         if (given == 1) levels[1] = levels[0];
-        for (int i = 0; i < 2; i++)
-            if (lib[i].force_level(levels[i]) != levels[i])
-                fprintf(stderr, "kernel_ab: this CPU lacks level %d; %s runs at level %d\n", levels[i], argv[1 + i],
-                        lib[i].force_level(levels[i]));
+        for (int i = 0; i < 2; i++) {
+            const int got = lib[i].force_level(levels[i]);
+            if (got != levels[i])
+                fprintf(stderr, "kernel_ab: this CPU lacks level %d; %s runs at level %d\n", levels[i], argv[1 + i], got);
+        }
     }
     FILE *shapes = fopen(argv[3], "r");
     const int reps = atoi(argv[4]);
