@@ -16,6 +16,16 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
 #include "sc_igemm_store.h"
 
+// Marks `n` sums of each of the `np` panels as final where the reduction ends. Without this, clang
+// kept the sums in registers other than the loop's and copied them at every step (7 to 11 zmm moves
+// beside 8 to 12 FMAs in the loops of the 4- to 6-pixel tiles); the empty asm ends the live ranges
+// there, and the loop keeps its own registers.
+static inline __attribute__((always_inline)) void sc_settle512(const int np, const int n, __m512 *s0, __m512 *s1) {
+    for (int r = 0; r < n; r++) __asm__("" : "+v"(s0[r]));
+    if (np == 2)
+        for (int r = 0; r < n; r++) __asm__("" : "+v"(s1[r]));
+}
+
 // The reduction of `np` (1 or 2, a constant) consecutive panels for `rows` pixels: s[j][r] holds
 // panel j's sums for pixel r. (Four panels at once, 24 sums, measured 1.11 of two's time over
 // resnet-50's convolutions: kernel A/B 1.15-1.65 where the tile passes over all the panels.)
@@ -38,6 +48,7 @@ static inline __attribute__((always_inline)) void sc_reduce512(const int rows, c
             }
         }
     }
+    sc_settle512(np, rows, s[0], s[1]);
 }
 
 // Panels [p, p + np) of the tile, reduced and stored.
@@ -114,17 +125,21 @@ static inline __attribute__((always_inline)) void sc_twelve(const int np, const 
             }
         }
     }
+    // Every sum split into its ymm halves first, by constant indices: the stores below, not inlined
+    // into every instance, index by panel and tile, and an array they index stays in memory. When
+    // that was `s` itself, clang cleared it with memset and loaded it back before the reduction, a
+    // store-forwarding stall behind the previous tile's output stores.
+    __m256 lo[2][2][SC_TILE_ROWS], hi[2][2][SC_TILE_ROWS];
+    for (int j = 0; j < np; j++)
+        for (int r = 0; r < 2 * SC_TILE_ROWS; r++) {
+            lo[j][r / SC_TILE_ROWS][r % SC_TILE_ROWS] = _mm512_castps512_ps256(s[j][r]);
+            hi[j][r / SC_TILE_ROWS][r % SC_TILE_ROWS] = _mm512_extractf32x8_ps(s[j][r], 1);
+        }
     for (int j = 0; j < np; j++) {
         const int width = p + j + 1 < b->panels ? SC_PANEL : b->last_width;
-        for (int half = 0; half < 2; half++) {
-            __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
-            for (int r = 0; r < SC_TILE_ROWS; r++) {
-                lo[r] = _mm512_castps512_ps256(s[j][half * SC_TILE_ROWS + r]);
-                hi[r] = _mm512_extractf32x8_ps(s[j][half * SC_TILE_ROWS + r], 1);
-            }
-            sc_finish_panel(SC_TILE_ROWS, lo, hi, c + half * SC_TILE_ROWS * e->ldc, col + j * SC_PANEL, width,
-                            half ? e6 : e, light, fixed_steps);
-        }
+        for (int half = 0; half < 2; half++)
+            sc_finish_panel(SC_TILE_ROWS, lo[j][half], hi[j][half], c + half * SC_TILE_ROWS * e->ldc,
+                            col + j * SC_PANEL, width, half ? e6 : e, light, fixed_steps);
     }
 }
 
@@ -134,11 +149,15 @@ static inline __attribute__((always_inline)) void sc_tile12(const int direct, in
                                                             size_t lda, const float *const *table, size_t second,
                                                             size_t offset, const sc_igemm_panels *b, float *c,
                                                             const sc_igemm_epi *e) {
-    sc_igemm_epi e6 = *e;
+    // Field by field: a copy of the whole struct (as two zmm loads) was not forwarded the pointers
+    // the caller had just stored into it, so it waited for every store before them, the previous
+    // tile's output among them, at every call.
     const size_t rows6 = SC_TILE_ROWS * e->ldc;
-    if (e6.residual) e6.residual += rows6;
-    if (e6.act) e6.act += rows6;
-    if (e6.partial) e6.partial += rows6;
+    const sc_igemm_epi e6 = {
+        .scale = e->scale, .shift = e->shift, .residual = e->residual ? e->residual + rows6 : NULL,
+        .ldc = e->ldc, .activation = e->activation, .first = e->first, .last = e->last,
+        .partial = e->partial ? e->partial + rows6 : NULL, .act = e->act ? e->act + rows6 : NULL,
+        .act_scale = e->act_scale, .act_shift = e->act_shift, .act_relu = e->act_relu};
     const int fixed_steps = sc_fixed_steps(e), prefetch = taps * kc >= SC_PREFETCH_MIN_STEPS;
     const int light = e->first && e->last && e->activation <= SC_ACT_RELU6;
     int p = 0;
