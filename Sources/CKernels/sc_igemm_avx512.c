@@ -10,6 +10,7 @@
 // A finished panel is stored as two ymm halves by the AVX2 kernel's epilogue (sc_igemm_store.h): the
 // same code, and each output the same sequence of FMAs, so both levels give the same results.
 #if defined(__x86_64__)
+#define SC_ACTIVATIONS16  // the epilogue's transcendental activations at sixteen lanes
 #include <immintrin.h>
 #include "sc_igemm.h"
 
