@@ -1,10 +1,11 @@
 // The AVX-512 micro-kernel of the NHWC convolution: the AVX2 kernel's contract and packed weights
 // (6 output pixels, panels of 16 channels), with a whole panel in one zmm register, so that a tile
 // takes two panels at once: 6 x 32 in 12 zmm accumulators. Each reduction step loads the two panels'
-// 16 weights (one vector load each) and broadcasts one input value per pixel (folded into the FMA):
-// 8 loads feed 12 FMAs of twice the AVX2 width, and 12 independent sums cover the FMA's latency on
-// both pipes. A lone panel (an odd count) has 6 sums; the driver's passes over the tiles take panels
-// two at a time at this level. Where reductions are long, two tiles go at once (12 x 32 in 24
+// 16 weights (one vector load each) and broadcasts one input value per pixel: 8 loads feed 12 FMAs
+// of twice the AVX2 width, and 12 independent sums cover the FMA's latency on both pipes. A tile that
+// visits every panel takes four at once where it can (6 x 64, 24 sums); a lone panel (an odd count)
+// has 6 sums; the driver's passes over the tiles take panels two at a time at this level. Where
+// reductions are long, two tiles go at once (12 x 32 in 24
 // sums): a 1x1 convolution's (sc_igemm_tile12_avx512), and those of a pass over the tiles
 // through their pointer tables (sc_igemm_tile12_table_avx512).
 // A finished panel is stored as two ymm halves by the AVX2 kernel's epilogue (sc_igemm_store.h): the
@@ -21,15 +22,13 @@
 // kept the sums in registers other than the loop's and copied them at every step (7 to 11 zmm moves
 // beside 8 to 12 FMAs in the loops of the 4- to 6-pixel tiles); the empty asm ends the live ranges
 // there, and the loop keeps its own registers.
-static inline __attribute__((always_inline)) void sc_settle512(const int np, const int n, __m512 *s0, __m512 *s1) {
-    for (int r = 0; r < n; r++) __asm__("" : "+v"(s0[r]));
-    if (np == 2)
-        for (int r = 0; r < n; r++) __asm__("" : "+v"(s1[r]));
+static inline __attribute__((always_inline)) void sc_settle512(const int np, const int n, __m512 s[][SC_TILE_ROWS]) {
+    for (int j = 0; j < np; j++)
+        for (int r = 0; r < n; r++) __asm__("" : "+v"(s[j][r]));
 }
 
-// The reduction of `np` (1 or 2, a constant) consecutive panels for `rows` pixels: s[j][r] holds
-// panel j's sums for pixel r. (Four panels at once, 24 sums, measured 1.11 of two's time over
-// resnet-50's convolutions: kernel A/B 1.15-1.65 where the tile passes over all the panels.)
+// The reduction of `np` (1, 2 or 4, a constant) consecutive panels for `rows` pixels: s[j][r] holds
+// panel j's sums for pixel r.
 static inline __attribute__((always_inline)) void sc_reduce512(const int rows, const int np, int taps, int kc,
                                                                const float *const *a, size_t offset, size_t tap_stride,
                                                                const float *w, size_t panel_stride,
@@ -41,7 +40,7 @@ static inline __attribute__((always_inline)) void sc_reduce512(const int rows, c
         for (int r = 0; r < rows; r++) row[r] = a[r] + offset;
         const float *restrict wk = w + (size_t)t * tap_stride;
         for (int k = 0; k < kc; k++, wk += SC_PANEL) {
-            __m512 b[2];
+            __m512 b[4];
             for (int j = 0; j < np; j++) b[j] = _mm512_loadu_ps(wk + j * panel_stride);
             for (int r = 0; r < rows; r++) {
                 const __m512 x = _mm512_set1_ps(row[r][k]);
@@ -49,7 +48,7 @@ static inline __attribute__((always_inline)) void sc_reduce512(const int rows, c
             }
         }
     }
-    sc_settle512(np, rows, s[0], s[1]);
+    sc_settle512(np, rows, s);
 }
 
 // Panels [p, p + np) of the tile, reduced and stored.
@@ -61,19 +60,28 @@ static inline __attribute__((always_inline)) void sc_panels512(const int rows, c
     const size_t col = (size_t)p * SC_PANEL;
     if (prefetch)
         for (int j = 0; j < np; j++) sc_prefetch_tile(rows, c, col + j * SC_PANEL, e);
-    __m512 s[2][SC_TILE_ROWS];
+    __m512 s[4][SC_TILE_ROWS];
     sc_reduce512(rows, np, taps, kc, a, offset, b->tap_stride, b->w + p * b->panel_stride, b->panel_stride, s);
-    for (int j = 0; j < np; j++) {
-        // Each row's sums as the ymm halves sc_finish_panel takes.
-        __m256 lo[SC_TILE_ROWS], hi[SC_TILE_ROWS];
+    // Each row's sums as the ymm halves sc_finish_panel takes.
+    __m256 lo[4][SC_TILE_ROWS], hi[4][SC_TILE_ROWS];
+    for (int j = 0; j < np; j++)
         for (int r = 0; r < rows; r++) {
-            lo[r] = _mm512_castps512_ps256(s[j][r]);
-            hi[r] = _mm512_extractf32x8_ps(s[j][r], 1);
+            lo[j][r] = _mm512_castps512_ps256(s[j][r]);
+            hi[j][r] = _mm512_extractf32x8_ps(s[j][r], 1);
         }
+    for (int j = 0; j < np; j++) {
         const int width = p + j + 1 < b->panels ? SC_PANEL : b->last_width;
-        sc_finish_panel(rows, lo, hi, c, col + j * SC_PANEL, width, e, light, fixed_steps);
+        sc_finish_panel(rows, lo[j], hi[j], c, col + j * SC_PANEL, width, e, light, fixed_steps);
     }
 }
+
+// A tile that visits every panel in turn takes them four at a time (6 x 64, 24 sums: each step's six
+// broadcasts serve 24 FMAs) where its reduction has at least this many steps: kernel A/B 0.85-0.92
+// on MobileNetV2's 1x1s over 32 to 960 channels and resnet-50's over 64; over 16 channels (16 steps,
+// the epilogue heavier than the reduction) it measured 1.05-1.17, and those take two.
+// (Its first form, before sc_settle512 and the pairs' stores below were mended, measured 1.11 of
+// two's time.)
+#define SC_FOUR_PANELS_MIN_STEPS 32
 
 // The tile for exactly `rows` pixels (a constant in each instantiation below).
 static inline __attribute__((always_inline)) void
@@ -82,6 +90,9 @@ sc_tile_rows512(const int rows, int taps, int kc, const float *const *a, size_t 
     const int fixed_steps = sc_fixed_steps(e), prefetch = taps * kc >= SC_PREFETCH_MIN_STEPS;
     const int light = e->first && e->last && e->activation <= SC_ACT_RELU6;
     int p = 0;
+    if (taps * kc >= SC_FOUR_PANELS_MIN_STEPS)
+        for (; p + 4 <= b->panels; p += 4)
+            sc_panels512(rows, 4, p, taps, kc, a, offset, b, c, e, prefetch, light, fixed_steps);
     for (; p + 2 <= b->panels; p += 2)
         sc_panels512(rows, 2, p, taps, kc, a, offset, b, c, e, prefetch, light, fixed_steps);
     if (p < b->panels) sc_panels512(rows, 1, p, taps, kc, a, offset, b, c, e, prefetch, light, fixed_steps);

@@ -361,6 +361,14 @@ struct KernelTests {
             ConvCase(
                 inChannels: 128, height: 12, width: 12, outChannels: 72, kernel: 3, stride: 2, pad: 1, groups: 1,
                 batch: 1, allEpilogues: true),
+            // Small weights, each tile visiting every panel: at the AVX-512 level four panels at once
+            // (a 1x1 whose group of four ends in a panel of 8 channels; a 3x3 with a fifth panel alone).
+            ConvCase(
+                inChannels: 40, height: 5, width: 7, outChannels: 56, kernel: 1, stride: 1, pad: 0, groups: 1,
+                batch: 1, allEpilogues: true),
+            ConvCase(
+                inChannels: 8, height: 6, width: 9, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 1,
+                batch: 1, allEpilogues: true),
             // One reduction block, weights beyond SC_SMALL_WEIGHTS over more tiles than SC_FEW_TILES: each
             // panel passes over every tile, fetching the next panel's weights.
             ConvCase(
