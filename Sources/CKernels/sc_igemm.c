@@ -472,8 +472,9 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     const int merge = groups == 1 && x.p.blocks == 1 && x.taps > 1;
     // With one reduction block and small weights, each tile visits every panel before the next tile:
     // the tile's inputs stay in L1 and its output and residual rows are written and read in order (a
-    // 1x1 expansion writes four times what it reads). Otherwise each pass's weight block (a panel's,
-    // two at the AVX-512 level) stays in L1 while every tile of the chunk passes under it.
+    // 1x1 expansion writes four times what it reads). Otherwise each pass's weight block (a panel's;
+    // four at the AVX-512 level, in L2 where reductions are long) stays in cache while every tile of
+    // the chunk passes under it.
     // So too over a few tiles (a 7 x 7 map) with weights up to SC_FEW_TILES_WEIGHTS: each panel would
     // pass over only those few tiles, and each tile read its inputs again from L2 for every panel
     // (inside MobileNetV2 and EfficientNet-B0, their 7 x 7 1x1s with 0.4 to 1.6 MiB of weights took
@@ -647,12 +648,15 @@ void sc_conv_nhwc(const sc_conv_geometry *g, const float *packed, const float *i
         sc_depthwise_nhwc(g, packed, input, output, epilogue, scratch, pixel_begin, pixel_end, panel_begin * SC_PANEL, ce);
         return;
     }
-    // Where weights pass over the tiles a panel at a time, the AVX-512 kernel takes two: it needs both
-    // for 12 independent sums (kernel A/B 1.04-1.28 one at a time on resnet-50's stage 4).
+    // Where weights pass over the tiles a panel at a time, the AVX-512 kernel takes four: it needs two
+    // for 12 independent sums (kernel A/B 1.04-1.28 one at a time on resnet-50's stage 4), and a pair
+    // of tiles then goes over two panels and again over the next two with its inputs still in L1
+    // (against passes of two: 0.96 on resnet-50's convolutions in all, 0.86-0.93 on its stride-2
+    // 3x3s and stage-4 1x1s, ConvNeXt-T's downsampling 2x2s 0.87-0.92).
     sc_igemm_kernels k = {sc_igemm_tile_portable, 1, 0};
 #if defined(__x86_64__)
     const int level = sc_level_internal();
-    if (level >= SC_LEVEL_AVX512) k = (sc_igemm_kernels){sc_igemm_tile_avx512, 2, 1};
+    if (level >= SC_LEVEL_AVX512) k = (sc_igemm_kernels){sc_igemm_tile_avx512, 4, 1};
     else if (level >= SC_LEVEL_AVX2) k.tile = sc_igemm_tile_avx2;
 #endif
     sc_igemm_run(g, packed, input, output, epilogue, workspace, pixel_begin, pixel_end, panel_begin, panel_end, k);

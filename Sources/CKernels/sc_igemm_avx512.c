@@ -4,10 +4,10 @@
 // 16 weights (one vector load each) and broadcasts one input value per pixel: 8 loads feed 12 FMAs
 // of twice the AVX2 width, and 12 independent sums cover the FMA's latency on both pipes. A tile that
 // visits every panel takes four at once where it can (6 x 64, 24 sums); a lone panel (an odd count)
-// has 6 sums; the driver's passes over the tiles take panels two at a time at this level. Where
-// reductions are long, two tiles go at once (12 x 32 in 24
-// sums): a 1x1 convolution's (sc_igemm_tile12_avx512), and those of a pass over the tiles
-// through their pointer tables (sc_igemm_tile12_table_avx512).
+// has 6 sums; the driver's passes over the tiles take four panels at this level. Where reductions
+// are long, two tiles go at once (12 x 32 in 24 sums), two panels at a time: a 1x1 convolution's
+// (sc_igemm_tile12_avx512), and those of a pass over the tiles through their pointer tables
+// (sc_igemm_tile12_table_avx512).
 // A finished panel is stored as two ymm halves by the AVX2 kernel's epilogue (sc_igemm_store.h): the
 // same code, and each output the same sequence of FMAs, so both levels give the same results.
 #if defined(__x86_64__)
