@@ -27,6 +27,17 @@ static inline __attribute__((always_inline)) void sc_settle512(const int np, con
         for (int r = 0; r < n; r++) __asm__("" : "+v"(s[j][r]));
 }
 
+// Sums s[0..n) as the ymm halves sc_finish_panel takes, by constant indices where inlined: an
+// array the epilogue's calls index at run time stays in memory, and when that was the sums' own,
+// clang cleared it with memset and loaded it back before the reduction (a store-forwarding stall
+// behind the previous tile's output stores).
+static inline __attribute__((always_inline)) void sc_halves512(const int n, const __m512 *s, __m256 *lo, __m256 *hi) {
+    for (int r = 0; r < n; r++) {
+        lo[r] = _mm512_castps512_ps256(s[r]);
+        hi[r] = _mm512_extractf32x8_ps(s[r], 1);
+    }
+}
+
 // The reduction of `np` (1, 2 or 4, a constant) consecutive panels for `rows` pixels: s[j][r] holds
 // panel j's sums for pixel r.
 static inline __attribute__((always_inline)) void sc_reduce512(const int rows, const int np, int taps, int kc,
@@ -62,13 +73,8 @@ static inline __attribute__((always_inline)) void sc_panels512(const int rows, c
         for (int j = 0; j < np; j++) sc_prefetch_tile(rows, c, col + j * SC_PANEL, e);
     __m512 s[4][SC_TILE_ROWS];
     sc_reduce512(rows, np, taps, kc, a, offset, b->tap_stride, b->w + p * b->panel_stride, b->panel_stride, s);
-    // Each row's sums as the ymm halves sc_finish_panel takes.
     __m256 lo[4][SC_TILE_ROWS], hi[4][SC_TILE_ROWS];
-    for (int j = 0; j < np; j++)
-        for (int r = 0; r < rows; r++) {
-            lo[j][r] = _mm512_castps512_ps256(s[j][r]);
-            hi[j][r] = _mm512_extractf32x8_ps(s[j][r], 1);
-        }
+    for (int j = 0; j < np; j++) sc_halves512(rows, s[j], lo[j], hi[j]);
     for (int j = 0; j < np; j++) {
         const int width = p + j + 1 < b->panels ? SC_PANEL : b->last_width;
         sc_finish_panel(rows, lo[j], hi[j], c, col + j * SC_PANEL, width, e, light, fixed_steps);
@@ -137,21 +143,14 @@ static inline __attribute__((always_inline)) void sc_twelve(const int np, const 
             }
         }
     }
-    // Every sum split into its ymm halves first, by constant indices: the stores below, not inlined
-    // into every instance, index by panel and tile, and an array they index stays in memory. When
-    // that was `s` itself, clang cleared it with memset and loaded it back before the reduction, a
-    // store-forwarding stall behind the previous tile's output stores.
-    __m256 lo[2][2][SC_TILE_ROWS], hi[2][2][SC_TILE_ROWS];
-    for (int j = 0; j < np; j++)
-        for (int r = 0; r < 2 * SC_TILE_ROWS; r++) {
-            lo[j][r / SC_TILE_ROWS][r % SC_TILE_ROWS] = _mm512_castps512_ps256(s[j][r]);
-            hi[j][r / SC_TILE_ROWS][r % SC_TILE_ROWS] = _mm512_extractf32x8_ps(s[j][r], 1);
-        }
+    __m256 lo[2][2 * SC_TILE_ROWS], hi[2][2 * SC_TILE_ROWS];
+    for (int j = 0; j < np; j++) sc_halves512(2 * SC_TILE_ROWS, s[j], lo[j], hi[j]);
     for (int j = 0; j < np; j++) {
         const int width = p + j + 1 < b->panels ? SC_PANEL : b->last_width;
         for (int half = 0; half < 2; half++)
-            sc_finish_panel(SC_TILE_ROWS, lo[j][half], hi[j][half], c + half * SC_TILE_ROWS * e->ldc,
-                            col + j * SC_PANEL, width, half ? e6 : e, light, fixed_steps);
+            sc_finish_panel(SC_TILE_ROWS, lo[j] + half * SC_TILE_ROWS, hi[j] + half * SC_TILE_ROWS,
+                            c + half * SC_TILE_ROWS * e->ldc, col + j * SC_PANEL, width, half ? e6 : e, light,
+                            fixed_steps);
     }
 }
 
@@ -163,7 +162,8 @@ static inline __attribute__((always_inline)) void sc_tile12(const int direct, in
                                                             const sc_igemm_epi *e) {
     // Field by field: a copy of the whole struct (as two zmm loads) was not forwarded the pointers
     // the caller had just stored into it, so it waited for every store before them, the previous
-    // tile's output among them, at every call.
+    // tile's output among them, at every call. (The assertion asks a new field to be copied here.)
+    _Static_assert(sizeof(sc_igemm_epi) == 88, "sc_tile12 copies sc_igemm_epi's fields one by one");
     const size_t rows6 = SC_TILE_ROWS * e->ldc;
     const sc_igemm_epi e6 = {
         .scale = e->scale, .shift = e->shift, .residual = e->residual ? e->residual + rows6 : NULL,
