@@ -71,7 +71,7 @@ typedef int sc_v8i __attribute__((vector_size(32)));
 
 // The activations on eight lanes (sc_activate8n), and on sixteen (sc_activate16n) where a translation
 // unit compiled for AVX-512 defines SC_ACTIVATIONS16 before including this header: one source
-// (sc_activations.h) for both widths. At sixteen lanes the transcendental ones take about two thirds
+// (sc_activations.h) for both widths. At sixteen lanes the transcendental ones take about half
 // of the time per value (the README's benchmarks give the figures).
 #define SC_W 8
 #include "sc_activations.h"
