@@ -11,7 +11,9 @@
 // those pixels go by runs instead (sc_dw_rows), which load each input vector once per kernel row.
 // Odd kernels of 5 x 5 to 63 x 63 at stride 1 read their input from a stage instead (sc_dw_staged): the
 // rows copied by blocks of eight channels, padding included, which the same row kernel sweeps (past
-// 13 x 13, its variant with the kernel size a variable, sc_dw_wide_block).
+// 13 x 13, its variant with the kernel size a variable, sc_dw_wide_block). The row kernels and the
+// stage are sc_depthwise_rows.h at eight lanes; at the AVX-512 level, its sixteen-lane copy
+// (sc_depthwise_avx512.c) takes the runs by rows and the stage up to 7 x 7.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
@@ -19,68 +21,7 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
-// Under AddressSanitizer (the CI's sanitizer and fuzzing builds) the row kernels stay loops: the same
-// loads and stores are checked, and the file compiles in a tenth of the time that the compiler's
-// value numbering took over the instrumented, fully unrolled kernels.
-#if defined(__has_feature) && __has_feature(address_sanitizer)
-#define SC_DW_UNROLL _Pragma("clang loop unroll(disable)")
-#else
-#define SC_DW_UNROLL _Pragma("clang loop unroll(full)")
-#endif
-
-enum { SC_DW_PIXELS = 4, SC_DW_ROW_PIXELS = 8, SC_DW_VECTORS = 8, SC_DW_MAX_TAPS = SC_DW_MAX_KERNEL * SC_DW_MAX_KERNEL };
-
-// The epilogue of the pixels that start `at` floats further on: its residual and second output moved.
-static inline sc_epilogue sc_dw_epilogue_at(const sc_epilogue *e, size_t at) {
-    sc_epilogue moved = *e;
-    if (moved.residual) moved.residual += at;
-    if (moved.act_output) moved.act_output += at;
-    return moved;
-}
-
-// A block's accumulators through the epilogue and out: acc[p * groups + q] holds pixel p's channels
-// [c + 8 q, c + 8 q + 8) (the last group only `tail` of them where tail > 0). The epilogue: scale and
-// shift (1 and 0 where absent), then its steps, per pixel and group.
-static inline __attribute__((always_inline)) void sc_dw_finish(int pixels, int groups, const __m256 *acc, int channels,
-                                                               int c, int tail, float *out, const sc_epilogue *e) {
-    const __m256i mask = sc_mask8(tail);
-    sc_epilogue8 k[2];
-    for (int q = 0; q < groups; q++) {
-        const int masked = tail && q == groups - 1;
-        const size_t at = (size_t)c + 8 * q;
-        k[q].scale = !e->scale ? _mm256_set1_ps(1.0f) : masked ? _mm256_maskload_ps(e->scale + at, mask) : _mm256_loadu_ps(e->scale + at);
-        k[q].shift = !e->shift ? _mm256_setzero_ps() : masked ? _mm256_maskload_ps(e->shift + at, mask) : _mm256_loadu_ps(e->shift + at);
-        if (e->act_output) {
-            k[q].act_scale = masked ? _mm256_maskload_ps(e->act_scale + at, mask) : _mm256_loadu_ps(e->act_scale + at);
-            k[q].act_shift = masked ? _mm256_maskload_ps(e->act_shift + at, mask) : _mm256_loadu_ps(e->act_shift + at);
-        }
-    }
-    const sc_epilogue_steps steps = {e->residual != NULL, e->activation, e->act_output != NULL, e->act_relu};
-    // The whole block through the epilogue at once (its vectors' chains interleave: an activation
-    // such as SiLU is a long chain of dependent operations).
-    sc_epilogue8 kk[SC_DW_VECTORS];
-    __m256 v[SC_DW_VECTORS], r[SC_DW_VECTORS], a[SC_DW_VECTORS];
-    for (int p = 0; p < pixels; p++)
-        for (int q = 0; q < groups; q++) {
-            const int masked = tail && q == groups - 1, i = p * groups + q;
-            const size_t at = (size_t)p * channels + c + 8 * q;
-            kk[i] = k[q];
-            v[i] = acc[i];
-            if (steps.residual) r[i] = masked ? _mm256_maskload_ps(e->residual + at, mask) : _mm256_loadu_ps(e->residual + at);
-        }
-    sc_epilogue8_apply(pixels * groups, kk, steps, v, r, a);
-    for (int p = 0; p < pixels; p++)
-        for (int q = 0; q < groups; q++) {
-            const int masked = tail && q == groups - 1, i = p * groups + q;
-            const size_t at = (size_t)p * channels + c + 8 * q;
-            if (masked) _mm256_maskstore_ps(out + at, mask, v[i]);
-            else _mm256_storeu_ps(out + at, v[i]);
-            if (steps.act) {
-                if (masked) _mm256_maskstore_ps(e->act_output + at, mask, a[i]);
-                else _mm256_storeu_ps(e->act_output + at, a[i]);
-            }
-        }
-}
+#include "sc_depthwise.h"
 
 // Lane i's input through exchange k of a grouped convolution: x[i ^ k] (k < cg <= 4), so that over k
 // each lane meets every input channel of its group (groups of cg lanes, aligned) once: an in-lane
@@ -365,355 +306,9 @@ static void sc_dw_spread_by(int pixels, int mult, int taps, const float *const *
     }
 }
 
-// All taps inside the image: `pixels` (1 to 8) consecutive output pixels of one row x eight channels,
-// each input vector loaded once per kernel row and multiplied into every pixel it reaches, with the
-// kernel row's weights in registers. For 3 x 3 at stride 1 that is 13 loads per 24 FMAs where the
-// block above needs 30, and its epilogue and set-up serve twice the pixels. Each sum still takes its
-// taps in the order ky, kx, so the result is the same, bit for bit. rows[ky] is the first pixel's
-// input at kernel row ky, kernel column 0, channel c; consecutive input columns are `step` floats
-// apart (the channel count in NHWC, 8 on the stage). With `tail` > 0, only that many channels, and the
-// input loads masked too where `masked_input` (in NHWC; the stage's last block holds zeros past its
-// channels). `ks`, `stride` and `pixels` are constants after inlining, so the loops unroll into
-// straight-line code.
-static inline __attribute__((always_inline)) void sc_dw_row_block(int ks, int stride, int pixels, const float *const *rows,
-                                                                  size_t step, int masked_input, const float *w,
-                                                                  int channels, int c, int tail, float *out,
-                                                                  const sc_epilogue *e) {
-    __m256 acc[SC_DW_ROW_PIXELS];
-    const __m256i mask = sc_mask8(tail);
-    for (int p = 0; p < pixels; p++) acc[p] = _mm256_setzero_ps();
-    // A kernel row's taps at most four at a time, so that accumulators, weights and the input vector
-    // fit the 16 registers (7 x 7 with all seven weights held spilled, and ran at half speed).
-    SC_DW_UNROLL for (int ky = 0; ky < ks; ky++)
-        SC_DW_UNROLL for (int k0 = 0; k0 < ks; k0 += 4) {
-            const int k1 = k0 + 4 < ks ? k0 + 4 : ks;
-            const float *x = rows[ky] + k0 * step, *wt = w + ((size_t)ky * ks + k0) * channels + c;
-            __m256 wv[4];
-            for (int kx = k0; kx < k1; kx++, wt += channels)
-                wv[kx - k0] = tail ? _mm256_maskload_ps(wt, mask) : _mm256_loadu_ps(wt);
-            SC_DW_UNROLL for (int i = k0; i < (pixels - 1) * stride + k1; i++, x += step) {
-                const __m256 xv = tail && masked_input ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
-                // Input i meets pixel (i - kx) / stride through tap kx; by pixel, kx rises with i.
-                for (int kx = k1 - 1; kx >= k0; kx--) {
-                    const int p = (i - kx) / stride;
-                    if (i - kx >= 0 && (i - kx) % stride == 0 && p < pixels)
-                        acc[p] = _mm256_fmadd_ps(xv, wv[kx - k0], acc[p]);
-                }
-            }
-        }
-    sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
-}
-
-// All the channels [cb, ce) of `pixels` output pixels by sc_dw_row_block.
-static inline __attribute__((always_inline)) void sc_dw_row(int ks, int stride, int pixels, const float *const *rows,
-                                                            const float *w, int channels, int cb, int ce, float *out,
-                                                            const sc_epilogue *e) {
-    const float *at[SC_DW_MAX_KERNEL];
-    int c = cb;
-    for (; c + 8 <= ce; c += 8) {
-        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
-        sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, 0, out, e);
-    }
-    if (c < ce) {
-        const int tail = ce - c;
-        __builtin_assume(tail > 0 && tail < 8);
-        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + c;
-        sc_dw_row_block(ks, stride, pixels, at, channels, 1, w, channels, c, tail, out, e);
-    }
-}
-
-// Pixels [0, run) go in pieces of up to eight as even as they come (50 pixels as 8 + 6 x 7, not 6 x 8
-// + 2: fewer pixels are fewer independent sums to hide the FMAs' latency): `larger` pieces of size + 1
-// pixels, then the rest of `size`.
-typedef struct {
-    int pieces, size, larger;
-} sc_dw_cut;
-
-static inline sc_dw_cut sc_dw_cut_run(int run) {
-    const int pieces = (run + SC_DW_ROW_PIXELS - 1) / SC_DW_ROW_PIXELS;
-    return (sc_dw_cut){pieces, run / pieces, run % pieces};
-}
-
-// `count` pieces of n pixels, one after another along a row, by sc_dw_row: each piece over all the
-// channels before the next, so that its window of the input (all channels of ks rows) stays in L1 while
-// its blocks pass (over all pieces one block at a time, the row kernel took 1.1 to 1.6 times as long).
-static inline __attribute__((always_inline)) void sc_dw_row_pieces(int ks, int s, int n, int count,
-                                                                   const float *const *rows, const float *w,
-                                                                   int channels, int cb, int ce, float *out,
-                                                                   const sc_epilogue *e) {
-    for (int i = 0; i < count; i++) {
-        const float *at[SC_DW_MAX_KERNEL];
-        for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)i * n * s * channels;
-        const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)i * n * channels);
-        sc_dw_row(ks, s, n, at, w, channels, cb, ce, out + (size_t)i * n * channels, &ep);
-    }
-}
-
-// The row kernels are instantiated once per kernel size, stride and piece size, each a function of its
-// own, which a run calls through a table by the size of its pieces, of which there are at most two:
-// the compiler's value numbering grows much faster than the code it works on (with one function per
-// kernel and stride holding every piece size, 7 x 7 at stride 2 took 47 s to compile, and the file
-// four to five minutes).
-typedef void (*sc_dw_row_fn)(int count, const float *const *rows, const float *w, int channels, int cb, int ce,
-                             float *out, const sc_epilogue *e);
-
-#define SC_DW_ROW_FN(ks, s, n)                                                                                 \
-    static void sc_dw_row_##ks##_##s##_##n(int count, const float *const *rows, const float *w, int channels,  \
-                                           int cb, int ce, float *out, const sc_epilogue *e) {                 \
-        sc_dw_row_pieces(ks, s, n, count, rows, w, channels, cb, ce, out, e);                                  \
-    }
-#define SC_DW_ROWS(ks, s)                                                                                      \
-    SC_DW_ROW_FN(ks, s, 1)                                                                                     \
-    SC_DW_ROW_FN(ks, s, 2)                                                                                     \
-    SC_DW_ROW_FN(ks, s, 3)                                                                                     \
-    SC_DW_ROW_FN(ks, s, 4)                                                                                     \
-    SC_DW_ROW_FN(ks, s, 5)                                                                                     \
-    SC_DW_ROW_FN(ks, s, 6)                                                                                     \
-    SC_DW_ROW_FN(ks, s, 7)                                                                                     \
-    SC_DW_ROW_FN(ks, s, 8)                                                                                     \
-    static const sc_dw_row_fn sc_dw_rows_##ks##_##s[SC_DW_ROW_PIXELS + 1] = {                                  \
-        NULL, sc_dw_row_##ks##_##s##_1, sc_dw_row_##ks##_##s##_2, sc_dw_row_##ks##_##s##_3,                    \
-        sc_dw_row_##ks##_##s##_4, sc_dw_row_##ks##_##s##_5, sc_dw_row_##ks##_##s##_6,                          \
-        sc_dw_row_##ks##_##s##_7, sc_dw_row_##ks##_##s##_8};
-SC_DW_ROWS(3, 1)  // (5 x 5 and 7 x 7 at stride 1 go by the stage)
-SC_DW_ROWS(3, 2)
-SC_DW_ROWS(5, 2)
-SC_DW_ROWS(7, 2)
-
-// `pixels` consecutive output pixels of one row, kernel 3 at stride 1, 3, 5 or 7 at stride 2, every tap
-// inside the image; rows[ky] is the first pixel's input at kernel row ky, kernel column 0.
-static void sc_dw_rows(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels, int cb,
-                       int ce, float *out, const sc_epilogue *e) {
-    const sc_dw_row_fn *piece;
-    switch (stride * 8 + ks) {
-    case 8 + 3: piece = sc_dw_rows_3_1; break;
-    case 16 + 3: piece = sc_dw_rows_3_2; break;
-    case 16 + 5: piece = sc_dw_rows_5_2; break;
-    default: piece = sc_dw_rows_7_2; break;
-    }
-    const sc_dw_cut cut = sc_dw_cut_run(pixels);
-    const int done = cut.larger * (cut.size + 1);
-    if (cut.larger) piece[cut.size + 1](cut.larger, rows, w, channels, cb, ce, out, e);
-    const float *at[SC_DW_MAX_KERNEL];
-    for (int ky = 0; ky < ks; ky++) at[ky] = rows[ky] + (size_t)done * stride * channels;
-    const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * channels);
-    piece[cut.size](cut.pieces - cut.larger, at, w, channels, cb, ce, out + (size_t)done * channels, &ep);
-}
-
-// The input rows of a stride-1 depthwise convolution, copied by blocks of eight channels: [block][slot]
-// [column][8], `columns` = every column an output row's taps reach, padding included (zeros, written
-// once per call, so every pixel takes the row kernel and border pixels cost no more than the others).
-// Input row r (counted from the top padding) sits in slot r mod ks, so moving down one output row
-// copies one new row. Read from NHWC rows, a 7 x 7 window over 384 channels is 150 KiB with half of
-// each line used, and L1 thrashed (the row kernel ran at 35 GFLOP/s on it, 85 on the staged layout); a
-// block's ks rows of the stage (14 KiB for 7 x 7 over 62 columns) stay in L1 while its pixels are
-// swept. After oneDNN's blocked layouts.
-typedef struct {
-    float *stage;
-    const float *input;
-    int ks, pad, height, width, channels, cb, ce;
-    int columns, copied;   // columns per row; image columns copied into each (from column pad)
-    long rows_per_image;   // rows an image's output reads, padding included: oh + ks - 1
-    long held[SC_DW_STAGE_MAX_KERNEL]; // the row each slot holds, as image * rows_per_image + row + pad; -1 none
-    // The rows the current output row needs and the stage lacks: their slots, and where they start
-    // in the input (NULL: a row of the padding).
-    int fresh;
-    int fresh_slot[SC_DW_STAGE_MAX_KERNEL];
-    const float *fresh_row[SC_DW_STAGE_MAX_KERNEL];
-} sc_dw_stage;
-
-static inline float *sc_dw_slot(const sc_dw_stage *st, int block, int slot) {
-    return st->stage + ((size_t)block * st->ks + slot) * st->columns * 8;
-}
-
-static sc_dw_stage sc_dw_stage_make(const sc_conv_geometry *g, float *stage, const float *input, int cb, int ce) {
-    sc_dw_stage st = {.stage = stage, .input = input, .ks = g->kernel, .pad = g->pad, .height = g->in_height,
-                      .width = g->in_width, .channels = g->in_channels, .cb = cb, .ce = ce};
-    st.columns = (int)sc_depthwise_stage_columns(g);
-    const int inside = st.columns - st.pad;
-    st.copied = inside < 0 ? 0 : inside < st.width ? inside : st.width;
-    st.rows_per_image = (long)g->out_height + g->kernel - 1;
-    for (int k = 0; k < st.ks; k++) st.held[k] = -1;
-    // The padding columns, left and right; no row writes them.
-    const int left = st.pad < st.columns ? st.pad : st.columns, right = st.columns - left - st.copied;
-    for (int b = 0; b < (ce - cb + 7) / 8; b++)
-        for (int k = 0; k < st.ks; k++) {
-            float *row = sc_dw_slot(&st, b, k);
-            memset(row, 0, (size_t)left * 8 * sizeof(float));
-            memset(row + (size_t)(left + st.copied) * 8, 0, (size_t)right * 8 * sizeof(float));
-        }
-    return st;
-}
-
-// Notes input row `row` (from -pad) of image `n` as fresh unless its slot holds it already.
-static void sc_dw_stage_need(sc_dw_stage *st, long n, int row) {
-    const int slot = (row + st->pad) % st->ks;
-    const long key = n * st->rows_per_image + row + st->pad;
-    if (st->held[slot] == key) return;
-    st->held[slot] = key;
-    st->fresh_slot[st->fresh] = slot;
-    st->fresh_row[st->fresh++] = row < 0 || row >= st->height
-                                     ? NULL
-                                     : st->input + ((size_t)n * st->height + row) * st->width * st->channels;
-}
-
-// Block b of the fresh rows into their slots, `tail` > 0 the channels of a last block that ends early
-// (its other lanes zeros). A block is staged just before its pixels are computed, so that reading the
-// input from L2 and L3 overlaps the FMAs of the blocks around it (staging a row's every block first,
-// then computing, was 1.10-1.21 times slower on EfficientNet-B0's 5 x 5 steps).
-static inline __attribute__((always_inline)) void sc_dw_stage_block(const sc_dw_stage *st, int b, int tail) {
-    const __m256i mask = sc_mask8(tail);
-    for (int f = 0; f < st->fresh; f++) {
-        float *dst = sc_dw_slot(st, b, st->fresh_slot[f]) + (size_t)st->pad * 8;
-        if (!st->fresh_row[f]) {
-            memset(dst, 0, (size_t)st->copied * 8 * sizeof(float));
-            continue;
-        }
-        const float *src = st->fresh_row[f] + st->cb + 8 * b;
-        for (int x = 0; x < st->copied; x++, src += st->channels, dst += 8)
-            _mm256_storeu_ps(dst, tail ? _mm256_maskload_ps(src, mask) : _mm256_loadu_ps(src));
-    }
-}
-
-// `taps` consecutive taps of one kernel row (at most four, their weights in registers) into `pixels`
-// sums of the stage's block (both constants): input column i of the stage meets pixel i - k through
-// tap k, so each input vector is loaded once for all the pixels it reaches, as in sc_dw_row_block.
-static inline __attribute__((always_inline)) void sc_dw_wide_taps(const int taps, const int pixels, const float *x,
-                                                                  const float *wt, int channels, int tail,
-                                                                  __m256 *acc) {
-    const __m256i mask = sc_mask8(tail);
-    __m256 wv[4];
-    for (int k = 0; k < taps; k++, wt += channels) wv[k] = tail ? _mm256_maskload_ps(wt, mask) : _mm256_loadu_ps(wt);
-    for (int i = 0; i < pixels - 1 + taps; i++) {
-        const __m256 xv = _mm256_loadu_ps(x + (size_t)i * 8);  // the stage holds zeros past the channels
-        for (int k = taps - 1; k >= 0; k--)
-            if (i - k >= 0 && i - k < pixels) acc[i - k] = _mm256_fmadd_ps(xv, wv[k], acc[i - k]);
-    }
-}
-
-// sc_dw_row_block on the stage for kernels past SC_DW_MAX_KERNEL (RepLKNet's 31 x 31): the kernel
-// size a variable, so that its loops stay loops (unrolled, as below 13 x 13, the code would grow with
-// the square of the kernel), the taps of each kernel row four at a time. Each sum takes its taps in
-// the order ky, kx, as everywhere.
-static inline __attribute__((always_inline)) void sc_dw_wide_block(int pixels, int ks, const float *const *rows,
-                                                                   const float *w, int channels, int c, int tail,
-                                                                   float *out, const sc_epilogue *e) {
-    __m256 acc[SC_DW_ROW_PIXELS];
-    for (int p = 0; p < pixels; p++) acc[p] = _mm256_setzero_ps();
-    for (int ky = 0; ky < ks; ky++) {
-        const float *x = rows[ky], *wt = w + (size_t)ky * ks * channels + c;
-        int k0 = 0;
-        for (; k0 + 4 <= ks; k0 += 4) sc_dw_wide_taps(4, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc);
-        switch (ks - k0) {
-        case 3: sc_dw_wide_taps(3, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
-        case 2: sc_dw_wide_taps(2, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
-        case 1: sc_dw_wide_taps(1, pixels, x + k0 * 8, wt + (size_t)k0 * channels, channels, tail, acc); break;
-        default: break;
-        }
-    }
-    sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
-}
-
-// The stage's row kernels: `count` pieces of n pixels of a row from column ox, one after another, for
-// each of the stage's blocks [b0, b1), each staged first where `stage` (a run's first call: the stage
-// holds every block, so that its second, over the pieces of the other size, finds them staged), by
-// sc_dw_row_block or, past SC_DW_MAX_KERNEL, by sc_dw_wide_block (`wide`). With `tail` > 0 the blocks
-// hold only that many channels (their weights loaded and their sums stored masked; the stage holds
-// zeros past the channels). As for the rows above, one function per kernel size and piece size, and
-// one more for a last block whose channels end inside it; the wide ones take the stage's kernel size
-// and the tail as variables.
-static inline __attribute__((always_inline)) void sc_dw_staged_pieces(int ks, int n, int wide, const sc_dw_stage *st,
-                                                                      int stage, int b0, int b1, int tail,
-                                                                      const int *slots, int ox, int count,
-                                                                      const float *w, float *out,
-                                                                      const sc_epilogue *e) {
-    for (int b = b0; b < b1; b++) {
-        const int c = st->cb + 8 * b;
-        if (stage) sc_dw_stage_block(st, b, tail);
-        for (int i = 0; i < count; i++) {
-            // Each piece loads its weights again: hoisted out of the loop (they are the same for every
-            // piece of the block), the 49 of a 7 x 7 kernel were spilled (1.08 times as long at 56 x 56).
-            __asm__("" : "+r"(w));
-            const float *rows[SC_DW_STAGE_MAX_KERNEL];
-            for (int ky = 0; ky < ks; ky++) rows[ky] = sc_dw_slot(st, b, slots[ky]) + (size_t)(ox + i * n) * 8;
-            const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)i * n * st->channels);
-            float *o = out + (size_t)i * n * st->channels;
-            if (wide) sc_dw_wide_block(n, ks, rows, w, st->channels, c, tail, o, &ep);
-            else sc_dw_row_block(ks, 1, n, rows, 8, 0, w, st->channels, c, tail, o, &ep);
-        }
-    }
-}
-
-#define SC_DW_STAGED_ARGS                                                                                      \
-    const sc_dw_stage *st, int stage, int b0, int b1, int tail, const int *slots, int ox, int count,           \
-        const float *w, float *out, const sc_epilogue *e
-typedef void (*sc_dw_staged_fn)(SC_DW_STAGED_ARGS);
-
-#define SC_DW_STAGED_FNS(k, n)                                                                                 \
-    static void sc_dw_staged_##k##_##n(SC_DW_STAGED_ARGS) {                                                    \
-        (void)tail;                                                                                            \
-        sc_dw_staged_pieces(k, n, 0, st, stage, b0, b1, 0, slots, ox, count, w, out, e);                       \
-    }                                                                                                          \
-    static void sc_dw_staged_tail_##k##_##n(SC_DW_STAGED_ARGS) {                                               \
-        __builtin_assume(tail > 0 && tail < 8);                                                                \
-        sc_dw_staged_pieces(k, n, 0, st, stage, b0, b1, tail, slots, ox, count, w, out, e);                    \
-    }
-#define SC_DW_STAGED(k)                                                                                        \
-    SC_DW_STAGED_FNS(k, 1)                                                                                     \
-    SC_DW_STAGED_FNS(k, 2)                                                                                     \
-    SC_DW_STAGED_FNS(k, 3)                                                                                     \
-    SC_DW_STAGED_FNS(k, 4)                                                                                     \
-    SC_DW_STAGED_FNS(k, 5)                                                                                     \
-    SC_DW_STAGED_FNS(k, 6)                                                                                     \
-    SC_DW_STAGED_FNS(k, 7)                                                                                     \
-    SC_DW_STAGED_FNS(k, 8)                                                                                     \
-    static const sc_dw_staged_fn sc_dw_staged_##k[2][SC_DW_ROW_PIXELS + 1] = {                                 \
-        {NULL, sc_dw_staged_##k##_1, sc_dw_staged_##k##_2, sc_dw_staged_##k##_3, sc_dw_staged_##k##_4,         \
-         sc_dw_staged_##k##_5, sc_dw_staged_##k##_6, sc_dw_staged_##k##_7, sc_dw_staged_##k##_8},              \
-        {NULL, sc_dw_staged_tail_##k##_1, sc_dw_staged_tail_##k##_2, sc_dw_staged_tail_##k##_3,                \
-         sc_dw_staged_tail_##k##_4, sc_dw_staged_tail_##k##_5, sc_dw_staged_tail_##k##_6,                      \
-         sc_dw_staged_tail_##k##_7, sc_dw_staged_tail_##k##_8}};
-SC_DW_STAGED(5)
-SC_DW_STAGED(7)
-SC_DW_STAGED(9)
-SC_DW_STAGED(11)
-SC_DW_STAGED(13)
-
-#define SC_DW_WIDE_FN(n)                                                                                       \
-    static void sc_dw_wide_##n(SC_DW_STAGED_ARGS) {                                                            \
-        sc_dw_staged_pieces(st->ks, n, 1, st, stage, b0, b1, tail, slots, ox, count, w, out, e);               \
-    }
-SC_DW_WIDE_FN(1)
-SC_DW_WIDE_FN(2)
-SC_DW_WIDE_FN(3)
-SC_DW_WIDE_FN(4)
-SC_DW_WIDE_FN(5)
-SC_DW_WIDE_FN(6)
-SC_DW_WIDE_FN(7)
-SC_DW_WIDE_FN(8)
-static const sc_dw_staged_fn sc_dw_wide[2][SC_DW_ROW_PIXELS + 1] = {
-    {NULL, sc_dw_wide_1, sc_dw_wide_2, sc_dw_wide_3, sc_dw_wide_4, sc_dw_wide_5, sc_dw_wide_6, sc_dw_wide_7,
-     sc_dw_wide_8},
-    {NULL, sc_dw_wide_1, sc_dw_wide_2, sc_dw_wide_3, sc_dw_wide_4, sc_dw_wide_5, sc_dw_wide_6, sc_dw_wide_7,
-     sc_dw_wide_8}};
-
-// All the stage's channels of output pixels [ox, ox + run) by the kernels `pieces` ([last block
-// ending inside it][pixels]); slots[ky] is the slot of kernel row ky; `out` and the epilogue point at
-// pixel ox.
-static void sc_dw_staged_run(const sc_dw_stage *st, const sc_dw_staged_fn (*pieces)[SC_DW_ROW_PIXELS + 1],
-                             const int *slots, int ox, int run, const float *w, float *out, const sc_epilogue *e) {
-    const sc_dw_cut cut = sc_dw_cut_run(run);
-    const int done = cut.larger * (cut.size + 1), blocks = (st->ce - st->cb) / 8, tail = (st->ce - st->cb) % 8;
-    const sc_epilogue ep = sc_dw_epilogue_at(e, (size_t)done * st->channels);
-    float *rest = out + (size_t)done * st->channels;
-    for (int part = 0; part < 2; part++) {  // the full blocks, then a last block of `tail` channels
-        const int b0 = part ? blocks : 0, b1 = part ? blocks + (tail > 0) : blocks;
-        if (b0 == b1) continue;
-        const int t = part ? tail : 0;
-        if (cut.larger) pieces[part][cut.size + 1](st, 1, b0, b1, t, slots, ox, cut.larger, w, out, e);
-        pieces[part][cut.size](st, !cut.larger, b0, b1, t, slots, ox + done, cut.pieces - cut.larger, w, rest, &ep);
-    }
-}
+#define SC_DW_W 8
+#include "sc_depthwise_rows.h"
+#undef SC_DW_W
 
 // Whether the stage serves this convolution: plain depthwise (one output channel per input channel,
 // not grouped) with an odd kernel from 5 x 5 to 63 x 63 at stride 1 (past 7 x 7 they ran by the
@@ -731,43 +326,18 @@ int sc_depthwise_avx2_takes(const sc_conv_geometry *g) {
     return g->kernel <= SC_DW_MAX_KERNEL || sc_dw_staged_shape(g);
 }
 
-static void sc_dw_staged(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
-                         const sc_epilogue *e0, float *stage, long pixel_begin, long pixel_end, int cb, int ce) {
-    const int ks = g->kernel, oh = g->out_height, ow = g->out_width;
-    const long plane = (long)oh * ow;
-    sc_dw_stage st = sc_dw_stage_make(g, stage, input, cb, ce);
-    const sc_dw_staged_fn(*pieces)[SC_DW_ROW_PIXELS + 1] = ks == 5    ? sc_dw_staged_5
-                                                         : ks == 7  ? sc_dw_staged_7
-                                                         : ks == 9  ? sc_dw_staged_9
-                                                         : ks == 11 ? sc_dw_staged_11
-                                                         : ks == 13 ? sc_dw_staged_13
-                                                                    : sc_dw_wide;
-    for (long p0 = pixel_begin; p0 < pixel_end;) {
-        // The rest of an output row, or of the range.
-        const long n = p0 / plane, rest = p0 - n * plane;
-        const int oy = (int)(rest / ow), ox = (int)(rest - (long)oy * ow);
-        const int run = (int)(pixel_end - p0 < ow - ox ? pixel_end - p0 : ow - ox);
-        int slots[SC_DW_STAGE_MAX_KERNEL];
-        st.fresh = 0;
-        for (int ky = 0; ky < ks; ky++) {
-            sc_dw_stage_need(&st, n, oy - g->pad + ky);
-            slots[ky] = (oy + ky) % ks;
-        }
-        const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * st.channels);
-        float *out = output + (size_t)p0 * st.channels;
-        sc_dw_staged_run(&st, pieces, slots, ox, run, packed, out, &e);
-        p0 += run;
-    }
-}
-
 void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                        const sc_epilogue *epilogue, float *scratch, long pixel_begin, long pixel_end, int cb, int ce) {
     const sc_epilogue none = {0};
     const sc_epilogue *e0 = epilogue ? epilogue : &none;
     const int cg = g->algorithm == SC_CONV_GROUPED ? g->in_channels / g->groups : 1;
     const int in_channels = g->in_channels, mult = g->out_channels / in_channels;  // the channel multiplier
+    const int avx512 = sc_level_internal() >= SC_LEVEL_AVX512;
     if (sc_dw_staged_shape(g)) {
-        sc_dw_staged(g, packed, input, output, e0, scratch, pixel_begin, pixel_end, cb, ce);
+        if (avx512 && g->kernel <= 7)
+            sc_dw_staged_avx512(g, packed, input, output, e0, scratch, pixel_begin, pixel_end, cb, ce);
+        else
+            sc_dw_staged8(g, packed, input, output, e0, scratch, pixel_begin, pixel_end, cb, ce);
         return;
     }
     const int ks = g->kernel, taps = ks * ks, s = g->stride, pad = g->pad, channels = g->out_channels;
@@ -799,7 +369,9 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
             const int run = (int)(left < last - ox + 1 ? left : last - ox + 1);
             for (int ky = 0; ky < ks; ky++) rows[ky] = image + ((size_t)(y0 + ky) * w + x0) * in_channels;
             const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * channels);
-            sc_dw_rows(ks, s, run, rows, packed, channels, cb, ce, output + (size_t)p0 * channels, &e);
+            float *out = output + (size_t)p0 * channels;
+            if (avx512) sc_dw_rows_avx512(ks, s, run, rows, packed, channels, cb, ce, out, &e);
+            else sc_dw_rows8(ks, s, run, rows, packed, channels, cb, ce, out, &e);
             p0 += run;
             continue;
         }

@@ -43,10 +43,10 @@ static inline size_t sc_depthwise_stage_columns(const sc_conv_geometry *g) {
     return (size_t)(g->out_width - 1) * g->stride + g->kernel;
 }
 // A depthwise convolution's scratch at every level: a row of zeros for the padding taps, or the staged
-// input rows, ks of them by blocks of eight channels.
+// input rows, ks of them by blocks of eight channels (sixteen at the AVX-512 level).
 static inline size_t sc_depthwise_scratch_floats(const sc_conv_geometry *g) {
     const size_t zeros = (size_t)g->kernel * g->in_channels;
-    const size_t stage = (size_t)(g->in_channels + 7) / 8 * 8 * g->kernel * sc_depthwise_stage_columns(g);
+    const size_t stage = (size_t)(g->in_channels + 15) / 16 * 16 * g->kernel * sc_depthwise_stage_columns(g);
     return zeros > stage ? zeros : stage;
 }
 
@@ -84,6 +84,13 @@ void sc_igemm_tile12_table_avx512(int taps, int kc, const float *const *a, size_
 // sc_depthwise_scratch_floats(g).
 enum { SC_DW_MAX_KERNEL = 13, SC_DW_STAGE_MAX_KERNEL = 63 };
 int sc_depthwise_avx2_takes(const sc_conv_geometry *g);
+// The AVX-512 level's row kernels (sc_depthwise_avx512.c), which sc_depthwise_avx2 calls: for runs of
+// `pixels` whose taps are all inside the image, and for the stage (see sc_dw_rows and sc_dw_staged in
+// sc_depthwise_rows.h).
+void sc_dw_rows_avx512(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels,
+                       int cb, int ce, float *out, const sc_epilogue *e);
+void sc_dw_staged_avx512(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                         const sc_epilogue *e, float *stage, long pixel_begin, long pixel_end, int cb, int ce);
 void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                        const sc_epilogue *epilogue, float *scratch, long pixel_begin, long pixel_end, int cb, int ce);
 #endif

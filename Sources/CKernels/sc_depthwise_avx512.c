@@ -1,0 +1,29 @@
+// The AVX-512 level's depthwise row kernels: sc_depthwise_rows.h at sixteen lanes, a zmm register per
+// block of sixteen channels, so that each load and FMA does twice the AVX2 kernel's work (kernel A/B
+// against eight lanes: MobileNetV2's and EfficientNet-B0's steps by rows 0.65-0.92, the stage's 5 x 5
+// and 7 x 7 steps 0.64-0.75). The rest of the depthwise convolution (borders, small maps, grouped
+// convolutions, channel multipliers, the stage past 7 x 7) stays at eight lanes
+// (sc_depthwise_avx2.c), which calls these.
+#if defined(__x86_64__)
+#define SC_ACTIVATIONS16  // the epilogue's transcendental activations at sixteen lanes
+#include <immintrin.h>
+#include <string.h>
+#include "sc_igemm.h"
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#include "sc_depthwise.h"
+#define SC_DW_W 16
+#include "sc_depthwise_rows.h"
+#undef SC_DW_W
+
+void sc_dw_rows_avx512(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels,
+                       int cb, int ce, float *out, const sc_epilogue *e) {
+    sc_dw_rows16(ks, stride, pixels, rows, w, channels, cb, ce, out, e);
+}
+
+void sc_dw_staged_avx512(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
+                         const sc_epilogue *e, float *stage, long pixel_begin, long pixel_end, int cb, int ce) {
+    sc_dw_staged16(g, packed, input, output, e, stage, pixel_begin, pixel_end, cb, ce);
+}
+#pragma clang attribute pop
+#endif
