@@ -29,7 +29,7 @@ static inline sc_epilogue sc_dw_epilogue_at(const sc_epilogue *e, size_t at) {
 static inline __attribute__((always_inline)) void sc_dw_finish(int pixels, int groups, const __m256 *acc, int channels,
                                                                int c, int tail, float *out, const sc_epilogue *e) {
     const __m256i mask = sc_mask8(tail);
-    sc_epilogue8 k[2];
+    sc_epilogue8 k[4];
     for (int q = 0; q < groups; q++) {
         const int masked = tail && q == groups - 1;
         const size_t at = (size_t)c + 8 * q;

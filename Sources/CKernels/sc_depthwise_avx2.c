@@ -22,6 +22,9 @@
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
 #include "sc_depthwise.h"
+#define SC_DW_W 8
+#include "sc_depthwise_rows.h"
+#undef SC_DW_W
 
 // Lane i's input through exchange k of a grouped convolution: x[i ^ k] (k < cg <= 4), so that over k
 // each lane meets every input channel of its group (groups of cg lanes, aligned) once: an in-lane
@@ -35,7 +38,7 @@ static inline __attribute__((always_inline)) __m256 sc_dw_exchange(__m256 x, int
     }
 }
 
-// One tap of a grouped convolution's block (see sc_dw_block): x[p] is pixel p's input at channel c,
+// One tap of a grouped convolution's block (see sc_dw_grouped_block): x[p] is pixel p's input at channel c,
 // wt the tap's weights at channel c, [exchange][channel]. The pixels' input vectors are loaded once,
 // then each exchange's weights once for all of them; even and odd exchanges add into two sums per
 // pixel (acc[p] and acc[SC_DW_PIXELS + p]), so that eight chains of FMAs are in flight.
@@ -95,89 +98,56 @@ static inline __attribute__((always_inline)) void sc_dw_shift_masks(int cg, int 
     }
 }
 
-// Channels [c, c + 8 * groups) of `pixels` pixels (constants after inlining, as are `shifted` and cg
-// but by shifts); with `tail` > 0 the last group has only `tail` channels (masked loads and stores,
+// Channels [c, c + 8) of `pixels` pixels of a grouped convolution (cg > 1; constants after inlining, as
+// are `shifted` and cg but by shifts); with `tail` > 0 only `tail` channels (masked loads and stores,
 // never touching the others; a multiple of cg, so exchanges stay among loaded lanes). The input of tap
-// t and pixel p is at
-// ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at rows[ky] + (kx + p *
-// stride) * channels, addresses the loop computes instead of loading. With cg > 1 (SC_CONV_GROUPED),
-// each input vector goes through cg exchanges, weights packed [tap][exchange][channel], or is loaded at
-// 2 cg - 1 shifts (sc_dw_shift_tap).
-static inline __attribute__((always_inline)) void sc_dw_block(int pixels, int groups, int cg, int shifted, int taps,
-                                                              const float *const *ptr, const float *const *rows,
-                                                              int ks, int stride, const float *w, int channels, int c,
-                                                              int tail, float *out, const sc_epilogue *e) {
+// t and pixel p is at ptr[t * SC_DW_PIXELS + p]; or, with `rows` (a block inside the image), at
+// rows[ky] + (kx + p * stride) * channels, addresses the loop computes instead of loading. Each input
+// vector goes through cg exchanges, weights packed [tap][exchange][channel], or is loaded at 2 cg - 1
+// shifts (sc_dw_shift_tap); two sums per pixel.
+static inline __attribute__((always_inline)) void sc_dw_grouped_block(int pixels, int cg, int shifted, int taps,
+                                                                      const float *const *ptr,
+                                                                      const float *const *rows, int ks, int stride,
+                                                                      const float *w, int channels, int c, int tail,
+                                                                      float *out, const sc_epilogue *e) {
     __m256 acc[SC_DW_PIXELS * 2];
     const __m256i mask = sc_mask8(tail);
-    for (int p = 0; p < pixels; p++)
-        for (int q = 0; q < groups; q++) acc[p * groups + q] = _mm256_setzero_ps();
-    if (cg > 1) {  // one group of eight channels (groups == 1), two sums per pixel
-        for (int p = 0; p < pixels; p++) acc[SC_DW_PIXELS + p] = _mm256_setzero_ps();
-        __m256i masks[2 * SC_GROUPED_MAX - 1];
-        if (shifted) sc_dw_shift_masks(cg, c, tail, masks);
-        const size_t step = (size_t)stride * channels, tap_floats = (size_t)(shifted ? 2 * cg - 1 : cg) * channels;
-        // Taps by kernel rows and columns where the rows are given: a tap's row and column by division
-        // (t / ks, t % ks, the kernel size a variable) cost more than its FMAs at 2 and 4 per group.
-        const int kernel_rows = rows ? ks : 1, kernel_columns = rows ? ks : taps;
-        const float *wt = w + c;
-        for (int ky = 0; ky < kernel_rows; ky++)
-            for (int kx = 0; kx < kernel_columns; kx++, ptr += SC_DW_PIXELS, wt += tap_floats) {
-                const float *x[SC_DW_PIXELS];
-                for (int p = 0; p < pixels; p++)
-                    x[p] = (rows ? rows[ky] + (size_t)kx * channels + p * step : ptr[p]) + c;
-                if (shifted) sc_dw_shift_tap(pixels, cg, x, wt, channels, tail, masks, mask, acc);
-                else sc_dw_exchange_tap(pixels, cg, x, wt, channels, tail, mask, acc);
-            }
-        for (int p = 0; p < pixels; p++) acc[p] = _mm256_add_ps(acc[p], acc[SC_DW_PIXELS + p]);
-    } else if (rows) {
-        const size_t step = (size_t)stride * channels;
-        const float *wt = w + c;
-        for (int ky = 0; ky < ks; ky++) {
-            const float *base = rows[ky] + c;
-            for (int kx = 0; kx < ks; kx++, base += channels, wt += channels) {
-                __m256 wv[2];
-                for (int q = 0; q < groups; q++)
-                    wv[q] = tail && q == groups - 1 ? _mm256_maskload_ps(wt + 8 * q, mask) : _mm256_loadu_ps(wt + 8 * q);
-                for (int p = 0; p < pixels; p++)
-                    for (int q = 0; q < groups; q++) {
-                        const float *x = base + p * step + 8 * q;
-                        const __m256 xv = tail && q == groups - 1 ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
-                        acc[p * groups + q] = _mm256_fmadd_ps(xv, wv[q], acc[p * groups + q]);
-                    }
-            }
+    for (int i = 0; i < SC_DW_PIXELS * 2; i++) acc[i] = _mm256_setzero_ps();
+    __m256i masks[2 * SC_GROUPED_MAX - 1];
+    if (shifted) sc_dw_shift_masks(cg, c, tail, masks);
+    const size_t step = (size_t)stride * channels, tap_floats = (size_t)(shifted ? 2 * cg - 1 : cg) * channels;
+    // Taps by kernel rows and columns where the rows are given: a tap's row and column by division
+    // (t / ks, t % ks, the kernel size a variable) cost more than its FMAs at 2 and 4 per group.
+    const int kernel_rows = rows ? ks : 1, kernel_columns = rows ? ks : taps;
+    const float *wt = w + c;
+    for (int ky = 0; ky < kernel_rows; ky++)
+        for (int kx = 0; kx < kernel_columns; kx++, ptr += SC_DW_PIXELS, wt += tap_floats) {
+            const float *x[SC_DW_PIXELS];
+            for (int p = 0; p < pixels; p++) x[p] = (rows ? rows[ky] + (size_t)kx * channels + p * step : ptr[p]) + c;
+            if (shifted) sc_dw_shift_tap(pixels, cg, x, wt, channels, tail, masks, mask, acc);
+            else sc_dw_exchange_tap(pixels, cg, x, wt, channels, tail, mask, acc);
         }
-    } else {
-        for (int t = 0; t < taps; t++, ptr += SC_DW_PIXELS) {
-            const float *wt = w + (size_t)t * channels + c;
-            __m256 wv[2];
-            for (int q = 0; q < groups; q++)
-                wv[q] = tail && q == groups - 1 ? _mm256_maskload_ps(wt + 8 * q, mask) : _mm256_loadu_ps(wt + 8 * q);
-            for (int p = 0; p < pixels; p++)
-                for (int q = 0; q < groups; q++) {
-                    const float *x = ptr[p] + c + 8 * q;
-                    const __m256 xv = tail && q == groups - 1 ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
-                    acc[p * groups + q] = _mm256_fmadd_ps(xv, wv[q], acc[p * groups + q]);
-                }
-        }
-    }
-    sc_dw_finish(pixels, groups, acc, channels, c, tail, out, e);
+    for (int p = 0; p < pixels; p++) acc[p] = _mm256_add_ps(acc[p], acc[SC_DW_PIXELS + p]);
+    sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
 }
 
 // All the channels [cb, ce) of `pixels` (1 to 4) consecutive output pixels, whose tap pointers are in
-// ptr[tap][pixel] (or whose rows are `rows`, see sc_dw_block). `out` and the epilogue's residual and
-// second output point at the first pixel. `shifted`: a grouped convolution by shifts (sc_dw_shift_tap).
+// ptr[tap][pixel] (or whose rows are `rows`, see sc_dw_grouped_block). `out` and the epilogue's
+// residual and second output point at the first pixel. `shifted`: a grouped convolution by shifts
+// (sc_dw_shift_tap).
 static inline __attribute__((always_inline)) void sc_dw_pixels(int pixels, int cg, int shifted, int taps,
                                                                const float *const *ptr,
                                                                const float *const *rows, int ks, int stride,
                                                                const float *w, int channels, int cb, int ce, float *out,
                                                                const sc_epilogue *e) {
+    if (cg == 1) {
+        sc_dw_plain_pixels8(pixels, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e);
+        return;
+    }
     int c = cb;
-    if (cg == 1)
-        for (; c + 16 <= ce; c += 16)
-            sc_dw_block(pixels, 2, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
     for (; c + 8 <= ce; c += 8)
-        sc_dw_block(pixels, 1, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
-    if (c < ce) sc_dw_block(pixels, 1, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
+        sc_dw_grouped_block(pixels, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
+    if (c < ce) sc_dw_grouped_block(pixels, cg, shifted, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
 }
 
 // sc_dw_pixels with `pixels`, cg and `shifted` as constants: one copy of the block for each (two for four
@@ -306,10 +276,6 @@ static void sc_dw_spread_by(int pixels, int mult, int taps, const float *const *
     }
 }
 
-#define SC_DW_W 8
-#include "sc_depthwise_rows.h"
-#undef SC_DW_W
-
 // Whether the stage serves this convolution: plain depthwise (one output channel per input channel,
 // not grouped) with an odd kernel from 5 x 5 to 63 x 63 at stride 1 (past 7 x 7 they ran by the
 // portable kernel, at about a fifth of the speed; 31 x 31 at a third). The stage is a second pass
@@ -397,6 +363,9 @@ void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const flo
         const sc_epilogue e = sc_dw_epilogue_at(e0, (size_t)p0 * channels);
         if (mult > 1)
             sc_dw_spread_by(pixels, mult, taps, ptr, packed, channels, cb, ce, output + (size_t)p0 * channels, &e);
+        else if (avx512 && cg == 1)
+            sc_dw_pixels_avx512(pixels, taps, ptr, inside ? rows : NULL, ks, s, packed, channels, cb, ce,
+                                output + (size_t)p0 * channels, &e);
         else
             sc_dw_pixels_by(pixels, cg, taps, ptr, inside ? rows : NULL, ks, s, packed, channels, cb, ce,
                             output + (size_t)p0 * channels, &e);

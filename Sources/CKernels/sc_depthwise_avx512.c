@@ -1,9 +1,9 @@
 // The AVX-512 level's depthwise row kernels: sc_depthwise_rows.h at sixteen lanes, a zmm register per
 // block of sixteen channels, so that each load and FMA does twice the AVX2 kernel's work (kernel A/B
 // against eight lanes: MobileNetV2's and EfficientNet-B0's steps by rows 0.65-0.92, the stage's 5 x 5
-// and 7 x 7 steps 0.64-0.75). The rest of the depthwise convolution (borders, small maps, grouped
-// convolutions, channel multipliers, the stage past 7 x 7) stays at eight lanes
-// (sc_depthwise_avx2.c), which calls these.
+// and 7 x 7 steps 0.64-0.75). sc_depthwise_avx2.c calls these for plain depthwise convolutions: runs
+// by rows, blocks of pixels through their pointer tables (borders, small maps), and the stage up to
+// 7 x 7; grouped convolutions, channel multipliers and the stage past 7 x 7 stay at eight lanes.
 #if defined(__x86_64__)
 #define SC_ACTIVATIONS16  // the epilogue's transcendental activations at sixteen lanes
 #include <immintrin.h>
@@ -19,6 +19,20 @@
 void sc_dw_rows_avx512(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels,
                        int cb, int ce, float *out, const sc_epilogue *e) {
     sc_dw_rows16(ks, stride, pixels, rows, w, channels, cb, ce, out, e);
+}
+
+// sc_dw_plain_pixels16 with `pixels` a constant (and, for the common four, whether rows are given).
+void sc_dw_pixels_avx512(int pixels, int taps, const float *const *ptr, const float *const *rows, int ks, int stride,
+                         const float *w, int channels, int cb, int ce, float *out, const sc_epilogue *e) {
+    switch (pixels) {
+    case 4:
+        if (rows) sc_dw_plain_pixels16(4, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e);
+        else sc_dw_plain_pixels16(4, taps, ptr, NULL, ks, stride, w, channels, cb, ce, out, e);
+        break;
+    case 3: sc_dw_plain_pixels16(3, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;
+    case 2: sc_dw_plain_pixels16(2, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;
+    default: sc_dw_plain_pixels16(1, taps, ptr, rows, ks, stride, w, channels, cb, ce, out, e); break;
+    }
 }
 
 void sc_dw_staged_avx512(const sc_conv_geometry *g, const float *packed, const float *input, float *output,

@@ -30,26 +30,76 @@ typedef __mmask16 SC_DW_CAT(sc_dw_mask, 16);
 #endif
 #define SC_DW_V SC_DW_FN(sc_dw_v)
 
-// The sums of `pixels` pixels x SC_DW_W channels through the epilogue and out (see sc_dw_finish); a
-// zmm sum as its two ymm halves, of which a tail of at most eight channels needs only the first.
-static inline __attribute__((always_inline)) void SC_DW_FN(sc_dw_row_finish)(int pixels, const SC_DW_V *acc,
-                                                                             int channels, int c, int tail,
-                                                                             float *out, const sc_epilogue *e) {
+// The sums of `pixels` pixels x `groups` blocks of SC_DW_W channels through the epilogue and out:
+// acc[p * groups + q] holds pixel p's channels [c + SC_DW_W q, c + SC_DW_W (q + 1)), the last block only
+// `tail` of them where tail > 0 (see sc_dw_finish). A zmm sum goes as its two ymm halves, of which a
+// last block of at most eight channels needs only the first.
+static inline __attribute__((always_inline)) void SC_DW_FN(sc_dw_finish_blocks)(int pixels, int groups,
+                                                                                const SC_DW_V *acc, int channels,
+                                                                                int c, int tail, float *out,
+                                                                                const sc_epilogue *e) {
 #if SC_DW_W == 8
-    sc_dw_finish(pixels, 1, acc, channels, c, tail, out, e);
+    sc_dw_finish(pixels, groups, acc, channels, c, tail, out, e);
 #else
-    __m256 halves[2 * SC_DW_ROW_PIXELS];
-    if (tail > 0 && tail <= 8) {
-        for (int p = 0; p < pixels; p++) halves[p] = _mm512_castps512_ps256(acc[p]);
-        sc_dw_finish(pixels, 1, halves, channels, c, tail & 7, out, e);
-        return;
-    }
-    for (int p = 0; p < pixels; p++) {
-        halves[2 * p] = _mm512_castps512_ps256(acc[p]);
-        halves[2 * p + 1] = _mm512_extractf32x8_ps(acc[p], 1);
-    }
-    sc_dw_finish(pixels, 2, halves, channels, c, tail > 0 ? tail - 8 : 0, out, e);
+    const int short_last = tail > 0 && tail <= 8, halves = 2 * groups - short_last;
+    __m256 h[SC_DW_VECTORS];
+    for (int p = 0; p < pixels; p++)
+        for (int q = 0; q < groups; q++) {
+            h[p * halves + 2 * q] = _mm512_castps512_ps256(acc[p * groups + q]);
+            if (!short_last || q < groups - 1) h[p * halves + 2 * q + 1] = _mm512_extractf32x8_ps(acc[p * groups + q], 1);
+        }
+    sc_dw_finish(pixels, halves, h, channels, c, tail > 8 ? tail - 8 : tail & 7, out, e);
 #endif
+}
+
+// Channels [c, c + SC_DW_W * groups) of `pixels` (1 to 4) pixels of a plain depthwise convolution
+// (constants after inlining); with `tail` > 0 the last block has only `tail` channels (masked loads and
+// stores, never touching the others). The input of tap t and pixel p is at ptr[t * SC_DW_PIXELS + p];
+// or, with `rows` (a block inside the image), at rows[ky] + (kx + p * stride) * channels, addresses
+// the loop computes instead of loading. For each tap, the blocks' weights once for all the pixels.
+static inline __attribute__((always_inline)) void SC_DW_FN(sc_dw_plain_block)(int pixels, int groups, int taps,
+                                                                              const float *const *ptr,
+                                                                              const float *const *rows, int ks,
+                                                                              int stride, const float *w,
+                                                                              int channels, int c, int tail,
+                                                                              float *out, const sc_epilogue *e) {
+    SC_DW_V acc[SC_DW_PIXELS * 2];
+    const SC_DW_FN(sc_dw_mask) mask = SC_DW_MASK(tail);
+    for (int i = 0; i < pixels * groups; i++) acc[i] = SC_DW_ZERO();
+    const size_t step = (size_t)stride * channels;
+    // Taps by kernel rows and columns where the rows are given (a tap's row and column by division, the
+    // kernel size a variable, would cost more than its FMAs).
+    const int kernel_rows = rows ? ks : 1, kernel_columns = rows ? ks : taps;
+    const float *wt = w + c;
+    for (int ky = 0; ky < kernel_rows; ky++)
+        for (int kx = 0; kx < kernel_columns; kx++, ptr += SC_DW_PIXELS, wt += channels) {
+            SC_DW_V wv[2];
+            for (int q = 0; q < groups; q++)
+                wv[q] = tail && q == groups - 1 ? SC_DW_LOAD_MASKED(wt + SC_DW_W * q, mask) : SC_DW_LOAD(wt + SC_DW_W * q);
+            for (int p = 0; p < pixels; p++)
+                for (int q = 0; q < groups; q++) {
+                    const float *x = (rows ? rows[ky] + (size_t)kx * channels + p * step : ptr[p]) + c + SC_DW_W * q;
+                    const SC_DW_V xv = tail && q == groups - 1 ? SC_DW_LOAD_MASKED(x, mask) : SC_DW_LOAD(x);
+                    acc[p * groups + q] = SC_DW_FMA(xv, wv[q], acc[p * groups + q]);
+                }
+        }
+    SC_DW_FN(sc_dw_finish_blocks)(pixels, groups, acc, channels, c, tail, out, e);
+}
+
+// All the channels [cb, ce) of `pixels` (1 to 4) pixels of a plain depthwise convolution by
+// sc_dw_plain_block: two blocks at a time, then one, then a last block of fewer channels.
+static inline __attribute__((always_inline)) void SC_DW_FN(sc_dw_plain_pixels)(int pixels, int taps,
+                                                                               const float *const *ptr,
+                                                                               const float *const *rows, int ks,
+                                                                               int stride, const float *w,
+                                                                               int channels, int cb, int ce,
+                                                                               float *out, const sc_epilogue *e) {
+    int c = cb;
+    for (; c + 2 * SC_DW_W <= ce; c += 2 * SC_DW_W)
+        SC_DW_FN(sc_dw_plain_block)(pixels, 2, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
+    for (; c + SC_DW_W <= ce; c += SC_DW_W)
+        SC_DW_FN(sc_dw_plain_block)(pixels, 1, taps, ptr, rows, ks, stride, w, channels, c, 0, out, e);
+    if (c < ce) SC_DW_FN(sc_dw_plain_block)(pixels, 1, taps, ptr, rows, ks, stride, w, channels, c, ce - c, out, e);
 }
 
 // All taps inside the image: `pixels` (1 to 8) consecutive output pixels of one row x SC_DW_W channels,
@@ -87,7 +137,7 @@ static inline __attribute__((always_inline)) void SC_DW_FN(sc_dw_row_block)(int 
                 }
             }
         }
-    SC_DW_FN(sc_dw_row_finish)(pixels, acc, channels, c, tail, out, e);
+    SC_DW_FN(sc_dw_finish_blocks)(pixels, 1, acc, channels, c, tail, out, e);
 }
 
 // All the channels [cb, ce) of `pixels` output pixels by sc_dw_row_block.
@@ -263,7 +313,7 @@ static inline __attribute__((always_inline)) void SC_DW_FN(sc_dw_wide_block)(int
         default: break;
         }
     }
-    SC_DW_FN(sc_dw_row_finish)(pixels, acc, channels, c, tail, out, e);
+    SC_DW_FN(sc_dw_finish_blocks)(pixels, 1, acc, channels, c, tail, out, e);
 }
 
 // The stage's row kernels: `count` pieces of n pixels of a row from column ox, one after another, for

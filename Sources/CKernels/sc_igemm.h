@@ -84,11 +84,14 @@ void sc_igemm_tile12_table_avx512(int taps, int kc, const float *const *a, size_
 // sc_depthwise_scratch_floats(g).
 enum { SC_DW_MAX_KERNEL = 13, SC_DW_STAGE_MAX_KERNEL = 63 };
 int sc_depthwise_avx2_takes(const sc_conv_geometry *g);
-// The AVX-512 level's row kernels (sc_depthwise_avx512.c), which sc_depthwise_avx2 calls: for runs of
-// `pixels` whose taps are all inside the image, and for the stage (see sc_dw_rows and sc_dw_staged in
+// The AVX-512 level's plain depthwise kernels (sc_depthwise_avx512.c), which sc_depthwise_avx2 calls:
+// for runs of `pixels` whose taps are all inside the image, for blocks of up to four pixels through
+// their pointer tables, and for the stage (sc_dw_rows, sc_dw_plain_pixels and sc_dw_staged in
 // sc_depthwise_rows.h).
 void sc_dw_rows_avx512(int ks, int stride, int pixels, const float *const *rows, const float *w, int channels,
                        int cb, int ce, float *out, const sc_epilogue *e);
+void sc_dw_pixels_avx512(int pixels, int taps, const float *const *ptr, const float *const *rows, int ks, int stride,
+                         const float *w, int channels, int cb, int ce, float *out, const sc_epilogue *e);
 void sc_dw_staged_avx512(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
                          const sc_epilogue *e, float *stage, long pixel_begin, long pixel_end, int cb, int ce);
 void sc_depthwise_avx2(const sc_conv_geometry *g, const float *packed, const float *input, float *output,
