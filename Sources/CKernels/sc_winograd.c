@@ -163,8 +163,19 @@ static void sc_direct_tiles(const sc_conv_geometry *g, const float *direct, cons
     }
 }
 
-// The transforms, compiled twice: for AVX2 (one ymm register per 8 channels) and for the baseline;
-// the level in use picks one, so tests exercise both.
+// The transforms, compiled three times: for AVX-512 (one zmm register per 16 channels), for AVX2 (one
+// ymm register per 8 channels) and for the baseline; the level in use picks one, so tests exercise
+// each the CPU has. Without contraction into FMAs at AVX-512 (whose target implies FMA), as at the
+// other two, so that every level gives the same results.
+#define SC_TRANSFORM(name) name##_avx512
+#define SC_TRANSFORM_TARGET __attribute__((target("avx512f,avx2")))
+#define SC_TRANSFORM_WIDE
+#pragma clang fp contract(off)
+#include "sc_winograd_transforms.h"
+#pragma clang fp contract(on)
+#undef SC_TRANSFORM_WIDE
+#undef SC_TRANSFORM
+#undef SC_TRANSFORM_TARGET
 #define SC_TRANSFORM(name) name##_avx2
 #define SC_TRANSFORM_TARGET __attribute__((target("avx2")))
 #include "sc_winograd_transforms.h"
@@ -188,14 +199,15 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
     float *zero = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     float *rows = zero + sc_round16(g->in_channels), *base = rows + SC_TAIL_FLOATS;
     memset(zero, 0, (size_t)g->in_channels * sizeof(float));
-    const int avx2 = sc_level_internal() >= SC_LEVEL_AVX2;
+    const int level = sc_level_internal();
     float *direct = NULL;  // recovered at the first chunk whose input is not finite
     for (long t0 = tile_begin; t0 < tile_end; t0 += chunk) {
         const long count = tile_end - t0 < chunk ? tile_end - t0 : chunk;
         const size_t v_stride = sc_position_stride(count, g->in_channels), m_stride = sc_position_stride(count, g->out_channels);
         float *v = base, *mm = v + positions * v_stride, *gemm_workspace = mm + positions * m_stride;
-        const int finite = avx2 ? sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride, m)
-                                : sc_transform_input_portable(g, input, zero, t0, count, v, v_stride, m);
+        const int finite = level >= SC_LEVEL_AVX512 ? sc_transform_input_avx512(g, input, zero, t0, count, v, v_stride, m)
+                           : level >= SC_LEVEL_AVX2 ? sc_transform_input_avx2(g, input, zero, t0, count, v, v_stride, m)
+                                                    : sc_transform_input_portable(g, input, zero, t0, count, v, v_stride, m);
         if (!finite && (direct || (direct = sc_winograd_direct_weights(g, packed)))) {
             sc_direct_tiles(g, direct, input, output, epilogue, gemm_workspace, t0, count, m, panel_begin, panel_end);
             continue;
@@ -205,7 +217,8 @@ void sc_winograd_conv(const sc_conv_geometry *g, const float *packed, const floa
             sc_conv_nhwc(&p, packed + k * position_floats, v + k * v_stride, mm + k * m_stride, NULL, gemm_workspace, 0,
                          count, panel_begin, panel_end);
         const int c0 = panel_begin * 16, c1 = panel_end * 16 < g->out_channels ? panel_end * 16 : g->out_channels;
-        if (avx2) sc_transform_output_avx2(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
+        if (level >= SC_LEVEL_AVX512) sc_transform_output_avx512(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
+        else if (level >= SC_LEVEL_AVX2) sc_transform_output_avx2(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
         else sc_transform_output_portable(g, mm, m_stride, t0, count, c0, c1, output, epilogue, rows, m);
     }
     if (direct) sc_free(direct);

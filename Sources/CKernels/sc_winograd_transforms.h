@@ -1,5 +1,6 @@
-// The Winograd transforms' bodies, included twice by sc_winograd.c with SC_TRANSFORM(name) naming
-// them and SC_TRANSFORM_TARGET giving their instruction set (no include guard on purpose).
+// The Winograd transforms' bodies, included three times by sc_winograd.c with SC_TRANSFORM(name) naming
+// them, SC_TRANSFORM_TARGET giving their instruction set and SC_TRANSFORM_WIDE (the AVX-512 copy)
+// sixteen channels at a time (no include guard on purpose).
 #ifndef SC_WINOGRAD_TRANSFORM_TYPES
 #define SC_WINOGRAD_TRANSFORM_TYPES
 // Eight channels at a time as one vector (sc_v8, sc_epilogue.h: two SSE registers on the baseline,
@@ -7,6 +8,11 @@
 typedef float sc_v8u __attribute__((vector_size(32), aligned(4)));  // for unaligned loads and stores
 #define sc_load8(p) (*(const sc_v8u *)(const void *)(p))
 #define sc_store8(p, v) (*(sc_v8u *)(void *)(p) = (v))
+// Sixteen channels as one vector, in the AVX-512 clone (SC_TRANSFORM_WIDE): one zmm register.
+typedef float sc_v16w __attribute__((vector_size(64)));
+typedef float sc_v16wu __attribute__((vector_size(64), aligned(4)));
+#define sc_load16(p) (*(const sc_v16wu *)(const void *)(p))
+#define sc_store16(p, v) (*(sc_v16wu *)(void *)(p) = (v))
 
 // The one-dimensional transforms, on arrays v and r (of vectors or floats): B^T v and A^T v of
 // F(2x2, 3x3) on four values, then of F(4x4, 3x3) on six.
@@ -83,6 +89,9 @@ static inline __attribute__((always_inline)) int SC_TRANSFORM(sc_input_tiles)(co
     const int c = g->in_channels, h = g->in_height, w = g->in_width, tiles_x = (g->out_width + m - 1) / m, alpha = m + 2;
     sc_v8 sum8 = {0};
     float sum = 0.0f;
+#if defined(SC_TRANSFORM_WIDE)
+    sc_v16w sum16 = {0};
+#endif
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
         const int y0 = (int)(tile / tiles_x) * m - 1, x0 = (int)(tile % tiles_x) * m - 1;
@@ -94,13 +103,22 @@ static inline __attribute__((always_inline)) int SC_TRANSFORM(sc_input_tiles)(co
         float *out = v + (size_t)t * c;
         int ch = 0;
         if (m == 4) {
+#if defined(SC_TRANSFORM_WIDE)
+            for (; ch + 16 <= c; ch += 16) SC_INPUT_TRANSFORM(sc_v16w, sc_load16, sc_store16, ch, 6, SC_BT6, sum16);
+#endif
             for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 6, SC_BT6, sum8);
             for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 6, SC_BT6, sum);
         } else {
+#if defined(SC_TRANSFORM_WIDE)
+            for (; ch + 16 <= c; ch += 16) SC_INPUT_TRANSFORM(sc_v16w, sc_load16, sc_store16, ch, 4, SC_BT4, sum16);
+#endif
             for (; ch + 8 <= c; ch += 8) SC_INPUT_TRANSFORM(sc_v8, sc_load8, sc_store8, ch, 4, SC_BT4, sum8);
             for (; ch < c; ch++) SC_INPUT_TRANSFORM(float, SC_LOAD1, SC_STORE1, ch, 4, SC_BT4, sum);
         }
     }
+#if defined(SC_TRANSFORM_WIDE)
+    for (int lane = 0; lane < 16; lane++) sum += sum16[lane];
+#endif
     for (int lane = 0; lane < 8; lane++) sum += sum8[lane];
     return sum - sum == 0.0f;  // false for infinities and NaN
 }
@@ -124,6 +142,9 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
     const sc_epilogue ep = e ? *e : (sc_epilogue){0};
     const sc_epilogue_steps steps = {ep.residual != NULL, ep.activation, ep.act_output != NULL, ep.act_relu};
     sc_epilogue8 k8;
+#if defined(SC_TRANSFORM_WIDE)
+    sc_epilogue8 k16[2];
+#endif
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
         const int y0 = (int)(tile / tiles_x) * m, x0 = (int)(tile % tiles_x) * m;
@@ -135,7 +156,28 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
             inside[k] = oy < h && ox < w;
             at[k] = ((size_t)oy * w + ox) * oc;
         }
-        for (int ch = c0; ch < vector_end; ch += 8) {
+        int ch8 = c0;
+#if defined(SC_TRANSFORM_WIDE)
+        // Sixteen channels through the transform at once, then the epilogue on their two halves.
+        for (; ch8 + 16 <= vector_end; ch8 += 16) {
+            sc_v16w y[16];
+            if (m == 4) SC_OUTPUT_TRANSFORM(sc_v16w, sc_load16, ch8, y, 6, 4, SC_AT6);
+            else SC_OUTPUT_TRANSFORM(sc_v16w, sc_load16, ch8, y, 4, 2, SC_AT4);
+            if (e) sc_epilogue8_load(&ep, ch8, &k16[0]), sc_epilogue8_load(&ep, ch8 + 8, &k16[1]);
+            for (int k = 0; k < pixels; k++) {
+                if (!inside[k]) continue;
+                const size_t i = at[k] + ch8;
+                sc_v8 v[2] = {__builtin_shufflevector(y[k], y[k], 0, 1, 2, 3, 4, 5, 6, 7),
+                              __builtin_shufflevector(y[k], y[k], 8, 9, 10, 11, 12, 13, 14, 15)},
+                      r[2], a[2];
+                if (steps.residual) r[0] = sc_load8(ep.residual + i), r[1] = sc_load8(ep.residual + i + 8);
+                if (e) sc_epilogue8_apply(2, k16, steps, v, r, a);
+                sc_store8(output + i, v[0]), sc_store8(output + i + 8, v[1]);
+                if (steps.act) sc_store8(ep.act_output + i, a[0]), sc_store8(ep.act_output + i + 8, a[1]);
+            }
+        }
+#endif
+        for (int ch = ch8; ch < vector_end; ch += 8) {
             sc_v8 y[16];
             if (m == 4) SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 6, 4, SC_AT6);
             else SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 4, 2, SC_AT4);
