@@ -25,9 +25,12 @@
 // every chunk.
 #define SC_SMALL_WEIGHTS (256 * 1024)
 // A convolution over at most SC_FEW_TILES tiles of output pixels passes each tile under all its
-// panels in turn while its weights are at most SC_FEW_TILES_WEIGHTS (sc_igemm_run).
+// panels in turn while its weights are at most SC_FEW_TILES_WEIGHTS; past SC_PANEL_BLOCK_MIN of them,
+// a block of SC_PANEL_BLOCK_BYTES of panels at a time (sc_igemm_run).
 #define SC_FEW_TILES 12
 #define SC_FEW_TILES_WEIGHTS (2L << 20)
+#define SC_PANEL_BLOCK_BYTES (256L << 10)
+#define SC_PANEL_BLOCK_MIN (1L << 20)
 // The most cache lines of the next panel's weights a tile asks for (sc_prefetch_share).
 #define SC_PREFETCH_SHARE_LINES 32
 // The reduction length (taps x channels) from which the AVX-512 level takes tiles in pairs: at 64,
@@ -478,7 +481,12 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     // So too over a few tiles (a 7 x 7 map) with weights up to SC_FEW_TILES_WEIGHTS: each panel would
     // pass over only those few tiles, and each tile read its inputs again from L2 for every panel
     // (inside MobileNetV2 and EfficientNet-B0, their 7 x 7 1x1s with 0.4 to 1.6 MiB of weights took
-    // 0.88-0.95 of the time; over 14 x 14 maps, 33 tiles, it measured within noise).
+    // 0.88-0.95 of the time; over 14 x 14 maps, 33 tiles, it measured within noise). Where those
+    // weights pass SC_PANEL_BLOCK_MIN, a direct convolution's tiles visit the panels a block of
+    // SC_PANEL_BLOCK_BYTES at a time, which stays in L2 while the few tiles pass, rather than every
+    // tile reading all the weights from L3 (on a 1.25 MiB L2, 1.2 to 1.6 MiB again for every tile or
+    // pair of tiles: kernel A/B 0.69-0.87 on MobileNetV2's and EfficientNet-B0's 7 x 7 1x1s of
+    // that size; below 1 MiB, blocks measured 1.11-1.15 on an L2 that holds all the weights).
     const long panel_bytes = (long)x.taps * x.p.channel_block * SC_PANEL * 4, weight_bytes = panel_bytes * (panel_end - panel_begin);
     const int few_tiles = pixel_end - pixel_begin <= SC_FEW_TILES * SC_TILE_ROWS && weight_bytes <= SC_FEW_TILES_WEIGHTS;
     const int tiles_outer = x.p.blocks == 1 && (weight_bytes <= SC_SMALL_WEIGHTS || few_tiles);
@@ -486,6 +494,10 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
     // chunk's whole table (295 KiB for a 3x3/2 stem's 4096 pixels) would compete with the input for L2
     // (kernel A/B 0.97 on that stem).
     const int tile_tables = !x.direct && tiles_outer;
+    // The panels a tile visits at once where tiles go outer (see above): all, or a block's.
+    int panel_block = (int)(SC_PANEL_BLOCK_BYTES / panel_bytes) / k.pass_panels * k.pass_panels;
+    if (panel_block < k.pass_panels) panel_block = k.pass_panels;
+    if (weight_bytes <= SC_PANEL_BLOCK_MIN) panel_block = panel_end - panel_begin;
     const long chunk = sc_balanced_chunk(&x.p, pixel_end - pixel_begin);
     for (long c0 = pixel_begin; c0 < pixel_end; c0 += chunk) {
         x.c0 = c0;
@@ -499,7 +511,8 @@ static void sc_igemm_run(const sc_conv_geometry *g, const float *packed, const f
             x.first = kb == 0;
             x.last = kb == x.p.blocks - 1;
             if (tiles_outer && x.direct && groups == 1) {
-                sc_direct_tiles(&x, panel_begin, panel_end, tiles, NULL, 0);
+                for (int q = panel_begin; q < panel_end; q += panel_block)
+                    sc_direct_tiles(&x, q, q + panel_block < panel_end ? q + panel_block : panel_end, tiles, NULL, 0);
                 continue;
             }
             if (tiles_outer) {

@@ -369,6 +369,12 @@ struct KernelTests {
             ConvCase(
                 inChannels: 8, height: 6, width: 9, outChannels: 80, kernel: 3, stride: 1, pad: 1, groups: 1,
                 batch: 1, allEpilogues: true),
+            // A few tiles under 1.1 MiB of weights (beyond SC_PANEL_BLOCK_MIN): each tile visits every
+            // panel of a block of 16 (256 KiB), block after block, the last of four panels ending in one of 8
+            // channels.
+            ConvCase(
+                inChannels: 256, height: 5, width: 5, outChannels: 1080, kernel: 1, stride: 1, pad: 0, groups: 1,
+                batch: 1, allEpilogues: true),
             // One reduction block, weights beyond SC_SMALL_WEIGHTS over more tiles than SC_FEW_TILES: each
             // panel passes over every tile, fetching the next panel's weights.
             ConvCase(
