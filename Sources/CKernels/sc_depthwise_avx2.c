@@ -11,9 +11,9 @@
 // those pixels go by runs instead (sc_dw_rows), which load each input vector once per kernel row.
 // Odd kernels of 5 x 5 to 63 x 63 at stride 1 read their input from a stage instead (sc_dw_staged): the
 // rows copied by blocks of eight channels, padding included, which the same row kernel sweeps (past
-// 13 x 13, its variant with the kernel size a variable, sc_dw_wide_block). The row kernels and the
-// stage are sc_depthwise_rows.h at eight lanes; at the AVX-512 level, its sixteen-lane copy
-// (sc_depthwise_avx512.c) takes the runs by rows and the stage up to 7 x 7.
+// 13 x 13, its variant with the kernel size a variable, sc_dw_wide_block). The plain depthwise kernels
+// (blocks of pixels, runs by rows, the stage) are sc_depthwise_rows.h at eight lanes; at the AVX-512
+// level its sixteen-lane copy (sc_depthwise_avx512.c) takes them, the stage up to 7 x 7.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
