@@ -13,6 +13,8 @@
 #define SC_DW_UNROLL _Pragma("clang loop unroll(full)")
 #endif
 
+// Pixels of a block through a pointer table, of a piece along a row, and the most ymm vectors one
+// epilogue takes (8 pixels x 2 halves of a zmm sum, or 4 pixels x 2 blocks x 2 halves).
 enum { SC_DW_PIXELS = 4, SC_DW_ROW_PIXELS = 8, SC_DW_VECTORS = 16, SC_DW_MAX_TAPS = SC_DW_MAX_KERNEL * SC_DW_MAX_KERNEL };
 
 // The epilogue of the pixels that start `at` floats further on: its residual and second output moved.

@@ -1,7 +1,7 @@
-// The AVX-512 level's depthwise row kernels: sc_depthwise_rows.h at sixteen lanes, a zmm register per
+// The AVX-512 level's plain depthwise kernels: sc_depthwise_rows.h at sixteen lanes, a zmm register per
 // block of sixteen channels, so that each load and FMA does twice the AVX2 kernel's work (kernel A/B
 // against eight lanes: MobileNetV2's and EfficientNet-B0's steps by rows 0.65-0.92, the stage's 5 x 5
-// and 7 x 7 steps 0.64-0.75). sc_depthwise_avx2.c calls these for plain depthwise convolutions: runs
+// and 7 x 7 steps 0.64-0.75, blocks of pixels on 7 x 7 maps 0.63-0.73). sc_depthwise_avx2.c calls these for plain depthwise convolutions: runs
 // by rows, blocks of pixels through their pointer tables (borders, small maps), and the stage up to
 // 7 x 7; grouped convolutions, channel multipliers and the stage past 7 x 7 stay at eight lanes.
 #if defined(__x86_64__)

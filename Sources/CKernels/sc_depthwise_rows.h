@@ -1,7 +1,9 @@
-// The depthwise row kernels on SC_DW_W lanes (8: ymm, in sc_depthwise_avx2.c; 16: zmm, the AVX-512
-// level's, in sc_depthwise_avx512.c): included once per width inside the file's target region, with
-// no include guard, after sc_depthwise.h. Defines sc_dw_row_block8 and sc_dw_rows8 (or ...16). Every
-// sum takes the same FMAs in the same order at both widths, so both levels give the same results.
+// The plain depthwise kernels (one input channel per output channel) on SC_DW_W lanes (8: ymm, in
+// sc_depthwise_avx2.c; 16: zmm, the AVX-512 level's, in sc_depthwise_avx512.c): blocks of pixels
+// through their pointer tables, runs along a row, and the stage. Included once per width inside the
+// file's target region, with no include guard, after sc_depthwise.h; defines sc_dw_plain_pixels,
+// sc_dw_row_block, sc_dw_rows and sc_dw_staged with the width as suffix (sc_dw_rows8, sc_dw_rows16).
+// Every sum takes the same FMAs in the same order at both widths, so both levels give the same results.
 #define SC_DW_CAT_(a, b) a##b
 #define SC_DW_CAT(a, b) SC_DW_CAT_(a, b)
 #define SC_DW_FN(name) SC_DW_CAT(name, SC_DW_W)
@@ -14,9 +16,6 @@ typedef __m256i SC_DW_CAT(sc_dw_mask, 8);
 #define SC_DW_LOAD_MASKED(p, m) _mm256_maskload_ps(p, m)
 #define SC_DW_STORE(p, v) _mm256_storeu_ps(p, v)
 #define SC_DW_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-// A kernel row's taps at most four at a time, so that accumulators, weights and the input vector fit
-// the 16 ymm registers (7 x 7 with all seven weights held spilled, and ran at half speed).
-#define SC_DW_ROW_TAPS 4
 #else
 typedef __m512 SC_DW_CAT(sc_dw_v, 16);
 typedef __mmask16 SC_DW_CAT(sc_dw_mask, 16);
@@ -26,8 +25,11 @@ typedef __mmask16 SC_DW_CAT(sc_dw_mask, 16);
 #define SC_DW_LOAD_MASKED(p, m) _mm512_maskz_loadu_ps(m, p)
 #define SC_DW_STORE(p, v) _mm512_storeu_ps(p, v)
 #define SC_DW_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define SC_DW_ROW_TAPS 4
 #endif
+// A kernel row's taps at most four at a time, so that accumulators, weights and the input vector fit
+// AVX2's 16 ymm registers (7 x 7 with all seven weights held spilled, and ran at half speed); the same
+// at sixteen lanes, whose 32 registers would hold all seven (not measured).
+#define SC_DW_ROW_TAPS 4
 #define SC_DW_V SC_DW_FN(sc_dw_v)
 
 // The sums of `pixels` pixels x `groups` blocks of SC_DW_W channels through the epilogue and out:
@@ -453,7 +455,6 @@ static void SC_DW_FN(sc_dw_staged)(const sc_conv_geometry *g, const float *packe
         p0 += run;
     }
 }
-
 
 #undef SC_DW_WIDE_ROW
 #undef SC_DW_WIDE_FN
