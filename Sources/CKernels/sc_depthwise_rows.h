@@ -110,7 +110,7 @@ static inline __attribute__((always_inline)) void SC_DW_FN(sc_dw_plain_pixels)(i
 // block above needs 30, and its epilogue and set-up serve twice the pixels. Each sum still takes its
 // taps in the order ky, kx, so the result is the same, bit for bit. rows[ky] is the first pixel's
 // input at kernel row ky, kernel column 0, channel c; consecutive input columns are `step` floats
-// apart (the channel count in NHWC, 8 on the stage). With `tail` > 0, only that many channels, and the
+// apart (the channel count in NHWC, SC_DW_W on the stage). With `tail` > 0, only that many channels, and the
 // input loads masked too where `masked_input` (in NHWC; the stage's last block holds zeros past its
 // channels). `ks`, `stride` and `pixels` are constants after inlining, so the loops unroll into
 // straight-line code.
