@@ -78,6 +78,21 @@ static inline __attribute__((always_inline)) void sc_epilogue8_load(const sc_epi
     }
 }
 
+// n (1 or 2) vectors of eight consecutive outputs at output + i through the epilogue, vector j with k[j]'s
+// operands (where `apply`: else stored as they are), and stored, with the second output where there is one.
+static inline __attribute__((always_inline)) void sc_epilogue8_store(int n, const sc_epilogue8 *k, int apply,
+                                                                     const sc_epilogue *e, sc_epilogue_steps steps,
+                                                                     sc_v8 *v, float *output, size_t i) {
+    sc_v8 r[2], a[2];
+    if (steps.residual)
+        for (int j = 0; j < n; j++) r[j] = sc_load8(e->residual + i + 8 * j);
+    if (apply) sc_epilogue8_apply(n, k, steps, v, r, a);
+    for (int j = 0; j < n; j++) {
+        sc_store8(output + i + 8 * j, v[j]);
+        if (steps.act) sc_store8(e->act_output + i + 8 * j, a[j]);
+    }
+}
+
 #endif
 
 // V[k][t][c] for the chunk's tiles of F(m x m, 3x3): the (m + 2)^2 input patch at (m ty - 1, m tx - 1)
@@ -141,10 +156,7 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
     // values as they are.
     const sc_epilogue ep = e ? *e : (sc_epilogue){0};
     const sc_epilogue_steps steps = {ep.residual != NULL, ep.activation, ep.act_output != NULL, ep.act_relu};
-    sc_epilogue8 k8;
-#if defined(SC_TRANSFORM_WIDE)
-    sc_epilogue8 k16[2];
-#endif
+    sc_epilogue8 k8[2];  // one or (sixteen channels at once) two vectors' operands
     for (long t = 0; t < count; t++) {
         const long tile = t0 + t;
         const int y0 = (int)(tile / tiles_x) * m, x0 = (int)(tile % tiles_x) * m;
@@ -163,17 +175,12 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
             sc_v16w y[16];
             if (m == 4) SC_OUTPUT_TRANSFORM(sc_v16w, sc_load16, ch8, y, 6, 4, SC_AT6);
             else SC_OUTPUT_TRANSFORM(sc_v16w, sc_load16, ch8, y, 4, 2, SC_AT4);
-            if (e) sc_epilogue8_load(&ep, ch8, &k16[0]), sc_epilogue8_load(&ep, ch8 + 8, &k16[1]);
+            if (e) sc_epilogue8_load(&ep, ch8, &k8[0]), sc_epilogue8_load(&ep, ch8 + 8, &k8[1]);
             for (int k = 0; k < pixels; k++) {
                 if (!inside[k]) continue;
-                const size_t i = at[k] + ch8;
                 sc_v8 v[2] = {__builtin_shufflevector(y[k], y[k], 0, 1, 2, 3, 4, 5, 6, 7),
-                              __builtin_shufflevector(y[k], y[k], 8, 9, 10, 11, 12, 13, 14, 15)},
-                      r[2], a[2];
-                if (steps.residual) r[0] = sc_load8(ep.residual + i), r[1] = sc_load8(ep.residual + i + 8);
-                if (e) sc_epilogue8_apply(2, k16, steps, v, r, a);
-                sc_store8(output + i, v[0]), sc_store8(output + i + 8, v[1]);
-                if (steps.act) sc_store8(ep.act_output + i, a[0]), sc_store8(ep.act_output + i + 8, a[1]);
+                              __builtin_shufflevector(y[k], y[k], 8, 9, 10, 11, 12, 13, 14, 15)};
+                sc_epilogue8_store(2, k8, e != NULL, &ep, steps, v, output, at[k] + ch8);
             }
         }
 #endif
@@ -181,16 +188,9 @@ static inline __attribute__((always_inline)) void SC_TRANSFORM(sc_output_tiles)(
             sc_v8 y[16];
             if (m == 4) SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 6, 4, SC_AT6);
             else SC_OUTPUT_TRANSFORM(sc_v8, sc_load8, ch, y, 4, 2, SC_AT4);
-            if (e) sc_epilogue8_load(&ep, ch, &k8);
-            for (int k = 0; k < pixels; k++) {
-                if (!inside[k]) continue;
-                const size_t i = at[k] + ch;
-                sc_v8 v = y[k], r, a;
-                if (steps.residual) r = sc_load8(ep.residual + i);
-                if (e) sc_epilogue8_apply(1, &k8, steps, &v, &r, &a);
-                sc_store8(output + i, v);
-                if (steps.act) sc_store8(ep.act_output + i, a);
-            }
+            if (e) sc_epilogue8_load(&ep, ch, &k8[0]);
+            for (int k = 0; k < pixels; k++)
+                if (inside[k]) sc_epilogue8_store(1, k8, e != NULL, &ep, steps, &y[k], output, at[k] + ch);
         }
         if (vector_end == c1) continue;
         const int n = c1 - vector_end;
